@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    // 2-core CI: a few workers, the end-to-end suites start their own processes.
+    maxWorkers: 2,
+    allowOnly: false,
+    passWithNoTests: false,
+    benchmark: { include: ['bench/**/*.bench.ts'] },
+  },
+});
