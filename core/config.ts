@@ -1,0 +1,340 @@
+/**
+ * Every setting the app reads, validated once at start-up.
+ *
+ * `loadConfig` checks all settings and reports every problem in one ConfigError (fixing one setting
+ * per deploy is miserable). Orchestrations never see AppConfig: trigger functions pass the
+ * serialisable EncryptionPolicy from `toEncryptionPolicy`.
+ */
+import { z } from 'zod';
+import { ValidationError } from './errors';
+import { isValidGlob } from './glob';
+import { POLICY_VERSION, type EncryptionMode, type EncryptionPolicy, type ExclusionTag, type KekAlgorithm, type KekSize, type OsFilter, type VaultStrategy, type VolumeType } from './policy';
+import { isResourceGroupName, isSubscriptionId } from './resource-ids';
+
+export type AuthMode = 'managed-identity' | 'environment';
+
+export interface AppConfig {
+  encryptionMode: EncryptionMode;
+  vaultStrategy: VaultStrategy;
+  vaultResourceGroup: string;
+  vaultNamePrefix: string;
+  softDeleteRetentionDays: number;
+  purgeProtection: true;
+  kekEnabled: boolean;
+  kekSize: KekSize;
+  kekAlgorithm: KekAlgorithm;
+  volumeType: VolumeType;
+  /** Lower-case, de-duplicated subscription GUIDs. */
+  subscriptions: string[];
+  includeResourceGroups: string[];
+  excludeResourceGroups: string[];
+  exclusionTag: ExclusionTag;
+  osFilter: OsFilter;
+  dryRun: boolean;
+  secretEventTimeoutMinutes: number;
+  orchestrationTimeoutMinutes: number;
+  fallbackPollSeconds: number;
+  tagOutcome: boolean;
+  auth: {
+    mode: AuthMode;
+    /** User-assigned identity (managed-identity mode) or service principal (environment mode); absent = system-assigned. */
+    clientId?: string;
+  };
+}
+
+export interface ConfigSetting {
+  name: string;
+  description: string;
+  default?: string;
+  required: boolean;
+  values: string;
+}
+
+/** Metadata for every setting; the README table and the infra template are checked against it. */
+export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
+  { name: 'ADE_ENCRYPTION_MODE', description: 'ADE mode: dual-pass with an Entra app (aad) or the current single-pass mode', default: 'aad', required: false, values: '`aad` | `single-pass`' },
+  { name: 'ADE_VAULT_STRATEGY', description: 'One dedicated Key Vault per subscription+region, or one per VM', default: 'per-region', required: false, values: '`per-region` | `per-vm`' },
+  { name: 'ADE_VAULT_RESOURCE_GROUP', description: 'Resource group that holds the dedicated vaults', default: 'rg-ade-autopilot-vaults', required: false, values: 'resource group name (1–90 chars: letters, digits, _ ( ) - .; not ending in .)' },
+  { name: 'ADE_VAULT_NAME_PREFIX', description: 'Prefix of generated vault names', default: 'adeap', required: false, values: '2–8 chars, lower-case letter first, then lower-case letters/digits' },
+  { name: 'ADE_SOFT_DELETE_RETENTION_DAYS', description: 'Soft-delete retention of created vaults, in days', default: '90', required: false, values: 'integer 7–90' },
+  { name: 'ADE_PURGE_PROTECTION', description: 'Purge protection on created vaults (cannot be turned off once on, so only true is accepted)', default: 'true', required: false, values: '`true`' },
+  { name: 'ADE_KEK_ENABLED', description: 'Wrap disk encryption secrets with a key encryption key (KEK)', default: 'true', required: false, values: '`true` | `false`' },
+  { name: 'ADE_KEK_SIZE', description: 'RSA size of the KEK; 2048 only when ADE_OS_FILTER=linux (Windows Server 2022 / Windows 11 need ≥ 3072)', default: '3072', required: false, values: '`2048` | `3072` | `4096`' },
+  { name: 'ADE_KEK_ALGORITHM', description: 'Key encryption algorithm passed to ADE', default: 'RSA-OAEP', required: false, values: '`RSA-OAEP`' },
+  { name: 'ADE_VOLUME_TYPE', description: 'Volumes to encrypt (case-insensitive input); Data requires ADE_OS_FILTER=linux because Windows cannot encrypt data volumes alone', default: 'All', required: false, values: '`All` | `OS` | `Data`' },
+  { name: 'ADE_SUBSCRIPTIONS', description: 'Subscriptions in scope', required: true, values: 'comma-separated subscription GUIDs (at least one)' },
+  { name: 'ADE_INCLUDE_RESOURCE_GROUPS', description: 'Resource groups in scope', default: '*', required: false, values: 'comma-separated glob patterns (`*`, `?`), case-insensitive' },
+  { name: 'ADE_EXCLUDE_RESOURCE_GROUPS', description: 'Resource groups excluded from scope (wins over include)', default: '', required: false, values: 'comma-separated glob patterns (`*`, `?`), case-insensitive' },
+  { name: 'ADE_EXCLUSION_TAG', description: 'VM tag that opts a VM out', default: 'ade-autopilot=skip', required: false, values: '`name=value` or `name` (any value)' },
+  { name: 'ADE_OS_FILTER', description: 'Operating systems in scope', default: 'all', required: false, values: '`all` | `windows` | `linux`' },
+  { name: 'ADE_DRY_RUN', description: 'Plan only: decide and report, change nothing', default: 'false', required: false, values: '`true` | `false`' },
+  { name: 'ADE_SECRET_EVENT_TIMEOUT_MINUTES', description: 'How long to wait for the Key Vault secret event before falling back to polling', default: '90', required: false, values: 'integer 5–1440' },
+  { name: 'ADE_ORCHESTRATION_TIMEOUT_MINUTES', description: 'Total time one VM encryption may take; must exceed the secret-event timeout', default: '360', required: false, values: 'integer 15–10080' },
+  { name: 'ADE_FALLBACK_POLL_SECONDS', description: 'Polling interval of the fallback status check; must be shorter than the secret-event timeout', default: '300', required: false, values: 'integer 30–3600' },
+  { name: 'ADE_TAG_OUTCOME', description: 'Record the outcome as VM tags', default: 'false', required: false, values: '`true` | `false`' },
+  { name: 'ADE_AUTH_MODE', description: 'How the app authenticates: managed identity, or a service principal from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET (local use)', default: 'managed-identity', required: false, values: '`managed-identity` | `environment`' },
+  { name: 'AZURE_CLIENT_ID', description: 'Client id of a user-assigned managed identity (managed-identity mode) or of the service principal (environment mode); empty = system-assigned identity', default: '', required: false, values: 'GUID or empty' },
+];
+
+export interface ConfigIssue {
+  setting: string;
+  message: string;
+}
+
+/** Start-up failure listing every bad setting and what was expected. */
+export class ConfigError extends ValidationError {
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[]) {
+    const lines = issues.map((i) => `  - ${i.setting}: ${i.message}`);
+    super(`Invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`, {
+      field: [...new Set(issues.map((i) => i.setting))].join(','),
+    });
+    this.issues = issues;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-setting schemas. Each takes the raw env string (or undefined) and yields the typed value;
+// empty or whitespace-only counts as unset, because app settings are often present but blank.
+
+type Ctx = z.core.$RefinementCtx<string | undefined>;
+
+function shown(raw: string): string {
+  return JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw);
+}
+
+function setting<T>(name: string, parse: (raw: string, fail: (message: string) => never) => T) {
+  const meta = CONFIG_SETTINGS.find((s) => s.name === name);
+  if (!meta) throw new Error(`setting ${name} has no CONFIG_SETTINGS entry`);
+  return z
+    .string()
+    .optional()
+    .transform((value: string | undefined, ctx: Ctx): T => {
+      const trimmed = value?.trim() ?? '';
+      const raw = trimmed === '' ? (meta.default ?? '') : trimmed;
+      if (raw === '' && meta.required) {
+        ctx.addIssue({ code: 'custom', message: `is required; expected ${meta.values}` });
+        return z.NEVER;
+      }
+      try {
+        return parse(raw, (message) => {
+          throw new SettingProblem(message);
+        });
+      } catch (error) {
+        if (!(error instanceof SettingProblem)) throw error;
+        ctx.addIssue({ code: 'custom', message: error.message });
+        return z.NEVER;
+      }
+    });
+}
+
+class SettingProblem extends Error {}
+
+function oneOf<T extends string>(name: string, values: readonly T[]) {
+  return setting(name, (raw, fail) => {
+    const match = values.find((v) => v.toLowerCase() === raw.toLowerCase());
+    if (match === undefined) fail(`expected ${values.map((v) => `"${v}"`).join(' or ')}; got ${shown(raw)}`);
+    return match as T;
+  });
+}
+
+function bool(name: string) {
+  return setting(name, (raw, fail) => {
+    const lower = raw.toLowerCase();
+    if (lower === 'true') return true;
+    if (lower === 'false') return false;
+    return fail(`expected "true" or "false"; got ${shown(raw)}`);
+  });
+}
+
+function integer(name: string, min: number, max: number) {
+  return setting(name, (raw, fail) => {
+    if (!/^\d+$/.test(raw)) fail(`expected an integer ${min}–${max}; got ${shown(raw)}`);
+    const value = Number(raw);
+    if (value < min || value > max) fail(`expected an integer ${min}–${max}; got ${value}`);
+    return value;
+  });
+}
+
+function list(raw: string): string[] {
+  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+function globs(name: string) {
+  return setting(name, (raw, fail) => {
+    const patterns = list(raw);
+    const bad = patterns.filter((p) => !isValidGlob(p));
+    if (bad.length > 0) fail(`expected comma-separated resource-group patterns (letters, digits, _ ( ) . - and the wildcards * ?); invalid: ${bad.map(shown).join(', ')}`);
+    return [...new Set(patterns)];
+  });
+}
+
+// Tag names may not contain these characters (ARM tag rules).
+const TAG_NAME_FORBIDDEN = /[<>%&\\?/]/;
+
+const schema = z
+  .object({
+    ADE_ENCRYPTION_MODE: oneOf<EncryptionMode>('ADE_ENCRYPTION_MODE', ['aad', 'single-pass']),
+    ADE_VAULT_STRATEGY: oneOf<VaultStrategy>('ADE_VAULT_STRATEGY', ['per-region', 'per-vm']),
+    ADE_VAULT_RESOURCE_GROUP: setting('ADE_VAULT_RESOURCE_GROUP', (raw, fail) => {
+      if (!isResourceGroupName(raw)) fail(`expected a resource group name (1–90 chars: letters, digits, _ ( ) - .; not ending in .); got ${shown(raw)}`);
+      return raw;
+    }),
+    ADE_VAULT_NAME_PREFIX: setting('ADE_VAULT_NAME_PREFIX', (raw, fail) => {
+      if (!/^[a-z][a-z0-9]{1,7}$/.test(raw)) fail(`expected 2–8 chars, a lower-case letter first, then lower-case letters or digits (no hyphens); got ${shown(raw)}`);
+      return raw;
+    }),
+    ADE_SOFT_DELETE_RETENTION_DAYS: integer('ADE_SOFT_DELETE_RETENTION_DAYS', 7, 90),
+    ADE_PURGE_PROTECTION: setting('ADE_PURGE_PROTECTION', (raw, fail): true => {
+      if (raw.toLowerCase() === 'true') return true;
+      if (raw.toLowerCase() === 'false') {
+        return fail('must be "true": purge protection cannot be turned off once a vault has it, and vaults holding disk encryption keys must not be purgeable (a purged key makes the disks unbootable)');
+      }
+      return fail(`expected "true"; got ${shown(raw)}`);
+    }),
+    ADE_KEK_ENABLED: bool('ADE_KEK_ENABLED'),
+    ADE_KEK_SIZE: setting('ADE_KEK_SIZE', (raw, fail): KekSize => {
+      if (raw === '2048' || raw === '3072' || raw === '4096') return Number(raw) as KekSize;
+      return fail(`expected 2048, 3072 or 4096; got ${shown(raw)}`);
+    }),
+    ADE_KEK_ALGORITHM: oneOf<KekAlgorithm>('ADE_KEK_ALGORITHM', ['RSA-OAEP']),
+    ADE_VOLUME_TYPE: oneOf<VolumeType>('ADE_VOLUME_TYPE', ['All', 'OS', 'Data']),
+    ADE_SUBSCRIPTIONS: setting('ADE_SUBSCRIPTIONS', (raw, fail) => {
+      const ids = list(raw);
+      if (ids.length === 0) fail('expected at least one subscription GUID');
+      const bad = ids.filter((id) => !isSubscriptionId(id));
+      if (bad.length > 0) fail(`expected comma-separated subscription GUIDs; not a GUID: ${bad.map(shown).join(', ')}`);
+      return [...new Set(ids.map((id) => id.toLowerCase()))];
+    }),
+    ADE_INCLUDE_RESOURCE_GROUPS: globs('ADE_INCLUDE_RESOURCE_GROUPS'),
+    ADE_EXCLUDE_RESOURCE_GROUPS: globs('ADE_EXCLUDE_RESOURCE_GROUPS'),
+    ADE_EXCLUSION_TAG: setting('ADE_EXCLUSION_TAG', (raw, fail): ExclusionTag => {
+      const at = raw.indexOf('=');
+      const name = (at < 0 ? raw : raw.slice(0, at)).trim();
+      const value = at < 0 ? undefined : raw.slice(at + 1).trim();
+      if (name === '' || name.length > 512 || TAG_NAME_FORBIDDEN.test(name)) {
+        fail(`expected "name=value" or "name" with a tag name of 1–512 chars without < > % & \\ ? /; got ${shown(raw)}`);
+      }
+      if (value === '') fail(`has "=" but no value; write "${name}" alone to match any value, or "${name}=<value>"`);
+      if (value !== undefined && value.length > 256) fail('tag value is longer than 256 characters');
+      return value === undefined ? { name } : { name, value };
+    }),
+    ADE_OS_FILTER: oneOf<OsFilter>('ADE_OS_FILTER', ['all', 'windows', 'linux']),
+    ADE_DRY_RUN: bool('ADE_DRY_RUN'),
+    ADE_SECRET_EVENT_TIMEOUT_MINUTES: integer('ADE_SECRET_EVENT_TIMEOUT_MINUTES', 5, 1440),
+    ADE_ORCHESTRATION_TIMEOUT_MINUTES: integer('ADE_ORCHESTRATION_TIMEOUT_MINUTES', 15, 10080),
+    ADE_FALLBACK_POLL_SECONDS: integer('ADE_FALLBACK_POLL_SECONDS', 30, 3600),
+    ADE_TAG_OUTCOME: bool('ADE_TAG_OUTCOME'),
+    ADE_AUTH_MODE: oneOf<AuthMode>('ADE_AUTH_MODE', ['managed-identity', 'environment']),
+    AZURE_CLIENT_ID: setting('AZURE_CLIENT_ID', (raw, fail) => {
+      if (raw === '') return undefined;
+      if (!isSubscriptionId(raw)) fail(`expected a client id GUID or empty (system-assigned identity); got ${shown(raw)}`);
+      return raw.toLowerCase();
+    }),
+  });
+
+type Parsed = z.output<typeof schema>;
+
+/** Rules that involve more than one setting; only checked when each setting is valid on its own. */
+function crossFieldIssues(s: Parsed, env: Record<string, string | undefined>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (s.ADE_KEK_SIZE === 2048 && s.ADE_OS_FILTER !== 'linux') {
+    issues.push({ setting: 'ADE_KEK_SIZE', message: `2048 is only allowed with ADE_OS_FILTER=linux (ADE_OS_FILTER is "${s.ADE_OS_FILTER}"): Windows Server 2022 and Windows 11 do not work with RSA-2048 KEKs; use 3072 or 4096` });
+  }
+  if (s.ADE_VOLUME_TYPE === 'Data' && s.ADE_OS_FILTER !== 'linux') {
+    issues.push({ setting: 'ADE_VOLUME_TYPE', message: `"Data" requires ADE_OS_FILTER=linux (ADE_OS_FILTER is "${s.ADE_OS_FILTER}"): Windows can encrypt the OS volume alone or all volumes, never data volumes alone` });
+  }
+  if (s.ADE_ORCHESTRATION_TIMEOUT_MINUTES <= s.ADE_SECRET_EVENT_TIMEOUT_MINUTES) {
+    issues.push({ setting: 'ADE_ORCHESTRATION_TIMEOUT_MINUTES', message: `must be greater than ADE_SECRET_EVENT_TIMEOUT_MINUTES (${s.ADE_ORCHESTRATION_TIMEOUT_MINUTES} ≤ ${s.ADE_SECRET_EVENT_TIMEOUT_MINUTES}); the whole run must outlast its wait for the secret event` });
+  }
+  if (s.ADE_FALLBACK_POLL_SECONDS >= s.ADE_SECRET_EVENT_TIMEOUT_MINUTES * 60) {
+    issues.push({ setting: 'ADE_FALLBACK_POLL_SECONDS', message: `must be shorter than ADE_SECRET_EVENT_TIMEOUT_MINUTES (${s.ADE_FALLBACK_POLL_SECONDS} s ≥ ${s.ADE_SECRET_EVENT_TIMEOUT_MINUTES} min), otherwise the fallback never polls before the wait ends` });
+  }
+  const includeAll = s.ADE_INCLUDE_RESOURCE_GROUPS;
+  if (includeAll.length === 0) {
+    issues.push({ setting: 'ADE_INCLUDE_RESOURCE_GROUPS', message: 'expected at least one pattern (use "*" for all resource groups)' });
+  }
+  if (s.ADE_AUTH_MODE === 'environment') {
+    // Presence only: the secret's value never goes into a message.
+    const missing = ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'].filter((n) => (env[n]?.trim() ?? '') === '');
+    if (missing.length > 0) issues.push({ setting: 'ADE_AUTH_MODE', message: `"environment" needs ${missing.join(', ')} to be set (service principal credentials)` });
+    const tenant = env.AZURE_TENANT_ID?.trim();
+    if (tenant && !isSubscriptionId(tenant)) issues.push({ setting: 'AZURE_TENANT_ID', message: 'expected a tenant id GUID' });
+  }
+  return issues;
+}
+
+/** Reads and validates every setting; throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => ({ setting: String(issue.path[0] ?? '(config)'), message: issue.message }));
+    throw new ConfigError(orderBySetting(issues));
+  }
+  const s = result.data;
+  const cross = crossFieldIssues(s, env);
+  if (cross.length > 0) throw new ConfigError(orderBySetting(cross));
+  const config: AppConfig = {
+    encryptionMode: s.ADE_ENCRYPTION_MODE,
+    vaultStrategy: s.ADE_VAULT_STRATEGY,
+    vaultResourceGroup: s.ADE_VAULT_RESOURCE_GROUP,
+    vaultNamePrefix: s.ADE_VAULT_NAME_PREFIX,
+    softDeleteRetentionDays: s.ADE_SOFT_DELETE_RETENTION_DAYS,
+    purgeProtection: s.ADE_PURGE_PROTECTION,
+    kekEnabled: s.ADE_KEK_ENABLED,
+    kekSize: s.ADE_KEK_SIZE,
+    kekAlgorithm: s.ADE_KEK_ALGORITHM,
+    volumeType: s.ADE_VOLUME_TYPE,
+    subscriptions: s.ADE_SUBSCRIPTIONS,
+    includeResourceGroups: s.ADE_INCLUDE_RESOURCE_GROUPS,
+    excludeResourceGroups: s.ADE_EXCLUDE_RESOURCE_GROUPS,
+    exclusionTag: s.ADE_EXCLUSION_TAG,
+    osFilter: s.ADE_OS_FILTER,
+    dryRun: s.ADE_DRY_RUN,
+    secretEventTimeoutMinutes: s.ADE_SECRET_EVENT_TIMEOUT_MINUTES,
+    orchestrationTimeoutMinutes: s.ADE_ORCHESTRATION_TIMEOUT_MINUTES,
+    fallbackPollSeconds: s.ADE_FALLBACK_POLL_SECONDS,
+    tagOutcome: s.ADE_TAG_OUTCOME,
+    auth: s.AZURE_CLIENT_ID === undefined ? { mode: s.ADE_AUTH_MODE } : { mode: s.ADE_AUTH_MODE, clientId: s.AZURE_CLIENT_ID },
+  };
+  return config;
+}
+
+function orderBySetting(issues: ConfigIssue[]): ConfigIssue[] {
+  const rank = (name: string) => {
+    const i = CONFIG_SETTINGS.findIndex((s) => s.name === name);
+    return i < 0 ? CONFIG_SETTINGS.length : i;
+  };
+  return [...issues].sort((a, b) => rank(a.setting) - rank(b.setting));
+}
+
+/** The plain-JSON policy passed into orchestrations (no identity or auth details). */
+export function toEncryptionPolicy(config: AppConfig): EncryptionPolicy {
+  return {
+    policyVersion: POLICY_VERSION,
+    mode: config.encryptionMode,
+    vault: {
+      strategy: config.vaultStrategy,
+      resourceGroup: config.vaultResourceGroup,
+      namePrefix: config.vaultNamePrefix,
+      softDeleteRetentionDays: config.softDeleteRetentionDays,
+      purgeProtection: config.purgeProtection,
+    },
+    kek: { enabled: config.kekEnabled, size: config.kekSize, algorithm: config.kekAlgorithm },
+    volumeType: config.volumeType,
+    scope: {
+      subscriptions: [...config.subscriptions],
+      includeResourceGroups: [...config.includeResourceGroups],
+      excludeResourceGroups: [...config.excludeResourceGroups],
+      exclusionTag: { ...config.exclusionTag },
+      osFilter: config.osFilter,
+    },
+    dryRun: config.dryRun,
+    timeouts: {
+      secretEventTimeoutMinutes: config.secretEventTimeoutMinutes,
+      orchestrationTimeoutMinutes: config.orchestrationTimeoutMinutes,
+      fallbackPollSeconds: config.fallbackPollSeconds,
+    },
+    tagOutcome: config.tagOutcome,
+  };
+}

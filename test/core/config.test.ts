@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import validCases from '../fixtures/config/valid.json';
+import invalidCases from '../fixtures/config/invalid.json';
+import { CONFIG_SETTINGS, ConfigError, loadConfig, toEncryptionPolicy } from '../../core/config';
+import { ValidationError } from '../../core/errors';
+import { POLICY_VERSION } from '../../core/policy';
+
+const FIXED_NAMES = [
+  'ADE_ENCRYPTION_MODE', 'ADE_VAULT_STRATEGY', 'ADE_VAULT_RESOURCE_GROUP', 'ADE_VAULT_NAME_PREFIX',
+  'ADE_SOFT_DELETE_RETENTION_DAYS', 'ADE_PURGE_PROTECTION', 'ADE_KEK_ENABLED', 'ADE_KEK_SIZE', 'ADE_KEK_ALGORITHM',
+  'ADE_VOLUME_TYPE', 'ADE_SUBSCRIPTIONS', 'ADE_INCLUDE_RESOURCE_GROUPS', 'ADE_EXCLUDE_RESOURCE_GROUPS',
+  'ADE_EXCLUSION_TAG', 'ADE_OS_FILTER', 'ADE_DRY_RUN', 'ADE_SECRET_EVENT_TIMEOUT_MINUTES',
+  'ADE_ORCHESTRATION_TIMEOUT_MINUTES', 'ADE_FALLBACK_POLL_SECONDS', 'ADE_TAG_OUTCOME', 'ADE_AUTH_MODE', 'AZURE_CLIENT_ID',
+];
+
+function configErrorOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('loadConfig accepted an invalid environment');
+}
+
+describe('loadConfig: valid environments', () => {
+  it.each(validCases)('$name', ({ env, expect: expected }) => {
+    expect(loadConfig(env)).toMatchObject(expected);
+  });
+
+  it('reads process.env when no environment is passed', () => {
+    const saved = process.env.ADE_SUBSCRIPTIONS;
+    process.env.ADE_SUBSCRIPTIONS = '99999999-2222-3333-4444-555555555555';
+    try {
+      expect(loadConfig().subscriptions).toEqual(['99999999-2222-3333-4444-555555555555']);
+    } finally {
+      if (saved === undefined) delete process.env.ADE_SUBSCRIPTIONS;
+      else process.env.ADE_SUBSCRIPTIONS = saved;
+    }
+  });
+});
+
+describe('loadConfig: invalid environments', () => {
+  it.each(invalidCases)('$name', ({ env, issues }) => {
+    const error = configErrorOf(env as Record<string, string>);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error.kind).toBe('validation');
+    expect(error.retryable).toBe(false);
+    const expected = issues as Record<string, string>;
+    expect(error.issues.map((i) => i.setting).sort()).toEqual(Object.keys(expected).sort());
+    for (const [setting, fragment] of Object.entries(expected)) {
+      const issue = error.issues.find((i) => i.setting === setting);
+      expect(issue?.message).toContain(fragment);
+      // The message names the setting together with what was wrong.
+      expect(error.message).toContain(`${setting}: ${issue?.message}`);
+    }
+    expect(error.field?.split(',').sort()).toEqual(Object.keys(expected).sort());
+  });
+
+  it('never puts the client secret into the error', () => {
+    const error = configErrorOf({
+      ADE_SUBSCRIPTIONS: 'nope',
+      ADE_AUTH_MODE: 'environment',
+      AZURE_CLIENT_SECRET: 's3cr3t-value-do-not-log',
+      AZURE_TENANT_ID: 'contoso',
+      AZURE_CLIENT_ID: 'abcdef01-2345-6789-abcd-ef0123456789',
+    });
+    expect(error.message).not.toContain('s3cr3t');
+    const crossError = configErrorOf({
+      ADE_SUBSCRIPTIONS: '11111111-2222-3333-4444-555555555555',
+      ADE_AUTH_MODE: 'environment',
+      AZURE_CLIENT_SECRET: 's3cr3t-value-do-not-log',
+      AZURE_TENANT_ID: 'contoso',
+    });
+    expect(crossError.message).not.toContain('s3cr3t');
+    expect(crossError.message).toContain('AZURE_CLIENT_ID');
+  });
+
+  it('lists issues in the documented setting order', () => {
+    const error = configErrorOf({ AZURE_CLIENT_ID: 'x', ADE_DRY_RUN: 'x', ADE_ENCRYPTION_MODE: 'x' });
+    expect(error.issues.map((i) => i.setting)).toEqual(['ADE_ENCRYPTION_MODE', 'ADE_SUBSCRIPTIONS', 'ADE_DRY_RUN', 'AZURE_CLIENT_ID']);
+  });
+});
+
+describe('CONFIG_SETTINGS', () => {
+  it('describes exactly the fixed settings, in order', () => {
+    expect(CONFIG_SETTINGS.map((s) => s.name)).toEqual(FIXED_NAMES);
+  });
+
+  it('documents a default for every optional setting and none for required ones', () => {
+    for (const setting of CONFIG_SETTINGS) {
+      expect(setting.description.length, setting.name).toBeGreaterThan(10);
+      expect(setting.values.length, setting.name).toBeGreaterThan(0);
+      if (setting.required) expect(setting.default, setting.name).toBeUndefined();
+      else expect(setting.default, setting.name).toBeTypeOf('string');
+    }
+  });
+
+  it('documented defaults are exactly what loadConfig applies', () => {
+    const explicit = Object.fromEntries(CONFIG_SETTINGS.filter((s) => s.default !== undefined && s.default !== '').map((s) => [s.name, s.default as string]));
+    const subs = { ADE_SUBSCRIPTIONS: '11111111-2222-3333-4444-555555555555' };
+    expect(loadConfig({ ...subs, ...explicit })).toEqual(loadConfig(subs));
+  });
+});
+
+describe('toEncryptionPolicy', () => {
+  const config = loadConfig({
+    ADE_SUBSCRIPTIONS: '11111111-2222-3333-4444-555555555555',
+    ADE_ENCRYPTION_MODE: 'single-pass',
+    ADE_EXCLUSION_TAG: 'skip',
+    ADE_EXCLUDE_RESOURCE_GROUPS: 'rg-lab-*',
+    ADE_SECRET_EVENT_TIMEOUT_MINUTES: '60',
+    AZURE_CLIENT_ID: 'abcdef01-2345-6789-abcd-ef0123456789',
+  });
+  const policy = toEncryptionPolicy(config);
+
+  it('carries every decision-relevant setting with named units', () => {
+    expect(policy).toEqual({
+      policyVersion: POLICY_VERSION,
+      mode: 'single-pass',
+      vault: { strategy: 'per-region', resourceGroup: 'rg-ade-autopilot-vaults', namePrefix: 'adeap', softDeleteRetentionDays: 90, purgeProtection: true },
+      kek: { enabled: true, size: 3072, algorithm: 'RSA-OAEP' },
+      volumeType: 'All',
+      scope: {
+        subscriptions: ['11111111-2222-3333-4444-555555555555'],
+        includeResourceGroups: ['*'],
+        excludeResourceGroups: ['rg-lab-*'],
+        exclusionTag: { name: 'skip' },
+        osFilter: 'all',
+      },
+      dryRun: false,
+      timeouts: { secretEventTimeoutMinutes: 60, orchestrationTimeoutMinutes: 360, fallbackPollSeconds: 300 },
+      tagOutcome: false,
+    });
+  });
+
+  it('is plain JSON: survives a JSON round trip unchanged and carries no identity details', () => {
+    expect(JSON.parse(JSON.stringify(policy))).toEqual(policy);
+    expect(JSON.stringify(policy)).not.toContain('abcdef01');
+  });
+
+  it('does not share arrays with the config (orchestration input must not alias)', () => {
+    policy.scope.subscriptions.push('x');
+    expect(config.subscriptions).toHaveLength(1);
+  });
+});
