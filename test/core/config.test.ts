@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import validCases from '../fixtures/config/valid.json';
-import invalidCases from '../fixtures/config/invalid.json';
+import validJson from '../fixtures/config/valid.json';
+import invalidJson from '../fixtures/config/invalid.json';
 import { CONFIG_SETTINGS, ConfigError, loadConfig, toEncryptionPolicy } from '../../core/config';
 import { ValidationError } from '../../core/errors';
 import { POLICY_VERSION } from '../../core/policy';
+
+type Env = Record<string, string>;
+const validCases = validJson as Array<{ name: string; env: Env; expect: Record<string, unknown> }>;
+const invalidCases = invalidJson as Array<{ name: string; env: Env; issues: Record<string, string> }>;
 
 const FIXED_NAMES = [
   'ADE_ENCRYPTION_MODE', 'ADE_VAULT_STRATEGY', 'ADE_VAULT_RESOURCE_GROUP', 'ADE_VAULT_NAME_PREFIX',
@@ -42,11 +46,11 @@ describe('loadConfig: valid environments', () => {
 
 describe('loadConfig: invalid environments', () => {
   it.each(invalidCases)('$name', ({ env, issues }) => {
-    const error = configErrorOf(env as Record<string, string>);
+    const error = configErrorOf(env);
     expect(error).toBeInstanceOf(ValidationError);
     expect(error.kind).toBe('validation');
     expect(error.retryable).toBe(false);
-    const expected = issues as Record<string, string>;
+    const expected = issues;
     expect(error.issues.map((i) => i.setting).sort()).toEqual(Object.keys(expected).sort());
     for (const [setting, fragment] of Object.entries(expected)) {
       const issue = error.issues.find((i) => i.setting === setting);
