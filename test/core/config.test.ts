@@ -6,8 +6,8 @@ import { ValidationError } from '../../core/errors';
 import { POLICY_VERSION } from '../../core/policy';
 
 type Env = Record<string, string>;
-const validCases = validJson as Array<{ name: string; env: Env; expect: Record<string, unknown> }>;
-const invalidCases = invalidJson as Array<{ name: string; env: Env; issues: Record<string, string> }>;
+const validCases = (validJson as unknown) as Array<{ name: string; env: Env; expect: Record<string, unknown> }>;
+const invalidCases = (invalidJson as unknown) as Array<{ name: string; env: Env; issues: Record<string, string> }>;
 
 const FIXED_NAMES = [
   'ADE_ENCRYPTION_MODE', 'ADE_VAULT_STRATEGY', 'ADE_VAULT_RESOURCE_GROUP', 'ADE_VAULT_NAME_PREFIX',
