@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EVENT_ROUTES, type EventRouteName, matchesRoute, parseDelivery } from '../../core/events';
+
+const FIXTURES = join(__dirname, '..', 'fixtures', 'events');
+
+function parsedFixture(name: string) {
+  const delivery = parseDelivery(JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')));
+  if (!delivery.ok) throw delivery.error;
+  return delivery.value.events.map((r) => {
+    if (!r.ok) throw r.error;
+    return r.value;
+  });
+}
+
+const arm = parsedFixture('eg-arm-batch.json');
+const [vmWrite, extensionDelete, deallocate, vmWriteFailure, vaultWrite] = arm;
+const [secretEvent] = parsedFixture('eg-keyvault-secret-pascal.json');
+const [keyNearExpiry] = parsedFixture('eg-keyvault-camel-strings.json');
+const [policyChanged, policyCreated, policyDeleted] = parsedFixture('eg-policy-states.json');
+
+describe('EVENT_ROUTES', () => {
+  it('has exactly the agreed routes and filters', () => {
+    expect(EVENT_ROUTES).toEqual({
+      vmWritten: { eventTypes: ['Microsoft.Resources.ResourceWriteSuccess'], operationNames: ['Microsoft.Compute/virtualMachines/write'] },
+      armDrift: {
+        eventTypes: ['Microsoft.Resources.ResourceDeleteSuccess', 'Microsoft.Resources.ResourceWriteSuccess'],
+        operationNames: ['Microsoft.Compute/virtualMachines/extensions/delete', 'Microsoft.KeyVault/vaults/write'],
+      },
+      secretEvents: { eventTypes: ['Microsoft.KeyVault.SecretNewVersionCreated'] },
+      policyStates: { eventTypes: ['Microsoft.PolicyInsights.PolicyStateCreated', 'Microsoft.PolicyInsights.PolicyStateChanged'] },
+    });
+  });
+
+  // Rows: event, then whether each route accepts it.
+  const TABLE: Array<[string, unknown, Record<EventRouteName, boolean>]> = [
+    ['VM write', vmWrite, { vmWritten: true, armDrift: false, secretEvents: false, policyStates: false }],
+    ['ADE extension delete', extensionDelete, { vmWritten: false, armDrift: true, secretEvents: false, policyStates: false }],
+    ['VM deallocate action', deallocate, { vmWritten: false, armDrift: false, secretEvents: false, policyStates: false }],
+    ['VM write failure', vmWriteFailure, { vmWritten: false, armDrift: false, secretEvents: false, policyStates: false }],
+    ['vault write', vaultWrite, { vmWritten: false, armDrift: true, secretEvents: false, policyStates: false }],
+    ['secret new version', secretEvent, { vmWritten: false, armDrift: false, secretEvents: true, policyStates: false }],
+    ['key near expiry', keyNearExpiry, { vmWritten: false, armDrift: false, secretEvents: false, policyStates: false }],
+    ['policy changed', policyChanged, { vmWritten: false, armDrift: false, secretEvents: false, policyStates: true }],
+    ['policy created', policyCreated, { vmWritten: false, armDrift: false, secretEvents: false, policyStates: true }],
+    ['policy deleted', policyDeleted, { vmWritten: false, armDrift: false, secretEvents: false, policyStates: false }],
+  ];
+  it.each(TABLE)('%s', (_label, event, expected) => {
+    for (const name of Object.keys(EVENT_ROUTES) as EventRouteName[]) {
+      expect({ route: name, accepted: matchesRoute(EVENT_ROUTES[name], event as never) }).toEqual({ route: name, accepted: expected[name] });
+    }
+  });
+
+  it('compares operation names and event types case-insensitively', () => {
+    expect(matchesRoute(EVENT_ROUTES.vmWritten, { eventType: 'microsoft.resources.resourcewritesuccess', data: { operationName: 'MICROSOFT.COMPUTE/VIRTUALMACHINES/WRITE' } })).toBe(true);
+  });
+
+  it('rejects an operation-filtered route when the event carries no operation name', () => {
+    expect(matchesRoute(EVENT_ROUTES.vmWritten, { eventType: 'Microsoft.Resources.ResourceWriteSuccess', data: {} })).toBe(false);
+    expect(matchesRoute(EVENT_ROUTES.vmWritten, { eventType: 'Microsoft.Resources.ResourceWriteSuccess' })).toBe(false);
+  });
+});
