@@ -22,49 +22,49 @@ const SUB = '0b1f6471-1bf0-4dda-aec3-111122223333';
 describe('parseResourceId / formatResourceId', () => {
   const cases = [
     {
-      name: 'virtual machine',
+      label: 'virtual machine',
       id: `/subscriptions/${SUB}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm-01`,
       parsed: { subscriptionId: SUB, resourceGroup: 'rg-app', provider: 'Microsoft.Compute', resourceTypes: ['virtualMachines'], names: ['vm-01'] },
       type: 'Microsoft.Compute/virtualMachines',
       name: 'vm-01',
     },
     {
-      name: 'VM extension (child resource) with a non-default name',
+      label: 'VM extension (child resource) with a non-default name',
       id: `/subscriptions/${SUB}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm-01/extensions/diskEncryption`,
       parsed: { subscriptionId: SUB, resourceGroup: 'rg-app', provider: 'Microsoft.Compute', resourceTypes: ['virtualMachines', 'extensions'], names: ['vm-01', 'diskEncryption'] },
       type: 'Microsoft.Compute/virtualMachines/extensions',
       name: 'diskEncryption',
     },
     {
-      name: 'key vault',
+      label: 'key vault',
       id: `/subscriptions/${SUB}/resourceGroups/rg-ade-autopilot-vaults/providers/Microsoft.KeyVault/vaults/adeap-weu-0a1b2c3d`,
       parsed: { subscriptionId: SUB, resourceGroup: 'rg-ade-autopilot-vaults', provider: 'Microsoft.KeyVault', resourceTypes: ['vaults'], names: ['adeap-weu-0a1b2c3d'] },
       type: 'Microsoft.KeyVault/vaults',
       name: 'adeap-weu-0a1b2c3d',
     },
     {
-      name: 'three levels deep',
+      label: 'three levels deep',
       id: `/subscriptions/${SUB}/resourceGroups/rg.with(parens)_1/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default/ipConfigurations/x`,
       parsed: { subscriptionId: SUB, resourceGroup: 'rg.with(parens)_1', provider: 'Microsoft.Network', resourceTypes: ['virtualNetworks', 'subnets', 'ipConfigurations'], names: ['vnet', 'default', 'x'] },
       type: 'Microsoft.Network/virtualNetworks/subnets/ipConfigurations',
       name: 'x',
     },
     {
-      name: 'resource group',
+      label: 'resource group',
       id: `/subscriptions/${SUB}/resourceGroups/rg-app`,
       parsed: { subscriptionId: SUB, resourceGroup: 'rg-app', resourceTypes: [], names: [] },
       type: undefined,
       name: undefined,
     },
     {
-      name: 'subscription',
+      label: 'subscription',
       id: `/subscriptions/${SUB}`,
       parsed: { subscriptionId: SUB, resourceTypes: [], names: [] },
       type: undefined,
       name: undefined,
     },
     {
-      name: 'subscription-level provider resource',
+      label: 'subscription-level provider resource',
       id: `/subscriptions/${SUB}/providers/Microsoft.EventGrid/systemTopics/t1`,
       parsed: { subscriptionId: SUB, provider: 'Microsoft.EventGrid', resourceTypes: ['systemTopics'], names: ['t1'] },
       type: 'Microsoft.EventGrid/systemTopics',
@@ -72,7 +72,7 @@ describe('parseResourceId / formatResourceId', () => {
     },
   ];
 
-  it.each(cases)('$name: parses, names its type, and round-trips', ({ id, parsed, type, name }) => {
+  it.each(cases)('$label: parses, names its type, and round-trips', ({ id, parsed, type, name }) => {
     const result = parseResourceId(id);
     expect(result).toEqual(parsed);
     expect(fullResourceType(result)).toBe(type);
