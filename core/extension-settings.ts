@@ -1,0 +1,317 @@
+/**
+ * The Azure Disk Encryption VM extension resource, built exactly as Azure CLI / PowerShell build it
+ * (shared/reference/ade.md §2, §5, §6), for Windows/Linux × single-pass/aad (dual-pass) × KEK or not.
+ *
+ * Secrets never travel inside the public value: {@link buildAdeExtension} returns only what is safe
+ * to log or keep in durable history, and {@link sealAdeExtension} attaches the dual-pass client secret
+ * from its own argument, returning an object that prints `[redacted]` however it is logged.
+ */
+import { UnsupportedError, ValidationError } from './errors';
+
+export type AdeOs = 'Windows' | 'Linux';
+/** `aad` = legacy dual-pass with an Entra app; `single-pass` = current, no app. */
+export type AdeMode = 'aad' | 'single-pass';
+export type AdeVolumeType = 'All' | 'OS' | 'Data';
+export type KeyEncryptionAlgorithm = 'RSA-OAEP' | 'RSA-OAEP-256' | 'RSA1_5';
+export type EncryptionOperation = 'EnableEncryption' | 'EnableEncryptionFormatAll' | 'DisableEncryption';
+
+export const ADE_PUBLISHER = 'Microsoft.Azure.Security';
+export const ADE_EXTENSION_TYPE: Record<AdeOs, string> = { Windows: 'AzureDiskEncryption', Linux: 'AzureDiskEncryptionForLinux' };
+/** typeHandlerVersion per OS and mode; the major version alone tells the mode (ade.md §2). */
+export const ADE_TYPE_HANDLER_VERSION: Record<AdeOs, Record<AdeMode, string>> = {
+  Windows: { 'single-pass': '2.2', aad: '1.1' },
+  Linux: { 'single-pass': '1.1', aad: '0.1' },
+};
+export const KEY_ENCRYPTION_ALGORITHMS: readonly KeyEncryptionAlgorithm[] = ['RSA-OAEP', 'RSA-OAEP-256', 'RSA1_5'];
+export const REDACTED = '[redacted]';
+
+export interface AdeExtensionInput {
+  os: AdeOs;
+  mode: AdeMode;
+  /** Disk-encryption vault: base URL (`https://name.vault.azure.net`) and full ARM id, never a short name. */
+  vault: { url: string; resourceId: string };
+  /** Key encryption key: versioned key URL and the ARM id of the vault holding it. */
+  kek?: { url: string; vaultResourceId: string; algorithm?: KeyEncryptionAlgorithm };
+  volumeType: AdeVolumeType;
+  /** Unique per run (normally a GUID): identical settings are otherwise not re-applied (ade.md §14). */
+  sequenceVersion: string;
+  /** Entra application (client) id; required for `aad`, forbidden for `single-pass`. */
+  aadClientId?: string;
+  /** Defaults to `EnableEncryption`. */
+  encryptionOperation?: EncryptionOperation;
+}
+
+/** Public settings, keys exactly as the extension reads them. */
+export interface AdeExtensionSettings {
+  EncryptionOperation: EncryptionOperation;
+  KeyVaultURL: string;
+  KeyVaultResourceId: string;
+  KeyEncryptionKeyURL?: string;
+  KekVaultResourceId?: string;
+  KeyEncryptionAlgorithm?: KeyEncryptionAlgorithm;
+  VolumeType: AdeVolumeType;
+  SequenceVersion: string;
+  AADClientID?: string;
+}
+
+/** The extension resource without secrets: safe to log and to put in durable history. */
+export interface AdeExtension {
+  /** Default instance name (= type). An existing instance may be named differently: keep its name. */
+  name: string;
+  publisher: typeof ADE_PUBLISHER;
+  /** `typePropertiesType` in @azure/arm-compute. */
+  type: string;
+  typeHandlerVersion: string;
+  autoUpgradeMinorVersion: true;
+  settings: AdeExtensionSettings;
+}
+
+export interface AdeProtectedSettings {
+  AADClientSecret: string;
+}
+
+/** What goes over the wire to ARM (`PUT …/extensions/{name}`), protected settings included. */
+export interface AdeExtensionRequest extends Omit<AdeExtension, 'name'> {
+  protectedSettings?: AdeProtectedSettings;
+}
+
+/** Builds the public extension resource. Throws ValidationError / UnsupportedError naming the input at fault. */
+export function buildAdeExtension(input: AdeExtensionInput): AdeExtension {
+  const problems: Array<[string, string]> = [];
+  const vaultUrl = checkVaultUrl(input.vault?.url, 'vault.url', problems);
+  const vaultId = checkVaultResourceId(input.vault?.resourceId, 'vault.resourceId', problems);
+  if (vaultUrl && vaultId && vaultNameFromUrl(vaultUrl) !== vaultNameFromId(vaultId)) {
+    problems.push(['vault.resourceId', 'names a different vault than vault.url']);
+  }
+  if (input.os !== 'Windows' && input.os !== 'Linux') problems.push(['os', 'expected "Windows" or "Linux"']);
+  if (input.mode !== 'aad' && input.mode !== 'single-pass') problems.push(['mode', 'expected "aad" or "single-pass"']);
+  const volumeType = normaliseVolumeType(input.volumeType);
+  if (!volumeType) problems.push(['volumeType', 'expected "All", "OS" or "Data"']);
+  if (typeof input.sequenceVersion !== 'string' || input.sequenceVersion.trim() === '') problems.push(['sequenceVersion', 'expected a non-empty string (a new GUID per run)']);
+  const operation = input.encryptionOperation ?? 'EnableEncryption';
+  if (!['EnableEncryption', 'EnableEncryptionFormatAll', 'DisableEncryption'].includes(operation)) problems.push(['encryptionOperation', 'expected EnableEncryption, EnableEncryptionFormatAll or DisableEncryption']);
+
+  // Pitfall 1: sending AADClientID silently selects dual-pass; make the choice explicit.
+  if (input.mode === 'aad' && !isGuid(input.aadClientId)) problems.push(['aadClientId', 'expected the Entra application (client) id, a GUID, in aad mode']);
+  if (input.mode === 'single-pass' && input.aadClientId !== undefined) problems.push(['aadClientId', 'must not be set in single-pass mode (it would select dual-pass)']);
+
+  let kek: { url: string; vaultId: string; algorithm: KeyEncryptionAlgorithm } | undefined;
+  if (input.kek) {
+    const url = checkKekUrl(input.kek.url, 'kek.url', problems);
+    const id = checkVaultResourceId(input.kek.vaultResourceId, 'kek.vaultResourceId', problems);
+    if (url && id && vaultNameFromUrl(url) !== vaultNameFromId(id)) problems.push(['kek.vaultResourceId', 'names a different vault than kek.url']);
+    const algorithm = input.kek.algorithm ?? 'RSA-OAEP';
+    if (!KEY_ENCRYPTION_ALGORITHMS.includes(algorithm)) problems.push(['kek.algorithm', `expected one of ${KEY_ENCRYPTION_ALGORITHMS.join(', ')}`]);
+    if (url && id) kek = { url, vaultId: id, algorithm };
+  }
+  throwIfProblems(problems);
+
+  // Windows encrypts the OS volume or all volumes, never data alone (ade.md §16.2).
+  if (input.os === 'Windows' && volumeType === 'Data' && operation !== 'DisableEncryption') {
+    throw new UnsupportedError('ADE on Windows cannot encrypt data volumes only: use volume type "All" or "OS"', { code: 'WindowsDataOnly' });
+  }
+  // Linux OS volumes cannot be decrypted (ade.md §13).
+  if (input.os === 'Linux' && operation === 'DisableEncryption' && volumeType !== 'Data') {
+    throw new UnsupportedError('ADE on Linux can disable encryption of data volumes only: use volume type "Data"', { code: 'LinuxOsDisable' });
+  }
+
+  const settings: AdeExtensionSettings = {
+    EncryptionOperation: operation,
+    KeyVaultURL: vaultUrl!,
+    KeyVaultResourceId: vaultId!,
+    VolumeType: volumeType!,
+    SequenceVersion: input.sequenceVersion,
+  };
+  // Without a KEK the KEK keys are left out entirely: an algorithm or vault id without a KEK URL is
+  // at best ignored and at worst rejected ("KEK KeyVault ID was specified but the KEK URL was missing").
+  if (kek) {
+    settings.KeyEncryptionKeyURL = kek.url;
+    settings.KekVaultResourceId = kek.vaultId;
+    settings.KeyEncryptionAlgorithm = kek.algorithm;
+  }
+  if (input.mode === 'aad') settings.AADClientID = input.aadClientId!.toLowerCase();
+
+  const type = ADE_EXTENSION_TYPE[input.os];
+  return {
+    name: type,
+    publisher: ADE_PUBLISHER,
+    type,
+    typeHandlerVersion: ADE_TYPE_HANDLER_VERSION[input.os][input.mode],
+    autoUpgradeMinorVersion: true,
+    settings,
+  };
+}
+
+/** The extension as the ARM request body needs it, for single-pass (which has no protected settings). */
+export function toExtensionRequest(extension: AdeExtension): AdeExtensionRequest {
+  if (extension.settings.AADClientID !== undefined) {
+    throw new ValidationError('A dual-pass (aad) extension needs its client secret: use sealAdeExtension', { field: 'protectedSettings' });
+  }
+  const { name: _name, ...request } = extension;
+  return structuredClone(request);
+}
+
+const inspectSymbol: unique symbol = Symbol.for('nodejs.util.inspect.custom');
+
+/**
+ * A dual-pass extension with its client secret attached. Every way of printing it (JSON.stringify,
+ * console.log / util.inspect, template strings) shows `[redacted]`; only {@link unsealForRequest}
+ * yields the real value, for the one ARM call that needs it.
+ */
+export class SealedAdeExtension {
+  readonly #secret: string;
+  readonly extension: AdeExtension;
+
+  constructor(extension: AdeExtension, secret: string) {
+    this.extension = extension;
+    this.#secret = secret;
+    Object.freeze(this);
+  }
+
+  /** The request body with the real protected settings. Pass it straight to the SDK; never log it. */
+  unsealForRequest(): AdeExtensionRequest {
+    const { name: _name, ...request } = structuredClone(this.extension);
+    return { ...request, protectedSettings: { AADClientSecret: this.#secret } };
+  }
+
+  toJSON(): AdeExtensionRequest & { name: string } {
+    return { ...structuredClone(this.extension), protectedSettings: { AADClientSecret: REDACTED } };
+  }
+
+  toString(): string {
+    return `AdeExtension(${this.extension.type} ${this.extension.typeHandlerVersion}, protectedSettings ${REDACTED})`;
+  }
+
+  [inspectSymbol](): unknown {
+    return this.toJSON();
+  }
+}
+
+/**
+ * Attaches the dual-pass protected settings (`AADClientSecret` only). The secret is its own
+ * argument so that it is never part of a value built from configuration or kept in history.
+ */
+export function sealAdeExtension(extension: AdeExtension, aadClientSecret: string): SealedAdeExtension {
+  if (extension.settings.AADClientID === undefined) {
+    throw new ValidationError('Single-pass ADE takes no protected settings: send the extension without a client secret', { field: 'protectedSettings' });
+  }
+  if (typeof aadClientSecret !== 'string' || aadClientSecret.trim() === '') {
+    throw new ValidationError('The Entra client secret for dual-pass ADE is empty', { field: 'aadClientSecret' });
+  }
+  return new SealedAdeExtension(extension, aadClientSecret);
+}
+
+// --- Dual-pass second pass -------------------------------------------------------------------
+
+/** `storageProfile.osDisk.encryptionSettings` (DiskEncryptionSettings in @azure/arm-compute). */
+export interface DualPassEncryptionSettings {
+  enabled: boolean;
+  diskEncryptionKey?: { secretUrl: string; sourceVault: { id: string } };
+  keyEncryptionKey?: { keyUrl: string; sourceVault: { id: string } };
+}
+
+export interface DualPassModelInput {
+  /** The versioned secret URL the extension reported as its status message. */
+  secretUrl: string;
+  vault: { url: string; resourceId: string };
+  kek?: { url: string; vaultResourceId: string };
+}
+
+/**
+ * The VM-model encryption settings of the dual-pass second pass, as CLI and PowerShell set them
+ * (ade.md §6): enabled, the BEK secret in the disk-encryption vault and, only with a KEK, the key.
+ */
+export function buildDualPassEncryptionSettings(input: DualPassModelInput): DualPassEncryptionSettings {
+  const problems: Array<[string, string]> = [];
+  const vaultUrl = checkVaultUrl(input.vault?.url, 'vault.url', problems);
+  const vaultId = checkVaultResourceId(input.vault?.resourceId, 'vault.resourceId', problems);
+  const secret = /^https:\/\/([a-z0-9-]+)\.[a-z0-9.-]+\/secrets\/[^/?#\s]+\/[0-9a-f]{32}$/i.exec(input.secretUrl ?? '');
+  if (!secret) problems.push(['secretUrl', 'expected a versioned Key Vault secret URL (https://{vault}.vault.azure.net/secrets/{name}/{version})']);
+  else if (vaultUrl && secret[1]!.toLowerCase() !== vaultNameFromUrl(vaultUrl)) problems.push(['secretUrl', 'points at a different vault than vault.url']);
+  let kek: { url: string; vaultId: string } | undefined;
+  if (input.kek) {
+    const url = checkKekUrl(input.kek.url, 'kek.url', problems);
+    const id = checkVaultResourceId(input.kek.vaultResourceId, 'kek.vaultResourceId', problems);
+    if (url && id) kek = { url, vaultId: id };
+  }
+  throwIfProblems(problems);
+  const settings: DualPassEncryptionSettings = {
+    enabled: true,
+    diskEncryptionKey: { secretUrl: input.secretUrl, sourceVault: { id: vaultId! } },
+  };
+  if (kek) settings.keyEncryptionKey = { keyUrl: kek.url, sourceVault: { id: kek.vaultId } };
+  return settings;
+}
+
+/** Settings PowerShell writes before re-applying on an already-encrypted VM ("stop–clear–update–start"). */
+export function clearedDualPassEncryptionSettings(): DualPassEncryptionSettings {
+  return { enabled: false };
+}
+
+/** A targeted VM PATCH body (VirtualMachineUpdate shape) — safer than PUTting a rebuilt VM (pitfall 14). */
+export function dualPassVmPatch(settings: DualPassEncryptionSettings): { storageProfile: { osDisk: { encryptionSettings: DualPassEncryptionSettings } } } {
+  return { storageProfile: { osDisk: { encryptionSettings: structuredClone(settings) } } };
+}
+
+// --- Input checks ----------------------------------------------------------------------------
+
+const VAULT_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.KeyVault\/vaults\/([a-zA-Z0-9-]{3,24})$/i;
+
+function checkVaultUrl(value: unknown, field: string, problems: Array<[string, string]>): string | undefined {
+  if (typeof value !== 'string') {
+    problems.push([field, 'expected the vault base URL, e.g. https://myvault.vault.azure.net']);
+    return undefined;
+  }
+  const match = /^https:\/\/([a-z0-9-]+)\.([a-z0-9.-]+)\/?$/i.exec(value.trim());
+  if (!match) {
+    // A port (":443"), a path or plain http are all rejected by the extension.
+    problems.push([field, 'expected https://{vault}.{dns suffix} with no port or path']);
+    return undefined;
+  }
+  // The CLI sends no trailing slash; normalise so re-runs compare equal.
+  return `https://${match[1]!.toLowerCase()}.${match[2]!.toLowerCase()}`;
+}
+
+function checkVaultResourceId(value: unknown, field: string, problems: Array<[string, string]>): string | undefined {
+  if (typeof value !== 'string' || !VAULT_ID.test(value.trim())) {
+    // Pitfall 6: a short vault name gets expanded in the wrong resource group.
+    problems.push([field, 'expected a full ARM id /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}']);
+    return undefined;
+  }
+  return value.trim();
+}
+
+function checkKekUrl(value: unknown, field: string, problems: Array<[string, string]>): string | undefined {
+  // Pitfall 7: versioned, no port.
+  const match = typeof value === 'string' ? /^https:\/\/([a-z0-9-]+)\.([a-z0-9.-]+)\/keys\/([a-z0-9-]+)\/([0-9a-f]{32})$/i.exec(value.trim()) : null;
+  if (!match) {
+    problems.push([field, 'expected a versioned key URL https://{vault}.vault.azure.net/keys/{name}/{32-hex version} with no port']);
+    return undefined;
+  }
+  return (value as string).trim();
+}
+
+function vaultNameFromUrl(url: string): string {
+  return /^https:\/\/([^.]+)\./i.exec(url)![1]!.toLowerCase();
+}
+
+function vaultNameFromId(id: string): string {
+  return VAULT_ID.exec(id)![1]!.toLowerCase();
+}
+
+/** Accepts any casing (CLI sends `ALL`) and returns the documented casing (pitfall 19). */
+function normaliseVolumeType(value: unknown): AdeVolumeType | undefined {
+  if (typeof value !== 'string') return undefined;
+  return ({ all: 'All', os: 'OS', data: 'Data' } as const)[value.trim().toLowerCase() as 'all'];
+}
+
+function isGuid(value: unknown): value is string {
+  return typeof value === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}
+
+function throwIfProblems(problems: Array<[string, string]>): void {
+  const first = problems[0];
+  if (!first) return;
+  const message = problems.map(([field, problem]) => `${field}: ${problem}`).join('; ');
+  throw new ValidationError(`Invalid ADE extension input: ${message}`, { field: first[0] });
+}

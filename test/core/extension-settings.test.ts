@@ -1,0 +1,205 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { UnsupportedError, ValidationError } from '../../core/errors';
+import {
+  type AdeExtensionInput,
+  type AdeMode,
+  type AdeOs,
+  REDACTED,
+  buildAdeExtension,
+  buildDualPassEncryptionSettings,
+  clearedDualPassEncryptionSettings,
+  dualPassVmPatch,
+  sealAdeExtension,
+  toExtensionRequest,
+} from '../../core/extension-settings';
+
+const GOLDEN = join(__dirname, '..', 'fixtures', 'golden');
+// Golden files are reviewed by hand against shared/reference/ade.md §2/§5/§6; set UPDATE_GOLDEN=1 to rewrite.
+function golden(name: string, actual: unknown): void {
+  const file = join(GOLDEN, name);
+  const text = JSON.stringify(actual, null, 2) + '\n';
+  if (process.env.UPDATE_GOLDEN === '1') {
+    mkdirSync(GOLDEN, { recursive: true });
+    writeFileSync(file, text);
+  }
+  expect(existsSync(file), `golden file ${name} is missing (run with UPDATE_GOLDEN=1 and review it)`).toBe(true);
+  expect(text).toBe(readFileSync(file, 'utf8'));
+}
+
+const SUB = '11111111-2222-3333-4444-555555555555';
+const VAULT_ID = `/subscriptions/${SUB}/resourceGroups/rg-ade/providers/Microsoft.KeyVault/vaults/kv-ade-weu-1a2b`;
+const KEK_VAULT_ID = `/subscriptions/${SUB}/resourceGroups/rg-ade/providers/Microsoft.KeyVault/vaults/kv-kek-weu-9z8y`;
+const KEK_URL = 'https://kv-kek-weu-9z8y.vault.azure.net/keys/ade-kek/0123456789abcdef0123456789abcdef';
+const CLIENT_ID = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+const SECRET = 'S3cr3t~value.that-must-not-leak';
+
+function input(os: AdeOs, mode: AdeMode, withKek: boolean): AdeExtensionInput {
+  return {
+    os,
+    mode,
+    vault: { url: 'https://kv-ade-weu-1a2b.vault.azure.net/', resourceId: VAULT_ID },
+    ...(withKek ? { kek: { url: KEK_URL, vaultResourceId: KEK_VAULT_ID } } : {}),
+    volumeType: 'All',
+    sequenceVersion: '7c9e6679-7425-40de-944b-e07fc1f90ae7',
+    ...(mode === 'aad' ? { aadClientId: CLIENT_ID } : {}),
+  };
+}
+
+const COMBINATIONS = (['Windows', 'Linux'] as const).flatMap((os) =>
+  (['single-pass', 'aad'] as const).flatMap((mode) => [true, false].map((kek) => [os, mode, kek] as const)),
+);
+
+describe('buildAdeExtension golden files', () => {
+  it.each(COMBINATIONS)('%s %s kek=%s', (os, mode, kek) => {
+    const extension = buildAdeExtension(input(os, mode, kek));
+    const body = mode === 'aad' ? JSON.parse(JSON.stringify(sealAdeExtension(extension, SECRET))) : { name: extension.name, ...toExtensionRequest(extension) };
+    golden(`extension-${os.toLowerCase()}-${mode}-${kek ? 'kek' : 'nokek'}.json`, body);
+  });
+
+  it.each([
+    ['Windows', 'single-pass', 'AzureDiskEncryption', '2.2'],
+    ['Windows', 'aad', 'AzureDiskEncryption', '1.1'],
+    ['Linux', 'single-pass', 'AzureDiskEncryptionForLinux', '1.1'],
+    ['Linux', 'aad', 'AzureDiskEncryptionForLinux', '0.1'],
+  ] as const)('%s %s → %s %s', (os, mode, type, version) => {
+    const extension = buildAdeExtension(input(os, mode, false));
+    expect(extension).toMatchObject({ publisher: 'Microsoft.Azure.Security', type, name: type, typeHandlerVersion: version, autoUpgradeMinorVersion: true });
+  });
+
+  it('single-pass never carries AADClientID (pitfall 1) and aad always does', () => {
+    for (const [os, mode, kek] of COMBINATIONS) {
+      const settings = buildAdeExtension(input(os, mode, kek)).settings;
+      expect('AADClientID' in settings).toBe(mode === 'aad');
+    }
+  });
+
+  it('KEK keys appear together or not at all', () => {
+    for (const [os, mode, kek] of COMBINATIONS) {
+      const settings = buildAdeExtension(input(os, mode, kek)).settings;
+      const present = ['KeyEncryptionKeyURL', 'KekVaultResourceId', 'KeyEncryptionAlgorithm'].filter((k) => k in settings);
+      expect(present).toHaveLength(kek ? 3 : 0);
+    }
+  });
+
+  it.each([
+    ['ALL', 'All'],
+    ['data', 'Data'],
+    ['Os', 'OS'],
+  ])('normalises volume type %s to the documented %s (pitfall 19)', (given, sent) => {
+    const extension = buildAdeExtension({ ...input('Linux', 'single-pass', false), volumeType: given as never });
+    expect(extension.settings.VolumeType).toBe(sent);
+  });
+
+  it('passes a chosen KEK algorithm and encryption operation through', () => {
+    const base = input('Linux', 'single-pass', true);
+    const extension = buildAdeExtension({ ...base, kek: { ...base.kek!, algorithm: 'RSA-OAEP-256' }, encryptionOperation: 'EnableEncryptionFormatAll' });
+    expect(extension.settings).toMatchObject({ KeyEncryptionAlgorithm: 'RSA-OAEP-256', EncryptionOperation: 'EnableEncryptionFormatAll' });
+  });
+});
+
+describe('buildAdeExtension rejects unsafe input', () => {
+  const sp = input('Windows', 'single-pass', true);
+  it.each<[string, AdeExtensionInput, string]>([
+    ['vault URL with a port', { ...sp, vault: { ...sp.vault, url: 'https://kv-ade-weu-1a2b.vault.azure.net:443' } }, 'vault.url'],
+    ['vault URL over http', { ...sp, vault: { ...sp.vault, url: 'http://kv-ade-weu-1a2b.vault.azure.net' } }, 'vault.url'],
+    ['vault given by short name (pitfall 6)', { ...sp, vault: { ...sp.vault, resourceId: 'kv-ade-weu-1a2b' } }, 'vault.resourceId'],
+    ['vault id of another vault', { ...sp, vault: { ...sp.vault, resourceId: KEK_VAULT_ID } }, 'vault.resourceId'],
+    ['unversioned KEK URL (pitfall 7)', { ...sp, kek: { url: 'https://kv-kek-weu-9z8y.vault.azure.net/keys/ade-kek', vaultResourceId: KEK_VAULT_ID } }, 'kek.url'],
+    ['KEK URL with a port', { ...sp, kek: { url: KEK_URL.replace('.net/', '.net:443/'), vaultResourceId: KEK_VAULT_ID } }, 'kek.url'],
+    ['KEK vault id not matching its URL', { ...sp, kek: { url: KEK_URL, vaultResourceId: VAULT_ID } }, 'kek.vaultResourceId'],
+    ['unknown KEK algorithm', { ...sp, kek: { url: KEK_URL, vaultResourceId: KEK_VAULT_ID, algorithm: 'RSA-PSS' as never } }, 'kek.algorithm'],
+    ['unknown volume type', { ...sp, volumeType: 'Everything' as never }, 'volumeType'],
+    ['empty sequence version', { ...sp, sequenceVersion: ' ' }, 'sequenceVersion'],
+    ['single-pass with a client id (pitfall 1)', { ...sp, aadClientId: CLIENT_ID }, 'aadClientId'],
+    ['aad without a client id', { ...input('Linux', 'aad', false), aadClientId: undefined }, 'aadClientId'],
+    ['aad with a malformed client id', { ...input('Linux', 'aad', false), aadClientId: 'my-app' }, 'aadClientId'],
+    ['unknown OS', { ...sp, os: 'FreeBSD' as never }, 'os'],
+  ])('%s → ValidationError on %s', (_label, bad, field) => {
+    let error: unknown;
+    try {
+      buildAdeExtension(bad);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe(field);
+  });
+
+  it('refuses data-only encryption on Windows and OS decryption on Linux', () => {
+    expect(() => buildAdeExtension({ ...sp, volumeType: 'Data' })).toThrow(UnsupportedError);
+    expect(() => buildAdeExtension({ ...input('Linux', 'single-pass', false), encryptionOperation: 'DisableEncryption' })).toThrow(UnsupportedError);
+    expect(buildAdeExtension({ ...input('Linux', 'single-pass', false), encryptionOperation: 'DisableEncryption', volumeType: 'Data' }).settings.EncryptionOperation).toBe('DisableEncryption');
+  });
+});
+
+describe('protected settings', () => {
+  const aad = buildAdeExtension(input('Windows', 'aad', true));
+  const sealed = sealAdeExtension(aad, SECRET);
+
+  it('puts the secret only in the unsealed request, as AADClientSecret', () => {
+    const request = sealed.unsealForRequest();
+    expect(request.protectedSettings).toEqual({ AADClientSecret: SECRET });
+    expect(request.settings).toEqual(aad.settings);
+    expect('name' in request).toBe(false);
+    expect(JSON.stringify(aad)).not.toContain(SECRET);
+  });
+
+  it.each<[string, () => string]>([
+    ['JSON.stringify', () => JSON.stringify(sealed)],
+    ['JSON.stringify nested in a log record', () => JSON.stringify({ msg: 'putting extension', extension: sealed })],
+    ['util.inspect (console.log)', () => inspect(sealed, { depth: 10, showHidden: true })],
+    ['template string', () => `${sealed}`],
+    ['String()', () => String(sealed)],
+    ['Object.entries', () => JSON.stringify(Object.entries(sealed))],
+  ])('%s prints %s instead of the secret', (_label, print) => {
+    const text = print();
+    expect(text).not.toContain(SECRET);
+  });
+
+  it('marks the redaction visibly', () => {
+    expect(JSON.stringify(sealed)).toContain(REDACTED);
+    expect(inspect(sealed)).toContain(REDACTED);
+  });
+
+  it('refuses protected settings for single-pass and an empty secret, without echoing it', () => {
+    const single = buildAdeExtension(input('Linux', 'single-pass', false));
+    expect(() => sealAdeExtension(single, SECRET)).toThrow(ValidationError);
+    try {
+      sealAdeExtension(single, SECRET);
+    } catch (e) {
+      expect(String((e as Error).message)).not.toContain(SECRET);
+    }
+    expect(() => sealAdeExtension(aad, '  ')).toThrow(ValidationError);
+    expect(() => toExtensionRequest(aad)).toThrow(ValidationError);
+  });
+
+  it('cannot be tampered with after sealing', () => {
+    expect(Object.isFrozen(sealed)).toBe(true);
+  });
+});
+
+describe('dual-pass VM-model encryption settings', () => {
+  const secretUrl = 'https://kv-ade-weu-1a2b.vault.azure.net/secrets/3f6d0c1e-8a2b-4c3d-9e8f-0a1b2c3d4e5f/0a1b2c3d4e5f60718293a4b5c6d7e8f9';
+  const vault = { url: 'https://kv-ade-weu-1a2b.vault.azure.net', resourceId: VAULT_ID };
+
+  it.each([true, false])('golden with kek=%s', (withKek) => {
+    const settings = buildDualPassEncryptionSettings({ secretUrl, vault, ...(withKek ? { kek: { url: KEK_URL, vaultResourceId: KEK_VAULT_ID } } : {}) });
+    golden(`dual-pass-encryption-settings-${withKek ? 'kek' : 'nokek'}.json`, dualPassVmPatch(settings));
+    expect('keyEncryptionKey' in settings).toBe(withKek);
+  });
+
+  it.each([
+    ['an unversioned secret URL', 'https://kv-ade-weu-1a2b.vault.azure.net/secrets/abc'],
+    ['a secret in another vault', secretUrl.replace('kv-ade-weu-1a2b', 'kv-other')],
+    ['a status message that is not a URL', 'Encryption succeeded for all volumes'],
+  ])('rejects %s', (_label, bad) => {
+    expect(() => buildDualPassEncryptionSettings({ secretUrl: bad, vault })).toThrow(ValidationError);
+  });
+
+  it('clears with enabled:false only', () => {
+    expect(clearedDualPassEncryptionSettings()).toEqual({ enabled: false });
+  });
+});
