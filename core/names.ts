@@ -1,0 +1,125 @@
+/**
+ * Deterministic names: orchestration instance ids, Key Vault names, Entra app display names.
+ *
+ * All are pure functions of their inputs (plus a hash), so a redelivered event maps to the same
+ * orchestration and vault, and ids that differ only in case map to the same name.
+ */
+import { createHash } from 'node:crypto';
+import { ValidationError } from './errors';
+import { normaliseResourceId, parseVmId } from './resource-ids';
+
+/** Durable instance ids may not contain these (limits.md §6); we also stay far below storage key limits. */
+const INSTANCE_ID_FORBIDDEN = /[/\\?#\p{Cc}]/u;
+export const MAX_INSTANCE_ID_LENGTH = 100;
+const INSTANCE_HASH_LENGTH = 12;
+
+export const VAULT_NAME_MIN = 3;
+export const VAULT_NAME_MAX = 24;
+const VAULT_NAME = /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/;
+const VAULT_PREFIX = /^[a-z][a-z0-9]{1,7}$/;
+const PURPOSE = /^[a-z][a-z0-9-]{0,15}$/;
+
+export const ENTRA_APP_NAME_PREFIX = 'ade-autopilot-';
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** Lower-case, keep [a-z0-9], squash everything else into single hyphens, trim hyphens, cap length. */
+function slug(text: string, maxLength: number): string {
+  const s = text
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '') // drop accents so `élite` reads `elite`
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return s.slice(0, maxLength).replace(/-+$/, '') || 'x';
+}
+
+/**
+ * Orchestration instance id for a VM, e.g. `encrypt-0b1f6471-rg-app-vm-01-3f9a0c1d2e4b`.
+ * Readable prefix (purpose, first 8 chars of the subscription, resource group, VM name) plus a hash of
+ * the normalised id, so truncation or slug collisions (`rg.a` vs `rg-a`) cannot merge two VMs.
+ */
+export function orchestrationInstanceId(vmResourceId: string, purpose = 'encrypt'): string {
+  if (!PURPOSE.test(purpose)) throw new ValidationError(`purpose must be 1–16 lower-case letters, digits or hyphens, letter first: got ${JSON.stringify(purpose)}`, { field: 'purpose' });
+  const vm = parseVmId(vmResourceId, 'vmResourceId');
+  const hash = sha256Hex(`${purpose}|${normaliseResourceId(vmResourceId, 'vmResourceId')}`).slice(0, INSTANCE_HASH_LENGTH);
+  const sub8 = vm.subscriptionId.slice(0, 8);
+  const fixed = purpose.length + 1 + sub8.length + 1 + 1 + 1 + hash.length; // hyphens around rg and vm
+  const room = MAX_INSTANCE_ID_LENGTH - fixed;
+  const rg = slug(vm.resourceGroup, Math.min(30, Math.floor(room / 2)));
+  const name = slug(vm.name, room - rg.length);
+  const id = `${purpose}-${sub8}-${rg}-${name}-${hash}`;
+  // Defensive: the construction above cannot produce these, and a bad id would break the durable client.
+  if (INSTANCE_ID_FORBIDDEN.test(id) || id.length > MAX_INSTANCE_ID_LENGTH) throw new Error(`internal: built an invalid instance id ${id}`);
+  return id;
+}
+
+export function isValidInstanceId(id: string): boolean {
+  return id.length > 0 && id.length <= MAX_INSTANCE_ID_LENGTH && !INSTANCE_ID_FORBIDDEN.test(id);
+}
+
+// Short codes for vault names; unknown regions fall back to a slug (the hash keeps names unique).
+const REGION_CODES: Readonly<Record<string, string>> = {
+  eastus: 'eus', eastus2: 'eus2', westus: 'wus', westus2: 'wus2', westus3: 'wus3', centralus: 'cus',
+  northcentralus: 'ncus', southcentralus: 'scus', westcentralus: 'wcus', canadacentral: 'cac', canadaeast: 'cae',
+  brazilsouth: 'brs', mexicocentral: 'mxc', northeurope: 'neu', westeurope: 'weu', uksouth: 'uks', ukwest: 'ukw',
+  francecentral: 'frc', francesouth: 'frs', germanywestcentral: 'gwc', germanynorth: 'gn', swedencentral: 'sec',
+  switzerlandnorth: 'chn', switzerlandwest: 'chw', norwayeast: 'noe', norwaywest: 'now', polandcentral: 'plc',
+  italynorth: 'itn', spaincentral: 'esc', eastasia: 'ea', southeastasia: 'sea', japaneast: 'jpe', japanwest: 'jpw',
+  koreacentral: 'krc', koreasouth: 'krs', centralindia: 'inc', southindia: 'ins', westindia: 'inw',
+  australiaeast: 'aue', australiasoutheast: 'ause', australiacentral: 'auc', uaenorth: 'uaen', uaecentral: 'uaec',
+  southafricanorth: 'san', southafricawest: 'saw', qatarcentral: 'qac', israelcentral: 'ilc',
+};
+
+/** ARM locations arrive as `westeurope` or `West Europe`; compare in this form. */
+export function normaliseLocation(location: string): string {
+  return location.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+export function regionShortCode(location: string): string {
+  const normalised = normaliseLocation(location);
+  if (normalised === '') throw new ValidationError('location must not be empty', { field: 'location' });
+  return REGION_CODES[normalised] ?? normalised.slice(0, 4);
+}
+
+export function isValidVaultName(name: string): boolean {
+  return VAULT_NAME.test(name) && !name.includes('--');
+}
+
+export type VaultNameInput =
+  | { strategy: 'per-region'; prefix: string; subscriptionId: string; location: string }
+  | { strategy: 'per-vm'; prefix: string; vmResourceId: string; location: string };
+
+/**
+ * Dedicated vault name: `<prefix>-<region code>-<hash>`, exactly 24 chars (the hash fills the rest, for
+ * as much global uniqueness as the limit allows). per-region hashes subscription+region; per-vm hashes
+ * the normalised VM id (which includes the subscription).
+ */
+export function vaultName(input: VaultNameInput): string {
+  if (!VAULT_PREFIX.test(input.prefix)) {
+    throw new ValidationError(`prefix must be 2–8 chars, a lower-case letter first, then lower-case letters or digits: got ${JSON.stringify(input.prefix)}`, { field: 'prefix' });
+  }
+  const region = regionShortCode(input.location);
+  let seed: string;
+  if (input.strategy === 'per-region') {
+    if (!/^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i.test(input.subscriptionId)) {
+      throw new ValidationError(`subscriptionId must be a GUID: got ${JSON.stringify(input.subscriptionId)}`, { field: 'subscriptionId' });
+    }
+    seed = `per-region|${input.subscriptionId.toLowerCase()}|${normaliseLocation(input.location)}`;
+  } else {
+    seed = `per-vm|${normaliseResourceId(input.vmResourceId, 'vmResourceId')}`;
+    parseVmId(input.vmResourceId, 'vmResourceId');
+  }
+  const hashLength = VAULT_NAME_MAX - input.prefix.length - region.length - 2;
+  const name = `${input.prefix}-${region}-${sha256Hex(seed).slice(0, hashLength)}`;
+  if (!isValidVaultName(name)) throw new Error(`internal: built an invalid vault name ${name}`);
+  return name;
+}
+
+/** Display name of the Entra app used for dual-pass (aad) encryption with a given vault. */
+export function entraAppDisplayName(vault: string): string {
+  if (!isValidVaultName(vault)) throw new ValidationError(`vault name ${JSON.stringify(vault)} is not a valid Key Vault name`, { field: 'vaultName' });
+  return `${ENTRA_APP_NAME_PREFIX}${vault}`;
+}
