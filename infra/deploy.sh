@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# Deploys ade-autopilot into a subscription, in the only order that works:
+#   validate -> infrastructure (main.json) -> Graph permission (aad mode only) -> code (zip deploy)
+#   -> wait until the functions are indexed -> Event Grid subscriptions (event-subscriptions.json).
+# Event subscriptions come last because Event Grid rejects an AzureFunction endpoint that does not exist yet.
+#
+# Idempotent: both templates are declarative ARM deployments (re-applying them changes nothing that is
+# already right), the zip deploy is skipped when the package hash tagged on the Function App is unchanged,
+# and the Graph app-role assignment is looked up before it is created.
+#
+# --dry-run prints every command, in order, and calls nothing: no Azure, no npm, no zip.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+MAIN_TEMPLATE="$SCRIPT_DIR/main.json"
+EVENTS_TEMPLATE="$SCRIPT_DIR/event-subscriptions.json"
+
+# Microsoft Graph's application id is the same in every tenant.
+readonly GRAPH_APP_ID="00000003-0000-0000-c000-000000000000"
+readonly GRAPH_PERMISSION="Application.ReadWrite.OwnedBy"
+readonly PACKAGE_TAG="ade-autopilot-package-sha256"
+readonly REQUIRED_FUNCTIONS=(vmWritten armDrift policyStates secretEvents)
+
+DRY_RUN=false
+LOCATION=""
+PARAMETERS_FILE="$SCRIPT_DIR/main.parameters.json"
+DEPLOYMENT_NAME="ade-autopilot"
+SUBSCRIPTION=""
+PACKAGE_DIR=""
+FUNCTION_WAIT_SECONDS=600
+FUNCTION_POLL_SECONDS=15
+
+usage() {
+  cat <<'USAGE'
+Usage: infra/deploy.sh --location <region> [options]
+
+  --location, -l <region>        Region of the deployment and of the app resources (required unless the
+                                 parameters file sets "location").
+  --parameters, -p <file>        ARM parameters file (default: infra/main.parameters.json).
+  --subscription, -s <id|name>   Subscription to deploy into (default: the Azure CLI's current one).
+  --name <name>                  Deployment name (default: ade-autopilot; the event subscriptions use
+                                 <name>-events).
+  --package-dir <dir>            Deploy this already-built app directory (dist/, host.json, package.json,
+                                 node_modules/) instead of building from the repository.
+  --function-wait-seconds <n>    How long to wait for the functions to be indexed after the code deploy
+                                 (default: 600).
+  --dry-run                      Print every command in order; call nothing.
+  --help, -h                     This text.
+
+Prerequisites: Azure CLI 2.60+ logged in (az login) as Owner (or Contributor + User Access Administrator)
+of every target subscription; in aad mode also Privileged Role Administrator (or an equivalent Entra role)
+to grant Microsoft Graph Application.ReadWrite.OwnedBy; Node.js 20 and npm; zip.
+USAGE
+}
+
+die() { printf 'deploy.sh: error: %s\n' "$*" >&2; exit 1; }
+step() { printf '\n== %s\n' "$*"; }
+note() { printf '   %s\n' "$*"; }
+
+# Prints a command as it will run: plain words as they are, anything else in single quotes, so the
+# line can be copied into a shell.
+show_cmd() {
+  local arg line="+"
+  for arg in "$@"; do
+    if [[ "$arg" =~ ^[A-Za-z0-9_./:=@,+%-]+$ ]]; then
+      line+=" $arg"
+    else
+      line+=" '${arg//\'/\'\\\'\'}'"
+    fi
+  done
+  printf '%s\n' "$line"
+}
+
+# Runs a command (prints it first); in dry-run mode only prints it.
+run() {
+  show_cmd "$@"
+  if [[ "$DRY_RUN" == false ]]; then
+    "$@"
+  fi
+}
+
+# capture VAR PLACEHOLDER command... : stores the command's stdout in VAR; in dry-run mode stores PLACEHOLDER.
+capture() {
+  local var="$1" placeholder="$2"
+  shift 2
+  show_cmd "$@"
+  local value="$placeholder"
+  if [[ "$DRY_RUN" == false ]]; then
+    value="$("$@")"
+  fi
+  printf -v "$var" '%s' "$value"
+}
+
+# Like capture, but a failing command (e.g. "not found") yields an empty value instead of stopping.
+capture_optional() {
+  local var="$1" placeholder="$2"
+  shift 2
+  show_cmd "$@"
+  local value="$placeholder"
+  if [[ "$DRY_RUN" == false ]]; then
+    value="$("$@" 2>/dev/null)" || value=""
+  fi
+  printf -v "$var" '%s' "$value"
+}
+
+# Value of a template parameter: the parameters file's value, else the template default (unset if the
+# default is an ARM expression). Arrays print as JSON. Reads local files only.
+param_value() {
+  # shellcheck disable=SC2016 # JavaScript, not shell: nothing is meant to expand.
+  node -e '
+    const fs = require("fs");
+    const [templatePath, parametersPath, name] = process.argv.slice(1);
+    const template = JSON.parse(fs.readFileSync(templatePath, "utf8"));
+    const file = JSON.parse(fs.readFileSync(parametersPath, "utf8"));
+    let value = file.parameters?.[name]?.value;
+    if (value === undefined) value = template.parameters?.[name]?.defaultValue;
+    if (typeof value === "string" && value.startsWith("[") && !value.startsWith("[[")) value = undefined;
+    if (value !== undefined) process.stdout.write(typeof value === "string" ? value : JSON.stringify(value));
+  ' "$MAIN_TEMPLATE" "$PARAMETERS_FILE" "$1"
+}
+
+# One output of a deployment's outputs JSON (dry run: a placeholder naming the output).
+output_value() {
+  local json="$1" name="$2"
+  if [[ "$DRY_RUN" == true ]]; then
+    printf '<%s>' "$name"
+    return
+  fi
+  # shellcheck disable=SC2016 # JavaScript, not shell: nothing is meant to expand.
+  node -e '
+    const [json, name] = process.argv.slice(1);
+    const outputs = JSON.parse(json);
+    const key = Object.keys(outputs).find((k) => k.toLowerCase() === name.toLowerCase());
+    if (key === undefined) { console.error(`deployment output ${name} is missing`); process.exit(1); }
+    const value = outputs[key].value;
+    process.stdout.write(typeof value === "string" ? value : JSON.stringify(value));
+  ' "$json" "$name"
+}
+
+# sha256 over the relative paths and contents of every file in the package directory, in a stable order,
+# so an unchanged build gives an unchanged hash (zip timestamps would not).
+package_hash() {
+  (cd "$1" && find . -type f -not -path './node_modules/*' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+}
+
+while (($#)); do
+  case "$1" in
+    --dry-run) DRY_RUN=true ;;
+    --location | -l) LOCATION="${2:?--location needs a region}"; shift ;;
+    --parameters | -p) PARAMETERS_FILE="${2:?--parameters needs a file}"; shift ;;
+    --subscription | -s) SUBSCRIPTION="${2:?--subscription needs an id or name}"; shift ;;
+    --name) DEPLOYMENT_NAME="${2:?--name needs a value}"; shift ;;
+    --package-dir) PACKAGE_DIR="${2:?--package-dir needs a directory}"; shift ;;
+    --function-wait-seconds) FUNCTION_WAIT_SECONDS="${2:?--function-wait-seconds needs a number}"; shift ;;
+    --help | -h) usage; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+  shift
+done
+
+[[ -f "$PARAMETERS_FILE" ]] || die "parameters file not found: $PARAMETERS_FILE"
+[[ "$FUNCTION_WAIT_SECONDS" =~ ^[0-9]+$ ]] || die "--function-wait-seconds must be a whole number of seconds"
+command -v node >/dev/null 2>&1 || die "node is required (Node.js 20) to read the parameters file and build the app"
+if [[ -z "$LOCATION" ]]; then
+  LOCATION="$(param_value location)"
+fi
+[[ -n "$LOCATION" ]] || die "--location is required (or set \"location\" in $PARAMETERS_FILE)"
+ENCRYPTION_MODE="$(param_value encryptionMode)"
+case "$ENCRYPTION_MODE" in
+  aad | single-pass) ;;
+  *) die "encryptionMode must be aad or single-pass, got '$ENCRYPTION_MODE'" ;;
+esac
+if [[ -n "$PACKAGE_DIR" ]]; then
+  [[ -d "$PACKAGE_DIR" ]] || die "--package-dir is not a directory: $PACKAGE_DIR"
+  PACKAGE_DIR="$(cd "$PACKAGE_DIR" && pwd)"
+fi
+
+if [[ "$DRY_RUN" == true ]]; then
+  printf 'Dry run: printing every command in order; nothing is executed and Azure is not called.\n'
+  printf 'Values that only Azure knows are shown as <placeholders>.\n'
+else
+  for tool in az npm zip sha256sum; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is required (see infra/README.md, Prerequisites)"
+  done
+fi
+note "parameters: $PARAMETERS_FILE"
+note "location: $LOCATION, encryption mode: $ENCRYPTION_MODE, deployment: $DEPLOYMENT_NAME"
+
+step "1/7 Azure context"
+SUBSCRIPTION_ID="" PREVIOUS_APP_ID="" OUTPUTS=""
+if [[ -n "$SUBSCRIPTION" ]]; then
+  run az account set --subscription "$SUBSCRIPTION"
+fi
+capture SUBSCRIPTION_ID "<subscription-id>" az account show --query id --output tsv
+note "deploying into subscription $SUBSCRIPTION_ID"
+
+step "2/7 Build the code package"
+WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/ade-autopilot-deploy.XXXXXX")"
+trap 'rm -rf "$WORK_DIR"' EXIT
+ZIP_FILE="$WORK_DIR/app.zip"
+if [[ -n "$PACKAGE_DIR" ]]; then
+  STAGE_DIR="$PACKAGE_DIR"
+  note "using the prebuilt app in $STAGE_DIR"
+else
+  STAGE_DIR="$WORK_DIR/app"
+  run npm --prefix "$REPO_ROOT" ci --no-audit --no-fund
+  run npm --prefix "$REPO_ROOT" run build
+  run mkdir -p "$STAGE_DIR"
+  run cp -R "$REPO_ROOT/dist" "$REPO_ROOT/host.json" "$REPO_ROOT/package.json" "$REPO_ROOT/package-lock.json" "$STAGE_DIR/"
+  run npm --prefix "$STAGE_DIR" ci --omit=dev --ignore-scripts --no-audit --no-fund
+fi
+printf '+ (cd %q && zip -qr %q .)\n' "$STAGE_DIR" "$ZIP_FILE"
+if [[ "$DRY_RUN" == false ]]; then
+  (cd "$STAGE_DIR" && zip -qr "$ZIP_FILE" .)
+  PACKAGE_SHA256="$(package_hash "$STAGE_DIR")"
+else
+  PACKAGE_SHA256="<package-sha256>"
+fi
+note "package $ZIP_FILE, sha256 of contents $PACKAGE_SHA256"
+
+step "3/7 Validate and deploy the infrastructure (main.json)"
+# The hash of the code already running is carried through the template so that re-applying it keeps the tag.
+capture_optional PREVIOUS_APP_ID "<function-app-id-of-a-previous-run>" az deployment sub show --name "$DEPLOYMENT_NAME" --query properties.outputs.functionAppResourceId.value --output tsv
+DEPLOYED_SHA256=""
+if [[ -n "$PREVIOUS_APP_ID" ]]; then
+  capture_optional DEPLOYED_SHA256 "" az resource show --ids "$PREVIOUS_APP_ID" --query "tags.\"$PACKAGE_TAG\"" --output tsv
+fi
+run az deployment sub validate --name "$DEPLOYMENT_NAME" --location "$LOCATION" --template-file "$MAIN_TEMPLATE" \
+  --parameters "@$PARAMETERS_FILE" --parameters "deployedPackageSha256=$DEPLOYED_SHA256" --output none
+run az deployment sub create --name "$DEPLOYMENT_NAME" --location "$LOCATION" --template-file "$MAIN_TEMPLATE" \
+  --parameters "@$PARAMETERS_FILE" --parameters "deployedPackageSha256=$DEPLOYED_SHA256" --output none
+capture OUTPUTS "{}" az deployment sub show --name "$DEPLOYMENT_NAME" --query properties.outputs --output json
+APP_RG="$(output_value "$OUTPUTS" appResourceGroupName)"
+APP_NAME="$(output_value "$OUTPUTS" functionAppName)"
+APP_ID="$(output_value "$OUTPUTS" functionAppResourceId)"
+PRINCIPAL_ID="$(output_value "$OUTPUTS" identityPrincipalId)"
+IDENTITY_ID="$(output_value "$OUTPUTS" identityResourceId)"
+STORAGE_ID="$(output_value "$OUTPUTS" storageAccountResourceId)"
+DEAD_LETTER_CONTAINER="$(output_value "$OUTPUTS" deadLetterContainerName)"
+TARGET_SUBSCRIPTIONS="$(output_value "$OUTPUTS" targetSubscriptionIds)"
+VAULT_RG="$(output_value "$OUTPUTS" vaultResourceGroupName)"
+RESOURCE_TOPIC="$(output_value "$OUTPUTS" resourceEventsTopicName)"
+POLICY_TOPIC="$(output_value "$OUTPUTS" policyEventsTopicName)"
+note "Function App $APP_NAME in $APP_RG; identity object id $PRINCIPAL_ID"
+
+step "4/7 Microsoft Graph permission $GRAPH_PERMISSION"
+if [[ "$ENCRYPTION_MODE" == aad ]]; then
+  # ARM templates cannot assign Graph app roles; the app needs this one to create and own one Entra app per VM.
+  GRAPH_SP_ID="" ROLE_ID="" EXISTING_GRANT=""
+  capture GRAPH_SP_ID "<graph-service-principal-id>" az ad sp show --id "$GRAPH_APP_ID" --query id --output tsv
+  capture ROLE_ID "<app-role-id>" az ad sp show --id "$GRAPH_APP_ID" --query "appRoles[?value=='$GRAPH_PERMISSION'].id | [0]" --output tsv
+  [[ -n "$ROLE_ID" ]] || die "Microsoft Graph has no app role named $GRAPH_PERMISSION"
+  capture EXISTING_GRANT "" az rest --method GET \
+    --uri "https://graph.microsoft.com/v1.0/servicePrincipals/$PRINCIPAL_ID/appRoleAssignments" \
+    --query "value[?appRoleId=='$ROLE_ID' && resourceId=='$GRAPH_SP_ID'].id | [0]" --output tsv
+  if [[ -n "$EXISTING_GRANT" ]]; then
+    note "already granted (assignment $EXISTING_GRANT); nothing to do"
+  else
+    run az rest --method POST \
+      --uri "https://graph.microsoft.com/v1.0/servicePrincipals/$PRINCIPAL_ID/appRoleAssignments" \
+      --headers "Content-Type=application/json" \
+      --body "{\"principalId\":\"$PRINCIPAL_ID\",\"resourceId\":\"$GRAPH_SP_ID\",\"appRoleId\":\"$ROLE_ID\"}" \
+      --output none
+    if [[ "$DRY_RUN" == false ]]; then
+      note "granted"
+    fi
+  fi
+else
+  note "skipped: $ENCRYPTION_MODE mode creates no Entra applications, so the app gets no Graph permission"
+fi
+
+step "5/7 Deploy the code (zip deploy)"
+if [[ "$DRY_RUN" == false && "$DEPLOYED_SHA256" == "$PACKAGE_SHA256" ]]; then
+  note "unchanged: $APP_NAME already runs package $PACKAGE_SHA256; skipping the zip deploy"
+else
+  if [[ "$DRY_RUN" == true ]]; then
+    note "(the zip deploy is skipped at run time when the tag $PACKAGE_TAG already equals the package hash)"
+  fi
+  run az functionapp deployment source config-zip --resource-group "$APP_RG" --name "$APP_NAME" --src "$ZIP_FILE" --output none
+  run az resource tag --ids "$APP_ID" --is-incremental --tags "$PACKAGE_TAG=$PACKAGE_SHA256" --output none
+fi
+
+step "6/7 Wait until the functions are indexed"
+show_cmd az functionapp function list --resource-group "$APP_RG" --name "$APP_NAME" --query "[].name" --output tsv
+note "(repeated every ${FUNCTION_POLL_SECONDS}s until ${REQUIRED_FUNCTIONS[*]} are listed, for up to ${FUNCTION_WAIT_SECONDS}s)"
+if [[ "$DRY_RUN" == false ]]; then
+  deadline=$((SECONDS + FUNCTION_WAIT_SECONDS))
+  while :; do
+    listed="$(az functionapp function list --resource-group "$APP_RG" --name "$APP_NAME" --query "[].name" --output tsv 2>/dev/null || true)"
+    missing=()
+    for fn in "${REQUIRED_FUNCTIONS[@]}"; do
+      # Names come back as "<app>/<function>".
+      grep -qxE "(.*/)?$fn" <<<"$listed" || missing+=("$fn")
+    done
+    ((${#missing[@]} == 0)) && break
+    if ((SECONDS >= deadline)); then
+      die "functions not indexed after ${FUNCTION_WAIT_SECONDS}s: ${missing[*]}. Check the app's logs in Application Insights, then re-run this script."
+    fi
+    sleep "$FUNCTION_POLL_SECONDS"
+  done
+  note "indexed: ${REQUIRED_FUNCTIONS[*]}"
+fi
+
+step "7/7 Event Grid subscriptions (event-subscriptions.json)"
+run az deployment sub create --name "$DEPLOYMENT_NAME-events" --location "$LOCATION" --template-file "$EVENTS_TEMPLATE" \
+  --parameters "functionAppResourceId=$APP_ID" "targetSubscriptionIds=$TARGET_SUBSCRIPTIONS" \
+  "vaultResourceGroupName=$VAULT_RG" "resourceEventsTopicName=$RESOURCE_TOPIC" "policyEventsTopicName=$POLICY_TOPIC" \
+  "identityResourceId=$IDENTITY_ID" "storageAccountResourceId=$STORAGE_ID" "deadLetterContainerName=$DEAD_LETTER_CONTAINER" \
+  --output none
+
+step "Done"
+if [[ "$DRY_RUN" == true ]]; then
+  note "dry run: nothing was changed"
+else
+  note "infrastructure: deployment $DEPLOYMENT_NAME; code: $APP_NAME ($PACKAGE_SHA256); events: deployment $DEPLOYMENT_NAME-events"
+fi
+cat <<CHECK
+
+How to check:
+  az functionapp function list --resource-group $APP_RG --name $APP_NAME --query "[].name" --output tsv
+  az eventgrid system-topic event-subscription list --resource-group $VAULT_RG --system-topic-name $RESOURCE_TOPIC --output table
+  az eventgrid system-topic event-subscription list --resource-group $VAULT_RG --system-topic-name $POLICY_TOPIC --output table
+  az role assignment list --assignee $PRINCIPAL_ID --all --output table
+  az deployment sub show --name $DEPLOYMENT_NAME --query properties.provisioningState --output tsv
+CHECK
