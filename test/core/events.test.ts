@@ -298,3 +298,54 @@ describe('Azure Monitor common alert schema', () => {
     expect(isCommonAlert(fixture('eg-arm-batch.json'))).toBe(false);
   });
 });
+
+/** Every leaf of every fixture replaced by hostile values: parsing must return a Result, never throw. */
+describe('robustness', () => {
+  const HOSTILE: unknown[] = [null, undefined, 0, -1, 1e309, '', ' ', 'x', '{', [], {}, [null], { nested: { deep: [] } }, true];
+  const files = ['eg-arm-batch.json', 'eg-arm-stringified.json', 'eg-keyvault-secret-pascal.json', 'eg-keyvault-camel-strings.json', 'eg-policy-states.json', 'eg-subscription-validation.json', 'ce-vm-write-single.json', 'ce-subscription-validation.json', 'ce-batch.json'];
+
+  function paths(value: unknown, prefix: Array<string | number> = []): Array<Array<string | number>> {
+    if (typeof value !== 'object' || value === null) return [prefix];
+    const keys = Array.isArray(value) ? value.map((_v, i) => i) : Object.keys(value);
+    return [prefix, ...keys.flatMap((k) => paths((value as any)[k], [...prefix, k]))];
+  }
+
+  it.each(files)('%s', (name) => {
+    const original = fixture(name);
+    let runs = 0;
+    for (const path of paths(original)) {
+      if (path.length === 0) continue;
+      for (const replacement of HOSTILE) {
+        const body = structuredClone(original);
+        let target = body;
+        for (const key of path.slice(0, -1)) target = target[key];
+        target[path[path.length - 1]!] = replacement;
+        const delivery = parseDelivery(body);
+        runs++;
+        if (!delivery.ok) {
+          expect(delivery.error).toBeInstanceOf(ValidationError);
+          continue;
+        }
+        for (const result of delivery.value.events) {
+          if (!result.ok) {
+            expect(result.error).toBeInstanceOf(ValidationError);
+            expect(result.error.field).toMatch(/^(events\[\d+\]|event)/);
+          }
+        }
+      }
+    }
+    expect(runs).toBeGreaterThan(20);
+  });
+
+  it('alerts: every essentials field replaced by hostile values', () => {
+    const original = fixture('alert-activity-log.json');
+    for (const key of Object.keys(original.data.essentials)) {
+      for (const replacement of HOSTILE) {
+        const body = structuredClone(original);
+        body.data.essentials[key] = replacement;
+        const result = parseCommonAlert(body);
+        if (!result.ok) expect(result.error.field).toMatch(/^alert\.data\.essentials\./);
+      }
+    }
+  });
+});
