@@ -301,7 +301,7 @@ describe('Azure Monitor common alert schema', () => {
 
 /** Every leaf of every fixture replaced by hostile values: parsing must return a Result, never throw. */
 describe('robustness', () => {
-  const HOSTILE: unknown[] = [null, undefined, 0, -1, 1e309, '', ' ', 'x', '{', [], {}, [null], { nested: { deep: [] } }, true];
+  const HOSTILE: unknown[] = [null, undefined, 0, -1, Number.POSITIVE_INFINITY, Number.NaN, '', ' ', 'x', '{', [], {}, [null], { nested: { deep: [] } }, true];
   const files = ['eg-arm-batch.json', 'eg-arm-stringified.json', 'eg-keyvault-secret-pascal.json', 'eg-keyvault-camel-strings.json', 'eg-policy-states.json', 'eg-subscription-validation.json', 'ce-vm-write-single.json', 'ce-subscription-validation.json', 'ce-batch.json'];
 
   function paths(value: unknown, prefix: Array<string | number> = []): Array<Array<string | number>> {
