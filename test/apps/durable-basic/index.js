@@ -1,0 +1,197 @@
+// Sample app for the durable engine conformance tests: one orchestration per feature.
+const df = require('durable-functions');
+
+const attempts = new Map();
+
+df.app.activity('Hello', { handler: (name) => `Hello ${name}!` });
+df.app.activity('Double', { handler: (n) => n * 2 });
+df.app.activity('Echo', { handler: (value) => ({ value, type: typeof value }) });
+df.app.activity('Fail', { handler: (msg) => { throw new Error(`activity broke: ${msg}`); } });
+// Fails until it has been called `failTimes` times for this key.
+df.app.activity('Flaky', {
+  handler: ({ key, failTimes }) => {
+    const n = (attempts.get(key) ?? 0) + 1;
+    attempts.set(key, n);
+    if (n <= failTimes) throw new Error(`flaky attempt ${n}`);
+    return `ok after ${n}`;
+  },
+});
+// Tracks concurrency so the test can check maxConcurrentActivityFunctions.
+let active = 0;
+let peak = 0;
+df.app.activity('Slow', {
+  handler: async (ms) => {
+    active++;
+    peak = Math.max(peak, active);
+    await new Promise((r) => setTimeout(r, ms));
+    active--;
+    return peak;
+  },
+});
+
+df.app.orchestration('Sequence', function* (context) {
+  const out = [];
+  out.push(yield context.df.callActivity('Hello', 'Tokyo'));
+  out.push(yield context.df.callActivity('Hello', 'Seattle'));
+  out.push(yield context.df.callActivity('Hello', 'London'));
+  return out;
+});
+
+df.app.orchestration('FanOut', function* (context) {
+  const n = context.df.getInput() ?? 10;
+  const tasks = [];
+  for (let i = 1; i <= n; i++) tasks.push(context.df.callActivity('Double', i));
+  const results = yield context.df.Task.all(tasks);
+  return results.reduce((a, b) => a + b, 0);
+});
+
+df.app.orchestration('SlowFan', function* (context) {
+  const tasks = [];
+  for (let i = 0; i < 8; i++) tasks.push(context.df.callActivity('Slow', 50));
+  const peaks = yield context.df.Task.all(tasks);
+  return Math.max(...peaks);
+});
+
+df.app.orchestration('EchoAll', function* (context) {
+  const values = context.df.getInput();
+  const out = [];
+  for (const v of values) out.push(yield context.df.callActivity('Echo', v));
+  return out;
+});
+
+df.app.orchestration('TimerWait', function* (context) {
+  const hours = context.df.getInput();
+  const start = context.df.currentUtcDateTime.getTime();
+  yield context.df.createTimer(new Date(start + hours * 3600_000));
+  return { waitedMs: context.df.currentUtcDateTime.getTime() - start };
+});
+
+df.app.orchestration('Approval', function* (context) {
+  context.df.setCustomStatus({ stage: 'waiting' });
+  const deadline = new Date(context.df.currentUtcDateTime.getTime() + context.df.getInput().timeoutMs);
+  const timer = context.df.createTimer(deadline);
+  const approval = context.df.waitForExternalEvent('Approve');
+  const winner = yield context.df.Task.any([approval, timer]);
+  if (winner === approval) {
+    timer.cancel();
+    context.df.setCustomStatus({ stage: 'approved' });
+    return { approved: true, by: approval.result };
+  }
+  context.df.setCustomStatus({ stage: 'timed-out' });
+  return { approved: false };
+});
+
+df.app.orchestration('EarlyEvent', function* (context) {
+  const first = yield context.df.callActivity('Slow', 200);
+  const go = yield context.df.waitForExternalEvent('Go');
+  return { first, go };
+});
+
+df.app.orchestration('Retry', function* (context) {
+  const input = context.df.getInput();
+  const opts = new df.RetryOptions(1000, input.maxAttempts);
+  try {
+    return yield context.df.callActivityWithRetry('Flaky', opts, { key: context.df.instanceId, failTimes: input.failTimes });
+  } catch (err) {
+    return { caught: err.message };
+  }
+});
+
+df.app.orchestration('Parent', function* (context) {
+  const seq = yield context.df.callSubOrchestrator('Sequence', undefined, `${context.df.instanceId}-child`);
+  const sum = yield context.df.callSubOrchestrator('FanOut', 3);
+  let failure;
+  try {
+    yield context.df.callSubOrchestrator('Boom', null);
+  } catch (err) {
+    failure = err.message;
+  }
+  const retried = yield context.df.callSubOrchestratorWithRetry('Retry', new df.RetryOptions(500, 2), { failTimes: 1, maxAttempts: 3 });
+  return { seq, sum, failure, retried };
+});
+
+df.app.orchestration('Countdown', function* (context) {
+  const n = context.df.getInput();
+  context.df.setCustomStatus({ n });
+  if (n > 0) {
+    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 1000));
+    context.df.continueAsNew(n - 1);
+    return;
+  }
+  return 'liftoff';
+});
+
+df.app.orchestration('Boom', function* () {
+  throw new Error('orchestrator exploded');
+});
+
+df.app.orchestration('ActivityFails', function* (context) {
+  yield context.df.callActivity('Fail', 'disk');
+  return 'unreachable';
+});
+
+df.app.orchestration('NonDeterministic', function* (context) {
+  globalThis.__nondetRuns = (globalThis.__nondetRuns ?? 0) + 1;
+  const name = globalThis.__nondetRuns === 1 ? 'Hello' : 'Double';
+  yield context.df.callActivity(name, 1);
+  yield context.df.callActivity('Hello', 'again');
+  return 'done';
+});
+
+df.app.orchestration('WaitForever', function* (context) {
+  context.df.setCustomStatus('parked');
+  return yield context.df.waitForExternalEvent('Never');
+});
+
+// Entities
+df.app.entity('Counter', (context) => {
+  const value = context.df.getState(() => 0);
+  switch (context.df.operationName) {
+    case 'add':
+      context.df.setState(value + context.df.getInput());
+      break;
+    case 'get':
+      context.df.return(value);
+      break;
+    case 'reset':
+      context.df.setState(0);
+      break;
+    case 'delete':
+      context.df.destructOnExit();
+      break;
+    case 'forward':
+      context.df.signalEntity(new df.EntityId('Counter', context.df.getInput()), 'add', value);
+      break;
+    case 'fail':
+      throw new Error('entity operation failed');
+  }
+});
+
+df.app.orchestration('EntityOrch', function* (context) {
+  const id = new df.EntityId('Counter', context.df.getInput());
+  context.df.signalEntity(id, 'add', 5);
+  yield context.df.callEntity(id, 'add', 2);
+  const value = yield context.df.callEntity(id, 'get');
+  return value;
+});
+
+df.app.orchestration('LockOrch', function* (context) {
+  const { key, amount } = context.df.getInput();
+  const id = new df.EntityId('Counter', key);
+  const lock = yield context.df.lock(id);
+  const before = yield context.df.callEntity(id, 'get');
+  yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 50));
+  yield context.df.callEntity(id, 'add', amount);
+  const after = yield context.df.callEntity(id, 'get');
+  lock.release();
+  return { before, after };
+});
+
+// A client function on an Event Grid trigger (the product's entry shape).
+df.app.client.eventGrid('StartFromEvent', {
+  handler: async (event, client) => {
+    const id = await client.startNew(event.data.orchestration, { instanceId: event.subject, input: event.data.input });
+    const status = await client.getStatus(id);
+    return { id, runtimeStatus: status.runtimeStatus };
+  },
+});
