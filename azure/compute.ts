@@ -1,0 +1,180 @@
+/**
+ * ComputePort over @azure/arm-compute. One ComputeManagementClient per subscription (the client is
+ * bound to a subscription id), created lazily and reused.
+ */
+import { ComputeManagementClient, type ComputeManagementClientOptionalParams, type VirtualMachineExtension, type VirtualMachineUpdate } from '@azure/arm-compute';
+import type { TokenCredential } from '@azure/core-auth';
+import { ValidationError } from '../core/errors';
+import { parseResourceId, parseVmId } from '../core/resource-ids';
+import type { DiskEncryptionSettings, VmSnapshot } from '../core/vm';
+import { mergeTags, toDiskEncryptionInfo, toExtensionStatus, toSdkEncryptionSettings, toVmSnapshot } from './compute-mapping';
+import { callAzure, callAzureOrUndefined, SDK_RETRY_OPTIONS } from './errors';
+import type { ComputePort, DeploymentStarted, DiskEncryptionInfo, ExtensionSpec, ExtensionStatus, ProtectedSettings, UpdateOsDiskEncryptionOptions, VmPage } from './ports';
+import { isSecretValue } from './secret-value';
+
+export interface ComputeAdapterOptions {
+  /** Extra client options (tests inject an httpClient or endpoint here). */
+  clientOptions?: ComputeManagementClientOptionalParams;
+  /** Poll interval for the short LROs we do wait for (VM PATCH, deallocate, start). */
+  pollIntervalMs?: number;
+}
+
+export class ComputeAdapter implements ComputePort {
+  private readonly clients = new Map<string, ComputeManagementClient>();
+
+  constructor(
+    private readonly credential: TokenCredential,
+    private readonly options: ComputeAdapterOptions = {},
+  ) {}
+
+  private client(subscriptionId: string): ComputeManagementClient {
+    const key = subscriptionId.toLowerCase();
+    let client = this.clients.get(key);
+    if (!client) {
+      client = new ComputeManagementClient(this.credential, subscriptionId, { retryOptions: { ...SDK_RETRY_OPTIONS }, ...this.options.clientOptions });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  private get pollOptions(): { updateIntervalInMs?: number } {
+    return this.options.pollIntervalMs === undefined ? {} : { updateIntervalInMs: this.options.pollIntervalMs };
+  }
+
+  async getVm(vmId: string, options: { instanceView?: boolean } = {}): Promise<VmSnapshot> {
+    const id = parseVmId(vmId);
+    const vm = await callAzure(`Read VM ${vmId}`, () =>
+      this.client(id.subscriptionId).virtualMachines.get(id.resourceGroup, id.name, options.instanceView ? { expand: 'instanceView' } : {}),
+    );
+    return toVmSnapshot(vm);
+  }
+
+  async listVms(subscriptionId: string, continuationToken?: string): Promise<VmPage> {
+    return callAzure(`List VMs in subscription ${subscriptionId}`, async () => {
+      const pages = this.client(subscriptionId).virtualMachines.listAll().byPage(continuationToken ? { continuationToken } : undefined);
+      const next = await pages.next();
+      if (next.done) return { vms: [] };
+      const page = next.value;
+      const result: VmPage = { vms: page.map(toVmSnapshot) };
+      if (page.continuationToken) result.continuationToken = page.continuationToken;
+      return result;
+    });
+  }
+
+  async getExtensionInstanceView(vmId: string, extensionName: string): Promise<ExtensionStatus | undefined> {
+    const id = parseVmId(vmId);
+    const extension = await callAzureOrUndefined(`Read extension ${extensionName} of VM ${vmId}`, () =>
+      this.client(id.subscriptionId).virtualMachineExtensions.get(id.resourceGroup, id.name, extensionName, { expand: 'instanceView' }),
+    );
+    return extension ? toExtensionStatus(extension, extensionName) : undefined;
+  }
+
+  async beginDeployExtension(vmId: string, extensionName: string, extension: ExtensionSpec, protectedSettings?: ProtectedSettings): Promise<DeploymentStarted> {
+    const id = parseVmId(vmId);
+    if (!extensionName) throw new ValidationError('Extension name is empty', { field: 'extensionName' });
+    const location = extension.location ?? (await this.getVm(vmId)).location;
+    const body: VirtualMachineExtension = {
+      location,
+      publisher: extension.publisher,
+      typePropertiesType: extension.type,
+      typeHandlerVersion: extension.typeHandlerVersion,
+      autoUpgradeMinorVersion: extension.autoUpgradeMinorVersion ?? true,
+      settings: extension.settings ? structuredClone(extension.settings) : undefined,
+    };
+    if (extension.forceUpdateTag !== undefined) body.forceUpdateTag = extension.forceUpdateTag;
+    if (protectedSettings) body.protectedSettings = revealAll(protectedSettings);
+
+    return callAzure(`Start deploying extension ${extensionName} on VM ${vmId}`, async () => {
+      // The poller sends the PUT as soon as it is created; `submitted()` resolves once ARM has
+      // accepted it. We deliberately do not poll to completion (ade.md pitfall 9: ADE can run for
+      // hours and the ARM-side timeout is ~90 min); callers poll the instance view instead.
+      const poller = this.client(id.subscriptionId).virtualMachineExtensions.createOrUpdate(id.resourceGroup, id.name, extensionName, body);
+      await poller.submitted();
+      const started: DeploymentStarted = { extensionId: `${vmId.replace(/\/+$/, '')}/extensions/${extensionName}` };
+      const state = poller.result?.provisioningState ?? statusToProvisioningState(poller.operationState?.status);
+      if (state) started.provisioningState = state;
+      return started;
+    });
+  }
+
+  async updateOsDiskEncryptionSettings(vmId: string, settings: DiskEncryptionSettings, options: UpdateOsDiskEncryptionOptions = {}): Promise<VmSnapshot> {
+    const id = parseVmId(vmId);
+    const client = this.client(id.subscriptionId);
+    const patch: VirtualMachineUpdate = {
+      // Only the encryption settings: a rebuilt VM body would drop identity, zones, securityProfile
+      // (ade.md pitfall 14). `createOption` is required by the SDK type but not by a PATCH.
+      storageProfile: { osDisk: { encryptionSettings: toSdkEncryptionSettings(settings) } as never },
+    };
+    let ifMatch: string | undefined;
+    if (options.mergeTags && Object.keys(options.mergeTags).length > 0) {
+      const current = await callAzure(`Read VM ${vmId}`, () => client.virtualMachines.get(id.resourceGroup, id.name));
+      patch.tags = mergeTags(current.tags ?? {}, options.mergeTags);
+      // Guard against a concurrent tag change between our read and write (412 → retryable conflict).
+      ifMatch = current.etag;
+    }
+    const updated = await callAzure(`Update OS disk encryption settings of VM ${vmId}`, () =>
+      client.virtualMachines.update(id.resourceGroup, id.name, patch, { ...this.pollOptions, ...(ifMatch ? { ifMatch } : {}) }).pollUntilDone(),
+    );
+    return toVmSnapshot(updated);
+  }
+
+  async setTags(vmId: string, tags: Readonly<Record<string, string>>, options: { replace?: boolean } = {}): Promise<Record<string, string>> {
+    const id = parseVmId(vmId);
+    const client = this.client(id.subscriptionId);
+    let next: Record<string, string> = { ...tags };
+    let ifMatch: string | undefined;
+    if (!options.replace) {
+      const current = await callAzure(`Read VM ${vmId}`, () => client.virtualMachines.get(id.resourceGroup, id.name));
+      next = mergeTags(current.tags ?? {}, tags);
+      ifMatch = current.etag;
+    }
+    const updated = await callAzure(`Set tags on VM ${vmId}`, () =>
+      client.virtualMachines.update(id.resourceGroup, id.name, { tags: next }, { ...this.pollOptions, ...(ifMatch ? { ifMatch } : {}) }).pollUntilDone(),
+    );
+    return { ...(updated.tags ?? next) };
+  }
+
+  async deallocate(vmId: string): Promise<void> {
+    const id = parseVmId(vmId);
+    await callAzure(`Deallocate VM ${vmId}`, () => this.client(id.subscriptionId).virtualMachines.deallocate(id.resourceGroup, id.name, this.pollOptions).pollUntilDone());
+  }
+
+  async start(vmId: string): Promise<void> {
+    const id = parseVmId(vmId);
+    await callAzure(`Start VM ${vmId}`, () => this.client(id.subscriptionId).virtualMachines.start(id.resourceGroup, id.name, this.pollOptions).pollUntilDone());
+  }
+
+  async getDiskEncryption(diskId: string): Promise<DiskEncryptionInfo> {
+    const id = parseResourceId(diskId, 'diskId');
+    if (!id.resourceGroup || id.provider?.toLowerCase() !== 'microsoft.compute' || id.resourceTypes[0]?.toLowerCase() !== 'disks') {
+      throw new ValidationError(`diskId is not a managed disk id (Microsoft.Compute/disks): ${diskId}`, { field: 'diskId' });
+    }
+    const disk = await callAzure(`Read disk ${diskId}`, () => this.client(id.subscriptionId).disks.get(id.resourceGroup!, id.names[0]!));
+    return toDiskEncryptionInfo(disk);
+  }
+}
+
+function revealAll(settings: ProtectedSettings): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(settings)) {
+    // Refuse plain strings: a secret that is not wrapped could already have been logged.
+    if (!isSecretValue(value)) throw new ValidationError(`Protected setting ${key} must be a SecretValue`, { field: `protectedSettings.${key}` });
+    out[key] = value.reveal();
+  }
+  return out;
+}
+
+function statusToProvisioningState(status: string | undefined): string | undefined {
+  switch (status) {
+    case 'running':
+      return 'Updating';
+    case 'succeeded':
+      return 'Succeeded';
+    case 'failed':
+      return 'Failed';
+    case 'canceled':
+      return 'Canceled';
+    default:
+      return undefined;
+  }
+}

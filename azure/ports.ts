@@ -1,0 +1,442 @@
+/**
+ * Ports: the narrow, SDK-free interfaces the app uses to talk to Azure, one per concern.
+ *
+ * Activities and tests depend on these types only; the implementations beside this file wrap the
+ * official SDKs. Every method names the permission it needs, so the infra template can grant
+ * exactly that and nothing more:
+ *  - ARM: an RBAC action (e.g. `Microsoft.Compute/virtualMachines/read`);
+ *  - Key Vault data plane: an access-policy permission (e.g. keys `create`), vaults use the
+ *    access-policy model;
+ *  - Microsoft Graph: an application permission (e.g. `Application.ReadWrite.OwnedBy`).
+ *
+ * All methods throw core AdeErrors (see azure/errors.ts) with `retryable` set; getters documented
+ * as "or undefined" turn a 404 into `undefined` instead.
+ */
+import type { DiskEncryptionSettings, ExtensionInstanceView, VmSnapshot } from '../core/vm';
+import type { SecretValue } from './secret-value';
+
+export type { DiskEncryptionSettings, ExtensionInstanceView, VmSnapshot } from '../core/vm';
+export type { SecretValue } from './secret-value';
+
+// ---------------------------------------------------------------------------------------------
+// Compute
+
+export interface VmPage {
+  vms: VmSnapshot[];
+  /** Pass to the next call to continue; absent on the last page. */
+  continuationToken?: string;
+}
+
+/** The public part of a VM extension resource (core's AdeExtension fits this shape). */
+export interface ExtensionSpec {
+  publisher: string;
+  /** Extension type, e.g. `AzureDiskEncryption` (`typePropertiesType` in the SDK). */
+  type: string;
+  typeHandlerVersion: string;
+  autoUpgradeMinorVersion?: boolean;
+  /** Public settings: must not contain secrets (they are readable by anyone with VM read). */
+  settings?: Readonly<Record<string, unknown>>;
+  forceUpdateTag?: string;
+  /** The VM's region (ARM requires it on the extension PUT); read from the VM when omitted (one extra read). */
+  location?: string;
+}
+
+/** Protected settings: every value is a SecretValue, so they cannot be logged by accident. */
+export type ProtectedSettings = Readonly<Record<string, SecretValue>>;
+
+export interface ExtensionStatus {
+  /** Instance name the extension actually has. */
+  name: string;
+  publisher?: string;
+  type?: string;
+  typeHandlerVersion?: string;
+  /** ARM provisioning state of the last PUT: `Creating`, `Updating`, `Succeeded`, `Failed`, … */
+  provisioningState?: string;
+  /** Public settings as ARM reports them (never protected settings). */
+  settings?: Record<string, unknown>;
+  instanceView?: ExtensionInstanceView;
+}
+
+export interface DeploymentStarted {
+  /** ARM id of the extension resource. */
+  extensionId: string;
+  /** Provisioning state right after the PUT was accepted (usually `Creating` or `Updating`). */
+  provisioningState?: string;
+}
+
+export interface UpdateOsDiskEncryptionOptions {
+  /** Tags merged into the VM's current tags in the same PATCH (no extra write). */
+  mergeTags?: Readonly<Record<string, string>>;
+}
+
+export interface DiskEncryptionInfo {
+  id: string;
+  name: string;
+  /** `encryptionSettingsCollection` of the managed disk (single-pass ADE stamps it). */
+  encryptionSettingsCollection?: {
+    enabled: boolean;
+    /** `1.0` = ADE with an Entra app, `1.1` = single-pass ADE. */
+    encryptionSettingsVersion?: string;
+    encryptionSettings: Array<{
+      diskEncryptionKey?: { secretUrl: string; sourceVaultId?: string };
+      keyEncryptionKey?: { keyUrl: string; sourceVaultId?: string };
+    }>;
+  };
+  /** Server-side encryption type (`EncryptionAtRestWithPlatformKey`, …). */
+  encryptionType?: string;
+}
+
+export interface ComputePort {
+  /**
+   * Reads a VM (optionally with its instance view). Throws NotFoundError when it does not exist.
+   * Permission: `Microsoft.Compute/virtualMachines/read`.
+   */
+  getVm(vmId: string, options?: { instanceView?: boolean }): Promise<VmSnapshot>;
+
+  /**
+   * One page of the subscription's VMs (model only, no instance view).
+   * Permission: `Microsoft.Compute/virtualMachines/read` at subscription scope.
+   */
+  listVms(subscriptionId: string, continuationToken?: string): Promise<VmPage>;
+
+  /**
+   * The extension with its instance view (`$expand=instanceView`), or undefined when the VM has no
+   * extension of that name. Permission: `Microsoft.Compute/virtualMachines/extensions/read`.
+   */
+  getExtensionInstanceView(vmId: string, extensionName: string): Promise<ExtensionStatus | undefined>;
+
+  /**
+   * Starts the extension PUT and returns once ARM accepted it; does not wait for the extension to
+   * finish (ADE can run for hours; poll {@link getExtensionInstanceView} instead).
+   * Permission: `Microsoft.Compute/virtualMachines/extensions/write`.
+   */
+  beginDeployExtension(vmId: string, extensionName: string, extension: ExtensionSpec, protectedSettings?: ProtectedSettings): Promise<DeploymentStarted>;
+
+  /**
+   * Targeted PATCH of `storageProfile.osDisk.encryptionSettings` (dual-pass second pass), with
+   * optional tags merged into the same write; waits for the update to finish. Exactly one ARM
+   * write (plus one read when tags are merged, guarded by the VM's ETag).
+   * Permissions: `Microsoft.Compute/virtualMachines/write` (and `/read` with mergeTags).
+   */
+  updateOsDiskEncryptionSettings(vmId: string, settings: DiskEncryptionSettings, options?: UpdateOsDiskEncryptionOptions): Promise<VmSnapshot>;
+
+  /**
+   * Sets tags on the VM: merged into the current tags (default) or replacing them. One write.
+   * Permissions: `Microsoft.Compute/virtualMachines/write` (and `/read` when merging).
+   */
+  setTags(vmId: string, tags: Readonly<Record<string, string>>, options?: { replace?: boolean }): Promise<Record<string, string>>;
+
+  /** Deallocates the VM and waits. Permission: `Microsoft.Compute/virtualMachines/deallocate/action`. */
+  deallocate(vmId: string): Promise<void>;
+
+  /** Starts the VM and waits. Permission: `Microsoft.Compute/virtualMachines/start/action`. */
+  start(vmId: string): Promise<void>;
+
+  /** Encryption settings of a managed disk. Permission: `Microsoft.Compute/disks/read`. */
+  getDiskEncryption(diskId: string): Promise<DiskEncryptionInfo>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key Vault management plane
+
+export interface AccessPolicyPermissions {
+  keys?: string[];
+  secrets?: string[];
+  certificates?: string[];
+}
+
+export interface AccessPolicy {
+  tenantId: string;
+  objectId: string;
+  applicationId?: string;
+  permissions: AccessPolicyPermissions;
+}
+
+export interface VaultInfo {
+  id: string;
+  name: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  tenantId: string;
+  /** `https://<name>.vault.azure.net/` as ARM reports it. */
+  vaultUri: string;
+  skuName: string;
+  enabledForDiskEncryption: boolean;
+  enableSoftDelete: boolean;
+  softDeleteRetentionInDays?: number;
+  enablePurgeProtection: boolean;
+  enableRbacAuthorization: boolean;
+  accessPolicies: AccessPolicy[];
+  tags: Record<string, string>;
+  provisioningState?: string;
+}
+
+export interface VaultSpec {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  location: string;
+  tenantId: string;
+  softDeleteRetentionInDays: number;
+  enablePurgeProtection: boolean;
+  tags?: Readonly<Record<string, string>>;
+  /** Entries the vault must have (added, never removed, when the vault already exists). */
+  accessPolicies?: readonly AccessPolicy[];
+}
+
+export interface EnsureVaultResult {
+  vault: VaultInfo;
+  /** What ensureVault had to do. */
+  action: 'created' | 'recovered' | 'updated' | 'unchanged';
+}
+
+export interface NameAvailability {
+  available: boolean;
+  /** `AlreadyExists` / `AccountNameInvalid` when not available. */
+  reason?: string;
+  message?: string;
+}
+
+export interface DeletedVaultInfo {
+  id?: string;
+  name: string;
+  location?: string;
+  /** Resource id of the vault before deletion. */
+  vaultId?: string;
+  deletionDate?: string;
+  scheduledPurgeDate?: string;
+  purgeProtectionEnabled?: boolean;
+  tags?: Record<string, string>;
+}
+
+export interface VaultManagementPort {
+  /** The vault, or undefined when it does not exist. Permission: `Microsoft.KeyVault/vaults/read`. */
+  getVault(vaultId: string): Promise<VaultInfo | undefined>;
+
+  /**
+   * Idempotent: creates the vault (standard SKU, access-policy model, enabledForDiskEncryption,
+   * soft delete with the given retention, purge protection) or, when a soft-deleted vault of that
+   * name exists in the location, recovers it; for an existing vault, patches only the flags that
+   * differ and adds missing access policies (never removes entries others added). Fails with
+   * ConflictError when the existing vault is in another location or uses the RBAC model.
+   * Permissions: `Microsoft.KeyVault/vaults/read`, `/write`, `Microsoft.KeyVault/locations/deletedVaults/read`,
+   * `Microsoft.KeyVault/vaults/accessPolicies/write`.
+   */
+  ensureVault(spec: VaultSpec): Promise<EnsureVaultResult>;
+
+  /**
+   * Adds (merging permissions) or replaces one principal's access-policy entry.
+   * Permission: `Microsoft.KeyVault/vaults/accessPolicies/write`.
+   */
+  setAccessPolicy(vaultId: string, policy: AccessPolicy, kind?: 'add' | 'replace'): Promise<void>;
+
+  /** Removes one principal's entry. Permission: `Microsoft.KeyVault/vaults/accessPolicies/write`. */
+  removeAccessPolicy(vaultId: string, policy: Pick<AccessPolicy, 'tenantId' | 'objectId' | 'applicationId'>): Promise<void>;
+
+  /** Global name check. Permission: `Microsoft.KeyVault/checkNameAvailability/read`. */
+  checkNameAvailability(name: string): Promise<NameAvailability>;
+
+  /**
+   * The soft-deleted vault, or undefined. Permission: `Microsoft.KeyVault/locations/deletedVaults/read`.
+   */
+  getDeletedVault(name: string, location: string): Promise<DeletedVaultInfo | undefined>;
+
+  /**
+   * Recovers a soft-deleted vault (PUT with `createMode: recover`) and waits.
+   * Permission: `Microsoft.KeyVault/vaults/write`.
+   */
+  recoverVault(spec: Pick<VaultSpec, 'subscriptionId' | 'resourceGroup' | 'name' | 'location' | 'tenantId'>): Promise<VaultInfo>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key Vault data plane (keys and secret metadata; never secret values)
+
+export interface KeyInfo {
+  /** Versioned key id: `https://<vault>.vault.azure.net/keys/<name>/<version>` (a valid ADE KEK URL). */
+  versionedId: string;
+  name: string;
+  version: string;
+  keyType?: string;
+  enabled?: boolean;
+}
+
+export interface EnsureKekResult extends KeyInfo {
+  created: boolean;
+  /** True when the key had been soft-deleted and was recovered. */
+  recovered: boolean;
+}
+
+/**
+ * What the automation may know about a secret version: its metadata, from list-level access.
+ * Deliberately has no `value`: nothing in this port can return one.
+ */
+export interface SecretVersionProperties {
+  /** Versioned secret URL. */
+  id: string;
+  vaultUrl: string;
+  name: string;
+  version: string;
+  enabled?: boolean;
+  contentType?: string;
+  tags: Record<string, string>;
+  createdOn?: string;
+  updatedOn?: string;
+}
+
+export interface DeletedObjectInfo {
+  /** Recovery id (`https://<vault>/deletedsecrets|deletedkeys/<name>`). */
+  recoveryId?: string;
+  name: string;
+  deletedOn?: string;
+  scheduledPurgeDate?: string;
+  tags: Record<string, string>;
+}
+
+export interface KeyVaultDataPort {
+  /**
+   * Returns the named RSA key, creating it with the given size when missing (recovering it first
+   * when it is soft-deleted). Permissions: keys `get`, `create` (and `recover` for the deleted case).
+   */
+  ensureKek(vaultUrl: string, keyName: string, options: { keySize: 2048 | 3072 | 4096 }): Promise<EnsureKekResult>;
+
+  /** Latest version's versioned id, or undefined. Permission: keys `get`. */
+  getKeyVersionedId(vaultUrl: string, keyName: string): Promise<string | undefined>;
+
+  /**
+   * Properties (tags, content type, enabled) of the secret version a versioned secret URL names,
+   * or undefined when no such version exists. Uses list only (`listPropertiesOfSecretVersions`),
+   * never a get of the secret. Permission: secrets `list`.
+   */
+  findSecretVersionProperties(secretUrl: string): Promise<SecretVersionProperties | undefined>;
+
+  /** The soft-deleted secret's metadata, or undefined. Permission: secrets `list`. */
+  getDeletedSecret(vaultUrl: string, secretName: string): Promise<DeletedObjectInfo | undefined>;
+
+  /** Recovers a soft-deleted secret and waits until it is usable. Permission: secrets `recover`. */
+  recoverDeletedSecret(vaultUrl: string, secretName: string): Promise<void>;
+
+  /** The soft-deleted key's metadata, or undefined. Permission: keys `list`. */
+  getDeletedKey(vaultUrl: string, keyName: string): Promise<DeletedObjectInfo | undefined>;
+
+  /** Recovers a soft-deleted key and waits. Permission: keys `recover`. */
+  recoverDeletedKey(vaultUrl: string, keyName: string): Promise<KeyInfo>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Microsoft Entra ID (Graph v1.0)
+
+export interface ApplicationInfo {
+  /** Directory object id (used for addPassword / delete). */
+  objectId: string;
+  /** Application (client) id (ADE's `AADClientID`). */
+  appId: string;
+  displayName: string;
+}
+
+export interface EnsureApplicationResult extends ApplicationInfo {
+  created: boolean;
+}
+
+export interface ServicePrincipalInfo {
+  objectId: string;
+  appId: string;
+  displayName?: string;
+}
+
+export interface PasswordCredential {
+  keyId: string;
+  /** ISO date the credential stops working. */
+  endDateTime: string;
+  /** The client secret itself, redacted whenever printed. */
+  secret: SecretValue;
+}
+
+export interface DirectoryPort {
+  /**
+   * The application with this display name that the automation owns, created when missing (the
+   * creator becomes its owner). Permission: Graph `Application.ReadWrite.OwnedBy`.
+   */
+  ensureApplication(displayName: string, options?: { notes?: string }): Promise<EnsureApplicationResult>;
+
+  /**
+   * The service principal for the app, created when missing.
+   * Permission: Graph `Application.ReadWrite.OwnedBy` (owner of the app).
+   */
+  ensureServicePrincipal(appId: string): Promise<ServicePrincipalInfo>;
+
+  /**
+   * A new password credential valid for `lifetimeMs` (Graph `addPassword`). The secret exists only
+   * in the returned SecretValue. Permission: Graph `Application.ReadWrite.OwnedBy`.
+   */
+  addPassword(appObjectId: string, options: { lifetimeMs: number; displayName?: string }): Promise<PasswordCredential>;
+
+  /** Removes a password credential; a missing one is not an error. Permission: `Application.ReadWrite.OwnedBy`. */
+  removePassword(appObjectId: string, keyId: string): Promise<void>;
+
+  /** Deletes the application (soft delete in Entra); missing is not an error. Permission: `Application.ReadWrite.OwnedBy`. */
+  deleteApplication(appObjectId: string): Promise<void>;
+
+  /** Deletes the service principal; missing is not an error. Permission: `Application.ReadWrite.OwnedBy`. */
+  deleteServicePrincipal(servicePrincipalObjectId: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event Grid
+
+export interface SystemTopicInfo {
+  id: string;
+  name: string;
+  resourceGroup: string;
+  subscriptionId: string;
+  location: string;
+  /** ARM id of the source resource (the vault). */
+  source: string;
+  topicType: string;
+}
+
+export type EventDestination =
+  | { kind: 'webhook'; endpointUrl: string; maxEventsPerBatch?: number }
+  | { kind: 'azure-function'; resourceId: string; maxEventsPerBatch?: number };
+
+export interface EventSubscriptionSpec {
+  name: string;
+  destination: EventDestination;
+  includedEventTypes: string[];
+  subjectBeginsWith?: string;
+  subjectEndsWith?: string;
+}
+
+export interface EventSubscriptionInfo {
+  id: string;
+  name: string;
+  provisioningState?: string;
+  includedEventTypes: string[];
+  destinationKind?: 'webhook' | 'azure-function' | 'other';
+  action: 'created' | 'updated' | 'unchanged';
+}
+
+export interface EventSubscriptionPort {
+  /**
+   * The vault's Event Grid system topic (type `Microsoft.KeyVault.vaults`), created when missing,
+   * in the vault's resource group and location. Permissions: `Microsoft.EventGrid/systemTopics/read`,
+   * `/write`.
+   */
+  ensureVaultSystemTopic(vault: Pick<VaultInfo, 'id' | 'name' | 'location' | 'subscriptionId' | 'resourceGroup'>): Promise<SystemTopicInfo>;
+
+  /**
+   * Creates or updates the subscription only when its destination, event types or filters differ.
+   * Permissions: `Microsoft.EventGrid/systemTopics/eventSubscriptions/read`, `/write`; for an Azure
+   * Function destination also `Microsoft.Web/sites/functions/read` (ARM checks it).
+   */
+  ensureEventSubscription(topic: Pick<SystemTopicInfo, 'name' | 'resourceGroup' | 'subscriptionId'>, spec: EventSubscriptionSpec): Promise<EventSubscriptionInfo>;
+}
+
+/** Everything azure/clients.ts builds. */
+export interface AzurePorts {
+  compute: ComputePort;
+  vaults: VaultManagementPort;
+  keyVault: KeyVaultDataPort;
+  directory: DirectoryPort;
+  eventSubscriptions: EventSubscriptionPort;
+}
