@@ -28,7 +28,7 @@ export async function startHarness(appDir: string, options: { clockScale?: numbe
   const clock = createScaledClock(options.clockScale ?? 1);
   // The engine needs the runtime and the runtime's client inputs need the engine: late-bound.
   const ref: { engine?: LocalDurableEngine } = {};
-  const runtime = await loadFunctionApp({ appDir, logger, durableClientInput: () => ref.engine.clientInputValue() });
+  const runtime = await loadFunctionApp({ appDir, logger, durableClientInput: () => ref.engine!.clientInputValue() });
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
