@@ -156,8 +156,8 @@ export function adeModeOfVersion(osType: OsType, typeHandlerVersion: string): 's
   return major === dualPassMajor ? 'dual-pass' : 'single-pass';
 }
 
-/** Maps an instance view's `PowerState/<x>` code to a PowerState. */
-export function powerStateOf(statuses: readonly InstanceViewStatus[] | undefined): PowerState {
+/** Maps an instance view's `PowerState/<x>` code to a PowerState (accepts SDK or JSON statuses). */
+export function powerStateOf(statuses: readonly { code?: string }[] | undefined): PowerState {
   const code = statuses?.map((s) => s.code ?? '').filter((c) => c.toLowerCase().startsWith('powerstate/')).at(-1);
   if (code === undefined) return 'unknown';
   const value = code.slice('powerstate/'.length).toLowerCase();

@@ -14,8 +14,10 @@ import {
   type SkipReason,
   type UnsupportedReason,
 } from '../../core/eligibility';
+import type { InstanceViewStatus, VirtualMachine } from '@azure/arm-compute';
 import type { EncryptionPolicy } from '../../core/policy';
-import { findAdeExtension, isAdeExtension, powerStateOf, type VmSnapshot } from '../../core/vm';
+import { parseVmId } from '../../core/resource-ids';
+import { findAdeExtension, isAdeExtension, powerStateOf, type InstanceViewStatus as VmStatus, type VmSnapshot } from '../../core/vm';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'vms');
 
@@ -164,5 +166,74 @@ describe('VmSnapshot helpers', () => {
     [undefined, 'unknown'],
   ] as const)('power state of %j is %s', (statuses, expected) => {
     expect(powerStateOf(statuses as never)).toBe(expected);
+  });
+});
+
+describe('VmSnapshot maps from @azure/arm-compute VirtualMachine field by field', () => {
+  // The adapter lives in azure/; this shows the mapping is a flat copy (types checked by tsc) and that
+  // an SDK-shaped VM assesses the same as its fixture.
+  const statusToJson = (s: InstanceViewStatus): VmStatus => ({ ...s, time: s.time?.toISOString() });
+
+  function fromArm(vm: VirtualMachine): VmSnapshot {
+    const id = parseVmId(vm.id);
+    const osDisk = vm.storageProfile?.osDisk;
+    return {
+      id: vm.id ?? '',
+      name: vm.name ?? id.name,
+      resourceGroup: id.resourceGroup,
+      subscriptionId: id.subscriptionId,
+      location: vm.location,
+      osType: osDisk?.osType === 'Windows' ? 'Windows' : 'Linux',
+      vmSize: vm.hardwareProfile?.vmSize ?? '',
+      provisioningState: vm.provisioningState ?? '',
+      powerState: powerStateOf(vm.instanceView?.statuses),
+      tags: vm.tags ?? {},
+      securityProfile: { encryptionAtHost: vm.securityProfile?.encryptionAtHost },
+      imageReference: vm.storageProfile?.imageReference,
+      osDisk: {
+        name: osDisk?.name ?? '',
+        id: osDisk?.managedDisk?.id,
+        storageAccountType: osDisk?.managedDisk?.storageAccountType,
+        diskEncryptionSetId: osDisk?.managedDisk?.diskEncryptionSet?.id,
+        ephemeral: osDisk?.diffDiskSettings?.option === 'Local',
+        encryptionSettings: osDisk?.encryptionSettings,
+      },
+      dataDisks: (vm.storageProfile?.dataDisks ?? []).map((d) => ({ lun: d.lun, name: d.name ?? '', storageAccountType: d.managedDisk?.storageAccountType })),
+      extensions: (vm.resources ?? []).map((e) => ({
+        name: e.name ?? '',
+        publisher: e.publisher ?? '',
+        type: e.typePropertiesType ?? '',
+        typeHandlerVersion: e.typeHandlerVersion ?? '',
+        provisioningState: e.provisioningState,
+        settings: e.settings as Record<string, unknown> | undefined,
+      })),
+      instanceView: {
+        statuses: vm.instanceView?.statuses?.map(statusToJson),
+        disks: vm.instanceView?.disks?.map((d) => ({ name: d.name, encryptionSettings: d.encryptionSettings, statuses: d.statuses?.map(statusToJson) })),
+        extensions: vm.instanceView?.extensions?.map((e) => ({ ...e, statuses: e.statuses?.map(statusToJson), substatuses: e.substatuses?.map(statusToJson) })),
+      },
+    };
+  }
+
+  it('a dual-pass Windows VM from the SDK assesses like its fixture', () => {
+    const fixture = loadVm('dual-pass-encrypted-windows');
+    const sdkVm: VirtualMachine = {
+      id: fixture.id,
+      name: fixture.name,
+      location: fixture.location,
+      tags: {},
+      hardwareProfile: { vmSize: fixture.vmSize },
+      provisioningState: 'Succeeded',
+      storageProfile: {
+        osDisk: { osType: 'Windows', name: fixture.osDisk.name, createOption: 'FromImage', managedDisk: { storageAccountType: 'Premium_LRS' }, encryptionSettings: fixture.osDisk.encryptionSettings },
+        dataDisks: [],
+      },
+      resources: [{ location: fixture.location, name: 'diskEncryption', publisher: 'microsoft.azure.security', typePropertiesType: 'azurediskencryption', typeHandlerVersion: '1.1', provisioningState: 'Succeeded', settings: { EncryptionOperation: 'EnableEncryption', VolumeType: 'OS' } }],
+      instanceView: { statuses: [{ code: 'PowerState/running', level: 'Info', time: new Date('2026-01-01T00:00:00Z') }] },
+    } as VirtualMachine;
+    const snapshot = fromArm(sdkVm);
+    expect(snapshot.powerState).toBe('running');
+    expect(snapshot.instanceView?.statuses?.[0].time).toBe('2026-01-01T00:00:00.000Z');
+    expect(assessVm(snapshot, basePolicy)).toEqual(assessVm(fixture, basePolicy));
   });
 });
