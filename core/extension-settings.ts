@@ -39,6 +39,11 @@ export interface AdeExtensionInput {
   aadClientId?: string;
   /** Defaults to `EnableEncryption`. */
   encryptionOperation?: EncryptionOperation;
+  /**
+   * Name of an ADE extension already on the VM (found by publisher + type, pitfall 10): templates
+   * use names such as `diskEncryption`, and a PUT under the default name would add a second one.
+   */
+  existingName?: string;
 }
 
 /** Public settings, keys exactly as the extension reads them. */
@@ -133,7 +138,7 @@ export function buildAdeExtension(input: AdeExtensionInput): AdeExtension {
 
   const type = ADE_EXTENSION_TYPE[input.os];
   return {
-    name: type,
+    name: input.existingName?.trim() || type,
     publisher: ADE_PUBLISHER,
     type,
     typeHandlerVersion: ADE_TYPE_HANDLER_VERSION[input.os][input.mode],
@@ -199,6 +204,21 @@ export function sealAdeExtension(extension: AdeExtension, aadClientSecret: strin
     throw new ValidationError('The Entra client secret for dual-pass ADE is empty', { field: 'aadClientSecret' });
   }
   return new SealedAdeExtension(extension, aadClientSecret);
+}
+
+/**
+ * Whether an extension is ADE, by publisher and type rather than by name (pitfall 10). Accepts the
+ * resource form (`publisher` + `type`) or the instance-view form (`type` = `publisher.type`).
+ */
+export function isAdeExtension(extension: { publisher?: string; type?: string }, os?: AdeOs): boolean {
+  const types = os ? [ADE_EXTENSION_TYPE[os]] : Object.values(ADE_EXTENSION_TYPE);
+  const type = extension.type?.trim().toLowerCase() ?? '';
+  const publisher = extension.publisher?.trim().toLowerCase();
+  return types.some((t) => {
+    const lower = t.toLowerCase();
+    if (publisher !== undefined) return publisher === ADE_PUBLISHER.toLowerCase() && type === lower;
+    return type === `${ADE_PUBLISHER.toLowerCase()}.${lower}`;
+  });
 }
 
 // --- Dual-pass second pass -------------------------------------------------------------------

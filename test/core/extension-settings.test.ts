@@ -12,6 +12,7 @@ import {
   buildDualPassEncryptionSettings,
   clearedDualPassEncryptionSettings,
   dualPassVmPatch,
+  isAdeExtension,
   sealAdeExtension,
   toExtensionRequest,
 } from '../../core/extension-settings';
@@ -201,5 +202,24 @@ describe('dual-pass VM-model encryption settings', () => {
 
   it('clears with enabled:false only', () => {
     expect(clearedDualPassEncryptionSettings()).toEqual({ enabled: false });
+  });
+});
+
+describe('finding the ADE extension by publisher and type (pitfall 10)', () => {
+  it.each<[string, { publisher?: string; type?: string }, AdeOs | undefined, boolean]>([
+    ['resource form, Windows', { publisher: 'Microsoft.Azure.Security', type: 'AzureDiskEncryption' }, undefined, true],
+    ['resource form, other casing', { publisher: 'microsoft.azure.security', type: 'AZUREDISKENCRYPTIONFORLINUX' }, 'Linux', true],
+    ['instance-view form', { type: 'Microsoft.Azure.Security.AzureDiskEncryptionForLinux' }, undefined, true],
+    ['wrong OS', { publisher: 'Microsoft.Azure.Security', type: 'AzureDiskEncryption' }, 'Linux', false],
+    ['deprecated preview publisher', { publisher: 'Microsoft.OSTCExtensions', type: 'AzureDiskEncryptionForLinux' }, undefined, false],
+    ['another extension', { publisher: 'Microsoft.Azure.Monitor', type: 'AzureMonitorLinuxAgent' }, undefined, false],
+    ['nothing', {}, undefined, false],
+  ])('%s', (_label, extension, os, expected) => {
+    expect(isAdeExtension(extension, os)).toBe(expected);
+  });
+
+  it('keeps the name of an existing instance', () => {
+    expect(buildAdeExtension({ ...input('Windows', 'single-pass', false), existingName: 'diskEncryption' }).name).toBe('diskEncryption');
+    expect(buildAdeExtension({ ...input('Windows', 'single-pass', false), existingName: ' ' }).name).toBe('AzureDiskEncryption');
   });
 });
