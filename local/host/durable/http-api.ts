@@ -252,7 +252,11 @@ export class DurableHttpApi {
       createdTime: statusTime(inst.createdAt),
       lastUpdatedTime: statusTime(inst.updatedAt),
     };
-    if (bool(q, 'showHistory', false)) payload.historyEvents = this.historyView(inst.id, bool(q, 'showHistoryOutput', false));
+    if (bool(q, 'showHistory', false)) {
+      // The extension sends `historyEvents`; durable-functions 3 reads `history`. Send both so getStatus works.
+      payload.historyEvents = this.historyView(inst.id, bool(q, 'showHistoryOutput', false));
+      payload.history = payload.historyEvents;
+    }
     return payload;
   }
 

@@ -195,3 +195,57 @@ df.app.client.eventGrid('StartFromEvent', {
     return { id, runtimeStatus: status.runtimeStatus };
   },
 });
+
+// Exercises the DurableClient API against the host (called with { op, ... } in the event data).
+df.app.client.eventGrid('ClientOps', {
+  handler: async (event, client) => {
+    const d = event.data;
+    switch (d.op) {
+      case 'start':
+        return { id: await client.startNew(d.name, { instanceId: d.instanceId, input: d.input }) };
+      case 'status': {
+        const s = await client.getStatus(d.id, { showHistory: d.showHistory, showHistoryOutput: d.showHistory });
+        return { runtimeStatus: s.runtimeStatus, output: s.output, input: s.input, customStatus: s.customStatus, history: s.history };
+      }
+      case 'raise':
+        await client.raiseEvent(d.id, d.event, d.data);
+        return { ok: true };
+      case 'terminate':
+        await client.terminate(d.id, d.reason);
+        return { ok: true };
+      case 'suspend':
+        await client.suspend(d.id, 'pause');
+        return { ok: true };
+      case 'resume':
+        await client.resume(d.id, 'go');
+        return { ok: true };
+      case 'purge':
+        return await client.purgeInstanceHistory(d.id);
+      case 'list': {
+        const all = await client.getStatusBy({ runtimeStatus: d.statuses });
+        return { ids: all.map((s) => s.instanceId).sort() };
+      }
+      case 'listAll':
+        return { count: (await client.getStatusAll()).length };
+      case 'wait': {
+        const req = new (require('@azure/functions').HttpRequest)({ method: 'GET', url: 'http://example.test/api/x' });
+        const res = await client.waitForCompletionOrCreateCheckStatusResponse(req, d.id, { timeoutInMilliseconds: d.timeoutMs, retryIntervalInMilliseconds: 50 });
+        return { status: res.status, body: await res.text() };
+      }
+      case 'checkStatus': {
+        const req = new (require('@azure/functions').HttpRequest)({ method: 'GET', url: 'http://example.test/api/x' });
+        const res = client.createCheckStatusResponse(req, d.id);
+        return { status: res.status, location: res.headers.get('location'), body: JSON.parse(await res.text()) };
+      }
+      case 'signal':
+        await client.signalEntity(new df.EntityId('Counter', d.key), d.operation, d.input);
+        return { ok: true };
+      case 'readEntity': {
+        const r = await client.readEntityState(new df.EntityId('Counter', d.key));
+        return { entityExists: r.entityExists, entityState: r.entityState };
+      }
+      default:
+        throw new Error(`unknown op ${d.op}`);
+    }
+  },
+});
