@@ -75,6 +75,20 @@ export function parseDelivery(body: unknown): Result<ParsedDelivery> {
   return { ok: true, value: { schema, batch, events } };
 }
 
+/**
+ * Splits a delivery into the events to handle and the malformed ones to log and drop: a malformed
+ * event never becomes valid on redelivery, so failing the batch would only repeat it for 24 hours.
+ */
+export function splitDelivery(delivery: ParsedDelivery): { events: AdeEvent[]; errors: ValidationError[] } {
+  const events: AdeEvent[] = [];
+  const errors: ValidationError[] = [];
+  for (const result of delivery.events) {
+    if (result.ok) events.push(result.value);
+    else errors.push(result.error);
+  }
+  return { events, errors };
+}
+
 /** Parses one event of a known schema. `path` prefixes every field named in errors. */
 export function parseEvent(event: unknown, schema: EnvelopeSchema, path = 'event'): Result<AdeEvent> {
   const issues: Issue[] = [];

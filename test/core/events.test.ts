@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../core/errors';
-import { type AdeEvent, type Result, detectSchema, isCommonAlert, parseCommonAlert, parseDelivery } from '../../core/events';
+import { type AdeEvent, type Result, detectSchema, isCommonAlert, parseCommonAlert, parseDelivery, splitDelivery } from '../../core/events';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'events');
 const fixture = (name: string): any => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8'));
@@ -227,6 +227,17 @@ describe('malformed events', () => {
     delivery.value.events.forEach((result, i) => {
       if (i !== index) expect(result.ok).toBe(true);
     });
+  });
+
+  it('splitDelivery separates events to handle from malformed ones, in order', () => {
+    const body = fixture('eg-arm-batch.json');
+    delete body[1].data.resourceUri;
+    delete body[3].id;
+    const delivery = parseDelivery(body);
+    if (!delivery.ok) throw delivery.error;
+    const { events, errors } = splitDelivery(delivery.value);
+    expect(events.map((e) => e.envelope.id)).toEqual(['e1', 'e3', 'e5']);
+    expect(errors.map((e) => e.field)).toEqual(['events[1].data.resourceUri', 'events[3].id']);
   });
 
   it('single CloudEvent errors are prefixed with "event"', () => {
