@@ -211,7 +211,7 @@ export function assessVm(vm: VmSnapshot, policy: EncryptionPolicy): Assessment {
   const { scope } = policy;
 
   // 1. Scope
-  if (!scope.subscriptions.includes(vm.subscriptionId.toLowerCase())) return skip('subscription-out-of-scope', `Subscription ${vm.subscriptionId}.`);
+  if (!scope.subscriptions.some((s) => s.toLowerCase() === vm.subscriptionId.toLowerCase())) return skip('subscription-out-of-scope', `Subscription ${vm.subscriptionId}.`);
   if (!matchesAnyGlob(vm.resourceGroup, scope.includeResourceGroups)) return skip('resource-group-not-included', `Resource group "${vm.resourceGroup}"; include patterns: ${scope.includeResourceGroups.join(', ')}.`);
   const excludedBy = scope.excludeResourceGroups.find((p) => matchesAnyGlob(vm.resourceGroup, [p]));
   if (excludedBy !== undefined) return skip('resource-group-excluded', `Resource group "${vm.resourceGroup}" matches "${excludedBy}".`);

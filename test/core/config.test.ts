@@ -3,7 +3,7 @@ import validJson from '../fixtures/config/valid.json';
 import invalidJson from '../fixtures/config/invalid.json';
 import { CONFIG_SETTINGS, ConfigError, loadConfig, toEncryptionPolicy } from '../../core/config';
 import { ValidationError } from '../../core/errors';
-import { POLICY_VERSION } from '../../core/policy';
+import { POLICY_VERSION, parseEncryptionPolicy } from '../../core/policy';
 
 type Env = Record<string, string>;
 const validCases = (validJson as unknown) as Array<{ name: string; env: Env; expect: Record<string, unknown> }>;
@@ -146,5 +146,35 @@ describe('toEncryptionPolicy', () => {
   it('does not share arrays with the config (orchestration input must not alias)', () => {
     policy.scope.subscriptions.push('x');
     expect(config.subscriptions).toHaveLength(1);
+  });
+});
+
+describe('parseEncryptionPolicy (orchestration input)', () => {
+  const policy = toEncryptionPolicy(loadConfig({ ADE_SUBSCRIPTIONS: '11111111-2222-3333-4444-555555555555' }));
+
+  it('accepts what toEncryptionPolicy produces, after a JSON round trip', () => {
+    expect(parseEncryptionPolicy(JSON.parse(JSON.stringify(policy)))).toEqual(policy);
+  });
+
+  it.each([
+    ['an older policy version', { policyVersion: 0 }, 'policy.policyVersion'],
+    ['purge protection off', { vault: { ...policy.vault, purgeProtection: false } }, 'policy.vault.purgeProtection'],
+    ['unknown mode', { mode: 'dual' }, 'policy.mode'],
+    ['no subscriptions', { scope: { ...policy.scope, subscriptions: [] } }, 'policy.scope.subscriptions'],
+    ['timeouts as strings', { timeouts: { ...policy.timeouts, fallbackPollSeconds: '300' } }, 'policy.timeouts.fallbackPollSeconds'],
+  ])('rejects %s, naming the field', (_label, patch, field) => {
+    let caught: unknown;
+    try {
+      parseEncryptionPolicy({ ...policy, ...patch });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ValidationError);
+    expect((caught as ValidationError).field).toBe(field);
+    expect((caught as Error).message).toContain(field);
+  });
+
+  it.each([null, 'policy', 42, []])('rejects a non-object %j', (input) => {
+    expect(() => parseEncryptionPolicy(input)).toThrow(ValidationError);
   });
 });
