@@ -234,13 +234,16 @@ export interface VaultManagementPort {
   /** Removes one principal's entry. Permission: `Microsoft.KeyVault/vaults/accessPolicies/write`. */
   removeAccessPolicy(vaultId: string, policy: Pick<AccessPolicy, 'tenantId' | 'objectId' | 'applicationId'>): Promise<void>;
 
-  /** Global name check. Permission: `Microsoft.KeyVault/checkNameAvailability/read`. */
-  checkNameAvailability(name: string): Promise<NameAvailability>;
+  /**
+   * Global name check, made in `subscriptionId` (default: the app's subscription).
+   * Permission: `Microsoft.KeyVault/checkNameAvailability/read`.
+   */
+  checkNameAvailability(name: string, subscriptionId?: string): Promise<NameAvailability>;
 
   /**
    * The soft-deleted vault, or undefined. Permission: `Microsoft.KeyVault/locations/deletedVaults/read`.
    */
-  getDeletedVault(name: string, location: string): Promise<DeletedVaultInfo | undefined>;
+  getDeletedVault(name: string, location: string, subscriptionId?: string): Promise<DeletedVaultInfo | undefined>;
 
   /**
    * Recovers a soft-deleted vault (PUT with `createMode: recover`) and waits.
@@ -316,7 +319,7 @@ export interface KeyVaultDataPort {
   /** Recovers a soft-deleted secret and waits until it is usable. Permission: secrets `recover`. */
   recoverDeletedSecret(vaultUrl: string, secretName: string): Promise<void>;
 
-  /** The soft-deleted key's metadata, or undefined. Permission: keys `list`. */
+  /** The soft-deleted key's metadata, or undefined. Permission: keys `get` (public key material only). */
   getDeletedKey(vaultUrl: string, keyName: string): Promise<DeletedObjectInfo | undefined>;
 
   /** Recovers a soft-deleted key and waits. Permission: keys `recover`. */
