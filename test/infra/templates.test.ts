@@ -1,0 +1,486 @@
+/**
+ * Proofs about infra/*.json without deploying anything: structure, parameters, api-versions known by the
+ * locked @azure/arm-* SDKs, least-privilege role assignments with real built-in ids, app settings equal to
+ * what core/config.ts reads, Event Grid filters equal to core/events/routes.ts, and no secrets in outputs
+ * or defaults. Each check also runs against a deliberately broken template to show it can fail.
+ */
+import { readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_SETTINGS } from '../../core/config';
+import { EVENT_ROUTES } from '../../core/events/routes';
+import {
+  INFRA_DIR,
+  allResources,
+  calls,
+  createObjectKeys,
+  loadJson,
+  loadTemplate,
+  objectOf,
+  parseExpression,
+  referencedParameters,
+  resourcesOf,
+  templateLevels,
+  type ArmTemplate,
+  type Expr,
+  type Json,
+  type JsonObject,
+  type TemplateLevel,
+} from './arm';
+import { BUILT_IN_ROLES } from './built-in-roles';
+import {
+  SDK_BY_NAMESPACE,
+  apiVersionProblems,
+  installedVersion,
+  knownApiVersions,
+  lockedVersion,
+  parameterProblems,
+  roleAssignments,
+  roleProblems,
+  secretProblems,
+  secretValueProblems,
+  structureProblems,
+} from './checks';
+
+const TEMPLATE_FILES = ['main.json', 'event-subscriptions.json'];
+const PARAMETER_FILES = readdirSync(INFRA_DIR).filter((f) => f.endsWith('.parameters.json'));
+const main = loadTemplate('main.json');
+const mainLevels = templateLevels('main.json');
+const eventLevels = templateLevels('event-subscriptions.json');
+
+/** A minimal valid template to break in the negative cases. */
+function brokenTemplate(patch: (t: JsonObject) => void): TemplateLevel[] {
+  const t: JsonObject = {
+    $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#',
+    contentVersion: '1.0.0.0',
+    parameters: { name: { type: 'string', metadata: { description: 'Name of the identity.' } } },
+    variables: { roles: { reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7' } },
+    resources: [
+      { type: 'Microsoft.ManagedIdentity/userAssignedIdentities', apiVersion: '2024-11-30', name: "[parameters('name')]", location: 'westeurope' },
+    ],
+    outputs: {},
+  };
+  patch(t);
+  return templateLevels('broken.json', t as ArmTemplate);
+}
+
+function roleAssignment(roleDefinitionId: string, extra: JsonObject = {}): JsonObject {
+  return {
+    type: 'Microsoft.Authorization/roleAssignments',
+    apiVersion: '2022-04-01',
+    name: "[guid(resourceGroup().id, 'x')]",
+    metadata: { description: 'Reader on the resource group: reads everything in it for the sake of a test.' },
+    properties: { roleDefinitionId, principalId: "[parameters('name')]", principalType: 'ServicePrincipal' },
+    ...extra,
+  };
+}
+
+describe('ARM template structure', () => {
+  it.each(TEMPLATE_FILES)('%s is a valid template at every nesting level', (file) => {
+    expect(structureProblems(templateLevels(file))).toEqual([]);
+  });
+
+  it('main.json deploys at subscription scope (the vault group and role assignments span resource groups and subscriptions)', () => {
+    expect(main.$schema).toContain('subscriptionDeploymentTemplate.json');
+    const labels = mainLevels.map((l) => l.label);
+    expect(labels).toEqual([
+      'main.json',
+      "main.json > variables('appDeploymentName')",
+      "main.json > format('ade-autopilot-target-{0}', variables('targetSubscriptionIds')[copyIndex()])",
+      "main.json > format('ade-autopilot-target-{0}', variables('targetSubscriptionIds')[copyIndex()]) > ade-autopilot-vault-group",
+    ]);
+  });
+
+  it('reports a resource without an api-version and an unparseable expression', () => {
+    const levels = brokenTemplate((t) => {
+      (t.resources as JsonObject[]).push({ type: 'Microsoft.Storage/storageAccounts', name: "[concat('a']", apiVersion: '' });
+    });
+    const problems = structureProblems(levels);
+    expect(problems.some((p) => p.includes('no apiVersion'))).toBe(true);
+    expect(problems.some((p) => p.includes('expected'))).toBe(true);
+  });
+});
+
+describe('parameters and variables', () => {
+  it.each(TEMPLATE_FILES)('%s: every parameter is described and used, every reference is declared', (file) => {
+    expect(parameterProblems(templateLevels(file))).toEqual([]);
+  });
+
+  it('reports an unused parameter, an undescribed one and an undeclared reference', () => {
+    const levels = brokenTemplate((t) => {
+      objectOf(t.parameters).unused = { type: 'string', metadata: { description: 'Never referenced anywhere.' } };
+      objectOf(t.parameters).bare = { type: 'string' };
+      (t.resources as JsonObject[])[0]!.tags = { owner: "[parameters('bare')]", team: "[parameters('ghost')]" };
+    });
+    expect(parameterProblems(levels)).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('parameter unused is never used'),
+        expect.stringContaining('parameter bare has no description'),
+        expect.stringContaining("parameters('ghost') is not declared"),
+        expect.stringContaining('variable roles is never used'),
+      ]),
+    );
+  });
+
+  it.each(PARAMETER_FILES)('%s sets only declared parameters, with values the template accepts', (file) => {
+    const parametersFile = loadJson(file);
+    expect(parametersFile.$schema).toBe('https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#');
+    const declared = objectOf(main.parameters);
+    const entries = Object.entries(objectOf(parametersFile.parameters));
+    expect(entries.length).toBeGreaterThan(0);
+    for (const [name, raw] of entries) {
+      const parameter = objectOf(declared[name]);
+      expect(parameter, `${file}: ${name} is not a parameter of main.json`).not.toEqual({});
+      const value = objectOf(raw).value as Json;
+      const type = String(parameter.type);
+      const actualType = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value === 'number' ? 'int' : typeof value === 'boolean' ? 'bool' : typeof value;
+      expect(actualType, `${file}: ${name}`).toBe(type === 'securestring' ? 'string' : type);
+      if (Array.isArray(parameter.allowedValues)) expect(parameter.allowedValues, `${file}: ${name}`).toContain(value);
+      if (typeof parameter.minValue === 'number') expect(value as number).toBeGreaterThanOrEqual(parameter.minValue);
+      if (typeof parameter.maxValue === 'number') expect(value as number).toBeLessThanOrEqual(parameter.maxValue);
+      expect(secretValueProblems(`${file}: ${name}`, value)).toEqual([]);
+    }
+  });
+});
+
+describe('api-versions are known by the locked @azure/arm-* SDK of each resource provider', () => {
+  const namespaces = [...new Set(allResources([...mainLevels, ...eventLevels]).map(({ resource }) => resource.type.split('/')[0]!.toLowerCase()))].sort();
+
+  it.each(namespaces)('%s maps to an installed SDK whose version matches the lock file', (namespace) => {
+    const pkg = SDK_BY_NAMESPACE[namespace];
+    expect(pkg, `no SDK mapped for ${namespace}`).toBeDefined();
+    expect(lockedVersion(pkg!)).toBeDefined();
+    expect(installedVersion(pkg!)).toBe(lockedVersion(pkg!));
+    expect(knownApiVersions(pkg!).size).toBeGreaterThan(0);
+  });
+
+  it.each(TEMPLATE_FILES)('%s uses only api-versions its SDKs know, also in reference()/listKeys()', (file) => {
+    expect(apiVersionProblems(templateLevels(file))).toEqual([]);
+  });
+
+  it('reports an api-version the SDK does not know and a reference() with a stray version', () => {
+    const levels = brokenTemplate((t) => {
+      (t.resources as JsonObject[])[0]!.apiVersion = '2015-08-31-preview';
+      t.outputs = { id: { type: 'string', value: "[reference(parameters('name'), '2018-11-30').principalId]" } };
+    });
+    const problems = apiVersionProblems(levels);
+    expect(problems.some((p) => p.includes('Microsoft.ManagedIdentity/userAssignedIdentities@2015-08-31-preview'))).toBe(true);
+    expect(problems.some((p) => p.includes('reference() uses api-version 2018-11-30'))).toBe(true);
+  });
+});
+
+describe('role assignments: least privilege with real built-in role ids', () => {
+  const assignments = roleAssignments(mainLevels);
+
+  it('the built-in role table holds the well-known ids', () => {
+    // Spot checks that would catch a typo in the table itself.
+    expect(BUILT_IN_ROLES['8e3af657-a8ff-443c-a75c-2fe8c4bcb635']?.name).toBe('Owner');
+    expect(BUILT_IN_ROLES['b24988ac-6180-42a0-ab88-20f7382dd24c']?.name).toBe('Contributor');
+    expect(BUILT_IN_ROLES['acdd72a7-3385-48ef-bd42-f606fba81ae7']?.name).toBe('Reader');
+    for (const id of Object.keys(BUILT_IN_ROLES)) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  });
+
+  it('grants exactly these roles at exactly these scopes', () => {
+    const summary = assignments.map((a) => `${a.roleName} @ ${a.scope}${a.condition ? ` if ${a.condition}` : ''}`).sort();
+    expect(summary).toEqual(
+      [
+        "ADE Autopilot VM encryption operator @ subscription",
+        "ADE Autopilot VM restart @ subscription if [parameters('enableSelfHealingRestart')]",
+        'EventGrid Contributor @ vault resource group',
+        'Key Vault Contributor @ vault resource group',
+        'Monitoring Metrics Publisher @ application insights',
+        'Storage Blob Data Owner @ storage account',
+        'Storage Queue Data Contributor @ storage account',
+        'Storage Table Data Contributor @ storage account',
+        'Website Contributor @ function app',
+      ].sort(),
+    );
+  });
+
+  it('no Owner, User Access Administrator or anything broader than Contributor; custom roles without wildcards; each justified', () => {
+    expect(roleProblems(mainLevels)).toEqual([]);
+  });
+
+  it('deallocate/start only through the conditional restart role', () => {
+    const restartActions = ['Microsoft.Compute/virtualMachines/deallocate/action', 'Microsoft.Compute/virtualMachines/start/action'];
+    for (const a of assignments) {
+      const hasRestart = a.actions.some((action) => restartActions.includes(action));
+      if (a.roleName.startsWith('ADE Autopilot VM restart')) {
+        expect(a.actions.sort()).toEqual(restartActions.sort());
+        expect(a.condition).toBe("[parameters('enableSelfHealingRestart')]");
+      } else {
+        expect(hasRestart, a.roleName).toBe(false);
+      }
+    }
+    const restartDefinition = allResources(mainLevels).find(({ resource }) => resource.type === 'Microsoft.Authorization/roleDefinitions' && resource.name === "[variables('vmRestartRoleName')]");
+    expect(restartDefinition?.resource.condition).toBe("[parameters('enableSelfHealingRestart')]");
+  });
+
+  it('the VM operator role can read VMs, write the extension and update the VM model, and nothing outside Compute/resource groups', () => {
+    const operator = assignments.find((a) => a.roleName.startsWith('ADE Autopilot VM encryption operator'))!;
+    expect(operator.actions).toEqual(
+      expect.arrayContaining(['Microsoft.Compute/virtualMachines/read', 'Microsoft.Compute/virtualMachines/write', 'Microsoft.Compute/virtualMachines/extensions/write']),
+    );
+    for (const action of operator.actions) expect(action).toMatch(/^Microsoft\.(Compute|Resources\/subscriptions\/resourceGroups)\//);
+  });
+
+  it.each([
+    ['Owner', '8e3af657-a8ff-443c-a75c-2fe8c4bcb635', 'may manage access'],
+    ['User Access Administrator', '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9', 'may manage access'],
+    ['Contributor', 'b24988ac-6180-42a0-ab88-20f7382dd24c', 'Contributor is never needed'],
+    ['an unknown id', '11111111-2222-3333-4444-555555555555', 'not a known built-in role id'],
+  ])('reports %s', (_label, id, message) => {
+    const levels = brokenTemplate((t) => {
+      objectOf(t.variables).roles = { bad: id };
+      (t.resources as JsonObject[]).push(roleAssignment("[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('roles').bad)]"));
+    });
+    expect(roleProblems(levels).join('\n')).toContain(message);
+  });
+
+  it('reports a wildcard custom role and a role id whose variable names another role', () => {
+    const wildcard = brokenTemplate((t) => {
+      objectOf(t.variables).customName = "[guid('x')]";
+      (t.resources as JsonObject[]).push(
+        { type: 'Microsoft.Authorization/roleDefinitions', apiVersion: '2022-04-01', name: "[variables('customName')]", properties: { roleName: 'Everything', permissions: [{ actions: ['Microsoft.Compute/*'] }] } },
+        roleAssignment("[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('customName'))]"),
+      );
+    });
+    expect(roleProblems(wildcard).join('\n')).toContain('wildcard action Microsoft.Compute/*');
+    const misnamed = brokenTemplate((t) => {
+      objectOf(t.variables).roles = { keyVaultContributor: 'acdd72a7-3385-48ef-bd42-f606fba81ae7' };
+      (t.resources as JsonObject[]).push(roleAssignment("[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('roles').keyVaultContributor)]"));
+    });
+    expect(roleAssignments(misnamed)[0]!.roleName).toBe('Reader (but the variable says keyVaultContributor)');
+    expect(roleProblems(misnamed).join('\n')).toContain('description must start with the role name');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// App settings vs core/config.ts
+
+/** Settings the Functions host or platform reads (not core/config.ts), each with why it is there. */
+const PLATFORM_SETTINGS: Readonly<Record<string, string>> = {
+  AzureWebJobsStorage__accountName: 'host storage and Durable task hub, identity-based',
+  AzureWebJobsStorage__credential: 'identity-based host storage',
+  AzureWebJobsStorage__clientId: 'which user-assigned identity the host uses',
+  APPLICATIONINSIGHTS_CONNECTION_STRING: 'telemetry destination',
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'telemetry with Entra auth (local auth is disabled)',
+  FUNCTIONS_EXTENSION_VERSION: 'Elastic Premium runtime version (Flex rejects it)',
+  FUNCTIONS_WORKER_RUNTIME: 'Elastic Premium worker (Flex rejects it)',
+  WEBSITE_RUN_FROM_PACKAGE: 'Elastic Premium runs the zip-deployed package',
+  WEBSITE_CONTENTSHARE: 'Elastic Premium content share',
+  WEBSITE_CONTENTAZUREFILECONNECTIONSTRING: 'Elastic Premium content share (Azure Files needs a key)',
+};
+
+interface AppSettings {
+  /** Setting name -> its value expression (or literal). */
+  values: Map<string, string>;
+}
+
+/** Resolves the appsettings resource into setting names and value expressions, through the nested parameters. */
+function appSettingsOf(levels: TemplateLevel[]): AppSettings {
+  const found = allResources(levels).filter(({ resource }) => resource.type === 'Microsoft.Web/sites/config' && String(resource.name).includes('appsettings'));
+  expect(found).toHaveLength(1);
+  const { level, resource } = found[0]!;
+  const values = new Map<string, string>();
+  const text = String(resource.properties);
+  const source = text.slice(1, -1);
+  const add = (expr: Expr): void => {
+    if (expr.kind !== 'call') throw new Error('app settings must be built from createObject/union/if/parameters');
+    if (expr.name === 'union') return expr.args.forEach(add);
+    if (expr.name === 'if') return [expr.args[1]!, expr.args[2]!].forEach(add);
+    if (expr.name === 'createobject') {
+      createObjectKeys(expr).forEach((key, i) => values.set(key, render(expr.args[i * 2 + 1]!, source)));
+      return;
+    }
+    if (expr.name === 'parameters') {
+      const name = (expr.args[0] as { value: string }).value;
+      const passed = objectOf(objectOf(objectOf(level.deployment?.properties).parameters)[name]).value;
+      const variable = /^\[variables\('([^']+)'\)\]$/.exec(String(passed));
+      const object = variable ? objectOf(objectOf(level.parent?.template.variables)[variable[1]!]) : objectOf(passed);
+      for (const [key, value] of Object.entries(object)) values.set(key, String(value));
+      return;
+    }
+    throw new Error(`unexpected ${expr.name}() in app settings`);
+  };
+  add(parseExpression(text));
+  return { values };
+}
+
+/** Compact text of a sub-expression, for assertions. */
+function render(expr: Expr, _source: string): string {
+  switch (expr.kind) {
+    case 'string':
+      return `'${expr.value}'`;
+    case 'number':
+      return String(expr.value);
+    case 'call':
+      return `${expr.name}(${expr.args.map((a) => render(a, _source)).join(', ')})`;
+    case 'property':
+      return `${render(expr.target, _source)}.${expr.property}`;
+    case 'index':
+      return `${render(expr.target, _source)}[${render(expr.index, _source)}]`;
+  }
+}
+
+/** Enumerations in CONFIG_SETTINGS `values` such as "`aad` | `single-pass`". */
+function enumeratedValues(values: string): string[] | undefined {
+  return /^`[^`]+`(\s*\|\s*`[^`]+`)*$/.test(values.trim()) ? [...values.matchAll(/`([^`]+)`/g)].map((m) => m[1]!) : undefined;
+}
+
+describe('app settings equal what core/config.ts reads', () => {
+  const settings = appSettingsOf(mainLevels);
+  const appNames = [...settings.values.keys()];
+  const configNames = CONFIG_SETTINGS.map((s) => s.name);
+  const parameters = objectOf(main.parameters);
+
+  it('every setting the configuration module reads is set, and every other setting is a documented platform setting', () => {
+    expect(appNames.filter((n) => !(n in PLATFORM_SETTINGS)).sort()).toEqual([...configNames].sort());
+    expect(configNames.filter((n) => n in PLATFORM_SETTINGS)).toEqual([]);
+  });
+
+  it('the identity settings point at the user-assigned identity', () => {
+    for (const name of ['AZURE_CLIENT_ID', 'AzureWebJobsStorage__clientId']) {
+      expect(settings.values.get(name)).toMatch(/^reference\(resourceid\('Microsoft\.ManagedIdentity\/userAssignedIdentities'.*\)\.clientId$/);
+    }
+    expect(settings.values.get('ADE_AUTH_MODE')).toBe('managed-identity');
+    expect(settings.values.get('ADE_SUBSCRIPTIONS')).toBe("[join(variables('targetSubscriptionIds'), ',')]");
+  });
+
+  const parameterDriven = CONFIG_SETTINGS.filter((s) => !['ADE_AUTH_MODE', 'AZURE_CLIENT_ID', 'ADE_SUBSCRIPTIONS'].includes(s.name));
+
+  it.each(parameterDriven.map((s) => [s.name, s] as const))('%s comes from one parameter with the same default and the same allowed values', (name, setting) => {
+    const value = settings.values.get(name)!;
+    const referenced = referencedParameters(parseExpression(value));
+    expect(referenced, `${name} = ${value}`).toHaveLength(1);
+    const parameter = objectOf(parameters[referenced[0]!]);
+    const type = String(parameter.type);
+    // Booleans and integers are converted with toLower(string()) / string(): check the conversion too.
+    if (type === 'bool') expect(value).toMatch(/^\[toLower\(string\(parameters\('[^']+'\)\)\)\]$/);
+    if (type === 'int') expect(value).toMatch(/^\[string\(parameters\('[^']+'\)\)\]$/);
+    if (type === 'string') expect(value).toMatch(/^\[parameters\('[^']+'\)\]$/);
+    expect(String(parameter.defaultValue)).toBe(setting.default ?? '');
+    const allowed = enumeratedValues(setting.values);
+    if (allowed && type === 'bool') expect(allowed.sort()).toEqual(['false', 'true']);
+    else if (allowed) expect((parameter.allowedValues as Json[] | undefined)?.map(String).sort(), `${name} allowedValues`).toEqual(allowed.sort());
+    const range = /^integer (\d+)[–-](\d+)/.exec(setting.values);
+    if (range) expect([parameter.minValue, parameter.maxValue]).toEqual([Number(range[1]), Number(range[2])]);
+    const length = /(\d+)[–-](\d+) chars/.exec(setting.values);
+    if (length) expect([parameter.minLength, parameter.maxLength]).toEqual([Number(length[1]), Number(length[2])]);
+  });
+
+  it('ADE_SUBSCRIPTIONS defaults to the deployment subscription when no target subscriptions are given', () => {
+    expect(objectOf(main.variables).targetSubscriptionIds).toBe(
+      "[if(empty(parameters('targetSubscriptionIds')), createArray(subscription().subscriptionId), parameters('targetSubscriptionIds'))]",
+    );
+    expect(objectOf(parameters.targetSubscriptionIds).defaultValue).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Event Grid
+
+interface SubscriptionFilter {
+  functionName: string;
+  topicParameter: string;
+  eventTypes: string[];
+  operationNames?: string[];
+  resource: JsonObject;
+}
+
+function eventSubscriptions(levels: TemplateLevel[]): SubscriptionFilter[] {
+  return allResources(levels)
+    .filter(({ resource }) => resource.type === 'Microsoft.EventGrid/systemTopics/eventSubscriptions')
+    .map(({ resource }) => {
+      const properties = objectOf(resource.properties);
+      const destination = objectOf(properties.destination);
+      const target = String(objectOf(destination.properties).resourceId);
+      const functionName = /\/functions\/([A-Za-z0-9]+)'/.exec(target)?.[1] ?? `unparsed: ${target}`;
+      const filter = objectOf(properties.filter);
+      const advanced = (filter.advancedFilters ?? []) as JsonObject[];
+      const operation = advanced.find((f) => f.key === 'data.operationName');
+      if (operation) expect(operation.operatorType).toBe('StringIn');
+      expect(advanced.length).toBe(operation ? 1 : 0);
+      const topicParameter = referencedParameters(parseExpression(String(resource.name)))[0]!;
+      expect(destination.endpointType).toBe('AzureFunction');
+      return {
+        functionName,
+        topicParameter,
+        eventTypes: filter.includedEventTypes as string[],
+        operationNames: operation ? (operation.values as string[]) : undefined,
+        resource,
+      };
+    });
+}
+
+describe('Event Grid filters match the events each function accepts', () => {
+  const subscriptions = eventSubscriptions(eventLevels);
+  const templateRoutes = Object.keys(EVENT_ROUTES).filter((name) => name !== 'secretEvents');
+
+  it('one subscription per template-managed Event Grid function; secretEvents subscriptions are made by the app per vault', () => {
+    expect(subscriptions.map((s) => s.functionName).sort()).toEqual(templateRoutes.sort());
+    expect(templateRoutes).toHaveLength(Object.keys(EVENT_ROUTES).length - 1);
+  });
+
+  it.each(templateRoutes)('%s: included event types and data.operationName values equal EVENT_ROUTES', (name) => {
+    const route = EVENT_ROUTES[name as keyof typeof EVENT_ROUTES] as { eventTypes: readonly string[]; operationNames?: readonly string[] };
+    const subscription = subscriptions.find((s) => s.functionName === name)!;
+    expect([...subscription.eventTypes].sort()).toEqual([...route.eventTypes].sort());
+    expect(subscription.operationNames ? [...subscription.operationNames].sort() : undefined).toEqual(route.operationNames ? [...route.operationNames].sort() : undefined);
+  });
+
+  it('Resource Manager functions listen on the subscription topic, policyStates on the Policy Insights topic', () => {
+    const topicOf = Object.fromEntries(subscriptions.map((s) => [s.functionName, s.topicParameter]));
+    expect(topicOf).toEqual({ vmWritten: 'resourceEventsTopicName', armDrift: 'resourceEventsTopicName', policyStates: 'policyEventsTopicName' });
+    const topics = allResources(mainLevels).filter(({ resource }) => resource.type === 'Microsoft.EventGrid/systemTopics');
+    const byName = Object.fromEntries(topics.map(({ resource }) => [resource.name, objectOf(resource.properties)]));
+    expect(byName["[parameters('resourceEventsTopicName')]"]).toEqual({ source: '[subscription().id]', topicType: 'Microsoft.Resources.Subscriptions' });
+    expect(byName["[parameters('policyEventsTopicName')]"]).toEqual({ source: '[subscription().id]', topicType: 'Microsoft.PolicyInsights.PolicyStates' });
+  });
+
+  it('every subscription has a retry policy and an identity-based dead-letter container', () => {
+    for (const s of subscriptions) {
+      const properties = objectOf(s.resource.properties);
+      expect(properties.retryPolicy).toBe("[parameters('deliveryPolicy').retryPolicy]");
+      expect(properties.deadLetterWithResourceIdentity).toBe("[parameters('deliveryPolicy').deadLetterWithResourceIdentity]");
+    }
+    const deployment = resourcesOf(loadTemplate('event-subscriptions.json'))[0]!;
+    const policy = objectOf(objectOf(objectOf(objectOf(deployment.properties).parameters).deliveryPolicy).value);
+    expect(objectOf(policy.retryPolicy)).toEqual({ maxDeliveryAttempts: "[parameters('maxDeliveryAttempts')]", eventTimeToLiveInMinutes: "[parameters('eventTimeToLiveInMinutes')]" });
+    const deadLetter = objectOf(policy.deadLetterWithResourceIdentity);
+    expect(objectOf(deadLetter.identity).type).toBe('UserAssigned');
+    expect(objectOf(deadLetter.deadLetterDestination).endpointType).toBe('StorageBlob');
+  });
+
+  it('the event-subscription parameters are exactly the main template outputs deploy.sh passes on', () => {
+    const eventParameters = Object.keys(objectOf(loadTemplate('event-subscriptions.json').parameters));
+    const withDefaults = ['maxDeliveryAttempts', 'eventTimeToLiveInMinutes'];
+    const outputs = Object.keys(objectOf(main.outputs));
+    for (const name of eventParameters.filter((n) => !withDefaults.includes(n))) expect(outputs).toContain(name);
+  });
+});
+
+describe('no secret in outputs or defaults', () => {
+  it.each(TEMPLATE_FILES)('%s', (file) => {
+    expect(secretProblems(templateLevels(file))).toEqual([]);
+  });
+
+  it('storage keys only reach the Elastic Premium content share setting', () => {
+    const listKeys = allResources(mainLevels).flatMap(({ resource }) =>
+      typeof resource.properties === 'string' ? calls(parseExpression(resource.properties)).filter((c) => c.name === 'listkeys').map(() => resource.type) : [],
+    );
+    expect(listKeys).toEqual(['Microsoft.Web/sites/config']);
+    const storage = allResources(mainLevels).find(({ resource }) => resource.type === 'Microsoft.Storage/storageAccounts')!;
+    expect(objectOf(storage.resource.properties).allowSharedKeyAccess).toBe("[not(variables('isFlex'))]");
+  });
+
+  it('reports an output that exposes keys and a default that looks like a connection string', () => {
+    const levels = brokenTemplate((t) => {
+      t.outputs = { storageKey: { type: 'string', value: "[listKeys(parameters('name'), '2024-11-30').keys[0].value]" } };
+      objectOf(t.parameters).conn = { type: 'string', defaultValue: 'DefaultEndpointsProtocol=https;AccountName=x;AccountKey=abc', metadata: { description: 'A connection string.' } };
+    });
+    const problems = secretProblems(levels).join('\n');
+    expect(problems).toContain('output storageKey looks like a secret');
+    expect(problems).toContain('calls listkeys()');
+    expect(problems).toContain('default of conn looks like a secret');
+  });
+});
