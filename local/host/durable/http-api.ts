@@ -17,6 +17,8 @@ export interface HttpApiOptions {
   baseUrl(): string;
   hubName: string;
   systemKey?: string;
+  /** Check the system key on /runtime/webhooks/durabletask here (off when the host's router already does). */
+  enforceKey?: boolean;
 }
 
 const RUNNING_LIKE: ReadonlySet<RuntimeStatus> = new Set(['Running', 'Pending', 'ContinuedAsNew', 'Suspended']);
@@ -105,7 +107,7 @@ export class DurableHttpApi {
     let rest: string;
     if (url.pathname.startsWith(WEBHOOK_PREFIX)) {
       rest = url.pathname.slice(WEBHOOK_PREFIX.length);
-      if (this.o.systemKey) {
+      if (this.o.systemKey && this.o.enforceKey) {
         const key = url.searchParams.get('code') ?? header(req, 'x-functions-key');
         if (key !== this.o.systemKey) return text(401, 'A valid durabletask extension system key is required (code query parameter or x-functions-key header).');
       }

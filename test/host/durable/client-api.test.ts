@@ -219,7 +219,7 @@ describe('Durable HTTP API status codes', () => {
   });
 
   it('requires the system key on /runtime/webhooks/durabletask when keys are enabled', async () => {
-    const api = new DurableHttpApi({ dispatcher: h.engine.dispatcher, baseUrl: () => h.baseUrl, hubName: 'SampleHub', systemKey: 's3cret' });
+    const api = new DurableHttpApi({ dispatcher: h.engine.dispatcher, baseUrl: () => h.baseUrl, hubName: 'SampleHub', systemKey: 's3cret', enforceKey: true });
     const req = (url: string, headers: Record<string, string> = {}) => api.handle({ method: 'GET', url, headers, body: Buffer.alloc(0) });
     expect((await req('/runtime/webhooks/durabletask/instances/nope'))?.status).toBe(401);
     expect((await req('/runtime/webhooks/durabletask/instances/nope?code=wrong'))?.status).toBe(401);
