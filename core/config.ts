@@ -235,23 +235,28 @@ const schema = z
 
 type Parsed = z.output<typeof schema>;
 
-/** Rules that involve more than one setting; only checked when each setting is valid on its own. */
-function crossFieldIssues(s: Parsed, env: Record<string, string | undefined>): ConfigIssue[] {
+/**
+ * Rules that involve more than one setting. Each rule runs when the settings it reads are valid on
+ * their own, so one start-up reports per-setting and cross-setting problems together.
+ */
+function crossFieldIssues(s: Partial<Parsed>, env: Record<string, string | undefined>): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  if (s.ADE_KEK_SIZE === 2048 && s.ADE_OS_FILTER !== 'linux') {
+  if (s.ADE_KEK_SIZE === 2048 && s.ADE_OS_FILTER !== undefined && s.ADE_OS_FILTER !== 'linux') {
     issues.push({ setting: 'ADE_KEK_SIZE', message: `2048 is only allowed with ADE_OS_FILTER=linux (ADE_OS_FILTER is "${s.ADE_OS_FILTER}"): Windows Server 2022 and Windows 11 do not work with RSA-2048 KEKs; use 3072 or 4096` });
   }
-  if (s.ADE_VOLUME_TYPE === 'Data' && s.ADE_OS_FILTER !== 'linux') {
+  if (s.ADE_VOLUME_TYPE === 'Data' && s.ADE_OS_FILTER !== undefined && s.ADE_OS_FILTER !== 'linux') {
     issues.push({ setting: 'ADE_VOLUME_TYPE', message: `"Data" requires ADE_OS_FILTER=linux (ADE_OS_FILTER is "${s.ADE_OS_FILTER}"): Windows can encrypt the OS volume alone or all volumes, never data volumes alone` });
   }
-  if (s.ADE_ORCHESTRATION_TIMEOUT_MINUTES <= s.ADE_SECRET_EVENT_TIMEOUT_MINUTES) {
-    issues.push({ setting: 'ADE_ORCHESTRATION_TIMEOUT_MINUTES', message: `must be greater than ADE_SECRET_EVENT_TIMEOUT_MINUTES (${s.ADE_ORCHESTRATION_TIMEOUT_MINUTES} ≤ ${s.ADE_SECRET_EVENT_TIMEOUT_MINUTES}); the whole run must outlast its wait for the secret event` });
+  const secretMinutes = s.ADE_SECRET_EVENT_TIMEOUT_MINUTES;
+  const orchestrationMinutes = s.ADE_ORCHESTRATION_TIMEOUT_MINUTES;
+  if (secretMinutes !== undefined && orchestrationMinutes !== undefined && orchestrationMinutes <= secretMinutes) {
+    issues.push({ setting: 'ADE_ORCHESTRATION_TIMEOUT_MINUTES', message: `must be greater than ADE_SECRET_EVENT_TIMEOUT_MINUTES (${orchestrationMinutes} ≤ ${secretMinutes}); the whole run must outlast its wait for the secret event` });
   }
-  if (s.ADE_FALLBACK_POLL_SECONDS >= s.ADE_SECRET_EVENT_TIMEOUT_MINUTES * 60) {
-    issues.push({ setting: 'ADE_FALLBACK_POLL_SECONDS', message: `must be shorter than ADE_SECRET_EVENT_TIMEOUT_MINUTES (${s.ADE_FALLBACK_POLL_SECONDS} s ≥ ${s.ADE_SECRET_EVENT_TIMEOUT_MINUTES} min), otherwise the fallback never polls before the wait ends` });
+  const pollSeconds = s.ADE_FALLBACK_POLL_SECONDS;
+  if (pollSeconds !== undefined && secretMinutes !== undefined && pollSeconds >= secretMinutes * 60) {
+    issues.push({ setting: 'ADE_FALLBACK_POLL_SECONDS', message: `must be shorter than ADE_SECRET_EVENT_TIMEOUT_MINUTES (${pollSeconds} s ≥ ${secretMinutes} min), otherwise the fallback never polls before the wait ends` });
   }
-  const includeAll = s.ADE_INCLUDE_RESOURCE_GROUPS;
-  if (includeAll.length === 0) {
+  if (s.ADE_INCLUDE_RESOURCE_GROUPS !== undefined && s.ADE_INCLUDE_RESOURCE_GROUPS.length === 0) {
     issues.push({ setting: 'ADE_INCLUDE_RESOURCE_GROUPS', message: 'expected at least one pattern (use "*" for all resource groups)' });
   }
   if (s.ADE_AUTH_MODE === 'environment') {
@@ -266,14 +271,17 @@ function crossFieldIssues(s: Parsed, env: Record<string, string | undefined>): C
 
 /** Reads and validates every setting; throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
-  const result = schema.safeParse(env);
-  if (!result.success) {
-    const issues = result.error.issues.map((issue) => ({ setting: String(issue.path[0] ?? '(config)'), message: issue.message }));
-    throw new ConfigError(orderBySetting(issues));
+  // Each setting on its own, so that a cross-setting rule can still run when an unrelated setting is bad.
+  const values: Record<string, unknown> = {};
+  const issues: ConfigIssue[] = [];
+  for (const [name, settingSchema] of Object.entries(schema.shape)) {
+    const result = (settingSchema as z.ZodType).safeParse(env[name]);
+    if (result.success) values[name] = result.data;
+    else issues.push(...result.error.issues.map((issue) => ({ setting: name, message: issue.message })));
   }
-  const s = result.data;
-  const cross = crossFieldIssues(s, env);
-  if (cross.length > 0) throw new ConfigError(orderBySetting(cross));
+  issues.push(...crossFieldIssues(values as Partial<Parsed>, env));
+  if (issues.length > 0) throw new ConfigError(orderBySetting(issues));
+  const s = values as Parsed;
   const config: AppConfig = {
     encryptionMode: s.ADE_ENCRYPTION_MODE,
     vaultStrategy: s.ADE_VAULT_STRATEGY,
