@@ -1,0 +1,197 @@
+/**
+ * Control routes under /_sim/arm/** (loopback only; the front end forwards them here). Documented in
+ * local/azure-sim/README.md. Seeding skips authentication and throttling but produces the same records
+ * the Resource Manager API would.
+ */
+import { randomUUID } from 'node:crypto';
+import type { GridEvent, SimRequest, SimResponse } from '../contract';
+import { eventGridLink } from '../eventgrid/link';
+import type { Compute } from './compute';
+import type { ArmCore, Durations } from './core';
+import { armError, bodyObject, eq, isObject, json, key, normalizeLocation, resourceId } from './http';
+import { vaultNameProblem, type KeyVaultArm } from './keyvault';
+import type { Resources } from './resources';
+import type { VaultRecord } from './state';
+import type { OperationClass } from './throttle';
+
+const MAX_BULK_VMS = 10_000;
+
+export class ArmControl {
+  constructor(
+    private readonly core: ArmCore,
+    private readonly resources: Resources,
+    private readonly compute: Compute,
+    private readonly keyVault: KeyVaultArm,
+  ) {}
+
+  async handle(req: SimRequest): Promise<SimResponse | undefined> {
+    const route = req.path.replace(/^\/_sim\/arm\/?/i, '').replace(/\/$/, '').toLowerCase();
+    const link = eventGridLink(this.core.ctx);
+    const s = this.core.state;
+    const subscriptionPut = /^subscriptions\/([0-9a-f-]{36})$/.exec(route);
+    if (subscriptionPut && req.method === 'PUT') return json(201, this.seedSubscription({ ...bodyObject(req), subscriptionId: subscriptionPut[1] }));
+    switch (`${req.method} ${route}`) {
+      case 'GET ':
+        return json(200, {
+          subscriptions: Object.keys(s.subscriptions).length,
+          resourceGroups: Object.keys(s.resourceGroups).length,
+          virtualMachines: Object.keys(s.vms).length,
+          disks: Object.keys(s.disks).length,
+          vaults: Object.keys(s.vaults).length,
+          deletedVaults: Object.keys(s.deletedVaults).length,
+          systemTopics: Object.keys(s.systemTopics).length,
+          customTopics: Object.keys(s.customTopics).length,
+          eventSubscriptions: Object.keys(s.eventSubscriptions).length,
+          roleAssignments: Object.keys(s.roleAssignments).length,
+          operationsInProgress: Object.values(s.operations).filter((o) => o.status === 'InProgress').length,
+        });
+      case 'POST subscriptions':
+        return json(201, this.seedSubscription(bodyObject(req)));
+      case 'GET subscriptions':
+        return json(200, { value: Object.values(s.subscriptions) });
+      case 'POST resourcegroups': {
+        const b = bodyObject(req);
+        this.core.subscription(String(b.subscriptionId ?? ''));
+        const rg = this.resources.ensureResourceGroup(String(b.subscriptionId), String(b.name ?? ''), String(b.location ?? 'westeurope'), isObject(b.tags) ? (b.tags as Record<string, string>) : {});
+        return json(201, { id: rg.id });
+      }
+      case 'POST vms':
+        return json(201, this.seedVms(bodyObject(req)));
+      case 'GET vms/guest': {
+        const vm = s.vms[key(req.query.get('id') ?? '')];
+        if (!vm) throw armError(404, 'NotFound', `No VM with id '${(req.query.get('id') ?? '').slice(0, 200)}'.`);
+        const disks = [vm.osDiskId, ...vm.dataDisks.map((d) => d.diskId)].map((id) => s.disks[key(id)]).filter((d) => d !== undefined);
+        return json(200, { id: vm.id, osType: vm.osType, powerState: vm.powerState, guest: vm.guest, disks: disks.map((d) => ({ id: d.id, encryptionState: d.encryptionState, encryptionSettingsCollection: d.encryptionSettingsCollection ?? null })) });
+      }
+      case 'POST vms/deletebek': {
+        const b = bodyObject(req);
+        const vm = s.vms[key(String(b.id ?? ''))];
+        if (!vm) throw armError(404, 'NotFound', `No VM with id '${String(b.id ?? '').slice(0, 200)}'.`);
+        const removed = vm.guest.bekFiles.length;
+        vm.guest.bekFiles = [];
+        return json(200, { id: vm.id, removed });
+      }
+      case 'POST vaults':
+        return json(201, this.seedVault(bodyObject(req)));
+      case 'GET config':
+        return json(200, { throttling: this.core.throttle.config, durations: this.core.durations });
+      case 'PUT config':
+      case 'PATCH config': {
+        const b = bodyObject(req);
+        if (isObject(b.durations)) {
+          for (const [name, value] of Object.entries(b.durations)) {
+            if (!(name in this.core.durations)) throw armError(400, 'InvalidConfig', `Unknown duration '${name.slice(0, 40)}'. Known: ${Object.keys(this.core.durations).join(', ')}.`);
+            if (typeof value !== 'number' || !(value >= 0) || value > 7 * 86_400_000) throw armError(400, 'InvalidConfig', `Duration '${name}' must be a number of milliseconds between 0 and 7 days.`);
+            this.core.durations[name as keyof Durations] = value;
+          }
+        }
+        if (isObject(b.throttling)) {
+          const t = b.throttling;
+          if (typeof t.enabled === 'boolean') this.core.throttle.config.enabled = t.enabled;
+          for (const cls of ['reads', 'writes', 'deletes'] as OperationClass[]) {
+            const limit = t[cls];
+            if (limit === undefined) continue;
+            if (!isObject(limit) || !(Number(limit.bucketSize) >= 1) || !(Number(limit.refillPerSecond) >= 0)) {
+              throw armError(400, 'InvalidConfig', `throttling.${cls} needs bucketSize ≥ 1 and refillPerSecond ≥ 0.`);
+            }
+            this.core.throttle.config[cls] = { bucketSize: Number(limit.bucketSize), refillPerSecond: Number(limit.refillPerSecond) };
+          }
+          this.core.throttle.reset();
+        }
+        return json(200, { throttling: this.core.throttle.config, durations: this.core.durations });
+      }
+      case 'PUT eventgrid/functionapps': {
+        const b = bodyObject(req);
+        const target = String(b.resourceId ?? b.name ?? '');
+        if (!target) throw armError(400, 'InvalidConfig', "Give the function app as 'resourceId' or 'name'.");
+        if (b.url !== undefined && !/^https?:\/\//.test(String(b.url))) throw armError(400, 'InvalidConfig', "'url' must be an http(s) base URL, e.g. http://127.0.0.1:7071.");
+        link.setFunctionApp(target, b.url === undefined ? undefined : String(b.url));
+        return json(200, { functionApp: target, url: b.url ?? null });
+      }
+      case 'GET eventgrid/deliveries':
+        return json(200, link.deliveryReport());
+      case 'DELETE eventgrid/deliveries':
+        link.clearDeliveryReport();
+        return { status: 204 };
+      case 'POST eventgrid/publish': {
+        const b = bodyObject(req);
+        if (typeof b.source !== 'string' || !Array.isArray(b.events)) throw armError(400, 'InvalidRequest', "Body needs 'source' (an ARM id) and 'events' (Event Grid schema events).");
+        this.core.publish(b.source, b.events as GridEvent[]);
+        return json(202, { published: b.events.length });
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  private seedSubscription(b: Record<string, any>): Record<string, unknown> {
+    const subscriptionId = String(b.subscriptionId ?? randomUUID());
+    const tenantId = String(b.tenantId ?? this.core.ctx.directory?.tenantId ?? '');
+    if (!/^[0-9a-f-]{36}$/i.test(subscriptionId)) throw armError(400, 'InvalidSubscriptionId', `The subscription id '${subscriptionId.slice(0, 40)}' must be a GUID.`);
+    if (!/^[0-9a-f-]{36}$/i.test(tenantId)) throw armError(400, 'InvalidTenantId', 'A tenantId (GUID) is required when the directory is not mounted.');
+    this.core.state.subscriptions[key(subscriptionId)] = { subscriptionId, tenantId, displayName: String(b.displayName ?? `Simulated subscription ${subscriptionId.slice(0, 8)}`), state: b.state === 'Disabled' ? 'Disabled' : 'Enabled' };
+    return { subscriptionId, tenantId };
+  }
+
+  private seedVms(b: Record<string, any>): Record<string, unknown> {
+    const subscriptionId = String(b.subscriptionId ?? '');
+    this.core.subscription(subscriptionId);
+    const resourceGroup = String(b.resourceGroup ?? '');
+    const location = normalizeLocation(String(b.location ?? 'westeurope'));
+    this.resources.ensureResourceGroup(subscriptionId, resourceGroup, location);
+    const count = Number(b.count ?? 1);
+    if (!Number.isInteger(count) || count < 1 || count > MAX_BULK_VMS) throw armError(400, 'InvalidRequest', `count must be an integer between 1 and ${MAX_BULK_VMS}.`);
+    const osType = eq(String(b.osType ?? 'Windows'), 'linux') ? 'Linux' : 'Windows';
+    const dataDisks = Number(b.dataDisks ?? 0);
+    if (!Number.isInteger(dataDisks) || dataDisks < 0 || dataDisks > 16) throw armError(400, 'InvalidRequest', 'dataDisks must be an integer between 0 and 16.');
+    const prefix = String(b.namePrefix ?? 'vm');
+    const start = Number(b.startIndex ?? Object.keys(this.core.state.vms).length);
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const name = count === 1 && b.name ? String(b.name) : `${prefix}${start + i}`;
+      const vm = this.compute.createVmRecord(subscriptionId, resourceGroup, name, {
+        location,
+        tags: isObject(b.tags) ? b.tags : {},
+        properties: {
+          hardwareProfile: { vmSize: String(b.vmSize ?? 'Standard_D2s_v5') },
+          storageProfile: {
+            osDisk: { osType, createOption: 'FromImage' },
+            dataDisks: Array.from({ length: dataDisks }, (_, lun) => ({ lun, createOption: 'Empty', diskSizeGB: Number(b.dataDiskSizeGB ?? 128) })),
+          },
+          osProfile: { computerName: name.slice(0, 15), adminUsername: 'azureuser', ...(osType === 'Windows' ? { windowsConfiguration: {} } : { linuxConfiguration: {} }) },
+        },
+      }, 'Succeeded');
+      if (b.powerState === 'deallocated' || b.powerState === 'stopped') vm.powerState = b.powerState;
+      ids.push(vm.id);
+    }
+    return { count: ids.length, ids };
+  }
+
+  private seedVault(b: Record<string, any>): Record<string, unknown> {
+    const subscriptionId = String(b.subscriptionId ?? '');
+    const sub = this.core.subscription(subscriptionId);
+    const resourceGroup = String(b.resourceGroup ?? '');
+    const location = normalizeLocation(String(b.location ?? 'westeurope'));
+    this.resources.ensureResourceGroup(subscriptionId, resourceGroup, location);
+    const name = String(b.name ?? '');
+    const problem = vaultNameProblem(name);
+    if (problem) throw armError(400, 'VaultNameNotValid', problem);
+    if (this.keyVault.findVault(name) || this.core.state.deletedVaults[name.toLowerCase()]) throw armError(409, 'VaultAlreadyExists', `The vault name '${name.slice(0, 40)}' is already in use.`);
+    const id = resourceId(subscriptionId, resourceGroup, 'Microsoft.KeyVault', 'vaults', name);
+    const vault: VaultRecord = {
+      id, name, subscriptionId, resourceGroup, location, tenantId: sub.tenantId,
+      vaultUri: `https://${name.toLowerCase()}.vault.azure.net/`,
+      enabledForDiskEncryption: b.enabledForDiskEncryption === true,
+      enabledForDeployment: false,
+      enabledForTemplateDeployment: false,
+      enableSoftDelete: true,
+      softDeleteRetentionInDays: Number(b.softDeleteRetentionInDays ?? 90),
+      enablePurgeProtection: b.enablePurgeProtection === true,
+      enableRbacAuthorization: false,
+      accessPolicies: Array.isArray(b.accessPolicies) ? b.accessPolicies : [],
+      tags: isObject(b.tags) ? b.tags : {},
+    };
+    this.core.state.vaults[key(id)] = vault;
+    return { id, vaultUri: vault.vaultUri };
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * Resource Manager state: plain JSON records keyed by lower-cased resource id, so the whole
+ * state snapshots with structuredClone and persists as JSON under --state.
+ */
+import type { AccessPolicyEntry, VaultRecord } from '../contract';
+
+export interface SubscriptionRecord {
+  subscriptionId: string;
+  displayName: string;
+  tenantId: string;
+  state: 'Enabled' | 'Disabled';
+}
+
+export interface ResourceGroupRecord {
+  id: string;
+  name: string;
+  subscriptionId: string;
+  location: string;
+  tags: Record<string, string>;
+  provisioningState: 'Succeeded' | 'Deleting';
+}
+
+export interface InstanceViewStatus {
+  code: string;
+  level: 'Info' | 'Warning' | 'Error';
+  displayStatus?: string;
+  message?: string;
+  time?: string;
+}
+
+export interface DiskEncryptionSettingsModel {
+  enabled?: boolean;
+  diskEncryptionKey?: { secretUrl: string; sourceVault: { id: string } };
+  keyEncryptionKey?: { keyUrl: string; sourceVault: { id: string } };
+}
+
+export interface DiskRecord {
+  id: string;
+  name: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  tags: Record<string, string>;
+  osType?: 'Windows' | 'Linux';
+  diskSizeGB: number;
+  sku: string;
+  managedBy?: string;
+  timeCreated: string;
+  encryptionSettingsCollection?: {
+    enabled: boolean;
+    encryptionSettings: DiskEncryptionSettingsModel[];
+    encryptionSettingsVersion: '1.0' | '1.1';
+  };
+  /** Guest-side truth: is the volume actually encrypted (stamped is not encrypted). */
+  encryptionState: 'notEncrypted' | 'encrypted' | 'encryptionInProgress';
+}
+
+export interface ExtensionRecord {
+  id: string;
+  name: string;
+  location: string;
+  publisher: string;
+  type: string;
+  typeHandlerVersion: string;
+  autoUpgradeMinorVersion: boolean;
+  forceUpdateTag?: string;
+  settings: unknown;
+  /** Kept to run the extension; never returned by GET (as in Azure). */
+  protectedSettings?: unknown;
+  provisioningState: 'Creating' | 'Updating' | 'Succeeded' | 'Failed' | 'Deleting';
+  statuses: InstanceViewStatus[];
+  substatuses: InstanceViewStatus[];
+  tags: Record<string, string>;
+}
+
+/** What the guest OS keeps: BEK volume files (Windows) / passphrase file (Linux), boot state. */
+export interface GuestState {
+  bekFiles: { name: string; secretUrl: string }[];
+  boot: 'ok' | 'BitLockerRecovery' | 'PassphrasePrompt';
+  /** Last SequenceVersion / settings fingerprint the ADE extension ran with (re-run semantics). */
+  adeFingerprint?: string;
+  adeSequence?: string;
+}
+
+export interface VmRecord {
+  id: string;
+  name: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  tags: Record<string, string>;
+  zones?: string[];
+  vmId: string;
+  vmSize: string;
+  osType: 'Windows' | 'Linux';
+  computerName: string;
+  adminUsername: string;
+  imageReference: unknown;
+  osDiskId: string;
+  dataDisks: { lun: number; diskId: string; caching: string; createOption: string }[];
+  osDiskEncryptionSettings?: DiskEncryptionSettingsModel;
+  networkInterfaces: { id: string; primary?: boolean }[];
+  identity?: unknown;
+  securityProfile?: unknown;
+  provisioningState: 'Creating' | 'Updating' | 'Succeeded' | 'Failed' | 'Deleting';
+  powerState: 'running' | 'stopped' | 'deallocated' | 'starting' | 'stopping' | 'deallocating';
+  timeCreated: string;
+  extensions: Record<string, ExtensionRecord>;
+  guest: GuestState;
+  memoryGB: number;
+}
+
+export interface DeletedVaultRecord {
+  id: string;
+  name: string;
+  location: string;
+  vaultId: string;
+  deletionDate: string;
+  scheduledPurgeDate: string;
+  purgeProtectionEnabled: boolean;
+  tags: Record<string, string>;
+  vault: VaultRecord;
+}
+
+export interface EventSubscriptionRecord {
+  id: string;
+  name: string;
+  /** ARM id of the topic resource (system topic or custom topic). */
+  topicId: string;
+  /** The source whose events this subscription receives (system topic source or custom topic id). */
+  source: string;
+  properties: Record<string, any>;
+  provisioningState: 'Creating' | 'Succeeded' | 'Failed' | 'AwaitingManualAction' | 'Deleting';
+}
+
+export interface SystemTopicRecord {
+  id: string;
+  name: string;
+  location: string;
+  tags: Record<string, string>;
+  source: string;
+  topicType: string;
+  metricResourceId: string;
+}
+
+export interface CustomTopicRecord {
+  id: string;
+  name: string;
+  location: string;
+  tags: Record<string, string>;
+  endpoint: string;
+  inputSchema: string;
+  key1: string;
+  key2: string;
+  disableLocalAuth: boolean;
+}
+
+export interface RoleAssignmentRecord {
+  id: string;
+  name: string;
+  scope: string;
+  roleDefinitionId: string;
+  principalId: string;
+  principalType: string;
+  createdOn: string;
+}
+
+/** A long-running operation as the Azure-AsyncOperation / Location endpoints report it. */
+export interface OperationRecord {
+  id: string;
+  name: string;
+  status: 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled';
+  startTime: string;
+  endTime?: string;
+  /** Simulated time at which the operation is expected to finish (for Retry-After). */
+  expectedEnd: number;
+  error?: { code: string; message: string; details?: unknown[] };
+  /** Resource the Location header resolves to once done (200 with it, or 204 when absent). */
+  resourceId?: string;
+  /** Body the Location poll returns when done (for actions that return content). */
+  result?: unknown;
+}
+
+export interface ArmState {
+  subscriptions: Record<string, SubscriptionRecord>;
+  resourceGroups: Record<string, ResourceGroupRecord>;
+  vms: Record<string, VmRecord>;
+  disks: Record<string, DiskRecord>;
+  vaults: Record<string, VaultRecord>;
+  /** Keyed by lower-cased vault name (names are global). */
+  deletedVaults: Record<string, DeletedVaultRecord>;
+  systemTopics: Record<string, SystemTopicRecord>;
+  customTopics: Record<string, CustomTopicRecord>;
+  eventSubscriptions: Record<string, EventSubscriptionRecord>;
+  roleAssignments: Record<string, RoleAssignmentRecord>;
+  operations: Record<string, OperationRecord>;
+}
+
+export function emptyState(): ArmState {
+  return {
+    subscriptions: {},
+    resourceGroups: {},
+    vms: {},
+    disks: {},
+    vaults: {},
+    deletedVaults: {},
+    systemTopics: {},
+    customTopics: {},
+    eventSubscriptions: {},
+    roleAssignments: {},
+    operations: {},
+  };
+}
+
+export type { AccessPolicyEntry, VaultRecord };
