@@ -22,3 +22,14 @@ app.http('startIt', {
     return { jsonBody: { taskHubName: client.taskHubName } };
   },
 });
+
+// Starter through the DurableClient binding: waits for the result, or answers with the check-status payload.
+df.app.client.http('runHellos', {
+  route: 'orchestrators/sayHellos',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: async (request, client) => {
+    const instanceId = await client.startNew('sayHellos', { input: await request.json() });
+    return client.waitForCompletionOrCreateCheckStatusResponse(request, instanceId, { timeoutInMilliseconds: 10000, retryIntervalInMilliseconds: 50 });
+  },
+});
