@@ -36,7 +36,7 @@ describe('HTTP triggers', () => {
     const res = await host.fetch('/api/echo/12?a=1&b=two', { method: 'POST', headers: { 'x-custom': 'yes', 'content-type': 'text/plain' }, body: 'hello body' });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
-    const body = await res.json();
+    const body: any = await res.json();
     expect(body).toMatchObject({ method: 'POST', params: { id: '12' }, query: { a: '1', b: 'two' }, body: 'hello body', headers: { 'x-custom': 'yes', 'content-type': 'text/plain' } });
     expect(body.url).toBe(`${host.baseUrl}/api/echo/12?a=1&b=two`);
   });
@@ -195,11 +195,11 @@ describe('admin endpoints', () => {
   });
 
   it('lists functions and reports host status', async () => {
-    const list = await (await admin('functions')).json();
+    const list: any = await (await admin('functions')).json();
     expect(list.map((f: any) => f.name)).toContain('onEvent');
     expect(list.find((f: any) => f.name === 'echo').invoke_url_template).toBe(`${host.baseUrl}/api/echo/{id:int?}`);
     const one = await admin('functions/tick');
-    expect((await one.json()).config.bindings[0]).toMatchObject({ type: 'timerTrigger', schedule: '%TICK_SCHEDULE%' });
+    expect(((await one.json()) as any).config.bindings[0]).toMatchObject({ type: 'timerTrigger', schedule: '%TICK_SCHEDULE%' });
     expect(await (await admin('host/status')).json()).toMatchObject({ state: 'Running' });
   });
 
