@@ -1,0 +1,191 @@
+/**
+ * DirectoryPort over Microsoft Graph v1.0 (@microsoft/microsoft-graph-client), authenticated with
+ * the app's TokenCredential and sending every request through the proxy-aware fetch.
+ *
+ * Needs the Graph application permission `Application.ReadWrite.OwnedBy` only: the automation can
+ * create applications (becoming their owner) and manage just those. Every app it creates carries
+ * the {@link AUTOMATION_TAG} tag, and lookups only ever consider tagged apps.
+ */
+import { AuthenticationHandler, Client, RedirectHandler, RetryHandler, RetryHandlerOptions, TelemetryHandler, type Middleware } from '@microsoft/microsoft-graph-client';
+import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials';
+import type { TokenCredential } from '@azure/core-auth';
+import { TransientError, ValidationError } from '../core/errors';
+import { callAzure, callAzureOrUndefined, GRAPH_RETRY_OPTIONS } from './errors';
+import type { ApplicationInfo, DirectoryPort, EnsureApplicationResult, PasswordCredential, ServicePrincipalInfo } from './ports';
+import { ProxyAwareFetchHandler } from './proxy-fetch';
+import { SecretValue } from './secret-value';
+
+/** Tag on every application/service principal the automation creates. */
+export const AUTOMATION_TAG = 'ade-autopilot';
+
+export interface DirectoryAdapterOptions {
+  /** Graph endpoint, e.g. https://graph.microsoft.us for US Gov; default https://graph.microsoft.com. */
+  graphBaseUrl?: string;
+  /** Replaces the last middleware (tests inject a transport here). */
+  transport?: Middleware;
+  /** Clock for credential end dates (tests pin it). */
+  now?: () => number;
+}
+
+interface GraphApplication {
+  id: string;
+  appId: string;
+  displayName: string;
+  tags?: string[];
+  createdDateTime?: string;
+}
+
+interface GraphServicePrincipal {
+  id: string;
+  appId: string;
+  displayName?: string;
+}
+
+interface GraphPasswordCredential {
+  keyId: string;
+  endDateTime: string;
+  secretText?: string;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class DirectoryAdapter implements DirectoryPort {
+  private readonly client: Client;
+  private readonly now: () => number;
+
+  constructor(credential: TokenCredential, options: DirectoryAdapterOptions = {}) {
+    const baseUrl = (options.graphBaseUrl ?? 'https://graph.microsoft.com').replace(/\/+$/, '');
+    const authProvider = new TokenCredentialAuthenticationProvider(credential, { scopes: [`${baseUrl}/.default`] });
+    // The default chain ends in HTTPMessageHandler (global fetch, which ignores HTTPS_PROXY);
+    // ours ends in the proxy-aware fetch. Retry settings as for the ARM SDKs (see azure/errors.ts).
+    const chain: Middleware[] = [
+      new AuthenticationHandler(authProvider),
+      new RetryHandler(new RetryHandlerOptions(GRAPH_RETRY_OPTIONS.delaySeconds, GRAPH_RETRY_OPTIONS.maxRetries)),
+      new RedirectHandler(),
+      new TelemetryHandler(),
+      options.transport ?? new ProxyAwareFetchHandler(),
+    ];
+    for (let i = 0; i < chain.length - 1; i++) chain[i]!.setNext?.(chain[i + 1]!);
+    this.client = Client.initWithMiddleware({ middleware: chain[0], baseUrl: `${baseUrl}/`, defaultVersion: 'v1.0' });
+    this.now = options.now ?? Date.now;
+  }
+
+  async ensureApplication(displayName: string, options: { notes?: string } = {}): Promise<EnsureApplicationResult> {
+    if (displayName.trim() === '' || displayName.length > 120) throw new ValidationError('Application display name must be 1–120 characters', { field: 'displayName' });
+    const existing = await this.findApplications(displayName);
+    if (existing.length > 0) return { ...toApplicationInfo(pickCanonical(existing)), created: false };
+
+    const created = await callAzure(`Create Entra application ${displayName}`, () =>
+      this.client.api('/applications').post({
+        displayName,
+        signInAudience: 'AzureADMyOrg',
+        tags: [AUTOMATION_TAG],
+        ...(options.notes ? { notes: options.notes } : {}),
+      }) as Promise<GraphApplication>,
+    );
+    // Entra allows duplicate display names. If another run created one at the same moment, all
+    // runs converge on the oldest and the others delete their own copy.
+    const all = await this.findApplications(displayName);
+    const canonical = pickCanonical(all.some((a) => a.id === created.id) ? all : [...all, created]);
+    if (canonical.id !== created.id) {
+      await this.deleteApplication(created.id);
+      return { ...toApplicationInfo(canonical), created: false };
+    }
+    return { ...toApplicationInfo(created), created: true };
+  }
+
+  private async findApplications(displayName: string): Promise<GraphApplication[]> {
+    const result = await callAzure(`Look up Entra application ${displayName}`, () =>
+      this.client
+        .api('/applications')
+        .filter(`displayName eq '${escapeOData(displayName)}'`)
+        .select(['id', 'appId', 'displayName', 'tags', 'createdDateTime'])
+        .get() as Promise<{ value?: GraphApplication[] }>,
+    );
+    return (result.value ?? []).filter((a) => (a.tags ?? []).includes(AUTOMATION_TAG));
+  }
+
+  async ensureServicePrincipal(appId: string): Promise<ServicePrincipalInfo> {
+    if (!GUID.test(appId)) throw new ValidationError(`appId must be a GUID: got ${JSON.stringify(appId)}`, { field: 'appId' });
+    const found = await this.findServicePrincipal(appId);
+    if (found) return found;
+    try {
+      const created = await callAzure(`Create service principal for application ${appId}`, () =>
+        this.client.api('/servicePrincipals').post({ appId, tags: [AUTOMATION_TAG] }) as Promise<GraphServicePrincipal>,
+      );
+      return toServicePrincipalInfo(created);
+    } catch (error) {
+      // A concurrent run created it first (Graph answers 409 / 400 "already exists"): use that one.
+      const again = await this.findServicePrincipal(appId);
+      if (again) return again;
+      throw error;
+    }
+  }
+
+  private async findServicePrincipal(appId: string): Promise<ServicePrincipalInfo | undefined> {
+    const result = await callAzure(`Look up service principal for application ${appId}`, () =>
+      this.client.api('/servicePrincipals').filter(`appId eq '${appId}'`).select(['id', 'appId', 'displayName']).get() as Promise<{ value?: GraphServicePrincipal[] }>,
+    );
+    const sp = result.value?.[0];
+    return sp ? toServicePrincipalInfo(sp) : undefined;
+  }
+
+  async addPassword(appObjectId: string, options: { lifetimeMs: number; displayName?: string }): Promise<PasswordCredential> {
+    checkObjectId(appObjectId, 'appObjectId');
+    if (!Number.isFinite(options.lifetimeMs) || options.lifetimeMs <= 0) throw new ValidationError('Password lifetime must be a positive number of milliseconds', { field: 'lifetimeMs' });
+    const endDateTime = new Date(this.now() + options.lifetimeMs).toISOString();
+    const credential = await callAzure(`Add password credential to application ${appObjectId}`, () =>
+      this.client.api(`/applications/${appObjectId}/addPassword`).post({
+        passwordCredential: { displayName: options.displayName ?? 'ade-autopilot short-lived', endDateTime },
+      }) as Promise<GraphPasswordCredential>,
+    );
+    if (!credential.secretText) {
+      throw new TransientError(`Graph created password credential ${credential.keyId} on application ${appObjectId} but returned no secret text`, { code: 'MissingSecretText' });
+    }
+    return { keyId: credential.keyId, endDateTime: credential.endDateTime ?? endDateTime, secret: new SecretValue(credential.secretText) };
+  }
+
+  async removePassword(appObjectId: string, keyId: string): Promise<void> {
+    checkObjectId(appObjectId, 'appObjectId');
+    checkObjectId(keyId, 'keyId');
+    await callAzureOrUndefined(`Remove password credential ${keyId} from application ${appObjectId}`, () =>
+      this.client.api(`/applications/${appObjectId}/removePassword`).post({ keyId }) as Promise<unknown>,
+    );
+  }
+
+  async deleteApplication(appObjectId: string): Promise<void> {
+    checkObjectId(appObjectId, 'appObjectId');
+    await callAzureOrUndefined(`Delete application ${appObjectId}`, () => this.client.api(`/applications/${appObjectId}`).delete() as Promise<unknown>);
+  }
+
+  async deleteServicePrincipal(servicePrincipalObjectId: string): Promise<void> {
+    checkObjectId(servicePrincipalObjectId, 'servicePrincipalObjectId');
+    await callAzureOrUndefined(`Delete service principal ${servicePrincipalObjectId}`, () =>
+      this.client.api(`/servicePrincipals/${servicePrincipalObjectId}`).delete() as Promise<unknown>,
+    );
+  }
+}
+
+/** OData string literal escaping: a single quote is doubled. */
+export function escapeOData(value: string): string {
+  return value.replace(/'/g, "''");
+}
+
+/** The oldest application wins (ties broken by id), so concurrent creators agree. */
+function pickCanonical(apps: GraphApplication[]): GraphApplication {
+  return [...apps].sort((a, b) => (a.createdDateTime ?? '').localeCompare(b.createdDateTime ?? '') || a.id.localeCompare(b.id))[0]!;
+}
+
+function toApplicationInfo(app: GraphApplication): ApplicationInfo {
+  return { objectId: app.id, appId: app.appId, displayName: app.displayName };
+}
+
+function toServicePrincipalInfo(sp: GraphServicePrincipal): ServicePrincipalInfo {
+  const info: ServicePrincipalInfo = { objectId: sp.id, appId: sp.appId };
+  if (sp.displayName) info.displayName = sp.displayName;
+  return info;
+}
+
+function checkObjectId(value: string, field: string): void {
+  if (!GUID.test(value)) throw new ValidationError(`${field} must be a GUID: got ${JSON.stringify(value)}`, { field });
+}
