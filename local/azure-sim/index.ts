@@ -20,6 +20,7 @@ import { TokenIssuer } from './front/tokens';
 import { Control } from './front/control';
 import { EntraDirectory, type ServicePrincipal } from './entra/directory';
 import { LoginService, ManagedIdentityService } from './entra/login';
+import { KeyVaultService } from './keyvault/service';
 import { loadOptionalParts, type ArmService, type EventGridParts } from './front/parts';
 
 export type { ArmService, EventGridParts } from './front/parts';
@@ -124,12 +125,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   const identityHeader = randomBytes(24).toString('hex');
   const systemAssigned = (): ServicePrincipal | undefined => directory.servicePrincipals.get(seedState.managedIdentityObjectId);
+  let armMounted = false;
+  const keyVault = new KeyVaultService(ctx, () => armMounted);
+  ctx.keyVaultPlatform = keyVault;
   pipeline.mount(new LoginService(directory, tokens, clock));
+  pipeline.mount(keyVault);
   pipeline.mount(new ManagedIdentityService(directory, tokens, identityHeader, systemAssigned));
 
   const parts = loadOptionalParts(ctx, { createArm: options.createArm, createEventGrid: options.createEventGrid, log });
   if (parts.arm) {
     const arm = parts.arm;
+    armMounted = true;
     ctx.vaults = { findVault: (name: string): VaultRecord | undefined => arm.findVault(name) } satisfies VaultDirectory;
     pipeline.mount(arm);
   } else {
@@ -148,20 +154,22 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   if (persisted) state.restore(persisted);
   const seedSecret = ensureSeed(directory, seedState);
 
-  const control = new Control({
+  const control: Control = new Control({
     clock,
     state,
     stateFile,
     requestLog,
     faults,
     directory,
+    keyVault,
     arm: parts.arm,
     seed: () => seedView(),
     env: () => env,
     baseline: () => baseline,
+    serverStats: (): Record<string, number> => ({ ...server.stats }),
     mounted: () => ({ arm: Boolean(parts.arm), eventgrid: Boolean(parts.eventgrid), keyvault: true, graph: true, login: true }),
   });
-  const server = new SimServer({
+  const server: SimServer = new SimServer({
     ca,
     pipeline,
     control,

@@ -34,6 +34,7 @@ export interface ControlDeps {
   /** Snapshot that `reset` returns to (state right after seeding). */
   baseline?: () => Record<string, unknown>;
   mounted: () => Record<string, boolean>;
+  serverStats?: () => Record<string, number>;
 }
 
 export class Control {
@@ -84,7 +85,7 @@ export class Control {
     switch (area) {
       case undefined:
       case 'health':
-        return ok({ status: 'ok', mounted: d.mounted(), timeScale: d.clock.getScale(), now: new Date(d.clock.now()).toISOString(), tenantId: d.directory.tenantId });
+        return ok({ status: 'ok', mounted: d.mounted(), server: d.serverStats?.(), timeScale: d.clock.getScale(), now: new Date(d.clock.now()).toISOString(), tenantId: d.directory.tenantId });
       case 'env':
         return ok(d.env());
       case 'seed':

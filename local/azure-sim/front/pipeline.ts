@@ -30,6 +30,8 @@ export interface RawResponse {
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 interface ServiceProfile {
+  /** Error code for a request body that is not valid JSON. */
+  jsonErrorCode?: string;
   /** Token audiences the service accepts (trailing slash ignored); undefined = any audience. */
   audiences?: string[];
   errorBody(code: string, message: string, req: SimRequest | undefined, requestId: string, now: number): unknown;
@@ -73,6 +75,7 @@ const PROFILES: Record<string, ServiceProfile> = {
     extraHeaders: (requestId) => ({ 'x-ms-correlation-request-id': requestId, 'x-ms-routing-request-id': `SIMULATOR:${new Date().toISOString().replace(/[-:.]/g, '')}:${requestId}` }),
   },
   graph: {
+    jsonErrorCode: 'BadRequest',
     audiences: ['https://graph.microsoft.com', '00000003-0000-0000-c000-000000000000'],
     errorBody(code, message, req, requestId, now) {
       return { error: { code, message, innerError: { date: new Date(now).toISOString().replace(/\.\d+Z$/, ''), 'request-id': requestId, 'client-request-id': headerOf(req, 'client-request-id') ?? requestId } } };
@@ -94,7 +97,12 @@ const PROFILES: Record<string, ServiceProfile> = {
   },
   keyvault: {
     audiences: ['https://vault.azure.net', 'https://vault.azure.net/'],
-    errorBody: plainEnvelope,
+    jsonErrorCode: 'BadParameter',
+    // Handlers signal Key Vault's inner error as 'Code/InnerCode' (e.g. Forbidden/AccessDenied).
+    errorBody(code, message) {
+      const [outer, inner] = code.split('/');
+      return { error: { code: outer, message, ...(inner ? { innererror: { code: inner } } : {}) } };
+    },
     unauthorized(problem, tenantId) {
       const headers = { 'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${tenantId}", resource="https://vault.azure.net"` };
       switch (problem.kind) {
@@ -175,7 +183,7 @@ export class Pipeline {
         throw new SimError(f.status, f.code ?? defaultCode(f.status), f.message ?? `Injected fault (rule ${f.ruleId}).`, headers);
       }
       if (raw.body.length > MAX_BODY_BYTES) throw new SimError(413, 'RequestEntityTooLarge', `The request body is ${raw.body.length} bytes; the limit is ${MAX_BODY_BYTES}.`);
-      parseJsonBody(req);
+      parseJsonBody(req, profile.jsonErrorCode ?? 'InvalidRequestContent');
       if (service.requiresAuth) req.principal = this.authenticate(req, service, profile);
       response = await service.handle(req);
     } catch (err) {
@@ -254,14 +262,14 @@ function buildRequest(raw: RawRequest, host: string, requestId: string): SimRequ
   return { method: raw.method.toUpperCase(), host, path: path || '/', query, headers: lowerHeaders(raw.headers), body: raw.body, requestId };
 }
 
-function parseJsonBody(req: SimRequest): void {
+function parseJsonBody(req: SimRequest, errorCode: string): void {
   if (req.body.length === 0) return;
   const type = String(req.headers['content-type'] ?? '').toLowerCase();
   if (!type.includes('json')) return;
   try {
     req.json = JSON.parse(req.body.toString('utf8'));
   } catch (err) {
-    throw new SimError(400, 'InvalidRequestContent', `The request content was invalid and could not be deserialized: '${(err as Error).message}'.`);
+    throw new SimError(400, errorCode, `The request content was invalid and could not be deserialized: '${(err as Error).message}'.`);
   }
 }
 

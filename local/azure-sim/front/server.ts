@@ -36,6 +36,8 @@ export class SimServer {
   private readonly inner: Server;
   private readonly sockets = new Set<Duplex>();
   port = 0;
+  /** Counters for the health endpoint (tunnel reuse matters for throughput). */
+  readonly stats = { tunnels: 0, tunnelledRequests: 0, refusedTunnels: 0 };
 
   constructor(private readonly opts: SimServerOptions) {
     this.outer = createServer((req, res) => void this.onDirect(req, res));
@@ -83,11 +85,13 @@ export class SimServer {
       const reason = !m ? `malformed CONNECT target '${target}'`
         : port !== 443 ? `only port 443 is simulated (got ${host}:${port})`
           : `'${host}' is not an Azure host this simulator serves (login.microsoftonline.com, management.azure.com, graph.microsoft.com, <vault>.vault.azure.net of an existing vault, <topic>.<region>-1.eventgrid.azure.net)`;
+      this.stats.refusedTunnels++;
       this.opts.log('warn', 'proxy refused CONNECT', { target, reason });
       const body = `azure-sim proxy refused the tunnel: ${reason}.\n`;
       socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       return;
     }
+    this.stats.tunnels++;
     socket.write('HTTP/1.1 200 Connection Established\r\nProxy-Agent: azure-sim\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
     let secureContext;
@@ -107,6 +111,7 @@ export class SimServer {
 
   private async onTunnelled(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const host = (req.socket as TaggedSocket)[SIM_HOST] ?? String(req.headers.host ?? '').replace(/:\d+$/, '');
+    this.stats.tunnelledRequests++;
     const body = await readBody(req, res);
     if (!body) return;
     const raw: RawRequest = { method: req.method ?? 'GET', host, url: req.url ?? '/', headers: req.headers, body };

@@ -63,7 +63,8 @@ export class StateFile {
 
   save(snapshot: Record<string, unknown>): void {
     const tmp = `${this.path}.tmp`;
-    writeFileSync(tmp, JSON.stringify(snapshot));
+    // The state holds secret values and key material: owner-only.
+    writeFileSync(tmp, JSON.stringify(snapshot), { mode: 0o600 });
     renameSync(tmp, this.path);
   }
 }

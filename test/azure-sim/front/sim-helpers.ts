@@ -10,15 +10,23 @@ import { startSimulator, type Simulator, type SimulatorOptions } from '../../../
 
 let patched = false;
 const trusted: string[] = [];
+// One context for all connections: building one per connection from ~140 root PEMs costs tens of ms.
+let sharedContext: tls.SecureContext | undefined;
 
 export function trustCa(pem: string): void {
-  if (!trusted.includes(pem)) trusted.push(pem);
+  if (!trusted.includes(pem)) {
+    trusted.push(pem);
+    sharedContext = undefined;
+  }
   if (patched) return;
   patched = true;
   const original = tls.connect;
   (tls as { connect: typeof tls.connect }).connect = function patchedConnect(this: unknown, ...args: unknown[]) {
     const options = args.find((a) => typeof a === 'object' && a !== null) as tls.ConnectionOptions | undefined;
-    if (options && options.ca === undefined) options.ca = [...tls.rootCertificates, ...trusted];
+    if (options && options.ca === undefined && options.secureContext === undefined) {
+      sharedContext ??= tls.createSecureContext({ ca: [...tls.rootCertificates, ...trusted] });
+      options.secureContext = sharedContext;
+    }
     return (original as (...a: unknown[]) => tls.TLSSocket).apply(this, args);
   } as typeof tls.connect;
 }
@@ -51,4 +59,52 @@ export async function control<T = unknown>(sim: Simulator, method: string, path:
 
 export function decodeJwt(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+export interface TestVaultOptions {
+  enabledForDiskEncryption?: boolean;
+  enableSoftDelete?: boolean;
+  enablePurgeProtection?: boolean;
+  softDeleteRetentionInDays?: number;
+  location?: string;
+  accessPolicies?: { tenantId: string; objectId: string; permissions: { keys?: string[]; secrets?: string[] } }[];
+}
+
+/**
+ * Creates a vault for data-plane tests. Uses the control API's stand-alone vaults when Resource
+ * Manager is not mounted; otherwise goes through Microsoft.KeyVault/vaults like a real client.
+ */
+export async function createTestVault(sim: Simulator, name: string, options: TestVaultOptions = {}): Promise<{ vaultUrl: string }> {
+  const accessPolicies = options.accessPolicies ?? [{ tenantId: sim.seed.tenantId, objectId: sim.seed.clientObjectId, permissions: { keys: ['all'], secrets: ['all'] } }];
+  if (!sim.mounted.arm) {
+    const res = await control(sim, 'PUT', `/_sim/keyvault/vaults/${name}`, { ...options, accessPolicies });
+    if (res.status !== 200) throw new Error(`creating vault ${name} failed: ${JSON.stringify(res.body)}`);
+    return { vaultUrl: `https://${name}.vault.azure.net` };
+  }
+  const { KeyVaultManagementClient } = await import('@azure/arm-keyvault');
+  const { ClientSecretCredential } = await import('@azure/identity');
+  const cred = new ClientSecretCredential(sim.seed.tenantId, sim.seed.clientId, sim.seed.clientSecret);
+  const rg = 'kv-tests';
+  await control(sim, 'PUT', `/_sim/arm/subscriptions/${sim.seed.subscriptionId}/resourceGroups/${rg}`, { location: options.location ?? 'westeurope' });
+  const client = new KeyVaultManagementClient(cred, sim.seed.subscriptionId);
+  await client.vaults.beginCreateOrUpdateAndWait(rg, name, {
+    location: options.location ?? 'westeurope',
+    properties: {
+      tenantId: sim.seed.tenantId,
+      sku: { family: 'A', name: 'standard' },
+      accessPolicies: accessPolicies.map((p) => ({ tenantId: p.tenantId, objectId: p.objectId, permissions: p.permissions as never })),
+      enabledForDiskEncryption: options.enabledForDiskEncryption ?? false,
+      enableSoftDelete: options.enableSoftDelete ?? true,
+      enablePurgeProtection: options.enablePurgeProtection || undefined,
+      softDeleteRetentionInDays: options.softDeleteRetentionInDays ?? 90,
+    },
+  });
+  return { vaultUrl: `https://${name}.vault.azure.net` };
+}
+
+/** Creates a service principal with a client secret through the control API. */
+export async function createPrincipal(sim: Simulator, displayName: string, body: Record<string, unknown> = {}) {
+  const res = await control<{ appId: string; objectId: string; clientSecret: string; tenantId: string }>(sim, 'POST', '/_sim/principals', { displayName, ...body });
+  if (res.status !== 201) throw new Error(`creating principal failed: ${JSON.stringify(res.body)}`);
+  return res.body;
 }
