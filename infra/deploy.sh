@@ -120,22 +120,32 @@ param_value() {
   ' "$MAIN_TEMPLATE" "$PARAMETERS_FILE" "$1"
 }
 
-# One output of a deployment's outputs JSON (dry run: a placeholder naming the output).
-output_value() {
-  local json="$1" name="$2"
+# Loads a deployment's outputs JSON into the OUTPUT associative array (one node process for all of them);
+# in dry-run mode every requested name gets a placeholder naming it.
+declare -A OUTPUT=()
+load_outputs() {
+  local json="$1" name value
+  shift
   if [[ "$DRY_RUN" == true ]]; then
-    printf '<%s>' "$name"
+    for name in "$@"; do OUTPUT[$name]="<$name>"; done
     return
   fi
   # shellcheck disable=SC2016 # JavaScript, not shell: nothing is meant to expand.
-  node -e '
-    const [json, name] = process.argv.slice(1);
+  while IFS=$'\t' read -r name value; do
+    OUTPUT[$name]="$value"
+  done < <(node -e '
+    const [json, ...names] = process.argv.slice(1);
     const outputs = JSON.parse(json);
-    const key = Object.keys(outputs).find((k) => k.toLowerCase() === name.toLowerCase());
-    if (key === undefined) { console.error(`deployment output ${name} is missing`); process.exit(1); }
-    const value = outputs[key].value;
-    process.stdout.write(typeof value === "string" ? value : JSON.stringify(value));
-  ' "$json" "$name"
+    for (const name of names) {
+      const key = Object.keys(outputs).find((k) => k.toLowerCase() === name.toLowerCase());
+      if (key === undefined) { console.error(`deploy.sh: error: deployment output ${name} is missing`); process.exit(1); }
+      const value = outputs[key].value;
+      process.stdout.write(`${name}\t${typeof value === "string" ? value : JSON.stringify(value)}\n`);
+    }
+  ' "$json" "$@")
+  for name in "$@"; do
+    [[ -n "${OUTPUT[$name]:-}" ]] || die "deployment output $name is missing or empty"
+  done
 }
 
 # sha256 over the relative paths and contents of every file in the package directory, in a stable order,
@@ -231,17 +241,19 @@ run az deployment sub validate --name "$DEPLOYMENT_NAME" --location "$LOCATION" 
 run az deployment sub create --name "$DEPLOYMENT_NAME" --location "$LOCATION" --template-file "$MAIN_TEMPLATE" \
   --parameters "@$PARAMETERS_FILE" --parameters "deployedPackageSha256=$DEPLOYED_SHA256" --output none
 capture OUTPUTS "{}" az deployment sub show --name "$DEPLOYMENT_NAME" --query properties.outputs --output json
-APP_RG="$(output_value "$OUTPUTS" appResourceGroupName)"
-APP_NAME="$(output_value "$OUTPUTS" functionAppName)"
-APP_ID="$(output_value "$OUTPUTS" functionAppResourceId)"
-PRINCIPAL_ID="$(output_value "$OUTPUTS" identityPrincipalId)"
-IDENTITY_ID="$(output_value "$OUTPUTS" identityResourceId)"
-STORAGE_ID="$(output_value "$OUTPUTS" storageAccountResourceId)"
-DEAD_LETTER_CONTAINER="$(output_value "$OUTPUTS" deadLetterContainerName)"
-TARGET_SUBSCRIPTIONS="$(output_value "$OUTPUTS" targetSubscriptionIds)"
-VAULT_RG="$(output_value "$OUTPUTS" vaultResourceGroupName)"
-RESOURCE_TOPIC="$(output_value "$OUTPUTS" resourceEventsTopicName)"
-POLICY_TOPIC="$(output_value "$OUTPUTS" policyEventsTopicName)"
+load_outputs "$OUTPUTS" appResourceGroupName functionAppName functionAppResourceId identityPrincipalId identityResourceId \
+  storageAccountResourceId deadLetterContainerName targetSubscriptionIds vaultResourceGroupName resourceEventsTopicName policyEventsTopicName
+APP_RG="${OUTPUT[appResourceGroupName]}"
+APP_NAME="${OUTPUT[functionAppName]}"
+APP_ID="${OUTPUT[functionAppResourceId]}"
+PRINCIPAL_ID="${OUTPUT[identityPrincipalId]}"
+IDENTITY_ID="${OUTPUT[identityResourceId]}"
+STORAGE_ID="${OUTPUT[storageAccountResourceId]}"
+DEAD_LETTER_CONTAINER="${OUTPUT[deadLetterContainerName]}"
+TARGET_SUBSCRIPTIONS="${OUTPUT[targetSubscriptionIds]}"
+VAULT_RG="${OUTPUT[vaultResourceGroupName]}"
+RESOURCE_TOPIC="${OUTPUT[resourceEventsTopicName]}"
+POLICY_TOPIC="${OUTPUT[policyEventsTopicName]}"
 note "Function App $APP_NAME in $APP_RG; identity object id $PRINCIPAL_ID"
 
 step "4/7 Microsoft Graph permission $GRAPH_PERMISSION"
