@@ -30,6 +30,14 @@ export class ArmControl {
     const s = this.core.state;
     const subscriptionPut = /^subscriptions\/([0-9a-f-]{36})$/.exec(route);
     if (subscriptionPut && req.method === 'PUT') return json(201, this.seedSubscription({ ...bodyObject(req), subscriptionId: subscriptionPut[1] }));
+    const rgPut = /^subscriptions\/([0-9a-f-]{36})\/resourcegroups\/([^/]+)$/.exec(route);
+    if (rgPut && req.method === 'PUT') {
+      const b = bodyObject(req);
+      const subscriptionId = this.core.subscription(rgPut[1]).subscriptionId;
+      const name = req.path.split('/').pop()!;
+      const rg = this.resources.ensureResourceGroup(subscriptionId, decodeURIComponent(name), String(b.location ?? 'westeurope'), isObject(b.tags) ? (b.tags as Record<string, string>) : {});
+      return json(201, { id: rg.id });
+    }
     switch (`${req.method} ${route}`) {
       case 'GET ':
         return json(200, {

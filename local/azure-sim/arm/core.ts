@@ -194,7 +194,8 @@ export class ArmCore {
     if (op.status === 'InProgress') return { status: 202, headers: { location: selfUrl, 'retry-after': this.retryAfterSeconds(op) } };
     if (op.status === 'Failed' && op.error) return json(op.error.code === 'InternalServerError' ? 500 : 400, { error: op.error });
     if (op.result !== undefined) return json(200, op.result);
-    return { status: 204 };
+    // Compute and Resource Manager answer a finished Location poll with 200 and no content.
+    return { status: 200 };
   }
 
   /** Publishes a Resource Manager event to the subscription's system topic. */
