@@ -125,6 +125,7 @@ export class DurableDispatcher {
   private readonly entityReady = new Set<string>();
   private readonly entityBusy = new Set<string>();
   private readonly activityQueue: MessageRow[] = [];
+  private readonly activityQueued = new Set<number>();
   private readonly activityInFlight = new Set<number>();
   private readonly timers = new Set<{ cancel(): void }>();
   private idleWaiters: (() => void)[] = [];
@@ -162,6 +163,7 @@ export class DurableDispatcher {
     this.orchReady.clear();
     this.entityReady.clear();
     this.activityQueue.length = 0;
+    this.activityQueued.clear();
     this.store.close();
     this.notifyIdle(true);
   }
@@ -214,15 +216,21 @@ export class DurableDispatcher {
     }
     if (m.kind === 'orch') this.orchReady.add(m.target);
     else if (m.kind === 'entity') this.entityReady.add(m.target);
-    else if (!this.activityInFlight.has(m.id) && !this.activityQueue.some((q) => q.id === m.id)) this.activityQueue.push(m);
+    else if (!this.activityInFlight.has(m.id) && !this.activityQueued.has(m.id)) {
+      this.activityQueued.add(m.id);
+      this.activityQueue.push(m);
+    }
   }
 
   private pumpScheduled = false;
-  /** Coalesces wake-ups into one microtask so a burst of messages is dispatched in one pass. */
+  /**
+   * Coalesces wake-ups into one pass. setImmediate (not a microtask) so HTTP I/O interleaves with dispatch:
+   * with synchronous activities a whole orchestration could otherwise run inside one microtask chain.
+   */
   private pump(): void {
     if (this.pumpScheduled || !this.running) return;
     this.pumpScheduled = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.pumpScheduled = false;
       this.dispatch();
     });
@@ -245,6 +253,7 @@ export class DurableDispatcher {
     }
     while (this.activityInFlight.size < this.activityLimit && this.activityQueue.length > 0) {
       const m = this.activityQueue.shift()!;
+      this.activityQueued.delete(m.id);
       this.activityInFlight.add(m.id);
       void this.runActivity(m).finally(() => {
         this.activityInFlight.delete(m.id);
