@@ -72,7 +72,7 @@ describe('mapAzureError: status → kind and retryability', () => {
 
 describe('retryAfterMsOf', () => {
   const now = Date.parse('2026-01-01T00:00:00Z');
-  it.each([
+  const table: Array<{ headers: Record<string, string>; expected: number | undefined }> = [
     { headers: { 'Retry-After': '5' }, expected: 5000 },
     { headers: { 'retry-after': '0' }, expected: 0 },
     { headers: { 'x-ms-retry-after-ms': '250' }, expected: 250 },
@@ -80,7 +80,8 @@ describe('retryAfterMsOf', () => {
     { headers: { 'Retry-After': 'Wed, 31 Dec 2025 23:59:00 GMT' }, expected: 0 },
     { headers: { 'Retry-After': 'soon' }, expected: undefined },
     { headers: {}, expected: undefined },
-  ])('$headers → $expected', ({ headers, expected }) => {
+  ];
+  it.each(table)('$headers → $expected', ({ headers, expected }) => {
     expect(retryAfterMsOf({ response: { headers: createHttpHeaders(headers) } }, now)).toBe(expected);
     expect(retryAfterMsOf({ headers: new Headers(headers) }, now)).toBe(expected);
   });
