@@ -64,12 +64,86 @@ export interface Host {
   fetch(pathAndQuery: string, init?: RequestInit): Promise<Response>;
   /** Posts events to the Event Grid webhook (with the system key when keys are on). */
   postEventGrid(functionName: string, events: unknown, eventType?: 'Notification' | 'SubscriptionValidation' | 'Unsubscribe'): Promise<Response>;
+  /** Durable client over the host's Durable HTTP API (with the system key when keys are on). */
+  client: DurableTestClient;
   /** Invokes a timer function now, as the scheduler would (awaits the run). */
   fireTimer(functionName: string, isPastDue?: boolean): Promise<void>;
   stop(): Promise<void>;
 }
 
+export interface OrchestrationStatus {
+  name: string;
+  instanceId: string;
+  runtimeStatus: string;
+  input: unknown;
+  output: unknown;
+  customStatus: unknown;
+  createdTime: string;
+  lastUpdatedTime: string;
+  historyEvents?: unknown[];
+}
+
+export interface DurableTestClient {
+  /** Starts an orchestration; resolves to its instance id. */
+  startNew(orchestrator: string, options?: { input?: unknown; instanceId?: string }): Promise<string>;
+  /** undefined for an unknown instance. */
+  getStatus(instanceId: string, options?: { showHistory?: boolean; showHistoryOutput?: boolean }): Promise<OrchestrationStatus | undefined>;
+  /** Polls until the instance is Completed, Failed, Terminated or Canceled (or throws after timeoutMs real ms). */
+  waitForCompletion(instanceId: string, options?: { timeoutMs?: number; showHistory?: boolean }): Promise<OrchestrationStatus>;
+  raiseEvent(instanceId: string, eventName: string, data?: unknown): Promise<number>;
+  terminate(instanceId: string, reason?: string): Promise<number>;
+}
+
 const MAX_LOG_RECORDS = 10_000;
+const FINISHED = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
+
+function createDurableTestClient(baseUrl: string, systemKey: string | undefined): DurableTestClient {
+  const url = (p: string, query: Record<string, string | undefined> = {}) => {
+    const u = new URL(`/runtime/webhooks/durabletask/${p}`, baseUrl);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) u.searchParams.set(k, v);
+    if (systemKey) u.searchParams.set('code', systemKey);
+    return u;
+  };
+  const failure = async (what: string, res: Response) => new Error(`${what} failed: HTTP ${res.status} ${await res.text()}`);
+  const client: DurableTestClient = {
+    async startNew(orchestrator, options = {}) {
+      const path = `orchestrators/${encodeURIComponent(orchestrator)}${options.instanceId ? `/${encodeURIComponent(options.instanceId)}` : ''}`;
+      const res = await fetch(url(path), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(options.input ?? null) });
+      if (res.status !== 202) throw await failure(`startNew('${orchestrator}')`, res);
+      return ((await res.json()) as { id: string }).id;
+    },
+    async getStatus(instanceId, options = {}) {
+      const res = await fetch(url(`instances/${encodeURIComponent(instanceId)}`, {
+        showHistory: options.showHistory ? 'true' : undefined, showHistoryOutput: options.showHistoryOutput ? 'true' : undefined,
+      }));
+      if (res.status === 404) return undefined;
+      if (res.status !== 200 && res.status !== 202) throw await failure(`getStatus('${instanceId}')`, res);
+      return (await res.json()) as OrchestrationStatus;
+    },
+    async waitForCompletion(instanceId, options = {}) {
+      const until = Date.now() + (options.timeoutMs ?? 30_000);
+      for (;;) {
+        const status = await client.getStatus(instanceId, { showHistory: options.showHistory });
+        if (status && FINISHED.has(status.runtimeStatus)) return status;
+        if (Date.now() > until) throw new Error(`Instance '${instanceId}' did not finish in time (status ${status?.runtimeStatus ?? 'unknown'})`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
+    async raiseEvent(instanceId, eventName, data = null) {
+      const res = await fetch(url(`instances/${encodeURIComponent(instanceId)}/raiseEvent/${encodeURIComponent(eventName)}`), {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(data),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    },
+    async terminate(instanceId, reason) {
+      const res = await fetch(url(`instances/${encodeURIComponent(instanceId)}/terminate`, { reason }), { method: 'POST' });
+      await res.arrayBuffer();
+      return res.status;
+    },
+  };
+  return client;
+}
 
 export async function startHost(options: StartHostOptions): Promise<Host> {
   const appDir = path.resolve(options.appDir);
@@ -135,6 +209,7 @@ export async function startHost(options: StartHostOptions): Promise<Host> {
       routes: dispatcher.httpRoutes,
       timers: timers.schedules(),
       fetch: (pathAndQuery, init) => fetch(new URL(pathAndQuery, baseUrl), init),
+      client: createDurableTestClient(baseUrl, keys?.durable),
       postEventGrid(functionName, events, eventType = 'Notification') {
         const code = keys ? `&code=${encodeURIComponent(keys.eventGrid)}` : '';
         return fetch(`${baseUrl}/runtime/webhooks/eventgrid?functionName=${encodeURIComponent(functionName)}${code}`, {

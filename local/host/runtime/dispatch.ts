@@ -77,6 +77,10 @@ export function createDispatcher(options: DispatcherOptions) {
       return (await durable?.handleHttp(req)) ?? empty(404);
     }
 
+    // The client's rpc base path (a separate loopback listener in Azure) must not be shadowed by app routes.
+    const rpc = await durable?.handleHttp(req);
+    if (rpc) return rpc;
+
     const candidates = httpRoutes
       .map((route) => ({ route, params: matchRoute(route, path) }))
       .filter((c): c is { route: CompiledRoute<HttpRoute>; params: Record<string, string> } => c.params !== undefined);
@@ -85,8 +89,6 @@ export function createDispatcher(options: DispatcherOptions) {
       if (!authorized(hit.route.target.authLevel, url, req)) return empty(401);
       return invokeHttp(hit.route.target.fn, req, url, hit.params);
     }
-    const rpc = await durable?.handleHttp(req);
-    if (rpc) return rpc;
     // A route that exists for other methods is still "not found" to the host's router.
     return empty(404);
   }
