@@ -21,6 +21,7 @@ import { Control } from './front/control';
 import { EntraDirectory, type ServicePrincipal } from './entra/directory';
 import { LoginService, ManagedIdentityService } from './entra/login';
 import { KeyVaultService } from './keyvault/service';
+import { GraphService } from './graph/service';
 import { loadOptionalParts, type ArmService, type EventGridParts } from './front/parts';
 
 export type { ArmService, EventGridParts } from './front/parts';
@@ -130,6 +131,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   ctx.keyVaultPlatform = keyVault;
   pipeline.mount(new LoginService(directory, tokens, clock));
   pipeline.mount(keyVault);
+  const graph = new GraphService(ctx, directory);
+  pipeline.mount(graph);
   pipeline.mount(new ManagedIdentityService(directory, tokens, identityHeader, systemAssigned));
 
   const parts = loadOptionalParts(ctx, { createArm: options.createArm, createEventGrid: options.createEventGrid, log });
@@ -162,6 +165,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     faults,
     directory,
     keyVault,
+    graph,
     arm: parts.arm,
     seed: () => seedView(),
     env: () => env,

@@ -43,6 +43,16 @@ export class ScaledClock implements Clock {
     }
   }
 
+  /** Jumps simulated time forward (tests: expire credentials, pass retention periods). */
+  advance(ms: number): void {
+    if (!(ms >= 0) || !Number.isFinite(ms)) throw new Error(`can only advance time by a non-negative number of ms, got ${ms}`);
+    this.baseSim += ms;
+    for (const sleep of this.pending) {
+      clearTimeout(sleep.timer);
+      sleep.timer = this.schedule(sleep);
+    }
+  }
+
   sleep(ms: number): Promise<void> {
     if (!(ms > 0)) return Promise.resolve();
     return new Promise<void>((resolve) => {

@@ -28,6 +28,7 @@ export interface ControlDeps {
   faults: FaultInjector;
   directory: EntraDirectory;
   keyVault?: ControlPart;
+  graph?: { handleControl(req: SimRequest): SimResponse | undefined };
   arm?: ArmService;
   seed: () => unknown;
   env: () => Record<string, string>;
@@ -91,6 +92,12 @@ export class Control {
       case 'seed':
         return ok(d.seed());
       case 'time':
+        if (rest[0] === 'advance' && method === 'POST') {
+          const ms = Number(body.ms);
+          if (!(ms >= 0) || !Number.isFinite(ms)) throw new SimError(400, 'BadRequest', `'ms' must be a non-negative number, got ${JSON.stringify(body.ms)}`);
+          d.clock.advance(ms);
+          return ok(this.time());
+        }
         if (method === 'GET') return ok(this.time());
         if (method === 'PUT' || method === 'POST') {
           const scale = Number(body.scale);
@@ -118,6 +125,11 @@ export class Control {
       case 'keyvault': {
         if (!d.keyVault) throw new SimError(501, 'NotMounted', 'The Key Vault data plane is not mounted.');
         const res = await d.keyVault.handleControl(req);
+        if (res) return res;
+        break;
+      }
+      case 'graph': {
+        const res = d.graph?.handleControl(req);
         if (res) return res;
         break;
       }
