@@ -335,7 +335,7 @@ export function secretProblems(levels: TemplateLevel[]): string[] {
     }
     // list*() (keys) may only feed the Function App's settings, where ARM keeps the value server-side.
     for (const resource of resourcesOf(level.template)) {
-      const isAppSettings = resource.type === 'Microsoft.Web/sites/config' && String(resource.name).includes('appsettings');
+      const isAppSettings = resource.type === 'Microsoft.Web/sites';
       const own = JSON.parse(ownText({ resources: [resource] } as never)) as JsonObject;
       for (const text of allStrings(own)) {
         if (!isExpression(text)) continue;

@@ -11,8 +11,10 @@ import { EVENT_ROUTES } from '../../core/events/routes';
 import {
   INFRA_DIR,
   allResources,
+  allStrings,
   calls,
   createObjectKeys,
+  isExpression,
   loadJson,
   loadTemplate,
   objectOf,
@@ -276,14 +278,25 @@ interface AppSettings {
   values: Map<string, string>;
 }
 
-/** Resolves the appsettings resource into setting names and value expressions, through the nested parameters. */
+/**
+ * Resolves the Function App's siteConfig.appSettings — map(items(<settings object>), name/value lambda) — into
+ * setting names and value expressions, following parameters('adeSettings') up to the outer template.
+ */
 function appSettingsOf(levels: TemplateLevel[]): AppSettings {
-  const found = allResources(levels).filter(({ resource }) => resource.type === 'Microsoft.Web/sites/config' && String(resource.name).includes('appsettings'));
+  const found = allResources(levels).filter(({ resource }) => resource.type === 'Microsoft.Web/sites');
   expect(found).toHaveLength(1);
+  expect(allResources(levels).filter(({ resource }) => resource.type === 'Microsoft.Web/sites/config')).toEqual([]);
   const { level, resource } = found[0]!;
   const values = new Map<string, string>();
-  const text = String(resource.properties);
+  const text = String(objectOf(objectOf(resource.properties).siteConfig).appSettings);
   const source = text.slice(1, -1);
+  const mapped = parseExpression(text);
+  // The name/value conversion must be the plain one: every key becomes a setting with its value.
+  expect(mapped.kind === 'call' && mapped.name === 'map' ? render(mapped.args[1]!, source) : text).toBe(
+    "lambda('setting', createobject('name', lambdavariables('setting').key, 'value', lambdavariables('setting').value))",
+  );
+  const items = (mapped as Extract<Expr, { kind: 'call' }>).args[0]!;
+  expect(items.kind === 'call' && items.name).toBe('items');
   const add = (expr: Expr): void => {
     if (expr.kind !== 'call') throw new Error('app settings must be built from createObject/union/if/parameters');
     if (expr.name === 'union') return expr.args.forEach(add);
@@ -302,7 +315,7 @@ function appSettingsOf(levels: TemplateLevel[]): AppSettings {
     }
     throw new Error(`unexpected ${expr.name}() in app settings`);
   };
-  add(parseExpression(text));
+  add((items as Extract<Expr, { kind: 'call' }>).args[0]!);
   return { values };
 }
 
@@ -465,10 +478,17 @@ describe('no secret in outputs or defaults', () => {
   });
 
   it('storage keys only reach the Elastic Premium content share setting', () => {
-    const listKeys = allResources(mainLevels).flatMap(({ resource }) =>
-      typeof resource.properties === 'string' ? calls(parseExpression(resource.properties)).filter((c) => c.name === 'listkeys').map(() => resource.type) : [],
+    const ownResources = allResources(mainLevels).filter(({ resource }) => resource.type !== 'Microsoft.Resources/deployments');
+    const listKeys = ownResources.flatMap(({ resource }) =>
+      allStrings(resource.properties)
+        .filter(isExpression)
+        .flatMap((text) => calls(parseExpression(text)).filter((c) => c.name === 'listkeys'))
+        .map(() => resource.type),
     );
-    expect(listKeys).toEqual(['Microsoft.Web/sites/config']);
+    expect(listKeys).toEqual(['Microsoft.Web/sites']);
+    const settings = appSettingsOf(mainLevels);
+    const withKeys = [...settings.values].filter(([, value]) => value.includes('listkeys(')).map(([name]) => name);
+    expect(withKeys).toEqual(['WEBSITE_CONTENTAZUREFILECONNECTIONSTRING']);
     const storage = allResources(mainLevels).find(({ resource }) => resource.type === 'Microsoft.Storage/storageAccounts')!;
     expect(objectOf(storage.resource.properties).allowSharedKeyAccess).toBe("[not(variables('isFlex'))]");
   });
