@@ -386,11 +386,12 @@ export class DurableDispatcher {
     }
     const state = JSON.parse(inst.state) as EngineState;
     const event = payload.event;
-    if (event.EventType === EventType.ExecutionStarted && this.store.history(instanceId).some((e) => e.EventType === EventType.ExecutionStarted)) {
+    const stored = this.store.history(instanceId);
+    if (event.EventType === EventType.ExecutionStarted && stored.some((e) => e.EventType === EventType.ExecutionStarted)) {
       this.commit(() => this.store.deleteMessage(msg.id));
       return;
     }
-    const past = this.store.history(instanceId).map((e) => ({ ...e, IsPlayed: true }));
+    const past = stored.map((e) => ({ ...e, IsPlayed: true }));
     const newEvents: HistoryEvent[] = [historyEvent(EventType.OrchestratorStarted, now), { ...event, Timestamp: event.Timestamp ?? new Date(now).toISOString() }];
     const newMessages: NewMessage[] = [];
 

@@ -9,8 +9,8 @@ import { InstanceRow, RuntimeStatus, TERMINAL_STATUSES } from './store';
 
 export const WEBHOOK_PREFIX = '/runtime/webhooks/durabletask/';
 export const RPC_PREFIX = '/durabletask/';
-/** Largest request body accepted (Azure Functions rejects bodies over 100 MB; we are stricter). */
-const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** Largest request body accepted, as the Functions host (100 MB → 413). */
+const MAX_BODY_BYTES = 100 * 1024 * 1024;
 
 export interface HttpApiOptions {
   dispatcher: DurableDispatcher;

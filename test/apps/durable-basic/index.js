@@ -249,3 +249,12 @@ df.app.client.eventGrid('ClientOps', {
     }
   },
 });
+
+df.app.orchestration('EntityFail', function* (context) {
+  try {
+    yield context.df.callEntity(new df.EntityId('Counter', 'boom'), 'fail');
+    return 'no error';
+  } catch (err) {
+    return { caught: err instanceof Error };
+  }
+});

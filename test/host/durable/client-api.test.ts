@@ -127,6 +127,13 @@ describe('DurableClient binding (app code, unmodified)', () => {
     expect(await client({ op: 'readEntity', key: 'c2' })).toEqual({ entityExists: false });
   });
 
+  it('turns a failing entity operation into an error the orchestrator can catch', async () => {
+    const start = await h.api('POST', '/durabletask/orchestrators/EntityFail', '');
+    const inst = await h.waitFor(start.body.id);
+    expect(inst.status).toBe('Completed');
+    expect(JSON.parse(inst.output!)).toEqual({ caught: true });
+  });
+
   it('locks entities for critical sections: concurrent lockers never interleave', async () => {
     await client({ op: 'signal', key: 'locked', operation: 'reset' });
     const ids: string[] = [];

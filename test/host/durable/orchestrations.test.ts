@@ -93,6 +93,21 @@ describe('orchestrations', () => {
     expect(fired.FireAt).toBe(created.FireAt);
   });
 
+  it('waits on a long timer (40 days, beyond setTimeout\'s 24.8-day limit) in order with a short one', async () => {
+    h.clock.setScale(1e7); // 1 simulated day ≈ 9 ms, 40 days ≈ 350 ms
+    try {
+      const long = await start('TimerWait', 40 * 24);
+      const short = await start('TimerWait', 24);
+      const shortDone = await h.waitFor(short);
+      expect(h.engine.dispatcher.getInstance(long)?.status).toBe('Running');
+      const longDone = await h.waitFor(long);
+      expect(JSON.parse(longDone.output!).waitedMs).toBeGreaterThanOrEqual(40 * 24 * 3600_000);
+      expect(longDone.updatedAt).toBeGreaterThan(shortDone.updatedAt);
+    } finally {
+      h.clock.setScale(10_000);
+    }
+  });
+
   it('races an external event against a timer; the event wins and the timer is cancelled', async () => {
     const id = await start('Approval', { timeoutMs: 48 * 3600_000 });
     // Custom status is visible while the orchestration waits.
