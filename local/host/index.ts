@@ -58,7 +58,7 @@ export interface Host {
   routes: HttpRouteInfo[];
   /** Resolved timer schedules by function name. */
   timers: Record<string, string>;
-  /** Structured log records kept in memory (the newest 10,000). */
+  /** Structured log records at 'information' and above kept in memory (at least the newest 10,000). */
   logs: LogRecord[];
   /** fetch relative to baseUrl. */
   fetch(pathAndQuery: string, init?: RequestInit): Promise<Response>;
@@ -152,8 +152,11 @@ export async function startHost(options: StartHostOptions): Promise<Host> {
   const sink = options.logger ?? (process.env.VITEST ? undefined : createStructuredLogger({ write: (line) => process.stderr.write(line) }));
   const logger: HostLogger = {
     log(level, category, message, fields) {
-      logs.push({ time: new Date().toISOString(), level, category, message, ...fields });
-      if (logs.length > MAX_LOG_RECORDS) logs.splice(0, logs.length - MAX_LOG_RECORDS);
+      if (level !== 'trace' && level !== 'debug') {
+        logs.push({ time: new Date().toISOString(), level, category, message, ...fields });
+        // Trim in chunks: per-record splicing would make busy hosts quadratic.
+        if (logs.length > 2 * MAX_LOG_RECORDS) logs.splice(0, logs.length - MAX_LOG_RECORDS);
+      }
       sink?.log(level, category, message, fields);
     },
   };

@@ -115,7 +115,7 @@ export function createDispatcher(options: DispatcherOptions) {
 
   async function admin(req: HostHttpRequest, url: URL): Promise<HostHttpResponse> {
     if (!authorized('admin', url, req)) return empty(401);
-    const parts = url.pathname.replace(/\/+$/, '').split('/').slice(2).map(decodeURIComponent);
+    const parts = url.pathname.replace(/\/+$/, '').split('/').slice(2).map(safeDecode);
     if (parts[0]?.toLowerCase() === 'host' && parts[1]?.toLowerCase() === 'status' && req.method === 'GET') {
       return json(200, { id: 'local-host', state: 'Running', version: '4.1037.0', processUptime: Date.now() - options.startedAt });
     }
@@ -201,4 +201,8 @@ function fromRpcHttp(http: RpcHttpResponse): HostHttpResponse {
   const response: HostHttpResponse & { cookies?: string[] } = { status: Number.isInteger(status) && status >= 100 && status <= 999 ? status : 500, headers, body: payload };
   if (cookies.length) response.cookies = cookies;
   return response;
+}
+
+function safeDecode(part: string): string {
+  try { return decodeURIComponent(part); } catch { return part; }
 }

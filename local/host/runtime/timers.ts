@@ -50,6 +50,7 @@ export function createTimerScheduler(runtime: LoadedApp, clock: HostClock, logge
     let schedule: Schedule;
     try {
       schedule = parseSchedule(resolveSettingReferences(raw));
+      schedule.next(clock.now()); // a schedule that never fires fails the start, not the first tick
     } catch (err) {
       throw new Error(`Timer function '${fn.name}': ${errorMessage(err)}`);
     }

@@ -190,6 +190,7 @@ describe('admin endpoints', () => {
     ['functions/onEvent', 'POST', '[1]', keys.master, 400],
     ['functions/onEvent', 'PUT', '{}', keys.master, 405],
     ['unknown', 'GET', undefined, keys.master, 404],
+    ['functions/%E0%A4', 'POST', '{}', keys.master, 404],
   ])('%s %s %s (key %s) → %i', async (p, method, body, code, status) => {
     expect((await admin(p, { method, body }, code)).status).toBe(status);
   });

@@ -96,3 +96,12 @@ describe('loadFunctionApp', () => {
     await expect(loadFunctionApp({ appDir, logger })).rejects.toThrow(/one app per process/);
   });
 });
+
+describe('registration lock', () => {
+  it('refuses registrations after startup, as the worker does', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { app } = require(require.resolve('@azure/functions', { paths: [appDir] }));
+    expect(() => app.http('late', { handler: () => ({}) })).toThrow('A function can only be registered during app startup.');
+    expect(runtime.get('late')).toBeUndefined();
+  });
+});
