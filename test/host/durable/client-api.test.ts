@@ -195,6 +195,20 @@ describe('Durable HTTP API status codes', () => {
     expect((await h.api('POST', `/durabletask/instances/${running.body.id}/raiseEvent/x`, '{}')).status).toBe(202);
   });
 
+  it('signals an entity over HTTP, reads it back, and lists entities by name', async () => {
+    expect((await h.api('POST', '/durabletask/entities/Counter/http-1?op=add', '7')).status).toBe(202);
+    expect((await h.api('POST', '/durabletask/entities/counter/http-1?op=add', '3')).status).toBe(202);
+    await h.engine.idle();
+    const read = await h.api('GET', '/durabletask/entities/Counter/http-1');
+    expect(read).toMatchObject({ status: 200, body: 10 });
+    const list = await h.api('GET', '/durabletask/entities/Counter');
+    expect(list.status).toBe(200);
+    expect(list.body).toEqual(expect.arrayContaining([expect.objectContaining({ entityId: { name: 'counter', key: 'http-1' }, state: 10 })]));
+    expect((await h.api('DELETE', '/durabletask/entities/Counter/http-1')).status).toBe(202);
+    await h.engine.idle();
+    expect((await h.api('GET', '/durabletask/entities/Counter/http-1')).status).toBe(404);
+  });
+
   it('waits for completion when started with ?timeout= (200 with the output)', async () => {
     const res = await h.api('POST', '/durabletask/orchestrators/FanOut?timeout=10&pollingInterval=1', '4');
     expect(res.status).toBe(200);
