@@ -13,8 +13,24 @@ import { createEventGrid } from '../../local/azure-sim/eventgrid/index';
 import { startSimulator, type Simulator } from '../../local/azure-sim/index';
 import { resetProxyDispatcher } from '../../azure/proxy-fetch';
 
+export interface RequestLogEntry {
+  seq: number;
+  service: string;
+  operation: string;
+  method: string;
+  host: string;
+  path: string;
+  status: number;
+  principal: string;
+  fault?: boolean;
+}
+
 export interface SimHarness {
   sim: Simulator;
+  /** Shortens every simulated Resource Manager / ADE duration to `ms` (simulated time). */
+  fastDurations(ms?: number): Promise<void>;
+  /** Request-log entries since `sinceSeq` (exclusive). */
+  requests(filter?: { service?: string; operation?: string; sinceSeq?: number }): Promise<{ lastSeq: number; value: RequestLogEntry[] }>;
   /** Calls the control API (loopback, no proxy). Throws on HTTP errors with the body in the message. */
   control<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
   stop(): Promise<void>;
@@ -51,9 +67,21 @@ export async function startSimHarness(options: { timeScale?: number } = {}): Pro
     return (text ? JSON.parse(text) : undefined) as T;
   };
 
+  const durationNames = ['vmCreate', 'vmUpdate', 'vmStart', 'vmDeallocate', 'vmPowerOff', 'vmRestart', 'vmDelete', 'extension', 'extensionDelete', 'adeWindows', 'adeLinuxData', 'adeLinuxOs', 'resourceGroupDelete', 'vaultPurge', 'eventSubscription'];
+
   return {
     sim,
     control,
+    async fastDurations(ms = 200) {
+      await control('PATCH', '/_sim/arm/config', { durations: Object.fromEntries(durationNames.map((n) => [n, ms])) });
+    },
+    async requests(filter = {}) {
+      const q = new URLSearchParams();
+      if (filter.service) q.set('service', filter.service);
+      if (filter.operation) q.set('operation', filter.operation);
+      if (filter.sinceSeq !== undefined) q.set('since', String(filter.sinceSeq));
+      return control('GET', `/_sim/requests?${q.toString()}`);
+    },
     async stop() {
       tls.createSecureContext = original;
       await resetProxyDispatcher();
