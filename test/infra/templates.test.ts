@@ -217,12 +217,15 @@ describe('role assignments: least privilege with real built-in role ids', () => 
     expect(restartDefinition?.resource.condition).toBe("[parameters('enableSelfHealingRestart')]");
   });
 
-  it('the VM operator role can read VMs, write the extension and update the VM model, and nothing outside Compute/resource groups', () => {
-    const operator = assignments.find((a) => a.roleName.startsWith('ADE Autopilot VM encryption operator'))!;
+  it('the VM operator role can read VMs, write the extension and update the VM model; outside Compute only read-only Key Vault name checks', () => {
+    const operator = assignments.find((a) => a.roleName === 'ADE Autopilot VM encryption operator')!;
     expect(operator.actions).toEqual(
       expect.arrayContaining(['Microsoft.Compute/virtualMachines/read', 'Microsoft.Compute/virtualMachines/write', 'Microsoft.Compute/virtualMachines/extensions/write']),
     );
-    for (const action of operator.actions) expect(action).toMatch(/^Microsoft\.(Compute|Resources\/subscriptions\/resourceGroups)\//);
+    for (const action of operator.actions.filter((a) => !a.startsWith('Microsoft.Compute/'))) {
+      expect(['Microsoft.KeyVault/checkNameAvailability/read', 'Microsoft.KeyVault/locations/deletedVaults/read']).toContain(action);
+    }
+    expect(operator.actions.filter((a) => /\/(delete|action)$/.test(a))).toEqual([]);
   });
 
   it.each([
