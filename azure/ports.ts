@@ -35,7 +35,7 @@ export interface ExtensionSpec {
   typeHandlerVersion: string;
   autoUpgradeMinorVersion?: boolean;
   /** Public settings: must not contain secrets (they are readable by anyone with VM read). */
-  settings?: Readonly<Record<string, unknown>>;
+  settings?: object;
   forceUpdateTag?: string;
   /** The VM's region (ARM requires it on the extension PUT); read from the VM when omitted (one extra read). */
   location?: string;
