@@ -242,10 +242,13 @@ function emitLog(
 ): void {
   const ctx = { level, message, category, invocationContext: invocation?.invocationContext, hookData: {} };
   for (const hook of hooks) {
+    // Log hooks are synchronous in the worker; a returned promise is not awaited, but its failure is reported.
+    const report = (err: unknown) => logger.log('error', 'Host.LogHook', `A log hook threw: ${errorMessage(err)}`);
     try {
-      void hook(ctx);
+      const returned = hook(ctx) as { then?: unknown; catch?: (f: (e: unknown) => void) => void } | undefined;
+      if (returned && typeof returned.then === 'function') returned.catch?.(report);
     } catch (err) {
-      logger.log('error', 'Host.LogHook', `A log hook threw: ${errorMessage(err)}`);
+      report(err);
     }
   }
   const hostLevel = coreToHostLevel[ctx.level];
