@@ -146,7 +146,7 @@ export class Compute {
     const tags = stringRecord(body.tags, 'tags');
     const now = this.core.nowIso();
     const vmId = resourceId(subscriptionId, resourceGroup, 'Microsoft.Compute', 'virtualMachines', name);
-    const osDiskName = typeof osDiskIn.name === 'string' && osDiskIn.name ? osDiskIn.name : `${name}_OsDisk_1_${newGuid().replace(/-/g, '')}`;
+    const osDiskName = typeof osDiskIn.name === 'string' && osDiskIn.name ? osDiskIn.name : `${name.slice(0, 38)}_OsDisk_1_${newGuid().replace(/-/g, '')}`;
     const osDisk = this.createDisk(subscriptionId, resourceGroup, osDiskName, location, osDiskIn.diskSizeGB ?? (osType === 'Windows' ? 127 : 30), osDiskIn.managedDisk?.storageAccountType ?? 'Premium_LRS', vmId, osType);
     const dataDisksIn: unknown[] = Array.isArray(storage.dataDisks) ? storage.dataDisks : [];
     if (dataDisksIn.length > 64) throw armError(400, 'InvalidParameter', `A VM can have at most 64 data disks (got ${dataDisksIn.length}).`);
@@ -155,7 +155,7 @@ export class Compute {
       const d = isObject(raw) ? raw : {};
       const lun = typeof d.lun === 'number' ? d.lun : index;
       if (dataDisks.some((x) => x.lun === lun)) throw armError(400, 'InvalidParameter', `Disk LUNs must be unique: LUN ${lun} is used twice.`);
-      const diskName = typeof d.name === 'string' && d.name ? d.name : `${name}_DataDisk_${lun}`;
+      const diskName = typeof d.name === 'string' && d.name ? d.name : `${name.slice(0, 60)}_DataDisk_${lun}`;
       const disk = this.createDisk(subscriptionId, resourceGroup, diskName, location, typeof d.diskSizeGB === 'number' ? d.diskSizeGB : 128, d.managedDisk?.storageAccountType ?? 'Premium_LRS', vmId);
       dataDisks.push({ lun, diskId: disk.id, caching: d.caching ?? 'None', createOption: d.createOption ?? 'Empty' });
     }
