@@ -64,6 +64,7 @@ describe('CLI', () => {
     ['runtime-unsupported', /Host failed to start: Function 'fromQueue': trigger type 'queueTrigger' is not supported by the local host/],
     ['runtime-broken', /Host failed to start: Worker was unable to load entry point "index.js": entry point exploded on purpose/],
     ['does-not-exist', /Cannot read package.json/],
+    ['runtime-stream', /Host failed to start: The app enables HTTP streaming/],
   ])('fails at start with a clear message for %s', async (app, message) => {
     const run = runCli(['--app', path.join(apps, app), '--port', '0', '--state', path.join(tmp, app)]);
     expect(await run.exited).toBe(1);

@@ -1,0 +1,4 @@
+const { app } = require('@azure/functions');
+
+app.setup({ enableHttpStream: true });
+app.http('streamed', { handler: () => ({ body: 'never served' }) });
