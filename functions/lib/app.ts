@@ -1,0 +1,75 @@
+/**
+ * Process-wide app state for the function entry files: configuration validated ONCE at module load
+ * (a bad setting fails start-up with the ConfigError message naming every problem), the
+ * serialisable EncryptionPolicy, one credential and the Azure ports built on it.
+ */
+import type { TokenCredential } from '@azure/core-auth';
+import { createAzurePorts, createCredential } from '../../azure/clients';
+import type { AzurePorts } from '../../azure/ports';
+import { loadConfig, type AppConfig } from '../../core/config';
+import { PermissionError } from '../../core/errors';
+import type { EncryptionPolicy } from '../../core/policy';
+import { toEncryptionPolicy } from '../../core/config';
+import type { AutomationIdentity } from '../../orchestrations/contracts';
+
+export interface AppContext {
+  config: AppConfig;
+  policy: EncryptionPolicy;
+  ports: AzurePorts;
+  /** Tenant and object id of the identity the app runs as, read once from an access token's claims. */
+  identity(): Promise<AutomationIdentity>;
+}
+
+let current: AppContext | undefined;
+
+/** The process's app context; the first call validates configuration and throws ConfigError when it is bad. */
+export function appContext(env: Record<string, string | undefined> = process.env): AppContext {
+  if (current) return current;
+  const config = loadConfig(env);
+  const credential = createCredential(config, env);
+  const ports = createAzurePorts(config, { credential, env });
+  let identity: Promise<AutomationIdentity> | undefined;
+  current = {
+    config,
+    policy: toEncryptionPolicy(config),
+    ports,
+    identity: () => {
+      identity ??= identityFromToken(credential).catch((error: unknown) => {
+        identity = undefined; // try again next time
+        throw error;
+      });
+      return identity;
+    },
+  };
+  return current;
+}
+
+/** Forget the cached context (tests that change the environment). */
+export function resetAppContext(): void {
+  current = undefined;
+}
+
+/**
+ * Reads `tid` and `oid` from an ARM access token. The token itself never leaves this function
+ * and is never logged; only the two ids (not secret) are returned.
+ */
+export async function identityFromToken(credential: TokenCredential): Promise<AutomationIdentity> {
+  const token = await credential.getToken('https://management.azure.com/.default');
+  if (!token) throw new PermissionError('The app credential returned no access token for Azure Resource Manager');
+  const claims = decodeJwtClaims(token.token);
+  const tenantId = typeof claims.tid === 'string' ? claims.tid : undefined;
+  const objectId = typeof claims.oid === 'string' ? claims.oid : undefined;
+  if (!tenantId || !objectId) throw new PermissionError('The Resource Manager access token has no tid/oid claims; cannot tell which identity the app runs as');
+  return { tenantId, objectId };
+}
+
+function decodeJwtClaims(jwt: string): Record<string, unknown> {
+  const payload = jwt.split('.')[1];
+  if (!payload) return {};
+  try {
+    const value: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The work behind `vmWritten`, free of the Functions runtime so it can be tested directly.
+ *
+ * An ARM event is a notification, not state (event-schemas.md §3.6, §8): drop what is out of scope
+ * without any Azure call, then re-read each VM by id, assess it, and start one orchestration per VM.
+ */
+import { EVENT_ROUTES, matchesRoute, parseDelivery, splitDelivery, type AdeEvent, type ResourceEvent } from '../../core/events';
+import { assessVm, describeAssessment } from '../../core/eligibility';
+import { toErrorInfo } from '../../core/errors';
+import type { EncryptionPolicy } from '../../core/policy';
+import { normaliseResourceId, parseVmId } from '../../core/resource-ids';
+import type { VmSnapshot } from '../../core/vm';
+import type { Log } from './log';
+import type { StartResult } from './start';
+
+export interface VmWrittenDeps {
+  policy: EncryptionPolicy;
+  getVm(vmId: string): Promise<VmSnapshot>;
+  start(vmId: string): Promise<StartResult>;
+  /** Object id of the app's own identity, to recognise writes the app made itself; undefined if unknown. */
+  selfObjectId(): Promise<string | undefined>;
+  log: Log;
+}
+
+export type VmDecision =
+  | { vmId: string; action: 'started' | 'already-running'; instanceId: string }
+  | { vmId: string; action: 'planned'; plan: string }
+  | { vmId: string; action: 'not-encrypting'; decision: string; summary: string }
+  | { vmId: string; action: 'gone' }
+  | { vmId: string; action: 'failed'; error: string };
+
+export interface VmWrittenReport {
+  dropped: Array<{ reason: string; eventId?: string }>;
+  vms: VmDecision[];
+}
+
+/** Thrown after every VM was handled when at least one failed, so Event Grid redelivers. */
+export class VmWrittenError extends Error {
+  constructor(readonly failed: Array<{ vmId: string; error: string }>) {
+    super(`vmWritten failed for ${failed.length} VM(s): ${failed.map((f) => `${f.vmId} (${f.error})`).join('; ')}`);
+    this.name = 'VmWrittenError';
+  }
+}
+
+export async function handleVmWritten(body: unknown, deps: VmWrittenDeps): Promise<VmWrittenReport> {
+  const report: VmWrittenReport = { dropped: [], vms: [] };
+  const parsed = parseDelivery(body);
+  if (!parsed.ok) {
+    // Malformed input never becomes valid on redelivery: log and accept.
+    deps.log('warn', `vmWritten: dropped an unusable delivery: ${parsed.error.message}`);
+    report.dropped.push({ reason: parsed.error.message });
+    return report;
+  }
+  const { events, errors } = splitDelivery(parsed.value);
+  for (const error of errors) {
+    deps.log('warn', `vmWritten: dropped a malformed event: ${error.message}`);
+    report.dropped.push({ reason: error.message });
+  }
+
+  const scope = new Set(deps.policy.scope.subscriptions.map((s) => s.toLowerCase()));
+  const vmIds = new Map<string, string>();
+  let self: string | undefined;
+  let selfKnown = false;
+  for (const event of events) {
+    const drop = (reason: string) => {
+      deps.log('debug', `vmWritten: ignored event ${event.envelope.id}: ${reason}`);
+      report.dropped.push({ reason, eventId: event.envelope.id });
+    };
+    if (event.kind !== 'resource' || !matchesRoute(EVENT_ROUTES.vmWritten, event)) {
+      drop(`not a VM write (${event.eventType})`);
+      continue;
+    }
+    const vmId = event.data.resourceUri;
+    try {
+      // A create may first report a temporary deployment URI: only real VM ids go on.
+      parseVmId(vmId, 'data.resourceUri');
+    } catch {
+      drop(`resourceUri is not a VM id: ${String(event.data.resourceUri).slice(0, 200)}`);
+      continue;
+    }
+    const subscriptionId = parseVmId(vmId).subscriptionId.toLowerCase();
+    if (!scope.has(subscriptionId)) {
+      drop(`subscription ${subscriptionId} is not in ADE_SUBSCRIPTIONS`);
+      continue;
+    }
+    if (!selfKnown) {
+      selfKnown = true;
+      self = await deps.selfObjectId().catch(() => undefined);
+    }
+    const caller = callerObjectId(event);
+    if (self && caller && sameObjectId(self, caller)) {
+      drop('written by ade-autopilot itself (extension deployment, model update or outcome tags)');
+      continue;
+    }
+    const key = normaliseResourceId(vmId);
+    if (!vmIds.has(key)) vmIds.set(key, vmId);
+  }
+
+  const failed: Array<{ vmId: string; error: string }> = [];
+  for (const vmId of vmIds.values()) {
+    try {
+      report.vms.push(await handleVm(vmId, deps));
+    } catch (error) {
+      const message = toErrorInfo(error).message;
+      deps.log('error', `vmWritten: ${vmId}: ${message}`);
+      failed.push({ vmId, error: message });
+      report.vms.push({ vmId, action: 'failed', error: message });
+    }
+  }
+  if (failed.length > 0) throw new VmWrittenError(failed);
+  return report;
+}
+
+async function handleVm(vmId: string, deps: VmWrittenDeps): Promise<VmDecision> {
+  let vm: VmSnapshot;
+  try {
+    vm = await deps.getVm(vmId);
+  } catch (error) {
+    if (toErrorInfo(error).kind === 'not-found') {
+      deps.log('info', `vmWritten: ${vmId} no longer exists`);
+      return { vmId, action: 'gone' };
+    }
+    throw error;
+  }
+  const assessment = assessVm(vm, deps.policy);
+  const summary = describeAssessment(assessment);
+  if (assessment.decision !== 'encrypt') {
+    deps.log('info', `vmWritten: ${vm.id}: ${summary}`, { decision: assessment.decision });
+    return { vmId: vm.id, action: 'not-encrypting', decision: assessment.decision, summary };
+  }
+  if (deps.policy.dryRun) {
+    deps.log('info', `vmWritten (dry run, nothing started): ${vm.id}: would ${summary}`, { decision: 'encrypt', dryRun: true });
+    return { vmId: vm.id, action: 'planned', plan: summary };
+  }
+  const started = await deps.start(vm.id);
+  deps.log('info', started.started ? `vmWritten: started encryptVm ${started.instanceId} for ${vm.id}` : `vmWritten: encryptVm ${started.instanceId} for ${vm.id} is already ${started.runtimeStatus}`);
+  return { vmId: vm.id, action: started.started ? 'started' : 'already-running', instanceId: started.instanceId };
+}
+
+/** The caller's Entra object id from the event's claims or RBAC evidence, when present. */
+export function callerObjectId(event: ResourceEvent | AdeEvent): string | undefined {
+  if (event.kind !== 'resource') return undefined;
+  const claims = (event.data.claims ?? {}) as Record<string, unknown>;
+  const oid = claims['http://schemas.microsoft.com/identity/claims/objectidentifier'] ?? claims.oid;
+  if (typeof oid === 'string' && oid !== '') return oid;
+  const evidence = (event.data.authorization?.evidence ?? {}) as Record<string, unknown>;
+  return typeof evidence.principalId === 'string' && evidence.principalId !== '' ? evidence.principalId : undefined;
+}
+
+/** Object ids appear with or without dashes (RBAC evidence drops them). */
+export function sameObjectId(a: string, b: string): boolean {
+  const norm = (s: string) => s.replace(/-/g, '').toLowerCase();
+  return norm(a) === norm(b);
+}

@@ -1,0 +1,278 @@
+/**
+ * The encryptVm activities as plain async functions over the Azure ports (a Temporal-style
+ * factory): functions/durable.ts registers each one with durable-functions, tests can call them
+ * directly with fake or simulator-backed ports.
+ *
+ * Rules every activity follows:
+ *  - idempotent: a re-run after a crash or a retry converges on the same Azure state;
+ *  - never takes or returns a secret (the one activity that creates a password uses it and drops it);
+ *  - non-retryable failures come back as data (`{ ok: false, error }`), retryable ones are thrown with
+ *    `toActivityError` so that only they are retried by callActivityWithRetry.
+ */
+import type { AzurePorts, EventDestination, EventSubscriptionSpec } from '../azure/ports';
+import { assessVm, describeAssessment } from '../core/eligibility';
+import { interpretEncryptionState } from '../core/encryption-state';
+import { toActivityError, toErrorInfo } from '../core/errors';
+import { buildDualPassEncryptionSettings, type AdeExtension } from '../core/extension-settings';
+import { findAdeExtension, findExtensionInstanceView, type VmSnapshot } from '../core/vm';
+import { parseEncryptionPolicy } from '../core/policy';
+import { keyVaultUrlOf } from '../core/resource-ids';
+import { entraAppDisplayName } from '../core/names';
+import { SECRET_EVENT_TYPES, secretEventSubscriptionName } from './vault-setup';
+import type {
+  ActivityResult,
+  AutomationIdentity,
+  CheckStatusInput,
+  DeployExtensionInput,
+  DeployWithCredentialInput,
+  DeployWithCredentialResult,
+  EncryptVmInput,
+  EnsureKekInput,
+  EnsureSecretEventSubscriptionInput,
+  EnsureVaultInput,
+  EntraAppInfo,
+  InspectVmResult,
+  RemoveCredentialInput,
+  StatusCheck,
+  TagVmInput,
+  UpdateVmEncryptionInput,
+  VaultRef,
+  VmFacts,
+} from './contracts';
+
+export type ActivityLog = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+
+export interface ActivityDeps extends AzurePorts {
+  /** Tenant and object id of the identity the app runs as (for its own vault access policy). */
+  identity: () => Promise<AutomationIdentity>;
+  /**
+   * Where each vault's Key Vault events go (the secretEvents function). Resolved here, not passed
+   * through the orchestration, because a local webhook URL carries a function key that must not
+   * land in durable history. Undefined: no subscription, the orchestration's polling alone decides.
+   */
+  secretEventsDestination?: EventDestination;
+  log: ActivityLog;
+  now: () => number;
+}
+
+/** Key permissions the automation needs on a dedicated vault: create and read the KEK (recover after soft delete). */
+export const AUTOMATION_KEY_PERMISSIONS = ['get', 'create', 'recover'];
+/** Secret permissions of the automation: list (tags of ADE's secrets) and recover. Never `get`. */
+export const AUTOMATION_SECRET_PERMISSIONS = ['list', 'recover'];
+/** The dual-pass Entra app: exactly what the ADE guest uses (ade.md §3). */
+export const ADE_APP_KEY_PERMISSIONS = ['wrapKey'];
+export const ADE_APP_SECRET_PERMISSIONS = ['set'];
+
+/** Runs an activity body: value → ok, non-retryable AdeError → data, anything retryable → thrown. */
+async function run<T>(log: ActivityLog, name: string, body: () => Promise<T>): Promise<ActivityResult<T>> {
+  try {
+    return { ok: true, value: await body() };
+  } catch (error) {
+    const info = toErrorInfo(error);
+    log(info.retryable ? 'warn' : 'error', `${name} failed: ${info.message}`, { activity: name, kind: info.kind, retryable: info.retryable, code: info.code });
+    if (info.retryable) throw toActivityError(error);
+    return { ok: false, error: info };
+  }
+}
+
+function vmFacts(vm: VmSnapshot): VmFacts {
+  return {
+    id: vm.id,
+    name: vm.name,
+    subscriptionId: vm.subscriptionId,
+    resourceGroup: vm.resourceGroup,
+    location: vm.location,
+    osType: vm.osType,
+    // ARM's osProfile.computerName is not part of VmSnapshot; it defaults to the VM name (Windows: first 15 chars).
+    computerName: vm.osType === 'Windows' ? vm.name.slice(0, 15) : vm.name,
+    osDiskName: vm.osDisk.name,
+  };
+}
+
+function trimUrl(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const { compute, vaults, keyVault, directory, eventSubscriptions, log } = deps;
+
+  return {
+    /** Step 1: re-read the VM (with instance view) and decide. Permission: virtualMachines/read. */
+    inspectVm: (input: Pick<EncryptVmInput, 'vmId' | 'policy'>): Promise<ActivityResult<InspectVmResult>> =>
+      run(log, 'inspectVm', async () => {
+        const policy = parseEncryptionPolicy(input.policy);
+        const vm = await compute.getVm(input.vmId, { instanceView: true });
+        const assessment = assessVm(vm, policy);
+        return { vm: vmFacts(vm), assessment, summary: describeAssessment(assessment) };
+      }),
+
+    resolveAutomationIdentity: (): Promise<ActivityResult<AutomationIdentity>> => run(log, 'resolveAutomationIdentity', () => deps.identity()),
+
+    /** aad mode: the vault's Entra app and service principal (Graph Application.ReadWrite.OwnedBy). */
+    ensureEntraApp: (input: { vaultName: string }): Promise<ActivityResult<EntraAppInfo>> =>
+      run(log, 'ensureEntraApp', async () => {
+        const app = await directory.ensureApplication(entraAppDisplayName(input.vaultName), {
+          notes: `ade-autopilot: dual-pass Azure Disk Encryption for vault ${input.vaultName}. Granted keys/wrapKey and secrets/set on that vault only.`,
+        });
+        const sp = await directory.ensureServicePrincipal(app.appId);
+        log('info', `Entra app for vault ${input.vaultName} ${app.created ? 'created' : 'found'}`, { appId: app.appId });
+        return { appObjectId: app.objectId, appId: app.appId, servicePrincipalObjectId: sp.objectId };
+      }),
+
+    /**
+     * Step 2: the dedicated vault, with the automation's own access policy and, in aad mode, the
+     * Entra app's (one ensureVault call, so one ARM write when the vault is new).
+     */
+    ensureDiskEncryptionVault: (input: EnsureVaultInput): Promise<ActivityResult<VaultRef & { action: string }>> =>
+      run(log, 'ensureDiskEncryptionVault', async () => {
+        const accessPolicies = [
+          { tenantId: input.automation.tenantId, objectId: input.automation.objectId, permissions: { keys: AUTOMATION_KEY_PERMISSIONS, secrets: AUTOMATION_SECRET_PERMISSIONS } },
+        ];
+        if (input.servicePrincipalObjectId) {
+          accessPolicies.push({ tenantId: input.automation.tenantId, objectId: input.servicePrincipalObjectId, permissions: { keys: ADE_APP_KEY_PERMISSIONS, secrets: ADE_APP_SECRET_PERMISSIONS } });
+        }
+        const result = await vaults.ensureVault({
+          subscriptionId: input.subscriptionId,
+          resourceGroup: input.resourceGroup,
+          name: input.name,
+          location: input.location,
+          tenantId: input.automation.tenantId,
+          softDeleteRetentionInDays: input.softDeleteRetentionDays,
+          enablePurgeProtection: input.purgeProtection,
+          tags: { 'ade-autopilot/purpose': 'azure-disk-encryption' },
+          accessPolicies,
+        });
+        log('info', `Key Vault ${result.vault.name}: ${result.action}`, { vaultId: result.vault.id, action: result.action });
+        return { id: result.vault.id, name: result.vault.name, url: trimUrl(result.vault.vaultUri || keyVaultUrlOf(result.vault.name)), action: result.action };
+      }),
+
+    /** The KEK (keys get/create). Returns the versioned key URL ADE needs. */
+    ensureKek: (input: EnsureKekInput): Promise<ActivityResult<{ kekUrl: string; created: boolean }>> =>
+      run(log, 'ensureKek', async () => {
+        const key = await keyVault.ensureKek(input.vaultUrl, input.keyName, { keySize: input.keySize });
+        return { kekUrl: key.versionedId, created: key.created };
+      }),
+
+    /** The vault's system topic and its SecretNewVersionCreated subscription to secretEvents. */
+    ensureSecretEventSubscription: (input: EnsureSecretEventSubscriptionInput): Promise<ActivityResult<{ subscribed: boolean; action: string }>> =>
+      run(log, 'ensureSecretEventSubscription', async () => {
+        const destination = deps.secretEventsDestination;
+        if (!destination) {
+          log('warn', `No secretEvents endpoint is configured: vault ${input.vault.name} gets no event subscription; runs rely on status polling`);
+          return { subscribed: false, action: 'none' };
+        }
+        const topic = await eventSubscriptions.ensureVaultSystemTopic({
+          id: input.vault.id,
+          name: input.vault.name,
+          location: input.vault.location,
+          subscriptionId: input.vault.subscriptionId,
+          resourceGroup: input.vault.resourceGroup,
+        });
+        const spec: EventSubscriptionSpec = {
+          name: secretEventSubscriptionName(input.vault.name),
+          destination: { ...destination, maxEventsPerBatch: 1 },
+          includedEventTypes: [...SECRET_EVENT_TYPES],
+        };
+        const sub = await eventSubscriptions.ensureEventSubscription(topic, spec);
+        return { subscribed: true, action: sub.action };
+      }),
+
+    /** Step 4, single-pass: one extension PUT (virtualMachines/extensions/write). */
+    deploySinglePassExtension: (input: DeployExtensionInput): Promise<ActivityResult<{ extensionId: string }>> =>
+      run(log, 'deploySinglePassExtension', async () => {
+        const started = await compute.beginDeployExtension(input.vmId, input.extension.name, toSpec(input.extension, input.location));
+        return { extensionId: started.extensionId };
+      }),
+
+    /**
+     * Step 4, aad: creates a short-lived password for the vault's app, deploys the extension with
+     * it as the protected `AADClientSecret`, and forgets it. Only the credential's key id leaves
+     * this function. If the PUT fails, the credential is removed here (it was never used).
+     */
+    deployExtensionWithShortLivedCredential: (input: DeployWithCredentialInput): Promise<ActivityResult<DeployWithCredentialResult>> =>
+      run(log, 'deployExtensionWithShortLivedCredential', async () => {
+        const credential = await directory.addPassword(input.appObjectId, { lifetimeMs: input.credentialLifetimeMs, displayName: 'ade-autopilot extension run' });
+        try {
+          const started = await compute.beginDeployExtension(input.vmId, input.extension.name, toSpec(input.extension, input.location), { AADClientSecret: credential.secret });
+          return { extensionId: started.extensionId, keyId: credential.keyId, endDateTime: credential.endDateTime };
+        } catch (error) {
+          await directory.removePassword(input.appObjectId, credential.keyId).catch((cleanup: unknown) => {
+            log('warn', `Could not remove the unused credential ${credential.keyId}; it expires at ${credential.endDateTime}`, { error: toErrorInfo(cleanup).message });
+          });
+          throw error;
+        }
+      }),
+
+    /** Step 5/7: one VM read with instance view, interpreted by core/encryption-state. */
+    checkEncryptionStatus: (input: CheckStatusInput): Promise<ActivityResult<StatusCheck>> =>
+      run(log, 'checkEncryptionStatus', async () => {
+        const vm = await compute.getVm(input.vmId, { instanceView: true });
+        return statusOf(vm, input);
+      }),
+
+    /** Step 6, aad: one targeted PATCH of the OS disk encryption settings, tags folded in. */
+    updateVmEncryptionSettings: (input: UpdateVmEncryptionInput): Promise<ActivityResult<{ updated: true }>> =>
+      run(log, 'updateVmEncryptionSettings', async () => {
+        const settings = buildDualPassEncryptionSettings({ secretUrl: input.secretUrl, vault: input.vault, ...(input.kek ? { kek: input.kek } : {}) });
+        await compute.updateOsDiskEncryptionSettings(input.vmId, settings, input.tags ? { mergeTags: input.tags } : {});
+        return { updated: true as const };
+      }),
+
+    /** Compensation and clean-up: the short-lived password goes as soon as it is not needed. */
+    removeCredential: (input: RemoveCredentialInput): Promise<ActivityResult<{ removed: true }>> =>
+      run(log, 'removeCredential', async () => {
+        await directory.removePassword(input.appObjectId, input.keyId);
+        return { removed: true as const };
+      }),
+
+    tagVm: (input: TagVmInput): Promise<ActivityResult<{ tagged: true }>> =>
+      run(log, 'tagVm', async () => {
+        await compute.setTags(input.vmId, input.tags);
+        return { tagged: true as const };
+      }),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+function toSpec(extension: AdeExtension, location: string) {
+  return {
+    publisher: extension.publisher,
+    type: extension.type,
+    typeHandlerVersion: extension.typeHandlerVersion,
+    autoUpgradeMinorVersion: extension.autoUpgradeMinorVersion,
+    settings: { ...extension.settings },
+    location,
+  };
+}
+
+/** Compact, secret-free status of the VM's ADE run. */
+export function statusOf(vm: VmSnapshot, input: Pick<CheckStatusInput, 'osType' | 'volumeType'>): StatusCheck {
+  const extension = findAdeExtension(vm);
+  const view = extension ? findExtensionInstanceView(vm, extension.name) : undefined;
+  const state = interpretEncryptionState({
+    os: input.osType,
+    ...(view ? { extension: view } : extension ? { extension: { name: extension.name, typeHandlerVersion: extension.typeHandlerVersion } } : {}),
+    ...(extension?.provisioningState ? { provisioningState: extension.provisioningState } : {}),
+    disks: vm.instanceView?.disks ?? [],
+    osDiskName: vm.osDisk.name,
+    volumeType: input.volumeType,
+    ...(vm.osDisk.encryptionSettings ? { modelEncryptionSettings: vm.osDisk.encryptionSettings } : {}),
+  });
+  const provisioningCode = view?.statuses?.find((s) => s.code?.toLowerCase().startsWith('provisioningstate/'))?.code?.toLowerCase();
+  const provisioned = provisioningCode === 'provisioningstate/succeeded' || (provisioningCode === undefined && extension?.provisioningState?.toLowerCase() === 'succeeded');
+  const check: StatusCheck = {
+    kind: state.kind,
+    provisioned,
+    disks: state.detail.disks.map((d) => ({ name: d.name, role: d.role, encryption: d.encryption, secretUrls: d.secretUrls })),
+  };
+  if (extension) check.extensionName = extension.name;
+  if (state.detail.secretUrl) check.secretUrl = state.detail.secretUrl;
+  if (state.detail.message) check.message = state.detail.message;
+  if (state.kind === 'in-progress') check.phase = state.phase;
+  if (state.kind === 'failed') check.reason = `${state.reason}: ${state.message}`;
+  if (state.kind === 'bek-missing') check.reason = `bek-missing: ${state.message}`;
+  if (state.kind === 'partially-encrypted') check.reason = `not encrypted: ${state.missing.join(', ')}`;
+  if (state.kind === 'unknown') check.reason = state.why;
+  return check;
+}

@@ -1,0 +1,231 @@
+/**
+ * Names and plain-JSON shapes shared by the orchestrator, its activities, its entities and the
+ * functions that start or signal it. Nothing here does I/O, and nothing here may ever hold a
+ * secret: every value in these types ends up in durable history.
+ */
+import type { Assessment } from '../core/eligibility';
+import type { ErrorInfo } from '../core/errors';
+import type { AdeExtension } from '../core/extension-settings';
+import type { EncryptionPolicy } from '../core/policy';
+import type { OsType } from '../core/vm';
+
+export const ENCRYPT_VM_ORCHESTRATOR = 'encryptVm';
+
+export const ACTIVITY = {
+  inspectVm: 'inspectVm',
+  resolveAutomationIdentity: 'resolveAutomationIdentity',
+  ensureEntraApp: 'ensureEntraApp',
+  ensureDiskEncryptionVault: 'ensureDiskEncryptionVault',
+  ensureKek: 'ensureKek',
+  ensureSecretEventSubscription: 'ensureSecretEventSubscription',
+  deploySinglePassExtension: 'deploySinglePassExtension',
+  deployExtensionWithShortLivedCredential: 'deployExtensionWithShortLivedCredential',
+  checkEncryptionStatus: 'checkEncryptionStatus',
+  updateVmEncryptionSettings: 'updateVmEncryptionSettings',
+  removeCredential: 'removeCredential',
+  tagVm: 'tagVm',
+} as const;
+export type ActivityName = (typeof ACTIVITY)[keyof typeof ACTIVITY];
+
+export const ENTITY = {
+  /** Keyed by vault name: the vault's ready state, written once inside a lock. */
+  vault: 'vault',
+  /** Keyed by vault name: orchestrations waiting for a secret in that vault. */
+  vaultWaiters: 'vaultWaiters',
+} as const;
+
+/** External event raised by `secretEvents`; a wake-up hint, never trusted as state. */
+export const SECRET_STORED_EVENT = 'SecretStored';
+
+/** Tags written when the policy records outcomes on the VM. */
+export const OUTCOME_TAG = { state: 'ade-autopilot/state', updated: 'ade-autopilot/updated' } as const;
+
+export interface EncryptVmInput {
+  vmId: string;
+  policy: EncryptionPolicy;
+}
+
+export type EncryptVmOutcome = 'encrypted' | 'skipped' | 'already-encrypted' | 'failed';
+
+export interface EncryptVmOutput {
+  vmId: string;
+  outcome: EncryptVmOutcome;
+  reason?: string;
+  mode?: 'aad' | 'single-pass';
+  vaultName?: string;
+  /** How the wait ended: the Key Vault event, or the fallback status poll. */
+  completedBy?: 'event' | 'polling';
+  /** Secret URL the disks reference (a URL, never a value). */
+  secretUrl?: string;
+  disks?: Array<{ name: string; role: 'os' | 'data'; encryption: string }>;
+}
+
+export type Phase =
+  | 'inspecting'
+  | 'preparing-vault'
+  | 'deploying-extension'
+  | 'waiting-for-secret'
+  | 'updating-vm-model'
+  | 'verifying'
+  | 'tagging'
+  | 'done'
+  | 'failed';
+
+export interface EncryptVmStatus {
+  phase: Phase;
+  vmId: string;
+  vaultName?: string;
+  mode?: 'aad' | 'single-pass';
+  detail?: string;
+  polls?: number;
+  secretSeen?: boolean;
+}
+
+/** What the orchestration needs to know about the VM (no secrets, small). */
+export interface VmFacts {
+  id: string;
+  name: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  osType: OsType;
+  /** Best guess of the guest hostname (ADE's `MachineName` tag); ARM's computerName is not in the VM snapshot. */
+  computerName: string;
+  osDiskName: string;
+}
+
+export interface InspectVmResult {
+  vm: VmFacts;
+  assessment: Assessment;
+  /** One human-readable line. */
+  summary: string;
+}
+
+export interface AutomationIdentity {
+  tenantId: string;
+  objectId: string;
+}
+
+export interface EntraAppInfo {
+  appObjectId: string;
+  appId: string;
+  servicePrincipalObjectId: string;
+}
+
+export interface VaultRef {
+  id: string;
+  name: string;
+  /** Base URL without a trailing slash, e.g. https://name.vault.azure.net */
+  url: string;
+}
+
+/** State of the `vault` entity once the vault is ready for ADE. */
+export interface VaultReady {
+  vault: VaultRef;
+  /** Versioned KEK URL when a KEK is used. */
+  kekUrl?: string;
+  /** aad mode: the vault's Entra app. */
+  app?: EntraAppInfo;
+  /** The Event Grid subscription for secret events was ensured (or no destination is configured: polling only). */
+  secretEvents?: boolean;
+}
+
+export interface Waiter {
+  instanceId: string;
+  vmId: string;
+  computerName: string;
+}
+
+export interface WaitersState {
+  waiters: Waiter[];
+}
+
+export interface SecretStoredEvent {
+  secretUrl: string;
+  vaultName: string;
+}
+
+export interface EnsureVaultInput {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  location: string;
+  softDeleteRetentionDays: number;
+  purgeProtection: boolean;
+  automation: AutomationIdentity;
+  /** aad mode: the Entra app's service principal, granted keys/wrapKey and secrets/set only. */
+  servicePrincipalObjectId?: string;
+  appId?: string;
+}
+
+export interface EnsureKekInput {
+  vaultUrl: string;
+  keyName: string;
+  keySize: 2048 | 3072 | 4096;
+}
+
+export interface EnsureSecretEventSubscriptionInput {
+  vault: VaultRef & { subscriptionId: string; resourceGroup: string; location: string };
+}
+
+export interface DeployExtensionInput {
+  vmId: string;
+  location: string;
+  extension: AdeExtension;
+}
+
+export interface DeployWithCredentialInput extends DeployExtensionInput {
+  appObjectId: string;
+  /** Lifetime of the password credential; keep it short. */
+  credentialLifetimeMs: number;
+}
+
+export interface DeployWithCredentialResult {
+  extensionId: string;
+  /** Credential key id (not the secret) so the orchestrator can remove it later. */
+  keyId: string;
+  endDateTime: string;
+}
+
+export interface CheckStatusInput {
+  vmId: string;
+  osType: OsType;
+  volumeType: EncryptionPolicy['volumeType'];
+}
+
+export interface StatusCheck {
+  kind: 'not-started' | 'in-progress' | 'encrypted' | 'partially-encrypted' | 'failed' | 'bek-missing' | 'unknown';
+  /** Extension provisioning succeeded (the ARM operation finished). */
+  provisioned: boolean;
+  phase?: string;
+  /** Dual-pass: the versioned secret URL the extension reported. */
+  secretUrl?: string;
+  reason?: string;
+  message?: string;
+  extensionName?: string;
+  disks: Array<{ name: string; role: 'os' | 'data'; encryption: string; secretUrls: string[] }>;
+}
+
+export interface UpdateVmEncryptionInput {
+  vmId: string;
+  secretUrl: string;
+  vault: { url: string; resourceId: string };
+  kek?: { url: string; vaultResourceId: string };
+  tags?: Record<string, string>;
+}
+
+export interface RemoveCredentialInput {
+  appObjectId: string;
+  keyId: string;
+}
+
+export interface TagVmInput {
+  vmId: string;
+  tags: Record<string, string>;
+}
+
+/**
+ * What every activity returns: its value, or a non-retryable failure as data. Retryable failures
+ * are thrown instead (with `toActivityError`), so that callActivityWithRetry retries exactly those.
+ */
+export type ActivityResult<T> = { ok: true; value: T } | { ok: false; error: ErrorInfo };

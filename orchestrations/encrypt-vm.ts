@@ -1,0 +1,321 @@
+/**
+ * Orchestrator `encryptVm`: one VM from "written" to "verified encrypted" (issue 5, steps 1–7).
+ *
+ * Deterministic: no I/O, no Date.now, no environment. Time is context.df.currentUtcDateTime, the
+ * SequenceVersion comes from newGuid, and everything that touches Azure is an activity (by name;
+ * see ./activities.ts). Progress is in the custom status `{ phase, vmId, ... }`.
+ */
+import * as df from 'durable-functions';
+import type { OrchestrationContext } from 'durable-functions';
+import { errorInfoOf, type ErrorInfo } from '../core/errors';
+import { buildAdeExtension, type AdeExtension } from '../core/extension-settings';
+import { vaultName as buildVaultName } from '../core/names';
+import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
+import { formatKeyVaultResourceId } from '../core/resource-ids';
+import {
+  ACTIVITY,
+  ENTITY,
+  OUTCOME_TAG,
+  SECRET_STORED_EVENT,
+  type ActivityName,
+  type ActivityResult,
+  type AutomationIdentity,
+  type DeployWithCredentialResult,
+  type EncryptVmInput,
+  type EncryptVmOutput,
+  type EncryptVmStatus,
+  type EntraAppInfo,
+  type InspectVmResult,
+  type StatusCheck,
+  type VaultReady,
+  type VaultRef,
+  type VmFacts,
+} from './contracts';
+import { KEK_NAME } from './vault-setup';
+
+type Step<T> = Generator<df.Task, T, unknown>;
+
+/** Retries for retryable activity failures (non-retryable ones come back as data and are not retried). */
+export function activityRetryOptions(): df.RetryOptions {
+  const options = new df.RetryOptions(5_000, 5);
+  options.backoffCoefficient = 2;
+  options.maxRetryIntervalInMilliseconds = 5 * 60_000;
+  return options;
+}
+
+/** Extra life of the short-lived password beyond the secret-event wait (the guest may retry a little). */
+const CREDENTIAL_MARGIN_MS = 15 * 60_000;
+
+export class EncryptVmFailure extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+export function* encryptVmOrchestrator(context: OrchestrationContext): Step<EncryptVmOutput> {
+  const input = (context.df.getInput() ?? {}) as Partial<EncryptVmInput>;
+  const vmId = typeof input.vmId === 'string' ? input.vmId : '';
+  let status: EncryptVmStatus = { phase: 'inspecting', vmId };
+  const setStatus = (next: Partial<EncryptVmStatus>): void => {
+    status = { ...status, ...next };
+    context.df.setCustomStatus(status);
+  };
+  const now = (): number => context.df.currentUtcDateTime.getTime();
+  const retry = activityRetryOptions();
+
+  function* call<T>(name: ActivityName, activityInput?: unknown): Step<T> {
+    let result: ActivityResult<T>;
+    try {
+      result = (yield context.df.callActivityWithRetry(name, retry, activityInput)) as ActivityResult<T>;
+    } catch (error) {
+      const info: ErrorInfo = errorInfoOf(error) ?? { kind: 'transient', message: error instanceof Error ? error.message : String(error), retryable: true };
+      throw new EncryptVmFailure(`${name}: ${info.message} (gave up after retries)`);
+    }
+    if (!result.ok) throw new EncryptVmFailure(`${name}: ${result.error.message}`);
+    return result.value;
+  }
+
+  let policy: EncryptionPolicy;
+  try {
+    if (vmId === '') throw new Error('input.vmId is missing');
+    policy = parseEncryptionPolicy(input.policy, 'input.policy');
+  } catch (error) {
+    setStatus({ phase: 'failed', detail: 'invalid input' });
+    return { vmId, outcome: 'failed', reason: `Invalid orchestration input: ${(error as Error).message}` };
+  }
+  const startedAt = now();
+  const totalDeadline = startedAt + policy.timeouts.orchestrationTimeoutMinutes * 60_000;
+  const pollMs = policy.timeouts.fallbackPollSeconds * 1_000;
+
+  // Compensation state: what this run created and must clean up whatever happens.
+  let credential: { appObjectId: string; keyId: string } | undefined;
+  let waitersEntity: df.EntityId | undefined;
+  const output: EncryptVmOutput = { vmId, outcome: 'failed' };
+
+  try {
+    // 1. Inspect and decide.
+    setStatus({ phase: 'inspecting' });
+    const inspected = yield* call<InspectVmResult>(ACTIVITY.inspectVm, { vmId, policy });
+    const { vm, assessment } = inspected;
+    if (assessment.decision === 'skip' || assessment.decision === 'unsupported') {
+      setStatus({ phase: 'done', detail: inspected.summary });
+      return { vmId, outcome: 'skipped', reason: inspected.summary };
+    }
+    if (assessment.decision === 'already-encrypted') {
+      setStatus({ phase: 'done', detail: inspected.summary });
+      return { vmId, outcome: 'already-encrypted', reason: inspected.summary };
+    }
+    const mode = assessment.mode;
+    output.mode = mode;
+    if (policy.dryRun) {
+      setStatus({ phase: 'done', mode, detail: `dry run: ${inspected.summary}` });
+      return { vmId, outcome: 'skipped', mode, reason: `Dry run (ADE_DRY_RUN): would ${inspected.summary}` };
+    }
+
+    // 2–3. Vault (+ KEK, event subscription, aad app): provisioned once per vault under a lock.
+    const vaultName = buildVaultName(
+      policy.vault.strategy === 'per-region'
+        ? { strategy: 'per-region', prefix: policy.vault.namePrefix, subscriptionId: vm.subscriptionId, location: vm.location }
+        : { strategy: 'per-vm', prefix: policy.vault.namePrefix, vmResourceId: vm.id, location: vm.location },
+    );
+    output.vaultName = vaultName;
+    setStatus({ phase: 'preparing-vault', vaultName, mode });
+    const ready = yield* ensureVaultReady(vaultName, vm, mode);
+
+    // 4. Register as a waiter first (an early event is buffered by the host), then deploy.
+    waitersEntity = new df.EntityId(ENTITY.vaultWaiters, vaultName);
+    yield context.df.callEntity(waitersEntity, 'register', { instanceId: context.df.instanceId, vmId, computerName: vm.computerName });
+    setStatus({ phase: 'deploying-extension' });
+    const kek = ready.kekUrl ? { url: ready.kekUrl, vaultResourceId: ready.vault.id, algorithm: policy.kek.algorithm } : undefined;
+    const extension: AdeExtension = buildAdeExtension({
+      os: vm.osType,
+      mode,
+      vault: { url: ready.vault.url, resourceId: ready.vault.id },
+      ...(kek ? { kek } : {}),
+      volumeType: policy.volumeType,
+      sequenceVersion: context.df.newGuid(`${vmId}|sequence`),
+      ...(mode === 'aad' ? { aadClientId: ready.app!.appId } : {}),
+      ...(assessment.existingExtension ? { existingName: assessment.existingExtension.name } : {}),
+    });
+    if (mode === 'aad') {
+      const deployed = yield* call<DeployWithCredentialResult>(ACTIVITY.deployExtensionWithShortLivedCredential, {
+        vmId,
+        location: vm.location,
+        extension,
+        appObjectId: ready.app!.appObjectId,
+        credentialLifetimeMs: policy.timeouts.secretEventTimeoutMinutes * 60_000 + CREDENTIAL_MARGIN_MS,
+      });
+      credential = { appObjectId: ready.app!.appObjectId, keyId: deployed.keyId };
+    } else {
+      yield* call(ACTIVITY.deploySinglePassExtension, { vmId, location: vm.location, extension });
+    }
+
+    // 5. Wait for the secret: event raced with a timer, polling the extension status as a fallback.
+    setStatus({ phase: 'waiting-for-secret', polls: 0, secretSeen: false });
+    const waited = yield* waitForSecret(vm, mode);
+    output.completedBy = waited.completedBy;
+    context.df.signalEntity(waitersEntity, 'unregister', { instanceId: context.df.instanceId });
+    waitersEntity = undefined;
+
+    // 6. aad: second pass (model update, outcome tags folded in), then drop the credential.
+    const tags = policy.tagOutcome ? outcomeTags('encrypted') : undefined;
+    if (mode === 'aad') {
+      setStatus({ phase: 'updating-vm-model' });
+      const secretUrl = waited.check.secretUrl!;
+      output.secretUrl = secretUrl;
+      yield* call(ACTIVITY.updateVmEncryptionSettings, {
+        vmId,
+        secretUrl,
+        vault: { url: ready.vault.url, resourceId: ready.vault.id },
+        ...(ready.kekUrl ? { kek: { url: ready.kekUrl, vaultResourceId: ready.vault.id } } : {}),
+        ...(tags ? { tags } : {}),
+      });
+      yield* removeCredential();
+    }
+
+    // 7. Verify from Azure's state, polling while the guest finishes (Linux OS volumes take a while).
+    setStatus({ phase: 'verifying' });
+    const verified = yield* verify(vm, waited.check);
+    output.disks = verified.disks.map((d) => ({ name: d.name, role: d.role, encryption: d.encryption }));
+    output.secretUrl ??= verified.disks.flatMap((d) => d.secretUrls)[0] ?? verified.secretUrl;
+    if (tags && mode !== 'aad') {
+      setStatus({ phase: 'tagging' });
+      yield* call(ACTIVITY.tagVm, { vmId, tags });
+    }
+    output.outcome = 'encrypted';
+    setStatus({ phase: 'done', detail: 'encrypted and verified' });
+    return output;
+  } catch (error) {
+    if (!(error instanceof EncryptVmFailure)) throw error;
+    output.outcome = 'failed';
+    output.reason = error.reason;
+    setStatus({ phase: 'failed', detail: error.reason });
+    yield* compensate();
+    return output;
+  }
+
+  // --- steps -----------------------------------------------------------------------------------
+
+  function* ensureVaultReady(vaultName: string, vm: VmFacts, mode: 'aad' | 'single-pass'): Step<VaultReady> {
+    const satisfied = (state: VaultReady | null | undefined): boolean =>
+      Boolean(state && state.vault && (!policy.kek.enabled || state.kekUrl) && (mode !== 'aad' || state.app) && state.secretEvents);
+    const entity = new df.EntityId(ENTITY.vault, vaultName);
+    const known = (yield context.df.callEntity(entity, 'get')) as VaultReady | null;
+    if (satisfied(known)) return known!;
+
+    const lock = (yield context.df.lock(entity)) as df.DurableLock;
+    try {
+      const current = (yield context.df.callEntity(entity, 'get')) as VaultReady | null;
+      if (satisfied(current)) return current!;
+      const identity = yield* call<AutomationIdentity>(ACTIVITY.resolveAutomationIdentity);
+      let app: EntraAppInfo | undefined = current?.app;
+      if (mode === 'aad' && !app) app = yield* call<EntraAppInfo>(ACTIVITY.ensureEntraApp, { vaultName });
+      const vault = yield* call<VaultRef>(ACTIVITY.ensureDiskEncryptionVault, {
+        subscriptionId: vm.subscriptionId,
+        resourceGroup: policy.vault.resourceGroup,
+        name: vaultName,
+        location: vm.location,
+        softDeleteRetentionDays: policy.vault.softDeleteRetentionDays,
+        purgeProtection: policy.vault.purgeProtection,
+        automation: identity,
+        ...(app ? { servicePrincipalObjectId: app.servicePrincipalObjectId, appId: app.appId } : {}),
+      });
+      const next: VaultReady = { ...(current ?? {}), vault: { id: vault.id, name: vault.name, url: vault.url } };
+      if (app) next.app = app;
+      if (policy.kek.enabled && !next.kekUrl) {
+        const kek = yield* call<{ kekUrl: string }>(ACTIVITY.ensureKek, { vaultUrl: vault.url, keyName: KEK_NAME, keySize: policy.kek.size });
+        next.kekUrl = kek.kekUrl;
+      }
+      if (!next.secretEvents) {
+        yield* call(ACTIVITY.ensureSecretEventSubscription, {
+          vault: { ...next.vault, subscriptionId: vm.subscriptionId, resourceGroup: policy.vault.resourceGroup, location: vm.location },
+        });
+        next.secretEvents = true;
+      }
+      yield context.df.callEntity(entity, 'set', next);
+      return next;
+    } finally {
+      lock.release();
+    }
+  }
+
+  function* waitForSecret(vm: VmFacts, mode: 'aad' | 'single-pass'): Step<{ check: StatusCheck; completedBy: 'event' | 'polling' }> {
+    const waitDeadline = Math.min(now() + policy.timeouts.secretEventTimeoutMinutes * 60_000, totalDeadline);
+    let secretSeen = false;
+    let eventReceived = false;
+    let polls = 0;
+    let eventTask = context.df.waitForExternalEvent(SECRET_STORED_EVENT);
+    for (;;) {
+      const deadline = secretSeen ? totalDeadline : waitDeadline;
+      if (now() >= deadline) {
+        throw new EncryptVmFailure(
+          secretSeen
+            ? `Timed out after ${policy.timeouts.orchestrationTimeoutMinutes} min: the ADE extension had not finished encrypting`
+            : `Timed out after ${policy.timeouts.secretEventTimeoutMinutes} min waiting for the disk encryption secret (no Key Vault event, and the extension status never showed it)`,
+        );
+      }
+      const timer = context.df.createTimer(new Date(Math.min(now() + pollMs, deadline)));
+      const winner = yield context.df.Task.any([eventTask, timer]);
+      if (winner === eventTask) {
+        timer.cancel();
+        eventReceived = true;
+        secretSeen = true;
+        eventTask = context.df.waitForExternalEvent(SECRET_STORED_EVENT);
+      }
+      // The event is only a wake-up: Azure's state decides.
+      const check = yield* call<StatusCheck>(ACTIVITY.checkEncryptionStatus, { vmId, osType: vm.osType, volumeType: policy.volumeType });
+      polls += 1;
+      if (check.provisioned) secretSeen = true;
+      setStatus({ polls, secretSeen, detail: check.message ?? check.kind });
+      if (check.kind === 'failed' || check.kind === 'bek-missing') throw new EncryptVmFailure(`The ADE extension failed: ${check.reason ?? check.message ?? check.kind}`);
+      const done = mode === 'aad' ? check.provisioned && check.secretUrl !== undefined : check.kind === 'encrypted';
+      if (done) return { check, completedBy: eventReceived ? 'event' : 'polling' };
+    }
+  }
+
+  function* verify(vm: VmFacts, last: StatusCheck): Step<StatusCheck> {
+    let check = last;
+    for (let first = true; ; first = false) {
+      if (!first || status.mode === 'aad') {
+        check = yield* call<StatusCheck>(ACTIVITY.checkEncryptionStatus, { vmId, osType: vm.osType, volumeType: policy.volumeType });
+      }
+      if (check.kind === 'encrypted') return check;
+      if (check.kind === 'failed' || check.kind === 'bek-missing') throw new EncryptVmFailure(`Verification failed: ${check.reason ?? check.kind}`);
+      if (now() + pollMs > totalDeadline) throw new EncryptVmFailure(`Verification timed out: the VM still reports ${check.kind}${check.reason ? ` (${check.reason})` : ''}`);
+      yield context.df.createTimer(new Date(now() + pollMs));
+    }
+  }
+
+  function* removeCredential(): Step<void> {
+    if (!credential) return;
+    const toRemove = credential;
+    credential = undefined;
+    yield* call(ACTIVITY.removeCredential, toRemove);
+  }
+
+  function* compensate(): Step<void> {
+    if (waitersEntity) context.df.signalEntity(waitersEntity, 'unregister', { instanceId: context.df.instanceId });
+    try {
+      yield* removeCredential();
+    } catch (error) {
+      // The credential expires by itself shortly; report, don't mask the original failure.
+      output.reason = `${output.reason}; also: could not remove the short-lived credential (${(error as Error).message})`;
+    }
+    if (policy.tagOutcome && output.reason !== undefined) {
+      try {
+        yield* call(ACTIVITY.tagVm, { vmId, tags: outcomeTags('failed') });
+      } catch {
+        // Tags are informational only.
+      }
+    }
+  }
+
+  function outcomeTags(state: 'encrypted' | 'failed'): Record<string, string> {
+    return { [OUTCOME_TAG.state]: state, [OUTCOME_TAG.updated]: context.df.currentUtcDateTime.toISOString() };
+  }
+}
+
+/** The vault's ARM id, as the orchestration builds it (exported for tests and functions). */
+export function dedicatedVaultId(policy: EncryptionPolicy, subscriptionId: string, vaultName: string): string {
+  return formatKeyVaultResourceId(subscriptionId, policy.vault.resourceGroup, vaultName);
+}
