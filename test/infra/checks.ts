@@ -30,6 +30,25 @@ const TEMPLATE_SCHEMAS = new Set([
 const SUBSCRIPTION_SCHEMA = 'https://schema.management.azure.com/schemas/2018-05-01/subscriptionDeploymentTemplate.json#';
 const PARAMETER_TYPES = new Set(['string', 'securestring', 'int', 'bool', 'object', 'secureobject', 'array']);
 
+/** ARM template functions (https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions), lower-cased. */
+const ARM_FUNCTIONS = new Set(
+  [
+    // array and object
+    'array', 'concat', 'contains', 'createArray', 'createObject', 'empty', 'first', 'flatten', 'intersection', 'items', 'json', 'last', 'length', 'max', 'min', 'null', 'objectKeys', 'range', 'shallowMerge', 'skip', 'take', 'tryGet', 'union',
+    // lambda
+    'filter', 'groupBy', 'lambda', 'lambdaVariables', 'map', 'mapValues', 'reduce', 'sort', 'toObject',
+    // comparison and logical
+    'coalesce', 'equals', 'greater', 'greaterOrEquals', 'less', 'lessOrEquals', 'and', 'bool', 'false', 'if', 'not', 'or', 'true',
+    // date, deployment, numeric
+    'dateTimeAdd', 'dateTimeFromEpoch', 'dateTimeToEpoch', 'utcNow', 'deployer', 'deployment', 'environment', 'parameters', 'variables',
+    'add', 'copyIndex', 'div', 'float', 'int', 'mod', 'mul', 'sub',
+    // resource
+    'extensionResourceId', 'listAccountSas', 'listKeys', 'listSecrets', 'managementGroup', 'managementGroupResourceId', 'pickZones', 'providers', 'reference', 'references', 'resourceGroup', 'resourceId', 'subscription', 'subscriptionResourceId', 'tenant', 'tenantResourceId',
+    // string
+    'base64', 'base64ToJson', 'base64ToString', 'dataUri', 'dataUriToString', 'endsWith', 'format', 'guid', 'indexOf', 'join', 'lastIndexOf', 'newGuid', 'padLeft', 'replace', 'split', 'startsWith', 'string', 'substring', 'toLower', 'toUpper', 'trim', 'uniqueString', 'uri', 'uriComponent', 'uriComponentToString',
+  ].map((name) => name.toLowerCase()),
+);
+
 // ---------------------------------------------------------------------------------------------------------
 // Structure
 
@@ -57,7 +76,9 @@ export function structureProblems(levels: TemplateLevel[]): string[] {
     for (const text of allStrings(ownStrings(t))) {
       if (!isExpression(text)) continue;
       try {
-        parseExpression(text);
+        for (const call of calls(parseExpression(text))) {
+          if (!ARM_FUNCTIONS.has(call.name)) problems.push(`${level.label}: ${call.name}() is not an ARM template function`);
+        }
       } catch (error) {
         problems.push(`${level.label}: ${(error as Error).message}`);
       }

@@ -31,7 +31,7 @@ function freshDir(name: string): string {
 }
 
 function runScript(args: string[], env: NodeJS.ProcessEnv): SpawnSyncReturns<string> {
-  return spawnSync('bash', [SCRIPT, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  return spawnSync('bash', [SCRIPT, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
 }
 
 /** A bin directory whose az/npm/zip only record that they were called and fail. */
@@ -198,14 +198,14 @@ describe('deploy.sh against a stateful fake az', () => {
     writeFileSync(path.join(h.packageDir, 'dist', 'functions', 'vmWritten.js'), 'module.exports = { changed: true };\n');
     const third = deploy(h);
     expect(mutating(third.calls)).toEqual(['validate', 'create infrastructure', 'zip deploy', 'tag package', 'create events']);
-  });
+  }, 300_000);
 
   it('single-pass mode never touches Microsoft Graph', () => {
     const h = harness();
     const { calls } = deploy(h, SINGLE_PASS_PARAMETERS);
     expect(calls.filter((c) => c[0] === 'ad' || c[0] === 'rest')).toEqual([]);
     expect(mutating(calls)).toEqual(['validate', 'create infrastructure', 'zip deploy', 'tag package', 'create events']);
-  });
+  }, 150_000);
 
   it('the fake enforces the ordering rule: event subscriptions before code fail like Azure does', () => {
     const h = harness();

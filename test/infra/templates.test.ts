@@ -92,11 +92,13 @@ describe('ARM template structure', () => {
     ]);
   });
 
-  it('reports a resource without an api-version and an unparseable expression', () => {
+  it('reports a resource without an api-version, an unparseable expression and an unknown function', () => {
     const levels = brokenTemplate((t) => {
       (t.resources as JsonObject[]).push({ type: 'Microsoft.Storage/storageAccounts', name: "[concat('a']", apiVersion: '' });
+      (t.resources as JsonObject[])[0]!.tags = "[createObjet('a', 'b')]";
     });
     const problems = structureProblems(levels);
+    expect(problems.some((p) => p.includes('createobjet() is not an ARM template function'))).toBe(true);
     expect(problems.some((p) => p.includes('no apiVersion'))).toBe(true);
     expect(problems.some((p) => p.includes('expected'))).toBe(true);
   });
