@@ -22,7 +22,7 @@ import { EntraDirectory, type ServicePrincipal } from './entra/directory';
 import { LoginService, ManagedIdentityService } from './entra/login';
 import { KeyVaultService } from './keyvault/service';
 import { GraphService } from './graph/service';
-import { loadOptionalParts, type ArmService, type EventGridParts } from './front/parts';
+import { loadParts, type ArmService, type EventGridParts } from './front/parts';
 
 export type { ArmService, EventGridParts } from './front/parts';
 
@@ -33,10 +33,10 @@ export interface SimulatorOptions {
   stateDir?: string;
   /** Simulated ms per real ms (default 1). */
   timeScale?: number;
-  /** Override how the Resource Manager part is created (default: local/azure-sim/arm when present). */
-  createArm?: (ctx: SimContext) => ArmService;
-  /** Override how Event Grid is created (default: local/azure-sim/eventgrid when present). */
-  createEventGrid?: (ctx: SimContext) => EventGridParts;
+  /** Override how the Resource Manager part is created (default: local/azure-sim/arm); null leaves it out. */
+  createArm?: ((ctx: SimContext) => ArmService) | null;
+  /** Override how Event Grid is created (default: local/azure-sim/eventgrid); null leaves it out. */
+  createEventGrid?: ((ctx: SimContext) => EventGridParts) | null;
   /** Debug log sink (default: warnings and errors to stderr). */
   log?: SimContext['log'];
 }
@@ -135,7 +135,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   pipeline.mount(graph);
   pipeline.mount(new ManagedIdentityService(directory, tokens, identityHeader, systemAssigned));
 
-  const parts = loadOptionalParts(ctx, { createArm: options.createArm, createEventGrid: options.createEventGrid, log });
+  const parts = loadParts(ctx, { createArm: options.createArm, createEventGrid: options.createEventGrid });
   if (parts.arm) {
     const arm = parts.arm;
     armMounted = true;

@@ -1,9 +1,11 @@
 /**
  * Mounting the Resource Manager and Event Grid parts (built alongside the front end, see
- * contract.ts). They are loaded when present; until then the simulator answers their hosts and
- * control routes with a clear 501 "not mounted".
+ * contract.ts). Either can be replaced through startSimulator's options (or left out with `null`),
+ * in which case its hosts and control routes answer a clear 501 "not mounted".
  */
 import type { EventBus, Service, SimContext, SimRequest, SimResponse, VaultDirectory } from '../contract';
+import { createArmService } from '../arm';
+import { createEventGrid } from '../eventgrid';
 
 export interface ArmService extends Service, VaultDirectory {
   handleControl(req: SimRequest): Promise<SimResponse | undefined>;
@@ -19,19 +21,19 @@ export interface EventGridParts {
 export interface LoadedParts {
   arm?: ArmService;
   eventgrid?: EventGridParts;
-  stop?(): void;
+  stop(): void;
 }
 
-export function loadOptionalParts(
+export function loadParts(
   ctx: SimContext,
-  opts: { createArm?: (ctx: SimContext) => ArmService; createEventGrid?: (ctx: SimContext) => EventGridParts; log: SimContext['log'] },
+  opts: { createArm?: ((ctx: SimContext) => ArmService) | null; createEventGrid?: ((ctx: SimContext) => EventGridParts) | null },
 ): LoadedParts {
-  const createEventGrid = opts.createEventGrid ?? optionalExport<(ctx: SimContext) => EventGridParts>('../eventgrid', 'createEventGrid', opts.log);
-  const createArm = opts.createArm ?? optionalExport<(ctx: SimContext) => ArmService>('../arm', 'createArmService', opts.log);
-  // Event Grid first: ARM publishes events as soon as it exists.
-  const eventgrid = createEventGrid?.(ctx);
+  const makeEventGrid = opts.createEventGrid === undefined ? createEventGrid : opts.createEventGrid;
+  const makeArm = opts.createArm === undefined ? createArmService : opts.createArm;
+  // Event Grid first: Resource Manager publishes events as soon as it exists.
+  const eventgrid: EventGridParts | undefined = makeEventGrid?.(ctx) ?? undefined;
   if (eventgrid) ctx.events = eventgrid.bus;
-  const arm = createArm?.(ctx);
+  const arm: ArmService | undefined = makeArm?.(ctx) ?? undefined;
   return {
     arm,
     eventgrid,
@@ -40,19 +42,4 @@ export function loadOptionalParts(
       eventgrid?.stop?.();
     },
   };
-}
-
-function optionalExport<T>(modulePath: string, name: string, log: SimContext['log']): T | undefined {
-  let mod: Record<string, unknown>;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require(modulePath) as Record<string, unknown>;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'MODULE_NOT_FOUND') log('warn', `could not load ${modulePath}`, { error: (err as Error).message });
-    else log('info', `${modulePath} is not present; its hosts answer 501 "not mounted"`);
-    return undefined;
-  }
-  const factory = mod[name];
-  return typeof factory === 'function' ? (factory as T) : undefined;
 }
