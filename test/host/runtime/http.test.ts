@@ -89,6 +89,12 @@ describe('HTTP triggers', () => {
     expect((await host.fetch('/api/echo')).status).toBe(200); // still serving
   });
 
+  it('keeps concurrent requests apart', async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => i + 1);
+    const bodies = await Promise.all(ids.map(async (id) => (await host.fetch(`/api/echo/${id}?n=${id}`, { method: 'PUT', body: `b${id}` })).json() as Promise<any>));
+    expect(bodies.map((b) => [b.params.id, b.query.n, b.body])).toEqual(ids.map((id) => [String(id), String(id), `b${id}`]));
+  });
+
   it('logs invocations and user logs as structured records without the secret the log hook redacts', () => {
     const user = host.logs.filter((r) => r.category === 'Function.echo.User');
     expect(user.length).toBeGreaterThan(0);
