@@ -157,7 +157,8 @@ export class ArmCore {
   operationUrls(op: OperationRecord, subscriptionId: string, namespace: string, location: string, apiVersion: string): { asyncOperation: string; location: string } {
     const base = `https://management.azure.com/subscriptions/${subscriptionId}/providers/${namespace}/locations/${location}`;
     return {
-      asyncOperation: `${base}/operations/${op.name}?api-version=${apiVersion}`,
+      // Event Grid names its status collection operationsStatus; Compute and Key Vault use operations.
+      asyncOperation: `${base}/${namespace.toLowerCase() === 'microsoft.eventgrid' ? 'operationsStatus' : 'operations'}/${op.name}?api-version=${apiVersion}`,
       location: `${base}/operationResults/${op.name}?api-version=${apiVersion}`,
     };
   }
