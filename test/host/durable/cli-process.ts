@@ -36,8 +36,21 @@ export interface HostProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts the CLI and resolves once it prints `Host listening on http://127.0.0.1:<port>`. */
-export function spawnHost(args: string[], env: Record<string, string> = {}): Promise<HostProcess> {
+/**
+ * Starts the CLI and resolves once it prints `Host listening on http://127.0.0.1:<port>`. Retries once when the
+ * process dies before listening: another test file may be rebuilding dist/ at that moment.
+ */
+export async function spawnHost(args: string[], env: Record<string, string> = {}): Promise<HostProcess> {
+  try {
+    return await spawnHostOnce(args, env);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.includes('before listening')) throw err;
+    await new Promise((r) => setTimeout(r, 3000));
+    return spawnHostOnce(args, env);
+  }
+}
+
+function spawnHostOnce(args: string[], env: Record<string, string>): Promise<HostProcess> {
   const child = spawn(process.execPath, [cliJs, ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env, NO_PROXY: '127.0.0.1,localhost', VITEST: '' },
