@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deploys ade-autopilot into a subscription, in the only order that works:
-#   validate -> infrastructure (main.json) -> Graph permission (aad mode only) -> code (zip deploy)
-#   -> wait until the functions are indexed -> Event Grid subscriptions (event-subscriptions.json).
+#   build -> check the settings with the app's configuration module -> validate -> infrastructure (main.json)
+#   -> Graph permission (aad mode only) -> code (zip deploy) -> wait until the functions are indexed
+#   -> Event Grid subscriptions (event-subscriptions.json).
 # Event subscriptions come last because Event Grid rejects an AzureFunction endpoint that does not exist yet.
 #
 # Idempotent: both templates are declarative ARM deployments (re-applying them changes nothing that is
@@ -197,7 +198,7 @@ fi
 note "parameters: $PARAMETERS_FILE"
 note "location: $LOCATION, encryption mode: $ENCRYPTION_MODE, deployment: $DEPLOYMENT_NAME"
 
-step "1/7 Azure context"
+step "1/8 Azure context"
 SUBSCRIPTION_ID="" PREVIOUS_APP_ID="" OUTPUTS=""
 if [[ -n "$SUBSCRIPTION" ]]; then
   run az account set --subscription "$SUBSCRIPTION"
@@ -205,7 +206,7 @@ fi
 capture SUBSCRIPTION_ID "<subscription-id>" az account show --query id --output tsv
 note "deploying into subscription $SUBSCRIPTION_ID"
 
-step "2/7 Build the code package"
+step "2/8 Build the code package"
 WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/ade-autopilot-deploy.XXXXXX")"
 trap 'rm -rf "$WORK_DIR"' EXIT
 ZIP_FILE="$WORK_DIR/app.zip"
@@ -229,7 +230,15 @@ else
 fi
 note "package $ZIP_FILE, sha256 of contents $PACKAGE_SHA256"
 
-step "3/7 Validate and deploy the infrastructure (main.json)"
+step "3/8 Check the app settings with the app's own configuration module"
+CONFIG_MODULE="$STAGE_DIR/dist/core/config.js"
+if [[ "$DRY_RUN" == true || -f "$CONFIG_MODULE" ]]; then
+  run node "$SCRIPT_DIR/check-settings.cjs" "$MAIN_TEMPLATE" "$PARAMETERS_FILE" "$CONFIG_MODULE" "$SUBSCRIPTION_ID"
+else
+  note "skipped: the package has no dist/core/config.js to check the settings with"
+fi
+
+step "4/8 Validate and deploy the infrastructure (main.json)"
 # The hash of the code already running is carried through the template so that re-applying it keeps the tag.
 capture_optional PREVIOUS_APP_ID "<function-app-id-of-a-previous-run>" az deployment sub show --name "$DEPLOYMENT_NAME" --query properties.outputs.functionAppResourceId.value --output tsv
 DEPLOYED_SHA256=""
@@ -256,7 +265,7 @@ RESOURCE_TOPIC="${OUTPUT[resourceEventsTopicName]}"
 POLICY_TOPIC="${OUTPUT[policyEventsTopicName]}"
 note "Function App $APP_NAME in $APP_RG; identity object id $PRINCIPAL_ID"
 
-step "4/7 Microsoft Graph permission $GRAPH_PERMISSION"
+step "5/8 Microsoft Graph permission $GRAPH_PERMISSION"
 if [[ "$ENCRYPTION_MODE" == aad ]]; then
   # ARM templates cannot assign Graph app roles; the app needs this one to create and own one Entra app per VM.
   GRAPH_SP_ID="" ROLE_ID="" EXISTING_GRANT=""
@@ -282,7 +291,7 @@ else
   note "skipped: $ENCRYPTION_MODE mode creates no Entra applications, so the app gets no Graph permission"
 fi
 
-step "5/7 Deploy the code (zip deploy)"
+step "6/8 Deploy the code (zip deploy)"
 if [[ "$DRY_RUN" == false && "$DEPLOYED_SHA256" == "$PACKAGE_SHA256" ]]; then
   note "unchanged: $APP_NAME already runs package $PACKAGE_SHA256; skipping the zip deploy"
 else
@@ -293,7 +302,7 @@ else
   run az resource tag --ids "$APP_ID" --is-incremental --tags "$PACKAGE_TAG=$PACKAGE_SHA256" --output none
 fi
 
-step "6/7 Wait until the functions are indexed"
+step "7/8 Wait until the functions are indexed"
 show_cmd az functionapp function list --resource-group "$APP_RG" --name "$APP_NAME" --query "[].name" --output tsv
 note "(repeated every ${FUNCTION_POLL_SECONDS}s until ${REQUIRED_FUNCTIONS[*]} are listed, for up to ${FUNCTION_WAIT_SECONDS}s)"
 if [[ "$DRY_RUN" == false ]]; then
@@ -314,7 +323,7 @@ if [[ "$DRY_RUN" == false ]]; then
   note "indexed: ${REQUIRED_FUNCTIONS[*]}"
 fi
 
-step "7/7 Event Grid subscriptions (event-subscriptions.json)"
+step "8/8 Event Grid subscriptions (event-subscriptions.json)"
 run az deployment sub create --name "$DEPLOYMENT_NAME-events" --location "$LOCATION" --template-file "$EVENTS_TEMPLATE" \
   --parameters "functionAppResourceId=$APP_ID" "targetSubscriptionIds=$TARGET_SUBSCRIPTIONS" \
   "vaultResourceGroupName=$VAULT_RG" "resourceEventsTopicName=$RESOURCE_TOPIC" "policyEventsTopicName=$POLICY_TOPIC" \

@@ -61,6 +61,7 @@ function planOf(stdout: string): string[] {
 
 const STEPS = {
   build: /^\+ npm --prefix \S+ run build$/,
+  settingsCheck: /^\+ node \S+\/infra\/check-settings\.cjs \S+\/infra\/main\.json \S+\.parameters\.json \S+\/dist\/core\/config\.js '<subscription-id>'$/,
   validate: /^\+ az deployment sub validate .*--template-file \S+\/infra\/main\.json /,
   infrastructure: /^\+ az deployment sub create --name ade-autopilot .*--template-file \S+\/infra\/main\.json /,
   graphGrant: /^\+ az rest --method POST --uri 'https:\/\/graph\.microsoft\.com\/v1\.0\/servicePrincipals\/[^']+\/appRoleAssignments'/,
@@ -94,7 +95,7 @@ describe('deploy.sh --dry-run', () => {
     expect(result.status).toBe(0);
     expect(readIfExists(log)).toBe('');
     const plan = planOf(result.stdout);
-    const order = (['build', 'validate', 'infrastructure', 'graphGrant', 'codeDeploy', 'waitForFunctions', 'eventSubscriptions'] as const).map((step) => stepIndex(plan, step));
+    const order = (['build', 'settingsCheck', 'validate', 'infrastructure', 'graphGrant', 'codeDeploy', 'waitForFunctions', 'eventSubscriptions'] as const).map((step) => stepIndex(plan, step));
     expect(order).toEqual([...order].sort((a, b) => a - b));
     expect(plan.some((line) => line.includes("appRoles[?value=='\\''Application.ReadWrite.OwnedBy'\\''].id"))).toBe(true);
     expect(result.stdout).toContain('dry run: nothing was changed');

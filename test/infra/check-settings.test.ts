@@ -1,0 +1,121 @@
+/**
+ * infra/check-settings.cjs runs the app's own loadConfig (core/config.ts, transpiled here) on the settings a
+ * deployment would set, so the templates' defaults and every shipped parameters file are proven acceptable
+ * to the app, and a bad combination stops deploy.sh before it touches Azure.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import ts from 'typescript';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONFIG_SETTINGS } from '../../core/config';
+import { INFRA_DIR, REPO_ROOT } from './arm';
+
+const CHECK = path.join(INFRA_DIR, 'check-settings.cjs');
+const SUBSCRIPTION = '00000000-1111-2222-3333-444444444444';
+const PARAMETER_FILES = readdirSync(INFRA_DIR).filter((f) => f.endsWith('.parameters.json'));
+
+// Inside the repository's node_modules so the transpiled module resolves zod like the deployed app does.
+const buildDir = path.join(REPO_ROOT, 'node_modules', '.cache', `ade-infra-test-${process.pid}-${Date.now()}`);
+let configModule: string;
+
+/** Transpiles a TypeScript module and its relative imports (no type check: tsc does that elsewhere). */
+function transpileTree(entry: string, outDir: string): string {
+  const done = new Set<string>();
+  const visit = (file: string): void => {
+    if (done.has(file)) return;
+    done.add(file);
+    const source = readFileSync(file, 'utf8');
+    const output = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true }, fileName: file });
+    const target = path.join(outDir, path.relative(REPO_ROOT, file)).replace(/\.ts$/, '.js');
+    mkdirSync(path.dirname(target), { recursive: true });
+    writeFileSync(target, output.outputText);
+    for (const m of source.matchAll(/(?:from|import)\s+'(\.{1,2}\/[^']+)'/g)) {
+      const base = path.resolve(path.dirname(file), m[1]!);
+      const next = [`${base}.ts`, path.join(base, 'index.ts')].find((candidate) => existsSync(candidate));
+      if (next) visit(next);
+    }
+  };
+  visit(entry);
+  return path.join(outDir, path.relative(REPO_ROOT, entry)).replace(/\.ts$/, '.js');
+}
+
+function check(parametersFile: string, module = configModule) {
+  return spawnSync('node', [CHECK, path.join(INFRA_DIR, 'main.json'), parametersFile, module, SUBSCRIPTION], { encoding: 'utf8' });
+}
+
+function writeParameters(name: string, parameters: Record<string, unknown>): string {
+  const file = path.join(buildDir, name);
+  writeFileSync(file, JSON.stringify({ parameters: Object.fromEntries(Object.entries(parameters).map(([k, value]) => [k, { value }])) }));
+  return file;
+}
+
+beforeAll(() => {
+  mkdirSync(buildDir, { recursive: true });
+  configModule = transpileTree(path.join(REPO_ROOT, 'core', 'config.ts'), buildDir);
+});
+
+afterAll(() => {
+  rmSync(buildDir, { recursive: true, force: true });
+});
+
+describe('check-settings.cjs with the real core/config.ts', () => {
+  it('accepts the template defaults', () => {
+    const result = check(writeParameters('empty.parameters.json', {}));
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe(`${CONFIG_SETTINGS.length - 1} app settings accepted by config.js\n`);
+    expect(result.status).toBe(0);
+  });
+
+  it.each(PARAMETER_FILES)('accepts the shipped %s', (file) => {
+    const result = check(path.join(INFRA_DIR, file));
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('rejects a combination the app would refuse, listing every problem', () => {
+    const result = check(writeParameters('bad.parameters.json', { kekSize: 2048, osFilter: 'all', secretEventTimeoutMinutes: 400, orchestrationTimeoutMinutes: 360 }));
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('the app would refuse these settings');
+    expect(result.stderr).toContain('ADE_KEK_SIZE');
+    expect(result.stderr).toContain('ADE_ORCHESTRATION_TIMEOUT_MINUTES');
+  });
+
+  it('passes every setting the configuration module reads, computed like main.json (AZURE_CLIENT_ID is only known after deployment)', () => {
+    const recorder = path.join(buildDir, 'recording-config.js');
+    const recorded = path.join(buildDir, 'recorded-env.json');
+    writeFileSync(recorder, `exports.loadConfig = (env) => require('fs').writeFileSync(${JSON.stringify(recorded)}, JSON.stringify(env));\n`);
+    const result = check(writeParameters('targets.parameters.json', { targetSubscriptionIds: ['aaaaaaaa-0000-0000-0000-000000000001', 'aaaaaaaa-0000-0000-0000-000000000002'], dryRun: true }), recorder);
+    expect(result.status).toBe(0);
+    const env = JSON.parse(readFileSync(recorded, 'utf8')) as Record<string, string>;
+    expect(Object.keys(env).sort()).toEqual(CONFIG_SETTINGS.map((s) => s.name).filter((n) => n !== 'AZURE_CLIENT_ID').sort());
+    expect(env.ADE_SUBSCRIPTIONS).toBe('aaaaaaaa-0000-0000-0000-000000000001,aaaaaaaa-0000-0000-0000-000000000002');
+    expect(env.ADE_DRY_RUN).toBe('true');
+    const defaults = Object.fromEntries(CONFIG_SETTINGS.filter((s) => s.default !== undefined).map((s) => [s.name, s.default]));
+    for (const name of ['ADE_ENCRYPTION_MODE', 'ADE_KEK_SIZE', 'ADE_KEK_ENABLED', 'ADE_EXCLUDE_RESOURCE_GROUPS', 'ADE_AUTH_MODE']) expect(env[name], name).toBe(defaults[name]);
+  });
+});
+
+describe('deploy.sh stops on settings the app would refuse', () => {
+  it('fails before any Azure change', () => {
+    const dir = path.join(buildDir, 'deploy');
+    const bin = path.join(dir, 'bin');
+    const app = path.join(dir, 'app');
+    mkdirSync(bin, { recursive: true });
+    mkdirSync(path.join(app, 'dist', 'core'), { recursive: true });
+    copyFileSync(path.join(__dirname, 'fixtures', 'fake-az.cjs'), path.join(bin, 'az'));
+    chmodSync(path.join(bin, 'az'), 0o755);
+    writeFileSync(path.join(app, 'dist', 'core', 'config.js'), "exports.loadConfig = () => { throw new Error('Invalid configuration (1 problem):\\n  - ADE_VOLUME_TYPE: Data needs ADE_OS_FILTER=linux'); };\n");
+    writeFileSync(path.join(app, 'host.json'), '{"version":"2.0"}\n');
+    const log = path.join(dir, 'az.log');
+    const result = spawnSync('bash', [path.join(INFRA_DIR, 'deploy.sh'), '-l', 'westeurope', '--package-dir', app], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, FAKE_AZ_LOG: log, FAKE_AZ_STATE: path.join(dir, 'state.json') },
+      timeout: 120_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('ADE_VOLUME_TYPE: Data needs ADE_OS_FILTER=linux');
+    const calls = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => (JSON.parse(line) as string[]).slice(0, 2).join(' '));
+    expect(calls).toEqual(['account show']);
+  }, 150_000);
+});
