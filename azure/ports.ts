@@ -226,12 +226,13 @@ export interface VaultManagementPort {
   ensureVault(spec: VaultSpec): Promise<EnsureVaultResult>;
 
   /**
-   * Adds (merging permissions) or replaces one principal's access-policy entry.
-   * Permission: `Microsoft.KeyVault/vaults/accessPolicies/write`.
+   * `add`: merges permissions into one principal's entry. `replace`: makes that principal's entry
+   * exactly these permissions, leaving every other principal's entry untouched.
+   * Permissions: `Microsoft.KeyVault/vaults/accessPolicies/write` (and `/read` for replace).
    */
   setAccessPolicy(vaultId: string, policy: AccessPolicy, kind?: 'add' | 'replace'): Promise<void>;
 
-  /** Removes one principal's entry. Permission: `Microsoft.KeyVault/vaults/accessPolicies/write`. */
+  /** Removes one principal's entry (missing is fine). Permissions: `Microsoft.KeyVault/vaults/read`, `/accessPolicies/write`. */
   removeAccessPolicy(vaultId: string, policy: Pick<AccessPolicy, 'tenantId' | 'objectId' | 'applicationId'>): Promise<void>;
 
   /**

@@ -8,10 +8,10 @@
  */
 import { KeyVaultManagementClient, type AccessPolicyEntry, type KeyVaultManagementClientOptionalParams, type Vault, type VaultPatchProperties } from '@azure/arm-keyvault';
 import type { TokenCredential } from '@azure/core-auth';
-import { ConflictError, ValidationError } from '../core/errors';
+import { ConflictError, NotFoundError, ValidationError } from '../core/errors';
 import { formatKeyVaultResourceId, parseResourceId } from '../core/resource-ids';
 import { callAzure, callAzureOrUndefined, SDK_RETRY_OPTIONS } from './errors';
-import type { AccessPolicy, DeletedVaultInfo, EnsureVaultResult, NameAvailability, VaultInfo, VaultManagementPort, VaultSpec } from './ports';
+import type { AccessPolicy, AccessPolicyPermissions, DeletedVaultInfo, EnsureVaultResult, NameAvailability, VaultInfo, VaultManagementPort, VaultSpec } from './ports';
 
 export interface VaultManagementAdapterOptions {
   clientOptions?: KeyVaultManagementClientOptionalParams;
@@ -129,19 +129,39 @@ export class VaultManagementAdapter implements VaultManagementPort {
     return { vault: current, action: changed ? 'updated' : 'unchanged' };
   }
 
+  /**
+   * `add` merges permissions into the principal's entry. `replace` makes the principal's entry
+   * exactly `policy.permissions`. ARM's own `accessPolicies/replace` swaps the vault's WHOLE list,
+   * which would drop every other principal, so replace is done per principal as `remove` of the
+   * surplus permissions plus `add` of the wanted ones (a narrower grant never widens in between).
+   */
   async setAccessPolicy(vaultId: string, policy: AccessPolicy, kind: 'add' | 'replace' = 'add'): Promise<void> {
     const id = parseVaultId(vaultId);
-    await callAzure(`${kind === 'add' ? 'Add' : 'Replace'} access policy for ${policy.objectId} on Key Vault ${vaultId}`, () =>
-      this.client(id.subscriptionId).vaults.updateAccessPolicy(id.resourceGroup, id.name, kind, { properties: { accessPolicies: [toSdkPolicy(policy)] } }),
-    );
+    const client = this.client(id.subscriptionId);
+    const what = `access policy for ${policy.objectId} on Key Vault ${vaultId}`;
+    if (kind === 'replace') {
+      const vault = await this.getVault(vaultId);
+      if (!vault) throw new NotFoundError(`Cannot replace ${what}: the vault does not exist`);
+      const current = vault.accessPolicies.find((e) => samePrincipal(e, policy));
+      const surplus = current ? subtractPermissions(current.permissions, policy.permissions) : { keys: [], secrets: [], certificates: [] };
+      if (surplus.keys.length + surplus.secrets.length + surplus.certificates.length > 0) {
+        await callAzure(`Remove surplus permissions from ${what}`, () =>
+          client.vaults.updateAccessPolicy(id.resourceGroup, id.name, 'remove', { properties: { accessPolicies: [toSdkPolicy({ ...policy, permissions: surplus })] } }),
+        );
+      }
+    }
+    if (!Object.values(policy.permissions).some((list) => (list ?? []).length > 0)) return;
+    await callAzure(`Add ${what}`, () => client.vaults.updateAccessPolicy(id.resourceGroup, id.name, 'add', { properties: { accessPolicies: [toSdkPolicy(policy)] } }));
   }
 
+  /** Removes the principal's entry (ARM drops an entry once all its permissions are removed). */
   async removeAccessPolicy(vaultId: string, policy: Pick<AccessPolicy, 'tenantId' | 'objectId' | 'applicationId'>): Promise<void> {
     const id = parseVaultId(vaultId);
+    const vault = await this.getVault(vaultId);
+    const current = vault?.accessPolicies.find((e) => samePrincipal(e, policy));
+    if (!current) return;
     await callAzure(`Remove access policy for ${policy.objectId} on Key Vault ${vaultId}`, () =>
-      this.client(id.subscriptionId).vaults.updateAccessPolicy(id.resourceGroup, id.name, 'remove', {
-        properties: { accessPolicies: [toSdkPolicy({ ...policy, permissions: {} })] },
-      }),
+      this.client(id.subscriptionId).vaults.updateAccessPolicy(id.resourceGroup, id.name, 'remove', { properties: { accessPolicies: [toSdkPolicy(current)] } }),
     );
   }
 
@@ -223,14 +243,22 @@ export function toVaultInfo(vault: Vault): VaultInfo {
   return info;
 }
 
+function samePrincipal(a: Pick<AccessPolicy, 'tenantId' | 'objectId' | 'applicationId'>, b: Pick<AccessPolicy, 'tenantId' | 'objectId' | 'applicationId'>): boolean {
+  return a.objectId.toLowerCase() === b.objectId.toLowerCase() && a.tenantId.toLowerCase() === b.tenantId.toLowerCase() && (a.applicationId ?? '').toLowerCase() === (b.applicationId ?? '').toLowerCase();
+}
+
+/** Permissions in `granted` that `wanted` does not include (case-insensitive). */
+export function subtractPermissions(granted: AccessPolicyPermissions, wanted: AccessPolicyPermissions): Required<AccessPolicyPermissions> {
+  const minus = (a: string[] | undefined, b: string[] | undefined): string[] => {
+    const keep = new Set((b ?? []).map((p) => p.toLowerCase()));
+    return (a ?? []).filter((p) => !keep.has(p.toLowerCase()));
+  };
+  return { keys: minus(granted.keys, wanted.keys), secrets: minus(granted.secrets, wanted.secrets), certificates: minus(granted.certificates, wanted.certificates) };
+}
+
 /** True when some entry for the same principal already grants every wanted permission. */
 export function coversPolicy(existing: readonly AccessPolicy[], wanted: AccessPolicy): boolean {
-  const entry = existing.find(
-    (e) =>
-      e.objectId.toLowerCase() === wanted.objectId.toLowerCase() &&
-      e.tenantId.toLowerCase() === wanted.tenantId.toLowerCase() &&
-      (e.applicationId ?? '').toLowerCase() === (wanted.applicationId ?? '').toLowerCase(),
-  );
+  const entry = existing.find((e) => samePrincipal(e, wanted));
   if (!entry) return false;
   const has = (granted: string[] | undefined, needed: string[] | undefined): boolean => {
     const set = new Set((granted ?? []).map((p) => p.toLowerCase()));
