@@ -229,6 +229,7 @@ export class Pipeline {
   }
 
   private errorResponse(err: unknown, profile: ServiceProfile, req: SimRequest | undefined, requestId: string, service: string, operation: string): SimResponse {
+    if (err instanceof URIError) err = new SimError(400, 'BadRequest', `The request URI has malformed percent-encoding: ${err.message}.`);
     if (err instanceof SimError) {
       return { status: err.status, headers: err.headers, body: profile.errorBody(err.code, err.message, req, requestId, this.deps.clock.now()) };
     }
