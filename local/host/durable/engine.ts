@@ -391,6 +391,9 @@ export class DurableDispatcher {
       this.commit(() => this.store.deleteMessage(msg.id));
       return;
     }
+    if (event.EventType === EventType.ExecutionStarted) {
+      this.logger.log('information', 'Host.Triggers.DurableTask', `Orchestration '${inst.name}' (${instanceId}) started`, { instanceId, function: inst.name });
+    }
     const past = stored.map((e) => ({ ...e, IsPlayed: true }));
     const newEvents: HistoryEvent[] = [historyEvent(EventType.OrchestratorStarted, now), { ...event, Timestamp: event.Timestamp ?? new Date(now).toISOString() }];
     const newMessages: NewMessage[] = [];
@@ -462,6 +465,7 @@ export class DurableDispatcher {
         updated.status = 'Completed';
         updated.output = output;
         terminal = true;
+        this.logger.log('information', 'Host.Triggers.DurableTask', `Orchestration '${inst.name}' (${instanceId}) completed`, { instanceId, function: inst.name });
         if (inst.parentId !== null && inst.parentTaskId !== null) {
           newMessages.push({ kind: 'orch', target: inst.parentId, dueAt: now, payload: { event: historyEvent(EventType.SubOrchestrationInstanceCompleted, now, {
             TaskScheduledId: inst.parentTaskId, Result: output }) } });

@@ -258,3 +258,16 @@ df.app.orchestration('EntityFail', function* (context) {
     return { caught: err instanceof Error };
   }
 });
+
+// Fails on its first run for a given parent, succeeds afterwards (sub-orchestration retry).
+const flakyOrchRuns = new Map();
+df.app.orchestration('FlakyOrch', function* (context) {
+  const parent = context.df.parentInstanceId;
+  if (!context.df.isReplaying) flakyOrchRuns.set(parent, (flakyOrchRuns.get(parent) ?? 0) + 1);
+  if (flakyOrchRuns.get(parent) === 1) throw new Error('first run fails');
+  return yield context.df.callActivity('Hello', 'retry');
+});
+
+df.app.orchestration('SubRetry', function* (context) {
+  return yield context.df.callSubOrchestratorWithRetry('FlakyOrch', new df.RetryOptions(2000, 3), null);
+});

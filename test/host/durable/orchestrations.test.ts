@@ -182,6 +182,20 @@ describe('orchestrations', () => {
     expect(created[1]).toBe('parent-1:1');
   });
 
+  it('retries a failing sub-orchestration with hidden timer ids and a new child per attempt', async () => {
+    const id = await start('SubRetry');
+    expect(await output(id)).toEqual({ status: 'Completed', output: 'Hello retry!' });
+    const shape = history(id)
+      .filter((e) => [7, 8, 9, 10, 11].includes(e.EventType))
+      .map((e) => `${eventNames([e])[0]}(${e.EventId >= 0 ? e.EventId : (e.TaskScheduledId ?? e.TimerId)})`);
+    expect(shape).toEqual([
+      'SubOrchestrationInstanceCreated(0)', 'SubOrchestrationInstanceFailed(0)', 'TimerCreated(1)', 'TimerFired(1)',
+      'SubOrchestrationInstanceCreated(2)', 'SubOrchestrationInstanceCompleted(2)',
+    ]);
+    expect(h.engine.dispatcher.getInstance(`${id}:0`)?.status).toBe('Failed');
+    expect(h.engine.dispatcher.getInstance(`${id}:2`)?.status).toBe('Completed');
+  });
+
   it('continues as new with a fresh history and the new input', async () => {
     const id = await start('Countdown', 3);
     expect(await output(id)).toEqual({ status: 'Completed', output: 'liftoff' });
