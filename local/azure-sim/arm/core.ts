@@ -249,6 +249,19 @@ export class ArmCore {
         op.error = { code: 'OperationInterrupted', message: 'The simulator state was restored while this operation was running.' };
       }
     }
+    // Transitional states whose background work did not survive the restore settle as Azure would report them.
+    for (const vm of Object.values(restored.vms)) {
+      if (vm.provisioningState === 'Creating' || vm.provisioningState === 'Updating') vm.provisioningState = 'Succeeded';
+      if (vm.powerState === 'starting') vm.powerState = 'running';
+      if (vm.powerState === 'deallocating') vm.powerState = 'deallocated';
+      if (vm.powerState === 'stopping') vm.powerState = 'stopped';
+      for (const ext of Object.values(vm.extensions)) {
+        if (ext.provisioningState === 'Creating' || ext.provisioningState === 'Updating') ext.provisioningState = 'Failed';
+      }
+    }
+    for (const sub of Object.values(restored.eventSubscriptions)) {
+      if (sub.provisioningState === 'Creating') sub.provisioningState = 'Failed';
+    }
     this.state = restored;
     this.throttle.reset();
   }

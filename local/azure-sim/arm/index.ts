@@ -47,7 +47,7 @@ export function createArmService(ctx: SimContext): ArmService {
     // Role assignments live at any scope: {scope}/providers/Microsoft.Authorization/roleAssignments[/{name}].
     const authz = /^(.*)\/providers\/Microsoft\.Authorization\/roleAssignments(?:\/([^/]+))?$/i.exec(req.path);
     if (authz) {
-      const assignmentScope = authz[1] || '/';
+      const assignmentScope = authz[1]!.replace(/\/{2,}/g, '/') || '/';
       const subscriptionId = /^\/subscriptions\/([^/]+)/i.exec(assignmentScope)?.[1];
       if (subscriptionId) core.subscription(subscriptionId, scope.principal);
       return resources.roleAssignments(scope, assignmentScope, authz[2]);
