@@ -67,7 +67,7 @@ export async function handleSecretEvents(body: unknown, deps: SecretEventsDeps):
       await deps.raise(match.waiter.instanceId, SECRET_STORED_EVENT, { secretUrl, vaultName });
     } catch (error) {
       // The instance is gone (purged); a stale waiter entry is harmless.
-      if (/no instance|not found/i.test(error instanceof Error ? error.message : String(error))) {
+      if (/no instance|not found|could not find|\b404\b/i.test(error instanceof Error ? error.message : String(error))) {
         ignore(`waiting instance ${match.waiter.instanceId} no longer exists`);
         continue;
       }

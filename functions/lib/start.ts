@@ -37,7 +37,7 @@ async function activeStatus(client: StarterClient, instanceId: string): Promise<
     status = await client.getStatus(instanceId, { showHistory: false, showHistoryOutput: false, showInput: false });
   } catch (error) {
     // The JS client throws for an unknown instance (HTTP 404).
-    if (/not found|no instance/i.test(error instanceof Error ? error.message : String(error))) return undefined;
+    if (/not found|no instance|could not find|\b404\b/i.test(error instanceof Error ? error.message : String(error))) return undefined;
     throw error;
   }
   const runtimeStatus = typeof status?.runtimeStatus === 'string' ? status.runtimeStatus : undefined;

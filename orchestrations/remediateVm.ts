@@ -1,0 +1,145 @@
+/**
+ * Orchestrator `remediateVm`: assess from Azure's current state, then run exactly one of encrypt
+ * (sub-orchestration `encryptVm`), restore (sub-orchestration `restoreBek`), redeploy the ADE
+ * extension, repair the vault, or nothing — with the reason in its output.
+ *
+ * Started with a deterministic instance id per VM (core/remediation/ids.ts) by every drift signal
+ * (policy, alerts, Resource Manager events, POST /api/vms/heal), so two signals at once make one
+ * remediation. A vault-only signal (a managed vault written) runs the vault branch alone.
+ */
+import type { OrchestrationContext } from 'durable-functions';
+import { decideRemediation, type RemediationAction } from '../core/remediation/decision';
+import { OUTCOME_EVENT_TYPES, remediationEventType } from '../core/remediation/outcomes';
+import type { SignalSource } from '../core/remediation/signals';
+import { isManagedVault, type VaultDriftIssue } from '../core/remediation/vault-drift';
+import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
+import { ENCRYPT_VM_ORCHESTRATOR, type EncryptVmOutput } from './contracts';
+import { REMEDIATION_ACTIVITY, type RemediationView, type SecretChecks, type VaultCheck } from './remediation-activities';
+import { callStep, publishOutcome, RemediationFailure, RESTORE_BEK_ORCHESTRATOR, type HealSettings, type RestoreBekInput, type RestoreBekOutput, type Step } from './restoreBek';
+
+export const REMEDIATE_VM_ORCHESTRATOR = 'remediateVm';
+
+export type RemediationTarget = { kind: 'vm'; vmId: string } | { kind: 'vault'; vaultId: string };
+
+export interface RemediateVmInput {
+  target: RemediationTarget;
+  policy: EncryptionPolicy;
+  heal: HealSettings;
+  signal: { source: SignalSource; why: string; observedAt?: string };
+}
+
+export interface RemediateVmOutput {
+  target: RemediationTarget;
+  action: RemediationAction;
+  reason: string;
+  /** How the action went: `succeeded`, `failed`, or `skipped` for `nothing`. */
+  result: 'succeeded' | 'failed' | 'skipped';
+  detail?: string;
+  signal: RemediateVmInput['signal'];
+}
+
+export function* remediateVmOrchestrator(context: OrchestrationContext): Step<RemediateVmOutput> {
+  const input = (context.df.getInput() ?? {}) as Partial<RemediateVmInput>;
+  const signal = input.signal ?? { source: 'on-demand' as const, why: 'unspecified' };
+  const target: RemediationTarget = input.target ?? { kind: 'vm', vmId: '' };
+  const status = (phase: string, detail?: string) => context.df.setCustomStatus({ phase, target, ...(detail ? { detail } : {}) });
+  let policy: EncryptionPolicy;
+  try {
+    if (target.kind === 'vm' ? !target.vmId : !target.vaultId) throw new Error('input.target names no VM or vault');
+    policy = parseEncryptionPolicy(input.policy, 'input.policy');
+    if (!input.heal) throw new Error('input.heal is missing');
+  } catch (error) {
+    return { target, action: 'nothing', reason: `Invalid orchestration input: ${(error as Error).message}`, result: 'failed', signal };
+  }
+  const heal = input.heal;
+
+  if (target.kind === 'vault') return yield* remediateVault(context, target.vaultId, signal, status);
+
+  const vmId = target.vmId;
+  let action: RemediationAction = 'nothing';
+  let reason = '';
+  try {
+    status('assessing');
+    const view = yield* callStep<RemediationView>(context, REMEDIATION_ACTIVITY.inspect, { vmId, policy });
+    let secrets: SecretChecks | undefined;
+    const drift: VaultDriftIssue[] = [];
+    const encrypted = view.assessment.decision === 'already-encrypted' || view.state.kind === 'bek-missing';
+    if (encrypted && view.secrets.length > 0) {
+      secrets = yield* callStep<SecretChecks>(context, REMEDIATION_ACTIVITY.checkSecrets, { secrets: view.secrets });
+      const managed = [...new Set(view.secrets.map((s) => s.vaultResourceId).filter((id): id is string => !!id && isManagedVault(id, policy)))];
+      for (const vaultId of managed) {
+        const check = yield* callStep<VaultCheck>(context, REMEDIATION_ACTIVITY.checkVault, { vaultId });
+        drift.push(...check.issues);
+      }
+    }
+    const decision = decideRemediation({ assessment: view.assessment, state: view.state, hasAdeExtension: view.hasAdeExtension, ...(secrets ? { secrets: secrets.findings } : {}), vaultDrift: drift });
+    action = decision.action;
+    reason = decision.reason;
+    status(action, reason);
+
+    let detail: string | undefined;
+    let succeeded = true;
+    if (action === 'nothing') {
+      return { target, action, reason, result: 'skipped', signal };
+    } else if (action === 'encrypt') {
+      const out = (yield context.df.callSubOrchestrator(ENCRYPT_VM_ORCHESTRATOR, { vmId: view.vmId, policy })) as EncryptVmOutput;
+      succeeded = out.outcome === 'encrypted' || out.outcome === 'already-encrypted';
+      detail = `encryptVm: ${out.outcome}${out.reason ? ` (${out.reason})` : ''}`;
+    } else if (action === 'restore') {
+      const restoreInput: RestoreBekInput = { vmId: view.vmId, policy, heal, trigger: `${signal.source}: ${signal.why}` };
+      const out = (yield context.df.callSubOrchestrator(RESTORE_BEK_ORCHESTRATOR, restoreInput)) as RestoreBekOutput;
+      succeeded = out.outcome === 'restored' || out.outcome === 'recovered' || out.outcome === 'nothing';
+      detail = `restoreBek: ${out.outcome} (${out.reason})`;
+    } else if (action === 'redeploy-extension') {
+      const redeployed = yield* callStep<{ extensionName: string }>(context, REMEDIATION_ACTIVITY.redeployExtension, { vmId: view.vmId, volumeType: policy.volumeType, sequenceVersion: context.df.newGuid(`${context.df.instanceId}|redeploy`) });
+      detail = `ADE extension ${redeployed.extensionName} redeployed`;
+    } else {
+      const vaultIds = [...new Set(view.secrets.map((s) => s.vaultResourceId).filter((id): id is string => !!id && isManagedVault(id, policy)))];
+      const repaired: string[] = [];
+      for (const vaultId of vaultIds) {
+        const result = yield* callStep<{ repaired: string[]; remaining: VaultDriftIssue[] }>(context, REMEDIATION_ACTIVITY.repairVault, { vaultId });
+        repaired.push(...result.repaired);
+        if (result.remaining.some((r) => r.repairable)) succeeded = false;
+      }
+      detail = `repaired: ${repaired.join(', ') || 'nothing'}`;
+    }
+    // Sub-orchestrations publish their own outcomes; the others are published here.
+    if (action === 'redeploy-extension' || action === 'repair-vault') {
+      yield* publishOutcome(context, 'remediateVm', remediationEventType(action, succeeded), { vmId: view.vmId, action, reason: `${reason}; ${detail}` });
+    }
+    status('done', detail);
+    return { target, action, reason, result: succeeded ? 'succeeded' : 'failed', ...(detail ? { detail } : {}), signal };
+  } catch (error) {
+    if (!(error instanceof RemediationFailure)) throw error;
+    yield* publishOutcome(context, 'remediateVm', OUTCOME_EVENT_TYPES.actionRequired, { vmId, action, reason: `remediation failed: ${error.message}`, operatorAction: 'fix the cause named in the reason; the next drift signal or POST /api/vms/heal retries' });
+    status('done', error.message);
+    return { target, action, reason: reason || 'assessment failed', result: 'failed', detail: error.message, signal };
+  }
+}
+
+function* remediateVault(context: OrchestrationContext, vaultId: string, signal: RemediateVmInput['signal'], status: (phase: string, detail?: string) => void): Step<RemediateVmOutput> {
+  const target: RemediationTarget = { kind: 'vault', vaultId };
+  try {
+    status('assessing');
+    const check = yield* callStep<VaultCheck>(context, REMEDIATION_ACTIVITY.checkVault, { vaultId });
+    if (!check.exists) return { target, action: 'nothing', reason: `vault ${check.vaultName} does not exist (deleted); BEK health sweeps report the VMs that depended on it`, result: 'skipped', signal };
+    const repairable = check.issues.filter((i) => i.repairable);
+    if (repairable.length === 0) {
+      const reason = check.issues.length > 0 ? `needs an operator: ${check.issues.map((i) => i.detail).join('; ')}` : `vault ${check.vaultName} has no drift`;
+      if (check.issues.length > 0) yield* publishOutcome(context, 'remediateVm', OUTCOME_EVENT_TYPES.actionRequired, { vaultId, action: 'repair-vault', reason, operatorAction: check.issues.map((i) => i.detail).join('; ') });
+      return { target, action: 'nothing', reason, result: 'skipped', signal };
+    }
+    const reason = repairable.map((i) => i.detail).join('; ');
+    status('repair-vault', reason);
+    const result = yield* callStep<{ repaired: string[]; remaining: VaultDriftIssue[] }>(context, REMEDIATION_ACTIVITY.repairVault, { vaultId });
+    const succeeded = !result.remaining.some((r) => r.repairable);
+    const detail = `repaired: ${result.repaired.join(', ') || 'nothing'}`;
+    yield* publishOutcome(context, 'remediateVm', remediationEventType('repair-vault', succeeded), { vaultId, action: 'repair-vault', reason: `${reason}; ${detail}` });
+    status('done', detail);
+    return { target, action: 'repair-vault', reason, result: succeeded ? 'succeeded' : 'failed', detail, signal };
+  } catch (error) {
+    if (!(error instanceof RemediationFailure)) throw error;
+    yield* publishOutcome(context, 'remediateVm', OUTCOME_EVENT_TYPES.actionRequired, { vaultId, action: 'repair-vault', reason: `vault repair failed: ${error.message}` });
+    return { target, action: 'repair-vault', reason: 'vault drift', result: 'failed', detail: error.message, signal };
+  }
+}

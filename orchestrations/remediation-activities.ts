@@ -1,0 +1,399 @@
+/**
+ * Activities of the remediation orchestrations (restoreBek, remediateVm, sweep), as plain async
+ * functions over the Azure ports: `createRemediationActivities(deps)`, same style and rules as
+ * ./activities.ts — idempotent, non-retryable failures as data, retryable ones thrown, and never a
+ * secret in an input or output. The automation reads secret *metadata* with list permission only;
+ * it never reads a secret's value.
+ */
+import type { ComputePort, DiskEncryptionInfo, ExtensionSpec, KeyVaultDataPort, VaultInfo, VaultManagementPort } from '../azure/ports';
+import { assessVm, type Assessment } from '../core/eligibility';
+import { interpretEncryptionState, type EncryptionState } from '../core/encryption-state';
+import { NotFoundError, toActivityError, toErrorInfo, UnsupportedError } from '../core/errors';
+import { buildAdeExtension, type AdeVolumeType } from '../core/extension-settings';
+import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
+import { bekHealthOf, expectedBekSecrets, isBekSweepCandidate, type BekHealth, type BekSecretRef } from '../core/remediation/bek';
+import type { OutcomeEvent } from '../core/remediation/outcomes';
+import type { KeyCheck, SecretFinding, VaultFinding } from '../core/remediation/restore';
+import { sweepRowOf, type SweepRow } from '../core/remediation/sweep';
+import { vaultDrift, type AccessPolicyLike, type VaultDriftIssue } from '../core/remediation/vault-drift';
+import { normaliseResourceId, parseKeyVaultObjectId, parseResourceId } from '../core/resource-ids';
+import { adeModeOfVersion, findAdeExtension, findExtensionInstanceView, type PowerState, type VmSnapshot } from '../core/vm';
+import { AUTOMATION_KEY_PERMISSIONS, AUTOMATION_SECRET_PERMISSIONS, type ActivityLog } from './activities';
+import type { ActivityResult, AutomationIdentity } from './contracts';
+
+export const REMEDIATION_ACTIVITY = {
+  inspect: 'remediationInspectVm',
+  checkSecrets: 'remediationCheckBekSecrets',
+  checkVault: 'remediationCheckVault',
+  repairVault: 'remediationRepairVault',
+  recoverSecret: 'remediationRecoverSecret',
+  recoverKek: 'remediationRecoverKek',
+  deallocate: 'remediationDeallocateVm',
+  start: 'remediationStartVm',
+  redeployExtension: 'remediationRedeployExtension',
+  bekHealth: 'remediationBekHealth',
+  listSweepPage: 'remediationListSweepPage',
+  listBekPage: 'remediationListBekPage',
+  startOrchestrations: 'remediationStartOrchestrations',
+  orchestrationStatuses: 'remediationOrchestrationStatuses',
+  publishOutcome: 'remediationPublishOutcome',
+} as const;
+export type RemediationActivityName = (typeof REMEDIATION_ACTIVITY)[keyof typeof REMEDIATION_ACTIVITY];
+
+/** Activities that need a Durable client (functions/remediation.ts gives them one). */
+export const CLIENT_ACTIVITIES: readonly RemediationActivityName[] = [REMEDIATION_ACTIVITY.startOrchestrations, REMEDIATION_ACTIVITY.orchestrationStatuses];
+
+// ---------------------------------------------------------------------------------------------
+// Shapes (all plain JSON, all secret-free)
+
+export interface RemediationView {
+  vmId: string;
+  name: string;
+  osType: VmSnapshot['osType'];
+  location: string;
+  powerState: PowerState;
+  assessment: Assessment;
+  state: { kind: EncryptionState['kind']; message?: string };
+  hasAdeExtension: boolean;
+  adeMode?: 'single-pass' | 'dual-pass';
+  /** The BEK secrets the VM references (URLs and names only). */
+  secrets: BekSecretRef[];
+}
+
+export interface SecretChecks {
+  findings: SecretFinding[];
+  vaults: VaultFinding[];
+}
+
+export interface VaultCheck {
+  vaultId: string;
+  vaultName: string;
+  exists: boolean;
+  issues: VaultDriftIssue[];
+}
+
+export interface RedeployInput {
+  vmId: string;
+  volumeType: AdeVolumeType;
+  /** New per run (ade.md §14), from the orchestrator's newGuid. */
+  sequenceVersion: string;
+}
+
+export interface OrchestrationStart {
+  orchestrator: string;
+  instanceId: string;
+  input: unknown;
+}
+
+export interface OrchestrationStartResult {
+  instanceId: string;
+  started: boolean;
+  runtimeStatus?: string;
+}
+
+export interface OrchestrationStatusView {
+  instanceId: string;
+  /** Durable runtime status; `Unknown` when the instance does not exist. */
+  runtimeStatus: string;
+  /** The orchestration's output when it finished (an orchestration output never holds secrets). */
+  output?: unknown;
+}
+
+/** Starts and watches other orchestrations (over the Durable client, in functions/remediation.ts). */
+export interface OrchestrationControl {
+  /** Starts unless an instance with that id is Pending/Running (a singleton start). */
+  startIfIdle(start: OrchestrationStart): Promise<OrchestrationStartResult>;
+  status(instanceId: string): Promise<OrchestrationStatusView>;
+}
+
+/** Publishes outcome events to the custom topic (azure/remediation-outcomes.ts). */
+export interface OutcomePublisher {
+  publish(events: OutcomeEvent[]): Promise<void>;
+}
+
+export interface RemediationActivityDeps {
+  compute: ComputePort;
+  vaults: VaultManagementPort;
+  keyVault: KeyVaultDataPort;
+  /** The app's own identity: its access-policy entry on managed vaults is part of the expected state. */
+  identity: () => Promise<AutomationIdentity>;
+  orchestrations?: OrchestrationControl;
+  /** Undefined: no outcome topic configured, publishing is a no-op. */
+  publisher?: OutcomePublisher;
+  log: ActivityLog;
+}
+
+async function run<T>(log: ActivityLog, name: string, body: () => Promise<T>): Promise<ActivityResult<T>> {
+  try {
+    return { ok: true, value: await body() };
+  } catch (error) {
+    const info = toErrorInfo(error);
+    log(info.retryable ? 'warn' : 'error', `${name} failed: ${info.message}`, { activity: name, kind: info.kind, retryable: info.retryable, code: info.code });
+    if (info.retryable) throw toActivityError(error);
+    return { ok: false, error: info };
+  }
+}
+
+function keyParts(keyUrl: string): { vaultUrl: string; name: string; version?: string } | undefined {
+  try {
+    const id = parseKeyVaultObjectId(keyUrl, 'keyUrl');
+    return id.kind === 'keys' ? { vaultUrl: id.vaultUrl, name: id.name, ...(id.version ? { version: id.version } : {}) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function diskIds(vm: VmSnapshot): string[] {
+  return [vm.osDisk.id, ...vm.dataDisks.map((d) => d.id)].filter((id): id is string => typeof id === 'string' && id !== '');
+}
+
+/** The access-policy entry the app itself needs on every dedicated vault (see ./activities.ts). */
+async function requiredPolicies(identity: () => Promise<AutomationIdentity>): Promise<AccessPolicyLike[]> {
+  const me = await identity();
+  return [{ tenantId: me.tenantId, objectId: me.objectId, permissions: { keys: AUTOMATION_KEY_PERMISSIONS, secrets: AUTOMATION_SECRET_PERMISSIONS } }];
+}
+
+export function createRemediationActivities(deps: RemediationActivityDeps) {
+  const { compute, vaults, keyVault, log } = deps;
+
+  async function inspect(vmId: string, policy: EncryptionPolicy): Promise<RemediationView> {
+    const vm = await compute.getVm(vmId, { instanceView: true });
+    const assessment = assessVm(vm, policy);
+    const extension = findAdeExtension(vm);
+    const view = extension ? findExtensionInstanceView(vm, extension.name) : undefined;
+    const state = interpretEncryptionState({
+      os: vm.osType,
+      ...(view ? { extension: view } : {}),
+      ...(extension?.provisioningState ? { provisioningState: extension.provisioningState } : {}),
+      disks: vm.instanceView?.disks ?? [],
+      osDiskName: vm.osDisk.name,
+      ...(vm.osDisk.encryptionSettings ? { modelEncryptionSettings: vm.osDisk.encryptionSettings } : {}),
+    });
+    let secrets = expectedBekSecrets(vm);
+    // Single-pass VMs whose instance view lacks the settings: the disk resources carry them (one read per disk).
+    if (secrets.length === 0 && (assessment.decision === 'already-encrypted' || state.kind === 'bek-missing')) {
+      const disks: DiskEncryptionInfo[] = [];
+      for (const id of diskIds(vm)) disks.push(await compute.getDiskEncryption(id));
+      secrets = expectedBekSecrets(vm, disks);
+    }
+    const mode = vm.osDisk.encryptionSettings !== undefined ? 'dual-pass' : extension ? adeModeOfVersion(vm.osType, extension.typeHandlerVersion) : undefined;
+    return {
+      vmId: vm.id, name: vm.name, osType: vm.osType, location: vm.location, powerState: vm.powerState, assessment,
+      state: { kind: state.kind, ...('message' in state ? { message: state.message } : {}) },
+      hasAdeExtension: extension !== undefined,
+      ...(mode ? { adeMode: mode } : {}),
+      secrets,
+    };
+  }
+
+  async function keyCheck(keyUrl: string): Promise<KeyCheck> {
+    const key = keyParts(keyUrl);
+    if (!key) return 'purged';
+    if ((await keyVault.getKeyVersionedId(key.vaultUrl, key.name)) !== undefined) return 'present';
+    return (await keyVault.getDeletedKey(key.vaultUrl, key.name)) ? 'soft-deleted' : 'purged';
+  }
+
+  async function vaultCheck(vaultId: string): Promise<VaultCheck> {
+    const name = parseResourceId(vaultId, 'vaultId').names[0] ?? '';
+    const vault = await vaults.getVault(vaultId);
+    if (!vault) return { vaultId, vaultName: name, exists: false, issues: [] };
+    return { vaultId: vault.id, vaultName: vault.name, exists: true, issues: vaultDrift(vault, await requiredPolicies(deps.identity)) };
+  }
+
+  return {
+    /** Re-reads the VM (with instance view) and everything the decision needs. Permission: virtualMachines/read, disks/read. */
+    [REMEDIATION_ACTIVITY.inspect]: (input: { vmId: string; policy: EncryptionPolicy }): Promise<ActivityResult<RemediationView>> =>
+      run(log, REMEDIATION_ACTIVITY.inspect, () => inspect(input.vmId, parseEncryptionPolicy(input.policy))),
+
+    /**
+     * Checks each BEK secret (and its KEK) with list-level access: present/disabled from the version's
+     * properties, soft-deleted from the deleted-secret listing, else purged. Never a get of a value.
+     * Permissions: secrets list, keys get, vaults/read.
+     */
+    [REMEDIATION_ACTIVITY.checkSecrets]: (input: { secrets: BekSecretRef[] }): Promise<ActivityResult<SecretChecks>> =>
+      run(log, REMEDIATION_ACTIVITY.checkSecrets, async () => {
+        const vaultFindings = new Map<string, VaultFinding>();
+        for (const ref of input.secrets) {
+          if (vaultFindings.has(ref.vaultName)) continue;
+          const finding: VaultFinding = { vaultName: ref.vaultName, exists: true };
+          if (ref.vaultResourceId) {
+            finding.vaultResourceId = ref.vaultResourceId;
+            const vault = await vaults.getVault(ref.vaultResourceId);
+            finding.exists = vault !== undefined;
+            if (vault) finding.enabledForDiskEncryption = vault.enabledForDiskEncryption;
+          }
+          vaultFindings.set(ref.vaultName, finding);
+        }
+        const findings: SecretFinding[] = [];
+        for (const ref of input.secrets) {
+          if (vaultFindings.get(ref.vaultName)?.exists === false) {
+            findings.push({ ref, secret: 'purged' });
+            continue;
+          }
+          const finding: SecretFinding = { ref, secret: 'present' };
+          const props = await keyVault.findSecretVersionProperties(ref.secretUrl);
+          if (props) finding.secret = props.enabled === false ? 'disabled' : 'present';
+          else {
+            const deleted = await keyVault.getDeletedSecret(ref.vaultUrl, ref.secretName);
+            finding.secret = deleted ? 'soft-deleted' : 'purged';
+            if (deleted?.scheduledPurgeDate) finding.scheduledPurgeDate = deleted.scheduledPurgeDate;
+          }
+          if (ref.keyUrl) finding.kek = await keyCheck(ref.keyUrl);
+          findings.push(finding);
+          log('info', `BEK secret ${ref.secretName} in ${ref.vaultName}: ${finding.secret}${finding.kek ? `, KEK ${finding.kek}` : ''}`, { vaultName: ref.vaultName, secretName: ref.secretName });
+        }
+        return { findings, vaults: [...vaultFindings.values()] };
+      }),
+
+    /** Drift of one vault against what ADE and this app need. Permission: vaults/read. */
+    [REMEDIATION_ACTIVITY.checkVault]: (input: { vaultId: string }): Promise<ActivityResult<VaultCheck>> =>
+      run(log, REMEDIATION_ACTIVITY.checkVault, () => vaultCheck(input.vaultId)),
+
+    /**
+     * Repairs flags and the app's access policy with one idempotent ensureVault (patches only what
+     * differs, never removes entries others added), then re-checks. Permission: vaults/write,
+     * vaults/accessPolicies/write.
+     */
+    [REMEDIATION_ACTIVITY.repairVault]: (input: { vaultId: string }): Promise<ActivityResult<{ repaired: string[]; remaining: VaultDriftIssue[] }>> =>
+      run(log, REMEDIATION_ACTIVITY.repairVault, async () => {
+        const vault: VaultInfo | undefined = await vaults.getVault(input.vaultId);
+        if (!vault) throw new NotFoundError(`Key Vault ${input.vaultId} does not exist; nothing to repair`);
+        const required = await requiredPolicies(deps.identity);
+        const before = vaultDrift(vault, required);
+        if (before.some((i) => i.repairable)) {
+          await vaults.ensureVault({
+            subscriptionId: vault.subscriptionId, resourceGroup: vault.resourceGroup, name: vault.name, location: vault.location, tenantId: vault.tenantId,
+            softDeleteRetentionInDays: vault.softDeleteRetentionInDays ?? 90, enablePurgeProtection: true, tags: vault.tags, accessPolicies: required,
+          });
+        }
+        const after = await vaultCheck(input.vaultId);
+        const repaired = before.filter((b) => b.repairable && !after.issues.some((a) => a.kind === b.kind)).map((b) => b.kind);
+        log('info', `vault ${vault.name}: repaired ${repaired.join(', ') || 'nothing'}; remaining ${after.issues.map((i) => i.kind).join(', ') || 'none'}`, { vaultId: vault.id });
+        return { repaired, remaining: after.issues };
+      }),
+
+    /** Permission: secrets recover. */
+    [REMEDIATION_ACTIVITY.recoverSecret]: (input: { vaultUrl: string; secretName: string }): Promise<ActivityResult<{ recovered: true }>> =>
+      run(log, REMEDIATION_ACTIVITY.recoverSecret, async () => {
+        await keyVault.recoverDeletedSecret(input.vaultUrl, input.secretName);
+        log('info', `recovered soft-deleted BEK secret ${input.secretName} in ${input.vaultUrl}`);
+        return { recovered: true as const };
+      }),
+
+    /** Permission: keys recover. */
+    [REMEDIATION_ACTIVITY.recoverKek]: (input: { vaultUrl: string; keyName: string }): Promise<ActivityResult<{ versionedId: string }>> =>
+      run(log, REMEDIATION_ACTIVITY.recoverKek, async () => {
+        const key = await keyVault.recoverDeletedKey(input.vaultUrl, input.keyName);
+        log('info', `recovered soft-deleted KEK ${input.keyName} in ${input.vaultUrl}`);
+        return { versionedId: key.versionedId };
+      }),
+
+    /** Permission: virtualMachines/deallocate/action. */
+    [REMEDIATION_ACTIVITY.deallocate]: (input: { vmId: string }): Promise<ActivityResult<{ done: true }>> =>
+      run(log, REMEDIATION_ACTIVITY.deallocate, async () => {
+        await compute.deallocate(input.vmId);
+        return { done: true as const };
+      }),
+
+    /** Permission: virtualMachines/start/action. */
+    [REMEDIATION_ACTIVITY.start]: (input: { vmId: string }): Promise<ActivityResult<{ done: true }>> =>
+      run(log, REMEDIATION_ACTIVITY.start, async () => {
+        await compute.start(input.vmId);
+        return { done: true as const };
+      }),
+
+    /**
+     * Puts the ADE extension back on a VM whose disks are still encrypted, with the vault and KEK the
+     * disks reference and a new SequenceVersion (what `az vm encryption enable` would send). Single-pass
+     * only: a dual-pass extension needs the Entra app's credential, which only encryptVm handles.
+     * Permission: virtualMachines/read, virtualMachines/extensions/write.
+     */
+    [REMEDIATION_ACTIVITY.redeployExtension]: (input: RedeployInput): Promise<ActivityResult<{ extensionName: string; extensionId: string }>> =>
+      run(log, REMEDIATION_ACTIVITY.redeployExtension, async () => {
+        const vm = await compute.getVm(input.vmId, { instanceView: true });
+        if (vm.osDisk.encryptionSettings !== undefined) {
+          throw new UnsupportedError(`VM ${vm.name} is dual-pass (Entra app) ADE; redeploying its extension needs the app credential — run POST /api/vms/encrypt for it`, { code: 'DualPassRedeploy' });
+        }
+        let secrets = expectedBekSecrets(vm);
+        if (secrets.length === 0) {
+          const disks: DiskEncryptionInfo[] = [];
+          for (const id of diskIds(vm)) disks.push(await compute.getDiskEncryption(id));
+          secrets = expectedBekSecrets(vm, disks);
+        }
+        const ref = secrets.find((s) => s.vaultResourceId);
+        if (!ref?.vaultResourceId) throw new NotFoundError(`VM ${vm.name} references no BEK secret with a source vault; cannot tell which vault to redeploy the ADE extension with`);
+        const extension = buildAdeExtension({
+          os: vm.osType, mode: 'single-pass', volumeType: input.volumeType, sequenceVersion: input.sequenceVersion,
+          vault: { url: ref.vaultUrl, resourceId: ref.vaultResourceId },
+          ...(ref.keyUrl ? { kek: { url: ref.keyUrl, vaultResourceId: ref.keyVaultResourceId ?? ref.vaultResourceId } } : {}),
+          ...(findAdeExtension(vm) ? { existingName: findAdeExtension(vm)!.name } : {}),
+        });
+        const spec: ExtensionSpec = { publisher: extension.publisher, type: extension.type, typeHandlerVersion: extension.typeHandlerVersion, autoUpgradeMinorVersion: true, settings: { ...extension.settings }, location: vm.location };
+        const started = await compute.beginDeployExtension(vm.id, extension.name, spec);
+        log('info', `redeploying ADE extension ${extension.name} on ${vm.name}`, { vmId: vm.id, vault: ref.vaultName });
+        return { extensionName: extension.name, extensionId: started.extensionId };
+      }),
+
+    /** BEK health and encryption state from the instance view. Permission: virtualMachines/read. */
+    [REMEDIATION_ACTIVITY.bekHealth]: (input: { vmIds: string[] }): Promise<ActivityResult<Array<{ vmId: string; health: BekHealth; hasAdeExtension: boolean; extensionProvisioning?: string }>>> =>
+      run(log, REMEDIATION_ACTIVITY.bekHealth, async () => {
+        const out: Array<{ vmId: string; health: BekHealth; hasAdeExtension: boolean; extensionProvisioning?: string }> = [];
+        for (const vmId of input.vmIds) {
+          let vm: VmSnapshot;
+          try {
+            vm = await compute.getVm(vmId, { instanceView: true });
+          } catch (error) {
+            if (toErrorInfo(error).kind === 'not-found') continue; // deleted since it was listed
+            throw error;
+          }
+          const extension = findAdeExtension(vm);
+          out.push({ vmId: normaliseResourceId(vm.id), health: bekHealthOf(vm), hasAdeExtension: extension !== undefined, ...(extension?.provisioningState ? { extensionProvisioning: extension.provisioningState } : {}) });
+        }
+        return out;
+      }),
+
+    /** One page of a subscription's VMs as sweep rows (model only: one ARM read). */
+    [REMEDIATION_ACTIVITY.listSweepPage]: (input: { subscriptionId: string; continuationToken?: string; policy: EncryptionPolicy }): Promise<ActivityResult<{ rows: SweepRow[]; continuationToken?: string }>> =>
+      run(log, REMEDIATION_ACTIVITY.listSweepPage, async () => {
+        const policy = parseEncryptionPolicy(input.policy);
+        const page = await compute.listVms(input.subscriptionId, input.continuationToken);
+        return { rows: page.vms.map((vm) => sweepRowOf(vm, policy)), ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
+      }),
+
+    /** One page of VMs whose model shows ADE (candidates for the BEK health check). One ARM read. */
+    [REMEDIATION_ACTIVITY.listBekPage]: (input: { subscriptionId: string; continuationToken?: string; policy: EncryptionPolicy }): Promise<ActivityResult<{ scanned: number; candidates: string[]; continuationToken?: string }>> =>
+      run(log, REMEDIATION_ACTIVITY.listBekPage, async () => {
+        const policy = parseEncryptionPolicy(input.policy);
+        const page = await compute.listVms(input.subscriptionId, input.continuationToken);
+        const candidates = page.vms.filter((vm) => isBekSweepCandidate(vm) && assessVm(vm, policy).decision !== 'skip').map((vm) => normaliseResourceId(vm.id));
+        return { scanned: page.vms.length, candidates, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
+      }),
+
+    [REMEDIATION_ACTIVITY.startOrchestrations]: (input: { starts: OrchestrationStart[] }): Promise<ActivityResult<OrchestrationStartResult[]>> =>
+      run(log, REMEDIATION_ACTIVITY.startOrchestrations, async () => {
+        if (!deps.orchestrations) throw new UnsupportedError('no Durable client was given to this activity');
+        const out: OrchestrationStartResult[] = [];
+        for (const start of input.starts) out.push(await deps.orchestrations.startIfIdle(start));
+        return out;
+      }),
+
+    [REMEDIATION_ACTIVITY.orchestrationStatuses]: (input: { instanceIds: string[] }): Promise<ActivityResult<OrchestrationStatusView[]>> =>
+      run(log, REMEDIATION_ACTIVITY.orchestrationStatuses, async () => {
+        if (!deps.orchestrations) throw new UnsupportedError('no Durable client was given to this activity');
+        const out: OrchestrationStatusView[] = [];
+        for (const instanceId of input.instanceIds) out.push(await deps.orchestrations.status(instanceId));
+        return out;
+      }),
+
+    /** Publishes one outcome event; a no-op without a configured topic. Permission: EventGrid Data Sender on the topic. */
+    [REMEDIATION_ACTIVITY.publishOutcome]: (input: { event: OutcomeEvent }): Promise<ActivityResult<{ published: boolean }>> =>
+      run(log, REMEDIATION_ACTIVITY.publishOutcome, async () => {
+        log('info', `outcome ${input.event.eventType} for ${input.event.subject}: ${input.event.data.reason}`, { eventType: input.event.eventType, subject: input.event.subject });
+        if (!deps.publisher) return { published: false };
+        await deps.publisher.publish([input.event]);
+        return { published: true };
+      }),
+  };
+}
+
+export type RemediationActivities = ReturnType<typeof createRemediationActivities>;

@@ -1,0 +1,213 @@
+/**
+ * Orchestrator `restoreBek`: put a VM's BEK key material back (ade.md §15).
+ *
+ * 1. Inspect the VM: the secrets its disks reference (model, instance view or disk resources).
+ * 2. Check each secret and KEK with list-level permission; plan (core/remediation/restore.ts).
+ * 3. Purged / disabled / vault gone → stop, VM untouched, `AdeAutopilot.Unrecoverable` naming the
+ *    secret, the vault and what an operator can do.
+ * 4. Recover the KEK, then the secret, from soft delete; repair the vault's disk-encryption flag.
+ * 5. Re-provision as ADE_HEAL_ACTION says: `restart` deallocates and starts now, `maintenance-window`
+ *    waits for the window on a durable timer first, `notify-only` publishes ActionRequired and stops.
+ * 6. Verify from the instance view that the extension no longer reports the BEK missing.
+ *
+ * Deterministic; secrets never appear in inputs, outputs, status or logs (only names and URLs).
+ */
+import * as df from 'durable-functions';
+import type { OrchestrationContext } from 'durable-functions';
+import { errorInfoOf } from '../core/errors';
+import type { MaintenanceWindow } from '../core/remediation/maintenance-window';
+import { nextWindowOpening } from '../core/remediation/maintenance-window';
+import { buildOutcomeEvent, OUTCOME_EVENT_TYPES, type OrchestrationName, type OutcomeData, type OutcomeEventType } from '../core/remediation/outcomes';
+import { describeStep, planBekRestore, type RestoreStep, type UnrecoverableProblem } from '../core/remediation/restore';
+import type { HealAction } from '../core/remediation/settings';
+import type { BekHealth } from '../core/remediation/bek';
+import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
+import { activityRetryOptions } from './encrypt-vm';
+import type { ActivityResult } from './contracts';
+import { REMEDIATION_ACTIVITY, type RemediationActivityName, type RemediationView, type SecretChecks } from './remediation-activities';
+
+export const RESTORE_BEK_ORCHESTRATOR = 'restoreBek';
+
+export type Step<T> = Generator<df.Task, T, unknown>;
+
+export interface HealSettings {
+  action: HealAction;
+  window?: MaintenanceWindow;
+  /** How often and how long to verify after re-provisioning (defaults: every 60 s, 15 times). */
+  verifyIntervalSeconds?: number;
+  verifyPolls?: number;
+}
+
+export interface RestoreBekInput {
+  vmId: string;
+  policy: EncryptionPolicy;
+  heal: HealSettings;
+  /** Why the restore runs (sweep, heal request, remediation), for the outcome. */
+  trigger?: string;
+}
+
+export type RestoreOutcome = 'restored' | 'recovered' | 'nothing' | 'unrecoverable' | 'action-required' | 'failed';
+
+export interface RestoreBekOutput {
+  vmId: string;
+  outcome: RestoreOutcome;
+  reason: string;
+  steps: string[];
+  problems?: UnrecoverableProblem[];
+}
+
+export interface RestoreBekStatus {
+  phase: 'inspecting' | 'checking-secrets' | 'recovering' | 'waiting-for-window' | 're-provisioning' | 'verifying' | 'done';
+  vmId: string;
+  detail?: string;
+  windowOpensAt?: string;
+}
+
+/** A remediation step failed for good (after retries, or a non-retryable error). */
+export class RemediationFailure extends Error {}
+
+/** Calls an activity with retries; unwraps ActivityResult; throws RemediationFailure naming the step. */
+export function* callStep<T>(context: OrchestrationContext, name: RemediationActivityName, input: unknown): Step<T> {
+  let result: ActivityResult<T>;
+  try {
+    result = (yield context.df.callActivityWithRetry(name, activityRetryOptions(), input)) as ActivityResult<T>;
+  } catch (error) {
+    const info = errorInfoOf(error);
+    throw new RemediationFailure(`${name}: ${info?.message ?? (error instanceof Error ? error.message : String(error))} (gave up after retries)`);
+  }
+  if (!result.ok) throw new RemediationFailure(`${name}: ${result.error.message}`);
+  return result.value;
+}
+
+/** Publishes an outcome event; a failed publish is reported in the output, never fails the run. */
+export function* publishOutcome(context: OrchestrationContext, orchestration: OrchestrationName, eventType: OutcomeEventType, data: Omit<OutcomeData, 'orchestration' | 'instanceId'>): Step<boolean> {
+  const event = buildOutcomeEvent(eventType, { orchestration, instanceId: context.df.instanceId, ...data }, context.df.currentUtcDateTime);
+  try {
+    const result = (yield context.df.callActivityWithRetry(REMEDIATION_ACTIVITY.publishOutcome, activityRetryOptions(), { event })) as ActivityResult<{ published: boolean }>;
+    return result.ok && result.value.published;
+  } catch {
+    return false;
+  }
+}
+
+export function* restoreBekOrchestrator(context: OrchestrationContext): Step<RestoreBekOutput> {
+  const input = (context.df.getInput() ?? {}) as Partial<RestoreBekInput>;
+  const vmId = typeof input.vmId === 'string' ? input.vmId : '';
+  const setStatus = (status: Omit<RestoreBekStatus, 'vmId'>): void => context.df.setCustomStatus({ vmId, ...status });
+  let policy: EncryptionPolicy;
+  try {
+    if (vmId === '') throw new Error('input.vmId is missing');
+    policy = parseEncryptionPolicy(input.policy, 'input.policy');
+    if (!input.heal || !['restart', 'maintenance-window', 'notify-only'].includes(input.heal.action)) throw new Error('input.heal.action must be restart, maintenance-window or notify-only');
+    if (input.heal.action === 'maintenance-window' && !input.heal.window) throw new Error('input.heal.window is required for maintenance-window');
+  } catch (error) {
+    setStatus({ phase: 'done', detail: 'invalid input' });
+    return { vmId, outcome: 'failed', reason: `Invalid orchestration input: ${(error as Error).message}`, steps: [] };
+  }
+  const heal = input.heal;
+  const done: string[] = [];
+
+  try {
+    setStatus({ phase: 'inspecting' });
+    const view = yield* callStep<RemediationView>(context, REMEDIATION_ACTIVITY.inspect, { vmId, policy });
+    const bekMissing = view.state.kind === 'bek-missing';
+    if (view.secrets.length === 0) {
+      if (!bekMissing) {
+        setStatus({ phase: 'done', detail: 'no BEK secret referenced' });
+        return { vmId, outcome: 'nothing', reason: 'The VM references no BEK secret (not ADE-encrypted).', steps: [] };
+      }
+      const reason = `The ADE extension reports the BEK missing (${view.state.message ?? ''}) but neither the VM model, its instance view nor its disks name a BEK secret to restore from.`;
+      yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.actionRequired, { vmId: view.vmId, action: 'restore', reason, operatorAction: 'check the VM\'s disk encryption settings; restore the secret from Azure Backup if it was lost, then POST /api/vms/heal' });
+      setStatus({ phase: 'done', detail: reason });
+      return { vmId, outcome: 'action-required', reason, steps: [] };
+    }
+
+    setStatus({ phase: 'checking-secrets' });
+    const checks = yield* callStep<SecretChecks>(context, REMEDIATION_ACTIVITY.checkSecrets, { secrets: view.secrets });
+    const plan = planBekRestore({ ...checks, bekMissing, powerState: view.powerState, healAction: heal.action });
+
+    if (plan.kind === 'nothing') {
+      setStatus({ phase: 'done', detail: plan.reason });
+      return { vmId, outcome: 'nothing', reason: plan.reason, steps: [] };
+    }
+    if (plan.kind === 'unrecoverable') {
+      yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.unrecoverable, {
+        vmId: view.vmId, action: 'restore', reason: plan.summary,
+        operatorAction: [...new Set(plan.problems.map((p) => p.operatorAction))].join(' | '),
+        secrets: plan.problems.map((p) => ({ secretName: p.secretName, vaultName: p.vaultName, secretUrl: p.secretUrl })),
+      });
+      setStatus({ phase: 'done', detail: plan.summary });
+      return { vmId, outcome: 'unrecoverable', reason: plan.summary, steps: [], problems: plan.problems };
+    }
+
+    let reprovisioned = false;
+    for (const step of plan.steps) {
+      if (step.step === 'reprovision') {
+        const result = yield* reprovision(context, view.vmId, step, heal, setStatus);
+        if (result === 'notified') {
+          const reason = `Key material is ready in the vault (${done.join('; ') || 'nothing to recover'}); ADE_HEAL_ACTION=notify-only, so the VM was not restarted.`;
+          yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.actionRequired, { vmId: view.vmId, action: 'restore', reason, operatorAction: 'stop (deallocate) and start the VM so the platform re-attaches the BEK volume from Key Vault', steps: done });
+          setStatus({ phase: 'done', detail: reason });
+          return { vmId, outcome: 'action-required', reason, steps: done };
+        }
+        reprovisioned = true;
+      } else {
+        setStatus({ phase: 'recovering', detail: describeStep(step) });
+        yield* runRecoveryStep(context, step);
+      }
+      done.push(describeStep(step));
+    }
+
+    if (reprovisioned) {
+      setStatus({ phase: 'verifying' });
+      const polls = heal.verifyPolls ?? 15;
+      const intervalMs = (heal.verifyIntervalSeconds ?? 60) * 1000;
+      let healthy = false;
+      let last = '';
+      for (let i = 0; i < polls && !healthy; i++) {
+        const [health] = yield* callStep<Array<{ vmId: string; health: BekHealth }>>(context, REMEDIATION_ACTIVITY.bekHealth, { vmIds: [view.vmId] });
+        healthy = health !== undefined && health.health.status !== 'bek-missing';
+        last = health ? health.health.status : 'VM not found';
+        if (!healthy && i < polls - 1) yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + intervalMs));
+      }
+      if (!healthy) throw new RemediationFailure(`re-provisioned, but the ADE extension still reports the BEK missing after ${polls} checks (last: ${last}); check the guest (ade.md §15.1 step 2)`);
+    }
+    const reason = `${reprovisioned ? 'BEK restored and verified' : 'Key material recovered'}: ${done.join('; ')}.`;
+    yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.bekRestored, { vmId: view.vmId, action: 'restore', reason, steps: done });
+    setStatus({ phase: 'done', detail: reason });
+    return { vmId, outcome: reprovisioned ? 'restored' : 'recovered', reason, steps: done };
+  } catch (error) {
+    if (!(error instanceof RemediationFailure)) throw error;
+    const reason = `BEK restore failed: ${error.message}`;
+    yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.actionRequired, { vmId, action: 'restore', reason, steps: done, operatorAction: 'fix the cause named in the reason, then POST /api/vms/heal for the VM' });
+    setStatus({ phase: 'done', detail: reason });
+    return { vmId, outcome: 'failed', reason, steps: done };
+  }
+}
+
+function* runRecoveryStep(context: OrchestrationContext, step: Exclude<RestoreStep, { step: 'reprovision' }>): Step<void> {
+  if (step.step === 'recover-kek') yield* callStep(context, REMEDIATION_ACTIVITY.recoverKek, { vaultUrl: step.vaultUrl, keyName: step.keyName });
+  else if (step.step === 'recover-secret') yield* callStep(context, REMEDIATION_ACTIVITY.recoverSecret, { vaultUrl: step.vaultUrl, secretName: step.secretName });
+  else yield* callStep(context, REMEDIATION_ACTIVITY.repairVault, { vaultId: step.vaultResourceId });
+}
+
+function* reprovision(
+  context: OrchestrationContext,
+  vmId: string,
+  step: Extract<RestoreStep, { step: 'reprovision' }>,
+  heal: HealSettings,
+  setStatus: (s: Omit<RestoreBekStatus, 'vmId'>) => void,
+): Step<'notified' | 'done'> {
+  if (heal.action === 'notify-only') return 'notified';
+  if (heal.action === 'maintenance-window' && heal.window) {
+    const opens = nextWindowOpening(heal.window, context.df.currentUtcDateTime);
+    if (opens.getTime() > context.df.currentUtcDateTime.getTime()) {
+      setStatus({ phase: 'waiting-for-window', windowOpensAt: opens.toISOString() });
+      yield context.df.createTimer(opens);
+    }
+  }
+  setStatus({ phase: 're-provisioning', detail: describeStep(step) });
+  if (step.method === 'deallocate-start') yield* callStep(context, REMEDIATION_ACTIVITY.deallocate, { vmId });
+  yield* callStep(context, REMEDIATION_ACTIVITY.start, { vmId });
+  return 'done';
+}

@@ -1,0 +1,307 @@
+/**
+ * End-to-end harness for the pipeline: the Azure simulator and the local Functions host (running the
+ * built app from dist/ with the REAL durable-functions library), wired like `npm start` wires them:
+ *
+ *  - this process trusts the simulator's CA and uses its proxy (sim.env), as the app would via
+ *    NODE_EXTRA_CA_CERTS in its own process;
+ *  - the subscription's Resource Manager events go to vmWritten through an Event Grid subscription
+ *    created over ARM (by a separate "user" principal, so VM writes are not the app's own);
+ *  - each vault's Key Vault events go to secretEvents through the webhook the app sets up itself.
+ *
+ * One harness per test file: @azure/functions-core and the app's configuration are process-wide.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
+import { ClientSecretCredential } from '@azure/identity';
+import { ComputeManagementClient } from '@azure/arm-compute';
+import { EventGridManagementClient } from '@azure/arm-eventgrid';
+import { createArmService } from '../../local/azure-sim/arm/index';
+import { createEventGrid } from '../../local/azure-sim/eventgrid/index';
+import { startSimulator, type Simulator } from '../../local/azure-sim/index';
+import { startHost, type Host } from '../../local/host/index';
+import { resetProxyDispatcher } from '../../azure/proxy-fetch';
+
+export const REPO_ROOT = path.resolve(__dirname, '../..');
+export const VAULT_RG = 'rg-ade-vaults';
+export const EVENTS_RG = 'rg-ade-events';
+export const HUB_KEYS = { master: 'pipeline-master-key', function: 'pipeline-function-key', eventGrid: 'pipeline-eventgrid-key', durable: 'pipeline-durable-key' };
+
+let built = false;
+const APP_SOURCES = ['functions', 'orchestrations', 'core', 'azure'];
+const STAMP = path.join(REPO_ROOT, 'dist', '.pipeline-app.stamp');
+const LOCK = path.join(REPO_ROOT, 'dist', '.pipeline-app.lock');
+
+function newestSourceMtime(): number {
+  let newest = 0;
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(full).mtimeMs);
+    }
+  };
+  for (const dir of APP_SOURCES) walk(path.join(REPO_ROOT, dir));
+  return newest;
+}
+
+function upToDate(): boolean {
+  return existsSync(STAMP) && statSync(STAMP).mtimeMs >= newestSourceMtime();
+}
+
+/**
+ * Compiles the app the host loads (functions/, orchestrations/, core/, azure/) into dist/, once for
+ * all test files (a stamp file and a lock directory coordinate the parallel workers); the host itself
+ * runs from source. Type errors elsewhere in the tree must not block the suite (tsc still emits), so
+ * success is judged by our own files compiling and the entry files being there.
+ */
+export function buildApp(): void {
+  if (built || upToDate()) return;
+  mkdirSync(path.dirname(LOCK), { recursive: true });
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch {
+      if (Date.now() > deadline) rmSync(LOCK, { recursive: true, force: true });
+      execFileSync('sleep', ['0.5']);
+    }
+  }
+  try {
+    if (upToDate()) return;
+    const startedAt = Date.now();
+    try {
+      execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(__dirname, 'tsconfig.app.json')], { cwd: REPO_ROOT, stdio: 'pipe' });
+    } catch (error) {
+      const out = String((error as { stdout?: Buffer }).stdout ?? '');
+      const ours = out.split('\n').filter((line) => /^(functions|orchestrations)\//.test(line));
+      if (ours.length > 0) throw new Error(`the app does not compile:\n${ours.join('\n')}`);
+    }
+    for (const entry of ['vmWritten', 'secretEvents', 'encryptVmHttp', 'durable']) {
+      if (!existsSync(path.join(REPO_ROOT, 'dist/functions', `${entry}.js`))) throw new Error(`build produced no dist/functions/${entry}.js`);
+    }
+    writeFileSync(STAMP, String(startedAt));
+    const t = new Date(startedAt);
+    utimesSync(STAMP, t, t);
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+    built = true;
+  }
+}
+
+export interface PipelineOptions {
+  mode: 'aad' | 'single-pass';
+  kek: boolean;
+  /** Extra app settings (ADE_*), applied last. */
+  settings?: Record<string, string>;
+  /** Simulated ms per real ms, for both the simulator and the host (default 60). */
+  timeScale?: number;
+  /** Simulated durations (ms) of the simulator's operations. */
+  durations?: Record<string, number>;
+  /** Create the Resource Manager → vmWritten subscription (default true). */
+  armEvents?: boolean;
+}
+
+export interface UserPrincipal {
+  tenantId: string;
+  clientId: string;
+  objectId: string;
+  clientSecret: string;
+}
+
+export interface Pipeline {
+  sim: Simulator;
+  host: Host;
+  subscriptionId: string;
+  user: UserPrincipal;
+  compute: ComputeManagementClient;
+  eventGrid: EventGridManagementClient;
+  /** Every secret the simulator issued to anyone (client secrets, created passwords, BEKs, tokens are checked separately). */
+  control<T = any>(method: string, urlPath: string, body?: unknown): Promise<T>;
+  /** Creates a VM over ARM as the user principal and waits until ARM reports it created. */
+  createVm(name: string, options?: { os?: 'Windows' | 'Linux'; resourceGroup?: string; location?: string; tags?: Record<string, string>; dataDisks?: number; vmSize?: string }): Promise<string>;
+  /** Polls the host's Durable API until the instance is terminal. */
+  waitForInstance(instanceId: string, timeoutMs?: number): Promise<InstanceStatus>;
+  getInstance(instanceId: string): Promise<InstanceStatus | undefined>;
+  listInstances(): Promise<InstanceStatus[]>;
+  stop(): Promise<void>;
+}
+
+export interface InstanceStatus {
+  name: string;
+  instanceId: string;
+  runtimeStatus: string;
+  input: any;
+  output: any;
+  customStatus: any;
+  createdTime: string;
+  lastUpdatedTime: string;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
+  buildApp();
+  const scale = options.timeScale ?? 60;
+  const sim = await startSimulator({ timeScale: scale, log: () => undefined, createArm: createArmService, createEventGrid });
+  const savedEnv = new Map<string, string | undefined>();
+  const setEnv = (k: string, v: string) => {
+    if (!savedEnv.has(k)) savedEnv.set(k, process.env[k]);
+    process.env[k] = v;
+  };
+  for (const [k, v] of Object.entries(sim.env)) setEnv(k, v);
+  await resetProxyDispatcher();
+  // In-process equivalent of NODE_EXTRA_CA_CERTS (read only at process start).
+  const caPem = readFileSync(sim.caCertPath, 'utf8');
+  const originalCreateSecureContext = tls.createSecureContext;
+  tls.createSecureContext = ((opts) => {
+    const context = originalCreateSecureContext(opts);
+    if (!opts?.ca) (context.context as { addCACert(pem: string): void }).addCACert(caPem);
+    return context;
+  }) as typeof tls.createSecureContext;
+
+  const control = async <T>(method: string, urlPath: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${sim.url}${urlPath}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`control ${method} ${urlPath} → ${response.status}: ${text.slice(0, 500)}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+
+  const subscriptionId = sim.seed.subscriptionId;
+  await control('PATCH', '/_sim/arm/config', {
+    durations: { vmCreate: 2_000, vmUpdate: 1_000, extension: 5_000, adeWindows: 60_000, adeLinuxData: 60_000, adeLinuxOs: 120_000, eventSubscription: 500, ...(options.durations ?? {}) },
+  });
+  for (const rg of [VAULT_RG, EVENTS_RG, 'rg-app']) await control('PUT', `/_sim/arm/subscriptions/${subscriptionId}/resourceGroups/${rg}`, { location: 'westeurope' });
+
+  const userOut = await control<{ tenantId: string; clientId: string; objectId: string; clientSecret: string }>('POST', '/_sim/principals', { displayName: 'pipeline-test-user' });
+  const user: UserPrincipal = { tenantId: userOut.tenantId, clientId: userOut.clientId, objectId: userOut.objectId, clientSecret: userOut.clientSecret };
+  const credential = new ClientSecretCredential(user.tenantId, user.clientId, user.clientSecret);
+  const compute = new ComputeManagementClient(credential, subscriptionId);
+  const eventGrid = new EventGridManagementClient(credential, subscriptionId);
+
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const settings: Record<string, string> = {
+    ADE_SUBSCRIPTIONS: subscriptionId,
+    ADE_ENCRYPTION_MODE: options.mode,
+    ADE_VAULT_RESOURCE_GROUP: VAULT_RG,
+    ADE_KEK_ENABLED: String(options.kek),
+    ADE_VOLUME_TYPE: 'All',
+    ADE_AUTH_MODE: 'environment',
+    ADE_SECRET_EVENT_TIMEOUT_MINUTES: '30',
+    ADE_ORCHESTRATION_TIMEOUT_MINUTES: '120',
+    ADE_FALLBACK_POLL_SECONDS: '120',
+    ADE_DRY_RUN: 'false',
+    ADE_TAG_OUTCOME: 'false',
+    ADE_SECRET_EVENTS_WEBHOOK_URL: `${baseUrl}/runtime/webhooks/eventgrid?functionName=secretEvents&code=${HUB_KEYS.eventGrid}`,
+    ...sim.env,
+    ...(options.settings ?? {}),
+  };
+  for (const [k, v] of Object.entries(settings)) setEnv(k, v);
+  const host = await startHost({ appDir: REPO_ROOT, port, clockScale: scale, keys: HUB_KEYS, env: settings });
+
+  if (options.armEvents !== false) {
+    await eventGrid.systemTopics.beginCreateOrUpdateAndWait(EVENTS_RG, 'subscription-events', { location: 'global', source: `/subscriptions/${subscriptionId}`, topicType: 'Microsoft.Resources.Subscriptions' });
+    await eventGrid.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(EVENTS_RG, 'subscription-events', 'vm-written', {
+      destination: { endpointType: 'WebHook', endpointUrl: `${baseUrl}/runtime/webhooks/eventgrid?functionName=vmWritten&code=${HUB_KEYS.eventGrid}`, maxEventsPerBatch: 1 } as never,
+      filter: {
+        includedEventTypes: ['Microsoft.Resources.ResourceWriteSuccess'],
+        advancedFilters: [{ operatorType: 'StringIn', key: 'data.operationName', values: ['Microsoft.Compute/virtualMachines/write'] } as never],
+      },
+    });
+  }
+
+  const durable = async (method: string, urlPath: string): Promise<{ status: number; body: any }> => {
+    const sep = urlPath.includes('?') ? '&' : '?';
+    const response = await fetch(`${baseUrl}/runtime/webhooks/durabletask/${urlPath}${sep}code=${HUB_KEYS.durable}`, { method });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* keep text */
+    }
+    return { status: response.status, body };
+  };
+
+  const pipeline: Pipeline = {
+    sim,
+    host,
+    subscriptionId,
+    user,
+    compute,
+    eventGrid,
+    control,
+    async createVm(name, vmOptions = {}) {
+      const os = vmOptions.os ?? 'Windows';
+      const rg = vmOptions.resourceGroup ?? 'rg-app';
+      const vm = await compute.virtualMachines.beginCreateOrUpdateAndWait(rg, name, {
+        location: vmOptions.location ?? 'westeurope',
+        tags: vmOptions.tags ?? {},
+        hardwareProfile: { vmSize: vmOptions.vmSize ?? 'Standard_D4s_v5' },
+        storageProfile: {
+          imageReference: os === 'Windows'
+            ? { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter-azure-edition', version: 'latest' }
+            : { publisher: 'Canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts-gen2', version: 'latest' },
+          osDisk: { createOption: 'FromImage', osType: os },
+          dataDisks: Array.from({ length: vmOptions.dataDisks ?? 1 }, (_, lun) => ({ lun, createOption: 'Empty', diskSizeGB: 64 })),
+        },
+        osProfile: os === 'Windows'
+          ? { computerName: name.slice(0, 15), adminUsername: 'azureuser', adminPassword: 'Sim-Passw0rd-not-secret', windowsConfiguration: {} }
+          : { computerName: name, adminUsername: 'azureuser', linuxConfiguration: { disablePasswordAuthentication: true } },
+      }, { updateIntervalInMs: 50 });
+      return vm.id!;
+    },
+    async getInstance(instanceId) {
+      const res = await durable('GET', `instances/${encodeURIComponent(instanceId)}?showHistory=false`);
+      return res.status === 404 ? undefined : (res.body as InstanceStatus);
+    },
+    async waitForInstance(instanceId, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const status = await pipeline.getInstance(instanceId);
+        if (status && ['Completed', 'Failed', 'Terminated', 'Canceled'].includes(status.runtimeStatus)) return status;
+        if (Date.now() > deadline) throw new Error(`instance ${instanceId} did not finish in ${timeoutMs} ms: ${JSON.stringify(status?.customStatus ?? status?.runtimeStatus ?? 'missing')}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async listInstances() {
+      const res = await durable('GET', 'instances/?top=1000&showInput=true');
+      return (res.body as InstanceStatus[]).filter((i) => !i.instanceId.startsWith('@'));
+    },
+    async stop() {
+      await host.stop().catch(() => undefined);
+      await sim.stop().catch(() => undefined);
+      tls.createSecureContext = originalCreateSecureContext;
+      await resetProxyDispatcher();
+      for (const [k, v] of savedEnv) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    },
+  };
+  return pipeline;
+}
+
+/** Polls until `check` returns a value (not undefined), or throws after timeoutMs. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
