@@ -9,7 +9,7 @@
 import { AuthenticationHandler, Client, RedirectHandler, RetryHandler, RetryHandlerOptions, TelemetryHandler, type Middleware } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials';
 import type { TokenCredential } from '@azure/core-auth';
-import { TransientError, ValidationError } from '../core/errors';
+import { AdeError, TransientError, ValidationError } from '../core/errors';
 import { callAzure, callAzureOrUndefined, GRAPH_RETRY_OPTIONS } from './errors';
 import type { ApplicationInfo, DirectoryPort, EnsureApplicationResult, PasswordCredential, ServicePrincipalInfo } from './ports';
 import { ProxyAwareFetchHandler } from './proxy-fetch';
@@ -148,9 +148,16 @@ export class DirectoryAdapter implements DirectoryPort {
   async removePassword(appObjectId: string, keyId: string): Promise<void> {
     checkObjectId(appObjectId, 'appObjectId');
     checkObjectId(keyId, 'keyId');
-    await callAzureOrUndefined(`Remove password credential ${keyId} from application ${appObjectId}`, () =>
-      this.client.api(`/applications/${appObjectId}/removePassword`).post({ keyId }) as Promise<unknown>,
-    );
+    try {
+      await callAzureOrUndefined(`Remove password credential ${keyId} from application ${appObjectId}`, () =>
+        this.client.api(`/applications/${appObjectId}/removePassword`).post({ keyId }) as Promise<unknown>,
+      );
+    } catch (error) {
+      // Graph answers 400 "No password credential found with keyId" when it is already gone:
+      // removal is a cleanup step and must be repeatable.
+      if (error instanceof AdeError && error.kind === 'validation' && /no password credential found/i.test(error.message)) return;
+      throw error;
+    }
   }
 
   async deleteApplication(appObjectId: string): Promise<void> {
