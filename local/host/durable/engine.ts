@@ -243,25 +243,64 @@ export class DurableDispatcher {
       if (this.orchBusy.has(id)) continue;
       this.orchReady.delete(id);
       this.orchBusy.add(id);
-      void this.runOrchestrationEpisode(id).finally(() => this.afterWork(this.orchBusy, this.orchReady, id));
+      void this.guard('orchestration', id, () => this.runOrchestrationEpisode(id), (message) => this.failInstanceOnHostError(id, message))
+        .finally(() => this.afterWork(this.orchBusy, this.orchReady, id));
     }
     for (const id of this.entityReady) {
       if (this.entityBusy.has(id)) continue;
       this.entityReady.delete(id);
       this.entityBusy.add(id);
-      void this.runEntityEpisode(id).finally(() => this.afterWork(this.entityBusy, this.entityReady, id));
+      void this.guard('entity', id, () => this.runEntityEpisode(id), () => this.dropEntityMessageOnHostError(id))
+        .finally(() => this.afterWork(this.entityBusy, this.entityReady, id));
     }
     while (this.activityInFlight.size < this.activityLimit && this.activityQueue.length > 0) {
       const m = this.activityQueue.shift()!;
       this.activityQueued.delete(m.id);
       this.activityInFlight.add(m.id);
-      void this.runActivity(m).finally(() => {
+      void this.guard('activity', m.target, () => this.runActivity(m), () => undefined).finally(() => {
         this.activityInFlight.delete(m.id);
         this.pump();
         this.notifyIdle();
       });
     }
     this.notifyIdle();
+  }
+
+  /**
+   * Runs one unit of work; a host-side failure (not an app failure, those are history) is logged and handled by
+   * `onError` so a bad message can neither crash the process nor spin forever.
+   */
+  private async guard(kind: string, target: string, work: () => Promise<void>, onError: (message: string) => void): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      if (!this.running) return;
+      const message = err instanceof Error ? err.message : String(err);
+      this.logger.log('error', 'Host.Triggers.DurableTask', `host error in ${kind} '${target}': ${message}`, { kind, target });
+      try {
+        onError(message);
+      } catch (again) {
+        this.logger.log('error', 'Host.Triggers.DurableTask', `could not record the host error for ${kind} '${target}': ${again instanceof Error ? again.message : String(again)}`, { kind, target });
+      }
+    }
+  }
+
+  private failInstanceOnHostError(instanceId: string, message: string): void {
+    const now = this.clock.now();
+    this.commit(() => {
+      const inst = this.store.getInstance(instanceId);
+      this.store.deleteMessagesFor('orch', instanceId);
+      if (!inst || TERMINAL_STATUSES.has(inst.status)) return;
+      const output = toJsonText(`Host error while running orchestrator function '${inst.name}': ${message}`);
+      this.store.appendHistory(instanceId, [historyEvent(EventType.ExecutionCompleted, now, { OrchestrationStatus: 'Failed', Result: output })]);
+      this.store.updateInstance({ ...inst, status: 'Failed', output, updatedAt: now });
+    });
+    this.notifyTerminal(instanceId);
+  }
+
+  private dropEntityMessageOnHostError(entityId: string): void {
+    const next = this.nextEntityMessage(entityId, this.clock.now());
+    if (next) this.commit(() => this.store.deleteMessage(next.msg.id));
   }
 
   private afterWork(busy: Set<string>, ready: Set<string>, id: string): void {

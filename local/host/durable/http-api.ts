@@ -275,7 +275,7 @@ export class DurableHttpApi {
       }
       const v: Record<string, unknown> = { EventType: EVENT_TYPE_NAMES[e.EventType] ?? String(e.EventType), EventId: e.EventId, Timestamp: e.Timestamp };
       const source = scheduled.get((e.TaskScheduledId as number) ?? -2);
-      if (e.Name !== undefined) v.FunctionName = e.Name;
+      if (e.Name !== undefined) v[e.EventType === EventType.EventRaised ? 'Name' : 'FunctionName'] = e.Name;
       if (source) {
         v.FunctionName = source.Name;
         v.ScheduledTime = source.Timestamp;

@@ -222,6 +222,19 @@ describe('orchestrations', () => {
     expect(out).toContain("Orchestrator function 'ActivityFails' failed: Activity function 'Fail' failed: activity broke: disk");
   });
 
+  it('survives a corrupt queued message: the instance fails with a host error, the host keeps running', async () => {
+    const id = await start('WaitForever');
+    for (let i = 0; i < 200 && h.engine.dispatcher.getInstance(id)?.status !== 'Running'; i++) await new Promise((r) => setTimeout(r, 5));
+    h.engine.dispatcher.store.insertMessage({ kind: 'orch', target: id, payload: { event: null }, dueAt: 0 });
+    expect((await h.api('POST', `/durabletask/instances/${id}/raiseEvent/Never`, '1')).status).toBe(202);
+    const { status, output: out } = await output(id);
+    expect(status).toBe('Failed');
+    expect(out).toMatch(/^Host error while running orchestrator function 'WaitForever': /);
+    expect(h.logger.records.some((r) => r.level === 'error' && r.message.includes(`host error in orchestration '${id}'`))).toBe(true);
+    const next = await start('Sequence');
+    expect((await output(next)).status).toBe('Completed');
+  });
+
   it('detects nondeterminism (replay schedules a different activity) and fails the instance clearly', async () => {
     const id = await start('NonDeterministic');
     const { status, output: out } = await output(id);
