@@ -204,7 +204,7 @@ export async function startHost(options: StartHostOptions): Promise<Host> {
     ready = true;
     await timers.start();
     cleanup.unshift(() => timers.stop());
-    logger.log('information', 'Host.Startup', `Host listening on ${baseUrl}`, { baseUrl, stateDir });
+    logger.log('information', 'Host.Startup', `Host started at ${baseUrl}`, { baseUrl, stateDir });
 
     let stopping: Promise<void> | undefined;
     const host: Host = {
