@@ -62,8 +62,8 @@ export async function handleVmWritten(body: unknown, deps: VmWrittenDeps): Promi
   let self: string | undefined;
   let selfKnown = false;
   for (const event of events) {
-    const drop = (reason: string) => {
-      deps.log('debug', `vmWritten: ignored event ${event.envelope.id}: ${reason}`);
+    const drop = (reason: string, level: 'debug' | 'info' = 'debug') => {
+      deps.log(level, `vmWritten: ignored event ${event.envelope.id}: ${reason}`);
       report.dropped.push({ reason, eventId: event.envelope.id });
     };
     if (event.kind !== 'resource' || !matchesRoute(EVENT_ROUTES.vmWritten, event)) {
@@ -89,7 +89,8 @@ export async function handleVmWritten(body: unknown, deps: VmWrittenDeps): Promi
     }
     const caller = callerObjectId(event);
     if (self && caller && sameObjectId(self, caller)) {
-      drop('written by ade-autopilot itself (extension deployment, model update or outcome tags)');
+      // Info, not debug: operators should see why a write to the VM did not start a run.
+      drop(`${vmId} was written by ade-autopilot itself (extension deployment, model update or outcome tags)`, 'info');
       continue;
     }
     const key = normaliseResourceId(vmId);

@@ -31,6 +31,8 @@ export const HUB_KEYS = { master: 'pipeline-master-key', function: 'pipeline-fun
 
 let built = false;
 const APP_SOURCES = ['functions', 'orchestrations', 'core', 'azure'];
+/** Files of the pipeline itself: a type error in them fails the build; elsewhere it is someone else's work in progress. */
+const OWN_FILES = /^(functions\/|orchestrations\/(activities|contracts|encrypt-vm|entities|vault-setup)\.ts)/;
 const STAMP = path.join(REPO_ROOT, 'dist', '.pipeline-app.stamp');
 const LOCK = path.join(REPO_ROOT, 'dist', '.pipeline-app.lock');
 
@@ -77,7 +79,7 @@ export function buildApp(): void {
       execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(__dirname, 'tsconfig.app.json')], { cwd: REPO_ROOT, stdio: 'pipe' });
     } catch (error) {
       const out = String((error as { stdout?: Buffer }).stdout ?? '');
-      const ours = out.split('\n').filter((line) => /^(functions|orchestrations)\//.test(line));
+      const ours = out.split('\n').filter((line) => OWN_FILES.test(line));
       if (ours.length > 0) throw new Error(`the app does not compile:\n${ours.join('\n')}`);
     }
     for (const entry of ['vmWritten', 'secretEvents', 'encryptVmHttp', 'durable']) {

@@ -1,0 +1,104 @@
+/**
+ * aad (dual-pass) with a KEK, on the local host against the simulator: Windows and Linux happy
+ * paths, one orchestration per VM despite duplicate and self-induced events, the short-lived
+ * credential removed, the HTTP starter, and no secret anywhere in history, logs or status.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orchestrationInstanceId } from '../../core/names';
+import { startPipeline, type Pipeline } from './harness';
+import { expectEncrypted, issuedSecrets, observableText, recordIssuedPasswords, secretHits } from './checks';
+
+let p: Pipeline;
+let recorded: string[] = [];
+const vms: Record<'Windows' | 'Linux', string> = { Windows: '', Linux: '' };
+
+beforeAll(async () => {
+  p = await startPipeline({ mode: 'aad', kek: true });
+  recorded = recordIssuedPasswords(p);
+}, 180_000);
+afterAll(async () => {
+  await p?.stop();
+});
+
+describe('aad + KEK', () => {
+  it.each(['Windows', 'Linux'] as const)('encrypts a new %s VM end to end (event → model update → verified)', async (os) => {
+    vms[os] = await p.createVm(`aadkek-${os.toLowerCase()}`, { os });
+    const status = await expectEncrypted(p, { vmId: vms[os], os, mode: 'aad', kek: true });
+    expect(status.output.vaultName).toMatch(/^adeap-weu-/);
+    expect(status.output.secretUrl).toMatch(new RegExp(`^https://${status.output.vaultName}\\.vault\\.azure\\.net/secrets/`));
+  }, 120_000);
+
+  it('removed the short-lived password: the vault app keeps no credential', async () => {
+    const principals = await p.control<{ value: Array<{ displayName: string; passwordCredentials: unknown[] }> }>('GET', '/_sim/principals');
+    const apps = principals.value.filter((sp) => sp.displayName.startsWith('ade-autopilot-adeap-'));
+    expect(apps).toHaveLength(1); // one app for the region's vault, shared by both VMs
+    expect(apps[0]!.passwordCredentials).toEqual([]);
+  });
+
+  it('ran exactly one orchestration per VM despite duplicate and self-induced write events', async () => {
+    // VM creation produced two writes, and the extension PUT and the model PATCH produced more
+    // virtualMachines/write events (by the app itself). Redeliver the creation events on top.
+    const instances = await p.listInstances();
+    const ours = instances.filter((i) => i.name === 'encryptVm');
+    expect(ours.map((i) => i.instanceId).sort()).toEqual([vms.Windows, vms.Linux].map((id) => orchestrationInstanceId(id)).sort());
+    const before = ours.map((i) => i.lastUpdatedTime).sort();
+    const selfWrites = p.host.logs.filter((l) => String(l.message).includes('written by ade-autopilot itself'));
+    expect(selfWrites.length).toBeGreaterThanOrEqual(2);
+
+    const redelivered = [vms.Windows, vms.Windows, vms.Linux].map((vmId, i) => ({
+      id: `dup-${i}`,
+      topic: `/subscriptions/${p.subscriptionId}`,
+      subject: vmId,
+      eventType: 'Microsoft.Resources.ResourceWriteSuccess',
+      eventTime: new Date().toISOString(),
+      dataVersion: '2',
+      metadataVersion: '1',
+      data: { operationName: 'Microsoft.Compute/virtualMachines/write', resourceUri: vmId, status: 'Succeeded', subscriptionId: p.subscriptionId, claims: { 'http://schemas.microsoft.com/identity/claims/objectidentifier': p.user.objectId } },
+    }));
+    for (const event of redelivered) {
+      const res = await p.host.postEventGrid('vmWritten', [event]);
+      expect(res.status).toBe(202);
+    }
+    // The VMs are encrypted now: re-assessment says so and nothing new starts.
+    const after = (await p.listInstances()).filter((i) => i.name === 'encryptVm');
+    expect(after).toHaveLength(2);
+    expect(after.map((i) => i.lastUpdatedTime).sort()).toEqual(before);
+    const alreadyEncrypted = p.host.logs.filter((l) => /Already ADE-encrypted/.test(String(l.message)));
+    expect(alreadyEncrypted.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('HTTP starter: 400 naming the problem for bad input, check-status response for a VM', async () => {
+    const post = (body: string) => p.host.fetch(`/api/vms/encrypt?code=${p.host.keys!.function}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const cases: Array<[string, RegExp]> = [
+      ['not json', /must be JSON/],
+      ['{}', /vmId is required/],
+      ['{"vmId":"/subscriptions/x/resourceGroups/rg"}', /vmId/],
+      [JSON.stringify({ vmId: `/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/x` }), /not in ADE_SUBSCRIPTIONS/],
+    ];
+    for (const [body, problem] of cases) {
+      const res = await post(body);
+      expect(res.status, body).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toMatch(problem);
+    }
+    const unauthorised = await p.host.fetch('/api/vms/encrypt', { method: 'POST', body: JSON.stringify({ vmId: vms.Windows }) });
+    expect(unauthorised.status).toBe(401);
+
+    const res = await post(JSON.stringify({ vmId: vms.Windows }));
+    expect(res.status).toBe(202);
+    const payload = (await res.json()) as { id: string; statusQueryGetUri: string };
+    expect(payload.id).toBe(orchestrationInstanceId(vms.Windows));
+    expect(payload.statusQueryGetUri).toContain(payload.id);
+    const done = await p.waitForInstance(payload.id);
+    expect(done.output).toMatchObject({ outcome: 'already-encrypted' });
+  }, 60_000);
+
+  it('leaves no secret the simulator issued in the history store, logs or status output', async () => {
+    const secrets = await issuedSecrets(p, recorded);
+    // Two BEK secrets (one per VM) and the short-lived passwords were issued during the runs.
+    expect(recorded.length).toBeGreaterThanOrEqual(2);
+    expect(secrets.length).toBeGreaterThanOrEqual(4);
+    const texts = await observableText(p);
+    expect(texts.some((t) => t.where.startsWith('host state'))).toBe(true);
+    expect(secretHits(secrets, texts)).toEqual([]);
+  });
+});
