@@ -7,3 +7,4 @@ export * from './settings';
 export * from './signals';
 export * from './sweep';
 export * from './vault-drift';
+export * from './ids';

@@ -16,6 +16,8 @@ export const OUTCOME_EVENT_TYPES = {
   driftRemediated: 'AdeAutopilot.DriftRemediated',
   unrecoverable: 'AdeAutopilot.Unrecoverable',
   sweepCompleted: 'AdeAutopilot.SweepCompleted',
+  /** The fix needs a person (notify-only heal action, a disabled secret, an RBAC vault). */
+  actionRequired: 'AdeAutopilot.ActionRequired',
 } as const;
 
 export type OutcomeEventType = (typeof OUTCOME_EVENT_TYPES)[keyof typeof OUTCOME_EVENT_TYPES];

@@ -16,7 +16,8 @@ export interface SweepRow {
   vmId: string;
   name: string;
   osType: VmSnapshot['osType'];
-  decision: Assessment['decision'];
+  /** An assessment decision, or for BEK health sweeps `bek-missing` / `bek-healthy`. */
+  decision: Assessment['decision'] | 'bek-missing' | 'bek-healthy';
   /** `encrypt`, `already-encrypted`, or the skip/unsupported reason code. */
   reason: string;
   detail?: string;
@@ -34,13 +35,16 @@ export function sweepRowOf(vm: VmSnapshot, policy: EncryptionPolicy): SweepRow {
   return row;
 }
 
+/** Decisions that mean the sweep acts on the VM. */
+export const CHANGE_DECISIONS: ReadonlySet<SweepRow['decision']> = new Set(['encrypt', 'bek-missing']);
+
 export interface SweepReport {
   total: number;
   /** Count per decision: encrypt, already-encrypted, skip, unsupported. */
   byDecision: Record<string, number>;
   /** Count per `decision/reason`, e.g. `skip/exclusion-tag`. */
   byReason: Record<string, number>;
-  /** VMs the sweep would encrypt (first REPORT_LIST_LIMIT). */
+  /** VMs the sweep would change: encrypt, or restore for BEK health sweeps (first REPORT_LIST_LIMIT). */
   wouldChange: Array<{ vmId: string; name: string; osType: VmSnapshot['osType'] }>;
   /** How many more would change than `wouldChange` lists. */
   wouldChangeNotListed: number;
@@ -64,7 +68,7 @@ export function addToReport(report: SweepReport, rows: readonly SweepRow[]): Swe
     next.byDecision[row.decision] = (next.byDecision[row.decision] ?? 0) + 1;
     const key = row.decision === row.reason ? row.decision : `${row.decision}/${row.reason}`;
     next.byReason[key] = (next.byReason[key] ?? 0) + 1;
-    if (row.decision === 'encrypt') {
+    if (CHANGE_DECISIONS.has(row.decision)) {
       if (next.wouldChange.length < REPORT_LIST_LIMIT) next.wouldChange.push({ vmId: row.vmId, name: row.name, osType: row.osType });
       else next.wouldChangeNotListed++;
     }
