@@ -48,6 +48,7 @@ describe('CLI', () => {
     });
     const baseUrl = await ready(run);
     expect(run.stdout().match(/Host listening on/g)).toHaveLength(1);
+    expect(run.stderr()).not.toContain('Host listening on');
     expect(run.stdout()).toMatch(/helloEsm\s+httpTrigger\s+\[GET,POST\] http:\/\/127\.0\.0\.1:\d+\/v1\/hello\/\{name\} \(anonymous\)/);
     expect(run.stdout()).toMatch(/esmTick\s+timerTrigger\s+schedule 0 0 0 \* \* \*/);
     expect(run.stdout()).toContain('master:    configured-master-key');
@@ -65,6 +66,7 @@ describe('CLI', () => {
     ['runtime-broken', /Host failed to start: Worker was unable to load entry point "index.js": entry point exploded on purpose/],
     ['does-not-exist', /Cannot read package.json/],
     ['runtime-stream', /Host failed to start: The app enables HTTP streaming/],
+    ['runtime-timers', /Host failed to start: Timer function 'everySecond': App setting 'EVERY_SECOND' referenced by '%EVERY_SECOND%' is not set/],
   ])('fails at start with a clear message for %s', async (app, message) => {
     const run = runCli(['--app', path.join(apps, app), '--port', '0', '--state', path.join(tmp, app)]);
     expect(await run.exited).toBe(1);
