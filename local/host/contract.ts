@@ -80,6 +80,11 @@ export interface HostClock {
   setTimeout(fn: () => void, ms: number): { cancel(): void };
   getScale(): number;
   setScale(scale: number): void;
+  /**
+   * Moves simulated time forward to `simMs` (never backward); pending timers re-arm. The durable engine calls it on
+   * start so a restarted, accelerated host continues from the simulated time its store already reached.
+   */
+  advanceTo?(simMs: number): void;
 }
 
 /** Simple scaled clock: simulated time = start + (real elapsed) × scale, continuous across scale changes. */
@@ -109,6 +114,12 @@ export function createScaledClock(scale = 1, startAt = Date.now()): HostClock {
       return { cancel: () => { if (t.handle) clearTimeout(t.handle); timers.delete(t); } };
     },
     getScale: () => current,
+    advanceTo(simMs) {
+      if (!(simMs > now())) return;
+      baseSim = simMs;
+      baseReal = Date.now();
+      for (const t of timers) arm(t);
+    },
     setScale(next) {
       if (!(next > 0)) throw new Error(`clock scale must be > 0, got ${next}`);
       baseSim = now();
