@@ -99,9 +99,13 @@ export interface PipelineOptions {
   kek: boolean;
   /** Extra app settings (ADE_*), applied last. */
   settings?: Record<string, string>;
-  /** Simulated ms per real ms, for both the simulator and the host (default 60). */
-  timeScale?: number;
-  /** Simulated durations (ms) of the simulator's operations. */
+  /**
+   * Host clock scale (durable timers: polling interval, timeouts), default 60. The simulator runs in
+   * real time with short operation durations instead: the app stamps credentials and timestamps
+   * with its own (real) clock, and a scaled simulator clock would see them as minutes in the past.
+   */
+  hostClockScale?: number;
+  /** Durations (real ms) of the simulator's operations. */
   durations?: Record<string, number>;
   /** Create the Resource Manager → vmWritten subscription (default true). */
   armEvents?: boolean;
@@ -156,8 +160,8 @@ async function freePort(): Promise<number> {
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   buildApp();
-  const scale = options.timeScale ?? 60;
-  const sim = await startSimulator({ timeScale: scale, log: () => undefined, createArm: createArmService, createEventGrid });
+  const scale = options.hostClockScale ?? 60;
+  const sim = await startSimulator({ timeScale: 1, log: () => undefined, createArm: createArmService, createEventGrid });
   const savedEnv = new Map<string, string | undefined>();
   const setEnv = (k: string, v: string) => {
     if (!savedEnv.has(k)) savedEnv.set(k, process.env[k]);
@@ -183,7 +187,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
   const subscriptionId = sim.seed.subscriptionId;
   await control('PATCH', '/_sim/arm/config', {
-    durations: { vmCreate: 2_000, vmUpdate: 1_000, extension: 5_000, adeWindows: 60_000, adeLinuxData: 60_000, adeLinuxOs: 120_000, eventSubscription: 500, ...(options.durations ?? {}) },
+    durations: { vmCreate: 200, vmUpdate: 100, extension: 300, adeWindows: 1_000, adeLinuxData: 1_000, adeLinuxOs: 2_000, eventSubscription: 50, ...(options.durations ?? {}) },
   });
   for (const rg of [VAULT_RG, EVENTS_RG, 'rg-app']) await control('PUT', `/_sim/arm/subscriptions/${subscriptionId}/resourceGroups/${rg}`, { location: 'westeurope' });
 
