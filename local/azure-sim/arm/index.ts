@@ -16,6 +16,8 @@ import type { OperationClass } from './throttle';
 
 export interface ArmService extends Service, VaultDirectory {
   handleControl(req: SimRequest): Promise<SimResponse | undefined>;
+  /** Abandons background work (operations, guest runs) so nothing touches state after the simulator stops. */
+  stop(): void;
 }
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -158,5 +160,8 @@ export function createArmService(ctx: SimContext): ArmService {
       }
     },
     findVault: (name: string): VaultRecord | undefined => keyVault.findVault(name),
+    stop: () => {
+      core.generation += 1;
+    },
   };
 }

@@ -41,6 +41,8 @@ interface Stats {
 export interface EventGrid {
   bus: EventBus;
   dataService: Service;
+  /** Stops retries and new deliveries (in-flight requests finish). */
+  stop(): void;
 }
 
 export function createEventGrid(ctx: SimContext): EventGrid {
@@ -280,7 +282,19 @@ export function createEventGrid(ctx: SimContext): EventGrid {
     },
   };
 
-  return { bus, dataService };
+  let stopped = false;
+  const publish = bus.publish.bind(bus);
+  bus.publish = (source, events) => {
+    if (!stopped) publish(source, events);
+  };
+  return {
+    bus,
+    dataService,
+    stop: () => {
+      stopped = true;
+      generation += 1;
+    },
+  };
 }
 
 function authorizePublish(req: SimRequest, key1: string, key2: string, endpoint: string, disableLocalAuth: boolean): void {
