@@ -1,0 +1,71 @@
+/**
+ * The demo's progress model and its two renderings: a table redrawn in place on a TTY, and plain
+ * one-line-per-change output for logs and CI. Pure: no I/O, times passed in.
+ */
+import type { InstanceStatus, OsKind } from './session';
+
+export interface VmProgress {
+  name: string;
+  os: OsKind;
+  region: string;
+  vmId: string;
+  instanceId: string;
+  /** Real ms when ARM accepted the VM PUT. */
+  createdAt: number;
+  /** What to show in the phase column. */
+  phase: string;
+  state: 'pending' | 'running' | 'encrypted' | 'other-outcome' | 'failed';
+  /** Real ms when the run reached a terminal state. */
+  doneAt?: number;
+}
+
+/** Folds the latest Durable status into a row; returns true when what the user sees changed. */
+export function applyStatus(row: VmProgress, status: InstanceStatus | undefined, now: number): boolean {
+  const before = `${row.state}|${row.phase}`;
+  if (!status) {
+    row.phase = 'waiting for the VM write event';
+    row.state = 'pending';
+  } else if (status.runtimeStatus === 'Completed') {
+    const output = typeof status.output === 'object' && status.output !== null ? status.output : undefined;
+    const outcome = output?.outcome ?? 'completed';
+    row.phase = outcome;
+    row.state = outcome === 'encrypted' ? 'encrypted' : 'other-outcome';
+  } else if (status.runtimeStatus === 'Failed' || status.runtimeStatus === 'Terminated' || status.runtimeStatus === 'Canceled') {
+    const reason = typeof status.output === 'string' ? status.output : (status.output?.reason ?? status.output?.message ?? status.customStatus?.detail ?? '');
+    row.phase = `${status.runtimeStatus.toLowerCase()}${reason ? `: ${String(reason).split('\n')[0]!.slice(0, 60)}` : ''}`;
+    row.state = 'failed';
+  } else {
+    row.phase = status.customStatus?.phase ?? status.runtimeStatus.toLowerCase();
+    row.state = 'running';
+  }
+  if ((row.state === 'encrypted' || row.state === 'other-outcome' || row.state === 'failed') && row.doneAt === undefined) row.doneAt = now;
+  return before !== `${row.state}|${row.phase}`;
+}
+
+export function isDone(row: VmProgress): boolean {
+  return row.doneAt !== undefined;
+}
+
+function elapsed(row: VmProgress, now: number, timeScale: number): string {
+  const ms = (row.doneAt ?? now) - row.createdAt;
+  const simMinutes = (ms * timeScale) / 60_000;
+  return `${(ms / 1000).toFixed(1)} s (${simMinutes < 10 ? simMinutes.toFixed(1) : Math.round(simMinutes)} min simulated)`;
+}
+
+const MARK: Record<VmProgress['state'], string> = { pending: '·', running: '…', encrypted: '✔', 'other-outcome': '•', failed: '✘' };
+
+/** The table as lines (no trailing newline), widths fitted to the content. */
+export function renderTable(rows: readonly VmProgress[], now: number, timeScale: number): string[] {
+  const cells = [['', 'VM', 'OS', 'Region', 'Phase', 'Elapsed'], ...rows.map((r) => [MARK[r.state], r.name, r.os, r.region, r.phase, elapsed(r, now, timeScale)])];
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
+  const lines = cells.map((c) => c.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  lines.splice(1, 0, widths.map((w) => '─'.repeat(w)).join('  '));
+  const done = rows.filter(isDone).length;
+  lines.push('', `${done}/${rows.length} finished`);
+  return lines;
+}
+
+/** One plain progress line for a row whose phase changed. */
+export function progressLine(row: VmProgress, now: number, timeScale: number): string {
+  return `[${((now - row.createdAt) / 1000).toFixed(1).padStart(6)} s] ${row.name} (${row.os}, ${row.region}): ${row.phase}${isDone(row) ? ` after ${elapsed(row, now, timeScale)}` : ''}`;
+}
