@@ -113,7 +113,8 @@ export class ArmControl {
         const target = String(b.resourceId ?? b.name ?? '');
         if (!target) throw armError(400, 'InvalidConfig', "Give the function app as 'resourceId' or 'name'.");
         if (b.url !== undefined && !/^https?:\/\//.test(String(b.url))) throw armError(400, 'InvalidConfig', "'url' must be an http(s) base URL, e.g. http://127.0.0.1:7071.");
-        link.setFunctionApp(target, b.url === undefined ? undefined : String(b.url));
+        if (b.code !== undefined && typeof b.code !== 'string') throw armError(400, 'InvalidConfig', "'code' must be the function app's Event Grid system key (a string).");
+        link.setFunctionApp(target, b.url === undefined ? undefined : String(b.url), b.code);
         return json(200, { functionApp: target, url: b.url ?? null });
       }
       case 'GET eventgrid/deliveries':

@@ -47,7 +47,7 @@ export interface EventGrid {
 
 export function createEventGrid(ctx: SimContext): EventGrid {
   const link = eventGridLink(ctx);
-  const functionApps = new Map<string, string>();
+  const functionApps = new Map<string, { url: string; code?: string }>();
   let deadLetters: DeadLetter[] = [];
   let stats: Stats = { published: 0, delivered: 0, attempts: 0, failedAttempts: 0, inFlight: 0 };
   let generation = 0;
@@ -55,7 +55,7 @@ export function createEventGrid(ctx: SimContext): EventGrid {
   ctx.state.register('eventgrid', {
     snapshot: () => ({ functionApps: [...functionApps], deadLetters }),
     restore: (value) => {
-      const v = value as { functionApps?: [string, string][]; deadLetters?: DeadLetter[] };
+      const v = value as { functionApps?: [string, { url: string; code?: string }][]; deadLetters?: DeadLetter[] };
       functionApps.clear();
       for (const [k, url] of v.functionApps ?? []) functionApps.set(k, url);
       deadLetters = v.deadLetters ?? [];
@@ -73,12 +73,12 @@ export function createEventGrid(ctx: SimContext): EventGrid {
     const match = /\/providers\/Microsoft\.Web\/sites\/([^/]+)/i.exec(value);
     return (match ? match[1]! : value).toLowerCase();
   };
-  link.setFunctionApp = (idOrName, baseUrl) => {
+  link.setFunctionApp = (idOrName, baseUrl, code) => {
     if (baseUrl === undefined) functionApps.delete(functionAppKey(idOrName));
-    else functionApps.set(functionAppKey(idOrName), baseUrl.replace(/\/$/, ''));
+    else functionApps.set(functionAppKey(idOrName), { url: baseUrl.replace(/\/$/, ''), code });
   };
   link.functionAppUrl = (idOrName) => functionApps.get(functionAppKey(idOrName));
-  link.deliveryReport = () => ({ mounted: true, ...stats, deadLetters });
+  link.deliveryReport = () => ({ mounted: true, ...stats, functionApps: [...functionApps].map(([name, v]) => ({ name, url: v.url, hasCode: v.code !== undefined })), deadLetters });
   link.clearDeliveryReport = () => {
     deadLetters = [];
     stats = { published: 0, delivered: 0, attempts: 0, failedAttempts: 0, inFlight: 0 };
@@ -94,7 +94,9 @@ export function createEventGrid(ctx: SimContext): EventGrid {
       const fn = /\/functions\/([^/]+)$/i.exec(resourceId)?.[1];
       const base = link.functionAppUrl(resourceId);
       if (!base || !fn) return { error: `No function endpoint is configured for ${resourceId} (use the control API: PUT /_sim/arm/eventgrid/functionApps).` };
-      return { url: `${base}/runtime/webhooks/eventgrid?functionName=${encodeURIComponent(fn)}` };
+      // Azure calls the function app's Event Grid webhook with its eventgrid_extension system key.
+      const code = base.code ? `&code=${encodeURIComponent(base.code)}` : '';
+      return { url: `${base.url}/runtime/webhooks/eventgrid?functionName=${encodeURIComponent(fn)}${code}` };
     }
     return { error: `Endpoint type '${String(destination.endpointType)}' is not simulated.` };
   }

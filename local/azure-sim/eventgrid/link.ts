@@ -12,10 +12,10 @@ export interface EventGridLink {
   topicByHost(host: string): CustomTopicRecord | undefined;
   /** Set by eventgrid/: runs the webhook validation handshake; resolves to an error message or undefined. */
   validateEndpoint(subscription: EventSubscriptionRecord): Promise<string | undefined>;
-  /** Set by eventgrid/: base URL of a function app by ARM id or site name (for AzureFunction endpoints). */
-  functionAppUrl(resourceIdOrName: string): string | undefined;
-  /** Set by eventgrid/: maps a function app (ARM id or site name) to the local host's base URL. */
-  setFunctionApp(resourceIdOrName: string, baseUrl: string | undefined): void;
+  /** Set by eventgrid/: base URL (and Event Grid system key) of a function app by ARM id or site name. */
+  functionAppUrl(resourceIdOrName: string): { url: string; code?: string } | undefined;
+  /** Set by eventgrid/: maps a function app (ARM id or site name) to the local host's base URL and system key. */
+  setFunctionApp(resourceIdOrName: string, baseUrl: string | undefined, code?: string): void;
   /** Set by eventgrid/: delivery counters, in-flight count and the dead-letter list, for the control API. */
   deliveryReport(): unknown;
   /** Set by eventgrid/: empties the dead-letter list and counters. */

@@ -160,7 +160,7 @@ describe('Resource Manager events on a subscription system topic', () => {
 
   it('delivers to an AzureFunction endpoint through the configured local function host, without a handshake', async () => {
     const fn = `/subscriptions/${sim.seed.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Web/sites/ade-func/functions/onArmEvent`;
-    expect((await control(sim, 'PUT', '/_sim/arm/eventgrid/functionApps', { name: 'ade-func', url: hookBase })).status).toBe(200);
+    expect((await control(sim, 'PUT', '/_sim/arm/eventgrid/functionApps', { name: 'ade-func', url: hookBase, code: 'system-key' })).status).toBe(200);
     await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(RG, 'sub-topic', 'to-function', {
       destination: { endpointType: 'AzureFunction', resourceId: fn, maxEventsPerBatch: 1 },
       filter: { subjectBeginsWith: '/fn-subject' },
@@ -168,7 +168,7 @@ describe('Resource Manager events on a subscription system topic', () => {
     expect(received.filter((r) => r.path.startsWith('/runtime/webhooks/eventgrid'))).toHaveLength(0);
     await control(sim, 'POST', '/_sim/arm/eventgrid/publish', { source: `/subscriptions/${sim.seed.subscriptionId}`, events: [1, 2].map((i) => ({ id: `f${i}`, topic: '', subject: `/fn-subject/${i}`, eventType: 'Microsoft.Resources.ResourceWriteSuccess', eventTime: new Date().toISOString(), data: {}, dataVersion: '2', metadataVersion: '1' })) });
     const batches = await until('two single-event batches', () => {
-      const n = notifications('/runtime/webhooks/eventgrid?functionName=onArmEvent');
+      const n = notifications('/runtime/webhooks/eventgrid?functionName=onArmEvent&code=system-key');
       return n.length >= 2 ? n : undefined;
     });
     expect(batches.map((b) => b.body.length)).toEqual([1, 1]);
