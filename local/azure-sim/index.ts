@@ -4,7 +4,7 @@
  * `cli.ts` wraps it for `npm run sim`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DispatchRequest, DispatchResponse, EventBus, GridEvent, Service, SimContext, SimRequest, SimResponse, VaultDirectory, VaultRecord } from './contract';
@@ -78,8 +78,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const log: SimContext['log'] = options.log ?? ((level, message, fields) => {
     if (level === 'warn' || level === 'error') process.stderr.write(`[azure-sim] ${level}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`);
   });
-  const ca = CertificateAuthority.openOrCreate(join(stateDir, 'ca'));
-  const tokens = new TokenIssuer(join(stateDir, 'ca'));
+  const keyDir = options.stateDir ? join(stateDir, 'ca') : sharedEphemeralKeyDir();
+  const ca = CertificateAuthority.openOrCreate(keyDir);
+  const tokens = new TokenIssuer(keyDir);
   const clock = new ScaledClock(options.timeScale ?? 1);
   const state = new SimState();
   const stateFile = new StateFile(stateDir);
@@ -237,6 +238,28 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       else stateFile.save(state.snapshot());
     },
   };
+}
+
+/**
+ * Without --state, the CA and signing keys come from one per-user folder under the OS temp dir, so
+ * tests that start many simulators pay for RSA key generation once. Created in a private folder and
+ * renamed into place, so concurrent starts never see a half-written key pair.
+ */
+function sharedEphemeralKeyDir(): string {
+  const dir = join(tmpdir(), `azure-sim-ephemeral-keys-${process.getuid?.() ?? 'user'}`);
+  const complete = () => ['ca.crt', 'ca.key', 'leaf.key', 'token-signing.key'].every((f) => existsSync(join(dir, f)));
+  if (complete()) return dir;
+  const staging = mkdtempSync(`${dir}.staging-`);
+  CertificateAuthority.openOrCreate(staging);
+  new TokenIssuer(staging);
+  try {
+    if (existsSync(dir) && !complete()) rmSync(dir, { recursive: true, force: true });
+    renameSync(staging, dir);
+  } catch {
+    // Another process won the race; use its keys.
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return dir;
 }
 
 /** Seeds the automation service principal and the function app's managed identity (idempotent). */
