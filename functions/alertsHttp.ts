@@ -1,0 +1,15 @@
+/**
+ * `POST /api/alerts` (function key): Azure Monitor action-group webhook with the common alert
+ * schema. Every affected VM (or VM child such as an extension) gets a remediation → 202 listing
+ * them and the targets ignored with their reasons; no VM target → 422 with the reasons; a malformed
+ * payload → 400 naming the field at fault, nothing started.
+ */
+import * as df from 'durable-functions';
+import { answer, handleAlert, handlerDeps } from './remediation';
+
+df.app.client.http('alertsHttp', {
+  route: 'alerts',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: async (request, client, context) => answer(client, await handleAlert(request, handlerDeps(client, context))),
+});

@@ -1,0 +1,15 @@
+/**
+ * `POST /api/vms/heal` (function key): check one VM now — BEK missing, secret deleted, vault drift,
+ * extension removed, not encrypted — and remediate. Body `{ "vmId": "…" }` → 202 with the
+ * remediation's check-status links (also when one is already running for that VM); 400 naming the
+ * problem for bad input.
+ */
+import * as df from 'durable-functions';
+import { answer, handleHeal, handlerDeps } from './remediation';
+
+df.app.client.http('healVmHttp', {
+  route: 'vms/heal',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: async (request, client, context) => answer(client, await handleHeal(request, handlerDeps(client, context))),
+});

@@ -1,0 +1,26 @@
+/**
+ * `POST /api/sweep` (function key): the existing-fleet sweep. `?dryRun=true` (or `{ "dryRun": true }`)
+ * returns a report instead of starting encryptions; `?kind=bek-health` runs the BEK check sweep.
+ * 202 with check-status links (the report is the orchestration output; progress is its custom
+ * status); 409 while a sweep of that kind runs. With ADE_SWEEP_SCHEDULE set, the backfill also runs
+ * on that schedule.
+ */
+import * as df from 'durable-functions';
+import { answer, handlerDeps, handleSweep, remediationSettings, startSweep } from './remediation';
+
+df.app.client.http('sweepHttp', {
+  route: 'sweep',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: async (request, client, context) => answer(client, await handleSweep(request, handlerDeps(client, context))),
+});
+
+const schedule = remediationSettings().sweepSchedule;
+if (schedule) {
+  df.app.client.timer('sweepSchedule', {
+    schedule,
+    handler: async (_timer, client, context) => {
+      await startSweep('backfill', false, handlerDeps(client, context));
+    },
+  });
+}
