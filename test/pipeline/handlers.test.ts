@@ -1,0 +1,230 @@
+/**
+ * The pure cores behind the functions and the entities, table-driven with fixtures and fakes.
+ * (The end-to-end proof is in the host suites next to this file; these pin down the edge cases
+ * that are awkward to provoke through the simulator.)
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { toEncryptionPolicy, loadConfig } from '../../core/config';
+import { NotFoundError, TransientError } from '../../core/errors';
+import type { VmSnapshot } from '../../core/vm';
+import { handleSecretEvents, type SecretEventsDeps } from '../../functions/lib/secret-events';
+import { secretEventsDestination } from '../../functions/lib/secret-events-endpoint';
+import { handleVmWritten, VmWrittenError, type VmWrittenDeps } from '../../functions/lib/vm-written';
+import { matchWaiter, vaultEntityStep, waitersEntityStep } from '../../orchestrations/entities';
+import type { Waiter } from '../../orchestrations/contracts';
+
+const fixture = (name: string): any => JSON.parse(readFileSync(path.join(__dirname, '../fixtures/pipeline', name), 'utf8'));
+const SUB = '11111111-1111-1111-1111-111111111111';
+const policy = toEncryptionPolicy(loadConfig({ ADE_SUBSCRIPTIONS: SUB }));
+const vmId = (name: string, sub = SUB) => `/subscriptions/${sub}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/${name}`;
+
+function vmWriteEvent(overrides: { id?: string; resourceUri?: string; oid?: string; eventType?: string; operationName?: string } = {}) {
+  const event = fixture('vm-write-event.json');
+  if (overrides.id) event.id = overrides.id;
+  if (overrides.eventType) event.eventType = overrides.eventType;
+  if (overrides.operationName) event.data.operationName = overrides.operationName;
+  if (overrides.resourceUri) event.data.resourceUri = event.subject = overrides.resourceUri;
+  if (overrides.oid) {
+    event.data.claims['http://schemas.microsoft.com/identity/claims/objectidentifier'] = overrides.oid;
+    event.data.authorization.evidence.principalId = overrides.oid.replace(/-/g, '');
+  }
+  return event;
+}
+
+function snapshot(id: string, patch: Partial<VmSnapshot> = {}): VmSnapshot {
+  const name = id.split('/').pop()!;
+  return {
+    id, name, resourceGroup: 'rg-app', subscriptionId: id.split('/')[2]!, location: 'westeurope', osType: 'Windows', vmSize: 'Standard_D4s_v5',
+    provisioningState: 'Succeeded', powerState: 'running', tags: {}, osDisk: { name: `${name}-os` }, dataDisks: [], extensions: [],
+    imageReference: { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter', version: 'latest' },
+    ...patch,
+  };
+}
+
+function vmDeps(options: { vms?: Record<string, VmSnapshot | Error>; self?: string; dryRun?: boolean } = {}) {
+  const reads: string[] = [];
+  const starts: string[] = [];
+  const logs: string[] = [];
+  const deps: VmWrittenDeps = {
+    policy: { ...policy, dryRun: options.dryRun ?? false },
+    getVm: async (id) => {
+      reads.push(id);
+      const vm = options.vms?.[id.toLowerCase()] ?? snapshot(id);
+      if (vm instanceof Error) throw vm;
+      return vm;
+    },
+    start: async (id) => {
+      starts.push(id);
+      return { instanceId: `encrypt-${id.split('/').pop()}`, started: true };
+    },
+    selfObjectId: async () => options.self,
+    log: (_level, message) => logs.push(message),
+  };
+  return { deps, reads, starts, logs };
+}
+
+describe('vmWritten core', () => {
+  const SELF = '99999999-9999-9999-9999-999999999999';
+  const cases: Array<{ name: string; body: unknown; reads: number; starts: number }> = [
+    { name: 'a VM write in scope', body: [vmWriteEvent()], reads: 1, starts: 1 },
+    { name: 'the same VM twice in a batch (creation writes twice), ids differing in case', body: [vmWriteEvent(), vmWriteEvent({ id: 'b', resourceUri: vmId('VM1').replace('resourceGroups/rg-app', 'resourcegroups/RG-APP') })], reads: 1, starts: 1 },
+    { name: 'a subscription out of scope: dropped without reading the VM', body: [vmWriteEvent({ resourceUri: vmId('vm1', '55555555-5555-5555-5555-555555555555') })], reads: 0, starts: 0 },
+    { name: 'a write by the app itself (extension, model PATCH, tags)', body: [vmWriteEvent({ oid: SELF })], reads: 0, starts: 0 },
+    { name: 'a temporary deployment URI instead of a VM id', body: [vmWriteEvent({ resourceUri: `/subscriptions/${SUB}/resourceGroups/rg-app/providers/Microsoft.Resources/deployments/d1` })], reads: 0, starts: 0 },
+    { name: 'an extension write (not this route)', body: [vmWriteEvent({ operationName: 'Microsoft.Compute/virtualMachines/extensions/write' })], reads: 0, starts: 0 },
+    { name: 'a delete event', body: [vmWriteEvent({ eventType: 'Microsoft.Resources.ResourceDeleteSuccess' })], reads: 0, starts: 0 },
+    { name: 'a malformed event next to a good one', body: [{ eventType: 'Microsoft.Resources.ResourceWriteSuccess', id: 'x' }, vmWriteEvent()], reads: 1, starts: 1 },
+    { name: 'a body that is not an event at all', body: 'not json', reads: 0, starts: 0 },
+  ];
+  it.each(cases)('$name', async ({ body, reads, starts }) => {
+    const fake = vmDeps({ self: SELF });
+    await handleVmWritten(body, fake.deps);
+    expect(fake.reads).toHaveLength(reads);
+    expect(fake.starts).toHaveLength(starts);
+  });
+
+  it('assesses the re-read VM, not the event: an excluded or encrypted VM starts nothing', async () => {
+    const excluded = vmId('vm1');
+    const fake = vmDeps({ vms: { [excluded.toLowerCase()]: snapshot(excluded, { tags: { 'ade-autopilot': 'skip' } }) } });
+    const report = await handleVmWritten([vmWriteEvent()], fake.deps);
+    expect(fake.starts).toEqual([]);
+    expect(report.vms[0]).toMatchObject({ action: 'not-encrypting', decision: 'skip' });
+  });
+
+  it('dry run: logs the plan and starts nothing', async () => {
+    const fake = vmDeps({ dryRun: true });
+    const report = await handleVmWritten([vmWriteEvent()], fake.deps);
+    expect(fake.starts).toEqual([]);
+    expect(report.vms[0]).toMatchObject({ action: 'planned' });
+    expect(fake.logs.some((l) => l.includes('dry run, nothing started'))).toBe(true);
+  });
+
+  it('one failing VM does not lose the others, then fails naming it so Event Grid retries', async () => {
+    const bad = vmId('vm-bad');
+    const gone = vmId('vm-gone');
+    const fake = vmDeps({ vms: { [bad.toLowerCase()]: new TransientError('ARM answered 503'), [gone.toLowerCase()]: new NotFoundError('no such VM') } });
+    const body = [vmWriteEvent({ id: 'a', resourceUri: bad }), vmWriteEvent({ id: 'b', resourceUri: gone }), vmWriteEvent({ id: 'c' })];
+    const error = await handleVmWritten(body, fake.deps).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(VmWrittenError);
+    expect((error as VmWrittenError).message).toContain(bad);
+    expect((error as VmWrittenError).message).toContain('ARM answered 503');
+    expect((error as VmWrittenError).message).not.toContain(gone); // deleted VMs are not failures
+    expect(fake.starts).toEqual([vmId('vm1')]);
+  });
+});
+
+describe('secretEvents core', () => {
+  const VAULT = 'adeap-weu-0123456789abcd';
+  const waiter = (name: string): Waiter => ({ instanceId: `encrypt-${name}`, vmId: vmId(name), computerName: name });
+  const adeTags = (machine: string) => ({ DiskEncryptionKeyFileName: '3f6d0c1e.BEK', MachineName: machine });
+  const cases: Array<{ name: string; tags?: Record<string, string>; waiters: Waiter[]; raised?: string; reason?: RegExp }> = [
+    { name: 'MachineName matches one waiter (case-insensitive)', tags: adeTags('VM-A'), waiters: [waiter('vm-a'), waiter('vm-b')], raised: 'encrypt-vm-a' },
+    { name: 'Windows hostname cut to 15 characters', tags: adeTags('averylongvmname'), waiters: [waiter('averylongvmname-01'), waiter('other')], raised: 'encrypt-averylongvmname-01' },
+    { name: 'unrelated secret (no DiskEncryptionKeyFileName tag)', tags: { purpose: 'app' }, waiters: [waiter('vm-a')], reason: /not an ADE secret/ },
+    { name: 'secret version no longer exists', tags: undefined, waiters: [waiter('vm-a')], reason: /was not found/ },
+    { name: 'no waiter for the hostname', tags: adeTags('vm-z'), waiters: [waiter('vm-a')], reason: /no waiter has hostname/ },
+    { name: 'ambiguous hostname', tags: adeTags('vm-a'), waiters: [waiter('vm-a'), { ...waiter('vm-a'), instanceId: 'encrypt-other-rg-vm-a' }], reason: /2 waiters/ },
+    { name: 'empty MachineName (Linux) with a single waiter', tags: adeTags(''), waiters: [waiter('vm-l')], raised: 'encrypt-vm-l' },
+    { name: 'empty MachineName with several waiters', tags: adeTags(''), waiters: [waiter('vm-a'), waiter('vm-b')], reason: /MachineName tag empty/ },
+    { name: 'nobody waiting', tags: adeTags('vm-a'), waiters: [], reason: /no orchestration is waiting/ },
+  ];
+  it.each(cases)('$name', async ({ tags, waiters, raised, reason }) => {
+    const raises: Array<{ instanceId: string; payload: unknown }> = [];
+    const vaultsRead: string[] = [];
+    const deps: SecretEventsDeps = {
+      findSecretVersionProperties: async (url) => (tags ? { id: url, vaultUrl: `https://${VAULT}.vault.azure.net`, name: '3f6d0c1e', version: 'v', tags } : undefined),
+      readWaiters: async (vault) => {
+        vaultsRead.push(vault);
+        return waiters;
+      },
+      raise: async (instanceId, _name, payload) => {
+        raises.push({ instanceId, payload });
+      },
+      log: () => undefined,
+    };
+    const results = await handleSecretEvents([fixture('secret-new-version-event.json')], deps);
+    if (raised) {
+      expect(raises).toEqual([{ instanceId: raised, payload: { secretUrl: fixture('secret-new-version-event.json').data.Id, vaultName: VAULT } }]);
+      expect(results[0]).toMatchObject({ action: 'raised', instanceId: raised });
+    } else {
+      expect(raises).toEqual([]);
+      expect(results[0]).toMatchObject({ action: 'ignored' });
+      expect((results[0] as { reason: string }).reason).toMatch(reason!);
+    }
+  });
+
+  it('ignores other Key Vault events without any Key Vault call', async () => {
+    const event = { ...fixture('secret-new-version-event.json'), eventType: 'Microsoft.KeyVault.SecretNearExpiry' };
+    let calls = 0;
+    const deps: SecretEventsDeps = { findSecretVersionProperties: async () => (calls++, undefined), readWaiters: async () => [], raise: async () => undefined, log: () => undefined };
+    const results = await handleSecretEvents([event], deps);
+    expect(calls).toBe(0);
+    expect(results[0]).toMatchObject({ action: 'ignored' });
+  });
+
+  it('a purged waiting instance is not an error; other failures are (Event Grid retries)', async () => {
+    const base: SecretEventsDeps = {
+      findSecretVersionProperties: async (url) => ({ id: url, vaultUrl: '', name: 'n', version: 'v', tags: adeTags('vm-a') }),
+      readWaiters: async () => [waiter('vm-a')],
+      raise: async () => {
+        throw new Error("No instance with ID 'encrypt-vm-a' found.");
+      },
+      log: () => undefined,
+    };
+    await expect(handleSecretEvents([fixture('secret-new-version-event.json')], base)).resolves.toMatchObject([{ action: 'ignored' }]);
+    const failing = { ...base, findSecretVersionProperties: async () => Promise.reject(new TransientError('Key Vault 503')) };
+    await expect(handleSecretEvents([fixture('secret-new-version-event.json')], failing)).rejects.toThrow(/Key Vault 503/);
+  });
+});
+
+describe('entities', () => {
+  it('vaultWaiters: register replaces by instance id, unregister deletes the entity when empty', () => {
+    let state = waitersEntityStep(undefined, { name: 'register', input: { instanceId: 'a', vmId: 'vm-a', computerName: 'A' } }).state;
+    state = waitersEntityStep(state, { name: 'register', input: { instanceId: 'b', vmId: 'vm-b', computerName: 'B' } }).state;
+    state = waitersEntityStep(state, { name: 'register', input: { instanceId: 'a', vmId: 'vm-a', computerName: 'A2' } }).state;
+    expect(state?.waiters.map((w) => `${w.instanceId}:${w.computerName}`)).toEqual(['b:B', 'a:A2']);
+    state = waitersEntityStep(state, { name: 'unregister', input: { instanceId: 'b' } }).state;
+    state = waitersEntityStep(state, { name: 'unregister', input: { instanceId: 'a' } }).state;
+    expect(state).toBeUndefined();
+    expect(() => waitersEntityStep(undefined, { name: 'bogus', input: null })).toThrow(/unknown operation "bogus"/);
+  });
+
+  it('vault: get returns null until set; set keeps the app once known', () => {
+    expect(vaultEntityStep(undefined, { name: 'get', input: null }).result).toBeNull();
+    const vault = { id: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v', name: 'v', url: 'https://v.vault.azure.net' };
+    const app = { appObjectId: 'o', appId: 'a', servicePrincipalObjectId: 's' };
+    let state = vaultEntityStep(undefined, { name: 'set', input: { vault, app } }).state;
+    state = vaultEntityStep(state, { name: 'set', input: { vault, kekUrl: 'https://v.vault.azure.net/keys/k/0123', secretEvents: true } }).state;
+    expect(state).toEqual({ vault, app, kekUrl: 'https://v.vault.azure.net/keys/k/0123', secretEvents: true });
+    expect(() => vaultEntityStep(state, { name: 'set', input: {} })).toThrow(/needs a VaultReady/);
+  });
+
+  it.each([
+    [[], 'x', undefined],
+    [[{ instanceId: 'i', vmId: 'v', computerName: 'Web01' }], 'WEB01', 'i'],
+    [[{ instanceId: 'i', vmId: 'v', computerName: 'Web01' }], 'web02', undefined],
+  ] as Array<[Waiter[], string, string | undefined]>)('matchWaiter(%j, %s)', (waiters, machine, expected) => {
+    expect(matchWaiter(waiters, machine).waiter?.instanceId).toBe(expected);
+  });
+});
+
+describe('secretEvents destination', () => {
+  it.each([
+    [{ ADE_SECRET_EVENTS_WEBHOOK_URL: 'http://127.0.0.1:7071/runtime/webhooks/eventgrid?functionName=secretEvents&code=k' }, { kind: 'webhook', endpointUrl: 'http://127.0.0.1:7071/runtime/webhooks/eventgrid?functionName=secretEvents&code=k' }],
+    [
+      { WEBSITE_SITE_NAME: 'func-ade', WEBSITE_RESOURCE_GROUP: 'rg-ade', WEBSITE_OWNER_NAME: `${SUB}+rg-ade-WestEuropewebspace` },
+      { kind: 'azure-function', resourceId: `/subscriptions/${SUB}/resourceGroups/rg-ade/providers/Microsoft.Web/sites/func-ade/functions/secretEvents` },
+    ],
+    [{}, undefined],
+  ] as Array<[Record<string, string>, unknown]>)('%j', (env, expected) => {
+    const destination = secretEventsDestination(env);
+    if (expected === undefined) expect(destination).toBeUndefined();
+    else expect(destination).toMatchObject(expected as object);
+  });
+
+  it('rejects a webhook setting that is not a URL, naming the setting', () => {
+    expect(() => secretEventsDestination({ ADE_SECRET_EVENTS_WEBHOOK_URL: 'secretEvents' })).toThrow(/ADE_SECRET_EVENTS_WEBHOOK_URL/);
+  });
+});
