@@ -94,7 +94,7 @@ export class ComputeAdapter implements ComputePort {
       const state = poller.result?.provisioningState ?? statusToProvisioningState(poller.operationState?.status);
       if (state) started.provisioningState = state;
       return started;
-    });
+    }, { keepCause: protectedSettings === undefined });
   }
 
   async updateOsDiskEncryptionSettings(vmId: string, settings: DiskEncryptionSettings, options: UpdateOsDiskEncryptionOptions = {}): Promise<VmSnapshot> {

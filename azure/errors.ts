@@ -77,14 +77,16 @@ const NETWORK_CODES = new Set(['REQUEST_SEND_ERROR', 'ECONNRESET', 'ECONNREFUSED
  * Messages never include request bodies, only the service's own error text (which for these APIs
  * never echoes secrets).
  */
-export function mapAzureError(error: unknown, operation: string): AdeError {
+export function mapAzureError(error: unknown, operation: string, options_: { keepCause?: boolean } = {}): AdeError {
   if (error instanceof AdeError) return error;
   const e = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as ErrorLike;
   const status = statusOf(e);
   const code = typeof e.code === 'string' && e.code !== '' ? e.code : undefined;
   const serviceMessage = cleanMessage(e.message);
   const message = `${operation} failed${status ? ` (HTTP ${status}${code ? ` ${code}` : ''})` : code ? ` (${code})` : ''}: ${serviceMessage}`;
-  const options = { code, cause: error };
+  // The SDK error references the request (body included). When that body carried a secret, the
+  // caller drops the cause so no logger walking the error chain can reach it.
+  const options = { code, cause: options_.keepCause === false ? undefined : error };
 
   if (e.name === 'AbortError') return new TransientError(`${operation} was aborted: ${serviceMessage}`, options);
   if (e.name === 'CredentialUnavailableError') return new PermissionError(`${operation} failed: no usable Azure credential: ${serviceMessage}`, options);
@@ -115,12 +117,12 @@ export function mapAzureError(error: unknown, operation: string): AdeError {
   return new ValidationError(message, options);
 }
 
-/** Runs an SDK call and maps whatever it throws. */
-export async function callAzure<T>(operation: string, call: () => Promise<T>): Promise<T> {
+/** Runs an SDK call and maps whatever it throws (`keepCause: false` when the request held a secret). */
+export async function callAzure<T>(operation: string, call: () => Promise<T>, options: { keepCause?: boolean } = {}): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    throw mapAzureError(error, operation);
+    throw mapAzureError(error, operation, options);
   }
 }
 

@@ -1,7 +1,9 @@
 /**
  * ComputePort against the Azure simulator over real HTTPS through its proxy.
  */
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SecretValue } from '../../azure/secret-value';
 import { createAzurePorts } from '../../azure/clients';
 import type { AzurePorts } from '../../azure/ports';
 import { buildAdeExtension } from '../../core/extension-settings';
@@ -157,6 +159,39 @@ describe('ComputePort on the simulator', () => {
     expect(disk.id.toLowerCase()).toBe(vm.osDisk.id!.toLowerCase());
     expect(disk.name).toBe(vm.osDisk.name);
     await expect(ports.compute.getDiskEncryption(vm.id)).rejects.toMatchObject({ kind: 'validation' });
+  });
+});
+
+describe('protected settings', () => {
+  const vaultName = 'kvprotected';
+  const extension = () =>
+    buildAdeExtension({
+      os: 'Windows',
+      mode: 'aad',
+      vault: { url: `https://${vaultName}.vault.azure.net`, resourceId: formatKeyVaultResourceId(sub, 'rg-vaults', vaultName) },
+      volumeType: 'All',
+      sequenceVersion: 'seq-aad',
+      aadClientId: '6f1c2a3b-0000-4000-8000-000000000abc',
+    });
+
+  it('only accepts SecretValue-wrapped protected settings', async () => {
+    await expect(ports.compute.beginDeployExtension(extraVms[4]!, 'AzureDiskEncryption', { ...extension(), location: 'northeurope' }, { AADClientSecret: 'plain-text' as never })).rejects.toMatchObject({ kind: 'validation', field: 'protectedSettings.AADClientSecret' });
+  });
+
+  it('keeps the secret out of the error when ARM rejects the PUT', async () => {
+    const secret = `aad-secret-${Date.now()}`;
+    const rule = await h.control<{ id: string }>('POST', '/_sim/faults', { service: 'arm', operation: 'Microsoft.Compute/virtualMachines/extensions/write', method: 'PUT', status: 400, code: 'InvalidParameter', failNext: 1, errorRate: 0 });
+    try {
+      const error = await ports.compute
+        .beginDeployExtension(extraVms[4]!, 'AzureDiskEncryption', { ...extension(), location: 'northeurope' }, { AADClientSecret: new SecretValue(secret) })
+        .catch((e: unknown) => e as Error);
+      expect(error).toMatchObject({ kind: 'validation', code: 'InvalidParameter' });
+      expect((error as Error).cause).toBeUndefined();
+      expect(inspect(error, { depth: 10, showHidden: true })).not.toContain(secret);
+      expect(JSON.stringify(error)).not.toContain(secret);
+    } finally {
+      await h.control('DELETE', `/_sim/faults/${rule.id}`);
+    }
   });
 });
 
