@@ -73,6 +73,8 @@ describe('crash and restart (SIGKILL)', () => {
       if (ends >= 6 && starts > ends) break;
       await sleep(10);
     }
+    const lastSimTimeBeforeKill = Math.max(...(await api('GET', '/runtime/webhooks/durabletask/instances/chain-1?showHistory=true'))
+      .body.historyEvents.map((e: any) => Date.parse(e.Timestamp)));
     await host.kill('SIGKILL');
     const beforeKill = journal(journalFile);
     const inFlight = beforeKill.filter((e) => e.kind === 'start' && !beforeKill.some((x) => x.kind === 'end' && x.id === e.id && x.step === e.step));
@@ -81,6 +83,11 @@ describe('crash and restart (SIGKILL)', () => {
 
     // The Sleeper's 3-hour timer (3 s real at this scale) and the Waiter are pending across the restart.
     host = await spawnHost(args, env);
+    // The accelerated clock restarts at real time; the engine advances it to the store's latest simulated time, so a
+    // new instance is created "after" everything that happened before the kill (not hours earlier).
+    expect((await api('POST', '/runtime/webhooks/durabletask/orchestrators/Waiter/probe')).status).toBe(202);
+    const probe = await api('GET', '/runtime/webhooks/durabletask/instances/probe');
+    expect(Date.parse(probe.body.createdTime)).toBeGreaterThanOrEqual(Math.floor(lastSimTimeBeforeKill / 1000) * 1000);
     expect((await api('POST', '/runtime/webhooks/durabletask/instances/waiter/raiseEvent/Go', 'after restart')).status).toBe(202);
     const results = await waitAll([...chains, 'sleeper', 'waiter'], 40_000);
 
@@ -103,6 +110,13 @@ describe('crash and restart (SIGKILL)', () => {
       const doneBefore = beforeKill.filter((x) => x.kind === 'end' && x.id === id).map((x) => x.step);
       const rerunOfFinished = doneBefore.filter((s) => rerunSteps.has(s));
       expect(rerunOfFinished.length).toBeLessThanOrEqual(1);
+    }
+    // Simulated time continues across the restart (the clock is advanced to the store's latest time): history
+    // timestamps never go backwards even though the accelerated clock restarted.
+    for (const id of [...chains, 'sleeper']) {
+      const h = await api('GET', `/runtime/webhooks/durabletask/instances/${id}?showHistory=true`);
+      const times = h.body.historyEvents.map((e: any) => Date.parse(e.Timestamp));
+      expect(times).toEqual([...times].sort((a: number, b: number) => a - b));
     }
     // Exactly one successful execution is recorded per step in the final history.
     const status = await api('GET', '/runtime/webhooks/durabletask/instances/chain-1?showHistory=true');
