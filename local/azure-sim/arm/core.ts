@@ -2,6 +2,7 @@
  * Shared machinery of the Resource Manager part: state, long-running operations, event emission,
  * scope checks, and background work that is cancelled when state is reset or restored.
  */
+import { randomUUID } from 'node:crypto';
 import type { Principal, SimContext, SimRequest, SimResponse } from '../contract';
 import { armError, isoTime, json, key, newGuid, resourceGroupId } from './http';
 import { armEvent, clientRequestIdOf, correlationIdOf, type ArmEventKind, type ArmEventOutcome } from './events';
@@ -217,6 +218,11 @@ export class ArmCore {
       httpRequest: options.existing && scope.req ? { method: scope.req.method, url: `https://management.azure.com${scope.req.path}?${scope.req.query.toString()}`, clientRequestId: clientRequestIdOf(scope.req) } : undefined,
     });
     this.publish(`/subscriptions/${subscriptionId}`, [event]);
+    // Resource-group system topics (Microsoft.Resources.ResourceGroups) get the same event with the group as topic.
+    if (rgMatch) {
+      const groupId = `/subscriptions/${subscriptionId}/resourceGroups/${rgMatch[1]}`;
+      this.publish(groupId, [{ ...event, id: randomUUID(), topic: groupId }]);
+    }
   }
 
   publish(source: string, events: import('../contract').GridEvent[]): void {

@@ -183,6 +183,17 @@ describe('Resource Manager events on a subscription system topic', () => {
   });
 });
 
+describe('Resource Manager events on a resource-group system topic', () => {
+  it('receives the group\'s write events with the group as topic', async () => {
+    const groupId = `/subscriptions/${sim.seed.subscriptionId}/resourceGroups/${RG}`;
+    await eg.systemTopics.beginCreateOrUpdateAndWait(RG, 'rg-topic', { location: 'global', source: groupId, topicType: 'Microsoft.Resources.ResourceGroups' }, FAST_POLL);
+    await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(RG, 'rg-topic', 'rg-writes', webhookSubscription('/rg', { filter: { subjectEndsWith: `/resourceGroups/${RG}` } }), FAST_POLL);
+    await new ResourceManagementClient(credential, sim.seed.subscriptionId).resourceGroups.update(RG, { tags: { touched: 'yes' } });
+    const [event] = await until('the group write event', () => notifications('/rg')[0]?.body);
+    expect(event).toMatchObject({ topic: groupId, subject: groupId, eventType: 'Microsoft.Resources.ResourceWriteSuccess', data: { operationName: 'Microsoft.Resources/subscriptions/resourceGroups/write', httpRequest: { method: 'PATCH' } } });
+  });
+});
+
 describe('Key Vault events on a vault system topic', () => {
   it('delivers SecretNewVersionCreated with PascalCase data when a secret is set', async () => {
     const kv = new KeyVaultManagementClient(credential, sim.seed.subscriptionId);
