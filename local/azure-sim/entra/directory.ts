@@ -43,6 +43,8 @@ export interface Application {
   keyCredentials: KeyCredential[];
   owners: string[];
   tags: string[];
+  notes?: string | null;
+  description?: string | null;
 }
 
 export interface ServicePrincipal {

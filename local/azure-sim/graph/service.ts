@@ -173,7 +173,8 @@ export class GraphService implements Service {
       appId: app.appId,
       createdDateTime: app.createdDateTime,
       displayName: app.displayName,
-      description: null,
+      description: app.description ?? null,
+      notes: app.notes ?? null,
       publisherDomain: `${this.dir.tenantId.slice(0, 8)}.onmicrosoft.com`,
       signInAudience: app.signInAudience,
       tags: app.tags,
@@ -235,6 +236,8 @@ export class GraphService implements Service {
     const tags = stringArray(body.tags, 'tags', 'Application');
     const app = this.dir.createApplication(displayName, { signInAudience: typeof body.signInAudience === 'string' ? body.signInAudience : undefined, tags });
     if (body.keyCredentials !== undefined) app.keyCredentials = this.keyCredentials(body.keyCredentials, 'Application');
+    app.notes = optionalText(body, 'notes', 'Application');
+    app.description = optionalText(body, 'description', 'Application');
     return { status: 201, headers: { location: `${BASE}/applications/${app.id}` }, body: this.view('applications', app, req, true) };
   }
 
@@ -271,6 +274,11 @@ export class GraphService implements Service {
         case 'signInAudience':
           if (entity !== 'applications' || typeof body.signInAudience !== 'string') throw invalidProperty(key, kind);
           (obj as Application).signInAudience = body.signInAudience;
+          break;
+        case 'notes':
+        case 'description':
+          if (entity !== 'applications') throw invalidProperty(key, kind);
+          (obj as Application)[key] = optionalText(body, key, kind);
           break;
         case 'passwordCredentials':
           throw new SimError(400, 'Request_BadRequest', 'Updating passwordCredentials via PATCH is not supported; use addPassword and removePassword.');
@@ -418,6 +426,13 @@ function objectBody(req: SimRequest): Record<string, unknown> {
 function requiredDisplayName(body: Record<string, unknown>, kind: string): string {
   const v = body.displayName;
   if (typeof v !== 'string' || v.trim().length === 0 || v.length > 256) throw invalidProperty('displayName', kind);
+  return v;
+}
+
+function optionalText(body: Record<string, unknown>, property: string, kind: string): string | null {
+  const v = body[property];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' || v.length > 1024) throw invalidProperty(property, kind);
   return v;
 }
 

@@ -41,8 +41,10 @@ interface App { id: string; appId: string; displayName: string; passwordCredenti
 
 describe('Microsoft Graph v1.0 applications and service principals', () => {
   it('creates an application, reads it by id and by appId, and lists it with $filter', async () => {
-    const app = (await graph.api('/applications').post({ displayName: 'ade-vm-app-1' })) as App;
-    expect(app).toMatchObject({ displayName: 'ade-vm-app-1', passwordCredentials: [] });
+    const app = (await graph.api('/applications').post({ displayName: 'ade-vm-app-1', signInAudience: 'AzureADMyOrg', tags: ['ade-autopilot'], notes: 'for vm1' })) as App;
+    expect(app).toMatchObject({ displayName: 'ade-vm-app-1', passwordCredentials: [], tags: ['ade-autopilot'], notes: 'for vm1', signInAudience: 'AzureADMyOrg' });
+    const selected = (await graph.api('/applications').filter("displayName eq 'ade-vm-app-1'").select(['id', 'appId', 'tags', 'createdDateTime']).get()) as { value: Record<string, unknown>[] };
+    expect(Object.keys(selected.value[0]!).sort()).toEqual(['appId', 'createdDateTime', 'id', 'tags']);
     expect(app.appId).toMatch(/^[0-9a-f-]{36}$/);
     expect(((await graph.api(`/applications/${app.id}`).get()) as App).appId).toBe(app.appId);
     expect(((await graph.api(`/applications(appId='${app.appId}')`).get()) as App).id).toBe(app.id);
