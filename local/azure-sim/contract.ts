@@ -115,6 +115,11 @@ export interface KeyVaultPlatform {
   wrapKeyAsPlatform(keyUrl: string, algorithm: string, plaintext: Buffer): Buffer;
   /** Platform unwrap with a KEK by full key URL. */
   unwrapKeyAsPlatform(keyUrl: string, algorithm: string, wrapped: Buffer): Buffer;
+  /**
+   * Optional: drops every secret and key of a vault. arm/ calls it when a vault is purged (or its retention
+   * expires), so a new vault with the same name starts empty as in Azure.
+   */
+  forgetVault?(vaultName: string): void;
 }
 
 /** Event Grid schema event as delivered to subscribers. */
