@@ -319,7 +319,10 @@ export class KeyVaultArm {
     const generation = this.core.generation;
     this.core.background(`purge ${name}`, async () => {
       await this.core.sleep(this.core.durations.vaultPurge, generation);
-      if (this.state.deletedVaults[name.toLowerCase()] === record) delete this.state.deletedVaults[name.toLowerCase()];
+      if (this.state.deletedVaults[name.toLowerCase()] === record) {
+        delete this.state.deletedVaults[name.toLowerCase()];
+        this.forgetData(record.name);
+      }
       this.core.completeOperation(op);
       this.core.emit('Action', scope, subscriptionId, record.id, 'Microsoft.KeyVault/locations/deletedVaults/purge/action');
     });
@@ -332,7 +335,19 @@ export class KeyVaultArm {
   expireDeleted(): void {
     const now = this.core.ctx.clock.now();
     for (const [name, record] of Object.entries(this.state.deletedVaults)) {
-      if (Date.parse(record.scheduledPurgeDate) <= now) delete this.state.deletedVaults[name];
+      if (Date.parse(record.scheduledPurgeDate) <= now) {
+        delete this.state.deletedVaults[name];
+        this.forgetData(record.name);
+      }
+    }
+  }
+
+  /** A purged vault's secrets and keys are gone for good (the data plane keeps them by vault name). */
+  private forgetData(vaultName: string): void {
+    try {
+      this.core.ctx.keyVaultPlatform?.forgetVault?.(vaultName);
+    } catch (error) {
+      this.core.ctx.log('warn', 'the Key Vault data plane could not forget a purged vault', { vault: vaultName, error: error instanceof Error ? error.message : String(error) });
     }
   }
 }
