@@ -93,7 +93,8 @@ function printLocalInstructions(stack: LocalStack, stateRoot: string): void {
   say(`  proxy + control API ${s.simUrl}  (${s.simUrl}/_sim/health, request log ${s.simUrl}/_sim/requests/counts)`);
   say(`  tenant ${s.tenantId}, subscription ${s.subscriptionId}`);
   say(`  shell environment: source ${simEnv}`);
-  say(`  events wired: ${stack.wired.map((w) => `${w.topic.name}/${w.name} → ${w.functionName}`).join(', ') || 'none'}`);
+  say(`  events wired: ${stack.wiring.wired.map((w) => `${w.topic.name}/${w.name} → ${w.functionName}`).join(', ') || 'none'}`);
+  for (const { planned, reason } of stack.wiring.skipped) say(`  not wired: ${planned.topic.name}/${planned.name} → ${planned.functionName} (${reason})`);
   say();
   say('Create a VM and watch it get encrypted:');
   say('  1) curl only — seed a VM through the simulator control API (no ARM event), then ask the app to encrypt it:');

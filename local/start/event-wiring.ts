@@ -55,25 +55,53 @@ export interface WireEventsOptions {
   registeredFunctions: readonly string[];
 }
 
-/** Creates (or updates) the topics and subscriptions through the official SDK; returns what it wired. */
-export async function wireSubscriptionEvents(options: WireEventsOptions): Promise<PlannedSubscription[]> {
+export interface WiringResult {
+  wired: PlannedSubscription[];
+  /** Optional subscriptions the target refused (e.g. a topic type the simulator does not model), with the reason. */
+  skipped: Array<{ planned: PlannedSubscription; reason: string }>;
+}
+
+/**
+ * Creates (or updates) the topics and subscriptions through the official SDK. vmWritten's subscription
+ * is the pipeline's trigger, so failing to create it is fatal; the others (drift, policy) are reported
+ * as skipped so the encryption pipeline still runs where, say, Policy Insights topics do not exist.
+ */
+export async function wireSubscriptionEvents(options: WireEventsOptions): Promise<WiringResult> {
   const client = new EventGridManagementClient(options.credential, options.subscriptionId);
-  const plan = planEventSubscriptions(options.registeredFunctions);
-  const topics = new Map(plan.map((p) => [p.topic.name, p.topic]));
-  for (const topic of topics.values()) {
-    await client.systemTopics.beginCreateOrUpdateAndWait(options.resourceGroup, topic.name, {
-      location: 'global',
-      source: `/subscriptions/${options.subscriptionId}`,
-      topicType: topic.topicType,
-    }, { updateIntervalInMs: 100 });
+  const result: WiringResult = { wired: [], skipped: [] };
+  const topicProblems = new Map<string, string | undefined>();
+  for (const planned of planEventSubscriptions(options.registeredFunctions)) {
+    const required = planned.functionName === 'vmWritten';
+    try {
+      if (!topicProblems.has(planned.topic.name)) {
+        topicProblems.set(planned.topic.name, undefined);
+        try {
+          await client.systemTopics.beginCreateOrUpdateAndWait(options.resourceGroup, planned.topic.name, {
+            location: 'global',
+            source: `/subscriptions/${options.subscriptionId}`,
+            topicType: planned.topic.topicType,
+          }, { updateIntervalInMs: 100 });
+        } catch (error) {
+          topicProblems.set(planned.topic.name, messageOf(error));
+        }
+      }
+      const topicProblem = topicProblems.get(planned.topic.name);
+      if (topicProblem !== undefined) throw new Error(`system topic ${planned.topic.name}: ${topicProblem}`);
+      const subscription: EventSubscription = {
+        destination: { endpointType: 'WebHook', endpointUrl: webhookUrl(options.hostUrl, planned.functionName, options.eventGridKey), maxEventsPerBatch: 1, preferredBatchSizeInKilobytes: 64 },
+        filter: { includedEventTypes: planned.includedEventTypes, advancedFilters: planned.advancedFilters.map((f) => ({ operatorType: f.operatorType, key: f.key, values: f.values })) },
+        eventDeliverySchema: 'EventGridSchema',
+      };
+      await client.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(options.resourceGroup, planned.topic.name, planned.name, subscription, { updateIntervalInMs: 100 });
+      result.wired.push(planned);
+    } catch (error) {
+      if (required) throw new Error(`Could not wire ${planned.name} → ${planned.functionName}: ${messageOf(error)}`);
+      result.skipped.push({ planned, reason: messageOf(error) });
+    }
   }
-  for (const planned of plan) {
-    const subscription: EventSubscription = {
-      destination: { endpointType: 'WebHook', endpointUrl: webhookUrl(options.hostUrl, planned.functionName, options.eventGridKey), maxEventsPerBatch: 1, preferredBatchSizeInKilobytes: 64 },
-      filter: { includedEventTypes: planned.includedEventTypes, advancedFilters: planned.advancedFilters.map((f) => ({ operatorType: f.operatorType, key: f.key, values: f.values })) },
-      eventDeliverySchema: 'EventGridSchema',
-    };
-    await client.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(options.resourceGroup, planned.topic.name, planned.name, subscription, { updateIntervalInMs: 100 });
-  }
-  return plan;
+  return result;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

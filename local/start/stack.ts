@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ClientSecretCredential } from '@azure/identity';
 import { loadConfig } from '../../core/config';
 import { startSimulator, writeEnvFile, type Simulator } from '../azure-sim/index';
-import { wireSubscriptionEvents, type PlannedSubscription } from './event-wiring';
+import { wireSubscriptionEvents, type WiringResult } from './event-wiring';
 import { startHostProcess, type HostProcess } from './host-process';
 import { readLocalSettingsValues, simulatorAppSettings, type Env } from './settings';
 import { readSavedUser, saveUser, START_STATE_FILE, writeStartState, type DemoPrincipal, type HostKeys, type StartState } from './state-file';
@@ -51,7 +51,7 @@ export interface LocalStack {
   sim: Simulator;
   host: HostProcess;
   state: StartState;
-  wired: PlannedSubscription[];
+  wiring: WiringResult;
   /** The app settings the host runs with (contain secrets: never print them wholesale). */
   settings: Record<string, string>;
   hostLogFile: string;
@@ -170,7 +170,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     progress('Wiring the subscription\'s events to the host (Event Grid system topic + subscriptions)…');
     const functions = await registeredFunctions(host.baseUrl, keys.master);
-    const wired = await wireSubscriptionEvents({
+    const wiring = await wireSubscriptionEvents({
       credential: new ClientSecretCredential(user.tenantId, user.clientId, user.clientSecret),
       subscriptionId: sim.seed.subscriptionId,
       resourceGroup: config.vaultResourceGroup,
@@ -195,7 +195,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       startedAt: new Date().toISOString(),
     };
     writeStartState(options.stateRoot, state);
-    return { sim, host, state, wired, settings, hostLogFile, stop };
+    return { sim, host, state, wiring, settings, hostLogFile, stop };
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
