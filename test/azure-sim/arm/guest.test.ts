@@ -229,6 +229,22 @@ describe('dual-pass ADE (the guest signs in with the Entra app)', () => {
   });
 });
 
+describe('disable', () => {
+  it('Windows disables all volumes; Linux refuses to disable anything but Data', async () => {
+    await newVm('win-off', 'Windows', 1);
+    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'win-off', 'AzureDiskEncryption', adeExtension('Windows', 'single', vaultSettings(vaultId)), FAST_POLL);
+    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'win-off', 'AzureDiskEncryption', adeExtension('Windows', 'single', { EncryptionOperation: 'DisableEncryption', VolumeType: 'All' }), FAST_POLL);
+    const view = await extensionView('win-off', 'AzureDiskEncryption');
+    expect(view.statuses![0]!.message).toMatch(/Disable Encryption completed successfully$/);
+    const vm = await compute.virtualMachines.get(RG, 'win-off', { expand: 'instanceView' });
+    for (const disk of vm.instanceView!.disks!) expect(disk.statuses!.some((st) => st.code.startsWith('EncryptionState/encrypted'))).toBe(false);
+
+    await newVm('lx-off', 'Linux', 1);
+    const error = await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'lx-off', 'AzureDiskEncryptionForLinux', adeExtension('Linux', 'single', { EncryptionOperation: 'DisableEncryption', VolumeType: 'All' }), FAST_POLL).then(() => undefined, (e: unknown) => e);
+    expect((error as Error).message).toMatch(/Disabling encryption is only allowed on Data volumes for Linux VMs/);
+  });
+});
+
 describe('guest boot and re-run semantics', () => {
   it('a deleted BEK secret leaves a Windows VM at BitLocker recovery after deallocate + start; recovering it fixes the next boot', async () => {
     const vm = await newVm('win-boot', 'Windows', 0);
