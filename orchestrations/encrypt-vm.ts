@@ -43,6 +43,10 @@ export function activityRetryOptions(): df.RetryOptions {
   return options;
 }
 
+/** Re-check interval once the secret event arrived but Azure does not show the result yet. */
+const SETTLE_MS = 30_000;
+const SETTLE_CHECKS = 3;
+
 /** Extra life of the short-lived password beyond the secret-event wait (the guest may retry a little). */
 const CREDENTIAL_MARGIN_MS = 15 * 60_000;
 
@@ -243,6 +247,7 @@ export function* encryptVmOrchestrator(context: OrchestrationContext): Step<Encr
     const waitDeadline = Math.min(now() + policy.timeouts.secretEventTimeoutMinutes * 60_000, totalDeadline);
     let secretSeen = false;
     let eventReceived = false;
+    let quickChecks = 0;
     let polls = 0;
     let eventTask = context.df.waitForExternalEvent(SECRET_STORED_EVENT);
     for (;;) {
@@ -254,12 +259,17 @@ export function* encryptVmOrchestrator(context: OrchestrationContext): Step<Encr
             : `Timed out after ${policy.timeouts.secretEventTimeoutMinutes} min waiting for the disk encryption secret (no Key Vault event, and the extension status never showed it)`,
         );
       }
-      const timer = context.df.createTimer(new Date(Math.min(now() + pollMs, deadline)));
+      // Right after a secret event the run is usually about to finish (disks get stamped): look again
+      // soon a few times, then fall back to the normal interval (Linux OS volumes can take hours).
+      const interval = quickChecks > 0 ? Math.min(pollMs, SETTLE_MS) : pollMs;
+      if (quickChecks > 0) quickChecks -= 1;
+      const timer = context.df.createTimer(new Date(Math.min(now() + interval, deadline)));
       const winner = yield context.df.Task.any([eventTask, timer]);
       if (winner === eventTask) {
         timer.cancel();
         eventReceived = true;
         secretSeen = true;
+        quickChecks = SETTLE_CHECKS;
         eventTask = context.df.waitForExternalEvent(SECRET_STORED_EVENT);
       }
       // The event is only a wake-up: Azure's state decides.
