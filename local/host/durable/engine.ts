@@ -69,6 +69,8 @@ export class StartConflictError extends Error {}
 export class UnknownFunctionError extends Error {}
 
 const ORCH_LIMIT_DEFAULT = 10;
+/** Upper bound of completions one orchestrator episode delivers (keeps an episode's commit small). */
+const MAX_EVENTS_PER_EPISODE = 64;
 const ACTIVITY_LIMIT_DEFAULT = 10;
 
 function newState(): EngineState {
@@ -437,11 +439,14 @@ export class DurableDispatcher {
       this.logger.log('information', 'Host.Triggers.DurableTask', `Orchestration '${inst.name}' (${instanceId}) started`, { instanceId, function: inst.name });
     }
     const past = stored.map((e) => ({ ...e, IsPlayed: true }));
-    const newEvents: HistoryEvent[] = [historyEvent(EventType.OrchestratorStarted, now), { ...event, Timestamp: event.Timestamp ?? new Date(now).toISOString() }];
+    const newEvents: HistoryEvent[] = [historyEvent(EventType.OrchestratorStarted, now)];
     const newMessages: NewMessage[] = [];
-
-    // Hidden ids the replay allocates while processing this event (retry timers and rescheduled attempts).
-    this.allocateHiddenRetryIds(instanceId, state, event, now, newEvents, newMessages);
+    const consumed = this.collectBatch(instanceId, state, msg, event, now);
+    for (const { event: e } of consumed) {
+      newEvents.push({ ...e, Timestamp: e.Timestamp ?? new Date(now).toISOString() });
+      // Hidden ids the replay allocates while processing this event (retry timers and rescheduled attempts).
+      this.allocateHiddenRetryIds(instanceId, state, e, now, newEvents, newMessages);
+    }
 
     const history = [...past, ...newEvents];
     let orchestratorState: any;
@@ -520,7 +525,7 @@ export class DurableDispatcher {
     if (terminal || resetForContinueAsNew) this.releaseLocks(instanceId, state, now, newMessages);
 
     this.commit((queue) => {
-      this.store.deleteMessage(msg.id);
+      for (const c of consumed) this.store.deleteMessage(c.msg.id);
       if (resetForContinueAsNew) {
         // A new execution: fresh history and ids; queued external events carry over, old completions don't.
         this.store.clearHistory(instanceId);
@@ -568,6 +573,40 @@ export class DurableDispatcher {
       createdAt: now, updatedAt: now, parentId, parentTaskId: taskId, state: JSON.stringify(newState()),
     });
     queue(m);
+  }
+
+  /**
+   * The events one episode delivers. Completions that make the replay allocate no hidden ids (anything not tied to
+   * a retry) are batched — their order in history is their queue order, so ids stay predictable. Retry-related
+   * events, external events (which must survive a continueAsNew), starts and control messages go one at a time.
+   */
+  private collectBatch(instanceId: string, state: EngineState, first: MessageRow, firstEvent: HistoryEvent, now: number): { msg: MessageRow; event: HistoryEvent }[] {
+    const batch = [{ msg: first, event: firstEvent }];
+    if (!this.isBatchable(state, firstEvent)) return batch;
+    for (const m of this.store.messagesFor('orch', instanceId)) {
+      if (m.id <= first.id || m.dueAt > now) continue;
+      if (batch.length >= MAX_EVENTS_PER_EPISODE) break;
+      const p = JSON.parse(m.payload) as OrchPayload;
+      if ('control' in p || !this.isBatchable(state, p.event)) break;
+      batch.push({ msg: m, event: p.event });
+    }
+    return batch;
+  }
+
+  private isBatchable(state: EngineState, e: HistoryEvent | null | undefined): boolean {
+    if (!e) return false;
+    switch (e.EventType) {
+      case EventType.TaskCompleted:
+      case EventType.SubOrchestrationInstanceCompleted:
+        return true;
+      case EventType.TaskFailed:
+      case EventType.SubOrchestrationInstanceFailed:
+        return state.retries[String(e.TaskScheduledId)] === undefined;
+      case EventType.TimerFired:
+        return state.retries[String(e.TimerId)] === undefined;
+      default:
+        return false;
+    }
   }
 
   private notifyTerminal(instanceId: string): void {
