@@ -46,7 +46,7 @@ async function runtimeStatusOf(client: Pick<DurableClient, 'getStatus'>, instanc
     const status = await client.getStatus(instanceId, { showHistory: false, showHistoryOutput: false, showInput: false });
     return { runtimeStatus: typeof status?.runtimeStatus === 'string' ? status.runtimeStatus : 'Unknown', output: status?.output };
   } catch (error) {
-    if (/not found|no instance/i.test(error instanceof Error ? error.message : String(error))) return { runtimeStatus: 'Unknown' };
+    if (/not found|no instance|could not find|HTTP 404/i.test(error instanceof Error ? error.message : String(error))) return { runtimeStatus: 'Unknown' };
     throw error;
   }
 }
