@@ -34,6 +34,15 @@ describe('DirectoryPort on the simulator', () => {
     expect(second).toEqual({ ...first, created: false });
   });
 
+  it('converges on one application when several runs ensure it at the same moment', async () => {
+    const name = appName();
+    const results = await Promise.all(Array.from({ length: 5 }, () => ports.directory.ensureApplication(name)));
+    expect(new Set(results.map((r) => r.objectId)).size).toBe(1);
+    const again = await ports.directory.ensureApplication(name);
+    expect(again.objectId).toBe(results[0]!.objectId);
+    expect(again.created).toBe(false);
+  });
+
   it('sends Graph traffic through HTTPS_PROXY (the simulator sees it, authenticated as the automation)', async () => {
     const before = await h.requests({ service: 'graph' });
     await ports.directory.ensureApplication(appName());

@@ -94,6 +94,16 @@ describe('VaultManagementPort.ensureVault', () => {
     await ports.vaults.removeAccessPolicy(vault.id, adeApp); // already gone: no error
   });
 
+  it('converges when many runs ensure the same vault at once', async () => {
+    const name = uniqueName('kvr');
+    const results = await Promise.all(Array.from({ length: 8 }, () => ports.vaults.ensureVault(spec(name))));
+    expect(new Set(results.map((r) => r.vault.id.toLowerCase())).size).toBe(1);
+    expect(results.some((r) => r.action === 'created')).toBe(true);
+    const vault = await ports.vaults.getVault(results[0]!.vault.id);
+    expect(vault).toMatchObject({ enabledForDiskEncryption: true, enablePurgeProtection: true });
+    expect(vault?.accessPolicies.map((p) => p.objectId)).toEqual([automation]);
+  });
+
   it('refuses to use an existing vault in another region', async () => {
     const name = uniqueName('kvc');
     await ports.vaults.ensureVault(spec(name));
