@@ -113,7 +113,7 @@ function createCa(): { cert: forge.pki.Certificate; keyPem: string } {
 }
 
 /** Same as forge's cert.sign(key, sha256) but with native RSA (forge's pure-JS signing takes ~200 ms). */
-function signWithNode(cert: forge.pki.Certificate, keyPem: string): void {
+export function signWithNode(cert: forge.pki.Certificate, keyPem: string): void {
   const oid = forge.pki.oids.sha256WithRSAEncryption!;
   cert.signatureOid = oid;
   cert.siginfo.algorithmOid = oid;

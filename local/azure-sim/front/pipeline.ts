@@ -189,7 +189,13 @@ export class Pipeline {
     } catch (err) {
       response = this.errorResponse(err, profile, req, requestId, service?.name ?? 'none', operation);
     }
-    const out = this.serialize(response, profile, requestId, req);
+    let out: RawResponse;
+    try {
+      out = this.serialize(response, profile, requestId, req);
+    } catch (err) {
+      this.deps.debug('error', 'response could not be serialized', { service: service?.name, operation, requestId, error: (err as Error).message });
+      out = this.serialize({ status: 500, body: profile.errorBody('InternalServerError', `The simulated service failed to serialize its answer (x-ms-request-id ${requestId}).`, req, requestId, this.deps.clock.now()) }, profile, requestId, req);
+    }
     this.deps.log.add({
       time: new Date(this.deps.clock.now()).toISOString(),
       requestId,

@@ -112,10 +112,16 @@ export class SimServer {
   private async onTunnelled(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const host = (req.socket as TaggedSocket)[SIM_HOST] ?? String(req.headers.host ?? '').replace(/:\d+$/, '');
     this.stats.tunnelledRequests++;
-    const body = await readBody(req, res);
-    if (!body) return;
-    const raw: RawRequest = { method: req.method ?? 'GET', host, url: req.url ?? '/', headers: req.headers, body };
-    send(res, await this.opts.pipeline.handle(raw), req.method === 'HEAD');
+    try {
+      const body = await readBody(req, res);
+      if (!body) return;
+      const raw: RawRequest = { method: req.method ?? 'GET', host, url: req.url ?? '/', headers: req.headers, body };
+      send(res, await this.opts.pipeline.handle(raw), req.method === 'HEAD');
+    } catch (err) {
+      // The pipeline answers every failure itself; this is the last line so nothing can crash the process.
+      this.opts.log('error', 'tunnelled request failed outside the pipeline', { host, error: (err as Error).message });
+      send(res, { status: 500, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ error: { code: 'InternalServerError', message: 'The simulator failed to process the request.' } })) }, false);
+    }
   }
 
   private async onDirect(req: IncomingMessage, res: ServerResponse): Promise<void> {

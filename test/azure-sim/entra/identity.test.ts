@@ -1,7 +1,8 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { ClientCertificateCredential, ManagedIdentityCredential } from '@azure/identity';
 import forge from 'node-forge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signWithNode } from '../../../local/azure-sim/front/ca';
 import type { Simulator } from '../../../local/azure-sim/index';
 import { control, createPrincipal, decodeJwt, startSimForTest } from '../front/sim-helpers';
 
@@ -18,13 +19,13 @@ function selfSignedCertificate(notAfter: Date): { certPem: string; keyPem: strin
   const keyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  cert.serialNumber = '01';
+  cert.serialNumber = randomBytes(8).toString('hex').replace(/^[89a-f]/, '1');
   cert.validity.notBefore = new Date(Date.now() - 3600_000);
   cert.validity.notAfter = notAfter;
   const subject = [{ name: 'commonName', value: 'ade-autopilot-test' }];
   cert.setSubject(subject);
   cert.setIssuer(subject);
-  cert.sign(forge.pki.privateKeyFromPem(keyPem), forge.md.sha256.create());
+  signWithNode(cert, keyPem);
   return { certPem: forge.pki.certificateToPem(cert), keyPem };
 }
 
