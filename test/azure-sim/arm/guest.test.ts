@@ -237,7 +237,7 @@ describe('disable', () => {
     const view = await extensionView('win-off', 'AzureDiskEncryption');
     expect(view.statuses![0]!.message).toMatch(/Disable Encryption completed successfully$/);
     const vm = await compute.virtualMachines.get(RG, 'win-off', { expand: 'instanceView' });
-    for (const disk of vm.instanceView!.disks!) expect(disk.statuses!.some((st) => st.code.startsWith('EncryptionState/encrypted'))).toBe(false);
+    for (const disk of vm.instanceView!.disks!) expect(disk.statuses!.some((st) => st.code?.startsWith('EncryptionState/encrypted'))).toBe(false);
 
     await newVm('lx-off', 'Linux', 1);
     const error = await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'lx-off', 'AzureDiskEncryptionForLinux', adeExtension('Linux', 'single', { EncryptionOperation: 'DisableEncryption', VolumeType: 'All' }), FAST_POLL).then(() => undefined, (e: unknown) => e);

@@ -43,7 +43,7 @@ describe('control API', () => {
     expect(views.every((v) => v.instanceView!.statuses!.some((s) => s.code === 'PowerState/running'))).toBe(true);
     expect(views[0]!.tags).toEqual({ fleet: 'bench' });
     console.log(`[scale] seed 1000 VMs: ${seedMs.toFixed(0)} ms; listAll: ${listMs.toFixed(0)} ms; 200 concurrent GET ?$expand=instanceView: ${getMs.toFixed(0)} ms`);
-    expect(getMs).toBeLessThan(20_000);
+    expect(getMs).toBeLessThan(60_000);
   });
 
   it('rejects hostile bulk sizes and unknown durations with clear 400s', async () => {
