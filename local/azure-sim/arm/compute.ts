@@ -234,6 +234,10 @@ export class Compute {
       throw armError(409, 'PropertyChangeNotAllowed', "Changing property 'location' is not allowed.");
     }
     const props = isObject(body.properties) ? body.properties : {};
+    const newOsType = props.storageProfile?.osDisk?.osType;
+    if (typeof newOsType === 'string' && newOsType.toLowerCase() !== vm.osType.toLowerCase()) {
+      throw armError(409, 'PropertyChangeNotAllowed', "Changing property 'osDisk.osType' is not allowed.");
+    }
     if (body.tags !== undefined) vm.tags = stringRecord(body.tags, 'tags');
     else if (!isPatch) vm.tags = {};
     const size = props.hardwareProfile?.vmSize;

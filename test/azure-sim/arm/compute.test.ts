@@ -147,6 +147,7 @@ describe('virtual machines through @azure/arm-compute', () => {
     ['a VM without location', () => compute.virtualMachines.beginCreateOrUpdateAndWait(RG, 'noloc', linuxVm({ location: '' }), FAST_POLL), 400, 'LocationRequired'],
     ['an invalid size', () => compute.virtualMachines.beginCreateOrUpdateAndWait(RG, 'badsize', linuxVm({ hardwareProfile: { vmSize: 'Huge' } }), FAST_POLL), 400, 'InvalidParameter'],
     ['an invalid name', () => compute.virtualMachines.beginCreateOrUpdateAndWait(RG, 'bad name!', linuxVm(), FAST_POLL), 400, 'InvalidResourceName'],
+    ['a PUT that changes the OS type', () => compute.virtualMachines.beginCreateOrUpdateAndWait(RG, 'lx-create', linuxVm({ storageProfile: { osDisk: { createOption: 'FromImage', osType: 'Windows' } } }), FAST_POLL), 409, 'PropertyChangeNotAllowed'],
   ])('answers %s with the ARM error envelope', async (_label, call, status, code) => {
     await expect(call()).rejects.toMatchObject({ statusCode: status, code });
   });
