@@ -42,9 +42,12 @@ export class SimServer {
   constructor(private readonly opts: SimServerOptions) {
     this.outer = createServer((req, res) => void this.onDirect(req, res));
     this.inner = createServer((req, res) => void this.onTunnelled(req, res));
-    this.outer.keepAliveTimeout = 5_000;
-    this.inner.keepAliveTimeout = 30_000;
-    this.inner.headersTimeout = 60_000;
+    // Long idle timeouts: a client reusing a kept-alive connection just as the server closes it gets
+    // ECONNRESET (seen with fetch to the control API after a 5 s pause).
+    this.outer.keepAliveTimeout = 65_000;
+    this.inner.keepAliveTimeout = 120_000;
+    this.outer.headersTimeout = 66_000;
+    this.inner.headersTimeout = 121_000;
     this.outer.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onConnect(req, socket, head));
     this.outer.on('connection', (s: Socket) => this.track(s));
     this.outer.on('clientError', (_err, socket) => socket.destroy());
