@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_ROUTES } from '../../core/events';
 import { orchestrationInstanceId } from '../../core/names';
 import { remediationInstanceId, SWEEP_INSTANCE_ID, vaultRemediationInstanceId } from '../../core/remediation/ids';
+import { issuedSecrets, observableText, secretHits } from '../pipeline/checks';
 import { eventually, EVENTS_RG, HUB_KEYS, startPipeline, VAULT_RG, type InstanceStatus, type Pipeline } from '../pipeline/harness';
 
 let p: Pipeline;
@@ -174,6 +175,14 @@ describe('drift remediation on the simulator', () => {
     expect((await p.host.postEventGrid('policyStates', [event])).status).toBeLessThan(300);
     expect(p.host.logs.some((l) => String(l.message).includes('dropped a malformed policy event') && String(l.message).includes('timestamp'))).toBe(true);
     expect((await p.listInstances()).length).toBe(before);
+  }, 60_000);
+});
+
+describe('no secret leaks', () => {
+  it('no BEK or credential value the simulator issued appears in history, status or logs after the remediations', async () => {
+    const secrets = await issuedSecrets(p, []);
+    expect(secrets.length).toBeGreaterThan(2);
+    expect(secretHits(secrets, await observableText(p))).toEqual([]);
   }, 60_000);
 });
 
