@@ -2,7 +2,7 @@
  * aad without a KEK, 20 VMs (10 Windows, 10 Linux) created at once in one region: every VM is
  * encrypted, and the vault-level work happens once — one vault, one Entra app, one event
  * subscription, no KEK — so the app's ARM writes stay at ~2 per VM (extension PUT + model PATCH),
- * counted from the simulator's request log.
+ * counted from the simulator's request log — with outcome tags on, folded into the model PATCH.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPipeline, type Pipeline } from './harness';
@@ -12,7 +12,8 @@ const COUNT = 20;
 let p: Pipeline;
 
 beforeAll(async () => {
-  p = await startPipeline({ mode: 'aad', kek: false });
+  // Outcome tags on: in aad mode they ride on the model PATCH and must cost no extra write.
+  p = await startPipeline({ mode: 'aad', kek: false, settings: { ADE_TAG_OUTCOME: 'true' } });
 }, 180_000);
 afterAll(async () => {
   await p?.stop();
@@ -27,6 +28,11 @@ describe('aad without KEK: vault-creation race across 20 VMs in one region', () 
     vmIds.push(...created);
     const results = await Promise.all(created.map((c) => expectEncrypted(p, { vmId: c.vmId, os: c.os, mode: 'aad', kek: false }, 150_000)));
     expect(new Set(results.map((r) => r.output.vaultName)).size).toBe(1);
+    const tagged = await p.compute.virtualMachines.get('rg-app', 'race-1');
+    expect(tagged.tags).toMatchObject({ 'ade-autopilot/state': 'encrypted' });
+    expect(Date.parse(tagged.tags!['ade-autopilot/updated']!)).not.toBeNaN();
+    // The tag-carrying PATCH is the app's own write: it started nothing new.
+    expect((await p.listInstances()).filter((i) => i.name === 'encryptVm')).toHaveLength(COUNT);
   }, 200_000);
 
   it('created one vault, one Entra app and one event subscription, and no KEK', async () => {

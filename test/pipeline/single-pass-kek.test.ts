@@ -18,7 +18,7 @@ beforeAll(async () => {
   p = await startPipeline({
     mode: 'single-pass',
     kek: true,
-    settings: { ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5', ADE_FALLBACK_POLL_SECONDS: '60', ADE_ORCHESTRATION_TIMEOUT_MINUTES: '60' },
+    settings: { ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5', ADE_FALLBACK_POLL_SECONDS: '60', ADE_ORCHESTRATION_TIMEOUT_MINUTES: '60', ADE_TAG_OUTCOME: 'true' },
   });
 }, 180_000);
 afterAll(async () => {
@@ -40,6 +40,8 @@ describe('single-pass + KEK', () => {
     const vmId = await p.createVm(`spkek-${os.toLowerCase()}`, { os });
     const status = await expectEncrypted(p, { vmId, os, mode: 'single-pass', kek: true });
     vaultName = status.output.vaultName;
+    const { resourceGroup, name } = { resourceGroup: 'rg-app', name: `spkek-${os.toLowerCase()}` };
+    expect((await p.compute.virtualMachines.get(resourceGroup, name)).tags).toMatchObject({ 'ade-autopilot/state': 'encrypted' });
     expect(status.output.disks.find((d: { role: string }) => d.role === 'os')).toMatchObject({ encryption: 'encrypted' });
   }, 120_000);
 
@@ -65,6 +67,13 @@ describe('single-pass + KEK', () => {
       expect(status.output).toMatchObject({ vmId, outcome: 'failed' });
       expect(status.output.reason).toMatch(/The ADE extension failed: .*not enabled for disk encryption/i);
       expect(status.customStatus).toMatchObject({ phase: 'failed' });
+      // The failure is recorded on the VM, and that tag write (the app's own) does not start a new run.
+      const vm = await p.compute.virtualMachines.get('rg-app', 'spkek-flagoff');
+      expect(vm.tags).toMatchObject({ 'ade-autopilot/state': 'failed' });
+      await new Promise((r) => setTimeout(r, 1_500));
+      const again = await p.getInstance(orchestrationInstanceId(vmId));
+      expect(again?.createdTime).toBe(status.createdTime);
+      expect(again?.output).toMatchObject({ outcome: 'failed' });
     } finally {
       await kv.vaults.update(VAULT_RG, vaultName, { properties: { enabledForDiskEncryption: true } });
     }
