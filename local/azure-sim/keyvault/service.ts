@@ -606,6 +606,14 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     return this.applyKeyOperation(this.version(obj, 'keys', ref.version), op, algorithm as WrapAlgorithm, input);
   }
 
+  /** Resource Manager purged the vault (or its retention ran out): its objects go with it. */
+  forgetVault(vaultName: string): void {
+    const key = vaultName.toLowerCase();
+    this.objects.delete(key);
+    this.counters.delete(key);
+    this.localVaults.delete(key);
+  }
+
   /** The platform (Microsoft.Compute for ADE) may touch disk secrets only in vaults enabled for disk encryption. */
   private platformVault(vaultName: string, operation: string): VaultRecord {
     const vault = this.findVault(vaultName);

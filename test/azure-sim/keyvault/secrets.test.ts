@@ -76,6 +76,15 @@ describe('Key Vault secrets through @azure/keyvault-secrets', () => {
   });
 });
 
+describe('vault purge', () => {
+  it('forgetVault (called by Resource Manager when a vault is purged) drops every object of the vault', async () => {
+    await client.setSecret('to-forget', 'x');
+    sim.ctx.keyVaultPlatform.forgetVault?.(VAULT.toUpperCase());
+    await expect(client.getSecret('to-forget')).rejects.toMatchObject({ statusCode: 404 });
+    await expect(client.getSecret('bek-1')).rejects.toMatchObject({ statusCode: 404 });
+  });
+});
+
 describe('access policies', () => {
   it('a principal with only secrets/set + keys/wrapKey may set but gets 403 on get and list', async () => {
     const sp = await createPrincipal(sim, 'ade-dual-pass-app');
