@@ -1,0 +1,275 @@
+/**
+ * Pipeline benchmark on the simulator: `npm run bench:pipeline -- [--vms 1,100,1000] [--modes single-pass,aad]
+ * [--time-scale 60] [--timeout 1800] [--out FILE]`.
+ *
+ * For each mode and N it starts a fresh `npm start` stack (simulator in this process, host child on the
+ * built app, events wired through Event Grid), creates N VMs in one burst through @azure/arm-compute as
+ * a user (half Windows, half Linux, three regions), waits until every orchestration is terminal, and
+ * reports — from the simulator's request log, filtered to the app's principal — ARM reads and writes,
+ * Graph writes and Key Vault operations per VM; time from the VM PUT to the app's extension PUT
+ * (p50/p99, simulated and real); makespan against the ARM budget floor; throttled answers; failures.
+ * Ratios, not pass/fail. Not part of `npm test`.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { callsBy, percentile, perVm, ratio, type RequestCountsSnapshot } from '../local/demo/metrics';
+import { Session, TERMINAL, type InstanceStatus, type OsKind } from '../local/demo/session';
+import { DEMO_RESOURCE_GROUP, startLocalStack } from '../local/start/stack';
+import { ENCRYPT_VM_ORCHESTRATOR } from '../orchestrations/contracts';
+
+const REPO_ROOT = path.resolve(__dirname, '../..');
+const REGIONS = ['westeurope', 'northeurope', 'eastus'];
+const CREATE_CONCURRENCY = 64;
+
+interface LogEntry { seq: number; time: string; operation: string; path: string; status: number; principal: string }
+
+export interface RunResult {
+  mode: 'single-pass' | 'aad';
+  vms: number;
+  timeScale: number;
+  encrypted: number;
+  otherOutcomes: Record<string, number>;
+  failed: number;
+  unfinished: number;
+  perVm: { armReads: number; armWrites: number; armDeletes: number; graphWrites: number; graphReads: number; keyVaultOperations: number };
+  appThrottled429: number;
+  createToExtensionSim: { p50: number | undefined; p99: number | undefined };
+  createToExtensionReal: { p50: number | undefined; p99: number | undefined };
+  burstRealMs: number;
+  makespanRealMs: number;
+  /** First VM PUT → the app's last call, in simulated seconds (request log). */
+  makespanSimS: number;
+  armWriteFloorSimS: number;
+  armReadFloorSimS: number;
+  throttling: { writes: { bucketSize: number; refillPerSecond: number }; reads: { bucketSize: number; refillPerSecond: number } };
+}
+
+async function pool<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await work(items[i]!, i);
+    }
+  }));
+}
+
+function vmNameOf(entryPath: string): string | undefined {
+  return /\/virtualMachines\/([^/?]+)/i.exec(entryPath)?.[1]?.toLowerCase();
+}
+
+/** Collects log entries of one operation and principal incrementally (the log keeps only the last 50,000). */
+class LogTail {
+  private since = 0;
+  readonly firstByVm = new Map<string, number>();
+  constructor(private readonly session: Session, private readonly operation: string, private readonly principal: string, private readonly match: (e: LogEntry) => boolean) {}
+  async poll(): Promise<void> {
+    const q = new URLSearchParams({ operation: this.operation, principal: this.principal, since: String(this.since), limit: '50000' });
+    const res = await this.session.control<{ lastSeq: number; value: LogEntry[] }>('GET', `/_sim/requests?${q.toString()}`);
+    for (const e of res.value) {
+      if (!this.match(e)) continue;
+      const vm = vmNameOf(e.path);
+      if (vm && !this.firstByVm.has(vm)) this.firstByVm.set(vm, Date.parse(e.time));
+    }
+    this.since = res.lastSeq;
+  }
+}
+
+export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScale: number, timeoutMs: number, log: (line: string) => void): Promise<RunResult> {
+  const stateRoot = mkdtempSync(path.join(tmpdir(), `ade-bench-${mode}-${vms}-`));
+  const stack = await startLocalStack({
+    repoRoot: REPO_ROOT,
+    stateRoot,
+    hostPort: 0,
+    simPort: 0,
+    timeScale,
+    localSettingsFile: path.join(stateRoot, 'no-local-settings.json'),
+    env: { ADE_ENCRYPTION_MODE: mode, ADE_TAG_OUTCOME: 'false' },
+    hostLogLevel: 'warning',
+  });
+  try {
+    const session = await Session.connect(stateRoot);
+    const app = session.state.automationObjectId;
+    const user = session.state.user.objectId;
+    const config = await session.control<{ throttling: RunResult['throttling'] & { enabled: boolean } }>('GET', '/_sim/arm/config');
+    const before = await session.control<RequestCountsSnapshot>('GET', '/_sim/requests/counts');
+    const creates = new LogTail(session, 'Microsoft.Compute/virtualMachines/write', user, (e) => e.status < 300 && !/\/extensions\//i.test(e.path));
+    const extensions = new LogTail(session, 'Microsoft.Compute/virtualMachines/extensions/write', app, (e) => e.status < 300);
+    const throttled = { count: 0, since: 0 };
+    const pollThrottled = async () => {
+      const res = await session.control<{ lastSeq: number; value: LogEntry[] }>('GET', `/_sim/requests?principal=${app}&status=429&since=${throttled.since}&limit=50000`);
+      throttled.count += res.value.length;
+      throttled.since = res.lastSeq;
+    };
+
+    const specs = Array.from({ length: vms }, (_, i) => ({
+      name: `bench-${i % 2 === 0 ? 'win' : 'lnx'}-${i}`,
+      os: (i % 2 === 0 ? 'Windows' : 'Linux') as OsKind,
+      location: REGIONS[i % REGIONS.length]!,
+      resourceGroup: DEMO_RESOURCE_GROUP,
+    }));
+    const burstStart = Date.now();
+    await pool(specs, CREATE_CONCURRENCY, async (spec) => {
+      await session.createVm(spec);
+    });
+    const burstRealMs = Date.now() - burstStart;
+    log(`  ${mode} N=${vms}: ${vms} VM PUTs accepted in ${(burstRealMs / 1000).toFixed(1)} s`);
+
+    const deadline = Date.now() + timeoutMs;
+    let statuses: InstanceStatus[] = [];
+    let lastReport = 0;
+    for (;;) {
+      await creates.poll();
+      await extensions.poll();
+      await pollThrottled();
+      statuses = (await session.instances()).filter((s) => s.name === ENCRYPT_VM_ORCHESTRATOR);
+      const terminal = statuses.filter((s) => TERMINAL.has(s.runtimeStatus)).length;
+      if (statuses.length >= vms && terminal === statuses.length) break;
+      if (Date.now() > deadline) {
+        log(`  ${mode} N=${vms}: timed out with ${terminal}/${vms} finished`);
+        break;
+      }
+      if (Date.now() - lastReport > 15_000) {
+        lastReport = Date.now();
+        log(`  ${mode} N=${vms}: ${statuses.length} started, ${terminal} finished after ${((Date.now() - burstStart) / 1000).toFixed(0)} s`);
+      }
+      await new Promise((r) => setTimeout(r, vms > 100 ? 2000 : 500));
+    }
+    // Observed by polling (error ≤ one poll interval); the simulated figure comes from the request log.
+    const makespanRealMs = Date.now() - burstStart;
+    const lastAppCall = (await session.control<{ value: LogEntry[] }>('GET', `/_sim/requests?principal=${app}&limit=1`)).value[0];
+    await creates.poll();
+    await extensions.poll();
+    await pollThrottled();
+    const after = await session.control<RequestCountsSnapshot>('GET', '/_sim/requests/counts');
+    const calls = callsBy(app, before, after);
+
+    const delaysSim: number[] = [];
+    for (const [vm, extensionAt] of extensions.firstByVm) {
+      const createdAt = creates.firstByVm.get(vm);
+      if (createdAt !== undefined) delaysSim.push((extensionAt - createdAt) / 1000);
+    }
+    const otherOutcomes: Record<string, number> = {};
+    let encrypted = 0;
+    let failed = 0;
+    for (const s of statuses) {
+      if (s.runtimeStatus === 'Completed') {
+        const outcome = typeof s.output === 'object' && s.output ? (s.output.outcome ?? 'completed') : 'completed';
+        if (outcome === 'encrypted') encrypted++;
+        else otherOutcomes[outcome] = (otherOutcomes[outcome] ?? 0) + 1;
+      } else if (TERMINAL.has(s.runtimeStatus)) failed++;
+    }
+    const t = config.throttling;
+    const floor = (count: number, limit: { bucketSize: number; refillPerSecond: number }) => (t.enabled ? Math.max(0, count - limit.bucketSize) / limit.refillPerSecond : 0);
+    const p = (q: number) => percentile(delaysSim, q);
+    return {
+      mode,
+      vms,
+      timeScale,
+      encrypted,
+      otherOutcomes,
+      failed,
+      unfinished: vms - statuses.filter((s) => TERMINAL.has(s.runtimeStatus)).length,
+      perVm: {
+        armReads: perVm(calls.armReads, vms),
+        armWrites: perVm(calls.armWrites, vms),
+        armDeletes: perVm(calls.armDeletes, vms),
+        graphWrites: perVm(calls.graphWrites, vms),
+        graphReads: perVm(calls.graphReads, vms),
+        keyVaultOperations: perVm(calls.keyVaultOperations, vms),
+      },
+      appThrottled429: throttled.count,
+      createToExtensionSim: { p50: p(50), p99: p(99) },
+      createToExtensionReal: { p50: p(50) === undefined ? undefined : p(50)! / timeScale, p99: p(99) === undefined ? undefined : p(99)! / timeScale },
+      burstRealMs,
+      makespanRealMs,
+      makespanSimS: lastAppCall && creates.firstByVm.size > 0 ? (Date.parse(lastAppCall.time) - Math.min(...creates.firstByVm.values())) / 1000 : (makespanRealMs * timeScale) / 1000,
+      armWriteFloorSimS: floor(calls.armWrites + calls.armDeletes, t.writes),
+      armReadFloorSimS: floor(calls.armReads, t.reads),
+      throttling: { writes: t.writes, reads: t.reads },
+    };
+  } finally {
+    await stack.stop();
+    rmSync(stateRoot, { recursive: true, force: true });
+  }
+}
+
+function fmt(n: number | undefined, digits = 1): string {
+  return n === undefined ? '–' : n.toFixed(digits);
+}
+
+export function markdownTable(results: readonly RunResult[]): string {
+  const header = '| Mode | VMs | Encrypted | Failed / unfinished | ARM reads/VM | ARM writes/VM | Graph writes/VM | Key Vault ops/VM | App 429s | VM PUT → extension PUT p50 / p99 (sim s; real s) | Makespan real (sim) | ARM write floor (sim) | Makespan ÷ write floor |';
+  const sep = `|${header.split('|').slice(1, -1).map(() => '---').join('|')}|`;
+  const rows = results.map((r) => [
+    r.mode, r.vms, `${r.encrypted}${Object.keys(r.otherOutcomes).length ? ` (+${JSON.stringify(r.otherOutcomes)})` : ''}`, `${r.failed} / ${r.unfinished}`,
+    ratio(r.perVm.armReads), ratio(r.perVm.armWrites + r.perVm.armDeletes), ratio(r.perVm.graphWrites), ratio(r.perVm.keyVaultOperations), r.appThrottled429,
+    `${fmt(r.createToExtensionSim.p50, 0)} / ${fmt(r.createToExtensionSim.p99, 0)}; ${fmt(r.createToExtensionReal.p50, 2)} / ${fmt(r.createToExtensionReal.p99, 2)}`,
+    `${fmt(r.makespanRealMs / 1000)} s (${fmt(r.makespanSimS / 60)} min)`,
+    `${fmt(r.armWriteFloorSimS, 0)} s`,
+    r.armWriteFloorSimS > 0 ? `${(r.makespanSimS / r.armWriteFloorSimS).toFixed(1)}×` : 'within burst',
+  ].join(' | '));
+  return [header, sep, ...rows.map((r) => `| ${r} |`)].join('\n');
+}
+
+/**
+ * Each run in its own process: a fresh simulator CA, proxy and SDK/MSAL connection pools (they are
+ * process-wide), and memory that does not carry over from the previous run.
+ */
+function runInChild(mode: string, vms: number, timeScale: number, timeoutMs: number): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--enable-source-maps', __filename, '--one-run', `${mode}:${vms}`, '--time-scale', String(timeScale), '--timeout', String(timeoutMs / 1000)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.once('exit', (code) => {
+      const last = stdout.trim().split('\n').pop() ?? '';
+      if (code === 0 && last.startsWith('{')) resolve(JSON.parse(last) as RunResult);
+      else reject(new Error(`run ${mode} N=${vms} exited ${code}`));
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { vms: { type: 'string' }, modes: { type: 'string' }, 'time-scale': { type: 'string' }, timeout: { type: 'string' }, out: { type: 'string' }, 'one-run': { type: 'string' } }, strict: true });
+  const counts = (values.vms ?? '1,100,1000').split(',').map((s) => Number(s.trim()));
+  if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 5000)) throw new Error(`--vms must be comma-separated integers 1-5000, got '${values.vms}'`);
+  const modes = (values.modes ?? 'single-pass,aad').split(',').map((s) => s.trim());
+  for (const m of modes) if (m !== 'single-pass' && m !== 'aad') throw new Error(`--modes takes single-pass and/or aad, got '${m}'`);
+  const timeScale = Number(values['time-scale'] ?? 60);
+  if (!(timeScale > 0)) throw new Error('--time-scale must be a positive number');
+  const timeoutMs = Number(values.timeout ?? 1800) * 1000;
+  const out = path.resolve(values.out ?? path.join(REPO_ROOT, '.state', 'bench-pipeline.json'));
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+
+  if (values['one-run']) {
+    // Child mode: one run, the result as the last stdout line.
+    const [mode, n] = values['one-run'].split(':') as ['single-pass' | 'aad', string];
+    const result = await runOnce(mode, Number(n), timeScale, timeoutMs, log);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+
+  const results: RunResult[] = [];
+  for (const mode of modes as Array<'single-pass' | 'aad'>) {
+    for (const n of counts) {
+      log(`Running ${mode} with ${n} VM(s) at time ×${timeScale}…`);
+      results.push(await runInChild(mode, n, timeScale, timeoutMs));
+      mkdirSync(path.dirname(out), { recursive: true });
+      writeFileSync(out, `${JSON.stringify({ measuredAt: new Date().toISOString(), node: process.version, results }, null, 2)}\n`);
+    }
+  }
+  process.stdout.write(`${markdownTable(results)}\n\nRaw figures: ${out}\n`);
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`bench:pipeline failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
