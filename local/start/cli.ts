@@ -132,8 +132,15 @@ async function runUntilStopped(stop: () => Promise<void>, host: HostProcess, wha
     void host.exited.then((code) => {
       if (stopping) return;
       stopping = true;
-      process.stderr.write(`The local host exited unexpectedly (${code}); stopping.\n`);
-      resolve(1);
+      // On a terminal, Ctrl-C reaches the host child too (same process group) and it may finish first:
+      // a clean exit is a stop request, anything else a crash.
+      if (code === 0) {
+        process.stderr.write(`The local host stopped; stopping ${what}…\n`);
+        resolve(0);
+      } else {
+        process.stderr.write(`The local host exited unexpectedly (${code}); stopping.\n`);
+        resolve(1);
+      }
     });
   });
   await stop();
