@@ -24,6 +24,8 @@ beforeAll(async () => {
       ADE_EXCLUDE_RESOURCE_GROUPS: 'rg-sweep-excluded', ADE_SWEEP_CONCURRENCY: '20', ADE_SWEEP_READS_PER_SECOND: '25', ADE_HEAL_ACTION: 'restart',
     },
   });
+  // The simulator deletes extensions in 30 s by default; the drift test needs no realism there.
+  await p.control('PATCH', '/_sim/arm/config', { durations: { extensionDelete: 300 } });
   // Resource Manager drift events → armDrift, filtered like infra does (EVENT_ROUTES.armDrift).
   await p.eventGrid.systemTopics.beginCreateOrUpdateAndWait(EVENTS_RG, 'subscription-events', { location: 'global', source: `/subscriptions/${p.subscriptionId}`, topicType: 'Microsoft.Resources.Subscriptions' });
   await p.eventGrid.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(EVENTS_RG, 'subscription-events', 'arm-drift', {
