@@ -190,10 +190,11 @@ export function* encryptVmOrchestrator(context: OrchestrationContext): Step<Encr
     setStatus({ phase: 'done', detail: 'encrypted and verified' });
     return output;
   } catch (error) {
-    if (!(error instanceof EncryptVmFailure)) throw error;
+    // Any failure (an activity's, or e.g. core rejecting the extension input) ends the run with a
+    // reason and compensation, instead of a bare Failed status that leaves a credential behind.
     output.outcome = 'failed';
-    output.reason = error.reason;
-    setStatus({ phase: 'failed', detail: error.reason });
+    output.reason = error instanceof EncryptVmFailure ? error.reason : `Unexpected error: ${error instanceof Error ? error.message : String(error)}`;
+    setStatus({ phase: 'failed', detail: output.reason });
     yield* compensate();
     return output;
   }
