@@ -224,3 +224,20 @@ describe('existing-fleet sweep on the simulator', () => {
     expect(encryptRuns.every((i) => i.instanceId === orchestrationInstanceId(i.input.vmId) && i.output?.outcome === 'encrypted')).toBe(true);
   }, 240_000);
 });
+
+describe('BEK health sweep on the simulator', () => {
+  it('the timer pages through the fleet within the read budget and reads instance views only of VMs with ADE', async () => {
+    const since = new Date().toISOString();
+    await p.host.fireTimer('bekHealthSweep');
+    const run = await runAfter(SWEEP_INSTANCE_ID['bek-health'], since, () => true, 120_000);
+    expect(run.runtimeStatus).toBe('Completed');
+    const { report, reads, pages } = run.output;
+    // The encrypted VMs of the tests above (the purged-secret one included) are the only candidates.
+    expect(report.byDecision['bek-healthy'] + (report.byDecision['bek-missing'] ?? 0)).toBeGreaterThanOrEqual(60);
+    expect(report.total).toBeLessThan(100);
+    expect(reads).toBe(pages + report.total);
+    // Paced: never faster than ADE_SWEEP_READS_PER_SECOND (25/s) on the host's clock.
+    const seconds = (Date.parse(run.output.finishedAt) - Date.parse(run.output.startedAt)) / 1000;
+    expect(reads / Math.max(seconds, 1e-3)).toBeLessThanOrEqual(25 * 1.05);
+  }, 150_000);
+});
