@@ -11,7 +11,6 @@ import { errorInfoOf, type ErrorInfo } from '../core/errors';
 import { buildAdeExtension, type AdeExtension } from '../core/extension-settings';
 import { vaultName as buildVaultName } from '../core/names';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
-import { formatKeyVaultResourceId } from '../core/resource-ids';
 import {
   ACTIVITY,
   ENTITY,
@@ -324,9 +323,4 @@ export function* encryptVmOrchestrator(context: OrchestrationContext): Step<Encr
   function outcomeTags(state: 'encrypted' | 'failed'): Record<string, string> {
     return { [OUTCOME_TAG.state]: state, [OUTCOME_TAG.updated]: context.df.currentUtcDateTime.toISOString() };
   }
-}
-
-/** The vault's ARM id, as the orchestration builds it (exported for tests and functions). */
-export function dedicatedVaultId(policy: EncryptionPolicy, subscriptionId: string, vaultName: string): string {
-  return formatKeyVaultResourceId(subscriptionId, policy.vault.resourceGroup, vaultName);
 }
