@@ -103,8 +103,8 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
       }
       detail = `repaired: ${repaired.join(', ') || 'nothing'}`;
     }
-    // Sub-orchestrations publish their own outcomes; the others are published here.
-    if (action === 'redeploy-extension' || action === 'repair-vault') {
+    // restoreBek publishes its own outcome; encryptVm (the pipeline's) does not yet, so it is published here.
+    if (action !== 'restore') {
       yield* publishOutcome(context, 'remediateVm', remediationEventType(action, succeeded), { vmId: view.vmId, action, reason: `${reason}; ${detail}` });
     }
     status('done', detail);

@@ -212,6 +212,7 @@ describe('remediateVm', () => {
     const out = (await w.driver.run('remediateVm', remediate({ kind: 'vm', vmId: plain.id }))) as RemediateVmOutput;
     expect(out).toMatchObject({ action: 'encrypt', result: 'succeeded' });
     expect(w.encryptCalls.map((c) => c.vmId)).toEqual([plain.id]);
+    expect(w.events.map((e) => e.eventType)).toEqual(['AdeAutopilot.VmEncrypted']);
   });
 
   it('encrypted VM with its BEK secret soft-deleted → restore sub-orchestration recovers it', async () => {
