@@ -90,6 +90,7 @@ export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScal
     env: { ADE_ENCRYPTION_MODE: mode, ADE_TAG_OUTCOME: 'false' },
     hostLogLevel: 'warning',
   });
+  let succeeded = false;
   try {
     const session = await Session.connect(stateRoot);
     const app = session.state.automationObjectId;
@@ -121,11 +122,24 @@ export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScal
     const deadline = Date.now() + timeoutMs;
     let statuses: InstanceStatus[] = [];
     let lastReport = 0;
+    let hostExit: number | string | undefined;
+    void stack.host.exited.then((code) => (hostExit = code));
+    let pollFailures = 0;
     for (;;) {
-      await creates.poll();
-      await extensions.poll();
-      await pollThrottled();
-      statuses = (await session.instances()).filter((s) => s.name === ENCRYPT_VM_ORCHESTRATOR);
+      try {
+        await creates.poll();
+        await extensions.poll();
+        await pollThrottled();
+        statuses = (await session.instances()).filter((s) => s.name === ENCRYPT_VM_ORCHESTRATOR);
+        pollFailures = 0;
+      } catch (error) {
+        // A saturated host or simulator may drop a status request; only a dead host or a long outage ends the run.
+        if (hostExit !== undefined) throw new Error(`the host exited (${hostExit}) during the run; its log: ${stack.hostLogFile}`);
+        if (++pollFailures >= 20) throw error;
+        log(`  ${mode} N=${vms}: status poll failed (${error instanceof Error ? error.message : String(error)}); retrying`);
+        await new Promise((r) => setTimeout(r, 3000));
+        continue;
+      }
       const terminal = statuses.filter((s) => TERMINAL.has(s.runtimeStatus)).length;
       if (statuses.length >= vms && terminal === statuses.length) break;
       if (Date.now() > deadline) {
@@ -165,7 +179,7 @@ export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScal
     const t = config.throttling;
     const floor = (count: number, limit: { bucketSize: number; refillPerSecond: number }) => (t.enabled ? Math.max(0, count - limit.bucketSize) / limit.refillPerSecond : 0);
     const p = (q: number) => percentile(delaysSim, q);
-    return {
+    const result: RunResult = {
       mode,
       vms,
       timeScale,
@@ -191,9 +205,13 @@ export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScal
       armReadFloorSimS: floor(calls.armReads, t.reads),
       throttling: { writes: t.writes, reads: t.reads },
     };
+    succeeded = true;
+    return result;
   } finally {
     await stack.stop();
-    rmSync(stateRoot, { recursive: true, force: true });
+    // A failed run keeps its state folder (host log, durable store, simulator state) for a post-mortem.
+    if (succeeded) rmSync(stateRoot, { recursive: true, force: true });
+    else log(`  ${mode} N=${vms}: state kept for inspection in ${stateRoot}`);
   }
 }
 
