@@ -38,6 +38,8 @@ export function toVmSnapshot(vm: VirtualMachine): VmSnapshot {
     subscriptionId: ids.subscriptionId,
     location: vm.location ?? '',
     osType: osTypeOf(vm),
+    // No OS profile (specialized/attached OS disk) → unknown; an empty name is as good as none.
+    computerName: vm.osProfile?.computerName?.trim() || undefined,
     vmSize: vm.hardwareProfile?.vmSize ?? '',
     provisioningState: vm.provisioningState ?? 'Unknown',
     powerState: instanceView ? powerStateOf(instanceView.statuses) : 'unknown',

@@ -103,6 +103,11 @@ export interface VmSnapshot {
   subscriptionId: string;
   location: string;
   osType: OsType;
+  /**
+   * `osProfile.computerName`: the guest hostname ARM set at creation (ADE's `MachineName` tag).
+   * Absent for VMs created from a specialized or attached OS disk (no OS profile).
+   */
+  computerName?: string;
   vmSize: string;
   /** ARM provisioning state: `Succeeded`, `Creating`, `Updating`, `Deleting`, `Failed`, `Migrating`, … */
   provisioningState: string;

@@ -83,8 +83,7 @@ function vmFacts(vm: VmSnapshot): VmFacts {
     resourceGroup: vm.resourceGroup,
     location: vm.location,
     osType: vm.osType,
-    // ARM's osProfile.computerName is not part of VmSnapshot; it defaults to the VM name (Windows: first 15 chars).
-    computerName: vm.osType === 'Windows' ? vm.name.slice(0, 15) : vm.name,
+    ...(vm.computerName ? { computerName: vm.computerName } : {}),
     osDiskName: vm.osDisk.name,
   };
 }

@@ -89,8 +89,8 @@ export interface VmFacts {
   resourceGroup: string;
   location: string;
   osType: OsType;
-  /** Best guess of the guest hostname (ADE's `MachineName` tag); ARM's computerName is not in the VM snapshot. */
-  computerName: string;
+  /** ARM's `osProfile.computerName` (the guest hostname, ADE's `MachineName` tag); absent without an OS profile. */
+  computerName?: string;
   osDiskName: string;
 }
 
@@ -133,7 +133,14 @@ export interface VaultReady {
 export interface Waiter {
   instanceId: string;
   vmId: string;
+  /** The hostname a secret's `MachineName` tag is matched against. */
   computerName: string;
+  /**
+   * Where `computerName` came from: ARM's `osProfile.computerName` (matched exactly), or derived from
+   * the VM name because ARM did not know it (matched on the first 15 characters, Windows' NetBIOS
+   * cut). Absent (waiters registered before this field existed) = `vm-name`.
+   */
+  hostnameSource?: 'os-profile' | 'vm-name';
 }
 
 export interface WaitersState {

@@ -30,6 +30,7 @@ import {
   type VaultRef,
   type VmFacts,
 } from './contracts';
+import { waiterFor } from './entities';
 import { KEK_NAME } from './vault-setup';
 
 type Step<T> = Generator<df.Task, T, unknown>;
@@ -127,7 +128,7 @@ export function* encryptVmOrchestrator(context: OrchestrationContext): Step<Encr
 
     // 4. Register as a waiter first (an early event is buffered by the host), then deploy.
     waitersEntity = new df.EntityId(ENTITY.vaultWaiters, vaultName);
-    yield context.df.callEntity(waitersEntity, 'register', { instanceId: context.df.instanceId, vmId, computerName: vm.computerName });
+    yield context.df.callEntity(waitersEntity, 'register', waiterFor(context.df.instanceId, { ...vm, id: vmId }));
     setStatus({ phase: 'deploying-extension' });
     const kek = ready.kekUrl ? { url: ready.kekUrl, vaultResourceId: ready.vault.id, algorithm: policy.kek.algorithm } : undefined;
     const extension: AdeExtension = buildAdeExtension({

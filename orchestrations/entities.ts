@@ -7,8 +7,10 @@
  *    region cause one vault, one KEK, one event subscription and one Entra app.
  *  - `vaultWaiters` (key = vault name): orchestrations waiting for a secret in that vault, with the
  *    VM's hostname, so `secretEvents` can raise `SecretStored` to exactly the right instance.
+ *    The hostname is ARM's `osProfile.computerName` when the VM has one, else derived from the VM
+ *    name (Azure's default computer name; Windows keeps its first 15 characters).
  */
-import type { EntraAppInfo, VaultReady, Waiter, WaitersState } from './contracts';
+import type { EntraAppInfo, VaultReady, VmFacts, Waiter, WaitersState } from './contracts';
 
 export interface EntityOperation {
   name: string;
@@ -52,7 +54,9 @@ export function waitersEntityStep(state: WaitersState | undefined, op: EntityOpe
       const waiter = op.input as Waiter;
       if (!waiter || typeof waiter.instanceId !== 'string' || typeof waiter.vmId !== 'string') throw new Error('vaultWaiters: "register" needs { instanceId, vmId, computerName }');
       const rest = waiters.filter((w) => w.instanceId !== waiter.instanceId);
-      return { state: { waiters: [...rest, { instanceId: waiter.instanceId, vmId: waiter.vmId, computerName: waiter.computerName ?? '' }] }, result: null };
+      const entry: Waiter = { instanceId: waiter.instanceId, vmId: waiter.vmId, computerName: waiter.computerName ?? '' };
+      if (waiter.hostnameSource) entry.hostnameSource = waiter.hostnameSource;
+      return { state: { waiters: [...rest, entry] }, result: null };
     }
     case 'unregister': {
       const instanceId = (op.input as { instanceId?: string } | undefined)?.instanceId;
@@ -62,6 +66,25 @@ export function waitersEntityStep(state: WaitersState | undefined, op: EntityOpe
     default:
       throw new Error(`vaultWaiters entity: unknown operation "${op.name}" (expected get, register or unregister)`);
   }
+}
+
+/**
+ * The waiter entry an orchestration registers for its VM: ARM's computerName when known, else the
+ * VM name (Azure's default computer name; Windows cuts it to 15 characters).
+ */
+export function waiterFor(instanceId: string, vm: Pick<VmFacts, 'id' | 'name' | 'osType' | 'computerName'>): Waiter {
+  if (vm.computerName) return { instanceId, vmId: vm.id, computerName: vm.computerName, hostnameSource: 'os-profile' };
+  return { instanceId, vmId: vm.id, computerName: vm.osType === 'Windows' ? vm.name.slice(0, 15) : vm.name, hostnameSource: 'vm-name' };
+}
+
+/** Whether a waiter's hostname is the one in a secret's `MachineName` tag (both lower-cased, trimmed). */
+function hostnameMatches(waiter: Waiter, machineName: string): boolean {
+  const candidate = waiter.computerName.trim().toLowerCase();
+  if (candidate === '') return false;
+  if (candidate === machineName) return true;
+  // A name derived from the VM name is a guess: the guest may hold only its first 15 characters
+  // (Windows NetBIOS). ARM's computerName is what the guest was given, so it must match exactly.
+  return (waiter.hostnameSource ?? 'vm-name') === 'vm-name' && candidate.slice(0, 15) === machineName.slice(0, 15);
 }
 
 /**
@@ -75,11 +98,7 @@ export function matchWaiter(waiters: readonly Waiter[], machineName: string | un
   if (name === '') {
     return waiters.length === 1 ? { waiter: waiters[0], why: 'MachineName tag empty; the only waiter on the vault' } : { why: `MachineName tag empty and ${waiters.length} orchestrations wait on the vault` };
   }
-  const matches = waiters.filter((w) => {
-    const candidate = w.computerName.trim().toLowerCase();
-    // Windows hostnames are cut to 15 characters (NetBIOS); compare on that too.
-    return candidate === name || candidate.slice(0, 15) === name.slice(0, 15);
-  });
+  const matches = waiters.filter((w) => hostnameMatches(w, name));
   if (matches.length === 1) return { waiter: matches[0], why: 'MachineName matches' };
   if (matches.length === 0) return { why: `no waiter has hostname "${machineName}"` };
   return { why: `${matches.length} waiters have hostname "${machineName}"` };

@@ -77,6 +77,18 @@ describe('toVmSnapshot', () => {
     expect(toVmSnapshot({ id: VM_ID, location: 'westeurope', ...vm } as VirtualMachine).osType).toBe(expected);
   });
 
+  it.each([
+    { name: 'from the OS profile', osProfile: { computerName: 'WEB01-PROD' }, expected: 'WEB01-PROD' },
+    { name: 'Linux hostname longer than 15 characters', osProfile: { computerName: 'app-frontend-westeurope-01', linuxConfiguration: {} }, expected: 'app-frontend-westeurope-01' },
+    { name: 'absent: specialized/attached OS disk has no OS profile', osProfile: undefined, expected: undefined },
+    { name: 'absent: OS profile without computerName', osProfile: { adminUsername: 'azureuser' }, expected: undefined },
+    { name: 'absent: blank computerName', osProfile: { computerName: '  ' }, expected: undefined },
+  ])('computerName $name', ({ osProfile, expected }) => {
+    const vm = toVmSnapshot({ id: VM_ID, location: 'westeurope', storageProfile: { osDisk: { osType: 'Linux', createOption: 'Attach' } }, ...(osProfile ? { osProfile } : {}) } as VirtualMachine);
+    expect(vm.computerName).toBe(expected);
+    expect('computerName' in vm).toBe(expected !== undefined);
+  });
+
   it('rejects a VM without id or OS type with a validation error naming the field', () => {
     expect(() => toVmSnapshot({ location: 'x' } as VirtualMachine)).toThrow(expect.objectContaining({ kind: 'validation', field: 'id' }));
     expect(() => toVmSnapshot({ id: VM_ID, location: 'x' } as VirtualMachine)).toThrow(expect.objectContaining({ kind: 'validation', field: 'storageProfile.osDisk.osType' }));

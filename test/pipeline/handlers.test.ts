@@ -12,7 +12,7 @@ import type { VmSnapshot } from '../../core/vm';
 import { handleSecretEvents, type SecretEventsDeps } from '../../functions/lib/secret-events';
 import { secretEventsDestination } from '../../functions/lib/secret-events-endpoint';
 import { handleVmWritten, VmWrittenError, type VmWrittenDeps } from '../../functions/lib/vm-written';
-import { matchWaiter, vaultEntityStep, waitersEntityStep } from '../../orchestrations/entities';
+import { matchWaiter, vaultEntityStep, waiterFor, waitersEntityStep } from '../../orchestrations/entities';
 import type { Waiter } from '../../orchestrations/contracts';
 
 const fixture = (name: string): any => JSON.parse(readFileSync(path.join(__dirname, '../fixtures/pipeline', name), 'utf8'));
@@ -210,6 +210,41 @@ describe('entities', () => {
   });
 });
 
+describe('secret correlation by computerName', () => {
+  const facts = (name: string, osType: 'Windows' | 'Linux', computerName?: string) => ({ id: vmId(name), name, osType, ...(computerName ? { computerName } : {}) });
+  it.each([
+    { name: 'Windows, computerName known', vm: facts('web-frontend-prod-01', 'Windows', 'WEBFE01'), expected: { computerName: 'WEBFE01', hostnameSource: 'os-profile' } },
+    { name: 'Linux, computerName known', vm: facts('api-01', 'Linux', 'api-host-westeurope-01'), expected: { computerName: 'api-host-westeurope-01', hostnameSource: 'os-profile' } },
+    { name: 'Windows, no OS profile: VM name cut to 15', vm: facts('web-frontend-prod-01', 'Windows'), expected: { computerName: 'web-frontend-pr', hostnameSource: 'vm-name' } },
+    { name: 'Linux, no OS profile: VM name', vm: facts('api-frontend-prod-01', 'Linux'), expected: { computerName: 'api-frontend-prod-01', hostnameSource: 'vm-name' } },
+  ])('waiterFor: $name', ({ vm, expected }) => {
+    expect(waiterFor('encrypt-x', vm)).toEqual({ instanceId: 'encrypt-x', vmId: vm.id, ...expected });
+  });
+
+  const known = (id: string, computerName: string): Waiter => ({ instanceId: id, vmId: vmId(id), computerName, hostnameSource: 'os-profile' });
+  const derived = (id: string, computerName: string): Waiter => ({ instanceId: id, vmId: vmId(id), computerName, hostnameSource: 'vm-name' });
+  const legacy = (id: string, computerName: string): Waiter => ({ instanceId: id, vmId: vmId(id), computerName });
+  it.each([
+    { name: 'computerName differs from the VM name: matched by computerName', waiters: [known('vm-a', 'HOST-A'), known('vm-b', 'HOST-B')], machine: 'host-b', expected: 'vm-b' },
+    { name: 'computerName known: the VM name is not a match', waiters: [known('web01', 'HOST-A')], machine: 'web01', expected: undefined },
+    { name: 'computerName known: long Linux hostnames sharing 15 chars are told apart', waiters: [known('a', 'app-frontend-westeurope-01'), known('b', 'app-frontend-westeurope-02')], machine: 'app-frontend-westeurope-02', expected: 'b' },
+    { name: 'computerName known: a 15-char prefix is not a match', waiters: [known('a', 'app-frontend-westeurope-01')], machine: 'app-frontend-we', expected: undefined },
+    { name: 'fallback (no OS profile): 15-char NetBIOS cut still matches', waiters: [derived('a', 'web-frontend-prod-01')], machine: 'WEB-FRONTEND-PR', expected: 'a' },
+    { name: 'fallback with long names sharing 15 chars: ambiguous', waiters: [derived('a', 'app-frontend-westeurope-01'), derived('b', 'app-frontend-westeurope-02')], machine: 'app-frontend-westeurope-02', expected: undefined },
+    { name: 'mixed: the known computerName wins over a derived guess that differs', waiters: [known('a', 'sql01'), derived('b', 'web01')], machine: 'SQL01', expected: 'a' },
+    { name: 'waiter registered before hostnameSource existed: the VM-name rule', waiters: [legacy('a', 'averylongvmname-01')], machine: 'averylongvmname', expected: 'a' },
+    { name: 'empty waiter hostname never matches a named secret', waiters: [known('a', 'x'), legacy('b', '')], machine: 'y', expected: undefined },
+  ])('matchWaiter: $name', ({ waiters, machine, expected }) => {
+    expect(matchWaiter(waiters, machine).waiter?.instanceId).toBe(expected);
+  });
+
+  it('register keeps the hostname source; unregister still removes it', () => {
+    const state = waitersEntityStep(undefined, { name: 'register', input: known('a', 'HOST-A') }).state;
+    expect(state?.waiters).toEqual([known('a', 'HOST-A')]);
+    expect(waitersEntityStep(state, { name: 'unregister', input: { instanceId: 'a' } }).state).toBeUndefined();
+  });
+});
+
 describe('secretEvents destination', () => {
   it.each([
     [{ ADE_SECRET_EVENTS_WEBHOOK_URL: 'http://127.0.0.1:7071/runtime/webhooks/eventgrid?functionName=secretEvents&code=k' }, { kind: 'webhook', endpointUrl: 'http://127.0.0.1:7071/runtime/webhooks/eventgrid?functionName=secretEvents&code=k' }],
@@ -219,12 +254,12 @@ describe('secretEvents destination', () => {
     ],
     [{}, undefined],
   ] as Array<[Record<string, string>, unknown]>)('%j', (env, expected) => {
-    const destination = secretEventsDestination(env);
+    const destination = secretEventsDestination(loadConfig({ ADE_SUBSCRIPTIONS: SUB, ...env }));
     if (expected === undefined) expect(destination).toBeUndefined();
     else expect(destination).toMatchObject(expected as object);
   });
 
   it('rejects a webhook setting that is not a URL, naming the setting', () => {
-    expect(() => secretEventsDestination({ ADE_SECRET_EVENTS_WEBHOOK_URL: 'secretEvents' })).toThrow(/ADE_SECRET_EVENTS_WEBHOOK_URL/);
+    expect(() => loadConfig({ ADE_SUBSCRIPTIONS: SUB, ADE_SECRET_EVENTS_WEBHOOK_URL: 'secretEvents' })).toThrow(/ADE_SECRET_EVENTS_WEBHOOK_URL/);
   });
 });
