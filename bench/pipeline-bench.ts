@@ -1,6 +1,6 @@
 /**
  * Pipeline benchmark on the simulator: `npm run bench:pipeline -- [--vms 1,100,1000] [--modes single-pass,aad]
- * [--time-scale 60] [--timeout 1800] [--out FILE]`.
+ * [--time-scale 60] [--timeout 1800] [--arm-budget writes=50/1,reads=100/5] [--out FILE]`.
  *
  * For each mode and N it starts a fresh `npm start` stack (simulator in this process, host child on the
  * built app, events wired through Event Grid), creates N VMs in one burst through @azure/arm-compute as
@@ -78,7 +78,20 @@ class LogTail {
   }
 }
 
-export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScale: number, timeoutMs: number, log: (line: string) => void): Promise<RunResult> {
+/** ARM token buckets per subscription and principal, e.g. `writes=50/2,reads=100/5` (bucket size / refill per simulated second). */
+export type ArmBudget = Partial<Record<'reads' | 'writes', { bucketSize: number; refillPerSecond: number }>>;
+
+export function parseArmBudget(text: string): ArmBudget {
+  const budget: ArmBudget = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const match = /^(reads|writes)=(\d+)\/(\d+(?:\.\d+)?)$/.exec(part);
+    if (!match) throw new Error(`--arm-budget takes reads=<bucket>/<refill per s> and/or writes=<bucket>/<refill per s>, got '${part}'`);
+    budget[match[1] as 'reads' | 'writes'] = { bucketSize: Number(match[2]), refillPerSecond: Number(match[3]) };
+  }
+  return budget;
+}
+
+export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScale: number, timeoutMs: number, log: (line: string) => void, budget: ArmBudget = {}): Promise<RunResult> {
   const stateRoot = mkdtempSync(path.join(tmpdir(), `ade-bench-${mode}-${vms}-`));
   const stack = await startLocalStack({
     repoRoot: REPO_ROOT,
@@ -95,6 +108,7 @@ export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScal
     const session = await Session.connect(stateRoot);
     const app = session.state.automationObjectId;
     const user = session.state.user.objectId;
+    if (Object.keys(budget).length > 0) await session.control('PATCH', '/_sim/arm/config', { throttling: { enabled: true, ...budget } });
     const config = await session.control<{ throttling: RunResult['throttling'] & { enabled: boolean } }>('GET', '/_sim/arm/config');
     const before = await session.control<RequestCountsSnapshot>('GET', '/_sim/requests/counts');
     const creates = new LogTail(session, 'Microsoft.Compute/virtualMachines/write', user, (e) => e.status < 300 && !/\/extensions\//i.test(e.path));
@@ -237,9 +251,9 @@ export function markdownTable(results: readonly RunResult[]): string {
  * Each run in its own process: a fresh simulator CA, proxy and SDK/MSAL connection pools (they are
  * process-wide), and memory that does not carry over from the previous run.
  */
-function runInChild(mode: string, vms: number, timeScale: number, timeoutMs: number): Promise<RunResult> {
+function runInChild(mode: string, vms: number, timeScale: number, timeoutMs: number, budgetText: string): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--enable-source-maps', __filename, '--one-run', `${mode}:${vms}`, '--time-scale', String(timeScale), '--timeout', String(timeoutMs / 1000)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--enable-source-maps', __filename, '--one-run', `${mode}:${vms}`, '--time-scale', String(timeScale), '--timeout', String(timeoutMs / 1000), ...(budgetText ? ['--arm-budget', budgetText] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
     child.once('exit', (code) => {
@@ -251,7 +265,9 @@ function runInChild(mode: string, vms: number, timeScale: number, timeoutMs: num
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { vms: { type: 'string' }, modes: { type: 'string' }, 'time-scale': { type: 'string' }, timeout: { type: 'string' }, out: { type: 'string' }, 'one-run': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ options: { vms: { type: 'string' }, modes: { type: 'string' }, 'time-scale': { type: 'string' }, timeout: { type: 'string' }, out: { type: 'string' }, 'one-run': { type: 'string' }, 'arm-budget': { type: 'string' } }, strict: true });
+  const budgetText = values['arm-budget'] ?? '';
+  const budget = parseArmBudget(budgetText);
   const counts = (values.vms ?? '1,100,1000').split(',').map((s) => Number(s.trim()));
   if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 5000)) throw new Error(`--vms must be comma-separated integers 1-5000, got '${values.vms}'`);
   const modes = (values.modes ?? 'single-pass,aad').split(',').map((s) => s.trim());
@@ -265,7 +281,7 @@ async function main(): Promise<void> {
   if (values['one-run']) {
     // Child mode: one run, the result as the last stdout line.
     const [mode, n] = values['one-run'].split(':') as ['single-pass' | 'aad', string];
-    const result = await runOnce(mode, Number(n), timeScale, timeoutMs, log);
+    const result = await runOnce(mode, Number(n), timeScale, timeoutMs, log, budget);
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
@@ -274,7 +290,7 @@ async function main(): Promise<void> {
   for (const mode of modes as Array<'single-pass' | 'aad'>) {
     for (const n of counts) {
       log(`Running ${mode} with ${n} VM(s) at time ×${timeScale}…`);
-      results.push(await runInChild(mode, n, timeScale, timeoutMs));
+      results.push(await runInChild(mode, n, timeScale, timeoutMs, budgetText));
       mkdirSync(path.dirname(out), { recursive: true });
       writeFileSync(out, `${JSON.stringify({ measuredAt: new Date().toISOString(), node: process.version, results }, null, 2)}\n`);
     }

@@ -13,6 +13,7 @@ import { parseEnvFile } from '../../local/demo/session';
 import { applyStatus, progressLine, renderTable, type VmProgress } from '../../local/demo/table';
 import { planEventSubscriptions, webhookUrl } from '../../local/start/event-wiring';
 import { azureAppSettings, checkAzureSettings, readLocalSettingsValues, simulatorAppSettings } from '../../local/start/settings';
+import { parseArmBudget } from '../../bench/pipeline-bench';
 
 const SUB = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
 const SIM_ENV = { HTTPS_PROXY: 'http://127.0.0.1:9', AZURE_TENANT_ID: '10000000-0000-0000-0000-000000000001', AZURE_CLIENT_ID: '20000000-0000-0000-0000-000000000002', AZURE_CLIENT_SECRET: 'sim-secret', AZURE_SUBSCRIPTION_ID: SUB };
@@ -160,4 +161,17 @@ describe('demo progress rows', () => {
 
 it('parses sim.env lines, quotes included', () => {
   expect(parseEnvFile("# c\nexport A='x'\nexport B='it'\\''s'\nnot a line\n")).toEqual({ A: 'x', B: "it's" });
+});
+
+describe('bench --arm-budget', () => {
+  it.each([
+    { text: '', expected: {} },
+    { text: 'writes=50/2', expected: { writes: { bucketSize: 50, refillPerSecond: 2 } } },
+    { text: 'reads=100/2.5, writes=20/1', expected: { reads: { bucketSize: 100, refillPerSecond: 2.5 }, writes: { bucketSize: 20, refillPerSecond: 1 } } },
+  ])('parses "$text"', ({ text, expected }) => {
+    expect(parseArmBudget(text)).toEqual(expected);
+  });
+  it.each(['deletes=1/1', 'writes=50', 'writes=a/b'])('rejects "%s" naming the expected form', (text) => {
+    expect(() => parseArmBudget(text)).toThrow(/reads=<bucket>\/<refill per s>/);
+  });
 });
