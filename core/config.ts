@@ -3,15 +3,26 @@
  *
  * `loadConfig` checks all settings and reports every problem in one ConfigError (fixing one setting
  * per deploy is miserable). Orchestrations never see AppConfig: trigger functions pass the
- * serialisable EncryptionPolicy from `toEncryptionPolicy`.
+ * serialisable EncryptionPolicy from `toEncryptionPolicy` (and the remediation triggers pass heal
+ * settings built from `AppConfig.remediation`).
  */
 import { z } from 'zod';
 import { ValidationError } from './errors';
 import { isValidGlob } from './glob';
+import { parseMaintenanceWindow } from './remediation/maintenance-window';
+import { DEFAULT_POLICY_DEFINITION_IDS, HEAL_ACTIONS, isNcrontab, type HealAction, type RemediationSettings } from './remediation/settings';
 import { POLICY_VERSION, type EncryptionMode, type EncryptionPolicy, type ExclusionTag, type KekAlgorithm, type KekSize, type OsFilter, type VaultStrategy, type VolumeType } from './policy';
 import { isResourceGroupName, isSubscriptionId } from './resource-ids';
 
 export type AuthMode = 'managed-identity' | 'environment';
+export type { HealAction, RemediationSettings } from './remediation/settings';
+
+/** The Function App the code runs in, from the platform's own WEBSITE_* variables (absent outside Azure). */
+export interface FunctionAppSite {
+  subscriptionId: string;
+  resourceGroup: string;
+  siteName: string;
+}
 
 export interface AppConfig {
   encryptionMode: EncryptionMode;
@@ -40,6 +51,15 @@ export interface AppConfig {
     /** User-assigned identity (managed-identity mode) or service principal (environment mode); absent = system-assigned. */
     clientId?: string;
   };
+  /** Self-healing, drift remediation, sweeps and outcome events. */
+  remediation: RemediationSettings;
+  /**
+   * Explicit webhook for the vaults' Key Vault event subscriptions (local host / simulator). It can carry
+   * the Event Grid system key, so it is never logged nor put into durable history.
+   */
+  secretEventsWebhookUrl?: string;
+  /** Set when running in Azure; the secretEvents function's resource id is derived from it. */
+  functionApp?: FunctionAppSite;
 }
 
 export interface ConfigSetting {
@@ -48,32 +68,46 @@ export interface ConfigSetting {
   default?: string;
   required: boolean;
   values: string;
+  /**
+   * `app`: an app setting in Azure (infra/main.json sets it from a parameter).
+   * `local`: only for the local host / simulator; never set in Azure (the app derives what it needs there).
+   */
+  scope: 'app' | 'local';
 }
 
 /** Metadata for every setting; the README table and the infra template are checked against it. */
 export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
-  { name: 'ADE_ENCRYPTION_MODE', description: 'ADE mode: dual-pass with an Entra app (aad) or the current single-pass mode', default: 'aad', required: false, values: '`aad` | `single-pass`' },
-  { name: 'ADE_VAULT_STRATEGY', description: 'One dedicated Key Vault per subscription+region, or one per VM', default: 'per-region', required: false, values: '`per-region` | `per-vm`' },
-  { name: 'ADE_VAULT_RESOURCE_GROUP', description: 'Resource group that holds the dedicated vaults', default: 'rg-ade-autopilot-vaults', required: false, values: 'resource group name (1–90 chars: letters, digits, _ ( ) - .; not ending in .)' },
-  { name: 'ADE_VAULT_NAME_PREFIX', description: 'Prefix of generated vault names', default: 'adeap', required: false, values: '2–8 chars, lower-case letter first, then lower-case letters/digits' },
-  { name: 'ADE_SOFT_DELETE_RETENTION_DAYS', description: 'Soft-delete retention of created vaults, in days', default: '90', required: false, values: 'integer 7–90' },
-  { name: 'ADE_PURGE_PROTECTION', description: 'Purge protection on created vaults (cannot be turned off once on, so only true is accepted)', default: 'true', required: false, values: '`true`' },
-  { name: 'ADE_KEK_ENABLED', description: 'Wrap disk encryption secrets with a key encryption key (KEK)', default: 'true', required: false, values: '`true` | `false`' },
-  { name: 'ADE_KEK_SIZE', description: 'RSA size of the KEK; 2048 only when ADE_OS_FILTER=linux (Windows Server 2022 / Windows 11 need ≥ 3072)', default: '3072', required: false, values: '`2048` | `3072` | `4096`' },
-  { name: 'ADE_KEK_ALGORITHM', description: 'Key encryption algorithm passed to ADE', default: 'RSA-OAEP', required: false, values: '`RSA-OAEP`' },
-  { name: 'ADE_VOLUME_TYPE', description: 'Volumes to encrypt (case-insensitive input); Data requires ADE_OS_FILTER=linux because Windows cannot encrypt data volumes alone', default: 'All', required: false, values: '`All` | `OS` | `Data`' },
-  { name: 'ADE_SUBSCRIPTIONS', description: 'Subscriptions in scope', required: true, values: 'comma-separated subscription GUIDs (at least one)' },
-  { name: 'ADE_INCLUDE_RESOURCE_GROUPS', description: 'Resource groups in scope', default: '*', required: false, values: 'comma-separated glob patterns (`*`, `?`), case-insensitive' },
-  { name: 'ADE_EXCLUDE_RESOURCE_GROUPS', description: 'Resource groups excluded from scope (wins over include)', default: '', required: false, values: 'comma-separated glob patterns (`*`, `?`), case-insensitive' },
-  { name: 'ADE_EXCLUSION_TAG', description: 'VM tag that opts a VM out', default: 'ade-autopilot=skip', required: false, values: '`name=value` or `name` (any value)' },
-  { name: 'ADE_OS_FILTER', description: 'Operating systems in scope', default: 'all', required: false, values: '`all` | `windows` | `linux`' },
-  { name: 'ADE_DRY_RUN', description: 'Plan only: decide and report, change nothing', default: 'false', required: false, values: '`true` | `false`' },
-  { name: 'ADE_SECRET_EVENT_TIMEOUT_MINUTES', description: 'How long to wait for the Key Vault secret event before falling back to polling', default: '90', required: false, values: 'integer 5–1440' },
-  { name: 'ADE_ORCHESTRATION_TIMEOUT_MINUTES', description: 'Total time one VM encryption may take; must exceed the secret-event timeout', default: '360', required: false, values: 'integer 15–10080' },
-  { name: 'ADE_FALLBACK_POLL_SECONDS', description: 'Polling interval of the fallback status check; must be shorter than the secret-event timeout', default: '300', required: false, values: 'integer 30–3600' },
-  { name: 'ADE_TAG_OUTCOME', description: 'Record the outcome as VM tags', default: 'false', required: false, values: '`true` | `false`' },
-  { name: 'ADE_AUTH_MODE', description: 'How the app authenticates: managed identity, or a service principal from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET (local use)', default: 'managed-identity', required: false, values: '`managed-identity` | `environment`' },
-  { name: 'AZURE_CLIENT_ID', description: 'Client id of a user-assigned managed identity (managed-identity mode) or of the service principal (environment mode); empty = system-assigned identity', default: '', required: false, values: 'GUID or empty' },
+  { name: 'ADE_ENCRYPTION_MODE', description: 'ADE mode: dual-pass with an Entra app (aad) or the current single-pass mode', default: 'aad', required: false, values: '`aad` | `single-pass`', scope: 'app' },
+  { name: 'ADE_VAULT_STRATEGY', description: 'One dedicated Key Vault per subscription+region, or one per VM', default: 'per-region', required: false, values: '`per-region` | `per-vm`', scope: 'app' },
+  { name: 'ADE_VAULT_RESOURCE_GROUP', description: 'Resource group that holds the dedicated vaults', default: 'rg-ade-autopilot-vaults', required: false, values: 'resource group name (1–90 chars: letters, digits, _ ( ) - .; not ending in .)', scope: 'app' },
+  { name: 'ADE_VAULT_NAME_PREFIX', description: 'Prefix of generated vault names', default: 'adeap', required: false, values: '2–8 chars, lower-case letter first, then lower-case letters/digits', scope: 'app' },
+  { name: 'ADE_SOFT_DELETE_RETENTION_DAYS', description: 'Soft-delete retention of created vaults, in days', default: '90', required: false, values: 'integer 7–90', scope: 'app' },
+  { name: 'ADE_PURGE_PROTECTION', description: 'Purge protection on created vaults (cannot be turned off once on, so only true is accepted)', default: 'true', required: false, values: '`true`', scope: 'app' },
+  { name: 'ADE_KEK_ENABLED', description: 'Wrap disk encryption secrets with a key encryption key (KEK)', default: 'true', required: false, values: '`true` | `false`', scope: 'app' },
+  { name: 'ADE_KEK_SIZE', description: 'RSA size of the KEK; 2048 only when ADE_OS_FILTER=linux (Windows Server 2022 / Windows 11 need ≥ 3072)', default: '3072', required: false, values: '`2048` | `3072` | `4096`', scope: 'app' },
+  { name: 'ADE_KEK_ALGORITHM', description: 'Key encryption algorithm passed to ADE', default: 'RSA-OAEP', required: false, values: '`RSA-OAEP`', scope: 'app' },
+  { name: 'ADE_VOLUME_TYPE', description: 'Volumes to encrypt (case-insensitive input); Data requires ADE_OS_FILTER=linux because Windows cannot encrypt data volumes alone', default: 'All', required: false, values: '`All` | `OS` | `Data`', scope: 'app' },
+  { name: 'ADE_SUBSCRIPTIONS', description: 'Subscriptions in scope', required: true, values: 'comma-separated subscription GUIDs (at least one)', scope: 'app' },
+  { name: 'ADE_INCLUDE_RESOURCE_GROUPS', description: 'Resource groups in scope', default: '*', required: false, values: 'comma-separated glob patterns (`*`, `?`), case-insensitive', scope: 'app' },
+  { name: 'ADE_EXCLUDE_RESOURCE_GROUPS', description: 'Resource groups excluded from scope (wins over include)', default: '', required: false, values: 'comma-separated glob patterns (`*`, `?`), case-insensitive', scope: 'app' },
+  { name: 'ADE_EXCLUSION_TAG', description: 'VM tag that opts a VM out', default: 'ade-autopilot=skip', required: false, values: '`name=value` or `name` (any value)', scope: 'app' },
+  { name: 'ADE_OS_FILTER', description: 'Operating systems in scope', default: 'all', required: false, values: '`all` | `windows` | `linux`', scope: 'app' },
+  { name: 'ADE_DRY_RUN', description: 'Plan only: decide and report, change nothing', default: 'false', required: false, values: '`true` | `false`', scope: 'app' },
+  { name: 'ADE_SECRET_EVENT_TIMEOUT_MINUTES', description: 'How long to wait for the Key Vault secret event before falling back to polling', default: '90', required: false, values: 'integer 5–1440', scope: 'app' },
+  { name: 'ADE_ORCHESTRATION_TIMEOUT_MINUTES', description: 'Total time one VM encryption may take; must exceed the secret-event timeout', default: '360', required: false, values: 'integer 15–10080', scope: 'app' },
+  { name: 'ADE_FALLBACK_POLL_SECONDS', description: 'Polling interval of the fallback status check; must be shorter than the secret-event timeout', default: '300', required: false, values: 'integer 30–3600', scope: 'app' },
+  { name: 'ADE_TAG_OUTCOME', description: 'Record the outcome as VM tags', default: 'false', required: false, values: '`true` | `false`', scope: 'app' },
+  { name: 'ADE_AUTH_MODE', description: 'How the app authenticates: managed identity, or a service principal from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET (local use)', default: 'managed-identity', required: false, values: '`managed-identity` | `environment`', scope: 'app' },
+  { name: 'AZURE_CLIENT_ID', description: 'Client id of a user-assigned managed identity (managed-identity mode) or of the service principal (environment mode); empty = system-assigned identity', default: '', required: false, values: 'GUID or empty', scope: 'app' },
+  { name: 'ADE_HEAL_ACTION', description: 'How BEK restore re-provisions key material once the secret is back: deallocate+start now, in the maintenance window, or only notify (restart needs the VM restart role: infra parameter enableSelfHealingRestart)', default: 'restart', required: false, values: '`restart` | `maintenance-window` | `notify-only`', scope: 'app' },
+  { name: 'ADE_MAINTENANCE_WINDOW', description: 'Weekly UTC window for ADE_HEAL_ACTION=maintenance-window (required then), e.g. `Sat,Sun 01:00-05:00`; an end before the start spans midnight', default: '', required: false, values: '`<days> HH:MM-HH:MM` with days `Mon`…`Sun`, `*` or a range `Mon-Fri`; or empty', scope: 'app' },
+  { name: 'ADE_POLICY_DEFINITION_IDS', description: 'Policy definitions whose NonCompliant state events start a remediation (default: the built-in ADE-or-EncryptionAtHost definitions)', default: DEFAULT_POLICY_DEFINITION_IDS.join(','), required: false, values: 'comma-separated policy definition resource ids (at least one)', scope: 'app' },
+  { name: 'ADE_SWEEP_CONCURRENCY', description: 'Most VM encryptions a sweep keeps in flight', default: '20', required: false, values: 'integer 1–500', scope: 'app' },
+  { name: 'ADE_SWEEP_READS_PER_SECOND', description: 'ARM reads per second a sweep may spend (the subscription read bucket refills at 25/s)', default: '10', required: false, values: 'integer 1–25', scope: 'app' },
+  { name: 'ADE_SWEEP_SCHEDULE', description: 'NCRONTAB schedule of the existing-fleet sweep; empty = on demand only (POST /api/sweep)', default: '', required: false, values: 'six-field NCRONTAB or empty', scope: 'app' },
+  { name: 'ADE_BEK_HEALTH_SCHEDULE', description: 'NCRONTAB schedule of the BEK health sweep', default: '0 0 */6 * * *', required: false, values: 'six-field NCRONTAB', scope: 'app' },
+  { name: 'ADE_OUTCOME_TOPIC_ENDPOINT', description: 'Custom Event Grid topic that receives AdeAutopilot.* outcome events (the app identity needs EventGrid Data Sender on it); empty = none', default: '', required: false, values: 'https URL without query string, or empty', scope: 'app' },
+  { name: 'ADE_SECRET_EVENTS_WEBHOOK_URL', description: 'Local only: webhook the vaults\' Key Vault event subscriptions deliver to (the local host\'s secretEvents URL). In Azure leave unset: the app targets its own secretEvents function, found from WEBSITE_SITE_NAME/WEBSITE_RESOURCE_GROUP/WEBSITE_OWNER_NAME', default: '', required: false, values: 'absolute http(s) URL or empty', scope: 'local' },
 ];
 
 export interface ConfigIssue {
@@ -129,6 +163,29 @@ function setting<T>(name: string, parse: (raw: string, fail: (message: string) =
 }
 
 class SettingProblem extends Error {}
+
+/** Optional text settings: '' (unset) yields undefined, anything else goes through `parse`. */
+function optional<T>(name: string, parse: (raw: string, fail: (message: string) => never) => T) {
+  return setting(name, (raw, fail): T | undefined => (raw === '' ? undefined : parse(raw, fail)));
+}
+
+function ncrontab(name: string, empty: 'allowed' | 'not allowed') {
+  const expected = `a six-field NCRONTAB expression (sec min hour day month weekday)${empty === 'allowed' ? ' or empty' : ''}`;
+  return setting(name, (raw, fail) => {
+    if (raw === '' && empty === 'allowed') return undefined;
+    if (!isNcrontab(raw)) fail(`expected ${expected}; got ${shown(raw)}`);
+    return raw.trim().split(/\s+/).join(' ');
+  });
+}
+
+/** Parses a URL without ever echoing it: these URLs can carry keys or SAS tokens. */
+function urlOf(raw: string): URL | undefined {
+  try {
+    return new URL(raw);
+  } catch {
+    return undefined;
+  }
+}
 
 function oneOf<T extends string>(name: string, values: readonly T[]) {
   return setting(name, (raw, fail) => {
@@ -231,6 +288,39 @@ const schema = z
       if (!isSubscriptionId(raw)) fail(`expected a client id GUID or empty (system-assigned identity); got ${shown(raw)}`);
       return raw.toLowerCase();
     }),
+    ADE_HEAL_ACTION: oneOf<HealAction>('ADE_HEAL_ACTION', HEAL_ACTIONS),
+    ADE_MAINTENANCE_WINDOW: optional('ADE_MAINTENANCE_WINDOW', (raw, fail) => {
+      try {
+        return parseMaintenanceWindow(raw);
+      } catch (error) {
+        return fail(error instanceof Error ? error.message : String(error));
+      }
+    }),
+    ADE_POLICY_DEFINITION_IDS: setting('ADE_POLICY_DEFINITION_IDS', (raw, fail) => {
+      const ids = list(raw);
+      if (ids.length === 0) fail('expected at least one policy definition id');
+      const bad = ids.filter((id) => !/^(\/[^/]+\/[^/]+)*\/providers\/Microsoft\.Authorization\/policyDefinitions\/[^/]+$/i.test(id));
+      if (bad.length > 0) fail(`expected policy definition resource ids (…/providers/Microsoft.Authorization/policyDefinitions/<name>); invalid: ${bad.map(shown).join(', ')}`);
+      return [...new Set(ids)];
+    }),
+    ADE_SWEEP_CONCURRENCY: integer('ADE_SWEEP_CONCURRENCY', 1, 500),
+    ADE_SWEEP_READS_PER_SECOND: integer('ADE_SWEEP_READS_PER_SECOND', 1, 25),
+    ADE_SWEEP_SCHEDULE: ncrontab('ADE_SWEEP_SCHEDULE', 'allowed'),
+    ADE_BEK_HEALTH_SCHEDULE: ncrontab('ADE_BEK_HEALTH_SCHEDULE', 'not allowed'),
+    ADE_OUTCOME_TOPIC_ENDPOINT: optional('ADE_OUTCOME_TOPIC_ENDPOINT', (raw, fail) => {
+      const url = urlOf(raw);
+      // Only scheme, host and path are ever shown: a query string could carry a SAS token.
+      if (!url || url.protocol !== 'https:') return fail(`expected an https URL of an Event Grid topic endpoint; got ${url ? `${url.protocol}//${url.host}${url.pathname}` : 'text that is not a URL'}`);
+      if (url.search !== '' || url.username !== '' || url.password !== '') fail('must not carry credentials or a query string (the app authenticates with its identity)');
+      return raw;
+    }),
+    ADE_SECRET_EVENTS_WEBHOOK_URL: optional('ADE_SECRET_EVENTS_WEBHOOK_URL', (raw, fail) => {
+      const url = urlOf(raw);
+      // Never shown: the URL carries the Event Grid system key (code=…).
+      if (!url) return fail('expected an absolute http(s) URL of the secretEvents Event Grid webhook (value not shown: it may carry a key)');
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') fail(`expected an http or https URL; got a ${url.protocol} URL`);
+      return url.toString();
+    }),
   });
 
 type Parsed = z.output<typeof schema>;
@@ -258,6 +348,9 @@ function crossFieldIssues(s: Partial<Parsed>, env: Record<string, string | undef
   }
   if (s.ADE_INCLUDE_RESOURCE_GROUPS !== undefined && s.ADE_INCLUDE_RESOURCE_GROUPS.length === 0) {
     issues.push({ setting: 'ADE_INCLUDE_RESOURCE_GROUPS', message: 'expected at least one pattern (use "*" for all resource groups)' });
+  }
+  if (s.ADE_HEAL_ACTION === 'maintenance-window' && 'ADE_MAINTENANCE_WINDOW' in s && s.ADE_MAINTENANCE_WINDOW === undefined) {
+    issues.push({ setting: 'ADE_MAINTENANCE_WINDOW', message: 'is required when ADE_HEAL_ACTION is "maintenance-window" (e.g. "Sat,Sun 01:00-05:00")' });
   }
   if (s.ADE_AUTH_MODE === 'environment') {
     // Presence only: the secret's value never goes into a message.
@@ -304,8 +397,38 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     fallbackPollSeconds: s.ADE_FALLBACK_POLL_SECONDS,
     tagOutcome: s.ADE_TAG_OUTCOME,
     auth: s.AZURE_CLIENT_ID === undefined ? { mode: s.ADE_AUTH_MODE } : { mode: s.ADE_AUTH_MODE, clientId: s.AZURE_CLIENT_ID },
+    remediation: remediationOf(s),
   };
+  if (s.ADE_SECRET_EVENTS_WEBHOOK_URL !== undefined) config.secretEventsWebhookUrl = s.ADE_SECRET_EVENTS_WEBHOOK_URL;
+  const site = functionAppSite(env);
+  if (site) config.functionApp = site;
   return config;
+}
+
+function remediationOf(s: Parsed): RemediationSettings {
+  const settings: RemediationSettings = {
+    healAction: s.ADE_HEAL_ACTION,
+    policyDefinitionIds: s.ADE_POLICY_DEFINITION_IDS,
+    sweepConcurrency: s.ADE_SWEEP_CONCURRENCY,
+    sweepReadsPerSecond: s.ADE_SWEEP_READS_PER_SECOND,
+    // Never undefined: the setting is not allowed to be empty.
+    bekHealthSchedule: s.ADE_BEK_HEALTH_SCHEDULE ?? '',
+  };
+  if (s.ADE_MAINTENANCE_WINDOW !== undefined) settings.maintenanceWindow = s.ADE_MAINTENANCE_WINDOW;
+  if (s.ADE_SWEEP_SCHEDULE !== undefined) settings.sweepSchedule = s.ADE_SWEEP_SCHEDULE;
+  if (s.ADE_OUTCOME_TOPIC_ENDPOINT !== undefined) settings.outcomeTopicEndpoint = s.ADE_OUTCOME_TOPIC_ENDPOINT;
+  return settings;
+}
+
+/**
+ * The platform sets WEBSITE_SITE_NAME, WEBSITE_RESOURCE_GROUP and WEBSITE_OWNER_NAME
+ * (`<subscription>+<rg>-<region>webspace`) on every Function App; they are not app settings.
+ */
+function functionAppSite(env: Record<string, string | undefined>): FunctionAppSite | undefined {
+  const siteName = env.WEBSITE_SITE_NAME?.trim();
+  const resourceGroup = env.WEBSITE_RESOURCE_GROUP?.trim();
+  const subscriptionId = /^([0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})\+/i.exec(env.WEBSITE_OWNER_NAME?.trim() ?? '')?.[1];
+  return siteName && resourceGroup && subscriptionId ? { subscriptionId: subscriptionId.toLowerCase(), resourceGroup, siteName } : undefined;
 }
 
 function orderBySetting(issues: ConfigIssue[]): ConfigIssue[] {

@@ -14,7 +14,7 @@ import { contextLog } from './lib/log';
 import { secretEventsDestination } from './lib/secret-events-endpoint';
 
 const app = appContext();
-const destination = secretEventsDestination();
+const destination = secretEventsDestination(app.config);
 
 function activitiesFor(context: InvocationContext): Activities {
   return createActivities({

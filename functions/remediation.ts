@@ -4,7 +4,7 @@
  * policyStates, armDrift, sweepHttp, bekHealthSweep). Handler cores take their Durable client and
  * logger as arguments, so tests drive them without a host.
  *
- * Settings: core/config (via functions/lib/app) and core/remediation/settings, both validated once.
+ * Settings: core/config `AppConfig.remediation` (via functions/lib/app), validated once with every other setting.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
@@ -14,7 +14,7 @@ import { createOutcomePublisher } from '../azure/remediation-outcomes';
 import { EVENT_ROUTES, matchesRoute, parseCommonAlert, parseDelivery, splitDelivery, type PolicyStateEvent, type ResourceEvent } from '../core/events';
 import type { EncryptionPolicy } from '../core/policy';
 import { remediationInstanceId, SWEEP_INSTANCE_ID, vaultRemediationInstanceId } from '../core/remediation/ids';
-import { loadRemediationSettings, type RemediationSettings } from '../core/remediation/settings';
+import type { RemediationSettings } from '../core/remediation/settings';
 import { alertTargets, selectArmDriftSignals, selectPolicySignals, type IgnoredSignal, type VmSignal } from '../core/remediation/signals';
 import { parseVmId } from '../core/resource-ids';
 import { remediateVmOrchestrator, REMEDIATE_VM_ORCHESTRATOR, type RemediateVmInput, type RemediationTarget } from '../orchestrations/remediateVm';
@@ -27,10 +27,9 @@ import { contextLog, type Log } from './lib/log';
 // ---------------------------------------------------------------------------------------------
 // Settings and starting orchestrations
 
-let settings: RemediationSettings | undefined;
-export function remediationSettings(env: Record<string, string | undefined> = process.env): RemediationSettings {
-  settings ??= loadRemediationSettings(env);
-  return settings;
+/** The process's remediation settings (validated at app load; a bad setting throws ConfigError). */
+export function remediationSettings(): RemediationSettings {
+  return appContext().config.remediation;
 }
 
 export function healSettingsOf(s: RemediationSettings): HealSettings {

@@ -6,36 +6,23 @@
  *    The URL may carry the Event Grid system key, so it is never logged or put in durable history.
  *  - otherwise, in Azure: an AzureFunction destination whose resource id is derived from the
  *    platform's own settings (WEBSITE_OWNER_NAME = `<subscription>+<rg>-<region>webspace`,
- *    WEBSITE_RESOURCE_GROUP, WEBSITE_SITE_NAME), so infra needs no extra setting.
+ *    WEBSITE_RESOURCE_GROUP, WEBSITE_SITE_NAME; read by core/config as `functionApp`), so infra needs
+ *    no extra setting.
  *  - neither: undefined (no event subscriptions; runs complete through status polling).
  */
 import type { EventDestination } from '../../azure/ports';
-import { ValidationError } from '../../core/errors';
+import type { AppConfig } from '../../core/config';
 
 export const SECRET_EVENTS_FUNCTION = 'secretEvents';
-export const SECRET_EVENTS_WEBHOOK_SETTING = 'ADE_SECRET_EVENTS_WEBHOOK_URL';
 
-export function secretEventsDestination(env: Record<string, string | undefined> = process.env): EventDestination | undefined {
-  const webhook = env[SECRET_EVENTS_WEBHOOK_SETTING]?.trim();
-  if (webhook) {
-    let url: URL;
-    try {
-      url = new URL(webhook);
-    } catch {
-      throw new ValidationError(`${SECRET_EVENTS_WEBHOOK_SETTING} must be an absolute http(s) URL of the secretEvents Event Grid webhook`, { field: SECRET_EVENTS_WEBHOOK_SETTING });
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new ValidationError(`${SECRET_EVENTS_WEBHOOK_SETTING} must use http or https`, { field: SECRET_EVENTS_WEBHOOK_SETTING });
-    }
-    return { kind: 'webhook', endpointUrl: url.toString(), maxEventsPerBatch: 1 };
-  }
-  const site = env.WEBSITE_SITE_NAME?.trim();
-  const resourceGroup = env.WEBSITE_RESOURCE_GROUP?.trim();
-  const subscriptionId = /^([0-9a-f-]{36})\+/i.exec(env.WEBSITE_OWNER_NAME ?? '')?.[1];
-  if (site && resourceGroup && subscriptionId) {
+/** Both inputs come from core/config `loadConfig` (which validated the webhook URL). */
+export function secretEventsDestination(config: Pick<AppConfig, 'secretEventsWebhookUrl' | 'functionApp'>): EventDestination | undefined {
+  if (config.secretEventsWebhookUrl) return { kind: 'webhook', endpointUrl: config.secretEventsWebhookUrl, maxEventsPerBatch: 1 };
+  const site = config.functionApp;
+  if (site) {
     return {
       kind: 'azure-function',
-      resourceId: `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Web/sites/${site}/functions/${SECRET_EVENTS_FUNCTION}`,
+      resourceId: `/subscriptions/${site.subscriptionId}/resourceGroups/${site.resourceGroup}/providers/Microsoft.Web/sites/${site.siteName}/functions/${SECRET_EVENTS_FUNCTION}`,
       maxEventsPerBatch: 1,
     };
   }

@@ -15,7 +15,12 @@ const FIXED_NAMES = [
   'ADE_VOLUME_TYPE', 'ADE_SUBSCRIPTIONS', 'ADE_INCLUDE_RESOURCE_GROUPS', 'ADE_EXCLUDE_RESOURCE_GROUPS',
   'ADE_EXCLUSION_TAG', 'ADE_OS_FILTER', 'ADE_DRY_RUN', 'ADE_SECRET_EVENT_TIMEOUT_MINUTES',
   'ADE_ORCHESTRATION_TIMEOUT_MINUTES', 'ADE_FALLBACK_POLL_SECONDS', 'ADE_TAG_OUTCOME', 'ADE_AUTH_MODE', 'AZURE_CLIENT_ID',
+  'ADE_HEAL_ACTION', 'ADE_MAINTENANCE_WINDOW', 'ADE_POLICY_DEFINITION_IDS', 'ADE_SWEEP_CONCURRENCY', 'ADE_SWEEP_READS_PER_SECOND',
+  'ADE_SWEEP_SCHEDULE', 'ADE_BEK_HEALTH_SCHEDULE', 'ADE_OUTCOME_TOPIC_ENDPOINT', 'ADE_SECRET_EVENTS_WEBHOOK_URL',
 ];
+/** Settings that only the local host / simulator sets; infra must not deploy them. */
+const LOCAL_ONLY = ['ADE_SECRET_EVENTS_WEBHOOK_URL'];
+const SUBS = { ADE_SUBSCRIPTIONS: '11111111-2222-3333-4444-555555555555' };
 
 function configErrorOf(env: Record<string, string>): ConfigError {
   try {
@@ -41,6 +46,26 @@ describe('loadConfig: valid environments', () => {
       if (saved === undefined) delete process.env.ADE_SUBSCRIPTIONS;
       else process.env.ADE_SUBSCRIPTIONS = saved;
     }
+  });
+
+  it('outside Azure and without a webhook there is no secretEvents target and no optional remediation value', () => {
+    const config = loadConfig(SUBS);
+    expect(config.secretEventsWebhookUrl).toBeUndefined();
+    expect(config.functionApp).toBeUndefined();
+    expect(Object.keys(config.remediation).sort()).toEqual(['bekHealthSchedule', 'healAction', 'policyDefinitionIds', 'sweepConcurrency', 'sweepReadsPerSecond']);
+  });
+
+  it.each([
+    [{ WEBSITE_SITE_NAME: 'func-ade', WEBSITE_RESOURCE_GROUP: 'rg-ade' }],
+    [{ WEBSITE_SITE_NAME: 'func-ade', WEBSITE_OWNER_NAME: '11111111-2222-3333-4444-555555555555+rg-ade-WestEuropewebspace' }],
+    [{ WEBSITE_SITE_NAME: 'func-ade', WEBSITE_RESOURCE_GROUP: 'rg-ade', WEBSITE_OWNER_NAME: 'not-a-subscription+rg-ade-WestEuropewebspace' }],
+  ])('incomplete platform variables %j give no Function App site', (platform) => {
+    expect(loadConfig({ ...SUBS, ...platform }).functionApp).toBeUndefined();
+  });
+
+  it('remediation settings are plain JSON (heal settings travel as orchestration input)', () => {
+    const { remediation } = loadConfig({ ...SUBS, ADE_HEAL_ACTION: 'maintenance-window', ADE_MAINTENANCE_WINDOW: 'Sun 02:00-04:00', ADE_SWEEP_SCHEDULE: '0 0 3 * * *' });
+    expect(JSON.parse(JSON.stringify(remediation))).toEqual(remediation);
   });
 });
 
@@ -80,6 +105,17 @@ describe('loadConfig: invalid environments', () => {
     expect(crossError.message).toContain('AZURE_CLIENT_ID');
   });
 
+  it.each([
+    ['ADE_SECRET_EVENTS_WEBHOOK_URL', 'not a url?code=SUPERSECRETKEY'],
+    ['ADE_SECRET_EVENTS_WEBHOOK_URL', 'ftp://host/x?code=SUPERSECRETKEY'],
+    ['ADE_OUTCOME_TOPIC_ENDPOINT', 'https://t.example/api/events?sig=SUPERSECRETKEY'],
+    ['ADE_OUTCOME_TOPIC_ENDPOINT', 'http://user:SUPERSECRETKEY@t.example/api/events'],
+  ])('never echoes a key carried by %s', (name, value) => {
+    const error = configErrorOf({ ...SUBS, [name]: value });
+    expect(error.issues.map((i) => i.setting)).toEqual([name]);
+    expect(error.message).not.toContain('SUPERSECRETKEY');
+  });
+
   it('lists issues in the documented setting order', () => {
     const error = configErrorOf({ AZURE_CLIENT_ID: 'x', ADE_DRY_RUN: 'x', ADE_ENCRYPTION_MODE: 'x' });
     expect(error.issues.map((i) => i.setting)).toEqual(['ADE_ENCRYPTION_MODE', 'ADE_SUBSCRIPTIONS', 'ADE_DRY_RUN', 'AZURE_CLIENT_ID']);
@@ -98,6 +134,11 @@ describe('CONFIG_SETTINGS', () => {
       if (setting.required) expect(setting.default, setting.name).toBeUndefined();
       else expect(setting.default, setting.name).toBeTypeOf('string');
     }
+  });
+
+  it('marks exactly the local-only settings as scope "local" (infra deploys every other one)', () => {
+    expect(CONFIG_SETTINGS.filter((s) => s.scope === 'local').map((s) => s.name)).toEqual(LOCAL_ONLY);
+    expect(CONFIG_SETTINGS.filter((s) => s.scope !== 'local').every((s) => s.scope === 'app')).toBe(true);
   });
 
   it('documented defaults are exactly what loadConfig applies', () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadRemediationSettings } from '../../core/remediation/settings';
+import { loadConfig } from '../../core/config';
 import { handleAlert, handleArmDrift, handleHeal, handlePolicyStates, handleSweep, type HandlerDeps, type StarterClient } from '../../functions/remediation';
 import { basePolicy, fixture, SUB } from './helpers';
 
@@ -25,7 +25,7 @@ function fakeClient() {
 function deps() {
   const { client, instances } = fakeClient();
   const logs: string[] = [];
-  const d: HandlerDeps = { client, policy: basePolicy(), settings: loadRemediationSettings({}), log: (level, message) => logs.push(`${level} ${message}`) };
+  const d: HandlerDeps = { client, policy: basePolicy(), settings: loadConfig({ ADE_SUBSCRIPTIONS: SUB }).remediation, log: (level, message) => logs.push(`${level} ${message}`) };
   return { d, instances, logs };
 }
 
