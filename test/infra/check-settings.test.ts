@@ -14,6 +14,8 @@ import { INFRA_DIR, REPO_ROOT } from './arm';
 const CHECK = path.join(INFRA_DIR, 'check-settings.cjs');
 const SUBSCRIPTION = '00000000-1111-2222-3333-444444444444';
 const PARAMETER_FILES = readdirSync(INFRA_DIR).filter((f) => f.endsWith('.parameters.json'));
+/** What main.json sets from parameters: every app-scoped setting but AZURE_CLIENT_ID (known only after deployment). */
+const DEPLOYED = CONFIG_SETTINGS.filter((s) => s.scope === 'app' && s.name !== 'AZURE_CLIENT_ID').map((s) => s.name);
 
 // Inside the repository's node_modules so the transpiled module resolves zod like the deployed app does.
 const buildDir = path.join(REPO_ROOT, 'node_modules', '.cache', `ade-infra-test-${process.pid}-${Date.now()}`);
@@ -63,7 +65,7 @@ describe('check-settings.cjs with the real core/config.ts', () => {
   it('accepts the template defaults', () => {
     const result = check(writeParameters('empty.parameters.json', {}));
     expect(result.stderr).toBe('');
-    expect(result.stdout).toBe(`${CONFIG_SETTINGS.length - 1} app settings accepted by config.js\n`);
+    expect(result.stdout).toBe(`${DEPLOYED.length} app settings accepted by config.js\n`);
     expect(result.status).toBe(0);
   });
 
@@ -74,11 +76,13 @@ describe('check-settings.cjs with the real core/config.ts', () => {
   });
 
   it('rejects a combination the app would refuse, listing every problem', () => {
-    const result = check(writeParameters('bad.parameters.json', { kekSize: 2048, osFilter: 'all', secretEventTimeoutMinutes: 400, orchestrationTimeoutMinutes: 360 }));
+    const result = check(writeParameters('bad.parameters.json', { kekSize: 2048, osFilter: 'all', secretEventTimeoutMinutes: 400, orchestrationTimeoutMinutes: 360, healAction: 'maintenance-window', sweepSchedule: '*/5 * * * *' }));
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('the app would refuse these settings');
     expect(result.stderr).toContain('ADE_KEK_SIZE');
     expect(result.stderr).toContain('ADE_ORCHESTRATION_TIMEOUT_MINUTES');
+    expect(result.stderr).toContain('ADE_MAINTENANCE_WINDOW: is required when ADE_HEAL_ACTION is "maintenance-window"');
+    expect(result.stderr).toContain('ADE_SWEEP_SCHEDULE');
   });
 
   it('passes every setting the configuration module reads, computed like main.json (AZURE_CLIENT_ID is only known after deployment)', () => {
@@ -88,11 +92,11 @@ describe('check-settings.cjs with the real core/config.ts', () => {
     const result = check(writeParameters('targets.parameters.json', { targetSubscriptionIds: ['aaaaaaaa-0000-0000-0000-000000000001', 'aaaaaaaa-0000-0000-0000-000000000002'], dryRun: true }), recorder);
     expect(result.status).toBe(0);
     const env = JSON.parse(readFileSync(recorded, 'utf8')) as Record<string, string>;
-    expect(Object.keys(env).sort()).toEqual(CONFIG_SETTINGS.map((s) => s.name).filter((n) => n !== 'AZURE_CLIENT_ID').sort());
+    expect(Object.keys(env).sort()).toEqual([...DEPLOYED].sort());
     expect(env.ADE_SUBSCRIPTIONS).toBe('aaaaaaaa-0000-0000-0000-000000000001,aaaaaaaa-0000-0000-0000-000000000002');
     expect(env.ADE_DRY_RUN).toBe('true');
     const defaults = Object.fromEntries(CONFIG_SETTINGS.filter((s) => s.default !== undefined).map((s) => [s.name, s.default]));
-    for (const name of ['ADE_ENCRYPTION_MODE', 'ADE_KEK_SIZE', 'ADE_KEK_ENABLED', 'ADE_EXCLUDE_RESOURCE_GROUPS', 'ADE_AUTH_MODE']) expect(env[name], name).toBe(defaults[name]);
+    for (const name of ['ADE_ENCRYPTION_MODE', 'ADE_KEK_SIZE', 'ADE_KEK_ENABLED', 'ADE_EXCLUDE_RESOURCE_GROUPS', 'ADE_AUTH_MODE', 'ADE_HEAL_ACTION', 'ADE_SWEEP_CONCURRENCY', 'ADE_BEK_HEALTH_SCHEDULE', 'ADE_POLICY_DEFINITION_IDS', 'ADE_OUTCOME_TOPIC_ENDPOINT']) expect(env[name], name).toBe(defaults[name]);
   });
 });
 

@@ -348,12 +348,20 @@ function enumeratedValues(values: string): string[] | undefined {
 describe('app settings equal what core/config.ts reads', () => {
   const settings = appSettingsOf(mainLevels);
   const appNames = [...settings.values.keys()];
-  const configNames = CONFIG_SETTINGS.map((s) => s.name);
+  // Local-only settings (scope 'local', e.g. the local host's secretEvents webhook) must never be deployed.
+  const appScoped = CONFIG_SETTINGS.filter((s) => s.scope === 'app');
+  const configNames = appScoped.map((s) => s.name);
+  const localNames = CONFIG_SETTINGS.filter((s) => s.scope === 'local').map((s) => s.name);
   const parameters = objectOf(main.parameters);
 
-  it('every setting the configuration module reads is set, and every other setting is a documented platform setting', () => {
+  it('every app-scoped setting the configuration module reads is set, and every other setting is a documented platform setting', () => {
     expect(appNames.filter((n) => !(n in PLATFORM_SETTINGS)).sort()).toEqual([...configNames].sort());
-    expect(configNames.filter((n) => n in PLATFORM_SETTINGS)).toEqual([]);
+    expect(CONFIG_SETTINGS.map((s) => s.name).filter((n) => n in PLATFORM_SETTINGS)).toEqual([]);
+  });
+
+  it('no local-only setting is deployed', () => {
+    expect(localNames.length).toBeGreaterThan(0);
+    expect(appNames.filter((n) => localNames.includes(n))).toEqual([]);
   });
 
   it('the identity settings point at the user-assigned identity', () => {
@@ -364,7 +372,7 @@ describe('app settings equal what core/config.ts reads', () => {
     expect(settings.values.get('ADE_SUBSCRIPTIONS')).toBe("[join(variables('targetSubscriptionIds'), ',')]");
   });
 
-  const parameterDriven = CONFIG_SETTINGS.filter((s) => !['ADE_AUTH_MODE', 'AZURE_CLIENT_ID', 'ADE_SUBSCRIPTIONS'].includes(s.name));
+  const parameterDriven = appScoped.filter((s) => !['ADE_AUTH_MODE', 'AZURE_CLIENT_ID', 'ADE_SUBSCRIPTIONS'].includes(s.name));
 
   it.each(parameterDriven.map((s) => [s.name, s] as const))('%s comes from one parameter with the same default and the same allowed values', (name, setting) => {
     const value = settings.values.get(name)!;
