@@ -5,7 +5,7 @@
  * (https://learn.microsoft.com/rest/api/compute/virtual-machines) and @azure/arm-compute models.
  */
 import type { SimResponse } from '../contract';
-import { adeKindOf, bootGuest, runAdeExtension, type GuestHost } from '../guest';
+import { adeKindOf, bekMissingReport, bootGuest, runAdeExtension, type GuestHost } from '../guest';
 import { type ArmCore, type RequestScope } from './core';
 import { armError, bodyObject, eq, isObject, json, key, newGuid, normalizeLocation, resourceId, stringRecord, truncate, validateName, type ArmPath } from './http';
 import type { DiskEncryptionSettingsModel, DiskRecord, ExtensionRecord, InstanceViewStatus, VmRecord } from './state';
@@ -54,7 +54,7 @@ export class Compute {
         if (path.types.length === 2 && path.collection) {
           if (req.method !== 'GET') throw methodNotAllowed(req.method);
           const vm = this.vm(sub.subscriptionId, path.resourceGroup, vmName);
-          return json(200, { value: Object.values(vm.extensions).map((e) => extensionJson(e, req.query.get('$expand') === 'instanceView')) });
+          return json(200, { value: Object.values(vm.extensions).map((e) => extensionJson(this.reported(vm, e), req.query.get('$expand') === 'instanceView')) });
         }
         if (path.types.length === 2) return this.extensionVerb(scope, sub.subscriptionId, path.resourceGroup, vmName, path.names[1]!);
       }
@@ -377,7 +377,7 @@ export class Compute {
     switch (req.method) {
       case 'GET':
         if (!existing) this.core.notFound(`${VM_TYPE}/extensions`, `${vmName}/${extName}`, resourceGroup);
-        return json(200, extensionJson(existing, eq(req.query.get('$expand') ?? '', 'instanceView')));
+        return json(200, extensionJson(this.reported(vm, existing), eq(req.query.get('$expand') ?? '', 'instanceView')));
       case 'PUT':
       case 'PATCH':
         return this.putExtension(scope, vm, extName, existing, bodyObject(req), req.method === 'PATCH');
@@ -565,6 +565,12 @@ export class Compute {
     return out;
   }
 
+  /** The extension as its instance view shows it: the ADE extension reports missing BEK files (guest state). */
+  private reported(vm: VmRecord, e: ExtensionRecord): ExtensionRecord {
+    const report = bekMissingReport(this.guestHost(), vm, e);
+    return report ? { ...e, ...report } : e;
+  }
+
   instanceView(vm: VmRecord): Record<string, unknown> {
     const time = vm.timeCreated;
     const agentReady = vm.powerState === 'running' && vm.guest.boot === 'ok';
@@ -609,7 +615,7 @@ export class Compute {
       };
     }
     const extensions = Object.values(vm.extensions).filter((e) => e.statuses.length > 0 || e.substatuses.length > 0);
-    if (extensions.length > 0) view.extensions = extensions.map(extensionInstanceView);
+    if (extensions.length > 0) view.extensions = extensions.map((e) => extensionInstanceView(this.reported(vm, e)));
     return view;
   }
 }

@@ -9,9 +9,10 @@ import { eventGridLink } from '../eventgrid/link';
 import type { Compute } from './compute';
 import type { ArmCore, Durations } from './core';
 import { armError, bodyObject, eq, isObject, json, key, normalizeLocation, resourceId } from './http';
+import { policyStateEvent } from './events';
 import { vaultNameProblem, type KeyVaultArm } from './keyvault';
 import type { Resources } from './resources';
-import type { VaultRecord } from './state';
+import type { PolicyStateRecord, VaultRecord } from './state';
 import type { OperationClass } from './throttle';
 
 const MAX_BULK_VMS = 10_000;
@@ -122,6 +123,10 @@ export class ArmControl {
       case 'DELETE eventgrid/deliveries':
         link.clearDeliveryReport();
         return { status: 204 };
+      case 'POST policy/states':
+        return json(200, this.recordPolicyState(bodyObject(req)));
+      case 'GET policy/states':
+        return json(200, { value: Object.values(s.policyStates ?? {}) });
       case 'POST eventgrid/publish': {
         const b = bodyObject(req);
         if (typeof b.source !== 'string' || !Array.isArray(b.events)) throw armError(400, 'InvalidRequest', "Body needs 'source' (an ARM id) and 'events' (Event Grid schema events).");
@@ -174,6 +179,49 @@ export class ArmControl {
       ids.push(vm.id);
     }
     return { count: ids.length, ids };
+  }
+
+  /**
+   * Records a policy evaluation result and raises what Azure Policy raises for it: PolicyStateCreated the
+   * first time a resource has a state for an assignment + definition (+ reference id), PolicyStateChanged
+   * when the compliance state differs from the recorded one, nothing when it is the same (event-schemas.md §5).
+   */
+  private recordPolicyState(b: Record<string, unknown>): { state: PolicyStateRecord; published: string | null } {
+    const text = (name: string, required: boolean): string => {
+      const value = b[name];
+      if (value === undefined || value === null || value === '') {
+        if (required) throw armError(400, 'InvalidRequest', `Body needs '${name}'.`);
+        return '';
+      }
+      if (typeof value !== 'string') throw armError(400, 'InvalidRequest', `'${name}' must be a string.`);
+      return value;
+    };
+    const resourceId = text('resourceId', true);
+    const sub = /^\/subscriptions\/([0-9a-f-]{36})\//i.exec(resourceId);
+    if (!sub) throw armError(400, 'InvalidRequest', `'resourceId' must be an ARM id under /subscriptions/<id>/ (got '${resourceId.slice(0, 200)}').`);
+    const subscriptionId = this.core.subscription(sub[1]!).subscriptionId;
+    const policyAssignmentId = text('policyAssignmentId', true);
+    const policyDefinitionId = text('policyDefinitionId', true);
+    const complianceState = text('complianceState', true);
+    if (!['Compliant', 'NonCompliant', 'Unknown', 'Exempt', 'Conflict', 'NotStarted', 'Protected'].includes(complianceState)) {
+      throw armError(400, 'InvalidRequest', `'complianceState' must be Compliant, NonCompliant, Unknown, Exempt, Conflict, NotStarted or Protected (got '${complianceState.slice(0, 40)}').`);
+    }
+    const timestamp = text('timestamp', false) || this.core.nowIso();
+    if (Number.isNaN(Date.parse(timestamp))) throw armError(400, 'InvalidRequest', `'timestamp' must be an ISO 8601 time (got '${timestamp.slice(0, 40)}').`);
+    const state: PolicyStateRecord = {
+      resourceId, policyAssignmentId, policyDefinitionId, subscriptionId, complianceState, timestamp,
+      policyDefinitionReferenceId: text('policyDefinitionReferenceId', false),
+      complianceReasonCode: text('complianceReasonCode', false),
+    };
+    const states = (this.core.state.policyStates ??= {});
+    const id = key([resourceId, policyAssignmentId, policyDefinitionId, state.policyDefinitionReferenceId].join('|'));
+    const previous = states[id];
+    states[id] = state;
+    const kind = !previous ? 'Created' : previous.complianceState !== complianceState ? 'Changed' : undefined;
+    if (!kind) return { state, published: null };
+    const event = policyStateEvent(kind, state, this.core.nowIso());
+    this.core.publish(`/subscriptions/${subscriptionId}`, [event]);
+    return { state, published: event.eventType };
   }
 
   private seedVault(b: Record<string, any>): Record<string, unknown> {

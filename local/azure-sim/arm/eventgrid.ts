@@ -18,7 +18,10 @@ const TOPIC_TYPES: Record<string, RegExp> = {
   'microsoft.resources.subscriptions': /^\/subscriptions\/[^/]+$/i,
   'microsoft.resources.resourcegroups': /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+$/i,
   'microsoft.keyvault.vaults': /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.KeyVault\/vaults\/[^/]+$/i,
+  // Azure Policy compliance states of a subscription (management-group sources are not simulated).
+  'microsoft.policyinsights.policystates': /^\/subscriptions\/[^/]+$/i,
 };
+const POLICY_TOPIC_TYPE = 'Microsoft.PolicyInsights.PolicyStates';
 const MAX_SUBSCRIPTIONS_PER_TOPIC = 500;
 
 export class EventGridArm {
@@ -27,6 +30,14 @@ export class EventGridArm {
     link.subscriptionsFor = (source) => {
       const k = key(source);
       return Object.values(this.core.state.eventSubscriptions).filter((s) => key(s.source) === k && s.provisioningState === 'Succeeded');
+    };
+    // A subscription is the source of two system topic types (ARM events and policy states): each topic
+    // receives only its own kind of event.
+    link.accepts = (sub, event) => {
+      const topic = this.core.state.systemTopics[key(sub.topicId)];
+      if (!topic) return true;
+      const isPolicyEvent = event.eventType.toLowerCase().startsWith('microsoft.policyinsights.');
+      return eq(topic.topicType, POLICY_TOPIC_TYPE) === isPolicyEvent;
     };
     link.topicByHost = (host) => Object.values(this.core.state.customTopics).find((t) => new URL(t.endpoint).hostname === host);
   }
@@ -118,10 +129,11 @@ export class EventGridArm {
         const source = String(props.source ?? '');
         const topicType = String(props.topicType ?? '');
         const pattern = TOPIC_TYPES[topicType.toLowerCase()];
-        if (!pattern) throw armError(400, 'InvalidRequest', `Topic type '${truncate(topicType, 60)}' is not supported by this simulator (supported: Microsoft.Resources.Subscriptions, Microsoft.Resources.ResourceGroups, Microsoft.KeyVault.vaults).`);
+        if (!pattern) throw armError(400, 'InvalidRequest', `Topic type '${truncate(topicType, 60)}' is not supported by this simulator (supported: Microsoft.Resources.Subscriptions, Microsoft.Resources.ResourceGroups, Microsoft.KeyVault.vaults, Microsoft.PolicyInsights.PolicyStates).`);
         if (!pattern.test(source)) throw armError(400, 'InvalidRequest', `Source '${truncate(source, 200)}' is not valid for topic type '${topicType}'.`);
         if (!this.sourceExists(source)) throw armError(404, 'ResourceNotFound', `The source resource '${truncate(source, 200)}' was not found.`);
-        const clash = Object.values(this.state.systemTopics).find((x) => eq(x.source, source));
+        // One system topic per source and topic type (a subscription may have both an ARM-events and a policy-states topic).
+        const clash = Object.values(this.state.systemTopics).find((x) => eq(x.source, source) && eq(x.topicType, canonicalTopicType(topicType)));
         if (clash) throw armError(400, 'InvalidRequest', `Only one system topic is allowed per source. System topic '${clash.id}' already exists for source '${source}'.`);
         const location = normalizeLocation(String(body.location ?? ''));
         if (!location) throw armError(400, 'LocationRequired', 'The location property is required for this definition.');
@@ -298,6 +310,7 @@ function canonicalTopicType(type: string): string {
   const lower = type.toLowerCase();
   if (lower === 'microsoft.resources.subscriptions') return 'Microsoft.Resources.Subscriptions';
   if (lower === 'microsoft.resources.resourcegroups') return 'Microsoft.Resources.ResourceGroups';
+  if (lower === 'microsoft.policyinsights.policystates') return POLICY_TOPIC_TYPE;
   return 'Microsoft.KeyVault.vaults';
 }
 

@@ -94,3 +94,29 @@ export function clientRequestIdOf(req: SimRequest): string {
   const value = Array.isArray(header) ? header[0] : header;
   return value ?? req.requestId;
 }
+
+/**
+ * Azure Policy state events (Microsoft.PolicyInsights.PolicyStateCreated / Changed / Deleted), shaped like
+ * azure-rest-api-specs PolicyInsights examples (event-schemas.md §5): topic `/subscriptions/<id>`,
+ * subject = the evaluated resource, dataVersion "1", IDs of assignments and definitions as given.
+ */
+export function policyStateEvent(kind: 'Created' | 'Changed' | 'Deleted', state: import('./state').PolicyStateRecord, eventTime: string): GridEvent {
+  return {
+    id: randomUUID(),
+    topic: `/subscriptions/${state.subscriptionId}`,
+    subject: state.resourceId,
+    eventType: `Microsoft.PolicyInsights.PolicyState${kind}`,
+    eventTime,
+    data: {
+      timestamp: state.timestamp,
+      policyAssignmentId: state.policyAssignmentId,
+      policyDefinitionId: state.policyDefinitionId,
+      policyDefinitionReferenceId: state.policyDefinitionReferenceId,
+      complianceState: state.complianceState,
+      subscriptionId: state.subscriptionId,
+      complianceReasonCode: state.complianceReasonCode,
+    },
+    dataVersion: '1',
+    metadataVersion: '1',
+  };
+}

@@ -181,6 +181,19 @@ export interface OperationRecord {
   result?: unknown;
 }
 
+/** An Azure Policy compliance state of one resource for one assignment / definition (Policy Insights). */
+export interface PolicyStateRecord {
+  resourceId: string;
+  policyAssignmentId: string;
+  policyDefinitionId: string;
+  policyDefinitionReferenceId: string;
+  complianceState: string;
+  complianceReasonCode: string;
+  subscriptionId: string;
+  /** Time of the evaluation (event data `timestamp`). */
+  timestamp: string;
+}
+
 export interface ArmState {
   subscriptions: Record<string, SubscriptionRecord>;
   resourceGroups: Record<string, ResourceGroupRecord>;
@@ -194,6 +207,8 @@ export interface ArmState {
   eventSubscriptions: Record<string, EventSubscriptionRecord>;
   roleAssignments: Record<string, RoleAssignmentRecord>;
   operations: Record<string, OperationRecord>;
+  /** Keyed by lower-cased `resourceId|assignment|definition|referenceId`; optional so older snapshots restore. */
+  policyStates?: Record<string, PolicyStateRecord>;
 }
 
 export function emptyState(): ArmState {
@@ -209,6 +224,7 @@ export function emptyState(): ArmState {
     eventSubscriptions: {},
     roleAssignments: {},
     operations: {},
+    policyStates: {},
   };
 }
 

@@ -213,7 +213,7 @@ export function createEventGrid(ctx: SimContext): EventGrid {
       const myGeneration = generation;
       for (const sub of link.subscriptionsFor(source)) {
         const filter = sub.properties.filter as SubscriptionFilter | undefined;
-        const selected = events.filter((e) => matches(filter, e));
+        const selected = events.filter((e) => link.accepts(sub, e) && matches(filter, e));
         for (const batch of batches(sub, selected)) {
           deliver(sub, batch, myGeneration).catch((error: unknown) => ctx.log('error', 'event delivery crashed', { error: String(error) }));
         }

@@ -2,12 +2,14 @@
  * The meeting point of the Resource Manager part (which owns event subscriptions and custom topics as ARM
  * resources) and Event Grid delivery. Both are created from the same SimContext, in either order.
  */
-import type { SimContext } from '../contract';
+import type { GridEvent, SimContext } from '../contract';
 import type { CustomTopicRecord, EventSubscriptionRecord } from '../arm/state';
 
 export interface EventGridLink {
   /** Set by arm/: event subscriptions (provisioned) receiving events from a source. */
   subscriptionsFor(source: string): EventSubscriptionRecord[];
+  /** Set by arm/: whether a subscription's topic carries this event (a system topic only its own topic type's events). */
+  accepts(subscription: EventSubscriptionRecord, event: GridEvent): boolean;
   /** Set by arm/: custom topic answering for a host name. */
   topicByHost(host: string): CustomTopicRecord | undefined;
   /** Set by eventgrid/: runs the webhook validation handshake; resolves to an error message or undefined. */
@@ -29,6 +31,7 @@ export function eventGridLink(ctx: SimContext): EventGridLink {
   if (!link) {
     link = {
       subscriptionsFor: () => [],
+      accepts: () => true,
       topicByHost: () => undefined,
       validateEndpoint: async () => 'Event Grid delivery is not mounted in this simulator instance.',
       functionAppUrl: () => undefined,

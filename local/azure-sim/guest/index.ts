@@ -422,17 +422,7 @@ function status(code: string, level: InstanceViewStatus['level'], displayStatus:
  * BitLocker recovery screen (Windows) or the passphrase prompt (Linux).
  */
 export function bootGuest(host: GuestHost, vm: VmRecord): void {
-  const refs: { secretUrl: string; keyUrl?: string; algorithm: string }[] = [];
-  const disks = [vm.osDiskId, ...vm.dataDisks.map((d) => d.diskId)].map((id) => host.disk(id)).filter((d): d is DiskRecord => d !== undefined);
-  for (const disk of disks) {
-    const collection = disk.encryptionSettingsCollection;
-    if (!collection?.enabled || disk.encryptionState === 'notEncrypted') continue;
-    for (const s of collection.encryptionSettings) {
-      if (s.diskEncryptionKey && !refs.some((r) => r.secretUrl === s.diskEncryptionKey!.secretUrl)) {
-        refs.push({ secretUrl: s.diskEncryptionKey.secretUrl, keyUrl: s.keyEncryptionKey?.keyUrl, algorithm: 'RSA-OAEP' });
-      }
-    }
-  }
+  const refs = diskKeyRefs(host, vm);
   if (refs.length === 0) {
     vm.guest.boot = 'ok';
     return;
@@ -457,3 +447,54 @@ export function bootGuest(host: GuestHost, vm: VmRecord): void {
 }
 
 type GuestHostFile = VmRecord['guest']['bekFiles'][number];
+
+/** The disk keys the guest needs at boot: every secret the VM's encrypted disks reference (ade.md §10). */
+function diskKeyRefs(host: GuestHost, vm: VmRecord): { secretUrl: string; keyUrl?: string; algorithm: string }[] {
+  const refs: { secretUrl: string; keyUrl?: string; algorithm: string }[] = [];
+  const disks = [vm.osDiskId, ...vm.dataDisks.map((d) => d.diskId)].map((id) => host.disk(id)).filter((d): d is DiskRecord => d !== undefined);
+  for (const disk of disks) {
+    const collection = disk.encryptionSettingsCollection;
+    if (!collection?.enabled || disk.encryptionState === 'notEncrypted') continue;
+    for (const s of collection.encryptionSettings) {
+      if (s.diskEncryptionKey && !refs.some((r) => r.secretUrl === s.diskEncryptionKey!.secretUrl)) {
+        refs.push({ secretUrl: s.diskEncryptionKey.secretUrl, keyUrl: s.keyEncryptionKey?.keyUrl, algorithm: 'RSA-OAEP' });
+      }
+    }
+  }
+  return refs;
+}
+
+/** Linux: what the extension writes when the passphrase file is gone (ade.md §15; exit code 52, missing_dependency). */
+export const LINUX_BEK_MISSING = {
+  status: 'BEK disk is missing or not initialized.',
+  substatus: 'Cannot find current passphrase file. This could happen if BEK volume is not mounted or LinuxPassPhrase file is missing from BEK volume.',
+};
+
+/**
+ * What the ADE extension reports while the guest lacks key material its encrypted disks need (the BEK
+ * volume's `.BEK` file on Windows, `LinuxPassPhraseFileName` on Linux): the guest agent re-reports the
+ * handler's status, so it shows in every instance-view read of a running, booted VM. `undefined` when
+ * the guest has every key it needs, the extension is still running, or the VM is not up (deallocated,
+ * or stuck at BitLocker recovery / the passphrase prompt, where no agent reports anything).
+ * The report clears once a start re-attaches the BEK volume from Key Vault (bootGuest).
+ */
+export function bekMissingReport(host: GuestHost, vm: VmRecord, ext: ExtensionRecord): { statuses: InstanceViewStatus[]; substatuses: InstanceViewStatus[] } | undefined {
+  const kind = adeKindOf(ext.publisher, ext.type);
+  if (!kind || ext.provisioningState !== 'Succeeded' || vm.powerState !== 'running' || vm.guest.boot !== 'ok') return undefined;
+  const missing = diskKeyRefs(host, vm).filter((r) => !vm.guest.bekFiles.some((f) => f.secretUrl.toLowerCase() === r.secretUrl.toLowerCase()));
+  if (missing.length === 0) return undefined;
+  const now = host.now();
+  if (kind === 'linux') {
+    return {
+      statuses: [status('ProvisioningState/failed/52', 'Error', 'Provisioning failed', LINUX_BEK_MISSING.status, now)],
+      substatuses: [status('ProvisioningState/failed/52', 'Error', 'Provisioning failed', LINUX_BEK_MISSING.substatus, now)],
+    };
+  }
+  // Windows (closed source): the BEK file named by the secret's DiskEncryptionKeyFileName tag, `<secret name>.BEK`.
+  const files = missing.map((r) => `${r.secretUrl.split('/')[4] ?? 'unknown'}.BEK`).join(', ');
+  const build = WINDOWS_BUILD[modeOf(kind, ext.typeHandlerVersion) ?? 'single'];
+  return {
+    statuses: [status('ProvisioningState/failed', 'Error', 'Provisioning failed', `[${build}] BEK file not found on the BEK volume (${files}). The encrypted volumes cannot be unlocked at the next boot; stop (deallocate) and start the VM to re-attach the BEK volume from Key Vault.`, now)],
+    substatuses: [],
+  };
+}
