@@ -39,7 +39,7 @@ df.app.client.http('encryptVmHttp', {
         return { status: info.kind === 'not-found' ? 404 : 502, jsonBody: { error: info.message } };
       }
     }
-    const started = await startEncryptVm(client, parsed.vmId, app.policy);
+    const started = await startEncryptVm(client, parsed.vmId, app.policy, { publishOutcome: app.config.remediation.outcomeTopicEndpoint !== undefined });
     log('info', started.started ? `encryptVmHttp: started ${started.instanceId}` : `encryptVmHttp: ${started.instanceId} is already ${started.runtimeStatus}`);
     return client.createCheckStatusResponse(request, started.instanceId);
   },

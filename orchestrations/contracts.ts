@@ -43,6 +43,12 @@ export const OUTCOME_TAG = { state: 'ade-autopilot/state', updated: 'ade-autopil
 export interface EncryptVmInput {
   vmId: string;
   policy: EncryptionPolicy;
+  /**
+   * Publish `AdeAutopilot.VmEncrypted` / `.EncryptionFailed` when the run ends. Starters set it when
+   * an outcome topic is configured (ADE_OUTCOME_TOPIC_ENDPOINT); the publishing activity knows where.
+   * Absent = false: no publish call at all.
+   */
+  publishOutcome?: boolean;
 }
 
 export type EncryptVmOutcome = 'encrypted' | 'skipped' | 'already-encrypted' | 'failed';
@@ -58,6 +64,8 @@ export interface EncryptVmOutput {
   /** Secret URL the disks reference (a URL, never a value). */
   secretUrl?: string;
   disks?: Array<{ name: string; role: 'os' | 'data'; encryption: string }>;
+  /** The outcome event this run sent (publishOutcome set, run encrypted or failed); `published` false = publishing failed. */
+  outcomeEvent?: { eventType: string; published: boolean };
 }
 
 export type Phase =

@@ -3,7 +3,8 @@
  *
  * Deterministic: no I/O, no Date.now, no environment. Time is context.df.currentUtcDateTime, the
  * SequenceVersion comes from newGuid, and everything that touches Azure is an activity (by name;
- * see ./activities.ts). Progress is in the custom status `{ phase, vmId, ... }`.
+ * see ./activities.ts). Progress is in the custom status `{ phase, vmId, ... }`. When the input's
+ * `publishOutcome` is set, the run ends by publishing AdeAutopilot.VmEncrypted / .EncryptionFailed.
  */
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
@@ -11,6 +12,7 @@ import { errorInfoOf, type ErrorInfo } from '../core/errors';
 import { buildAdeExtension, type AdeExtension } from '../core/extension-settings';
 import { vaultName as buildVaultName } from '../core/names';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
+import { buildOutcomeEvent, OUTCOME_EVENT_TYPES, type OutcomeEventType } from '../core/remediation/outcomes';
 import {
   ACTIVITY,
   ENTITY,
@@ -31,6 +33,7 @@ import {
   type VmFacts,
 } from './contracts';
 import { waiterFor } from './entities';
+import { REMEDIATION_ACTIVITY } from './remediation-activities';
 import { KEK_NAME } from './vault-setup';
 
 type Step<T> = Generator<df.Task, T, unknown>;
@@ -57,6 +60,39 @@ export class EncryptVmFailure extends Error {
 }
 
 export function* encryptVmOrchestrator(context: OrchestrationContext): Step<EncryptVmOutput> {
+  const result = yield* encryptVmSteps(context);
+  return yield* withOutcomeEvent(context, result);
+}
+
+/** The outcome event a finished run publishes: successes and failures only (skips and dry runs say nothing). */
+export function encryptOutcomeEventType(outcome: EncryptVmOutput['outcome']): OutcomeEventType | undefined {
+  if (outcome === 'encrypted') return OUTCOME_EVENT_TYPES.vmEncrypted;
+  if (outcome === 'failed') return OUTCOME_EVENT_TYPES.encryptionFailed;
+  return undefined;
+}
+
+/**
+ * Publishes VmEncrypted / EncryptionFailed when the input asks for it (an outcome topic is
+ * configured), through the same activity the remediation orchestrations use. A failed publish
+ * never fails the run: the output records whether the event went out.
+ */
+function* withOutcomeEvent(context: OrchestrationContext, result: EncryptVmOutput): Step<EncryptVmOutput> {
+  const input = (context.df.getInput() ?? {}) as Partial<EncryptVmInput>;
+  const eventType = input.publishOutcome === true && result.vmId !== '' ? encryptOutcomeEventType(result.outcome) : undefined;
+  if (!eventType) return result;
+  const reason = result.reason ?? `encrypted and verified (${[result.mode, result.vaultName && `vault ${result.vaultName}`, result.completedBy && `secret seen by ${result.completedBy}`].filter(Boolean).join(', ')})`;
+  const event = buildOutcomeEvent(eventType, { orchestration: 'encryptVm', instanceId: context.df.instanceId, vmId: result.vmId, action: 'encrypt', reason }, context.df.currentUtcDateTime);
+  let published = false;
+  try {
+    const sent = (yield context.df.callActivityWithRetry(REMEDIATION_ACTIVITY.publishOutcome, activityRetryOptions(), { event })) as ActivityResult<{ published: boolean }>;
+    published = sent.ok && sent.value.published;
+  } catch {
+    // Retries exhausted: the run's own result stands.
+  }
+  return { ...result, outcomeEvent: { eventType, published } };
+}
+
+function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
   const input = (context.df.getInput() ?? {}) as Partial<EncryptVmInput>;
   const vmId = typeof input.vmId === 'string' ? input.vmId : '';
   let status: EncryptVmStatus = { phase: 'inspecting', vmId };

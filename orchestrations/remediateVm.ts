@@ -13,7 +13,7 @@ import { OUTCOME_EVENT_TYPES, remediationEventType } from '../core/remediation/o
 import type { SignalSource } from '../core/remediation/signals';
 import { isManagedVault, type VaultDriftIssue } from '../core/remediation/vault-drift';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
-import { ENCRYPT_VM_ORCHESTRATOR, type EncryptVmOutput } from './contracts';
+import { ENCRYPT_VM_ORCHESTRATOR, type EncryptVmInput, type EncryptVmOutput } from './contracts';
 import { REMEDIATION_ACTIVITY, type RemediationView, type SecretChecks, type VaultCheck } from './remediation-activities';
 import { callStep, publishOutcome, RemediationFailure, RESTORE_BEK_ORCHESTRATOR, type HealSettings, type RestoreBekInput, type RestoreBekOutput, type Step } from './restoreBek';
 
@@ -79,11 +79,17 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
 
     let detail: string | undefined;
     let succeeded = true;
+    /** The sub-orchestration already published this remediation's outcome event. */
+    let outcomePublishedBySub = false;
     if (action === 'nothing') {
       return { target, action, reason, result: 'skipped', signal };
     } else if (action === 'encrypt') {
-      const out = (yield context.df.callSubOrchestrator(ENCRYPT_VM_ORCHESTRATOR, { vmId: view.vmId, policy })) as EncryptVmOutput;
+      // encryptVm publishes VmEncrypted / EncryptionFailed itself (through the same activity, which is
+      // a no-op without a topic); remediateVm publishes only when it did not (skipped, already encrypted).
+      const encryptInput: EncryptVmInput = { vmId: view.vmId, policy, publishOutcome: true };
+      const out = (yield context.df.callSubOrchestrator(ENCRYPT_VM_ORCHESTRATOR, encryptInput)) as EncryptVmOutput;
       succeeded = out.outcome === 'encrypted' || out.outcome === 'already-encrypted';
+      outcomePublishedBySub = out.outcomeEvent !== undefined;
       detail = `encryptVm: ${out.outcome}${out.reason ? ` (${out.reason})` : ''}`;
     } else if (action === 'restore') {
       const restoreInput: RestoreBekInput = { vmId: view.vmId, policy, heal, trigger: `${signal.source}: ${signal.why}` };
@@ -103,8 +109,8 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
       }
       detail = `repaired: ${repaired.join(', ') || 'nothing'}`;
     }
-    // restoreBek publishes its own outcome; encryptVm (the pipeline's) does not yet, so it is published here.
-    if (action !== 'restore') {
+    // restoreBek always publishes its own outcome; encryptVm does for encrypted/failed runs.
+    if (action !== 'restore' && !outcomePublishedBySub) {
       yield* publishOutcome(context, 'remediateVm', remediationEventType(action, succeeded), { vmId: view.vmId, action, reason: `${reason}; ${detail}` });
     }
     status('done', detail);

@@ -15,11 +15,16 @@ export type StartResult = { instanceId: string; started: true } | { instanceId: 
 
 const ACTIVE = new Set(['Pending', 'Running', 'ContinuedAsNew', 'Suspended']);
 
-export async function startEncryptVm(client: StarterClient, vmId: string, policy: EncryptionPolicy): Promise<StartResult> {
+export interface StartOptions {
+  /** An outcome topic is configured (ADE_OUTCOME_TOPIC_ENDPOINT): the run publishes VmEncrypted / EncryptionFailed. */
+  publishOutcome?: boolean;
+}
+
+export async function startEncryptVm(client: StarterClient, vmId: string, policy: EncryptionPolicy, options: StartOptions = {}): Promise<StartResult> {
   const instanceId = orchestrationInstanceId(vmId);
   const active = await activeStatus(client, instanceId);
   if (active) return { instanceId, started: false, runtimeStatus: active };
-  const input: EncryptVmInput = { vmId, policy };
+  const input: EncryptVmInput = { vmId, policy, ...(options.publishOutcome ? { publishOutcome: true } : {}) };
   try {
     await client.startNew(ENCRYPT_VM_ORCHESTRATOR, { instanceId, input });
     return { instanceId, started: true };
