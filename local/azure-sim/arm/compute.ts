@@ -5,7 +5,7 @@
  * (https://learn.microsoft.com/rest/api/compute/virtual-machines) and @azure/arm-compute models.
  */
 import type { SimResponse } from '../contract';
-import { adeKindOf, bekMissingReport, bootGuest, runAdeExtension, type GuestHost } from '../guest';
+import { adeKindOf, bekMissingReport, bootGuest, rebootGuest, runAdeExtension, type GuestHost } from '../guest';
 import { type ArmCore, type RequestScope } from './core';
 import { armError, bodyObject, eq, isObject, json, key, newGuid, normalizeLocation, resourceId, stringRecord, truncate, validateName, type ArmPath } from './http';
 import type { DiskEncryptionSettingsModel, DiskRecord, ExtensionRecord, InstanceViewStatus, VmRecord } from './state';
@@ -362,10 +362,14 @@ export class Compute {
     return { status: 202, headers: this.core.lroHeaders(op, vm.subscriptionId, 'Microsoft.Compute', vm.location, scope.apiVersion, true) };
   }
 
-  /** Boot: the platform re-reads the disk keys from Key Vault (BEK volume / passphrase file). */
+  /**
+   * Boot. Start: the platform re-reads the disk keys from Key Vault and re-attaches the BEK volume /
+   * passphrase file. Restart: the guest reboots with the BEK volume as it is (ade.md §15.1).
+   */
   private powerOn(vm: VmRecord, restart = false): void {
     vm.powerState = 'running';
-    if (!restart || vm.guest.bekFiles.length === 0) bootGuest(this.guestHost(), vm);
+    if (restart) rebootGuest(this.guestHost(), vm);
+    else bootGuest(this.guestHost(), vm);
   }
 
   // ---- extensions ------------------------------------------------------------------------------------

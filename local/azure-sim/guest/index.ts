@@ -464,6 +464,16 @@ function diskKeyRefs(host: GuestHost, vm: VmRecord): { secretUrl: string; keyUrl
   return refs;
 }
 
+/**
+ * Reboot in place (restart): the BEK volume is not re-attached from Key Vault (only a deallocate + start
+ * does that, ade.md §15.1), so a guest whose key files are gone cannot unlock its encrypted volumes and
+ * waits at BitLocker recovery (Windows) / the passphrase prompt (Linux).
+ */
+export function rebootGuest(host: GuestHost, vm: VmRecord): void {
+  const missing = diskKeyRefs(host, vm).some((r) => !vm.guest.bekFiles.some((f) => f.secretUrl.toLowerCase() === r.secretUrl.toLowerCase()));
+  vm.guest.boot = missing ? (vm.osType === 'Windows' ? 'BitLockerRecovery' : 'PassphrasePrompt') : 'ok';
+}
+
 /** Linux: what the extension writes when the passphrase file is gone (ade.md §15; exit code 52, missing_dependency). */
 export const LINUX_BEK_MISSING = {
   status: 'BEK disk is missing or not initialized.',

@@ -127,7 +127,12 @@ describe('BEK files missing in the guest', () => {
     expect(health.status).toBe('bek-missing');
     expect(interpretEncryptionState({ os, extension: { typeHandlerVersion: EXT[os].version, statuses: extView.statuses as never, substatuses: extView.substatuses as never } }).kind).toBe('bek-missing');
 
+    // A reboot in place does not re-attach the BEK volume: the guest cannot unlock its volumes.
+    await compute.virtualMachines.beginRestartAndWait(RG, name, FAST_POLL);
+    expect(await guest(id)).toMatchObject({ boot: os === 'Windows' ? 'BitLockerRecovery' : 'PassphrasePrompt', bekFiles: [] });
+
     await cycle(name);
+    expect((await guest(id)).boot).toBe('ok');
     expect((await guest(id)).bekFiles.map((f) => f.secretUrl).sort()).toEqual(filesBefore.map((f) => f.secretUrl).sort());
     expect(bekHealthOf(await snapshot(name))).toMatchObject({ status: 'healthy', state: 'encrypted' });
   }, 60_000);
@@ -135,18 +140,22 @@ describe('BEK files missing in the guest', () => {
   it.each([
     ['the vault no longer allows disk encryption', 'Windows', 'BitLockerRecovery'],
     ['the BEK secret is soft-deleted', 'Linux', 'PassphrasePrompt'],
+    ['the BEK secret is disabled', 'Windows', 'BitLockerRecovery'],
   ] as const)('%s: deallocate + start cannot re-attach the BEK volume (%s stays at %s) until it is fixed', async (what, os, stuck) => {
-    const name = `stuck-${os.toLowerCase()}`;
+    const name = `stuck-${what.split(' ').pop()}-${os.toLowerCase()}`;
     const id = await encryptedVm(name, os);
     await control(sim, 'POST', '/_sim/arm/vms/deleteBek', { id });
     const secretNames = [...new Set((await snapshot(name)).instanceView!.disks!.flatMap((d) => d.encryptionSettings ?? []).map((s) => s.diskEncryptionKey!.secretUrl.split('/')[4]!))];
     const secrets = new SecretClient(`https://${VAULT}.vault.azure.net`, credential);
-    const breakIt = what.includes('vault')
-      ? () => kv.vaults.update(RG, VAULT, { properties: { enabledForDiskEncryption: false } })
-      : async () => { for (const s of secretNames) await (await secrets.beginDeleteSecret(s, { intervalInMs: 50 })).pollUntilDone(); };
-    const fixIt = what.includes('vault')
-      ? () => kv.vaults.update(RG, VAULT, { properties: { enabledForDiskEncryption: true } })
-      : async () => { for (const s of secretNames) await (await secrets.beginRecoverDeletedSecret(s, { intervalInMs: 50 })).pollUntilDone(); };
+    const setEnabled = async (enabled: boolean) => {
+      for (const s of secretNames) expect((await control(sim, 'PATCH', `/_sim/keyvault/vaults/${VAULT}/secrets/${s}`, { enabled })).status).toBe(200);
+    };
+    const [breakIt, fixIt] = what.includes('vault')
+      ? [() => kv.vaults.update(RG, VAULT, { properties: { enabledForDiskEncryption: false } }), () => kv.vaults.update(RG, VAULT, { properties: { enabledForDiskEncryption: true } })]
+      : what.includes('disabled')
+        ? [() => setEnabled(false), () => setEnabled(true)]
+        : [async () => { for (const s of secretNames) await (await secrets.beginDeleteSecret(s, { intervalInMs: 50 })).pollUntilDone(); },
+          async () => { for (const s of secretNames) await (await secrets.beginRecoverDeletedSecret(s, { intervalInMs: 50 })).pollUntilDone(); }];
     await breakIt();
     await cycle(name);
     expect(await guest(id)).toMatchObject({ boot: stuck, bekFiles: [] });
