@@ -62,4 +62,10 @@ try {
   // ConfigError lists every bad setting and what was expected; it never contains secrets (there are none here).
   fail(`the app would refuse these settings:\n${error.message}`);
 }
+// A rule across template and app: the heal actions that deallocate/start VMs need the restart role, which the
+// template grants only with enableSelfHealingRestart. Without it every BEK restore would fail on permissions.
+const healAction = String(env.ADE_HEAL_ACTION ?? '').toLowerCase();
+if (template.parameters?.enableSelfHealingRestart && parameter('enableSelfHealingRestart') === false && healAction !== 'notify-only') {
+  fail(`healAction "${healAction}" deallocates and starts VMs, but enableSelfHealingRestart is false (no permission to do so); set healAction to notify-only or enableSelfHealingRestart to true`);
+}
 process.stdout.write(`${Object.keys(env).length} app settings accepted by ${path.basename(configModule)}\n`);

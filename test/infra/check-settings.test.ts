@@ -85,6 +85,24 @@ describe('check-settings.cjs with the real core/config.ts', () => {
     expect(result.stderr).toContain('ADE_SWEEP_SCHEDULE');
   });
 
+  it.each([
+    [{ enableSelfHealingRestart: false }, 'healAction "restart" deallocates and starts VMs, but enableSelfHealingRestart is false'],
+    [{ enableSelfHealingRestart: false, healAction: 'maintenance-window', maintenanceWindow: 'Sat 01:00-05:00' }, 'healAction "maintenance-window" deallocates'],
+  ])('rejects heal actions that restart VMs without the restart role: %j', (parameters, message) => {
+    const result = check(writeParameters('no-restart.parameters.json', parameters));
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(message);
+  });
+
+  it.each([
+    [{ enableSelfHealingRestart: false, healAction: 'notify-only' }],
+    [{ enableSelfHealingRestart: true, healAction: 'maintenance-window', maintenanceWindow: 'Sat 01:00-05:00' }],
+  ])('accepts heal actions the granted roles allow: %j', (parameters) => {
+    const result = check(writeParameters('heal.parameters.json', parameters));
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+
   it('passes every setting the configuration module reads, computed like main.json (AZURE_CLIENT_ID is only known after deployment)', () => {
     const recorder = path.join(buildDir, 'recording-config.js');
     const recorded = path.join(buildDir, 'recorded-env.json');
