@@ -63,8 +63,11 @@ export const AUTOMATION_SECRET_PERMISSIONS = ['list', 'recover'];
 export const ADE_APP_KEY_PERMISSIONS = ['wrapKey'];
 export const ADE_APP_SECRET_PERMISSIONS = ['set'];
 
-/** Runs an activity body: value → ok, non-retryable AdeError → data, anything retryable → thrown. */
-async function run<T>(log: ActivityLog, name: string, body: () => Promise<T>): Promise<ActivityResult<T>> {
+/**
+ * Runs an activity body: value → ok, non-retryable AdeError → data, anything retryable → thrown
+ * (so callActivityWithRetry retries exactly those). Shared by every activity factory.
+ */
+export async function runActivity<T>(log: ActivityLog, name: string, body: () => Promise<T>): Promise<ActivityResult<T>> {
   try {
     return { ok: true, value: await body() };
   } catch (error) {
@@ -98,18 +101,18 @@ export function createActivities(deps: ActivityDeps) {
   return {
     /** Step 1: re-read the VM (with instance view) and decide. Permission: virtualMachines/read. */
     inspectVm: (input: Pick<EncryptVmInput, 'vmId' | 'policy'>): Promise<ActivityResult<InspectVmResult>> =>
-      run(log, 'inspectVm', async () => {
+      runActivity(log, 'inspectVm', async () => {
         const policy = parseEncryptionPolicy(input.policy);
         const vm = await compute.getVm(input.vmId, { instanceView: true });
         const assessment = assessVm(vm, policy);
         return { vm: vmFacts(vm), assessment, summary: describeAssessment(assessment) };
       }),
 
-    resolveAutomationIdentity: (): Promise<ActivityResult<AutomationIdentity>> => run(log, 'resolveAutomationIdentity', () => deps.identity()),
+    resolveAutomationIdentity: (): Promise<ActivityResult<AutomationIdentity>> => runActivity(log, 'resolveAutomationIdentity', () => deps.identity()),
 
     /** aad mode: the vault's Entra app and service principal (Graph Application.ReadWrite.OwnedBy). */
     ensureEntraApp: (input: { vaultName: string }): Promise<ActivityResult<EntraAppInfo>> =>
-      run(log, 'ensureEntraApp', async () => {
+      runActivity(log, 'ensureEntraApp', async () => {
         const app = await directory.ensureApplication(entraAppDisplayName(input.vaultName), {
           notes: `ade-autopilot: dual-pass Azure Disk Encryption for vault ${input.vaultName}. Granted keys/wrapKey and secrets/set on that vault only.`,
         });
@@ -123,7 +126,7 @@ export function createActivities(deps: ActivityDeps) {
      * Entra app's (one ensureVault call, so one ARM write when the vault is new).
      */
     ensureDiskEncryptionVault: (input: EnsureVaultInput): Promise<ActivityResult<VaultRef & { action: string }>> =>
-      run(log, 'ensureDiskEncryptionVault', async () => {
+      runActivity(log, 'ensureDiskEncryptionVault', async () => {
         const accessPolicies = [
           { tenantId: input.automation.tenantId, objectId: input.automation.objectId, permissions: { keys: AUTOMATION_KEY_PERMISSIONS, secrets: AUTOMATION_SECRET_PERMISSIONS } },
         ];
@@ -147,14 +150,14 @@ export function createActivities(deps: ActivityDeps) {
 
     /** The KEK (keys get/create). Returns the versioned key URL ADE needs. */
     ensureKek: (input: EnsureKekInput): Promise<ActivityResult<{ kekUrl: string; created: boolean }>> =>
-      run(log, 'ensureKek', async () => {
+      runActivity(log, 'ensureKek', async () => {
         const key = await keyVault.ensureKek(input.vaultUrl, input.keyName, { keySize: input.keySize });
         return { kekUrl: key.versionedId, created: key.created };
       }),
 
     /** The vault's system topic and its SecretNewVersionCreated subscription to secretEvents. */
     ensureSecretEventSubscription: (input: EnsureSecretEventSubscriptionInput): Promise<ActivityResult<{ subscribed: boolean; action: string }>> =>
-      run(log, 'ensureSecretEventSubscription', async () => {
+      runActivity(log, 'ensureSecretEventSubscription', async () => {
         const destination = deps.secretEventsDestination;
         if (!destination) {
           log('warn', `No secretEvents endpoint is configured: vault ${input.vault.name} gets no event subscription; runs rely on status polling`);
@@ -178,7 +181,7 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Step 4, single-pass: one extension PUT (virtualMachines/extensions/write). */
     deploySinglePassExtension: (input: DeployExtensionInput): Promise<ActivityResult<{ extensionId: string }>> =>
-      run(log, 'deploySinglePassExtension', async () => {
+      runActivity(log, 'deploySinglePassExtension', async () => {
         const started = await compute.beginDeployExtension(input.vmId, input.extension.name, toSpec(input.extension, input.location));
         return { extensionId: started.extensionId };
       }),
@@ -189,7 +192,7 @@ export function createActivities(deps: ActivityDeps) {
      * this function. If the PUT fails, the credential is removed here (it was never used).
      */
     deployExtensionWithShortLivedCredential: (input: DeployWithCredentialInput): Promise<ActivityResult<DeployWithCredentialResult>> =>
-      run(log, 'deployExtensionWithShortLivedCredential', async () => {
+      runActivity(log, 'deployExtensionWithShortLivedCredential', async () => {
         const credential = await directory.addPassword(input.appObjectId, { lifetimeMs: input.credentialLifetimeMs, displayName: 'ade-autopilot extension run' });
         try {
           const started = await compute.beginDeployExtension(input.vmId, input.extension.name, toSpec(input.extension, input.location), { AADClientSecret: credential.secret });
@@ -204,14 +207,14 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Step 5/7: one VM read with instance view, interpreted by core/encryption-state. */
     checkEncryptionStatus: (input: CheckStatusInput): Promise<ActivityResult<StatusCheck>> =>
-      run(log, 'checkEncryptionStatus', async () => {
+      runActivity(log, 'checkEncryptionStatus', async () => {
         const vm = await compute.getVm(input.vmId, { instanceView: true });
         return statusOf(vm, input);
       }),
 
     /** Step 6, aad: one targeted PATCH of the OS disk encryption settings, tags folded in. */
     updateVmEncryptionSettings: (input: UpdateVmEncryptionInput): Promise<ActivityResult<{ updated: true }>> =>
-      run(log, 'updateVmEncryptionSettings', async () => {
+      runActivity(log, 'updateVmEncryptionSettings', async () => {
         const settings = buildDualPassEncryptionSettings({ secretUrl: input.secretUrl, vault: input.vault, ...(input.kek ? { kek: input.kek } : {}) });
         await compute.updateOsDiskEncryptionSettings(input.vmId, settings, input.tags ? { mergeTags: input.tags } : {});
         return { updated: true as const };
@@ -219,13 +222,13 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Compensation and clean-up: the short-lived password goes as soon as it is not needed. */
     removeCredential: (input: RemoveCredentialInput): Promise<ActivityResult<{ removed: true }>> =>
-      run(log, 'removeCredential', async () => {
+      runActivity(log, 'removeCredential', async () => {
         await directory.removePassword(input.appObjectId, input.keyId);
         return { removed: true as const };
       }),
 
     tagVm: (input: TagVmInput): Promise<ActivityResult<{ tagged: true }>> =>
-      run(log, 'tagVm', async () => {
+      runActivity(log, 'tagVm', async () => {
         await compute.setTags(input.vmId, input.tags);
         return { tagged: true as const };
       }),

@@ -8,7 +8,7 @@
 import type { ComputePort, DiskEncryptionInfo, ExtensionSpec, KeyVaultDataPort, VaultInfo, VaultManagementPort } from '../azure/ports';
 import { assessVm, type Assessment } from '../core/eligibility';
 import { interpretEncryptionState, type EncryptionState } from '../core/encryption-state';
-import { NotFoundError, toActivityError, toErrorInfo, UnsupportedError } from '../core/errors';
+import { NotFoundError, toErrorInfo, UnsupportedError } from '../core/errors';
 import { buildAdeExtension, type AdeVolumeType } from '../core/extension-settings';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
 import { bekHealthOf, expectedBekSecrets, isBekSweepCandidate, type BekHealth, type BekSecretRef } from '../core/remediation/bek';
@@ -18,7 +18,7 @@ import { sweepRowOf, type SweepRow } from '../core/remediation/sweep';
 import { vaultDrift, type AccessPolicyLike, type VaultDriftIssue } from '../core/remediation/vault-drift';
 import { normaliseResourceId, parseKeyVaultObjectId, parseResourceId } from '../core/resource-ids';
 import { adeModeOfVersion, findAdeExtension, findExtensionInstanceView, type PowerState, type VmSnapshot } from '../core/vm';
-import { AUTOMATION_KEY_PERMISSIONS, AUTOMATION_SECRET_PERMISSIONS, type ActivityLog } from './activities';
+import { AUTOMATION_KEY_PERMISSIONS, AUTOMATION_SECRET_PERMISSIONS, runActivity, type ActivityLog } from './activities';
 import type { ActivityResult, AutomationIdentity } from './contracts';
 
 export const REMEDIATION_ACTIVITY = {
@@ -123,16 +123,6 @@ export interface RemediationActivityDeps {
   log: ActivityLog;
 }
 
-async function run<T>(log: ActivityLog, name: string, body: () => Promise<T>): Promise<ActivityResult<T>> {
-  try {
-    return { ok: true, value: await body() };
-  } catch (error) {
-    const info = toErrorInfo(error);
-    log(info.retryable ? 'warn' : 'error', `${name} failed: ${info.message}`, { activity: name, kind: info.kind, retryable: info.retryable, code: info.code });
-    if (info.retryable) throw toActivityError(error);
-    return { ok: false, error: info };
-  }
-}
 
 function keyParts(keyUrl: string): { vaultUrl: string; name: string; version?: string } | undefined {
   try {
@@ -203,7 +193,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
   return {
     /** Re-reads the VM (with instance view) and everything the decision needs. Permission: virtualMachines/read, disks/read. */
     [REMEDIATION_ACTIVITY.inspect]: (input: { vmId: string; policy: EncryptionPolicy }): Promise<ActivityResult<RemediationView>> =>
-      run(log, REMEDIATION_ACTIVITY.inspect, () => inspect(input.vmId, parseEncryptionPolicy(input.policy))),
+      runActivity(log, REMEDIATION_ACTIVITY.inspect, () => inspect(input.vmId, parseEncryptionPolicy(input.policy))),
 
     /**
      * Checks each BEK secret (and its KEK) with list-level access: present/disabled from the version's
@@ -211,7 +201,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
      * Permissions: secrets list, keys get, vaults/read.
      */
     [REMEDIATION_ACTIVITY.checkSecrets]: (input: { secrets: BekSecretRef[] }): Promise<ActivityResult<SecretChecks>> =>
-      run(log, REMEDIATION_ACTIVITY.checkSecrets, async () => {
+      runActivity(log, REMEDIATION_ACTIVITY.checkSecrets, async () => {
         const vaultFindings = new Map<string, VaultFinding>();
         for (const ref of input.secrets) {
           if (vaultFindings.has(ref.vaultName)) continue;
@@ -247,7 +237,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
 
     /** Drift of one vault against what ADE and this app need. Permission: vaults/read. */
     [REMEDIATION_ACTIVITY.checkVault]: (input: { vaultId: string }): Promise<ActivityResult<VaultCheck>> =>
-      run(log, REMEDIATION_ACTIVITY.checkVault, () => vaultCheck(input.vaultId)),
+      runActivity(log, REMEDIATION_ACTIVITY.checkVault, () => vaultCheck(input.vaultId)),
 
     /**
      * Repairs flags and the app's access policy with one idempotent ensureVault (patches only what
@@ -255,7 +245,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
      * vaults/accessPolicies/write.
      */
     [REMEDIATION_ACTIVITY.repairVault]: (input: { vaultId: string }): Promise<ActivityResult<{ repaired: string[]; remaining: VaultDriftIssue[] }>> =>
-      run(log, REMEDIATION_ACTIVITY.repairVault, async () => {
+      runActivity(log, REMEDIATION_ACTIVITY.repairVault, async () => {
         const vault: VaultInfo | undefined = await vaults.getVault(input.vaultId);
         if (!vault) throw new NotFoundError(`Key Vault ${input.vaultId} does not exist; nothing to repair`);
         const required = await requiredPolicies(deps.identity);
@@ -274,7 +264,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
 
     /** Permission: secrets recover. */
     [REMEDIATION_ACTIVITY.recoverSecret]: (input: { vaultUrl: string; secretName: string }): Promise<ActivityResult<{ recovered: true }>> =>
-      run(log, REMEDIATION_ACTIVITY.recoverSecret, async () => {
+      runActivity(log, REMEDIATION_ACTIVITY.recoverSecret, async () => {
         await keyVault.recoverDeletedSecret(input.vaultUrl, input.secretName);
         log('info', `recovered soft-deleted BEK secret ${input.secretName} in ${input.vaultUrl}`);
         return { recovered: true as const };
@@ -282,7 +272,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
 
     /** Permission: keys recover. */
     [REMEDIATION_ACTIVITY.recoverKek]: (input: { vaultUrl: string; keyName: string }): Promise<ActivityResult<{ versionedId: string }>> =>
-      run(log, REMEDIATION_ACTIVITY.recoverKek, async () => {
+      runActivity(log, REMEDIATION_ACTIVITY.recoverKek, async () => {
         const key = await keyVault.recoverDeletedKey(input.vaultUrl, input.keyName);
         log('info', `recovered soft-deleted KEK ${input.keyName} in ${input.vaultUrl}`);
         return { versionedId: key.versionedId };
@@ -290,14 +280,14 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
 
     /** Permission: virtualMachines/deallocate/action. */
     [REMEDIATION_ACTIVITY.deallocate]: (input: { vmId: string }): Promise<ActivityResult<{ done: true }>> =>
-      run(log, REMEDIATION_ACTIVITY.deallocate, async () => {
+      runActivity(log, REMEDIATION_ACTIVITY.deallocate, async () => {
         await compute.deallocate(input.vmId);
         return { done: true as const };
       }),
 
     /** Permission: virtualMachines/start/action. */
     [REMEDIATION_ACTIVITY.start]: (input: { vmId: string }): Promise<ActivityResult<{ done: true }>> =>
-      run(log, REMEDIATION_ACTIVITY.start, async () => {
+      runActivity(log, REMEDIATION_ACTIVITY.start, async () => {
         await compute.start(input.vmId);
         return { done: true as const };
       }),
@@ -309,7 +299,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
      * Permission: virtualMachines/read, virtualMachines/extensions/write.
      */
     [REMEDIATION_ACTIVITY.redeployExtension]: (input: RedeployInput): Promise<ActivityResult<{ extensionName: string; extensionId: string }>> =>
-      run(log, REMEDIATION_ACTIVITY.redeployExtension, async () => {
+      runActivity(log, REMEDIATION_ACTIVITY.redeployExtension, async () => {
         const vm = await compute.getVm(input.vmId, { instanceView: true });
         if (vm.osDisk.encryptionSettings !== undefined) {
           throw new UnsupportedError(`VM ${vm.name} is dual-pass (Entra app) ADE; redeploying its extension needs the app credential — run POST /api/vms/encrypt for it`, { code: 'DualPassRedeploy' });
@@ -336,7 +326,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
 
     /** BEK health and encryption state from the instance view. Permission: virtualMachines/read. */
     [REMEDIATION_ACTIVITY.bekHealth]: (input: { vmIds: string[] }): Promise<ActivityResult<Array<{ vmId: string; health: BekHealth; hasAdeExtension: boolean; extensionProvisioning?: string }>>> =>
-      run(log, REMEDIATION_ACTIVITY.bekHealth, async () => {
+      runActivity(log, REMEDIATION_ACTIVITY.bekHealth, async () => {
         const out: Array<{ vmId: string; health: BekHealth; hasAdeExtension: boolean; extensionProvisioning?: string }> = [];
         for (const vmId of input.vmIds) {
           let vm: VmSnapshot;
@@ -354,7 +344,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
 
     /** One page of a subscription's VMs as sweep rows (model only: one ARM read). */
     [REMEDIATION_ACTIVITY.listSweepPage]: (input: { subscriptionId: string; continuationToken?: string; policy: EncryptionPolicy }): Promise<ActivityResult<{ rows: SweepRow[]; continuationToken?: string }>> =>
-      run(log, REMEDIATION_ACTIVITY.listSweepPage, async () => {
+      runActivity(log, REMEDIATION_ACTIVITY.listSweepPage, async () => {
         const policy = parseEncryptionPolicy(input.policy);
         const page = await compute.listVms(input.subscriptionId, input.continuationToken);
         return { rows: page.vms.map((vm) => sweepRowOf(vm, policy)), ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
@@ -362,7 +352,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
 
     /** One page of VMs whose model shows ADE (candidates for the BEK health check). One ARM read. */
     [REMEDIATION_ACTIVITY.listBekPage]: (input: { subscriptionId: string; continuationToken?: string; policy: EncryptionPolicy }): Promise<ActivityResult<{ scanned: number; candidates: string[]; continuationToken?: string }>> =>
-      run(log, REMEDIATION_ACTIVITY.listBekPage, async () => {
+      runActivity(log, REMEDIATION_ACTIVITY.listBekPage, async () => {
         const policy = parseEncryptionPolicy(input.policy);
         const page = await compute.listVms(input.subscriptionId, input.continuationToken);
         const candidates = page.vms.filter((vm) => isBekSweepCandidate(vm) && assessVm(vm, policy).decision !== 'skip').map((vm) => normaliseResourceId(vm.id));
@@ -370,7 +360,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
       }),
 
     [REMEDIATION_ACTIVITY.startOrchestrations]: (input: { starts: OrchestrationStart[] }): Promise<ActivityResult<OrchestrationStartResult[]>> =>
-      run(log, REMEDIATION_ACTIVITY.startOrchestrations, async () => {
+      runActivity(log, REMEDIATION_ACTIVITY.startOrchestrations, async () => {
         if (!deps.orchestrations) throw new UnsupportedError('no Durable client was given to this activity');
         const out: OrchestrationStartResult[] = [];
         for (const start of input.starts) out.push(await deps.orchestrations.startIfIdle(start));
@@ -378,7 +368,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
       }),
 
     [REMEDIATION_ACTIVITY.orchestrationStatuses]: (input: { instanceIds: string[] }): Promise<ActivityResult<OrchestrationStatusView[]>> =>
-      run(log, REMEDIATION_ACTIVITY.orchestrationStatuses, async () => {
+      runActivity(log, REMEDIATION_ACTIVITY.orchestrationStatuses, async () => {
         if (!deps.orchestrations) throw new UnsupportedError('no Durable client was given to this activity');
         const out: OrchestrationStatusView[] = [];
         for (const instanceId of input.instanceIds) out.push(await deps.orchestrations.status(instanceId));
@@ -387,7 +377,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
 
     /** Publishes one outcome event; a no-op without a configured topic. Permission: EventGrid Data Sender on the topic. */
     [REMEDIATION_ACTIVITY.publishOutcome]: (input: { event: OutcomeEvent }): Promise<ActivityResult<{ published: boolean }>> =>
-      run(log, REMEDIATION_ACTIVITY.publishOutcome, async () => {
+      runActivity(log, REMEDIATION_ACTIVITY.publishOutcome, async () => {
         log('info', `outcome ${input.event.eventType} for ${input.event.subject}: ${input.event.data.reason}`, { eventType: input.event.eventType, subject: input.event.subject });
         if (!deps.publisher) return { published: false };
         await deps.publisher.publish([input.event]);
