@@ -187,6 +187,7 @@ export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScal
       if (s.runtimeStatus === 'Completed') {
         const outcome = typeof s.output === 'object' && s.output ? (s.output.outcome ?? 'completed') : 'completed';
         if (outcome === 'encrypted') encrypted++;
+        else if (outcome === 'failed') failed++; // a run that handled its failure (compensated) still failed the VM
         else otherOutcomes[outcome] = (otherOutcomes[outcome] ?? 0) + 1;
       } else if (TERMINAL.has(s.runtimeStatus)) failed++;
     }
