@@ -128,7 +128,16 @@ export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScal
     }));
     const burstStart = Date.now();
     await pool(specs, CREATE_CONCURRENCY, async (spec) => {
-      await session.createVm(spec);
+      // A tight --arm-budget throttles the user too; a user (or az) would retry, so the burst does.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await session.createVm(spec);
+          return;
+        } catch (error) {
+          if ((error as { statusCode?: number }).statusCode !== 429 || attempt >= 100) throw error;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
     });
     const burstRealMs = Date.now() - burstStart;
     log(`  ${mode} N=${vms}: ${vms} VM PUTs accepted in ${(burstRealMs / 1000).toFixed(1)} s`);
