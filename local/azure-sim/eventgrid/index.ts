@@ -15,6 +15,7 @@ import { SimError, type EventBus, type GridEvent, type Service, type SimContext,
 import type { EventSubscriptionRecord } from '../arm/state';
 import { matches, type SubscriptionFilter } from './filters';
 import { eventGridLink } from './link';
+import type { OptionalBearerService } from '../front/pipeline';
 
 const RETRY_SCHEDULE_MS = [10_000, 30_000, 60_000, 300_000, 600_000, 1_800_000, 3_600_000];
 const MAX_EVENT_BYTES = 1024 * 1024;
@@ -256,9 +257,14 @@ export function createEventGrid(ctx: SimContext): EventGrid {
     return `Webhook validation handshake failed for ${hostPart}. Http POST request retuned 2XX response with response body . When a validation request is accepted without validation code in the response body, Http GET is expected on the validation url included in the validation event(within 10 minutes). (status ${result.status})`;
   };
 
-  const dataService: Service = {
+  // Keys and SAS tokens are checked here; an Entra bearer token (audience https://eventgrid.azure.net)
+  // is validated by the front end's pipeline, which sets req.principal. Like real Event Grid the
+  // principal should hold EventGrid Data Sender on the topic; the simulator stores role assignments
+  // but does not enforce them here, so any valid token from a known tenant may publish.
+  const dataService: OptionalBearerService = {
     name: 'eventgrid',
     requiresAuth: false,
+    optionalBearerAuth: true,
     matches: (host) => TOPIC_HOST.test(host),
     operationOf: (req) => (req.path.toLowerCase() === '/api/events' ? 'Microsoft.EventGrid/topics/events/publish' : 'Microsoft.EventGrid/unknown'),
     async handle(req: SimRequest): Promise<SimResponse> {

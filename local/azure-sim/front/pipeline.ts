@@ -134,6 +134,19 @@ const PROFILES: Record<string, ServiceProfile> = {
 
 const DEFAULT_PROFILE: ServiceProfile = { errorBody: plainEnvelope, unauthorized: () => ({ code: 'Unauthorized', message: 'The access token is missing or invalid.', headers: {} }) };
 
+/**
+ * A service that also accepts other credentials (Event Grid's aeg-sas-key / aeg-sas-token) but
+ * validates an `Authorization: Bearer` token like any authenticated service when one is sent:
+ * a valid token sets `req.principal`, a bad one is a 401 before the handler runs.
+ */
+export interface OptionalBearerService extends Service {
+  readonly optionalBearerAuth: true;
+}
+
+function acceptsOptionalBearer(service: Service): service is OptionalBearerService {
+  return (service as Partial<OptionalBearerService>).optionalBearerAuth === true;
+}
+
 export interface PipelineDeps {
   clock: Clock;
   tokens: TokenIssuer;
@@ -185,6 +198,7 @@ export class Pipeline {
       if (raw.body.length > MAX_BODY_BYTES) throw new SimError(413, 'RequestEntityTooLarge', `The request body is ${raw.body.length} bytes; the limit is ${MAX_BODY_BYTES}.`);
       parseJsonBody(req, profile.jsonErrorCode ?? 'InvalidRequestContent');
       if (service.requiresAuth) req.principal = this.authenticate(req, service, profile);
+      else if (acceptsOptionalBearer(service) && headerOf(req, 'authorization') !== undefined) req.principal = this.authenticate(req, service, profile);
       response = await service.handle(req);
     } catch (err) {
       response = this.errorResponse(err, profile, req, requestId, service?.name ?? 'none', operation);
