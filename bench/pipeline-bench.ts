@@ -35,6 +35,7 @@ export interface RunResult {
   failed: number;
   unfinished: number;
   perVm: { armReads: number; armWrites: number; armDeletes: number; graphWrites: number; graphReads: number; keyVaultOperations: number };
+  /** ARM 429 answers to the app (not counted in perVm). */
   appThrottled429: number;
   createToExtensionSim: { p50: number | undefined; p99: number | undefined };
   createToExtensionReal: { p50: number | undefined; p99: number | undefined };
@@ -113,10 +114,16 @@ export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScal
     const before = await session.control<RequestCountsSnapshot>('GET', '/_sim/requests/counts');
     const creates = new LogTail(session, 'Microsoft.Compute/virtualMachines/write', user, (e) => e.status < 300 && !/\/extensions\//i.test(e.path));
     const extensions = new LogTail(session, 'Microsoft.Compute/virtualMachines/extensions/write', app, (e) => e.status < 300);
-    const throttled = { count: 0, since: 0 };
+    // 429 answers are in the request counts too; they are tallied per class so the per-VM figures count accepted calls only.
+    const throttled = { count: 0, since: 0, reads: 0, writes: 0 };
     const pollThrottled = async () => {
-      const res = await session.control<{ lastSeq: number; value: LogEntry[] }>('GET', `/_sim/requests?principal=${app}&status=429&since=${throttled.since}&limit=50000`);
-      throttled.count += res.value.length;
+      const res = await session.control<{ lastSeq: number; value: Array<LogEntry & { service: string; method: string }> }>('GET', `/_sim/requests?principal=${app}&status=429&since=${throttled.since}&limit=50000`);
+      for (const e of res.value) {
+        if (e.service !== 'arm') continue;
+        throttled.count++;
+        if (e.method === 'GET' || e.method === 'HEAD') throttled.reads++;
+        else if (e.method !== 'DELETE') throttled.writes++;
+      }
       throttled.since = res.lastSeq;
     };
 
@@ -183,6 +190,8 @@ export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScal
     await pollThrottled();
     const after = await session.control<RequestCountsSnapshot>('GET', '/_sim/requests/counts');
     const calls = callsBy(app, before, after);
+    calls.armReads -= throttled.reads;
+    calls.armWrites -= throttled.writes;
 
     const delaysSim: number[] = [];
     for (const [vm, extensionAt] of extensions.firstByVm) {
