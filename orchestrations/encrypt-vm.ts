@@ -81,7 +81,7 @@ function* withOutcomeEvent(context: OrchestrationContext, result: EncryptVmOutpu
   const eventType = input.publishOutcome === true && result.vmId !== '' ? encryptOutcomeEventType(result.outcome) : undefined;
   if (!eventType) return result;
   const reason = result.reason ?? `encrypted and verified (${[result.mode, result.vaultName && `vault ${result.vaultName}`, result.completedBy && `secret seen by ${result.completedBy}`].filter(Boolean).join(', ')})`;
-  const event = buildOutcomeEvent(eventType, { orchestration: 'encryptVm', instanceId: context.df.instanceId, vmId: result.vmId, action: 'encrypt', reason }, context.df.currentUtcDateTime);
+  const event = buildOutcomeEvent(eventType, { orchestration: 'encryptVm', instanceId: context.df.instanceId, vmId: result.vmId, action: 'encrypt', reason }, context.df.currentUtcDateTime, context.df.newGuid(`${context.df.instanceId}|outcome`));
   let published = false;
   try {
     const sent = (yield context.df.callActivityWithRetry(REMEDIATION_ACTIVITY.publishOutcome, activityRetryOptions(), { event })) as ActivityResult<{ published: boolean }>;

@@ -81,7 +81,7 @@ export function* callStep<T>(context: OrchestrationContext, name: RemediationAct
 
 /** Publishes an outcome event; a failed publish is reported in the output, never fails the run. */
 export function* publishOutcome(context: OrchestrationContext, orchestration: OrchestrationName, eventType: OutcomeEventType, data: Omit<OutcomeData, 'orchestration' | 'instanceId'>): Step<boolean> {
-  const event = buildOutcomeEvent(eventType, { orchestration, instanceId: context.df.instanceId, ...data }, context.df.currentUtcDateTime);
+  const event = buildOutcomeEvent(eventType, { orchestration, instanceId: context.df.instanceId, ...data }, context.df.currentUtcDateTime, context.df.newGuid(`${context.df.instanceId}|outcome`));
   try {
     const result = (yield context.df.callActivityWithRetry(REMEDIATION_ACTIVITY.publishOutcome, activityRetryOptions(), { event })) as ActivityResult<{ published: boolean }>;
     return result.ok && result.value.published;

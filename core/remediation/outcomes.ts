@@ -1,8 +1,9 @@
 /**
  * Outcome events every orchestration publishes to the optional custom Event Grid topic, so teams can
  * route them to mail, chat or tickets. Event Grid schema (what `EventGridPublisherClient` sends);
- * the id is derived from the orchestration instance, event type and VM, so a replayed or retried
- * publish is the same event and subscribers can de-duplicate on it.
+ * the id is derived from the orchestration instance, a per-run value, the event type and the VM, so a
+ * replayed or retried publish is the same event (subscribers can de-duplicate on it) while a later run
+ * on the same VM, which reuses the instance id, publishes a new one.
  *
  * Data carries ids, names, reasons and operator guidance only: never a secret value (the app never
  * reads one), never a credential.
@@ -55,10 +56,15 @@ export interface OutcomeEvent {
   data: OutcomeData;
 }
 
-/** Builds the event. `eventTime` comes from the caller (orchestrations pass `currentUtcDateTime`). */
-export function buildOutcomeEvent(eventType: OutcomeEventType, data: OutcomeData, eventTime: Date): OutcomeEvent {
+/**
+ * Builds the event. `eventTime` and `runId` come from the caller: orchestrations pass
+ * `currentUtcDateTime` and a `context.df.newGuid(...)` value, both deterministic under replay;
+ * `runId` must differ between runs, because instance ids are reused per VM.
+ */
+export function buildOutcomeEvent(eventType: OutcomeEventType, data: OutcomeData, eventTime: Date, runId: string): OutcomeEvent {
+  if (runId === '') throw new Error('buildOutcomeEvent: runId is empty; pass a per-run value so later runs on the same VM get new event ids');
   const subject = data.vmId ?? data.vaultId ?? `/ade-autopilot/${data.orchestration}/${data.instanceId}`;
-  const id = createHash('sha256').update(`${data.instanceId}|${eventType}|${subject.toLowerCase()}`).digest('hex').slice(0, 32);
+  const id = createHash('sha256').update(`${data.instanceId}|${runId}|${eventType}|${subject.toLowerCase()}`).digest('hex').slice(0, 32);
   const uuid = `${id.slice(0, 8)}-${id.slice(8, 12)}-${id.slice(12, 16)}-${id.slice(16, 20)}-${id.slice(20, 32)}`;
   return { id: uuid, eventType, subject, eventTime: eventTime.toISOString(), dataVersion: OUTCOME_DATA_VERSION, data: pruneUndefined(data) };
 }

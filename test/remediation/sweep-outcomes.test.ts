@@ -80,19 +80,34 @@ describe('outcome events', () => {
   const at = new Date('2026-11-27T10:00:00Z');
   const vmId = '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';
 
-  it('builds an Event Grid event with a deterministic id per instance, type and subject', () => {
-    const a = buildOutcomeEvent(OUTCOME_EVENT_TYPES.bekRestored, { orchestration: 'restoreBek', instanceId: 'restore-1', vmId, reason: 'r', action: 'restore', operatorAction: undefined }, at);
-    const b = buildOutcomeEvent(OUTCOME_EVENT_TYPES.bekRestored, { orchestration: 'restoreBek', instanceId: 'restore-1', vmId: vmId.toUpperCase(), reason: 'other' }, new Date());
-    const c = buildOutcomeEvent(OUTCOME_EVENT_TYPES.unrecoverable, { orchestration: 'restoreBek', instanceId: 'restore-1', vmId, reason: 'r' }, at);
-    expect(a).toMatchObject({ eventType: 'AdeAutopilot.BekRestored', subject: vmId, eventTime: '2026-11-27T10:00:00.000Z', dataVersion: '1.0' });
-    expect(a.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-    expect(a.id).toBe(b.id);
-    expect(a.id).not.toBe(c.id);
-    expect('operatorAction' in a.data).toBe(false);
+  const base = { orchestration: 'restoreBek', instanceId: 'restore-1', vmId, reason: 'r' } as const;
+  const reference = buildOutcomeEvent(OUTCOME_EVENT_TYPES.bekRestored, { ...base, action: 'restore', operatorAction: undefined }, at, 'run-1');
+
+  it('builds an Event Grid event with a UUID-shaped id and drops undefined fields', () => {
+    expect(reference).toMatchObject({ eventType: 'AdeAutopilot.BekRestored', subject: vmId, eventTime: '2026-11-27T10:00:00.000Z', dataVersion: '1.0' });
+    expect(reference.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect('operatorAction' in reference.data).toBe(false);
+  });
+
+  it.each([
+    // what differs from the reference event → same id?
+    ['nothing (a replayed or retried publish)', OUTCOME_EVENT_TYPES.bekRestored, base, at, 'run-1', true],
+    ['subject case, reason and time only', OUTCOME_EVENT_TYPES.bekRestored, { ...base, vmId: vmId.toUpperCase(), reason: 'other' }, new Date('2026-11-28T00:00:00Z'), 'run-1', true],
+    ['the run (a later run on the same VM reuses the instance id)', OUTCOME_EVENT_TYPES.bekRestored, base, at, 'run-2', false],
+    ['the event type', OUTCOME_EVENT_TYPES.unrecoverable, base, at, 'run-1', false],
+    ['the instance', OUTCOME_EVENT_TYPES.bekRestored, { ...base, instanceId: 'restore-2' }, at, 'run-1', false],
+    ['the VM', OUTCOME_EVENT_TYPES.bekRestored, { ...base, vmId: `${vmId}2` }, at, 'run-1', false],
+  ] as const)('id when %s differs: same=%s', (_what, type, data, when, runId, same) => {
+    const other = buildOutcomeEvent(type, data, when, runId);
+    expect(other.id === reference.id).toBe(same);
+  });
+
+  it('refuses an empty run id (ids would repeat across runs)', () => {
+    expect(() => buildOutcomeEvent(OUTCOME_EVENT_TYPES.vmEncrypted, base, at, '')).toThrow(/runId is empty/);
   });
 
   it('sweeps without a VM get a synthetic subject', () => {
-    expect(buildOutcomeEvent(OUTCOME_EVENT_TYPES.sweepCompleted, { orchestration: 'sweep', instanceId: 'sweep-fleet', reason: 'done' }, at).subject).toBe('/ade-autopilot/sweep/sweep-fleet');
+    expect(buildOutcomeEvent(OUTCOME_EVENT_TYPES.sweepCompleted, { orchestration: 'sweep', instanceId: 'sweep-fleet', reason: 'done' }, at, 'run-1').subject).toBe('/ade-autopilot/sweep/sweep-fleet');
   });
 
   it.each([
