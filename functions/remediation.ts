@@ -220,7 +220,7 @@ export async function handleSweep(request: Pick<HttpRequest, 'text' | 'query'>, 
 }
 
 export async function startSweep(kind: SweepInput['kind'], dryRun: boolean, deps: HandlerDeps): Promise<HttpAnswer & { instanceId?: string }> {
-  const input: SweepInput = { kind, policy: deps.policy, heal: healSettingsOf(deps.settings), dryRun: dryRun || deps.policy.dryRun, concurrency: deps.settings.sweepConcurrency, readsPerSecond: deps.settings.sweepReadsPerSecond };
+  const input: SweepInput = { kind, policy: deps.policy, heal: healSettingsOf(deps.settings), dryRun: dryRun || deps.policy.dryRun, concurrency: deps.settings.sweepConcurrency, readsPerSecond: deps.settings.sweepReadsPerSecond, ...(deps.settings.outcomeTopicEndpoint !== undefined ? { publishOutcome: true } : {}) };
   const result = await startSingleton(deps.client, { orchestrator: SWEEP_ORCHESTRATOR, instanceId: SWEEP_INSTANCE_ID[kind], input });
   deps.log('info', `sweep ${kind}${input.dryRun ? ' (dry run)' : ''}: ${result.started ? 'started' : `already ${result.runtimeStatus ?? 'running'}`} ${result.instanceId}`);
   if (!result.started) return { status: 409, body: { error: `a ${kind} sweep is already ${result.runtimeStatus ?? 'running'}`, instanceId: result.instanceId }, instanceId: result.instanceId };

@@ -38,6 +38,8 @@ export interface SweepInput {
   dryRun: boolean;
   concurrency: number;
   readsPerSecond: number;
+  /** Backfill: the encryptVm runs publish VmEncrypted / EncryptionFailed (the starter sets it when an outcome topic is configured). */
+  publishOutcome?: boolean;
   /** How often in-flight work is checked (default 30 s). */
   pollSeconds?: number;
   /** Carried across continue-as-new; absent on the first execution. */
@@ -148,7 +150,7 @@ export function* sweepOrchestrator(context: OrchestrationContext): Step<SweepOut
 
   function startFor(vmId: string): OrchestrationStart {
     if (input.kind === 'backfill') {
-      const encryptInput: EncryptVmInput = { vmId, policy };
+      const encryptInput: EncryptVmInput = { vmId, policy, ...(input.publishOutcome === true ? { publishOutcome: true } : {}) };
       return { orchestrator: ENCRYPT_VM_ORCHESTRATOR, instanceId: orchestrationInstanceId(vmId), input: encryptInput };
     }
     const restoreInput: RestoreBekInput = { vmId, policy, heal: input.heal, trigger: 'BEK health sweep' };

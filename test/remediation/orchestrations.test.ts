@@ -291,6 +291,23 @@ describe('sweep', () => {
     expect(w.events.at(-1)?.eventType).toBe('AdeAutopilot.SweepCompleted');
   });
 
+  it.each([
+    // sweep input's publishOutcome → what every encryptVm run it starts gets
+    [true, true],
+    [false, undefined],
+    [undefined, undefined],
+  ])('backfill with publishOutcome=%s starts encryptVm with publishOutcome=%s (across continue-as-new)', async (publish, expected) => {
+    const w = world();
+    w.azure.vms.clear();
+    fleet(w.azure, { plain: 120, excluded: 0, encrypted: 0 });
+    const input: SweepInput = { ...sweepInput(false), concurrency: 5, ...(publish === undefined ? {} : { publishOutcome: publish }) };
+    const out = (await w.driver.run('sweep', input)) as SweepOutput;
+    expect(out.started).toBe(120);
+    expect(w.driver.history.filter((h) => h.kind === 'input' && h.name === 'sweep').length).toBeGreaterThan(1);
+    const flags = [...w.control.instances.values()].map((i) => (i.start.input as EncryptVmInput).publishOutcome);
+    expect(flags).toEqual(Array.from({ length: 120 }, () => expected));
+  });
+
   it('paces ARM reads to the budget on orchestration time', async () => {
     const w = world();
     w.azure.vms.clear();
