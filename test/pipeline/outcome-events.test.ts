@@ -5,11 +5,13 @@
  * vmWritten started the run or remediateVm ran it as a sub-orchestration (no second event from
  * remediateVm) — and skips publish nothing.
  *
- * What is counted is the publishing activity's own record of each event it sends ("outcome <type>
- * for <subject>"), not deliveries to a subscriber: the simulator's Event Grid data plane does not yet
- * authenticate Entra bearer tokens (its data service has requiresAuth false, so the app's
- * EventGridPublisherClient is answered 401), so nothing reaches a subscriber today.
+ * Two records are checked: the publishing activity's own log of each event it sends ("outcome <type>
+ * for <subject>"), and what actually arrives at a loopback webhook subscribed to the custom topic (the
+ * app publishes with its managed identity's Entra token, which the simulator's Event Grid data plane
+ * validates): each outcome is delivered exactly once, with an id no other run reuses.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +24,44 @@ const TOPIC = 'ade-outcomes';
 const TOPIC_ENDPOINT = `https://${TOPIC}.westeurope-1.eventgrid.azure.net/api/events`;
 
 let p: Pipeline;
+let webhook: Server;
+
+interface DeliveredEvent {
+  id: string;
+  eventType: string;
+  subject: string;
+  data: { orchestration: string; reason: string };
+}
+/** Every event the topic's webhook subscription delivered, in arrival order. */
+const delivered: DeliveredEvent[] = [];
+
+/** Loopback subscriber: answers the validation handshake, records notifications. */
+function startWebhook(): Promise<string> {
+  webhook = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '[]') as Array<DeliveredEvent & { data: { validationCode?: string } }>;
+      if (req.headers['aeg-event-type'] === 'SubscriptionValidation') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end(JSON.stringify({ validationResponse: body[0]!.data.validationCode }));
+      }
+      delivered.push(...body);
+      res.writeHead(200).end();
+    });
+  });
+  return new Promise((resolve) => webhook.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(webhook.address() as AddressInfo).port}/outcomes`)));
+}
+
+/** Event types delivered for a VM, in arrival order. */
+const deliveredFor = (vmId: string): string[] => delivered.filter((e) => e.subject.toLowerCase() === vmId.toLowerCase()).map((e) => e.eventType);
+
+/** Waits until the VM's outcome event arrived, then lets a duplicate (if any) arrive too. */
+async function deliveriesFor(vmId: string): Promise<string[]> {
+  await eventually(`an outcome event delivered for ${vmId}`, async () => (deliveredFor(vmId).length > 0 ? true : undefined), 30_000);
+  await settle();
+  return deliveredFor(vmId);
+}
 
 /** The events the publishing activity sent for a VM, in order: "<eventType> from <orchestration>". */
 function publishedFor(vmId: string): string[] {
@@ -38,9 +78,12 @@ beforeAll(async () => {
   });
   const topic = await p.eventGrid.topics.beginCreateOrUpdateAndWait(EVENTS_RG, TOPIC, { location: 'westeurope' }, { updateIntervalInMs: 50 });
   expect(topic.endpoint).toBe(TOPIC_ENDPOINT);
+  const endpointUrl = await startWebhook();
+  await p.eventGrid.topicEventSubscriptions.beginCreateOrUpdateAndWait(EVENTS_RG, TOPIC, 'outcomes-webhook', { destination: { endpointType: 'WebHook', endpointUrl } }, { updateIntervalInMs: 50 });
 }, 180_000);
 afterAll(async () => {
   await p?.stop();
+  await new Promise((r) => webhook?.close(r));
 });
 
 /** Gives a duplicate publish (a second activity run right behind the first) time to show up. */
@@ -58,6 +101,8 @@ describe('outcome events of encryptVm (custom topic configured)', () => {
     expect(status.output.outcomeEvent).toMatchObject({ eventType: 'AdeAutopilot.VmEncrypted' });
     await settle();
     expect(publishedFor(vmId)).toEqual(['AdeAutopilot.VmEncrypted']);
+    expect(await deliveriesFor(vmId)).toEqual(['AdeAutopilot.VmEncrypted']);
+    expect(delivered.find((e) => e.subject === vmId)?.data).toMatchObject({ orchestration: 'encryptVm', reason: expect.stringMatching(/^encrypted and verified/) });
     const line = p.host.logs.find((l) => String(l.message).startsWith(`outcome AdeAutopilot.VmEncrypted for ${vmId}`));
     expect(String(line?.message)).toMatch(/encrypted and verified \(single-pass, vault adeap-[a-z0-9-]+, secret seen by (event|polling)\)/);
   }, 120_000);
@@ -73,6 +118,8 @@ describe('outcome events of encryptVm (custom topic configured)', () => {
       expect(status.output).toMatchObject({ vmId, outcome: 'failed', outcomeEvent: { eventType: 'AdeAutopilot.EncryptionFailed' } });
       await settle();
       expect(publishedFor(vmId)).toEqual(['AdeAutopilot.EncryptionFailed']);
+      expect(await deliveriesFor(vmId)).toEqual(['AdeAutopilot.EncryptionFailed']);
+      expect(delivered.find((e) => e.subject === vmId)?.data.reason).toBe(status.output.reason);
       expect(p.host.logs.some((l) => String(l.message).startsWith(`outcome AdeAutopilot.EncryptionFailed for ${vmId}: ${status.output.reason}`))).toBe(true);
     } finally {
       await kv.vaults.update(VAULT_RG, vaultName, { properties: { enabledForDiskEncryption: true } });
@@ -90,6 +137,7 @@ describe('outcome events of encryptVm (custom topic configured)', () => {
     expect(status.output.outcomeEvent).toBeUndefined();
     await settle();
     expect(publishedFor(firstVmId)).toEqual(['AdeAutopilot.VmEncrypted']); // still only the first run's
+    expect(deliveredFor(firstVmId)).toEqual(['AdeAutopilot.VmEncrypted']);
   }, 120_000);
 
   it('remediateVm running encryptVm as its sub-orchestration → one VmEncrypted (from encryptVm), none from remediateVm', async () => {
@@ -105,5 +153,12 @@ describe('outcome events of encryptVm (custom topic configured)', () => {
     expect(sub?.output).toMatchObject({ outcome: 'encrypted', outcomeEvent: { eventType: 'AdeAutopilot.VmEncrypted' } });
     await settle();
     expect(publishedFor(vmId)).toEqual(['AdeAutopilot.VmEncrypted']);
+    expect(await deliveriesFor(vmId)).toEqual(['AdeAutopilot.VmEncrypted']);
+    expect(delivered.find((e) => e.subject === vmId)?.data.orchestration).toBe('encryptVm');
   }, 120_000);
+
+  it('every delivered outcome event has its own id (subscribers that de-duplicate on it drop nothing)', () => {
+    expect(delivered.length).toBe(3);
+    expect(new Set(delivered.map((e) => e.id)).size).toBe(delivered.length);
+  });
 });
