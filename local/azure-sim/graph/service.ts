@@ -210,7 +210,8 @@ export class GraphService implements Service {
   private list(entity: Entity, req: SimRequest): SimResponse {
     const all: (Application | ServicePrincipal)[] = entity === 'applications' ? [...this.dir.applications.values()] : [...this.dir.servicePrincipals.values()];
     const filter = parseFilter(req.query.get('$filter'));
-    const matching = all.filter((o) => filter(o as unknown as Record<string, unknown>));
+    // Collection properties exist only in the view; the filter needs them for `any()` lambdas.
+    const matching = all.filter((o) => filter(entity === 'servicePrincipals' ? { ...o, servicePrincipalNames: [o.appId] } : (o as unknown as Record<string, unknown>)));
     const topParam = req.query.get('$top');
     const top = topParam === null ? DEFAULT_TOP : Number(topParam);
     if (!Number.isInteger(top) || top < 1 || top > MAX_TOP) throw new SimError(400, 'Request_BadRequest', `Invalid page size specified: '${topParam}'. Must be between 1 and ${MAX_TOP} inclusive.`);
@@ -463,8 +464,14 @@ function select(obj: Record<string, unknown>, selectParam: string | null): Recor
 }
 
 const FILTERABLE = ['appId', 'displayName', 'id', 'servicePrincipalType'];
+/** String collections Graph filters with `any()` (https://learn.microsoft.com/graph/filter-query-parameter#filter-using-lambda-operators). */
+const COLLECTION_FILTERABLE = ['servicePrincipalNames', 'identifierUris'];
 
-/** `$filter` subset: `prop eq 'v'`, `startswith(prop,'v')`, joined with `and` / `or` (no nesting). */
+/**
+ * `$filter` subset: `prop eq 'v'`, `startswith(prop,'v')`, and on string collections
+ * `prop/any(x:x eq 'v')` / `prop/any(x:startswith(x,'v'))` (the Azure CLI looks a service principal up
+ * by `servicePrincipalNames/any(c:c eq '<appId>')`), joined with `and` / `or` (no nesting).
+ */
 export function parseFilter(filter: string | null): (obj: Record<string, unknown>) => boolean {
   if (!filter || !filter.trim()) return () => true;
   if (filter.length > 2048) throw new SimError(400, 'Request_UnsupportedQuery', 'The $filter expression is too long.');
@@ -475,6 +482,17 @@ export function parseFilter(filter: string | null): (obj: Record<string, unknown
 
 function parseClause(text: string): (obj: Record<string, unknown>) => boolean {
   const t = text.trim().replace(/^\((.*)\)$/, '$1').trim();
+  const lambda = /^(\w+)\/any\(\s*(\w+)\s*:\s*(?:\2\s+eq\s+'((?:[^']|'')*)'|startswith\(\s*\2\s*,\s*'((?:[^']|'')*)'\s*\))\s*\)$/i.exec(t);
+  if (lambda) {
+    const prop = COLLECTION_FILTERABLE.find((p) => p.toLowerCase() === lambda[1]!.toLowerCase());
+    if (!prop) throw new SimError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified for property '${lambda[1]}' of resource 'directoryObject'.`);
+    const isEq = lambda[3] !== undefined;
+    const value = (lambda[3] ?? lambda[4]!).replace(/''/g, "'").toLowerCase();
+    return (obj) => {
+      const items = Array.isArray(obj[prop]) ? (obj[prop] as unknown[]).map((v) => String(v).toLowerCase()) : [];
+      return items.some((v) => (isEq ? v === value : v.startsWith(value)));
+    };
+  }
   const eq = /^(\w+)\s+eq\s+'((?:[^']|'')*)'$/i.exec(t);
   const starts = /^startswith\(\s*(\w+)\s*,\s*'((?:[^']|'')*)'\s*\)$/i.exec(t);
   const m = eq ?? starts;
