@@ -155,6 +155,24 @@ describe('restoreBek', () => {
     expect(w.events.map((e) => e.eventType)).toEqual(['AdeAutopilot.ActionRequired']);
   });
 
+  it('outcome event ids: the same run replayed repeats its id, a later run on the same instance gets a new one', async () => {
+    const runAt = async (at: Date) => {
+      const w = world();
+      w.azure.loseBek(lnx.id);
+      w.driver.now = at;
+      await w.driver.run('restoreBek', restoreInput(lnx, { action: 'notify-only' }), 'restore-lnx');
+      expect(w.events).toHaveLength(1);
+      return w.events[0]!;
+    };
+    const first = await runAt(new Date('2026-11-27T10:00:00Z'));
+    const replayed = await runAt(new Date('2026-11-27T10:00:00Z'));
+    const later = await runAt(new Date('2026-11-28T10:00:00Z'));
+    expect([replayed.eventType, replayed.subject]).toEqual([first.eventType, first.subject]);
+    expect(replayed.id).toBe(first.id);
+    expect([later.eventType, later.subject]).toEqual([first.eventType, first.subject]);
+    expect(later.id).not.toBe(first.id);
+  });
+
   it('maintenance-window → waits on a durable timer for the window, then restarts', async () => {
     const w = world();
     w.azure.loseBek(lnx.id);
