@@ -69,6 +69,7 @@ export function createArmService(ctx: SimContext): ArmService {
     if (!path.namespace) {
       // /subscriptions/{s}/resourcegroups[/{rg}[/resources]] and /subscriptions/{s}/operationresults/{id}
       if (eq(segs[2], 'resourcegroups')) return resources.resourceGroups(scope, subscriptionId, segs[3], segs[4]);
+      if (eq(segs[2], 'resources') && segs.length === 3) return resources.listSubscriptionResources(scope, subscriptionId);
       if (eq(segs[2], 'operationresults') && segs[3]) {
         core.subscription(subscriptionId, scope.principal);
         return core.locationStatus(segs[3], `https://management.azure.com${req.path}?${req.query.toString()}`);

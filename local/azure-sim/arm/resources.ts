@@ -59,6 +59,27 @@ export class Resources {
     return rg;
   }
 
+  /** `GET /subscriptions/{s}/resources` (Resources - List); the Azure CLI lists vaults this way. */
+  listSubscriptionResources(scope: RequestScope, subscriptionId: string): SimResponse {
+    if (scope.req.method !== 'GET') throw methodNotAllowed(scope.req.method);
+    this.core.subscription(subscriptionId, scope.principal);
+    return this.listResources(`/subscriptions/${subscriptionId}/`, scope.req.query.get('$filter'));
+  }
+
+  /**
+   * Generic resources under an id prefix. `$filter` subset of Resources - List:
+   * `resourceType eq '…'` and `name eq '…'` joined by `and` / `or` (case-insensitive values).
+   */
+  private listResources(idPrefix: string, filterText: string | null): SimResponse {
+    const filter = parseResourceFilter(filterText);
+    const prefix = idPrefix.toLowerCase();
+    const all = [...Object.values(this.state.vms), ...Object.values(this.state.disks), ...Object.values(this.state.vaults)]
+      .filter((r) => key(r.id).startsWith(prefix))
+      .map((r) => ({ id: r.id, name: r.name, type: resourceTypeOf(r.id), location: r.location, tags: r.tags }))
+      .filter(filter);
+    return json(200, { value: all });
+  }
+
   async resourceGroups(scope: RequestScope, subscriptionId: string, name: string | undefined, tail: string | undefined): Promise<SimResponse> {
     const { req } = scope;
     this.core.subscription(subscriptionId, scope.principal);
@@ -68,13 +89,7 @@ export class Resources {
       return json(200, { value: Object.values(this.state.resourceGroups).filter((rg) => key(rg.id).startsWith(prefix)).map(resourceGroupJson) });
     }
     if (tail !== undefined) {
-      if (tail.toLowerCase() === 'resources' && req.method === 'GET') {
-        const prefix = `${resourceGroupId(subscriptionId, name)}/`.toLowerCase();
-        const all = [...Object.values(this.state.vms), ...Object.values(this.state.disks), ...Object.values(this.state.vaults)]
-          .filter((r) => key(r.id).startsWith(prefix))
-          .map((r) => ({ id: r.id, name: r.name, type: r.id.split('/providers/')[1]!.split('/').filter((_, i) => i % 2 === 0).join('/'), location: r.location, tags: r.tags }));
-        return json(200, { value: all });
-      }
+      if (tail.toLowerCase() === 'resources' && req.method === 'GET') return this.listResources(`${resourceGroupId(subscriptionId, name)}/`, req.query.get('$filter'));
       throw armError(404, 'NotFound', `No HTTP resource was found that matches the request URI 'https://management.azure.com${truncate(req.path, 200)}'.`);
     }
     const id = resourceGroupId(subscriptionId, name);
@@ -202,4 +217,24 @@ export class Resources {
 
 function roleAssignmentJson(r: RoleAssignmentRecord): Record<string, unknown> {
   return { id: r.id, name: r.name, type: 'Microsoft.Authorization/roleAssignments', properties: { roleDefinitionId: r.roleDefinitionId, principalId: r.principalId, principalType: r.principalType, scope: r.scope, createdOn: r.createdOn, updatedOn: r.createdOn } };
+}
+
+function parseResourceFilter(text: string | null): (r: { name: string; type: string }) => boolean {
+  if (!text || !text.trim()) return () => true;
+  const clauses = text.split(/\s+or\s+/i).map((part) =>
+    part.split(/\s+and\s+/i).map((clause) => {
+      const m = /^\(?\s*(resourceType|name)\s+eq\s+'((?:[^']|'')*)'\s*\)?$/i.exec(clause.trim());
+      if (!m) throw armError(400, 'InvalidFilterInQueryString', `Invalid $filter '${truncate(text, 200)}' specified in the query string.`);
+      const field = m[1]!.toLowerCase() === 'name' ? 'name' : 'type';
+      const value = m[2]!.replace(/''/g, "'").toLowerCase();
+      return (r: { name: string; type: string }) => r[field].toLowerCase() === value;
+    }),
+  );
+  return (r) => clauses.some((all) => all.every((c) => c(r)));
+}
+
+/** `…/providers/Microsoft.Compute/virtualMachines/vm1` → `Microsoft.Compute/virtualMachines` (namespace + type segments). */
+function resourceTypeOf(id: string): string {
+  const [namespace, ...rest] = id.split('/providers/')[1]!.split('/');
+  return [namespace, ...rest.filter((_, i) => i % 2 === 0)].join('/');
 }
