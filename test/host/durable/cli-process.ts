@@ -1,33 +1,12 @@
 // Spawning the real CLI (dist/local/host/cli.js) for crash/restart tests and the benchmark.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 
-export const repoRoot = path.resolve(__dirname, '../../..');
-const cliJs = path.join(repoRoot, 'dist/local/host/cli.js');
+import { buildHostOnce, cliPath as cliJs, repoRoot } from '../runtime/build-once';
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(full));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(full).mtimeMs);
-  }
-  return newest;
-}
+export { repoRoot };
 
-/** Builds dist/ when the host sources are newer than the compiled CLI (type errors elsewhere don't block emit). */
-export function ensureBuilt(): void {
-  const sources = newestMtime(path.join(repoRoot, 'local/host'));
-  const built = (file: string) => (fs.existsSync(file) ? fs.statSync(file).mtimeMs : 0);
-  if (Math.min(built(cliJs), built(path.join(repoRoot, 'dist/local/host/durable/engine.js'))) > sources) return;
-  try {
-    execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'pipe' });
-  } catch {
-    // tsc exits non-zero on type errors in files being edited by others; it still emits.
-  }
-  if (!fs.existsSync(cliJs)) throw new Error(`build did not produce ${cliJs}`);
-}
+/** Builds dist/ when the host sources are newer than the compiled CLI (one rule for every CLI-spawning test). */
+export const ensureBuilt = buildHostOnce;
 
 export interface HostProcess {
   child: ChildProcess;
