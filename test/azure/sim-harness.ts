@@ -11,19 +11,10 @@ import tls from 'node:tls';
 import { createArmService } from '../../local/azure-sim/arm/index';
 import { createEventGrid } from '../../local/azure-sim/eventgrid/index';
 import { startSimulator, type Simulator } from '../../local/azure-sim/index';
+import type { RequestLogEntry } from '../../local/azure-sim/front/request-log';
 import { resetProxyDispatcher } from '../../azure/proxy-fetch';
 
-export interface RequestLogEntry {
-  seq: number;
-  service: string;
-  operation: string;
-  method: string;
-  host: string;
-  path: string;
-  status: number;
-  principal: string;
-  fault?: boolean;
-}
+export type { RequestLogEntry } from '../../local/azure-sim/front/request-log';
 
 export interface SimHarness {
   sim: Simulator;

@@ -25,3 +25,14 @@ export async function startArmSim(timeScale = 100): Promise<{ sim: Simulator; cr
 
 /** Polling options for SDK pollers: Retry-After from the simulator decides the real interval anyway. */
 export const FAST_POLL = { updateIntervalInMs: 50 };
+
+/** Polls `probe` every 25 ms until it returns a value, failing after `timeoutMs` with what was awaited. */
+export async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

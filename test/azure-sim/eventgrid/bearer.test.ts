@@ -12,7 +12,7 @@ import { AzureKeyCredential, EventGridPublisherClient } from '@azure/eventgrid';
 import type { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../../local/azure-sim/index';
-import { FAST_POLL, startArmSim } from '../arm/arm-helpers';
+import { FAST_POLL, startArmSim, until } from '../arm/arm-helpers';
 
 let sim: Simulator;
 let credential: ClientSecretCredential;
@@ -45,16 +45,6 @@ function startWebhook(): Promise<void> {
     hookBase = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}`;
     resolve();
   }));
-}
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 async function topicWithSubscription(name: string, disableLocalAuth: boolean): Promise<string> {

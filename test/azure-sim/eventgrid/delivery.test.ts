@@ -13,7 +13,7 @@ import type { ClientSecretCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../../local/azure-sim/index';
-import { FAST_POLL, control, startArmSim } from '../arm/arm-helpers';
+import { FAST_POLL, control, startArmSim, until } from '../arm/arm-helpers';
 
 interface Received {
   path: string;
@@ -57,16 +57,6 @@ function startWebhook(): Promise<void> {
     hookBase = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}`;
     resolve();
   }));
-}
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const notifications = (path: string) => received.filter((r) => r.path.startsWith(path) && r.headers['aeg-event-type'] === 'Notification');
