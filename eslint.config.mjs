@@ -32,28 +32,64 @@ export default tseslint.config(
     // core/ is pure domain logic: no Azure SDKs, no I/O libraries.
     files: ['core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [
-        { group: ['@azure/*', '!@azure/eventgrid'], message: 'core/ must not import Azure SDKs (types from @azure/eventgrid only).' },
-        { group: ['@microsoft/*', 'undici', 'better-sqlite3', 'node:fs', 'fs', 'node:http', 'node:https', 'http', 'https', 'node:net', 'net'], message: 'core/ is pure: no I/O.' },
-      ] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@azure/*', '!@azure/eventgrid'], message: 'core/ must not import Azure SDKs (types from @azure/eventgrid only).' },
+            {
+              group: [
+                '@microsoft/*',
+                'undici',
+                'better-sqlite3',
+                'node:fs',
+                'fs',
+                'node:http',
+                'node:https',
+                'http',
+                'https',
+                'node:net',
+                'net',
+              ],
+              message: 'core/ is pure: no I/O.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     // The simulator is Azure's stand-in: it must not share the app's code (or its bugs).
     files: ['local/azure-sim/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [
-        { group: ['**/core/**', '**/azure/**', '**/functions/**', '**/orchestrations/**', '../../core*', '../../azure*'], message: 'The simulator must not import the app.' },
-      ] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/core/**', '**/azure/**', '**/functions/**', '**/orchestrations/**', '../../core*', '../../azure*'],
+              message: 'The simulator must not import the app.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     // The host runs any app; it never imports ours.
     files: ['local/host/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [
-        { group: ['**/core/**', '**/azure/**', '**/functions/**', '**/orchestrations/**'], message: 'The host must not import the app.' },
-      ] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/core/**', '**/azure/**', '**/functions/**', '**/orchestrations/**'],
+              message: 'The host must not import the app.',
+            },
+          ],
+        },
+      ],
     },
   },
 );

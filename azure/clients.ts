@@ -38,7 +38,9 @@ export interface CreateAzurePortsOptions {
 export function createCredential(config: AzureAuthConfig, env: Record<string, string | undefined> = process.env): TokenCredential {
   const retryOptions = { ...SDK_RETRY_OPTIONS };
   if (config.auth.mode === 'managed-identity') {
-    return config.auth.clientId ? new ManagedIdentityCredential({ clientId: config.auth.clientId, retryOptions }) : new ManagedIdentityCredential({ retryOptions });
+    return config.auth.clientId
+      ? new ManagedIdentityCredential({ clientId: config.auth.clientId, retryOptions })
+      : new ManagedIdentityCredential({ retryOptions });
   }
   if (config.auth.mode === 'environment') {
     const tenantId = env.AZURE_TENANT_ID;
@@ -47,7 +49,10 @@ export function createCredential(config: AzureAuthConfig, env: Record<string, st
     if (tenantId && clientId && secret) return new ClientSecretCredential(tenantId, clientId, secret, { retryOptions });
     return new EnvironmentCredential({ retryOptions });
   }
-  throw new ValidationError(`Unknown auth mode ${JSON.stringify((config.auth as { mode: unknown }).mode)}: expected managed-identity or environment`, { field: 'ADE_AUTH_MODE' });
+  throw new ValidationError(
+    `Unknown auth mode ${JSON.stringify((config.auth as { mode: unknown }).mode)}: expected managed-identity or environment`,
+    { field: 'ADE_AUTH_MODE' },
+  );
 }
 
 /**

@@ -12,7 +12,14 @@ import type {
 } from '@azure/arm-compute';
 import { ValidationError } from '../core/errors';
 import { parseResourceId, parseVmId } from '../core/resource-ids';
-import { powerStateOf, type DiskEncryptionSettings, type ExtensionInstanceView, type InstanceViewStatus, type OsType, type VmSnapshot } from '../core/vm';
+import {
+  powerStateOf,
+  type DiskEncryptionSettings,
+  type ExtensionInstanceView,
+  type InstanceViewStatus,
+  type OsType,
+  type VmSnapshot,
+} from '../core/vm';
 import type { DiskEncryptionInfo, ExtensionStatus } from './ports';
 
 export function toVmSnapshot(vm: VirtualMachine): VmSnapshot {
@@ -68,7 +75,8 @@ export function toVmSnapshot(vm: VirtualMachine): VmSnapshot {
       settings: isRecord(e.settings) ? { ...e.settings } : undefined,
     })),
   };
-  if (vm.securityProfile) snapshot.securityProfile = { encryptionAtHost: vm.securityProfile.encryptionAtHost, securityType: vm.securityProfile.securityType };
+  if (vm.securityProfile)
+    snapshot.securityProfile = { encryptionAtHost: vm.securityProfile.encryptionAtHost, securityType: vm.securityProfile.securityType };
   const image = vm.storageProfile?.imageReference;
   if (image) {
     snapshot.imageReference = {
@@ -93,7 +101,9 @@ function osTypeOf(vm: VirtualMachine): OsType {
   if (declared === 'linux') return 'Linux';
   if (vm.osProfile?.linuxConfiguration) return 'Linux';
   if (vm.osProfile?.windowsConfiguration) return 'Windows';
-  throw new ValidationError(`VM ${vm.id ?? vm.name ?? '?'} has no OS type in its model (storageProfile.osDisk.osType)`, { field: 'storageProfile.osDisk.osType' });
+  throw new ValidationError(`VM ${vm.id ?? vm.name ?? '?'} has no OS type in its model (storageProfile.osDisk.osType)`, {
+    field: 'storageProfile.osDisk.osType',
+  });
 }
 
 export function toStatus(s: SdkInstanceViewStatus): InstanceViewStatus {
@@ -109,16 +119,20 @@ export function toStatus(s: SdkInstanceViewStatus): InstanceViewStatus {
 export function toEncryptionSettings(s: SdkDiskEncryptionSettings): DiskEncryptionSettings {
   const out: DiskEncryptionSettings = {};
   if (s.enabled !== undefined) out.enabled = s.enabled;
-  if (s.diskEncryptionKey) out.diskEncryptionKey = { secretUrl: s.diskEncryptionKey.secretUrl, sourceVault: { id: s.diskEncryptionKey.sourceVault?.id } };
-  if (s.keyEncryptionKey) out.keyEncryptionKey = { keyUrl: s.keyEncryptionKey.keyUrl, sourceVault: { id: s.keyEncryptionKey.sourceVault?.id } };
+  if (s.diskEncryptionKey)
+    out.diskEncryptionKey = { secretUrl: s.diskEncryptionKey.secretUrl, sourceVault: { id: s.diskEncryptionKey.sourceVault?.id } };
+  if (s.keyEncryptionKey)
+    out.keyEncryptionKey = { keyUrl: s.keyEncryptionKey.keyUrl, sourceVault: { id: s.keyEncryptionKey.sourceVault?.id } };
   return out;
 }
 
 export function toSdkEncryptionSettings(s: DiskEncryptionSettings): SdkDiskEncryptionSettings {
   const out: SdkDiskEncryptionSettings = {};
   if (s.enabled !== undefined) out.enabled = s.enabled;
-  if (s.diskEncryptionKey) out.diskEncryptionKey = { secretUrl: s.diskEncryptionKey.secretUrl, sourceVault: { id: s.diskEncryptionKey.sourceVault.id } };
-  if (s.keyEncryptionKey) out.keyEncryptionKey = { keyUrl: s.keyEncryptionKey.keyUrl, sourceVault: { id: s.keyEncryptionKey.sourceVault.id } };
+  if (s.diskEncryptionKey)
+    out.diskEncryptionKey = { secretUrl: s.diskEncryptionKey.secretUrl, sourceVault: { id: s.diskEncryptionKey.sourceVault.id } };
+  if (s.keyEncryptionKey)
+    out.keyEncryptionKey = { keyUrl: s.keyEncryptionKey.keyUrl, sourceVault: { id: s.keyEncryptionKey.sourceVault.id } };
   return out;
 }
 
@@ -158,8 +172,12 @@ export function toDiskEncryptionInfo(disk: Disk): DiskEncryptionInfo {
           encryptionSettingsVersion: collection.encryptionSettingsVersion,
           encryptionSettings: (collection.encryptionSettings ?? []).map((s) =>
             dropUndefined({
-              diskEncryptionKey: s.diskEncryptionKey ? { secretUrl: s.diskEncryptionKey.secretUrl, sourceVaultId: s.diskEncryptionKey.sourceVault?.id } : undefined,
-              keyEncryptionKey: s.keyEncryptionKey ? { keyUrl: s.keyEncryptionKey.keyUrl, sourceVaultId: s.keyEncryptionKey.sourceVault?.id } : undefined,
+              diskEncryptionKey: s.diskEncryptionKey
+                ? { secretUrl: s.diskEncryptionKey.secretUrl, sourceVaultId: s.diskEncryptionKey.sourceVault?.id }
+                : undefined,
+              keyEncryptionKey: s.keyEncryptionKey
+                ? { keyUrl: s.keyEncryptionKey.keyUrl, sourceVaultId: s.keyEncryptionKey.sourceVault?.id }
+                : undefined,
             }),
           ),
         })

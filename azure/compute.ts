@@ -2,14 +2,28 @@
  * ComputePort over @azure/arm-compute. One ComputeManagementClient per subscription (the client is
  * bound to a subscription id), created lazily and reused.
  */
-import { ComputeManagementClient, type ComputeManagementClientOptionalParams, type VirtualMachineExtension, type VirtualMachineUpdate } from '@azure/arm-compute';
+import {
+  ComputeManagementClient,
+  type ComputeManagementClientOptionalParams,
+  type VirtualMachineExtension,
+  type VirtualMachineUpdate,
+} from '@azure/arm-compute';
 import type { TokenCredential } from '@azure/core-auth';
 import { ValidationError } from '../core/errors';
 import { parseResourceId, parseVmId } from '../core/resource-ids';
 import type { DiskEncryptionSettings, VmSnapshot } from '../core/vm';
 import { mergeTags, toDiskEncryptionInfo, toExtensionStatus, toSdkEncryptionSettings, toVmSnapshot } from './compute-mapping';
 import { callAzure, callAzureOrUndefined, SDK_RETRY_OPTIONS } from './errors';
-import type { ComputePort, DeploymentStarted, DiskEncryptionInfo, ExtensionSpec, ExtensionStatus, ProtectedSettings, UpdateOsDiskEncryptionOptions, VmPage } from './ports';
+import type {
+  ComputePort,
+  DeploymentStarted,
+  DiskEncryptionInfo,
+  ExtensionSpec,
+  ExtensionStatus,
+  ProtectedSettings,
+  UpdateOsDiskEncryptionOptions,
+  VmPage,
+} from './ports';
 import { isSecretValue } from './secret-value';
 
 export interface ComputeAdapterOptions {
@@ -31,7 +45,10 @@ export class ComputeAdapter implements ComputePort {
     const key = subscriptionId.toLowerCase();
     let client = this.clients.get(key);
     if (!client) {
-      client = new ComputeManagementClient(this.credential, subscriptionId, { retryOptions: { ...SDK_RETRY_OPTIONS }, ...this.options.clientOptions });
+      client = new ComputeManagementClient(this.credential, subscriptionId, {
+        retryOptions: { ...SDK_RETRY_OPTIONS },
+        ...this.options.clientOptions,
+      });
       this.clients.set(key, client);
     }
     return client;
@@ -51,7 +68,9 @@ export class ComputeAdapter implements ComputePort {
 
   async listVms(subscriptionId: string, continuationToken?: string): Promise<VmPage> {
     return callAzure(`List VMs in subscription ${subscriptionId}`, async () => {
-      const pages = this.client(subscriptionId).virtualMachines.listAll().byPage(continuationToken ? { continuationToken } : undefined);
+      const pages = this.client(subscriptionId)
+        .virtualMachines.listAll()
+        .byPage(continuationToken ? { continuationToken } : undefined);
       const next = await pages.next();
       if (next.done) return { vms: [] };
       const page = next.value;
@@ -69,7 +88,12 @@ export class ComputeAdapter implements ComputePort {
     return extension ? toExtensionStatus(extension, extensionName) : undefined;
   }
 
-  async beginDeployExtension(vmId: string, extensionName: string, extension: ExtensionSpec, protectedSettings?: ProtectedSettings): Promise<DeploymentStarted> {
+  async beginDeployExtension(
+    vmId: string,
+    extensionName: string,
+    extension: ExtensionSpec,
+    protectedSettings?: ProtectedSettings,
+  ): Promise<DeploymentStarted> {
     const id = parseVmId(vmId);
     if (!extensionName) throw new ValidationError('Extension name is empty', { field: 'extensionName' });
     const location = extension.location ?? (await this.getVm(vmId)).location;
@@ -84,20 +108,33 @@ export class ComputeAdapter implements ComputePort {
     if (extension.forceUpdateTag !== undefined) body.forceUpdateTag = extension.forceUpdateTag;
     if (protectedSettings) body.protectedSettings = revealAll(protectedSettings);
 
-    return callAzure(`Start deploying extension ${extensionName} on VM ${vmId}`, async () => {
-      // The poller sends the PUT as soon as it is created; `submitted()` resolves once ARM has
-      // accepted it. We deliberately do not poll to completion (ade.md pitfall 9: ADE can run for
-      // hours and the ARM-side timeout is ~90 min); callers poll the instance view instead.
-      const poller = this.client(id.subscriptionId).virtualMachineExtensions.createOrUpdate(id.resourceGroup, id.name, extensionName, body);
-      await poller.submitted();
-      const started: DeploymentStarted = { extensionId: `${vmId.replace(/\/+$/, '')}/extensions/${extensionName}` };
-      const state = poller.result?.provisioningState ?? statusToProvisioningState(poller.operationState?.status);
-      if (state) started.provisioningState = state;
-      return started;
-    }, { keepCause: protectedSettings === undefined });
+    return callAzure(
+      `Start deploying extension ${extensionName} on VM ${vmId}`,
+      async () => {
+        // The poller sends the PUT as soon as it is created; `submitted()` resolves once ARM has
+        // accepted it. We deliberately do not poll to completion (ade.md pitfall 9: ADE can run for
+        // hours and the ARM-side timeout is ~90 min); callers poll the instance view instead.
+        const poller = this.client(id.subscriptionId).virtualMachineExtensions.createOrUpdate(
+          id.resourceGroup,
+          id.name,
+          extensionName,
+          body,
+        );
+        await poller.submitted();
+        const started: DeploymentStarted = { extensionId: `${vmId.replace(/\/+$/, '')}/extensions/${extensionName}` };
+        const state = poller.result?.provisioningState ?? statusToProvisioningState(poller.operationState?.status);
+        if (state) started.provisioningState = state;
+        return started;
+      },
+      { keepCause: protectedSettings === undefined },
+    );
   }
 
-  async updateOsDiskEncryptionSettings(vmId: string, settings: DiskEncryptionSettings, options: UpdateOsDiskEncryptionOptions = {}): Promise<VmSnapshot> {
+  async updateOsDiskEncryptionSettings(
+    vmId: string,
+    settings: DiskEncryptionSettings,
+    options: UpdateOsDiskEncryptionOptions = {},
+  ): Promise<VmSnapshot> {
     const id = parseVmId(vmId);
     const client = this.client(id.subscriptionId);
     const patch: VirtualMachineUpdate = {
@@ -113,12 +150,18 @@ export class ComputeAdapter implements ComputePort {
       ifMatch = current.etag;
     }
     const updated = await callAzure(`Update OS disk encryption settings of VM ${vmId}`, () =>
-      client.virtualMachines.update(id.resourceGroup, id.name, patch, { ...this.pollOptions, ...(ifMatch ? { ifMatch } : {}) }).pollUntilDone(),
+      client.virtualMachines
+        .update(id.resourceGroup, id.name, patch, { ...this.pollOptions, ...(ifMatch ? { ifMatch } : {}) })
+        .pollUntilDone(),
     );
     return toVmSnapshot(updated);
   }
 
-  async setTags(vmId: string, tags: Readonly<Record<string, string>>, options: { replace?: boolean } = {}): Promise<Record<string, string>> {
+  async setTags(
+    vmId: string,
+    tags: Readonly<Record<string, string>>,
+    options: { replace?: boolean } = {},
+  ): Promise<Record<string, string>> {
     const id = parseVmId(vmId);
     const client = this.client(id.subscriptionId);
     let next: Record<string, string> = { ...tags };
@@ -129,19 +172,25 @@ export class ComputeAdapter implements ComputePort {
       ifMatch = current.etag;
     }
     const updated = await callAzure(`Set tags on VM ${vmId}`, () =>
-      client.virtualMachines.update(id.resourceGroup, id.name, { tags: next }, { ...this.pollOptions, ...(ifMatch ? { ifMatch } : {}) }).pollUntilDone(),
+      client.virtualMachines
+        .update(id.resourceGroup, id.name, { tags: next }, { ...this.pollOptions, ...(ifMatch ? { ifMatch } : {}) })
+        .pollUntilDone(),
     );
     return { ...(updated.tags ?? next) };
   }
 
   async deallocate(vmId: string): Promise<void> {
     const id = parseVmId(vmId);
-    await callAzure(`Deallocate VM ${vmId}`, () => this.client(id.subscriptionId).virtualMachines.deallocate(id.resourceGroup, id.name, this.pollOptions).pollUntilDone());
+    await callAzure(`Deallocate VM ${vmId}`, () =>
+      this.client(id.subscriptionId).virtualMachines.deallocate(id.resourceGroup, id.name, this.pollOptions).pollUntilDone(),
+    );
   }
 
   async start(vmId: string): Promise<void> {
     const id = parseVmId(vmId);
-    await callAzure(`Start VM ${vmId}`, () => this.client(id.subscriptionId).virtualMachines.start(id.resourceGroup, id.name, this.pollOptions).pollUntilDone());
+    await callAzure(`Start VM ${vmId}`, () =>
+      this.client(id.subscriptionId).virtualMachines.start(id.resourceGroup, id.name, this.pollOptions).pollUntilDone(),
+    );
   }
 
   async getDiskEncryption(diskId: string): Promise<DiskEncryptionInfo> {
@@ -158,7 +207,8 @@ function revealAll(settings: ProtectedSettings): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(settings)) {
     // Refuse plain strings: a secret that is not wrapped could already have been logged.
-    if (!isSecretValue(value)) throw new ValidationError(`Protected setting ${key} must be a SecretValue`, { field: `protectedSettings.${key}` });
+    if (!isSecretValue(value))
+      throw new ValidationError(`Protected setting ${key} must be a SecretValue`, { field: `protectedSettings.${key}` });
     out[key] = value.reveal();
   }
   return out;

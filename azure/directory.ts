@@ -6,7 +6,15 @@
  * create applications (becoming their owner) and manage just those. Every app it creates carries
  * the {@link AUTOMATION_TAG} tag, and lookups only ever consider tagged apps.
  */
-import { AuthenticationHandler, Client, RedirectHandler, RetryHandler, RetryHandlerOptions, TelemetryHandler, type Middleware } from '@microsoft/microsoft-graph-client';
+import {
+  AuthenticationHandler,
+  Client,
+  RedirectHandler,
+  RetryHandler,
+  RetryHandlerOptions,
+  TelemetryHandler,
+  type Middleware,
+} from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials';
 import type { TokenCredential } from '@azure/core-auth';
 import { AdeError, TransientError, ValidationError } from '../core/errors';
@@ -71,17 +79,20 @@ export class DirectoryAdapter implements DirectoryPort {
   }
 
   async ensureApplication(displayName: string, options: { notes?: string } = {}): Promise<EnsureApplicationResult> {
-    if (displayName.trim() === '' || displayName.length > 120) throw new ValidationError('Application display name must be 1–120 characters', { field: 'displayName' });
+    if (displayName.trim() === '' || displayName.length > 120)
+      throw new ValidationError('Application display name must be 1–120 characters', { field: 'displayName' });
     const existing = await this.findApplications(displayName);
     if (existing.length > 0) return { ...toApplicationInfo(pickCanonical(existing)), created: false };
 
-    const created = await callAzure(`Create Entra application ${displayName}`, () =>
-      this.client.api('/applications').post({
-        displayName,
-        signInAudience: 'AzureADMyOrg',
-        tags: [AUTOMATION_TAG],
-        ...(options.notes ? { notes: options.notes } : {}),
-      }) as Promise<GraphApplication>,
+    const created = await callAzure(
+      `Create Entra application ${displayName}`,
+      () =>
+        this.client.api('/applications').post({
+          displayName,
+          signInAudience: 'AzureADMyOrg',
+          tags: [AUTOMATION_TAG],
+          ...(options.notes ? { notes: options.notes } : {}),
+        }) as Promise<GraphApplication>,
     );
     // Entra allows duplicate display names. If another run created one at the same moment, all
     // runs converge on the oldest and the others delete their own copy.
@@ -95,12 +106,14 @@ export class DirectoryAdapter implements DirectoryPort {
   }
 
   private async findApplications(displayName: string): Promise<GraphApplication[]> {
-    const result = await callAzure(`Look up Entra application ${displayName}`, () =>
-      this.client
-        .api('/applications')
-        .filter(`displayName eq '${escapeOData(displayName)}'`)
-        .select(['id', 'appId', 'displayName', 'tags', 'createdDateTime'])
-        .get() as Promise<{ value?: GraphApplication[] }>,
+    const result = await callAzure(
+      `Look up Entra application ${displayName}`,
+      () =>
+        this.client
+          .api('/applications')
+          .filter(`displayName eq '${escapeOData(displayName)}'`)
+          .select(['id', 'appId', 'displayName', 'tags', 'createdDateTime'])
+          .get() as Promise<{ value?: GraphApplication[] }>,
     );
     return (result.value ?? []).filter((a) => (a.tags ?? []).includes(AUTOMATION_TAG));
   }
@@ -110,8 +123,9 @@ export class DirectoryAdapter implements DirectoryPort {
     const found = await this.findServicePrincipal(appId);
     if (found) return found;
     try {
-      const created = await callAzure(`Create service principal for application ${appId}`, () =>
-        this.client.api('/servicePrincipals').post({ appId, tags: [AUTOMATION_TAG] }) as Promise<GraphServicePrincipal>,
+      const created = await callAzure(
+        `Create service principal for application ${appId}`,
+        () => this.client.api('/servicePrincipals').post({ appId, tags: [AUTOMATION_TAG] }) as Promise<GraphServicePrincipal>,
       );
       return toServicePrincipalInfo(created);
     } catch (error) {
@@ -123,8 +137,12 @@ export class DirectoryAdapter implements DirectoryPort {
   }
 
   private async findServicePrincipal(appId: string): Promise<ServicePrincipalInfo | undefined> {
-    const result = await callAzure(`Look up service principal for application ${appId}`, () =>
-      this.client.api('/servicePrincipals').filter(`appId eq '${appId}'`).select(['id', 'appId', 'displayName']).get() as Promise<{ value?: GraphServicePrincipal[] }>,
+    const result = await callAzure(
+      `Look up service principal for application ${appId}`,
+      () =>
+        this.client.api('/servicePrincipals').filter(`appId eq '${appId}'`).select(['id', 'appId', 'displayName']).get() as Promise<{
+          value?: GraphServicePrincipal[];
+        }>,
     );
     const sp = result.value?.[0];
     return sp ? toServicePrincipalInfo(sp) : undefined;
@@ -132,15 +150,21 @@ export class DirectoryAdapter implements DirectoryPort {
 
   async addPassword(appObjectId: string, options: { lifetimeMs: number; displayName?: string }): Promise<PasswordCredential> {
     checkObjectId(appObjectId, 'appObjectId');
-    if (!Number.isFinite(options.lifetimeMs) || options.lifetimeMs <= 0) throw new ValidationError('Password lifetime must be a positive number of milliseconds', { field: 'lifetimeMs' });
+    if (!Number.isFinite(options.lifetimeMs) || options.lifetimeMs <= 0)
+      throw new ValidationError('Password lifetime must be a positive number of milliseconds', { field: 'lifetimeMs' });
     const endDateTime = new Date(this.now() + options.lifetimeMs).toISOString();
-    const credential = await callAzure(`Add password credential to application ${appObjectId}`, () =>
-      this.client.api(`/applications/${appObjectId}/addPassword`).post({
-        passwordCredential: { displayName: options.displayName ?? 'ade-autopilot short-lived', endDateTime },
-      }) as Promise<GraphPasswordCredential>,
+    const credential = await callAzure(
+      `Add password credential to application ${appObjectId}`,
+      () =>
+        this.client.api(`/applications/${appObjectId}/addPassword`).post({
+          passwordCredential: { displayName: options.displayName ?? 'ade-autopilot short-lived', endDateTime },
+        }) as Promise<GraphPasswordCredential>,
     );
     if (!credential.secretText) {
-      throw new TransientError(`Graph created password credential ${credential.keyId} on application ${appObjectId} but returned no secret text`, { code: 'MissingSecretText' });
+      throw new TransientError(
+        `Graph created password credential ${credential.keyId} on application ${appObjectId} but returned no secret text`,
+        { code: 'MissingSecretText' },
+      );
     }
     return { keyId: credential.keyId, endDateTime: credential.endDateTime ?? endDateTime, secret: new SecretValue(credential.secretText) };
   }
@@ -149,8 +173,9 @@ export class DirectoryAdapter implements DirectoryPort {
     checkObjectId(appObjectId, 'appObjectId');
     checkObjectId(keyId, 'keyId');
     try {
-      await callAzureOrUndefined(`Remove password credential ${keyId} from application ${appObjectId}`, () =>
-        this.client.api(`/applications/${appObjectId}/removePassword`).post({ keyId }) as Promise<unknown>,
+      await callAzureOrUndefined(
+        `Remove password credential ${keyId} from application ${appObjectId}`,
+        () => this.client.api(`/applications/${appObjectId}/removePassword`).post({ keyId }) as Promise<unknown>,
       );
     } catch (error) {
       // Graph answers 400 "No password credential found with keyId" when it is already gone:
@@ -162,13 +187,17 @@ export class DirectoryAdapter implements DirectoryPort {
 
   async deleteApplication(appObjectId: string): Promise<void> {
     checkObjectId(appObjectId, 'appObjectId');
-    await callAzureOrUndefined(`Delete application ${appObjectId}`, () => this.client.api(`/applications/${appObjectId}`).delete() as Promise<unknown>);
+    await callAzureOrUndefined(
+      `Delete application ${appObjectId}`,
+      () => this.client.api(`/applications/${appObjectId}`).delete() as Promise<unknown>,
+    );
   }
 
   async deleteServicePrincipal(servicePrincipalObjectId: string): Promise<void> {
     checkObjectId(servicePrincipalObjectId, 'servicePrincipalObjectId');
-    await callAzureOrUndefined(`Delete service principal ${servicePrincipalObjectId}`, () =>
-      this.client.api(`/servicePrincipals/${servicePrincipalObjectId}`).delete() as Promise<unknown>,
+    await callAzureOrUndefined(
+      `Delete service principal ${servicePrincipalObjectId}`,
+      () => this.client.api(`/servicePrincipals/${servicePrincipalObjectId}`).delete() as Promise<unknown>,
     );
   }
 }

@@ -69,7 +69,17 @@ const RETRYABLE_CONFLICT_CODES = new Set(
   ].map((c) => c.toLowerCase()),
 );
 
-const NETWORK_CODES = new Set(['REQUEST_SEND_ERROR', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+const NETWORK_CODES = new Set([
+  'REQUEST_SEND_ERROR',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /**
  * Turns any thrown value from an Azure call into an AdeError. `operation` names what we were doing
@@ -89,7 +99,8 @@ export function mapAzureError(error: unknown, operation: string, options_: { kee
   const options = { code, cause: options_.keepCause === false ? undefined : error };
 
   if (e.name === 'AbortError') return new TransientError(`${operation} was aborted: ${serviceMessage}`, options);
-  if (e.name === 'CredentialUnavailableError') return new PermissionError(`${operation} failed: no usable Azure credential: ${serviceMessage}`, options);
+  if (e.name === 'CredentialUnavailableError')
+    return new PermissionError(`${operation} failed: no usable Azure credential: ${serviceMessage}`, options);
   if (e.name === 'AuthenticationError' && (status === undefined || status < 500)) {
     return new PermissionError(`${operation} failed: could not authenticate: ${serviceMessage}`, options);
   }
@@ -97,7 +108,10 @@ export function mapAzureError(error: unknown, operation: string, options_: { kee
   if (status === undefined) {
     // No HTTP answer at all: a network failure (or an SDK bug, which retrying will not fix but
     // which is rare enough that treating it as transient costs little).
-    return new TransientError(code !== undefined && NETWORK_CODES.has(code) ? `${operation} failed: network error (${code}): ${serviceMessage}` : message, options);
+    return new TransientError(
+      code !== undefined && NETWORK_CODES.has(code) ? `${operation} failed: network error (${code}): ${serviceMessage}` : message,
+      options,
+    );
   }
   const retryAfterMs = retryAfterMsOf(e);
   if (status === 429) return new ThrottledError(message, { ...options, retryAfterMs });

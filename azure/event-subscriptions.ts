@@ -4,12 +4,24 @@
  * write only when something differs (a vault can have only one system topic, and each write costs
  * from the subscription's ARM write budget).
  */
-import { EventGridManagementClient, type EventGridManagementClientOptionalParams, type EventSubscription, type SystemTopic } from '@azure/arm-eventgrid';
+import {
+  EventGridManagementClient,
+  type EventGridManagementClientOptionalParams,
+  type EventSubscription,
+  type SystemTopic,
+} from '@azure/arm-eventgrid';
 import type { TokenCredential } from '@azure/core-auth';
 import { ValidationError } from '../core/errors';
 import { parseResourceId, sameResourceId } from '../core/resource-ids';
 import { callAzure, callAzureOrUndefined, SDK_RETRY_OPTIONS } from './errors';
-import type { EventDestination, EventSubscriptionInfo, EventSubscriptionPort, EventSubscriptionSpec, SystemTopicInfo, VaultInfo } from './ports';
+import type {
+  EventDestination,
+  EventSubscriptionInfo,
+  EventSubscriptionPort,
+  EventSubscriptionSpec,
+  SystemTopicInfo,
+  VaultInfo,
+} from './ports';
 
 export const KEY_VAULT_TOPIC_TYPE = 'Microsoft.KeyVault.vaults';
 
@@ -35,7 +47,10 @@ export class EventSubscriptionAdapter implements EventSubscriptionPort {
     const key = subscriptionId.toLowerCase();
     let client = this.clients.get(key);
     if (!client) {
-      client = new EventGridManagementClient(this.credential, subscriptionId, { retryOptions: { ...SDK_RETRY_OPTIONS }, ...this.options.clientOptions });
+      client = new EventGridManagementClient(this.credential, subscriptionId, {
+        retryOptions: { ...SDK_RETRY_OPTIONS },
+        ...this.options.clientOptions,
+      });
       this.clients.set(key, client);
     }
     return client;
@@ -45,11 +60,16 @@ export class EventSubscriptionAdapter implements EventSubscriptionPort {
     return this.options.pollIntervalMs === undefined ? {} : { updateIntervalInMs: this.options.pollIntervalMs };
   }
 
-  async ensureVaultSystemTopic(vault: Pick<VaultInfo, 'id' | 'name' | 'location' | 'subscriptionId' | 'resourceGroup'>): Promise<SystemTopicInfo> {
+  async ensureVaultSystemTopic(
+    vault: Pick<VaultInfo, 'id' | 'name' | 'location' | 'subscriptionId' | 'resourceGroup'>,
+  ): Promise<SystemTopicInfo> {
     const client = this.client(vault.subscriptionId);
     const name = systemTopicNameFor(vault.name);
-    const byName = await callAzureOrUndefined(`Read Event Grid system topic ${name}`, () => client.systemTopics.get(vault.resourceGroup, name));
-    if (byName && byName.source && sameResourceId(byName.source, vault.id)) return toTopicInfo(byName, vault.resourceGroup, vault.subscriptionId);
+    const byName = await callAzureOrUndefined(`Read Event Grid system topic ${name}`, () =>
+      client.systemTopics.get(vault.resourceGroup, name),
+    );
+    if (byName && byName.source && sameResourceId(byName.source, vault.id))
+      return toTopicInfo(byName, vault.resourceGroup, vault.subscriptionId);
 
     // A vault has at most one system topic; someone (the portal, a template) may have created it
     // under another name. Reuse it rather than fail.
@@ -58,7 +78,12 @@ export class EventSubscriptionAdapter implements EventSubscriptionPort {
 
     try {
       const created = await callAzure(`Create Event Grid system topic ${name} for ${vault.id}`, () =>
-        client.systemTopics.beginCreateOrUpdateAndWait(vault.resourceGroup, name, { location: vault.location, source: vault.id, topicType: KEY_VAULT_TOPIC_TYPE }, this.pollOptions),
+        client.systemTopics.beginCreateOrUpdateAndWait(
+          vault.resourceGroup,
+          name,
+          { location: vault.location, source: vault.id, topicType: KEY_VAULT_TOPIC_TYPE },
+          this.pollOptions,
+        ),
       );
       return toTopicInfo(created, vault.resourceGroup, vault.subscriptionId);
     } catch (error) {
@@ -69,7 +94,9 @@ export class EventSubscriptionAdapter implements EventSubscriptionPort {
     }
   }
 
-  private async findTopicForSource(vault: Pick<VaultInfo, 'id' | 'subscriptionId' | 'resourceGroup'>): Promise<SystemTopicInfo | undefined> {
+  private async findTopicForSource(
+    vault: Pick<VaultInfo, 'id' | 'subscriptionId' | 'resourceGroup'>,
+  ): Promise<SystemTopicInfo | undefined> {
     return callAzure(`List Event Grid system topics in ${vault.resourceGroup}`, async () => {
       for await (const topic of this.client(vault.subscriptionId).systemTopics.listByResourceGroup(vault.resourceGroup)) {
         if (topic.source && sameResourceId(topic.source, vault.id)) return toTopicInfo(topic, vault.resourceGroup, vault.subscriptionId);
@@ -78,7 +105,10 @@ export class EventSubscriptionAdapter implements EventSubscriptionPort {
     });
   }
 
-  async ensureEventSubscription(topic: Pick<SystemTopicInfo, 'name' | 'resourceGroup' | 'subscriptionId'>, spec: EventSubscriptionSpec): Promise<EventSubscriptionInfo> {
+  async ensureEventSubscription(
+    topic: Pick<SystemTopicInfo, 'name' | 'resourceGroup' | 'subscriptionId'>,
+    spec: EventSubscriptionSpec,
+  ): Promise<EventSubscriptionInfo> {
     validateSpec(spec);
     const client = this.client(topic.subscriptionId);
     const existing = await callAzureOrUndefined(`Read event subscription ${spec.name} on ${topic.name}`, () =>
@@ -107,8 +137,10 @@ export class EventSubscriptionAdapter implements EventSubscriptionPort {
 export function subscriptionMatches(existing: EventSubscription, spec: EventSubscriptionSpec): boolean {
   const filter = existing.filter ?? {};
   const sameTypes = sameSet(filter.includedEventTypes ?? [], spec.includedEventTypes);
-  const sameSubject = (filter.subjectBeginsWith ?? '') === (spec.subjectBeginsWith ?? '') && (filter.subjectEndsWith ?? '') === (spec.subjectEndsWith ?? '');
-  const destination = existing.destination as ({ endpointType?: string; endpointBaseUrl?: string; endpointUrl?: string; resourceId?: string } | undefined);
+  const sameSubject =
+    (filter.subjectBeginsWith ?? '') === (spec.subjectBeginsWith ?? '') && (filter.subjectEndsWith ?? '') === (spec.subjectEndsWith ?? '');
+  const destination = existing.destination as
+    { endpointType?: string; endpointBaseUrl?: string; endpointUrl?: string; resourceId?: string } | undefined;
   let sameDestination = false;
   if (spec.destination.kind === 'webhook' && destination?.endpointType === 'WebHook') {
     // ARM never returns the full webhook URL (it may hold a function key); compare without the query.
@@ -153,8 +185,12 @@ function toSubscriptionInfo(sub: EventSubscription, name: string, action: EventS
 }
 
 function validateSpec(spec: EventSubscriptionSpec): void {
-  if (!/^[A-Za-z0-9-]{3,64}$/.test(spec.name)) throw new ValidationError(`Event subscription name must be 3–64 letters, digits or hyphens: got ${JSON.stringify(spec.name)}`, { field: 'name' });
-  if (spec.includedEventTypes.length === 0) throw new ValidationError('includedEventTypes must name at least one event type', { field: 'includedEventTypes' });
+  if (!/^[A-Za-z0-9-]{3,64}$/.test(spec.name))
+    throw new ValidationError(`Event subscription name must be 3–64 letters, digits or hyphens: got ${JSON.stringify(spec.name)}`, {
+      field: 'name',
+    });
+  if (spec.includedEventTypes.length === 0)
+    throw new ValidationError('includedEventTypes must name at least one event type', { field: 'includedEventTypes' });
   if (spec.destination.kind === 'webhook') {
     let url: URL;
     try {
@@ -170,7 +206,9 @@ function validateSpec(spec: EventSubscriptionSpec): void {
   } else {
     const id = parseResourceId(spec.destination.resourceId, 'destination.resourceId');
     if (id.provider?.toLowerCase() !== 'microsoft.web' || id.resourceTypes.map((t) => t.toLowerCase()).join('/') !== 'sites/functions') {
-      throw new ValidationError('destination.resourceId must be a function id (Microsoft.Web/sites/<app>/functions/<name>)', { field: 'destination.resourceId' });
+      throw new ValidationError('destination.resourceId must be a function id (Microsoft.Web/sites/<app>/functions/<name>)', {
+        field: 'destination.resourceId',
+      });
     }
   }
 }

@@ -34,7 +34,11 @@ interface GeneratedSecretsClient {
  * Builds a SecretClient and hands out only the metadata/recovery surface. Keep the SecretClient
  * local to this function: nothing else in the app gets a reference that could call getSecret.
  */
-export function createSecretMetadataClient(vaultUrl: string, credential: TokenCredential, options: SecretClientOptions = {}): SecretMetadataClient {
+export function createSecretMetadataClient(
+  vaultUrl: string,
+  credential: TokenCredential,
+  options: SecretClientOptions = {},
+): SecretMetadataClient {
   const client = new SecretClient(vaultUrl, credential, options);
   return {
     listPropertiesOfSecretVersions: (name, opts) => client.listPropertiesOfSecretVersions(name, opts),
@@ -42,7 +46,10 @@ export function createSecretMetadataClient(vaultUrl: string, credential: TokenCr
     async recoverDeletedSecret(name: string): Promise<void> {
       const generated = (client as unknown as { client?: Partial<GeneratedSecretsClient> }).client;
       if (!generated || typeof generated.recoverDeletedSecret !== 'function') {
-        throw new UnsupportedError('This @azure/keyvault-secrets version does not expose recoverDeletedSecret on its generated client; update azure/keyvault-data.ts', { code: 'SdkShapeChanged' });
+        throw new UnsupportedError(
+          'This @azure/keyvault-secrets version does not expose recoverDeletedSecret on its generated client; update azure/keyvault-data.ts',
+          { code: 'SdkShapeChanged' },
+        );
       }
       await generated.recoverDeletedSecret(name, {});
     },
@@ -81,7 +88,10 @@ export class KeyVaultDataAdapter implements KeyVaultDataPort {
     const { vaultUrl: url } = parseKeyVaultUrl(vaultUrl.replace(/\/+$/, ''), 'vaultUrl');
     let client = this.secretClients.get(url);
     if (!client) {
-      client = createSecretMetadataClient(url, this.credential, { retryOptions: { ...SDK_RETRY_OPTIONS }, ...this.options.secretClientOptions });
+      client = createSecretMetadataClient(url, this.credential, {
+        retryOptions: { ...SDK_RETRY_OPTIONS },
+        ...this.options.secretClientOptions,
+      });
       this.secretClients.set(url, client);
     }
     return client;
@@ -89,7 +99,8 @@ export class KeyVaultDataAdapter implements KeyVaultDataPort {
 
   async ensureKek(vaultUrl: string, keyName: string, options: { keySize: 2048 | 3072 | 4096 }): Promise<EnsureKekResult> {
     checkObjectName(keyName, 'keyName');
-    if (![2048, 3072, 4096].includes(options.keySize)) throw new ValidationError(`KEK size must be 2048, 3072 or 4096: got ${options.keySize}`, { field: 'keySize' });
+    if (![2048, 3072, 4096].includes(options.keySize))
+      throw new ValidationError(`KEK size must be 2048, 3072 or 4096: got ${options.keySize}`, { field: 'keySize' });
     const client = this.keys(vaultUrl);
     const existing = await callAzureOrUndefined(`Read key ${keyName} in ${vaultUrl}`, () => client.getKey(keyName));
     if (existing) return { ...checkKek(toKeyInfo(existing)), created: false, recovered: false };
@@ -117,7 +128,8 @@ export class KeyVaultDataAdapter implements KeyVaultDataPort {
 
   async findSecretVersionProperties(secretUrl: string): Promise<SecretVersionProperties | undefined> {
     const id = parseKeyVaultObjectId(secretUrl, 'secretUrl');
-    if (id.kind !== 'secrets' || !id.version) throw new ValidationError(`secretUrl must be a versioned secret URL: ${secretUrl}`, { field: 'secretUrl' });
+    if (id.kind !== 'secrets' || !id.version)
+      throw new ValidationError(`secretUrl must be a versioned secret URL: ${secretUrl}`, { field: 'secretUrl' });
     const wanted = id.version.toLowerCase();
     return callAzureOrUndefined(`List versions of secret ${id.name} in ${id.vaultUrl}`, async () => {
       for await (const properties of this.secrets(id.vaultUrl).listPropertiesOfSecretVersions(id.name)) {
@@ -133,7 +145,13 @@ export class KeyVaultDataAdapter implements KeyVaultDataPort {
     return callAzure(`List deleted secrets in ${vaultUrl}`, async () => {
       for await (const deleted of this.secrets(vaultUrl).listDeletedSecrets()) {
         if (deleted.name.toLowerCase() === secretName.toLowerCase()) {
-          return toDeletedInfo(deleted.name, deleted.properties.recoveryId, deleted.properties.deletedOn, deleted.properties.scheduledPurgeDate, deleted.properties.tags);
+          return toDeletedInfo(
+            deleted.name,
+            deleted.properties.recoveryId,
+            deleted.properties.deletedOn,
+            deleted.properties.scheduledPurgeDate,
+            deleted.properties.tags,
+          );
         }
       }
       return undefined;
@@ -156,9 +174,17 @@ export class KeyVaultDataAdapter implements KeyVaultDataPort {
 
   async getDeletedKey(vaultUrl: string, keyName: string): Promise<DeletedObjectInfo | undefined> {
     checkObjectName(keyName, 'keyName');
-    const deleted = await callAzureOrUndefined(`Read deleted key ${keyName} in ${vaultUrl}`, () => this.keys(vaultUrl).getDeletedKey(keyName));
+    const deleted = await callAzureOrUndefined(`Read deleted key ${keyName} in ${vaultUrl}`, () =>
+      this.keys(vaultUrl).getDeletedKey(keyName),
+    );
     if (!deleted) return undefined;
-    return toDeletedInfo(deleted.name, deleted.properties.recoveryId, deleted.properties.deletedOn, deleted.properties.scheduledPurgeDate, deleted.properties.tags);
+    return toDeletedInfo(
+      deleted.name,
+      deleted.properties.recoveryId,
+      deleted.properties.deletedOn,
+      deleted.properties.scheduledPurgeDate,
+      deleted.properties.tags,
+    );
   }
 
   async recoverDeletedKey(vaultUrl: string, keyName: string): Promise<KeyInfo> {
@@ -166,7 +192,10 @@ export class KeyVaultDataAdapter implements KeyVaultDataPort {
     const client = this.keys(vaultUrl);
     // The keys poller checks completion with getKey (keys/get: public key material only), which is fine.
     const recovered = await callAzure(`Recover deleted key ${keyName} in ${vaultUrl}`, async () => {
-      const poller = await client.beginRecoverDeletedKey(keyName, this.options.pollIntervalMs === undefined ? {} : { intervalInMs: this.options.pollIntervalMs });
+      const poller = await client.beginRecoverDeletedKey(
+        keyName,
+        this.options.pollIntervalMs === undefined ? {} : { intervalInMs: this.options.pollIntervalMs },
+      );
       return poller.pollUntilDone();
     });
     if (recovered.id && recovered.properties.version) return toKeyInfo(recovered as KeyVaultKey);
@@ -200,7 +229,8 @@ function checkKek(key: KeyInfo): KeyInfo {
   if (key.keyType && !key.keyType.toUpperCase().startsWith('RSA')) {
     throw new ConflictError(`Key ${key.name} exists but is ${key.keyType}; ADE needs an RSA key encryption key`, { code: 'KekNotRsa' });
   }
-  if (key.enabled === false) throw new ConflictError(`Key ${key.name} exists but is disabled; ADE needs an enabled key encryption key`, { code: 'KekDisabled' });
+  if (key.enabled === false)
+    throw new ConflictError(`Key ${key.name} exists but is disabled; ADE needs an enabled key encryption key`, { code: 'KekDisabled' });
   return key;
 }
 
@@ -220,7 +250,13 @@ export function toSecretVersionProperties(p: SecretProperties): SecretVersionPro
   return out;
 }
 
-function toDeletedInfo(name: string, recoveryId: string | undefined, deletedOn: Date | undefined, scheduledPurgeDate: Date | undefined, tags: Record<string, string> | undefined): DeletedObjectInfo {
+function toDeletedInfo(
+  name: string,
+  recoveryId: string | undefined,
+  deletedOn: Date | undefined,
+  scheduledPurgeDate: Date | undefined,
+  tags: Record<string, string> | undefined,
+): DeletedObjectInfo {
   const info: DeletedObjectInfo = { name, tags: { ...(tags ?? {}) } };
   if (recoveryId) info.recoveryId = recoveryId;
   if (deletedOn) info.deletedOn = deletedOn.toISOString();
@@ -229,5 +265,6 @@ function toDeletedInfo(name: string, recoveryId: string | undefined, deletedOn: 
 }
 
 function checkObjectName(name: string, field: string): void {
-  if (!/^[0-9A-Za-z-]{1,127}$/.test(name)) throw new ValidationError(`${field} must be 1–127 letters, digits or hyphens: got ${JSON.stringify(name)}`, { field });
+  if (!/^[0-9A-Za-z-]{1,127}$/.test(name))
+    throw new ValidationError(`${field} must be 1–127 letters, digits or hyphens: got ${JSON.stringify(name)}`, { field });
 }

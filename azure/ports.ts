@@ -110,7 +110,12 @@ export interface ComputePort {
    * finish (ADE can run for hours; poll {@link getExtensionInstanceView} instead).
    * Permission: `Microsoft.Compute/virtualMachines/extensions/write`.
    */
-  beginDeployExtension(vmId: string, extensionName: string, extension: ExtensionSpec, protectedSettings?: ProtectedSettings): Promise<DeploymentStarted>;
+  beginDeployExtension(
+    vmId: string,
+    extensionName: string,
+    extension: ExtensionSpec,
+    protectedSettings?: ProtectedSettings,
+  ): Promise<DeploymentStarted>;
 
   /**
    * Targeted PATCH of `storageProfile.osDisk.encryptionSettings` (dual-pass second pass), with
@@ -118,7 +123,11 @@ export interface ComputePort {
    * write (plus one read when tags are merged, guarded by the VM's ETag).
    * Permissions: `Microsoft.Compute/virtualMachines/write` (and `/read` with mergeTags).
    */
-  updateOsDiskEncryptionSettings(vmId: string, settings: DiskEncryptionSettings, options?: UpdateOsDiskEncryptionOptions): Promise<VmSnapshot>;
+  updateOsDiskEncryptionSettings(
+    vmId: string,
+    settings: DiskEncryptionSettings,
+    options?: UpdateOsDiskEncryptionOptions,
+  ): Promise<VmSnapshot>;
 
   /**
    * Sets tags on the VM: merged into the current tags (default) or replacing them. One write.
@@ -433,7 +442,10 @@ export interface EventSubscriptionPort {
    * Permissions: `Microsoft.EventGrid/systemTopics/eventSubscriptions/read`, `/write`; for an Azure
    * Function destination also `Microsoft.Web/sites/functions/read` (ARM checks it).
    */
-  ensureEventSubscription(topic: Pick<SystemTopicInfo, 'name' | 'resourceGroup' | 'subscriptionId'>, spec: EventSubscriptionSpec): Promise<EventSubscriptionInfo>;
+  ensureEventSubscription(
+    topic: Pick<SystemTopicInfo, 'name' | 'resourceGroup' | 'subscriptionId'>,
+    spec: EventSubscriptionSpec,
+  ): Promise<EventSubscriptionInfo>;
 }
 
 /** Everything azure/clients.ts builds. */

@@ -19,7 +19,16 @@ export function createOutcomePublisher(endpoint: string, credential: TokenCreden
     async publish(events) {
       if (events.length === 0) return;
       try {
-        await client.send(events.map((e) => ({ id: e.id, eventType: e.eventType, subject: e.subject, eventTime: new Date(e.eventTime), dataVersion: e.dataVersion, data: e.data })));
+        await client.send(
+          events.map((e) => ({
+            id: e.id,
+            eventType: e.eventType,
+            subject: e.subject,
+            eventTime: new Date(e.eventTime),
+            dataVersion: e.dataVersion,
+            data: e.data,
+          })),
+        );
       } catch (error) {
         throw mapAzureError(error, `publishing ${events.length} outcome event(s) to ${new URL(endpoint).host}`);
       }

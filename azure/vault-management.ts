@@ -6,12 +6,27 @@
  * PATCH of the differing flags and `accessPolicies/add` for missing entries instead; only a vault
  * that does not exist yet is created with PUT (and two racing creators send the same body).
  */
-import { KeyVaultManagementClient, type AccessPolicyEntry, type KeyVaultManagementClientOptionalParams, type Vault, type VaultPatchProperties } from '@azure/arm-keyvault';
+import {
+  KeyVaultManagementClient,
+  type AccessPolicyEntry,
+  type KeyVaultManagementClientOptionalParams,
+  type Vault,
+  type VaultPatchProperties,
+} from '@azure/arm-keyvault';
 import type { TokenCredential } from '@azure/core-auth';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors';
 import { formatKeyVaultResourceId, parseResourceId } from '../core/resource-ids';
 import { callAzure, callAzureOrUndefined, SDK_RETRY_OPTIONS } from './errors';
-import type { AccessPolicy, AccessPolicyPermissions, DeletedVaultInfo, EnsureVaultResult, NameAvailability, VaultInfo, VaultManagementPort, VaultSpec } from './ports';
+import type {
+  AccessPolicy,
+  AccessPolicyPermissions,
+  DeletedVaultInfo,
+  EnsureVaultResult,
+  NameAvailability,
+  VaultInfo,
+  VaultManagementPort,
+  VaultSpec,
+} from './ports';
 
 export interface VaultManagementAdapterOptions {
   clientOptions?: KeyVaultManagementClientOptionalParams;
@@ -32,7 +47,10 @@ export class VaultManagementAdapter implements VaultManagementPort {
     const key = subscriptionId.toLowerCase();
     let client = this.clients.get(key);
     if (!client) {
-      client = new KeyVaultManagementClient(this.credential, subscriptionId, { retryOptions: { ...SDK_RETRY_OPTIONS }, ...this.options.clientOptions });
+      client = new KeyVaultManagementClient(this.credential, subscriptionId, {
+        retryOptions: { ...SDK_RETRY_OPTIONS },
+        ...this.options.clientOptions,
+      });
       this.clients.set(key, client);
     }
     return client;
@@ -44,7 +62,9 @@ export class VaultManagementAdapter implements VaultManagementPort {
 
   async getVault(vaultId: string): Promise<VaultInfo | undefined> {
     const id = parseVaultId(vaultId);
-    const vault = await callAzureOrUndefined(`Read Key Vault ${vaultId}`, () => this.client(id.subscriptionId).vaults.get(id.resourceGroup, id.name));
+    const vault = await callAzureOrUndefined(`Read Key Vault ${vaultId}`, () =>
+      this.client(id.subscriptionId).vaults.get(id.resourceGroup, id.name),
+    );
     return vault ? toVaultInfo(vault) : undefined;
   }
 
@@ -96,10 +116,16 @@ export class VaultManagementAdapter implements VaultManagementPort {
   private async reconcile(vault: VaultInfo, spec: VaultSpec): Promise<EnsureVaultResult> {
     if (normaliseLocation(vault.location) !== normaliseLocation(spec.location)) {
       // ADE requires the vault in the VM's region (ade.md §12.1); never "fix" this by using it.
-      throw new ConflictError(`Key Vault ${vault.name} exists in ${vault.location}, not ${spec.location}; ADE needs a vault in the VM's region`, { code: 'VaultLocationMismatch' });
+      throw new ConflictError(
+        `Key Vault ${vault.name} exists in ${vault.location}, not ${spec.location}; ADE needs a vault in the VM's region`,
+        { code: 'VaultLocationMismatch' },
+      );
     }
     if (vault.enableRbacAuthorization) {
-      throw new ConflictError(`Key Vault ${vault.name} uses the RBAC permission model; ade-autopilot manages access policies and needs the access-policy model`, { code: 'VaultUsesRbac' });
+      throw new ConflictError(
+        `Key Vault ${vault.name} uses the RBAC permission model; ade-autopilot manages access policies and needs the access-policy model`,
+        { code: 'VaultUsesRbac' },
+      );
     }
     const patch: VaultPatchProperties = {};
     if (!vault.enabledForDiskEncryption) patch.enabledForDiskEncryption = true;
@@ -146,12 +172,16 @@ export class VaultManagementAdapter implements VaultManagementPort {
       const surplus = current ? subtractPermissions(current.permissions, policy.permissions) : { keys: [], secrets: [], certificates: [] };
       if (surplus.keys.length + surplus.secrets.length + surplus.certificates.length > 0) {
         await callAzure(`Remove surplus permissions from ${what}`, () =>
-          client.vaults.updateAccessPolicy(id.resourceGroup, id.name, 'remove', { properties: { accessPolicies: [toSdkPolicy({ ...policy, permissions: surplus })] } }),
+          client.vaults.updateAccessPolicy(id.resourceGroup, id.name, 'remove', {
+            properties: { accessPolicies: [toSdkPolicy({ ...policy, permissions: surplus })] },
+          }),
         );
       }
     }
     if (!Object.values(policy.permissions).some((list) => (list ?? []).length > 0)) return;
-    await callAzure(`Add ${what}`, () => client.vaults.updateAccessPolicy(id.resourceGroup, id.name, 'add', { properties: { accessPolicies: [toSdkPolicy(policy)] } }));
+    await callAzure(`Add ${what}`, () =>
+      client.vaults.updateAccessPolicy(id.resourceGroup, id.name, 'add', { properties: { accessPolicies: [toSdkPolicy(policy)] } }),
+    );
   }
 
   /** Removes the principal's entry (ARM drops an entry once all its permissions are removed). */
@@ -161,12 +191,17 @@ export class VaultManagementAdapter implements VaultManagementPort {
     const current = vault?.accessPolicies.find((e) => samePrincipal(e, policy));
     if (!current) return;
     await callAzure(`Remove access policy for ${policy.objectId} on Key Vault ${vaultId}`, () =>
-      this.client(id.subscriptionId).vaults.updateAccessPolicy(id.resourceGroup, id.name, 'remove', { properties: { accessPolicies: [toSdkPolicy(current)] } }),
+      this.client(id.subscriptionId).vaults.updateAccessPolicy(id.resourceGroup, id.name, 'remove', {
+        properties: { accessPolicies: [toSdkPolicy(current)] },
+      }),
     );
   }
 
   async checkNameAvailability(name: string, subscriptionId: string | undefined = this.defaultSubscriptionId): Promise<NameAvailability> {
-    if (!subscriptionId) throw new ValidationError('checkNameAvailability needs a subscription id (AZURE_SUBSCRIPTION_ID or ADE_SUBSCRIPTIONS)', { field: 'subscriptionId' });
+    if (!subscriptionId)
+      throw new ValidationError('checkNameAvailability needs a subscription id (AZURE_SUBSCRIPTION_ID or ADE_SUBSCRIPTIONS)', {
+        field: 'subscriptionId',
+      });
     const result = await callAzure(`Check Key Vault name ${name}`, () =>
       this.client(subscriptionId).vaults.checkNameAvailability({ name, type: 'Microsoft.KeyVault/vaults' }),
     );
@@ -176,9 +211,15 @@ export class VaultManagementAdapter implements VaultManagementPort {
     return out;
   }
 
-  async getDeletedVault(name: string, location: string, subscriptionId: string | undefined = this.defaultSubscriptionId): Promise<DeletedVaultInfo | undefined> {
+  async getDeletedVault(
+    name: string,
+    location: string,
+    subscriptionId: string | undefined = this.defaultSubscriptionId,
+  ): Promise<DeletedVaultInfo | undefined> {
     if (!subscriptionId) throw new ValidationError('getDeletedVault needs a subscription id', { field: 'subscriptionId' });
-    const deleted = await callAzureOrUndefined(`Read deleted Key Vault ${name} in ${location}`, () => this.client(subscriptionId).vaults.getDeleted(name, location));
+    const deleted = await callAzureOrUndefined(`Read deleted Key Vault ${name} in ${location}`, () =>
+      this.client(subscriptionId).vaults.getDeleted(name, location),
+    );
     if (!deleted) return undefined;
     const info: DeletedVaultInfo = { name: deleted.name ?? name };
     if (deleted.id) info.id = deleted.id;
@@ -199,7 +240,10 @@ export class VaultManagementAdapter implements VaultManagementPort {
         .vaults.createOrUpdate(
           spec.resourceGroup,
           spec.name,
-          { location: spec.location, properties: { tenantId: spec.tenantId, sku: { family: 'A', name: 'standard' }, createMode: 'recover' } },
+          {
+            location: spec.location,
+            properties: { tenantId: spec.tenantId, sku: { family: 'A', name: 'standard' }, createMode: 'recover' },
+          },
           this.pollOptions,
         )
         .pollUntilDone(),
@@ -243,8 +287,15 @@ export function toVaultInfo(vault: Vault): VaultInfo {
   return info;
 }
 
-function samePrincipal(a: Pick<AccessPolicy, 'tenantId' | 'objectId' | 'applicationId'>, b: Pick<AccessPolicy, 'tenantId' | 'objectId' | 'applicationId'>): boolean {
-  return a.objectId.toLowerCase() === b.objectId.toLowerCase() && a.tenantId.toLowerCase() === b.tenantId.toLowerCase() && (a.applicationId ?? '').toLowerCase() === (b.applicationId ?? '').toLowerCase();
+function samePrincipal(
+  a: Pick<AccessPolicy, 'tenantId' | 'objectId' | 'applicationId'>,
+  b: Pick<AccessPolicy, 'tenantId' | 'objectId' | 'applicationId'>,
+): boolean {
+  return (
+    a.objectId.toLowerCase() === b.objectId.toLowerCase() &&
+    a.tenantId.toLowerCase() === b.tenantId.toLowerCase() &&
+    (a.applicationId ?? '').toLowerCase() === (b.applicationId ?? '').toLowerCase()
+  );
 }
 
 /** Permissions in `granted` that `wanted` does not include (case-insensitive). */
@@ -253,7 +304,11 @@ export function subtractPermissions(granted: AccessPolicyPermissions, wanted: Ac
     const keep = new Set((b ?? []).map((p) => p.toLowerCase()));
     return (a ?? []).filter((p) => !keep.has(p.toLowerCase()));
   };
-  return { keys: minus(granted.keys, wanted.keys), secrets: minus(granted.secrets, wanted.secrets), certificates: minus(granted.certificates, wanted.certificates) };
+  return {
+    keys: minus(granted.keys, wanted.keys),
+    secrets: minus(granted.secrets, wanted.secrets),
+    certificates: minus(granted.certificates, wanted.certificates),
+  };
 }
 
 /** True when some entry for the same principal already grants every wanted permission. */
@@ -265,7 +320,11 @@ export function coversPolicy(existing: readonly AccessPolicy[], wanted: AccessPo
     if (set.has('all')) return true;
     return (needed ?? []).every((p) => set.has(p.toLowerCase()));
   };
-  return has(entry.permissions.keys, wanted.permissions.keys) && has(entry.permissions.secrets, wanted.permissions.secrets) && has(entry.permissions.certificates, wanted.permissions.certificates);
+  return (
+    has(entry.permissions.keys, wanted.permissions.keys) &&
+    has(entry.permissions.secrets, wanted.permissions.secrets) &&
+    has(entry.permissions.certificates, wanted.permissions.certificates)
+  );
 }
 
 function toSdkPolicy(policy: AccessPolicy): AccessPolicyEntry {
@@ -284,7 +343,12 @@ function toSdkPolicy(policy: AccessPolicy): AccessPolicyEntry {
 
 function parseVaultId(vaultId: string): { subscriptionId: string; resourceGroup: string; name: string } {
   const id = parseResourceId(vaultId, 'vaultId');
-  if (!id.resourceGroup || id.provider?.toLowerCase() !== 'microsoft.keyvault' || id.resourceTypes.length !== 1 || id.resourceTypes[0]!.toLowerCase() !== 'vaults') {
+  if (
+    !id.resourceGroup ||
+    id.provider?.toLowerCase() !== 'microsoft.keyvault' ||
+    id.resourceTypes.length !== 1 ||
+    id.resourceTypes[0]!.toLowerCase() !== 'vaults'
+  ) {
     throw new ValidationError(`vaultId is not a Key Vault id (Microsoft.KeyVault/vaults): ${vaultId}`, { field: 'vaultId' });
   }
   return { subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup, name: id.names[0]! };
@@ -292,10 +356,15 @@ function parseVaultId(vaultId: string): { subscriptionId: string; resourceGroup:
 
 function validateSpec(spec: VaultSpec): void {
   if (!/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/.test(spec.name) || spec.name.includes('--')) {
-    throw new ValidationError(`Key Vault name ${JSON.stringify(spec.name)} is invalid: 3–24 letters, digits and single hyphens, starting with a letter`, { field: 'name' });
+    throw new ValidationError(
+      `Key Vault name ${JSON.stringify(spec.name)} is invalid: 3–24 letters, digits and single hyphens, starting with a letter`,
+      { field: 'name' },
+    );
   }
   if (!Number.isInteger(spec.softDeleteRetentionInDays) || spec.softDeleteRetentionInDays < 7 || spec.softDeleteRetentionInDays > 90) {
-    throw new ValidationError(`softDeleteRetentionInDays must be an integer 7–90: got ${spec.softDeleteRetentionInDays}`, { field: 'softDeleteRetentionInDays' });
+    throw new ValidationError(`softDeleteRetentionInDays must be an integer 7–90: got ${spec.softDeleteRetentionInDays}`, {
+      field: 'softDeleteRetentionInDays',
+    });
   }
   if (!spec.location) throw new ValidationError('Key Vault location is empty', { field: 'location' });
   if (!spec.tenantId) throw new ValidationError('Key Vault tenant id is empty', { field: 'tenantId' });

@@ -37,54 +37,66 @@ function percentile(sorted: number[], p: number): number {
 }
 
 describe('local host durable engine', () => {
-  bench(`${COUNT} orchestrations × (3 chained + fan-out of 10) activities`, async () => {
-    const base = `${host.baseUrl}/runtime/webhooks/durabletask`;
-    const runId = Date.now().toString(36);
-    const t0 = Date.now();
-    const ids = await Promise.all(Array.from({ length: COUNT }, async (_, i) => {
-      const res = await fetch(`${base}/orchestrators/Bench/${runId}-${i}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: String(i) });
-      if (res.status !== 202) throw new Error(`start ${i}: HTTP ${res.status} ${await res.text()}`);
-      return `${runId}-${i}`;
-    }));
-    const startedMs = Date.now() - t0;
-    for (;;) {
-      const res = await fetch(`${base}/instances/?instanceIdPrefix=${runId}-&runtimeStatus=Pending,Running&top=1`);
-      const pending = (await res.json()) as unknown[];
-      if (pending.length === 0) break;
-      if (Date.now() - t0 > 300_000) throw new Error('benchmark did not finish in 5 minutes');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const totalMs = Date.now() - t0;
+  bench(
+    `${COUNT} orchestrations × (3 chained + fan-out of 10) activities`,
+    async () => {
+      const base = `${host.baseUrl}/runtime/webhooks/durabletask`;
+      const runId = Date.now().toString(36);
+      const t0 = Date.now();
+      const ids = await Promise.all(
+        Array.from({ length: COUNT }, async (_, i) => {
+          const res = await fetch(`${base}/orchestrators/Bench/${runId}-${i}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: String(i),
+          });
+          if (res.status !== 202) throw new Error(`start ${i}: HTTP ${res.status} ${await res.text()}`);
+          return `${runId}-${i}`;
+        }),
+      );
+      const startedMs = Date.now() - t0;
+      for (;;) {
+        const res = await fetch(`${base}/instances/?instanceIdPrefix=${runId}-&runtimeStatus=Pending,Running&top=1`);
+        const pending = (await res.json()) as unknown[];
+        if (pending.length === 0) break;
+        if (Date.now() - t0 > 300_000) throw new Error('benchmark did not finish in 5 minutes');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const totalMs = Date.now() - t0;
 
-    // Start-to-completion per instance from its own history timestamps (ms precision).
-    const latencies: number[] = [];
-    let failed = 0;
-    for (let i = 0; i < ids.length; i += 50) {
-      await Promise.all(ids.slice(i, i + 50).map(async (id) => {
-        const s = (await (await fetch(`${base}/instances/${id}?showHistory=true`)).json()) as any;
-        if (s.runtimeStatus !== 'Completed') failed++;
-        const started = s.historyEvents.find((e: any) => e.EventType === 'ExecutionStarted');
-        const completed = s.historyEvents.find((e: any) => e.EventType === 'ExecutionCompleted');
-        latencies.push(Date.parse(completed.Timestamp) - Date.parse(started.Timestamp));
-      }));
-    }
-    latencies.sort((a, b) => a - b);
-    const figures = {
-      orchestrations: COUNT,
-      failed,
-      cpus: os.cpus().length,
-      startAllMs: startedMs,
-      totalSeconds: Math.round(totalMs / 100) / 10,
-      orchestrationsPerSecond: Math.round((COUNT / totalMs) * 1000 * 10) / 10,
-      activitiesPerSecond: Math.round(((COUNT * ACTIVITIES_PER_ORCHESTRATION) / totalMs) * 1000),
-      p50Ms: percentile(latencies, 50),
-      p99Ms: percentile(latencies, 99),
-      peakRssMb: peakRssMb(host.child.pid!),
-      storeMb: dirSizeMb(stateDir),
-    };
-    fs.mkdirSync(path.join(repoRoot, 'bench/results'), { recursive: true });
-    fs.writeFileSync(path.join(repoRoot, 'bench/results/host.json'), JSON.stringify(figures, null, 2) + '\n');
-    console.log(JSON.stringify(figures));
-    if (failed > 0) throw new Error(`${failed} orchestrations did not complete`);
-  }, { iterations: 1, warmupIterations: 0, time: 0, warmupTime: 0 });
+      // Start-to-completion per instance from its own history timestamps (ms precision).
+      const latencies: number[] = [];
+      let failed = 0;
+      for (let i = 0; i < ids.length; i += 50) {
+        await Promise.all(
+          ids.slice(i, i + 50).map(async (id) => {
+            const s = (await (await fetch(`${base}/instances/${id}?showHistory=true`)).json()) as any;
+            if (s.runtimeStatus !== 'Completed') failed++;
+            const started = s.historyEvents.find((e: any) => e.EventType === 'ExecutionStarted');
+            const completed = s.historyEvents.find((e: any) => e.EventType === 'ExecutionCompleted');
+            latencies.push(Date.parse(completed.Timestamp) - Date.parse(started.Timestamp));
+          }),
+        );
+      }
+      latencies.sort((a, b) => a - b);
+      const figures = {
+        orchestrations: COUNT,
+        failed,
+        cpus: os.cpus().length,
+        startAllMs: startedMs,
+        totalSeconds: Math.round(totalMs / 100) / 10,
+        orchestrationsPerSecond: Math.round((COUNT / totalMs) * 1000 * 10) / 10,
+        activitiesPerSecond: Math.round(((COUNT * ACTIVITIES_PER_ORCHESTRATION) / totalMs) * 1000),
+        p50Ms: percentile(latencies, 50),
+        p99Ms: percentile(latencies, 99),
+        peakRssMb: peakRssMb(host.child.pid!),
+        storeMb: dirSizeMb(stateDir),
+      };
+      fs.mkdirSync(path.join(repoRoot, 'bench/results'), { recursive: true });
+      fs.writeFileSync(path.join(repoRoot, 'bench/results/host.json'), JSON.stringify(figures, null, 2) + '\n');
+      console.log(JSON.stringify(figures));
+      if (failed > 0) throw new Error(`${failed} orchestrations did not complete`);
+    },
+    { iterations: 1, warmupIterations: 0, time: 0, warmupTime: 0 },
+  );
 });

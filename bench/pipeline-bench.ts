@@ -24,7 +24,14 @@ const REPO_ROOT = path.resolve(__dirname, '../..');
 const REGIONS = ['westeurope', 'northeurope', 'eastus'];
 const CREATE_CONCURRENCY = 64;
 
-interface LogEntry { seq: number; time: string; operation: string; path: string; status: number; principal: string }
+interface LogEntry {
+  seq: number;
+  time: string;
+  operation: string;
+  path: string;
+  status: number;
+  principal: string;
+}
 
 export interface RunResult {
   mode: 'single-pass' | 'aad';
@@ -50,12 +57,14 @@ export interface RunResult {
 
 async function pool<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await work(items[i]!, i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await work(items[i]!, i);
+      }
+    }),
+  );
 }
 
 function vmNameOf(entryPath: string): string | undefined {
@@ -66,7 +75,12 @@ function vmNameOf(entryPath: string): string | undefined {
 class LogTail {
   private since = 0;
   readonly firstByVm = new Map<string, number>();
-  constructor(private readonly session: Session, private readonly operation: string, private readonly principal: string, private readonly match: (e: LogEntry) => boolean) {}
+  constructor(
+    private readonly session: Session,
+    private readonly operation: string,
+    private readonly principal: string,
+    private readonly match: (e: LogEntry) => boolean,
+  ) {}
   async poll(): Promise<void> {
     const q = new URLSearchParams({ operation: this.operation, principal: this.principal, since: String(this.since), limit: '50000' });
     const res = await this.session.control<{ lastSeq: number; value: LogEntry[] }>('GET', `/_sim/requests?${q.toString()}`);
@@ -84,7 +98,10 @@ export type ArmBudget = Partial<Record<'reads' | 'writes', { bucketSize: number;
 
 export function parseArmBudget(text: string): ArmBudget {
   const budget: ArmBudget = {};
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const match = /^(reads|writes)=(\d+)\/(\d+(?:\.\d+)?)$/.exec(part);
     if (!match) throw new Error(`--arm-budget takes reads=<bucket>/<refill per s> and/or writes=<bucket>/<refill per s>, got '${part}'`);
     budget[match[1] as 'reads' | 'writes'] = { bucketSize: Number(match[2]), refillPerSecond: Number(match[3]) };
@@ -92,7 +109,14 @@ export function parseArmBudget(text: string): ArmBudget {
   return budget;
 }
 
-export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScale: number, timeoutMs: number, log: (line: string) => void, budget: ArmBudget = {}): Promise<RunResult> {
+export async function runOnce(
+  mode: 'single-pass' | 'aad',
+  vms: number,
+  timeScale: number,
+  timeoutMs: number,
+  log: (line: string) => void,
+  budget: ArmBudget = {},
+): Promise<RunResult> {
   const stateRoot = mkdtempSync(path.join(tmpdir(), `ade-bench-${mode}-${vms}-`));
   const stack = await startLocalStack({
     repoRoot: REPO_ROOT,
@@ -112,12 +136,20 @@ export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScal
     if (Object.keys(budget).length > 0) await session.control('PATCH', '/_sim/arm/config', { throttling: { enabled: true, ...budget } });
     const config = await session.control<{ throttling: RunResult['throttling'] & { enabled: boolean } }>('GET', '/_sim/arm/config');
     const before = await session.control<RequestCountsSnapshot>('GET', '/_sim/requests/counts');
-    const creates = new LogTail(session, 'Microsoft.Compute/virtualMachines/write', user, (e) => e.status < 300 && !/\/extensions\//i.test(e.path));
+    const creates = new LogTail(
+      session,
+      'Microsoft.Compute/virtualMachines/write',
+      user,
+      (e) => e.status < 300 && !/\/extensions\//i.test(e.path),
+    );
     const extensions = new LogTail(session, 'Microsoft.Compute/virtualMachines/extensions/write', app, (e) => e.status < 300);
     // 429 answers are in the request counts too; they are tallied per class so the per-VM figures count accepted calls only.
     const throttled = { count: 0, since: 0, reads: 0, writes: 0 };
     const pollThrottled = async () => {
-      const res = await session.control<{ lastSeq: number; value: Array<LogEntry & { service: string; method: string }> }>('GET', `/_sim/requests?principal=${app}&status=429&since=${throttled.since}&limit=50000`);
+      const res = await session.control<{ lastSeq: number; value: Array<LogEntry & { service: string; method: string }> }>(
+        'GET',
+        `/_sim/requests?principal=${app}&status=429&since=${throttled.since}&limit=50000`,
+      );
       for (const e of res.value) {
         if (e.service !== 'arm') continue;
         throttled.count++;
@@ -178,7 +210,9 @@ export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScal
       }
       if (Date.now() - lastReport > 15_000) {
         lastReport = Date.now();
-        log(`  ${mode} N=${vms}: ${statuses.length} started, ${terminal} finished after ${((Date.now() - burstStart) / 1000).toFixed(0)} s`);
+        log(
+          `  ${mode} N=${vms}: ${statuses.length} started, ${terminal} finished after ${((Date.now() - burstStart) / 1000).toFixed(0)} s`,
+        );
       }
       await new Promise((r) => setTimeout(r, vms > 100 ? 2000 : 500));
     }
@@ -205,12 +239,14 @@ export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScal
       if (s.runtimeStatus === 'Completed') {
         const outcome = typeof s.output === 'object' && s.output ? (s.output.outcome ?? 'completed') : 'completed';
         if (outcome === 'encrypted') encrypted++;
-        else if (outcome === 'failed') failed++; // a run that handled its failure (compensated) still failed the VM
+        else if (outcome === 'failed')
+          failed++; // a run that handled its failure (compensated) still failed the VM
         else otherOutcomes[outcome] = (otherOutcomes[outcome] ?? 0) + 1;
       } else if (TERMINAL.has(s.runtimeStatus)) failed++;
     }
     const t = config.throttling;
-    const floor = (count: number, limit: { bucketSize: number; refillPerSecond: number }) => (t.enabled ? Math.max(0, count - limit.bucketSize) / limit.refillPerSecond : 0);
+    const floor = (count: number, limit: { bucketSize: number; refillPerSecond: number }) =>
+      t.enabled ? Math.max(0, count - limit.bucketSize) / limit.refillPerSecond : 0;
     const p = (q: number) => percentile(delaysSim, q);
     const result: RunResult = {
       mode,
@@ -230,10 +266,16 @@ export async function runOnce(mode: 'single-pass' | 'aad', vms: number, timeScal
       },
       appThrottled429: throttled.count,
       createToExtensionSim: { p50: p(50), p99: p(99) },
-      createToExtensionReal: { p50: p(50) === undefined ? undefined : p(50)! / timeScale, p99: p(99) === undefined ? undefined : p(99)! / timeScale },
+      createToExtensionReal: {
+        p50: p(50) === undefined ? undefined : p(50)! / timeScale,
+        p99: p(99) === undefined ? undefined : p(99)! / timeScale,
+      },
       burstRealMs,
       makespanRealMs,
-      makespanSimS: lastAppCall && creates.firstByVm.size > 0 ? (Date.parse(lastAppCall.time) - Math.min(...creates.firstByVm.values())) / 1000 : (makespanRealMs * timeScale) / 1000,
+      makespanSimS:
+        lastAppCall && creates.firstByVm.size > 0
+          ? (Date.parse(lastAppCall.time) - Math.min(...creates.firstByVm.values())) / 1000
+          : (makespanRealMs * timeScale) / 1000,
       armWriteFloorSimS: floor(calls.armWrites + calls.armDeletes, t.writes),
       armReadFloorSimS: floor(calls.armReads, t.reads),
       throttling: { writes: t.writes, reads: t.reads },
@@ -253,16 +295,30 @@ function fmt(n: number | undefined, digits = 1): string {
 }
 
 export function markdownTable(results: readonly RunResult[]): string {
-  const header = '| Mode | VMs | Encrypted | Failed / unfinished | ARM reads/VM | ARM writes/VM | Graph writes/VM | Key Vault ops/VM | App 429s | VM PUT → extension PUT p50 / p99 (sim s; real s) | Makespan real (sim) | ARM write floor (sim) | Makespan ÷ write floor |';
-  const sep = `|${header.split('|').slice(1, -1).map(() => '---').join('|')}|`;
-  const rows = results.map((r) => [
-    r.mode, r.vms, `${r.encrypted}${Object.keys(r.otherOutcomes).length ? ` (+${JSON.stringify(r.otherOutcomes)})` : ''}`, `${r.failed} / ${r.unfinished}`,
-    ratio(r.perVm.armReads), ratio(r.perVm.armWrites + r.perVm.armDeletes), ratio(r.perVm.graphWrites), ratio(r.perVm.keyVaultOperations), r.appThrottled429,
-    `${fmt(r.createToExtensionSim.p50, 0)} / ${fmt(r.createToExtensionSim.p99, 0)}; ${fmt(r.createToExtensionReal.p50, 2)} / ${fmt(r.createToExtensionReal.p99, 2)}`,
-    `${fmt(r.makespanRealMs / 1000)} s (${fmt(r.makespanSimS / 60)} min)`,
-    `${fmt(r.armWriteFloorSimS, 0)} s`,
-    r.armWriteFloorSimS > 0 ? `${(r.makespanSimS / r.armWriteFloorSimS).toFixed(1)}×` : 'within burst',
-  ].join(' | '));
+  const header =
+    '| Mode | VMs | Encrypted | Failed / unfinished | ARM reads/VM | ARM writes/VM | Graph writes/VM | Key Vault ops/VM | App 429s | VM PUT → extension PUT p50 / p99 (sim s; real s) | Makespan real (sim) | ARM write floor (sim) | Makespan ÷ write floor |';
+  const sep = `|${header
+    .split('|')
+    .slice(1, -1)
+    .map(() => '---')
+    .join('|')}|`;
+  const rows = results.map((r) =>
+    [
+      r.mode,
+      r.vms,
+      `${r.encrypted}${Object.keys(r.otherOutcomes).length ? ` (+${JSON.stringify(r.otherOutcomes)})` : ''}`,
+      `${r.failed} / ${r.unfinished}`,
+      ratio(r.perVm.armReads),
+      ratio(r.perVm.armWrites + r.perVm.armDeletes),
+      ratio(r.perVm.graphWrites),
+      ratio(r.perVm.keyVaultOperations),
+      r.appThrottled429,
+      `${fmt(r.createToExtensionSim.p50, 0)} / ${fmt(r.createToExtensionSim.p99, 0)}; ${fmt(r.createToExtensionReal.p50, 2)} / ${fmt(r.createToExtensionReal.p99, 2)}`,
+      `${fmt(r.makespanRealMs / 1000)} s (${fmt(r.makespanSimS / 60)} min)`,
+      `${fmt(r.armWriteFloorSimS, 0)} s`,
+      r.armWriteFloorSimS > 0 ? `${(r.makespanSimS / r.armWriteFloorSimS).toFixed(1)}×` : 'within burst',
+    ].join(' | '),
+  );
   return [header, sep, ...rows.map((r) => `| ${r} |`)].join('\n');
 }
 
@@ -272,7 +328,21 @@ export function markdownTable(results: readonly RunResult[]): string {
  */
 function runInChild(mode: string, vms: number, timeScale: number, timeoutMs: number, budgetText: string): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--enable-source-maps', __filename, '--one-run', `${mode}:${vms}`, '--time-scale', String(timeScale), '--timeout', String(timeoutMs / 1000), ...(budgetText ? ['--arm-budget', budgetText] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [
+        '--enable-source-maps',
+        __filename,
+        '--one-run',
+        `${mode}:${vms}`,
+        '--time-scale',
+        String(timeScale),
+        '--timeout',
+        String(timeoutMs / 1000),
+        ...(budgetText ? ['--arm-budget', budgetText] : []),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
     child.once('exit', (code) => {
@@ -284,11 +354,23 @@ function runInChild(mode: string, vms: number, timeScale: number, timeoutMs: num
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { vms: { type: 'string' }, modes: { type: 'string' }, 'time-scale': { type: 'string' }, timeout: { type: 'string' }, out: { type: 'string' }, 'one-run': { type: 'string' }, 'arm-budget': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    options: {
+      vms: { type: 'string' },
+      modes: { type: 'string' },
+      'time-scale': { type: 'string' },
+      timeout: { type: 'string' },
+      out: { type: 'string' },
+      'one-run': { type: 'string' },
+      'arm-budget': { type: 'string' },
+    },
+    strict: true,
+  });
   const budgetText = values['arm-budget'] ?? '';
   const budget = parseArmBudget(budgetText);
   const counts = (values.vms ?? '1,100,1000').split(',').map((s) => Number(s.trim()));
-  if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 5000)) throw new Error(`--vms must be comma-separated integers 1-5000, got '${values.vms}'`);
+  if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 5000))
+    throw new Error(`--vms must be comma-separated integers 1-5000, got '${values.vms}'`);
   const modes = (values.modes ?? 'single-pass,aad').split(',').map((s) => s.trim());
   for (const m of modes) if (m !== 'single-pass' && m !== 'aad') throw new Error(`--modes takes single-pass and/or aad, got '${m}'`);
   const timeScale = Number(values['time-scale'] ?? 60);
@@ -321,7 +403,7 @@ if (require.main === module) {
   main().then(
     () => process.exit(0),
     (error: unknown) => {
-      process.stderr.write(`bench:pipeline failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+      process.stderr.write(`bench:pipeline failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
       process.exit(1);
     },
   );

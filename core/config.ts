@@ -11,7 +11,17 @@ import { ValidationError } from './errors';
 import { isValidGlob } from './glob';
 import { parseMaintenanceWindow } from './remediation/maintenance-window';
 import { DEFAULT_POLICY_DEFINITION_IDS, HEAL_ACTIONS, isNcrontab, type HealAction, type RemediationSettings } from './remediation/settings';
-import { POLICY_VERSION, type EncryptionMode, type EncryptionPolicy, type ExclusionTag, type KekAlgorithm, type KekSize, type OsFilter, type VaultStrategy, type VolumeType } from './policy';
+import {
+  POLICY_VERSION,
+  type EncryptionMode,
+  type EncryptionPolicy,
+  type ExclusionTag,
+  type KekAlgorithm,
+  type KekSize,
+  type OsFilter,
+  type VaultStrategy,
+  type VolumeType,
+} from './policy';
 import { isResourceGroupName, isSubscriptionId } from './resource-ids';
 
 export type AuthMode = 'managed-identity' | 'environment';
@@ -77,37 +87,261 @@ export interface ConfigSetting {
 
 /** Metadata for every setting; the README table and the infra template are checked against it. */
 export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
-  { name: 'ADE_ENCRYPTION_MODE', description: 'ADE mode: dual-pass with an Entra app (aad) or the current single-pass mode', default: 'aad', required: false, values: '`aad` | `single-pass`', scope: 'app' },
-  { name: 'ADE_VAULT_STRATEGY', description: 'One dedicated Key Vault per subscription+region, or one per VM', default: 'per-region', required: false, values: '`per-region` | `per-vm`', scope: 'app' },
-  { name: 'ADE_VAULT_RESOURCE_GROUP', description: 'Resource group that holds the dedicated vaults', default: 'rg-ade-autopilot-vaults', required: false, values: 'resource group name (1–90 chars: letters, digits, _ ( ) - .; not ending in .)', scope: 'app' },
-  { name: 'ADE_VAULT_NAME_PREFIX', description: 'Prefix of generated vault names', default: 'adeap', required: false, values: '2–8 chars, lower-case letter first, then lower-case letters/digits', scope: 'app' },
-  { name: 'ADE_SOFT_DELETE_RETENTION_DAYS', description: 'Soft-delete retention of created vaults, in days', default: '90', required: false, values: 'integer 7–90', scope: 'app' },
-  { name: 'ADE_PURGE_PROTECTION', description: 'Purge protection on created vaults (cannot be turned off once on, so only true is accepted)', default: 'true', required: false, values: '`true`', scope: 'app' },
-  { name: 'ADE_KEK_ENABLED', description: 'Wrap disk encryption secrets with a key encryption key (KEK)', default: 'true', required: false, values: '`true` | `false`', scope: 'app' },
-  { name: 'ADE_KEK_SIZE', description: 'RSA size of the KEK; 2048 only when ADE_OS_FILTER=linux (Windows Server 2022 / Windows 11 need ≥ 3072)', default: '3072', required: false, values: '`2048` | `3072` | `4096`', scope: 'app' },
-  { name: 'ADE_KEK_ALGORITHM', description: 'Key encryption algorithm passed to ADE', default: 'RSA-OAEP', required: false, values: '`RSA-OAEP`', scope: 'app' },
-  { name: 'ADE_VOLUME_TYPE', description: 'Volumes to encrypt (case-insensitive input); Data requires ADE_OS_FILTER=linux because Windows cannot encrypt data volumes alone', default: 'All', required: false, values: '`All` | `OS` | `Data`', scope: 'app' },
-  { name: 'ADE_SUBSCRIPTIONS', description: 'Subscriptions in scope', required: true, values: 'comma-separated subscription GUIDs (at least one)', scope: 'app' },
-  { name: 'ADE_INCLUDE_RESOURCE_GROUPS', description: 'Resource groups in scope', default: '*', required: false, values: 'comma-separated glob patterns (`*`, `?`), case-insensitive', scope: 'app' },
-  { name: 'ADE_EXCLUDE_RESOURCE_GROUPS', description: 'Resource groups excluded from scope (wins over include)', default: '', required: false, values: 'comma-separated glob patterns (`*`, `?`), case-insensitive', scope: 'app' },
-  { name: 'ADE_EXCLUSION_TAG', description: 'VM tag that opts a VM out', default: 'ade-autopilot=skip', required: false, values: '`name=value` or `name` (any value)', scope: 'app' },
-  { name: 'ADE_OS_FILTER', description: 'Operating systems in scope', default: 'all', required: false, values: '`all` | `windows` | `linux`', scope: 'app' },
-  { name: 'ADE_DRY_RUN', description: 'Plan only: decide and report, change nothing', default: 'false', required: false, values: '`true` | `false`', scope: 'app' },
-  { name: 'ADE_SECRET_EVENT_TIMEOUT_MINUTES', description: 'How long to wait for the Key Vault secret event before falling back to polling', default: '90', required: false, values: 'integer 5–1440', scope: 'app' },
-  { name: 'ADE_ORCHESTRATION_TIMEOUT_MINUTES', description: 'Total time one VM encryption may take; must exceed the secret-event timeout', default: '360', required: false, values: 'integer 15–10080', scope: 'app' },
-  { name: 'ADE_FALLBACK_POLL_SECONDS', description: 'Polling interval of the fallback status check; must be shorter than the secret-event timeout', default: '300', required: false, values: 'integer 30–3600', scope: 'app' },
-  { name: 'ADE_TAG_OUTCOME', description: 'Record the outcome as VM tags', default: 'false', required: false, values: '`true` | `false`', scope: 'app' },
-  { name: 'ADE_AUTH_MODE', description: 'How the app authenticates: managed identity, or a service principal from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET (local use)', default: 'managed-identity', required: false, values: '`managed-identity` | `environment`', scope: 'app' },
-  { name: 'AZURE_CLIENT_ID', description: 'Client id of a user-assigned managed identity (managed-identity mode) or of the service principal (environment mode); empty = system-assigned identity', default: '', required: false, values: 'GUID or empty', scope: 'app' },
-  { name: 'ADE_HEAL_ACTION', description: 'How BEK restore re-provisions key material once the secret is back: deallocate+start now, in the maintenance window, or only notify (restart needs the VM restart role: infra parameter enableSelfHealingRestart)', default: 'restart', required: false, values: '`restart` | `maintenance-window` | `notify-only`', scope: 'app' },
-  { name: 'ADE_MAINTENANCE_WINDOW', description: 'Weekly UTC window for ADE_HEAL_ACTION=maintenance-window (required then), e.g. `Sat,Sun 01:00-05:00`; an end before the start spans midnight', default: '', required: false, values: '`<days> HH:MM-HH:MM` with days `Mon`…`Sun`, `*` or a range `Mon-Fri`; or empty', scope: 'app' },
-  { name: 'ADE_POLICY_DEFINITION_IDS', description: 'Policy definitions whose NonCompliant state events start a remediation (default: the built-in ADE-or-EncryptionAtHost definitions)', default: DEFAULT_POLICY_DEFINITION_IDS.join(','), required: false, values: 'comma-separated policy definition resource ids (at least one)', scope: 'app' },
-  { name: 'ADE_SWEEP_CONCURRENCY', description: 'Most VM encryptions a sweep keeps in flight', default: '20', required: false, values: 'integer 1–500', scope: 'app' },
-  { name: 'ADE_SWEEP_READS_PER_SECOND', description: 'ARM reads per second a sweep may spend (the subscription read bucket refills at 25/s)', default: '10', required: false, values: 'integer 1–25', scope: 'app' },
-  { name: 'ADE_SWEEP_SCHEDULE', description: 'NCRONTAB schedule of the existing-fleet sweep; empty = on demand only (POST /api/sweep)', default: '', required: false, values: 'six-field NCRONTAB or empty', scope: 'app' },
-  { name: 'ADE_BEK_HEALTH_SCHEDULE', description: 'NCRONTAB schedule of the BEK health sweep', default: '0 0 */6 * * *', required: false, values: 'six-field NCRONTAB', scope: 'app' },
-  { name: 'ADE_OUTCOME_TOPIC_ENDPOINT', description: 'Custom Event Grid topic that receives AdeAutopilot.* outcome events (the app identity needs EventGrid Data Sender on it); empty = none', default: '', required: false, values: 'https URL without query string, or empty', scope: 'app' },
-  { name: 'ADE_SECRET_EVENTS_WEBHOOK_URL', description: 'Local only: webhook the vaults\' Key Vault event subscriptions deliver to (the local host\'s secretEvents URL). In Azure leave unset: the app targets its own secretEvents function, found from WEBSITE_SITE_NAME/WEBSITE_RESOURCE_GROUP/WEBSITE_OWNER_NAME', default: '', required: false, values: 'absolute http(s) URL or empty', scope: 'local' },
+  {
+    name: 'ADE_ENCRYPTION_MODE',
+    description: 'ADE mode: dual-pass with an Entra app (aad) or the current single-pass mode',
+    default: 'aad',
+    required: false,
+    values: '`aad` | `single-pass`',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_VAULT_STRATEGY',
+    description: 'One dedicated Key Vault per subscription+region, or one per VM',
+    default: 'per-region',
+    required: false,
+    values: '`per-region` | `per-vm`',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_VAULT_RESOURCE_GROUP',
+    description: 'Resource group that holds the dedicated vaults',
+    default: 'rg-ade-autopilot-vaults',
+    required: false,
+    values: 'resource group name (1–90 chars: letters, digits, _ ( ) - .; not ending in .)',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_VAULT_NAME_PREFIX',
+    description: 'Prefix of generated vault names',
+    default: 'adeap',
+    required: false,
+    values: '2–8 chars, lower-case letter first, then lower-case letters/digits',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_SOFT_DELETE_RETENTION_DAYS',
+    description: 'Soft-delete retention of created vaults, in days',
+    default: '90',
+    required: false,
+    values: 'integer 7–90',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_PURGE_PROTECTION',
+    description: 'Purge protection on created vaults (cannot be turned off once on, so only true is accepted)',
+    default: 'true',
+    required: false,
+    values: '`true`',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_KEK_ENABLED',
+    description: 'Wrap disk encryption secrets with a key encryption key (KEK)',
+    default: 'true',
+    required: false,
+    values: '`true` | `false`',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_KEK_SIZE',
+    description: 'RSA size of the KEK; 2048 only when ADE_OS_FILTER=linux (Windows Server 2022 / Windows 11 need ≥ 3072)',
+    default: '3072',
+    required: false,
+    values: '`2048` | `3072` | `4096`',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_KEK_ALGORITHM',
+    description: 'Key encryption algorithm passed to ADE',
+    default: 'RSA-OAEP',
+    required: false,
+    values: '`RSA-OAEP`',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_VOLUME_TYPE',
+    description:
+      'Volumes to encrypt (case-insensitive input); Data requires ADE_OS_FILTER=linux because Windows cannot encrypt data volumes alone',
+    default: 'All',
+    required: false,
+    values: '`All` | `OS` | `Data`',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_SUBSCRIPTIONS',
+    description: 'Subscriptions in scope',
+    required: true,
+    values: 'comma-separated subscription GUIDs (at least one)',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_INCLUDE_RESOURCE_GROUPS',
+    description: 'Resource groups in scope',
+    default: '*',
+    required: false,
+    values: 'comma-separated glob patterns (`*`, `?`), case-insensitive',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_EXCLUDE_RESOURCE_GROUPS',
+    description: 'Resource groups excluded from scope (wins over include)',
+    default: '',
+    required: false,
+    values: 'comma-separated glob patterns (`*`, `?`), case-insensitive',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_EXCLUSION_TAG',
+    description: 'VM tag that opts a VM out',
+    default: 'ade-autopilot=skip',
+    required: false,
+    values: '`name=value` or `name` (any value)',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_OS_FILTER',
+    description: 'Operating systems in scope',
+    default: 'all',
+    required: false,
+    values: '`all` | `windows` | `linux`',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_DRY_RUN',
+    description: 'Plan only: decide and report, change nothing',
+    default: 'false',
+    required: false,
+    values: '`true` | `false`',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_SECRET_EVENT_TIMEOUT_MINUTES',
+    description: 'How long to wait for the Key Vault secret event before falling back to polling',
+    default: '90',
+    required: false,
+    values: 'integer 5–1440',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_ORCHESTRATION_TIMEOUT_MINUTES',
+    description: 'Total time one VM encryption may take; must exceed the secret-event timeout',
+    default: '360',
+    required: false,
+    values: 'integer 15–10080',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_FALLBACK_POLL_SECONDS',
+    description: 'Polling interval of the fallback status check; must be shorter than the secret-event timeout',
+    default: '300',
+    required: false,
+    values: 'integer 30–3600',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_TAG_OUTCOME',
+    description: 'Record the outcome as VM tags',
+    default: 'false',
+    required: false,
+    values: '`true` | `false`',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_AUTH_MODE',
+    description:
+      'How the app authenticates: managed identity, or a service principal from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET (local use)',
+    default: 'managed-identity',
+    required: false,
+    values: '`managed-identity` | `environment`',
+    scope: 'app',
+  },
+  {
+    name: 'AZURE_CLIENT_ID',
+    description:
+      'Client id of a user-assigned managed identity (managed-identity mode) or of the service principal (environment mode); empty = system-assigned identity',
+    default: '',
+    required: false,
+    values: 'GUID or empty',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_HEAL_ACTION',
+    description:
+      'How BEK restore re-provisions key material once the secret is back: deallocate+start now, in the maintenance window, or only notify (restart needs the VM restart role: infra parameter enableSelfHealingRestart)',
+    default: 'restart',
+    required: false,
+    values: '`restart` | `maintenance-window` | `notify-only`',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_MAINTENANCE_WINDOW',
+    description:
+      'Weekly UTC window for ADE_HEAL_ACTION=maintenance-window (required then), e.g. `Sat,Sun 01:00-05:00`; an end before the start spans midnight',
+    default: '',
+    required: false,
+    values: '`<days> HH:MM-HH:MM` with days `Mon`…`Sun`, `*` or a range `Mon-Fri`; or empty',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_POLICY_DEFINITION_IDS',
+    description:
+      'Policy definitions whose NonCompliant state events start a remediation (default: the built-in ADE-or-EncryptionAtHost definitions)',
+    default: DEFAULT_POLICY_DEFINITION_IDS.join(','),
+    required: false,
+    values: 'comma-separated policy definition resource ids (at least one)',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_SWEEP_CONCURRENCY',
+    description: 'Most VM encryptions a sweep keeps in flight',
+    default: '20',
+    required: false,
+    values: 'integer 1–500',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_SWEEP_READS_PER_SECOND',
+    description: 'ARM reads per second a sweep may spend (the subscription read bucket refills at 25/s)',
+    default: '10',
+    required: false,
+    values: 'integer 1–25',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_SWEEP_SCHEDULE',
+    description: 'NCRONTAB schedule of the existing-fleet sweep; empty = on demand only (POST /api/sweep)',
+    default: '',
+    required: false,
+    values: 'six-field NCRONTAB or empty',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_BEK_HEALTH_SCHEDULE',
+    description: 'NCRONTAB schedule of the BEK health sweep',
+    default: '0 0 */6 * * *',
+    required: false,
+    values: 'six-field NCRONTAB',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_OUTCOME_TOPIC_ENDPOINT',
+    description:
+      'Custom Event Grid topic that receives AdeAutopilot.* outcome events (the app identity needs EventGrid Data Sender on it); empty = none',
+    default: '',
+    required: false,
+    values: 'https URL without query string, or empty',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_SECRET_EVENTS_WEBHOOK_URL',
+    description:
+      "Local only: webhook the vaults' Key Vault event subscriptions deliver to (the local host's secretEvents URL). In Azure leave unset: the app targets its own secretEvents function, found from WEBSITE_SITE_NAME/WEBSITE_RESOURCE_GROUP/WEBSITE_OWNER_NAME",
+    default: '',
+    required: false,
+    values: 'absolute http(s) URL or empty',
+    scope: 'local',
+  },
 ];
 
 export interface ConfigIssue {
@@ -214,14 +448,20 @@ function integer(name: string, min: number, max: number) {
 }
 
 function list(raw: string): string[] {
-  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 function globs(name: string) {
   return setting(name, (raw, fail) => {
     const patterns = list(raw);
     const bad = patterns.filter((p) => !isValidGlob(p));
-    if (bad.length > 0) fail(`expected comma-separated resource-group patterns (letters, digits, _ ( ) . - and the wildcards * ?); invalid: ${bad.map(shown).join(', ')}`);
+    if (bad.length > 0)
+      fail(
+        `expected comma-separated resource-group patterns (letters, digits, _ ( ) . - and the wildcards * ?); invalid: ${bad.map(shown).join(', ')}`,
+      );
     return [...new Set(patterns)];
   });
 }
@@ -229,99 +469,109 @@ function globs(name: string) {
 // Tag names may not contain these characters (ARM tag rules).
 const TAG_NAME_FORBIDDEN = /[<>%&\\?/]/;
 
-const schema = z
-  .object({
-    ADE_ENCRYPTION_MODE: oneOf<EncryptionMode>('ADE_ENCRYPTION_MODE', ['aad', 'single-pass']),
-    ADE_VAULT_STRATEGY: oneOf<VaultStrategy>('ADE_VAULT_STRATEGY', ['per-region', 'per-vm']),
-    ADE_VAULT_RESOURCE_GROUP: setting('ADE_VAULT_RESOURCE_GROUP', (raw, fail) => {
-      if (!isResourceGroupName(raw)) fail(`expected a resource group name (1–90 chars: letters, digits, _ ( ) - .; not ending in .); got ${shown(raw)}`);
-      return raw;
-    }),
-    ADE_VAULT_NAME_PREFIX: setting('ADE_VAULT_NAME_PREFIX', (raw, fail) => {
-      if (!/^[a-z][a-z0-9]{1,7}$/.test(raw)) fail(`expected 2–8 chars, a lower-case letter first, then lower-case letters or digits (no hyphens); got ${shown(raw)}`);
-      return raw;
-    }),
-    ADE_SOFT_DELETE_RETENTION_DAYS: integer('ADE_SOFT_DELETE_RETENTION_DAYS', 7, 90),
-    ADE_PURGE_PROTECTION: setting('ADE_PURGE_PROTECTION', (raw, fail): true => {
-      if (raw.toLowerCase() === 'true') return true;
-      if (raw.toLowerCase() === 'false') {
-        return fail('must be "true": purge protection cannot be turned off once a vault has it, and vaults holding disk encryption keys must not be purgeable (a purged key makes the disks unbootable)');
-      }
-      return fail(`expected "true"; got ${shown(raw)}`);
-    }),
-    ADE_KEK_ENABLED: bool('ADE_KEK_ENABLED'),
-    ADE_KEK_SIZE: setting('ADE_KEK_SIZE', (raw, fail): KekSize => {
-      if (raw === '2048' || raw === '3072' || raw === '4096') return Number(raw) as KekSize;
-      return fail(`expected 2048, 3072 or 4096; got ${shown(raw)}`);
-    }),
-    ADE_KEK_ALGORITHM: oneOf<KekAlgorithm>('ADE_KEK_ALGORITHM', ['RSA-OAEP']),
-    ADE_VOLUME_TYPE: oneOf<VolumeType>('ADE_VOLUME_TYPE', ['All', 'OS', 'Data']),
-    ADE_SUBSCRIPTIONS: setting('ADE_SUBSCRIPTIONS', (raw, fail) => {
-      const ids = list(raw);
-      if (ids.length === 0) fail('expected at least one subscription GUID');
-      const bad = ids.filter((id) => !isSubscriptionId(id));
-      if (bad.length > 0) fail(`expected comma-separated subscription GUIDs; not a GUID: ${bad.map(shown).join(', ')}`);
-      return [...new Set(ids.map((id) => id.toLowerCase()))];
-    }),
-    ADE_INCLUDE_RESOURCE_GROUPS: globs('ADE_INCLUDE_RESOURCE_GROUPS'),
-    ADE_EXCLUDE_RESOURCE_GROUPS: globs('ADE_EXCLUDE_RESOURCE_GROUPS'),
-    ADE_EXCLUSION_TAG: setting('ADE_EXCLUSION_TAG', (raw, fail): ExclusionTag => {
-      const at = raw.indexOf('=');
-      const name = (at < 0 ? raw : raw.slice(0, at)).trim();
-      const value = at < 0 ? undefined : raw.slice(at + 1).trim();
-      if (name === '' || name.length > 512 || TAG_NAME_FORBIDDEN.test(name)) {
-        fail(`expected "name=value" or "name" with a tag name of 1–512 chars without < > % & \\ ? /; got ${shown(raw)}`);
-      }
-      if (value === '') fail(`has "=" but no value; write "${name}" alone to match any value, or "${name}=<value>"`);
-      if (value !== undefined && value.length > 256) fail('tag value is longer than 256 characters');
-      return value === undefined ? { name } : { name, value };
-    }),
-    ADE_OS_FILTER: oneOf<OsFilter>('ADE_OS_FILTER', ['all', 'windows', 'linux']),
-    ADE_DRY_RUN: bool('ADE_DRY_RUN'),
-    ADE_SECRET_EVENT_TIMEOUT_MINUTES: integer('ADE_SECRET_EVENT_TIMEOUT_MINUTES', 5, 1440),
-    ADE_ORCHESTRATION_TIMEOUT_MINUTES: integer('ADE_ORCHESTRATION_TIMEOUT_MINUTES', 15, 10080),
-    ADE_FALLBACK_POLL_SECONDS: integer('ADE_FALLBACK_POLL_SECONDS', 30, 3600),
-    ADE_TAG_OUTCOME: bool('ADE_TAG_OUTCOME'),
-    ADE_AUTH_MODE: oneOf<AuthMode>('ADE_AUTH_MODE', ['managed-identity', 'environment']),
-    AZURE_CLIENT_ID: setting('AZURE_CLIENT_ID', (raw, fail) => {
-      if (raw === '') return undefined;
-      if (!isSubscriptionId(raw)) fail(`expected a client id GUID or empty (system-assigned identity); got ${shown(raw)}`);
-      return raw.toLowerCase();
-    }),
-    ADE_HEAL_ACTION: oneOf<HealAction>('ADE_HEAL_ACTION', HEAL_ACTIONS),
-    ADE_MAINTENANCE_WINDOW: optional('ADE_MAINTENANCE_WINDOW', (raw, fail) => {
-      try {
-        return parseMaintenanceWindow(raw);
-      } catch (error) {
-        return fail(error instanceof Error ? error.message : String(error));
-      }
-    }),
-    ADE_POLICY_DEFINITION_IDS: setting('ADE_POLICY_DEFINITION_IDS', (raw, fail) => {
-      const ids = list(raw);
-      if (ids.length === 0) fail('expected at least one policy definition id');
-      const bad = ids.filter((id) => !/^(\/[^/]+\/[^/]+)*\/providers\/Microsoft\.Authorization\/policyDefinitions\/[^/]+$/i.test(id));
-      if (bad.length > 0) fail(`expected policy definition resource ids (…/providers/Microsoft.Authorization/policyDefinitions/<name>); invalid: ${bad.map(shown).join(', ')}`);
-      return [...new Set(ids)];
-    }),
-    ADE_SWEEP_CONCURRENCY: integer('ADE_SWEEP_CONCURRENCY', 1, 500),
-    ADE_SWEEP_READS_PER_SECOND: integer('ADE_SWEEP_READS_PER_SECOND', 1, 25),
-    ADE_SWEEP_SCHEDULE: ncrontab('ADE_SWEEP_SCHEDULE', 'allowed'),
-    ADE_BEK_HEALTH_SCHEDULE: ncrontab('ADE_BEK_HEALTH_SCHEDULE', 'not allowed'),
-    ADE_OUTCOME_TOPIC_ENDPOINT: optional('ADE_OUTCOME_TOPIC_ENDPOINT', (raw, fail) => {
-      const url = urlOf(raw);
-      // Only scheme, host and path are ever shown: a query string could carry a SAS token.
-      if (!url || url.protocol !== 'https:') return fail(`expected an https URL of an Event Grid topic endpoint; got ${url ? `${url.protocol}//${url.host}${url.pathname}` : 'text that is not a URL'}`);
-      if (url.search !== '' || url.username !== '' || url.password !== '') fail('must not carry credentials or a query string (the app authenticates with its identity)');
-      return raw;
-    }),
-    ADE_SECRET_EVENTS_WEBHOOK_URL: optional('ADE_SECRET_EVENTS_WEBHOOK_URL', (raw, fail) => {
-      const url = urlOf(raw);
-      // Never shown: the URL carries the Event Grid system key (code=…).
-      if (!url) return fail('expected an absolute http(s) URL of the secretEvents Event Grid webhook (value not shown: it may carry a key)');
-      if (url.protocol !== 'https:' && url.protocol !== 'http:') fail(`expected an http or https URL; got a ${url.protocol} URL`);
-      return url.toString();
-    }),
-  });
+const schema = z.object({
+  ADE_ENCRYPTION_MODE: oneOf<EncryptionMode>('ADE_ENCRYPTION_MODE', ['aad', 'single-pass']),
+  ADE_VAULT_STRATEGY: oneOf<VaultStrategy>('ADE_VAULT_STRATEGY', ['per-region', 'per-vm']),
+  ADE_VAULT_RESOURCE_GROUP: setting('ADE_VAULT_RESOURCE_GROUP', (raw, fail) => {
+    if (!isResourceGroupName(raw))
+      fail(`expected a resource group name (1–90 chars: letters, digits, _ ( ) - .; not ending in .); got ${shown(raw)}`);
+    return raw;
+  }),
+  ADE_VAULT_NAME_PREFIX: setting('ADE_VAULT_NAME_PREFIX', (raw, fail) => {
+    if (!/^[a-z][a-z0-9]{1,7}$/.test(raw))
+      fail(`expected 2–8 chars, a lower-case letter first, then lower-case letters or digits (no hyphens); got ${shown(raw)}`);
+    return raw;
+  }),
+  ADE_SOFT_DELETE_RETENTION_DAYS: integer('ADE_SOFT_DELETE_RETENTION_DAYS', 7, 90),
+  ADE_PURGE_PROTECTION: setting('ADE_PURGE_PROTECTION', (raw, fail): true => {
+    if (raw.toLowerCase() === 'true') return true;
+    if (raw.toLowerCase() === 'false') {
+      return fail(
+        'must be "true": purge protection cannot be turned off once a vault has it, and vaults holding disk encryption keys must not be purgeable (a purged key makes the disks unbootable)',
+      );
+    }
+    return fail(`expected "true"; got ${shown(raw)}`);
+  }),
+  ADE_KEK_ENABLED: bool('ADE_KEK_ENABLED'),
+  ADE_KEK_SIZE: setting('ADE_KEK_SIZE', (raw, fail): KekSize => {
+    if (raw === '2048' || raw === '3072' || raw === '4096') return Number(raw) as KekSize;
+    return fail(`expected 2048, 3072 or 4096; got ${shown(raw)}`);
+  }),
+  ADE_KEK_ALGORITHM: oneOf<KekAlgorithm>('ADE_KEK_ALGORITHM', ['RSA-OAEP']),
+  ADE_VOLUME_TYPE: oneOf<VolumeType>('ADE_VOLUME_TYPE', ['All', 'OS', 'Data']),
+  ADE_SUBSCRIPTIONS: setting('ADE_SUBSCRIPTIONS', (raw, fail) => {
+    const ids = list(raw);
+    if (ids.length === 0) fail('expected at least one subscription GUID');
+    const bad = ids.filter((id) => !isSubscriptionId(id));
+    if (bad.length > 0) fail(`expected comma-separated subscription GUIDs; not a GUID: ${bad.map(shown).join(', ')}`);
+    return [...new Set(ids.map((id) => id.toLowerCase()))];
+  }),
+  ADE_INCLUDE_RESOURCE_GROUPS: globs('ADE_INCLUDE_RESOURCE_GROUPS'),
+  ADE_EXCLUDE_RESOURCE_GROUPS: globs('ADE_EXCLUDE_RESOURCE_GROUPS'),
+  ADE_EXCLUSION_TAG: setting('ADE_EXCLUSION_TAG', (raw, fail): ExclusionTag => {
+    const at = raw.indexOf('=');
+    const name = (at < 0 ? raw : raw.slice(0, at)).trim();
+    const value = at < 0 ? undefined : raw.slice(at + 1).trim();
+    if (name === '' || name.length > 512 || TAG_NAME_FORBIDDEN.test(name)) {
+      fail(`expected "name=value" or "name" with a tag name of 1–512 chars without < > % & \\ ? /; got ${shown(raw)}`);
+    }
+    if (value === '') fail(`has "=" but no value; write "${name}" alone to match any value, or "${name}=<value>"`);
+    if (value !== undefined && value.length > 256) fail('tag value is longer than 256 characters');
+    return value === undefined ? { name } : { name, value };
+  }),
+  ADE_OS_FILTER: oneOf<OsFilter>('ADE_OS_FILTER', ['all', 'windows', 'linux']),
+  ADE_DRY_RUN: bool('ADE_DRY_RUN'),
+  ADE_SECRET_EVENT_TIMEOUT_MINUTES: integer('ADE_SECRET_EVENT_TIMEOUT_MINUTES', 5, 1440),
+  ADE_ORCHESTRATION_TIMEOUT_MINUTES: integer('ADE_ORCHESTRATION_TIMEOUT_MINUTES', 15, 10080),
+  ADE_FALLBACK_POLL_SECONDS: integer('ADE_FALLBACK_POLL_SECONDS', 30, 3600),
+  ADE_TAG_OUTCOME: bool('ADE_TAG_OUTCOME'),
+  ADE_AUTH_MODE: oneOf<AuthMode>('ADE_AUTH_MODE', ['managed-identity', 'environment']),
+  AZURE_CLIENT_ID: setting('AZURE_CLIENT_ID', (raw, fail) => {
+    if (raw === '') return undefined;
+    if (!isSubscriptionId(raw)) fail(`expected a client id GUID or empty (system-assigned identity); got ${shown(raw)}`);
+    return raw.toLowerCase();
+  }),
+  ADE_HEAL_ACTION: oneOf<HealAction>('ADE_HEAL_ACTION', HEAL_ACTIONS),
+  ADE_MAINTENANCE_WINDOW: optional('ADE_MAINTENANCE_WINDOW', (raw, fail) => {
+    try {
+      return parseMaintenanceWindow(raw);
+    } catch (error) {
+      return fail(error instanceof Error ? error.message : String(error));
+    }
+  }),
+  ADE_POLICY_DEFINITION_IDS: setting('ADE_POLICY_DEFINITION_IDS', (raw, fail) => {
+    const ids = list(raw);
+    if (ids.length === 0) fail('expected at least one policy definition id');
+    const bad = ids.filter((id) => !/^(\/[^/]+\/[^/]+)*\/providers\/Microsoft\.Authorization\/policyDefinitions\/[^/]+$/i.test(id));
+    if (bad.length > 0)
+      fail(
+        `expected policy definition resource ids (…/providers/Microsoft.Authorization/policyDefinitions/<name>); invalid: ${bad.map(shown).join(', ')}`,
+      );
+    return [...new Set(ids)];
+  }),
+  ADE_SWEEP_CONCURRENCY: integer('ADE_SWEEP_CONCURRENCY', 1, 500),
+  ADE_SWEEP_READS_PER_SECOND: integer('ADE_SWEEP_READS_PER_SECOND', 1, 25),
+  ADE_SWEEP_SCHEDULE: ncrontab('ADE_SWEEP_SCHEDULE', 'allowed'),
+  ADE_BEK_HEALTH_SCHEDULE: ncrontab('ADE_BEK_HEALTH_SCHEDULE', 'not allowed'),
+  ADE_OUTCOME_TOPIC_ENDPOINT: optional('ADE_OUTCOME_TOPIC_ENDPOINT', (raw, fail) => {
+    const url = urlOf(raw);
+    // Only scheme, host and path are ever shown: a query string could carry a SAS token.
+    if (!url || url.protocol !== 'https:')
+      return fail(
+        `expected an https URL of an Event Grid topic endpoint; got ${url ? `${url.protocol}//${url.host}${url.pathname}` : 'text that is not a URL'}`,
+      );
+    if (url.search !== '' || url.username !== '' || url.password !== '')
+      fail('must not carry credentials or a query string (the app authenticates with its identity)');
+    return raw;
+  }),
+  ADE_SECRET_EVENTS_WEBHOOK_URL: optional('ADE_SECRET_EVENTS_WEBHOOK_URL', (raw, fail) => {
+    const url = urlOf(raw);
+    // Never shown: the URL carries the Event Grid system key (code=…).
+    if (!url) return fail('expected an absolute http(s) URL of the secretEvents Event Grid webhook (value not shown: it may carry a key)');
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') fail(`expected an http or https URL; got a ${url.protocol} URL`);
+    return url.toString();
+  }),
+});
 
 type Parsed = z.output<typeof schema>;
 
@@ -332,30 +582,49 @@ type Parsed = z.output<typeof schema>;
 function crossFieldIssues(s: Partial<Parsed>, env: Record<string, string | undefined>): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (s.ADE_KEK_SIZE === 2048 && s.ADE_OS_FILTER !== undefined && s.ADE_OS_FILTER !== 'linux') {
-    issues.push({ setting: 'ADE_KEK_SIZE', message: `2048 is only allowed with ADE_OS_FILTER=linux (ADE_OS_FILTER is "${s.ADE_OS_FILTER}"): Windows Server 2022 and Windows 11 do not work with RSA-2048 KEKs; use 3072 or 4096` });
+    issues.push({
+      setting: 'ADE_KEK_SIZE',
+      message: `2048 is only allowed with ADE_OS_FILTER=linux (ADE_OS_FILTER is "${s.ADE_OS_FILTER}"): Windows Server 2022 and Windows 11 do not work with RSA-2048 KEKs; use 3072 or 4096`,
+    });
   }
   if (s.ADE_VOLUME_TYPE === 'Data' && s.ADE_OS_FILTER !== undefined && s.ADE_OS_FILTER !== 'linux') {
-    issues.push({ setting: 'ADE_VOLUME_TYPE', message: `"Data" requires ADE_OS_FILTER=linux (ADE_OS_FILTER is "${s.ADE_OS_FILTER}"): Windows can encrypt the OS volume alone or all volumes, never data volumes alone` });
+    issues.push({
+      setting: 'ADE_VOLUME_TYPE',
+      message: `"Data" requires ADE_OS_FILTER=linux (ADE_OS_FILTER is "${s.ADE_OS_FILTER}"): Windows can encrypt the OS volume alone or all volumes, never data volumes alone`,
+    });
   }
   const secretMinutes = s.ADE_SECRET_EVENT_TIMEOUT_MINUTES;
   const orchestrationMinutes = s.ADE_ORCHESTRATION_TIMEOUT_MINUTES;
   if (secretMinutes !== undefined && orchestrationMinutes !== undefined && orchestrationMinutes <= secretMinutes) {
-    issues.push({ setting: 'ADE_ORCHESTRATION_TIMEOUT_MINUTES', message: `must be greater than ADE_SECRET_EVENT_TIMEOUT_MINUTES (${orchestrationMinutes} ≤ ${secretMinutes}); the whole run must outlast its wait for the secret event` });
+    issues.push({
+      setting: 'ADE_ORCHESTRATION_TIMEOUT_MINUTES',
+      message: `must be greater than ADE_SECRET_EVENT_TIMEOUT_MINUTES (${orchestrationMinutes} ≤ ${secretMinutes}); the whole run must outlast its wait for the secret event`,
+    });
   }
   const pollSeconds = s.ADE_FALLBACK_POLL_SECONDS;
   if (pollSeconds !== undefined && secretMinutes !== undefined && pollSeconds >= secretMinutes * 60) {
-    issues.push({ setting: 'ADE_FALLBACK_POLL_SECONDS', message: `must be shorter than ADE_SECRET_EVENT_TIMEOUT_MINUTES (${pollSeconds} s ≥ ${secretMinutes} min), otherwise the fallback never polls before the wait ends` });
+    issues.push({
+      setting: 'ADE_FALLBACK_POLL_SECONDS',
+      message: `must be shorter than ADE_SECRET_EVENT_TIMEOUT_MINUTES (${pollSeconds} s ≥ ${secretMinutes} min), otherwise the fallback never polls before the wait ends`,
+    });
   }
   if (s.ADE_INCLUDE_RESOURCE_GROUPS !== undefined && s.ADE_INCLUDE_RESOURCE_GROUPS.length === 0) {
     issues.push({ setting: 'ADE_INCLUDE_RESOURCE_GROUPS', message: 'expected at least one pattern (use "*" for all resource groups)' });
   }
   if (s.ADE_HEAL_ACTION === 'maintenance-window' && 'ADE_MAINTENANCE_WINDOW' in s && s.ADE_MAINTENANCE_WINDOW === undefined) {
-    issues.push({ setting: 'ADE_MAINTENANCE_WINDOW', message: 'is required when ADE_HEAL_ACTION is "maintenance-window" (e.g. "Sat,Sun 01:00-05:00")' });
+    issues.push({
+      setting: 'ADE_MAINTENANCE_WINDOW',
+      message: 'is required when ADE_HEAL_ACTION is "maintenance-window" (e.g. "Sat,Sun 01:00-05:00")',
+    });
   }
   if (s.ADE_AUTH_MODE === 'environment') {
     // Presence only: the secret's value never goes into a message.
     const missing = ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'].filter((n) => (env[n]?.trim() ?? '') === '');
-    if (missing.length > 0) issues.push({ setting: 'ADE_AUTH_MODE', message: `"environment" needs ${missing.join(', ')} to be set (service principal credentials)` });
+    if (missing.length > 0)
+      issues.push({
+        setting: 'ADE_AUTH_MODE',
+        message: `"environment" needs ${missing.join(', ')} to be set (service principal credentials)`,
+      });
     const tenant = env.AZURE_TENANT_ID?.trim();
     if (tenant && !isSubscriptionId(tenant)) issues.push({ setting: 'AZURE_TENANT_ID', message: 'expected a tenant id GUID' });
   }
@@ -428,7 +697,9 @@ function functionAppSite(env: Record<string, string | undefined>): FunctionAppSi
   const siteName = env.WEBSITE_SITE_NAME?.trim();
   const resourceGroup = env.WEBSITE_RESOURCE_GROUP?.trim();
   const subscriptionId = /^([0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})\+/i.exec(env.WEBSITE_OWNER_NAME?.trim() ?? '')?.[1];
-  return siteName && resourceGroup && subscriptionId ? { subscriptionId: subscriptionId.toLowerCase(), resourceGroup, siteName } : undefined;
+  return siteName && resourceGroup && subscriptionId
+    ? { subscriptionId: subscriptionId.toLowerCase(), resourceGroup, siteName }
+    : undefined;
 }
 
 function orderBySetting(issues: ConfigIssue[]): ConfigIssue[] {

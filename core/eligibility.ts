@@ -66,30 +66,54 @@ interface ReasonInfo {
 
 export const SKIP_REASONS: Readonly<Record<SkipReason, ReasonInfo>> = {
   'subscription-out-of-scope': { text: 'The VM is in a subscription that is not in ADE_SUBSCRIPTIONS.', transient: false },
-  'resource-group-not-included': { text: 'The VM\'s resource group matches none of the ADE_INCLUDE_RESOURCE_GROUPS patterns.', transient: false },
-  'resource-group-excluded': { text: 'The VM\'s resource group matches an ADE_EXCLUDE_RESOURCE_GROUPS pattern.', transient: false },
+  'resource-group-not-included': {
+    text: "The VM's resource group matches none of the ADE_INCLUDE_RESOURCE_GROUPS patterns.",
+    transient: false,
+  },
+  'resource-group-excluded': { text: "The VM's resource group matches an ADE_EXCLUDE_RESOURCE_GROUPS pattern.", transient: false },
   'exclusion-tag': { text: 'The VM carries the exclusion tag (ADE_EXCLUSION_TAG).', transient: false },
-  'os-filtered': { text: 'The VM\'s operating system is outside ADE_OS_FILTER.', transient: false },
+  'os-filtered': { text: "The VM's operating system is outside ADE_OS_FILTER.", transient: false },
   'vm-deleting': { text: 'The VM is being deleted.', transient: false },
-  'vm-provisioning-failed': { text: 'The VM is in a failed provisioning state; fix the VM first, the next successful write re-triggers assessment.', transient: true },
+  'vm-provisioning-failed': {
+    text: 'The VM is in a failed provisioning state; fix the VM first, the next successful write re-triggers assessment.',
+    transient: true,
+  },
   'vm-busy': { text: 'The VM is being created, updated or migrated; assess again when the operation has finished.', transient: true },
-  'vm-not-running': { text: 'The VM is not running; the ADE extension needs a running guest. It is encrypted after it starts.', transient: true },
+  'vm-not-running': {
+    text: 'The VM is not running; the ADE extension needs a running guest. It is encrypted after it starts.',
+    transient: true,
+  },
 };
 
 export const UNSUPPORTED_REASONS: Readonly<Record<UnsupportedReason, ReasonInfo>> = {
   'basic-tier': { text: 'ADE is not available on Basic-tier VM sizes.', transient: false },
   'a-series': { text: 'ADE is not available on A-series VM sizes (A0–A11 and Av2).', transient: false },
   'v6-or-newer-series': { text: 'ADE is not available on v6 and newer VM size series; use encryption at host instead.', transient: false },
-  'insufficient-memory': { text: 'The VM size has too little memory for ADE (Windows: 2 GB; Linux: 2 GB for data volumes only, 8 GB when the OS volume is encrypted).', transient: false },
-  'encryption-at-host': { text: 'Encryption at host is enabled; it cannot coexist with ADE (and already encrypts the disks).', transient: false },
-  'customer-managed-key-sse': { text: 'A disk uses server-side encryption with customer-managed keys (disk encryption set), which ADE does not support.', transient: false },
+  'insufficient-memory': {
+    text: 'The VM size has too little memory for ADE (Windows: 2 GB; Linux: 2 GB for data volumes only, 8 GB when the OS volume is encrypted).',
+    transient: false,
+  },
+  'encryption-at-host': {
+    text: 'Encryption at host is enabled; it cannot coexist with ADE (and already encrypts the disks).',
+    transient: false,
+  },
+  'customer-managed-key-sse': {
+    text: 'A disk uses server-side encryption with customer-managed keys (disk encryption set), which ADE does not support.',
+    transient: false,
+  },
   'ephemeral-os-disk': { text: 'The VM has an ephemeral OS disk, which ADE does not support.', transient: false },
   'ultra-or-premium-v2-disk': { text: 'The VM has an Ultra Disk or Premium SSD v2 disk, which ADE does not support.', transient: false },
-  'windows-data-only': { text: 'Windows can encrypt the OS volume alone or all volumes, never data volumes only (ADE_VOLUME_TYPE=Data).', transient: false },
+  'windows-data-only': {
+    text: 'Windows can encrypt the OS volume alone or all volumes, never data volumes only (ADE_VOLUME_TYPE=Data).',
+    transient: false,
+  },
   'linux-nvme-size': { text: 'Linux VMs with NVMe local disks (L-series v2+, HPC H-series) are not supported by ADE.', transient: false },
   'linux-custom-image': { text: 'Linux VMs from custom or gallery images are not supported by ADE.', transient: false },
-  'linux-distro-not-supported': { text: 'The Linux distribution is not in ADE\'s supported list.', transient: false },
-  'linux-distro-data-only': { text: 'ADE supports only data-volume encryption on this Linux distribution, but the policy encrypts the OS volume.', transient: false },
+  'linux-distro-not-supported': { text: "The Linux distribution is not in ADE's supported list.", transient: false },
+  'linux-distro-data-only': {
+    text: 'ADE supports only data-volume encryption on this Linux distribution, but the policy encrypts the OS volume.',
+    transient: false,
+  },
   'linux-scale-set-os-disk': { text: 'ADE cannot encrypt the OS disk of Linux scale-set VMs.', transient: false },
 };
 
@@ -144,13 +168,38 @@ export function parseVmSize(vmSize: string): VmSizeInfo | undefined {
 
 // Memory (GiB) of sizes that no family rule covers; only small sizes matter for ADE's minimums.
 const KNOWN_MEMORY_GIB: Readonly<Record<string, number>> = {
-  standard_b1ls: 0.5, standard_b1s: 1, standard_b1ms: 2, standard_b2s: 4, standard_b2ms: 8, standard_b4ms: 16,
-  standard_b8ms: 32, standard_b12ms: 48, standard_b16ms: 64, standard_b20ms: 80,
-  standard_a0: 0.75, standard_a1: 1.75, standard_a2: 3.5, standard_a3: 7, standard_a4: 14, standard_a5: 14,
-  standard_a6: 28, standard_a7: 56,
+  standard_b1ls: 0.5,
+  standard_b1s: 1,
+  standard_b1ms: 2,
+  standard_b2s: 4,
+  standard_b2ms: 8,
+  standard_b4ms: 16,
+  standard_b8ms: 32,
+  standard_b12ms: 48,
+  standard_b16ms: 64,
+  standard_b20ms: 80,
+  standard_a0: 0.75,
+  standard_a1: 1.75,
+  standard_a2: 3.5,
+  standard_a3: 7,
+  standard_a4: 14,
+  standard_a5: 14,
+  standard_a6: 28,
+  standard_a7: 56,
 };
 // D / DS v1 and v2: D1–D5 general purpose, D11–D15 memory optimised.
-const D_V1_V2_MEMORY_GIB: Readonly<Record<number, number>> = { 1: 3.5, 2: 7, 3: 14, 4: 28, 5: 56, 11: 14, 12: 28, 13: 56, 14: 112, 15: 140 };
+const D_V1_V2_MEMORY_GIB: Readonly<Record<number, number>> = {
+  1: 3.5,
+  2: 7,
+  3: 14,
+  4: 28,
+  5: 56,
+  11: 14,
+  12: 28,
+  13: 56,
+  14: 112,
+  15: 140,
+};
 
 /** Memory of a size in GiB, from the snapshot when the adapter knew it, else from size-name rules; undefined if unknown. */
 export function memoryGiBOf(vm: Pick<VmSnapshot, 'vmSize' | 'memoryGiB'>): number | undefined {
@@ -194,7 +243,9 @@ function linuxImageProblem(vm: VmSnapshot, policy: EncryptionPolicy): { reason: 
   if (publisher === undefined) return undefined;
   const label = `${image.publisher}:${image.offer ?? '?'}:${image.sku ?? '?'}`;
   if (LINUX_DATA_ONLY_PUBLISHERS.includes(publisher)) {
-    return policy.volumeType === 'Data' ? undefined : { reason: 'linux-distro-data-only', detail: `Image ${label}; volume type ${policy.volumeType}.` };
+    return policy.volumeType === 'Data'
+      ? undefined
+      : { reason: 'linux-distro-data-only', detail: `Image ${label}; volume type ${policy.volumeType}.` };
   }
   if (!LINUX_SUPPORTED_PUBLISHERS.includes(publisher)) return { reason: 'linux-distro-not-supported', detail: `Image ${label}.` };
   return undefined;
@@ -211,15 +262,21 @@ export function assessVm(vm: VmSnapshot, policy: EncryptionPolicy): Assessment {
   const { scope } = policy;
 
   // 1. Scope
-  if (!scope.subscriptions.some((s) => s.toLowerCase() === vm.subscriptionId.toLowerCase())) return skip('subscription-out-of-scope', `Subscription ${vm.subscriptionId}.`);
-  if (!matchesAnyGlob(vm.resourceGroup, scope.includeResourceGroups)) return skip('resource-group-not-included', `Resource group "${vm.resourceGroup}"; include patterns: ${scope.includeResourceGroups.join(', ')}.`);
+  if (!scope.subscriptions.some((s) => s.toLowerCase() === vm.subscriptionId.toLowerCase()))
+    return skip('subscription-out-of-scope', `Subscription ${vm.subscriptionId}.`);
+  if (!matchesAnyGlob(vm.resourceGroup, scope.includeResourceGroups))
+    return skip(
+      'resource-group-not-included',
+      `Resource group "${vm.resourceGroup}"; include patterns: ${scope.includeResourceGroups.join(', ')}.`,
+    );
   const excludedBy = scope.excludeResourceGroups.find((p) => matchesAnyGlob(vm.resourceGroup, [p]));
   if (excludedBy !== undefined) return skip('resource-group-excluded', `Resource group "${vm.resourceGroup}" matches "${excludedBy}".`);
   const tag = tagValue(vm.tags, scope.exclusionTag.name);
   if (tag !== undefined && (scope.exclusionTag.value === undefined || tag.toLowerCase() === scope.exclusionTag.value.toLowerCase())) {
     return skip('exclusion-tag', `Tag ${scope.exclusionTag.name}=${tag}.`);
   }
-  if (scope.osFilter !== 'all' && vm.osType.toLowerCase() !== scope.osFilter) return skip('os-filtered', `OS ${vm.osType}; filter ${scope.osFilter}.`);
+  if (scope.osFilter !== 'all' && vm.osType.toLowerCase() !== scope.osFilter)
+    return skip('os-filtered', `OS ${vm.osType}; filter ${scope.osFilter}.`);
 
   // 2. Lifecycle that makes any work pointless
   const provisioning = vm.provisioningState.toLowerCase();
@@ -241,8 +298,10 @@ export function assessVm(vm: VmSnapshot, policy: EncryptionPolicy): Assessment {
   });
   if (vm.osDisk.encryptionSettings?.enabled === true) return already('model-encryption-settings');
   if (diskShowsEncrypted(vm)) return already('disk-encryption-state');
-  const operation = typeof extension?.settings?.EncryptionOperation === 'string' ? extension.settings.EncryptionOperation.toLowerCase() : '';
-  if (extension && extension.provisioningState?.toLowerCase() === 'succeeded' && operation.startsWith('enableencryption')) return already('extension-enabled');
+  const operation =
+    typeof extension?.settings?.EncryptionOperation === 'string' ? extension.settings.EncryptionOperation.toLowerCase() : '';
+  if (extension && extension.provisioningState?.toLowerCase() === 'succeeded' && operation.startsWith('enableencryption'))
+    return already('extension-enabled');
 
   // 4. Permanent: what ADE cannot do
   if (vm.securityProfile?.encryptionAtHost === true) return unsupported('encryption-at-host', 'securityProfile.encryptionAtHost is true.');
@@ -256,13 +315,21 @@ export function assessVm(vm: VmSnapshot, policy: EncryptionPolicy): Assessment {
   const encryptsOs = policy.volumeType !== 'Data';
   const memory = memoryGiBOf(vm);
   const minimum = vm.osType === 'Linux' && encryptsOs ? 8 : 2;
-  if (memory !== undefined && memory < minimum) return unsupported('insufficient-memory', `Size ${vm.vmSize} has ${memory} GB; at least ${minimum} GB is needed${vm.osType === 'Linux' && encryptsOs ? ' to encrypt the Linux OS volume' : ''}.`);
+  if (memory !== undefined && memory < minimum)
+    return unsupported(
+      'insufficient-memory',
+      `Size ${vm.vmSize} has ${memory} GB; at least ${minimum} GB is needed${vm.osType === 'Linux' && encryptsOs ? ' to encrypt the Linux OS volume' : ''}.`,
+    );
   if (vm.osDisk.ephemeral === true) return unsupported('ephemeral-os-disk', `OS disk "${vm.osDisk.name}".`);
-  const specialDisk = [vm.osDisk, ...vm.dataDisks].find((d) => ['ultrassd_lrs', 'premiumv2_lrs'].includes(d.storageAccountType?.toLowerCase() ?? ''));
+  const specialDisk = [vm.osDisk, ...vm.dataDisks].find((d) =>
+    ['ultrassd_lrs', 'premiumv2_lrs'].includes(d.storageAccountType?.toLowerCase() ?? ''),
+  );
   if (specialDisk) return unsupported('ultra-or-premium-v2-disk', `Disk "${specialDisk.name}" is ${specialDisk.storageAccountType}.`);
   if (vm.osType === 'Linux') {
-    if (size && ((size.family === 'L' && size.version >= 2) || ['HB', 'HC', 'HX'].includes(size.family))) return unsupported('linux-nvme-size', `Size ${vm.vmSize}.`);
-    if (vm.virtualMachineScaleSetId !== undefined && encryptsOs) return unsupported('linux-scale-set-os-disk', `Scale set ${vm.virtualMachineScaleSetId}; volume type ${policy.volumeType}.`);
+    if (size && ((size.family === 'L' && size.version >= 2) || ['HB', 'HC', 'HX'].includes(size.family)))
+      return unsupported('linux-nvme-size', `Size ${vm.vmSize}.`);
+    if (vm.virtualMachineScaleSetId !== undefined && encryptsOs)
+      return unsupported('linux-scale-set-os-disk', `Scale set ${vm.virtualMachineScaleSetId}; volume type ${policy.volumeType}.`);
     const imageProblem = linuxImageProblem(vm, policy);
     if (imageProblem) return unsupported(imageProblem.reason, imageProblem.detail);
   }
@@ -274,14 +341,25 @@ export function assessVm(vm: VmSnapshot, policy: EncryptionPolicy): Assessment {
   return {
     decision: 'encrypt',
     mode: mode === 'dual-pass' ? 'aad' : policy.mode,
-    ...(extension ? { existingExtension: { name: extension.name, typeHandlerVersion: extension.typeHandlerVersion, ...(extension.provisioningState ? { provisioningState: extension.provisioningState } : {}) } } : {}),
+    ...(extension
+      ? {
+          existingExtension: {
+            name: extension.name,
+            typeHandlerVersion: extension.typeHandlerVersion,
+            ...(extension.provisioningState ? { provisioningState: extension.provisioningState } : {}),
+          },
+        }
+      : {}),
   };
 }
 
 /** Any instance-view disk whose last `EncryptionState/*` status is `encrypted` (ade.md §7). */
 function diskShowsEncrypted(vm: VmSnapshot): boolean {
   return (vm.instanceView?.disks ?? []).some((disk) => {
-    const last = (disk.statuses ?? []).map((s) => s.code ?? '').filter((c) => c.toLowerCase().startsWith('encryptionstate/')).at(-1);
+    const last = (disk.statuses ?? [])
+      .map((s) => s.code ?? '')
+      .filter((c) => c.toLowerCase().startsWith('encryptionstate/'))
+      .at(-1);
     return last?.toLowerCase() === 'encryptionstate/encrypted';
   });
 }

@@ -56,7 +56,8 @@ export interface EncryptionStateInput {
   modelEncryptionSettings?: DiskEncryptionSettingsLike;
 }
 
-export type VolumeStatus = 'encrypted' | 'not-encrypted' | 'in-progress' | 'restart-pending' | 'decryption-in-progress' | 'not-mounted' | 'unknown';
+export type VolumeStatus =
+  'encrypted' | 'not-encrypted' | 'in-progress' | 'restart-pending' | 'decryption-in-progress' | 'not-mounted' | 'unknown';
 
 export interface DiskEncryptionDetail {
   name: string;
@@ -127,9 +128,21 @@ const BEK_MISSING = [
 
 /** First match wins; more specific causes come before generic ones. */
 const FAILURES: Array<[FailureReason, RegExp, boolean]> = [
-  ['invalid-configuration', /KEK KeyVault ID was specified but the KEK URL was missing|Moving from volume type .+ is not allowed|Invalid (volume type|key ?vault|KEK)/i, false],
-  ['key-vault-write-failed', /Failed to send DiskEncryptionData|Encryption settings (post|update) request was not accepted|RUNTIME_E_KEYVAULT|not enabled for disk encryption/i, false],
-  ['prerequisites-not-met', /Not enough memory|LVM OS disk layout does not satisfy prerequisites|prerequisite .*(not found|missing)|Incompatible system/i, false],
+  [
+    'invalid-configuration',
+    /KEK KeyVault ID was specified but the KEK URL was missing|Moving from volume type .+ is not allowed|Invalid (volume type|key ?vault|KEK)/i,
+    false,
+  ],
+  [
+    'key-vault-write-failed',
+    /Failed to send DiskEncryptionData|Encryption settings (post|update) request was not accepted|RUNTIME_E_KEYVAULT|not enabled for disk encryption/i,
+    false,
+  ],
+  [
+    'prerequisites-not-met',
+    /Not enough memory|LVM OS disk layout does not satisfy prerequisites|prerequisite .*(not found|missing)|Incompatible system/i,
+    false,
+  ],
   ['unsupported-os', /is not supported for OS encryption|Kernel version .* is not supported|not supported/i, false],
   ['unmount-failed', /failed to unmount/i, true],
   ['timeout', /timed out|VMExtensionProvisioningTimeout/i, true],
@@ -160,7 +173,9 @@ export function stripBuildPrefix(message: string): string {
 }
 
 /** Parses the Linux substatus JSON `{"os": …, "data": …}`; undefined when the message is not that. */
-export function parseLinuxSubstatus(message: string | undefined): { os: VolumeStatus; data: VolumeStatus; raw: { os?: string; data?: string } } | undefined {
+export function parseLinuxSubstatus(
+  message: string | undefined,
+): { os: VolumeStatus; data: VolumeStatus; raw: { os?: string; data?: string } } | undefined {
   if (!message) return undefined;
   let value: unknown;
   try {
@@ -242,7 +257,9 @@ export function interpretEncryptionState(input: EncryptionStateInput): Encryptio
     detail.data = linux.data;
     detail.restartPending = linux.os === 'restart-pending';
   }
-  const texts = [mainMessage ?? '', ...substatusTexts.filter((t) => parseLinuxSubstatus(t) === undefined).map(stripBuildPrefix)].filter((t) => t !== '');
+  const texts = [mainMessage ?? '', ...substatusTexts.filter((t) => parseLinuxSubstatus(t) === undefined).map(stripBuildPrefix)].filter(
+    (t) => t !== '',
+  );
 
   const bek = texts.find((t) => BEK_MISSING.some((re) => re.test(t)));
   if (bek) return { kind: 'bek-missing', message: bek, detail };
@@ -275,7 +292,11 @@ function mainStatus(statuses: readonly InstanceViewStatusLike[] | undefined): In
   return statuses?.find((s) => s.code?.toLowerCase().startsWith('provisioningstate/')) ?? statuses?.[0];
 }
 
-function provisioningOf(main: InstanceViewStatusLike | undefined, provisioningState: string | undefined, statuses: readonly InstanceViewStatusLike[] | undefined): 'succeeded' | 'failed' | 'in-progress' | 'unknown' {
+function provisioningOf(
+  main: InstanceViewStatusLike | undefined,
+  provisioningState: string | undefined,
+  statuses: readonly InstanceViewStatusLike[] | undefined,
+): 'succeeded' | 'failed' | 'in-progress' | 'unknown' {
   if (statuses?.some((s) => s.level?.toLowerCase() === 'error')) return 'failed';
   const fromCode = main?.code?.toLowerCase().startsWith('provisioningstate/') ? main.code.split('/')[1] : undefined;
   const state = (fromCode ?? provisioningState ?? '').toLowerCase();
@@ -308,10 +329,12 @@ function fromVolumes(detail: EncryptionDetail, volumeType: AdeVolumeType): Encry
   // `NotMounted` data means there is no mounted data volume to encrypt (the normal end state without data disks).
   const done = (v: 'os' | 'data') => volumes[v] === 'encrypted' || (v === 'data' && volumes.data === 'not-mounted');
   const unknown = needed.filter((v) => volumes[v] === 'unknown');
-  if (unknown.length > 0) return { kind: 'unknown', why: `the extension reported an unrecognised ${unknown.join(' and ')} volume status`, detail };
+  if (unknown.length > 0)
+    return { kind: 'unknown', why: `the extension reported an unrecognised ${unknown.join(' and ')} volume status`, detail };
   const missing = needed.filter((v) => !done(v));
   if (missing.length === 0) return { kind: 'encrypted', detail };
-  if (missing.length < needed.length || volumes.os === 'encrypted' || volumes.data === 'encrypted') return { kind: 'partially-encrypted', missing, detail };
+  if (missing.length < needed.length || volumes.os === 'encrypted' || volumes.data === 'encrypted')
+    return { kind: 'partially-encrypted', missing, detail };
   if (detail.message && DISABLED.test(detail.message)) return { kind: 'not-started', detail };
   return { kind: 'unknown', why: 'the extension succeeded but reports no encrypted volume', detail };
 }
@@ -322,14 +345,18 @@ function fromDisks(detail: EncryptionDetail, volumeType: AdeVolumeType): Encrypt
   if (disks.length === 0) {
     // Without disk views only an explicit success message can vouch for the volumes.
     const message = detail.message ?? '';
-    if (/Encryption succeeded for all volumes/i.test(message) || (volumeType === 'OS' && /Encryption succeeded for OS volume/i.test(message))) {
+    if (
+      /Encryption succeeded for all volumes/i.test(message) ||
+      (volumeType === 'OS' && /Encryption succeeded for OS volume/i.test(message))
+    ) {
       return { kind: 'encrypted', detail };
     }
     return { kind: 'unknown', why: 'the extension succeeded but no disk instance views were given to confirm encryption', detail };
   }
   const needed = disks.filter((d) => (volumeType === 'All' ? true : volumeType === 'OS' ? d.role === 'os' : d.role === 'data'));
   if (needed.length === 0) return { kind: 'encrypted', detail };
-  if (needed.some((d) => d.encryption === 'unknown')) return { kind: 'unknown', why: 'a disk reports an unrecognised EncryptionState code', detail };
+  if (needed.some((d) => d.encryption === 'unknown'))
+    return { kind: 'unknown', why: 'a disk reports an unrecognised EncryptionState code', detail };
   const missing = needed.filter((d) => d.encryption !== 'encrypted').map((d) => d.name);
   if (missing.length === 0) return { kind: 'encrypted', detail };
   if (missing.length < needed.length) return { kind: 'partially-encrypted', missing, detail };
@@ -338,8 +365,13 @@ function fromDisks(detail: EncryptionDetail, volumeType: AdeVolumeType): Encrypt
 }
 
 /** Windows dual-pass: encrypted once the VM model carries the BEK secret (ade.md §9.1/§9.2). */
-function fromDualPassWindows(detail: EncryptionDetail, model: DiskEncryptionSettingsLike | undefined, volumeType: AdeVolumeType): EncryptionState {
-  const modelDone = model?.enabled === true && typeof model.diskEncryptionKey?.secretUrl === 'string' && model.diskEncryptionKey.secretUrl !== '';
+function fromDualPassWindows(
+  detail: EncryptionDetail,
+  model: DiskEncryptionSettingsLike | undefined,
+  volumeType: AdeVolumeType,
+): EncryptionState {
+  const modelDone =
+    model?.enabled === true && typeof model.diskEncryptionKey?.secretUrl === 'string' && model.diskEncryptionKey.secretUrl !== '';
   if (modelDone) {
     detail.os = 'encrypted';
     if (volumeType !== 'OS') detail.data = 'encrypted';

@@ -7,14 +7,7 @@
  * message, and which orchestrators read back with {@link errorInfoOf}.
  */
 
-export type ErrorKind =
-  | 'validation'
-  | 'not-found'
-  | 'conflict'
-  | 'throttled'
-  | 'transient'
-  | 'permission'
-  | 'unsupported';
+export type ErrorKind = 'validation' | 'not-found' | 'conflict' | 'throttled' | 'transient' | 'permission' | 'unsupported';
 
 /** Plain-data form of an error: safe to put in durable history (it never carries secrets). */
 export interface ErrorInfo {
@@ -43,7 +36,11 @@ export class AdeError extends Error {
   readonly retryAfterMs?: number;
   readonly code?: string;
 
-  constructor(kind: ErrorKind, message: string, options: { retryable?: boolean; retryAfterMs?: number; code?: string; cause?: unknown } = {}) {
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    options: { retryable?: boolean; retryAfterMs?: number; code?: string; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.kind = kind;
@@ -137,7 +134,8 @@ export function errorInfoOf(error: unknown): ErrorInfo | undefined {
   if (json === undefined) return undefined;
   try {
     const value = JSON.parse(json) as Partial<ErrorInfo>;
-    if (typeof value.message !== 'string' || !KINDS.includes(value.kind as ErrorKind) || typeof value.retryable !== 'boolean') return undefined;
+    if (typeof value.message !== 'string' || !KINDS.includes(value.kind as ErrorKind) || typeof value.retryable !== 'boolean')
+      return undefined;
     return value as ErrorInfo;
   } catch {
     return undefined;

@@ -92,32 +92,42 @@ export function buildAdeExtension(input: AdeExtensionInput): AdeExtension {
   if (input.mode !== 'aad' && input.mode !== 'single-pass') problems.push(['mode', 'expected "aad" or "single-pass"']);
   const volumeType = normaliseVolumeType(input.volumeType);
   if (!volumeType) problems.push(['volumeType', 'expected "All", "OS" or "Data"']);
-  if (typeof input.sequenceVersion !== 'string' || input.sequenceVersion.trim() === '') problems.push(['sequenceVersion', 'expected a non-empty string (a new GUID per run)']);
+  if (typeof input.sequenceVersion !== 'string' || input.sequenceVersion.trim() === '')
+    problems.push(['sequenceVersion', 'expected a non-empty string (a new GUID per run)']);
   const operation = input.encryptionOperation ?? 'EnableEncryption';
-  if (!['EnableEncryption', 'EnableEncryptionFormatAll', 'DisableEncryption'].includes(operation)) problems.push(['encryptionOperation', 'expected EnableEncryption, EnableEncryptionFormatAll or DisableEncryption']);
+  if (!['EnableEncryption', 'EnableEncryptionFormatAll', 'DisableEncryption'].includes(operation))
+    problems.push(['encryptionOperation', 'expected EnableEncryption, EnableEncryptionFormatAll or DisableEncryption']);
 
   // Pitfall 1: sending AADClientID silently selects dual-pass; make the choice explicit.
-  if (input.mode === 'aad' && !isGuid(input.aadClientId)) problems.push(['aadClientId', 'expected the Entra application (client) id, a GUID, in aad mode']);
-  if (input.mode === 'single-pass' && input.aadClientId !== undefined) problems.push(['aadClientId', 'must not be set in single-pass mode (it would select dual-pass)']);
+  if (input.mode === 'aad' && !isGuid(input.aadClientId))
+    problems.push(['aadClientId', 'expected the Entra application (client) id, a GUID, in aad mode']);
+  if (input.mode === 'single-pass' && input.aadClientId !== undefined)
+    problems.push(['aadClientId', 'must not be set in single-pass mode (it would select dual-pass)']);
 
   let kek: { url: string; vaultId: string; algorithm: KeyEncryptionAlgorithm } | undefined;
   if (input.kek) {
     const url = checkKekUrl(input.kek.url, 'kek.url', problems);
     const id = checkVaultResourceId(input.kek.vaultResourceId, 'kek.vaultResourceId', problems);
-    if (url && id && vaultNameFromUrl(url) !== vaultNameFromId(id)) problems.push(['kek.vaultResourceId', 'names a different vault than kek.url']);
+    if (url && id && vaultNameFromUrl(url) !== vaultNameFromId(id))
+      problems.push(['kek.vaultResourceId', 'names a different vault than kek.url']);
     const algorithm = input.kek.algorithm ?? 'RSA-OAEP';
-    if (!KEY_ENCRYPTION_ALGORITHMS.includes(algorithm)) problems.push(['kek.algorithm', `expected one of ${KEY_ENCRYPTION_ALGORITHMS.join(', ')}`]);
+    if (!KEY_ENCRYPTION_ALGORITHMS.includes(algorithm))
+      problems.push(['kek.algorithm', `expected one of ${KEY_ENCRYPTION_ALGORITHMS.join(', ')}`]);
     if (url && id) kek = { url, vaultId: id, algorithm };
   }
   throwIfProblems(problems);
 
   // Windows encrypts the OS volume or all volumes, never data alone (ade.md §16.2).
   if (input.os === 'Windows' && volumeType === 'Data' && operation !== 'DisableEncryption') {
-    throw new UnsupportedError('ADE on Windows cannot encrypt data volumes only: use volume type "All" or "OS"', { code: 'WindowsDataOnly' });
+    throw new UnsupportedError('ADE on Windows cannot encrypt data volumes only: use volume type "All" or "OS"', {
+      code: 'WindowsDataOnly',
+    });
   }
   // Linux OS volumes cannot be decrypted (ade.md §13).
   if (input.os === 'Linux' && operation === 'DisableEncryption' && volumeType !== 'Data') {
-    throw new UnsupportedError('ADE on Linux can disable encryption of data volumes only: use volume type "Data"', { code: 'LinuxOsDisable' });
+    throw new UnsupportedError('ADE on Linux can disable encryption of data volumes only: use volume type "Data"', {
+      code: 'LinuxOsDisable',
+    });
   }
 
   const settings: AdeExtensionSettings = {
@@ -198,7 +208,9 @@ export class SealedAdeExtension {
  */
 export function sealAdeExtension(extension: AdeExtension, aadClientSecret: string): SealedAdeExtension {
   if (extension.settings.AADClientID === undefined) {
-    throw new ValidationError('Single-pass ADE takes no protected settings: send the extension without a client secret', { field: 'protectedSettings' });
+    throw new ValidationError('Single-pass ADE takes no protected settings: send the extension without a client secret', {
+      field: 'protectedSettings',
+    });
   }
   if (typeof aadClientSecret !== 'string' || aadClientSecret.trim() === '') {
     throw new ValidationError('The Entra client secret for dual-pass ADE is empty', { field: 'aadClientSecret' });
@@ -246,8 +258,10 @@ export function buildDualPassEncryptionSettings(input: DualPassModelInput): Dual
   const vaultUrl = checkVaultUrl(input.vault?.url, 'vault.url', problems);
   const vaultId = checkVaultResourceId(input.vault?.resourceId, 'vault.resourceId', problems);
   const secret = /^https:\/\/([a-z0-9-]+)\.[a-z0-9.-]+\/secrets\/[^/?#\s]+\/[0-9a-f]{32}$/i.exec(input.secretUrl ?? '');
-  if (!secret) problems.push(['secretUrl', 'expected a versioned Key Vault secret URL (https://{vault}.vault.azure.net/secrets/{name}/{version})']);
-  else if (vaultUrl && secret[1]!.toLowerCase() !== vaultNameFromUrl(vaultUrl)) problems.push(['secretUrl', 'points at a different vault than vault.url']);
+  if (!secret)
+    problems.push(['secretUrl', 'expected a versioned Key Vault secret URL (https://{vault}.vault.azure.net/secrets/{name}/{version})']);
+  else if (vaultUrl && secret[1]!.toLowerCase() !== vaultNameFromUrl(vaultUrl))
+    problems.push(['secretUrl', 'points at a different vault than vault.url']);
   let kek: { url: string; vaultId: string } | undefined;
   if (input.kek) {
     const url = checkKekUrl(input.kek.url, 'kek.url', problems);
@@ -269,7 +283,9 @@ export function clearedDualPassEncryptionSettings(): DualPassEncryptionSettings 
 }
 
 /** A targeted VM PATCH body (VirtualMachineUpdate shape) — safer than PUTting a rebuilt VM (pitfall 14). */
-export function dualPassVmPatch(settings: DualPassEncryptionSettings): { storageProfile: { osDisk: { encryptionSettings: DualPassEncryptionSettings } } } {
+export function dualPassVmPatch(settings: DualPassEncryptionSettings): {
+  storageProfile: { osDisk: { encryptionSettings: DualPassEncryptionSettings } };
+} {
   return { storageProfile: { osDisk: { encryptionSettings: structuredClone(settings) } } };
 }
 
@@ -303,7 +319,8 @@ function checkVaultResourceId(value: unknown, field: string, problems: Array<[st
 
 function checkKekUrl(value: unknown, field: string, problems: Array<[string, string]>): string | undefined {
   // Pitfall 7: versioned, no port.
-  const match = typeof value === 'string' ? /^https:\/\/([a-z0-9-]+)\.([a-z0-9.-]+)\/keys\/([a-z0-9-]+)\/([0-9a-f]{32})$/i.exec(value.trim()) : null;
+  const match =
+    typeof value === 'string' ? /^https:\/\/([a-z0-9-]+)\.([a-z0-9.-]+)\/keys\/([a-z0-9-]+)\/([0-9a-f]{32})$/i.exec(value.trim()) : null;
   if (!match) {
     problems.push([field, 'expected a versioned key URL https://{vault}.vault.azure.net/keys/{name}/{32-hex version} with no port']);
     return undefined;

@@ -12,11 +12,12 @@ export function isValidGlob(pattern: string): boolean {
 
 export function globToRegExp(pattern: string, field = 'pattern'): RegExp {
   if (!isValidGlob(pattern)) {
-    throw new ValidationError(`${field}: ${JSON.stringify(pattern)} is not a valid resource-group pattern (letters, digits, _ ( ) . - plus * and ?; 1–90 chars)`, { field });
+    throw new ValidationError(
+      `${field}: ${JSON.stringify(pattern)} is not a valid resource-group pattern (letters, digits, _ ( ) . - plus * and ?; 1–90 chars)`,
+      { field },
+    );
   }
-  const body = [...pattern]
-    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-    .join('');
+  const body = [...pattern].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('');
   return new RegExp(`^${body}$`, 'iu');
 }
 

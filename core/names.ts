@@ -42,7 +42,10 @@ function slug(text: string, maxLength: number): string {
  * the normalised id, so truncation or slug collisions (`rg.a` vs `rg-a`) cannot merge two VMs.
  */
 export function orchestrationInstanceId(vmResourceId: string, purpose = 'encrypt'): string {
-  if (!PURPOSE.test(purpose)) throw new ValidationError(`purpose must be 1–16 lower-case letters, digits or hyphens, letter first: got ${JSON.stringify(purpose)}`, { field: 'purpose' });
+  if (!PURPOSE.test(purpose))
+    throw new ValidationError(`purpose must be 1–16 lower-case letters, digits or hyphens, letter first: got ${JSON.stringify(purpose)}`, {
+      field: 'purpose',
+    });
   const vm = parseVmId(vmResourceId, 'vmResourceId');
   const hash = sha256Hex(`${purpose}|${normaliseResourceId(vmResourceId, 'vmResourceId')}`).slice(0, INSTANCE_HASH_LENGTH);
   const sub8 = vm.subscriptionId.slice(0, 8);
@@ -62,15 +65,53 @@ export function isValidInstanceId(id: string): boolean {
 
 // Short codes for vault names; unknown regions fall back to a slug (the hash keeps names unique).
 const REGION_CODES: Readonly<Record<string, string>> = {
-  eastus: 'eus', eastus2: 'eus2', westus: 'wus', westus2: 'wus2', westus3: 'wus3', centralus: 'cus',
-  northcentralus: 'ncus', southcentralus: 'scus', westcentralus: 'wcus', canadacentral: 'cac', canadaeast: 'cae',
-  brazilsouth: 'brs', mexicocentral: 'mxc', northeurope: 'neu', westeurope: 'weu', uksouth: 'uks', ukwest: 'ukw',
-  francecentral: 'frc', francesouth: 'frs', germanywestcentral: 'gwc', germanynorth: 'gn', swedencentral: 'sec',
-  switzerlandnorth: 'chn', switzerlandwest: 'chw', norwayeast: 'noe', norwaywest: 'now', polandcentral: 'plc',
-  italynorth: 'itn', spaincentral: 'esc', eastasia: 'ea', southeastasia: 'sea', japaneast: 'jpe', japanwest: 'jpw',
-  koreacentral: 'krc', koreasouth: 'krs', centralindia: 'inc', southindia: 'ins', westindia: 'inw',
-  australiaeast: 'aue', australiasoutheast: 'ause', australiacentral: 'auc', uaenorth: 'uaen', uaecentral: 'uaec',
-  southafricanorth: 'san', southafricawest: 'saw', qatarcentral: 'qac', israelcentral: 'ilc',
+  eastus: 'eus',
+  eastus2: 'eus2',
+  westus: 'wus',
+  westus2: 'wus2',
+  westus3: 'wus3',
+  centralus: 'cus',
+  northcentralus: 'ncus',
+  southcentralus: 'scus',
+  westcentralus: 'wcus',
+  canadacentral: 'cac',
+  canadaeast: 'cae',
+  brazilsouth: 'brs',
+  mexicocentral: 'mxc',
+  northeurope: 'neu',
+  westeurope: 'weu',
+  uksouth: 'uks',
+  ukwest: 'ukw',
+  francecentral: 'frc',
+  francesouth: 'frs',
+  germanywestcentral: 'gwc',
+  germanynorth: 'gn',
+  swedencentral: 'sec',
+  switzerlandnorth: 'chn',
+  switzerlandwest: 'chw',
+  norwayeast: 'noe',
+  norwaywest: 'now',
+  polandcentral: 'plc',
+  italynorth: 'itn',
+  spaincentral: 'esc',
+  eastasia: 'ea',
+  southeastasia: 'sea',
+  japaneast: 'jpe',
+  japanwest: 'jpw',
+  koreacentral: 'krc',
+  koreasouth: 'krs',
+  centralindia: 'inc',
+  southindia: 'ins',
+  westindia: 'inw',
+  australiaeast: 'aue',
+  australiasoutheast: 'ause',
+  australiacentral: 'auc',
+  uaenorth: 'uaen',
+  uaecentral: 'uaec',
+  southafricanorth: 'san',
+  southafricawest: 'saw',
+  qatarcentral: 'qac',
+  israelcentral: 'ilc',
 };
 
 /** ARM locations arrive as `westeurope` or `West Europe`; compare in this form. */
@@ -99,7 +140,10 @@ export type VaultNameInput =
  */
 export function vaultName(input: VaultNameInput): string {
   if (!VAULT_PREFIX.test(input.prefix)) {
-    throw new ValidationError(`prefix must be 2–8 chars, a lower-case letter first, then lower-case letters or digits: got ${JSON.stringify(input.prefix)}`, { field: 'prefix' });
+    throw new ValidationError(
+      `prefix must be 2–8 chars, a lower-case letter first, then lower-case letters or digits: got ${JSON.stringify(input.prefix)}`,
+      { field: 'prefix' },
+    );
   }
   const region = regionShortCode(input.location);
   let seed: string;
@@ -120,6 +164,7 @@ export function vaultName(input: VaultNameInput): string {
 
 /** Display name of the Entra app used for dual-pass (aad) encryption with a given vault. */
 export function entraAppDisplayName(vault: string): string {
-  if (!isValidVaultName(vault)) throw new ValidationError(`vault name ${JSON.stringify(vault)} is not a valid Key Vault name`, { field: 'vaultName' });
+  if (!isValidVaultName(vault))
+    throw new ValidationError(`vault name ${JSON.stringify(vault)} is not a valid Key Vault name`, { field: 'vaultName' });
   return `${ENTRA_APP_NAME_PREFIX}${vault}`;
 }

@@ -103,5 +103,7 @@ export function parseEncryptionPolicy(input: unknown, field = 'policy'): Encrypt
   if (result.success) return result.data;
   const problems = result.error.issues.map((i) => `${[field, ...i.path.map(String)].join('.')}: ${i.message}`);
   const first = result.error.issues[0];
-  throw new ValidationError(`Invalid EncryptionPolicy: ${problems.join('; ')}`, { field: [field, ...(first?.path ?? []).map(String)].join('.') });
+  throw new ValidationError(`Invalid EncryptionPolicy: ${problems.join('; ')}`, {
+    field: [field, ...(first?.path ?? []).map(String)].join('.'),
+  });
 }

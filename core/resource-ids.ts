@@ -46,7 +46,8 @@ export function isResourceGroupName(value: string): boolean {
  * Also accepts subscription (`/subscriptions/<guid>`) and resource-group ids. Throws ValidationError naming `field`.
  */
 export function parseResourceId(id: unknown, field = 'resourceId'): ResourceId {
-  if (typeof id !== 'string' || id.trim() === '') throw new ValidationError(`${field} must be a non-empty ARM resource id string`, { field });
+  if (typeof id !== 'string' || id.trim() === '')
+    throw new ValidationError(`${field} must be a non-empty ARM resource id string`, { field });
   const text = id.trim();
   if (!text.startsWith('/')) throw new ValidationError(`${field} must start with "/subscriptions/": got ${quote(text)}`, { field });
   const segments = text.replace(/\/+$/, '').split('/').slice(1);
@@ -55,7 +56,8 @@ export function parseResourceId(id: unknown, field = 'resourceId'): ResourceId {
     throw new ValidationError(`${field} must start with "/subscriptions/<subscription id>": got ${quote(text)}`, { field });
   }
   const subscriptionId = segments[1];
-  if (!isSubscriptionId(subscriptionId)) throw new ValidationError(`${field} has a subscription id that is not a GUID: ${quote(subscriptionId)}`, { field });
+  if (!isSubscriptionId(subscriptionId))
+    throw new ValidationError(`${field} has a subscription id that is not a GUID: ${quote(subscriptionId)}`, { field });
   const result: ResourceId = { subscriptionId: subscriptionId.toLowerCase(), resourceTypes: [], names: [] };
   let rest = segments.slice(2);
   if (rest.length === 0) return result;
@@ -70,18 +72,27 @@ export function parseResourceId(id: unknown, field = 'resourceId'): ResourceId {
   }
 
   if (rest[0].toLowerCase() !== 'providers' || rest.length < 2) {
-    throw new ValidationError(`${field} expected "providers/<namespace>" after the ${result.resourceGroup ? 'resource group' : 'subscription'}: got ${quote(text)}`, { field });
+    throw new ValidationError(
+      `${field} expected "providers/<namespace>" after the ${result.resourceGroup ? 'resource group' : 'subscription'}: got ${quote(text)}`,
+      { field },
+    );
   }
   const provider = rest[1];
-  if (!PROVIDER_NAMESPACE.test(provider)) throw new ValidationError(`${field} has an invalid provider namespace ${quote(provider)}`, { field });
+  if (!PROVIDER_NAMESPACE.test(provider))
+    throw new ValidationError(`${field} has an invalid provider namespace ${quote(provider)}`, { field });
   result.provider = provider;
   rest = rest.slice(2);
   if (rest.length === 0 || rest.length % 2 !== 0) {
-    throw new ValidationError(`${field} must continue with "<type>/<name>" pairs after the provider namespace: got ${quote(text)}`, { field });
+    throw new ValidationError(`${field} must continue with "<type>/<name>" pairs after the provider namespace: got ${quote(text)}`, {
+      field,
+    });
   }
   for (let i = 0; i < rest.length; i += 2) {
     const type = rest[i];
-    if (type.toLowerCase() === 'providers') throw new ValidationError(`${field} is an extension resource id (nested "providers"), which is not supported: ${quote(text)}`, { field });
+    if (type.toLowerCase() === 'providers')
+      throw new ValidationError(`${field} is an extension resource id (nested "providers"), which is not supported: ${quote(text)}`, {
+        field,
+      });
     if (!TYPE_SEGMENT.test(type)) throw new ValidationError(`${field} has an invalid resource type segment ${quote(type)}`, { field });
     result.resourceTypes.push(type);
     result.names.push(decodeSegment(rest[i + 1]));
@@ -91,7 +102,8 @@ export function parseResourceId(id: unknown, field = 'resourceId'): ResourceId {
 
 /** Formats back to the canonical ARM spelling (`/subscriptions/…/resourceGroups/…/providers/…`). */
 export function formatResourceId(id: ResourceId): string {
-  if (id.resourceTypes.length !== id.names.length) throw new ValidationError('resourceTypes and names must have the same length', { field: 'resourceTypes' });
+  if (id.resourceTypes.length !== id.names.length)
+    throw new ValidationError('resourceTypes and names must have the same length', { field: 'resourceTypes' });
   let text = `/subscriptions/${id.subscriptionId}`;
   if (id.resourceGroup !== undefined) text += `/resourceGroups/${id.resourceGroup}`;
   if (id.provider !== undefined) {
@@ -142,7 +154,10 @@ export function isResourceType(id: ResourceId, fullType: string): boolean {
 export function parseVmId(id: unknown, field = 'vmId'): VmId {
   const parsed = parseResourceId(id, field);
   if (!isResourceType(parsed, 'Microsoft.Compute/virtualMachines') || parsed.resourceGroup === undefined) {
-    throw new ValidationError(`${field} is not a virtual machine id (expected type Microsoft.Compute/virtualMachines): got ${quote(String(id))}`, { field });
+    throw new ValidationError(
+      `${field} is not a virtual machine id (expected type Microsoft.Compute/virtualMachines): got ${quote(String(id))}`,
+      { field },
+    );
   }
   return { subscriptionId: parsed.subscriptionId, resourceGroup: parsed.resourceGroup, name: parsed.names[0] };
 }
@@ -196,15 +211,22 @@ export function parseKeyVaultObjectId(url: unknown, field = 'keyVaultObjectId'):
     throw new ValidationError(`${field} is not a URL: ${quote(url)}`, { field });
   }
   if (parsed.protocol !== 'https:') throw new ValidationError(`${field} must use https: got ${quote(parsed.protocol)}`, { field });
-  if (parsed.port !== '' || /:\d+/.test(url.split('/')[2] ?? '')) throw new ValidationError(`${field} must not contain a port (ADE rejects it): ${quote(url)}`, { field });
+  if (parsed.port !== '' || /:\d+/.test(url.split('/')[2] ?? ''))
+    throw new ValidationError(`${field} must not contain a port (ADE rejects it): ${quote(url)}`, { field });
   if (parsed.search !== '' || parsed.hash !== '') throw new ValidationError(`${field} must not carry a query or fragment`, { field });
   const vault = vaultOfHost(parsed.hostname, field);
   const parts = parsed.pathname.replace(/\/+$/, '').split('/').slice(1);
-  if (parts.length < 2 || parts.length > 3) throw new ValidationError(`${field} must look like https://<vault>.vault.azure.net/secrets|keys/<name>[/<version>]: got ${quote(url)}`, { field });
+  if (parts.length < 2 || parts.length > 3)
+    throw new ValidationError(
+      `${field} must look like https://<vault>.vault.azure.net/secrets|keys/<name>[/<version>]: got ${quote(url)}`,
+      { field },
+    );
   const kind = parts[0].toLowerCase();
-  if (kind !== 'secrets' && kind !== 'keys') throw new ValidationError(`${field} object kind must be "secrets" or "keys": got ${quote(parts[0])}`, { field });
+  if (kind !== 'secrets' && kind !== 'keys')
+    throw new ValidationError(`${field} object kind must be "secrets" or "keys": got ${quote(parts[0])}`, { field });
   const name = parts[1];
-  if (!OBJECT_NAME.test(name)) throw new ValidationError(`${field} has an invalid object name ${quote(name)} (1–127 letters, digits, hyphens)`, { field });
+  if (!OBJECT_NAME.test(name))
+    throw new ValidationError(`${field} has an invalid object name ${quote(name)} (1–127 letters, digits, hyphens)`, { field });
   const result: KeyVaultObjectId = { vaultUrl: `https://${vault.host}`, vaultName: vault.name, kind, name };
   if (parts.length === 3) {
     if (!OBJECT_VERSION.test(parts[2])) throw new ValidationError(`${field} has an invalid object version ${quote(parts[2])}`, { field });
@@ -228,8 +250,10 @@ export function parseKeyVaultUrl(url: unknown, field = 'keyVaultUrl'): { vaultUr
     throw new ValidationError(`${field} is not a URL: ${quote(url)}`, { field });
   }
   if (parsed.protocol !== 'https:') throw new ValidationError(`${field} must use https`, { field });
-  if (parsed.port !== '' || /:\d+/.test(url.split('/')[2] ?? '')) throw new ValidationError(`${field} must not contain a port (ADE rejects it)`, { field });
-  if (parsed.pathname !== '/' && parsed.pathname !== '') throw new ValidationError(`${field} must be the vault base URL without a path: got ${quote(url)}`, { field });
+  if (parsed.port !== '' || /:\d+/.test(url.split('/')[2] ?? ''))
+    throw new ValidationError(`${field} must not contain a port (ADE rejects it)`, { field });
+  if (parsed.pathname !== '/' && parsed.pathname !== '')
+    throw new ValidationError(`${field} must be the vault base URL without a path: got ${quote(url)}`, { field });
   const vault = vaultOfHost(parsed.hostname, field);
   return { vaultUrl: `https://${vault.host}`, vaultName: vault.name };
 }
@@ -242,9 +266,14 @@ export function keyVaultUrlOf(vaultName: string, dnsSuffix = 'vault.azure.net'):
 function vaultOfHost(hostname: string, field: string): { host: string; name: string } {
   const host = hostname.toLowerCase();
   const suffix = VAULT_DNS_SUFFIXES.find((s) => host.endsWith(`.${s}`));
-  if (!suffix) throw new ValidationError(`${field} host ${quote(host)} is not a Key Vault host (expected <vault>.${VAULT_DNS_SUFFIXES[0]} or a sovereign-cloud equivalent)`, { field });
+  if (!suffix)
+    throw new ValidationError(
+      `${field} host ${quote(host)} is not a Key Vault host (expected <vault>.${VAULT_DNS_SUFFIXES[0]} or a sovereign-cloud equivalent)`,
+      { field },
+    );
   const name = host.slice(0, -(suffix.length + 1));
-  if (!VAULT_NAME.test(name) || name.includes('--')) throw new ValidationError(`${field} has an invalid vault name ${quote(name)}`, { field });
+  if (!VAULT_NAME.test(name) || name.includes('--'))
+    throw new ValidationError(`${field} has an invalid vault name ${quote(name)}`, { field });
   return { host, name };
 }
 

@@ -163,7 +163,10 @@ export function adeModeOfVersion(osType: OsType, typeHandlerVersion: string): 's
 
 /** Maps an instance view's `PowerState/<x>` code to a PowerState (accepts SDK or JSON statuses). */
 export function powerStateOf(statuses: readonly { code?: string }[] | undefined): PowerState {
-  const code = statuses?.map((s) => s.code ?? '').filter((c) => c.toLowerCase().startsWith('powerstate/')).at(-1);
+  const code = statuses
+    ?.map((s) => s.code ?? '')
+    .filter((c) => c.toLowerCase().startsWith('powerstate/'))
+    .at(-1);
   if (code === undefined) return 'unknown';
   const value = code.slice('powerstate/'.length).toLowerCase();
   const known: readonly PowerState[] = ['running', 'starting', 'stopping', 'stopped', 'deallocating', 'deallocated'];

@@ -33,14 +33,24 @@ df.app.client.http('encryptVmHttp', {
         const vm = await app.ports.compute.getVm(parsed.vmId, { instanceView: true });
         const assessment = assessVm(vm, app.policy);
         log('info', `encryptVmHttp (dry run, nothing started): ${vm.id}: ${describeAssessment(assessment)}`);
-        return { status: 200, jsonBody: { dryRun: true, vmId: vm.id, decision: assessment.decision, plan: describeAssessment(assessment) } };
+        return {
+          status: 200,
+          jsonBody: { dryRun: true, vmId: vm.id, decision: assessment.decision, plan: describeAssessment(assessment) },
+        };
       } catch (error) {
         const info = toErrorInfo(error);
         return { status: info.kind === 'not-found' ? 404 : 502, jsonBody: { error: info.message } };
       }
     }
-    const started = await startEncryptVm(client, parsed.vmId, app.policy, { publishOutcome: app.config.remediation.outcomeTopicEndpoint !== undefined });
-    log('info', started.started ? `encryptVmHttp: started ${started.instanceId}` : `encryptVmHttp: ${started.instanceId} is already ${started.runtimeStatus}`);
+    const started = await startEncryptVm(client, parsed.vmId, app.policy, {
+      publishOutcome: app.config.remediation.outcomeTopicEndpoint !== undefined,
+    });
+    log(
+      'info',
+      started.started
+        ? `encryptVmHttp: started ${started.instanceId}`
+        : `encryptVmHttp: ${started.instanceId} is already ${started.runtimeStatus}`,
+    );
     return client.createCheckStatusResponse(request, started.instanceId);
   },
 });

@@ -11,14 +11,34 @@ import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
 import { createCredential } from '../azure/clients';
 import { createOutcomePublisher } from '../azure/remediation-outcomes';
-import { EVENT_ROUTES, matchesRoute, parseCommonAlert, parseDelivery, splitDelivery, type PolicyStateEvent, type ResourceEvent } from '../core/events';
+import {
+  EVENT_ROUTES,
+  matchesRoute,
+  parseCommonAlert,
+  parseDelivery,
+  splitDelivery,
+  type PolicyStateEvent,
+  type ResourceEvent,
+} from '../core/events';
 import type { EncryptionPolicy } from '../core/policy';
 import { remediationInstanceId, SWEEP_INSTANCE_ID, vaultRemediationInstanceId } from '../core/remediation/ids';
 import type { RemediationSettings } from '../core/remediation/settings';
 import { alertTargets, selectArmDriftSignals, selectPolicySignals, type IgnoredSignal, type VmSignal } from '../core/remediation/signals';
 import { parseVmId } from '../core/resource-ids';
-import { remediateVmOrchestrator, REMEDIATE_VM_ORCHESTRATOR, type RemediateVmInput, type RemediationTarget } from '../orchestrations/remediateVm';
-import { CLIENT_ACTIVITIES, createRemediationActivities, REMEDIATION_ACTIVITY, type OrchestrationControl, type OrchestrationStart, type RemediationActivities } from '../orchestrations/remediation-activities';
+import {
+  remediateVmOrchestrator,
+  REMEDIATE_VM_ORCHESTRATOR,
+  type RemediateVmInput,
+  type RemediationTarget,
+} from '../orchestrations/remediateVm';
+import {
+  CLIENT_ACTIVITIES,
+  createRemediationActivities,
+  REMEDIATION_ACTIVITY,
+  type OrchestrationControl,
+  type OrchestrationStart,
+  type RemediationActivities,
+} from '../orchestrations/remediation-activities';
 import { restoreBekOrchestrator, RESTORE_BEK_ORCHESTRATOR, type HealSettings } from '../orchestrations/restoreBek';
 import { sweepOrchestrator, SWEEP_ORCHESTRATOR, type SweepInput } from '../orchestrations/sweep';
 import { appContext } from './lib/app';
@@ -40,18 +60,25 @@ export type StarterClient = Pick<DurableClient, 'getStatus' | 'startNew'>;
 
 const ACTIVE = new Set(['Pending', 'Running', 'ContinuedAsNew', 'Suspended']);
 
-async function runtimeStatusOf(client: Pick<DurableClient, 'getStatus'>, instanceId: string): Promise<{ runtimeStatus: string; output?: unknown }> {
+async function runtimeStatusOf(
+  client: Pick<DurableClient, 'getStatus'>,
+  instanceId: string,
+): Promise<{ runtimeStatus: string; output?: unknown }> {
   try {
     const status = await client.getStatus(instanceId, { showHistory: false, showHistoryOutput: false, showInput: false });
     return { runtimeStatus: typeof status?.runtimeStatus === 'string' ? status.runtimeStatus : 'Unknown', output: status?.output };
   } catch (error) {
-    if (/not found|no instance|could not find|HTTP 404/i.test(error instanceof Error ? error.message : String(error))) return { runtimeStatus: 'Unknown' };
+    if (/not found|no instance|could not find|HTTP 404/i.test(error instanceof Error ? error.message : String(error)))
+      return { runtimeStatus: 'Unknown' };
     throw error;
   }
 }
 
 /** Starts unless an instance with that id is active: two signals for one VM → one remediation. */
-export async function startSingleton(client: StarterClient, start: OrchestrationStart): Promise<{ instanceId: string; started: boolean; runtimeStatus?: string }> {
+export async function startSingleton(
+  client: StarterClient,
+  start: OrchestrationStart,
+): Promise<{ instanceId: string; started: boolean; runtimeStatus?: string }> {
   const before = await runtimeStatusOf(client, start.instanceId);
   if (ACTIVE.has(before.runtimeStatus)) return { instanceId: start.instanceId, started: false, runtimeStatus: before.runtimeStatus };
   try {
@@ -73,7 +100,11 @@ export interface HandlerDeps {
 
 export type StartOutcome = { target: string; instanceId: string; started: boolean; runtimeStatus?: string; why: string };
 
-export function remediationStart(target: RemediationTarget, signal: RemediateVmInput['signal'], deps: Pick<HandlerDeps, 'policy' | 'settings'>): OrchestrationStart {
+export function remediationStart(
+  target: RemediationTarget,
+  signal: RemediateVmInput['signal'],
+  deps: Pick<HandlerDeps, 'policy' | 'settings'>,
+): OrchestrationStart {
   const input: RemediateVmInput = { target, policy: deps.policy, heal: healSettingsOf(deps.settings), signal };
   const instanceId = target.kind === 'vm' ? remediationInstanceId(target.vmId) : vaultRemediationInstanceId(target.vaultId);
   return { orchestrator: REMEDIATE_VM_ORCHESTRATOR, instanceId, input };
@@ -84,10 +115,17 @@ async function startVmSignals(signals: VmSignal[], deps: HandlerDeps): Promise<{
   const ignored: IgnoredSignal[] = [];
   for (const s of signals) {
     if (!inScope(s.vmId, deps.policy)) {
-      ignored.push({ target: s.vmId, reason: 'the VM\'s subscription is not in ADE_SUBSCRIPTIONS' });
+      ignored.push({ target: s.vmId, reason: "the VM's subscription is not in ADE_SUBSCRIPTIONS" });
       continue;
     }
-    const result = await startSingleton(deps.client, remediationStart({ kind: 'vm', vmId: s.vmId }, { source: s.source, why: s.why, ...(s.observedAt ? { observedAt: s.observedAt } : {}) }, deps));
+    const result = await startSingleton(
+      deps.client,
+      remediationStart(
+        { kind: 'vm', vmId: s.vmId },
+        { source: s.source, why: s.why, ...(s.observedAt ? { observedAt: s.observedAt } : {}) },
+        deps,
+      ),
+    );
     started.push({ target: s.vmId, why: s.why, ...result });
   }
   return { started, ignored };
@@ -103,7 +141,8 @@ function inScope(vmId: string, policy: EncryptionPolicy): boolean {
 }
 
 function logStarts(name: string, started: StartOutcome[], ignored: IgnoredSignal[], log: Log): void {
-  for (const s of started) log('info', `${name}: ${s.started ? 'started' : `already ${s.runtimeStatus ?? 'active'}:`} ${s.instanceId} for ${s.target} (${s.why})`);
+  for (const s of started)
+    log('info', `${name}: ${s.started ? 'started' : `already ${s.runtimeStatus ?? 'active'}:`} ${s.instanceId} for ${s.target} (${s.why})`);
   for (const i of ignored) log('debug', `${name}: ignored ${i.target}: ${i.reason}`);
 }
 
@@ -111,7 +150,10 @@ function logStarts(name: string, started: StartOutcome[], ignored: IgnoredSignal
 // Handler cores
 
 /** Policy state events (Event Grid trigger). Malformed events are logged naming the problem; nothing starts for them. */
-export async function handlePolicyStates(body: unknown, deps: HandlerDeps): Promise<{ started: StartOutcome[]; ignored: IgnoredSignal[]; malformed: string[] }> {
+export async function handlePolicyStates(
+  body: unknown,
+  deps: HandlerDeps,
+): Promise<{ started: StartOutcome[]; ignored: IgnoredSignal[]; malformed: string[] }> {
   const parsed = parseDelivery(body);
   if (!parsed.ok) {
     deps.log('warn', `policyStates: dropped an unusable delivery: ${parsed.error.message}`);
@@ -128,7 +170,10 @@ export async function handlePolicyStates(body: unknown, deps: HandlerDeps): Prom
 }
 
 /** Resource Manager drift events (Event Grid trigger): ADE extension deleted, managed vault written. */
-export async function handleArmDrift(body: unknown, deps: HandlerDeps): Promise<{ started: StartOutcome[]; ignored: IgnoredSignal[]; malformed: string[] }> {
+export async function handleArmDrift(
+  body: unknown,
+  deps: HandlerDeps,
+): Promise<{ started: StartOutcome[]; ignored: IgnoredSignal[]; malformed: string[] }> {
   const parsed = parseDelivery(body);
   if (!parsed.ok) {
     deps.log('warn', `armDrift: dropped an unusable delivery: ${parsed.error.message}`);
@@ -142,7 +187,10 @@ export async function handleArmDrift(body: unknown, deps: HandlerDeps): Promise<
   const { started, ignored } = await startVmSignals(vmSignals, deps);
   for (const s of selection.selected) {
     if ('vmId' in s) continue;
-    const result = await startSingleton(deps.client, remediationStart({ kind: 'vault', vaultId: s.vaultId }, { source: s.source, why: s.why }, deps));
+    const result = await startSingleton(
+      deps.client,
+      remediationStart({ kind: 'vault', vaultId: s.vaultId }, { source: s.source, why: s.why }, deps),
+    );
     started.push({ target: s.vaultId, why: s.why, ...result });
   }
   const allIgnored = [...selection.ignored, ...ignored];
@@ -178,34 +226,62 @@ export async function handleAlert(request: Pick<HttpRequest, 'text'>, deps: Hand
   if (started.length === 0) {
     return { status: 422, body: { error: 'the alert names no virtual machine this app can remediate', ignored: allIgnored } };
   }
-  return { status: 202, body: { remediations: started.map(({ target, instanceId, started: s, runtimeStatus }) => ({ vmId: target, instanceId, started: s, ...(runtimeStatus ? { runtimeStatus } : {}) })), ignored: allIgnored } };
+  return {
+    status: 202,
+    body: {
+      remediations: started.map(({ target, instanceId, started: s, runtimeStatus }) => ({
+        vmId: target,
+        instanceId,
+        started: s,
+        ...(runtimeStatus ? { runtimeStatus } : {}),
+      })),
+      ignored: allIgnored,
+    },
+  };
 }
 
 /** `POST /api/vms/heal`: body `{ "vmId": … }`; runs the BEK check (and any other remediation) for one VM now. */
 export async function handleHeal(request: Pick<HttpRequest, 'text'>, deps: HandlerDeps): Promise<HttpAnswer & { instanceId?: string }> {
   const body = await jsonBody(request);
-  if (!body.ok) return { status: 400, body: { error: `${body.problem}: { "vmId": "/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/<name>" }` } };
+  if (!body.ok)
+    return {
+      status: 400,
+      body: {
+        error: `${body.problem}: { "vmId": "/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/<name>" }`,
+      },
+    };
   const vmId = body.value && typeof body.value === 'object' ? (body.value as Record<string, unknown>).vmId : undefined;
-  if (typeof vmId !== 'string' || vmId.trim() === '') return { status: 400, body: { error: 'vmId is required: the full ARM id of the virtual machine' } };
+  if (typeof vmId !== 'string' || vmId.trim() === '')
+    return { status: 400, body: { error: 'vmId is required: the full ARM id of the virtual machine' } };
   try {
     parseVmId(vmId.trim(), 'vmId');
   } catch (error) {
     return { status: 400, body: { error: (error as Error).message } };
   }
-  if (!inScope(vmId.trim(), deps.policy)) return { status: 400, body: { error: 'the VM\'s subscription is not in ADE_SUBSCRIPTIONS' } };
-  const result = await startSingleton(deps.client, remediationStart({ kind: 'vm', vmId: vmId.trim() }, { source: 'on-demand', why: 'POST /api/vms/heal' }, deps));
+  if (!inScope(vmId.trim(), deps.policy)) return { status: 400, body: { error: "the VM's subscription is not in ADE_SUBSCRIPTIONS" } };
+  const result = await startSingleton(
+    deps.client,
+    remediationStart({ kind: 'vm', vmId: vmId.trim() }, { source: 'on-demand', why: 'POST /api/vms/heal' }, deps),
+  );
   deps.log('info', `healVmHttp: ${result.started ? 'started' : `already ${result.runtimeStatus ?? 'active'}:`} ${result.instanceId}`);
   return { status: 202, body: { ...result }, instanceId: result.instanceId };
 }
 
 /** `POST /api/sweep?dryRun=true&kind=backfill|bek-health` (or the same fields in a JSON body). */
-export async function handleSweep(request: Pick<HttpRequest, 'text' | 'query'>, deps: HandlerDeps): Promise<HttpAnswer & { instanceId?: string }> {
+export async function handleSweep(
+  request: Pick<HttpRequest, 'text' | 'query'>,
+  deps: HandlerDeps,
+): Promise<HttpAnswer & { instanceId?: string }> {
   const text = await request.text();
   let fields: Record<string, unknown> = {};
   if (text.trim() !== '') {
     try {
       const value = JSON.parse(text) as unknown;
-      if (!value || typeof value !== 'object' || Array.isArray(value)) return { status: 400, body: { error: 'the body must be a JSON object: { "dryRun": true|false, "kind": "backfill"|"bek-health" }' } };
+      if (!value || typeof value !== 'object' || Array.isArray(value))
+        return {
+          status: 400,
+          body: { error: 'the body must be a JSON object: { "dryRun": true|false, "kind": "backfill"|"bek-health" }' },
+        };
       fields = value as Record<string, unknown>;
     } catch {
       return { status: 400, body: { error: 'the request body is not valid JSON' } };
@@ -213,17 +289,39 @@ export async function handleSweep(request: Pick<HttpRequest, 'text' | 'query'>, 
   }
   const dryRunRaw = request.query.get('dryRun') ?? fields.dryRun;
   const dryRun = dryRunRaw === undefined || dryRunRaw === null ? false : String(dryRunRaw).toLowerCase();
-  if (dryRun !== false && dryRun !== 'true' && dryRun !== 'false') return { status: 400, body: { error: `dryRun must be true or false, got ${JSON.stringify(dryRunRaw)}` } };
+  if (dryRun !== false && dryRun !== 'true' && dryRun !== 'false')
+    return { status: 400, body: { error: `dryRun must be true or false, got ${JSON.stringify(dryRunRaw)}` } };
   const kind = String(request.query.get('kind') ?? fields.kind ?? 'backfill');
-  if (kind !== 'backfill' && kind !== 'bek-health') return { status: 400, body: { error: `kind must be "backfill" or "bek-health", got ${JSON.stringify(kind)}` } };
+  if (kind !== 'backfill' && kind !== 'bek-health')
+    return { status: 400, body: { error: `kind must be "backfill" or "bek-health", got ${JSON.stringify(kind)}` } };
   return startSweep(kind, dryRun === 'true', deps);
 }
 
-export async function startSweep(kind: SweepInput['kind'], dryRun: boolean, deps: HandlerDeps): Promise<HttpAnswer & { instanceId?: string }> {
-  const input: SweepInput = { kind, policy: deps.policy, heal: healSettingsOf(deps.settings), dryRun: dryRun || deps.policy.dryRun, concurrency: deps.settings.sweepConcurrency, readsPerSecond: deps.settings.sweepReadsPerSecond, ...(deps.settings.outcomeTopicEndpoint !== undefined ? { publishOutcome: true } : {}) };
+export async function startSweep(
+  kind: SweepInput['kind'],
+  dryRun: boolean,
+  deps: HandlerDeps,
+): Promise<HttpAnswer & { instanceId?: string }> {
+  const input: SweepInput = {
+    kind,
+    policy: deps.policy,
+    heal: healSettingsOf(deps.settings),
+    dryRun: dryRun || deps.policy.dryRun,
+    concurrency: deps.settings.sweepConcurrency,
+    readsPerSecond: deps.settings.sweepReadsPerSecond,
+    ...(deps.settings.outcomeTopicEndpoint !== undefined ? { publishOutcome: true } : {}),
+  };
   const result = await startSingleton(deps.client, { orchestrator: SWEEP_ORCHESTRATOR, instanceId: SWEEP_INSTANCE_ID[kind], input });
-  deps.log('info', `sweep ${kind}${input.dryRun ? ' (dry run)' : ''}: ${result.started ? 'started' : `already ${result.runtimeStatus ?? 'running'}`} ${result.instanceId}`);
-  if (!result.started) return { status: 409, body: { error: `a ${kind} sweep is already ${result.runtimeStatus ?? 'running'}`, instanceId: result.instanceId }, instanceId: result.instanceId };
+  deps.log(
+    'info',
+    `sweep ${kind}${input.dryRun ? ' (dry run)' : ''}: ${result.started ? 'started' : `already ${result.runtimeStatus ?? 'running'}`} ${result.instanceId}`,
+  );
+  if (!result.started)
+    return {
+      status: 409,
+      body: { error: `a ${kind} sweep is already ${result.runtimeStatus ?? 'running'}`, instanceId: result.instanceId },
+      instanceId: result.instanceId,
+    };
   return { status: 202, body: { ...result, dryRun: input.dryRun, kind }, instanceId: result.instanceId };
 }
 
@@ -281,7 +379,9 @@ for (const name of Object.values(REMEDIATION_ACTIVITY)) {
   df.app.activity(name, {
     ...(needsClient ? { extraInputs: [df.input.durableClient()] } : {}),
     handler: (input: unknown, context: InvocationContext) => {
-      const activity = activitiesFor(context, needsClient ? df.getClient(context) : undefined)[name] as (input: unknown) => Promise<unknown>;
+      const activity = activitiesFor(context, needsClient ? df.getClient(context) : undefined)[name] as (
+        input: unknown,
+      ) => Promise<unknown>;
       return activity(input);
     },
   });

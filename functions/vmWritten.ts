@@ -15,7 +15,8 @@ df.app.client.eventGrid('vmWritten', {
     await handleVmWritten(event, {
       policy: app.policy,
       getVm: (vmId) => app.ports.compute.getVm(vmId, { instanceView: true }),
-      start: (vmId) => startEncryptVm(client, vmId, app.policy, { publishOutcome: app.config.remediation.outcomeTopicEndpoint !== undefined }),
+      start: (vmId) =>
+        startEncryptVm(client, vmId, app.policy, { publishOutcome: app.config.remediation.outcomeTopicEndpoint !== undefined }),
       selfObjectId: async () => (await app.identity()).objectId,
       log: contextLog(context),
     });

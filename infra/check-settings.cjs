@@ -66,6 +66,8 @@ try {
 // template grants only with enableSelfHealingRestart. Without it every BEK restore would fail on permissions.
 const healAction = String(env.ADE_HEAL_ACTION ?? '').toLowerCase();
 if (template.parameters?.enableSelfHealingRestart && parameter('enableSelfHealingRestart') === false && healAction !== 'notify-only') {
-  fail(`healAction "${healAction}" deallocates and starts VMs, but enableSelfHealingRestart is false (no permission to do so); set healAction to notify-only or enableSelfHealingRestart to true`);
+  fail(
+    `healAction "${healAction}" deallocates and starts VMs, but enableSelfHealingRestart is false (no permission to do so); set healAction to notify-only or enableSelfHealingRestart to true`,
+  );
 }
 process.stdout.write(`${Object.keys(env).length} app settings accepted by ${path.basename(configModule)}\n`);

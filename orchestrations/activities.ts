@@ -72,7 +72,12 @@ export async function runActivity<T>(log: ActivityLog, name: string, body: () =>
     return { ok: true, value: await body() };
   } catch (error) {
     const info = toErrorInfo(error);
-    log(info.retryable ? 'warn' : 'error', `${name} failed: ${info.message}`, { activity: name, kind: info.kind, retryable: info.retryable, code: info.code });
+    log(info.retryable ? 'warn' : 'error', `${name} failed: ${info.message}`, {
+      activity: name,
+      kind: info.kind,
+      retryable: info.retryable,
+      code: info.code,
+    });
     if (info.retryable) throw toActivityError(error);
     return { ok: false, error: info };
   }
@@ -108,7 +113,8 @@ export function createActivities(deps: ActivityDeps) {
         return { vm: vmFacts(vm), assessment, summary: describeAssessment(assessment) };
       }),
 
-    resolveAutomationIdentity: (): Promise<ActivityResult<AutomationIdentity>> => runActivity(log, 'resolveAutomationIdentity', () => deps.identity()),
+    resolveAutomationIdentity: (): Promise<ActivityResult<AutomationIdentity>> =>
+      runActivity(log, 'resolveAutomationIdentity', () => deps.identity()),
 
     /** aad mode: the vault's Entra app and service principal (Graph Application.ReadWrite.OwnedBy). */
     ensureEntraApp: (input: { vaultName: string }): Promise<ActivityResult<EntraAppInfo>> =>
@@ -128,10 +134,18 @@ export function createActivities(deps: ActivityDeps) {
     ensureDiskEncryptionVault: (input: EnsureVaultInput): Promise<ActivityResult<VaultRef & { action: string }>> =>
       runActivity(log, 'ensureDiskEncryptionVault', async () => {
         const accessPolicies = [
-          { tenantId: input.automation.tenantId, objectId: input.automation.objectId, permissions: { keys: AUTOMATION_KEY_PERMISSIONS, secrets: AUTOMATION_SECRET_PERMISSIONS } },
+          {
+            tenantId: input.automation.tenantId,
+            objectId: input.automation.objectId,
+            permissions: { keys: AUTOMATION_KEY_PERMISSIONS, secrets: AUTOMATION_SECRET_PERMISSIONS },
+          },
         ];
         if (input.servicePrincipalObjectId) {
-          accessPolicies.push({ tenantId: input.automation.tenantId, objectId: input.servicePrincipalObjectId, permissions: { keys: ADE_APP_KEY_PERMISSIONS, secrets: ADE_APP_SECRET_PERMISSIONS } });
+          accessPolicies.push({
+            tenantId: input.automation.tenantId,
+            objectId: input.servicePrincipalObjectId,
+            permissions: { keys: ADE_APP_KEY_PERMISSIONS, secrets: ADE_APP_SECRET_PERMISSIONS },
+          });
         }
         const result = await vaults.ensureVault({
           subscriptionId: input.subscriptionId,
@@ -145,7 +159,12 @@ export function createActivities(deps: ActivityDeps) {
           accessPolicies,
         });
         log('info', `Key Vault ${result.vault.name}: ${result.action}`, { vaultId: result.vault.id, action: result.action });
-        return { id: result.vault.id, name: result.vault.name, url: trimUrl(result.vault.vaultUri || keyVaultUrlOf(result.vault.name)), action: result.action };
+        return {
+          id: result.vault.id,
+          name: result.vault.name,
+          url: trimUrl(result.vault.vaultUri || keyVaultUrlOf(result.vault.name)),
+          action: result.action,
+        };
       }),
 
     /** The KEK (keys get/create). Returns the versioned key URL ADE needs. */
@@ -156,11 +175,16 @@ export function createActivities(deps: ActivityDeps) {
       }),
 
     /** The vault's system topic and its SecretNewVersionCreated subscription to secretEvents. */
-    ensureSecretEventSubscription: (input: EnsureSecretEventSubscriptionInput): Promise<ActivityResult<{ subscribed: boolean; action: string }>> =>
+    ensureSecretEventSubscription: (
+      input: EnsureSecretEventSubscriptionInput,
+    ): Promise<ActivityResult<{ subscribed: boolean; action: string }>> =>
       runActivity(log, 'ensureSecretEventSubscription', async () => {
         const destination = deps.secretEventsDestination;
         if (!destination) {
-          log('warn', `No secretEvents endpoint is configured: vault ${input.vault.name} gets no event subscription; runs rely on status polling`);
+          log(
+            'warn',
+            `No secretEvents endpoint is configured: vault ${input.vault.name} gets no event subscription; runs rely on status polling`,
+          );
           return { subscribed: false, action: 'none' };
         }
         const topic = await eventSubscriptions.ensureVaultSystemTopic({
@@ -193,13 +217,20 @@ export function createActivities(deps: ActivityDeps) {
      */
     deployExtensionWithShortLivedCredential: (input: DeployWithCredentialInput): Promise<ActivityResult<DeployWithCredentialResult>> =>
       runActivity(log, 'deployExtensionWithShortLivedCredential', async () => {
-        const credential = await directory.addPassword(input.appObjectId, { lifetimeMs: input.credentialLifetimeMs, displayName: 'ade-autopilot extension run' });
+        const credential = await directory.addPassword(input.appObjectId, {
+          lifetimeMs: input.credentialLifetimeMs,
+          displayName: 'ade-autopilot extension run',
+        });
         try {
-          const started = await compute.beginDeployExtension(input.vmId, input.extension.name, toSpec(input.extension, input.location), { AADClientSecret: credential.secret });
+          const started = await compute.beginDeployExtension(input.vmId, input.extension.name, toSpec(input.extension, input.location), {
+            AADClientSecret: credential.secret,
+          });
           return { extensionId: started.extensionId, keyId: credential.keyId, endDateTime: credential.endDateTime };
         } catch (error) {
           await directory.removePassword(input.appObjectId, credential.keyId).catch((cleanup: unknown) => {
-            log('warn', `Could not remove the unused credential ${credential.keyId}; it expires at ${credential.endDateTime}`, { error: toErrorInfo(cleanup).message });
+            log('warn', `Could not remove the unused credential ${credential.keyId}; it expires at ${credential.endDateTime}`, {
+              error: toErrorInfo(cleanup).message,
+            });
           });
           throw error;
         }
@@ -215,7 +246,11 @@ export function createActivities(deps: ActivityDeps) {
     /** Step 6, aad: one targeted PATCH of the OS disk encryption settings, tags folded in. */
     updateVmEncryptionSettings: (input: UpdateVmEncryptionInput): Promise<ActivityResult<{ updated: true }>> =>
       runActivity(log, 'updateVmEncryptionSettings', async () => {
-        const settings = buildDualPassEncryptionSettings({ secretUrl: input.secretUrl, vault: input.vault, ...(input.kek ? { kek: input.kek } : {}) });
+        const settings = buildDualPassEncryptionSettings({
+          secretUrl: input.secretUrl,
+          vault: input.vault,
+          ...(input.kek ? { kek: input.kek } : {}),
+        });
         await compute.updateOsDiskEncryptionSettings(input.vmId, settings, input.tags ? { mergeTags: input.tags } : {});
         return { updated: true as const };
       }),
@@ -254,7 +289,11 @@ export function statusOf(vm: VmSnapshot, input: Pick<CheckStatusInput, 'osType' 
   const view = extension ? findExtensionInstanceView(vm, extension.name) : undefined;
   const state = interpretEncryptionState({
     os: input.osType,
-    ...(view ? { extension: view } : extension ? { extension: { name: extension.name, typeHandlerVersion: extension.typeHandlerVersion } } : {}),
+    ...(view
+      ? { extension: view }
+      : extension
+        ? { extension: { name: extension.name, typeHandlerVersion: extension.typeHandlerVersion } }
+        : {}),
     ...(extension?.provisioningState ? { provisioningState: extension.provisioningState } : {}),
     disks: vm.instanceView?.disks ?? [],
     osDiskName: vm.osDisk.name,
@@ -262,7 +301,9 @@ export function statusOf(vm: VmSnapshot, input: Pick<CheckStatusInput, 'osType' 
     ...(vm.osDisk.encryptionSettings ? { modelEncryptionSettings: vm.osDisk.encryptionSettings } : {}),
   });
   const provisioningCode = view?.statuses?.find((s) => s.code?.toLowerCase().startsWith('provisioningstate/'))?.code?.toLowerCase();
-  const provisioned = provisioningCode === 'provisioningstate/succeeded' || (provisioningCode === undefined && extension?.provisioningState?.toLowerCase() === 'succeeded');
+  const provisioned =
+    provisioningCode === 'provisioningstate/succeeded' ||
+    (provisioningCode === undefined && extension?.provisioningState?.toLowerCase() === 'succeeded');
   const check: StatusCheck = {
     kind: state.kind,
     provisioned,

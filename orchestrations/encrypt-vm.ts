@@ -80,11 +80,20 @@ function* withOutcomeEvent(context: OrchestrationContext, result: EncryptVmOutpu
   const input = (context.df.getInput() ?? {}) as Partial<EncryptVmInput>;
   const eventType = input.publishOutcome === true && result.vmId !== '' ? encryptOutcomeEventType(result.outcome) : undefined;
   if (!eventType) return result;
-  const reason = result.reason ?? `encrypted and verified (${[result.mode, result.vaultName && `vault ${result.vaultName}`, result.completedBy && `secret seen by ${result.completedBy}`].filter(Boolean).join(', ')})`;
-  const event = buildOutcomeEvent(eventType, { orchestration: 'encryptVm', instanceId: context.df.instanceId, vmId: result.vmId, action: 'encrypt', reason }, context.df.currentUtcDateTime, context.df.newGuid(`${context.df.instanceId}|outcome`));
+  const reason =
+    result.reason ??
+    `encrypted and verified (${[result.mode, result.vaultName && `vault ${result.vaultName}`, result.completedBy && `secret seen by ${result.completedBy}`].filter(Boolean).join(', ')})`;
+  const event = buildOutcomeEvent(
+    eventType,
+    { orchestration: 'encryptVm', instanceId: context.df.instanceId, vmId: result.vmId, action: 'encrypt', reason },
+    context.df.currentUtcDateTime,
+    context.df.newGuid(`${context.df.instanceId}|outcome`),
+  );
   let published = false;
   try {
-    const sent = (yield context.df.callActivityWithRetry(REMEDIATION_ACTIVITY.publishOutcome, activityRetryOptions(), { event })) as ActivityResult<{ published: boolean }>;
+    const sent = (yield context.df.callActivityWithRetry(REMEDIATION_ACTIVITY.publishOutcome, activityRetryOptions(), {
+      event,
+    })) as ActivityResult<{ published: boolean }>;
     published = sent.ok && sent.value.published;
   } catch {
     // Retries exhausted: the run's own result stands.
@@ -108,7 +117,11 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     try {
       result = (yield context.df.callActivityWithRetry(name, retry, activityInput)) as ActivityResult<T>;
     } catch (error) {
-      const info: ErrorInfo = errorInfoOf(error) ?? { kind: 'transient', message: error instanceof Error ? error.message : String(error), retryable: true };
+      const info: ErrorInfo = errorInfoOf(error) ?? {
+        kind: 'transient',
+        message: error instanceof Error ? error.message : String(error),
+        retryable: true,
+      };
       throw new EncryptVmFailure(`${name}: ${info.message} (gave up after retries)`);
     }
     if (!result.ok) throw new EncryptVmFailure(`${name}: ${result.error.message}`);
@@ -229,7 +242,8 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     // Any failure (an activity's, or e.g. core rejecting the extension input) ends the run with a
     // reason and compensation, instead of a bare Failed status that leaves a credential behind.
     output.outcome = 'failed';
-    output.reason = error instanceof EncryptVmFailure ? error.reason : `Unexpected error: ${error instanceof Error ? error.message : String(error)}`;
+    output.reason =
+      error instanceof EncryptVmFailure ? error.reason : `Unexpected error: ${error instanceof Error ? error.message : String(error)}`;
     setStatus({ phase: 'failed', detail: output.reason });
     yield* compensate();
     return output;
@@ -264,7 +278,11 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
       const next: VaultReady = { ...(current ?? {}), vault: { id: vault.id, name: vault.name, url: vault.url } };
       if (app) next.app = app;
       if (policy.kek.enabled && !next.kekUrl) {
-        const kek = yield* call<{ kekUrl: string }>(ACTIVITY.ensureKek, { vaultUrl: vault.url, keyName: KEK_NAME, keySize: policy.kek.size });
+        const kek = yield* call<{ kekUrl: string }>(ACTIVITY.ensureKek, {
+          vaultUrl: vault.url,
+          keyName: KEK_NAME,
+          keySize: policy.kek.size,
+        });
         next.kekUrl = kek.kekUrl;
       }
       if (!next.secretEvents) {
@@ -314,7 +332,8 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
       polls += 1;
       if (check.provisioned) secretSeen = true;
       setStatus({ polls, secretSeen, detail: check.message ?? check.kind });
-      if (check.kind === 'failed' || check.kind === 'bek-missing') throw new EncryptVmFailure(`The ADE extension failed: ${check.reason ?? check.message ?? check.kind}`);
+      if (check.kind === 'failed' || check.kind === 'bek-missing')
+        throw new EncryptVmFailure(`The ADE extension failed: ${check.reason ?? check.message ?? check.kind}`);
       const done = mode === 'aad' ? check.provisioned && check.secretUrl !== undefined : check.kind === 'encrypted';
       if (done) return { check, completedBy: eventReceived ? 'event' : 'polling' };
     }
@@ -327,8 +346,10 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
         check = yield* call<StatusCheck>(ACTIVITY.checkEncryptionStatus, { vmId, osType: vm.osType, volumeType: policy.volumeType });
       }
       if (check.kind === 'encrypted') return check;
-      if (check.kind === 'failed' || check.kind === 'bek-missing') throw new EncryptVmFailure(`Verification failed: ${check.reason ?? check.kind}`);
-      if (now() + pollMs > totalDeadline) throw new EncryptVmFailure(`Verification timed out: the VM still reports ${check.kind}${check.reason ? ` (${check.reason})` : ''}`);
+      if (check.kind === 'failed' || check.kind === 'bek-missing')
+        throw new EncryptVmFailure(`Verification failed: ${check.reason ?? check.kind}`);
+      if (now() + pollMs > totalDeadline)
+        throw new EncryptVmFailure(`Verification timed out: the VM still reports ${check.kind}${check.reason ? ` (${check.reason})` : ''}`);
       yield context.df.createTimer(new Date(now() + pollMs));
     }
   }

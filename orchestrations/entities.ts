@@ -52,7 +52,8 @@ export function waitersEntityStep(state: WaitersState | undefined, op: EntityOpe
       return { state, result: { waiters } };
     case 'register': {
       const waiter = op.input as Waiter;
-      if (!waiter || typeof waiter.instanceId !== 'string' || typeof waiter.vmId !== 'string') throw new Error('vaultWaiters: "register" needs { instanceId, vmId, computerName }');
+      if (!waiter || typeof waiter.instanceId !== 'string' || typeof waiter.vmId !== 'string')
+        throw new Error('vaultWaiters: "register" needs { instanceId, vmId, computerName }');
       const rest = waiters.filter((w) => w.instanceId !== waiter.instanceId);
       const entry: Waiter = { instanceId: waiter.instanceId, vmId: waiter.vmId, computerName: waiter.computerName ?? '' };
       if (waiter.hostnameSource) entry.hostnameSource = waiter.hostnameSource;
@@ -96,7 +97,9 @@ export function matchWaiter(waiters: readonly Waiter[], machineName: string | un
   const name = (machineName ?? '').trim().toLowerCase();
   if (waiters.length === 0) return { why: 'no orchestration is waiting on this vault' };
   if (name === '') {
-    return waiters.length === 1 ? { waiter: waiters[0], why: 'MachineName tag empty; the only waiter on the vault' } : { why: `MachineName tag empty and ${waiters.length} orchestrations wait on the vault` };
+    return waiters.length === 1
+      ? { waiter: waiters[0], why: 'MachineName tag empty; the only waiter on the vault' }
+      : { why: `MachineName tag empty and ${waiters.length} orchestrations wait on the vault` };
   }
   const matches = waiters.filter((w) => hostnameMatches(w, name));
   if (matches.length === 1) return { waiter: matches[0], why: 'MachineName matches' };

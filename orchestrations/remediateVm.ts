@@ -15,7 +15,16 @@ import { isManagedVault, type VaultDriftIssue } from '../core/remediation/vault-
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
 import { ENCRYPT_VM_ORCHESTRATOR, type EncryptVmInput, type EncryptVmOutput } from './contracts';
 import { REMEDIATION_ACTIVITY, type RemediationView, type SecretChecks, type VaultCheck } from './remediation-activities';
-import { callStep, publishOutcome, RemediationFailure, RESTORE_BEK_ORCHESTRATOR, type HealSettings, type RestoreBekInput, type RestoreBekOutput, type Step } from './restoreBek';
+import {
+  callStep,
+  publishOutcome,
+  RemediationFailure,
+  RESTORE_BEK_ORCHESTRATOR,
+  type HealSettings,
+  type RestoreBekInput,
+  type RestoreBekOutput,
+  type Step,
+} from './restoreBek';
 
 export const REMEDIATE_VM_ORCHESTRATOR = 'remediateVm';
 
@@ -66,13 +75,21 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
     const encrypted = view.assessment.decision === 'already-encrypted' || view.state.kind === 'bek-missing';
     if (encrypted && view.secrets.length > 0) {
       secrets = yield* callStep<SecretChecks>(context, REMEDIATION_ACTIVITY.checkSecrets, { secrets: view.secrets });
-      const managed = [...new Set(view.secrets.map((s) => s.vaultResourceId).filter((id): id is string => !!id && isManagedVault(id, policy)))];
+      const managed = [
+        ...new Set(view.secrets.map((s) => s.vaultResourceId).filter((id): id is string => !!id && isManagedVault(id, policy))),
+      ];
       for (const vaultId of managed) {
         const check = yield* callStep<VaultCheck>(context, REMEDIATION_ACTIVITY.checkVault, { vaultId });
         drift.push(...check.issues);
       }
     }
-    const decision = decideRemediation({ assessment: view.assessment, state: view.state, hasAdeExtension: view.hasAdeExtension, ...(secrets ? { secrets: secrets.findings } : {}), vaultDrift: drift });
+    const decision = decideRemediation({
+      assessment: view.assessment,
+      state: view.state,
+      hasAdeExtension: view.hasAdeExtension,
+      ...(secrets ? { secrets: secrets.findings } : {}),
+      vaultDrift: drift,
+    });
     action = decision.action;
     reason = decision.reason;
     status(action, reason);
@@ -97,13 +114,21 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
       succeeded = out.outcome === 'restored' || out.outcome === 'recovered' || out.outcome === 'nothing';
       detail = `restoreBek: ${out.outcome} (${out.reason})`;
     } else if (action === 'redeploy-extension') {
-      const redeployed = yield* callStep<{ extensionName: string }>(context, REMEDIATION_ACTIVITY.redeployExtension, { vmId: view.vmId, volumeType: policy.volumeType, sequenceVersion: context.df.newGuid(`${context.df.instanceId}|redeploy`) });
+      const redeployed = yield* callStep<{ extensionName: string }>(context, REMEDIATION_ACTIVITY.redeployExtension, {
+        vmId: view.vmId,
+        volumeType: policy.volumeType,
+        sequenceVersion: context.df.newGuid(`${context.df.instanceId}|redeploy`),
+      });
       detail = `ADE extension ${redeployed.extensionName} redeployed`;
     } else {
-      const vaultIds = [...new Set(view.secrets.map((s) => s.vaultResourceId).filter((id): id is string => !!id && isManagedVault(id, policy)))];
+      const vaultIds = [
+        ...new Set(view.secrets.map((s) => s.vaultResourceId).filter((id): id is string => !!id && isManagedVault(id, policy))),
+      ];
       const repaired: string[] = [];
       for (const vaultId of vaultIds) {
-        const result = yield* callStep<{ repaired: string[]; remaining: VaultDriftIssue[] }>(context, REMEDIATION_ACTIVITY.repairVault, { vaultId });
+        const result = yield* callStep<{ repaired: string[]; remaining: VaultDriftIssue[] }>(context, REMEDIATION_ACTIVITY.repairVault, {
+          vaultId,
+        });
         repaired.push(...result.repaired);
         if (result.remaining.some((r) => r.repairable)) succeeded = false;
       }
@@ -111,41 +136,81 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
     }
     // restoreBek always publishes its own outcome; encryptVm does for encrypted/failed runs.
     if (action !== 'restore' && !outcomePublishedBySub) {
-      yield* publishOutcome(context, 'remediateVm', remediationEventType(action, succeeded), { vmId: view.vmId, action, reason: `${reason}; ${detail}` });
+      yield* publishOutcome(context, 'remediateVm', remediationEventType(action, succeeded), {
+        vmId: view.vmId,
+        action,
+        reason: `${reason}; ${detail}`,
+      });
     }
     status('done', detail);
     return { target, action, reason, result: succeeded ? 'succeeded' : 'failed', ...(detail ? { detail } : {}), signal };
   } catch (error) {
     if (!(error instanceof RemediationFailure)) throw error;
-    yield* publishOutcome(context, 'remediateVm', OUTCOME_EVENT_TYPES.actionRequired, { vmId, action, reason: `remediation failed: ${error.message}`, operatorAction: 'fix the cause named in the reason; the next drift signal or POST /api/vms/heal retries' });
+    yield* publishOutcome(context, 'remediateVm', OUTCOME_EVENT_TYPES.actionRequired, {
+      vmId,
+      action,
+      reason: `remediation failed: ${error.message}`,
+      operatorAction: 'fix the cause named in the reason; the next drift signal or POST /api/vms/heal retries',
+    });
     status('done', error.message);
     return { target, action, reason: reason || 'assessment failed', result: 'failed', detail: error.message, signal };
   }
 }
 
-function* remediateVault(context: OrchestrationContext, vaultId: string, signal: RemediateVmInput['signal'], status: (phase: string, detail?: string) => void): Step<RemediateVmOutput> {
+function* remediateVault(
+  context: OrchestrationContext,
+  vaultId: string,
+  signal: RemediateVmInput['signal'],
+  status: (phase: string, detail?: string) => void,
+): Step<RemediateVmOutput> {
   const target: RemediationTarget = { kind: 'vault', vaultId };
   try {
     status('assessing');
     const check = yield* callStep<VaultCheck>(context, REMEDIATION_ACTIVITY.checkVault, { vaultId });
-    if (!check.exists) return { target, action: 'nothing', reason: `vault ${check.vaultName} does not exist (deleted); BEK health sweeps report the VMs that depended on it`, result: 'skipped', signal };
+    if (!check.exists)
+      return {
+        target,
+        action: 'nothing',
+        reason: `vault ${check.vaultName} does not exist (deleted); BEK health sweeps report the VMs that depended on it`,
+        result: 'skipped',
+        signal,
+      };
     const repairable = check.issues.filter((i) => i.repairable);
     if (repairable.length === 0) {
-      const reason = check.issues.length > 0 ? `needs an operator: ${check.issues.map((i) => i.detail).join('; ')}` : `vault ${check.vaultName} has no drift`;
-      if (check.issues.length > 0) yield* publishOutcome(context, 'remediateVm', OUTCOME_EVENT_TYPES.actionRequired, { vaultId, action: 'repair-vault', reason, operatorAction: check.issues.map((i) => i.detail).join('; ') });
+      const reason =
+        check.issues.length > 0
+          ? `needs an operator: ${check.issues.map((i) => i.detail).join('; ')}`
+          : `vault ${check.vaultName} has no drift`;
+      if (check.issues.length > 0)
+        yield* publishOutcome(context, 'remediateVm', OUTCOME_EVENT_TYPES.actionRequired, {
+          vaultId,
+          action: 'repair-vault',
+          reason,
+          operatorAction: check.issues.map((i) => i.detail).join('; '),
+        });
       return { target, action: 'nothing', reason, result: 'skipped', signal };
     }
     const reason = repairable.map((i) => i.detail).join('; ');
     status('repair-vault', reason);
-    const result = yield* callStep<{ repaired: string[]; remaining: VaultDriftIssue[] }>(context, REMEDIATION_ACTIVITY.repairVault, { vaultId });
+    const result = yield* callStep<{ repaired: string[]; remaining: VaultDriftIssue[] }>(context, REMEDIATION_ACTIVITY.repairVault, {
+      vaultId,
+    });
     const succeeded = !result.remaining.some((r) => r.repairable);
     const detail = `repaired: ${result.repaired.join(', ') || 'nothing'}`;
-    yield* publishOutcome(context, 'remediateVm', remediationEventType('repair-vault', succeeded), { vaultId, action: 'repair-vault', reason: `${reason}; ${detail}` });
+    yield* publishOutcome(context, 'remediateVm', remediationEventType('repair-vault', succeeded), {
+      vaultId,
+      action: 'repair-vault',
+      reason: `${reason}; ${detail}`,
+    });
     status('done', detail);
     return { target, action: 'repair-vault', reason, result: succeeded ? 'succeeded' : 'failed', detail, signal };
   } catch (error) {
     if (!(error instanceof RemediationFailure)) throw error;
-    yield* publishOutcome(context, 'remediateVm', OUTCOME_EVENT_TYPES.actionRequired, { vaultId, action: 'repair-vault', reason: `vault repair failed: ${error.message}` });
+    yield* publishOutcome(context, 'remediateVm', OUTCOME_EVENT_TYPES.actionRequired, {
+      vaultId,
+      action: 'repair-vault',
+      reason: `vault repair failed: ${error.message}`,
+    });
     return { target, action: 'repair-vault', reason: 'vault drift', result: 'failed', detail: error.message, signal };
   }
 }

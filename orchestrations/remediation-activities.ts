@@ -41,7 +41,10 @@ export const REMEDIATION_ACTIVITY = {
 export type RemediationActivityName = (typeof REMEDIATION_ACTIVITY)[keyof typeof REMEDIATION_ACTIVITY];
 
 /** Activities that need a Durable client (functions/remediation.ts gives them one). */
-export const CLIENT_ACTIVITIES: readonly RemediationActivityName[] = [REMEDIATION_ACTIVITY.startOrchestrations, REMEDIATION_ACTIVITY.orchestrationStatuses];
+export const CLIENT_ACTIVITIES: readonly RemediationActivityName[] = [
+  REMEDIATION_ACTIVITY.startOrchestrations,
+  REMEDIATION_ACTIVITY.orchestrationStatuses,
+];
 
 // ---------------------------------------------------------------------------------------------
 // Shapes (all plain JSON, all secret-free)
@@ -123,7 +126,6 @@ export interface RemediationActivityDeps {
   log: ActivityLog;
 }
 
-
 function keyParts(keyUrl: string): { vaultUrl: string; name: string; version?: string } | undefined {
   try {
     const id = parseKeyVaultObjectId(keyUrl, 'keyUrl');
@@ -140,7 +142,13 @@ function diskIds(vm: VmSnapshot): string[] {
 /** The access-policy entry the app itself needs on every dedicated vault (see ./activities.ts). */
 async function requiredPolicies(identity: () => Promise<AutomationIdentity>): Promise<AccessPolicyLike[]> {
   const me = await identity();
-  return [{ tenantId: me.tenantId, objectId: me.objectId, permissions: { keys: AUTOMATION_KEY_PERMISSIONS, secrets: AUTOMATION_SECRET_PERMISSIONS } }];
+  return [
+    {
+      tenantId: me.tenantId,
+      objectId: me.objectId,
+      permissions: { keys: AUTOMATION_KEY_PERMISSIONS, secrets: AUTOMATION_SECRET_PERMISSIONS },
+    },
+  ];
 }
 
 export function createRemediationActivities(deps: RemediationActivityDeps) {
@@ -166,9 +174,19 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
       for (const id of diskIds(vm)) disks.push(await compute.getDiskEncryption(id));
       secrets = expectedBekSecrets(vm, disks);
     }
-    const mode = vm.osDisk.encryptionSettings !== undefined ? 'dual-pass' : extension ? adeModeOfVersion(vm.osType, extension.typeHandlerVersion) : undefined;
+    const mode =
+      vm.osDisk.encryptionSettings !== undefined
+        ? 'dual-pass'
+        : extension
+          ? adeModeOfVersion(vm.osType, extension.typeHandlerVersion)
+          : undefined;
     return {
-      vmId: vm.id, name: vm.name, osType: vm.osType, location: vm.location, powerState: vm.powerState, assessment,
+      vmId: vm.id,
+      name: vm.name,
+      osType: vm.osType,
+      location: vm.location,
+      powerState: vm.powerState,
+      assessment,
       state: { kind: state.kind, ...('message' in state ? { message: state.message } : {}) },
       hasAdeExtension: extension !== undefined,
       ...(mode ? { adeMode: mode } : {}),
@@ -230,7 +248,10 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
           }
           if (ref.keyUrl) finding.kek = await keyCheck(ref.keyUrl);
           findings.push(finding);
-          log('info', `BEK secret ${ref.secretName} in ${ref.vaultName}: ${finding.secret}${finding.kek ? `, KEK ${finding.kek}` : ''}`, { vaultName: ref.vaultName, secretName: ref.secretName });
+          log('info', `BEK secret ${ref.secretName} in ${ref.vaultName}: ${finding.secret}${finding.kek ? `, KEK ${finding.kek}` : ''}`, {
+            vaultName: ref.vaultName,
+            secretName: ref.secretName,
+          });
         }
         return { findings, vaults: [...vaultFindings.values()] };
       }),
@@ -244,7 +265,9 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
      * differs, never removes entries others added), then re-checks. Permission: vaults/write,
      * vaults/accessPolicies/write.
      */
-    [REMEDIATION_ACTIVITY.repairVault]: (input: { vaultId: string }): Promise<ActivityResult<{ repaired: string[]; remaining: VaultDriftIssue[] }>> =>
+    [REMEDIATION_ACTIVITY.repairVault]: (input: {
+      vaultId: string;
+    }): Promise<ActivityResult<{ repaired: string[]; remaining: VaultDriftIssue[] }>> =>
       runActivity(log, REMEDIATION_ACTIVITY.repairVault, async () => {
         const vault: VaultInfo | undefined = await vaults.getVault(input.vaultId);
         if (!vault) throw new NotFoundError(`Key Vault ${input.vaultId} does not exist; nothing to repair`);
@@ -252,13 +275,24 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
         const before = vaultDrift(vault, required);
         if (before.some((i) => i.repairable)) {
           await vaults.ensureVault({
-            subscriptionId: vault.subscriptionId, resourceGroup: vault.resourceGroup, name: vault.name, location: vault.location, tenantId: vault.tenantId,
-            softDeleteRetentionInDays: vault.softDeleteRetentionInDays ?? 90, enablePurgeProtection: true, tags: vault.tags, accessPolicies: required,
+            subscriptionId: vault.subscriptionId,
+            resourceGroup: vault.resourceGroup,
+            name: vault.name,
+            location: vault.location,
+            tenantId: vault.tenantId,
+            softDeleteRetentionInDays: vault.softDeleteRetentionInDays ?? 90,
+            enablePurgeProtection: true,
+            tags: vault.tags,
+            accessPolicies: required,
           });
         }
         const after = await vaultCheck(input.vaultId);
         const repaired = before.filter((b) => b.repairable && !after.issues.some((a) => a.kind === b.kind)).map((b) => b.kind);
-        log('info', `vault ${vault.name}: repaired ${repaired.join(', ') || 'nothing'}; remaining ${after.issues.map((i) => i.kind).join(', ') || 'none'}`, { vaultId: vault.id });
+        log(
+          'info',
+          `vault ${vault.name}: repaired ${repaired.join(', ') || 'nothing'}; remaining ${after.issues.map((i) => i.kind).join(', ') || 'none'}`,
+          { vaultId: vault.id },
+        );
         return { repaired, remaining: after.issues };
       }),
 
@@ -298,11 +332,16 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
      * only: a dual-pass extension needs the Entra app's credential, which only encryptVm handles.
      * Permission: virtualMachines/read, virtualMachines/extensions/write.
      */
-    [REMEDIATION_ACTIVITY.redeployExtension]: (input: RedeployInput): Promise<ActivityResult<{ extensionName: string; extensionId: string }>> =>
+    [REMEDIATION_ACTIVITY.redeployExtension]: (
+      input: RedeployInput,
+    ): Promise<ActivityResult<{ extensionName: string; extensionId: string }>> =>
       runActivity(log, REMEDIATION_ACTIVITY.redeployExtension, async () => {
         const vm = await compute.getVm(input.vmId, { instanceView: true });
         if (vm.osDisk.encryptionSettings !== undefined) {
-          throw new UnsupportedError(`VM ${vm.name} is dual-pass (Entra app) ADE; redeploying its extension needs the app credential — run POST /api/vms/encrypt for it`, { code: 'DualPassRedeploy' });
+          throw new UnsupportedError(
+            `VM ${vm.name} is dual-pass (Entra app) ADE; redeploying its extension needs the app credential — run POST /api/vms/encrypt for it`,
+            { code: 'DualPassRedeploy' },
+          );
         }
         let secrets = expectedBekSecrets(vm);
         if (secrets.length === 0) {
@@ -311,21 +350,36 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
           secrets = expectedBekSecrets(vm, disks);
         }
         const ref = secrets.find((s) => s.vaultResourceId);
-        if (!ref?.vaultResourceId) throw new NotFoundError(`VM ${vm.name} references no BEK secret with a source vault; cannot tell which vault to redeploy the ADE extension with`);
+        if (!ref?.vaultResourceId)
+          throw new NotFoundError(
+            `VM ${vm.name} references no BEK secret with a source vault; cannot tell which vault to redeploy the ADE extension with`,
+          );
         const extension = buildAdeExtension({
-          os: vm.osType, mode: 'single-pass', volumeType: input.volumeType, sequenceVersion: input.sequenceVersion,
+          os: vm.osType,
+          mode: 'single-pass',
+          volumeType: input.volumeType,
+          sequenceVersion: input.sequenceVersion,
           vault: { url: ref.vaultUrl, resourceId: ref.vaultResourceId },
           ...(ref.keyUrl ? { kek: { url: ref.keyUrl, vaultResourceId: ref.keyVaultResourceId ?? ref.vaultResourceId } } : {}),
           ...(findAdeExtension(vm) ? { existingName: findAdeExtension(vm)!.name } : {}),
         });
-        const spec: ExtensionSpec = { publisher: extension.publisher, type: extension.type, typeHandlerVersion: extension.typeHandlerVersion, autoUpgradeMinorVersion: true, settings: { ...extension.settings }, location: vm.location };
+        const spec: ExtensionSpec = {
+          publisher: extension.publisher,
+          type: extension.type,
+          typeHandlerVersion: extension.typeHandlerVersion,
+          autoUpgradeMinorVersion: true,
+          settings: { ...extension.settings },
+          location: vm.location,
+        };
         const started = await compute.beginDeployExtension(vm.id, extension.name, spec);
         log('info', `redeploying ADE extension ${extension.name} on ${vm.name}`, { vmId: vm.id, vault: ref.vaultName });
         return { extensionName: extension.name, extensionId: started.extensionId };
       }),
 
     /** BEK health and encryption state from the instance view. Permission: virtualMachines/read. */
-    [REMEDIATION_ACTIVITY.bekHealth]: (input: { vmIds: string[] }): Promise<ActivityResult<Array<{ vmId: string; health: BekHealth; hasAdeExtension: boolean; extensionProvisioning?: string }>>> =>
+    [REMEDIATION_ACTIVITY.bekHealth]: (input: {
+      vmIds: string[];
+    }): Promise<ActivityResult<Array<{ vmId: string; health: BekHealth; hasAdeExtension: boolean; extensionProvisioning?: string }>>> =>
       runActivity(log, REMEDIATION_ACTIVITY.bekHealth, async () => {
         const out: Array<{ vmId: string; health: BekHealth; hasAdeExtension: boolean; extensionProvisioning?: string }> = [];
         for (const vmId of input.vmIds) {
@@ -337,29 +391,49 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
             throw error;
           }
           const extension = findAdeExtension(vm);
-          out.push({ vmId: normaliseResourceId(vm.id), health: bekHealthOf(vm), hasAdeExtension: extension !== undefined, ...(extension?.provisioningState ? { extensionProvisioning: extension.provisioningState } : {}) });
+          out.push({
+            vmId: normaliseResourceId(vm.id),
+            health: bekHealthOf(vm),
+            hasAdeExtension: extension !== undefined,
+            ...(extension?.provisioningState ? { extensionProvisioning: extension.provisioningState } : {}),
+          });
         }
         return out;
       }),
 
     /** One page of a subscription's VMs as sweep rows (model only: one ARM read). */
-    [REMEDIATION_ACTIVITY.listSweepPage]: (input: { subscriptionId: string; continuationToken?: string; policy: EncryptionPolicy }): Promise<ActivityResult<{ rows: SweepRow[]; continuationToken?: string }>> =>
+    [REMEDIATION_ACTIVITY.listSweepPage]: (input: {
+      subscriptionId: string;
+      continuationToken?: string;
+      policy: EncryptionPolicy;
+    }): Promise<ActivityResult<{ rows: SweepRow[]; continuationToken?: string }>> =>
       runActivity(log, REMEDIATION_ACTIVITY.listSweepPage, async () => {
         const policy = parseEncryptionPolicy(input.policy);
         const page = await compute.listVms(input.subscriptionId, input.continuationToken);
-        return { rows: page.vms.map((vm) => sweepRowOf(vm, policy)), ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
+        return {
+          rows: page.vms.map((vm) => sweepRowOf(vm, policy)),
+          ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
+        };
       }),
 
     /** One page of VMs whose model shows ADE (candidates for the BEK health check). One ARM read. */
-    [REMEDIATION_ACTIVITY.listBekPage]: (input: { subscriptionId: string; continuationToken?: string; policy: EncryptionPolicy }): Promise<ActivityResult<{ scanned: number; candidates: string[]; continuationToken?: string }>> =>
+    [REMEDIATION_ACTIVITY.listBekPage]: (input: {
+      subscriptionId: string;
+      continuationToken?: string;
+      policy: EncryptionPolicy;
+    }): Promise<ActivityResult<{ scanned: number; candidates: string[]; continuationToken?: string }>> =>
       runActivity(log, REMEDIATION_ACTIVITY.listBekPage, async () => {
         const policy = parseEncryptionPolicy(input.policy);
         const page = await compute.listVms(input.subscriptionId, input.continuationToken);
-        const candidates = page.vms.filter((vm) => isBekSweepCandidate(vm) && assessVm(vm, policy).decision !== 'skip').map((vm) => normaliseResourceId(vm.id));
+        const candidates = page.vms
+          .filter((vm) => isBekSweepCandidate(vm) && assessVm(vm, policy).decision !== 'skip')
+          .map((vm) => normaliseResourceId(vm.id));
         return { scanned: page.vms.length, candidates, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
       }),
 
-    [REMEDIATION_ACTIVITY.startOrchestrations]: (input: { starts: OrchestrationStart[] }): Promise<ActivityResult<OrchestrationStartResult[]>> =>
+    [REMEDIATION_ACTIVITY.startOrchestrations]: (input: {
+      starts: OrchestrationStart[];
+    }): Promise<ActivityResult<OrchestrationStartResult[]>> =>
       runActivity(log, REMEDIATION_ACTIVITY.startOrchestrations, async () => {
         if (!deps.orchestrations) throw new UnsupportedError('no Durable client was given to this activity');
         const out: OrchestrationStartResult[] = [];
@@ -378,7 +452,10 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
     /** Publishes one outcome event; a no-op without a configured topic. Permission: EventGrid Data Sender on the topic. */
     [REMEDIATION_ACTIVITY.publishOutcome]: (input: { event: OutcomeEvent }): Promise<ActivityResult<{ published: boolean }>> =>
       runActivity(log, REMEDIATION_ACTIVITY.publishOutcome, async () => {
-        log('info', `outcome ${input.event.eventType} for ${input.event.subject}: ${input.event.data.reason}`, { eventType: input.event.eventType, subject: input.event.subject });
+        log('info', `outcome ${input.event.eventType} for ${input.event.subject}: ${input.event.data.reason}`, {
+          eventType: input.event.eventType,
+          subject: input.event.subject,
+        });
         if (!deps.publisher) return { published: false };
         await deps.publisher.publish([input.event]);
         return { published: true };

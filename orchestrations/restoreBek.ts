@@ -17,7 +17,13 @@ import type { OrchestrationContext } from 'durable-functions';
 import { errorInfoOf } from '../core/errors';
 import type { MaintenanceWindow } from '../core/remediation/maintenance-window';
 import { nextWindowOpening } from '../core/remediation/maintenance-window';
-import { buildOutcomeEvent, OUTCOME_EVENT_TYPES, type OrchestrationName, type OutcomeData, type OutcomeEventType } from '../core/remediation/outcomes';
+import {
+  buildOutcomeEvent,
+  OUTCOME_EVENT_TYPES,
+  type OrchestrationName,
+  type OutcomeData,
+  type OutcomeEventType,
+} from '../core/remediation/outcomes';
 import { describeStep, planBekRestore, type RestoreStep, type UnrecoverableProblem } from '../core/remediation/restore';
 import type { HealAction } from '../core/remediation/settings';
 import type { BekHealth } from '../core/remediation/bek';
@@ -73,17 +79,31 @@ export function* callStep<T>(context: OrchestrationContext, name: RemediationAct
     result = (yield context.df.callActivityWithRetry(name, activityRetryOptions(), input)) as ActivityResult<T>;
   } catch (error) {
     const info = errorInfoOf(error);
-    throw new RemediationFailure(`${name}: ${info?.message ?? (error instanceof Error ? error.message : String(error))} (gave up after retries)`);
+    throw new RemediationFailure(
+      `${name}: ${info?.message ?? (error instanceof Error ? error.message : String(error))} (gave up after retries)`,
+    );
   }
   if (!result.ok) throw new RemediationFailure(`${name}: ${result.error.message}`);
   return result.value;
 }
 
 /** Publishes an outcome event; a failed publish is reported in the output, never fails the run. */
-export function* publishOutcome(context: OrchestrationContext, orchestration: OrchestrationName, eventType: OutcomeEventType, data: Omit<OutcomeData, 'orchestration' | 'instanceId'>): Step<boolean> {
-  const event = buildOutcomeEvent(eventType, { orchestration, instanceId: context.df.instanceId, ...data }, context.df.currentUtcDateTime, context.df.newGuid(`${context.df.instanceId}|outcome`));
+export function* publishOutcome(
+  context: OrchestrationContext,
+  orchestration: OrchestrationName,
+  eventType: OutcomeEventType,
+  data: Omit<OutcomeData, 'orchestration' | 'instanceId'>,
+): Step<boolean> {
+  const event = buildOutcomeEvent(
+    eventType,
+    { orchestration, instanceId: context.df.instanceId, ...data },
+    context.df.currentUtcDateTime,
+    context.df.newGuid(`${context.df.instanceId}|outcome`),
+  );
   try {
-    const result = (yield context.df.callActivityWithRetry(REMEDIATION_ACTIVITY.publishOutcome, activityRetryOptions(), { event })) as ActivityResult<{ published: boolean }>;
+    const result = (yield context.df.callActivityWithRetry(REMEDIATION_ACTIVITY.publishOutcome, activityRetryOptions(), {
+      event,
+    })) as ActivityResult<{ published: boolean }>;
     return result.ok && result.value.published;
   } catch {
     return false;
@@ -98,8 +118,10 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
   try {
     if (vmId === '') throw new Error('input.vmId is missing');
     policy = parseEncryptionPolicy(input.policy, 'input.policy');
-    if (!input.heal || !['restart', 'maintenance-window', 'notify-only'].includes(input.heal.action)) throw new Error('input.heal.action must be restart, maintenance-window or notify-only');
-    if (input.heal.action === 'maintenance-window' && !input.heal.window) throw new Error('input.heal.window is required for maintenance-window');
+    if (!input.heal || !['restart', 'maintenance-window', 'notify-only'].includes(input.heal.action))
+      throw new Error('input.heal.action must be restart, maintenance-window or notify-only');
+    if (input.heal.action === 'maintenance-window' && !input.heal.window)
+      throw new Error('input.heal.window is required for maintenance-window');
   } catch (error) {
     setStatus({ phase: 'done', detail: 'invalid input' });
     return { vmId, outcome: 'failed', reason: `Invalid orchestration input: ${(error as Error).message}`, steps: [] };
@@ -117,7 +139,13 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
         return { vmId, outcome: 'nothing', reason: 'The VM references no BEK secret (not ADE-encrypted).', steps: [] };
       }
       const reason = `The ADE extension reports the BEK missing (${view.state.message ?? ''}) but neither the VM model, its instance view nor its disks name a BEK secret to restore from.`;
-      yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.actionRequired, { vmId: view.vmId, action: 'restore', reason, operatorAction: 'check the VM\'s disk encryption settings; restore the secret from Azure Backup if it was lost, then POST /api/vms/heal' });
+      yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.actionRequired, {
+        vmId: view.vmId,
+        action: 'restore',
+        reason,
+        operatorAction:
+          "check the VM's disk encryption settings; restore the secret from Azure Backup if it was lost, then POST /api/vms/heal",
+      });
       setStatus({ phase: 'done', detail: reason });
       return { vmId, outcome: 'action-required', reason, steps: [] };
     }
@@ -132,7 +160,9 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
     }
     if (plan.kind === 'unrecoverable') {
       yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.unrecoverable, {
-        vmId: view.vmId, action: 'restore', reason: plan.summary,
+        vmId: view.vmId,
+        action: 'restore',
+        reason: plan.summary,
         operatorAction: [...new Set(plan.problems.map((p) => p.operatorAction))].join(' | '),
         secrets: plan.problems.map((p) => ({ secretName: p.secretName, vaultName: p.vaultName, secretUrl: p.secretUrl })),
       });
@@ -146,7 +176,13 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
         const result = yield* reprovision(context, view.vmId, step, heal, setStatus);
         if (result === 'notified') {
           const reason = `Key material is ready in the vault (${done.join('; ') || 'nothing to recover'}); ADE_HEAL_ACTION=notify-only, so the VM was not restarted.`;
-          yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.actionRequired, { vmId: view.vmId, action: 'restore', reason, operatorAction: 'stop (deallocate) and start the VM so the platform re-attaches the BEK volume from Key Vault', steps: done });
+          yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.actionRequired, {
+            vmId: view.vmId,
+            action: 'restore',
+            reason,
+            operatorAction: 'stop (deallocate) and start the VM so the platform re-attaches the BEK volume from Key Vault',
+            steps: done,
+          });
           setStatus({ phase: 'done', detail: reason });
           return { vmId, outcome: 'action-required', reason, steps: done };
         }
@@ -165,29 +201,47 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
       let healthy = false;
       let last = '';
       for (let i = 0; i < polls && !healthy; i++) {
-        const [health] = yield* callStep<Array<{ vmId: string; health: BekHealth }>>(context, REMEDIATION_ACTIVITY.bekHealth, { vmIds: [view.vmId] });
+        const [health] = yield* callStep<Array<{ vmId: string; health: BekHealth }>>(context, REMEDIATION_ACTIVITY.bekHealth, {
+          vmIds: [view.vmId],
+        });
         healthy = health !== undefined && health.health.status !== 'bek-missing';
         last = health ? health.health.status : 'VM not found';
         if (!healthy && i < polls - 1) yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + intervalMs));
       }
-      if (!healthy) throw new RemediationFailure(`re-provisioned, but the ADE extension still reports the BEK missing after ${polls} checks (last: ${last}); check the guest (ade.md §15.1 step 2)`);
+      if (!healthy)
+        throw new RemediationFailure(
+          `re-provisioned, but the ADE extension still reports the BEK missing after ${polls} checks (last: ${last}); check the guest (ade.md §15.1 step 2)`,
+        );
     }
     const reason = `${reprovisioned ? 'BEK restored and verified' : 'Key material recovered'}: ${done.join('; ')}.`;
-    yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.bekRestored, { vmId: view.vmId, action: 'restore', reason, steps: done });
+    yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.bekRestored, {
+      vmId: view.vmId,
+      action: 'restore',
+      reason,
+      steps: done,
+    });
     setStatus({ phase: 'done', detail: reason });
     return { vmId, outcome: reprovisioned ? 'restored' : 'recovered', reason, steps: done };
   } catch (error) {
     if (!(error instanceof RemediationFailure)) throw error;
     const reason = `BEK restore failed: ${error.message}`;
-    yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.actionRequired, { vmId, action: 'restore', reason, steps: done, operatorAction: 'fix the cause named in the reason, then POST /api/vms/heal for the VM' });
+    yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.actionRequired, {
+      vmId,
+      action: 'restore',
+      reason,
+      steps: done,
+      operatorAction: 'fix the cause named in the reason, then POST /api/vms/heal for the VM',
+    });
     setStatus({ phase: 'done', detail: reason });
     return { vmId, outcome: 'failed', reason, steps: done };
   }
 }
 
 function* runRecoveryStep(context: OrchestrationContext, step: Exclude<RestoreStep, { step: 'reprovision' }>): Step<void> {
-  if (step.step === 'recover-kek') yield* callStep(context, REMEDIATION_ACTIVITY.recoverKek, { vaultUrl: step.vaultUrl, keyName: step.keyName });
-  else if (step.step === 'recover-secret') yield* callStep(context, REMEDIATION_ACTIVITY.recoverSecret, { vaultUrl: step.vaultUrl, secretName: step.secretName });
+  if (step.step === 'recover-kek')
+    yield* callStep(context, REMEDIATION_ACTIVITY.recoverKek, { vaultUrl: step.vaultUrl, keyName: step.keyName });
+  else if (step.step === 'recover-secret')
+    yield* callStep(context, REMEDIATION_ACTIVITY.recoverSecret, { vaultUrl: step.vaultUrl, secretName: step.secretName });
   else yield* callStep(context, REMEDIATION_ACTIVITY.repairVault, { vaultId: step.vaultResourceId });
 }
 

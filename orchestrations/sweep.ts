@@ -18,12 +18,33 @@ import type { OrchestrationContext } from 'durable-functions';
 import { orchestrationInstanceId } from '../core/names';
 import { OUTCOME_EVENT_TYPES } from '../core/remediation/outcomes';
 import { restoreInstanceId } from '../core/remediation/ids';
-import { addToReport, emptyReport, fillSlots, readBudgetDelayMs, type SweepProgress, type SweepReport, type SweepRow } from '../core/remediation/sweep';
+import {
+  addToReport,
+  emptyReport,
+  fillSlots,
+  readBudgetDelayMs,
+  type SweepProgress,
+  type SweepReport,
+  type SweepRow,
+} from '../core/remediation/sweep';
 import type { BekHealth } from '../core/remediation/bek';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
 import { ENCRYPT_VM_ORCHESTRATOR, type EncryptVmInput } from './contracts';
-import { REMEDIATION_ACTIVITY, type OrchestrationStart, type OrchestrationStartResult, type OrchestrationStatusView } from './remediation-activities';
-import { callStep, publishOutcome, RemediationFailure, RESTORE_BEK_ORCHESTRATOR, type HealSettings, type RestoreBekInput, type Step } from './restoreBek';
+import {
+  REMEDIATION_ACTIVITY,
+  type OrchestrationStart,
+  type OrchestrationStartResult,
+  type OrchestrationStatusView,
+} from './remediation-activities';
+import {
+  callStep,
+  publishOutcome,
+  RemediationFailure,
+  RESTORE_BEK_ORCHESTRATOR,
+  type HealSettings,
+  type RestoreBekInput,
+  type Step,
+} from './restoreBek';
 
 export const SWEEP_ORCHESTRATOR = 'sweep';
 
@@ -83,8 +104,20 @@ export interface SweepOutput {
 
 function initialState(now: Date): SweepState {
   return {
-    subscriptionIndex: 0, listingDone: false, queue: [], inFlight: [], report: emptyReport(), pages: 0, reads: 0, readWindowStartMs: now.getTime(),
-    started: 0, completed: 0, failed: 0, peakInFlight: 0, outcomes: {}, startedAt: now.toISOString(),
+    subscriptionIndex: 0,
+    listingDone: false,
+    queue: [],
+    inFlight: [],
+    report: emptyReport(),
+    pages: 0,
+    reads: 0,
+    readWindowStartMs: now.getTime(),
+    started: 0,
+    completed: 0,
+    failed: 0,
+    peakInFlight: 0,
+    outcomes: {},
+    startedAt: now.toISOString(),
   };
 }
 
@@ -99,9 +132,15 @@ export function* sweepOrchestrator(context: OrchestrationContext): Step<SweepOut
 
   const progress = (phase: SweepProgress['phase']): void => {
     const p: SweepProgress = {
-      phase, subscriptionIndex: state.subscriptionIndex, subscriptions: subscriptions.length, pages: state.pages,
+      phase,
+      subscriptionIndex: state.subscriptionIndex,
+      subscriptions: subscriptions.length,
+      pages: state.pages,
       report: { total: state.report.total, byDecision: state.report.byDecision },
-      started: state.started, inFlight: state.inFlight.length, completed: state.completed, failed: state.failed,
+      started: state.started,
+      inFlight: state.inFlight.length,
+      completed: state.completed,
+      failed: state.failed,
     };
     context.df.setCustomStatus({ kind: input.kind, dryRun: input.dryRun, queued: state.queue.length, ...p });
   };
@@ -123,17 +162,29 @@ export function* sweepOrchestrator(context: OrchestrationContext): Step<SweepOut
       if (!input.dryRun) state.queue.push(...page.rows.filter((r) => r.decision === 'encrypt').map((r) => r.vmId));
       next = page.continuationToken;
     } else {
-      const page = yield* callStep<{ scanned: number; candidates: string[]; continuationToken?: string }>(context, REMEDIATION_ACTIVITY.listBekPage, cursor);
+      const page = yield* callStep<{ scanned: number; candidates: string[]; continuationToken?: string }>(
+        context,
+        REMEDIATION_ACTIVITY.listBekPage,
+        cursor,
+      );
       next = page.continuationToken;
       const rows: SweepRow[] = [];
       // Instance views in small batches, each paced against the read budget.
       for (let i = 0; i < page.candidates.length; i += 10) {
         const batch = page.candidates.slice(i, i + 10);
         yield* spendReads(batch.length);
-        const health = yield* callStep<Array<{ vmId: string; health: BekHealth }>>(context, REMEDIATION_ACTIVITY.bekHealth, { vmIds: batch });
+        const health = yield* callStep<Array<{ vmId: string; health: BekHealth }>>(context, REMEDIATION_ACTIVITY.bekHealth, {
+          vmIds: batch,
+        });
         for (const h of health) {
           const missing = h.health.status === 'bek-missing';
-          rows.push({ vmId: h.vmId, name: h.vmId.split('/').at(-1) ?? h.vmId, osType: 'Windows', decision: missing ? 'bek-missing' : 'bek-healthy', reason: missing ? 'bek-missing' : h.health.status });
+          rows.push({
+            vmId: h.vmId,
+            name: h.vmId.split('/').at(-1) ?? h.vmId,
+            osType: 'Windows',
+            decision: missing ? 'bek-missing' : 'bek-healthy',
+            reason: missing ? 'bek-missing' : h.health.status,
+          });
           if (missing && !input.dryRun) state.queue.push(h.vmId);
         }
       }
@@ -169,7 +220,9 @@ export function* sweepOrchestrator(context: OrchestrationContext): Step<SweepOut
       if (!input.dryRun && state.queue.length > 0 && state.inFlight.length < cap) {
         const { start, rest } = fillSlots(state.queue, state.inFlight.length, cap);
         state.queue = rest;
-        const results = yield* callStep<OrchestrationStartResult[]>(context, REMEDIATION_ACTIVITY.startOrchestrations, { starts: start.map(startFor) });
+        const results = yield* callStep<OrchestrationStartResult[]>(context, REMEDIATION_ACTIVITY.startOrchestrations, {
+          starts: start.map(startFor),
+        });
         results.forEach((r, i) => {
           state.inFlight.push({ vmId: start[i], instanceId: r.instanceId });
           if (r.started) state.started++;
@@ -180,7 +233,9 @@ export function* sweepOrchestrator(context: OrchestrationContext): Step<SweepOut
       const mustWait = state.inFlight.length > 0 && (state.listingDone || state.inFlight.length >= cap);
       if (mustWait) {
         yield context.df.createTimer(new Date(now().getTime() + pollMs));
-        const statuses = yield* callStep<OrchestrationStatusView[]>(context, REMEDIATION_ACTIVITY.orchestrationStatuses, { instanceIds: state.inFlight.map((f) => f.instanceId) });
+        const statuses = yield* callStep<OrchestrationStatusView[]>(context, REMEDIATION_ACTIVITY.orchestrationStatuses, {
+          instanceIds: state.inFlight.map((f) => f.instanceId),
+        });
         const finished = new Set(statuses.filter((s) => FINISHED.has(s.runtimeStatus)).map((s) => s.instanceId));
         for (const s of statuses.filter((x) => finished.has(x.instanceId))) {
           const outcome = outcomeOf(s);
@@ -206,13 +261,29 @@ export function* sweepOrchestrator(context: OrchestrationContext): Step<SweepOut
   function* finishSteps(error?: string): Step<SweepOutput> {
     progress('done');
     const output: SweepOutput = {
-      kind: input.kind, dryRun: input.dryRun, report: state.report, started: state.started, completed: state.completed, failed: state.failed,
-      peakInFlight: state.peakInFlight, outcomes: state.outcomes, pages: state.pages, reads: state.reads, startedAt: state.startedAt, finishedAt: now().toISOString(),
+      kind: input.kind,
+      dryRun: input.dryRun,
+      report: state.report,
+      started: state.started,
+      completed: state.completed,
+      failed: state.failed,
+      peakInFlight: state.peakInFlight,
+      outcomes: state.outcomes,
+      pages: state.pages,
+      reads: state.reads,
+      startedAt: state.startedAt,
+      finishedAt: now().toISOString(),
       ...(error ? { error } : {}),
     };
     yield* publishOutcome(context, 'sweep', OUTCOME_EVENT_TYPES.sweepCompleted, {
       reason: `${input.kind}${input.dryRun ? ' dry run' : ''}: ${state.report.total} VMs assessed, ${state.started} started, ${state.completed} completed, ${state.failed} failed${error ? `; stopped: ${error}` : ''}`,
-      counts: { total: state.report.total, started: state.started, completed: state.completed, failed: state.failed, ...prefixed(state.report.byDecision) },
+      counts: {
+        total: state.report.total,
+        started: state.started,
+        completed: state.completed,
+        failed: state.failed,
+        ...prefixed(state.report.byDecision),
+      },
     });
     return output;
   }

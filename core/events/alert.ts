@@ -53,7 +53,10 @@ export function parseCommonAlert(body: unknown): Result<CommonAlert> {
   const root = FieldReader.of(value, 'alert', issues);
   if (!root) return { ok: false, error: issuesToError(issues) };
   if (root.raw('schemaId') !== COMMON_ALERT_SCHEMA_ID) {
-    issues.push({ path: 'alert.schemaId', problem: `expected "${COMMON_ALERT_SCHEMA_ID}" (enable the common alert schema on the action group)` });
+    issues.push({
+      path: 'alert.schemaId',
+      problem: `expected "${COMMON_ALERT_SCHEMA_ID}" (enable the common alert schema on the action group)`,
+    });
     return { ok: false, error: issuesToError(issues) };
   }
   const data = FieldReader.of(root.raw('data'), 'alert.data', issues);
@@ -87,16 +90,20 @@ export function parseCommonAlert(body: unknown): Result<CommonAlert> {
   if (resolved !== undefined) essentials.resolvedDateTime = resolved;
 
   const context = data.raw('alertContext');
-  if (context !== undefined && context !== null && !isObject(context)) issues.push({ path: 'alert.data.alertContext', problem: 'expected an object or null' });
+  if (context !== undefined && context !== null && !isObject(context))
+    issues.push({ path: 'alert.data.alertContext', problem: 'expected an object or null' });
   const custom = data.raw('customProperties');
-  if (custom !== undefined && custom !== null && !isObject(custom)) issues.push({ path: 'alert.data.customProperties', problem: 'expected an object or null' });
+  if (custom !== undefined && custom !== null && !isObject(custom))
+    issues.push({ path: 'alert.data.customProperties', problem: 'expected an object or null' });
   if (issues.length > 0) return { ok: false, error: issuesToError(issues) };
 
   const alert: CommonAlert = {
     kind: 'common-alert',
     essentials,
     alertContext: isObject(context) ? context : null,
-    customProperties: isObject(custom) ? Object.fromEntries(Object.entries(custom).filter((kv): kv is [string, string] => typeof kv[1] === 'string')) : null,
+    customProperties: isObject(custom)
+      ? Object.fromEntries(Object.entries(custom).filter((kv): kv is [string, string] => typeof kv[1] === 'string'))
+      : null,
   };
   const operationName = isObject(context) && typeof context.operationName === 'string' ? context.operationName : undefined;
   if (operationName) alert.operationName = operationName;

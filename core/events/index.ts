@@ -1,5 +1,13 @@
 export * from './types';
 export { detectSchema, parseDelivery, parseEvent, splitDelivery, type ParsedDelivery } from './parse';
-export { COMMON_ALERT_SCHEMA_ID, ALERT_SEVERITIES, isCommonAlert, parseCommonAlert, type AlertEssentials, type AlertSeverity, type CommonAlert } from './alert';
+export {
+  COMMON_ALERT_SCHEMA_ID,
+  ALERT_SEVERITIES,
+  isCommonAlert,
+  parseCommonAlert,
+  type AlertEssentials,
+  type AlertSeverity,
+  type CommonAlert,
+} from './alert';
 export { EVENT_ROUTES, matchesRoute, type EventRoute, type EventRouteName, type RoutableEvent } from './routes';
 export type { Result } from './fields';

@@ -5,7 +5,17 @@
  * fault, and the other events of the batch still parse.
  */
 import { ValidationError } from '../errors';
-import { FieldReader, type Issue, type JsonObject, type Result, describeType, isObject, issuesToError, stringMap, tryParseJson } from './fields';
+import {
+  FieldReader,
+  type Issue,
+  type JsonObject,
+  type Result,
+  describeType,
+  isObject,
+  issuesToError,
+  stringMap,
+  tryParseJson,
+} from './fields';
 import {
   type AdeEvent,
   type EnvelopeSchema,
@@ -68,7 +78,10 @@ export function parseDelivery(body: unknown): Result<ParsedDelivery> {
     const path = batch ? `events[${index}]` : 'event';
     const itemSchema = detectSchema(item);
     if (itemSchema && itemSchema !== schema) {
-      return { ok: false as const, error: new ValidationError(`Invalid event: ${path}: a ${itemSchema} event in a ${schema} batch`, { field: path }) };
+      return {
+        ok: false as const,
+        error: new ValidationError(`Invalid event: ${path}: a ${itemSchema} event in a ${schema} batch`, { field: path }),
+      };
     }
     return parseEvent(item, schema, path);
   });
@@ -124,7 +137,11 @@ function readEventGridEnvelope(r: FieldReader): EventEnvelope {
 
 function readCloudEventEnvelope(r: FieldReader): EventEnvelope {
   const specversion = r.raw('specversion');
-  if (specversion !== '1.0') r.issues.push({ path: r.at('specversion'), problem: `expected "1.0", got ${typeof specversion === 'string' ? `"${specversion.slice(0, 10)}"` : describeType(specversion)}` });
+  if (specversion !== '1.0')
+    r.issues.push({
+      path: r.at('specversion'),
+      problem: `expected "1.0", got ${typeof specversion === 'string' ? `"${specversion.slice(0, 10)}"` : describeType(specversion)}`,
+    });
   const envelope: EventEnvelope = {
     schema: 'CloudEvents',
     id: r.requiredString('id'),
@@ -194,7 +211,13 @@ function readValidation(envelope: EventEnvelope, data: unknown, path: string, is
   };
 }
 
-function readResourceEvent(envelope: EventEnvelope, eventType: ResourceEventType, data: unknown, path: string, issues: Issue[]): ResourceEvent | undefined {
+function readResourceEvent(
+  envelope: EventEnvelope,
+  eventType: ResourceEventType,
+  data: unknown,
+  path: string,
+  issues: Issue[],
+): ResourceEvent | undefined {
   const r = FieldReader.of(data, path, issues);
   if (!r) return undefined;
   const out: ResourceEvent['data'] = {
@@ -230,7 +253,13 @@ function readResourceEvent(envelope: EventEnvelope, eventType: ResourceEventType
   };
 }
 
-function readKeyVaultEvent(envelope: EventEnvelope, eventType: KeyVaultEventType, data: unknown, path: string, issues: Issue[]): KeyVaultEvent | undefined {
+function readKeyVaultEvent(
+  envelope: EventEnvelope,
+  eventType: KeyVaultEventType,
+  data: unknown,
+  path: string,
+  issues: Issue[],
+): KeyVaultEvent | undefined {
   const r = FieldReader.of(data, path, issues);
   if (!r) return undefined;
   const isAccessPolicy = eventType === 'Microsoft.KeyVault.VaultAccessPolicyChanged';
@@ -253,8 +282,16 @@ function readKeyVaultEvent(envelope: EventEnvelope, eventType: KeyVaultEventType
   const exp = r.optionalNumber('EXP');
   if (exp !== undefined) out.exp = exp;
 
-  const [, object, change] = /^Microsoft\.KeyVault\.(Secret|Key|Certificate|Vault)(NewVersionCreated|NearExpiry|Expired|AccessPolicyChanged)$/.exec(eventType) ?? [];
-  const changeName = ({ NewVersionCreated: 'new-version', NearExpiry: 'near-expiry', Expired: 'expired', AccessPolicyChanged: 'access-policy-changed' } as const)[change as 'Expired'];
+  const [, object, change] =
+    /^Microsoft\.KeyVault\.(Secret|Key|Certificate|Vault)(NewVersionCreated|NearExpiry|Expired|AccessPolicyChanged)$/.exec(eventType) ?? [];
+  const changeName = (
+    {
+      NewVersionCreated: 'new-version',
+      NearExpiry: 'near-expiry',
+      Expired: 'expired',
+      AccessPolicyChanged: 'access-policy-changed',
+    } as const
+  )[change as 'Expired'];
   return {
     kind: 'key-vault',
     eventType,
@@ -265,7 +302,13 @@ function readKeyVaultEvent(envelope: EventEnvelope, eventType: KeyVaultEventType
   };
 }
 
-function readPolicyEvent(envelope: EventEnvelope, eventType: PolicyEventType, data: unknown, path: string, issues: Issue[]): PolicyStateEvent | undefined {
+function readPolicyEvent(
+  envelope: EventEnvelope,
+  eventType: PolicyEventType,
+  data: unknown,
+  path: string,
+  issues: Issue[],
+): PolicyStateEvent | undefined {
   const r = FieldReader.of(data, path, issues);
   if (!r) return undefined;
   const deleted = eventType === 'Microsoft.PolicyInsights.PolicyStateDeleted';
@@ -278,7 +321,8 @@ function readPolicyEvent(envelope: EventEnvelope, eventType: PolicyEventType, da
     subscriptionId: r.optionalString('subscriptionId') ?? '',
     complianceReasonCode: r.optionalString('complianceReasonCode') ?? '',
   };
-  if (!envelope.subject) issues.push({ path: path.replace(/\.data$/, '.subject'), problem: 'expected the evaluated resource id, got nothing' });
+  if (!envelope.subject)
+    issues.push({ path: path.replace(/\.data$/, '.subject'), problem: 'expected the evaluated resource id, got nothing' });
   const change = eventType.slice('Microsoft.PolicyInsights.PolicyState'.length).toLowerCase() as PolicyStateEvent['change'];
   return { kind: 'policy-state', eventType, change, resourceId: envelope.subject ?? '', envelope, data: out };
 }

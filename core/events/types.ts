@@ -49,7 +49,12 @@ export type ResourceEventType = (typeof RESOURCE_EVENT_TYPES)[number];
  * appears when an existing resource is updated or deleted.
  */
 export type ResourceEventData = Pick<ResourceWriteSuccessEventData, 'resourceUri' | 'operationName'> &
-  Partial<Pick<ResourceWriteSuccessEventData, 'tenantId' | 'subscriptionId' | 'resourceGroup' | 'resourceProvider' | 'status' | 'correlationId' | 'claims'>> & {
+  Partial<
+    Pick<
+      ResourceWriteSuccessEventData,
+      'tenantId' | 'subscriptionId' | 'resourceGroup' | 'resourceProvider' | 'status' | 'correlationId' | 'claims'
+    >
+  > & {
     authorization?: Partial<ResourceAuthorization>;
     httpRequest?: Partial<ResourceHttpRequest>;
   };

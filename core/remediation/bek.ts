@@ -35,7 +35,10 @@ export interface DiskEncryptionLike {
   name: string;
   encryptionSettingsCollection?: {
     enabled: boolean;
-    encryptionSettings: Array<{ diskEncryptionKey?: { secretUrl: string; sourceVaultId?: string }; keyEncryptionKey?: { keyUrl: string; sourceVaultId?: string } }>;
+    encryptionSettings: Array<{
+      diskEncryptionKey?: { secretUrl: string; sourceVaultId?: string };
+      keyEncryptionKey?: { keyUrl: string; sourceVaultId?: string };
+    }>;
   };
 }
 
@@ -52,23 +55,47 @@ interface RawRef {
  * Every BEK secret the VM references, de-duplicated by secret URL (case-insensitive), in the order
  * model → instance view → disk resources. Malformed URLs are skipped (they cannot be checked).
  */
-export function expectedBekSecrets(vm: Pick<VmSnapshot, 'osDisk' | 'instanceView'>, diskResources: readonly DiskEncryptionLike[] = []): BekSecretRef[] {
+export function expectedBekSecrets(
+  vm: Pick<VmSnapshot, 'osDisk' | 'instanceView'>,
+  diskResources: readonly DiskEncryptionLike[] = [],
+): BekSecretRef[] {
   const raw: RawRef[] = [];
   const model = vm.osDisk.encryptionSettings;
   if (model?.diskEncryptionKey?.secretUrl) {
-    raw.push({ secretUrl: model.diskEncryptionKey.secretUrl, vaultId: model.diskEncryptionKey.sourceVault?.id, keyUrl: model.keyEncryptionKey?.keyUrl, keyVaultId: model.keyEncryptionKey?.sourceVault?.id, disk: vm.osDisk.name, source: 'vm-model' });
+    raw.push({
+      secretUrl: model.diskEncryptionKey.secretUrl,
+      vaultId: model.diskEncryptionKey.sourceVault?.id,
+      keyUrl: model.keyEncryptionKey?.keyUrl,
+      keyVaultId: model.keyEncryptionKey?.sourceVault?.id,
+      disk: vm.osDisk.name,
+      source: 'vm-model',
+    });
   }
   for (const disk of vm.instanceView?.disks ?? []) {
     for (const s of disk.encryptionSettings ?? []) {
       if (s.enabled === false) continue;
-      raw.push({ secretUrl: s.diskEncryptionKey?.secretUrl, vaultId: s.diskEncryptionKey?.sourceVault?.id, keyUrl: s.keyEncryptionKey?.keyUrl, keyVaultId: s.keyEncryptionKey?.sourceVault?.id, disk: disk.name ?? '', source: 'disk-instance-view' });
+      raw.push({
+        secretUrl: s.diskEncryptionKey?.secretUrl,
+        vaultId: s.diskEncryptionKey?.sourceVault?.id,
+        keyUrl: s.keyEncryptionKey?.keyUrl,
+        keyVaultId: s.keyEncryptionKey?.sourceVault?.id,
+        disk: disk.name ?? '',
+        source: 'disk-instance-view',
+      });
     }
   }
   for (const disk of diskResources) {
     const collection = disk.encryptionSettingsCollection;
     if (!collection?.enabled) continue;
     for (const s of collection.encryptionSettings) {
-      raw.push({ secretUrl: s.diskEncryptionKey?.secretUrl, vaultId: s.diskEncryptionKey?.sourceVaultId, keyUrl: s.keyEncryptionKey?.keyUrl, keyVaultId: s.keyEncryptionKey?.sourceVaultId, disk: disk.name, source: 'disk-resource' });
+      raw.push({
+        secretUrl: s.diskEncryptionKey?.secretUrl,
+        vaultId: s.diskEncryptionKey?.sourceVaultId,
+        keyUrl: s.keyEncryptionKey?.keyUrl,
+        keyVaultId: s.keyEncryptionKey?.sourceVaultId,
+        disk: disk.name,
+        source: 'disk-resource',
+      });
     }
   }
   const byUrl = new Map<string, BekSecretRef>();
@@ -90,7 +117,14 @@ export function expectedBekSecrets(vm: Pick<VmSnapshot, 'osDisk' | 'instanceView
       continue;
     }
     if (parsed.kind !== 'secrets') continue;
-    const ref: BekSecretRef = { secretUrl: r.secretUrl, vaultUrl: parsed.vaultUrl, vaultName: parsed.vaultName, secretName: parsed.name, disks: r.disk ? [r.disk] : [], source: r.source };
+    const ref: BekSecretRef = {
+      secretUrl: r.secretUrl,
+      vaultUrl: parsed.vaultUrl,
+      vaultName: parsed.vaultName,
+      secretName: parsed.name,
+      disks: r.disk ? [r.disk] : [],
+      source: r.source,
+    };
     if (parsed.version) ref.secretVersion = parsed.version;
     if (r.vaultId) ref.vaultResourceId = r.vaultId;
     if (r.keyUrl) ref.keyUrl = r.keyUrl;
@@ -112,7 +146,11 @@ export type BekHealth =
  */
 export function bekHealthOf(vm: Pick<VmSnapshot, 'osType' | 'extensions' | 'instanceView' | 'osDisk'>): BekHealth {
   const extension = findAdeExtension(vm);
-  if (!extension && vm.osDisk.encryptionSettings === undefined && !(vm.instanceView?.disks ?? []).some((d) => (d.encryptionSettings ?? []).some((s) => s.enabled))) {
+  if (
+    !extension &&
+    vm.osDisk.encryptionSettings === undefined &&
+    !(vm.instanceView?.disks ?? []).some((d) => (d.encryptionSettings ?? []).some((s) => s.enabled))
+  ) {
     return { status: 'no-ade', why: 'the VM has no ADE extension and no disk encryption settings' };
   }
   if (!vm.instanceView) return { status: 'not-assessable', why: 'the VM was read without its instance view' };

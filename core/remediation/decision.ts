@@ -41,17 +41,24 @@ export function decideRemediation(input: RemediationInput): RemediationDecision 
   const unusable = (input.secrets ?? []).filter((s) => s.secret !== 'present' || (s.kek !== undefined && s.kek !== 'present'));
   if (unusable.length > 0) {
     const first = unusable[0];
-    const what = first.secret !== 'present' ? `BEK secret ${first.ref.secretName} in ${first.ref.vaultName} is ${first.secret}` : `KEK ${first.ref.keyUrl ?? ''} is ${first.kek ?? ''}`;
+    const what =
+      first.secret !== 'present'
+        ? `BEK secret ${first.ref.secretName} in ${first.ref.vaultName} is ${first.secret}`
+        : `KEK ${first.ref.keyUrl ?? ''} is ${first.kek ?? ''}`;
     return { action: 'restore', reason: `${what}${unusable.length > 1 ? ` (and ${unusable.length - 1} more)` : ''}` };
   }
   const drift = (input.vaultDrift ?? []).filter((d) => d.repairable);
   if (drift.length > 0) return { action: 'repair-vault', reason: drift.map((d) => d.detail).join('; ') };
   if (assessment.decision === 'already-encrypted') {
     if (!input.hasAdeExtension) {
-      return { action: 'redeploy-extension', reason: `the disks are ADE-encrypted (${assessment.evidence}) but the ADE extension was removed` };
+      return {
+        action: 'redeploy-extension',
+        reason: `the disks are ADE-encrypted (${assessment.evidence}) but the ADE extension was removed`,
+      };
     }
     const unrepairable = (input.vaultDrift ?? []).filter((d) => !d.repairable);
-    if (unrepairable.length > 0) return { action: 'nothing', reason: `encrypted; needs an operator: ${unrepairable.map((d) => d.detail).join('; ')}` };
+    if (unrepairable.length > 0)
+      return { action: 'nothing', reason: `encrypted; needs an operator: ${unrepairable.map((d) => d.detail).join('; ')}` };
     return { action: 'nothing', reason: `already encrypted and healthy (${assessment.mode}; evidence: ${assessment.evidence})` };
   }
   // assessment.decision === 'encrypt'

@@ -17,7 +17,10 @@ export function restoreInstanceId(vmId: string): string {
 /** `remediate-vault-<vault name>-<hash>`: vault names are already DNS-safe (≤ 24 chars). */
 export function vaultRemediationInstanceId(vaultId: string): string {
   const id = parseResourceId(vaultId, 'vaultId');
-  const hash = createHash('sha256').update(`vault|${normaliseResourceId(id)}`).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update(`vault|${normaliseResourceId(id)}`)
+    .digest('hex')
+    .slice(0, 12);
   return `remediate-vault-${(id.names[0] ?? 'x').toLowerCase()}-${hash}`;
 }
 

@@ -62,11 +62,19 @@ export interface OutcomeEvent {
  * `runId` must differ between runs, because instance ids are reused per VM.
  */
 export function buildOutcomeEvent(eventType: OutcomeEventType, data: OutcomeData, eventTime: Date, runId: string): OutcomeEvent {
-  if (runId === '') throw new Error('buildOutcomeEvent: runId is empty; pass a per-run value so later runs on the same VM get new event ids');
+  if (runId === '')
+    throw new Error('buildOutcomeEvent: runId is empty; pass a per-run value so later runs on the same VM get new event ids');
   const subject = data.vmId ?? data.vaultId ?? `/ade-autopilot/${data.orchestration}/${data.instanceId}`;
   const id = createHash('sha256').update(`${data.instanceId}|${runId}|${eventType}|${subject.toLowerCase()}`).digest('hex').slice(0, 32);
   const uuid = `${id.slice(0, 8)}-${id.slice(8, 12)}-${id.slice(12, 16)}-${id.slice(16, 20)}-${id.slice(20, 32)}`;
-  return { id: uuid, eventType, subject, eventTime: eventTime.toISOString(), dataVersion: OUTCOME_DATA_VERSION, data: pruneUndefined(data) };
+  return {
+    id: uuid,
+    eventType,
+    subject,
+    eventTime: eventTime.toISOString(),
+    dataVersion: OUTCOME_DATA_VERSION,
+    data: pruneUndefined(data),
+  };
 }
 
 function pruneUndefined(data: OutcomeData): OutcomeData {

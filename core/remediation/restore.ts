@@ -70,7 +70,9 @@ export function planBekRestore(input: RestoreInput): RestorePlan {
     if (vault.exists) continue;
     for (const f of input.findings.filter((x) => x.ref.vaultName === vault.vaultName)) {
       problems.push({
-        secretName: f.ref.secretName, vaultName: vault.vaultName, secretUrl: f.ref.secretUrl,
+        secretName: f.ref.secretName,
+        vaultName: vault.vaultName,
+        secretUrl: f.ref.secretUrl,
         what: `the Key Vault ${vault.vaultName} holding the BEK secret no longer exists (deleted and not recoverable by this app, or purged)`,
         operatorAction: `recover the vault (az keyvault recover --name ${vault.vaultName}) if it is soft-deleted; otherwise restore the secret from Azure Backup into a vault the VM can use (Restore-AzKeyVaultSecret), then run POST /api/vms/heal for the VM`,
       });
@@ -80,23 +82,33 @@ export function planBekRestore(input: RestoreInput): RestorePlan {
     if (problems.some((p) => p.secretUrl === f.ref.secretUrl)) continue;
     if (f.secret === 'purged') {
       problems.push({
-        secretName: f.ref.secretName, vaultName: f.ref.vaultName, secretUrl: f.ref.secretUrl,
+        secretName: f.ref.secretName,
+        vaultName: f.ref.vaultName,
+        secretUrl: f.ref.secretUrl,
         what: `the BEK secret ${f.ref.secretName} was deleted and purged from vault ${f.ref.vaultName}; the VM will not unlock its disks at the next start`,
         operatorAction: `do not stop or restart the VM; restore the secret from Azure Backup with the same name (Restore-AzKeyVaultSecret, or for a wrapped BEK restore the KEK with Restore-AzKeyVaultKey and recreate the secret with content type "Wrapped BEK" and its ADE tags), then run POST /api/vms/heal for the VM`,
       });
     } else if (f.secret === 'disabled') {
       problems.push({
-        secretName: f.ref.secretName, vaultName: f.ref.vaultName, secretUrl: f.ref.secretUrl,
+        secretName: f.ref.secretName,
+        vaultName: f.ref.vaultName,
+        secretUrl: f.ref.secretUrl,
         what: `the BEK secret version ${f.ref.secretName}/${f.ref.secretVersion ?? ''} in vault ${f.ref.vaultName} is disabled; the platform cannot read it`,
         operatorAction: `re-enable that secret version (az keyvault secret set-attributes --enabled true --vault-name ${f.ref.vaultName} --name ${f.ref.secretName} --version ${f.ref.secretVersion ?? '<version>'}); this app never holds secrets/set`,
       });
     } else if (f.kek === 'purged' || f.kek === 'disabled') {
       problems.push({
-        secretName: f.ref.secretName, vaultName: f.ref.vaultName, secretUrl: f.ref.secretUrl,
-        what: f.kek === 'purged' ? `the key encryption key ${f.ref.keyUrl ?? ''} that wraps the BEK was purged` : `the key encryption key ${f.ref.keyUrl ?? ''} that wraps the BEK is disabled`,
-        operatorAction: f.kek === 'purged'
-          ? 'restore the KEK from backup (Restore-AzKeyVaultKey) into the same vault, then run POST /api/vms/heal for the VM'
-          : 'enable the key (az keyvault key set-attributes --enabled true), then run POST /api/vms/heal for the VM',
+        secretName: f.ref.secretName,
+        vaultName: f.ref.vaultName,
+        secretUrl: f.ref.secretUrl,
+        what:
+          f.kek === 'purged'
+            ? `the key encryption key ${f.ref.keyUrl ?? ''} that wraps the BEK was purged`
+            : `the key encryption key ${f.ref.keyUrl ?? ''} that wraps the BEK is disabled`,
+        operatorAction:
+          f.kek === 'purged'
+            ? 'restore the KEK from backup (Restore-AzKeyVaultKey) into the same vault, then run POST /api/vms/heal for the VM'
+            : 'enable the key (az keyvault key set-attributes --enabled true), then run POST /api/vms/heal for the VM',
       });
     }
   }
@@ -119,12 +131,24 @@ export function planBekRestore(input: RestoreInput): RestorePlan {
   }
   for (const vault of input.vaults) {
     if (vault.enabledForDiskEncryption === false && vault.vaultResourceId) {
-      steps.push({ step: 'repair-vault', vaultName: vault.vaultName, vaultResourceId: vault.vaultResourceId, why: 'enabledForDiskEncryption is off, so the platform cannot read the BEK at start' });
+      steps.push({
+        step: 'repair-vault',
+        vaultName: vault.vaultName,
+        vaultResourceId: vault.vaultResourceId,
+        why: 'enabledForDiskEncryption is off, so the platform cannot read the BEK at start',
+      });
     }
   }
-  if (input.bekMissing) steps.push({ step: 'reprovision', method: input.powerState === 'deallocated' ? 'start' : 'deallocate-start', gate: input.healAction });
+  if (input.bekMissing)
+    steps.push({ step: 'reprovision', method: input.powerState === 'deallocated' ? 'start' : 'deallocate-start', gate: input.healAction });
   if (steps.length === 0) {
-    return { kind: 'nothing', reason: input.findings.length === 0 ? 'the VM references no BEK secret' : 'every BEK secret is present and enabled, the vaults allow disk encryption, and the guest reports no missing BEK' };
+    return {
+      kind: 'nothing',
+      reason:
+        input.findings.length === 0
+          ? 'the VM references no BEK secret'
+          : 'every BEK secret is present and enabled, the vaults allow disk encryption, and the guest reports no missing BEK',
+    };
   }
   return { kind: 'restore', steps, summary: steps.map(describeStep).join('; ') };
 }

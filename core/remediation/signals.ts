@@ -48,13 +48,20 @@ function sameDefinition(a: string, b: string): boolean {
  * Picks the VMs to remediate from a batch of policy state events. `lastSeen` (optional) maps a VM
  * id to the newest policy timestamp already acted on, so a redelivered or older event is stale.
  */
-export function selectPolicySignals(events: readonly PolicyStateEvent[], definitionIds: readonly string[], lastSeen: ReadonlyMap<string, string> = new Map()): SignalSelection<VmSignal> {
+export function selectPolicySignals(
+  events: readonly PolicyStateEvent[],
+  definitionIds: readonly string[],
+  lastSeen: ReadonlyMap<string, string> = new Map(),
+): SignalSelection<VmSignal> {
   const ignored: IgnoredSignal[] = [];
   const newest = new Map<string, PolicyStateEvent>();
   for (const event of events) {
     const target = event.resourceId || event.envelope.id;
     if (!definitionIds.some((d) => sameDefinition(d, event.data.policyDefinitionId))) {
-      ignored.push({ target, reason: `policy definition ${event.data.policyDefinitionId} is not one of the configured ADE_POLICY_DEFINITION_IDS` });
+      ignored.push({
+        target,
+        reason: `policy definition ${event.data.policyDefinitionId} is not one of the configured ADE_POLICY_DEFINITION_IDS`,
+      });
       continue;
     }
     let vmId: string;
@@ -87,7 +94,12 @@ export function selectPolicySignals(events: readonly PolicyStateEvent[], definit
       ignored.push({ target: event.resourceId, reason: `compliance state is ${event.data.complianceState || 'empty'}, not NonCompliant` });
       continue;
     }
-    selected.push({ vmId, source: 'policy', why: `policy ${event.data.policyDefinitionId.split('/').at(-1) ?? ''} reports NonCompliant at ${event.data.timestamp}`, observedAt: event.data.timestamp });
+    selected.push({
+      vmId,
+      source: 'policy',
+      why: `policy ${event.data.policyDefinitionId.split('/').at(-1) ?? ''} reports NonCompliant at ${event.data.timestamp}`,
+      observedAt: event.data.timestamp,
+    });
   }
   return { selected, ignored };
 }
@@ -102,7 +114,12 @@ function vmIdOf(id: ResourceId): string {
 
 /** A VM, or a child of one (extension, run command): the VM it belongs to. */
 function owningVm(id: ResourceId): string | undefined {
-  if (id.provider?.toLowerCase() !== 'microsoft.compute' || id.resourceTypes[0]?.toLowerCase() !== 'virtualmachines' || id.resourceGroup === undefined) return undefined;
+  if (
+    id.provider?.toLowerCase() !== 'microsoft.compute' ||
+    id.resourceTypes[0]?.toLowerCase() !== 'virtualmachines' ||
+    id.resourceGroup === undefined
+  )
+    return undefined;
   return normaliseResourceId({ ...id, resourceTypes: [id.resourceTypes[0]], names: [id.names[0]] });
 }
 
@@ -119,7 +136,13 @@ export function alertTargets(alert: CommonAlert): SignalSelection<VmSignal> {
   const ignored: IgnoredSignal[] = [];
   const { essentials } = alert;
   if (essentials.monitorCondition === 'Resolved') {
-    return { selected, ignored: essentials.alertTargetIDs.map((target) => ({ target, reason: 'the alert is Resolved; only Fired alerts start remediation' })) };
+    return {
+      selected,
+      ignored: essentials.alertTargetIDs.map((target) => ({
+        target,
+        reason: 'the alert is Resolved; only Fired alerts start remediation',
+      })),
+    };
   }
   const seen = new Set<string>();
   for (const target of essentials.alertTargetIDs) {
@@ -134,12 +157,20 @@ export function alertTargets(alert: CommonAlert): SignalSelection<VmSignal> {
     if (vm === undefined) {
       const full = [id.provider, ...id.resourceTypes].filter(Boolean).join('/').toLowerCase();
       const known = NON_VM_REASONS.find(([type]) => full.startsWith(type.toLowerCase()));
-      ignored.push({ target, reason: `not a virtual machine: ${known ? known[1] : `${full || 'a subscription or resource group'} is not a VM`}` });
+      ignored.push({
+        target,
+        reason: `not a virtual machine: ${known ? known[1] : `${full || 'a subscription or resource group'} is not a VM`}`,
+      });
       continue;
     }
     if (seen.has(vm)) continue;
     seen.add(vm);
-    selected.push({ vmId: vm, source: 'alert', why: `alert "${essentials.alertRule}" fired at ${essentials.firedDateTime}`, observedAt: essentials.firedDateTime });
+    selected.push({
+      vmId: vm,
+      source: 'alert',
+      why: `alert "${essentials.alertRule}" fired at ${essentials.firedDateTime}`,
+      observedAt: essentials.firedDateTime,
+    });
   }
   return { selected, ignored };
 }
@@ -152,7 +183,10 @@ const ADE_EXTENSION_NAME = /encrypt/i;
 
 export type ArmDriftSignal = VmSignal | { vaultId: string; source: 'arm-vault-written'; why: string; observedAt?: string };
 
-export function selectArmDriftSignals(events: readonly ResourceEvent[], policy: Pick<EncryptionPolicy, 'vault' | 'scope'>): SignalSelection<ArmDriftSignal> {
+export function selectArmDriftSignals(
+  events: readonly ResourceEvent[],
+  policy: Pick<EncryptionPolicy, 'vault' | 'scope'>,
+): SignalSelection<ArmDriftSignal> {
   const selected: ArmDriftSignal[] = [];
   const ignored: IgnoredSignal[] = [];
   const seen = new Set<string>();
@@ -166,7 +200,12 @@ export function selectArmDriftSignals(events: readonly ResourceEvent[], policy: 
       continue;
     }
     const op = event.data.operationName.toLowerCase();
-    if (event.operation === 'delete' && event.outcome === 'success' && op === 'microsoft.compute/virtualmachines/extensions/delete' && isResourceType(id, 'Microsoft.Compute/virtualMachines/extensions')) {
+    if (
+      event.operation === 'delete' &&
+      event.outcome === 'success' &&
+      op === 'microsoft.compute/virtualmachines/extensions/delete' &&
+      isResourceType(id, 'Microsoft.Compute/virtualMachines/extensions')
+    ) {
       // The deleted resource cannot be read back for its type, so the instance name decides.
       const name = id.names[1] ?? '';
       if (!ADE_EXTENSION_NAME.test(name)) {
@@ -176,16 +215,31 @@ export function selectArmDriftSignals(events: readonly ResourceEvent[], policy: 
       const vmId = owningVm(id)!;
       if (seen.has(vmId)) continue;
       seen.add(vmId);
-      selected.push({ vmId, source: 'arm-extension-deleted', why: `extension "${name}" was deleted`, ...(event.envelope.eventTime ? { observedAt: event.envelope.eventTime } : {}) });
-    } else if (event.operation === 'write' && event.outcome === 'success' && op === 'microsoft.keyvault/vaults/write' && isResourceType(id, 'Microsoft.KeyVault/vaults')) {
+      selected.push({
+        vmId,
+        source: 'arm-extension-deleted',
+        why: `extension "${name}" was deleted`,
+        ...(event.envelope.eventTime ? { observedAt: event.envelope.eventTime } : {}),
+      });
+    } else if (
+      event.operation === 'write' &&
+      event.outcome === 'success' &&
+      op === 'microsoft.keyvault/vaults/write' &&
+      isResourceType(id, 'Microsoft.KeyVault/vaults')
+    ) {
       const vaultId = normaliseResourceId(id);
       if (!isManagedVault(formatResourceId(id), policy)) {
-        ignored.push({ target, reason: 'the vault is not one of this app\'s dedicated ADE vaults' });
+        ignored.push({ target, reason: "the vault is not one of this app's dedicated ADE vaults" });
         continue;
       }
       if (seen.has(vaultId)) continue;
       seen.add(vaultId);
-      selected.push({ vaultId, source: 'arm-vault-written', why: 'the vault was written', ...(event.envelope.eventTime ? { observedAt: event.envelope.eventTime } : {}) });
+      selected.push({
+        vaultId,
+        source: 'arm-vault-written',
+        why: 'the vault was written',
+        ...(event.envelope.eventTime ? { observedAt: event.envelope.eventTime } : {}),
+      });
     } else {
       ignored.push({ target, reason: `operation ${event.data.operationName} (${event.operation} ${event.outcome}) is not a drift signal` });
     }

@@ -25,7 +25,13 @@ export interface SweepRow {
 
 export function sweepRowOf(vm: VmSnapshot, policy: EncryptionPolicy): SweepRow {
   const assessment = assessVm(vm, policy);
-  const row: SweepRow = { vmId: normaliseResourceId(vm.id, 'vm.id'), name: vm.name, osType: vm.osType, decision: assessment.decision, reason: assessment.decision };
+  const row: SweepRow = {
+    vmId: normaliseResourceId(vm.id, 'vm.id'),
+    name: vm.name,
+    osType: vm.osType,
+    decision: assessment.decision,
+    reason: assessment.decision,
+  };
   if (assessment.decision === 'skip' || assessment.decision === 'unsupported') {
     row.reason = assessment.reason;
     row.detail = assessment.detail;

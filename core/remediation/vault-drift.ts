@@ -22,7 +22,8 @@ export interface VaultStateLike {
   accessPolicies: AccessPolicyLike[];
 }
 
-export type VaultDriftKind = 'disk-encryption-disabled' | 'soft-delete-disabled' | 'purge-protection-disabled' | 'access-policy-missing' | 'rbac-authorization';
+export type VaultDriftKind =
+  'disk-encryption-disabled' | 'soft-delete-disabled' | 'purge-protection-disabled' | 'access-policy-missing' | 'rbac-authorization';
 
 export interface VaultDriftIssue {
   kind: VaultDriftKind;
@@ -45,16 +46,45 @@ function missingPermissions(actual: AccessPolicyLike | undefined, wanted: Access
 
 export function vaultDrift(vault: VaultStateLike, requiredPolicies: readonly AccessPolicyLike[] = []): VaultDriftIssue[] {
   const issues: VaultDriftIssue[] = [];
-  if (!vault.enabledForDiskEncryption) issues.push({ kind: 'disk-encryption-disabled', detail: `vault ${vault.name}: enabledForDiskEncryption is off, so the platform cannot read BEK secrets at VM start`, repairable: true });
-  if (!vault.enableSoftDelete) issues.push({ kind: 'soft-delete-disabled', detail: `vault ${vault.name}: soft delete is off, so a deleted BEK secret cannot be recovered`, repairable: true });
-  if (!vault.enablePurgeProtection) issues.push({ kind: 'purge-protection-disabled', detail: `vault ${vault.name}: purge protection is off, so a deleted BEK secret can be purged for good`, repairable: true });
+  if (!vault.enabledForDiskEncryption)
+    issues.push({
+      kind: 'disk-encryption-disabled',
+      detail: `vault ${vault.name}: enabledForDiskEncryption is off, so the platform cannot read BEK secrets at VM start`,
+      repairable: true,
+    });
+  if (!vault.enableSoftDelete)
+    issues.push({
+      kind: 'soft-delete-disabled',
+      detail: `vault ${vault.name}: soft delete is off, so a deleted BEK secret cannot be recovered`,
+      repairable: true,
+    });
+  if (!vault.enablePurgeProtection)
+    issues.push({
+      kind: 'purge-protection-disabled',
+      detail: `vault ${vault.name}: purge protection is off, so a deleted BEK secret can be purged for good`,
+      repairable: true,
+    });
   if (vault.enableRbacAuthorization) {
-    issues.push({ kind: 'rbac-authorization', detail: `vault ${vault.name} was switched to the RBAC permission model; ADE vaults of this app use access policies. Switch it back (enableRbacAuthorization=false) after checking who needs access`, repairable: false });
+    issues.push({
+      kind: 'rbac-authorization',
+      detail: `vault ${vault.name} was switched to the RBAC permission model; ADE vaults of this app use access policies. Switch it back (enableRbacAuthorization=false) after checking who needs access`,
+      repairable: false,
+    });
   } else {
     for (const wanted of requiredPolicies) {
-      const actual = vault.accessPolicies.find((p) => p.objectId.toLowerCase() === wanted.objectId.toLowerCase() && p.tenantId.toLowerCase() === wanted.tenantId.toLowerCase() && (p.applicationId ?? '').toLowerCase() === (wanted.applicationId ?? '').toLowerCase());
+      const actual = vault.accessPolicies.find(
+        (p) =>
+          p.objectId.toLowerCase() === wanted.objectId.toLowerCase() &&
+          p.tenantId.toLowerCase() === wanted.tenantId.toLowerCase() &&
+          (p.applicationId ?? '').toLowerCase() === (wanted.applicationId ?? '').toLowerCase(),
+      );
       const missing = missingPermissions(actual, wanted);
-      if (missing.length > 0) issues.push({ kind: 'access-policy-missing', detail: `vault ${vault.name}: principal ${wanted.objectId} ${actual ? 'lacks' : 'was removed; it needs'} ${missing.join(', ')}`, repairable: true });
+      if (missing.length > 0)
+        issues.push({
+          kind: 'access-policy-missing',
+          detail: `vault ${vault.name}: principal ${wanted.objectId} ${actual ? 'lacks' : 'was removed; it needs'} ${missing.join(', ')}`,
+          repairable: true,
+        });
     }
   }
   return issues;

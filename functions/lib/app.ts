@@ -59,7 +59,8 @@ export async function identityFromToken(credential: TokenCredential): Promise<Au
   const claims = decodeJwtClaims(token.token);
   const tenantId = typeof claims.tid === 'string' ? claims.tid : undefined;
   const objectId = typeof claims.oid === 'string' ? claims.oid : undefined;
-  if (!tenantId || !objectId) throw new PermissionError('The Resource Manager access token has no tid/oid claims; cannot tell which identity the app runs as');
+  if (!tenantId || !objectId)
+    throw new PermissionError('The Resource Manager access token has no tid/oid claims; cannot tell which identity the app runs as');
   return { tenantId, objectId };
 }
 

@@ -10,7 +10,10 @@ export async function readVmIdBody(request: Pick<HttpRequest, 'text'>): Promise<
   try {
     body = JSON.parse(text);
   } catch {
-    return { problem: 'The body must be JSON: { "vmId": "/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/<name>" }' };
+    return {
+      problem:
+        'The body must be JSON: { "vmId": "/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/<name>" }',
+    };
   }
   const vmId = body && typeof body === 'object' ? (body as Record<string, unknown>).vmId : undefined;
   if (typeof vmId !== 'string' || vmId.trim() === '') return { problem: 'vmId is required: the full ARM id of the virtual machine' };
@@ -21,4 +24,3 @@ export async function readVmIdBody(request: Pick<HttpRequest, 'text'>): Promise<
   }
   return { vmId: vmId.trim() };
 }
-

@@ -23,8 +23,7 @@ export interface SecretEventsDeps {
 }
 
 export type SecretEventResult =
-  | { eventId: string; action: 'raised'; instanceId: string; vmId: string }
-  | { eventId: string; action: 'ignored'; reason: string };
+  { eventId: string; action: 'raised'; instanceId: string; vmId: string } | { eventId: string; action: 'ignored'; reason: string };
 
 export async function handleSecretEvents(body: unknown, deps: SecretEventsDeps): Promise<SecretEventResult[]> {
   const parsed = parseDelivery(body);

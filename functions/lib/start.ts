@@ -20,7 +20,12 @@ export interface StartOptions {
   publishOutcome?: boolean;
 }
 
-export async function startEncryptVm(client: StarterClient, vmId: string, policy: EncryptionPolicy, options: StartOptions = {}): Promise<StartResult> {
+export async function startEncryptVm(
+  client: StarterClient,
+  vmId: string,
+  policy: EncryptionPolicy,
+  options: StartOptions = {},
+): Promise<StartResult> {
   const instanceId = orchestrationInstanceId(vmId);
   const active = await activeStatus(client, instanceId);
   if (active) return { instanceId, started: false, runtimeStatus: active };

@@ -134,7 +134,12 @@ async function handleVm(vmId: string, deps: VmWrittenDeps): Promise<VmDecision> 
     return { vmId: vm.id, action: 'planned', plan: summary };
   }
   const started = await deps.start(vm.id);
-  deps.log('info', started.started ? `vmWritten: started encryptVm ${started.instanceId} for ${vm.id}` : `vmWritten: encryptVm ${started.instanceId} for ${vm.id} is already ${started.runtimeStatus}`);
+  deps.log(
+    'info',
+    started.started
+      ? `vmWritten: started encryptVm ${started.instanceId} for ${vm.id}`
+      : `vmWritten: encryptVm ${started.instanceId} for ${vm.id} is already ${started.runtimeStatus}`,
+  );
   return { vmId: vm.id, action: started.started ? 'started' : 'already-running', instanceId: started.instanceId };
 }
 

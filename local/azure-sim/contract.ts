@@ -108,7 +108,13 @@ export interface VaultDirectory {
 /** Implemented by the Key Vault data plane, for the platform (single-pass ADE, BEK restore at boot). */
 export interface KeyVaultPlatform {
   /** Platform write of a disk secret; throws SimError(403) unless the vault has enabledForDiskEncryption. */
-  setSecretAsPlatform(vaultName: string, secretName: string, value: string, tags: Record<string, string>, contentType: string): { id: string; version: string };
+  setSecretAsPlatform(
+    vaultName: string,
+    secretName: string,
+    value: string,
+    tags: Record<string, string>,
+    contentType: string,
+  ): { id: string; version: string };
   /** Platform read of a disk secret by full URL; throws SimError(403/404) like Azure would fail it. */
   getSecretAsPlatform(secretUrl: string): { value: string; tags: Record<string, string> };
   /** Platform wrap with a KEK by full key URL (RSA-OAEP, real crypto). */

@@ -7,7 +7,18 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DispatchRequest, DispatchResponse, EventBus, GridEvent, Service, SimContext, SimRequest, SimResponse, VaultDirectory, VaultRecord } from './contract';
+import type {
+  DispatchRequest,
+  DispatchResponse,
+  EventBus,
+  GridEvent,
+  Service,
+  SimContext,
+  SimRequest,
+  SimResponse,
+  VaultDirectory,
+  VaultRecord,
+} from './contract';
 import { SimError } from './contract';
 import { CertificateAuthority } from './front/ca';
 import { ScaledClock } from './front/clock';
@@ -75,9 +86,12 @@ const MI_PATH = '/msi/token';
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const ownsStateDir = !options.stateDir;
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'azure-sim-'));
-  const log: SimContext['log'] = options.log ?? ((level, message, fields) => {
-    if (level === 'warn' || level === 'error') process.stderr.write(`[azure-sim] ${level}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`);
-  });
+  const log: SimContext['log'] =
+    options.log ??
+    ((level, message, fields) => {
+      if (level === 'warn' || level === 'error')
+        process.stderr.write(`[azure-sim] ${level}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`);
+    });
   const keyDir = options.stateDir ? join(stateDir, 'ca') : sharedEphemeralKeyDir();
   const ca = CertificateAuthority.openOrCreate(keyDir);
   const tokens = new TokenIssuer(keyDir);
@@ -150,7 +164,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     ctx.events = { publish: (source: string, events: GridEvent[]) => bus.publish(source, events) };
     pipeline.mount(parts.eventgrid.dataService);
   } else {
-    pipeline.mount(notMountedService('eventgrid', 'Event Grid (local/azure-sim/eventgrid)', (host) => /^[a-z0-9-]+\.[a-z0-9]+-1\.eventgrid\.azure\.net$/.test(host)));
+    pipeline.mount(
+      notMountedService('eventgrid', 'Event Grid (local/azure-sim/eventgrid)', (host) =>
+        /^[a-z0-9-]+\.[a-z0-9]+-1\.eventgrid\.azure\.net$/.test(host),
+      ),
+    );
   }
 
   // Restore persisted state, then make sure the seeded principals exist.
@@ -263,7 +281,10 @@ function sharedEphemeralKeyDir(): string {
 }
 
 /** Seeds the automation service principal and the function app's managed identity (idempotent). */
-function ensureSeed(directory: EntraDirectory, seed: { managedIdentityObjectId: string; automationAppId: string; seedCredentialKeyId: string }): string {
+function ensureSeed(
+  directory: EntraDirectory,
+  seed: { managedIdentityObjectId: string; automationAppId: string; seedCredentialKeyId: string },
+): string {
   let app = seed.automationAppId ? directory.applicationByAppId(seed.automationAppId) : undefined;
   if (!app) {
     app = directory.createApplication('ade-autopilot-automation');
@@ -275,7 +296,10 @@ function ensureSeed(directory: EntraDirectory, seed: { managedIdentityObjectId: 
   const { credential, secretText } = directory.addPassword(app, { displayName: 'azure-sim seed' });
   seed.seedCredentialKeyId = credential.keyId;
   if (!directory.servicePrincipals.get(seed.managedIdentityObjectId)) {
-    const mi = directory.createManagedIdentity('ade-autopilot-func', '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ade-autopilot/providers/Microsoft.Web/sites/ade-autopilot-func');
+    const mi = directory.createManagedIdentity(
+      'ade-autopilot-func',
+      '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ade-autopilot/providers/Microsoft.Web/sites/ade-autopilot-func',
+    );
     seed.managedIdentityObjectId = mi.id;
   }
   return secretText;
@@ -283,8 +307,19 @@ function ensureSeed(directory: EntraDirectory, seed: { managedIdentityObjectId: 
 
 /** Asks the Resource Manager part to create the seeded subscription (its control API, as a client would). */
 async function seedArm(arm: ArmService, seed: SimSeed, log: SimContext['log']): Promise<void> {
-  const body = Buffer.from(JSON.stringify({ subscriptionId: seed.subscriptionId, tenantId: seed.tenantId, displayName: 'azure-sim seeded subscription' }));
-  const req: SimRequest = { method: 'PUT', host: '127.0.0.1', path: `/_sim/arm/subscriptions/${seed.subscriptionId}`, query: new URLSearchParams(), headers: { 'content-type': 'application/json' }, body, json: JSON.parse(body.toString()), requestId: randomUUID() };
+  const body = Buffer.from(
+    JSON.stringify({ subscriptionId: seed.subscriptionId, tenantId: seed.tenantId, displayName: 'azure-sim seeded subscription' }),
+  );
+  const req: SimRequest = {
+    method: 'PUT',
+    host: '127.0.0.1',
+    path: `/_sim/arm/subscriptions/${seed.subscriptionId}`,
+    query: new URLSearchParams(),
+    headers: { 'content-type': 'application/json' },
+    body,
+    json: JSON.parse(body.toString()),
+    requestId: randomUUID(),
+  };
   try {
     const res = await arm.handleControl(req);
     if (!res || res.status >= 400) log('warn', 'the Resource Manager part did not seed the subscription', { status: res?.status });

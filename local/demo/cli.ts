@@ -31,7 +31,10 @@ export function demoVms(count: number, runId: string): Array<{ name: string; os:
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { count: { type: 'string' }, timeout: { type: 'string' }, state: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  const { values } = parseArgs({
+    options: { count: { type: 'string' }, timeout: { type: 'string' }, state: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -48,12 +51,25 @@ async function main(): Promise<number> {
   const before = await session.control<RequestCountsSnapshot>('GET', '/_sim/requests/counts');
   const runId = randomBytes(2).toString('hex');
   const specs = demoVms(count, runId);
-  process.stdout.write(`Creating ${count} VMs in ${DEMO_RESOURCE_GROUP} (${[...new Set(specs.map((s) => s.region))].join(', ')}) through Resource Manager as the demo user…\n`);
+  process.stdout.write(
+    `Creating ${count} VMs in ${DEMO_RESOURCE_GROUP} (${[...new Set(specs.map((s) => s.region))].join(', ')}) through Resource Manager as the demo user…\n`,
+  );
 
-  const rows: VmProgress[] = await Promise.all(specs.map(async (spec) => {
-    const vmId = await session.createVm({ ...spec, location: spec.region, resourceGroup: DEMO_RESOURCE_GROUP });
-    return { name: spec.name, os: spec.os, region: spec.region, vmId, instanceId: orchestrationInstanceId(vmId), createdAt: Date.now(), phase: 'created', state: 'pending' } satisfies VmProgress;
-  }));
+  const rows: VmProgress[] = await Promise.all(
+    specs.map(async (spec) => {
+      const vmId = await session.createVm({ ...spec, location: spec.region, resourceGroup: DEMO_RESOURCE_GROUP });
+      return {
+        name: spec.name,
+        os: spec.os,
+        region: spec.region,
+        vmId,
+        instanceId: orchestrationInstanceId(vmId),
+        createdAt: Date.now(),
+        phase: 'created',
+        state: 'pending',
+      } satisfies VmProgress;
+    }),
+  );
   const started = Math.min(...rows.map((r) => r.createdAt));
   const deadline = started + timeoutMs;
 
@@ -65,14 +81,23 @@ async function main(): Promise<number> {
   };
   for (;;) {
     const now = Date.now();
-    await Promise.all(rows.filter((r) => !isDone(r)).map(async (row) => {
-      const changed = applyStatus(row, await session.instance(row.instanceId), Date.now());
-      if (changed && !tty) process.stdout.write(`${progressLine(row, Date.now(), timeScale)}\n`);
-    }));
+    await Promise.all(
+      rows
+        .filter((r) => !isDone(r))
+        .map(async (row) => {
+          const changed = applyStatus(row, await session.instance(row.instanceId), Date.now());
+          if (changed && !tty) process.stdout.write(`${progressLine(row, Date.now(), timeScale)}\n`);
+        }),
+    );
     if (tty) draw();
     if (rows.every(isDone)) break;
     if (now > deadline) {
-      process.stdout.write(`Gave up after ${timeoutMs / 1000} s: ${rows.filter((r) => !isDone(r)).map((r) => `${r.name} (${r.phase})`).join(', ')} still running.\n`);
+      process.stdout.write(
+        `Gave up after ${timeoutMs / 1000} s: ${rows
+          .filter((r) => !isDone(r))
+          .map((r) => `${r.name} (${r.phase})`)
+          .join(', ')} still running.\n`,
+      );
       break;
     }
     await new Promise((r) => setTimeout(r, tty ? 400 : 1000));
@@ -85,13 +110,15 @@ async function main(): Promise<number> {
   const failed = rows.filter((r) => r.state === 'failed').length;
   const makespan = finished.length > 0 ? Math.max(...finished.map((r) => r.doneAt!)) - started : undefined;
   const durations = finished.map((r) => r.doneAt! - r.createdAt);
-  process.stdout.write([
-    '',
-    `Summary: ${encrypted} encrypted, ${failed} failed, ${rows.length - encrypted - failed - (rows.length - finished.length)} other outcome, ${rows.length - finished.length} unfinished (of ${rows.length})`,
-    `  the app's calls per VM: ARM ${ratio(perVm(calls.armReads, rows.length))} reads / ${ratio(perVm(calls.armWrites, rows.length))} writes, Graph ${ratio(perVm(calls.graphWrites, rows.length))} writes, Key Vault ${ratio(perVm(calls.keyVaultOperations, rows.length))} operations`,
-    `  creation → done: p50 ${seconds(percentile(durations, 50))}, max ${seconds(percentile(durations, 100))}; makespan ${seconds(makespan)} real (≈ ${makespan === undefined ? '–' : Math.round((makespan * timeScale) / 60_000)} min simulated at ×${timeScale})`,
-    '',
-  ].join('\n'));
+  process.stdout.write(
+    [
+      '',
+      `Summary: ${encrypted} encrypted, ${failed} failed, ${rows.length - encrypted - failed - (rows.length - finished.length)} other outcome, ${rows.length - finished.length} unfinished (of ${rows.length})`,
+      `  the app's calls per VM: ARM ${ratio(perVm(calls.armReads, rows.length))} reads / ${ratio(perVm(calls.armWrites, rows.length))} writes, Graph ${ratio(perVm(calls.graphWrites, rows.length))} writes, Key Vault ${ratio(perVm(calls.keyVaultOperations, rows.length))} operations`,
+      `  creation → done: p50 ${seconds(percentile(durations, 50))}, max ${seconds(percentile(durations, 100))}; makespan ${seconds(makespan)} real (≈ ${makespan === undefined ? '–' : Math.round((makespan * timeScale) / 60_000)} min simulated at ×${timeScale})`,
+      '',
+    ].join('\n'),
+  );
   return failed === 0 && finished.length === rows.length ? 0 : 1;
 }
 

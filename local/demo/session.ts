@@ -55,7 +55,12 @@ export function vmBody(spec: VmSpec): VirtualMachine {
       dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 64 }],
     },
     osProfile: windows
-      ? { computerName: spec.name.slice(0, 15), adminUsername: 'azureuser', adminPassword: `Sim-${spec.name.slice(0, 8)}-Passw0rd`, windowsConfiguration: {} }
+      ? {
+          computerName: spec.name.slice(0, 15),
+          adminUsername: 'azureuser',
+          adminPassword: `Sim-${spec.name.slice(0, 8)}-Passw0rd`,
+          windowsConfiguration: {},
+        }
       : { computerName: spec.name.slice(0, 63), adminUsername: 'azureuser', linuxConfiguration: { disablePasswordAuthentication: true } },
   };
 }
@@ -74,7 +79,10 @@ export class Session {
     try {
       process.kill(state.launcherPid, 0);
     } catch {
-      throw new ValidationError(`The npm start that wrote ${path.join(stateRoot, 'start.json')} (pid ${state.launcherPid}) is no longer running. Start it again: npm start`, { field: 'start.json' });
+      throw new ValidationError(
+        `The npm start that wrote ${path.join(stateRoot, 'start.json')} (pid ${state.launcherPid}) is no longer running. Start it again: npm start`,
+        { field: 'start.json' },
+      );
     }
     const envFile = path.join(stateRoot, 'sim', 'sim.env');
     if (!existsSync(envFile)) throw new ValidationError(`${envFile} is missing; restart npm start`, { field: 'sim.env' });
@@ -98,11 +106,21 @@ export class Session {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  private async durable(urlPath: string, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown; continuation?: string }> {
+  private async durable(
+    urlPath: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: unknown; continuation?: string }> {
     const sep = urlPath.includes('?') ? '&' : '?';
-    const response = await fetch(`${this.state.hostUrl}/runtime/webhooks/durabletask/${urlPath}${sep}code=${encodeURIComponent(this.state.keys.durable)}`, { headers });
+    const response = await fetch(
+      `${this.state.hostUrl}/runtime/webhooks/durabletask/${urlPath}${sep}code=${encodeURIComponent(this.state.keys.durable)}`,
+      { headers },
+    );
     const text = await response.text();
-    return { status: response.status, body: text ? (JSON.parse(text) as unknown) : undefined, continuation: response.headers.get('x-ms-continuation-token') ?? undefined };
+    return {
+      status: response.status,
+      body: text ? (JSON.parse(text) as unknown) : undefined,
+      continuation: response.headers.get('x-ms-continuation-token') ?? undefined,
+    };
   }
 
   async instance(instanceId: string): Promise<InstanceStatus | undefined> {
@@ -128,7 +146,9 @@ export class Session {
   /** Sends the VM PUT as the user (as a portal or `az vm create` would) and returns once ARM accepted it. */
   async createVm(spec: VmSpec): Promise<string> {
     const poller = await this.compute.virtualMachines.beginCreateOrUpdate(spec.resourceGroup, spec.name, vmBody(spec));
-    const id = poller.getResult()?.id ?? `/subscriptions/${this.state.subscriptionId}/resourceGroups/${spec.resourceGroup}/providers/Microsoft.Compute/virtualMachines/${spec.name}`;
+    const id =
+      poller.getResult()?.id ??
+      `/subscriptions/${this.state.subscriptionId}/resourceGroups/${spec.resourceGroup}/providers/Microsoft.Compute/virtualMachines/${spec.name}`;
     return id;
   }
 }

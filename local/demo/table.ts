@@ -31,7 +31,10 @@ export function applyStatus(row: VmProgress, status: InstanceStatus | undefined,
     row.phase = outcome;
     row.state = outcome === 'encrypted' ? 'encrypted' : 'other-outcome';
   } else if (status.runtimeStatus === 'Failed' || status.runtimeStatus === 'Terminated' || status.runtimeStatus === 'Canceled') {
-    const reason = typeof status.output === 'string' ? status.output : (status.output?.reason ?? status.output?.message ?? status.customStatus?.detail ?? '');
+    const reason =
+      typeof status.output === 'string'
+        ? status.output
+        : (status.output?.reason ?? status.output?.message ?? status.customStatus?.detail ?? '');
     row.phase = `${status.runtimeStatus.toLowerCase()}${reason ? `: ${String(reason).split('\n')[0]!.slice(0, 60)}` : ''}`;
     row.state = 'failed';
   } else {
@@ -56,9 +59,17 @@ const MARK: Record<VmProgress['state'], string> = { pending: '·', running: '…
 
 /** The table as lines (no trailing newline), widths fitted to the content. */
 export function renderTable(rows: readonly VmProgress[], now: number, timeScale: number): string[] {
-  const cells = [['', 'VM', 'OS', 'Region', 'Phase', 'Elapsed'], ...rows.map((r) => [MARK[r.state], r.name, r.os, r.region, r.phase, elapsed(r, now, timeScale)])];
+  const cells = [
+    ['', 'VM', 'OS', 'Region', 'Phase', 'Elapsed'],
+    ...rows.map((r) => [MARK[r.state], r.name, r.os, r.region, r.phase, elapsed(r, now, timeScale)]),
+  ];
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
-  const lines = cells.map((c) => c.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  const lines = cells.map((c) =>
+    c
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
   lines.splice(1, 0, widths.map((w) => '─'.repeat(w)).join('  '));
   const done = rows.filter(isDone).length;
   lines.push('', `${done}/${rows.length} finished`);

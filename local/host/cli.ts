@@ -12,7 +12,8 @@ import { readLocalSettings } from './runtime/app-files';
 import { errorMessage } from './runtime/load-app';
 import { createStructuredLogger } from './runtime/logger';
 
-const usage = 'Usage: npm run host -- --app <dir> [--port 7071] [--state <dir>] [--clock-scale N] [--no-keys] [--log-format json|text] [--log-level information]';
+const usage =
+  'Usage: npm run host -- --app <dir> [--port 7071] [--state <dir>] [--clock-scale N] [--no-keys] [--log-format json|text] [--log-level information]';
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
@@ -24,15 +25,24 @@ async function main(): Promise<void> {
   try {
     args = parseArgs({
       options: {
-        app: { type: 'string' }, port: { type: 'string' }, state: { type: 'string' }, 'clock-scale': { type: 'string' },
-        'no-keys': { type: 'boolean' }, 'log-format': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean' },
+        app: { type: 'string' },
+        port: { type: 'string' },
+        state: { type: 'string' },
+        'clock-scale': { type: 'string' },
+        'no-keys': { type: 'boolean' },
+        'log-format': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean' },
       },
       strict: true,
     }).values;
   } catch (err) {
     fail(`${errorMessage(err)}\n${usage}`);
   }
-  if (args.help) { process.stdout.write(`${usage}\n`); return; }
+  if (args.help) {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
   if (!args.app) fail(`--app is required\n${usage}`);
   const port = args.port === undefined ? 7071 : Number(args.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be an integer 0-65535, got '${args.port}'`);
@@ -43,17 +53,28 @@ async function main(): Promise<void> {
 
   const appDir = path.resolve(args.app);
   let settings: Record<string, string> = {};
-  try { settings = readLocalSettings(appDir); } catch (err) { fail(errorMessage(err)); }
+  try {
+    settings = readLocalSettings(appDir);
+  } catch (err) {
+    fail(errorMessage(err));
+  }
   const setting = (name: string) => process.env[name] || settings[name] || undefined;
-  const keys = args['no-keys'] ? false as const : {
-    master: setting('FUNCTIONS_HOST_MASTER_KEY'), function: setting('FUNCTIONS_HOST_FUNCTION_KEY'),
-    eventGrid: setting('FUNCTIONS_HOST_EVENTGRID_KEY'), durable: setting('FUNCTIONS_HOST_DURABLE_KEY'),
-  };
+  const keys = args['no-keys']
+    ? (false as const)
+    : {
+        master: setting('FUNCTIONS_HOST_MASTER_KEY'),
+        function: setting('FUNCTIONS_HOST_FUNCTION_KEY'),
+        eventGrid: setting('FUNCTIONS_HOST_EVENTGRID_KEY'),
+        durable: setting('FUNCTIONS_HOST_DURABLE_KEY'),
+      };
 
   let host: Host;
   try {
     host = await startHost({
-      appDir, port, clockScale, keys,
+      appDir,
+      port,
+      clockScale,
+      keys,
       stateDir: path.resolve(args.state ?? path.join(appDir, '.state', 'host')),
       logger: createStructuredLogger({ write: (line) => process.stderr.write(line), format, minLevel: level }),
     });
@@ -69,7 +90,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stderr.write(`${signal}: stopping host\n`);
-    host.stop().then(() => process.exit(0), () => process.exit(1));
+    host.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -87,12 +111,22 @@ function describe(host: Host): string {
     rows.push([fn.name, fn.trigger.type, details]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const lines = rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
+  const lines = rows.map((r) =>
+    r
+      .map((cell, i) => cell.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd(),
+  );
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   if (host.keys) {
-    lines.push('', 'Keys (code= query or x-functions-key header):',
-      `  master:    ${host.keys.master}`, `  function:  ${host.keys.function}`,
-      `  eventgrid_extension:  ${host.keys.eventGrid}`, `  durabletask_extension: ${host.keys.durable}`);
+    lines.push(
+      '',
+      'Keys (code= query or x-functions-key header):',
+      `  master:    ${host.keys.master}`,
+      `  function:  ${host.keys.function}`,
+      `  eventgrid_extension:  ${host.keys.eventGrid}`,
+      `  durabletask_extension: ${host.keys.durable}`,
+    );
   } else lines.push('', 'Keys: disabled (every endpoint is anonymous)');
   return `${lines.join('\n')}\n`;
 }

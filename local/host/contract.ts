@@ -98,11 +98,14 @@ export function createScaledClock(scale = 1, startAt = Date.now()): HostClock {
     if (t.handle) clearTimeout(t.handle);
     const realDelay = Math.max(0, (t.due - now()) / current);
     // setTimeout caps at 2^31-1 ms; re-arm for longer waits.
-    t.handle = setTimeout(() => {
-      if (now() + 1 < t.due) return arm(t);
-      timers.delete(t);
-      t.fn();
-    }, Math.min(realDelay, 2 ** 31 - 1));
+    t.handle = setTimeout(
+      () => {
+        if (now() + 1 < t.due) return arm(t);
+        timers.delete(t);
+        t.fn();
+      },
+      Math.min(realDelay, 2 ** 31 - 1),
+    );
     t.handle.unref?.();
   };
   return {
@@ -111,7 +114,12 @@ export function createScaledClock(scale = 1, startAt = Date.now()): HostClock {
       const t = { due: now() + Math.max(0, ms), fn } as { due: number; fn: () => void; handle?: NodeJS.Timeout };
       timers.add(t);
       arm(t);
-      return { cancel: () => { if (t.handle) clearTimeout(t.handle); timers.delete(t); } };
+      return {
+        cancel: () => {
+          if (t.handle) clearTimeout(t.handle);
+          timers.delete(t);
+        },
+      };
     },
     getScale: () => current,
     advanceTo(simMs) {

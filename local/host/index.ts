@@ -45,7 +45,12 @@ export interface StartHostOptions {
   durableEngineFactory?: DurableEngineFactory;
 }
 
-export interface HttpRouteInfo { name: string; template: string; methods: string[]; authLevel: string }
+export interface HttpRouteInfo {
+  name: string;
+  template: string;
+  methods: string[];
+  authLevel: string;
+}
 
 export interface Host {
   baseUrl: string;
@@ -63,7 +68,11 @@ export interface Host {
   /** fetch relative to baseUrl. */
   fetch(pathAndQuery: string, init?: RequestInit): Promise<Response>;
   /** Posts events to the Event Grid webhook (with the system key when keys are on). */
-  postEventGrid(functionName: string, events: unknown, eventType?: 'Notification' | 'SubscriptionValidation' | 'Unsubscribe'): Promise<Response>;
+  postEventGrid(
+    functionName: string,
+    events: unknown,
+    eventType?: 'Notification' | 'SubscriptionValidation' | 'Unsubscribe',
+  ): Promise<Response>;
   /** Durable client over the host's Durable HTTP API (with the system key when keys are on). */
   client: DurableTestClient;
   /** Invokes a timer function now, as the scheduler would (awaits the run). */
@@ -108,14 +117,21 @@ function createDurableTestClient(baseUrl: string, systemKey: string | undefined)
   const client: DurableTestClient = {
     async startNew(orchestrator, options = {}) {
       const path = `orchestrators/${encodeURIComponent(orchestrator)}${options.instanceId ? `/${encodeURIComponent(options.instanceId)}` : ''}`;
-      const res = await fetch(url(path), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(options.input ?? null) });
+      const res = await fetch(url(path), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(options.input ?? null),
+      });
       if (res.status !== 202) throw await failure(`startNew('${orchestrator}')`, res);
       return ((await res.json()) as { id: string }).id;
     },
     async getStatus(instanceId, options = {}) {
-      const res = await fetch(url(`instances/${encodeURIComponent(instanceId)}`, {
-        showHistory: options.showHistory ? 'true' : undefined, showHistoryOutput: options.showHistoryOutput ? 'true' : undefined,
-      }));
+      const res = await fetch(
+        url(`instances/${encodeURIComponent(instanceId)}`, {
+          showHistory: options.showHistory ? 'true' : undefined,
+          showHistoryOutput: options.showHistoryOutput ? 'true' : undefined,
+        }),
+      );
       if (res.status === 404) return undefined;
       if (res.status !== 200 && res.status !== 202) throw await failure(`getStatus('${instanceId}')`, res);
       return (await res.json()) as OrchestrationStatus;
@@ -125,13 +141,16 @@ function createDurableTestClient(baseUrl: string, systemKey: string | undefined)
       for (;;) {
         const status = await client.getStatus(instanceId, { showHistory: options.showHistory });
         if (status && FINISHED.has(status.runtimeStatus)) return status;
-        if (Date.now() > until) throw new Error(`Instance '${instanceId}' did not finish in time (status ${status?.runtimeStatus ?? 'unknown'})`);
+        if (Date.now() > until)
+          throw new Error(`Instance '${instanceId}' did not finish in time (status ${status?.runtimeStatus ?? 'unknown'})`);
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     },
     async raiseEvent(instanceId, eventName, data = null) {
       const res = await fetch(url(`instances/${encodeURIComponent(instanceId)}/raiseEvent/${encodeURIComponent(eventName)}`), {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(data),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(data),
       });
       await res.arrayBuffer();
       return res.status;
@@ -172,7 +191,8 @@ export async function startHost(options: StartHostOptions): Promise<Host> {
     port: options.port ?? 7071,
     logger,
     maxBodyBytes: options.maxBodyBytes,
-    handle: async (req) => ready && dispatch ? dispatch(req) : { status: 503, headers: { 'content-type': 'text/plain' }, body: 'Host is starting' },
+    handle: async (req) =>
+      ready && dispatch ? dispatch(req) : { status: 503, headers: { 'content-type': 'text/plain' }, body: 'Host is starting' },
   });
   const baseUrl = `http://127.0.0.1:${server.port}`;
   const cleanup: (() => Promise<void> | void)[] = [() => server.close()];
@@ -182,15 +202,23 @@ export async function startHost(options: StartHostOptions): Promise<Host> {
     // getClient() rewrites management URLs to localhost:7071 unless WEBSITE_HOSTNAME names the host.
     const settings = readLocalSettings(appDir);
     const env: Record<string, string> = { ...(options.env ?? {}) };
-    if (!process.env.WEBSITE_HOSTNAME && !env.WEBSITE_HOSTNAME && !settings.WEBSITE_HOSTNAME) env.WEBSITE_HOSTNAME = `127.0.0.1:${server.port}`;
+    if (!process.env.WEBSITE_HOSTNAME && !env.WEBSITE_HOSTNAME && !settings.WEBSITE_HOSTNAME)
+      env.WEBSITE_HOSTNAME = `127.0.0.1:${server.port}`;
     // DurableClient uses axios, which honours HTTP(S)_PROXY: keep loopback calls direct.
     const noProxy = new Set((process.env.NO_PROXY ?? process.env.no_proxy ?? '').split(',').filter(Boolean));
-    noProxy.add('127.0.0.1'); noProxy.add('localhost');
+    noProxy.add('127.0.0.1');
+    noProxy.add('localhost');
     process.env.NO_PROXY = process.env.no_proxy = [...noProxy].join(',');
 
     const runtime = await loadFunctionApp({ appDir, logger, env, durableClientInput: () => durable!.clientInputValue() });
     durable = (options.durableEngineFactory ?? createDurableEngine)({
-      runtime, stateDir, hostJson: runtime.hostJson, clock, baseUrl: () => baseUrl, systemKey: keys?.durable, logger,
+      runtime,
+      stateDir,
+      hostJson: runtime.hostJson,
+      clock,
+      baseUrl: () => baseUrl,
+      systemKey: keys?.durable,
+      logger,
     });
     const engine = durable;
     const dispatcher = createDispatcher({ runtime, keys, durable: () => engine, origin: () => baseUrl, startedAt: Date.now() });
@@ -208,7 +236,13 @@ export async function startHost(options: StartHostOptions): Promise<Host> {
 
     let stopping: Promise<void> | undefined;
     const host: Host = {
-      baseUrl, keys, clock, runtime, durable: engine, stateDir, logs,
+      baseUrl,
+      keys,
+      clock,
+      runtime,
+      durable: engine,
+      stateDir,
+      logs,
       routes: dispatcher.httpRoutes,
       timers: timers.schedules(),
       fetch: (pathAndQuery, init) => fetch(new URL(pathAndQuery, baseUrl), init),
@@ -216,7 +250,9 @@ export async function startHost(options: StartHostOptions): Promise<Host> {
       postEventGrid(functionName, events, eventType = 'Notification') {
         const code = keys ? `&code=${encodeURIComponent(keys.eventGrid)}` : '';
         return fetch(`${baseUrl}/runtime/webhooks/eventgrid?functionName=${encodeURIComponent(functionName)}${code}`, {
-          method: 'POST', headers: { 'content-type': 'application/json', 'aeg-event-type': eventType }, body: JSON.stringify(events),
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'aeg-event-type': eventType },
+          body: JSON.stringify(events),
         });
       },
       async fireTimer(functionName, isPastDue = false) {

@@ -51,7 +51,8 @@ function parseCli(argv: string[]): CliOptions {
     return n;
   };
   const timeScale = values['time-scale'] === undefined ? 60 : Number(values['time-scale']);
-  if (!(timeScale > 0) || !Number.isFinite(timeScale)) throw new Error(`--time-scale must be a positive number, got '${values['time-scale']}'`);
+  if (!(timeScale > 0) || !Number.isFinite(timeScale))
+    throw new Error(`--time-scale must be a positive number, got '${values['time-scale']}'`);
   return {
     azure: values.azure === true,
     port: port('port', values.port, 7071),
@@ -94,23 +95,38 @@ function printLocalInstructions(stack: LocalStack, stateRoot: string): void {
   say(`  tenant ${s.tenantId}, subscription ${s.subscriptionId}`);
   say(`  shell environment: source ${simEnv}`);
   say(`  events wired: ${stack.wiring.wired.map((w) => `${w.topic.name}/${w.name} → ${w.functionName}`).join(', ') || 'none'}`);
-  for (const { planned, reason } of stack.wiring.skipped) say(`  not wired: ${planned.topic.name}/${planned.name} → ${planned.functionName} (${reason})`);
+  for (const { planned, reason } of stack.wiring.skipped)
+    say(`  not wired: ${planned.topic.name}/${planned.name} → ${planned.functionName} (${reason})`);
   say();
   say('Create a VM and watch it get encrypted:');
   say('  1) curl only — seed a VM through the simulator control API (no ARM event), then ask the app to encrypt it:');
   say(`     curl -s -X POST ${s.simUrl}/_sim/arm/vms -H 'content-type: application/json' \\`);
-  say(`       -d '{"subscriptionId":"${s.subscriptionId}","resourceGroup":"${DEMO_RESOURCE_GROUP}","name":"vm-curl","osType":"Linux","location":"westeurope","dataDisks":1}'`);
+  say(
+    `       -d '{"subscriptionId":"${s.subscriptionId}","resourceGroup":"${DEMO_RESOURCE_GROUP}","name":"vm-curl","osType":"Linux","location":"westeurope","dataDisks":1}'`,
+  );
   say(`     curl -s -X POST '${s.hostUrl}/api/vms/encrypt?code=${s.keys.function}' -H 'content-type: application/json' \\`);
   say(`       -d '{"vmId":"${vmId}"}'`);
   say('  2) event-driven — create it through Resource Manager with @azure/arm-compute (as a user, so vmWritten picks it up):');
   say(`     (source ${sh(simEnv)} && cd ${sh(REPO_ROOT)} && node -e '`);
-  say(`       const { ClientSecretCredential } = require("@azure/identity"); const { ComputeManagementClient } = require("@azure/arm-compute");`);
+  say(
+    `       const { ClientSecretCredential } = require("@azure/identity"); const { ComputeManagementClient } = require("@azure/arm-compute");`,
+  );
   say(`       const u = require(${JSON.stringify(userFile)});`);
-  say('       new ComputeManagementClient(new ClientSecretCredential(u.tenantId, u.clientId, u.clientSecret), process.env.AZURE_SUBSCRIPTION_ID)');
-  say(`         .virtualMachines.beginCreateOrUpdateAndWait("${DEMO_RESOURCE_GROUP}", "vm-node", { location: "westeurope", hardwareProfile: { vmSize: "Standard_D2s_v5" },`);
-  say('           storageProfile: { imageReference: { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2", version: "latest" },');
-  say('             osDisk: { createOption: "FromImage", osType: "Linux" }, dataDisks: [{ lun: 0, createOption: "Empty", diskSizeGB: 64 }] },');
-  say('           osProfile: { computerName: "vm-node", adminUsername: "azureuser", linuxConfiguration: { disablePasswordAuthentication: true } } })');
+  say(
+    '       new ComputeManagementClient(new ClientSecretCredential(u.tenantId, u.clientId, u.clientSecret), process.env.AZURE_SUBSCRIPTION_ID)',
+  );
+  say(
+    `         .virtualMachines.beginCreateOrUpdateAndWait("${DEMO_RESOURCE_GROUP}", "vm-node", { location: "westeurope", hardwareProfile: { vmSize: "Standard_D2s_v5" },`,
+  );
+  say(
+    '           storageProfile: { imageReference: { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2", version: "latest" },',
+  );
+  say(
+    '             osDisk: { createOption: "FromImage", osType: "Linux" }, dataDisks: [{ lun: 0, createOption: "Empty", diskSizeGB: 64 }] },',
+  );
+  say(
+    '           osProfile: { computerName: "vm-node", adminUsername: "azureuser", linuxConfiguration: { disablePasswordAuthentication: true } } })',
+  );
   say('         .then((vm) => console.log("created", vm.id));\')');
   say('  3) or a handful at once with a live progress table:  npm run demo');
   say();
@@ -167,7 +183,12 @@ async function runAzure(options: CliOptions): Promise<number> {
   const settings = azureAppSettings(readLocalSettingsValues(options.localSettingsFile), process.env);
   const config = checkAzureSettings(settings);
   const key = (name: string) => settings[name] || randomBytes(24).toString('base64url');
-  const keys = { master: key('FUNCTIONS_HOST_MASTER_KEY'), function: key('FUNCTIONS_HOST_FUNCTION_KEY'), eventGrid: key('FUNCTIONS_HOST_EVENTGRID_KEY'), durable: key('FUNCTIONS_HOST_DURABLE_KEY') };
+  const keys = {
+    master: key('FUNCTIONS_HOST_MASTER_KEY'),
+    function: key('FUNCTIONS_HOST_FUNCTION_KEY'),
+    eventGrid: key('FUNCTIONS_HOST_EVENTGRID_KEY'),
+    durable: key('FUNCTIONS_HOST_DURABLE_KEY'),
+  };
   const logFile = path.join(options.stateRoot, 'host-azure.log');
   const host = await startHostProcess({
     cliPath: path.join(REPO_ROOT, 'dist/local/host/cli.js'),
@@ -175,15 +196,27 @@ async function runAzure(options: CliOptions): Promise<number> {
     port: options.port,
     stateDir: path.join(options.stateRoot, 'host-azure'),
     clockScale: 1,
-    env: { ...settings, FUNCTIONS_HOST_MASTER_KEY: keys.master, FUNCTIONS_HOST_FUNCTION_KEY: keys.function, FUNCTIONS_HOST_EVENTGRID_KEY: keys.eventGrid, FUNCTIONS_HOST_DURABLE_KEY: keys.durable },
+    env: {
+      ...settings,
+      FUNCTIONS_HOST_MASTER_KEY: keys.master,
+      FUNCTIONS_HOST_FUNCTION_KEY: keys.function,
+      FUNCTIONS_HOST_EVENTGRID_KEY: keys.eventGrid,
+      FUNCTIONS_HOST_DURABLE_KEY: keys.durable,
+    },
     logFile,
   });
-  say(`${READY_PREFIX} against real Azure: host ${host.baseUrl} (subscriptions ${config.subscriptions.join(', ')}, mode ${config.encryptionMode}${config.dryRun ? ', DRY RUN' : ''})`);
+  say(
+    `${READY_PREFIX} against real Azure: host ${host.baseUrl} (subscriptions ${config.subscriptions.join(', ')}, mode ${config.encryptionMode}${config.dryRun ? ', DRY RUN' : ''})`,
+  );
   say(`  host log: ${logFile}`);
-  say(`  encrypt one VM: curl -X POST '${host.baseUrl}/api/vms/encrypt?code=${keys.function}' -H 'content-type: application/json' -d '{"vmId":"/subscriptions/…/virtualMachines/…"}'`);
-  say(`  keys: master ${keys.master}  function ${keys.function}  eventgrid_extension ${keys.eventGrid}  durabletask_extension ${keys.durable}`);
+  say(
+    `  encrypt one VM: curl -X POST '${host.baseUrl}/api/vms/encrypt?code=${keys.function}' -H 'content-type: application/json' -d '{"vmId":"/subscriptions/…/virtualMachines/…"}'`,
+  );
+  say(
+    `  keys: master ${keys.master}  function ${keys.function}  eventgrid_extension ${keys.eventGrid}  durabletask_extension ${keys.durable}`,
+  );
   say('  Event Grid cannot reach 127.0.0.1: for event-driven runs expose the host through a tunnel and point the');
-  say('  subscription\'s vm-written event subscription (and ADE_SECRET_EVENTS_WEBHOOK_URL) at it; without them runs');
+  say("  subscription's vm-written event subscription (and ADE_SECRET_EVENTS_WEBHOOK_URL) at it; without them runs");
   say('  started on demand complete through status polling.');
   return runUntilStopped(() => host.stop(), host, 'the host');
 }

@@ -21,10 +21,18 @@ export interface PlannedSubscription {
 }
 
 /** Subscription-level functions that get events from a system topic (secretEvents is wired per vault by the app). */
-const SUBSCRIPTION_FUNCTIONS: ReadonlyArray<{ functionName: keyof typeof EVENT_ROUTES; name: string; topic: { name: string; topicType: string } }> = [
+const SUBSCRIPTION_FUNCTIONS: ReadonlyArray<{
+  functionName: keyof typeof EVENT_ROUTES;
+  name: string;
+  topic: { name: string; topicType: string };
+}> = [
   { functionName: 'vmWritten', name: 'vm-written', topic: { name: RESOURCE_EVENTS_TOPIC, topicType: 'Microsoft.Resources.Subscriptions' } },
   { functionName: 'armDrift', name: 'arm-drift', topic: { name: RESOURCE_EVENTS_TOPIC, topicType: 'Microsoft.Resources.Subscriptions' } },
-  { functionName: 'policyStates', name: 'policy-states', topic: { name: POLICY_EVENTS_TOPIC, topicType: 'Microsoft.PolicyInsights.PolicyStates' } },
+  {
+    functionName: 'policyStates',
+    name: 'policy-states',
+    topic: { name: POLICY_EVENTS_TOPIC, topicType: 'Microsoft.PolicyInsights.PolicyStates' },
+  },
 ];
 
 /** The event subscriptions for the functions the app actually registers. */
@@ -37,7 +45,9 @@ export function planEventSubscriptions(registeredFunctions: readonly string[]): 
       name: f.name,
       functionName: f.functionName,
       includedEventTypes: [...route.eventTypes],
-      advancedFilters: route.operationNames ? [{ operatorType: 'StringIn', key: 'data.operationName', values: [...route.operationNames] }] : [],
+      advancedFilters: route.operationNames
+        ? [{ operatorType: 'StringIn', key: 'data.operationName', values: [...route.operationNames] }]
+        : [],
     };
   });
 }
@@ -76,11 +86,16 @@ export async function wireSubscriptionEvents(options: WireEventsOptions): Promis
       if (!topicProblems.has(planned.topic.name)) {
         topicProblems.set(planned.topic.name, undefined);
         try {
-          await client.systemTopics.beginCreateOrUpdateAndWait(options.resourceGroup, planned.topic.name, {
-            location: 'global',
-            source: `/subscriptions/${options.subscriptionId}`,
-            topicType: planned.topic.topicType,
-          }, { updateIntervalInMs: 100 });
+          await client.systemTopics.beginCreateOrUpdateAndWait(
+            options.resourceGroup,
+            planned.topic.name,
+            {
+              location: 'global',
+              source: `/subscriptions/${options.subscriptionId}`,
+              topicType: planned.topic.topicType,
+            },
+            { updateIntervalInMs: 100 },
+          );
         } catch (error) {
           topicProblems.set(planned.topic.name, messageOf(error));
         }
@@ -88,11 +103,25 @@ export async function wireSubscriptionEvents(options: WireEventsOptions): Promis
       const topicProblem = topicProblems.get(planned.topic.name);
       if (topicProblem !== undefined) throw new Error(`system topic ${planned.topic.name}: ${topicProblem}`);
       const subscription: EventSubscription = {
-        destination: { endpointType: 'WebHook', endpointUrl: webhookUrl(options.hostUrl, planned.functionName, options.eventGridKey), maxEventsPerBatch: 1, preferredBatchSizeInKilobytes: 64 },
-        filter: { includedEventTypes: planned.includedEventTypes, advancedFilters: planned.advancedFilters.map((f) => ({ operatorType: f.operatorType, key: f.key, values: f.values })) },
+        destination: {
+          endpointType: 'WebHook',
+          endpointUrl: webhookUrl(options.hostUrl, planned.functionName, options.eventGridKey),
+          maxEventsPerBatch: 1,
+          preferredBatchSizeInKilobytes: 64,
+        },
+        filter: {
+          includedEventTypes: planned.includedEventTypes,
+          advancedFilters: planned.advancedFilters.map((f) => ({ operatorType: f.operatorType, key: f.key, values: f.values })),
+        },
         eventDeliverySchema: 'EventGridSchema',
       };
-      await client.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(options.resourceGroup, planned.topic.name, planned.name, subscription, { updateIntervalInMs: 100 });
+      await client.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(
+        options.resourceGroup,
+        planned.topic.name,
+        planned.name,
+        subscription,
+        { updateIntervalInMs: 100 },
+      );
       result.wired.push(planned);
     } catch (error) {
       if (required) throw new Error(`Could not wire ${planned.name} → ${planned.functionName}: ${messageOf(error)}`);

@@ -38,12 +38,18 @@ export async function startHostProcess(options: HostProcessOptions): Promise<Hos
   mkdirSync(path.dirname(options.logFile), { recursive: true });
   const log: WriteStream = createWriteStream(options.logFile, { flags: 'a', mode: 0o600 });
   const args = [
-    '--enable-source-maps', options.cliPath,
-    '--app', options.appDir,
-    '--port', String(options.port),
-    '--state', options.stateDir,
-    '--clock-scale', String(options.clockScale),
-    '--log-level', options.logLevel ?? 'information',
+    '--enable-source-maps',
+    options.cliPath,
+    '--app',
+    options.appDir,
+    '--port',
+    String(options.port),
+    '--state',
+    options.stateDir,
+    '--clock-scale',
+    String(options.clockScale),
+    '--log-level',
+    options.logLevel ?? 'information',
   ];
   const child: ChildProcess = spawn(process.execPath, args, { cwd: options.appDir, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | string>((resolve) => {

@@ -17,7 +17,9 @@ export function readLocalSettingsValues(file: string): Record<string, string> {
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new ValidationError(`${file} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`, { field: 'local.settings.json' });
+    throw new ValidationError(`${file} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`, {
+      field: 'local.settings.json',
+    });
   }
   const values = (parsed as { Values?: unknown } | null)?.Values;
   if (values === undefined) return {};
@@ -106,10 +108,15 @@ export function checkAzureSettings(settings: Env): AppConfig {
   }
   const mode = settings.ADE_AUTH_MODE?.trim().toLowerCase();
   if (mode === 'managed-identity' && !settings.IDENTITY_ENDPOINT && !settings.MSI_ENDPOINT) {
-    problems.push('ADE_AUTH_MODE=managed-identity needs a managed identity endpoint (IDENTITY_ENDPOINT), which exists only on Azure compute; use ADE_AUTH_MODE=environment with AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET locally');
+    problems.push(
+      'ADE_AUTH_MODE=managed-identity needs a managed identity endpoint (IDENTITY_ENDPOINT), which exists only on Azure compute; use ADE_AUTH_MODE=environment with AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET locally',
+    );
   }
   if (problems.length > 0 || !config) {
-    throw new ValidationError(`npm start -- --azure cannot start: settings are missing or invalid (set them in the environment or in local.settings.json "Values"):\n${problems.join('\n')}`, { field: 'settings' });
+    throw new ValidationError(
+      `npm start -- --azure cannot start: settings are missing or invalid (set them in the environment or in local.settings.json "Values"):\n${problems.join('\n')}`,
+      { field: 'settings' },
+    );
   }
   return config;
 }

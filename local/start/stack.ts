@@ -13,7 +13,15 @@ import { startSimulator, writeEnvFile, type Simulator } from '../azure-sim/index
 import { wireSubscriptionEvents, type WiringResult } from './event-wiring';
 import { startHostProcess, type HostProcess } from './host-process';
 import { readLocalSettingsValues, simulatorAppSettings, type Env } from './settings';
-import { readSavedUser, saveUser, START_STATE_FILE, writeStartState, type DemoPrincipal, type HostKeys, type StartState } from './state-file';
+import {
+  readSavedUser,
+  saveUser,
+  START_STATE_FILE,
+  writeStartState,
+  type DemoPrincipal,
+  type HostKeys,
+  type StartState,
+} from './state-file';
 import { trustCertificateAuthority } from './trust';
 
 export const DEMO_RESOURCE_GROUP = 'rg-ade-demo';
@@ -118,7 +126,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stateDir: simDir,
     timeScale: options.timeScale,
     log: (level, message, fields) => {
-      if (level === 'warn' || level === 'error') process.stderr.write(`[azure-sim] ${level}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`);
+      if (level === 'warn' || level === 'error')
+        process.stderr.write(`[azure-sim] ${level}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`);
     },
   });
   let host: HostProcess | undefined;
@@ -133,7 +142,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // This process talks to the simulator too (Event Grid wiring), exactly as a shell with sim.env would.
     trustCertificateAuthority(sim.caCertPath);
     for (const name of ['HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy']) if (sim.env[name]) process.env[name] = sim.env[name];
-    if (!sim.mounted.arm || !sim.mounted.eventgrid) throw new Error('The simulator started without its Resource Manager or Event Grid part');
+    if (!sim.mounted.arm || !sim.mounted.eventgrid)
+      throw new Error('The simulator started without its Resource Manager or Event Grid part');
 
     await control(sim, 'PATCH', '/_sim/arm/config', { durations: { ...LOCAL_DURATIONS, ...(options.durations ?? {}) } });
     const user = await ensureDemoUser(sim, options.stateRoot);
@@ -141,10 +151,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const hostPort = options.hostPort === 0 ? await freePort() : options.hostPort;
     const hostUrl = `http://127.0.0.1:${hostPort}`;
     const keys: HostKeys = { master: newKey(), function: newKey(), eventGrid: newKey(), durable: newKey() };
-    const settings = simulatorAppSettings({ localValues, env: options.env, simEnv: sim.env, subscriptionId: sim.seed.subscriptionId, hostUrl, eventGridKey: keys.eventGrid });
+    const settings = simulatorAppSettings({
+      localValues,
+      env: options.env,
+      simEnv: sim.env,
+      subscriptionId: sim.seed.subscriptionId,
+      hostUrl,
+      eventGridKey: keys.eventGrid,
+    });
     const config = loadConfig(settings); // the app would refuse to start with a ConfigError; say so before spawning it
     for (const rg of [config.vaultResourceGroup, DEMO_RESOURCE_GROUP]) {
-      await control(sim, 'PUT', `/_sim/arm/subscriptions/${sim.seed.subscriptionId}/resourceGroups/${encodeURIComponent(rg)}`, { location: 'westeurope' });
+      await control(sim, 'PUT', `/_sim/arm/subscriptions/${sim.seed.subscriptionId}/resourceGroups/${encodeURIComponent(rg)}`, {
+        location: 'westeurope',
+      });
     }
 
     progress('Starting the local Functions host on the built app…');
@@ -168,7 +187,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       logLevel: options.hostLogLevel,
     });
 
-    progress('Wiring the subscription\'s events to the host (Event Grid system topic + subscriptions)…');
+    progress("Wiring the subscription's events to the host (Event Grid system topic + subscriptions)…");
     const functions = await registeredFunctions(host.baseUrl, keys.master);
     const wiring = await wireSubscriptionEvents({
       credential: new ClientSecretCredential(user.tenantId, user.clientId, user.clientSecret),

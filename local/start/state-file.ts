@@ -52,10 +52,13 @@ export function writeStartState(stateRoot: string, state: StartState): string {
 export function readStartState(stateRoot: string): StartState {
   const file = path.join(stateRoot, START_STATE_FILE);
   if (!existsSync(file)) {
-    throw new ValidationError(`No running \`npm start\` found (${file} does not exist). Start it in another terminal first: npm start`, { field: 'start.json' });
+    throw new ValidationError(`No running \`npm start\` found (${file} does not exist). Start it in another terminal first: npm start`, {
+      field: 'start.json',
+    });
   }
   const state = JSON.parse(readFileSync(file, 'utf8')) as StartState;
-  if (state.version !== 1 || !state.hostUrl || !state.simUrl) throw new ValidationError(`${file} is not a start.json this version understands; restart npm start`, { field: 'start.json' });
+  if (state.version !== 1 || !state.hostUrl || !state.simUrl)
+    throw new ValidationError(`${file} is not a start.json this version understands; restart npm start`, { field: 'start.json' });
   return state;
 }
 

@@ -32,9 +32,32 @@ beforeAll(async () => {
   await h.fastDurations(200);
   sub = h.sim.seed.subscriptionId;
   ports = createAzurePorts({ auth: { mode: 'environment' } }, { pollIntervalMs: 100 });
-  const linux = await h.control<{ ids: string[] }>('POST', '/_sim/arm/vms', { subscriptionId: sub, resourceGroup: 'rg-compute', location: 'westeurope', osType: 'Linux', count: 1, name: 'lin1', dataDisks: 1, tags: { Owner: 'team-a' } });
-  const windows = await h.control<{ ids: string[] }>('POST', '/_sim/arm/vms', { subscriptionId: sub, resourceGroup: 'rg-compute', location: 'westeurope', osType: 'Windows', count: 1, name: 'win1' });
-  const more = await h.control<{ ids: string[] }>('POST', '/_sim/arm/vms', { subscriptionId: sub, resourceGroup: 'rg-more', location: 'northeurope', osType: 'Linux', count: 5, namePrefix: 'bulk' });
+  const linux = await h.control<{ ids: string[] }>('POST', '/_sim/arm/vms', {
+    subscriptionId: sub,
+    resourceGroup: 'rg-compute',
+    location: 'westeurope',
+    osType: 'Linux',
+    count: 1,
+    name: 'lin1',
+    dataDisks: 1,
+    tags: { Owner: 'team-a' },
+  });
+  const windows = await h.control<{ ids: string[] }>('POST', '/_sim/arm/vms', {
+    subscriptionId: sub,
+    resourceGroup: 'rg-compute',
+    location: 'westeurope',
+    osType: 'Windows',
+    count: 1,
+    name: 'win1',
+  });
+  const more = await h.control<{ ids: string[] }>('POST', '/_sim/arm/vms', {
+    subscriptionId: sub,
+    resourceGroup: 'rg-more',
+    location: 'northeurope',
+    osType: 'Linux',
+    count: 5,
+    namePrefix: 'bulk',
+  });
   // The vaults' resource group comes from the infra deployment, not from the adapters.
   await h.control('POST', '/_sim/arm/resourcegroups', { subscriptionId: sub, name: 'rg-vaults', location: 'westeurope' });
   linuxVm = linux.ids[0]!;
@@ -49,7 +72,16 @@ afterAll(async () => {
 describe('ComputePort on the simulator', () => {
   it('reads a VM with its instance view into a VmSnapshot', async () => {
     const vm = await ports.compute.getVm(linuxVm, { instanceView: true });
-    expect(vm).toMatchObject({ id: linuxVm, name: 'lin1', resourceGroup: 'rg-compute', subscriptionId: sub, location: 'westeurope', osType: 'Linux', powerState: 'running', tags: { Owner: 'team-a' } });
+    expect(vm).toMatchObject({
+      id: linuxVm,
+      name: 'lin1',
+      resourceGroup: 'rg-compute',
+      subscriptionId: sub,
+      location: 'westeurope',
+      osType: 'Linux',
+      powerState: 'running',
+      tags: { Owner: 'team-a' },
+    });
     expect(vm.dataDisks).toHaveLength(1);
     expect(vm.osDisk.id).toMatch(/\/providers\/Microsoft\.Compute\/disks\//i);
     expect(vm.instanceView?.disks?.map((d) => d.name)).toContain(vm.osDisk.name);
@@ -110,7 +142,12 @@ describe('ComputePort on the simulator', () => {
       const s = await ports.compute.getExtensionInstanceView(linuxVm, extension.name);
       return s && s.provisioningState !== 'Creating' && s.provisioningState !== 'Updating' ? s : undefined;
     });
-    expect(status).toMatchObject({ name: extension.name, publisher: 'Microsoft.Azure.Security', type: 'AzureDiskEncryptionForLinux', typeHandlerVersion: '1.1' });
+    expect(status).toMatchObject({
+      name: extension.name,
+      publisher: 'Microsoft.Azure.Security',
+      type: 'AzureDiskEncryptionForLinux',
+      typeHandlerVersion: '1.1',
+    });
     expect(status.settings).toMatchObject({ KeyVaultURL: extension.settings.KeyVaultURL, VolumeType: 'Data', SequenceVersion: 'seq-1' });
     expect(status.instanceView?.statuses?.length).toBeGreaterThan(0);
 
@@ -127,9 +164,14 @@ describe('ComputePort on the simulator', () => {
       { enabled: true, diskEncryptionKey: { secretUrl, sourceVault: { id: vaultId } } },
       { mergeTags: { 'ade-autopilot/state': 'encrypted' } },
     );
-    expect(updated.osDisk.encryptionSettings).toMatchObject({ enabled: true, diskEncryptionKey: { secretUrl, sourceVault: { id: vaultId } } });
+    expect(updated.osDisk.encryptionSettings).toMatchObject({
+      enabled: true,
+      diskEncryptionKey: { secretUrl, sourceVault: { id: vaultId } },
+    });
     const after = await h.requests({ service: 'arm', sinceSeq: before.lastSeq });
-    const writes = after.value.filter((e) => e.principal === h.sim.seed.clientObjectId && ['PUT', 'PATCH', 'POST', 'DELETE'].includes(e.method));
+    const writes = after.value.filter(
+      (e) => e.principal === h.sim.seed.clientObjectId && ['PUT', 'PATCH', 'POST', 'DELETE'].includes(e.method),
+    );
     expect(writes.map((e) => e.method)).toEqual(['PATCH']);
 
     const reread = await ports.compute.getVm(windowsVm);
@@ -175,15 +217,35 @@ describe('protected settings', () => {
     });
 
   it('only accepts SecretValue-wrapped protected settings', async () => {
-    await expect(ports.compute.beginDeployExtension(extraVms[4]!, 'AzureDiskEncryption', { ...extension(), location: 'northeurope' }, { AADClientSecret: 'plain-text' as never })).rejects.toMatchObject({ kind: 'validation', field: 'protectedSettings.AADClientSecret' });
+    await expect(
+      ports.compute.beginDeployExtension(
+        extraVms[4]!,
+        'AzureDiskEncryption',
+        { ...extension(), location: 'northeurope' },
+        { AADClientSecret: 'plain-text' as never },
+      ),
+    ).rejects.toMatchObject({ kind: 'validation', field: 'protectedSettings.AADClientSecret' });
   });
 
   it('keeps the secret out of the error when ARM rejects the PUT', async () => {
     const secret = `aad-secret-${Date.now()}`;
-    const rule = await h.control<{ id: string }>('POST', '/_sim/faults', { service: 'arm', operation: 'Microsoft.Compute/virtualMachines/extensions/write', method: 'PUT', status: 400, code: 'InvalidParameter', failNext: 1, errorRate: 0 });
+    const rule = await h.control<{ id: string }>('POST', '/_sim/faults', {
+      service: 'arm',
+      operation: 'Microsoft.Compute/virtualMachines/extensions/write',
+      method: 'PUT',
+      status: 400,
+      code: 'InvalidParameter',
+      failNext: 1,
+      errorRate: 0,
+    });
     try {
       const error = await ports.compute
-        .beginDeployExtension(extraVms[4]!, 'AzureDiskEncryption', { ...extension(), location: 'northeurope' }, { AADClientSecret: new SecretValue(secret) })
+        .beginDeployExtension(
+          extraVms[4]!,
+          'AzureDiskEncryption',
+          { ...extension(), location: 'northeurope' },
+          { AADClientSecret: new SecretValue(secret) },
+        )
         .catch((e: unknown) => e as Error);
       expect(error).toMatchObject({ kind: 'validation', code: 'InvalidParameter' });
       expect((error as Error).cause).toBeUndefined();
@@ -197,20 +259,36 @@ describe('protected settings', () => {
 
 describe('throttling (fault injection through the control API)', () => {
   it('rides out a short 429 burst inside the SDK pipeline (Retry-After honoured)', async () => {
-    const rule = await h.control<{ id: string }>('POST', '/_sim/faults', { service: 'arm', operation: 'Microsoft.Compute/virtualMachines/read', status: 429, failNext: 2, errorRate: 0, retryAfterSeconds: 1 });
+    const rule = await h.control<{ id: string }>('POST', '/_sim/faults', {
+      service: 'arm',
+      operation: 'Microsoft.Compute/virtualMachines/read',
+      status: 429,
+      failNext: 2,
+      errorRate: 0,
+      retryAfterSeconds: 1,
+    });
     const before = await h.requests({ service: 'arm' });
     const started = Date.now();
     const vm = await ports.compute.getVm(extraVms[2]!);
     const elapsed = Date.now() - started;
     expect(vm.id).toBe(extraVms[2]);
-    const attempts = (await h.requests({ service: 'arm', sinceSeq: before.lastSeq })).value.filter((e) => e.path.toLowerCase().endsWith(vm.name.toLowerCase()));
+    const attempts = (await h.requests({ service: 'arm', sinceSeq: before.lastSeq })).value.filter((e) =>
+      e.path.toLowerCase().endsWith(vm.name.toLowerCase()),
+    );
     expect(attempts.map((e) => e.status)).toEqual([429, 429, 200]);
     expect(elapsed).toBeGreaterThanOrEqual(1_900); // waited Retry-After (1 s) twice
     await h.control('DELETE', `/_sim/faults/${rule.id}`);
   });
 
   it('surfaces persistent throttling as a retryable ThrottledError carrying Retry-After', async () => {
-    const rule = await h.control<{ id: string }>('POST', '/_sim/faults', { service: 'arm', operation: 'Microsoft.Compute/virtualMachines/read', status: 429, failNext: 100, errorRate: 0, retryAfterSeconds: 1 });
+    const rule = await h.control<{ id: string }>('POST', '/_sim/faults', {
+      service: 'arm',
+      operation: 'Microsoft.Compute/virtualMachines/read',
+      status: 429,
+      failNext: 100,
+      errorRate: 0,
+      retryAfterSeconds: 1,
+    });
     try {
       await expect(ports.compute.getVm(extraVms[3]!)).rejects.toMatchObject({ kind: 'throttled', retryable: true, retryAfterMs: 1000 });
     } finally {

@@ -100,16 +100,32 @@ describe('DirectoryPort on the simulator', () => {
   });
 
   it('retries a Graph 429 honouring Retry-After, and reports persistent throttling as ThrottledError', async () => {
-    const brief = await h.control<{ id: string }>('POST', '/_sim/faults', { service: 'graph', status: 429, failNext: 1, errorRate: 0, retryAfterSeconds: 1 });
+    const brief = await h.control<{ id: string }>('POST', '/_sim/faults', {
+      service: 'graph',
+      status: 429,
+      failNext: 1,
+      errorRate: 0,
+      retryAfterSeconds: 1,
+    });
     const started = Date.now();
     const app = await ports.directory.ensureApplication(appName());
     expect(app.created).toBe(true);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     await h.control('DELETE', `/_sim/faults/${brief.id}`);
 
-    const persistent = await h.control<{ id: string }>('POST', '/_sim/faults', { service: 'graph', status: 429, failNext: 100, errorRate: 0, retryAfterSeconds: 1 });
+    const persistent = await h.control<{ id: string }>('POST', '/_sim/faults', {
+      service: 'graph',
+      status: 429,
+      failNext: 100,
+      errorRate: 0,
+      retryAfterSeconds: 1,
+    });
     try {
-      await expect(ports.directory.ensureApplication(appName())).rejects.toMatchObject({ kind: 'throttled', retryable: true, retryAfterMs: 1000 });
+      await expect(ports.directory.ensureApplication(appName())).rejects.toMatchObject({
+        kind: 'throttled',
+        retryable: true,
+        retryAfterMs: 1000,
+      });
     } finally {
       await h.control('DELETE', `/_sim/faults/${persistent.id}`);
     }

@@ -5,7 +5,8 @@ import { AdeError, ConflictError, errorInfoOf, toActivityError, type ErrorKind }
 import { callAzure, callAzureOrUndefined, mapAzureError, retryAfterMsOf } from '../../azure/errors';
 
 function restError(statusCode: number | undefined, code?: string, headers: Record<string, string> = {}): RestError {
-  const response = statusCode === undefined ? undefined : ({ status: statusCode, headers: createHttpHeaders(headers), request: {} as never } as never);
+  const response =
+    statusCode === undefined ? undefined : ({ status: statusCode, headers: createHttpHeaders(headers), request: {} as never } as never);
   return new RestError(`service says ${code ?? 'nothing'}`, { statusCode, code, response });
 }
 
@@ -27,20 +28,69 @@ describe('mapAzureError: status → kind and retryability', () => {
     { name: 'ARM 409 AnotherOperationInProgress', error: restError(409, 'AnotherOperationInProgress'), kind: 'conflict', retryable: true },
     { name: 'ARM 412 precondition (ETag)', error: restError(412, 'PreconditionFailed'), kind: 'conflict', retryable: true },
     { name: 'ARM 400 PrincipalNotFound (replication lag)', error: restError(400, 'PrincipalNotFound'), kind: 'conflict', retryable: true },
-    { name: 'ARM 429 with Retry-After seconds', error: restError(429, 'TooManyRequests', { 'retry-after': '17' }), kind: 'throttled', retryable: true, retryAfterMs: 17_000 },
-    { name: 'Key Vault 429 with retry-after-ms', error: restError(429, 'Throttled', { 'retry-after-ms': '1500' }), kind: 'throttled', retryable: true, retryAfterMs: 1500 },
+    {
+      name: 'ARM 429 with Retry-After seconds',
+      error: restError(429, 'TooManyRequests', { 'retry-after': '17' }),
+      kind: 'throttled',
+      retryable: true,
+      retryAfterMs: 17_000,
+    },
+    {
+      name: 'Key Vault 429 with retry-after-ms',
+      error: restError(429, 'Throttled', { 'retry-after-ms': '1500' }),
+      kind: 'throttled',
+      retryable: true,
+      retryAfterMs: 1500,
+    },
     { name: 'ARM 500', error: restError(500, 'InternalServerError'), kind: 'transient', retryable: true },
-    { name: 'ARM 503 with Retry-After', error: restError(503, 'ServiceUnavailable', { 'Retry-After': '3' }), kind: 'transient', retryable: true, retryAfterMs: 3000 },
+    {
+      name: 'ARM 503 with Retry-After',
+      error: restError(503, 'ServiceUnavailable', { 'Retry-After': '3' }),
+      kind: 'transient',
+      retryable: true,
+      retryAfterMs: 3000,
+    },
     { name: '408 timeout', error: restError(408, 'RequestTimeout'), kind: 'transient', retryable: true },
-    { name: 'network: REQUEST_SEND_ERROR without status', error: restError(undefined, 'REQUEST_SEND_ERROR'), kind: 'transient', retryable: true },
+    {
+      name: 'network: REQUEST_SEND_ERROR without status',
+      error: restError(undefined, 'REQUEST_SEND_ERROR'),
+      kind: 'transient',
+      retryable: true,
+    },
     { name: 'plain Error', error: new Error('socket hang up'), kind: 'transient', retryable: true },
-    { name: 'Graph 403 Authorization_RequestDenied', error: graphError(403, 'Authorization_RequestDenied'), kind: 'permission', retryable: false },
+    {
+      name: 'Graph 403 Authorization_RequestDenied',
+      error: graphError(403, 'Authorization_RequestDenied'),
+      kind: 'permission',
+      retryable: false,
+    },
     { name: 'Graph 404 Request_ResourceNotFound', error: graphError(404, 'Request_ResourceNotFound'), kind: 'not-found', retryable: false },
-    { name: 'Graph 429 with Retry-After', error: graphError(429, 'TooManyRequests', { 'Retry-After': '9' }), kind: 'throttled', retryable: true, retryAfterMs: 9000 },
+    {
+      name: 'Graph 429 with Retry-After',
+      error: graphError(429, 'TooManyRequests', { 'Retry-After': '9' }),
+      kind: 'throttled',
+      retryable: true,
+      retryAfterMs: 9000,
+    },
     { name: 'Graph network error (statusCode -1)', error: graphError(-1, 'TypeError'), kind: 'transient', retryable: true },
-    { name: 'identity CredentialUnavailableError', error: Object.assign(new Error('no MSI endpoint'), { name: 'CredentialUnavailableError' }), kind: 'permission', retryable: false },
-    { name: 'identity AuthenticationError 400', error: Object.assign(new Error('AADSTS7000215 invalid client secret'), { name: 'AuthenticationError', statusCode: 400 }), kind: 'permission', retryable: false },
-    { name: 'identity AuthenticationError 503', error: Object.assign(new Error('login unavailable'), { name: 'AuthenticationError', statusCode: 503 }), kind: 'transient', retryable: true },
+    {
+      name: 'identity CredentialUnavailableError',
+      error: Object.assign(new Error('no MSI endpoint'), { name: 'CredentialUnavailableError' }),
+      kind: 'permission',
+      retryable: false,
+    },
+    {
+      name: 'identity AuthenticationError 400',
+      error: Object.assign(new Error('AADSTS7000215 invalid client secret'), { name: 'AuthenticationError', statusCode: 400 }),
+      kind: 'permission',
+      retryable: false,
+    },
+    {
+      name: 'identity AuthenticationError 503',
+      error: Object.assign(new Error('login unavailable'), { name: 'AuthenticationError', statusCode: 503 }),
+      kind: 'transient',
+      retryable: true,
+    },
   ];
 
   it.each(cases)('$name', ({ error, kind, retryable, retryAfterMs }) => {
@@ -66,7 +116,12 @@ describe('mapAzureError: status → kind and retryability', () => {
 
   it('survives the activity boundary as data (kind, retryable, retryAfterMs)', () => {
     const wire = toActivityError(mapAzureError(restError(429, 'TooManyRequests', { 'retry-after': '4' }), 'List VMs'));
-    expect(errorInfoOf(new Error(`Activity failed: ${wire.message}`))).toMatchObject({ kind: 'throttled', retryable: true, retryAfterMs: 4000, code: 'TooManyRequests' });
+    expect(errorInfoOf(new Error(`Activity failed: ${wire.message}`))).toMatchObject({
+      kind: 'throttled',
+      retryable: true,
+      retryAfterMs: 4000,
+      code: 'TooManyRequests',
+    });
   });
 });
 
@@ -89,11 +144,16 @@ describe('retryAfterMsOf', () => {
 
 describe('callAzure helpers', () => {
   it('callAzure maps what the call throws', async () => {
-    await expect(callAzure('Read VM vm1', () => Promise.reject(restError(403, 'AuthorizationFailed')))).rejects.toMatchObject({ kind: 'permission', retryable: false });
+    await expect(callAzure('Read VM vm1', () => Promise.reject(restError(403, 'AuthorizationFailed')))).rejects.toMatchObject({
+      kind: 'permission',
+      retryable: false,
+    });
   });
   it('callAzureOrUndefined turns not-found into undefined but rethrows everything else', async () => {
     await expect(callAzureOrUndefined('Read vault', () => Promise.reject(restError(404, 'ResourceNotFound')))).resolves.toBeUndefined();
-    await expect(callAzureOrUndefined('Read vault', () => Promise.reject(restError(500, 'Boom')))).rejects.toMatchObject({ kind: 'transient' });
+    await expect(callAzureOrUndefined('Read vault', () => Promise.reject(restError(500, 'Boom')))).rejects.toMatchObject({
+      kind: 'transient',
+    });
     await expect(callAzureOrUndefined('Read vault', () => Promise.resolve(42))).resolves.toBe(42);
   });
 });

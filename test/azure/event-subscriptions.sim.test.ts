@@ -49,7 +49,11 @@ beforeAll(async () => {
 
   h = await startSimHarness();
   await h.fastDurations(100);
-  await h.control('POST', '/_sim/arm/resourcegroups', { subscriptionId: h.sim.seed.subscriptionId, name: 'rg-ade-vaults', location: 'westeurope' });
+  await h.control('POST', '/_sim/arm/resourcegroups', {
+    subscriptionId: h.sim.seed.subscriptionId,
+    name: 'rg-ade-vaults',
+    location: 'westeurope',
+  });
   ports = createAzurePorts({ auth: { mode: 'environment' } }, { pollIntervalMs: 100 });
 });
 
@@ -62,13 +66,20 @@ describe('EventSubscriptionPort on the simulator', () => {
   it('creates the vault system topic once and reuses it', async () => {
     const vault = await newVault();
     const topic = await ports.eventSubscriptions.ensureVaultSystemTopic(vault);
-    expect(topic).toMatchObject({ name: systemTopicNameFor(vault.name), resourceGroup: vault.resourceGroup, location: 'westeurope', topicType: 'Microsoft.KeyVault.vaults' });
+    expect(topic).toMatchObject({
+      name: systemTopicNameFor(vault.name),
+      resourceGroup: vault.resourceGroup,
+      location: 'westeurope',
+      topicType: 'Microsoft.KeyVault.vaults',
+    });
     expect(topic.source.toLowerCase()).toBe(vault.id.toLowerCase());
 
     const before = await h.requests({ service: 'arm' });
     const again = await ports.eventSubscriptions.ensureVaultSystemTopic(vault);
     expect(again.id.toLowerCase()).toBe(topic.id.toLowerCase());
-    const calls = (await h.requests({ service: 'arm', sinceSeq: before.lastSeq })).value.filter((e) => e.principal === h.sim.seed.clientObjectId);
+    const calls = (await h.requests({ service: 'arm', sinceSeq: before.lastSeq })).value.filter(
+      (e) => e.principal === h.sim.seed.clientObjectId,
+    );
     expect(calls.map((e) => e.method)).toEqual(['GET']);
   });
 
@@ -77,7 +88,12 @@ describe('EventSubscriptionPort on the simulator', () => {
     const { EventGridManagementClient } = await import('@azure/arm-eventgrid');
     const { DefaultAzureCredential } = await import('@azure/identity');
     const client = new EventGridManagementClient(new DefaultAzureCredential(), vault.subscriptionId);
-    await client.systemTopics.beginCreateOrUpdateAndWait(vault.resourceGroup, 'portal-made-topic', { location: vault.location, source: vault.id, topicType: 'Microsoft.KeyVault.vaults' }, { updateIntervalInMs: 100 });
+    await client.systemTopics.beginCreateOrUpdateAndWait(
+      vault.resourceGroup,
+      'portal-made-topic',
+      { location: vault.location, source: vault.id, topicType: 'Microsoft.KeyVault.vaults' },
+      { updateIntervalInMs: 100 },
+    );
     const topic = await ports.eventSubscriptions.ensureVaultSystemTopic(vault);
     expect(topic.name).toBe('portal-made-topic');
   });
@@ -85,24 +101,58 @@ describe('EventSubscriptionPort on the simulator', () => {
   it('creates the webhook subscription (passing validation), then leaves it unchanged, then updates it when the filter changes', async () => {
     const vault = await newVault();
     const topic = await ports.eventSubscriptions.ensureVaultSystemTopic(vault);
-    const spec = { name: 'ade-secret-events', destination: { kind: 'webhook' as const, endpointUrl: webhookUrl }, includedEventTypes: SECRET_EVENTS };
+    const spec = {
+      name: 'ade-secret-events',
+      destination: { kind: 'webhook' as const, endpointUrl: webhookUrl },
+      includedEventTypes: SECRET_EVENTS,
+    };
 
     const created = await ports.eventSubscriptions.ensureEventSubscription(topic, spec);
-    expect(created).toMatchObject({ name: 'ade-secret-events', action: 'created', provisioningState: 'Succeeded', destinationKind: 'webhook', includedEventTypes: SECRET_EVENTS });
+    expect(created).toMatchObject({
+      name: 'ade-secret-events',
+      action: 'created',
+      provisioningState: 'Succeeded',
+      destinationKind: 'webhook',
+      includedEventTypes: SECRET_EVENTS,
+    });
     expect(received.some((e) => (e as { eventType?: string }).eventType === 'Microsoft.EventGrid.SubscriptionValidationEvent')).toBe(true);
 
     const same = await ports.eventSubscriptions.ensureEventSubscription(topic, spec);
     expect(same.action).toBe('unchanged');
 
-    const wider = await ports.eventSubscriptions.ensureEventSubscription(topic, { ...spec, includedEventTypes: [...SECRET_EVENTS, 'Microsoft.KeyVault.KeyNewVersionCreated'] });
+    const wider = await ports.eventSubscriptions.ensureEventSubscription(topic, {
+      ...spec,
+      includedEventTypes: [...SECRET_EVENTS, 'Microsoft.KeyVault.KeyNewVersionCreated'],
+    });
     expect(wider.action).toBe('updated');
     expect(new Set(wider.includedEventTypes)).toEqual(new Set([...SECRET_EVENTS, 'Microsoft.KeyVault.KeyNewVersionCreated']));
   });
 
   it('rejects destinations Event Grid would refuse before calling Azure', async () => {
     const topic = { name: 't', resourceGroup: 'rg', subscriptionId: h.sim.seed.subscriptionId };
-    await expect(ports.eventSubscriptions.ensureEventSubscription(topic, { name: 'x1x', destination: { kind: 'webhook', endpointUrl: 'http://example.com/hook' }, includedEventTypes: SECRET_EVENTS })).rejects.toMatchObject({ kind: 'validation' });
-    await expect(ports.eventSubscriptions.ensureEventSubscription(topic, { name: 'x1x', destination: { kind: 'azure-function', resourceId: `/subscriptions/${h.sim.seed.subscriptionId}/resourceGroups/rg/providers/Microsoft.Web/sites/app` }, includedEventTypes: SECRET_EVENTS })).rejects.toMatchObject({ kind: 'validation' });
-    await expect(ports.eventSubscriptions.ensureEventSubscription(topic, { name: 'x1x', destination: { kind: 'webhook', endpointUrl: webhookUrl }, includedEventTypes: [] })).rejects.toMatchObject({ kind: 'validation' });
+    await expect(
+      ports.eventSubscriptions.ensureEventSubscription(topic, {
+        name: 'x1x',
+        destination: { kind: 'webhook', endpointUrl: 'http://example.com/hook' },
+        includedEventTypes: SECRET_EVENTS,
+      }),
+    ).rejects.toMatchObject({ kind: 'validation' });
+    await expect(
+      ports.eventSubscriptions.ensureEventSubscription(topic, {
+        name: 'x1x',
+        destination: {
+          kind: 'azure-function',
+          resourceId: `/subscriptions/${h.sim.seed.subscriptionId}/resourceGroups/rg/providers/Microsoft.Web/sites/app`,
+        },
+        includedEventTypes: SECRET_EVENTS,
+      }),
+    ).rejects.toMatchObject({ kind: 'validation' });
+    await expect(
+      ports.eventSubscriptions.ensureEventSubscription(topic, {
+        name: 'x1x',
+        destination: { kind: 'webhook', endpointUrl: webhookUrl },
+        includedEventTypes: [],
+      }),
+    ).rejects.toMatchObject({ kind: 'validation' });
   });
 });

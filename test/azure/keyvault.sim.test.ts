@@ -18,10 +18,25 @@ let automation: string;
 const RG = 'rg-ade-vaults';
 
 /** What the automation itself needs on a dedicated vault: never secrets/get. */
-const automationPolicy = (): AccessPolicy => ({ tenantId, objectId: automation, permissions: { keys: ['get', 'create', 'list', 'recover'], secrets: ['list', 'recover'] } });
+const automationPolicy = (): AccessPolicy => ({
+  tenantId,
+  objectId: automation,
+  permissions: { keys: ['get', 'create', 'list', 'recover'], secrets: ['list', 'recover'] },
+});
 
 function spec(name: string, overrides: Partial<VaultSpec> = {}): VaultSpec {
-  return { subscriptionId: sub, resourceGroup: RG, name, location: 'westeurope', tenantId, softDeleteRetentionInDays: 7, enablePurgeProtection: true, tags: { 'managed-by': 'ade-autopilot' }, accessPolicies: [automationPolicy()], ...overrides };
+  return {
+    subscriptionId: sub,
+    resourceGroup: RG,
+    name,
+    location: 'westeurope',
+    tenantId,
+    softDeleteRetentionInDays: 7,
+    enablePurgeProtection: true,
+    tags: { 'managed-by': 'ade-autopilot' },
+    accessPolicies: [automationPolicy()],
+    ...overrides,
+  };
 }
 
 const uniqueName = (prefix: string) => `${prefix}${randomUUID().replace(/-/g, '').slice(0, 10)}`;
@@ -107,12 +122,18 @@ describe('VaultManagementPort.ensureVault', () => {
   it('refuses to use an existing vault in another region', async () => {
     const name = uniqueName('kvc');
     await ports.vaults.ensureVault(spec(name));
-    await expect(ports.vaults.ensureVault(spec(name, { location: 'northeurope' }))).rejects.toMatchObject({ kind: 'conflict', code: 'VaultLocationMismatch' });
+    await expect(ports.vaults.ensureVault(spec(name, { location: 'northeurope' }))).rejects.toMatchObject({
+      kind: 'conflict',
+      code: 'VaultLocationMismatch',
+    });
   });
 
   it('validates the spec before calling Azure', async () => {
     await expect(ports.vaults.ensureVault(spec('x'))).rejects.toMatchObject({ kind: 'validation', field: 'name' });
-    await expect(ports.vaults.ensureVault(spec(uniqueName('kvd'), { softDeleteRetentionInDays: 3 }))).rejects.toMatchObject({ kind: 'validation', field: 'softDeleteRetentionInDays' });
+    await expect(ports.vaults.ensureVault(spec(uniqueName('kvd'), { softDeleteRetentionInDays: 3 }))).rejects.toMatchObject({
+      kind: 'validation',
+      field: 'softDeleteRetentionInDays',
+    });
   });
 
   it('checks name availability and finds nothing deleted for a live vault', async () => {
@@ -123,7 +144,9 @@ describe('VaultManagementPort.ensureVault', () => {
     expect(taken.available).toBe(false);
     expect(taken.reason).toBe('AlreadyExists');
     expect(await ports.vaults.getDeletedVault(name, 'westeurope')).toBeUndefined();
-    expect(await ports.vaults.getVault(`/subscriptions/${sub}/resourceGroups/${RG}/providers/Microsoft.KeyVault/vaults/${uniqueName('kvz')}`)).toBeUndefined();
+    expect(
+      await ports.vaults.getVault(`/subscriptions/${sub}/resourceGroups/${RG}/providers/Microsoft.KeyVault/vaults/${uniqueName('kvz')}`),
+    ).toBeUndefined();
   });
 
   it('recovers a soft-deleted vault of the same name instead of failing', async () => {
@@ -172,7 +195,7 @@ describe('KeyVaultDataPort', () => {
     expect((error as Error).message).toContain('Create key ade-kek');
   });
 
-  it('reads a secret version\'s tags and content type with list permission only, never its value', async () => {
+  it("reads a secret version's tags and content type with list permission only, never its value", async () => {
     const secretName = randomUUID();
     const value = `bek-${randomUUID()}`;
     const tags = { DiskEncryptionKeyFileName: `${secretName}.BEK`, MachineName: 'lin1', VolumeLetter: 'C:\\' };
@@ -184,7 +207,9 @@ describe('KeyVaultDataPort', () => {
     expect(JSON.stringify(props)).not.toContain(value);
     expect(await ports.keyVault.findSecretVersionProperties(`${vaultUrl}secrets/${secretName}/${'0'.repeat(32)}`)).toBeUndefined();
     expect(await ports.keyVault.findSecretVersionProperties(`${vaultUrl}secrets/${randomUUID()}/${'0'.repeat(32)}`)).toBeUndefined();
-    await expect(ports.keyVault.findSecretVersionProperties(`${vaultUrl}secrets/${secretName}`)).rejects.toMatchObject({ kind: 'validation' });
+    await expect(ports.keyVault.findSecretVersionProperties(`${vaultUrl}secrets/${secretName}`)).rejects.toMatchObject({
+      kind: 'validation',
+    });
 
     const calls = (await h.requests({ service: 'keyvault', sinceSeq: before.lastSeq })).value.filter((e) => e.principal === automation);
     expect(calls.length).toBeGreaterThan(0);
@@ -193,9 +218,19 @@ describe('KeyVaultDataPort', () => {
 
   it('finds and recovers a soft-deleted secret without ever reading a secret', async () => {
     const secretName = randomUUID();
-    const created = h.sim.ctx.keyVaultPlatform.setSecretAsPlatform(vaultName, secretName, `bek-${randomUUID()}`, { DiskEncryptionKeyFileName: 'x.BEK' }, 'BEK');
+    const created = h.sim.ctx.keyVaultPlatform.setSecretAsPlatform(
+      vaultName,
+      secretName,
+      `bek-${randomUUID()}`,
+      { DiskEncryptionKeyFileName: 'x.BEK' },
+      'BEK',
+    );
     // Test setup only: let the automation delete, then take the right away again.
-    await ports.vaults.setAccessPolicy(vaultId, { ...automationPolicy(), permissions: { ...automationPolicy().permissions, secrets: ['list', 'recover', 'delete'] } }, 'replace');
+    await ports.vaults.setAccessPolicy(
+      vaultId,
+      { ...automationPolicy(), permissions: { ...automationPolicy().permissions, secrets: ['list', 'recover', 'delete'] } },
+      'replace',
+    );
     const client = new SecretClient(vaultUrl, new DefaultAzureCredential());
     await client.beginDeleteSecret(secretName);
     await ports.vaults.setAccessPolicy(vaultId, automationPolicy(), 'replace');
@@ -217,7 +252,11 @@ describe('KeyVaultDataPort', () => {
 
   it('recovers a soft-deleted KEK when ensureKek meets its name', async () => {
     const first = await ports.keyVault.ensureKek(vaultUrl, 'kek-recover', { keySize: 2048 });
-    await ports.vaults.setAccessPolicy(vaultId, { ...automationPolicy(), permissions: { ...automationPolicy().permissions, keys: ['get', 'create', 'list', 'recover', 'delete'] } }, 'replace');
+    await ports.vaults.setAccessPolicy(
+      vaultId,
+      { ...automationPolicy(), permissions: { ...automationPolicy().permissions, keys: ['get', 'create', 'list', 'recover', 'delete'] } },
+      'replace',
+    );
     const { KeyClient } = await import('@azure/keyvault-keys');
     await new KeyClient(vaultUrl, new DefaultAzureCredential()).beginDeleteKey('kek-recover');
     await ports.vaults.setAccessPolicy(vaultId, automationPolicy(), 'replace');

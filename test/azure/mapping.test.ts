@@ -27,14 +27,42 @@ const dualPassWindowsVm: VirtualMachine = {
       osType: 'Windows',
       name: 'web01_OsDisk',
       createOption: 'FromImage',
-      managedDisk: { id: `/subscriptions/${SUB}/resourceGroups/rg-app/providers/Microsoft.Compute/disks/web01_OsDisk`, storageAccountType: 'Premium_LRS' },
-      encryptionSettings: { enabled: true, diskEncryptionKey: { secretUrl: 'https://kv1.vault.azure.net/secrets/abc/0123456789abcdef0123456789abcdef', sourceVault: { id: VAULT_ID } } },
+      managedDisk: {
+        id: `/subscriptions/${SUB}/resourceGroups/rg-app/providers/Microsoft.Compute/disks/web01_OsDisk`,
+        storageAccountType: 'Premium_LRS',
+      },
+      encryptionSettings: {
+        enabled: true,
+        diskEncryptionKey: {
+          secretUrl: 'https://kv1.vault.azure.net/secrets/abc/0123456789abcdef0123456789abcdef',
+          sourceVault: { id: VAULT_ID },
+        },
+      },
     },
-    dataDisks: [{ lun: 0, name: 'web01_data0', createOption: 'Empty', managedDisk: { id: `/subscriptions/${SUB}/resourceGroups/rg-app/providers/Microsoft.Compute/disks/web01_data0`, storageAccountType: 'StandardSSD_LRS' } }],
+    dataDisks: [
+      {
+        lun: 0,
+        name: 'web01_data0',
+        createOption: 'Empty',
+        managedDisk: {
+          id: `/subscriptions/${SUB}/resourceGroups/rg-app/providers/Microsoft.Compute/disks/web01_data0`,
+          storageAccountType: 'StandardSSD_LRS',
+        },
+      },
+    ],
   },
   securityProfile: { encryptionAtHost: false },
   resources: [
-    { id: `${VM_ID}/extensions/diskEncryption`, name: 'diskEncryption', location: 'westeurope', publisher: 'Microsoft.Azure.Security', typePropertiesType: 'AzureDiskEncryption', typeHandlerVersion: '1.1', provisioningState: 'Succeeded', settings: { VolumeType: 'All' } },
+    {
+      id: `${VM_ID}/extensions/diskEncryption`,
+      name: 'diskEncryption',
+      location: 'westeurope',
+      publisher: 'Microsoft.Azure.Security',
+      typePropertiesType: 'AzureDiskEncryption',
+      typeHandlerVersion: '1.1',
+      provisioningState: 'Succeeded',
+      settings: { VolumeType: 'All' },
+    },
   ],
   instanceView: {
     statuses: [
@@ -42,7 +70,16 @@ const dualPassWindowsVm: VirtualMachine = {
       { code: 'PowerState/deallocated', level: 'Info' },
     ],
     disks: [{ name: 'web01_OsDisk', statuses: [{ code: 'EncryptionState/encrypted', level: 'Info' }] }],
-    extensions: [{ name: 'diskEncryption', type: 'Microsoft.Azure.Security.AzureDiskEncryption', typeHandlerVersion: '1.1.0.5', statuses: [{ code: 'ProvisioningState/succeeded', message: 'https://kv1.vault.azure.net/secrets/abc/0123456789abcdef0123456789abcdef' }] }],
+    extensions: [
+      {
+        name: 'diskEncryption',
+        type: 'Microsoft.Azure.Security.AzureDiskEncryption',
+        typeHandlerVersion: '1.1.0.5',
+        statuses: [
+          { code: 'ProvisioningState/succeeded', message: 'https://kv1.vault.azure.net/secrets/abc/0123456789abcdef0123456789abcdef' },
+        ],
+      },
+    ],
   },
 } as VirtualMachine;
 
@@ -59,9 +96,22 @@ describe('toVmSnapshot', () => {
       powerState: 'deallocated',
       tags: { env: 'prod' },
       securityProfile: { encryptionAtHost: false },
-      osDisk: { name: 'web01_OsDisk', storageAccountType: 'Premium_LRS', encryptionSettings: { enabled: true, diskEncryptionKey: { sourceVault: { id: VAULT_ID } } } },
+      osDisk: {
+        name: 'web01_OsDisk',
+        storageAccountType: 'Premium_LRS',
+        encryptionSettings: { enabled: true, diskEncryptionKey: { sourceVault: { id: VAULT_ID } } },
+      },
       dataDisks: [{ lun: 0, name: 'web01_data0', storageAccountType: 'StandardSSD_LRS' }],
-      extensions: [{ name: 'diskEncryption', publisher: 'Microsoft.Azure.Security', type: 'AzureDiskEncryption', typeHandlerVersion: '1.1', provisioningState: 'Succeeded', settings: { VolumeType: 'All' } }],
+      extensions: [
+        {
+          name: 'diskEncryption',
+          publisher: 'Microsoft.Azure.Security',
+          type: 'AzureDiskEncryption',
+          typeHandlerVersion: '1.1',
+          provisioningState: 'Succeeded',
+          settings: { VolumeType: 'All' },
+        },
+      ],
     });
     expect(vm.instanceView?.statuses?.[0]?.time).toBe('2026-01-02T03:04:05.000Z');
     expect(vm.instanceView?.extensions?.[0]?.statuses?.[0]?.message).toContain('/secrets/abc/');
@@ -79,29 +129,47 @@ describe('toVmSnapshot', () => {
 
   it.each([
     { name: 'from the OS profile', osProfile: { computerName: 'WEB01-PROD' }, expected: 'WEB01-PROD' },
-    { name: 'Linux hostname longer than 15 characters', osProfile: { computerName: 'app-frontend-westeurope-01', linuxConfiguration: {} }, expected: 'app-frontend-westeurope-01' },
+    {
+      name: 'Linux hostname longer than 15 characters',
+      osProfile: { computerName: 'app-frontend-westeurope-01', linuxConfiguration: {} },
+      expected: 'app-frontend-westeurope-01',
+    },
     { name: 'absent: specialized/attached OS disk has no OS profile', osProfile: undefined, expected: undefined },
     { name: 'absent: OS profile without computerName', osProfile: { adminUsername: 'azureuser' }, expected: undefined },
     { name: 'absent: blank computerName', osProfile: { computerName: '  ' }, expected: undefined },
   ])('computerName $name', ({ osProfile, expected }) => {
-    const vm = toVmSnapshot({ id: VM_ID, location: 'westeurope', storageProfile: { osDisk: { osType: 'Linux', createOption: 'Attach' } }, ...(osProfile ? { osProfile } : {}) } as VirtualMachine);
+    const vm = toVmSnapshot({
+      id: VM_ID,
+      location: 'westeurope',
+      storageProfile: { osDisk: { osType: 'Linux', createOption: 'Attach' } },
+      ...(osProfile ? { osProfile } : {}),
+    } as VirtualMachine);
     expect(vm.computerName).toBe(expected);
     expect('computerName' in vm).toBe(expected !== undefined);
   });
 
   it('rejects a VM without id or OS type with a validation error naming the field', () => {
     expect(() => toVmSnapshot({ location: 'x' } as VirtualMachine)).toThrow(expect.objectContaining({ kind: 'validation', field: 'id' }));
-    expect(() => toVmSnapshot({ id: VM_ID, location: 'x' } as VirtualMachine)).toThrow(expect.objectContaining({ kind: 'validation', field: 'storageProfile.osDisk.osType' }));
+    expect(() => toVmSnapshot({ id: VM_ID, location: 'x' } as VirtualMachine)).toThrow(
+      expect.objectContaining({ kind: 'validation', field: 'storageProfile.osDisk.osType' }),
+    );
   });
 
   it('round-trips encryption settings to the SDK shape', () => {
-    const settings = { enabled: true, diskEncryptionKey: { secretUrl: 'https://kv1.vault.azure.net/secrets/a/b', sourceVault: { id: VAULT_ID } }, keyEncryptionKey: { keyUrl: 'https://kv1.vault.azure.net/keys/k/v', sourceVault: { id: VAULT_ID } } };
+    const settings = {
+      enabled: true,
+      diskEncryptionKey: { secretUrl: 'https://kv1.vault.azure.net/secrets/a/b', sourceVault: { id: VAULT_ID } },
+      keyEncryptionKey: { keyUrl: 'https://kv1.vault.azure.net/keys/k/v', sourceVault: { id: VAULT_ID } },
+    };
     expect(toSdkEncryptionSettings(settings)).toEqual(settings);
     expect(toSdkEncryptionSettings({ enabled: false })).toEqual({ enabled: false });
   });
 
   it('never copies protected settings of an extension', () => {
-    const status = toExtensionStatus({ location: 'x', name: 'ADE', settings: { A: 1 }, protectedSettings: { AADClientSecret: 'leak' } }, 'ADE');
+    const status = toExtensionStatus(
+      { location: 'x', name: 'ADE', settings: { A: 1 }, protectedSettings: { AADClientSecret: 'leak' } },
+      'ADE',
+    );
     expect(JSON.stringify(status)).not.toContain('leak');
   });
 });
@@ -135,26 +203,54 @@ describe('access-policy arithmetic', () => {
   });
 
   it('subtractPermissions keeps what is not wanted, case-insensitively', () => {
-    expect(subtractPermissions({ keys: ['Get', 'Delete'], secrets: ['list', 'delete'] }, { keys: ['get'], secrets: ['List'] })).toEqual({ keys: ['Delete'], secrets: ['delete'], certificates: [] });
+    expect(subtractPermissions({ keys: ['Get', 'Delete'], secrets: ['list', 'delete'] }, { keys: ['get'], secrets: ['List'] })).toEqual({
+      keys: ['Delete'],
+      secrets: ['delete'],
+      certificates: [],
+    });
   });
 });
 
 describe('subscriptionMatches', () => {
-  const spec: EventSubscriptionSpec = { name: 's', destination: { kind: 'webhook', endpointUrl: 'https://app.azurewebsites.net/runtime/webhooks/EventGrid?functionName=secretEvents&code=KEY' }, includedEventTypes: ['Microsoft.KeyVault.SecretNewVersionCreated'] };
-  const live = (over: Partial<EventSubscription> = {}): EventSubscription => ({
-    provisioningState: 'Succeeded',
-    destination: { endpointType: 'WebHook', endpointBaseUrl: 'https://app.azurewebsites.net/runtime/webhooks/EventGrid' },
-    filter: { includedEventTypes: ['microsoft.keyvault.secretnewversioncreated'] },
-    ...over,
-  }) as EventSubscription;
+  const spec: EventSubscriptionSpec = {
+    name: 's',
+    destination: {
+      kind: 'webhook',
+      endpointUrl: 'https://app.azurewebsites.net/runtime/webhooks/EventGrid?functionName=secretEvents&code=KEY',
+    },
+    includedEventTypes: ['Microsoft.KeyVault.SecretNewVersionCreated'],
+  };
+  const live = (over: Partial<EventSubscription> = {}): EventSubscription =>
+    ({
+      provisioningState: 'Succeeded',
+      destination: { endpointType: 'WebHook', endpointBaseUrl: 'https://app.azurewebsites.net/runtime/webhooks/EventGrid' },
+      filter: { includedEventTypes: ['microsoft.keyvault.secretnewversioncreated'] },
+      ...over,
+    }) as EventSubscription;
 
   it.each([
     { name: 'same destination (ARM hides the query) and types', sub: live(), matches: true },
-    { name: 'other webhook', sub: live({ destination: { endpointType: 'WebHook', endpointBaseUrl: 'https://other.example/hook' } as never }), matches: false },
-    { name: 'more event types', sub: live({ filter: { includedEventTypes: ['Microsoft.KeyVault.SecretNewVersionCreated', 'Microsoft.KeyVault.SecretExpired'] } }), matches: false },
-    { name: 'subject filter set', sub: live({ filter: { includedEventTypes: ['Microsoft.KeyVault.SecretNewVersionCreated'], subjectBeginsWith: 'x' } }), matches: false },
+    {
+      name: 'other webhook',
+      sub: live({ destination: { endpointType: 'WebHook', endpointBaseUrl: 'https://other.example/hook' } as never }),
+      matches: false,
+    },
+    {
+      name: 'more event types',
+      sub: live({ filter: { includedEventTypes: ['Microsoft.KeyVault.SecretNewVersionCreated', 'Microsoft.KeyVault.SecretExpired'] } }),
+      matches: false,
+    },
+    {
+      name: 'subject filter set',
+      sub: live({ filter: { includedEventTypes: ['Microsoft.KeyVault.SecretNewVersionCreated'], subjectBeginsWith: 'x' } }),
+      matches: false,
+    },
     { name: 'failed provisioning', sub: live({ provisioningState: 'Failed' }), matches: false },
-    { name: 'function destination instead of webhook', sub: live({ destination: { endpointType: 'AzureFunction', resourceId: '/subscriptions/x' } as never }), matches: false },
+    {
+      name: 'function destination instead of webhook',
+      sub: live({ destination: { endpointType: 'AzureFunction', resourceId: '/subscriptions/x' } as never }),
+      matches: false,
+    },
   ])('$name → $matches', ({ sub, matches }) => {
     expect(subscriptionMatches(sub, spec)).toBe(matches);
   });

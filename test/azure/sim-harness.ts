@@ -30,7 +30,12 @@ export interface SimHarness {
 export async function startSimHarness(options: { timeScale?: number } = {}): Promise<SimHarness> {
   // The simulator loads its Resource Manager / Event Grid parts with a runtime require(), which
   // cannot load TypeScript under vitest; hand them over explicitly.
-  const sim = await startSimulator({ timeScale: options.timeScale ?? 1, log: () => undefined, createArm: createArmService, createEventGrid });
+  const sim = await startSimulator({
+    timeScale: options.timeScale ?? 1,
+    log: () => undefined,
+    createArm: createArmService,
+    createEventGrid,
+  });
   const savedEnv = new Map<string, string | undefined>();
   for (const [k, v] of Object.entries(sim.env)) {
     savedEnv.set(k, process.env[k]);
@@ -58,7 +63,23 @@ export async function startSimHarness(options: { timeScale?: number } = {}): Pro
     return (text ? JSON.parse(text) : undefined) as T;
   };
 
-  const durationNames = ['vmCreate', 'vmUpdate', 'vmStart', 'vmDeallocate', 'vmPowerOff', 'vmRestart', 'vmDelete', 'extension', 'extensionDelete', 'adeWindows', 'adeLinuxData', 'adeLinuxOs', 'resourceGroupDelete', 'vaultPurge', 'eventSubscription'];
+  const durationNames = [
+    'vmCreate',
+    'vmUpdate',
+    'vmStart',
+    'vmDeallocate',
+    'vmPowerOff',
+    'vmRestart',
+    'vmDelete',
+    'extension',
+    'extensionDelete',
+    'adeWindows',
+    'adeLinuxData',
+    'adeLinuxOs',
+    'resourceGroupDelete',
+    'vaultPurge',
+    'eventSubscription',
+  ];
 
   return {
     sim,

@@ -6,17 +6,41 @@ import { ValidationError } from '../../core/errors';
 import { POLICY_VERSION, parseEncryptionPolicy } from '../../core/policy';
 
 type Env = Record<string, string>;
-const validCases = (validJson as unknown) as Array<{ name: string; env: Env; expect: Record<string, unknown> }>;
-const invalidCases = (invalidJson as unknown) as Array<{ name: string; env: Env; issues: Record<string, string> }>;
+const validCases = validJson as unknown as Array<{ name: string; env: Env; expect: Record<string, unknown> }>;
+const invalidCases = invalidJson as unknown as Array<{ name: string; env: Env; issues: Record<string, string> }>;
 
 const FIXED_NAMES = [
-  'ADE_ENCRYPTION_MODE', 'ADE_VAULT_STRATEGY', 'ADE_VAULT_RESOURCE_GROUP', 'ADE_VAULT_NAME_PREFIX',
-  'ADE_SOFT_DELETE_RETENTION_DAYS', 'ADE_PURGE_PROTECTION', 'ADE_KEK_ENABLED', 'ADE_KEK_SIZE', 'ADE_KEK_ALGORITHM',
-  'ADE_VOLUME_TYPE', 'ADE_SUBSCRIPTIONS', 'ADE_INCLUDE_RESOURCE_GROUPS', 'ADE_EXCLUDE_RESOURCE_GROUPS',
-  'ADE_EXCLUSION_TAG', 'ADE_OS_FILTER', 'ADE_DRY_RUN', 'ADE_SECRET_EVENT_TIMEOUT_MINUTES',
-  'ADE_ORCHESTRATION_TIMEOUT_MINUTES', 'ADE_FALLBACK_POLL_SECONDS', 'ADE_TAG_OUTCOME', 'ADE_AUTH_MODE', 'AZURE_CLIENT_ID',
-  'ADE_HEAL_ACTION', 'ADE_MAINTENANCE_WINDOW', 'ADE_POLICY_DEFINITION_IDS', 'ADE_SWEEP_CONCURRENCY', 'ADE_SWEEP_READS_PER_SECOND',
-  'ADE_SWEEP_SCHEDULE', 'ADE_BEK_HEALTH_SCHEDULE', 'ADE_OUTCOME_TOPIC_ENDPOINT', 'ADE_SECRET_EVENTS_WEBHOOK_URL',
+  'ADE_ENCRYPTION_MODE',
+  'ADE_VAULT_STRATEGY',
+  'ADE_VAULT_RESOURCE_GROUP',
+  'ADE_VAULT_NAME_PREFIX',
+  'ADE_SOFT_DELETE_RETENTION_DAYS',
+  'ADE_PURGE_PROTECTION',
+  'ADE_KEK_ENABLED',
+  'ADE_KEK_SIZE',
+  'ADE_KEK_ALGORITHM',
+  'ADE_VOLUME_TYPE',
+  'ADE_SUBSCRIPTIONS',
+  'ADE_INCLUDE_RESOURCE_GROUPS',
+  'ADE_EXCLUDE_RESOURCE_GROUPS',
+  'ADE_EXCLUSION_TAG',
+  'ADE_OS_FILTER',
+  'ADE_DRY_RUN',
+  'ADE_SECRET_EVENT_TIMEOUT_MINUTES',
+  'ADE_ORCHESTRATION_TIMEOUT_MINUTES',
+  'ADE_FALLBACK_POLL_SECONDS',
+  'ADE_TAG_OUTCOME',
+  'ADE_AUTH_MODE',
+  'AZURE_CLIENT_ID',
+  'ADE_HEAL_ACTION',
+  'ADE_MAINTENANCE_WINDOW',
+  'ADE_POLICY_DEFINITION_IDS',
+  'ADE_SWEEP_CONCURRENCY',
+  'ADE_SWEEP_READS_PER_SECOND',
+  'ADE_SWEEP_SCHEDULE',
+  'ADE_BEK_HEALTH_SCHEDULE',
+  'ADE_OUTCOME_TOPIC_ENDPOINT',
+  'ADE_SECRET_EVENTS_WEBHOOK_URL',
 ];
 /** Settings that only the local host / simulator sets; infra must not deploy them. */
 const LOCAL_ONLY = ['ADE_SECRET_EVENTS_WEBHOOK_URL'];
@@ -52,19 +76,36 @@ describe('loadConfig: valid environments', () => {
     const config = loadConfig(SUBS);
     expect(config.secretEventsWebhookUrl).toBeUndefined();
     expect(config.functionApp).toBeUndefined();
-    expect(Object.keys(config.remediation).sort()).toEqual(['bekHealthSchedule', 'healAction', 'policyDefinitionIds', 'sweepConcurrency', 'sweepReadsPerSecond']);
+    expect(Object.keys(config.remediation).sort()).toEqual([
+      'bekHealthSchedule',
+      'healAction',
+      'policyDefinitionIds',
+      'sweepConcurrency',
+      'sweepReadsPerSecond',
+    ]);
   });
 
   it.each([
     [{ WEBSITE_SITE_NAME: 'func-ade', WEBSITE_RESOURCE_GROUP: 'rg-ade' }],
     [{ WEBSITE_SITE_NAME: 'func-ade', WEBSITE_OWNER_NAME: '11111111-2222-3333-4444-555555555555+rg-ade-WestEuropewebspace' }],
-    [{ WEBSITE_SITE_NAME: 'func-ade', WEBSITE_RESOURCE_GROUP: 'rg-ade', WEBSITE_OWNER_NAME: 'not-a-subscription+rg-ade-WestEuropewebspace' }],
+    [
+      {
+        WEBSITE_SITE_NAME: 'func-ade',
+        WEBSITE_RESOURCE_GROUP: 'rg-ade',
+        WEBSITE_OWNER_NAME: 'not-a-subscription+rg-ade-WestEuropewebspace',
+      },
+    ],
   ])('incomplete platform variables %j give no Function App site', (platform) => {
     expect(loadConfig({ ...SUBS, ...platform }).functionApp).toBeUndefined();
   });
 
   it('remediation settings are plain JSON (heal settings travel as orchestration input)', () => {
-    const { remediation } = loadConfig({ ...SUBS, ADE_HEAL_ACTION: 'maintenance-window', ADE_MAINTENANCE_WINDOW: 'Sun 02:00-04:00', ADE_SWEEP_SCHEDULE: '0 0 3 * * *' });
+    const { remediation } = loadConfig({
+      ...SUBS,
+      ADE_HEAL_ACTION: 'maintenance-window',
+      ADE_MAINTENANCE_WINDOW: 'Sun 02:00-04:00',
+      ADE_SWEEP_SCHEDULE: '0 0 3 * * *',
+    });
     expect(JSON.parse(JSON.stringify(remediation))).toEqual(remediation);
   });
 });
@@ -142,7 +183,9 @@ describe('CONFIG_SETTINGS', () => {
   });
 
   it('documented defaults are exactly what loadConfig applies', () => {
-    const explicit = Object.fromEntries(CONFIG_SETTINGS.filter((s) => s.default !== undefined && s.default !== '').map((s) => [s.name, s.default as string]));
+    const explicit = Object.fromEntries(
+      CONFIG_SETTINGS.filter((s) => s.default !== undefined && s.default !== '').map((s) => [s.name, s.default as string]),
+    );
     const subs = { ADE_SUBSCRIPTIONS: '11111111-2222-3333-4444-555555555555' };
     expect(loadConfig({ ...subs, ...explicit })).toEqual(loadConfig(subs));
   });
@@ -163,7 +206,13 @@ describe('toEncryptionPolicy', () => {
     expect(policy).toEqual({
       policyVersion: POLICY_VERSION,
       mode: 'single-pass',
-      vault: { strategy: 'per-region', resourceGroup: 'rg-ade-autopilot-vaults', namePrefix: 'adeap', softDeleteRetentionDays: 90, purgeProtection: true },
+      vault: {
+        strategy: 'per-region',
+        resourceGroup: 'rg-ade-autopilot-vaults',
+        namePrefix: 'adeap',
+        softDeleteRetentionDays: 90,
+        purgeProtection: true,
+      },
       kek: { enabled: true, size: 3072, algorithm: 'RSA-OAEP' },
       volumeType: 'All',
       scope: {

@@ -28,7 +28,15 @@ function loadVm(name: string): VmSnapshot {
 /** Objects merge recursively, arrays and scalars replace, null deletes the key. */
 function merge<T>(base: T, patch: unknown): T {
   if (patch === undefined) return base;
-  if (patch === null || typeof patch !== 'object' || Array.isArray(patch) || base === null || typeof base !== 'object' || Array.isArray(base)) return patch as T;
+  if (
+    patch === null ||
+    typeof patch !== 'object' ||
+    Array.isArray(patch) ||
+    base === null ||
+    typeof base !== 'object' ||
+    Array.isArray(base)
+  )
+    return patch as T;
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key];
@@ -88,16 +96,25 @@ describe('reason texts', () => {
   });
 
   it('transient reasons are exactly the state-dependent ones', () => {
-    const transient = Object.entries(SKIP_REASONS).filter(([, i]) => i.transient).map(([r]) => r).sort();
+    const transient = Object.entries(SKIP_REASONS)
+      .filter(([, i]) => i.transient)
+      .map(([r]) => r)
+      .sort();
     expect(transient).toEqual(['vm-busy', 'vm-not-running', 'vm-provisioning-failed']);
     expect(Object.values(UNSUPPORTED_REASONS).some((i) => i.transient)).toBe(false);
   });
 
   it('describeAssessment reads like a sentence for each decision', () => {
     expect(describeAssessment({ decision: 'encrypt', mode: 'single-pass' })).toBe('Encrypt (single-pass).');
-    expect(describeAssessment({ decision: 'encrypt', mode: 'aad', existingExtension: { name: 'diskEncryption', typeHandlerVersion: '1.1' } })).toBe('Encrypt (dual-pass with an Entra app), reusing extension "diskEncryption".');
-    expect(describeAssessment({ decision: 'skip', reason: 'vm-deleting', detail: 'Provisioning state Deleting.' })).toBe('Skipped: The VM is being deleted. Provisioning state Deleting.');
-    expect(describeAssessment({ decision: 'already-encrypted', mode: 'dual-pass', evidence: 'model-encryption-settings' })).toContain('dual-pass');
+    expect(
+      describeAssessment({ decision: 'encrypt', mode: 'aad', existingExtension: { name: 'diskEncryption', typeHandlerVersion: '1.1' } }),
+    ).toBe('Encrypt (dual-pass with an Entra app), reusing extension "diskEncryption".');
+    expect(describeAssessment({ decision: 'skip', reason: 'vm-deleting', detail: 'Provisioning state Deleting.' })).toBe(
+      'Skipped: The VM is being deleted. Provisioning state Deleting.',
+    );
+    expect(describeAssessment({ decision: 'already-encrypted', mode: 'dual-pass', evidence: 'model-encryption-settings' })).toContain(
+      'dual-pass',
+    );
   });
 });
 
@@ -121,9 +138,22 @@ describe('VM sizes', () => {
   });
 
   it.each([
-    ['Standard_B1ls', 0.5], ['Standard_B1s', 1], ['Standard_B2s', 4], ['Standard_B2ts_v2', 1], ['Standard_B2ls_v2', 4], ['Standard_B2s_v2', 8],
-    ['Standard_A1_v2', 2], ['Standard_A2m_v2', 16], ['Standard_D1_v2', 3.5], ['Standard_DS11_v2', 14], ['Standard_D2s_v3', 8],
-    ['Standard_D4ls_v5', 8], ['Standard_E2s_v5', 16], ['Standard_F2s_v2', 4], ['Standard_M128ms', undefined], ['Standard_Unknown2', undefined],
+    ['Standard_B1ls', 0.5],
+    ['Standard_B1s', 1],
+    ['Standard_B2s', 4],
+    ['Standard_B2ts_v2', 1],
+    ['Standard_B2ls_v2', 4],
+    ['Standard_B2s_v2', 8],
+    ['Standard_A1_v2', 2],
+    ['Standard_A2m_v2', 16],
+    ['Standard_D1_v2', 3.5],
+    ['Standard_DS11_v2', 14],
+    ['Standard_D2s_v3', 8],
+    ['Standard_D4ls_v5', 8],
+    ['Standard_E2s_v5', 16],
+    ['Standard_F2s_v2', 4],
+    ['Standard_M128ms', undefined],
+    ['Standard_Unknown2', undefined],
   ] as const)('memory of %s is %s GiB', (vmSize, gib) => {
     expect(memoryGiBOf({ vmSize })).toBe(gib);
   });
@@ -139,7 +169,12 @@ describe('VmSnapshot helpers', () => {
   it('ignores extensions named like ADE from another publisher, and the old OSTC preview', () => {
     const vm = merge(loadVm('linux-base'), {
       extensions: [
-        { name: 'AzureDiskEncryptionForLinux', publisher: 'Microsoft.OSTCExtensions', type: 'AzureDiskEncryptionForLinux', typeHandlerVersion: '0.1' },
+        {
+          name: 'AzureDiskEncryptionForLinux',
+          publisher: 'Microsoft.OSTCExtensions',
+          type: 'AzureDiskEncryptionForLinux',
+          typeHandlerVersion: '0.1',
+        },
         { name: 'AzureDiskEncryption', publisher: 'Contoso', type: 'AzureDiskEncryption', typeHandlerVersion: '1.0' },
       ],
     });
@@ -198,7 +233,11 @@ describe('VmSnapshot maps from @azure/arm-compute VirtualMachine field by field'
         ephemeral: osDisk?.diffDiskSettings?.option === 'Local',
         encryptionSettings: osDisk?.encryptionSettings,
       },
-      dataDisks: (vm.storageProfile?.dataDisks ?? []).map((d) => ({ lun: d.lun, name: d.name ?? '', storageAccountType: d.managedDisk?.storageAccountType })),
+      dataDisks: (vm.storageProfile?.dataDisks ?? []).map((d) => ({
+        lun: d.lun,
+        name: d.name ?? '',
+        storageAccountType: d.managedDisk?.storageAccountType,
+      })),
       extensions: (vm.resources ?? []).map((e) => ({
         name: e.name ?? '',
         publisher: e.publisher ?? '',
@@ -209,8 +248,16 @@ describe('VmSnapshot maps from @azure/arm-compute VirtualMachine field by field'
       })),
       instanceView: {
         statuses: vm.instanceView?.statuses?.map(statusToJson),
-        disks: vm.instanceView?.disks?.map((d) => ({ name: d.name, encryptionSettings: d.encryptionSettings, statuses: d.statuses?.map(statusToJson) })),
-        extensions: vm.instanceView?.extensions?.map((e) => ({ ...e, statuses: e.statuses?.map(statusToJson), substatuses: e.substatuses?.map(statusToJson) })),
+        disks: vm.instanceView?.disks?.map((d) => ({
+          name: d.name,
+          encryptionSettings: d.encryptionSettings,
+          statuses: d.statuses?.map(statusToJson),
+        })),
+        extensions: vm.instanceView?.extensions?.map((e) => ({
+          ...e,
+          statuses: e.statuses?.map(statusToJson),
+          substatuses: e.substatuses?.map(statusToJson),
+        })),
       },
     };
   }
@@ -225,10 +272,26 @@ describe('VmSnapshot maps from @azure/arm-compute VirtualMachine field by field'
       hardwareProfile: { vmSize: fixture.vmSize },
       provisioningState: 'Succeeded',
       storageProfile: {
-        osDisk: { osType: 'Windows', name: fixture.osDisk.name, createOption: 'FromImage', managedDisk: { storageAccountType: 'Premium_LRS' }, encryptionSettings: fixture.osDisk.encryptionSettings },
+        osDisk: {
+          osType: 'Windows',
+          name: fixture.osDisk.name,
+          createOption: 'FromImage',
+          managedDisk: { storageAccountType: 'Premium_LRS' },
+          encryptionSettings: fixture.osDisk.encryptionSettings,
+        },
         dataDisks: [],
       },
-      resources: [{ location: fixture.location, name: 'diskEncryption', publisher: 'microsoft.azure.security', typePropertiesType: 'azurediskencryption', typeHandlerVersion: '1.1', provisioningState: 'Succeeded', settings: { EncryptionOperation: 'EnableEncryption', VolumeType: 'OS' } }],
+      resources: [
+        {
+          location: fixture.location,
+          name: 'diskEncryption',
+          publisher: 'microsoft.azure.security',
+          typePropertiesType: 'azurediskencryption',
+          typeHandlerVersion: '1.1',
+          provisioningState: 'Succeeded',
+          settings: { EncryptionOperation: 'EnableEncryption', VolumeType: 'OS' },
+        },
+      ],
       instanceView: { statuses: [{ code: 'PowerState/running', level: 'Info', time: new Date('2026-01-01T00:00:00Z') }] },
     } as VirtualMachine;
     const snapshot = fromArm(sdkVm);

@@ -29,7 +29,15 @@ const DETAIL_FIELDS = new Set(['os', 'data', 'mode', 'message', 'restartPending'
 describe('interpretEncryptionState fixtures', () => {
   it('has a fixture for every state kind', () => {
     const kinds = new Set(fixtures.map(([, f]) => f.expected.kind));
-    expect([...kinds].sort()).toEqual(['bek-missing', 'encrypted', 'failed', 'in-progress', 'not-started', 'partially-encrypted', 'unknown']);
+    expect([...kinds].sort()).toEqual([
+      'bek-missing',
+      'encrypted',
+      'failed',
+      'in-progress',
+      'not-started',
+      'partially-encrypted',
+      'unknown',
+    ]);
   });
 
   it.each(fixtures)('%s', (_name, fixture) => {
@@ -90,7 +98,11 @@ describe('helpers', () => {
     const disks = interpretDisks(
       [
         { name: 'data0', statuses: [{ code: 'EncryptionState/notEncrypted' }, { code: 'EncryptionState/encrypted' }] },
-        { name: 'OSDISK', statuses: [{ code: 'EncryptionState/encrypted' }, { code: 'EncryptionState/notEncrypted' }], encryptionSettings: [{ enabled: true, keyEncryptionKey: { keyUrl: 'https://kv.vault.azure.net/keys/k/0123' } }] },
+        {
+          name: 'OSDISK',
+          statuses: [{ code: 'EncryptionState/encrypted' }, { code: 'EncryptionState/notEncrypted' }],
+          encryptionSettings: [{ enabled: true, keyEncryptionKey: { keyUrl: 'https://kv.vault.azure.net/keys/k/0123' } }],
+        },
         { name: 'data1', statuses: [{ code: 'EncryptionState/somethingNew' }] },
       ],
       'osdisk',
@@ -106,13 +118,18 @@ describe('helpers', () => {
   it('an error-level status fails the extension even when the code says succeeded', () => {
     const state = interpretEncryptionState({
       os: 'Windows',
-      extension: { typeHandlerVersion: '2.2', statuses: [{ code: 'ProvisioningState/succeeded', level: 'Error', message: 'Failed to send DiskEncryptionData' }] },
+      extension: {
+        typeHandlerVersion: '2.2',
+        statuses: [{ code: 'ProvisioningState/succeeded', level: 'Error', message: 'Failed to send DiskEncryptionData' }],
+      },
     });
     expect(state).toMatchObject({ kind: 'failed', reason: 'key-vault-write-failed' });
   });
 
   it('falls back to the resource provisioningState when the instance view has no status yet', () => {
-    expect(interpretEncryptionState({ os: 'Linux', provisioningState: 'Creating', extension: { typeHandlerVersion: '1.1' } })).toMatchObject({ kind: 'in-progress', phase: 'provisioning' });
+    expect(
+      interpretEncryptionState({ os: 'Linux', provisioningState: 'Creating', extension: { typeHandlerVersion: '1.1' } }),
+    ).toMatchObject({ kind: 'in-progress', phase: 'provisioning' });
     expect(interpretEncryptionState({ os: 'Linux', extension: { typeHandlerVersion: '1.1' } }).kind).toBe('unknown');
   });
 });

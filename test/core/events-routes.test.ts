@@ -48,12 +48,20 @@ describe('EVENT_ROUTES', () => {
   ];
   it.each(TABLE)('%s', (_label, event, expected) => {
     for (const name of Object.keys(EVENT_ROUTES) as EventRouteName[]) {
-      expect({ route: name, accepted: matchesRoute(EVENT_ROUTES[name], event as never) }).toEqual({ route: name, accepted: expected[name] });
+      expect({ route: name, accepted: matchesRoute(EVENT_ROUTES[name], event as never) }).toEqual({
+        route: name,
+        accepted: expected[name],
+      });
     }
   });
 
   it('compares operation names and event types case-insensitively', () => {
-    expect(matchesRoute(EVENT_ROUTES.vmWritten, { eventType: 'microsoft.resources.resourcewritesuccess', data: { operationName: 'MICROSOFT.COMPUTE/VIRTUALMACHINES/WRITE' } })).toBe(true);
+    expect(
+      matchesRoute(EVENT_ROUTES.vmWritten, {
+        eventType: 'microsoft.resources.resourcewritesuccess',
+        data: { operationName: 'MICROSOFT.COMPUTE/VIRTUALMACHINES/WRITE' },
+      }),
+    ).toBe(true);
   });
 
   it('rejects an operation-filtered route when the event carries no operation name', () => {

@@ -200,14 +200,35 @@ const MALFORMED: Array<[string, string, number, (event: any) => void, string]> =
   ['Key Vault: VaultName a number', 'eg-keyvault-secret-pascal.json', 0, (e) => (e.data.VaultName = 7), 'events[0].data.VaultName'],
   ['Key Vault: NBF not numeric', 'eg-keyvault-secret-pascal.json', 0, (e) => (e.data.NBF = 'soon'), 'events[0].data.NBF'],
   ['Key Vault: EXP an object', 'eg-keyvault-camel-strings.json', 1, (e) => (e.data.EXP = {}), 'events[1].data.EXP'],
-  ['Key Vault: no version anywhere', 'eg-keyvault-secret-pascal.json', 0, (e) => { delete e.data.Version; e.data.Id = 'https://kv.vault.azure.net/secrets/x'; }, 'events[0].data.Version'],
+  [
+    'Key Vault: no version anywhere',
+    'eg-keyvault-secret-pascal.json',
+    0,
+    (e) => {
+      delete e.data.Version;
+      e.data.Id = 'https://kv.vault.azure.net/secrets/x';
+    },
+    'events[0].data.Version',
+  ],
   ['Policy: complianceState missing', 'eg-policy-states.json', 0, (e) => delete e.data.complianceState, 'events[0].data.complianceState'],
   ['Policy: timestamp garbage', 'eg-policy-states.json', 1, (e) => (e.data.timestamp = 'not a time'), 'events[1].data.timestamp'],
-  ['Policy: policyAssignmentId missing', 'eg-policy-states.json', 2, (e) => delete e.data.policyAssignmentId, 'events[2].data.policyAssignmentId'],
+  [
+    'Policy: policyAssignmentId missing',
+    'eg-policy-states.json',
+    2,
+    (e) => delete e.data.policyAssignmentId,
+    'events[2].data.policyAssignmentId',
+  ],
   ['Validation: code missing', 'eg-subscription-validation.json', 0, (e) => delete e.data.validationCode, 'events[0].data.validationCode'],
   ['CloudEvents: wrong specversion', 'ce-batch.json', 0, (e) => (e.specversion = '0.3'), 'events[0].specversion'],
   ['CloudEvents: source missing', 'ce-batch.json', 2, (e) => delete e.source, 'events[2].source'],
-  ['CloudEvents: data_base64 not JSON', 'ce-batch.json', 1, (e) => (e.data_base64 = Buffer.from('nope').toString('base64')), 'events[1].data_base64'],
+  [
+    'CloudEvents: data_base64 not JSON',
+    'ce-batch.json',
+    1,
+    (e) => (e.data_base64 = Buffer.from('nope').toString('base64')),
+    'events[1].data_base64',
+  ],
   ['CloudEvents: KV data Id missing', 'ce-batch.json', 0, (e) => delete e.data.Id, 'events[0].data.Id'],
 ];
 
@@ -292,7 +313,11 @@ describe('Azure Monitor common alert schema', () => {
     ['wrong schemaId', (b) => (b.schemaId = 'AzureMonitorMetricAlert'), 'alert.schemaId'],
     ['no essentials', (b) => delete b.data.essentials, 'alert.data.essentials'],
     ['alertTargetIDs a string', (b) => (b.data.essentials.alertTargetIDs = 'x'), 'alert.data.essentials.alertTargetIDs'],
-    ['alertTargetIDs with a number', (b) => (b.data.essentials.alertTargetIDs = ['/subscriptions/x', 3]), 'alert.data.essentials.alertTargetIDs[1]'],
+    [
+      'alertTargetIDs with a number',
+      (b) => (b.data.essentials.alertTargetIDs = ['/subscriptions/x', 3]),
+      'alert.data.essentials.alertTargetIDs[1]',
+    ],
     ['unknown severity', (b) => (b.data.essentials.severity = 'Critical'), 'alert.data.essentials.severity'],
     ['unknown monitorCondition', (b) => (b.data.essentials.monitorCondition = 'Open'), 'alert.data.essentials.monitorCondition'],
     ['firedDateTime missing', (b) => delete b.data.essentials.firedDateTime, 'alert.data.essentials.firedDateTime'],
@@ -312,8 +337,34 @@ describe('Azure Monitor common alert schema', () => {
 
 /** Every leaf of every fixture replaced by hostile values: parsing must return a Result, never throw. */
 describe('robustness', () => {
-  const HOSTILE: unknown[] = [null, undefined, 0, -1, Number.POSITIVE_INFINITY, Number.NaN, '', ' ', 'x', '{', [], {}, [null], { nested: { deep: [] } }, true];
-  const files = ['eg-arm-batch.json', 'eg-arm-stringified.json', 'eg-keyvault-secret-pascal.json', 'eg-keyvault-camel-strings.json', 'eg-policy-states.json', 'eg-subscription-validation.json', 'ce-vm-write-single.json', 'ce-subscription-validation.json', 'ce-batch.json'];
+  const HOSTILE: unknown[] = [
+    null,
+    undefined,
+    0,
+    -1,
+    Number.POSITIVE_INFINITY,
+    Number.NaN,
+    '',
+    ' ',
+    'x',
+    '{',
+    [],
+    {},
+    [null],
+    { nested: { deep: [] } },
+    true,
+  ];
+  const files = [
+    'eg-arm-batch.json',
+    'eg-arm-stringified.json',
+    'eg-keyvault-secret-pascal.json',
+    'eg-keyvault-camel-strings.json',
+    'eg-policy-states.json',
+    'eg-subscription-validation.json',
+    'ce-vm-write-single.json',
+    'ce-subscription-validation.json',
+    'ce-batch.json',
+  ];
 
   function paths(value: unknown, prefix: Array<string | number> = []): Array<Array<string | number>> {
     if (typeof value !== 'object' || value === null) return [prefix];

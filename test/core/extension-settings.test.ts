@@ -56,7 +56,10 @@ const COMBINATIONS = (['Windows', 'Linux'] as const).flatMap((os) =>
 describe('buildAdeExtension golden files', () => {
   it.each(COMBINATIONS)('%s %s kek=%s', (os, mode, kek) => {
     const extension = buildAdeExtension(input(os, mode, kek));
-    const body = mode === 'aad' ? JSON.parse(JSON.stringify(sealAdeExtension(extension, SECRET))) : { name: extension.name, ...toExtensionRequest(extension) };
+    const body =
+      mode === 'aad'
+        ? JSON.parse(JSON.stringify(sealAdeExtension(extension, SECRET)))
+        : { name: extension.name, ...toExtensionRequest(extension) };
     golden(`extension-${os.toLowerCase()}-${mode}-${kek ? 'kek' : 'nokek'}.json`, body);
   });
 
@@ -67,7 +70,13 @@ describe('buildAdeExtension golden files', () => {
     ['Linux', 'aad', 'AzureDiskEncryptionForLinux', '0.1'],
   ] as const)('%s %s → %s %s', (os, mode, type, version) => {
     const extension = buildAdeExtension(input(os, mode, false));
-    expect(extension).toMatchObject({ publisher: 'Microsoft.Azure.Security', type, name: type, typeHandlerVersion: version, autoUpgradeMinorVersion: true });
+    expect(extension).toMatchObject({
+      publisher: 'Microsoft.Azure.Security',
+      type,
+      name: type,
+      typeHandlerVersion: version,
+      autoUpgradeMinorVersion: true,
+    });
   });
 
   it('single-pass never carries AADClientID (pitfall 1) and aad always does', () => {
@@ -96,7 +105,11 @@ describe('buildAdeExtension golden files', () => {
 
   it('passes a chosen KEK algorithm and encryption operation through', () => {
     const base = input('Linux', 'single-pass', true);
-    const extension = buildAdeExtension({ ...base, kek: { ...base.kek!, algorithm: 'RSA-OAEP-256' }, encryptionOperation: 'EnableEncryptionFormatAll' });
+    const extension = buildAdeExtension({
+      ...base,
+      kek: { ...base.kek!, algorithm: 'RSA-OAEP-256' },
+      encryptionOperation: 'EnableEncryptionFormatAll',
+    });
     expect(extension.settings).toMatchObject({ KeyEncryptionAlgorithm: 'RSA-OAEP-256', EncryptionOperation: 'EnableEncryptionFormatAll' });
   });
 });
@@ -108,10 +121,18 @@ describe('buildAdeExtension rejects unsafe input', () => {
     ['vault URL over http', { ...sp, vault: { ...sp.vault, url: 'http://kv-ade-weu-1a2b.vault.azure.net' } }, 'vault.url'],
     ['vault given by short name (pitfall 6)', { ...sp, vault: { ...sp.vault, resourceId: 'kv-ade-weu-1a2b' } }, 'vault.resourceId'],
     ['vault id of another vault', { ...sp, vault: { ...sp.vault, resourceId: KEK_VAULT_ID } }, 'vault.resourceId'],
-    ['unversioned KEK URL (pitfall 7)', { ...sp, kek: { url: 'https://kv-kek-weu-9z8y.vault.azure.net/keys/ade-kek', vaultResourceId: KEK_VAULT_ID } }, 'kek.url'],
+    [
+      'unversioned KEK URL (pitfall 7)',
+      { ...sp, kek: { url: 'https://kv-kek-weu-9z8y.vault.azure.net/keys/ade-kek', vaultResourceId: KEK_VAULT_ID } },
+      'kek.url',
+    ],
     ['KEK URL with a port', { ...sp, kek: { url: KEK_URL.replace('.net/', '.net:443/'), vaultResourceId: KEK_VAULT_ID } }, 'kek.url'],
     ['KEK vault id not matching its URL', { ...sp, kek: { url: KEK_URL, vaultResourceId: VAULT_ID } }, 'kek.vaultResourceId'],
-    ['unknown KEK algorithm', { ...sp, kek: { url: KEK_URL, vaultResourceId: KEK_VAULT_ID, algorithm: 'RSA-PSS' as never } }, 'kek.algorithm'],
+    [
+      'unknown KEK algorithm',
+      { ...sp, kek: { url: KEK_URL, vaultResourceId: KEK_VAULT_ID, algorithm: 'RSA-PSS' as never } },
+      'kek.algorithm',
+    ],
     ['unknown volume type', { ...sp, volumeType: 'Everything' as never }, 'volumeType'],
     ['empty sequence version', { ...sp, sequenceVersion: ' ' }, 'sequenceVersion'],
     ['single-pass with a client id (pitfall 1)', { ...sp, aadClientId: CLIENT_ID }, 'aadClientId'],
@@ -131,8 +152,13 @@ describe('buildAdeExtension rejects unsafe input', () => {
 
   it('refuses data-only encryption on Windows and OS decryption on Linux', () => {
     expect(() => buildAdeExtension({ ...sp, volumeType: 'Data' })).toThrow(UnsupportedError);
-    expect(() => buildAdeExtension({ ...input('Linux', 'single-pass', false), encryptionOperation: 'DisableEncryption' })).toThrow(UnsupportedError);
-    expect(buildAdeExtension({ ...input('Linux', 'single-pass', false), encryptionOperation: 'DisableEncryption', volumeType: 'Data' }).settings.EncryptionOperation).toBe('DisableEncryption');
+    expect(() => buildAdeExtension({ ...input('Linux', 'single-pass', false), encryptionOperation: 'DisableEncryption' })).toThrow(
+      UnsupportedError,
+    );
+    expect(
+      buildAdeExtension({ ...input('Linux', 'single-pass', false), encryptionOperation: 'DisableEncryption', volumeType: 'Data' }).settings
+        .EncryptionOperation,
+    ).toBe('DisableEncryption');
   });
 });
 
@@ -187,7 +213,11 @@ describe('dual-pass VM-model encryption settings', () => {
   const vault = { url: 'https://kv-ade-weu-1a2b.vault.azure.net', resourceId: VAULT_ID };
 
   it.each([true, false])('golden with kek=%s', (withKek) => {
-    const settings = buildDualPassEncryptionSettings({ secretUrl, vault, ...(withKek ? { kek: { url: KEK_URL, vaultResourceId: KEK_VAULT_ID } } : {}) });
+    const settings = buildDualPassEncryptionSettings({
+      secretUrl,
+      vault,
+      ...(withKek ? { kek: { url: KEK_URL, vaultResourceId: KEK_VAULT_ID } } : {}),
+    });
     golden(`dual-pass-encryption-settings-${withKek ? 'kek' : 'nokek'}.json`, dualPassVmPatch(settings));
     expect('keyEncryptionKey' in settings).toBe(withKek);
   });

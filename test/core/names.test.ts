@@ -13,12 +13,17 @@ import {
 } from '../../core/names';
 
 const SUB = '0b1f6471-1bf0-4dda-aec3-111122223333';
-const vmId = (rg: string, name: string, sub = SUB) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${name}`;
+const vmId = (rg: string, name: string, sub = SUB) =>
+  `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${name}`;
 
 describe('orchestrationInstanceId', () => {
   const cases = [
     { label: 'plain', id: vmId('rg-app', 'vm-01'), startsWith: 'encrypt-0b1f6471-rg-app-vm-01-' },
-    { label: 'dots, parens and underscores become hyphens', id: vmId('rg.prod(eu)_1', 'web_01'), startsWith: 'encrypt-0b1f6471-rg-prod-eu-1-web-01-' },
+    {
+      label: 'dots, parens and underscores become hyphens',
+      id: vmId('rg.prod(eu)_1', 'web_01'),
+      startsWith: 'encrypt-0b1f6471-rg-prod-eu-1-web-01-',
+    },
     { label: 'upper case is lowered', id: vmId('RG-App', 'VM-01'), startsWith: 'encrypt-0b1f6471-rg-app-vm-01-' },
     { label: 'very long names are truncated', id: vmId('r'.repeat(90), 'v'.repeat(64)), startsWith: `encrypt-0b1f6471-${'r'.repeat(30)}-` },
     { label: 'non-ascii names', id: vmId('rg-élite', 'ｖｍ'), startsWith: 'encrypt-0b1f6471-rg-elite-vm-' },
@@ -35,7 +40,9 @@ describe('orchestrationInstanceId', () => {
 
   it('is stable across case differences and event spellings of the same id', () => {
     const a = orchestrationInstanceId(vmId('RG-App', 'VM-01'));
-    const b = orchestrationInstanceId(`/SUBSCRIPTIONS/${SUB.toUpperCase()}/resourcegroups/rg-app/providers/microsoft.compute/virtualmachines/vm-01`);
+    const b = orchestrationInstanceId(
+      `/SUBSCRIPTIONS/${SUB.toUpperCase()}/resourcegroups/rg-app/providers/microsoft.compute/virtualmachines/vm-01`,
+    );
     expect(a).toBe(b);
     // Same input → same output (no randomness, no clock).
     expect(orchestrationInstanceId(vmId('RG-App', 'VM-01'))).toBe(a);
@@ -49,9 +56,13 @@ describe('orchestrationInstanceId', () => {
 
   it('keeps VMs apart whose readable parts collide', () => {
     const ids = [
-      vmId('rg.a', 'vm'), vmId('rg-a', 'vm'), vmId('rg_a', 'vm'),
-      vmId('r'.repeat(90), `${'v'.repeat(63)}1`), vmId('r'.repeat(90), `${'v'.repeat(63)}2`),
-      vmId('rg', 'vm', '0b1f6471-0000-0000-0000-000000000000'), vmId('rg', 'vm', '0b1f6471-0000-0000-0000-000000000001'),
+      vmId('rg.a', 'vm'),
+      vmId('rg-a', 'vm'),
+      vmId('rg_a', 'vm'),
+      vmId('r'.repeat(90), `${'v'.repeat(63)}1`),
+      vmId('r'.repeat(90), `${'v'.repeat(63)}2`),
+      vmId('rg', 'vm', '0b1f6471-0000-0000-0000-000000000000'),
+      vmId('rg', 'vm', '0b1f6471-0000-0000-0000-000000000001'),
     ];
     expect(new Set(ids.map((id) => orchestrationInstanceId(id))).size).toBe(ids.length);
   });
@@ -85,11 +96,31 @@ describe('orchestrationInstanceId', () => {
 
 describe('vault names', () => {
   const table = [
-    { label: 'per-region westeurope', input: { strategy: 'per-region', prefix: 'adeap', subscriptionId: SUB, location: 'westeurope' }, startsWith: 'adeap-weu-' },
-    { label: 'per-region display-name location', input: { strategy: 'per-region', prefix: 'adeap', subscriptionId: SUB, location: 'West Europe' }, startsWith: 'adeap-weu-' },
-    { label: 'per-region long prefix and long region code', input: { strategy: 'per-region', prefix: 'abcdefgh', subscriptionId: SUB, location: 'australiasoutheast' }, startsWith: 'abcdefgh-ause-' },
-    { label: 'per-region unknown region', input: { strategy: 'per-region', prefix: 'kv', subscriptionId: SUB, location: 'newlandcentral' }, startsWith: 'kv-newl-' },
-    { label: 'per-vm', input: { strategy: 'per-vm', prefix: 'adeap', vmResourceId: vmId('rg', 'vm-01'), location: 'eastus2' }, startsWith: 'adeap-eus2-' },
+    {
+      label: 'per-region westeurope',
+      input: { strategy: 'per-region', prefix: 'adeap', subscriptionId: SUB, location: 'westeurope' },
+      startsWith: 'adeap-weu-',
+    },
+    {
+      label: 'per-region display-name location',
+      input: { strategy: 'per-region', prefix: 'adeap', subscriptionId: SUB, location: 'West Europe' },
+      startsWith: 'adeap-weu-',
+    },
+    {
+      label: 'per-region long prefix and long region code',
+      input: { strategy: 'per-region', prefix: 'abcdefgh', subscriptionId: SUB, location: 'australiasoutheast' },
+      startsWith: 'abcdefgh-ause-',
+    },
+    {
+      label: 'per-region unknown region',
+      input: { strategy: 'per-region', prefix: 'kv', subscriptionId: SUB, location: 'newlandcentral' },
+      startsWith: 'kv-newl-',
+    },
+    {
+      label: 'per-vm',
+      input: { strategy: 'per-vm', prefix: 'adeap', vmResourceId: vmId('rg', 'vm-01'), location: 'eastus2' },
+      startsWith: 'adeap-eus2-',
+    },
   ] as const;
 
   it.each(table)('$label: valid, 24 chars, deterministic', ({ input, startsWith }) => {
@@ -117,7 +148,12 @@ describe('vault names', () => {
   it('differs per subscription, per region, per VM and per strategy', () => {
     const names = [
       vaultName({ strategy: 'per-region', prefix: 'adeap', subscriptionId: SUB, location: 'westeurope' }),
-      vaultName({ strategy: 'per-region', prefix: 'adeap', subscriptionId: '0b1f6471-1bf0-4dda-aec3-111122223334', location: 'westeurope' }),
+      vaultName({
+        strategy: 'per-region',
+        prefix: 'adeap',
+        subscriptionId: '0b1f6471-1bf0-4dda-aec3-111122223334',
+        location: 'westeurope',
+      }),
       vaultName({ strategy: 'per-region', prefix: 'adeap', subscriptionId: SUB, location: 'northeurope' }),
       // Two unknown regions sharing the slug still get different hashes.
       vaultName({ strategy: 'per-region', prefix: 'adeap', subscriptionId: SUB, location: 'newlandcentral' }),
@@ -132,9 +168,17 @@ describe('vault names', () => {
     ['prefix with a hyphen', { strategy: 'per-region', prefix: 'ade-', subscriptionId: SUB, location: 'westeurope' }, 'prefix'],
     ['prefix too long', { strategy: 'per-region', prefix: 'adeautopilot', subscriptionId: SUB, location: 'westeurope' }, 'prefix'],
     ['upper-case prefix', { strategy: 'per-region', prefix: 'ADE', subscriptionId: SUB, location: 'westeurope' }, 'prefix'],
-    ['subscription not a GUID', { strategy: 'per-region', prefix: 'adeap', subscriptionId: 'sub', location: 'westeurope' }, 'subscriptionId'],
+    [
+      'subscription not a GUID',
+      { strategy: 'per-region', prefix: 'adeap', subscriptionId: 'sub', location: 'westeurope' },
+      'subscriptionId',
+    ],
     ['empty location', { strategy: 'per-region', prefix: 'adeap', subscriptionId: SUB, location: ' ' }, 'location'],
-    ['per-vm with a non-VM id', { strategy: 'per-vm', prefix: 'adeap', vmResourceId: `/subscriptions/${SUB}/resourceGroups/rg`, location: 'westeurope' }, 'vmResourceId'],
+    [
+      'per-vm with a non-VM id',
+      { strategy: 'per-vm', prefix: 'adeap', vmResourceId: `/subscriptions/${SUB}/resourceGroups/rg`, location: 'westeurope' },
+      'vmResourceId',
+    ],
   ] as const)('%s → ValidationError on %s', (_label, input, field) => {
     let caught: unknown;
     try {

@@ -24,28 +24,52 @@ describe('parseResourceId / formatResourceId', () => {
     {
       label: 'virtual machine',
       id: `/subscriptions/${SUB}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm-01`,
-      parsed: { subscriptionId: SUB, resourceGroup: 'rg-app', provider: 'Microsoft.Compute', resourceTypes: ['virtualMachines'], names: ['vm-01'] },
+      parsed: {
+        subscriptionId: SUB,
+        resourceGroup: 'rg-app',
+        provider: 'Microsoft.Compute',
+        resourceTypes: ['virtualMachines'],
+        names: ['vm-01'],
+      },
       type: 'Microsoft.Compute/virtualMachines',
       name: 'vm-01',
     },
     {
       label: 'VM extension (child resource) with a non-default name',
       id: `/subscriptions/${SUB}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm-01/extensions/diskEncryption`,
-      parsed: { subscriptionId: SUB, resourceGroup: 'rg-app', provider: 'Microsoft.Compute', resourceTypes: ['virtualMachines', 'extensions'], names: ['vm-01', 'diskEncryption'] },
+      parsed: {
+        subscriptionId: SUB,
+        resourceGroup: 'rg-app',
+        provider: 'Microsoft.Compute',
+        resourceTypes: ['virtualMachines', 'extensions'],
+        names: ['vm-01', 'diskEncryption'],
+      },
       type: 'Microsoft.Compute/virtualMachines/extensions',
       name: 'diskEncryption',
     },
     {
       label: 'key vault',
       id: `/subscriptions/${SUB}/resourceGroups/rg-ade-autopilot-vaults/providers/Microsoft.KeyVault/vaults/adeap-weu-0a1b2c3d`,
-      parsed: { subscriptionId: SUB, resourceGroup: 'rg-ade-autopilot-vaults', provider: 'Microsoft.KeyVault', resourceTypes: ['vaults'], names: ['adeap-weu-0a1b2c3d'] },
+      parsed: {
+        subscriptionId: SUB,
+        resourceGroup: 'rg-ade-autopilot-vaults',
+        provider: 'Microsoft.KeyVault',
+        resourceTypes: ['vaults'],
+        names: ['adeap-weu-0a1b2c3d'],
+      },
       type: 'Microsoft.KeyVault/vaults',
       name: 'adeap-weu-0a1b2c3d',
     },
     {
       label: 'three levels deep',
       id: `/subscriptions/${SUB}/resourceGroups/rg.with(parens)_1/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default/ipConfigurations/x`,
-      parsed: { subscriptionId: SUB, resourceGroup: 'rg.with(parens)_1', provider: 'Microsoft.Network', resourceTypes: ['virtualNetworks', 'subnets', 'ipConfigurations'], names: ['vnet', 'default', 'x'] },
+      parsed: {
+        subscriptionId: SUB,
+        resourceGroup: 'rg.with(parens)_1',
+        provider: 'Microsoft.Network',
+        resourceTypes: ['virtualNetworks', 'subnets', 'ipConfigurations'],
+        names: ['vnet', 'default', 'x'],
+      },
       type: 'Microsoft.Network/virtualNetworks/subnets/ipConfigurations',
       name: 'x',
     },
@@ -88,9 +112,13 @@ describe('parseResourceId / formatResourceId', () => {
   });
 
   it('parent of a child resource is the VM', () => {
-    const ext = parseResourceId(`/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/extensions/AzureDiskEncryption`);
+    const ext = parseResourceId(
+      `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/extensions/AzureDiskEncryption`,
+    );
     const parent = parentResourceId(ext);
-    expect(parent && formatResourceId(parent)).toBe(`/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm`);
+    expect(parent && formatResourceId(parent)).toBe(
+      `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm`,
+    );
     expect(parent && parentResourceId(parent)).toBeUndefined();
   });
 
@@ -102,13 +130,29 @@ describe('parseResourceId / formatResourceId', () => {
     ['subscription not a GUID', '/subscriptions/my-sub/resourceGroups/rg', 'not a GUID'],
     ['empty segment', `/subscriptions/${SUB}//resourceGroups/rg`, 'empty path segment'],
     ['resourceGroups without a name', `/subscriptions/${SUB}/resourceGroups`, 'without a resource group name'],
-    ['bad resource group', `/subscriptions/${SUB}/resourceGroups/rg./providers/Microsoft.Compute/virtualMachines/vm`, 'invalid resource group name'],
-    ['missing providers keyword', `/subscriptions/${SUB}/resourceGroups/rg/Microsoft.Compute/virtualMachines/vm`, 'expected "providers/<namespace>"'],
+    [
+      'bad resource group',
+      `/subscriptions/${SUB}/resourceGroups/rg./providers/Microsoft.Compute/virtualMachines/vm`,
+      'invalid resource group name',
+    ],
+    [
+      'missing providers keyword',
+      `/subscriptions/${SUB}/resourceGroups/rg/Microsoft.Compute/virtualMachines/vm`,
+      'expected "providers/<namespace>"',
+    ],
     ['bad namespace', `/subscriptions/${SUB}/resourceGroups/rg/providers/Compute/virtualMachines/vm`, 'invalid provider namespace'],
     ['type without name', `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines`, '"<type>/<name>" pairs'],
     ['namespace only', `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute`, '"<type>/<name>" pairs'],
-    ['extension resource', `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/providers/Microsoft.Insights/diagnosticSettings/d`, 'extension resource id'],
-    ['bad type segment', `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtual-machines/vm`, 'invalid resource type segment'],
+    [
+      'extension resource',
+      `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/providers/Microsoft.Insights/diagnosticSettings/d`,
+      'extension resource id',
+    ],
+    [
+      'bad type segment',
+      `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtual-machines/vm`,
+      'invalid resource type segment',
+    ],
   ];
 
   it.each(malformed)('%s → ValidationError naming the field', (_label, input, fragment) => {
@@ -159,7 +203,9 @@ describe('VM ids', () => {
   });
 
   it('formats a Key Vault resource id', () => {
-    expect(formatKeyVaultResourceId(SUB, 'rg-v', 'kv1')).toBe(`/subscriptions/${SUB}/resourceGroups/rg-v/providers/Microsoft.KeyVault/vaults/kv1`);
+    expect(formatKeyVaultResourceId(SUB, 'rg-v', 'kv1')).toBe(
+      `/subscriptions/${SUB}/resourceGroups/rg-v/providers/Microsoft.KeyVault/vaults/kv1`,
+    );
   });
 });
 
@@ -167,11 +213,23 @@ describe('Key Vault object ids', () => {
   const cases = [
     {
       url: 'https://adeap-weu-0a1b2c3d.vault.azure.net/secrets/5b6e2e4c-0c6e-4d9f-9c55-3f1e7c1c2a10/0123456789abcdef0123456789abcdef',
-      parsed: { vaultUrl: 'https://adeap-weu-0a1b2c3d.vault.azure.net', vaultName: 'adeap-weu-0a1b2c3d', kind: 'secrets', name: '5b6e2e4c-0c6e-4d9f-9c55-3f1e7c1c2a10', version: '0123456789abcdef0123456789abcdef' },
+      parsed: {
+        vaultUrl: 'https://adeap-weu-0a1b2c3d.vault.azure.net',
+        vaultName: 'adeap-weu-0a1b2c3d',
+        kind: 'secrets',
+        name: '5b6e2e4c-0c6e-4d9f-9c55-3f1e7c1c2a10',
+        version: '0123456789abcdef0123456789abcdef',
+      },
     },
     {
       url: 'https://kv1.vault.azure.net/keys/kek/fedcba9876543210fedcba9876543210',
-      parsed: { vaultUrl: 'https://kv1.vault.azure.net', vaultName: 'kv1', kind: 'keys', name: 'kek', version: 'fedcba9876543210fedcba9876543210' },
+      parsed: {
+        vaultUrl: 'https://kv1.vault.azure.net',
+        vaultName: 'kv1',
+        kind: 'keys',
+        name: 'kek',
+        version: 'fedcba9876543210fedcba9876543210',
+      },
     },
     {
       url: 'https://kv1.vault.azure.net/keys/kek',
@@ -211,12 +269,16 @@ describe('Key Vault object ids', () => {
 
   it.each(malformed)('%s → ValidationError naming the field', (_label, input, fragment) => {
     expect(() => parseKeyVaultObjectId(input, 'KeyEncryptionKeyURL')).toThrow(ValidationError);
-    expect(() => parseKeyVaultObjectId(input, 'KeyEncryptionKeyURL')).toThrow(new RegExp(`KeyEncryptionKeyURL.*${fragment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    expect(() => parseKeyVaultObjectId(input, 'KeyEncryptionKeyURL')).toThrow(
+      new RegExp(`KeyEncryptionKeyURL.*${fragment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+    );
   });
 
   it('parses vault base URLs and builds them from names', () => {
     expect(parseKeyVaultUrl('https://KV1.vault.azure.net/')).toEqual({ vaultUrl: 'https://kv1.vault.azure.net', vaultName: 'kv1' });
-    expect(() => parseKeyVaultUrl('https://kv1.vault.azure.net/secrets/x', 'KeyVaultURL')).toThrow(/KeyVaultURL must be the vault base URL/);
+    expect(() => parseKeyVaultUrl('https://kv1.vault.azure.net/secrets/x', 'KeyVaultURL')).toThrow(
+      /KeyVaultURL must be the vault base URL/,
+    );
     expect(() => parseKeyVaultUrl('https://kv1.vault.azure.net:443', 'KeyVaultURL')).toThrow(/port/);
     expect(keyVaultUrlOf('AdeAp-weu-1')).toBe('https://adeap-weu-1.vault.azure.net');
   });

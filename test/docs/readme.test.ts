@@ -9,8 +9,9 @@ const readme = readFileSync(join(root, 'README.md'), 'utf8');
 /** The README's configuration table is generated from CONFIG_SETTINGS, so the docs cannot drift from the code. */
 function configTable(): string {
   const cell = (text: string) => text.replace(/\|/g, '\\|');
-  const rows = CONFIG_SETTINGS.map((s) =>
-    `| \`${s.name}\` | ${s.required ? 'yes' : 'no'} | ${s.default ? '`' + s.default + '`' : '—'} | ${cell(s.values)} | ${cell(s.description)} |`,
+  const rows = CONFIG_SETTINGS.map(
+    (s) =>
+      `| \`${s.name}\` | ${s.required ? 'yes' : 'no'} | ${s.default ? '`' + s.default + '`' : '—'} | ${cell(s.values)} | ${cell(s.description)} |`,
   );
   return ['| Setting | Required | Default | Values | What it does |', '|---|---|---|---|---|', ...rows].join('\n');
 }
@@ -22,11 +23,7 @@ describe('README', () => {
     expect(match![1], 'regenerate the table between the markers from CONFIG_SETTINGS').toBe(configTable());
   });
 
-  it.each([
-    ['npm install'],
-    ['npm start'],
-    ['npm test'],
-  ])('quick start names `%s`', (command) => {
+  it.each([['npm install'], ['npm start'], ['npm test']])('quick start names `%s`', (command) => {
     expect(readme).toContain(command);
   });
 

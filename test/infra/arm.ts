@@ -58,7 +58,12 @@ export function templateLevels(file: string, template: ArmTemplate = loadTemplat
     for (const resource of resourcesOf(level.template)) {
       const nested = objectOf(objectOf(resource.properties).template);
       if (resource.type === 'Microsoft.Resources/deployments' && Object.keys(nested).length > 0) {
-        visit({ label: `${level.label} > ${literalName(resource.name)}`, template: nested as ArmTemplate, deployment: resource, parent: level });
+        visit({
+          label: `${level.label} > ${literalName(resource.name)}`,
+          template: nested as ArmTemplate,
+          deployment: resource,
+          parent: level,
+        });
       }
     }
   };
@@ -79,7 +84,10 @@ function literalName(name: string): string {
  * The template as text without what belongs to nested inner-scope templates (their own expressions refer
  * to their own parameters) and, optionally, without the parameter declarations themselves.
  */
-export function ownText(template: ArmTemplate, options: { withoutParameterDeclarations?: boolean; withoutVariableDeclarations?: boolean } = {}): string {
+export function ownText(
+  template: ArmTemplate,
+  options: { withoutParameterDeclarations?: boolean; withoutVariableDeclarations?: boolean } = {},
+): string {
   const copy = JSON.parse(JSON.stringify(template)) as ArmTemplate;
   if (options.withoutParameterDeclarations) delete copy.parameters;
   if (options.withoutVariableDeclarations) delete copy.variables;
@@ -224,10 +232,12 @@ export function referencedParameters(expr: Expr): string[] {
 /** Keys of a createObject(k1, v1, k2, v2, ...) call. */
 export function createObjectKeys(call: Extract<Expr, { kind: 'call' }>): string[] {
   if (call.name !== 'createobject') throw new Error(`not createObject: ${call.name}`);
-  return call.args.filter((_, i) => i % 2 === 0).map((arg) => {
-    if (arg.kind !== 'string') throw new Error('createObject key is not a literal');
-    return arg.value;
-  });
+  return call.args
+    .filter((_, i) => i % 2 === 0)
+    .map((arg) => {
+      if (arg.kind !== 'string') throw new Error('createObject key is not a literal');
+      return arg.value;
+    });
 }
 
 /** Every string value anywhere inside a JSON value (keys included), for scanning expressions. */

@@ -28,7 +28,10 @@ function transpileTree(entry: string, outDir: string): string {
     if (done.has(file)) return;
     done.add(file);
     const source = readFileSync(file, 'utf8');
-    const output = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true }, fileName: file });
+    const output = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+      fileName: file,
+    });
     const target = path.join(outDir, path.relative(REPO_ROOT, file)).replace(/\.ts$/, '.js');
     mkdirSync(path.dirname(target), { recursive: true });
     writeFileSync(target, output.outputText);
@@ -76,7 +79,16 @@ describe('check-settings.cjs with the real core/config.ts', () => {
   });
 
   it('rejects a combination the app would refuse, listing every problem', () => {
-    const result = check(writeParameters('bad.parameters.json', { kekSize: 2048, osFilter: 'all', secretEventTimeoutMinutes: 400, orchestrationTimeoutMinutes: 360, healAction: 'maintenance-window', sweepSchedule: '*/5 * * * *' }));
+    const result = check(
+      writeParameters('bad.parameters.json', {
+        kekSize: 2048,
+        osFilter: 'all',
+        secretEventTimeoutMinutes: 400,
+        orchestrationTimeoutMinutes: 360,
+        healAction: 'maintenance-window',
+        sweepSchedule: '*/5 * * * *',
+      }),
+    );
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('the app would refuse these settings');
     expect(result.stderr).toContain('ADE_KEK_SIZE');
@@ -87,7 +99,10 @@ describe('check-settings.cjs with the real core/config.ts', () => {
 
   it.each([
     [{ enableSelfHealingRestart: false }, 'healAction "restart" deallocates and starts VMs, but enableSelfHealingRestart is false'],
-    [{ enableSelfHealingRestart: false, healAction: 'maintenance-window', maintenanceWindow: 'Sat 01:00-05:00' }, 'healAction "maintenance-window" deallocates'],
+    [
+      { enableSelfHealingRestart: false, healAction: 'maintenance-window', maintenanceWindow: 'Sat 01:00-05:00' },
+      'healAction "maintenance-window" deallocates',
+    ],
   ])('rejects heal actions that restart VMs without the restart role: %j', (parameters, message) => {
     const result = check(writeParameters('no-restart.parameters.json', parameters));
     expect(result.status).toBe(1);
@@ -106,15 +121,36 @@ describe('check-settings.cjs with the real core/config.ts', () => {
   it('passes every setting the configuration module reads, computed like main.json (AZURE_CLIENT_ID is only known after deployment)', () => {
     const recorder = path.join(buildDir, 'recording-config.js');
     const recorded = path.join(buildDir, 'recorded-env.json');
-    writeFileSync(recorder, `exports.loadConfig = (env) => require('fs').writeFileSync(${JSON.stringify(recorded)}, JSON.stringify(env));\n`);
-    const result = check(writeParameters('targets.parameters.json', { targetSubscriptionIds: ['aaaaaaaa-0000-0000-0000-000000000001', 'aaaaaaaa-0000-0000-0000-000000000002'], dryRun: true }), recorder);
+    writeFileSync(
+      recorder,
+      `exports.loadConfig = (env) => require('fs').writeFileSync(${JSON.stringify(recorded)}, JSON.stringify(env));\n`,
+    );
+    const result = check(
+      writeParameters('targets.parameters.json', {
+        targetSubscriptionIds: ['aaaaaaaa-0000-0000-0000-000000000001', 'aaaaaaaa-0000-0000-0000-000000000002'],
+        dryRun: true,
+      }),
+      recorder,
+    );
     expect(result.status).toBe(0);
     const env = JSON.parse(readFileSync(recorded, 'utf8')) as Record<string, string>;
     expect(Object.keys(env).sort()).toEqual([...DEPLOYED].sort());
     expect(env.ADE_SUBSCRIPTIONS).toBe('aaaaaaaa-0000-0000-0000-000000000001,aaaaaaaa-0000-0000-0000-000000000002');
     expect(env.ADE_DRY_RUN).toBe('true');
     const defaults = Object.fromEntries(CONFIG_SETTINGS.filter((s) => s.default !== undefined).map((s) => [s.name, s.default]));
-    for (const name of ['ADE_ENCRYPTION_MODE', 'ADE_KEK_SIZE', 'ADE_KEK_ENABLED', 'ADE_EXCLUDE_RESOURCE_GROUPS', 'ADE_AUTH_MODE', 'ADE_HEAL_ACTION', 'ADE_SWEEP_CONCURRENCY', 'ADE_BEK_HEALTH_SCHEDULE', 'ADE_POLICY_DEFINITION_IDS', 'ADE_OUTCOME_TOPIC_ENDPOINT']) expect(env[name], name).toBe(defaults[name]);
+    for (const name of [
+      'ADE_ENCRYPTION_MODE',
+      'ADE_KEK_SIZE',
+      'ADE_KEK_ENABLED',
+      'ADE_EXCLUDE_RESOURCE_GROUPS',
+      'ADE_AUTH_MODE',
+      'ADE_HEAL_ACTION',
+      'ADE_SWEEP_CONCURRENCY',
+      'ADE_BEK_HEALTH_SCHEDULE',
+      'ADE_POLICY_DEFINITION_IDS',
+      'ADE_OUTCOME_TOPIC_ENDPOINT',
+    ])
+      expect(env[name], name).toBe(defaults[name]);
   });
 });
 
@@ -127,7 +163,10 @@ describe('deploy.sh stops on settings the app would refuse', () => {
     mkdirSync(path.join(app, 'dist', 'core'), { recursive: true });
     copyFileSync(path.join(__dirname, 'fixtures', 'fake-az.cjs'), path.join(bin, 'az'));
     chmodSync(path.join(bin, 'az'), 0o755);
-    writeFileSync(path.join(app, 'dist', 'core', 'config.js'), "exports.loadConfig = () => { throw new Error('Invalid configuration (1 problem):\\n  - ADE_VOLUME_TYPE: Data needs ADE_OS_FILTER=linux'); };\n");
+    writeFileSync(
+      path.join(app, 'dist', 'core', 'config.js'),
+      "exports.loadConfig = () => { throw new Error('Invalid configuration (1 problem):\\n  - ADE_VOLUME_TYPE: Data needs ADE_OS_FILTER=linux'); };\n",
+    );
     writeFileSync(path.join(app, 'host.json'), '{"version":"2.0"}\n');
     const log = path.join(dir, 'az.log');
     const result = spawnSync('bash', [path.join(INFRA_DIR, 'deploy.sh'), '-l', 'westeurope', '--package-dir', app], {
@@ -137,7 +176,10 @@ describe('deploy.sh stops on settings the app would refuse', () => {
     });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('ADE_VOLUME_TYPE: Data needs ADE_OS_FILTER=linux');
-    const calls = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => (JSON.parse(line) as string[]).slice(0, 2).join(' '));
+    const calls = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as string[]).slice(0, 2).join(' '));
     expect(calls).toEqual(['account show']);
   }, 150_000);
 });

@@ -34,18 +34,114 @@ const PARAMETER_TYPES = new Set(['string', 'securestring', 'int', 'bool', 'objec
 const ARM_FUNCTIONS = new Set(
   [
     // array and object
-    'array', 'concat', 'contains', 'createArray', 'createObject', 'empty', 'first', 'flatten', 'intersection', 'items', 'json', 'last', 'length', 'max', 'min', 'null', 'objectKeys', 'range', 'shallowMerge', 'skip', 'take', 'tryGet', 'union',
+    'array',
+    'concat',
+    'contains',
+    'createArray',
+    'createObject',
+    'empty',
+    'first',
+    'flatten',
+    'intersection',
+    'items',
+    'json',
+    'last',
+    'length',
+    'max',
+    'min',
+    'null',
+    'objectKeys',
+    'range',
+    'shallowMerge',
+    'skip',
+    'take',
+    'tryGet',
+    'union',
     // lambda
-    'filter', 'groupBy', 'lambda', 'lambdaVariables', 'map', 'mapValues', 'reduce', 'sort', 'toObject',
+    'filter',
+    'groupBy',
+    'lambda',
+    'lambdaVariables',
+    'map',
+    'mapValues',
+    'reduce',
+    'sort',
+    'toObject',
     // comparison and logical
-    'coalesce', 'equals', 'greater', 'greaterOrEquals', 'less', 'lessOrEquals', 'and', 'bool', 'false', 'if', 'not', 'or', 'true',
+    'coalesce',
+    'equals',
+    'greater',
+    'greaterOrEquals',
+    'less',
+    'lessOrEquals',
+    'and',
+    'bool',
+    'false',
+    'if',
+    'not',
+    'or',
+    'true',
     // date, deployment, numeric
-    'dateTimeAdd', 'dateTimeFromEpoch', 'dateTimeToEpoch', 'utcNow', 'deployer', 'deployment', 'environment', 'parameters', 'variables',
-    'add', 'copyIndex', 'div', 'float', 'int', 'mod', 'mul', 'sub',
+    'dateTimeAdd',
+    'dateTimeFromEpoch',
+    'dateTimeToEpoch',
+    'utcNow',
+    'deployer',
+    'deployment',
+    'environment',
+    'parameters',
+    'variables',
+    'add',
+    'copyIndex',
+    'div',
+    'float',
+    'int',
+    'mod',
+    'mul',
+    'sub',
     // resource
-    'extensionResourceId', 'listAccountSas', 'listKeys', 'listSecrets', 'managementGroup', 'managementGroupResourceId', 'pickZones', 'providers', 'reference', 'references', 'resourceGroup', 'resourceId', 'subscription', 'subscriptionResourceId', 'tenant', 'tenantResourceId',
+    'extensionResourceId',
+    'listAccountSas',
+    'listKeys',
+    'listSecrets',
+    'managementGroup',
+    'managementGroupResourceId',
+    'pickZones',
+    'providers',
+    'reference',
+    'references',
+    'resourceGroup',
+    'resourceId',
+    'subscription',
+    'subscriptionResourceId',
+    'tenant',
+    'tenantResourceId',
     // string
-    'base64', 'base64ToJson', 'base64ToString', 'dataUri', 'dataUriToString', 'endsWith', 'format', 'guid', 'indexOf', 'join', 'lastIndexOf', 'newGuid', 'padLeft', 'replace', 'split', 'startsWith', 'string', 'substring', 'toLower', 'toUpper', 'trim', 'uniqueString', 'uri', 'uriComponent', 'uriComponentToString',
+    'base64',
+    'base64ToJson',
+    'base64ToString',
+    'dataUri',
+    'dataUriToString',
+    'endsWith',
+    'format',
+    'guid',
+    'indexOf',
+    'join',
+    'lastIndexOf',
+    'newGuid',
+    'padLeft',
+    'replace',
+    'split',
+    'startsWith',
+    'string',
+    'substring',
+    'toLower',
+    'toUpper',
+    'trim',
+    'uniqueString',
+    'uri',
+    'uriComponent',
+    'uriComponentToString',
   ].map((name) => name.toLowerCase()),
 );
 
@@ -67,7 +163,8 @@ export function structureProblems(levels: TemplateLevel[]): string[] {
       for (const key of ['type', 'apiVersion', 'name'] as const) {
         if (typeof resource[key] !== 'string' || resource[key] === '') problems.push(`${level.label}: a resource has no ${key}`);
       }
-      if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(String(resource.apiVersion))) problems.push(`${level.label}: ${resource.type} apiVersion ${String(resource.apiVersion)} is malformed`);
+      if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(String(resource.apiVersion)))
+        problems.push(`${level.label}: ${resource.type} apiVersion ${String(resource.apiVersion)} is malformed`);
       if (resource.type === 'Microsoft.Resources/deployments') {
         const scope = objectOf(objectOf(resource.properties).expressionEvaluationOptions).scope;
         if (scope !== 'inner') problems.push(`${level.label}: nested deployment ${resource.name} must use inner expression scope`);
@@ -103,7 +200,8 @@ export function parameterProblems(levels: TemplateLevel[]): string[] {
     const referenced = new Set([...body.matchAll(/parameters\('([^']+)'\)/g)].map((m) => m[1]!));
     for (const [name, raw] of Object.entries(declared)) {
       const description = objectOf(objectOf(raw).metadata).description;
-      if (typeof description !== 'string' || description.trim().length < 10) problems.push(`${level.label}: parameter ${name} has no description`);
+      if (typeof description !== 'string' || description.trim().length < 10)
+        problems.push(`${level.label}: parameter ${name} has no description`);
       if (!referenced.has(name)) problems.push(`${level.label}: parameter ${name} is never used`);
     }
     for (const name of referenced) {
@@ -124,9 +222,11 @@ export function parameterProblems(levels: TemplateLevel[]): string[] {
       if (resource.type !== 'Microsoft.Resources/deployments' || properties.template === undefined) continue;
       const passed = Object.keys(objectOf(properties.parameters));
       const inner = objectOf(objectOf(properties.template).parameters);
-      for (const name of passed) if (!(name in inner)) problems.push(`${level.label}: ${resource.name} passes undeclared parameter ${name}`);
+      for (const name of passed)
+        if (!(name in inner)) problems.push(`${level.label}: ${resource.name} passes undeclared parameter ${name}`);
       for (const [name, raw] of Object.entries(inner)) {
-        if (!passed.includes(name) && objectOf(raw).defaultValue === undefined) problems.push(`${level.label}: ${resource.name} does not pass required parameter ${name}`);
+        if (!passed.includes(name) && objectOf(raw).defaultValue === undefined)
+          problems.push(`${level.label}: ${resource.name} does not pass required parameter ${name}`);
       }
     }
   }
@@ -164,7 +264,8 @@ export function knownApiVersions(pkg: string): Set<string> {
         if (!['browser', 'esm', 'react-native'].includes(entry)) visit(full);
       } else if (entry.endsWith('.js') && !entry.endsWith('.min.js')) {
         const text = readFileSync(full, 'utf8');
-        for (const m of text.matchAll(/(?:apiVersion|defaultValue)[^"'\n]{0,60}["'](\d{4}-\d{2}-\d{2}(?:-preview)?)["']/g)) versions.add(m[1]!);
+        for (const m of text.matchAll(/(?:apiVersion|defaultValue)[^"'\n]{0,60}["'](\d{4}-\d{2}-\d{2}(?:-preview)?)["']/g))
+          versions.add(m[1]!);
       }
     }
   };
@@ -201,9 +302,12 @@ export function apiVersionProblems(levels: TemplateLevel[]): string[] {
       problems.push(`${level.label}: ${pkg} (for ${resource.type}) is not in package-lock.json`);
       continue;
     }
-    if (installedVersion(pkg) !== locked) problems.push(`${pkg}: installed ${installedVersion(pkg) ?? 'nothing'}, lock file says ${locked} (run npm ci)`);
+    if (installedVersion(pkg) !== locked)
+      problems.push(`${pkg}: installed ${installedVersion(pkg) ?? 'nothing'}, lock file says ${locked} (run npm ci)`);
     if (!knownApiVersions(pkg).has(resource.apiVersion)) {
-      problems.push(`${level.label}: ${resource.type}@${resource.apiVersion} is not an api-version ${pkg}@${locked} knows (${[...knownApiVersions(pkg)].sort().join(', ')})`);
+      problems.push(
+        `${level.label}: ${resource.type}@${resource.apiVersion} is not an api-version ${pkg}@${locked} knows (${[...knownApiVersions(pkg)].sort().join(', ')})`,
+      );
     }
   }
   // reference()/list*() calls name an api-version too: it must be one the same template deploys with.
@@ -214,7 +318,8 @@ export function apiVersionProblems(levels: TemplateLevel[]): string[] {
       for (const call of calls(parseExpression(text))) {
         if (!['reference', 'listkeys'].includes(call.name) || call.args.length < 2) continue;
         const version = call.args[1];
-        if (version?.kind === 'string' && !declared.has(version.value)) problems.push(`${level.label}: ${call.name}() uses api-version ${version.value}, which no resource in this template uses`);
+        if (version?.kind === 'string' && !declared.has(version.value))
+          problems.push(`${level.label}: ${call.name}() uses api-version ${version.value}, which no resource in this template uses`);
       }
     }
   }
@@ -224,7 +329,8 @@ export function apiVersionProblems(levels: TemplateLevel[]): string[] {
 // ---------------------------------------------------------------------------------------------------------
 // Role assignments
 
-export type RoleScope = 'subscription' | 'vault resource group' | 'storage account' | 'application insights' | 'function app' | 'resource group';
+export type RoleScope =
+  'subscription' | 'vault resource group' | 'storage account' | 'application insights' | 'function app' | 'resource group';
 
 export interface RoleAssignmentInfo {
   label: string;
@@ -258,20 +364,43 @@ export function roleAssignments(levels: TemplateLevel[]): RoleAssignmentInfo[] {
     if (resource.type !== 'Microsoft.Authorization/roleAssignments') continue;
     const properties = objectOf(resource.properties);
     const expr = parseExpression(String(properties.roleDefinitionId));
-    if (expr.kind !== 'call' || expr.name !== 'subscriptionresourceid' || (expr.args[0] as { value?: string }).value !== 'Microsoft.Authorization/roleDefinitions') {
-      throw new Error(`${level.label}: roleDefinitionId must be subscriptionResourceId('Microsoft.Authorization/roleDefinitions', ...): ${String(properties.roleDefinitionId)}`);
+    if (
+      expr.kind !== 'call' ||
+      expr.name !== 'subscriptionresourceid' ||
+      (expr.args[0] as { value?: string }).value !== 'Microsoft.Authorization/roleDefinitions'
+    ) {
+      throw new Error(
+        `${level.label}: roleDefinitionId must be subscriptionResourceId('Microsoft.Authorization/roleDefinitions', ...): ${String(properties.roleDefinitionId)}`,
+      );
     }
     const idArg = expr.args[1]!;
-    const base = { label: level.label, scope: scopeOf(level, resource), resource, condition: typeof resource.condition === 'string' ? resource.condition : undefined };
+    const base = {
+      label: level.label,
+      scope: scopeOf(level, resource),
+      resource,
+      condition: typeof resource.condition === 'string' ? resource.condition : undefined,
+    };
     if (idArg.kind === 'property' && isVariablesCall(idArg.target, 'roles')) {
       const guid = String(objectOf(objectOf(level.template.variables).roles)[idArg.property]);
       const role = BUILT_IN_ROLES[guid];
-      found.push({ ...base, roleName: role?.name ?? `unknown built-in role ${guid} (variable ${idArg.property})`, builtIn: true, roleDefinitionGuid: guid, actions: [] });
-      if (role && roleKey(role.name) !== roleKey(idArg.property)) found[found.length - 1]!.roleName = `${role.name} (but the variable says ${idArg.property})`;
+      found.push({
+        ...base,
+        roleName: role?.name ?? `unknown built-in role ${guid} (variable ${idArg.property})`,
+        builtIn: true,
+        roleDefinitionGuid: guid,
+        actions: [],
+      });
+      if (role && roleKey(role.name) !== roleKey(idArg.property))
+        found[found.length - 1]!.roleName = `${role.name} (but the variable says ${idArg.property})`;
     } else if (idArg.kind === 'call' && idArg.name === 'variables') {
       const variable = (idArg.args[0] as { value: string }).value;
-      const definition = resourcesOf(level.template).find((r) => r.type === 'Microsoft.Authorization/roleDefinitions' && r.name === `[variables('${variable}')]`);
-      if (!definition) throw new Error(`${level.label}: role assignment refers to variables('${variable}') but no custom role of that name is defined here`);
+      const definition = resourcesOf(level.template).find(
+        (r) => r.type === 'Microsoft.Authorization/roleDefinitions' && r.name === `[variables('${variable}')]`,
+      );
+      if (!definition)
+        throw new Error(
+          `${level.label}: role assignment refers to variables('${variable}') but no custom role of that name is defined here`,
+        );
       const defProps = objectOf(definition.properties);
       const permissions = (defProps.permissions ?? []) as JsonObject[];
       found.push({
@@ -291,7 +420,8 @@ export function roleAssignments(levels: TemplateLevel[]): RoleAssignmentInfo[] {
 function customRoleName(roleName: string): string {
   if (!isExpression(roleName)) return roleName;
   const expr = parseExpression(roleName);
-  if (expr.kind === 'call' && expr.name === 'format' && expr.args[0]?.kind === 'string') return expr.args[0].value.replace(/\s*\(\{0\}\)$/, '');
+  if (expr.kind === 'call' && expr.name === 'format' && expr.args[0]?.kind === 'string')
+    return expr.args[0].value.replace(/\s*\(\{0\}\)$/, '');
   throw new Error(`custom role name must be a literal or format('Name ({0})', ...): ${roleName}`);
 }
 
@@ -308,7 +438,8 @@ export function roleProblems(levels: TemplateLevel[]): string[] {
     if (a.builtIn) {
       const role = a.roleDefinitionGuid ? BUILT_IN_ROLES[a.roleDefinitionGuid] : undefined;
       if (!role) problems.push(`${where}: not a known built-in role id`);
-      else if (role.grantsAccessManagement || role.broaderThanContributor) problems.push(`${where}: role may manage access or is broader than Contributor`);
+      else if (role.grantsAccessManagement || role.broaderThanContributor)
+        problems.push(`${where}: role may manage access or is broader than Contributor`);
       else if (role.name === 'Contributor') problems.push(`${where}: Contributor is never needed; use a narrower role`);
     } else {
       for (const action of a.actions) {
@@ -318,9 +449,11 @@ export function roleProblems(levels: TemplateLevel[]): string[] {
     }
     const description = objectOf(a.resource.metadata).description;
     if (typeof description !== 'string' || description.length < 40) problems.push(`${where}: needs a metadata.description justifying it`);
-    else if (a.builtIn && !description.startsWith(a.roleName)) problems.push(`${where}: description must start with the role name it justifies`);
+    else if (a.builtIn && !description.startsWith(a.roleName))
+      problems.push(`${where}: description must start with the role name it justifies`);
     if (properties.principalType !== 'ServicePrincipal') problems.push(`${where}: principalType must be ServicePrincipal`);
-    if (!String(a.resource.name).startsWith('[guid(')) problems.push(`${where}: name must be a deterministic guid(...) so re-deploys are idempotent`);
+    if (!String(a.resource.name).startsWith('[guid('))
+      problems.push(`${where}: name must be a deterministic guid(...) so re-deploys are idempotent`);
   }
   return problems;
 }
@@ -343,13 +476,15 @@ export function secretProblems(levels: TemplateLevel[]): string[] {
         for (const call of calls(parseExpression(text))) {
           if (call.name.startsWith('list')) problems.push(`${level.label}: output ${name} calls ${call.name}()`);
         }
-        if (/connectionstring|instrumentationkey/i.test(text)) problems.push(`${level.label}: output ${name} exposes a connection string or key`);
+        if (/connectionstring|instrumentationkey/i.test(text))
+          problems.push(`${level.label}: output ${name} exposes a connection string or key`);
       }
     }
     for (const [name, raw] of Object.entries(objectOf(level.template.parameters))) {
       const parameter = objectOf(raw);
       const type = String(parameter.type).toLowerCase();
-      if (type.startsWith('secure') && parameter.defaultValue !== undefined) problems.push(`${level.label}: secure parameter ${name} has a default`);
+      if (type.startsWith('secure') && parameter.defaultValue !== undefined)
+        problems.push(`${level.label}: secure parameter ${name} has a default`);
       for (const text of allStrings(parameter.defaultValue)) {
         if (SECRET_VALUE.test(text)) problems.push(`${level.label}: default of ${name} looks like a secret`);
       }
@@ -361,7 +496,8 @@ export function secretProblems(levels: TemplateLevel[]): string[] {
       for (const text of allStrings(own)) {
         if (!isExpression(text)) continue;
         const listCalls = calls(parseExpression(text)).filter((c) => c.name.startsWith('list'));
-        if (listCalls.length > 0 && !isAppSettings) problems.push(`${level.label}: ${resource.type} ${resource.name} calls ${listCalls[0]!.name}()`);
+        if (listCalls.length > 0 && !isAppSettings)
+          problems.push(`${level.label}: ${resource.type} ${resource.name} calls ${listCalls[0]!.name}()`);
       }
     }
   }

@@ -61,7 +61,8 @@ function planOf(stdout: string): string[] {
 
 const STEPS = {
   build: /^\+ npm --prefix \S+ run build$/,
-  settingsCheck: /^\+ node \S+\/infra\/check-settings\.cjs \S+\/infra\/main\.json \S+\.parameters\.json \S+\/dist\/core\/config\.js '<subscription-id>'$/,
+  settingsCheck:
+    /^\+ node \S+\/infra\/check-settings\.cjs \S+\/infra\/main\.json \S+\.parameters\.json \S+\/dist\/core\/config\.js '<subscription-id>'$/,
   validate: /^\+ az deployment sub validate .*--template-file \S+\/infra\/main\.json /,
   infrastructure: /^\+ az deployment sub create --name ade-autopilot .*--template-file \S+\/infra\/main\.json /,
   graphGrant: /^\+ az rest --method POST --uri 'https:\/\/graph\.microsoft\.com\/v1\.0\/servicePrincipals\/[^']+\/appRoleAssignments'/,
@@ -90,12 +91,25 @@ describe('shellcheck', () => {
 describe('deploy.sh --dry-run', () => {
   it('aad mode: prints every step in order and calls nothing', () => {
     const { bin, log } = tripwireBin();
-    const result = runScript(['--dry-run', '--location', 'westeurope', '--parameters', AAD_PARAMETERS], { PATH: `${bin}:${process.env.PATH}` });
+    const result = runScript(['--dry-run', '--location', 'westeurope', '--parameters', AAD_PARAMETERS], {
+      PATH: `${bin}:${process.env.PATH}`,
+    });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(readIfExists(log)).toBe('');
     const plan = planOf(result.stdout);
-    const order = (['build', 'settingsCheck', 'validate', 'infrastructure', 'graphGrant', 'codeDeploy', 'waitForFunctions', 'eventSubscriptions'] as const).map((step) => stepIndex(plan, step));
+    const order = (
+      [
+        'build',
+        'settingsCheck',
+        'validate',
+        'infrastructure',
+        'graphGrant',
+        'codeDeploy',
+        'waitForFunctions',
+        'eventSubscriptions',
+      ] as const
+    ).map((step) => stepIndex(plan, step));
     expect(order).toEqual([...order].sort((a, b) => a - b));
     expect(plan.some((line) => line.includes("appRoles[?value=='\\''Application.ReadWrite.OwnedBy'\\''].id"))).toBe(true);
     expect(result.stdout).toContain('dry run: nothing was changed');
@@ -103,7 +117,9 @@ describe('deploy.sh --dry-run', () => {
 
   it('single-pass mode: no Graph call at all, code still before event subscriptions', () => {
     const { bin, log } = tripwireBin();
-    const result = runScript(['--dry-run', '--location', 'westeurope', '--parameters', SINGLE_PASS_PARAMETERS], { PATH: `${bin}:${process.env.PATH}` });
+    const result = runScript(['--dry-run', '--location', 'westeurope', '--parameters', SINGLE_PASS_PARAMETERS], {
+      PATH: `${bin}:${process.env.PATH}`,
+    });
     expect(result.status).toBe(0);
     expect(readIfExists(log)).toBe('');
     const plan = planOf(result.stdout);
@@ -165,10 +181,16 @@ describe('deploy.sh against a stateful fake az', () => {
 
   function deploy(h: Harness, parameters = AAD_PARAMETERS): { stdout: string; calls: string[][] } {
     const before = readIfExists(h.log).split('\n').filter(Boolean).length;
-    const result = runScript(['--location', 'westeurope', '--parameters', parameters, '--package-dir', h.packageDir, '--function-wait-seconds', '5'], h.env);
+    const result = runScript(
+      ['--location', 'westeurope', '--parameters', parameters, '--package-dir', h.packageDir, '--function-wait-seconds', '5'],
+      h.env,
+    );
     expect(result.stderr, result.stdout).toBe('');
     expect(result.status).toBe(0);
-    const calls = readIfExists(h.log).split('\n').filter(Boolean).map((line) => JSON.parse(line) as string[]);
+    const calls = readIfExists(h.log)
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as string[]);
     return { stdout: result.stdout, calls: calls.slice(before) };
   }
 
@@ -177,13 +199,30 @@ describe('deploy.sh against a stateful fake az', () => {
       .map((c) => c.join(' '))
       .filter((c) => /^(deployment sub (create|validate)|functionapp deployment|resource tag|rest --method POST)/.test(c))
       .map((c) =>
-        c.startsWith('deployment sub create --name ade-autopilot-events') ? 'create events' : c.startsWith('deployment sub create') ? 'create infrastructure' : c.startsWith('deployment sub validate') ? 'validate' : c.startsWith('functionapp') ? 'zip deploy' : c.startsWith('resource tag') ? 'tag package' : 'grant Graph permission',
+        c.startsWith('deployment sub create --name ade-autopilot-events')
+          ? 'create events'
+          : c.startsWith('deployment sub create')
+            ? 'create infrastructure'
+            : c.startsWith('deployment sub validate')
+              ? 'validate'
+              : c.startsWith('functionapp')
+                ? 'zip deploy'
+                : c.startsWith('resource tag')
+                  ? 'tag package'
+                  : 'grant Graph permission',
       );
 
   it('first run: infrastructure, Graph grant, code, then event subscriptions; second run changes nothing already right', () => {
     const h = harness();
     const first = deploy(h);
-    expect(mutating(first.calls)).toEqual(['validate', 'create infrastructure', 'grant Graph permission', 'zip deploy', 'tag package', 'create events']);
+    expect(mutating(first.calls)).toEqual([
+      'validate',
+      'create infrastructure',
+      'grant Graph permission',
+      'zip deploy',
+      'tag package',
+      'create events',
+    ]);
     expect(first.stdout).toContain('granted');
 
     const second = deploy(h);
@@ -210,10 +249,14 @@ describe('deploy.sh against a stateful fake az', () => {
 
   it('the fake enforces the ordering rule: event subscriptions before code fail like Azure does', () => {
     const h = harness();
-    const result = spawnSync(path.join(path.dirname(h.env.FAKE_AZ_STATE!), 'bin', 'az'), ['deployment', 'sub', 'create', '--name', 'x-events', '--template-file', path.join(INFRA_DIR, 'event-subscriptions.json')], {
-      encoding: 'utf8',
-      env: { ...process.env, ...h.env },
-    });
+    const result = spawnSync(
+      path.join(path.dirname(h.env.FAKE_AZ_STATE!), 'bin', 'az'),
+      ['deployment', 'sub', 'create', '--name', 'x-events', '--template-file', path.join(INFRA_DIR, 'event-subscriptions.json')],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, ...h.env },
+      },
+    );
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('Destination endpoint not found');
   });

@@ -12,15 +12,20 @@ import { roleAssignments } from './checks';
 const readme = readFileSync(path.join(INFRA_DIR, 'README.md'), 'utf8');
 const main = loadTemplate('main.json');
 
-/** Rows of the markdown table whose header starts with `| <first> |`. */
+/** Rows of the markdown table whose header starts with `| <first> |` (cells may be padded by the formatter). */
 function tableRows(first: string): string[][] {
   const lines = readme.split('\n');
-  const start = lines.findIndex((line) => line.startsWith(`| ${first} |`));
+  const start = lines.findIndex((line) => line.split('|')[1]?.trim() === first);
   expect(start, `table starting with "${first}"`).toBeGreaterThanOrEqual(0);
   const rows: string[][] = [];
   for (const line of lines.slice(start + 2)) {
     if (!line.startsWith('|')) break;
-    rows.push(line.split(/(?<!\\)\|/).slice(1, -1).map((cell) => cell.trim()));
+    rows.push(
+      line
+        .split(/(?<!\\)\|/)
+        .slice(1, -1)
+        .map((cell) => cell.trim()),
+    );
   }
   return rows;
 }
@@ -36,7 +41,8 @@ describe('infra/README.md', () => {
       const parameter = objectOf(parameters[unquote(name!)]);
       expect(type, name).toBe(parameter.type);
       const defaultValue = parameter.defaultValue;
-      const expected = defaultValue === '' ? '(empty)' : `\`${typeof defaultValue === 'string' ? defaultValue : JSON.stringify(defaultValue)}\``;
+      const expected =
+        defaultValue === '' ? '(empty)' : `\`${typeof defaultValue === 'string' ? defaultValue : JSON.stringify(defaultValue)}\``;
       expect(defaultCell, name).toBe(expected);
     }
   });
@@ -46,7 +52,10 @@ describe('infra/README.md', () => {
     for (const [name, , , settingCell] of tableRows('Parameter')) {
       const setting = unquote(settingCell!);
       if (setting === '—') {
-        expect(Object.values(adeSettings).some((v) => String(v).includes(`parameters('${unquote(name!)}')`)), name).toBe(false);
+        expect(
+          Object.values(adeSettings).some((v) => String(v).includes(`parameters('${unquote(name!)}')`)),
+          name,
+        ).toBe(false);
       } else if (setting === 'ADE_SUBSCRIPTIONS') {
         expect(unquote(name!)).toBe('targetSubscriptionIds');
       } else {
@@ -56,7 +65,10 @@ describe('infra/README.md', () => {
   });
 
   it('has a Deploy to Azure button whose link is the encoded raw URL of infra/main.json', () => {
-    const link = /\[!\[Deploy to Azure\]\(https:\/\/aka\.ms\/deploytoazurebutton\)\]\((https:\/\/portal\.azure\.com\/#create\/Microsoft\.Template\/uri\/([^)]+))\)/.exec(readme);
+    const link =
+      /\[!\[Deploy to Azure\]\(https:\/\/aka\.ms\/deploytoazurebutton\)\]\((https:\/\/portal\.azure\.com\/#create\/Microsoft\.Template\/uri\/([^)]+))\)/.exec(
+        readme,
+      );
     expect(link).not.toBeNull();
     const templateUrl = decodeURIComponent(link![2]!);
     expect(templateUrl).toMatch(/^https:\/\/raw\.githubusercontent\.com\/[^/]+\/[^/]+\/main\/infra\/main\.json$/);

@@ -57,7 +57,12 @@ function brokenTemplate(patch: (t: JsonObject) => void): TemplateLevel[] {
     parameters: { name: { type: 'string', metadata: { description: 'Name of the identity.' } } },
     variables: { roles: { reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7' } },
     resources: [
-      { type: 'Microsoft.ManagedIdentity/userAssignedIdentities', apiVersion: '2024-11-30', name: "[parameters('name')]", location: 'westeurope' },
+      {
+        type: 'Microsoft.ManagedIdentity/userAssignedIdentities',
+        apiVersion: '2024-11-30',
+        name: "[parameters('name')]",
+        location: 'westeurope',
+      },
     ],
     outputs: {},
   };
@@ -136,7 +141,15 @@ describe('parameters and variables', () => {
       expect(parameter, `${file}: ${name} is not a parameter of main.json`).not.toEqual({});
       const value = objectOf(raw).value as Json;
       const type = String(parameter.type);
-      const actualType = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value === 'number' ? 'int' : typeof value === 'boolean' ? 'bool' : typeof value;
+      const actualType = Array.isArray(value)
+        ? 'array'
+        : value === null
+          ? 'null'
+          : typeof value === 'number'
+            ? 'int'
+            : typeof value === 'boolean'
+              ? 'bool'
+              : typeof value;
       expect(actualType, `${file}: ${name}`).toBe(type === 'securestring' ? 'string' : type);
       if (Array.isArray(parameter.allowedValues)) expect(parameter.allowedValues, `${file}: ${name}`).toContain(value);
       if (typeof parameter.minValue === 'number') expect(value as number).toBeGreaterThanOrEqual(parameter.minValue);
@@ -147,7 +160,9 @@ describe('parameters and variables', () => {
 });
 
 describe('api-versions are known by the locked @azure/arm-* SDK of each resource provider', () => {
-  const namespaces = [...new Set(allResources([...mainLevels, ...eventLevels]).map(({ resource }) => resource.type.split('/')[0]!.toLowerCase()))].sort();
+  const namespaces = [
+    ...new Set(allResources([...mainLevels, ...eventLevels]).map(({ resource }) => resource.type.split('/')[0]!.toLowerCase())),
+  ].sort();
 
   it.each(namespaces)('%s maps to an installed SDK whose version matches the lock file', (namespace) => {
     const pkg = SDK_BY_NAMESPACE[namespace];
@@ -187,7 +202,7 @@ describe('role assignments: least privilege with real built-in role ids', () => 
     const summary = assignments.map((a) => `${a.roleName} @ ${a.scope}${a.condition ? ` if ${a.condition}` : ''}`).sort();
     expect(summary).toEqual(
       [
-        "ADE Autopilot VM encryption operator @ subscription",
+        'ADE Autopilot VM encryption operator @ subscription',
         "ADE Autopilot VM restart @ subscription if [parameters('enableSelfHealingRestart')]",
         'EventGrid Contributor @ vault resource group',
         'Key Vault Contributor @ vault resource group',
@@ -215,14 +230,20 @@ describe('role assignments: least privilege with real built-in role ids', () => 
         expect(hasRestart, a.roleName).toBe(false);
       }
     }
-    const restartDefinition = allResources(mainLevels).find(({ resource }) => resource.type === 'Microsoft.Authorization/roleDefinitions' && resource.name === "[variables('vmRestartRoleName')]");
+    const restartDefinition = allResources(mainLevels).find(
+      ({ resource }) => resource.type === 'Microsoft.Authorization/roleDefinitions' && resource.name === "[variables('vmRestartRoleName')]",
+    );
     expect(restartDefinition?.resource.condition).toBe("[parameters('enableSelfHealingRestart')]");
   });
 
   it('the VM operator role can read VMs, write the extension and update the VM model; outside Compute only read-only Key Vault name checks', () => {
     const operator = assignments.find((a) => a.roleName === 'ADE Autopilot VM encryption operator')!;
     expect(operator.actions).toEqual(
-      expect.arrayContaining(['Microsoft.Compute/virtualMachines/read', 'Microsoft.Compute/virtualMachines/write', 'Microsoft.Compute/virtualMachines/extensions/write']),
+      expect.arrayContaining([
+        'Microsoft.Compute/virtualMachines/read',
+        'Microsoft.Compute/virtualMachines/write',
+        'Microsoft.Compute/virtualMachines/extensions/write',
+      ]),
     );
     for (const action of operator.actions.filter((a) => !a.startsWith('Microsoft.Compute/'))) {
       expect(['Microsoft.KeyVault/checkNameAvailability/read', 'Microsoft.KeyVault/locations/deletedVaults/read']).toContain(action);
@@ -238,7 +259,9 @@ describe('role assignments: least privilege with real built-in role ids', () => 
   ])('reports %s', (_label, id, message) => {
     const levels = brokenTemplate((t) => {
       objectOf(t.variables).roles = { bad: id };
-      (t.resources as JsonObject[]).push(roleAssignment("[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('roles').bad)]"));
+      (t.resources as JsonObject[]).push(
+        roleAssignment("[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('roles').bad)]"),
+      );
     });
     expect(roleProblems(levels).join('\n')).toContain(message);
   });
@@ -247,14 +270,21 @@ describe('role assignments: least privilege with real built-in role ids', () => 
     const wildcard = brokenTemplate((t) => {
       objectOf(t.variables).customName = "[guid('x')]";
       (t.resources as JsonObject[]).push(
-        { type: 'Microsoft.Authorization/roleDefinitions', apiVersion: '2022-04-01', name: "[variables('customName')]", properties: { roleName: 'Everything', permissions: [{ actions: ['Microsoft.Compute/*'] }] } },
+        {
+          type: 'Microsoft.Authorization/roleDefinitions',
+          apiVersion: '2022-04-01',
+          name: "[variables('customName')]",
+          properties: { roleName: 'Everything', permissions: [{ actions: ['Microsoft.Compute/*'] }] },
+        },
         roleAssignment("[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('customName'))]"),
       );
     });
     expect(roleProblems(wildcard).join('\n')).toContain('wildcard action Microsoft.Compute/*');
     const misnamed = brokenTemplate((t) => {
       objectOf(t.variables).roles = { keyVaultContributor: 'acdd72a7-3385-48ef-bd42-f606fba81ae7' };
-      (t.resources as JsonObject[]).push(roleAssignment("[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('roles').keyVaultContributor)]"));
+      (t.resources as JsonObject[]).push(
+        roleAssignment("[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('roles').keyVaultContributor)]"),
+      );
     });
     expect(roleAssignments(misnamed)[0]!.roleName).toBe('Reader (but the variable says keyVaultContributor)');
     expect(roleProblems(misnamed).join('\n')).toContain('description must start with the role name');
@@ -366,7 +396,9 @@ describe('app settings equal what core/config.ts reads', () => {
 
   it('the identity settings point at the user-assigned identity', () => {
     for (const name of ['AZURE_CLIENT_ID', 'AzureWebJobsStorage__clientId']) {
-      expect(settings.values.get(name)).toMatch(/^reference\(resourceid\('Microsoft\.ManagedIdentity\/userAssignedIdentities'.*\)\.clientId$/);
+      expect(settings.values.get(name)).toMatch(
+        /^reference\(resourceid\('Microsoft\.ManagedIdentity\/userAssignedIdentities'.*\)\.clientId$/,
+      );
     }
     expect(settings.values.get('ADE_AUTH_MODE')).toBe('managed-identity');
     expect(settings.values.get('ADE_SUBSCRIPTIONS')).toBe("[join(variables('targetSubscriptionIds'), ',')]");
@@ -374,25 +406,29 @@ describe('app settings equal what core/config.ts reads', () => {
 
   const parameterDriven = appScoped.filter((s) => !['ADE_AUTH_MODE', 'AZURE_CLIENT_ID', 'ADE_SUBSCRIPTIONS'].includes(s.name));
 
-  it.each(parameterDriven.map((s) => [s.name, s] as const))('%s comes from one parameter with the same default and the same allowed values', (name, setting) => {
-    const value = settings.values.get(name)!;
-    const referenced = referencedParameters(parseExpression(value));
-    expect(referenced, `${name} = ${value}`).toHaveLength(1);
-    const parameter = objectOf(parameters[referenced[0]!]);
-    const type = String(parameter.type);
-    // Booleans and integers are converted with toLower(string()) / string(): check the conversion too.
-    if (type === 'bool') expect(value).toMatch(/^\[toLower\(string\(parameters\('[^']+'\)\)\)\]$/);
-    if (type === 'int') expect(value).toMatch(/^\[string\(parameters\('[^']+'\)\)\]$/);
-    if (type === 'string') expect(value).toMatch(/^\[parameters\('[^']+'\)\]$/);
-    expect(String(parameter.defaultValue)).toBe(setting.default ?? '');
-    const allowed = enumeratedValues(setting.values);
-    if (allowed && type === 'bool') expect(allowed.sort()).toEqual(['false', 'true']);
-    else if (allowed) expect((parameter.allowedValues as Json[] | undefined)?.map(String).sort(), `${name} allowedValues`).toEqual(allowed.sort());
-    const range = /^integer (\d+)[–-](\d+)/.exec(setting.values);
-    if (range) expect([parameter.minValue, parameter.maxValue]).toEqual([Number(range[1]), Number(range[2])]);
-    const length = /(\d+)[–-](\d+) chars/.exec(setting.values);
-    if (length) expect([parameter.minLength, parameter.maxLength]).toEqual([Number(length[1]), Number(length[2])]);
-  });
+  it.each(parameterDriven.map((s) => [s.name, s] as const))(
+    '%s comes from one parameter with the same default and the same allowed values',
+    (name, setting) => {
+      const value = settings.values.get(name)!;
+      const referenced = referencedParameters(parseExpression(value));
+      expect(referenced, `${name} = ${value}`).toHaveLength(1);
+      const parameter = objectOf(parameters[referenced[0]!]);
+      const type = String(parameter.type);
+      // Booleans and integers are converted with toLower(string()) / string(): check the conversion too.
+      if (type === 'bool') expect(value).toMatch(/^\[toLower\(string\(parameters\('[^']+'\)\)\)\]$/);
+      if (type === 'int') expect(value).toMatch(/^\[string\(parameters\('[^']+'\)\)\]$/);
+      if (type === 'string') expect(value).toMatch(/^\[parameters\('[^']+'\)\]$/);
+      expect(String(parameter.defaultValue)).toBe(setting.default ?? '');
+      const allowed = enumeratedValues(setting.values);
+      if (allowed && type === 'bool') expect(allowed.sort()).toEqual(['false', 'true']);
+      else if (allowed)
+        expect((parameter.allowedValues as Json[] | undefined)?.map(String).sort(), `${name} allowedValues`).toEqual(allowed.sort());
+      const range = /^integer (\d+)[–-](\d+)/.exec(setting.values);
+      if (range) expect([parameter.minValue, parameter.maxValue]).toEqual([Number(range[1]), Number(range[2])]);
+      const length = /(\d+)[–-](\d+) chars/.exec(setting.values);
+      if (length) expect([parameter.minLength, parameter.maxLength]).toEqual([Number(length[1]), Number(length[2])]);
+    },
+  );
 
   it('ADE_SUBSCRIPTIONS defaults to the deployment subscription when no target subscriptions are given', () => {
     expect(objectOf(main.variables).targetSubscriptionIds).toBe(
@@ -451,16 +487,28 @@ describe('Event Grid filters match the events each function accepts', () => {
     const route = EVENT_ROUTES[name as keyof typeof EVENT_ROUTES] as { eventTypes: readonly string[]; operationNames?: readonly string[] };
     const subscription = subscriptions.find((s) => s.functionName === name)!;
     expect([...subscription.eventTypes].sort()).toEqual([...route.eventTypes].sort());
-    expect(subscription.operationNames ? [...subscription.operationNames].sort() : undefined).toEqual(route.operationNames ? [...route.operationNames].sort() : undefined);
+    expect(subscription.operationNames ? [...subscription.operationNames].sort() : undefined).toEqual(
+      route.operationNames ? [...route.operationNames].sort() : undefined,
+    );
   });
 
   it('Resource Manager functions listen on the subscription topic, policyStates on the Policy Insights topic', () => {
     const topicOf = Object.fromEntries(subscriptions.map((s) => [s.functionName, s.topicParameter]));
-    expect(topicOf).toEqual({ vmWritten: 'resourceEventsTopicName', armDrift: 'resourceEventsTopicName', policyStates: 'policyEventsTopicName' });
+    expect(topicOf).toEqual({
+      vmWritten: 'resourceEventsTopicName',
+      armDrift: 'resourceEventsTopicName',
+      policyStates: 'policyEventsTopicName',
+    });
     const topics = allResources(mainLevels).filter(({ resource }) => resource.type === 'Microsoft.EventGrid/systemTopics');
     const byName = Object.fromEntries(topics.map(({ resource }) => [resource.name, objectOf(resource.properties)]));
-    expect(byName["[parameters('resourceEventsTopicName')]"]).toEqual({ source: '[subscription().id]', topicType: 'Microsoft.Resources.Subscriptions' });
-    expect(byName["[parameters('policyEventsTopicName')]"]).toEqual({ source: '[subscription().id]', topicType: 'Microsoft.PolicyInsights.PolicyStates' });
+    expect(byName["[parameters('resourceEventsTopicName')]"]).toEqual({
+      source: '[subscription().id]',
+      topicType: 'Microsoft.Resources.Subscriptions',
+    });
+    expect(byName["[parameters('policyEventsTopicName')]"]).toEqual({
+      source: '[subscription().id]',
+      topicType: 'Microsoft.PolicyInsights.PolicyStates',
+    });
   });
 
   it('every subscription has a retry policy and an identity-based dead-letter container', () => {
@@ -471,7 +519,10 @@ describe('Event Grid filters match the events each function accepts', () => {
     }
     const deployment = resourcesOf(loadTemplate('event-subscriptions.json'))[0]!;
     const policy = objectOf(objectOf(objectOf(objectOf(deployment.properties).parameters).deliveryPolicy).value);
-    expect(objectOf(policy.retryPolicy)).toEqual({ maxDeliveryAttempts: "[parameters('maxDeliveryAttempts')]", eventTimeToLiveInMinutes: "[parameters('eventTimeToLiveInMinutes')]" });
+    expect(objectOf(policy.retryPolicy)).toEqual({
+      maxDeliveryAttempts: "[parameters('maxDeliveryAttempts')]",
+      eventTimeToLiveInMinutes: "[parameters('eventTimeToLiveInMinutes')]",
+    });
     const deadLetter = objectOf(policy.deadLetterWithResourceIdentity);
     expect(objectOf(deadLetter.identity).type).toBe('UserAssigned');
     expect(objectOf(deadLetter.deadLetterDestination).endpointType).toBe('StorageBlob');
@@ -509,7 +560,11 @@ describe('no secret in outputs or defaults', () => {
   it('reports an output that exposes keys and a default that looks like a connection string', () => {
     const levels = brokenTemplate((t) => {
       t.outputs = { storageKey: { type: 'string', value: "[listKeys(parameters('name'), '2024-11-30').keys[0].value]" } };
-      objectOf(t.parameters).conn = { type: 'string', defaultValue: 'DefaultEndpointsProtocol=https;AccountName=x;AccountKey=abc', metadata: { description: 'A connection string.' } };
+      objectOf(t.parameters).conn = {
+        type: 'string',
+        defaultValue: 'DefaultEndpointsProtocol=https;AccountName=x;AccountKey=abc',
+        metadata: { description: 'A connection string.' },
+      };
     });
     const problems = secretProblems(levels).join('\n');
     expect(problems).toContain('output storageKey looks like a secret');

@@ -21,15 +21,22 @@ afterAll(async () => {
 });
 
 describe('aad + KEK', () => {
-  it.each(['Windows', 'Linux'] as const)('encrypts a new %s VM end to end (event → model update → verified)', async (os) => {
-    vms[os] = await p.createVm(`aadkek-${os.toLowerCase()}`, { os });
-    const status = await expectEncrypted(p, { vmId: vms[os], os, mode: 'aad', kek: true });
-    expect(status.output.vaultName).toMatch(/^adeap-weu-/);
-    expect(status.output.secretUrl).toMatch(new RegExp(`^https://${status.output.vaultName}\\.vault\\.azure\\.net/secrets/`));
-  }, 120_000);
+  it.each(['Windows', 'Linux'] as const)(
+    'encrypts a new %s VM end to end (event → model update → verified)',
+    async (os) => {
+      vms[os] = await p.createVm(`aadkek-${os.toLowerCase()}`, { os });
+      const status = await expectEncrypted(p, { vmId: vms[os], os, mode: 'aad', kek: true });
+      expect(status.output.vaultName).toMatch(/^adeap-weu-/);
+      expect(status.output.secretUrl).toMatch(new RegExp(`^https://${status.output.vaultName}\\.vault\\.azure\\.net/secrets/`));
+    },
+    120_000,
+  );
 
   it('removed the short-lived password: the vault app keeps no credential', async () => {
-    const principals = await p.control<{ value: Array<{ displayName: string; passwordCredentials: unknown[] }> }>('GET', '/_sim/principals');
+    const principals = await p.control<{ value: Array<{ displayName: string; passwordCredentials: unknown[] }> }>(
+      'GET',
+      '/_sim/principals',
+    );
     const apps = principals.value.filter((sp) => sp.displayName.startsWith('ade-autopilot-adeap-'));
     expect(apps).toHaveLength(1); // one app for the region's vault, shared by both VMs
     expect(apps[0]!.passwordCredentials).toEqual([]);
@@ -53,7 +60,13 @@ describe('aad + KEK', () => {
       eventTime: new Date().toISOString(),
       dataVersion: '2',
       metadataVersion: '1',
-      data: { operationName: 'Microsoft.Compute/virtualMachines/write', resourceUri: vmId, status: 'Succeeded', subscriptionId: p.subscriptionId, claims: { 'http://schemas.microsoft.com/identity/claims/objectidentifier': p.user.objectId } },
+      data: {
+        operationName: 'Microsoft.Compute/virtualMachines/write',
+        resourceUri: vmId,
+        status: 'Succeeded',
+        subscriptionId: p.subscriptionId,
+        claims: { 'http://schemas.microsoft.com/identity/claims/objectidentifier': p.user.objectId },
+      },
     }));
     for (const event of redelivered) {
       const res = await p.host.postEventGrid('vmWritten', [event]);
@@ -68,12 +81,22 @@ describe('aad + KEK', () => {
   });
 
   it('HTTP starter: 400 naming the problem for bad input, check-status response for a VM', async () => {
-    const post = (body: string) => p.host.fetch(`/api/vms/encrypt?code=${p.host.keys!.function}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const post = (body: string) =>
+      p.host.fetch(`/api/vms/encrypt?code=${p.host.keys!.function}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
     const cases: Array<[string, RegExp]> = [
       ['not json', /must be JSON/],
       ['{}', /vmId is required/],
       ['{"vmId":"/subscriptions/x/resourceGroups/rg"}', /vmId/],
-      [JSON.stringify({ vmId: `/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/x` }), /not in ADE_SUBSCRIPTIONS/],
+      [
+        JSON.stringify({
+          vmId: `/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/x`,
+        }),
+        /not in ADE_SUBSCRIPTIONS/,
+      ],
     ];
     for (const [body, problem] of cases) {
       const res = await post(body);

@@ -23,7 +23,10 @@ describe('aad without KEK: vault-creation race across 20 VMs in one region', () 
   const vmIds: Array<{ vmId: string; os: 'Windows' | 'Linux' }> = [];
 
   it('encrypts all 20 VMs (Windows and Linux)', async () => {
-    const specs = Array.from({ length: COUNT }, (_, i) => ({ name: `race-${i}`, os: (i % 2 === 0 ? 'Windows' : 'Linux') as 'Windows' | 'Linux' }));
+    const specs = Array.from({ length: COUNT }, (_, i) => ({
+      name: `race-${i}`,
+      os: (i % 2 === 0 ? 'Windows' : 'Linux') as 'Windows' | 'Linux',
+    }));
     const created = await Promise.all(specs.map(async (s) => ({ vmId: await p.createVm(s.name, { os: s.os }), os: s.os })));
     vmIds.push(...created);
     const results = await Promise.all(created.map((c) => expectEncrypted(p, { vmId: c.vmId, os: c.os, mode: 'aad', kek: false }, 150_000)));
@@ -47,12 +50,17 @@ describe('aad without KEK: vault-creation race across 20 VMs in one region', () 
 
     const perVm = writes.length / COUNT;
     // Recorded for the README/bench: amortised ARM writes per VM in aad mode.
-    console.info(`aad, 20 VMs, one region: ${writes.length} ARM writes = ${perVm.toFixed(2)} per VM; ${requests.filter((r) => r.service === 'arm').length - writes.length} ARM reads/other`);
+    console.info(
+      `aad, 20 VMs, one region: ${writes.length} ARM writes = ${perVm.toFixed(2)} per VM; ${requests.filter((r) => r.service === 'arm').length - writes.length} ARM reads/other`,
+    );
     expect(perVm).toBeLessThanOrEqual(2.2);
 
     const keyCreates = requests.filter((r) => r.service === 'keyvault' && /\/keys\/[^/]+\/create$/i.test(r.path));
     expect(keyCreates).toHaveLength(0);
-    const principals = await p.control<{ value: Array<{ displayName: string; passwordCredentials: unknown[] }> }>('GET', '/_sim/principals');
+    const principals = await p.control<{ value: Array<{ displayName: string; passwordCredentials: unknown[] }> }>(
+      'GET',
+      '/_sim/principals',
+    );
     const apps = principals.value.filter((sp) => sp.displayName.startsWith('ade-autopilot-adeap-'));
     expect(apps).toHaveLength(1);
     expect(apps[0]!.passwordCredentials).toEqual([]);

@@ -27,7 +27,9 @@ export async function expectEncrypted(p: Pipeline, run: ExpectedRun, timeoutMs =
   const vm = await p.compute.virtualMachines.get(resourceGroup, name, { expand: 'instanceView' });
   const extension = (vm.resources ?? []).find((r) => r.publisher === 'Microsoft.Azure.Security');
   expect(extension?.typePropertiesType).toBe(run.os === 'Windows' ? 'AzureDiskEncryption' : 'AzureDiskEncryptionForLinux');
-  expect(extension?.typeHandlerVersion).toBe({ Windows: { aad: '1.1', 'single-pass': '2.2' }, Linux: { aad: '0.1', 'single-pass': '1.1' } }[run.os][run.mode]);
+  expect(extension?.typeHandlerVersion).toBe(
+    { Windows: { aad: '1.1', 'single-pass': '2.2' }, Linux: { aad: '0.1', 'single-pass': '1.1' } }[run.os][run.mode],
+  );
   const settings = (extension?.settings ?? {}) as Record<string, string>;
   expect(settings.EncryptionOperation).toBe('EnableEncryption');
   expect(settings.VolumeType).toBe('All');
@@ -142,7 +144,9 @@ export async function observableText(p: Pipeline): Promise<Array<{ where: string
   walk(p.host.stateDir);
   out.push({ where: 'host logs', text: JSON.stringify(p.host.logs) });
   for (const instance of await p.listInstances()) {
-    const res = await fetch(`${p.host.baseUrl}/runtime/webhooks/durabletask/instances/${encodeURIComponent(instance.instanceId)}?showHistory=true&showHistoryOutput=true&showInput=true&code=${encodeURIComponent(p.host.keys!.durable)}`);
+    const res = await fetch(
+      `${p.host.baseUrl}/runtime/webhooks/durabletask/instances/${encodeURIComponent(instance.instanceId)}?showHistory=true&showHistoryOutput=true&showInput=true&code=${encodeURIComponent(p.host.keys!.durable)}`,
+    );
     out.push({ where: `status of ${instance.instanceId}`, text: await res.text() });
   }
   return out;

@@ -12,27 +12,38 @@ let p: Pipeline;
 
 beforeAll(async () => {
   // Polling only every 10 (scaled) minutes: a run that finishes within seconds was woken by its event.
-  p = await startPipeline({ mode: 'single-pass', kek: false, settings: { ADE_FALLBACK_POLL_SECONDS: '600', ADE_SECRET_EVENT_TIMEOUT_MINUTES: '30' } });
+  p = await startPipeline({
+    mode: 'single-pass',
+    kek: false,
+    settings: { ADE_FALLBACK_POLL_SECONDS: '600', ADE_SECRET_EVENT_TIMEOUT_MINUTES: '30' },
+  });
 }, 180_000);
 afterAll(async () => {
   await p?.stop();
 });
 
 async function createVm(name: string, os: 'Windows' | 'Linux', computerName: string): Promise<string> {
-  const vm = await p.compute.virtualMachines.beginCreateOrUpdateAndWait('rg-app', name, {
-    location: 'westeurope',
-    hardwareProfile: { vmSize: 'Standard_D4s_v5' },
-    storageProfile: {
-      imageReference: os === 'Windows'
-        ? { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter-azure-edition', version: 'latest' }
-        : { publisher: 'Canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts-gen2', version: 'latest' },
-      osDisk: { createOption: 'FromImage', osType: os },
-      dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 64 }],
+  const vm = await p.compute.virtualMachines.beginCreateOrUpdateAndWait(
+    'rg-app',
+    name,
+    {
+      location: 'westeurope',
+      hardwareProfile: { vmSize: 'Standard_D4s_v5' },
+      storageProfile: {
+        imageReference:
+          os === 'Windows'
+            ? { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter-azure-edition', version: 'latest' }
+            : { publisher: 'Canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts-gen2', version: 'latest' },
+        osDisk: { createOption: 'FromImage', osType: os },
+        dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 64 }],
+      },
+      osProfile:
+        os === 'Windows'
+          ? { computerName, adminUsername: 'azureuser', adminPassword: 'Sim-Passw0rd-not-secret', windowsConfiguration: {} }
+          : { computerName, adminUsername: 'azureuser', linuxConfiguration: { disablePasswordAuthentication: true } },
     },
-    osProfile: os === 'Windows'
-      ? { computerName, adminUsername: 'azureuser', adminPassword: 'Sim-Passw0rd-not-secret', windowsConfiguration: {} }
-      : { computerName, adminUsername: 'azureuser', linuxConfiguration: { disablePasswordAuthentication: true } },
-  }, { updateIntervalInMs: 50 });
+    { updateIntervalInMs: 50 },
+  );
   return vm.id!;
 }
 
@@ -40,17 +51,21 @@ describe('secretEvents correlation by computerName', () => {
   it.each([
     { os: 'Windows' as const, name: 'corr-win-vm-name-differs', computerName: 'SQLHOST01' },
     { os: 'Linux' as const, name: 'corr-lnx-vm', computerName: 'api-host-westeurope-01' },
-  ])('$os VM $name with computerName $computerName is woken by its Key Vault event', async ({ os, name, computerName }) => {
-    const vmId = await createVm(name, os, computerName);
-    const instanceId = orchestrationInstanceId(vmId);
-    const deadline = Date.now() + 30_000;
-    while (!(await p.getInstance(instanceId))) {
-      if (Date.now() > deadline) throw new Error(`no run started for ${vmId}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const status = await p.waitForInstance(instanceId, 90_000);
-    expect(status.output, JSON.stringify(status.output)).toMatchObject({ vmId, outcome: 'encrypted', completedBy: 'event' });
-    const raised = p.host.logs.filter((l) => String(l.message).startsWith(`secretEvents: raised SecretStored to ${instanceId} `));
-    expect(raised.length).toBeGreaterThanOrEqual(1);
-  }, 120_000);
+  ])(
+    '$os VM $name with computerName $computerName is woken by its Key Vault event',
+    async ({ os, name, computerName }) => {
+      const vmId = await createVm(name, os, computerName);
+      const instanceId = orchestrationInstanceId(vmId);
+      const deadline = Date.now() + 30_000;
+      while (!(await p.getInstance(instanceId))) {
+        if (Date.now() > deadline) throw new Error(`no run started for ${vmId}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const status = await p.waitForInstance(instanceId, 90_000);
+      expect(status.output, JSON.stringify(status.output)).toMatchObject({ vmId, outcome: 'encrypted', completedBy: 'event' });
+      const raised = p.host.logs.filter((l) => String(l.message).startsWith(`secretEvents: raised SecretStored to ${instanceId} `));
+      expect(raised.length).toBeGreaterThanOrEqual(1);
+    },
+    120_000,
+  );
 });

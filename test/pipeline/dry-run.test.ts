@@ -29,7 +29,9 @@ describe('dry run', () => {
     const skipped = await p.createVm('dry-skip', { os: 'Linux', tags: { 'ade-autopilot': 'skip' } });
     const planned = () => p.host.logs.filter((l) => /dry run, nothing started/.test(String(l.message)));
     await settle(() => planned().some((l) => String(l.message).includes(windows)));
-    await settle(() => p.host.logs.some((l) => String(l.message).includes(skipped) && /Skipped: The VM carries the exclusion tag/.test(String(l.message))));
+    await settle(() =>
+      p.host.logs.some((l) => String(l.message).includes(skipped) && /Skipped: The VM carries the exclusion tag/.test(String(l.message))),
+    );
     expect(planned().some((l) => String(l.message).includes(skipped))).toBe(false);
     expect(await p.listInstances()).toEqual([]);
     const writes = armWrites(await appRequests(p));
@@ -40,7 +42,11 @@ describe('dry run', () => {
 
   it('HTTP starter returns the plan with 200 and starts nothing', async () => {
     const vmId = await p.createVm('dry-http', { os: 'Windows' });
-    const res = await p.host.fetch(`/api/vms/encrypt?code=${p.host.keys!.function}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ vmId }) });
+    const res = await p.host.fetch(`/api/vms/encrypt?code=${p.host.keys!.function}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ vmId }),
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ dryRun: true, vmId, decision: 'encrypt' });
     expect(await p.listInstances()).toEqual([]);

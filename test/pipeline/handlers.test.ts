@@ -36,8 +36,19 @@ function vmWriteEvent(overrides: { id?: string; resourceUri?: string; oid?: stri
 function snapshot(id: string, patch: Partial<VmSnapshot> = {}): VmSnapshot {
   const name = id.split('/').pop()!;
   return {
-    id, name, resourceGroup: 'rg-app', subscriptionId: id.split('/')[2]!, location: 'westeurope', osType: 'Windows', vmSize: 'Standard_D4s_v5',
-    provisioningState: 'Succeeded', powerState: 'running', tags: {}, osDisk: { name: `${name}-os` }, dataDisks: [], extensions: [],
+    id,
+    name,
+    resourceGroup: 'rg-app',
+    subscriptionId: id.split('/')[2]!,
+    location: 'westeurope',
+    osType: 'Windows',
+    vmSize: 'Standard_D4s_v5',
+    provisioningState: 'Succeeded',
+    powerState: 'running',
+    tags: {},
+    osDisk: { name: `${name}-os` },
+    dataDisks: [],
+    extensions: [],
     imageReference: { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter', version: 'latest' },
     ...patch,
   };
@@ -69,13 +80,38 @@ describe('vmWritten core', () => {
   const SELF = '99999999-9999-9999-9999-999999999999';
   const cases: Array<{ name: string; body: unknown; reads: number; starts: number }> = [
     { name: 'a VM write in scope', body: [vmWriteEvent()], reads: 1, starts: 1 },
-    { name: 'the same VM twice in a batch (creation writes twice), ids differing in case', body: [vmWriteEvent(), vmWriteEvent({ id: 'b', resourceUri: vmId('VM1').replace('resourceGroups/rg-app', 'resourcegroups/RG-APP') })], reads: 1, starts: 1 },
-    { name: 'a subscription out of scope: dropped without reading the VM', body: [vmWriteEvent({ resourceUri: vmId('vm1', '55555555-5555-5555-5555-555555555555') })], reads: 0, starts: 0 },
+    {
+      name: 'the same VM twice in a batch (creation writes twice), ids differing in case',
+      body: [vmWriteEvent(), vmWriteEvent({ id: 'b', resourceUri: vmId('VM1').replace('resourceGroups/rg-app', 'resourcegroups/RG-APP') })],
+      reads: 1,
+      starts: 1,
+    },
+    {
+      name: 'a subscription out of scope: dropped without reading the VM',
+      body: [vmWriteEvent({ resourceUri: vmId('vm1', '55555555-5555-5555-5555-555555555555') })],
+      reads: 0,
+      starts: 0,
+    },
     { name: 'a write by the app itself (extension, model PATCH, tags)', body: [vmWriteEvent({ oid: SELF })], reads: 0, starts: 0 },
-    { name: 'a temporary deployment URI instead of a VM id', body: [vmWriteEvent({ resourceUri: `/subscriptions/${SUB}/resourceGroups/rg-app/providers/Microsoft.Resources/deployments/d1` })], reads: 0, starts: 0 },
-    { name: 'an extension write (not this route)', body: [vmWriteEvent({ operationName: 'Microsoft.Compute/virtualMachines/extensions/write' })], reads: 0, starts: 0 },
+    {
+      name: 'a temporary deployment URI instead of a VM id',
+      body: [vmWriteEvent({ resourceUri: `/subscriptions/${SUB}/resourceGroups/rg-app/providers/Microsoft.Resources/deployments/d1` })],
+      reads: 0,
+      starts: 0,
+    },
+    {
+      name: 'an extension write (not this route)',
+      body: [vmWriteEvent({ operationName: 'Microsoft.Compute/virtualMachines/extensions/write' })],
+      reads: 0,
+      starts: 0,
+    },
     { name: 'a delete event', body: [vmWriteEvent({ eventType: 'Microsoft.Resources.ResourceDeleteSuccess' })], reads: 0, starts: 0 },
-    { name: 'a malformed event next to a good one', body: [{ eventType: 'Microsoft.Resources.ResourceWriteSuccess', id: 'x' }, vmWriteEvent()], reads: 1, starts: 1 },
+    {
+      name: 'a malformed event next to a good one',
+      body: [{ eventType: 'Microsoft.Resources.ResourceWriteSuccess', id: 'x' }, vmWriteEvent()],
+      reads: 1,
+      starts: 1,
+    },
     { name: 'a body that is not an event at all', body: 'not json', reads: 0, starts: 0 },
   ];
   it.each(cases)('$name', async ({ body, reads, starts }) => {
@@ -104,9 +140,14 @@ describe('vmWritten core', () => {
   it('one failing VM does not lose the others, then fails naming it so Event Grid retries', async () => {
     const bad = vmId('vm-bad');
     const gone = vmId('vm-gone');
-    const fake = vmDeps({ vms: { [bad.toLowerCase()]: new TransientError('ARM answered 503'), [gone.toLowerCase()]: new NotFoundError('no such VM') } });
+    const fake = vmDeps({
+      vms: { [bad.toLowerCase()]: new TransientError('ARM answered 503'), [gone.toLowerCase()]: new NotFoundError('no such VM') },
+    });
     const body = [vmWriteEvent({ id: 'a', resourceUri: bad }), vmWriteEvent({ id: 'b', resourceUri: gone }), vmWriteEvent({ id: 'c' })];
-    const error = await handleVmWritten(body, fake.deps).then(() => undefined, (e: unknown) => e);
+    const error = await handleVmWritten(body, fake.deps).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(VmWrittenError);
     expect((error as VmWrittenError).message).toContain(bad);
     expect((error as VmWrittenError).message).toContain('ARM answered 503');
@@ -120,21 +161,47 @@ describe('secretEvents core', () => {
   const waiter = (name: string): Waiter => ({ instanceId: `encrypt-${name}`, vmId: vmId(name), computerName: name });
   const adeTags = (machine: string) => ({ DiskEncryptionKeyFileName: '3f6d0c1e.BEK', MachineName: machine });
   const cases: Array<{ name: string; tags?: Record<string, string>; waiters: Waiter[]; raised?: string; reason?: RegExp }> = [
-    { name: 'MachineName matches one waiter (case-insensitive)', tags: adeTags('VM-A'), waiters: [waiter('vm-a'), waiter('vm-b')], raised: 'encrypt-vm-a' },
-    { name: 'Windows hostname cut to 15 characters', tags: adeTags('averylongvmname'), waiters: [waiter('averylongvmname-01'), waiter('other')], raised: 'encrypt-averylongvmname-01' },
-    { name: 'unrelated secret (no DiskEncryptionKeyFileName tag)', tags: { purpose: 'app' }, waiters: [waiter('vm-a')], reason: /not an ADE secret/ },
+    {
+      name: 'MachineName matches one waiter (case-insensitive)',
+      tags: adeTags('VM-A'),
+      waiters: [waiter('vm-a'), waiter('vm-b')],
+      raised: 'encrypt-vm-a',
+    },
+    {
+      name: 'Windows hostname cut to 15 characters',
+      tags: adeTags('averylongvmname'),
+      waiters: [waiter('averylongvmname-01'), waiter('other')],
+      raised: 'encrypt-averylongvmname-01',
+    },
+    {
+      name: 'unrelated secret (no DiskEncryptionKeyFileName tag)',
+      tags: { purpose: 'app' },
+      waiters: [waiter('vm-a')],
+      reason: /not an ADE secret/,
+    },
     { name: 'secret version no longer exists', tags: undefined, waiters: [waiter('vm-a')], reason: /was not found/ },
     { name: 'no waiter for the hostname', tags: adeTags('vm-z'), waiters: [waiter('vm-a')], reason: /no waiter has hostname/ },
-    { name: 'ambiguous hostname', tags: adeTags('vm-a'), waiters: [waiter('vm-a'), { ...waiter('vm-a'), instanceId: 'encrypt-other-rg-vm-a' }], reason: /2 waiters/ },
+    {
+      name: 'ambiguous hostname',
+      tags: adeTags('vm-a'),
+      waiters: [waiter('vm-a'), { ...waiter('vm-a'), instanceId: 'encrypt-other-rg-vm-a' }],
+      reason: /2 waiters/,
+    },
     { name: 'empty MachineName (Linux) with a single waiter', tags: adeTags(''), waiters: [waiter('vm-l')], raised: 'encrypt-vm-l' },
-    { name: 'empty MachineName with several waiters', tags: adeTags(''), waiters: [waiter('vm-a'), waiter('vm-b')], reason: /MachineName tag empty/ },
+    {
+      name: 'empty MachineName with several waiters',
+      tags: adeTags(''),
+      waiters: [waiter('vm-a'), waiter('vm-b')],
+      reason: /MachineName tag empty/,
+    },
     { name: 'nobody waiting', tags: adeTags('vm-a'), waiters: [], reason: /no orchestration is waiting/ },
   ];
   it.each(cases)('$name', async ({ tags, waiters, raised, reason }) => {
     const raises: Array<{ instanceId: string; payload: unknown }> = [];
     const vaultsRead: string[] = [];
     const deps: SecretEventsDeps = {
-      findSecretVersionProperties: async (url) => (tags ? { id: url, vaultUrl: `https://${VAULT}.vault.azure.net`, name: '3f6d0c1e', version: 'v', tags } : undefined),
+      findSecretVersionProperties: async (url) =>
+        tags ? { id: url, vaultUrl: `https://${VAULT}.vault.azure.net`, name: '3f6d0c1e', version: 'v', tags } : undefined,
       readWaiters: async (vault) => {
         vaultsRead.push(vault);
         return waiters;
@@ -146,7 +213,9 @@ describe('secretEvents core', () => {
     };
     const results = await handleSecretEvents([fixture('secret-new-version-event.json')], deps);
     if (raised) {
-      expect(raises).toEqual([{ instanceId: raised, payload: { secretUrl: fixture('secret-new-version-event.json').data.Id, vaultName: VAULT } }]);
+      expect(raises).toEqual([
+        { instanceId: raised, payload: { secretUrl: fixture('secret-new-version-event.json').data.Id, vaultName: VAULT } },
+      ]);
       expect(results[0]).toMatchObject({ action: 'raised', instanceId: raised });
     } else {
       expect(raises).toEqual([]);
@@ -158,7 +227,12 @@ describe('secretEvents core', () => {
   it('ignores other Key Vault events without any Key Vault call', async () => {
     const event = { ...fixture('secret-new-version-event.json'), eventType: 'Microsoft.KeyVault.SecretNearExpiry' };
     let calls = 0;
-    const deps: SecretEventsDeps = { findSecretVersionProperties: async () => (calls++, undefined), readWaiters: async () => [], raise: async () => undefined, log: () => undefined };
+    const deps: SecretEventsDeps = {
+      findSecretVersionProperties: async () => (calls++, undefined),
+      readWaiters: async () => [],
+      raise: async () => undefined,
+      log: () => undefined,
+    };
     const results = await handleSecretEvents([event], deps);
     expect(calls).toBe(0);
     expect(results[0]).toMatchObject({ action: 'ignored' });
@@ -193,10 +267,17 @@ describe('entities', () => {
 
   it('vault: get returns null until set; set keeps the app once known', () => {
     expect(vaultEntityStep(undefined, { name: 'get', input: null }).result).toBeNull();
-    const vault = { id: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v', name: 'v', url: 'https://v.vault.azure.net' };
+    const vault = {
+      id: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v',
+      name: 'v',
+      url: 'https://v.vault.azure.net',
+    };
     const app = { appObjectId: 'o', appId: 'a', servicePrincipalObjectId: 's' };
     let state = vaultEntityStep(undefined, { name: 'set', input: { vault, app } }).state;
-    state = vaultEntityStep(state, { name: 'set', input: { vault, kekUrl: 'https://v.vault.azure.net/keys/k/0123', secretEvents: true } }).state;
+    state = vaultEntityStep(state, {
+      name: 'set',
+      input: { vault, kekUrl: 'https://v.vault.azure.net/keys/k/0123', secretEvents: true },
+    }).state;
     expect(state).toEqual({ vault, app, kekUrl: 'https://v.vault.azure.net/keys/k/0123', secretEvents: true });
     expect(() => vaultEntityStep(state, { name: 'set', input: {} })).toThrow(/needs a VaultReady/);
   });
@@ -211,29 +292,100 @@ describe('entities', () => {
 });
 
 describe('secret correlation by computerName', () => {
-  const facts = (name: string, osType: 'Windows' | 'Linux', computerName?: string) => ({ id: vmId(name), name, osType, ...(computerName ? { computerName } : {}) });
+  const facts = (name: string, osType: 'Windows' | 'Linux', computerName?: string) => ({
+    id: vmId(name),
+    name,
+    osType,
+    ...(computerName ? { computerName } : {}),
+  });
   it.each([
-    { name: 'Windows, computerName known', vm: facts('web-frontend-prod-01', 'Windows', 'WEBFE01'), expected: { computerName: 'WEBFE01', hostnameSource: 'os-profile' } },
-    { name: 'Linux, computerName known', vm: facts('api-01', 'Linux', 'api-host-westeurope-01'), expected: { computerName: 'api-host-westeurope-01', hostnameSource: 'os-profile' } },
-    { name: 'Windows, no OS profile: VM name cut to 15', vm: facts('web-frontend-prod-01', 'Windows'), expected: { computerName: 'web-frontend-pr', hostnameSource: 'vm-name' } },
-    { name: 'Linux, no OS profile: VM name', vm: facts('api-frontend-prod-01', 'Linux'), expected: { computerName: 'api-frontend-prod-01', hostnameSource: 'vm-name' } },
+    {
+      name: 'Windows, computerName known',
+      vm: facts('web-frontend-prod-01', 'Windows', 'WEBFE01'),
+      expected: { computerName: 'WEBFE01', hostnameSource: 'os-profile' },
+    },
+    {
+      name: 'Linux, computerName known',
+      vm: facts('api-01', 'Linux', 'api-host-westeurope-01'),
+      expected: { computerName: 'api-host-westeurope-01', hostnameSource: 'os-profile' },
+    },
+    {
+      name: 'Windows, no OS profile: VM name cut to 15',
+      vm: facts('web-frontend-prod-01', 'Windows'),
+      expected: { computerName: 'web-frontend-pr', hostnameSource: 'vm-name' },
+    },
+    {
+      name: 'Linux, no OS profile: VM name',
+      vm: facts('api-frontend-prod-01', 'Linux'),
+      expected: { computerName: 'api-frontend-prod-01', hostnameSource: 'vm-name' },
+    },
   ])('waiterFor: $name', ({ vm, expected }) => {
     expect(waiterFor('encrypt-x', vm)).toEqual({ instanceId: 'encrypt-x', vmId: vm.id, ...expected });
   });
 
-  const known = (id: string, computerName: string): Waiter => ({ instanceId: id, vmId: vmId(id), computerName, hostnameSource: 'os-profile' });
-  const derived = (id: string, computerName: string): Waiter => ({ instanceId: id, vmId: vmId(id), computerName, hostnameSource: 'vm-name' });
+  const known = (id: string, computerName: string): Waiter => ({
+    instanceId: id,
+    vmId: vmId(id),
+    computerName,
+    hostnameSource: 'os-profile',
+  });
+  const derived = (id: string, computerName: string): Waiter => ({
+    instanceId: id,
+    vmId: vmId(id),
+    computerName,
+    hostnameSource: 'vm-name',
+  });
   const legacy = (id: string, computerName: string): Waiter => ({ instanceId: id, vmId: vmId(id), computerName });
   it.each([
-    { name: 'computerName differs from the VM name: matched by computerName', waiters: [known('vm-a', 'HOST-A'), known('vm-b', 'HOST-B')], machine: 'host-b', expected: 'vm-b' },
+    {
+      name: 'computerName differs from the VM name: matched by computerName',
+      waiters: [known('vm-a', 'HOST-A'), known('vm-b', 'HOST-B')],
+      machine: 'host-b',
+      expected: 'vm-b',
+    },
     { name: 'computerName known: the VM name is not a match', waiters: [known('web01', 'HOST-A')], machine: 'web01', expected: undefined },
-    { name: 'computerName known: long Linux hostnames sharing 15 chars are told apart', waiters: [known('a', 'app-frontend-westeurope-01'), known('b', 'app-frontend-westeurope-02')], machine: 'app-frontend-westeurope-02', expected: 'b' },
-    { name: 'computerName known: a 15-char prefix is not a match', waiters: [known('a', 'app-frontend-westeurope-01')], machine: 'app-frontend-we', expected: undefined },
-    { name: 'fallback (no OS profile): 15-char NetBIOS cut still matches', waiters: [derived('a', 'web-frontend-prod-01')], machine: 'WEB-FRONTEND-PR', expected: 'a' },
-    { name: 'fallback with long names sharing 15 chars: ambiguous', waiters: [derived('a', 'app-frontend-westeurope-01'), derived('b', 'app-frontend-westeurope-02')], machine: 'app-frontend-westeurope-02', expected: undefined },
-    { name: 'mixed: the known computerName wins over a derived guess that differs', waiters: [known('a', 'sql01'), derived('b', 'web01')], machine: 'SQL01', expected: 'a' },
-    { name: 'waiter registered before hostnameSource existed: the VM-name rule', waiters: [legacy('a', 'averylongvmname-01')], machine: 'averylongvmname', expected: 'a' },
-    { name: 'empty waiter hostname never matches a named secret', waiters: [known('a', 'x'), legacy('b', '')], machine: 'y', expected: undefined },
+    {
+      name: 'computerName known: long Linux hostnames sharing 15 chars are told apart',
+      waiters: [known('a', 'app-frontend-westeurope-01'), known('b', 'app-frontend-westeurope-02')],
+      machine: 'app-frontend-westeurope-02',
+      expected: 'b',
+    },
+    {
+      name: 'computerName known: a 15-char prefix is not a match',
+      waiters: [known('a', 'app-frontend-westeurope-01')],
+      machine: 'app-frontend-we',
+      expected: undefined,
+    },
+    {
+      name: 'fallback (no OS profile): 15-char NetBIOS cut still matches',
+      waiters: [derived('a', 'web-frontend-prod-01')],
+      machine: 'WEB-FRONTEND-PR',
+      expected: 'a',
+    },
+    {
+      name: 'fallback with long names sharing 15 chars: ambiguous',
+      waiters: [derived('a', 'app-frontend-westeurope-01'), derived('b', 'app-frontend-westeurope-02')],
+      machine: 'app-frontend-westeurope-02',
+      expected: undefined,
+    },
+    {
+      name: 'mixed: the known computerName wins over a derived guess that differs',
+      waiters: [known('a', 'sql01'), derived('b', 'web01')],
+      machine: 'SQL01',
+      expected: 'a',
+    },
+    {
+      name: 'waiter registered before hostnameSource existed: the VM-name rule',
+      waiters: [legacy('a', 'averylongvmname-01')],
+      machine: 'averylongvmname',
+      expected: 'a',
+    },
+    {
+      name: 'empty waiter hostname never matches a named secret',
+      waiters: [known('a', 'x'), legacy('b', '')],
+      machine: 'y',
+      expected: undefined,
+    },
   ])('matchWaiter: $name', ({ waiters, machine, expected }) => {
     expect(matchWaiter(waiters, machine).waiter?.instanceId).toBe(expected);
   });
@@ -247,10 +399,16 @@ describe('secret correlation by computerName', () => {
 
 describe('secretEvents destination', () => {
   it.each([
-    [{ ADE_SECRET_EVENTS_WEBHOOK_URL: 'http://127.0.0.1:7071/runtime/webhooks/eventgrid?functionName=secretEvents&code=k' }, { kind: 'webhook', endpointUrl: 'http://127.0.0.1:7071/runtime/webhooks/eventgrid?functionName=secretEvents&code=k' }],
+    [
+      { ADE_SECRET_EVENTS_WEBHOOK_URL: 'http://127.0.0.1:7071/runtime/webhooks/eventgrid?functionName=secretEvents&code=k' },
+      { kind: 'webhook', endpointUrl: 'http://127.0.0.1:7071/runtime/webhooks/eventgrid?functionName=secretEvents&code=k' },
+    ],
     [
       { WEBSITE_SITE_NAME: 'func-ade', WEBSITE_RESOURCE_GROUP: 'rg-ade', WEBSITE_OWNER_NAME: `${SUB}+rg-ade-WestEuropewebspace` },
-      { kind: 'azure-function', resourceId: `/subscriptions/${SUB}/resourceGroups/rg-ade/providers/Microsoft.Web/sites/func-ade/functions/secretEvents` },
+      {
+        kind: 'azure-function',
+        resourceId: `/subscriptions/${SUB}/resourceGroups/rg-ade/providers/Microsoft.Web/sites/func-ade/functions/secretEvents`,
+      },
     ],
     [{}, undefined],
   ] as Array<[Record<string, string>, unknown]>)('%j', (env, expected) => {
@@ -260,6 +418,8 @@ describe('secretEvents destination', () => {
   });
 
   it('rejects a webhook setting that is not a URL, naming the setting', () => {
-    expect(() => loadConfig({ ADE_SUBSCRIPTIONS: SUB, ADE_SECRET_EVENTS_WEBHOOK_URL: 'secretEvents' })).toThrow(/ADE_SECRET_EVENTS_WEBHOOK_URL/);
+    expect(() => loadConfig({ ADE_SUBSCRIPTIONS: SUB, ADE_SECRET_EVENTS_WEBHOOK_URL: 'secretEvents' })).toThrow(
+      /ADE_SECRET_EVENTS_WEBHOOK_URL/,
+    );
   });
 });

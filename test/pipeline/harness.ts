@@ -27,12 +27,18 @@ import { resetProxyDispatcher } from '../../azure/proxy-fetch';
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 export const VAULT_RG = 'rg-ade-vaults';
 export const EVENTS_RG = 'rg-ade-events';
-export const HUB_KEYS = { master: 'pipeline-master-key', function: 'pipeline-function-key', eventGrid: 'pipeline-eventgrid-key', durable: 'pipeline-durable-key' };
+export const HUB_KEYS = {
+  master: 'pipeline-master-key',
+  function: 'pipeline-function-key',
+  eventGrid: 'pipeline-eventgrid-key',
+  durable: 'pipeline-durable-key',
+};
 
 let built = false;
 const APP_SOURCES = ['functions', 'orchestrations', 'core', 'azure'];
 /** Files of the pipeline itself: a type error in them fails the build; elsewhere it is someone else's work in progress. */
-const OWN_FILES = /^(functions\/(vmWritten|secretEvents|encryptVmHttp|durable|lib\/[\w-]+)\.ts|orchestrations\/(activities|contracts|encrypt-vm|entities|vault-setup)\.ts)/;
+const OWN_FILES =
+  /^(functions\/(vmWritten|secretEvents|encryptVmHttp|durable|lib\/[\w-]+)\.ts|orchestrations\/(activities|contracts|encrypt-vm|entities|vault-setup)\.ts)/;
 const STAMP = path.join(REPO_ROOT, 'dist', '.pipeline-app.stamp');
 const LOCK = path.join(REPO_ROOT, 'dist', '.pipeline-app.lock');
 
@@ -76,14 +82,19 @@ export function buildApp(): void {
     if (upToDate()) return;
     const startedAt = Date.now();
     try {
-      execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(__dirname, 'tsconfig.app.json')], { cwd: REPO_ROOT, stdio: 'pipe' });
+      execFileSync(
+        process.execPath,
+        [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(__dirname, 'tsconfig.app.json')],
+        { cwd: REPO_ROOT, stdio: 'pipe' },
+      );
     } catch (error) {
       const out = String((error as { stdout?: Buffer }).stdout ?? '');
       const ours = out.split('\n').filter((line) => OWN_FILES.test(line));
       if (ours.length > 0) throw new Error(`the app does not compile:\n${ours.join('\n')}`);
     }
     for (const entry of ['vmWritten', 'secretEvents', 'encryptVmHttp', 'durable']) {
-      if (!existsSync(path.join(REPO_ROOT, 'dist/functions', `${entry}.js`))) throw new Error(`build produced no dist/functions/${entry}.js`);
+      if (!existsSync(path.join(REPO_ROOT, 'dist/functions', `${entry}.js`)))
+        throw new Error(`build produced no dist/functions/${entry}.js`);
     }
     writeFileSync(STAMP, String(startedAt));
     const t = new Date(startedAt);
@@ -128,7 +139,17 @@ export interface Pipeline {
   /** Every secret the simulator issued to anyone (client secrets, created passwords, BEKs, tokens are checked separately). */
   control<T = any>(method: string, urlPath: string, body?: unknown): Promise<T>;
   /** Creates a VM over ARM as the user principal and waits until ARM reports it created. */
-  createVm(name: string, options?: { os?: 'Windows' | 'Linux'; resourceGroup?: string; location?: string; tags?: Record<string, string>; dataDisks?: number; vmSize?: string }): Promise<string>;
+  createVm(
+    name: string,
+    options?: {
+      os?: 'Windows' | 'Linux';
+      resourceGroup?: string;
+      location?: string;
+      tags?: Record<string, string>;
+      dataDisks?: number;
+      vmSize?: string;
+    },
+  ): Promise<string>;
   /** Polls the host's Durable API until the instance is terminal. */
   waitForInstance(instanceId: string, timeoutMs?: number): Promise<InstanceStatus>;
   getInstance(instanceId: string): Promise<InstanceStatus | undefined>;
@@ -179,7 +200,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   }) as typeof tls.createSecureContext;
 
   const control = async <T>(method: string, urlPath: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${sim.url}${urlPath}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const response = await fetch(`${sim.url}${urlPath}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await response.text();
     if (!response.ok) throw new Error(`control ${method} ${urlPath} → ${response.status}: ${text.slice(0, 500)}`);
     return (text ? JSON.parse(text) : undefined) as T;
@@ -187,12 +212,31 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
   const subscriptionId = sim.seed.subscriptionId;
   await control('PATCH', '/_sim/arm/config', {
-    durations: { vmCreate: 200, vmUpdate: 100, extension: 300, adeWindows: 1_000, adeLinuxData: 1_000, adeLinuxOs: 2_000, eventSubscription: 50, ...(options.durations ?? {}) },
+    durations: {
+      vmCreate: 200,
+      vmUpdate: 100,
+      extension: 300,
+      adeWindows: 1_000,
+      adeLinuxData: 1_000,
+      adeLinuxOs: 2_000,
+      eventSubscription: 50,
+      ...(options.durations ?? {}),
+    },
   });
-  for (const rg of [VAULT_RG, EVENTS_RG, 'rg-app']) await control('PUT', `/_sim/arm/subscriptions/${subscriptionId}/resourceGroups/${rg}`, { location: 'westeurope' });
+  for (const rg of [VAULT_RG, EVENTS_RG, 'rg-app'])
+    await control('PUT', `/_sim/arm/subscriptions/${subscriptionId}/resourceGroups/${rg}`, { location: 'westeurope' });
 
-  const userOut = await control<{ tenantId: string; clientId: string; objectId: string; clientSecret: string }>('POST', '/_sim/principals', { displayName: 'pipeline-test-user' });
-  const user: UserPrincipal = { tenantId: userOut.tenantId, clientId: userOut.clientId, objectId: userOut.objectId, clientSecret: userOut.clientSecret };
+  const userOut = await control<{ tenantId: string; clientId: string; objectId: string; clientSecret: string }>(
+    'POST',
+    '/_sim/principals',
+    { displayName: 'pipeline-test-user' },
+  );
+  const user: UserPrincipal = {
+    tenantId: userOut.tenantId,
+    clientId: userOut.clientId,
+    objectId: userOut.objectId,
+    clientSecret: userOut.clientSecret,
+  };
   const credential = new ClientSecretCredential(user.tenantId, user.clientId, user.clientSecret);
   const compute = new ComputeManagementClient(credential, subscriptionId);
   const eventGrid = new EventGridManagementClient(credential, subscriptionId);
@@ -219,12 +263,22 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const host = await startHost({ appDir: REPO_ROOT, port, clockScale: scale, keys: HUB_KEYS, env: settings });
 
   if (options.armEvents !== false) {
-    await eventGrid.systemTopics.beginCreateOrUpdateAndWait(EVENTS_RG, 'subscription-events', { location: 'global', source: `/subscriptions/${subscriptionId}`, topicType: 'Microsoft.Resources.Subscriptions' });
+    await eventGrid.systemTopics.beginCreateOrUpdateAndWait(EVENTS_RG, 'subscription-events', {
+      location: 'global',
+      source: `/subscriptions/${subscriptionId}`,
+      topicType: 'Microsoft.Resources.Subscriptions',
+    });
     await eventGrid.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(EVENTS_RG, 'subscription-events', 'vm-written', {
-      destination: { endpointType: 'WebHook', endpointUrl: `${baseUrl}/runtime/webhooks/eventgrid?functionName=vmWritten&code=${HUB_KEYS.eventGrid}`, maxEventsPerBatch: 1 } as never,
+      destination: {
+        endpointType: 'WebHook',
+        endpointUrl: `${baseUrl}/runtime/webhooks/eventgrid?functionName=vmWritten&code=${HUB_KEYS.eventGrid}`,
+        maxEventsPerBatch: 1,
+      } as never,
       filter: {
         includedEventTypes: ['Microsoft.Resources.ResourceWriteSuccess'],
-        advancedFilters: [{ operatorType: 'StringIn', key: 'data.operationName', values: ['Microsoft.Compute/virtualMachines/write'] } as never],
+        advancedFilters: [
+          { operatorType: 'StringIn', key: 'data.operationName', values: ['Microsoft.Compute/virtualMachines/write'] } as never,
+        ],
       },
     });
   }
@@ -253,21 +307,33 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     async createVm(name, vmOptions = {}) {
       const os = vmOptions.os ?? 'Windows';
       const rg = vmOptions.resourceGroup ?? 'rg-app';
-      const vm = await compute.virtualMachines.beginCreateOrUpdateAndWait(rg, name, {
-        location: vmOptions.location ?? 'westeurope',
-        tags: vmOptions.tags ?? {},
-        hardwareProfile: { vmSize: vmOptions.vmSize ?? 'Standard_D4s_v5' },
-        storageProfile: {
-          imageReference: os === 'Windows'
-            ? { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter-azure-edition', version: 'latest' }
-            : { publisher: 'Canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts-gen2', version: 'latest' },
-          osDisk: { createOption: 'FromImage', osType: os },
-          dataDisks: Array.from({ length: vmOptions.dataDisks ?? 1 }, (_, lun) => ({ lun, createOption: 'Empty', diskSizeGB: 64 })),
+      const vm = await compute.virtualMachines.beginCreateOrUpdateAndWait(
+        rg,
+        name,
+        {
+          location: vmOptions.location ?? 'westeurope',
+          tags: vmOptions.tags ?? {},
+          hardwareProfile: { vmSize: vmOptions.vmSize ?? 'Standard_D4s_v5' },
+          storageProfile: {
+            imageReference:
+              os === 'Windows'
+                ? { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter-azure-edition', version: 'latest' }
+                : { publisher: 'Canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts-gen2', version: 'latest' },
+            osDisk: { createOption: 'FromImage', osType: os },
+            dataDisks: Array.from({ length: vmOptions.dataDisks ?? 1 }, (_, lun) => ({ lun, createOption: 'Empty', diskSizeGB: 64 })),
+          },
+          osProfile:
+            os === 'Windows'
+              ? {
+                  computerName: name.slice(0, 15),
+                  adminUsername: 'azureuser',
+                  adminPassword: 'Sim-Passw0rd-not-secret',
+                  windowsConfiguration: {},
+                }
+              : { computerName: name, adminUsername: 'azureuser', linuxConfiguration: { disablePasswordAuthentication: true } },
         },
-        osProfile: os === 'Windows'
-          ? { computerName: name.slice(0, 15), adminUsername: 'azureuser', adminPassword: 'Sim-Passw0rd-not-secret', windowsConfiguration: {} }
-          : { computerName: name, adminUsername: 'azureuser', linuxConfiguration: { disablePasswordAuthentication: true } },
-      }, { updateIntervalInMs: 50 });
+        { updateIntervalInMs: 50 },
+      );
       return vm.id!;
     },
     async getInstance(instanceId) {
@@ -279,7 +345,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       for (;;) {
         const status = await pipeline.getInstance(instanceId);
         if (status && ['Completed', 'Failed', 'Terminated', 'Canceled'].includes(status.runtimeStatus)) return status;
-        if (Date.now() > deadline) throw new Error(`instance ${instanceId} did not finish in ${timeoutMs} ms: ${JSON.stringify(status?.customStatus ?? status?.runtimeStatus ?? 'missing')}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `instance ${instanceId} did not finish in ${timeoutMs} ms: ${JSON.stringify(status?.customStatus ?? status?.runtimeStatus ?? 'missing')}`,
+          );
         await new Promise((r) => setTimeout(r, 100));
       }
     },

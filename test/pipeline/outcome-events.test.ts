@@ -41,7 +41,9 @@ function startWebhook(): Promise<string> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '[]') as Array<DeliveredEvent & { data: { validationCode?: string } }>;
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '[]') as Array<
+        DeliveredEvent & { data: { validationCode?: string } }
+      >;
       if (req.headers['aeg-event-type'] === 'SubscriptionValidation') {
         res.writeHead(200, { 'content-type': 'application/json' });
         return void res.end(JSON.stringify({ validationResponse: body[0]!.data.validationCode }));
@@ -50,11 +52,14 @@ function startWebhook(): Promise<string> {
       res.writeHead(200).end();
     });
   });
-  return new Promise((resolve) => webhook.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(webhook.address() as AddressInfo).port}/outcomes`)));
+  return new Promise((resolve) =>
+    webhook.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(webhook.address() as AddressInfo).port}/outcomes`)),
+  );
 }
 
 /** Event types delivered for a VM, in arrival order. */
-const deliveredFor = (vmId: string): string[] => delivered.filter((e) => e.subject.toLowerCase() === vmId.toLowerCase()).map((e) => e.eventType);
+const deliveredFor = (vmId: string): string[] =>
+  delivered.filter((e) => e.subject.toLowerCase() === vmId.toLowerCase()).map((e) => e.eventType);
 
 /** Waits until the VM's outcome event arrived, then lets a duplicate (if any) arrive too. */
 async function deliveriesFor(vmId: string): Promise<string[]> {
@@ -66,7 +71,12 @@ async function deliveriesFor(vmId: string): Promise<string[]> {
 /** The events the publishing activity sent for a VM, in order: "<eventType> from <orchestration>". */
 function publishedFor(vmId: string): string[] {
   return p.host.logs
-    .filter((l) => String(l.category).startsWith('Function.remediationPublishOutcome') && String(l.message).startsWith('outcome ') && String(l.message).toLowerCase().includes(`for ${vmId.toLowerCase()}:`))
+    .filter(
+      (l) =>
+        String(l.category).startsWith('Function.remediationPublishOutcome') &&
+        String(l.message).startsWith('outcome ') &&
+        String(l.message).toLowerCase().includes(`for ${vmId.toLowerCase()}:`),
+    )
     .map((l) => String(l.message).split(' ')[1]!);
 }
 
@@ -74,12 +84,28 @@ beforeAll(async () => {
   p = await startPipeline({
     mode: 'single-pass',
     kek: false,
-    settings: { ADE_OUTCOME_TOPIC_ENDPOINT: TOPIC_ENDPOINT, ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5', ADE_FALLBACK_POLL_SECONDS: '60', ADE_ORCHESTRATION_TIMEOUT_MINUTES: '60' },
+    settings: {
+      ADE_OUTCOME_TOPIC_ENDPOINT: TOPIC_ENDPOINT,
+      ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5',
+      ADE_FALLBACK_POLL_SECONDS: '60',
+      ADE_ORCHESTRATION_TIMEOUT_MINUTES: '60',
+    },
   });
-  const topic = await p.eventGrid.topics.beginCreateOrUpdateAndWait(EVENTS_RG, TOPIC, { location: 'westeurope' }, { updateIntervalInMs: 50 });
+  const topic = await p.eventGrid.topics.beginCreateOrUpdateAndWait(
+    EVENTS_RG,
+    TOPIC,
+    { location: 'westeurope' },
+    { updateIntervalInMs: 50 },
+  );
   expect(topic.endpoint).toBe(TOPIC_ENDPOINT);
   const endpointUrl = await startWebhook();
-  await p.eventGrid.topicEventSubscriptions.beginCreateOrUpdateAndWait(EVENTS_RG, TOPIC, 'outcomes-webhook', { destination: { endpointType: 'WebHook', endpointUrl } }, { updateIntervalInMs: 50 });
+  await p.eventGrid.topicEventSubscriptions.beginCreateOrUpdateAndWait(
+    EVENTS_RG,
+    TOPIC,
+    'outcomes-webhook',
+    { destination: { endpointType: 'WebHook', endpointUrl } },
+    { updateIntervalInMs: 50 },
+  );
 }, 180_000);
 afterAll(async () => {
   await p?.stop();
@@ -102,13 +128,19 @@ describe('outcome events of encryptVm (custom topic configured)', () => {
     await settle();
     expect(publishedFor(vmId)).toEqual(['AdeAutopilot.VmEncrypted']);
     expect(await deliveriesFor(vmId)).toEqual(['AdeAutopilot.VmEncrypted']);
-    expect(delivered.find((e) => e.subject === vmId)?.data).toMatchObject({ orchestration: 'encryptVm', reason: expect.stringMatching(/^encrypted and verified/) });
+    expect(delivered.find((e) => e.subject === vmId)?.data).toMatchObject({
+      orchestration: 'encryptVm',
+      reason: expect.stringMatching(/^encrypted and verified/),
+    });
     const line = p.host.logs.find((l) => String(l.message).startsWith(`outcome AdeAutopilot.VmEncrypted for ${vmId}`));
     expect(String(line?.message)).toMatch(/encrypted and verified \(single-pass, vault adeap-[a-z0-9-]+, secret seen by (event|polling)\)/);
   }, 120_000);
 
   it('a failed run → exactly one AdeAutopilot.EncryptionFailed carrying the reason', async () => {
-    const kv = new KeyVaultManagementClient(new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret), p.subscriptionId);
+    const kv = new KeyVaultManagementClient(
+      new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret),
+      p.subscriptionId,
+    );
     await kv.vaults.update(VAULT_RG, vaultName, { properties: { enabledForDiskEncryption: false } });
     try {
       const vmId = await p.createVm('outcome-fail', { os: 'Linux' });
@@ -120,19 +152,29 @@ describe('outcome events of encryptVm (custom topic configured)', () => {
       expect(publishedFor(vmId)).toEqual(['AdeAutopilot.EncryptionFailed']);
       expect(await deliveriesFor(vmId)).toEqual(['AdeAutopilot.EncryptionFailed']);
       expect(delivered.find((e) => e.subject === vmId)?.data.reason).toBe(status.output.reason);
-      expect(p.host.logs.some((l) => String(l.message).startsWith(`outcome AdeAutopilot.EncryptionFailed for ${vmId}: ${status.output.reason}`))).toBe(true);
+      expect(
+        p.host.logs.some((l) => String(l.message).startsWith(`outcome AdeAutopilot.EncryptionFailed for ${vmId}: ${status.output.reason}`)),
+      ).toBe(true);
     } finally {
       await kv.vaults.update(VAULT_RG, vaultName, { properties: { enabledForDiskEncryption: true } });
     }
   }, 120_000);
 
   it('skips and already-encrypted runs publish nothing', async () => {
-    const res = await p.host.fetch(`/api/vms/encrypt?code=${HUB_KEYS.function}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ vmId: firstVmId }) });
+    const res = await p.host.fetch(`/api/vms/encrypt?code=${HUB_KEYS.function}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ vmId: firstVmId }),
+    });
     expect(res.status).toBe(202);
-    const status = await eventually('the re-run to finish', async () => {
-      const s = await p.getInstance(orchestrationInstanceId(firstVmId));
-      return s && s.runtimeStatus === 'Completed' && s.output?.outcome === 'already-encrypted' ? s : undefined;
-    }, 60_000);
+    const status = await eventually(
+      'the re-run to finish',
+      async () => {
+        const s = await p.getInstance(orchestrationInstanceId(firstVmId));
+        return s && s.runtimeStatus === 'Completed' && s.output?.outcome === 'already-encrypted' ? s : undefined;
+      },
+      60_000,
+    );
     expect(status.input).toMatchObject({ publishOutcome: true });
     expect(status.output.outcomeEvent).toBeUndefined();
     await settle();
@@ -142,9 +184,15 @@ describe('outcome events of encryptVm (custom topic configured)', () => {
 
   it('remediateVm running encryptVm as its sub-orchestration → one VmEncrypted (from encryptVm), none from remediateVm', async () => {
     // Without the Resource Manager subscription vmWritten stays quiet: only the heal request starts work.
-    await p.eventGrid.systemTopicEventSubscriptions.beginDeleteAndWait(EVENTS_RG, 'subscription-events', 'vm-written', { updateIntervalInMs: 50 });
+    await p.eventGrid.systemTopicEventSubscriptions.beginDeleteAndWait(EVENTS_RG, 'subscription-events', 'vm-written', {
+      updateIntervalInMs: 50,
+    });
     const vmId = await p.createVm('outcome-heal', { os: 'Linux' });
-    const res = await p.host.fetch(`/api/vms/heal?code=${HUB_KEYS.function}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ vmId }) });
+    const res = await p.host.fetch(`/api/vms/heal?code=${HUB_KEYS.function}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ vmId }),
+    });
     expect(res.status).toBe(202);
     const remediation = await p.waitForInstance(remediationInstanceId(vmId), 90_000);
     expect(remediation.output).toMatchObject({ action: 'encrypt', result: 'succeeded' });

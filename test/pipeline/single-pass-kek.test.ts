@@ -18,7 +18,12 @@ beforeAll(async () => {
   p = await startPipeline({
     mode: 'single-pass',
     kek: true,
-    settings: { ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5', ADE_FALLBACK_POLL_SECONDS: '60', ADE_ORCHESTRATION_TIMEOUT_MINUTES: '60', ADE_TAG_OUTCOME: 'true' },
+    settings: {
+      ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5',
+      ADE_FALLBACK_POLL_SECONDS: '60',
+      ADE_ORCHESTRATION_TIMEOUT_MINUTES: '60',
+      ADE_TAG_OUTCOME: 'true',
+    },
   });
 }, 180_000);
 afterAll(async () => {
@@ -36,14 +41,18 @@ async function runOf(vmId: string) {
 }
 
 describe('single-pass + KEK', () => {
-  it.each(['Windows', 'Linux'] as const)('encrypts a new %s VM with one extension PUT and no model update', async (os) => {
-    const vmId = await p.createVm(`spkek-${os.toLowerCase()}`, { os });
-    const status = await expectEncrypted(p, { vmId, os, mode: 'single-pass', kek: true });
-    vaultName = status.output.vaultName;
-    const { resourceGroup, name } = { resourceGroup: 'rg-app', name: `spkek-${os.toLowerCase()}` };
-    expect((await p.compute.virtualMachines.get(resourceGroup, name)).tags).toMatchObject({ 'ade-autopilot/state': 'encrypted' });
-    expect(status.output.disks.find((d: { role: string }) => d.role === 'os')).toMatchObject({ encryption: 'encrypted' });
-  }, 120_000);
+  it.each(['Windows', 'Linux'] as const)(
+    'encrypts a new %s VM with one extension PUT and no model update',
+    async (os) => {
+      const vmId = await p.createVm(`spkek-${os.toLowerCase()}`, { os });
+      const status = await expectEncrypted(p, { vmId, os, mode: 'single-pass', kek: true });
+      vaultName = status.output.vaultName;
+      const { resourceGroup, name } = { resourceGroup: 'rg-app', name: `spkek-${os.toLowerCase()}` };
+      expect((await p.compute.virtualMachines.get(resourceGroup, name)).tags).toMatchObject({ 'ade-autopilot/state': 'encrypted' });
+      expect(status.output.disks.find((d: { role: string }) => d.role === 'os')).toMatchObject({ encryption: 'encrypted' });
+    },
+    120_000,
+  );
 
   it('woke up through secretEvents: the Key Vault event was correlated by MachineName', () => {
     const raised = p.host.logs.filter((l) => /raised SecretStored to encrypt-/.test(String(l.message)));
@@ -51,14 +60,22 @@ describe('single-pass + KEK', () => {
   });
 
   it('completes through fallback polling when the Key Vault event is lost (event subscription deleted)', async () => {
-    await p.eventGrid.systemTopicEventSubscriptions.beginDeleteAndWait(VAULT_RG, `${vaultName}-events`, secretEventSubscriptionName(vaultName), { updateIntervalInMs: 50 });
+    await p.eventGrid.systemTopicEventSubscriptions.beginDeleteAndWait(
+      VAULT_RG,
+      `${vaultName}-events`,
+      secretEventSubscriptionName(vaultName),
+      { updateIntervalInMs: 50 },
+    );
     const vmId = await p.createVm('spkek-lost', { os: 'Windows' });
     const status = await expectEncrypted(p, { vmId, os: 'Windows', mode: 'single-pass', kek: true });
     expect(status.output.completedBy).toBe('polling');
   }, 120_000);
 
   it('fails with a clear reason when the extension fails (vault no longer enabled for disk encryption)', async () => {
-    const kv = new KeyVaultManagementClient(new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret), p.subscriptionId);
+    const kv = new KeyVaultManagementClient(
+      new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret),
+      p.subscriptionId,
+    );
     await kv.vaults.update(VAULT_RG, vaultName, { properties: { enabledForDiskEncryption: false } });
     try {
       const vmId = await p.createVm('spkek-flagoff', { os: 'Windows' });

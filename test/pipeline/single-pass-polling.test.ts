@@ -13,7 +13,15 @@ let p: Pipeline;
 const POLL_SECONDS = 900; // 15 simulated minutes = 15 s of real time at the host's 60× clock
 
 beforeAll(async () => {
-  p = await startPipeline({ mode: 'single-pass', kek: false, settings: { ADE_SECRET_EVENTS_WEBHOOK_URL: '', ADE_FALLBACK_POLL_SECONDS: String(POLL_SECONDS), ADE_SECRET_EVENT_TIMEOUT_MINUTES: '60' } });
+  p = await startPipeline({
+    mode: 'single-pass',
+    kek: false,
+    settings: {
+      ADE_SECRET_EVENTS_WEBHOOK_URL: '',
+      ADE_FALLBACK_POLL_SECONDS: String(POLL_SECONDS),
+      ADE_SECRET_EVENT_TIMEOUT_MINUTES: '60',
+    },
+  });
 }, 180_000);
 afterAll(async () => {
   await p?.stop();
@@ -21,7 +29,9 @@ afterAll(async () => {
 
 describe('single-pass without KEK, no event subscription', () => {
   it('encrypts new Windows and Linux VMs by polling alone', async () => {
-    const runs = await Promise.all((['Windows', 'Linux'] as const).map(async (os) => ({ os, vmId: await p.createVm(`sppoll-${os.toLowerCase()}`, { os }) })));
+    const runs = await Promise.all(
+      (['Windows', 'Linux'] as const).map(async (os) => ({ os, vmId: await p.createVm(`sppoll-${os.toLowerCase()}`, { os }) })),
+    );
     const statuses = await Promise.all(runs.map((r) => expectEncrypted(p, { vmId: r.vmId, os: r.os, mode: 'single-pass', kek: false })));
     expect(statuses.map((s) => s.output.completedBy)).toEqual(['polling', 'polling']);
   }, 120_000);
@@ -39,23 +49,35 @@ describe('single-pass without KEK, no event subscription', () => {
   it('a SecretStored event raised before the orchestration waits is buffered and wakes it', async () => {
     // Start it through the HTTP starter (no VM-write delivery for this VM) and raise right away,
     // while the run is still inspecting the VM / reading the vault entity.
-    await p.eventGrid.systemTopicEventSubscriptions.beginDeleteAndWait(EVENTS_RG, 'subscription-events', 'vm-written', { updateIntervalInMs: 50 });
+    await p.eventGrid.systemTopicEventSubscriptions.beginDeleteAndWait(EVENTS_RG, 'subscription-events', 'vm-written', {
+      updateIntervalInMs: 50,
+    });
     const vmId = await p.createVm('sppoll-early', { os: 'Windows' });
     const instanceId = orchestrationInstanceId(vmId);
-    const started = await p.host.fetch(`/api/vms/encrypt?code=${p.host.keys!.function}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ vmId }) });
+    const started = await p.host.fetch(`/api/vms/encrypt?code=${p.host.keys!.function}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ vmId }),
+    });
     expect(started.status).toBe(202);
     const status = await p.getInstance(instanceId);
     expect(status?.customStatus?.phase ?? 'not-yet').not.toBe('waiting-for-secret');
     const startedAt = Date.now();
-    const raise = await p.host.fetch(`/runtime/webhooks/durabletask/instances/${instanceId}/raiseEvent/SecretStored?code=${p.host.keys!.durable}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ secretUrl: 'https://example.vault.azure.net/secrets/s/00000000000000000000000000000000', vaultName: 'example' }),
-    });
+    const raise = await p.host.fetch(
+      `/runtime/webhooks/durabletask/instances/${instanceId}/raiseEvent/SecretStored?code=${p.host.keys!.durable}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          secretUrl: 'https://example.vault.azure.net/secrets/s/00000000000000000000000000000000',
+          vaultName: 'example',
+        }),
+      },
+    );
     expect(raise.status).toBe(202);
     const done = await expectEncrypted(p, { vmId, os: 'Windows', mode: 'single-pass', kek: false });
     expect(done.output.completedBy).toBe('event');
     // Woken by the buffered event, not by the first poll 15 s (real) later.
-    expect(Date.now() - startedAt).toBeLessThan(POLL_SECONDS * 1000 / 60);
+    expect(Date.now() - startedAt).toBeLessThan((POLL_SECONDS * 1000) / 60);
   }, 120_000);
 });

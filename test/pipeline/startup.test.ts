@@ -14,7 +14,14 @@ describe('start-up with a bad configuration', () => {
       appDir: REPO_ROOT,
       port: 0,
       keys: false,
-      env: { ADE_SUBSCRIPTIONS: 'not-a-guid', ADE_KEK_SIZE: '1024', ADE_AUTH_MODE: 'environment', AZURE_CLIENT_SECRET: secret, AZURE_TENANT_ID: '', AZURE_CLIENT_ID: '' },
+      env: {
+        ADE_SUBSCRIPTIONS: 'not-a-guid',
+        ADE_KEK_SIZE: '1024',
+        ADE_AUTH_MODE: 'environment',
+        AZURE_CLIENT_SECRET: secret,
+        AZURE_TENANT_ID: '',
+        AZURE_CLIENT_ID: '',
+      },
     });
     const error = await started.then(
       async (host) => {

@@ -12,16 +12,25 @@ describe('expectedBekSecrets', () => {
     const refs = expectedBekSecrets(win);
     expect(refs).toHaveLength(1);
     expect(refs[0]).toMatchObject({
-      vaultName: 'adeap-weu-0123456789abcd', secretName: '7d1b2c3e-4f50-4617-8a9b-0c1d2e3f4a5b', secretVersion: '11112222333344445555666677778888',
+      vaultName: 'adeap-weu-0123456789abcd',
+      secretName: '7d1b2c3e-4f50-4617-8a9b-0c1d2e3f4a5b',
+      secretVersion: '11112222333344445555666677778888',
       keyUrl: 'https://adeap-weu-0123456789abcd.vault.azure.net/keys/ade-kek/00112233445566778899aabbccddeeff',
-      disks: ['win-enc-01_OsDisk_1', 'win-enc-01-data0'], source: 'disk-instance-view',
+      disks: ['win-enc-01_OsDisk_1', 'win-enc-01-data0'],
+      source: 'disk-instance-view',
     });
     expect(refs[0].vaultResourceId).toMatch(/\/vaults\/adeap-weu-0123456789abcd$/);
   });
 
   it('dual-pass: from the VM model', () => {
     const vm = structuredClone(win);
-    vm.osDisk.encryptionSettings = { enabled: true, diskEncryptionKey: { secretUrl: 'https://kv-legacy.vault.azure.net/secrets/abc/0123', sourceVault: { id: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-legacy' } } };
+    vm.osDisk.encryptionSettings = {
+      enabled: true,
+      diskEncryptionKey: {
+        secretUrl: 'https://kv-legacy.vault.azure.net/secrets/abc/0123',
+        sourceVault: { id: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-legacy' },
+      },
+    };
     delete vm.instanceView;
     expect(expectedBekSecrets(vm).map((r) => [r.source, r.vaultName, r.secretName])).toEqual([['vm-model', 'kv-legacy', 'abc']]);
   });
@@ -32,9 +41,21 @@ describe('expectedBekSecrets', () => {
     const url = 'https://adeap-neu-0123456789abcd.vault.azure.net/secrets/S1/AAAA';
     const refs = expectedBekSecrets(vm, [
       { name: 'd1', encryptionSettingsCollection: { enabled: true, encryptionSettings: [{ diskEncryptionKey: { secretUrl: url } }] } },
-      { name: 'd2', encryptionSettingsCollection: { enabled: true, encryptionSettings: [{ diskEncryptionKey: { secretUrl: url.toLowerCase() } }] } },
-      { name: 'd3', encryptionSettingsCollection: { enabled: false, encryptionSettings: [{ diskEncryptionKey: { secretUrl: 'https://other.vault.azure.net/secrets/x/1' } }] } },
-      { name: 'd4', encryptionSettingsCollection: { enabled: true, encryptionSettings: [{ diskEncryptionKey: { secretUrl: 'not a url' } }] } },
+      {
+        name: 'd2',
+        encryptionSettingsCollection: { enabled: true, encryptionSettings: [{ diskEncryptionKey: { secretUrl: url.toLowerCase() } }] },
+      },
+      {
+        name: 'd3',
+        encryptionSettingsCollection: {
+          enabled: false,
+          encryptionSettings: [{ diskEncryptionKey: { secretUrl: 'https://other.vault.azure.net/secrets/x/1' } }],
+        },
+      },
+      {
+        name: 'd4',
+        encryptionSettingsCollection: { enabled: true, encryptionSettings: [{ diskEncryptionKey: { secretUrl: 'not a url' } }] },
+      },
     ]);
     expect(refs.map((r) => [r.secretName, r.disks])).toEqual([['S1', ['d1', 'd2']]]);
   });
@@ -50,8 +71,19 @@ describe('bekHealthOf', () => {
   it.each([
     ['windows healthy', win, 'healthy'],
     ['linux healthy', lnx, 'healthy'],
-    ['linux exit 52', withExtensionFailure(lnx, 'BEK disk is missing or not initialized. Please make sure the VM has a BEK volume attached.'), 'bek-missing'],
-    ['linux passphrase file', withExtensionFailure(lnx, 'Cannot find current passphrase file. This could happen if BEK volume is not mounted or LinuxPassPhrase file is missing from BEK volume.'), 'bek-missing'],
+    [
+      'linux exit 52',
+      withExtensionFailure(lnx, 'BEK disk is missing or not initialized. Please make sure the VM has a BEK volume attached.'),
+      'bek-missing',
+    ],
+    [
+      'linux passphrase file',
+      withExtensionFailure(
+        lnx,
+        'Cannot find current passphrase file. This could happen if BEK volume is not mounted or LinuxPassPhrase file is missing from BEK volume.',
+      ),
+      'bek-missing',
+    ],
     ['windows BEK file', withExtensionFailure(win, '[2.2.0.48] BEK file not found on the BEK volume'), 'bek-missing'],
     ['other failure is not BEK-missing', withExtensionFailure(win, 'Failed to send DiskEncryptionData'), 'healthy'],
   ])('%s → %s', (_name, vm, status) => {
@@ -78,18 +110,42 @@ const ref: BekSecretRef = expectedBekSecrets(win)[0];
 const vaultId = ref.vaultResourceId!;
 const present = (over: Partial<SecretFinding> = {}): SecretFinding => ({ ref, secret: 'present', kek: 'present', ...over });
 const input = (over: Partial<RestoreInput>): RestoreInput => ({
-  findings: [present()], vaults: [{ vaultName: ref.vaultName, vaultResourceId: vaultId, exists: true, enabledForDiskEncryption: true }],
-  bekMissing: true, powerState: 'running', healAction: 'restart', ...over,
+  findings: [present()],
+  vaults: [{ vaultName: ref.vaultName, vaultResourceId: vaultId, exists: true, enabledForDiskEncryption: true }],
+  bekMissing: true,
+  powerState: 'running',
+  healAction: 'restart',
+  ...over,
 });
 
 describe('planBekRestore', () => {
   it.each([
     ['BEK missing, secret present → deallocate + start', input({}), 'restore', ['reprovision']],
     ['deallocated VM → start only', input({ powerState: 'deallocated' }), 'restore', ['reprovision']],
-    ['secret soft-deleted → recover, then re-provision', input({ findings: [present({ secret: 'soft-deleted' })] }), 'restore', ['recover-secret', 'reprovision']],
-    ['KEK and secret soft-deleted → KEK first', input({ findings: [present({ secret: 'soft-deleted', kek: 'soft-deleted' })] }), 'restore', ['recover-kek', 'recover-secret', 'reprovision']],
-    ['vault flag off → repair before re-provision', input({ vaults: [{ vaultName: ref.vaultName, vaultResourceId: vaultId, exists: true, enabledForDiskEncryption: false }] }), 'restore', ['repair-vault', 'reprovision']],
-    ['secret deleted but guest fine → recover only', input({ bekMissing: false, findings: [present({ secret: 'soft-deleted' })] }), 'restore', ['recover-secret']],
+    [
+      'secret soft-deleted → recover, then re-provision',
+      input({ findings: [present({ secret: 'soft-deleted' })] }),
+      'restore',
+      ['recover-secret', 'reprovision'],
+    ],
+    [
+      'KEK and secret soft-deleted → KEK first',
+      input({ findings: [present({ secret: 'soft-deleted', kek: 'soft-deleted' })] }),
+      'restore',
+      ['recover-kek', 'recover-secret', 'reprovision'],
+    ],
+    [
+      'vault flag off → repair before re-provision',
+      input({ vaults: [{ vaultName: ref.vaultName, vaultResourceId: vaultId, exists: true, enabledForDiskEncryption: false }] }),
+      'restore',
+      ['repair-vault', 'reprovision'],
+    ],
+    [
+      'secret deleted but guest fine → recover only',
+      input({ bekMissing: false, findings: [present({ secret: 'soft-deleted' })] }),
+      'restore',
+      ['recover-secret'],
+    ],
     ['all healthy → nothing', input({ bekMissing: false }), 'nothing', []],
     ['purged → unrecoverable', input({ findings: [present({ secret: 'purged' })] }), 'unrecoverable', []],
     ['KEK purged → unrecoverable', input({ findings: [present({ kek: 'purged' })] }), 'unrecoverable', []],
@@ -123,15 +179,34 @@ describe('planBekRestore', () => {
 });
 
 describe('vaultDrift', () => {
-  const healthy = { name: 'adeap-weu-0123456789abcd', enabledForDiskEncryption: true, enableSoftDelete: true, enablePurgeProtection: true, enableRbacAuthorization: false, accessPolicies: [{ tenantId: 't', objectId: 'APP', permissions: { keys: ['Get', 'Create'], secrets: ['List', 'Recover'] } }] };
+  const healthy = {
+    name: 'adeap-weu-0123456789abcd',
+    enabledForDiskEncryption: true,
+    enableSoftDelete: true,
+    enablePurgeProtection: true,
+    enableRbacAuthorization: false,
+    accessPolicies: [{ tenantId: 't', objectId: 'APP', permissions: { keys: ['Get', 'Create'], secrets: ['List', 'Recover'] } }],
+  };
   const required = [{ tenantId: 't', objectId: 'app', permissions: { keys: ['get', 'create'], secrets: ['list', 'recover'] } }];
   it.each([
     ['healthy', {}, []],
     ['flag off', { enabledForDiskEncryption: false }, ['disk-encryption-disabled']],
-    ['soft delete and purge protection off', { enableSoftDelete: false, enablePurgeProtection: false }, ['soft-delete-disabled', 'purge-protection-disabled']],
+    [
+      'soft delete and purge protection off',
+      { enableSoftDelete: false, enablePurgeProtection: false },
+      ['soft-delete-disabled', 'purge-protection-disabled'],
+    ],
     ['principal removed', { accessPolicies: [] }, ['access-policy-missing']],
-    ['principal lost a permission', { accessPolicies: [{ tenantId: 't', objectId: 'app', permissions: { keys: ['get'], secrets: ['list', 'recover'] } }] }, ['access-policy-missing']],
-    ['"all" covers everything', { accessPolicies: [{ tenantId: 't', objectId: 'app', permissions: { keys: ['all'], secrets: ['all'] } }] }, []],
+    [
+      'principal lost a permission',
+      { accessPolicies: [{ tenantId: 't', objectId: 'app', permissions: { keys: ['get'], secrets: ['list', 'recover'] } }] },
+      ['access-policy-missing'],
+    ],
+    [
+      '"all" covers everything',
+      { accessPolicies: [{ tenantId: 't', objectId: 'app', permissions: { keys: ['all'], secrets: ['all'] } }] },
+      [],
+    ],
     ['switched to RBAC', { enableRbacAuthorization: true }, ['rbac-authorization']],
   ])('%s', (_name, patch, kinds) => {
     const issues = vaultDrift({ ...healthy, ...patch }, required);
@@ -146,9 +221,18 @@ describe('vaultDrift', () => {
   it.each([
     [vaultId, true],
     [vaultId.toUpperCase().replace('/SUBSCRIPTIONS/', '/subscriptions/'), true],
-    ['/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/rg-team/providers/Microsoft.KeyVault/vaults/adeap-weu-0123456789abcd', false],
-    ['/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/rg-ade-autopilot-vaults/providers/Microsoft.KeyVault/vaults/kv-other', false],
-    ['/subscriptions/99999999-1bf0-4dda-aec3-111122223333/resourceGroups/rg-ade-autopilot-vaults/providers/Microsoft.KeyVault/vaults/adeap-weu-0123456789abcd', false],
+    [
+      '/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/rg-team/providers/Microsoft.KeyVault/vaults/adeap-weu-0123456789abcd',
+      false,
+    ],
+    [
+      '/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/rg-ade-autopilot-vaults/providers/Microsoft.KeyVault/vaults/kv-other',
+      false,
+    ],
+    [
+      '/subscriptions/99999999-1bf0-4dda-aec3-111122223333/resourceGroups/rg-ade-autopilot-vaults/providers/Microsoft.KeyVault/vaults/adeap-weu-0123456789abcd',
+      false,
+    ],
     ['garbage', false],
   ])('isManagedVault(%s) → %s', (id, expected) => {
     expect(isManagedVault(id, basePolicy())).toBe(expected);

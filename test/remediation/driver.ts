@@ -54,7 +54,11 @@ export class Driver {
           getInput: () => structuredClone(currentInput),
           setCustomStatus: record,
           // Like durable-functions: seed, orchestration time and a per-execution counter, so a later run differs.
-          newGuid: (seed: string) => createHash('sha1').update(`${seed}|${now().valueOf()}|${guid++}`).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5'),
+          newGuid: (seed: string) =>
+            createHash('sha1')
+              .update(`${seed}|${now().valueOf()}|${guid++}`)
+              .digest('hex')
+              .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5'),
           callActivity: (n: string, i?: unknown): TaskLike => ({ kind: 'activity', name: n, input: i }),
           callActivityWithRetry: (n: string, _retry: unknown, i?: unknown): TaskLike => ({ kind: 'activity', name: n, input: i }),
           callSubOrchestrator: (n: string, i?: unknown): TaskLike => ({ kind: 'sub', name: n, input: i }),

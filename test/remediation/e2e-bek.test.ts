@@ -22,14 +22,28 @@ beforeAll(async () => {
     mode: 'single-pass',
     kek: true,
     armEvents: false, // VMs stay unencrypted until a remediation encrypts them
-    settings: { ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5', ADE_FALLBACK_POLL_SECONDS: '60', ADE_ORCHESTRATION_TIMEOUT_MINUTES: '60', ADE_HEAL_ACTION: 'restart', ADE_SWEEP_READS_PER_SECOND: '25' },
+    settings: {
+      ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5',
+      ADE_FALLBACK_POLL_SECONDS: '60',
+      ADE_ORCHESTRATION_TIMEOUT_MINUTES: '60',
+      ADE_HEAL_ACTION: 'restart',
+      ADE_SWEEP_READS_PER_SECOND: '25',
+    },
     // Deallocate / start take 60 s / 30 s in the simulator by default; the proof needs no realism there.
     durations: { vmDeallocate: 300, vmStart: 300 },
   });
   // Azure Policy state events for the subscription → policyStates, filtered like infra does.
-  await p.eventGrid.systemTopics.beginCreateOrUpdateAndWait(EVENTS_RG, 'policy-states', { location: 'global', source: `/subscriptions/${p.subscriptionId}`, topicType: 'Microsoft.PolicyInsights.PolicyStates' });
+  await p.eventGrid.systemTopics.beginCreateOrUpdateAndWait(EVENTS_RG, 'policy-states', {
+    location: 'global',
+    source: `/subscriptions/${p.subscriptionId}`,
+    topicType: 'Microsoft.PolicyInsights.PolicyStates',
+  });
   await p.eventGrid.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(EVENTS_RG, 'policy-states', 'policy-drift', {
-    destination: { endpointType: 'WebHook', endpointUrl: `${p.host.baseUrl}/runtime/webhooks/eventgrid?functionName=policyStates&code=${HUB_KEYS.eventGrid}`, maxEventsPerBatch: 1 } as never,
+    destination: {
+      endpointType: 'WebHook',
+      endpointUrl: `${p.host.baseUrl}/runtime/webhooks/eventgrid?functionName=policyStates&code=${HUB_KEYS.eventGrid}`,
+      maxEventsPerBatch: 1,
+    } as never,
     filter: { includedEventTypes: [...EVENT_ROUTES.policyStates.eventTypes] },
   });
 }, 120_000);
@@ -38,21 +52,33 @@ afterAll(async () => {
   await p?.stop();
 });
 
-const post = (path: string, body: unknown, key = HUB_KEYS.function) => p.host.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-functions-key': key }, body: JSON.stringify(body) });
+const post = (path: string, body: unknown, key = HUB_KEYS.function) =>
+  p.host.fetch(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-functions-key': key },
+    body: JSON.stringify(body),
+  });
 
 /**
  * Waits for a finished run of `instanceId` other than `previous` (read before triggering). Times on the
  * host run on its scaled clock, so runs are told apart by their creation time, not compared with ours.
  */
 async function nextRun(instanceId: string, previous: InstanceStatus | undefined, timeoutMs = 60_000): Promise<InstanceStatus> {
-  return eventually(`a new finished run of ${instanceId}`, async () => {
-    const s = await p.getInstance(instanceId);
-    if (!s || !['Completed', 'Failed', 'Terminated'].includes(s.runtimeStatus)) return undefined;
-    return previous && s.createdTime === previous.createdTime ? undefined : s;
-  }, timeoutMs);
+  return eventually(
+    `a new finished run of ${instanceId}`,
+    async () => {
+      const s = await p.getInstance(instanceId);
+      if (!s || !['Completed', 'Failed', 'Terminated'].includes(s.runtimeStatus)) return undefined;
+      return previous && s.createdTime === previous.createdTime ? undefined : s;
+    },
+    timeoutMs,
+  );
 }
 
-interface GuestView { powerState: string; guest: { boot: string; bekFiles: Array<{ name: string; secretUrl: string }> } }
+interface GuestView {
+  powerState: string;
+  guest: { boot: string; bekFiles: Array<{ name: string; secretUrl: string }> };
+}
 const guestOf = (vmId: string) => p.control<GuestView>('GET', `/_sim/arm/vms/guest?id=${encodeURIComponent(vmId)}`);
 const vmParts = (vmId: string) => ({ rg: vmId.split('/')[4]!, name: vmId.split('/')[8]! });
 
@@ -80,8 +106,10 @@ describe('BEK self-healing on the simulator', () => {
   it('policy NonCompliant from the Policy Insights source → the Windows VM is encrypted', async () => {
     windowsVm = await p.createVm('bek-win', { os: 'Windows' });
     const recorded = await p.control<{ published: string | null }>('POST', '/_sim/arm/policy/states', {
-      resourceId: windowsVm, policyAssignmentId: `/subscriptions/${p.subscriptionId}/providers/microsoft.authorization/policyassignments/ade-audit`,
-      policyDefinitionId: DEFAULT_POLICY_DEFINITION_IDS[0]!.toLowerCase(), complianceState: 'NonCompliant',
+      resourceId: windowsVm,
+      policyAssignmentId: `/subscriptions/${p.subscriptionId}/providers/microsoft.authorization/policyassignments/ade-audit`,
+      policyDefinitionId: DEFAULT_POLICY_DEFINITION_IDS[0]!.toLowerCase(),
+      complianceState: 'NonCompliant',
     });
     expect(recorded.published).toBe('Microsoft.PolicyInsights.PolicyStateCreated');
     const run = await nextRun(remediationInstanceId(windowsVm), undefined);
@@ -118,13 +146,19 @@ describe('BEK self-healing on the simulator', () => {
   }, 90_000);
 
   it('BEK files and the secret (soft-deleted) gone on the Linux VM → recovered from soft delete, then restored', async () => {
-    const { guest: { bekFiles } } = await guestOf(linuxVm);
+    const {
+      guest: { bekFiles },
+    } = await guestOf(linuxVm);
     const secretUrl = bekFiles[0]!.secretUrl;
     const [, , host, , secretName] = secretUrl.split('/');
     const vault = host!.split('.')[0]!;
     const credential = new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret);
     const kv = new KeyVaultManagementClient(credential, p.subscriptionId);
-    await kv.vaults.updateAccessPolicy(VAULT_RG, vault, 'add', { properties: { accessPolicies: [{ tenantId: p.user.tenantId, objectId: p.user.objectId, permissions: { secrets: ['delete', 'list'] } }] } });
+    await kv.vaults.updateAccessPolicy(VAULT_RG, vault, 'add', {
+      properties: {
+        accessPolicies: [{ tenantId: p.user.tenantId, objectId: p.user.objectId, permissions: { secrets: ['delete', 'list'] } }],
+      },
+    });
     const secrets = new SecretClient(`https://${vault}.vault.azure.net`, credential);
     await (await secrets.beginDeleteSecret(secretName!, { intervalInMs: 50 })).pollUntilDone();
     await p.control('POST', '/_sim/arm/vms/deleteBek', { id: linuxVm });

@@ -20,19 +20,34 @@ beforeAll(async () => {
     kek: true,
     armEvents: false, // no vmWritten: VMs stay unencrypted until a remediation encrypts them
     settings: {
-      ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5', ADE_FALLBACK_POLL_SECONDS: '60', ADE_ORCHESTRATION_TIMEOUT_MINUTES: '60',
-      ADE_EXCLUDE_RESOURCE_GROUPS: 'rg-sweep-excluded', ADE_SWEEP_CONCURRENCY: '20', ADE_SWEEP_READS_PER_SECOND: '25', ADE_HEAL_ACTION: 'restart',
+      ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5',
+      ADE_FALLBACK_POLL_SECONDS: '60',
+      ADE_ORCHESTRATION_TIMEOUT_MINUTES: '60',
+      ADE_EXCLUDE_RESOURCE_GROUPS: 'rg-sweep-excluded',
+      ADE_SWEEP_CONCURRENCY: '20',
+      ADE_SWEEP_READS_PER_SECOND: '25',
+      ADE_HEAL_ACTION: 'restart',
     },
   });
   // The simulator deletes extensions in 30 s by default; the drift test needs no realism there.
   await p.control('PATCH', '/_sim/arm/config', { durations: { extensionDelete: 300 } });
   // Resource Manager drift events → armDrift, filtered like infra does (EVENT_ROUTES.armDrift).
-  await p.eventGrid.systemTopics.beginCreateOrUpdateAndWait(EVENTS_RG, 'subscription-events', { location: 'global', source: `/subscriptions/${p.subscriptionId}`, topicType: 'Microsoft.Resources.Subscriptions' });
+  await p.eventGrid.systemTopics.beginCreateOrUpdateAndWait(EVENTS_RG, 'subscription-events', {
+    location: 'global',
+    source: `/subscriptions/${p.subscriptionId}`,
+    topicType: 'Microsoft.Resources.Subscriptions',
+  });
   await p.eventGrid.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(EVENTS_RG, 'subscription-events', 'arm-drift', {
-    destination: { endpointType: 'WebHook', endpointUrl: `${p.host.baseUrl}/runtime/webhooks/eventgrid?functionName=armDrift&code=${HUB_KEYS.eventGrid}`, maxEventsPerBatch: 1 } as never,
+    destination: {
+      endpointType: 'WebHook',
+      endpointUrl: `${p.host.baseUrl}/runtime/webhooks/eventgrid?functionName=armDrift&code=${HUB_KEYS.eventGrid}`,
+      maxEventsPerBatch: 1,
+    } as never,
     filter: {
       includedEventTypes: [...EVENT_ROUTES.armDrift.eventTypes],
-      advancedFilters: [{ operatorType: 'StringIn', key: 'data.operationName', values: [...EVENT_ROUTES.armDrift.operationNames] } as never],
+      advancedFilters: [
+        { operatorType: 'StringIn', key: 'data.operationName', values: [...EVENT_ROUTES.armDrift.operationNames] } as never,
+      ],
     },
   });
 }, 180_000);
@@ -41,21 +56,49 @@ afterAll(async () => {
   await p?.stop();
 });
 
-const post = (path: string, body: unknown) => p.host.fetch(`${path}${path.includes('?') ? '&' : '?'}code=${HUB_KEYS.function}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+const post = (path: string, body: unknown) =>
+  p.host.fetch(`${path}${path.includes('?') ? '&' : '?'}code=${HUB_KEYS.function}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 
 /** Waits for a run of `instanceId` that finished after `since` and whose output satisfies `accept`. */
-async function runAfter(instanceId: string, since: string, accept: (s: InstanceStatus) => boolean = () => true, timeoutMs = 90_000): Promise<InstanceStatus> {
-  return eventually(`a finished run of ${instanceId}`, async () => {
-    const s = await p.getInstance(instanceId);
-    if (!s || !['Completed', 'Failed', 'Terminated'].includes(s.runtimeStatus) || s.createdTime < since) return undefined;
-    return accept(s) ? s : undefined;
-  }, timeoutMs);
+async function runAfter(
+  instanceId: string,
+  since: string,
+  accept: (s: InstanceStatus) => boolean = () => true,
+  timeoutMs = 90_000,
+): Promise<InstanceStatus> {
+  return eventually(
+    `a finished run of ${instanceId}`,
+    async () => {
+      const s = await p.getInstance(instanceId);
+      if (!s || !['Completed', 'Failed', 'Terminated'].includes(s.runtimeStatus) || s.createdTime < since) return undefined;
+      return accept(s) ? s : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 function policyEvent(vmId: string, timestamp: string) {
   return {
-    id: `policy-${timestamp}`, topic: `/subscriptions/${p.subscriptionId}`, subject: vmId, eventType: 'Microsoft.PolicyInsights.PolicyStateChanged', eventTime: timestamp, dataVersion: '1', metadataVersion: '1',
-    data: { timestamp, policyAssignmentId: `/subscriptions/${p.subscriptionId}/providers/microsoft.authorization/policyassignments/ade`, policyDefinitionId: '/providers/microsoft.authorization/policydefinitions/3dc5edcd-002d-444c-b216-e123bbfa37c0', policyDefinitionReferenceId: '', complianceState: 'NonCompliant', subscriptionId: p.subscriptionId, complianceReasonCode: '' },
+    id: `policy-${timestamp}`,
+    topic: `/subscriptions/${p.subscriptionId}`,
+    subject: vmId,
+    eventType: 'Microsoft.PolicyInsights.PolicyStateChanged',
+    eventTime: timestamp,
+    dataVersion: '1',
+    metadataVersion: '1',
+    data: {
+      timestamp,
+      policyAssignmentId: `/subscriptions/${p.subscriptionId}/providers/microsoft.authorization/policyassignments/ade`,
+      policyDefinitionId: '/providers/microsoft.authorization/policydefinitions/3dc5edcd-002d-444c-b216-e123bbfa37c0',
+      policyDefinitionReferenceId: '',
+      complianceState: 'NonCompliant',
+      subscriptionId: p.subscriptionId,
+      complianceReasonCode: '',
+    },
   };
 }
 
@@ -63,8 +106,18 @@ function alertFor(vmId: string) {
   return {
     schemaId: 'azureMonitorCommonAlertSchema',
     data: {
-      essentials: { alertId: `/subscriptions/${p.subscriptionId}/providers/Microsoft.AlertsManagement/alerts/1`, alertRule: 'ade-drift', severity: 'Sev2', signalType: 'Activity Log', monitorCondition: 'Fired', monitoringService: 'Activity Log - Administrative', alertTargetIDs: [vmId.toLowerCase()], firedDateTime: new Date().toISOString() },
-      alertContext: null, customProperties: null,
+      essentials: {
+        alertId: `/subscriptions/${p.subscriptionId}/providers/Microsoft.AlertsManagement/alerts/1`,
+        alertRule: 'ade-drift',
+        severity: 'Sev2',
+        signalType: 'Activity Log',
+        monitorCondition: 'Fired',
+        monitoringService: 'Activity Log - Administrative',
+        alertTargetIDs: [vmId.toLowerCase()],
+        firedDateTime: new Date().toISOString(),
+      },
+      alertContext: null,
+      customProperties: null,
     },
   };
 }
@@ -90,14 +143,18 @@ describe('drift remediation on the simulator', () => {
     const run = await runAfter(remediationInstanceId(vmId), since);
     expect(run.output).toMatchObject({ action: 'encrypt', result: 'succeeded' });
     const all = await p.listInstances();
-    expect(all.filter((i) => i.name === 'remediateVm' && String(i.input?.target?.vmId).toLowerCase() === vmId.toLowerCase())).toHaveLength(1);
+    expect(all.filter((i) => i.name === 'remediateVm' && String(i.input?.target?.vmId).toLowerCase() === vmId.toLowerCase())).toHaveLength(
+      1,
+    );
     expect(all.filter((i) => i.name === 'encryptVm' && String(i.input?.vmId).toLowerCase() === vmId.toLowerCase())).toHaveLength(1);
     const { rg, name } = vmParts(vmId);
     const vm = await p.compute.virtualMachines.get(rg, name);
     const ext = (vm.resources ?? []).find((r) => r.publisher === 'Microsoft.Azure.Security');
     expect(ext?.provisioningState).toBe('Succeeded');
     encryptedVmId = vmId;
-    vaultName = String((ext?.settings as Record<string, string>).KeyVaultResourceId).split('/').at(-1)!;
+    vaultName = String((ext?.settings as Record<string, string>).KeyVaultResourceId)
+      .split('/')
+      .at(-1)!;
   }, 150_000);
 
   it('ADE extension removed from an encrypted VM → redeployed (armDrift)', async () => {
@@ -116,7 +173,10 @@ describe('drift remediation on the simulator', () => {
 
   it('vault disk-encryption flag turned off → repaired from the vault write event', async () => {
     const since = new Date().toISOString();
-    const kv = new KeyVaultManagementClient(new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret), p.subscriptionId);
+    const kv = new KeyVaultManagementClient(
+      new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret),
+      p.subscriptionId,
+    );
     await kv.vaults.update(VAULT_RG, vaultName, { properties: { enabledForDiskEncryption: false } });
     const vaultId = `/subscriptions/${p.subscriptionId}/resourceGroups/${VAULT_RG}/providers/Microsoft.KeyVault/vaults/${vaultName}`;
     const run = await runAfter(vaultRemediationInstanceId(vaultId), since, (s) => s.output?.action === 'repair-vault');
@@ -137,9 +197,19 @@ describe('drift remediation on the simulator', () => {
     const secretUrl = view.instanceView!.disks!.flatMap((d) => d.encryptionSettings ?? [])[0].diskEncryptionKey!.secretUrl;
     const secretName = secretUrl.split('/')[4];
     const vault = secretUrl.split('/')[2].split('.')[0];
-    const kv = new KeyVaultManagementClient(new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret), p.subscriptionId);
-    await kv.vaults.updateAccessPolicy(VAULT_RG, vault, 'add', { properties: { accessPolicies: [{ tenantId: p.user.tenantId, objectId: p.user.objectId, permissions: { secrets: ['delete', 'list'] } }] } });
-    const secrets = new SecretClient(`https://${vault}.vault.azure.net`, new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret));
+    const kv = new KeyVaultManagementClient(
+      new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret),
+      p.subscriptionId,
+    );
+    await kv.vaults.updateAccessPolicy(VAULT_RG, vault, 'add', {
+      properties: {
+        accessPolicies: [{ tenantId: p.user.tenantId, objectId: p.user.objectId, permissions: { secrets: ['delete', 'list'] } }],
+      },
+    });
+    const secrets = new SecretClient(
+      `https://${vault}.vault.azure.net`,
+      new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret),
+    );
     await (await secrets.beginDeleteSecret(secretName, { intervalInMs: 50 })).pollUntilDone();
 
     since = new Date().toISOString();
@@ -156,7 +226,9 @@ describe('drift remediation on the simulator', () => {
     expect((await post('/api/vms/heal', { vmId })).status).toBe(202);
     const lost = await runAfter(remediationInstanceId(vmId), since);
     expect(lost.output).toMatchObject({ action: 'restore', result: 'failed' });
-    const restore = (await p.listInstances()).filter((i) => i.name === 'restoreBek' && String(i.input?.vmId).toLowerCase() === vmId.toLowerCase() && i.createdTime >= since);
+    const restore = (await p.listInstances()).filter(
+      (i) => i.name === 'restoreBek' && String(i.input?.vmId).toLowerCase() === vmId.toLowerCase() && i.createdTime >= since,
+    );
     expect(restore).toHaveLength(1);
     expect(restore[0].output.outcome).toBe('unrecoverable');
     expect(restore[0].output.reason).toContain(secretName);
@@ -175,7 +247,9 @@ describe('drift remediation on the simulator', () => {
     expect((await post('/api/alerts', 'not json')).status).toBe(400);
     const event = policyEvent(encryptedVmId, 'not-a-time');
     expect((await p.host.postEventGrid('policyStates', [event])).status).toBeLessThan(300);
-    expect(p.host.logs.some((l) => String(l.message).includes('dropped a malformed policy event') && String(l.message).includes('timestamp'))).toBe(true);
+    expect(
+      p.host.logs.some((l) => String(l.message).includes('dropped a malformed policy event') && String(l.message).includes('timestamp')),
+    ).toBe(true);
     expect((await p.listInstances()).length).toBe(before);
   }, 60_000);
 });
@@ -191,10 +265,33 @@ describe('no secret leaks', () => {
 describe('existing-fleet sweep on the simulator', () => {
   const ELIGIBLE = 60;
   it('500 VMs: dry run report, then for real with a cap of 20', async () => {
-    for (const rg of ['rg-sweep', 'rg-sweep-excluded']) await p.control('PUT', `/_sim/arm/subscriptions/${p.subscriptionId}/resourceGroups/${rg}`, { location: 'westeurope' });
-    await p.control('POST', '/_sim/arm/vms', { subscriptionId: p.subscriptionId, resourceGroup: 'rg-sweep', count: ELIGIBLE, namePrefix: 'sw-ok-', osType: 'Windows', startIndex: 0 });
-    await p.control('POST', '/_sim/arm/vms', { subscriptionId: p.subscriptionId, resourceGroup: 'rg-sweep', count: 200, namePrefix: 'sw-tag-', osType: 'Windows', startIndex: 0, tags: { 'ade-autopilot': 'skip' } });
-    await p.control('POST', '/_sim/arm/vms', { subscriptionId: p.subscriptionId, resourceGroup: 'rg-sweep-excluded', count: 240, namePrefix: 'sw-rg-', osType: 'Windows', startIndex: 0 });
+    for (const rg of ['rg-sweep', 'rg-sweep-excluded'])
+      await p.control('PUT', `/_sim/arm/subscriptions/${p.subscriptionId}/resourceGroups/${rg}`, { location: 'westeurope' });
+    await p.control('POST', '/_sim/arm/vms', {
+      subscriptionId: p.subscriptionId,
+      resourceGroup: 'rg-sweep',
+      count: ELIGIBLE,
+      namePrefix: 'sw-ok-',
+      osType: 'Windows',
+      startIndex: 0,
+    });
+    await p.control('POST', '/_sim/arm/vms', {
+      subscriptionId: p.subscriptionId,
+      resourceGroup: 'rg-sweep',
+      count: 200,
+      namePrefix: 'sw-tag-',
+      osType: 'Windows',
+      startIndex: 0,
+      tags: { 'ade-autopilot': 'skip' },
+    });
+    await p.control('POST', '/_sim/arm/vms', {
+      subscriptionId: p.subscriptionId,
+      resourceGroup: 'rg-sweep-excluded',
+      count: 240,
+      namePrefix: 'sw-rg-',
+      osType: 'Windows',
+      startIndex: 0,
+    });
 
     let since = new Date().toISOString();
     expect((await post('/api/sweep?dryRun=true', '')).status).toBe(202);
@@ -210,18 +307,24 @@ describe('existing-fleet sweep on the simulator', () => {
     since = new Date().toISOString();
     expect((await post('/api/sweep', { dryRun: false })).status).toBe(202);
     let maxInFlight = 0;
-    const real = await eventually('the real sweep', async () => {
-      const s = await p.getInstance(SWEEP_INSTANCE_ID.backfill);
-      if (s?.customStatus && typeof s.customStatus.inFlight === 'number') maxInFlight = Math.max(maxInFlight, s.customStatus.inFlight);
-      return s && s.createdTime >= since && s.runtimeStatus === 'Completed' ? s : undefined;
-    }, 170_000);
+    const real = await eventually(
+      'the real sweep',
+      async () => {
+        const s = await p.getInstance(SWEEP_INSTANCE_ID.backfill);
+        if (s?.customStatus && typeof s.customStatus.inFlight === 'number') maxInFlight = Math.max(maxInFlight, s.customStatus.inFlight);
+        return s && s.createdTime >= since && s.runtimeStatus === 'Completed' ? s : undefined;
+      },
+      170_000,
+    );
     expect(real.output.started).toBe(ELIGIBLE);
     expect(real.output.peakInFlight).toBeLessThanOrEqual(20);
     expect(maxInFlight).toBeLessThanOrEqual(20);
     expect(real.output.outcomes.encrypted).toBe(ELIGIBLE);
     const encryptRuns = (await p.listInstances()).filter((i) => i.name === 'encryptVm' && String(i.input?.vmId).includes('/sw-ok-'));
     expect(encryptRuns).toHaveLength(ELIGIBLE);
-    expect(encryptRuns.every((i) => i.instanceId === orchestrationInstanceId(i.input.vmId) && i.output?.outcome === 'encrypted')).toBe(true);
+    expect(encryptRuns.every((i) => i.instanceId === orchestrationInstanceId(i.input.vmId) && i.output?.outcome === 'encrypted')).toBe(
+      true,
+    );
   }, 240_000);
 });
 

@@ -5,13 +5,32 @@
  * disk encryption (ade.md §10, §15.1). Every call is counted; secret values live only here.
  */
 import { randomBytes } from 'node:crypto';
-import type { ComputePort, DeploymentStarted, DiskEncryptionInfo, EnsureVaultResult, ExtensionSpec, KeyVaultDataPort, VaultInfo, VaultManagementPort, VaultSpec, VmPage } from '../../azure/ports';
+import type {
+  ComputePort,
+  DeploymentStarted,
+  DiskEncryptionInfo,
+  EnsureVaultResult,
+  ExtensionSpec,
+  KeyVaultDataPort,
+  VaultInfo,
+  VaultManagementPort,
+  VaultSpec,
+  VmPage,
+} from '../../azure/ports';
 import { NotFoundError } from '../../core/errors';
 import { normaliseResourceId, parseKeyVaultObjectId } from '../../core/resource-ids';
 import type { VmSnapshot } from '../../core/vm';
 
-interface SecretRecord { versions: Map<string, { enabled: boolean; value: string }>; deleted: boolean; purged: boolean }
-interface KeyRecord { version: string; deleted: boolean; purged: boolean }
+interface SecretRecord {
+  versions: Map<string, { enabled: boolean; value: string }>;
+  deleted: boolean;
+  purged: boolean;
+}
+interface KeyRecord {
+  version: string;
+  deleted: boolean;
+  purged: boolean;
+}
 
 export class FakeAzure {
   readonly vms = new Map<string, VmSnapshot>();
@@ -43,9 +62,21 @@ export class FakeAzure {
 
   addVault(vault: Partial<VaultInfo> & { id: string; name: string }): void {
     this.vaults.set(normaliseResourceId(vault.id), {
-      subscriptionId: '0b1f6471-1bf0-4dda-aec3-111122223333', resourceGroup: 'rg-ade-autopilot-vaults', location: 'westeurope', tenantId: 'tenant-1',
-      vaultUri: `https://${vault.name}.vault.azure.net/`, skuName: 'standard', enabledForDiskEncryption: true, enableSoftDelete: true, softDeleteRetentionInDays: 90,
-      enablePurgeProtection: true, enableRbacAuthorization: false, accessPolicies: [{ tenantId: 'tenant-1', objectId: 'automation', permissions: { keys: ['get', 'create', 'recover'], secrets: ['list', 'recover'] } }], tags: {},
+      subscriptionId: '0b1f6471-1bf0-4dda-aec3-111122223333',
+      resourceGroup: 'rg-ade-autopilot-vaults',
+      location: 'westeurope',
+      tenantId: 'tenant-1',
+      vaultUri: `https://${vault.name}.vault.azure.net/`,
+      skuName: 'standard',
+      enabledForDiskEncryption: true,
+      enableSoftDelete: true,
+      softDeleteRetentionInDays: 90,
+      enablePurgeProtection: true,
+      enableRbacAuthorization: false,
+      accessPolicies: [
+        { tenantId: 'tenant-1', objectId: 'automation', permissions: { keys: ['get', 'create', 'recover'], secrets: ['list', 'recover'] } },
+      ],
+      tags: {},
       ...vault,
     });
   }
@@ -55,7 +86,11 @@ export class FakeAzure {
     const id = parseKeyVaultObjectId(secretUrl);
     const value = randomBytes(24).toString('base64');
     this.secretValues.push(value);
-    this.secrets.set(`${id.vaultUrl}|${id.name.toLowerCase()}`, { versions: new Map([[id.version ?? 'v1', { enabled: true, value }]]), deleted: false, purged: false });
+    this.secrets.set(`${id.vaultUrl}|${id.name.toLowerCase()}`, {
+      versions: new Map([[id.version ?? 'v1', { enabled: true, value }]]),
+      deleted: false,
+      purged: false,
+    });
   }
 
   addKey(keyUrl: string): void {
@@ -77,19 +112,37 @@ export class FakeAzure {
   loseBek(vmId: string): void {
     const vm = this.vm(vmId);
     const view = vm.instanceView!.extensions![0];
-    view.statuses = [{ code: 'ProvisioningState/failed/52', level: 'Error', displayStatus: 'Provisioning failed', message: vm.osType === 'Windows' ? '[2.2.0.48] BEK file not found on the BEK volume' : 'BEK disk is missing or not initialized. Please make sure the VM has a BEK volume attached.' }];
+    view.statuses = [
+      {
+        code: 'ProvisioningState/failed/52',
+        level: 'Error',
+        displayStatus: 'Provisioning failed',
+        message:
+          vm.osType === 'Windows'
+            ? '[2.2.0.48] BEK file not found on the BEK volume'
+            : 'BEK disk is missing or not initialized. Please make sure the VM has a BEK volume attached.',
+      },
+    ];
     delete view.substatuses;
   }
 
   private bekAvailable(vm: VmSnapshot): boolean {
-    return (vm.instanceView?.disks ?? []).flatMap((d) => d.encryptionSettings ?? []).every((s) => {
-      const url = s.diskEncryptionKey?.secretUrl;
-      if (!url) return true;
-      const id = parseKeyVaultObjectId(url);
-      const record = this.secrets.get(`${id.vaultUrl}|${id.name.toLowerCase()}`);
-      const vault = [...this.vaults.values()].find((v) => v.name === id.vaultName);
-      return !!record && !record.deleted && !record.purged && record.versions.get(id.version ?? '')?.enabled === true && vault?.enabledForDiskEncryption === true;
-    });
+    return (vm.instanceView?.disks ?? [])
+      .flatMap((d) => d.encryptionSettings ?? [])
+      .every((s) => {
+        const url = s.diskEncryptionKey?.secretUrl;
+        if (!url) return true;
+        const id = parseKeyVaultObjectId(url);
+        const record = this.secrets.get(`${id.vaultUrl}|${id.name.toLowerCase()}`);
+        const vault = [...this.vaults.values()].find((v) => v.name === id.vaultName);
+        return (
+          !!record &&
+          !record.deleted &&
+          !record.purged &&
+          record.versions.get(id.version ?? '')?.enabled === true &&
+          vault?.enabledForDiskEncryption === true
+        );
+      });
   }
 
   readonly compute: ComputePort = {
@@ -114,8 +167,22 @@ export class FakeAzure {
       this.note('beginDeployExtension', vmId);
       const vm = this.vm(vmId);
       vm.extensions = vm.extensions.filter((e) => e.name !== name);
-      vm.extensions.push({ name, publisher: spec.publisher, type: spec.type, typeHandlerVersion: spec.typeHandlerVersion, provisioningState: 'Succeeded', settings: { ...(spec.settings ?? {}) } });
-      vm.instanceView!.extensions = [...(vm.instanceView!.extensions ?? []).filter((e) => e.name !== name), { name, type: `${spec.publisher}.${spec.type}`, statuses: [{ code: 'ProvisioningState/succeeded', level: 'Info', message: 'Encryption succeeded for all volumes' }] }];
+      vm.extensions.push({
+        name,
+        publisher: spec.publisher,
+        type: spec.type,
+        typeHandlerVersion: spec.typeHandlerVersion,
+        provisioningState: 'Succeeded',
+        settings: { ...(spec.settings ?? {}) },
+      });
+      vm.instanceView!.extensions = [
+        ...(vm.instanceView!.extensions ?? []).filter((e) => e.name !== name),
+        {
+          name,
+          type: `${spec.publisher}.${spec.type}`,
+          statuses: [{ code: 'ProvisioningState/succeeded', level: 'Info', message: 'Encryption succeeded for all volumes' }],
+        },
+      ];
       return { extensionId: `${vm.id}/extensions/${name}`, provisioningState: 'Succeeded' };
     },
     updateOsDiskEncryptionSettings: async () => {
@@ -135,7 +202,8 @@ export class FakeAzure {
       vm.instanceView!.statuses = [{ code: 'PowerState/running' }];
       // The platform re-attaches the BEK volume from Key Vault; the extension then reports success again.
       if (this.bekAvailable(vm)) {
-        for (const view of vm.instanceView!.extensions ?? []) view.statuses = [{ code: 'ProvisioningState/succeeded', level: 'Info', message: 'Encryption succeeded for all volumes' }];
+        for (const view of vm.instanceView!.extensions ?? [])
+          view.statuses = [{ code: 'ProvisioningState/succeeded', level: 'Info', message: 'Encryption succeeded for all volumes' }];
       }
     },
     getDiskEncryption: async (diskId): Promise<DiskEncryptionInfo> => {
@@ -159,7 +227,9 @@ export class FakeAzure {
       for (const p of spec.accessPolicies ?? []) {
         const existing = vault.accessPolicies.find((a) => a.objectId === p.objectId);
         if (!existing) vault.accessPolicies.push(structuredClone(p));
-        else for (const k of ['keys', 'secrets'] as const) existing.permissions[k] = [...new Set([...(existing.permissions[k] ?? []), ...(p.permissions[k] ?? [])])];
+        else
+          for (const k of ['keys', 'secrets'] as const)
+            existing.permissions[k] = [...new Set([...(existing.permissions[k] ?? []), ...(p.permissions[k] ?? [])])];
       }
       return { vault: structuredClone(vault), action: 'updated' };
     },
@@ -187,7 +257,17 @@ export class FakeAzure {
       const record = this.secrets.get(`${id.vaultUrl}|${id.name.toLowerCase()}`);
       const version = record && !record.deleted && !record.purged ? record.versions.get(id.version ?? '') : undefined;
       // Metadata only: the port has no way to return a value.
-      return version ? { id: secretUrl, vaultUrl: id.vaultUrl, name: id.name, version: id.version ?? '', enabled: version.enabled, contentType: 'Wrapped BEK', tags: {} } : undefined;
+      return version
+        ? {
+            id: secretUrl,
+            vaultUrl: id.vaultUrl,
+            name: id.name,
+            version: id.version ?? '',
+            enabled: version.enabled,
+            contentType: 'Wrapped BEK',
+            tags: {},
+          }
+        : undefined;
     },
     getDeletedSecret: async (vaultUrl, name) => {
       this.note('getDeletedSecret', name);

@@ -2,7 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../core/config';
-import { handleAlert, handleArmDrift, handleHeal, handlePolicyStates, handleSweep, type HandlerDeps, type StarterClient } from '../../functions/remediation';
+import {
+  handleAlert,
+  handleArmDrift,
+  handleHeal,
+  handlePolicyStates,
+  handleSweep,
+  type HandlerDeps,
+  type StarterClient,
+} from '../../functions/remediation';
 import { basePolicy, fixture, SUB } from './helpers';
 
 /** Durable client stand-in: instances stay Running once started (so duplicates see them active). */
@@ -25,7 +33,12 @@ function fakeClient() {
 function deps() {
   const { client, instances } = fakeClient();
   const logs: string[] = [];
-  const d: HandlerDeps = { client, policy: basePolicy(), settings: loadConfig({ ADE_SUBSCRIPTIONS: SUB }).remediation, log: (level, message) => logs.push(`${level} ${message}`) };
+  const d: HandlerDeps = {
+    client,
+    policy: basePolicy(),
+    settings: loadConfig({ ADE_SUBSCRIPTIONS: SUB }).remediation,
+    log: (level, message) => logs.push(`${level} ${message}`),
+  };
   return { d, instances, logs };
 }
 
@@ -37,8 +50,20 @@ const request = (body: unknown, query: Record<string, string> = {}) => ({
 const vmId = (name: string) => `/subscriptions/${SUB}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/${name}`;
 function policyEvent(name: string, complianceState = 'NonCompliant', timestamp = '2026-11-20T10:00:00Z') {
   return {
-    id: `e-${name}-${timestamp}`, topic: `/subscriptions/${SUB}`, subject: vmId(name), eventType: 'Microsoft.PolicyInsights.PolicyStateChanged', eventTime: timestamp, dataVersion: '1', metadataVersion: '1',
-    data: { timestamp, policyAssignmentId: `/subscriptions/${SUB}/providers/microsoft.authorization/policyassignments/ade`, policyDefinitionId: '/providers/microsoft.authorization/policydefinitions/3dc5edcd-002d-444c-b216-e123bbfa37c0', complianceState, subscriptionId: SUB },
+    id: `e-${name}-${timestamp}`,
+    topic: `/subscriptions/${SUB}`,
+    subject: vmId(name),
+    eventType: 'Microsoft.PolicyInsights.PolicyStateChanged',
+    eventTime: timestamp,
+    dataVersion: '1',
+    metadataVersion: '1',
+    data: {
+      timestamp,
+      policyAssignmentId: `/subscriptions/${SUB}/providers/microsoft.authorization/policyassignments/ade`,
+      policyDefinitionId: '/providers/microsoft.authorization/policydefinitions/3dc5edcd-002d-444c-b216-e123bbfa37c0',
+      complianceState,
+      subscriptionId: SUB,
+    },
   };
 }
 
@@ -58,7 +83,11 @@ describe('policyStates', () => {
   });
 
   it.each([
-    ['data without complianceState', { ...policyEvent('vm1'), data: { ...policyEvent('vm1').data, complianceState: undefined } }, 'complianceState'],
+    [
+      'data without complianceState',
+      { ...policyEvent('vm1'), data: { ...policyEvent('vm1').data, complianceState: undefined } },
+      'complianceState',
+    ],
     ['data.timestamp not a date', { ...policyEvent('vm1'), data: { ...policyEvent('vm1').data, timestamp: 'yesterday' } }, 'timestamp'],
     ['not JSON', '{oops', 'not valid JSON'],
     ['no subject', { ...policyEvent('vm1'), subject: undefined }, 'subject'],
@@ -86,8 +115,24 @@ describe('alerts', () => {
     ['empty body', '', 'empty'],
     ['not JSON', 'nope', 'not valid JSON'],
     ['not the common schema', { schemaId: 'Microsoft.Insights/activityLogs', data: {} }, 'alert.schemaId'],
-    ['no alertTargetIDs', (() => { const a = fixture<{ data: { essentials: Record<string, unknown> } }>('alert-mixed-targets.json'); delete a.data.essentials.alertTargetIDs; return a; })(), 'alertTargetIDs'],
-    ['bad severity', (() => { const a = fixture<{ data: { essentials: Record<string, unknown> } }>('alert-mixed-targets.json'); a.data.essentials.severity = 'High'; return a; })(), 'severity'],
+    [
+      'no alertTargetIDs',
+      (() => {
+        const a = fixture<{ data: { essentials: Record<string, unknown> } }>('alert-mixed-targets.json');
+        delete a.data.essentials.alertTargetIDs;
+        return a;
+      })(),
+      'alertTargetIDs',
+    ],
+    [
+      'bad severity',
+      (() => {
+        const a = fixture<{ data: { essentials: Record<string, unknown> } }>('alert-mixed-targets.json');
+        a.data.essentials.severity = 'High';
+        return a;
+      })(),
+      'severity',
+    ],
   ])('malformed: %s → 400 naming the problem, nothing started', async (_name, body, text) => {
     const { d, instances } = deps();
     const answer = await handleAlert(request(body), d);
@@ -107,7 +152,9 @@ describe('alerts', () => {
   it('only non-VM targets → 422 with the reasons', async () => {
     const { d, instances } = deps();
     const alert = fixture<{ data: { essentials: { alertTargetIDs: string[] } } }>('alert-mixed-targets.json');
-    alert.data.essentials.alertTargetIDs = alert.data.essentials.alertTargetIDs.filter((t) => !/virtualmachines\/[^/]+$/i.test(t) && !/extensions/i.test(t));
+    alert.data.essentials.alertTargetIDs = alert.data.essentials.alertTargetIDs.filter(
+      (t) => !/virtualmachines\/[^/]+$/i.test(t) && !/extensions/i.test(t),
+    );
     const answer = await handleAlert(request(alert), d);
     expect(answer.status).toBe(422);
     expect(JSON.stringify(answer.body.ignored)).toContain('managed disk');
@@ -120,7 +167,11 @@ describe('armDrift', () => {
     const { d, instances } = deps();
     const body = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'remediation', 'arm-drift-events.json'), 'utf8')) as unknown[];
     const result = await handleArmDrift(body, d);
-    expect(result.started.map((s) => s.instanceId.split('-').slice(0, 2).join('-'))).toEqual(['remediate-0b1f6471', 'remediate-0b1f6471', 'remediate-vault']);
+    expect(result.started.map((s) => s.instanceId.split('-').slice(0, 2).join('-'))).toEqual([
+      'remediate-0b1f6471',
+      'remediate-0b1f6471',
+      'remediate-vault',
+    ]);
     expect(instances.size).toBe(3);
     const vaultStart = [...instances.values()].find((i) => (i.input as { target: { kind: string } }).target.kind === 'vault');
     expect(vaultStart).toBeDefined();
@@ -153,7 +204,10 @@ describe('heal and sweep starters', () => {
     const first = await handleSweep(request('', { dryRun: 'true' }), d);
     expect(first.status).toBe(202);
     expect(first.body).toMatchObject({ dryRun: true, kind: 'backfill' });
-    expect((instances.get('sweep-backfill')!.input as { concurrency: number; dryRun: boolean })).toMatchObject({ concurrency: 20, dryRun: true });
+    expect(instances.get('sweep-backfill')!.input as { concurrency: number; dryRun: boolean }).toMatchObject({
+      concurrency: 20,
+      dryRun: true,
+    });
     expect((await handleSweep(request({ dryRun: false }), d)).status).toBe(409);
     expect((await handleSweep(request('', { kind: 'bek-health' }), d)).status).toBe(202);
     expect((await handleSweep(request('', { dryRun: 'maybe' }), d)).status).toBe(400);

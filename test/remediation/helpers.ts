@@ -22,7 +22,15 @@ export function basePolicy(env: Record<string, string> = {}): EncryptionPolicy {
 /** Objects merge recursively, arrays and scalars replace, null deletes the key. */
 export function merge<T>(base: T, patch: unknown): T {
   if (patch === undefined) return base;
-  if (patch === null || typeof patch !== 'object' || Array.isArray(patch) || base === null || typeof base !== 'object' || Array.isArray(base)) return patch as T;
+  if (
+    patch === null ||
+    typeof patch !== 'object' ||
+    Array.isArray(patch) ||
+    base === null ||
+    typeof base !== 'object' ||
+    Array.isArray(base)
+  )
+    return patch as T;
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key];

@@ -4,7 +4,11 @@ import type { OutcomeEvent } from '../../core/remediation/outcomes';
 import { normaliseResourceId } from '../../core/resource-ids';
 import type { EncryptVmInput, EncryptVmOutput } from '../../orchestrations/contracts';
 import { remediateVmOrchestrator, type RemediateVmInput, type RemediateVmOutput } from '../../orchestrations/remediateVm';
-import { createRemediationActivities, type OrchestrationControl, type OrchestrationStart } from '../../orchestrations/remediation-activities';
+import {
+  createRemediationActivities,
+  type OrchestrationControl,
+  type OrchestrationStart,
+} from '../../orchestrations/remediation-activities';
 import { restoreBekOrchestrator, type HealSettings, type RestoreBekInput, type RestoreBekOutput } from '../../orchestrations/restoreBek';
 import { sweepOrchestrator, type SweepInput, type SweepOutput } from '../../orchestrations/sweep';
 import { parseMaintenanceWindow } from '../../core/remediation/maintenance-window';
@@ -35,7 +39,9 @@ function world() {
   const encryptCalls: EncryptVmInput[] = [];
   const control = new FakeControl();
   const activities = createRemediationActivities({
-    compute: azure.compute, vaults: azure.vaultManagement, keyVault: azure.keyVault,
+    compute: azure.compute,
+    vaults: azure.vaultManagement,
+    keyVault: azure.keyVault,
     identity: async () => ({ tenantId: 'tenant-1', objectId: 'automation' }),
     publisher: { publish: async (e) => void events.push(...e) },
     orchestrations: control,
@@ -117,7 +123,12 @@ describe('restoreBek', () => {
     w.azure.key(winKek).deleted = true;
     const out = (await w.driver.run('restoreBek', restoreInput(win))) as RestoreBekOutput;
     expect(out.outcome).toBe('restored');
-    expect(w.azure.calls.map((c) => c.op).filter((op) => ['recoverKey', 'recoverSecret', 'deallocate', 'start'].includes(op))).toEqual(['recoverKey', 'recoverSecret', 'deallocate', 'start']);
+    expect(w.azure.calls.map((c) => c.op).filter((op) => ['recoverKey', 'recoverSecret', 'deallocate', 'start'].includes(op))).toEqual([
+      'recoverKey',
+      'recoverSecret',
+      'deallocate',
+      'start',
+    ]);
     expect(w.azure.secret(winSecret).deleted).toBe(false);
     w.assertNoSecrets();
   });
@@ -132,7 +143,9 @@ describe('restoreBek', () => {
     expect(w.events).toHaveLength(1);
     const [event] = w.events;
     expect(event.eventType).toBe('AdeAutopilot.Unrecoverable');
-    expect(event.data.secrets).toEqual([{ secretName: '7d1b2c3e-4f50-4617-8a9b-0c1d2e3f4a5b', vaultName: 'adeap-weu-0123456789abcd', secretUrl: winSecret }]);
+    expect(event.data.secrets).toEqual([
+      { secretName: '7d1b2c3e-4f50-4617-8a9b-0c1d2e3f4a5b', vaultName: 'adeap-weu-0123456789abcd', secretUrl: winSecret },
+    ]);
     expect(event.data.operatorAction).toMatch(/Azure Backup/);
     w.assertNoSecrets();
   });
@@ -143,7 +156,11 @@ describe('restoreBek', () => {
     w.azure.vaults.get(normaliseResourceId(vaultIdOf(win)))!.enabledForDiskEncryption = false;
     const out = (await w.driver.run('restoreBek', restoreInput(win))) as RestoreBekOutput;
     expect(out.outcome).toBe('restored');
-    expect(w.azure.calls.map((c) => c.op).filter((op) => ['ensureVault', 'deallocate', 'start'].includes(op))).toEqual(['ensureVault', 'deallocate', 'start']);
+    expect(w.azure.calls.map((c) => c.op).filter((op) => ['ensureVault', 'deallocate', 'start'].includes(op))).toEqual([
+      'ensureVault',
+      'deallocate',
+      'start',
+    ]);
   });
 
   it('notify-only → ActionRequired, no restart', async () => {
@@ -177,7 +194,10 @@ describe('restoreBek', () => {
     const w = world();
     w.azure.loseBek(lnx.id);
     // Driver starts Friday 2026-11-27 10:00 UTC; the window opens Saturday 01:00.
-    const out = (await w.driver.run('restoreBek', restoreInput(lnx, { ...restart, action: 'maintenance-window', window: parseMaintenanceWindow('Sat 01:00-05:00') }))) as RestoreBekOutput;
+    const out = (await w.driver.run(
+      'restoreBek',
+      restoreInput(lnx, { ...restart, action: 'maintenance-window', window: parseMaintenanceWindow('Sat 01:00-05:00') }),
+    )) as RestoreBekOutput;
     expect(out.outcome).toBe('restored');
     expect(w.driver.timers[0].fireAt).toBe('2026-11-28T01:00:00.000Z');
     expect(w.driver.statuses.some((s) => (s.status as { phase: string }).phase === 'waiting-for-window')).toBe(true);
@@ -195,7 +215,7 @@ const signal = { source: 'on-demand' as const, why: 'test' };
 const remediate = (target: RemediateVmInput['target']): RemediateVmInput => ({ target, policy, heal: restart, signal });
 
 describe('remediateVm', () => {
-  it('ADE extension removed from an encrypted VM → redeployed with the disks\' vault and KEK and a new SequenceVersion', async () => {
+  it("ADE extension removed from an encrypted VM → redeployed with the disks' vault and KEK and a new SequenceVersion", async () => {
     const w = world();
     const vm = w.azure.vm(win.id);
     vm.extensions = [];
@@ -204,7 +224,12 @@ describe('remediateVm', () => {
     expect(out).toMatchObject({ action: 'redeploy-extension', result: 'succeeded' });
     const ext = w.azure.vm(win.id).extensions[0];
     expect(ext).toMatchObject({ publisher: 'Microsoft.Azure.Security', type: 'AzureDiskEncryption', typeHandlerVersion: '2.2' });
-    expect(ext.settings).toMatchObject({ KeyVaultResourceId: vaultIdOf(win), KeyEncryptionKeyURL: winKek, EncryptionOperation: 'EnableEncryption', VolumeType: 'All' });
+    expect(ext.settings).toMatchObject({
+      KeyVaultResourceId: vaultIdOf(win),
+      KeyEncryptionKeyURL: winKek,
+      EncryptionOperation: 'EnableEncryption',
+      VolumeType: 'All',
+    });
     expect(ext.settings?.SequenceVersion).not.toBe(win.extensions[0].settings?.SequenceVersion);
     expect(w.events.map((e) => e.eventType)).toEqual(['AdeAutopilot.DriftRemediated']);
   });
@@ -271,7 +296,15 @@ function fleet(azure: FakeAzure, counts: { plain: number; excluded: number; encr
 
 describe('sweep', () => {
   const counts = { plain: 300, excluded: 120, encrypted: 80 };
-  const sweepInput = (dryRun: boolean): SweepInput => ({ kind: 'backfill', policy, heal: restart, dryRun, concurrency: 20, readsPerSecond: 10, pollSeconds: 30 });
+  const sweepInput = (dryRun: boolean): SweepInput => ({
+    kind: 'backfill',
+    policy,
+    heal: restart,
+    dryRun,
+    concurrency: 20,
+    readsPerSecond: 10,
+    pollSeconds: 30,
+  });
 
   it('dry run over 500 VMs: a report with counts per decision and reason, nothing started', async () => {
     const w = world();
@@ -344,6 +377,8 @@ describe('sweep', () => {
     const out = (await w.driver.run('sweep', { ...sweepInput(false), kind: 'bek-health' })) as SweepOutput;
     expect(out.report.byDecision).toEqual({ 'bek-missing': 1, 'bek-healthy': 1 });
     const starts = [...w.control.instances.values()].map((i) => i.start);
-    expect(starts.map((s) => [s.orchestrator, (s.input as RestoreBekInput).vmId.toLowerCase()])).toEqual([['restoreBek', lnx.id.toLowerCase()]]);
+    expect(starts.map((s) => [s.orchestrator, (s.input as RestoreBekInput).vmId.toLowerCase()])).toEqual([
+      ['restoreBek', lnx.id.toLowerCase()],
+    ]);
   });
 });

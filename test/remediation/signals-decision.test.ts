@@ -20,11 +20,28 @@ function policyEvents(body: unknown): PolicyStateEvent[] {
   });
 }
 
-function policyEvent(vm: string, timestamp: string, complianceState: string, definition = 'ca88aadc-6e2b-416c-9de2-5a0f01d1693f', eventType = 'Microsoft.PolicyInsights.PolicyStateChanged') {
+function policyEvent(
+  vm: string,
+  timestamp: string,
+  complianceState: string,
+  definition = 'ca88aadc-6e2b-416c-9de2-5a0f01d1693f',
+  eventType = 'Microsoft.PolicyInsights.PolicyStateChanged',
+) {
   return {
-    id: `${vm}-${timestamp}`, topic: `/subscriptions/${SUB}`, eventType, eventTime: '2026-11-20T12:00:00Z', dataVersion: '1', metadataVersion: '1',
+    id: `${vm}-${timestamp}`,
+    topic: `/subscriptions/${SUB}`,
+    eventType,
+    eventTime: '2026-11-20T12:00:00Z',
+    dataVersion: '1',
+    metadataVersion: '1',
     subject: `/subscriptions/${SUB}/resourcegroups/rg-app/providers/microsoft.compute/virtualmachines/${vm}`,
-    data: { timestamp, policyAssignmentId: `/subscriptions/${SUB}/providers/microsoft.authorization/policyassignments/ade`, policyDefinitionId: `/providers/microsoft.authorization/policydefinitions/${definition}`, complianceState, subscriptionId: SUB },
+    data: {
+      timestamp,
+      policyAssignmentId: `/subscriptions/${SUB}/providers/microsoft.authorization/policyassignments/ade`,
+      policyDefinitionId: `/providers/microsoft.authorization/policydefinitions/${definition}`,
+      complianceState,
+      subscriptionId: SUB,
+    },
   };
 }
 
@@ -48,12 +65,36 @@ describe('selectPolicySignals', () => {
   it.each([
     ['one NonCompliant', [policyEvent('a', '2026-11-20T10:00:00Z', 'NonCompliant')], ['a']],
     ['same event three times → one signal', [1, 2, 3].map(() => policyEvent('a', '2026-11-20T10:00:00Z', 'NonCompliant')), ['a']],
-    ['Compliant newer than NonCompliant (delivered out of order) → stale', [policyEvent('a', '2026-11-20T11:00:00Z', 'Compliant'), policyEvent('a', '2026-11-20T10:00:00Z', 'NonCompliant')], []],
-    ['NonCompliant newer than Compliant → remediate', [policyEvent('a', '2026-11-20T10:00:00Z', 'Compliant'), policyEvent('a', '2026-11-20T11:00:00Z', 'NonCompliant')], ['a']],
-    ['unconfigured definition ignored', [policyEvent('a', '2026-11-20T10:00:00Z', 'NonCompliant', 'fc4d8e41-e223-45ea-9bf5-eada37891d87')], []],
-    ['definition compared case-insensitively', [policyEvent('a', '2026-11-20T10:00:00Z', 'NonCompliant', 'CA88AADC-6E2B-416C-9DE2-5A0F01D1693F')], ['a']],
-    ['two VMs', [policyEvent('a', '2026-11-20T10:00:00Z', 'NonCompliant'), policyEvent('b', '2026-11-20T10:00:00Z', 'noncompliant')], ['a', 'b']],
-    ['created events count too', [policyEvent('a', '2026-11-20T10:00:00Z', 'NonCompliant', undefined, 'Microsoft.PolicyInsights.PolicyStateCreated')], ['a']],
+    [
+      'Compliant newer than NonCompliant (delivered out of order) → stale',
+      [policyEvent('a', '2026-11-20T11:00:00Z', 'Compliant'), policyEvent('a', '2026-11-20T10:00:00Z', 'NonCompliant')],
+      [],
+    ],
+    [
+      'NonCompliant newer than Compliant → remediate',
+      [policyEvent('a', '2026-11-20T10:00:00Z', 'Compliant'), policyEvent('a', '2026-11-20T11:00:00Z', 'NonCompliant')],
+      ['a'],
+    ],
+    [
+      'unconfigured definition ignored',
+      [policyEvent('a', '2026-11-20T10:00:00Z', 'NonCompliant', 'fc4d8e41-e223-45ea-9bf5-eada37891d87')],
+      [],
+    ],
+    [
+      'definition compared case-insensitively',
+      [policyEvent('a', '2026-11-20T10:00:00Z', 'NonCompliant', 'CA88AADC-6E2B-416C-9DE2-5A0F01D1693F')],
+      ['a'],
+    ],
+    [
+      'two VMs',
+      [policyEvent('a', '2026-11-20T10:00:00Z', 'NonCompliant'), policyEvent('b', '2026-11-20T10:00:00Z', 'noncompliant')],
+      ['a', 'b'],
+    ],
+    [
+      'created events count too',
+      [policyEvent('a', '2026-11-20T10:00:00Z', 'NonCompliant', undefined, 'Microsoft.PolicyInsights.PolicyStateCreated')],
+      ['a'],
+    ],
   ])('%s', (_name, raw, expectedVms) => {
     const { selected, ignored } = selectPolicySignals(policyEvents(raw), defs);
     expect(selected.map((s) => s.vmId)).toEqual(expectedVms.map(vmId));
@@ -63,7 +104,11 @@ describe('selectPolicySignals', () => {
   });
 
   it('ignores states already handled (lastSeen) and non-VM resources', () => {
-    const stale = selectPolicySignals(policyEvents([policyEvent('a', '2026-11-20T10:00:00Z', 'NonCompliant')]), defs, new Map([[vmId('a'), '2026-11-20T10:00:00Z']]));
+    const stale = selectPolicySignals(
+      policyEvents([policyEvent('a', '2026-11-20T10:00:00Z', 'NonCompliant')]),
+      defs,
+      new Map([[vmId('a'), '2026-11-20T10:00:00Z']]),
+    );
     expect(stale.selected).toEqual([]);
     expect(stale.ignored[0].reason).toContain('already handled');
     const disk = policyEvent('a', '2026-11-20T10:00:00Z', 'NonCompliant');
@@ -131,16 +176,36 @@ describe('decideRemediation', () => {
   function inputOf(vm: VmSnapshot, extra: Partial<RemediationInput> = {}): RemediationInput {
     const ext = vm.extensions.find((e) => e.type.startsWith('AzureDiskEncryption'));
     const view = vm.instanceView?.extensions?.find((e) => e.name === ext?.name);
-    const state = interpretEncryptionState({ os: vm.osType, ...(view ? { extension: view } : {}), disks: vm.instanceView?.disks ?? [], osDiskName: vm.osDisk.name });
-    return { assessment: assessVm(vm, policy), state: { kind: state.kind, ...('message' in state ? { message: state.message } : {}) }, hasAdeExtension: ext !== undefined, ...extra };
+    const state = interpretEncryptionState({
+      os: vm.osType,
+      ...(view ? { extension: view } : {}),
+      disks: vm.instanceView?.disks ?? [],
+      osDiskName: vm.osDisk.name,
+    });
+    return {
+      assessment: assessVm(vm, policy),
+      state: { kind: state.kind, ...('message' in state ? { message: state.message } : {}) },
+      hasAdeExtension: ext !== undefined,
+      ...extra,
+    };
   }
   const ref = expectedBekSecrets(win)[0];
   const removed = structuredClone(win);
   removed.extensions = [];
   removed.instanceView!.extensions = [];
   const inProgress = structuredClone(plain);
-  inProgress.extensions = [{ name: 'AzureDiskEncryption', publisher: 'Microsoft.Azure.Security', type: 'AzureDiskEncryption', typeHandlerVersion: '2.2', provisioningState: 'Creating' }];
-  inProgress.instanceView!.extensions = [{ name: 'AzureDiskEncryption', statuses: [{ code: 'ProvisioningState/transitioning', displayStatus: 'Transitioning' }] }];
+  inProgress.extensions = [
+    {
+      name: 'AzureDiskEncryption',
+      publisher: 'Microsoft.Azure.Security',
+      type: 'AzureDiskEncryption',
+      typeHandlerVersion: '2.2',
+      provisioningState: 'Creating',
+    },
+  ];
+  inProgress.instanceView!.extensions = [
+    { name: 'AzureDiskEncryption', statuses: [{ code: 'ProvisioningState/transitioning', displayStatus: 'Transitioning' }] },
+  ];
   const excluded = structuredClone(plain);
   excluded.tags = { 'ade-autopilot': 'skip' };
 
@@ -152,10 +217,25 @@ describe('decideRemediation', () => {
     ['BEK missing → restore', inputOf(withExtensionFailure(win, 'BEK file not found')), 'restore'],
     ['secret soft-deleted → restore', inputOf(win, { secrets: [{ ref, secret: 'soft-deleted', kek: 'present' }] }), 'restore'],
     ['KEK soft-deleted → restore', inputOf(win, { secrets: [{ ref, secret: 'present', kek: 'soft-deleted' }] }), 'restore'],
-    ['vault flag off → repair-vault', inputOf(win, { vaultDrift: [{ kind: 'disk-encryption-disabled', detail: 'vault x: flag off', repairable: true }] }), 'repair-vault'],
-    ['vault on RBAC → nothing, operator named', inputOf(win, { vaultDrift: [{ kind: 'rbac-authorization', detail: 'vault x: rbac', repairable: false }] }), 'nothing'],
+    [
+      'vault flag off → repair-vault',
+      inputOf(win, { vaultDrift: [{ kind: 'disk-encryption-disabled', detail: 'vault x: flag off', repairable: true }] }),
+      'repair-vault',
+    ],
+    [
+      'vault on RBAC → nothing, operator named',
+      inputOf(win, { vaultDrift: [{ kind: 'rbac-authorization', detail: 'vault x: rbac', repairable: false }] }),
+      'nothing',
+    ],
     ['extension removed from an encrypted VM → redeploy', inputOf(removed), 'redeploy-extension'],
-    ['restore wins over vault drift and a removed extension', inputOf(removed, { secrets: [{ ref, secret: 'soft-deleted' }], vaultDrift: [{ kind: 'disk-encryption-disabled', detail: 'x', repairable: true }] }), 'restore'],
+    [
+      'restore wins over vault drift and a removed extension',
+      inputOf(removed, {
+        secrets: [{ ref, secret: 'soft-deleted' }],
+        vaultDrift: [{ kind: 'disk-encryption-disabled', detail: 'x', repairable: true }],
+      }),
+      'restore',
+    ],
   ])('%s', (_name, input, action) => {
     const decision = decideRemediation(input);
     expect(decision.action).toBe(action);

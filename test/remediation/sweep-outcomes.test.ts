@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { buildOutcomeEvent, OUTCOME_EVENT_TYPES, remediationEventType } from '../../core/remediation/outcomes';
-import { addToReport, emptyReport, fillSlots, readBudgetDelayMs, REPORT_LIST_LIMIT, sweepRowOf, type SweepRow } from '../../core/remediation/sweep';
+import {
+  addToReport,
+  emptyReport,
+  fillSlots,
+  readBudgetDelayMs,
+  REPORT_LIST_LIMIT,
+  sweepRowOf,
+  type SweepRow,
+} from '../../core/remediation/sweep';
 import type { VmSnapshot } from '../../core/vm';
 import { basePolicy, loadVm } from './helpers';
 
@@ -34,8 +42,19 @@ describe('sweep report', () => {
     let report = emptyReport();
     for (let i = 0; i < rows.length; i += 100) report = addToReport(report, rows.slice(i, i + 100));
     expect(report.total).toBe(500);
-    expect(report.byDecision).toEqual({ encrypt: counts.plain, skip: counts.excluded + counts.deallocated, 'already-encrypted': counts.encrypted, unsupported: counts.eah });
-    expect(report.byReason).toEqual({ encrypt: 230, 'skip/exclusion-tag': 120, 'already-encrypted': 100, 'skip/vm-not-running': 30, 'unsupported/encryption-at-host': 20 });
+    expect(report.byDecision).toEqual({
+      encrypt: counts.plain,
+      skip: counts.excluded + counts.deallocated,
+      'already-encrypted': counts.encrypted,
+      unsupported: counts.eah,
+    });
+    expect(report.byReason).toEqual({
+      encrypt: 230,
+      'skip/exclusion-tag': 120,
+      'already-encrypted': 100,
+      'skip/vm-not-running': 30,
+      'unsupported/encryption-at-host': 20,
+    });
     expect(report.wouldChange).toHaveLength(counts.plain);
     expect(report.wouldChange.every((v) => v.vmId.includes('/plain-'))).toBe(true);
     expect(report.wouldChangeNotListed).toBe(0);
@@ -45,7 +64,10 @@ describe('sweep report', () => {
     const row: SweepRow = { vmId: '/x', name: 'x', osType: 'Linux', decision: 'encrypt', reason: 'encrypt' };
     const before = emptyReport();
     const frozen = JSON.stringify(before);
-    const after = addToReport(before, Array.from({ length: REPORT_LIST_LIMIT + 7 }, () => row));
+    const after = addToReport(
+      before,
+      Array.from({ length: REPORT_LIST_LIMIT + 7 }, () => row),
+    );
     expect(JSON.stringify(before)).toBe(frozen);
     expect(after.wouldChange).toHaveLength(REPORT_LIST_LIMIT);
     expect(after.wouldChangeNotListed).toBe(7);
@@ -81,10 +103,20 @@ describe('outcome events', () => {
   const vmId = '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';
 
   const base = { orchestration: 'restoreBek', instanceId: 'restore-1', vmId, reason: 'r' } as const;
-  const reference = buildOutcomeEvent(OUTCOME_EVENT_TYPES.bekRestored, { ...base, action: 'restore', operatorAction: undefined }, at, 'run-1');
+  const reference = buildOutcomeEvent(
+    OUTCOME_EVENT_TYPES.bekRestored,
+    { ...base, action: 'restore', operatorAction: undefined },
+    at,
+    'run-1',
+  );
 
   it('builds an Event Grid event with a UUID-shaped id and drops undefined fields', () => {
-    expect(reference).toMatchObject({ eventType: 'AdeAutopilot.BekRestored', subject: vmId, eventTime: '2026-11-27T10:00:00.000Z', dataVersion: '1.0' });
+    expect(reference).toMatchObject({
+      eventType: 'AdeAutopilot.BekRestored',
+      subject: vmId,
+      eventTime: '2026-11-27T10:00:00.000Z',
+      dataVersion: '1.0',
+    });
     expect(reference.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect('operatorAction' in reference.data).toBe(false);
   });
@@ -92,7 +124,14 @@ describe('outcome events', () => {
   it.each([
     // what differs from the reference event → same id?
     ['nothing (a replayed or retried publish)', OUTCOME_EVENT_TYPES.bekRestored, base, at, 'run-1', true],
-    ['subject case, reason and time only', OUTCOME_EVENT_TYPES.bekRestored, { ...base, vmId: vmId.toUpperCase(), reason: 'other' }, new Date('2026-11-28T00:00:00Z'), 'run-1', true],
+    [
+      'subject case, reason and time only',
+      OUTCOME_EVENT_TYPES.bekRestored,
+      { ...base, vmId: vmId.toUpperCase(), reason: 'other' },
+      new Date('2026-11-28T00:00:00Z'),
+      'run-1',
+      true,
+    ],
     ['the run (a later run on the same VM reuses the instance id)', OUTCOME_EVENT_TYPES.bekRestored, base, at, 'run-2', false],
     ['the event type', OUTCOME_EVENT_TYPES.unrecoverable, base, at, 'run-1', false],
     ['the instance', OUTCOME_EVENT_TYPES.bekRestored, { ...base, instanceId: 'restore-2' }, at, 'run-1', false],
@@ -107,7 +146,14 @@ describe('outcome events', () => {
   });
 
   it('sweeps without a VM get a synthetic subject', () => {
-    expect(buildOutcomeEvent(OUTCOME_EVENT_TYPES.sweepCompleted, { orchestration: 'sweep', instanceId: 'sweep-fleet', reason: 'done' }, at, 'run-1').subject).toBe('/ade-autopilot/sweep/sweep-fleet');
+    expect(
+      buildOutcomeEvent(
+        OUTCOME_EVENT_TYPES.sweepCompleted,
+        { orchestration: 'sweep', instanceId: 'sweep-fleet', reason: 'done' },
+        at,
+        'run-1',
+      ).subject,
+    ).toBe('/ade-autopilot/sweep/sweep-fleet');
   });
 
   it.each([

@@ -20,7 +20,11 @@ const READY_PREFIX = 'ade-autopilot is running';
 
 /** Builds dist/ (type errors in other people's work-in-progress files must not block: tsc still emits). */
 function build(): void {
-  spawnSync(process.execPath, [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(REPO_ROOT, 'tsconfig.build.json')], { cwd: REPO_ROOT, stdio: 'ignore' });
+  spawnSync(
+    process.execPath,
+    [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(REPO_ROOT, 'tsconfig.build.json')],
+    { cwd: REPO_ROOT, stdio: 'ignore' },
+  );
   for (const file of [CLI, 'dist/local/host/cli.js', 'dist/functions/vmWritten.js', 'dist/functions/durable.js']) {
     if (!existsSync(path.resolve(REPO_ROOT, file))) throw new Error(`build produced no ${file}`);
   }
@@ -30,7 +34,13 @@ function build(): void {
 function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || /^(ADE_|AZURE_|FUNCTIONS_|IDENTITY_|MSI_|HTTPS?_PROXY$|https?_proxy$|NO_PROXY$|no_proxy$|NODE_EXTRA_CA_CERTS$|VITEST|NODE_OPTIONS$)/.test(k)) continue;
+    if (
+      v === undefined ||
+      /^(ADE_|AZURE_|FUNCTIONS_|IDENTITY_|MSI_|HTTPS?_PROXY$|https?_proxy$|NO_PROXY$|no_proxy$|NODE_EXTRA_CA_CERTS$|VITEST|NODE_OPTIONS$)/.test(
+        k,
+      )
+    )
+      continue;
     env[k] = v;
   }
   return { ...env, ...extra };
@@ -68,11 +78,15 @@ describe('npm start (simulator + local host)', () => {
   let exited: Promise<number | null>;
 
   beforeAll(async () => {
-    child = spawn(process.execPath, [CLI, '--port', '0', '--time-scale', '120', '--state', stateRoot, '--local-settings', path.join(stateRoot, 'absent.json')], {
-      cwd: REPO_ROOT,
-      env: cleanEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    child = spawn(
+      process.execPath,
+      [CLI, '--port', '0', '--time-scale', '120', '--state', stateRoot, '--local-settings', path.join(stateRoot, 'absent.json')],
+      {
+        cwd: REPO_ROOT,
+        env: cleanEnv(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     exited = new Promise((resolve) => child!.once('exit', (code) => resolve(code)));
     child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
     child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
@@ -118,7 +132,10 @@ describe('npm start (simulator + local host)', () => {
     const deadline = Date.now() + 90_000;
     let status = await session.instance(instanceId);
     while (!status || !['Completed', 'Failed', 'Terminated'].includes(status.runtimeStatus)) {
-      if (Date.now() > deadline) throw new Error(`run ${instanceId} not finished in 90 s: ${JSON.stringify(status?.customStatus ?? status?.runtimeStatus ?? 'not started')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `run ${instanceId} not finished in 90 s: ${JSON.stringify(status?.customStatus ?? status?.runtimeStatus ?? 'not started')}`,
+        );
       await new Promise((r) => setTimeout(r, 250));
       status = await session.instance(instanceId);
     }
@@ -147,18 +164,33 @@ describe('npm start -- --azure with missing settings', () => {
     { name: 'nothing configured', env: {}, mentions: ['ADE_SUBSCRIPTIONS', 'AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'] },
     {
       name: 'a secret but no tenant',
-      env: { ADE_SUBSCRIPTIONS: '11111111-2222-3333-4444-555555555555', AZURE_CLIENT_ID: '66666666-7777-8888-9999-000000000000', AZURE_CLIENT_SECRET: 'do-not-print-this-secret-value' },
+      env: {
+        ADE_SUBSCRIPTIONS: '11111111-2222-3333-4444-555555555555',
+        AZURE_CLIENT_ID: '66666666-7777-8888-9999-000000000000',
+        AZURE_CLIENT_SECRET: 'do-not-print-this-secret-value',
+      },
       mentions: ['AZURE_TENANT_ID'],
       secret: 'do-not-print-this-secret-value',
     },
-    { name: 'managed identity outside Azure', env: { ADE_SUBSCRIPTIONS: '11111111-2222-3333-4444-555555555555', ADE_AUTH_MODE: 'managed-identity' }, mentions: ['IDENTITY_ENDPOINT'] },
+    {
+      name: 'managed identity outside Azure',
+      env: { ADE_SUBSCRIPTIONS: '11111111-2222-3333-4444-555555555555', ADE_AUTH_MODE: 'managed-identity' },
+      mentions: ['IDENTITY_ENDPOINT'],
+    },
   ];
   it.each(cases)('$name → clear error naming the settings, exit ≠ 0', ({ env, mentions, secret }) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ade-start-azure-'));
     try {
-      const result = spawnSync(process.execPath, [CLI, '--azure', '--port', '0', '--state', dir, '--local-settings', path.join(dir, 'absent.json')], {
-        cwd: REPO_ROOT, env: cleanEnv(env), encoding: 'utf8', timeout: 30_000,
-      });
+      const result = spawnSync(
+        process.execPath,
+        [CLI, '--azure', '--port', '0', '--state', dir, '--local-settings', path.join(dir, 'absent.json')],
+        {
+          cwd: REPO_ROOT,
+          env: cleanEnv(env),
+          encoding: 'utf8',
+          timeout: 30_000,
+        },
+      );
       expect(result.status).not.toBe(0);
       expect(result.status).not.toBeNull();
       expect(result.stderr).toContain('--azure cannot start');

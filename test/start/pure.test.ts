@@ -16,22 +16,60 @@ import { azureAppSettings, checkAzureSettings, readLocalSettingsValues, simulato
 import { parseArmBudget } from '../../bench/pipeline-bench';
 
 const SUB = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
-const SIM_ENV = { HTTPS_PROXY: 'http://127.0.0.1:9', AZURE_TENANT_ID: '10000000-0000-0000-0000-000000000001', AZURE_CLIENT_ID: '20000000-0000-0000-0000-000000000002', AZURE_CLIENT_SECRET: 'sim-secret', AZURE_SUBSCRIPTION_ID: SUB };
+const SIM_ENV = {
+  HTTPS_PROXY: 'http://127.0.0.1:9',
+  AZURE_TENANT_ID: '10000000-0000-0000-0000-000000000001',
+  AZURE_CLIENT_ID: '20000000-0000-0000-0000-000000000002',
+  AZURE_CLIENT_SECRET: 'sim-secret',
+  AZURE_SUBSCRIPTION_ID: SUB,
+};
 
 describe('simulatorAppSettings', () => {
   const base = { simEnv: SIM_ENV, subscriptionId: SUB, hostUrl: 'http://127.0.0.1:7071', eventGridKey: 'k/e+y' };
   const cases: Array<{ name: string; local: Record<string, string>; env: Record<string, string>; expect: Record<string, string> }> = [
-    { name: 'defaults from core/config', local: {}, env: {}, expect: { ADE_ENCRYPTION_MODE: 'aad', ADE_KEK_ENABLED: 'true', ADE_VAULT_RESOURCE_GROUP: 'rg-ade-autopilot-vaults' } },
-    { name: 'local.settings.json overrides defaults', local: { ADE_ENCRYPTION_MODE: 'single-pass' }, env: {}, expect: { ADE_ENCRYPTION_MODE: 'single-pass' } },
-    { name: 'process env overrides local.settings.json', local: { ADE_KEK_ENABLED: 'true' }, env: { ADE_KEK_ENABLED: 'false' }, expect: { ADE_KEK_ENABLED: 'false' } },
-    { name: 'blank values do not override', local: { ADE_ENCRYPTION_MODE: 'single-pass' }, env: { ADE_ENCRYPTION_MODE: '  ' }, expect: { ADE_ENCRYPTION_MODE: 'single-pass' } },
+    {
+      name: 'defaults from core/config',
+      local: {},
+      env: {},
+      expect: { ADE_ENCRYPTION_MODE: 'aad', ADE_KEK_ENABLED: 'true', ADE_VAULT_RESOURCE_GROUP: 'rg-ade-autopilot-vaults' },
+    },
+    {
+      name: 'local.settings.json overrides defaults',
+      local: { ADE_ENCRYPTION_MODE: 'single-pass' },
+      env: {},
+      expect: { ADE_ENCRYPTION_MODE: 'single-pass' },
+    },
+    {
+      name: 'process env overrides local.settings.json',
+      local: { ADE_KEK_ENABLED: 'true' },
+      env: { ADE_KEK_ENABLED: 'false' },
+      expect: { ADE_KEK_ENABLED: 'false' },
+    },
+    {
+      name: 'blank values do not override',
+      local: { ADE_ENCRYPTION_MODE: 'single-pass' },
+      env: { ADE_ENCRYPTION_MODE: '  ' },
+      expect: { ADE_ENCRYPTION_MODE: 'single-pass' },
+    },
     {
       name: 'the simulator dictates subscription, auth and credentials',
       local: { ADE_SUBSCRIPTIONS: '00000000-0000-0000-0000-000000000000', ADE_AUTH_MODE: 'managed-identity' },
       env: { AZURE_CLIENT_SECRET: 'real-azure-secret' },
-      expect: { ADE_SUBSCRIPTIONS: SUB, ADE_AUTH_MODE: 'environment', AZURE_CLIENT_SECRET: 'sim-secret', HTTPS_PROXY: 'http://127.0.0.1:9' },
+      expect: {
+        ADE_SUBSCRIPTIONS: SUB,
+        ADE_AUTH_MODE: 'environment',
+        AZURE_CLIENT_SECRET: 'sim-secret',
+        HTTPS_PROXY: 'http://127.0.0.1:9',
+      },
     },
-    { name: 'the secretEvents webhook carries the encoded system key', local: {}, env: {}, expect: { ADE_SECRET_EVENTS_WEBHOOK_URL: 'http://127.0.0.1:7071/runtime/webhooks/eventgrid?functionName=secretEvents&code=k%2Fe%2By' } },
+    {
+      name: 'the secretEvents webhook carries the encoded system key',
+      local: {},
+      env: {},
+      expect: {
+        ADE_SECRET_EVENTS_WEBHOOK_URL: 'http://127.0.0.1:7071/runtime/webhooks/eventgrid?functionName=secretEvents&code=k%2Fe%2By',
+      },
+    },
   ];
   it.each(cases)('$name', (c) => {
     const settings = simulatorAppSettings({ ...base, localValues: c.local, env: c.env });
@@ -46,7 +84,8 @@ describe('simulatorAppSettings', () => {
 
   it('takes every ADE_ default from CONFIG_SETTINGS', () => {
     const settings = simulatorAppSettings({ ...base, localValues: {}, env: {} });
-    for (const s of CONFIG_SETTINGS.filter((x) => x.name.startsWith('ADE_') && x.default && x.name !== 'ADE_AUTH_MODE')) expect(settings[s.name], s.name).toBe(s.default);
+    for (const s of CONFIG_SETTINGS.filter((x) => x.name.startsWith('ADE_') && x.default && x.name !== 'ADE_AUTH_MODE'))
+      expect(settings[s.name], s.name).toBe(s.default);
   });
 });
 
@@ -58,9 +97,17 @@ describe('azure settings', () => {
   });
 
   it('accepts complete settings and names every missing one otherwise', () => {
-    const ok = { ADE_SUBSCRIPTIONS: SUB, ADE_AUTH_MODE: 'environment', AZURE_TENANT_ID: SIM_ENV.AZURE_TENANT_ID, AZURE_CLIENT_ID: SIM_ENV.AZURE_CLIENT_ID, AZURE_CLIENT_SECRET: 'x' };
+    const ok = {
+      ADE_SUBSCRIPTIONS: SUB,
+      ADE_AUTH_MODE: 'environment',
+      AZURE_TENANT_ID: SIM_ENV.AZURE_TENANT_ID,
+      AZURE_CLIENT_ID: SIM_ENV.AZURE_CLIENT_ID,
+      AZURE_CLIENT_SECRET: 'x',
+    };
     expect(checkAzureSettings(ok).subscriptions).toEqual([SUB]);
-    expect(() => checkAzureSettings({ ADE_AUTH_MODE: 'environment' })).toThrow(/ADE_SUBSCRIPTIONS[\s\S]*AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET/);
+    expect(() => checkAzureSettings({ ADE_AUTH_MODE: 'environment' })).toThrow(
+      /ADE_SUBSCRIPTIONS[\s\S]*AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET/,
+    );
   });
 
   it('reads local.settings.json Values and names a malformed file', () => {
@@ -83,7 +130,11 @@ describe('planEventSubscriptions', () => {
   it('wires only registered functions, with the filters of EVENT_ROUTES', () => {
     expect(planEventSubscriptions(['secretEvents', 'encryptVmHttp'])).toEqual([]);
     const plan = planEventSubscriptions(['vmWritten', 'armDrift', 'policyStates']);
-    expect(plan.map((p) => `${p.topic.name}/${p.name}`)).toEqual(['ade-autopilot-resource-events/vm-written', 'ade-autopilot-resource-events/arm-drift', 'ade-autopilot-policy-events/policy-states']);
+    expect(plan.map((p) => `${p.topic.name}/${p.name}`)).toEqual([
+      'ade-autopilot-resource-events/vm-written',
+      'ade-autopilot-resource-events/arm-drift',
+      'ade-autopilot-policy-events/policy-states',
+    ]);
     for (const p of plan) {
       const route = EVENT_ROUTES[p.functionName as keyof typeof EVENT_ROUTES];
       expect(p.includedEventTypes).toEqual(route.eventTypes);
@@ -93,7 +144,9 @@ describe('planEventSubscriptions', () => {
   });
 
   it('builds the host webhook URL with the key encoded', () => {
-    expect(webhookUrl('http://127.0.0.1:1', 'vmWritten', 'a&b')).toBe('http://127.0.0.1:1/runtime/webhooks/eventgrid?functionName=vmWritten&code=a%26b');
+    expect(webhookUrl('http://127.0.0.1:1', 'vmWritten', 'a&b')).toBe(
+      'http://127.0.0.1:1/runtime/webhooks/eventgrid?functionName=vmWritten&code=a%26b',
+    );
   });
 });
 
@@ -113,8 +166,16 @@ describe('request-log arithmetic', () => {
       entra: { token: { app: 2 } },
     },
   };
-  it('counts one principal\'s calls since the snapshot, by class', () => {
-    expect(callsBy('app', before, after)).toEqual({ armReads: 8, armWrites: 6, armDeletes: 1, graphReads: 4, graphWrites: 3, keyVaultOperations: 4, other: { entra: 2 } });
+  it("counts one principal's calls since the snapshot, by class", () => {
+    expect(callsBy('app', before, after)).toEqual({
+      armReads: 8,
+      armWrites: 6,
+      armDeletes: 1,
+      graphReads: 4,
+      graphWrites: 3,
+      keyVaultOperations: 4,
+      other: { entra: 2 },
+    });
     expect(callsBy('user', before, after)).toMatchObject({ armReads: 4, armWrites: 0, keyVaultOperations: 7 });
   });
 
@@ -130,15 +191,43 @@ describe('request-log arithmetic', () => {
 });
 
 describe('demo progress rows', () => {
-  const row = (): VmProgress => ({ name: 'vm1', os: 'Linux', region: 'westeurope', vmId: '/x', instanceId: 'i', createdAt: 1_000, phase: 'created', state: 'pending' });
-  const status = (runtimeStatus: string, extra: Record<string, unknown> = {}) => ({ name: 'encryptVm', instanceId: 'i', runtimeStatus, createdTime: '', lastUpdatedTime: '', ...extra });
+  const row = (): VmProgress => ({
+    name: 'vm1',
+    os: 'Linux',
+    region: 'westeurope',
+    vmId: '/x',
+    instanceId: 'i',
+    createdAt: 1_000,
+    phase: 'created',
+    state: 'pending',
+  });
+  const status = (runtimeStatus: string, extra: Record<string, unknown> = {}) => ({
+    name: 'encryptVm',
+    instanceId: 'i',
+    runtimeStatus,
+    createdTime: '',
+    lastUpdatedTime: '',
+    ...extra,
+  });
 
   it.each([
     { name: 'no instance yet', s: undefined, phase: 'waiting for the VM write event', state: 'pending', done: false },
-    { name: 'running with a phase', s: status('Running', { customStatus: { phase: 'deploying-extension' } }), phase: 'deploying-extension', state: 'running', done: false },
+    {
+      name: 'running with a phase',
+      s: status('Running', { customStatus: { phase: 'deploying-extension' } }),
+      phase: 'deploying-extension',
+      state: 'running',
+      done: false,
+    },
     { name: 'encrypted', s: status('Completed', { output: { outcome: 'encrypted' } }), phase: 'encrypted', state: 'encrypted', done: true },
     { name: 'skipped', s: status('Completed', { output: { outcome: 'skipped' } }), phase: 'skipped', state: 'other-outcome', done: true },
-    { name: 'failed with a reason', s: status('Failed', { output: 'Extension failed: disk full\nstack' }), phase: 'failed: Extension failed: disk full', state: 'failed', done: true },
+    {
+      name: 'failed with a reason',
+      s: status('Failed', { output: 'Extension failed: disk full\nstack' }),
+      phase: 'failed: Extension failed: disk full',
+      state: 'failed',
+      done: true,
+    },
   ])('$name', ({ s, phase, state, done }) => {
     const r = row();
     expect(applyStatus(r, s as never, 5_000)).toBe(true);
@@ -167,7 +256,10 @@ describe('bench --arm-budget', () => {
   it.each([
     { text: '', expected: {} },
     { text: 'writes=50/2', expected: { writes: { bucketSize: 50, refillPerSecond: 2 } } },
-    { text: 'reads=100/2.5, writes=20/1', expected: { reads: { bucketSize: 100, refillPerSecond: 2.5 }, writes: { bucketSize: 20, refillPerSecond: 1 } } },
+    {
+      text: 'reads=100/2.5, writes=20/1',
+      expected: { reads: { bucketSize: 100, refillPerSecond: 2.5 }, writes: { bucketSize: 20, refillPerSecond: 1 } },
+    },
   ])('parses "$text"', ({ text, expected }) => {
     expect(parseArmBudget(text)).toEqual(expected);
   });

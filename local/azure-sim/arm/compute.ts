@@ -7,7 +7,21 @@
 import type { SimResponse } from '../contract';
 import { adeKindOf, bekMissingReport, bootGuest, rebootGuest, runAdeExtension, type GuestHost } from '../guest';
 import { type ArmCore, type RequestScope } from './core';
-import { armError, bodyObject, eq, isObject, json, key, newGuid, normalizeLocation, resourceId, stringRecord, truncate, validateName, type ArmPath } from './http';
+import {
+  armError,
+  bodyObject,
+  eq,
+  isObject,
+  json,
+  key,
+  newGuid,
+  normalizeLocation,
+  resourceId,
+  stringRecord,
+  truncate,
+  validateName,
+  type ArmPath,
+} from './http';
 import type { DiskEncryptionSettingsModel, DiskRecord, ExtensionRecord, InstanceViewStatus, VmRecord } from './state';
 
 const VM_TYPE = 'Microsoft.Compute/virtualMachines';
@@ -15,8 +29,19 @@ const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** Memory (GB) of common sizes; other Standard_* sizes default to 8 GB. */
 const SIZE_MEMORY: Record<string, number> = {
-  standard_b1s: 1, standard_b1ms: 2, standard_b2s: 4, standard_b2ms: 8, standard_ds1_v2: 3.5, standard_ds2_v2: 7,
-  standard_d2s_v3: 8, standard_d4s_v3: 16, standard_d2s_v5: 8, standard_d4s_v5: 16, standard_d8s_v5: 32, standard_e4s_v5: 32, standard_a1_v2: 2,
+  standard_b1s: 1,
+  standard_b1ms: 2,
+  standard_b2s: 4,
+  standard_b2ms: 8,
+  standard_ds1_v2: 3.5,
+  standard_ds2_v2: 7,
+  standard_d2s_v3: 8,
+  standard_d4s_v3: 16,
+  standard_d2s_v5: 8,
+  standard_d4s_v5: 16,
+  standard_d8s_v5: 32,
+  standard_e4s_v5: 32,
+  standard_a1_v2: 2,
 };
 
 export function memoryOf(vmSize: string): number {
@@ -36,7 +61,9 @@ export class Compute {
     const [t0, t1] = [path.types[0]?.toLowerCase(), path.types[1]?.toLowerCase()];
     if (t0 === 'locations' && (t1 === 'operations' || t1 === 'operationresults') && path.names[1]) {
       if (req.method !== 'GET') throw methodNotAllowed(req.method);
-      return t1 === 'operations' ? this.core.asyncOperationStatus(path.names[1]) : this.core.locationStatus(path.names[1], `https://management.azure.com${req.path}?${req.query.toString()}`);
+      return t1 === 'operations'
+        ? this.core.asyncOperationStatus(path.names[1])
+        : this.core.locationStatus(path.names[1], `https://management.azure.com${req.path}?${req.query.toString()}`);
     }
     if (t0 === 'virtualmachines') {
       if (!path.resourceGroup) {
@@ -54,23 +81,37 @@ export class Compute {
         if (path.types.length === 2 && path.collection) {
           if (req.method !== 'GET') throw methodNotAllowed(req.method);
           const vm = this.vm(sub.subscriptionId, path.resourceGroup, vmName);
-          return json(200, { value: Object.values(vm.extensions).map((e) => extensionJson(this.reported(vm, e), req.query.get('$expand') === 'instanceView')) });
+          return json(200, {
+            value: Object.values(vm.extensions).map((e) =>
+              extensionJson(this.reported(vm, e), req.query.get('$expand') === 'instanceView'),
+            ),
+          });
         }
         if (path.types.length === 2) return this.extensionVerb(scope, sub.subscriptionId, path.resourceGroup, vmName, path.names[1]!);
       }
-      if (path.types.length === 2 && path.collection) return this.vmAction(scope, sub.subscriptionId, path.resourceGroup, vmName, path.types[1]!);
+      if (path.types.length === 2 && path.collection)
+        return this.vmAction(scope, sub.subscriptionId, path.resourceGroup, vmName, path.types[1]!);
       throw invalidType(path);
     }
     if (t0 === 'disks') {
       if (!path.resourceGroup) {
-        if (path.collection && path.types.length === 1 && req.method === 'GET') return json(200, { value: Object.values(this.state.disks).filter((d) => eq(d.subscriptionId, sub.subscriptionId)).map(diskJson) });
+        if (path.collection && path.types.length === 1 && req.method === 'GET')
+          return json(200, {
+            value: Object.values(this.state.disks)
+              .filter((d) => eq(d.subscriptionId, sub.subscriptionId))
+              .map(diskJson),
+          });
         throw invalidType(path);
       }
       this.core.resourceGroup(sub.subscriptionId, path.resourceGroup);
       if (path.collection && path.types.length === 1) {
         if (req.method !== 'GET') throw methodNotAllowed(req.method);
         const rgId = `/subscriptions/${sub.subscriptionId}/resourcegroups/${path.resourceGroup}/`.toLowerCase();
-        return json(200, { value: Object.values(this.state.disks).filter((d) => key(d.id).startsWith(rgId)).map(diskJson) });
+        return json(200, {
+          value: Object.values(this.state.disks)
+            .filter((d) => key(d.id).startsWith(rgId))
+            .map(diskJson),
+        });
       }
       if (path.types.length === 1) return this.diskVerb(scope, sub.subscriptionId, path.resourceGroup, path.names[0]!);
     }
@@ -86,7 +127,9 @@ export class Compute {
   }
 
   private list(scope: RequestScope, subscriptionId: string, resourceGroup?: string): SimResponse {
-    const prefix = resourceGroup ? `/subscriptions/${subscriptionId}/resourcegroups/${resourceGroup}/`.toLowerCase() : `/subscriptions/${subscriptionId}/`.toLowerCase();
+    const prefix = resourceGroup
+      ? `/subscriptions/${subscriptionId}/resourcegroups/${resourceGroup}/`.toLowerCase()
+      : `/subscriptions/${subscriptionId}/`.toLowerCase();
     const all = Object.values(this.state.vms).filter((vm) => key(vm.id).startsWith(prefix) && vm.provisioningState !== 'Deleting');
     const statusOnly = eq(scope.req.query.get('statusOnly') ?? '', 'true');
     const skip = Number.parseInt(scope.req.query.get('$skiptoken') ?? '0', 10) || 0;
@@ -128,14 +171,26 @@ export class Compute {
   }
 
   /** Creates a VM with its managed disks (shared with the control API's bulk create). */
-  createVmRecord(subscriptionId: string, resourceGroup: string, name: string, body: Record<string, any>, provisioningState: VmRecord['provisioningState']): VmRecord {
+  createVmRecord(
+    subscriptionId: string,
+    resourceGroup: string,
+    name: string,
+    body: Record<string, any>,
+    provisioningState: VmRecord['provisioningState'],
+  ): VmRecord {
     validateName(name, 'a virtual machine', NAME_PATTERN, 64);
     const location = typeof body.location === 'string' ? normalizeLocation(body.location) : '';
     if (!location) throw armError(400, 'LocationRequired', 'The location property is required for this definition.');
     const props = isObject(body.properties) ? body.properties : {};
     const vmSize = props.hardwareProfile?.vmSize;
-    if (typeof vmSize !== 'string' || vmSize === '') throw armError(400, 'InvalidParameter', "Required parameter 'hardwareProfile.vmSize' is missing (null).", {});
-    if (!/^(Standard|Basic)_[A-Za-z0-9_]+$/i.test(vmSize)) throw armError(400, 'InvalidParameter', `The value '${truncate(vmSize, 40)}' of parameter 'vmSize' is not allowed. Allowed values are Standard_* and Basic_* sizes.`);
+    if (typeof vmSize !== 'string' || vmSize === '')
+      throw armError(400, 'InvalidParameter', "Required parameter 'hardwareProfile.vmSize' is missing (null).", {});
+    if (!/^(Standard|Basic)_[A-Za-z0-9_]+$/i.test(vmSize))
+      throw armError(
+        400,
+        'InvalidParameter',
+        `The value '${truncate(vmSize, 40)}' of parameter 'vmSize' is not allowed. Allowed values are Standard_* and Basic_* sizes.`,
+      );
     const storage = isObject(props.storageProfile) ? props.storageProfile : {};
     const osDiskIn = isObject(storage.osDisk) ? storage.osDisk : {};
     const osProfile = isObject(props.osProfile) ? props.osProfile : {};
@@ -146,17 +201,37 @@ export class Compute {
     const tags = stringRecord(body.tags, 'tags');
     const now = this.core.nowIso();
     const vmId = resourceId(subscriptionId, resourceGroup, 'Microsoft.Compute', 'virtualMachines', name);
-    const osDiskName = typeof osDiskIn.name === 'string' && osDiskIn.name ? osDiskIn.name : `${name.slice(0, 38)}_OsDisk_1_${newGuid().replace(/-/g, '')}`;
-    const osDisk = this.createDisk(subscriptionId, resourceGroup, osDiskName, location, osDiskIn.diskSizeGB ?? (osType === 'Windows' ? 127 : 30), osDiskIn.managedDisk?.storageAccountType ?? 'Premium_LRS', vmId, osType);
+    const osDiskName =
+      typeof osDiskIn.name === 'string' && osDiskIn.name ? osDiskIn.name : `${name.slice(0, 38)}_OsDisk_1_${newGuid().replace(/-/g, '')}`;
+    const osDisk = this.createDisk(
+      subscriptionId,
+      resourceGroup,
+      osDiskName,
+      location,
+      osDiskIn.diskSizeGB ?? (osType === 'Windows' ? 127 : 30),
+      osDiskIn.managedDisk?.storageAccountType ?? 'Premium_LRS',
+      vmId,
+      osType,
+    );
     const dataDisksIn: unknown[] = Array.isArray(storage.dataDisks) ? storage.dataDisks : [];
-    if (dataDisksIn.length > 64) throw armError(400, 'InvalidParameter', `A VM can have at most 64 data disks (got ${dataDisksIn.length}).`);
+    if (dataDisksIn.length > 64)
+      throw armError(400, 'InvalidParameter', `A VM can have at most 64 data disks (got ${dataDisksIn.length}).`);
     const dataDisks: VmRecord['dataDisks'] = [];
     for (const [index, raw] of dataDisksIn.entries()) {
       const d = isObject(raw) ? raw : {};
       const lun = typeof d.lun === 'number' ? d.lun : index;
-      if (dataDisks.some((x) => x.lun === lun)) throw armError(400, 'InvalidParameter', `Disk LUNs must be unique: LUN ${lun} is used twice.`);
+      if (dataDisks.some((x) => x.lun === lun))
+        throw armError(400, 'InvalidParameter', `Disk LUNs must be unique: LUN ${lun} is used twice.`);
       const diskName = typeof d.name === 'string' && d.name ? d.name : `${name.slice(0, 60)}_DataDisk_${lun}`;
-      const disk = this.createDisk(subscriptionId, resourceGroup, diskName, location, typeof d.diskSizeGB === 'number' ? d.diskSizeGB : 128, d.managedDisk?.storageAccountType ?? 'Premium_LRS', vmId);
+      const disk = this.createDisk(
+        subscriptionId,
+        resourceGroup,
+        diskName,
+        location,
+        typeof d.diskSizeGB === 'number' ? d.diskSizeGB : 128,
+        d.managedDisk?.storageAccountType ?? 'Premium_LRS',
+        vmId,
+      );
       dataDisks.push({ lun, diskId: disk.id, caching: d.caching ?? 'None', createOption: d.createOption ?? 'Empty' });
     }
     const nics: unknown[] = Array.isArray(props.networkProfile?.networkInterfaces) ? props.networkProfile.networkInterfaces : [];
@@ -176,7 +251,10 @@ export class Compute {
       imageReference: storage.imageReference ?? defaultImage(osType),
       osDiskId: osDisk.id,
       dataDisks,
-      networkInterfaces: nics.length > 0 ? nics.filter(isObject).map((n) => ({ id: String(n.id), primary: n.properties?.primary })) : [{ id: resourceId(subscriptionId, resourceGroup, 'Microsoft.Network', 'networkInterfaces', `${name}-nic`) }],
+      networkInterfaces:
+        nics.length > 0
+          ? nics.filter(isObject).map((n) => ({ id: String(n.id), primary: n.properties?.primary }))
+          : [{ id: resourceId(subscriptionId, resourceGroup, 'Microsoft.Network', 'networkInterfaces', `${name}-nic`) }],
       identity: body.identity,
       securityProfile: props.securityProfile,
       provisioningState,
@@ -191,7 +269,16 @@ export class Compute {
     return vm;
   }
 
-  private createDisk(subscriptionId: string, resourceGroup: string, name: string, location: string, sizeGB: unknown, sku: string, managedBy: string, osType?: 'Windows' | 'Linux'): DiskRecord {
+  private createDisk(
+    subscriptionId: string,
+    resourceGroup: string,
+    name: string,
+    location: string,
+    sizeGB: unknown,
+    sku: string,
+    managedBy: string,
+    osType?: 'Windows' | 'Linux',
+  ): DiskRecord {
     validateName(name, 'a managed disk', NAME_PATTERN, 80);
     const size = typeof sizeGB === 'number' && Number.isFinite(sizeGB) ? sizeGB : 128;
     if (size < 1 || size > 32_767) throw armError(400, 'InvalidParameter', `Disk size ${size} GB is out of range (1–32767).`);
@@ -201,14 +288,31 @@ export class Compute {
       throw armError(409, 'OperationNotAllowed', `Disk '${name}' is already attached to VM '${existing.managedBy}'.`);
     }
     const disk: DiskRecord = existing ?? {
-      id, name, subscriptionId, resourceGroup, location, tags: {}, osType, diskSizeGB: size, sku, managedBy, timeCreated: this.core.nowIso(), encryptionState: 'notEncrypted',
+      id,
+      name,
+      subscriptionId,
+      resourceGroup,
+      location,
+      tags: {},
+      osType,
+      diskSizeGB: size,
+      sku,
+      managedBy,
+      timeCreated: this.core.nowIso(),
+      encryptionState: 'notEncrypted',
     };
     disk.managedBy = managedBy;
     this.state.disks[key(id)] = disk;
     return disk;
   }
 
-  private createVm(scope: RequestScope, subscriptionId: string, resourceGroup: string, name: string, body: Record<string, any>): SimResponse {
+  private createVm(
+    scope: RequestScope,
+    subscriptionId: string,
+    resourceGroup: string,
+    name: string,
+    body: Record<string, any>,
+  ): SimResponse {
     this.core.resourceGroup(subscriptionId, resourceGroup);
     const vm = this.createVmRecord(subscriptionId, resourceGroup, name, body, 'Creating');
     const op = this.core.startOperation(this.core.durations.vmCreate, vm.id);
@@ -220,13 +324,18 @@ export class Compute {
       await this.core.sleep(this.core.durations.vmCreate, generation);
       const current = this.state.vms[key(vm.id)];
       if (!current) return;
-      for (const diskId of [current.osDiskId, ...current.dataDisks.map((d) => d.diskId)]) this.core.emit('Write', scope, subscriptionId, diskId, 'Microsoft.Compute/disks/write');
+      for (const diskId of [current.osDiskId, ...current.dataDisks.map((d) => d.diskId)])
+        this.core.emit('Write', scope, subscriptionId, diskId, 'Microsoft.Compute/disks/write');
       current.provisioningState = 'Succeeded';
       current.powerState = 'running';
       this.core.completeOperation(op);
       this.core.emit('Write', scope, subscriptionId, vm.id, 'Microsoft.Compute/virtualMachines/write');
     });
-    return json(201, this.vmJson(vm, false), this.core.lroHeaders(op, subscriptionId, 'Microsoft.Compute', vm.location, scope.apiVersion, false));
+    return json(
+      201,
+      this.vmJson(vm, false),
+      this.core.lroHeaders(op, subscriptionId, 'Microsoft.Compute', vm.location, scope.apiVersion, false),
+    );
   }
 
   private updateVm(scope: RequestScope, vm: VmRecord, body: Record<string, any>, isPatch: boolean): SimResponse {
@@ -242,7 +351,8 @@ export class Compute {
     else if (!isPatch) vm.tags = {};
     const size = props.hardwareProfile?.vmSize;
     if (typeof size === 'string' && size !== vm.vmSize) {
-      if (!/^(Standard|Basic)_[A-Za-z0-9_]+$/i.test(size)) throw armError(400, 'InvalidParameter', `The value '${truncate(size, 40)}' of parameter 'vmSize' is not allowed.`);
+      if (!/^(Standard|Basic)_[A-Za-z0-9_]+$/i.test(size))
+        throw armError(400, 'InvalidParameter', `The value '${truncate(size, 40)}' of parameter 'vmSize' is not allowed.`);
       vm.vmSize = size;
       vm.memoryGB = memoryOf(size);
     }
@@ -258,7 +368,15 @@ export class Compute {
       for (const raw of props.storageProfile.dataDisks as unknown[]) {
         if (!isObject(raw) || typeof raw.lun !== 'number' || vm.dataDisks.some((d) => d.lun === raw.lun)) continue;
         const diskName = typeof raw.name === 'string' && raw.name ? raw.name : `${vm.name}_DataDisk_${raw.lun}`;
-        const disk = this.createDisk(vm.subscriptionId, vm.resourceGroup, diskName, vm.location, raw.diskSizeGB, raw.managedDisk?.storageAccountType ?? 'Premium_LRS', vm.id);
+        const disk = this.createDisk(
+          vm.subscriptionId,
+          vm.resourceGroup,
+          diskName,
+          vm.location,
+          raw.diskSizeGB,
+          raw.managedDisk?.storageAccountType ?? 'Premium_LRS',
+          vm.id,
+        );
         vm.dataDisks.push({ lun: raw.lun, diskId: disk.id, caching: raw.caching ?? 'None', createOption: raw.createOption ?? 'Empty' });
       }
     }
@@ -275,7 +393,11 @@ export class Compute {
       this.core.completeOperation(op);
       this.core.emit('Write', scope, vm.subscriptionId, vm.id, 'Microsoft.Compute/virtualMachines/write', { existing: true });
     });
-    return json(200, this.vmJson(vm, false), this.core.lroHeaders(op, vm.subscriptionId, 'Microsoft.Compute', vm.location, scope.apiVersion, false));
+    return json(
+      200,
+      this.vmJson(vm, false),
+      this.core.lroHeaders(op, vm.subscriptionId, 'Microsoft.Compute', vm.location, scope.apiVersion, false),
+    );
   }
 
   /** Dual-pass second pass: the VM model's osDisk.encryptionSettings, mirrored onto the OS disk (version 1.0). */
@@ -285,10 +407,18 @@ export class Compute {
       const secretUrl = raw.diskEncryptionKey.secretUrl;
       const vaultId = raw.diskEncryptionKey.sourceVault?.id;
       if (typeof secretUrl !== 'string' || !/^https:\/\/[a-z0-9-]+\.vault\.azure\.net\/secrets\/[^/]+\/[0-9a-f]{32}$/i.test(secretUrl)) {
-        throw armError(400, 'InvalidParameter', `The value of parameter 'secretUrl' is invalid: '${truncate(String(secretUrl), 120)}'. Expected https://<vault>.vault.azure.net/secrets/<name>/<version>.`);
+        throw armError(
+          400,
+          'InvalidParameter',
+          `The value of parameter 'secretUrl' is invalid: '${truncate(String(secretUrl), 120)}'. Expected https://<vault>.vault.azure.net/secrets/<name>/<version>.`,
+        );
       }
       if (typeof vaultId !== 'string' || !/\/providers\/Microsoft\.KeyVault\/vaults\/[^/]+$/i.test(vaultId)) {
-        throw armError(400, 'InvalidParameter', "The value of parameter 'diskEncryptionKey.sourceVault.id' is invalid: expected a Key Vault resource id.");
+        throw armError(
+          400,
+          'InvalidParameter',
+          "The value of parameter 'diskEncryptionKey.sourceVault.id' is invalid: expected a Key Vault resource id.",
+        );
       }
       settings.diskEncryptionKey = { secretUrl, sourceVault: { id: vaultId } };
     } else if (settings.enabled) {
@@ -297,17 +427,29 @@ export class Compute {
     if (isObject(raw.keyEncryptionKey)) {
       const keyUrl = raw.keyEncryptionKey.keyUrl;
       if (typeof keyUrl !== 'string' || !/^https:\/\/[a-z0-9-]+\.vault\.azure\.net\/keys\/[^/]+\/[0-9a-f]{32}$/i.test(keyUrl)) {
-        throw armError(400, 'InvalidParameter', `The value of parameter 'keyUrl' is invalid: '${truncate(String(keyUrl), 120)}'. Expected a versioned key URL.`);
+        throw armError(
+          400,
+          'InvalidParameter',
+          `The value of parameter 'keyUrl' is invalid: '${truncate(String(keyUrl), 120)}'. Expected a versioned key URL.`,
+        );
       }
       settings.keyEncryptionKey = { keyUrl, sourceVault: { id: String(raw.keyEncryptionKey.sourceVault?.id ?? '') } };
     }
     const osDisk = this.state.disks[key(vm.osDiskId)];
     if (osDisk?.encryptionSettingsCollection?.encryptionSettingsVersion === '1.1' && settings.enabled) {
-      throw armError(409, 'PropertyChangeNotAllowed', `Changing property 'encryptionSettingsVersion' of disk '${osDisk.name}' is not allowed: it is encrypted with Azure Disk Encryption single-pass (1.1).`);
+      throw armError(
+        409,
+        'PropertyChangeNotAllowed',
+        `Changing property 'encryptionSettingsVersion' of disk '${osDisk.name}' is not allowed: it is encrypted with Azure Disk Encryption single-pass (1.1).`,
+      );
     }
     vm.osDiskEncryptionSettings = settings;
     if (osDisk && settings.diskEncryptionKey) {
-      osDisk.encryptionSettingsCollection = { enabled: settings.enabled === true, encryptionSettings: [{ diskEncryptionKey: settings.diskEncryptionKey, keyEncryptionKey: settings.keyEncryptionKey }], encryptionSettingsVersion: '1.0' };
+      osDisk.encryptionSettingsCollection = {
+        enabled: settings.enabled === true,
+        encryptionSettings: [{ diskEncryptionKey: settings.diskEncryptionKey, keyEncryptionKey: settings.keyEncryptionKey }],
+        encryptionSettingsVersion: '1.0',
+      };
     }
   }
 
@@ -328,7 +470,13 @@ export class Compute {
     return { status: 202, headers: this.core.lroHeaders(op, vm.subscriptionId, 'Microsoft.Compute', vm.location, scope.apiVersion, true) };
   }
 
-  private async vmAction(scope: RequestScope, subscriptionId: string, resourceGroup: string, name: string, action: string): Promise<SimResponse> {
+  private async vmAction(
+    scope: RequestScope,
+    subscriptionId: string,
+    resourceGroup: string,
+    name: string,
+    action: string,
+  ): Promise<SimResponse> {
     const { req } = scope;
     const vm = this.vm(subscriptionId, resourceGroup, name);
     const verb = action.toLowerCase();
@@ -339,16 +487,34 @@ export class Compute {
     if (req.method !== 'POST') throw methodNotAllowed(req.method);
     const actions: Record<string, { duration: number; op: string; run: (vm: VmRecord) => void }> = {
       start: { duration: this.core.durations.vmStart, op: 'start', run: (v) => this.powerOn(v) },
-      deallocate: { duration: this.core.durations.vmDeallocate, op: 'deallocate', run: (v) => { v.powerState = 'deallocated'; v.guest.bekFiles = []; } },
-      poweroff: { duration: this.core.durations.vmPowerOff, op: 'powerOff', run: (v) => { v.powerState = 'stopped'; } },
+      deallocate: {
+        duration: this.core.durations.vmDeallocate,
+        op: 'deallocate',
+        run: (v) => {
+          v.powerState = 'deallocated';
+          v.guest.bekFiles = [];
+        },
+      },
+      poweroff: {
+        duration: this.core.durations.vmPowerOff,
+        op: 'powerOff',
+        run: (v) => {
+          v.powerState = 'stopped';
+        },
+      },
       restart: { duration: this.core.durations.vmRestart, op: 'restart', run: (v) => this.powerOn(v, true) },
     };
     const spec = actions[verb];
     if (!spec) throw invalidType({ namespace: 'Microsoft.Compute', types: ['virtualMachines', action] } as ArmPath);
     if (verb === 'restart' && vm.powerState !== 'running') {
-      throw armError(409, 'OperationNotAllowed', `Operation 'restart' is not allowed on VM '${vm.name}' since the VM is ${vm.powerState === 'deallocated' ? 'deallocated' : 'not running'}.`);
+      throw armError(
+        409,
+        'OperationNotAllowed',
+        `Operation 'restart' is not allowed on VM '${vm.name}' since the VM is ${vm.powerState === 'deallocated' ? 'deallocated' : 'not running'}.`,
+      );
     }
-    vm.powerState = verb === 'start' ? 'starting' : verb === 'deallocate' ? 'deallocating' : verb === 'poweroff' ? 'stopping' : vm.powerState;
+    vm.powerState =
+      verb === 'start' ? 'starting' : verb === 'deallocate' ? 'deallocating' : verb === 'poweroff' ? 'stopping' : vm.powerState;
     const op = this.core.startOperation(spec.duration);
     const generation = this.core.generation;
     this.core.background(`${verb} ${vm.id}`, async () => {
@@ -374,7 +540,13 @@ export class Compute {
 
   // ---- extensions ------------------------------------------------------------------------------------
 
-  private async extensionVerb(scope: RequestScope, subscriptionId: string, resourceGroup: string, vmName: string, extName: string): Promise<SimResponse> {
+  private async extensionVerb(
+    scope: RequestScope,
+    subscriptionId: string,
+    resourceGroup: string,
+    vmName: string,
+    extName: string,
+  ): Promise<SimResponse> {
     const { req } = scope;
     const vm = this.vm(subscriptionId, resourceGroup, vmName);
     const existing = vm.extensions[extName.toLowerCase()];
@@ -395,43 +567,80 @@ export class Compute {
           const current = this.state.vms[key(vm.id)];
           if (current) delete current.extensions[extName.toLowerCase()];
           this.core.completeOperation(op);
-          this.core.emit('Delete', scope, vm.subscriptionId, existing.id, 'Microsoft.Compute/virtualMachines/extensions/delete', { existing: true });
+          this.core.emit('Delete', scope, vm.subscriptionId, existing.id, 'Microsoft.Compute/virtualMachines/extensions/delete', {
+            existing: true,
+          });
         });
-        return { status: 202, headers: this.core.lroHeaders(op, vm.subscriptionId, 'Microsoft.Compute', vm.location, scope.apiVersion, true) };
+        return {
+          status: 202,
+          headers: this.core.lroHeaders(op, vm.subscriptionId, 'Microsoft.Compute', vm.location, scope.apiVersion, true),
+        };
       }
       default:
         throw methodNotAllowed(req.method);
     }
   }
 
-  private putExtension(scope: RequestScope, vm: VmRecord, extName: string, existing: ExtensionRecord | undefined, body: Record<string, any>, isPatch: boolean): SimResponse {
+  private putExtension(
+    scope: RequestScope,
+    vm: VmRecord,
+    extName: string,
+    existing: ExtensionRecord | undefined,
+    body: Record<string, any>,
+    isPatch: boolean,
+  ): SimResponse {
     validateName(extName, 'a VM extension', NAME_PATTERN, 64);
     if (isPatch && !existing) this.core.notFound(`${VM_TYPE}/extensions`, `${vm.name}/${extName}`, vm.resourceGroup);
     if (vm.powerState !== 'running') {
       throw armError(409, 'OperationNotAllowed', 'Cannot modify extensions in the VM when the VM is not running.');
     }
     if (existing && (existing.provisioningState === 'Creating' || existing.provisioningState === 'Updating')) {
-      throw armError(409, 'OperationNotAllowed', `Operation 'PUT' on extension '${extName}' is not allowed since an operation on the extension is in progress. Please try again later.`);
+      throw armError(
+        409,
+        'OperationNotAllowed',
+        `Operation 'PUT' on extension '${extName}' is not allowed since an operation on the extension is in progress. Please try again later.`,
+      );
     }
     const props = isObject(body.properties) ? body.properties : {};
-    const pick = <T>(field: string, fallback: T): T => (props[field] !== undefined ? (props[field] as T) : isPatch || existing ? ((existing as any)?.[field] as T) ?? fallback : fallback);
+    const pick = <T>(field: string, fallback: T): T =>
+      props[field] !== undefined ? (props[field] as T) : isPatch || existing ? (((existing as any)?.[field] as T) ?? fallback) : fallback;
     const publisher = pick<string>('publisher', '');
     const type = pick<string>('type', '');
     const typeHandlerVersion = pick<string>('typeHandlerVersion', '');
     if (!publisher || !type || !typeHandlerVersion) {
-      throw armError(400, 'InvalidParameter', `Required parameter '${!publisher ? 'publisher' : !type ? 'type' : 'typeHandlerVersion'}' is missing (null).`);
+      throw armError(
+        400,
+        'InvalidParameter',
+        `Required parameter '${!publisher ? 'publisher' : !type ? 'type' : 'typeHandlerVersion'}' is missing (null).`,
+      );
     }
     if (existing && (!eq(existing.publisher, publisher) || !eq(existing.type, type))) {
       throw armError(409, 'PropertyChangeNotAllowed', "Changing property 'publisher' or 'type' of an existing extension is not allowed.");
     }
-    const settings = props.settings !== undefined ? props.settings : existing?.settings ?? {};
+    const settings = props.settings !== undefined ? props.settings : (existing?.settings ?? {});
     const protectedSettings = props.protectedSettings !== undefined ? props.protectedSettings : existing?.protectedSettings;
     const forceUpdateTag = props.forceUpdateTag !== undefined ? String(props.forceUpdateTag) : existing?.forceUpdateTag;
-    const unchanged = existing !== undefined && existing.provisioningState === 'Succeeded' && JSON.stringify(existing.settings) === JSON.stringify(settings)
-      && existing.typeHandlerVersion === typeHandlerVersion && existing.forceUpdateTag === forceUpdateTag && JSON.stringify(existing.protectedSettings) === JSON.stringify(protectedSettings);
+    const unchanged =
+      existing !== undefined &&
+      existing.provisioningState === 'Succeeded' &&
+      JSON.stringify(existing.settings) === JSON.stringify(settings) &&
+      existing.typeHandlerVersion === typeHandlerVersion &&
+      existing.forceUpdateTag === forceUpdateTag &&
+      JSON.stringify(existing.protectedSettings) === JSON.stringify(protectedSettings);
     const id = `${vm.id}/extensions/${extName}`;
     const ext: ExtensionRecord = existing ?? {
-      id, name: extName, location: vm.location, publisher, type, typeHandlerVersion, autoUpgradeMinorVersion: true, settings, provisioningState: 'Creating', statuses: [], substatuses: [], tags: {},
+      id,
+      name: extName,
+      location: vm.location,
+      publisher,
+      type,
+      typeHandlerVersion,
+      autoUpgradeMinorVersion: true,
+      settings,
+      provisioningState: 'Creating',
+      statuses: [],
+      substatuses: [],
+      tags: {},
     };
     ext.typeHandlerVersion = typeHandlerVersion;
     ext.autoUpgradeMinorVersion = props.autoUpgradeMinorVersion ?? ext.autoUpgradeMinorVersion;
@@ -443,7 +652,13 @@ export class Compute {
     vm.extensions[extName.toLowerCase()] = ext;
 
     const ade = adeKindOf(publisher, type);
-    const duration = unchanged ? this.core.durations.vmUpdate : ade ? (vm.osType === 'Windows' ? this.core.durations.adeWindows : this.core.durations.adeLinuxData) : this.core.durations.extension;
+    const duration = unchanged
+      ? this.core.durations.vmUpdate
+      : ade
+        ? vm.osType === 'Windows'
+          ? this.core.durations.adeWindows
+          : this.core.durations.adeLinuxData
+        : this.core.durations.extension;
     const op = this.core.startOperation(duration, id);
     const generation = this.core.generation;
     const status = existing ? 200 : 201;
@@ -458,7 +673,10 @@ export class Compute {
       } else {
         await this.core.sleep(duration, generation);
         const current = this.state.vms[key(vm.id)]?.extensions[extName.toLowerCase()];
-        if (current) current.statuses = [statusOf('ProvisioningState/succeeded', 'Info', 'Provisioning succeeded', `Extension ${type} enabled`, this.core.nowIso())];
+        if (current)
+          current.statuses = [
+            statusOf('ProvisioningState/succeeded', 'Info', 'Provisioning succeeded', `Extension ${type} enabled`, this.core.nowIso()),
+          ];
       }
       const currentVm = this.state.vms[key(vm.id)];
       const current = currentVm?.extensions[extName.toLowerCase()];
@@ -466,11 +684,18 @@ export class Compute {
       const extensionLabel = `VM has reported a failure when processing extension '${extName}' (publisher '${publisher}' and type '${type}'). Error message: "${error?.message ?? ''}". More information on troubleshooting is available at https://aka.ms/vmextensionwindowstroubleshoot`;
       this.core.completeOperation(op, error ? { code: 'VMExtensionProvisioningError', message: extensionLabel } : undefined);
       const outcome = error ? 'Failure' : 'Success';
-      this.core.emit('Write', scope, vm.subscriptionId, id, 'Microsoft.Compute/virtualMachines/extensions/write', { outcome, existing: existing !== undefined });
+      this.core.emit('Write', scope, vm.subscriptionId, id, 'Microsoft.Compute/virtualMachines/extensions/write', {
+        outcome,
+        existing: existing !== undefined,
+      });
       // An extension deployment is a change of the VM model too: Azure also emits the VM write.
       this.core.emit('Write', scope, vm.subscriptionId, vm.id, 'Microsoft.Compute/virtualMachines/write', { outcome, existing: true });
     });
-    return json(status, extensionJson(ext, false), this.core.lroHeaders(op, vm.subscriptionId, 'Microsoft.Compute', vm.location, scope.apiVersion, false));
+    return json(
+      status,
+      extensionJson(ext, false),
+      this.core.lroHeaders(op, vm.subscriptionId, 'Microsoft.Compute', vm.location, scope.apiVersion, false),
+    );
   }
 
   guestHost(): GuestHost {
@@ -542,7 +767,16 @@ export class Compute {
         },
         dataDisks: vm.dataDisks.map((d) => {
           const disk = this.state.disks[key(d.diskId)];
-          return { lun: d.lun, name: disk?.name ?? d.diskId.split('/').pop(), createOption: d.createOption, caching: d.caching, managedDisk: { storageAccountType: disk?.sku ?? 'Premium_LRS', id: d.diskId }, deleteOption: 'Detach', diskSizeGB: disk?.diskSizeGB, toBeDetached: false };
+          return {
+            lun: d.lun,
+            name: disk?.name ?? d.diskId.split('/').pop(),
+            createOption: d.createOption,
+            caching: d.caching,
+            managedDisk: { storageAccountType: disk?.sku ?? 'Premium_LRS', id: d.diskId },
+            deleteOption: 'Detach',
+            diskSizeGB: disk?.diskSizeGB,
+            toBeDetached: false,
+          };
         }),
       },
       osProfile: {
@@ -555,7 +789,12 @@ export class Compute {
         allowExtensionOperations: true,
         requireGuestProvisionSignal: true,
       },
-      networkProfile: { networkInterfaces: vm.networkInterfaces.map((n) => ({ id: n.id, ...(n.primary !== undefined ? { properties: { primary: n.primary } } : {}) })) },
+      networkProfile: {
+        networkInterfaces: vm.networkInterfaces.map((n) => ({
+          id: n.id,
+          ...(n.primary !== undefined ? { properties: { primary: n.primary } } : {}),
+        })),
+      },
       provisioningState: vm.provisioningState,
       timeCreated: vm.timeCreated,
     };
@@ -583,22 +822,30 @@ export class Compute {
       const statuses: InstanceViewStatus[] = [statusOf('ProvisioningState/succeeded', 'Info', 'Provisioning succeeded', undefined, time)];
       const collection = disk?.encryptionSettingsCollection;
       if (collection?.enabled) {
-        statuses.push(disk.encryptionState === 'encrypted'
-          ? statusOf('EncryptionState/encrypted', 'Info', 'Encryption is enabled on disk')
-          : statusOf('EncryptionState/notEncrypted', 'Info', 'Disk is not encrypted'));
+        statuses.push(
+          disk.encryptionState === 'encrypted'
+            ? statusOf('EncryptionState/encrypted', 'Info', 'Encryption is enabled on disk')
+            : statusOf('EncryptionState/notEncrypted', 'Info', 'Disk is not encrypted'),
+        );
       }
       const entry: Record<string, unknown> = { name: disk?.name ?? id.split('/').pop(), statuses };
       if (collection) entry.encryptionSettings = collection.encryptionSettings.map((s) => ({ ...s, enabled: collection.enabled }));
       return entry;
     });
     const power = {
-      running: 'VM running', stopped: 'VM stopped', deallocated: 'VM deallocated', starting: 'VM starting', stopping: 'VM stopping', deallocating: 'VM deallocating',
+      running: 'VM running',
+      stopped: 'VM stopped',
+      deallocated: 'VM deallocated',
+      starting: 'VM starting',
+      stopping: 'VM stopping',
+      deallocating: 'VM deallocating',
     }[vm.powerState];
-    const provisioning = vm.provisioningState === 'Succeeded'
-      ? statusOf('ProvisioningState/succeeded', 'Info', 'Provisioning succeeded', undefined, this.core.nowIso())
-      : vm.provisioningState === 'Failed'
-        ? statusOf('ProvisioningState/failed', 'Error', 'Provisioning failed', undefined, this.core.nowIso())
-        : statusOf(`ProvisioningState/${vm.provisioningState.toLowerCase()}`, 'Info', vm.provisioningState);
+    const provisioning =
+      vm.provisioningState === 'Succeeded'
+        ? statusOf('ProvisioningState/succeeded', 'Info', 'Provisioning succeeded', undefined, this.core.nowIso())
+        : vm.provisioningState === 'Failed'
+          ? statusOf('ProvisioningState/failed', 'Error', 'Provisioning failed', undefined, this.core.nowIso())
+          : statusOf(`ProvisioningState/${vm.provisioningState.toLowerCase()}`, 'Info', vm.provisioningState);
     const view: Record<string, unknown> = {
       computerName: vm.computerName,
       osName: vm.osType === 'Windows' ? 'Windows Server 2022 Datacenter' : 'ubuntu',
@@ -610,12 +857,30 @@ export class Compute {
     if (vm.powerState === 'running') {
       view.vmAgent = {
         vmAgentVersion: vm.osType === 'Windows' ? '2.7.41491.1102' : '2.10.0.8',
-        statuses: [agentReady
-          ? statusOf('ProvisioningState/succeeded', 'Info', 'Ready', 'GuestAgent is running and processing the extensions.', this.core.nowIso())
-          : statusOf('ProvisioningState/Unavailable', 'Warning', 'Not Ready', vm.guest.boot === 'BitLockerRecovery'
-            ? 'VM status blob is found but not yet populated. The guest is waiting at the BitLocker recovery screen.'
-            : 'VM status blob is found but not yet populated. The guest is waiting for the disk passphrase at boot.', this.core.nowIso())],
-        extensionHandlers: Object.values(vm.extensions).map((e) => ({ type: `${e.publisher}.${e.type}`, typeHandlerVersion: e.typeHandlerVersion, status: statusOf('ProvisioningState/succeeded', 'Info', 'Ready') })),
+        statuses: [
+          agentReady
+            ? statusOf(
+                'ProvisioningState/succeeded',
+                'Info',
+                'Ready',
+                'GuestAgent is running and processing the extensions.',
+                this.core.nowIso(),
+              )
+            : statusOf(
+                'ProvisioningState/Unavailable',
+                'Warning',
+                'Not Ready',
+                vm.guest.boot === 'BitLockerRecovery'
+                  ? 'VM status blob is found but not yet populated. The guest is waiting at the BitLocker recovery screen.'
+                  : 'VM status blob is found but not yet populated. The guest is waiting for the disk passphrase at boot.',
+                this.core.nowIso(),
+              ),
+        ],
+        extensionHandlers: Object.values(vm.extensions).map((e) => ({
+          type: `${e.publisher}.${e.type}`,
+          typeHandlerVersion: e.typeHandlerVersion,
+          status: statusOf('ProvisioningState/succeeded', 'Info', 'Ready'),
+        })),
       };
     }
     const extensions = Object.values(vm.extensions).filter((e) => e.statuses.length > 0 || e.substatuses.length > 0);
@@ -624,7 +889,13 @@ export class Compute {
   }
 }
 
-export function statusOf(code: string, level: InstanceViewStatus['level'], displayStatus?: string, message?: string, time?: string): InstanceViewStatus {
+export function statusOf(
+  code: string,
+  level: InstanceViewStatus['level'],
+  displayStatus?: string,
+  message?: string,
+  time?: string,
+): InstanceViewStatus {
   const status: InstanceViewStatus = { code, level };
   if (displayStatus !== undefined) status.displayStatus = displayStatus;
   if (message !== undefined) status.message = message;
@@ -633,7 +904,12 @@ export function statusOf(code: string, level: InstanceViewStatus['level'], displ
 }
 
 function extensionInstanceView(e: ExtensionRecord): Record<string, unknown> {
-  const view: Record<string, unknown> = { name: e.name, type: `${e.publisher}.${e.type}`, typeHandlerVersion: e.typeHandlerVersion, statuses: e.statuses };
+  const view: Record<string, unknown> = {
+    name: e.name,
+    type: `${e.publisher}.${e.type}`,
+    typeHandlerVersion: e.typeHandlerVersion,
+    statuses: e.statuses,
+  };
   if (e.substatuses.length > 0) view.substatuses = e.substatuses;
   return view;
 }
@@ -666,7 +942,15 @@ export function diskJson(d: DiskRecord): Record<string, unknown> {
     timeCreated: d.timeCreated,
   };
   if (d.encryptionSettingsCollection) properties.encryptionSettingsCollection = d.encryptionSettingsCollection;
-  const out: Record<string, unknown> = { name: d.name, id: d.id, type: 'Microsoft.Compute/disks', location: d.location, tags: d.tags, sku: { name: d.sku, tier: d.sku.startsWith('Premium') ? 'Premium' : 'Standard' }, properties };
+  const out: Record<string, unknown> = {
+    name: d.name,
+    id: d.id,
+    type: 'Microsoft.Compute/disks',
+    location: d.location,
+    tags: d.tags,
+    sku: { name: d.sku, tier: d.sku.startsWith('Premium') ? 'Premium' : 'Standard' },
+    properties,
+  };
   if (d.managedBy) out.managedBy = d.managedBy;
   return out;
 }
@@ -675,7 +959,11 @@ function resolveOsType(osType: unknown, osProfile: Record<string, any>, image: u
   if (typeof osType === 'string') {
     if (eq(osType, 'windows')) return 'Windows';
     if (eq(osType, 'linux')) return 'Linux';
-    throw armError(400, 'InvalidParameter', `The value '${truncate(osType, 20)}' of parameter 'osDisk.osType' is not allowed. Allowed values are 'Windows' and 'Linux'.`);
+    throw armError(
+      400,
+      'InvalidParameter',
+      `The value '${truncate(osType, 20)}' of parameter 'osDisk.osType' is not allowed. Allowed values are 'Windows' and 'Linux'.`,
+    );
   }
   if (osProfile.windowsConfiguration) return 'Windows';
   if (osProfile.linuxConfiguration) return 'Linux';
@@ -694,5 +982,9 @@ export function methodNotAllowed(method: string) {
 }
 
 export function invalidType(path: Pick<ArmPath, 'namespace' | 'types'>) {
-  return armError(404, 'InvalidResourceType', `The resource type '${truncate(path.types.join('/'), 80)}' could not be found in the namespace '${truncate(path.namespace ?? '', 60)}'.`);
+  return armError(
+    404,
+    'InvalidResourceType',
+    `The resource type '${truncate(path.types.join('/'), 80)}' could not be found in the namespace '${truncate(path.namespace ?? '', 60)}'.`,
+  );
 }

@@ -26,17 +26,26 @@ export class ArmControl {
   ) {}
 
   async handle(req: SimRequest): Promise<SimResponse | undefined> {
-    const route = req.path.replace(/^\/_sim\/arm\/?/i, '').replace(/\/$/, '').toLowerCase();
+    const route = req.path
+      .replace(/^\/_sim\/arm\/?/i, '')
+      .replace(/\/$/, '')
+      .toLowerCase();
     const link = eventGridLink(this.core.ctx);
     const s = this.core.state;
     const subscriptionPut = /^subscriptions\/([0-9a-f-]{36})$/.exec(route);
-    if (subscriptionPut && req.method === 'PUT') return json(201, this.seedSubscription({ ...bodyObject(req), subscriptionId: subscriptionPut[1] }));
+    if (subscriptionPut && req.method === 'PUT')
+      return json(201, this.seedSubscription({ ...bodyObject(req), subscriptionId: subscriptionPut[1] }));
     const rgPut = /^subscriptions\/([0-9a-f-]{36})\/resourcegroups\/([^/]+)$/.exec(route);
     if (rgPut && req.method === 'PUT') {
       const b = bodyObject(req);
       const subscriptionId = this.core.subscription(rgPut[1]).subscriptionId;
       const name = req.path.split('/').pop()!;
-      const rg = this.resources.ensureResourceGroup(subscriptionId, decodeURIComponent(name), String(b.location ?? 'westeurope'), isObject(b.tags) ? (b.tags as Record<string, string>) : {});
+      const rg = this.resources.ensureResourceGroup(
+        subscriptionId,
+        decodeURIComponent(name),
+        String(b.location ?? 'westeurope'),
+        isObject(b.tags) ? (b.tags as Record<string, string>) : {},
+      );
       return json(201, { id: rg.id });
     }
     switch (`${req.method} ${route}`) {
@@ -61,7 +70,12 @@ export class ArmControl {
       case 'POST resourcegroups': {
         const b = bodyObject(req);
         this.core.subscription(String(b.subscriptionId ?? ''));
-        const rg = this.resources.ensureResourceGroup(String(b.subscriptionId), String(b.name ?? ''), String(b.location ?? 'westeurope'), isObject(b.tags) ? (b.tags as Record<string, string>) : {});
+        const rg = this.resources.ensureResourceGroup(
+          String(b.subscriptionId),
+          String(b.name ?? ''),
+          String(b.location ?? 'westeurope'),
+          isObject(b.tags) ? (b.tags as Record<string, string>) : {},
+        );
         return json(201, { id: rg.id });
       }
       case 'POST vms':
@@ -70,7 +84,17 @@ export class ArmControl {
         const vm = s.vms[key(req.query.get('id') ?? '')];
         if (!vm) throw armError(404, 'NotFound', `No VM with id '${(req.query.get('id') ?? '').slice(0, 200)}'.`);
         const disks = [vm.osDiskId, ...vm.dataDisks.map((d) => d.diskId)].map((id) => s.disks[key(id)]).filter((d) => d !== undefined);
-        return json(200, { id: vm.id, osType: vm.osType, powerState: vm.powerState, guest: vm.guest, disks: disks.map((d) => ({ id: d.id, encryptionState: d.encryptionState, encryptionSettingsCollection: d.encryptionSettingsCollection ?? null })) });
+        return json(200, {
+          id: vm.id,
+          osType: vm.osType,
+          powerState: vm.powerState,
+          guest: vm.guest,
+          disks: disks.map((d) => ({
+            id: d.id,
+            encryptionState: d.encryptionState,
+            encryptionSettingsCollection: d.encryptionSettingsCollection ?? null,
+          })),
+        });
       }
       case 'POST vms/deletebek': {
         const b = bodyObject(req);
@@ -89,8 +113,14 @@ export class ArmControl {
         const b = bodyObject(req);
         if (isObject(b.durations)) {
           for (const [name, value] of Object.entries(b.durations)) {
-            if (!(name in this.core.durations)) throw armError(400, 'InvalidConfig', `Unknown duration '${name.slice(0, 40)}'. Known: ${Object.keys(this.core.durations).join(', ')}.`);
-            if (typeof value !== 'number' || !(value >= 0) || value > 7 * 86_400_000) throw armError(400, 'InvalidConfig', `Duration '${name}' must be a number of milliseconds between 0 and 7 days.`);
+            if (!(name in this.core.durations))
+              throw armError(
+                400,
+                'InvalidConfig',
+                `Unknown duration '${name.slice(0, 40)}'. Known: ${Object.keys(this.core.durations).join(', ')}.`,
+              );
+            if (typeof value !== 'number' || !(value >= 0) || value > 7 * 86_400_000)
+              throw armError(400, 'InvalidConfig', `Duration '${name}' must be a number of milliseconds between 0 and 7 days.`);
             this.core.durations[name as keyof Durations] = value;
           }
         }
@@ -113,8 +143,10 @@ export class ArmControl {
         const b = bodyObject(req);
         const target = String(b.resourceId ?? b.name ?? '');
         if (!target) throw armError(400, 'InvalidConfig', "Give the function app as 'resourceId' or 'name'.");
-        if (b.url !== undefined && !/^https?:\/\//.test(String(b.url))) throw armError(400, 'InvalidConfig', "'url' must be an http(s) base URL, e.g. http://127.0.0.1:7071.");
-        if (b.code !== undefined && typeof b.code !== 'string') throw armError(400, 'InvalidConfig', "'code' must be the function app's Event Grid system key (a string).");
+        if (b.url !== undefined && !/^https?:\/\//.test(String(b.url)))
+          throw armError(400, 'InvalidConfig', "'url' must be an http(s) base URL, e.g. http://127.0.0.1:7071.");
+        if (b.code !== undefined && typeof b.code !== 'string')
+          throw armError(400, 'InvalidConfig', "'code' must be the function app's Event Grid system key (a string).");
         link.setFunctionApp(target, b.url === undefined ? undefined : String(b.url), b.code);
         return json(200, { functionApp: target, url: b.url ?? null });
       }
@@ -129,7 +161,8 @@ export class ArmControl {
         return json(200, { value: Object.values(s.policyStates ?? {}) });
       case 'POST eventgrid/publish': {
         const b = bodyObject(req);
-        if (typeof b.source !== 'string' || !Array.isArray(b.events)) throw armError(400, 'InvalidRequest', "Body needs 'source' (an ARM id) and 'events' (Event Grid schema events).");
+        if (typeof b.source !== 'string' || !Array.isArray(b.events))
+          throw armError(400, 'InvalidRequest', "Body needs 'source' (an ARM id) and 'events' (Event Grid schema events).");
         this.core.publish(b.source, b.events as GridEvent[]);
         return json(202, { published: b.events.length });
       }
@@ -141,9 +174,16 @@ export class ArmControl {
   private seedSubscription(b: Record<string, any>): Record<string, unknown> {
     const subscriptionId = String(b.subscriptionId ?? randomUUID());
     const tenantId = String(b.tenantId ?? this.core.ctx.directory?.tenantId ?? '');
-    if (!/^[0-9a-f-]{36}$/i.test(subscriptionId)) throw armError(400, 'InvalidSubscriptionId', `The subscription id '${subscriptionId.slice(0, 40)}' must be a GUID.`);
-    if (!/^[0-9a-f-]{36}$/i.test(tenantId)) throw armError(400, 'InvalidTenantId', 'A tenantId (GUID) is required when the directory is not mounted.');
-    this.core.state.subscriptions[key(subscriptionId)] = { subscriptionId, tenantId, displayName: String(b.displayName ?? `Simulated subscription ${subscriptionId.slice(0, 8)}`), state: b.state === 'Disabled' ? 'Disabled' : 'Enabled' };
+    if (!/^[0-9a-f-]{36}$/i.test(subscriptionId))
+      throw armError(400, 'InvalidSubscriptionId', `The subscription id '${subscriptionId.slice(0, 40)}' must be a GUID.`);
+    if (!/^[0-9a-f-]{36}$/i.test(tenantId))
+      throw armError(400, 'InvalidTenantId', 'A tenantId (GUID) is required when the directory is not mounted.');
+    this.core.state.subscriptions[key(subscriptionId)] = {
+      subscriptionId,
+      tenantId,
+      displayName: String(b.displayName ?? `Simulated subscription ${subscriptionId.slice(0, 8)}`),
+      state: b.state === 'Disabled' ? 'Disabled' : 'Enabled',
+    };
     return { subscriptionId, tenantId };
   }
 
@@ -154,27 +194,43 @@ export class ArmControl {
     const location = normalizeLocation(String(b.location ?? 'westeurope'));
     this.resources.ensureResourceGroup(subscriptionId, resourceGroup, location);
     const count = Number(b.count ?? 1);
-    if (!Number.isInteger(count) || count < 1 || count > MAX_BULK_VMS) throw armError(400, 'InvalidRequest', `count must be an integer between 1 and ${MAX_BULK_VMS}.`);
+    if (!Number.isInteger(count) || count < 1 || count > MAX_BULK_VMS)
+      throw armError(400, 'InvalidRequest', `count must be an integer between 1 and ${MAX_BULK_VMS}.`);
     const osType = eq(String(b.osType ?? 'Windows'), 'linux') ? 'Linux' : 'Windows';
     const dataDisks = Number(b.dataDisks ?? 0);
-    if (!Number.isInteger(dataDisks) || dataDisks < 0 || dataDisks > 16) throw armError(400, 'InvalidRequest', 'dataDisks must be an integer between 0 and 16.');
+    if (!Number.isInteger(dataDisks) || dataDisks < 0 || dataDisks > 16)
+      throw armError(400, 'InvalidRequest', 'dataDisks must be an integer between 0 and 16.');
     const prefix = String(b.namePrefix ?? 'vm');
     const start = Number(b.startIndex ?? Object.keys(this.core.state.vms).length);
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
       const name = count === 1 && b.name ? String(b.name) : `${prefix}${start + i}`;
-      const vm = this.compute.createVmRecord(subscriptionId, resourceGroup, name, {
-        location,
-        tags: isObject(b.tags) ? b.tags : {},
-        properties: {
-          hardwareProfile: { vmSize: String(b.vmSize ?? 'Standard_D2s_v5') },
-          storageProfile: {
-            osDisk: { osType, createOption: 'FromImage' },
-            dataDisks: Array.from({ length: dataDisks }, (_, lun) => ({ lun, createOption: 'Empty', diskSizeGB: Number(b.dataDiskSizeGB ?? 128) })),
+      const vm = this.compute.createVmRecord(
+        subscriptionId,
+        resourceGroup,
+        name,
+        {
+          location,
+          tags: isObject(b.tags) ? b.tags : {},
+          properties: {
+            hardwareProfile: { vmSize: String(b.vmSize ?? 'Standard_D2s_v5') },
+            storageProfile: {
+              osDisk: { osType, createOption: 'FromImage' },
+              dataDisks: Array.from({ length: dataDisks }, (_, lun) => ({
+                lun,
+                createOption: 'Empty',
+                diskSizeGB: Number(b.dataDiskSizeGB ?? 128),
+              })),
+            },
+            osProfile: {
+              computerName: name.slice(0, 15),
+              adminUsername: 'azureuser',
+              ...(osType === 'Windows' ? { windowsConfiguration: {} } : { linuxConfiguration: {} }),
+            },
           },
-          osProfile: { computerName: name.slice(0, 15), adminUsername: 'azureuser', ...(osType === 'Windows' ? { windowsConfiguration: {} } : { linuxConfiguration: {} }) },
         },
-      }, 'Succeeded');
+        'Succeeded',
+      );
       if (b.powerState === 'deallocated' || b.powerState === 'stopped') vm.powerState = b.powerState;
       ids.push(vm.id);
     }
@@ -198,18 +254,33 @@ export class ArmControl {
     };
     const resourceId = text('resourceId', true);
     const sub = /^\/subscriptions\/([0-9a-f-]{36})\//i.exec(resourceId);
-    if (!sub) throw armError(400, 'InvalidRequest', `'resourceId' must be an ARM id under /subscriptions/<id>/ (got '${resourceId.slice(0, 200)}').`);
+    if (!sub)
+      throw armError(
+        400,
+        'InvalidRequest',
+        `'resourceId' must be an ARM id under /subscriptions/<id>/ (got '${resourceId.slice(0, 200)}').`,
+      );
     const subscriptionId = this.core.subscription(sub[1]!).subscriptionId;
     const policyAssignmentId = text('policyAssignmentId', true);
     const policyDefinitionId = text('policyDefinitionId', true);
     const complianceState = text('complianceState', true);
     if (!['Compliant', 'NonCompliant', 'Unknown', 'Exempt', 'Conflict', 'NotStarted', 'Protected'].includes(complianceState)) {
-      throw armError(400, 'InvalidRequest', `'complianceState' must be Compliant, NonCompliant, Unknown, Exempt, Conflict, NotStarted or Protected (got '${complianceState.slice(0, 40)}').`);
+      throw armError(
+        400,
+        'InvalidRequest',
+        `'complianceState' must be Compliant, NonCompliant, Unknown, Exempt, Conflict, NotStarted or Protected (got '${complianceState.slice(0, 40)}').`,
+      );
     }
     const timestamp = text('timestamp', false) || this.core.nowIso();
-    if (Number.isNaN(Date.parse(timestamp))) throw armError(400, 'InvalidRequest', `'timestamp' must be an ISO 8601 time (got '${timestamp.slice(0, 40)}').`);
+    if (Number.isNaN(Date.parse(timestamp)))
+      throw armError(400, 'InvalidRequest', `'timestamp' must be an ISO 8601 time (got '${timestamp.slice(0, 40)}').`);
     const state: PolicyStateRecord = {
-      resourceId, policyAssignmentId, policyDefinitionId, subscriptionId, complianceState, timestamp,
+      resourceId,
+      policyAssignmentId,
+      policyDefinitionId,
+      subscriptionId,
+      complianceState,
+      timestamp,
       policyDefinitionReferenceId: text('policyDefinitionReferenceId', false),
       complianceReasonCode: text('complianceReasonCode', false),
     };
@@ -233,10 +304,16 @@ export class ArmControl {
     const name = String(b.name ?? '');
     const problem = vaultNameProblem(name);
     if (problem) throw armError(400, 'VaultNameNotValid', problem);
-    if (this.keyVault.findVault(name) || this.core.state.deletedVaults[name.toLowerCase()]) throw armError(409, 'VaultAlreadyExists', `The vault name '${name.slice(0, 40)}' is already in use.`);
+    if (this.keyVault.findVault(name) || this.core.state.deletedVaults[name.toLowerCase()])
+      throw armError(409, 'VaultAlreadyExists', `The vault name '${name.slice(0, 40)}' is already in use.`);
     const id = resourceId(subscriptionId, resourceGroup, 'Microsoft.KeyVault', 'vaults', name);
     const vault: VaultRecord = {
-      id, name, subscriptionId, resourceGroup, location, tenantId: sub.tenantId,
+      id,
+      name,
+      subscriptionId,
+      resourceGroup,
+      location,
+      tenantId: sub.tenantId,
       vaultUri: `https://${name.toLowerCase()}.vault.azure.net/`,
       enabledForDiskEncryption: b.enabledForDiskEncryption === true,
       enabledForDeployment: false,

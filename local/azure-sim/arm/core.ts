@@ -100,10 +100,18 @@ export class ArmCore {
       throw armError(404, 'SubscriptionNotFound', `The subscription '${subscriptionId ?? ''}' could not be found.`);
     }
     if (principal && principal.kind !== 'platform' && principal.tenantId.toLowerCase() !== sub.tenantId.toLowerCase()) {
-      throw armError(401, 'InvalidAuthenticationTokenTenant', `The access token is from the wrong issuer 'https://sts.windows.net/${principal.tenantId}/'. It must match the tenant 'https://sts.windows.net/${sub.tenantId}/' associated with this subscription. Please use the authority (URL) 'https://login.windows.net/${sub.tenantId}' to get the token.`);
+      throw armError(
+        401,
+        'InvalidAuthenticationTokenTenant',
+        `The access token is from the wrong issuer 'https://sts.windows.net/${principal.tenantId}/'. It must match the tenant 'https://sts.windows.net/${sub.tenantId}/' associated with this subscription. Please use the authority (URL) 'https://login.windows.net/${sub.tenantId}' to get the token.`,
+      );
     }
     if (sub.state !== 'Enabled') {
-      throw armError(409, 'ReadOnlyDisabledSubscription', `The subscription '${sub.subscriptionId}' is disabled and therefore marked as read only. You cannot perform any write actions on this subscription until it is re-enabled.`);
+      throw armError(
+        409,
+        'ReadOnlyDisabledSubscription',
+        `The subscription '${sub.subscriptionId}' is disabled and therefore marked as read only. You cannot perform any write actions on this subscription until it is re-enabled.`,
+      );
     }
     return sub;
   }
@@ -117,7 +125,11 @@ export class ArmCore {
   }
 
   notFound(fullType: string, name: string, resourceGroup: string): never {
-    throw armError(404, 'ResourceNotFound', `The Resource '${fullType}/${name}' under resource group '${resourceGroup}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`);
+    throw armError(
+      404,
+      'ResourceNotFound',
+      `The Resource '${fullType}/${name}' under resource group '${resourceGroup}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+    );
   }
 
   /** Starts an operation record; callers run the work and finish it with completeOperation. */
@@ -155,7 +167,13 @@ export class ArmCore {
   }
 
   /** Azure-AsyncOperation and Location URLs of an operation, in the provider's own shape. */
-  operationUrls(op: OperationRecord, subscriptionId: string, namespace: string, location: string, apiVersion: string): { asyncOperation: string; location: string } {
+  operationUrls(
+    op: OperationRecord,
+    subscriptionId: string,
+    namespace: string,
+    location: string,
+    apiVersion: string,
+  ): { asyncOperation: string; location: string } {
     const base = `https://management.azure.com/subscriptions/${subscriptionId}/providers/${namespace}/locations/${location}`;
     return {
       // Event Grid names its status collection operationsStatus; Compute and Key Vault use operations.
@@ -171,7 +189,14 @@ export class ArmCore {
     return String(Math.min(60, Math.max(1, Math.ceil(real))));
   }
 
-  lroHeaders(op: OperationRecord, subscriptionId: string, namespace: string, location: string, apiVersion: string, withLocation: boolean): Record<string, string> {
+  lroHeaders(
+    op: OperationRecord,
+    subscriptionId: string,
+    namespace: string,
+    location: string,
+    apiVersion: string,
+    withLocation: boolean,
+  ): Record<string, string> {
     const urls = this.operationUrls(op, subscriptionId, namespace, location, apiVersion);
     const headers: Record<string, string> = { 'azure-asyncoperation': urls.asyncOperation, 'retry-after': this.retryAfterSeconds(op) };
     if (withLocation) headers.location = urls.location;
@@ -201,7 +226,14 @@ export class ArmCore {
   }
 
   /** Publishes a Resource Manager event to the subscription's system topic. */
-  emit(kind: ArmEventKind, scope: Pick<RequestScope, 'principal' | 'correlationId'> & { req?: SimRequest }, subscriptionId: string, resourceUri: string, operationName: string, options: { outcome?: ArmEventOutcome; existing?: boolean } = {}): void {
+  emit(
+    kind: ArmEventKind,
+    scope: Pick<RequestScope, 'principal' | 'correlationId'> & { req?: SimRequest },
+    subscriptionId: string,
+    resourceUri: string,
+    operationName: string,
+    options: { outcome?: ArmEventOutcome; existing?: boolean } = {},
+  ): void {
     const sub = this.state.subscriptions[key(subscriptionId)];
     const rgMatch = /\/resourceGroups\/([^/]+)/i.exec(resourceUri);
     const event = armEvent({
@@ -215,7 +247,14 @@ export class ArmCore {
       correlationId: scope.correlationId,
       tenantId: sub?.tenantId ?? scope.principal.tenantId,
       eventTime: this.nowIso(),
-      httpRequest: options.existing && scope.req ? { method: scope.req.method, url: `https://management.azure.com${scope.req.path}?${scope.req.query.toString()}`, clientRequestId: clientRequestIdOf(scope.req) } : undefined,
+      httpRequest:
+        options.existing && scope.req
+          ? {
+              method: scope.req.method,
+              url: `https://management.azure.com${scope.req.path}?${scope.req.query.toString()}`,
+              clientRequestId: clientRequestIdOf(scope.req),
+            }
+          : undefined,
     });
     this.publish(`/subscriptions/${subscriptionId}`, [event]);
     // Resource-group system topics (Microsoft.Resources.ResourceGroups) get the same event with the group as topic.

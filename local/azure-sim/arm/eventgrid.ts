@@ -9,7 +9,20 @@ import type { SimResponse } from '../contract';
 import { filterProblem } from '../eventgrid/filters';
 import { eventGridLink } from '../eventgrid/link';
 import type { ArmCore, RequestScope } from './core';
-import { armError, bodyObject, eq, isObject, json, key, normalizeLocation, resourceId, stringRecord, truncate, validateName, type ArmPath } from './http';
+import {
+  armError,
+  bodyObject,
+  eq,
+  isObject,
+  json,
+  key,
+  normalizeLocation,
+  resourceId,
+  stringRecord,
+  truncate,
+  validateName,
+  type ArmPath,
+} from './http';
 import type { CustomTopicRecord, EventSubscriptionRecord, SystemTopicRecord } from './state';
 import { invalidType, methodNotAllowed } from './compute';
 
@@ -51,13 +64,20 @@ export class EventGridArm {
     const sub = this.core.subscription(path.subscriptionId, scope.principal);
     const t = path.types.map((x) => x.toLowerCase());
     if (t[0] === 'locations' && (t[1] === 'operationsstatus' || t[1] === 'operationresults') && path.names[1]) {
-      return t[1] === 'operationsstatus' ? this.core.asyncOperationStatus(path.names[1]) : this.core.locationStatus(path.names[1], `https://management.azure.com${req.path}?${req.query.toString()}`);
+      return t[1] === 'operationsstatus'
+        ? this.core.asyncOperationStatus(path.names[1])
+        : this.core.locationStatus(path.names[1], `https://management.azure.com${req.path}?${req.query.toString()}`);
     }
     if (!path.resourceGroup) {
       if (t.length === 1 && path.collection && req.method === 'GET' && (t[0] === 'systemtopics' || t[0] === 'topics')) {
-        const table: Record<string, SystemTopicRecord | CustomTopicRecord> = t[0] === 'systemtopics' ? this.state.systemTopics : this.state.customTopics;
+        const table: Record<string, SystemTopicRecord | CustomTopicRecord> =
+          t[0] === 'systemtopics' ? this.state.systemTopics : this.state.customTopics;
         const prefix = `/subscriptions/${sub.subscriptionId}/`.toLowerCase();
-        return json(200, { value: Object.values(table).filter((x) => key(x.id).startsWith(prefix)).map((x) => ('topicType' in x ? systemTopicJson(x) : customTopicJson(x))) });
+        return json(200, {
+          value: Object.values(table)
+            .filter((x) => key(x.id).startsWith(prefix))
+            .map((x) => ('topicType' in x ? systemTopicJson(x) : customTopicJson(x))),
+        });
       }
       throw invalidType(path);
     }
@@ -68,14 +88,28 @@ export class EventGridArm {
       if (t.length === 1 && path.collection) {
         if (req.method !== 'GET') throw methodNotAllowed(req.method);
         const table: Record<string, SystemTopicRecord | CustomTopicRecord> = system ? this.state.systemTopics : this.state.customTopics;
-        return json(200, { value: Object.values(table).filter((x) => key(x.id).startsWith(rgPrefix)).map((x) => ('topicType' in x ? systemTopicJson(x) : customTopicJson(x))) });
+        return json(200, {
+          value: Object.values(table)
+            .filter((x) => key(x.id).startsWith(rgPrefix))
+            .map((x) => ('topicType' in x ? systemTopicJson(x) : customTopicJson(x))),
+        });
       }
       const topicName = path.names[0]!;
-      const topicId = resourceId(sub.subscriptionId, path.resourceGroup, 'Microsoft.EventGrid', system ? 'systemTopics' : 'topics', topicName);
-      if (t.length === 1) return system ? this.systemTopicVerb(scope, sub.subscriptionId, path.resourceGroup, topicName, topicId) : this.customTopicVerb(scope, sub.subscriptionId, path.resourceGroup, topicName, topicId);
+      const topicId = resourceId(
+        sub.subscriptionId,
+        path.resourceGroup,
+        'Microsoft.EventGrid',
+        system ? 'systemTopics' : 'topics',
+        topicName,
+      );
+      if (t.length === 1)
+        return system
+          ? this.systemTopicVerb(scope, sub.subscriptionId, path.resourceGroup, topicName, topicId)
+          : this.customTopicVerb(scope, sub.subscriptionId, path.resourceGroup, topicName, topicId);
       if (t.length === 2 && !system && (t[1] === 'listkeys' || t[1] === 'regeneratekey') && path.collection) {
         if (req.method !== 'POST') throw methodNotAllowed(req.method);
-        const topic = this.state.customTopics[key(topicId)] ?? this.core.notFound('Microsoft.EventGrid/topics', topicName, path.resourceGroup);
+        const topic =
+          this.state.customTopics[key(topicId)] ?? this.core.notFound('Microsoft.EventGrid/topics', topicName, path.resourceGroup);
         if (t[1] === 'regeneratekey') {
           const which = String(bodyObject(req).keyName ?? '').toLowerCase();
           if (which !== 'key1' && which !== 'key2') throw armError(400, 'InvalidRequest', "keyName must be 'key1' or 'key2'.");
@@ -85,22 +119,31 @@ export class EventGridArm {
       }
       if (t[1] === 'eventsubscriptions') {
         const topic = system ? this.state.systemTopics[key(topicId)] : this.state.customTopics[key(topicId)];
-        if (!topic) this.core.notFound(system ? 'Microsoft.EventGrid/systemTopics' : 'Microsoft.EventGrid/topics', topicName, path.resourceGroup);
+        if (!topic)
+          this.core.notFound(system ? 'Microsoft.EventGrid/systemTopics' : 'Microsoft.EventGrid/topics', topicName, path.resourceGroup);
         const source = 'source' in topic ? topic.source : topic.id;
         if (t.length === 2 && path.collection) {
           if (req.method !== 'GET') throw methodNotAllowed(req.method);
           const prefix = `${topicId}/eventSubscriptions/`.toLowerCase();
-          return json(200, { value: Object.values(this.state.eventSubscriptions).filter((s) => key(s.id).startsWith(prefix)).map(eventSubscriptionJson) });
+          return json(200, {
+            value: Object.values(this.state.eventSubscriptions)
+              .filter((s) => key(s.id).startsWith(prefix))
+              .map(eventSubscriptionJson),
+          });
         }
         const subName = path.names[1]!;
         const subId = `${topicId}/eventSubscriptions/${subName}`;
         if (t.length === 2) return this.eventSubscriptionVerb(scope, sub.subscriptionId, topic.location, subId, subName, topicId, source);
         if (t.length === 3 && (t[2] === 'getfullurl' || t[2] === 'getdeliveryattributes') && path.collection) {
           if (req.method !== 'POST') throw methodNotAllowed(req.method);
-          const record = this.state.eventSubscriptions[key(subId)] ?? this.core.notFound('Microsoft.EventGrid/eventSubscriptions', subName, path.resourceGroup);
-          if (t[2] === 'getdeliveryattributes') return json(200, { value: record.properties.destination?.properties?.deliveryAttributeMappings ?? [] });
+          const record =
+            this.state.eventSubscriptions[key(subId)] ??
+            this.core.notFound('Microsoft.EventGrid/eventSubscriptions', subName, path.resourceGroup);
+          if (t[2] === 'getdeliveryattributes')
+            return json(200, { value: record.properties.destination?.properties?.deliveryAttributeMappings ?? [] });
           const destination = record.properties.destination ?? {};
-          if (String(destination.endpointType).toLowerCase() !== 'webhook') throw armError(400, 'InvalidRequest', 'getFullUrl is only supported for WebHook destinations.');
+          if (String(destination.endpointType).toLowerCase() !== 'webhook')
+            throw armError(400, 'InvalidRequest', 'getFullUrl is only supported for WebHook destinations.');
           return json(200, { endpointUrl: destination.properties?.endpointUrl });
         }
       }
@@ -129,15 +172,37 @@ export class EventGridArm {
         const source = String(props.source ?? '');
         const topicType = String(props.topicType ?? '');
         const pattern = TOPIC_TYPES[topicType.toLowerCase()];
-        if (!pattern) throw armError(400, 'InvalidRequest', `Topic type '${truncate(topicType, 60)}' is not supported by this simulator (supported: Microsoft.Resources.Subscriptions, Microsoft.Resources.ResourceGroups, Microsoft.KeyVault.vaults, Microsoft.PolicyInsights.PolicyStates).`);
-        if (!pattern.test(source)) throw armError(400, 'InvalidRequest', `Source '${truncate(source, 200)}' is not valid for topic type '${topicType}'.`);
-        if (!this.sourceExists(source)) throw armError(404, 'ResourceNotFound', `The source resource '${truncate(source, 200)}' was not found.`);
+        if (!pattern)
+          throw armError(
+            400,
+            'InvalidRequest',
+            `Topic type '${truncate(topicType, 60)}' is not supported by this simulator (supported: Microsoft.Resources.Subscriptions, Microsoft.Resources.ResourceGroups, Microsoft.KeyVault.vaults, Microsoft.PolicyInsights.PolicyStates).`,
+          );
+        if (!pattern.test(source))
+          throw armError(400, 'InvalidRequest', `Source '${truncate(source, 200)}' is not valid for topic type '${topicType}'.`);
+        if (!this.sourceExists(source))
+          throw armError(404, 'ResourceNotFound', `The source resource '${truncate(source, 200)}' was not found.`);
         // One system topic per source and topic type (a subscription may have both an ARM-events and a policy-states topic).
-        const clash = Object.values(this.state.systemTopics).find((x) => eq(x.source, source) && eq(x.topicType, canonicalTopicType(topicType)));
-        if (clash) throw armError(400, 'InvalidRequest', `Only one system topic is allowed per source. System topic '${clash.id}' already exists for source '${source}'.`);
+        const clash = Object.values(this.state.systemTopics).find(
+          (x) => eq(x.source, source) && eq(x.topicType, canonicalTopicType(topicType)),
+        );
+        if (clash)
+          throw armError(
+            400,
+            'InvalidRequest',
+            `Only one system topic is allowed per source. System topic '${clash.id}' already exists for source '${source}'.`,
+          );
         const location = normalizeLocation(String(body.location ?? ''));
         if (!location) throw armError(400, 'LocationRequired', 'The location property is required for this definition.');
-        const record: SystemTopicRecord = { id, name, location, tags: stringRecord(body.tags, 'tags'), source, topicType: canonicalTopicType(topicType), metricResourceId: crypto.randomUUID() };
+        const record: SystemTopicRecord = {
+          id,
+          name,
+          location,
+          tags: stringRecord(body.tags, 'tags'),
+          source,
+          topicType: canonicalTopicType(topicType),
+          metricResourceId: crypto.randomUUID(),
+        };
         this.state.systemTopics[key(id)] = record;
         this.core.emit('Write', scope, subscriptionId, id, 'Microsoft.EventGrid/systemTopics/write');
         return json(201, systemTopicJson(record));
@@ -172,19 +237,31 @@ export class EventGridArm {
           return json(200, customTopicJson(existing));
         }
         if (req.method === 'PATCH') this.core.notFound('Microsoft.EventGrid/topics', name, resourceGroup);
-        const clash = Object.values(this.state.customTopics).find((x) => eq(x.name, name) && x.location === normalizeLocation(String(body.location ?? '')));
+        const clash = Object.values(this.state.customTopics).find(
+          (x) => eq(x.name, name) && x.location === normalizeLocation(String(body.location ?? '')),
+        );
         if (clash) throw armError(409, 'Conflict', `Topic name '${name}' is already in use in this region.`);
-        if (Object.values(this.state.customTopics).filter((x) => key(x.id).startsWith(`/subscriptions/${subscriptionId}/`.toLowerCase())).length >= 100) {
+        if (
+          Object.values(this.state.customTopics).filter((x) => key(x.id).startsWith(`/subscriptions/${subscriptionId}/`.toLowerCase()))
+            .length >= 100
+        ) {
           throw armError(400, 'InvalidRequest', 'The maximum number of custom topics (100) per subscription has been reached.');
         }
         const location = normalizeLocation(String(body.location ?? ''));
         if (!location) throw armError(400, 'LocationRequired', 'The location property is required for this definition.');
         const inputSchema = String(props.inputSchema ?? 'EventGridSchema');
-        if (!['eventgridschema', 'cloudeventschemav1_0'].includes(inputSchema.toLowerCase())) throw armError(400, 'InvalidRequest', `Input schema '${truncate(inputSchema, 40)}' is not supported by this simulator.`);
+        if (!['eventgridschema', 'cloudeventschemav1_0'].includes(inputSchema.toLowerCase()))
+          throw armError(400, 'InvalidRequest', `Input schema '${truncate(inputSchema, 40)}' is not supported by this simulator.`);
         const record: CustomTopicRecord = {
-          id, name, location, tags: stringRecord(body.tags, 'tags'),
+          id,
+          name,
+          location,
+          tags: stringRecord(body.tags, 'tags'),
           endpoint: `https://${name.toLowerCase()}.${location}-1.eventgrid.azure.net/api/events`,
-          inputSchema, key1: randomBytes(32).toString('base64'), key2: randomBytes(32).toString('base64'), disableLocalAuth: props.disableLocalAuth === true,
+          inputSchema,
+          key1: randomBytes(32).toString('base64'),
+          key2: randomBytes(32).toString('base64'),
+          disableLocalAuth: props.disableLocalAuth === true,
         };
         this.state.customTopics[key(id)] = record;
         this.core.emit('Write', scope, subscriptionId, id, 'Microsoft.EventGrid/topics/write');
@@ -207,7 +284,8 @@ export class EventGridArm {
     delete this.state.systemTopics[key(id)];
     delete this.state.customTopics[key(id)];
     const prefix = `${id}/eventSubscriptions/`.toLowerCase();
-    for (const subId of Object.keys(this.state.eventSubscriptions)) if (subId.startsWith(prefix)) delete this.state.eventSubscriptions[subId];
+    for (const subId of Object.keys(this.state.eventSubscriptions))
+      if (subId.startsWith(prefix)) delete this.state.eventSubscriptions[subId];
   }
 
   private sourceExists(source: string): boolean {
@@ -217,7 +295,15 @@ export class EventGridArm {
     return this.state.resourceGroups[key(source)] !== undefined;
   }
 
-  private eventSubscriptionVerb(scope: RequestScope, subscriptionId: string, location: string, id: string, name: string, topicId: string, source: string): SimResponse {
+  private eventSubscriptionVerb(
+    scope: RequestScope,
+    subscriptionId: string,
+    location: string,
+    id: string,
+    name: string,
+    topicId: string,
+    source: string,
+  ): SimResponse {
     const { req } = scope;
     const existing = this.state.eventSubscriptions[key(id)];
     switch (req.method) {
@@ -236,8 +322,20 @@ export class EventGridArm {
         }
         this.validateSubscription(props);
         const count = Object.values(this.state.eventSubscriptions).filter((s) => eq(s.topicId, topicId)).length;
-        if (!existing && count >= MAX_SUBSCRIPTIONS_PER_TOPIC) throw armError(400, 'InvalidRequest', `The maximum number of event subscriptions (${MAX_SUBSCRIPTIONS_PER_TOPIC}) for this topic has been reached.`);
-        const record: EventSubscriptionRecord = { id, name, topicId, source, properties: structuredClone(props), provisioningState: 'Creating' };
+        if (!existing && count >= MAX_SUBSCRIPTIONS_PER_TOPIC)
+          throw armError(
+            400,
+            'InvalidRequest',
+            `The maximum number of event subscriptions (${MAX_SUBSCRIPTIONS_PER_TOPIC}) for this topic has been reached.`,
+          );
+        const record: EventSubscriptionRecord = {
+          id,
+          name,
+          topicId,
+          source,
+          properties: structuredClone(props),
+          provisioningState: 'Creating',
+        };
         this.state.eventSubscriptions[key(id)] = record;
         const op = this.core.startOperation(this.core.durations.eventSubscription, id);
         const generation = this.core.generation;
@@ -248,9 +346,20 @@ export class EventGridArm {
           if (generation !== this.core.generation) return;
           record.provisioningState = problem ? 'Failed' : 'Succeeded';
           this.core.completeOperation(op, problem ? { code: 'Url validation', message: problem } : undefined);
-          this.core.emit('Write', scope, subscriptionId, id, `Microsoft.EventGrid/${/\/systemTopics\//i.test(id) ? 'systemTopics' : 'topics'}/eventSubscriptions/write`, { outcome: problem ? 'Failure' : 'Success', existing: existing !== undefined });
+          this.core.emit(
+            'Write',
+            scope,
+            subscriptionId,
+            id,
+            `Microsoft.EventGrid/${/\/systemTopics\//i.test(id) ? 'systemTopics' : 'topics'}/eventSubscriptions/write`,
+            { outcome: problem ? 'Failure' : 'Success', existing: existing !== undefined },
+          );
         });
-        return json(existing ? 200 : 201, eventSubscriptionJson(record), this.core.lroHeaders(op, subscriptionId, 'Microsoft.EventGrid', location, scope.apiVersion, false));
+        return json(
+          existing ? 200 : 201,
+          eventSubscriptionJson(record),
+          this.core.lroHeaders(op, subscriptionId, 'Microsoft.EventGrid', location, scope.apiVersion, false),
+        );
       }
       case 'DELETE':
         if (!existing) return { status: 204 };
@@ -277,29 +386,59 @@ export class EventGridArm {
       }
       const loopback = parsed !== undefined && parsed.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
       if (!parsed || (parsed.protocol !== 'https:' && !loopback)) {
-        throw armError(400, 'InvalidRequest', `The attempt to validate the provided endpoint ${truncate(url, 120)} failed: the endpoint URL must be a valid HTTPS URL (the simulator also accepts http on loopback).`);
+        throw armError(
+          400,
+          'InvalidRequest',
+          `The attempt to validate the provided endpoint ${truncate(url, 120)} failed: the endpoint URL must be a valid HTTPS URL (the simulator also accepts http on loopback).`,
+        );
       }
     } else if (type === 'azurefunction') {
-      if (!/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Web\/sites\/[^/]+\/functions\/[^/]+$/i.test(String(dp.resourceId ?? ''))) {
-        throw armError(400, 'InvalidRequest', `The Azure Function resource id '${truncate(String(dp.resourceId ?? ''), 200)}' is not valid.`);
+      if (
+        !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Web\/sites\/[^/]+\/functions\/[^/]+$/i.test(
+          String(dp.resourceId ?? ''),
+        )
+      ) {
+        throw armError(
+          400,
+          'InvalidRequest',
+          `The Azure Function resource id '${truncate(String(dp.resourceId ?? ''), 200)}' is not valid.`,
+        );
       }
     } else {
-      throw armError(400, 'InvalidRequest', `Endpoint type '${truncate(String(destination.endpointType), 40)}' is not supported by this simulator (WebHook, AzureFunction).`);
+      throw armError(
+        400,
+        'InvalidRequest',
+        `Endpoint type '${truncate(String(destination.endpointType), 40)}' is not supported by this simulator (WebHook, AzureFunction).`,
+      );
     }
-    if (dp.maxEventsPerBatch !== undefined && (!Number.isInteger(dp.maxEventsPerBatch) || dp.maxEventsPerBatch < 1 || dp.maxEventsPerBatch > 5000)) {
+    if (
+      dp.maxEventsPerBatch !== undefined &&
+      (!Number.isInteger(dp.maxEventsPerBatch) || dp.maxEventsPerBatch < 1 || dp.maxEventsPerBatch > 5000)
+    ) {
       throw armError(400, 'InvalidRequest', 'maxEventsPerBatch must be between 1 and 5000.');
     }
-    if (dp.preferredBatchSizeInKilobytes !== undefined && (!Number.isInteger(dp.preferredBatchSizeInKilobytes) || dp.preferredBatchSizeInKilobytes < 1 || dp.preferredBatchSizeInKilobytes > 1024)) {
+    if (
+      dp.preferredBatchSizeInKilobytes !== undefined &&
+      (!Number.isInteger(dp.preferredBatchSizeInKilobytes) ||
+        dp.preferredBatchSizeInKilobytes < 1 ||
+        dp.preferredBatchSizeInKilobytes > 1024)
+    ) {
       throw armError(400, 'InvalidRequest', 'preferredBatchSizeInKilobytes must be between 1 and 1024.');
     }
     const problem = filterProblem(props.filter);
     if (problem) throw armError(400, 'InvalidRequest', problem);
     const retry = props.retryPolicy;
     if (isObject(retry)) {
-      if (retry.maxDeliveryAttempts !== undefined && (!Number.isInteger(retry.maxDeliveryAttempts) || retry.maxDeliveryAttempts < 1 || retry.maxDeliveryAttempts > 30)) {
+      if (
+        retry.maxDeliveryAttempts !== undefined &&
+        (!Number.isInteger(retry.maxDeliveryAttempts) || retry.maxDeliveryAttempts < 1 || retry.maxDeliveryAttempts > 30)
+      ) {
         throw armError(400, 'InvalidRequest', 'maxDeliveryAttempts must be between 1 and 30.');
       }
-      if (retry.eventTimeToLiveInMinutes !== undefined && (!Number.isInteger(retry.eventTimeToLiveInMinutes) || retry.eventTimeToLiveInMinutes < 1 || retry.eventTimeToLiveInMinutes > 1440)) {
+      if (
+        retry.eventTimeToLiveInMinutes !== undefined &&
+        (!Number.isInteger(retry.eventTimeToLiveInMinutes) || retry.eventTimeToLiveInMinutes < 1 || retry.eventTimeToLiveInMinutes > 1440)
+      ) {
         throw armError(400, 'InvalidRequest', 'eventTimeToLiveInMinutes must be between 1 and 1440.');
       }
     }
@@ -315,11 +454,31 @@ function canonicalTopicType(type: string): string {
 }
 
 function systemTopicJson(t: SystemTopicRecord): Record<string, unknown> {
-  return { id: t.id, name: t.name, type: 'Microsoft.EventGrid/systemTopics', location: t.location, tags: t.tags, properties: { source: t.source, topicType: t.topicType, metricResourceId: t.metricResourceId, provisioningState: 'Succeeded' } };
+  return {
+    id: t.id,
+    name: t.name,
+    type: 'Microsoft.EventGrid/systemTopics',
+    location: t.location,
+    tags: t.tags,
+    properties: { source: t.source, topicType: t.topicType, metricResourceId: t.metricResourceId, provisioningState: 'Succeeded' },
+  };
 }
 
 function customTopicJson(t: CustomTopicRecord): Record<string, unknown> {
-  return { id: t.id, name: t.name, type: 'Microsoft.EventGrid/topics', location: t.location, tags: t.tags, properties: { endpoint: t.endpoint, inputSchema: t.inputSchema, provisioningState: 'Succeeded', publicNetworkAccess: 'Enabled', disableLocalAuth: t.disableLocalAuth } };
+  return {
+    id: t.id,
+    name: t.name,
+    type: 'Microsoft.EventGrid/topics',
+    location: t.location,
+    tags: t.tags,
+    properties: {
+      endpoint: t.endpoint,
+      inputSchema: t.inputSchema,
+      provisioningState: 'Succeeded',
+      publicNetworkAccess: 'Enabled',
+      disableLocalAuth: t.disableLocalAuth,
+    },
+  };
 }
 
 export function eventSubscriptionJson(s: EventSubscriptionRecord): Record<string, unknown> {
@@ -339,6 +498,11 @@ export function eventSubscriptionJson(s: EventSubscriptionRecord): Record<string
   properties.provisioningState = s.provisioningState;
   properties.eventDeliverySchema = properties.eventDeliverySchema ?? 'EventGridSchema';
   properties.retryPolicy = { maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440, ...(properties.retryPolicy ?? {}) };
-  properties.filter = { includedEventTypes: null, isSubjectCaseSensitive: false, enableAdvancedFilteringOnArrays: false, ...(properties.filter ?? {}) };
+  properties.filter = {
+    includedEventTypes: null,
+    isSubjectCaseSensitive: false,
+    enableAdvancedFilteringOnArrays: false,
+    ...(properties.filter ?? {}),
+  };
   return { id: s.id, name: s.name, type: 'Microsoft.EventGrid/eventSubscriptions', properties };
 }

@@ -100,7 +100,11 @@ export function clientRequestIdOf(req: SimRequest): string {
  * azure-rest-api-specs PolicyInsights examples (event-schemas.md §5): topic `/subscriptions/<id>`,
  * subject = the evaluated resource, dataVersion "1", IDs of assignments and definitions as given.
  */
-export function policyStateEvent(kind: 'Created' | 'Changed' | 'Deleted', state: import('./state').PolicyStateRecord, eventTime: string): GridEvent {
+export function policyStateEvent(
+  kind: 'Created' | 'Changed' | 'Deleted',
+  state: import('./state').PolicyStateRecord,
+  eventTime: string,
+): GridEvent {
   return {
     id: randomUUID(),
     topic: `/subscriptions/${state.subscriptionId}`,

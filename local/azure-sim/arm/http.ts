@@ -27,10 +27,14 @@ const API_VERSION = /^\d{4}-\d{2}-\d{2}(-preview|-beta|-alpha|-privatepreview)?$
 export function requireApiVersion(req: SimRequest): string {
   const apiVersion = req.query.get('api-version');
   if (apiVersion === null || apiVersion === '') {
-    throw armError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+    throw armError(400, 'MissingApiVersionParameter', 'The api-version query parameter (?api-version=) is required for all requests.');
   }
   if (!API_VERSION.test(apiVersion) || apiVersion.slice(0, 4) < '2014') {
-    throw armError(400, 'InvalidApiVersionParameter', `The api-version '${truncate(apiVersion, 40)}' is invalid. The supported versions are in the format 'yyyy-mm-dd' or 'yyyy-mm-dd-preview'.`);
+    throw armError(
+      400,
+      'InvalidApiVersionParameter',
+      `The api-version '${truncate(apiVersion, 40)}' is invalid. The supported versions are in the format 'yyyy-mm-dd' or 'yyyy-mm-dd-preview'.`,
+    );
   }
   return apiVersion;
 }
@@ -82,7 +86,10 @@ export interface ArmPath {
 
 /** Parses `/subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}/{name}/...`. */
 export function parseArmPath(path: string): ArmPath {
-  const segments = path.split('/').filter((s) => s !== '').map((s) => safeDecode(s));
+  const segments = path
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s) => safeDecode(s));
   const result: ArmPath = { segments, types: [], names: [], collection: false };
   let i = 0;
   if (segments[i]?.toLowerCase() === 'subscriptions') {
@@ -138,7 +145,11 @@ export function normalizeLocation(location: string): string {
 /** Resource names: ARM rejects empty, over-long or control-character names before the provider sees them. */
 export function validateName(name: string, kind: string, pattern: RegExp, maxLength: number): void {
   if (name.length === 0 || name.length > maxLength || !pattern.test(name)) {
-    throw armError(400, 'InvalidResourceName', `The resource name '${truncate(name, 80)}' is invalid for ${kind}. It must match ${pattern.source} and be at most ${maxLength} characters.`);
+    throw armError(
+      400,
+      'InvalidResourceName',
+      `The resource name '${truncate(name, 80)}' is invalid for ${kind}. It must match ${pattern.source} and be at most ${maxLength} characters.`,
+    );
   }
 }
 
@@ -151,10 +162,12 @@ export function stringRecord(value: unknown, field: string): Record<string, stri
   if (!isObject(value)) throw armError(400, 'InvalidRequestContent', `The property '${field}' must be an object of strings.`);
   const out: Record<string, string> = {};
   const entries = Object.entries(value);
-  if (entries.length > 50) throw armError(400, 'InvalidTagNameCharacters', `Too many tags: at most 50 tags are allowed on a resource (got ${entries.length}).`);
+  if (entries.length > 50)
+    throw armError(400, 'InvalidTagNameCharacters', `Too many tags: at most 50 tags are allowed on a resource (got ${entries.length}).`);
   for (const [k, v] of entries) {
     if (typeof v !== 'string') throw armError(400, 'InvalidRequestContent', `The tag '${truncate(k, 40)}' must have a string value.`);
-    if (k.length > 512 || v.length > 256) throw armError(400, 'InvalidTagNameCharacters', `The tag '${truncate(k, 40)}' is too long (name ≤ 512, value ≤ 256 characters).`);
+    if (k.length > 512 || v.length > 256)
+      throw armError(400, 'InvalidTagNameCharacters', `The tag '${truncate(k, 40)}' is too long (name ≤ 512, value ≤ 256 characters).`);
     out[k] = v;
   }
   return out;

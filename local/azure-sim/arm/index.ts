@@ -4,7 +4,15 @@
  * Microsoft.KeyVault, Microsoft.EventGrid and Microsoft.Authorization. Implements VaultDirectory for the
  * Key Vault data plane and handleControl for /_sim/arm/**.
  */
-import { SimError, type Service, type SimContext, type SimRequest, type SimResponse, type VaultDirectory, type VaultRecord } from '../contract';
+import {
+  SimError,
+  type Service,
+  type SimContext,
+  type SimRequest,
+  type SimResponse,
+  type VaultDirectory,
+  type VaultRecord,
+} from '../contract';
 import { ArmControl } from './control';
 import { Compute } from './compute';
 import { ArmCore } from './core';
@@ -33,7 +41,9 @@ export function createArmService(ctx: SimContext): ArmService {
   ctx.state.register('arm', {
     snapshot: () => structuredClone({ ...core.state, config: { throttling: core.throttle.config, durations: core.durations } }),
     restore: (value) => {
-      const v = value as Record<string, unknown> & { config?: { throttling?: typeof core.throttle.config; durations?: typeof core.durations } };
+      const v = value as Record<string, unknown> & {
+        config?: { throttling?: typeof core.throttle.config; durations?: typeof core.durations };
+      };
       core.restore(v);
       if (v.config?.throttling) core.throttle.config = structuredClone(v.config.throttling);
       if (v.config?.durations) core.durations = { ...core.durations, ...v.config.durations };
@@ -55,15 +65,21 @@ export function createArmService(ctx: SimContext): ArmService {
       return resources.roleAssignments(scope, assignmentScope, authz[2]);
     }
     if (segs.length === 0 || !eq(segs[0], 'subscriptions')) {
-      throw armError(404, 'NotFound', `No HTTP resource was found that matches the request URI 'https://management.azure.com${truncate(req.path, 200)}'.`);
+      throw armError(
+        404,
+        'NotFound',
+        `No HTTP resource was found that matches the request URI 'https://management.azure.com${truncate(req.path, 200)}'.`,
+      );
     }
     if (segs.length === 1) {
-      if (req.method !== 'GET') throw armError(405, 'MethodNotAllowed', `The requested resource does not support http method '${truncate(req.method, 10)}'.`);
+      if (req.method !== 'GET')
+        throw armError(405, 'MethodNotAllowed', `The requested resource does not support http method '${truncate(req.method, 10)}'.`);
       return resources.listSubscriptions(scope);
     }
     const subscriptionId = path.subscriptionId!;
     if (segs.length === 2) {
-      if (req.method !== 'GET') throw armError(405, 'MethodNotAllowed', `The requested resource does not support http method '${truncate(req.method, 10)}'.`);
+      if (req.method !== 'GET')
+        throw armError(405, 'MethodNotAllowed', `The requested resource does not support http method '${truncate(req.method, 10)}'.`);
       return resources.getSubscription(scope, subscriptionId);
     }
     if (!path.namespace) {
@@ -76,16 +92,38 @@ export function createArmService(ctx: SimContext): ArmService {
       }
       if (eq(segs[2], 'locations') && segs.length === 3) {
         core.subscription(subscriptionId, scope.principal);
-        return json(200, { value: ['westeurope', 'northeurope', 'eastus', 'eastus2', 'westus2', 'uksouth', 'swedencentral'].map((name) => ({ id: `/subscriptions/${subscriptionId}/locations/${name}`, name, displayName: name, type: 'Region' })) });
+        return json(200, {
+          value: ['westeurope', 'northeurope', 'eastus', 'eastus2', 'westus2', 'uksouth', 'swedencentral'].map((name) => ({
+            id: `/subscriptions/${subscriptionId}/locations/${name}`,
+            name,
+            displayName: name,
+            type: 'Region',
+          })),
+        });
       }
-      throw armError(404, 'NotFound', `No HTTP resource was found that matches the request URI 'https://management.azure.com${truncate(req.path, 200)}'.`);
+      throw armError(
+        404,
+        'NotFound',
+        `No HTTP resource was found that matches the request URI 'https://management.azure.com${truncate(req.path, 200)}'.`,
+      );
     }
     if (path.types.length === 0) {
       core.subscription(subscriptionId, scope.principal);
-      if (req.method === 'GET') return json(200, { id: `/subscriptions/${subscriptionId}/providers/${path.namespace}`, namespace: path.namespace, registrationState: 'Registered' });
-      if (req.method === 'POST') return json(200, { id: `/subscriptions/${subscriptionId}/providers/${path.namespace}`, namespace: path.namespace, registrationState: 'Registered' });
+      if (req.method === 'GET')
+        return json(200, {
+          id: `/subscriptions/${subscriptionId}/providers/${path.namespace}`,
+          namespace: path.namespace,
+          registrationState: 'Registered',
+        });
+      if (req.method === 'POST')
+        return json(200, {
+          id: `/subscriptions/${subscriptionId}/providers/${path.namespace}`,
+          namespace: path.namespace,
+          registrationState: 'Registered',
+        });
     }
-    if (path.segments.length - (path.resourceGroup ? 6 : 4) > 20) throw armError(400, 'InvalidRequestUri', 'The request URI has too many segments.');
+    if (path.segments.length - (path.resourceGroup ? 6 : 4) > 20)
+      throw armError(400, 'InvalidRequestUri', 'The request URI has too many segments.');
     switch (path.namespace.toLowerCase()) {
       case 'microsoft.compute':
         return compute.handle(path, scope);
@@ -96,10 +134,18 @@ export function createArmService(ctx: SimContext): ArmService {
         return eventGrid.handle(path, scope);
       case 'microsoft.resources':
         core.subscription(subscriptionId, scope.principal);
-        throw armError(404, 'InvalidResourceType', `The resource type '${truncate(path.types.join('/'), 80)}' could not be found in the namespace 'Microsoft.Resources'.`);
+        throw armError(
+          404,
+          'InvalidResourceType',
+          `The resource type '${truncate(path.types.join('/'), 80)}' could not be found in the namespace 'Microsoft.Resources'.`,
+        );
       default:
         core.subscription(subscriptionId, scope.principal);
-        throw armError(404, 'MissingSubscriptionRegistration', `The subscription is not registered to use namespace '${truncate(path.namespace, 80)}'. See https://aka.ms/rps-not-found for how to register subscriptions.`);
+        throw armError(
+          404,
+          'MissingSubscriptionRegistration',
+          `The subscription is not registered to use namespace '${truncate(path.namespace, 80)}'. See https://aka.ms/rps-not-found for how to register subscriptions.`,
+        );
     }
   }
 
@@ -110,7 +156,11 @@ export function createArmService(ctx: SimContext): ArmService {
   }
 
   function errorResponse(error: SimError, headers: Record<string, string>): SimResponse {
-    return json(error.status, errorBody(error.code, error.message), { ...headers, ...error.headers, 'x-ms-failure-cause': error.status >= 500 ? 'service' : 'gateway' });
+    return json(error.status, errorBody(error.code, error.message), {
+      ...headers,
+      ...error.headers,
+      'x-ms-failure-cause': error.status >= 500 ? 'service' : 'gateway',
+    });
   }
 
   return {
@@ -119,36 +169,56 @@ export function createArmService(ctx: SimContext): ArmService {
     matches: (host) => host === ARM_HOST,
     operationOf(req) {
       const path = parseArmPath(req.path);
-      const verb = req.method === 'GET' || req.method === 'HEAD' ? 'read' : req.method === 'DELETE' ? 'delete' : req.method === 'POST' ? 'action' : 'write';
+      const verb =
+        req.method === 'GET' || req.method === 'HEAD'
+          ? 'read'
+          : req.method === 'DELETE'
+            ? 'delete'
+            : req.method === 'POST'
+              ? 'action'
+              : 'write';
       if (!path.namespace) {
         if (path.segments.length <= 2) return `Microsoft.Resources/subscriptions/${verb}`;
         if (eq(path.segments[2], 'resourcegroups')) return `Microsoft.Resources/subscriptions/resourceGroups/${verb}`;
         return `Microsoft.Resources/${path.segments[2] ?? 'unknown'}/${verb}`;
       }
-      if (/\/providers\/Microsoft\.Authorization\/roleAssignments/i.test(req.path)) return `Microsoft.Authorization/roleAssignments/${verb}`;
+      if (/\/providers\/Microsoft\.Authorization\/roleAssignments/i.test(req.path))
+        return `Microsoft.Authorization/roleAssignments/${verb}`;
       const types = path.types.filter((t) => !/^(operations|operationresults|operationsstatus)$/i.test(t) || true);
       if (verb === 'action' && path.collection) return `${path.namespace}/${types.join('/')}/action`;
       return `${path.namespace}/${types.join('/')}/${verb}`;
     },
     async handle(req) {
-      const headers: Record<string, string> = { 'x-ms-correlation-request-id': req.requestId, 'x-ms-routing-request-id': `SIMULATOR:${req.requestId}` };
+      const headers: Record<string, string> = {
+        'x-ms-correlation-request-id': req.requestId,
+        'x-ms-routing-request-id': `SIMULATOR:${req.requestId}`,
+      };
       const path = parseArmPath(req.path);
       try {
-        if (req.body.length > MAX_BODY_BYTES) throw armError(413, 'RequestEntityTooLarge', `The request content size exceeds the maximum allowed (${MAX_BODY_BYTES} bytes).`);
+        if (req.body.length > MAX_BODY_BYTES)
+          throw armError(413, 'RequestEntityTooLarge', `The request content size exceeds the maximum allowed (${MAX_BODY_BYTES} bytes).`);
         if (path.subscriptionId && req.principal) {
           const cls = operationClass(req.method);
           const decision = core.throttle.take(path.subscriptionId, req.principal.objectId, cls);
           headers[`x-ms-ratelimit-remaining-subscription-${cls}`] = String(decision.remaining);
           if (cls !== 'reads') headers['x-ms-ratelimit-remaining-subscription-writes'] = String(decision.remaining);
           if (!decision.allowed) {
-            throw armError(429, 'SubscriptionRequestsThrottled', `Number of '${cls === 'reads' ? 'read' : cls === 'writes' ? 'write' : 'delete'}' requests for subscription '${path.subscriptionId}' actor '${req.principal.objectId}' exceeded. Please try again after '${decision.retryAfterSeconds}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling for additional information.`, { 'retry-after': String(decision.retryAfterSeconds) });
+            throw armError(
+              429,
+              'SubscriptionRequestsThrottled',
+              `Number of '${cls === 'reads' ? 'read' : cls === 'writes' ? 'write' : 'delete'}' requests for subscription '${path.subscriptionId}' actor '${req.principal.objectId}' exceeded. Please try again after '${decision.retryAfterSeconds}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling for additional information.`,
+              { 'retry-after': String(decision.retryAfterSeconds) },
+            );
           }
         }
         const response = await route(req, path);
         return { ...response, headers: { ...headers, ...(response.headers ?? {}) } };
       } catch (error) {
         if (error instanceof SimError) return errorResponse(error, headers);
-        ctx.log('error', 'ARM handler failed', { path: truncate(req.path, 200), error: error instanceof Error ? error.message : String(error) });
+        ctx.log('error', 'ARM handler failed', {
+          path: truncate(req.path, 200),
+          error: error instanceof Error ? error.message : String(error),
+        });
         return json(500, errorBody('InternalServerError', 'Encountered an internal server error.'), headers);
       }
     },

@@ -7,15 +7,68 @@
 import { randomUUID } from 'node:crypto';
 import type { SimResponse } from '../contract';
 import type { ArmCore, RequestScope } from './core';
-import { armError, bodyObject, eq, isObject, isoTime, json, key, normalizeLocation, resourceId, stringRecord, truncate, type ArmPath } from './http';
+import {
+  armError,
+  bodyObject,
+  eq,
+  isObject,
+  isoTime,
+  json,
+  key,
+  normalizeLocation,
+  resourceId,
+  stringRecord,
+  truncate,
+  type ArmPath,
+} from './http';
 import type { AccessPolicyEntry, DeletedVaultRecord, VaultRecord } from './state';
 import { invalidType, methodNotAllowed } from './compute';
 
 const VAULT_TYPE = 'Microsoft.KeyVault/vaults';
 const VAULT_NAME = /^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/;
-const KEY_PERMISSIONS = ['all', 'encrypt', 'decrypt', 'wrapkey', 'unwrapkey', 'sign', 'verify', 'get', 'list', 'create', 'update', 'import', 'delete', 'backup', 'restore', 'recover', 'purge', 'release', 'rotate', 'getrotationpolicy', 'setrotationpolicy'];
+const KEY_PERMISSIONS = [
+  'all',
+  'encrypt',
+  'decrypt',
+  'wrapkey',
+  'unwrapkey',
+  'sign',
+  'verify',
+  'get',
+  'list',
+  'create',
+  'update',
+  'import',
+  'delete',
+  'backup',
+  'restore',
+  'recover',
+  'purge',
+  'release',
+  'rotate',
+  'getrotationpolicy',
+  'setrotationpolicy',
+];
 const SECRET_PERMISSIONS = ['all', 'get', 'list', 'set', 'delete', 'backup', 'restore', 'recover', 'purge'];
-const CERT_PERMISSIONS = ['all', 'get', 'list', 'delete', 'create', 'import', 'update', 'managecontacts', 'getissuers', 'listissuers', 'setissuers', 'deleteissuers', 'manageissuers', 'recover', 'purge', 'backup', 'restore'];
+const CERT_PERMISSIONS = [
+  'all',
+  'get',
+  'list',
+  'delete',
+  'create',
+  'import',
+  'update',
+  'managecontacts',
+  'getissuers',
+  'listissuers',
+  'setissuers',
+  'deleteissuers',
+  'manageissuers',
+  'recover',
+  'purge',
+  'backup',
+  'restore',
+];
 const MAX_POLICIES = 1024;
 
 export function vaultNameProblem(name: string): string | undefined {
@@ -46,16 +99,26 @@ export class KeyVaultArm {
         return this.checkName(bodyObject(req));
       }
       if (t.length === 1 && t[0] === 'vaults' && path.collection && req.method === 'GET') {
-        return json(200, { value: Object.values(this.state.vaults).filter((v) => eq(v.subscriptionId, sub.subscriptionId)).map(vaultJson) });
+        return json(200, {
+          value: Object.values(this.state.vaults)
+            .filter((v) => eq(v.subscriptionId, sub.subscriptionId))
+            .map(vaultJson),
+        });
       }
       if (t.length === 1 && t[0] === 'deletedvaults' && path.collection && req.method === 'GET') {
-        return json(200, { value: Object.values(this.state.deletedVaults).filter((d) => d.vault.subscriptionId.toLowerCase() === sub.subscriptionId.toLowerCase()).map(deletedJson) });
+        return json(200, {
+          value: Object.values(this.state.deletedVaults)
+            .filter((d) => d.vault.subscriptionId.toLowerCase() === sub.subscriptionId.toLowerCase())
+            .map(deletedJson),
+        });
       }
       if (t[0] === 'locations' && t[1] === 'deletedvaults' && path.names.length >= 2) {
         return this.deletedVault(scope, sub.subscriptionId, path.names[0]!, path.names[1]!, t[2]);
       }
       if (t[0] === 'locations' && (t[1] === 'operationresults' || t[1] === 'operations') && path.names[1]) {
-        return t[1] === 'operations' ? this.core.asyncOperationStatus(path.names[1]) : this.core.locationStatus(path.names[1], `https://management.azure.com${req.path}?${req.query.toString()}`);
+        return t[1] === 'operations'
+          ? this.core.asyncOperationStatus(path.names[1])
+          : this.core.locationStatus(path.names[1], `https://management.azure.com${req.path}?${req.query.toString()}`);
       }
       throw invalidType(path);
     }
@@ -64,7 +127,11 @@ export class KeyVaultArm {
     if (t.length === 1 && path.collection) {
       if (req.method !== 'GET') throw methodNotAllowed(req.method);
       const prefix = `/subscriptions/${sub.subscriptionId}/resourcegroups/${path.resourceGroup}/`.toLowerCase();
-      return json(200, { value: Object.values(this.state.vaults).filter((v) => key(v.id).startsWith(prefix)).map(vaultJson) });
+      return json(200, {
+        value: Object.values(this.state.vaults)
+          .filter((v) => key(v.id).startsWith(prefix))
+          .map(vaultJson),
+      });
     }
     const name = path.names[0]!;
     if (t.length === 1) return this.vaultVerb(scope, sub.subscriptionId, path.resourceGroup, name);
@@ -84,12 +151,20 @@ export class KeyVaultArm {
   private checkName(body: Record<string, any>): SimResponse {
     const name = typeof body.name === 'string' ? body.name : '';
     if (!eq(String(body.type ?? ''), VAULT_TYPE)) {
-      throw armError(400, 'InvalidRequestContent', `The type '${truncate(String(body.type ?? ''), 60)}' is not valid; expected 'Microsoft.KeyVault/vaults'.`);
+      throw armError(
+        400,
+        'InvalidRequestContent',
+        `The type '${truncate(String(body.type ?? ''), 60)}' is not valid; expected 'Microsoft.KeyVault/vaults'.`,
+      );
     }
     const problem = vaultNameProblem(name);
     if (problem) return json(200, { nameAvailable: false, reason: 'AccountNameInvalid', message: problem });
     if (this.findVault(name) || this.state.deletedVaults[name.toLowerCase()]) {
-      return json(200, { nameAvailable: false, reason: 'AlreadyExists', message: `The vault name '${name}' is already in use. Vault names are globally unique so it is possible that the name is already taken. If you are sure that the vault name was not taken then it is possible that a vault with the same name was recently deleted but not purged after being placed in a recoverable state. If the vault is in a recoverable state then the vault will need to be purged before reusing the name. For more information on VaultAlreadyExists, soft delete and purging a vault follow this link https://go.microsoft.com/fwlink/?linkid=2147740.` });
+      return json(200, {
+        nameAvailable: false,
+        reason: 'AlreadyExists',
+        message: `The vault name '${name}' is already in use. Vault names are globally unique so it is possible that the name is already taken. If you are sure that the vault name was not taken then it is possible that a vault with the same name was recently deleted but not purged after being placed in a recoverable state. If the vault is in a recoverable state then the vault will need to be purged before reusing the name. For more information on VaultAlreadyExists, soft delete and purging a vault follow this link https://go.microsoft.com/fwlink/?linkid=2147740.`,
+      });
     }
     return json(200, { nameAvailable: true });
   }
@@ -134,7 +209,8 @@ export class KeyVaultArm {
     if (!location) throw armError(400, 'LocationRequired', 'The location property is required for this definition.');
     const createMode = String(props.createMode ?? 'default').toLowerCase();
     if (existing) {
-      if (location !== normalizeLocation(existing.location)) throw armError(400, 'BadRequest', "Changing property 'location' is not allowed.");
+      if (location !== normalizeLocation(existing.location))
+        throw armError(400, 'BadRequest', "Changing property 'location' is not allowed.");
       const before = JSON.stringify(existing.accessPolicies);
       this.applyProperties(existing, body, false);
       this.core.emit('Write', scope, subscriptionId, existing.id, 'Microsoft.KeyVault/vaults/write', { existing: true });
@@ -142,17 +218,31 @@ export class KeyVaultArm {
       return json(200, vaultJson(existing));
     }
     const other = this.findVault(name);
-    if (other) throw armError(409, 'VaultAlreadyExists', `The vault name '${name}' is already in use. Vault names are globally unique so it is possible that the name is already taken.`);
+    if (other)
+      throw armError(
+        409,
+        'VaultAlreadyExists',
+        `The vault name '${name}' is already in use. Vault names are globally unique so it is possible that the name is already taken.`,
+      );
     const deleted = this.state.deletedVaults[name.toLowerCase()];
     let vault: VaultRecord;
     if (createMode === 'recover') {
       if (!deleted) throw armError(404, 'DeletedVaultNotFound', `The specified deleted vault '${name}' does not exist.`);
-      if (!eq(deleted.vault.id, id)) throw armError(400, 'BadRequest', `A deleted vault named '${name}' exists in a different resource group or subscription; recover it into '${deleted.vault.id}'.`);
+      if (!eq(deleted.vault.id, id))
+        throw armError(
+          400,
+          'BadRequest',
+          `A deleted vault named '${name}' exists in a different resource group or subscription; recover it into '${deleted.vault.id}'.`,
+        );
       vault = deleted.vault;
       delete this.state.deletedVaults[name.toLowerCase()];
     } else {
       if (deleted) {
-        throw armError(409, 'ConflictError', `Exist soft deleted vault with the same name. Vault name: '${name}'. Recover it with createMode 'recover' or purge it before reusing the name.`);
+        throw armError(
+          409,
+          'ConflictError',
+          `Exist soft deleted vault with the same name. Vault name: '${name}'. Recover it with createMode 'recover' or purge it before reusing the name.`,
+        );
       }
       const tenantId = String(props.tenantId ?? '');
       if (!/^[0-9a-f-]{36}$/i.test(tenantId)) throw armError(400, 'BadRequest', "The parameter 'tenantId' must be a GUID.");
@@ -161,7 +251,12 @@ export class KeyVaultArm {
         throw armError(400, 'BadRequest', "The parameter 'sku.name' must be 'standard' or 'premium'.");
       }
       vault = {
-        id, name, subscriptionId, resourceGroup, location, tenantId,
+        id,
+        name,
+        subscriptionId,
+        resourceGroup,
+        location,
+        tenantId,
         vaultUri: `https://${name.toLowerCase()}.vault.azure.net/`,
         enabledForDiskEncryption: false,
         enabledForDeployment: false,
@@ -221,7 +316,8 @@ export class KeyVaultArm {
     const body = bodyObject(scope.req);
     const entries = parsePolicies(body.properties?.accessPolicies, vault.tenantId);
     const op = operation.toLowerCase();
-    const same = (a: AccessPolicyEntry, b: AccessPolicyEntry) => eq(a.objectId, b.objectId) && eq(a.tenantId, b.tenantId) && eq(a.applicationId ?? '', b.applicationId ?? '');
+    const same = (a: AccessPolicyEntry, b: AccessPolicyEntry) =>
+      eq(a.objectId, b.objectId) && eq(a.tenantId, b.tenantId) && eq(a.applicationId ?? '', b.applicationId ?? '');
     if (op === 'replace') {
       vault.accessPolicies = entries;
     } else if (op === 'add') {
@@ -248,12 +344,27 @@ export class KeyVaultArm {
         if (empty) vault.accessPolicies = vault.accessPolicies.filter((p) => p !== current);
       }
     } else {
-      throw armError(400, 'BadRequest', `The access policy update kind '${truncate(operation, 20)}' is invalid; use add, remove or replace.`);
+      throw armError(
+        400,
+        'BadRequest',
+        `The access policy update kind '${truncate(operation, 20)}' is invalid; use add, remove or replace.`,
+      );
     }
     if (vault.accessPolicies.length > MAX_POLICIES) {
-      throw armError(400, 'BadRequest', `The number of access policies (${vault.accessPolicies.length}) exceeds the maximum of ${MAX_POLICIES}.`);
+      throw armError(
+        400,
+        'BadRequest',
+        `The number of access policies (${vault.accessPolicies.length}) exceeds the maximum of ${MAX_POLICIES}.`,
+      );
     }
-    this.core.emit('Write', scope, subscriptionId, `${vault.id}/accessPolicies/${operation}`, 'Microsoft.KeyVault/vaults/accessPolicies/write', { existing: true });
+    this.core.emit(
+      'Write',
+      scope,
+      subscriptionId,
+      `${vault.id}/accessPolicies/${operation}`,
+      'Microsoft.KeyVault/vaults/accessPolicies/write',
+      { existing: true },
+    );
     this.policyChanged(vault);
     return json(200, {
       id: `${vault.id}/accessPolicies/${op}`,
@@ -266,16 +377,26 @@ export class KeyVaultArm {
   /** Key Vault's own event for access policy changes (Microsoft.KeyVault.VaultAccessPolicyChanged). */
   private policyChanged(vault: VaultRecord): void {
     const now = this.core.ctx.clock.now();
-    this.core.publish(vault.id, [{
-      id: randomUUID(),
-      topic: vault.id,
-      subject: vault.name,
-      eventType: 'Microsoft.KeyVault.VaultAccessPolicyChanged',
-      eventTime: isoTime(now),
-      data: { Id: vault.vaultUri, VaultName: vault.name, ObjectType: 'Vault', ObjectName: vault.name, Version: null, NBF: null, EXP: null },
-      dataVersion: '1',
-      metadataVersion: '1',
-    }]);
+    this.core.publish(vault.id, [
+      {
+        id: randomUUID(),
+        topic: vault.id,
+        subject: vault.name,
+        eventType: 'Microsoft.KeyVault.VaultAccessPolicyChanged',
+        eventTime: isoTime(now),
+        data: {
+          Id: vault.vaultUri,
+          VaultName: vault.name,
+          ObjectType: 'Vault',
+          ObjectName: vault.name,
+          Version: null,
+          NBF: null,
+          EXP: null,
+        },
+        dataVersion: '1',
+        metadataVersion: '1',
+      },
+    ]);
   }
 
   softDelete(vault: VaultRecord): void {
@@ -302,18 +423,30 @@ export class KeyVaultArm {
     this.state.deletedVaults[vault.name.toLowerCase()] = record;
   }
 
-  private deletedVault(scope: RequestScope, subscriptionId: string, location: string, name: string, action: string | undefined): SimResponse {
+  private deletedVault(
+    scope: RequestScope,
+    subscriptionId: string,
+    location: string,
+    name: string,
+    action: string | undefined,
+  ): SimResponse {
     const { req } = scope;
     const record = this.state.deletedVaults[name.toLowerCase()];
-    const matches = record && eq(record.vault.subscriptionId, subscriptionId) && normalizeLocation(record.location) === normalizeLocation(location);
-    if (!matches || !record) throw armError(404, 'DeletedVaultNotFound', `The specified deleted vault '${truncate(name, 40)}' does not exist.`);
+    const matches =
+      record && eq(record.vault.subscriptionId, subscriptionId) && normalizeLocation(record.location) === normalizeLocation(location);
+    if (!matches || !record)
+      throw armError(404, 'DeletedVaultNotFound', `The specified deleted vault '${truncate(name, 40)}' does not exist.`);
     if (action === undefined) {
       if (req.method !== 'GET') throw methodNotAllowed(req.method);
       return json(200, deletedJson(record));
     }
     if (action !== 'purge' || req.method !== 'POST') throw methodNotAllowed(req.method);
     if (record.purgeProtectionEnabled) {
-      throw armError(409, 'ConflictError', `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.`);
+      throw armError(
+        409,
+        'ConflictError',
+        `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.`,
+      );
     }
     const op = this.core.startOperation(this.core.durations.vaultPurge);
     const generation = this.core.generation;
@@ -347,7 +480,10 @@ export class KeyVaultArm {
     try {
       this.core.ctx.keyVaultPlatform?.forgetVault?.(vaultName);
     } catch (error) {
-      this.core.ctx.log('warn', 'the Key Vault data plane could not forget a purged vault', { vault: vaultName, error: error instanceof Error ? error.message : String(error) });
+      this.core.ctx.log('warn', 'the Key Vault data plane could not forget a purged vault', {
+        vault: vaultName,
+        error: error instanceof Error ? error.message : String(error),
+      });
     }
   }
 }
@@ -355,7 +491,8 @@ export class KeyVaultArm {
 function parsePolicies(raw: unknown, defaultTenant: string): AccessPolicyEntry[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) throw armError(400, 'BadRequest', "The parameter 'accessPolicies' must be an array.");
-  if (raw.length > MAX_POLICIES) throw armError(400, 'BadRequest', `The number of access policies (${raw.length}) exceeds the maximum of ${MAX_POLICIES}.`);
+  if (raw.length > MAX_POLICIES)
+    throw armError(400, 'BadRequest', `The number of access policies (${raw.length}) exceeds the maximum of ${MAX_POLICIES}.`);
   return raw.map((entry, index) => {
     if (!isObject(entry)) throw armError(400, 'BadRequest', `Access policy ${index} must be an object.`);
     const objectId = String(entry.objectId ?? '');
@@ -366,7 +503,12 @@ function parsePolicies(raw: unknown, defaultTenant: string): AccessPolicyEntry[]
       if (!Array.isArray(list)) throw armError(400, 'BadRequest', `Access policy ${index}: permissions.${kind} must be an array.`);
       return list.map((p) => {
         const value = String(p).toLowerCase();
-        if (!allowed.includes(value)) throw armError(400, 'BadRequest', `Invalid value found at accessPolicies[${index}].permissions.${kind}: '${truncate(String(p), 30)}'.`);
+        if (!allowed.includes(value))
+          throw armError(
+            400,
+            'BadRequest',
+            `Invalid value found at accessPolicies[${index}].permissions.${kind}: '${truncate(String(p), 30)}'.`,
+          );
         return value;
       });
     };
@@ -385,7 +527,12 @@ function parsePolicies(raw: unknown, defaultTenant: string): AccessPolicyEntry[]
 }
 
 function policyJson(p: AccessPolicyEntry): Record<string, unknown> {
-  return { tenantId: p.tenantId, objectId: p.objectId, ...(p.applicationId ? { applicationId: p.applicationId } : {}), permissions: p.permissions };
+  return {
+    tenantId: p.tenantId,
+    objectId: p.objectId,
+    ...(p.applicationId ? { applicationId: p.applicationId } : {}),
+    permissions: p.permissions,
+  };
 }
 
 export function vaultJson(v: VaultRecord): Record<string, unknown> {
@@ -419,6 +566,13 @@ function deletedJson(d: DeletedVaultRecord): Record<string, unknown> {
     id: d.id,
     name: d.name,
     type: 'Microsoft.KeyVault/deletedVaults',
-    properties: { vaultId: d.vaultId, location: d.location, deletionDate: d.deletionDate, scheduledPurgeDate: d.scheduledPurgeDate, tags: d.tags, purgeProtectionEnabled: d.purgeProtectionEnabled },
+    properties: {
+      vaultId: d.vaultId,
+      location: d.location,
+      deletionDate: d.deletionDate,
+      scheduledPurgeDate: d.scheduledPurgeDate,
+      tags: d.tags,
+      purgeProtectionEnabled: d.purgeProtectionEnabled,
+    },
   };
 }

@@ -5,7 +5,19 @@
  */
 import type { SimResponse } from '../contract';
 import type { ArmCore, RequestScope } from './core';
-import { armError, bodyObject, eq, isoTime, json, key, normalizeLocation, resourceGroupId, stringRecord, truncate, validateName } from './http';
+import {
+  armError,
+  bodyObject,
+  eq,
+  isoTime,
+  json,
+  key,
+  normalizeLocation,
+  resourceGroupId,
+  stringRecord,
+  truncate,
+  validateName,
+} from './http';
 import type { ResourceGroupRecord, RoleAssignmentRecord, SubscriptionRecord } from './state';
 import { methodNotAllowed } from './compute';
 
@@ -25,7 +37,14 @@ export function subscriptionJson(s: SubscriptionRecord): Record<string, unknown>
 }
 
 export function resourceGroupJson(rg: ResourceGroupRecord): Record<string, unknown> {
-  return { id: rg.id, name: rg.name, type: 'Microsoft.Resources/resourceGroups', location: rg.location, tags: rg.tags, properties: { provisioningState: rg.provisioningState } };
+  return {
+    id: rg.id,
+    name: rg.name,
+    type: 'Microsoft.Resources/resourceGroups',
+    location: rg.location,
+    tags: rg.tags,
+    properties: { provisioningState: rg.provisioningState },
+  };
 }
 
 export class Resources {
@@ -36,7 +55,9 @@ export class Resources {
   }
 
   listSubscriptions(scope: RequestScope): SimResponse {
-    const visible = Object.values(this.state.subscriptions).filter((s) => scope.principal.kind === 'platform' || eq(s.tenantId, scope.principal.tenantId));
+    const visible = Object.values(this.state.subscriptions).filter(
+      (s) => scope.principal.kind === 'platform' || eq(s.tenantId, scope.principal.tenantId),
+    );
     return json(200, { value: visible.map(subscriptionJson), count: { type: 'Total', value: visible.length } });
   }
 
@@ -50,11 +71,23 @@ export class Resources {
   /** Creates (or finds) a resource group; shared with the control API. */
   ensureResourceGroup(subscriptionId: string, name: string, location: string, tags: Record<string, string> = {}): ResourceGroupRecord {
     validateName(name, 'a resource group', RG_NAME, 90);
-    if (name.endsWith('.')) throw armError(400, 'InvalidResourceGroup', `The provided resource group name '${truncate(name, 40)}' has these invalid characters: '.' at the end.`);
+    if (name.endsWith('.'))
+      throw armError(
+        400,
+        'InvalidResourceGroup',
+        `The provided resource group name '${truncate(name, 40)}' has these invalid characters: '.' at the end.`,
+      );
     const id = resourceGroupId(subscriptionId, name);
     const existing = this.state.resourceGroups[key(id)];
     if (existing) return existing;
-    const rg: ResourceGroupRecord = { id, name, subscriptionId, location: normalizeLocation(location), tags, provisioningState: 'Succeeded' };
+    const rg: ResourceGroupRecord = {
+      id,
+      name,
+      subscriptionId,
+      location: normalizeLocation(location),
+      tags,
+      provisioningState: 'Succeeded',
+    };
     this.state.resourceGroups[key(id)] = rg;
     return rg;
   }
@@ -80,17 +113,31 @@ export class Resources {
     return json(200, { value: all });
   }
 
-  async resourceGroups(scope: RequestScope, subscriptionId: string, name: string | undefined, tail: string | undefined): Promise<SimResponse> {
+  async resourceGroups(
+    scope: RequestScope,
+    subscriptionId: string,
+    name: string | undefined,
+    tail: string | undefined,
+  ): Promise<SimResponse> {
     const { req } = scope;
     this.core.subscription(subscriptionId, scope.principal);
     if (name === undefined) {
       if (req.method !== 'GET') throw methodNotAllowed(req.method);
       const prefix = `/subscriptions/${subscriptionId}/`.toLowerCase();
-      return json(200, { value: Object.values(this.state.resourceGroups).filter((rg) => key(rg.id).startsWith(prefix)).map(resourceGroupJson) });
+      return json(200, {
+        value: Object.values(this.state.resourceGroups)
+          .filter((rg) => key(rg.id).startsWith(prefix))
+          .map(resourceGroupJson),
+      });
     }
     if (tail !== undefined) {
-      if (tail.toLowerCase() === 'resources' && req.method === 'GET') return this.listResources(`${resourceGroupId(subscriptionId, name)}/`, req.query.get('$filter'));
-      throw armError(404, 'NotFound', `No HTTP resource was found that matches the request URI 'https://management.azure.com${truncate(req.path, 200)}'.`);
+      if (tail.toLowerCase() === 'resources' && req.method === 'GET')
+        return this.listResources(`${resourceGroupId(subscriptionId, name)}/`, req.query.get('$filter'));
+      throw armError(
+        404,
+        'NotFound',
+        `No HTTP resource was found that matches the request URI 'https://management.azure.com${truncate(req.path, 200)}'.`,
+      );
     }
     const id = resourceGroupId(subscriptionId, name);
     const existing = this.state.resourceGroups[key(id)];
@@ -102,10 +149,15 @@ export class Resources {
         return json(200, resourceGroupJson(existing));
       case 'PUT': {
         const body = bodyObject(req);
-        if (typeof body.location !== 'string' || body.location === '') throw armError(400, 'LocationRequired', 'The location property is required for this definition.');
+        if (typeof body.location !== 'string' || body.location === '')
+          throw armError(400, 'LocationRequired', 'The location property is required for this definition.');
         if (existing) {
           if (normalizeLocation(body.location) !== existing.location) {
-            throw armError(409, 'InvalidResourceGroupLocation', `Invalid resource group location '${truncate(body.location, 40)}'. The Resource group already exists in location '${existing.location}'.`);
+            throw armError(
+              409,
+              'InvalidResourceGroupLocation',
+              `Invalid resource group location '${truncate(body.location, 40)}'. The Resource group already exists in location '${existing.location}'.`,
+            );
           }
           existing.tags = stringRecord(body.tags, 'tags');
           this.core.emit('Write', scope, subscriptionId, id, 'Microsoft.Resources/subscriptions/resourceGroups/write', { existing: true });
@@ -132,7 +184,9 @@ export class Resources {
           this.deleteResourceGroupContents(id);
           delete this.state.resourceGroups[key(id)];
           this.core.completeOperation(op);
-          this.core.emit('Delete', scope, subscriptionId, id, 'Microsoft.Resources/subscriptions/resourceGroups/delete', { existing: true });
+          this.core.emit('Delete', scope, subscriptionId, id, 'Microsoft.Resources/subscriptions/resourceGroups/delete', {
+            existing: true,
+          });
         });
         const location = `https://management.azure.com/subscriptions/${subscriptionId}/operationresults/${op.name}?api-version=${scope.apiVersion}`;
         return { status: 202, headers: { location, 'retry-after': this.core.retryAfterSeconds(op) } };
@@ -144,7 +198,13 @@ export class Resources {
 
   private deleteResourceGroupContents(rgId: string): void {
     const prefix = `${rgId}/`.toLowerCase();
-    for (const table of [this.state.vms, this.state.disks, this.state.systemTopics, this.state.customTopics, this.state.eventSubscriptions] as Record<string, { id: string }>[]) {
+    for (const table of [
+      this.state.vms,
+      this.state.disks,
+      this.state.systemTopics,
+      this.state.customTopics,
+      this.state.eventSubscriptions,
+    ] as Record<string, { id: string }>[]) {
       for (const id of Object.keys(table)) if (id.startsWith(prefix)) delete table[id];
     }
     for (const [id, vault] of Object.entries(this.state.vaults)) {
@@ -152,9 +212,14 @@ export class Resources {
         delete this.state.vaults[id];
         this.state.deletedVaults[vault.name.toLowerCase()] = {
           id: `/subscriptions/${vault.subscriptionId}/providers/Microsoft.KeyVault/locations/${vault.location}/deletedVaults/${vault.name}`,
-          name: vault.name, location: vault.location, vaultId: vault.id, deletionDate: this.core.nowIso(),
+          name: vault.name,
+          location: vault.location,
+          vaultId: vault.id,
+          deletionDate: this.core.nowIso(),
           scheduledPurgeDate: isoTime(this.core.ctx.clock.now() + vault.softDeleteRetentionInDays * 86_400_000),
-          purgeProtectionEnabled: vault.enablePurgeProtection, tags: vault.tags, vault,
+          purgeProtectionEnabled: vault.enablePurgeProtection,
+          tags: vault.tags,
+          vault,
         };
       }
     }
@@ -168,7 +233,9 @@ export class Resources {
       const prefix = assignmentScope.toLowerCase();
       const filter = req.query.get('$filter') ?? '';
       const principal = /principalId\s+eq\s+'([^']+)'/i.exec(filter)?.[1];
-      const items = Object.values(this.state.roleAssignments).filter((r) => (key(r.scope).startsWith(prefix) || prefix.startsWith(key(r.scope))) && (!principal || eq(r.principalId, principal)));
+      const items = Object.values(this.state.roleAssignments).filter(
+        (r) => (key(r.scope).startsWith(prefix) || prefix.startsWith(key(r.scope))) && (!principal || eq(r.principalId, principal)),
+      );
       return json(200, { value: items.map(roleAssignmentJson) });
     }
     const id = `${assignmentScope}/providers/Microsoft.Authorization/roleAssignments/${name}`;
@@ -179,7 +246,12 @@ export class Resources {
         if (!existing) throw armError(404, 'RoleAssignmentNotFound', `The role assignment '${truncate(name, 40)}' is not found.`);
         return json(200, roleAssignmentJson(existing));
       case 'PUT': {
-        if (!/^[0-9a-f-]{36}$/i.test(name)) throw armError(400, 'InvalidRoleAssignmentId', `The role assignment ID '${truncate(name, 40)}' is not valid. The role assignment ID must be a GUID.`);
+        if (!/^[0-9a-f-]{36}$/i.test(name))
+          throw armError(
+            400,
+            'InvalidRoleAssignmentId',
+            `The role assignment ID '${truncate(name, 40)}' is not valid. The role assignment ID must be a GUID.`,
+          );
         const body = bodyObject(req);
         const props = body.properties ?? {};
         const principalId = String(props.principalId ?? '');
@@ -188,18 +260,51 @@ export class Resources {
           throw armError(400, 'InvalidRoleDefinitionId', `The role definition ID '${truncate(roleDefinitionId, 120)}' is not valid.`);
         }
         if (!this.core.ctx.directory?.findByObjectId(principalId)) {
-          throw armError(400, 'PrincipalNotFound', `Principal ${truncate(principalId.replace(/-/g, ''), 40)} does not exist in the directory ${this.core.ctx.directory?.tenantId ?? ''}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype`);
+          throw armError(
+            400,
+            'PrincipalNotFound',
+            `Principal ${truncate(principalId.replace(/-/g, ''), 40)} does not exist in the directory ${this.core.ctx.directory?.tenantId ?? ''}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype`,
+          );
         }
         if (existing) {
-          if (eq(existing.principalId, principalId) && eq(existing.roleDefinitionId, roleDefinitionId)) return json(200, roleAssignmentJson(existing));
-          throw armError(409, 'RoleAssignmentUpdateNotPermitted', 'Tenant ID, application ID, principal ID, and scope are not allowed to be updated.');
+          if (eq(existing.principalId, principalId) && eq(existing.roleDefinitionId, roleDefinitionId))
+            return json(200, roleAssignmentJson(existing));
+          throw armError(
+            409,
+            'RoleAssignmentUpdateNotPermitted',
+            'Tenant ID, application ID, principal ID, and scope are not allowed to be updated.',
+          );
         }
-        const duplicate = Object.values(this.state.roleAssignments).find((r) => eq(r.scope, assignmentScope) && eq(r.principalId, principalId) && eq(r.roleDefinitionId, roleDefinitionId));
-        if (duplicate) throw armError(409, 'RoleAssignmentExists', `The role assignment already exists. The ID of the existing role assignment is ${duplicate.name.replace(/-/g, '')}.`);
-        if (subscriptionId && Object.values(this.state.roleAssignments).filter((r) => r.scope.toLowerCase().startsWith(`/subscriptions/${subscriptionId}`.toLowerCase())).length >= MAX_ROLE_ASSIGNMENTS) {
-          throw armError(400, 'RoleAssignmentLimitExceeded', `No more role assignments can be created in subscription '${subscriptionId}' (limit ${MAX_ROLE_ASSIGNMENTS}).`);
+        const duplicate = Object.values(this.state.roleAssignments).find(
+          (r) => eq(r.scope, assignmentScope) && eq(r.principalId, principalId) && eq(r.roleDefinitionId, roleDefinitionId),
+        );
+        if (duplicate)
+          throw armError(
+            409,
+            'RoleAssignmentExists',
+            `The role assignment already exists. The ID of the existing role assignment is ${duplicate.name.replace(/-/g, '')}.`,
+          );
+        if (
+          subscriptionId &&
+          Object.values(this.state.roleAssignments).filter((r) =>
+            r.scope.toLowerCase().startsWith(`/subscriptions/${subscriptionId}`.toLowerCase()),
+          ).length >= MAX_ROLE_ASSIGNMENTS
+        ) {
+          throw armError(
+            400,
+            'RoleAssignmentLimitExceeded',
+            `No more role assignments can be created in subscription '${subscriptionId}' (limit ${MAX_ROLE_ASSIGNMENTS}).`,
+          );
         }
-        const record: RoleAssignmentRecord = { id, name, scope: assignmentScope, roleDefinitionId, principalId, principalType: String(props.principalType ?? 'ServicePrincipal'), createdOn: this.core.nowIso() };
+        const record: RoleAssignmentRecord = {
+          id,
+          name,
+          scope: assignmentScope,
+          roleDefinitionId,
+          principalId,
+          principalType: String(props.principalType ?? 'ServicePrincipal'),
+          createdOn: this.core.nowIso(),
+        };
         this.state.roleAssignments[key(id)] = record;
         if (subscriptionId) this.core.emit('Write', scope, subscriptionId, id, 'Microsoft.Authorization/roleAssignments/write');
         return json(201, roleAssignmentJson(record));
@@ -207,7 +312,8 @@ export class Resources {
       case 'DELETE':
         if (!existing) return { status: 204 };
         delete this.state.roleAssignments[key(id)];
-        if (subscriptionId) this.core.emit('Delete', scope, subscriptionId, id, 'Microsoft.Authorization/roleAssignments/delete', { existing: true });
+        if (subscriptionId)
+          this.core.emit('Delete', scope, subscriptionId, id, 'Microsoft.Authorization/roleAssignments/delete', { existing: true });
         return json(200, roleAssignmentJson(existing));
       default:
         throw methodNotAllowed(req.method);
@@ -216,7 +322,19 @@ export class Resources {
 }
 
 function roleAssignmentJson(r: RoleAssignmentRecord): Record<string, unknown> {
-  return { id: r.id, name: r.name, type: 'Microsoft.Authorization/roleAssignments', properties: { roleDefinitionId: r.roleDefinitionId, principalId: r.principalId, principalType: r.principalType, scope: r.scope, createdOn: r.createdOn, updatedOn: r.createdOn } };
+  return {
+    id: r.id,
+    name: r.name,
+    type: 'Microsoft.Authorization/roleAssignments',
+    properties: {
+      roleDefinitionId: r.roleDefinitionId,
+      principalId: r.principalId,
+      principalType: r.principalType,
+      scope: r.scope,
+      createdOn: r.createdOn,
+      updatedOn: r.createdOn,
+    },
+  };
 }
 
 function parseResourceFilter(text: string | null): (r: { name: string; type: string }) => boolean {

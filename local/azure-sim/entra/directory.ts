@@ -174,7 +174,10 @@ export class EntraDirectory implements Directory {
   }
 
   /** Adds a generated client secret; returns the secret text once (only its hash is kept). */
-  addPassword(owner: { passwordCredentials: PasswordCredential[] }, options: { displayName?: string | null; startDateTime?: string; endDateTime?: string } = {}): { credential: PasswordCredential; secretText: string } {
+  addPassword(
+    owner: { passwordCredentials: PasswordCredential[] },
+    options: { displayName?: string | null; startDateTime?: string; endDateTime?: string } = {},
+  ): { credential: PasswordCredential; secretText: string } {
     // Real secrets are 40 characters from a URL-safe alphabet with a 3-character hint prefix.
     const secretText = randomBytes(30).toString('base64').replace(/\+/g, '~').replace(/\//g, '_').replace(/=/g, '.').slice(0, 40);
     const start = options.startDateTime ?? this.iso();
@@ -202,7 +205,10 @@ export class EntraDirectory implements Directory {
   }
 
   passwordsOf(appId: string): PasswordCredential[] {
-    return [...(this.applicationByAppId(appId)?.passwordCredentials ?? []), ...(this.servicePrincipalByAppId(appId)?.passwordCredentials ?? [])];
+    return [
+      ...(this.applicationByAppId(appId)?.passwordCredentials ?? []),
+      ...(this.servicePrincipalByAppId(appId)?.passwordCredentials ?? []),
+    ];
   }
 
   keyCredentialsOf(appId: string): KeyCredential[] {
@@ -211,7 +217,11 @@ export class EntraDirectory implements Directory {
 
   // ---- state ----
   snapshot(): DirectoryState {
-    return structuredClone({ tenantId: this.tenantId, applications: [...this.applications.values()], servicePrincipals: [...this.servicePrincipals.values()] });
+    return structuredClone({
+      tenantId: this.tenantId,
+      applications: [...this.applications.values()],
+      servicePrincipals: [...this.servicePrincipals.values()],
+    });
   }
 
   restore(value: unknown): void {

@@ -56,12 +56,17 @@ export class LoginService implements Service {
     if (req.method === 'GET' && (rest === 'v2.0/.well-known/openid-configuration' || rest === '.well-known/openid-configuration')) {
       return { status: 200, body: this.openIdConfiguration(this.resolveTenantForMetadata(tenant), rest.startsWith('v2.0')) };
     }
-    if (req.method === 'GET' && (rest === 'discovery/v2.0/keys' || rest === 'discovery/keys')) return { status: 200, body: this.tokens.jwks() };
+    if (req.method === 'GET' && (rest === 'discovery/v2.0/keys' || rest === 'discovery/keys'))
+      return { status: 200, body: this.tokens.jwks() };
     if (rest === 'oauth2/v2.0/token' || rest === 'oauth2/token') {
       if (req.method !== 'POST') throw new SimError(405, 'invalid_request', 'AADSTS900561: The endpoint only accepts POST requests.');
       return this.token(req, tenant, rest === 'oauth2/v2.0/token');
     }
-    throw new SimError(404, 'invalid_request', `AADSTS900144: The request path '${req.path}' is not an Entra ID endpoint served by the simulator.`);
+    throw new SimError(
+      404,
+      'invalid_request',
+      `AADSTS900144: The request path '${req.path}' is not an Entra ID endpoint served by the simulator.`,
+    );
   }
 
   private instanceDiscovery(req: SimRequest): unknown {
@@ -71,7 +76,11 @@ export class LoginService implements Service {
       tenant_discovery_endpoint: `${AUTHORITY}/${tenant}/v2.0/.well-known/openid-configuration`,
       'api-version': '1.1',
       metadata: [
-        { preferred_network: LOGIN_HOST, preferred_cache: 'login.windows.net', aliases: [LOGIN_HOST, 'login.windows.net', 'login.microsoft.com', 'sts.windows.net', 'login.windows-ppe.net'] },
+        {
+          preferred_network: LOGIN_HOST,
+          preferred_cache: 'login.windows.net',
+          aliases: [LOGIN_HOST, 'login.windows.net', 'login.microsoft.com', 'sts.windows.net', 'login.windows-ppe.net'],
+        },
       ],
     };
   }
@@ -79,7 +88,11 @@ export class LoginService implements Service {
   private resolveTenantForMetadata(tenant: string): string {
     if (tenant === 'common' || tenant === 'organizations') return '{tenantid}';
     if (tenant.toLowerCase() !== this.directory.tenantId.toLowerCase()) {
-      throw new SimError(400, 'invalid_tenant', `AADSTS90002: Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+      throw new SimError(
+        400,
+        'invalid_tenant',
+        `AADSTS90002: Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+      );
     }
     return this.directory.tenantId;
   }
@@ -120,53 +133,99 @@ export class LoginService implements Service {
     }
     const form = new URLSearchParams(req.body.toString('utf8'));
     if (tenant.toLowerCase() === 'common' || tenant.toLowerCase() === 'organizations' || tenant.toLowerCase() === 'consumers') {
-      throw new SimError(400, 'invalid_request', `AADSTS7000216: 'client_credentials' requires a tenant: use /{tenantId}/ instead of /${tenant}/.`);
+      throw new SimError(
+        400,
+        'invalid_request',
+        `AADSTS7000216: 'client_credentials' requires a tenant: use /{tenantId}/ instead of /${tenant}/.`,
+      );
     }
     if (tenant.toLowerCase() !== this.directory.tenantId.toLowerCase()) {
-      throw new SimError(400, 'invalid_request', `AADSTS90002: Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+      throw new SimError(
+        400,
+        'invalid_request',
+        `AADSTS90002: Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+      );
     }
     const grantType = form.get('grant_type');
-    if (!grantType) throw new SimError(400, 'invalid_request', "AADSTS900144: The request body must contain the following parameter: 'grant_type'.");
+    if (!grantType)
+      throw new SimError(400, 'invalid_request', "AADSTS900144: The request body must contain the following parameter: 'grant_type'.");
     if (grantType !== 'client_credentials') {
-      throw new SimError(400, 'unsupported_grant_type', `AADSTS70003: The app requested an unsupported grant type '${grantType}'. The simulator supports client_credentials.`);
+      throw new SimError(
+        400,
+        'unsupported_grant_type',
+        `AADSTS70003: The app requested an unsupported grant type '${grantType}'. The simulator supports client_credentials.`,
+      );
     }
     const clientId = form.get('client_id');
-    if (!clientId) throw new SimError(400, 'invalid_request', "AADSTS900144: The request body must contain the following parameter: 'client_id'.");
+    if (!clientId)
+      throw new SimError(400, 'invalid_request', "AADSTS900144: The request body must contain the following parameter: 'client_id'.");
     const audience = this.audienceOf(form, v2);
     const sp = this.directory.servicePrincipalByAppId(clientId);
     if (!sp || sp.servicePrincipalType !== 'Application') {
       if (this.directory.applicationByAppId(clientId)) {
-        throw new SimError(400, 'invalid_client', `AADSTS7000229: The client application ${clientId} is missing service principal in the tenant ${tenant}.`);
+        throw new SimError(
+          400,
+          'invalid_client',
+          `AADSTS7000229: The client application ${clientId} is missing service principal in the tenant ${tenant}.`,
+        );
       }
-      throw new SimError(400, 'unauthorized_client', `AADSTS700016: Application with identifier '${clientId}' was not found in the directory '${tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`);
+      throw new SimError(
+        400,
+        'unauthorized_client',
+        `AADSTS700016: Application with identifier '${clientId}' was not found in the directory '${tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+      );
     }
-    if (!sp.accountEnabled) throw new SimError(400, 'unauthorized_client', `AADSTS7000112: Application '${clientId}'(${sp.displayName}) is disabled.`);
+    if (!sp.accountEnabled)
+      throw new SimError(400, 'unauthorized_client', `AADSTS7000112: Application '${clientId}'(${sp.displayName}) is disabled.`);
     const secret = form.get('client_secret');
     const assertion = form.get('client_assertion');
     if (secret !== null) this.checkSecret(clientId, secret);
     else if (assertion !== null) this.checkAssertion(clientId, tenant, form.get('client_assertion_type'), assertion, req);
-    else throw new SimError(401, 'invalid_client', "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+    else
+      throw new SimError(
+        401,
+        'invalid_client',
+        "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+      );
     const issued = this.tokens.issue(this.directory.toPrincipal(sp, audience), audience);
-    if (v2) return { status: 200, headers: noStore(), body: { token_type: 'Bearer', expires_in: issued.expiresIn, ext_expires_in: issued.expiresIn, access_token: issued.token } };
+    if (v2)
+      return {
+        status: 200,
+        headers: noStore(),
+        body: { token_type: 'Bearer', expires_in: issued.expiresIn, ext_expires_in: issued.expiresIn, access_token: issued.token },
+      };
     const now = Math.floor(Date.now() / 1000);
     return {
       status: 200,
       headers: noStore(),
-      body: { token_type: 'Bearer', expires_in: String(issued.expiresIn), ext_expires_in: String(issued.expiresIn), expires_on: String(issued.expiresOn), not_before: String(now), resource: audience, access_token: issued.token },
+      body: {
+        token_type: 'Bearer',
+        expires_in: String(issued.expiresIn),
+        ext_expires_in: String(issued.expiresIn),
+        expires_on: String(issued.expiresOn),
+        not_before: String(now),
+        resource: audience,
+        access_token: issued.token,
+      },
     };
   }
 
   private audienceOf(form: URLSearchParams, v2: boolean): string {
     if (!v2) {
       const resource = form.get('resource');
-      if (!resource) throw new SimError(400, 'invalid_request', "AADSTS900144: The request body must contain the following parameter: 'resource'.");
+      if (!resource)
+        throw new SimError(400, 'invalid_request', "AADSTS900144: The request body must contain the following parameter: 'resource'.");
       return this.knownResource(resource);
     }
     const scope = form.get('scope');
     if (!scope) throw new SimError(400, 'invalid_request', "AADSTS900144: The request body must contain the following parameter: 'scope'.");
     const scopes = scope.split(/\s+/).filter((s) => s && !['openid', 'profile', 'offline_access'].includes(s));
     if (scopes.length !== 1 || !scopes[0]!.endsWith('/.default')) {
-      throw new SimError(400, 'invalid_scope', `AADSTS1002012: The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
+      throw new SimError(
+        400,
+        'invalid_scope',
+        `AADSTS1002012: The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+      );
     }
     return this.knownResource(scopes[0]!.slice(0, -'/.default'.length));
   }
@@ -174,7 +233,11 @@ export class LoginService implements Service {
   private knownResource(resource: string): string {
     const audience = resourceAudience(resource);
     if (!audience) {
-      throw new SimError(400, 'invalid_resource', `AADSTS500011: The resource principal named ${resource} was not found in the tenant named ${this.directory.tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`);
+      throw new SimError(
+        400,
+        'invalid_resource',
+        `AADSTS500011: The resource principal named ${resource} was not found in the tenant named ${this.directory.tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
+      );
     }
     return audience;
   }
@@ -183,16 +246,28 @@ export class LoginService implements Service {
     const cred = this.directory.matchPassword(clientId, secret);
     const now = this.clock.now();
     if (!cred || Date.parse(cred.startDateTime) > now) {
-      throw new SimError(401, 'invalid_client', `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`);
+      throw new SimError(
+        401,
+        'invalid_client',
+        `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+      );
     }
     if (Date.parse(cred.endDateTime) <= now) {
-      throw new SimError(401, 'invalid_client', `AADSTS7000222: The provided client secret keys for app '${clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`);
+      throw new SimError(
+        401,
+        'invalid_client',
+        `AADSTS7000222: The provided client secret keys for app '${clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`,
+      );
     }
   }
 
   private checkAssertion(clientId: string, tenant: string, assertionType: string | null, assertion: string, req: SimRequest): void {
     if (assertionType !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
-      throw new SimError(400, 'invalid_request', `AADSTS700023: The client_assertion_type '${assertionType ?? ''}' is not supported; use urn:ietf:params:oauth:client-assertion-type:jwt-bearer.`);
+      throw new SimError(
+        400,
+        'invalid_request',
+        `AADSTS700023: The client_assertion_type '${assertionType ?? ''}' is not supported; use urn:ietf:params:oauth:client-assertion-type:jwt-bearer.`,
+      );
     }
     const parts = assertion.split('.');
     let header: Record<string, unknown>;
@@ -210,31 +285,60 @@ export class LoginService implements Service {
     const key = candidates.find((k) => (x5tS256 && k.thumbprintSha256 === x5tS256) || (x5t && k.thumbprintSha1 === x5t));
     const shown = (x5tS256 ?? x5t ?? 'none').toUpperCase();
     if (!key) {
-      throw new SimError(401, 'invalid_client', `AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${shown}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${clientId}'.]`);
+      throw new SimError(
+        401,
+        'invalid_client',
+        `AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${shown}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${clientId}'.]`,
+      );
     }
     const alg = String(header.alg ?? '');
-    if (alg !== 'RS256' && alg !== 'PS256') throw new SimError(401, 'invalid_client', `AADSTS5002738: Invalid JWT token. '${alg}' is not a supported signature algorithm.`);
+    if (alg !== 'RS256' && alg !== 'PS256')
+      throw new SimError(401, 'invalid_client', `AADSTS5002738: Invalid JWT token. '${alg}' is not a supported signature algorithm.`);
     const publicKey = publicKeyOf(key);
     const verifier = createVerify('RSA-SHA256').update(`${parts[0]}.${parts[1]}`);
-    const ok = alg === 'RS256'
-      ? verifier.verify(publicKey, Buffer.from(parts[2]!, 'base64url'))
-      : verifier.verify({ key: publicKey, padding: 6 /* RSA_PKCS1_PSS_PADDING */, saltLength: 32 }, Buffer.from(parts[2]!, 'base64url'));
-    if (!ok) throw new SimError(401, 'invalid_client', `AADSTS700027: Client assertion contains an invalid signature. [Reason - The key was found but the signature does not verify., Thumbprint of key used by client: '${shown}']`);
+    const ok =
+      alg === 'RS256'
+        ? verifier.verify(publicKey, Buffer.from(parts[2]!, 'base64url'))
+        : verifier.verify({ key: publicKey, padding: 6 /* RSA_PKCS1_PSS_PADDING */, saltLength: 32 }, Buffer.from(parts[2]!, 'base64url'));
+    if (!ok)
+      throw new SimError(
+        401,
+        'invalid_client',
+        `AADSTS700027: Client assertion contains an invalid signature. [Reason - The key was found but the signature does not verify., Thumbprint of key used by client: '${shown}']`,
+      );
     const now = this.clock.now();
     if (Date.parse(key.endDateTime) <= now || Date.parse(key.startDateTime) > now) {
-      throw new SimError(401, 'invalid_client', `AADSTS700027: Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '${shown}', Found key 'Start=${key.startDateTime}, End=${key.endDateTime}']`);
+      throw new SimError(
+        401,
+        'invalid_client',
+        `AADSTS700027: Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '${shown}', Found key 'Start=${key.startDateTime}, End=${key.endDateTime}']`,
+      );
     }
     const realNow = Math.floor(Date.now() / 1000);
     if (typeof claims.exp !== 'number' || claims.exp < realNow - 300 || (typeof claims.nbf === 'number' && claims.nbf > realNow + 300)) {
       throw new SimError(401, 'invalid_client', 'AADSTS700024: Client assertion is not within its valid time range.');
     }
     if (claims.iss !== clientId || claims.sub !== clientId) {
-      throw new SimError(401, 'invalid_client', `AADSTS700021: Client assertion application identifier doesn't match 'client_id' parameter.`);
+      throw new SimError(
+        401,
+        'invalid_client',
+        `AADSTS700021: Client assertion application identifier doesn't match 'client_id' parameter.`,
+      );
     }
     const aud = String(claims.aud ?? '');
-    const tokenUrls = [`${AUTHORITY}/${tenant}/oauth2/v2.0/token`, `${AUTHORITY}/${tenant}/oauth2/token`, `https://${req.host}/${tenant}/oauth2/v2.0/token`, `https://${req.host}/${tenant}/oauth2/token`, `${AUTHORITY}/${tenant}/v2.0`];
+    const tokenUrls = [
+      `${AUTHORITY}/${tenant}/oauth2/v2.0/token`,
+      `${AUTHORITY}/${tenant}/oauth2/token`,
+      `https://${req.host}/${tenant}/oauth2/v2.0/token`,
+      `https://${req.host}/${tenant}/oauth2/token`,
+      `${AUTHORITY}/${tenant}/v2.0`,
+    ];
     if (!tokenUrls.some((u) => u.toLowerCase() === aud.toLowerCase())) {
-      throw new SimError(401, 'invalid_client', `AADSTS700016: The audience claim of the client assertion ('${aud}') must be the token endpoint ${AUTHORITY}/${tenant}/oauth2/v2.0/token.`);
+      throw new SimError(
+        401,
+        'invalid_client',
+        `AADSTS700016: The audience claim of the client assertion ('${aud}') must be the token endpoint ${AUTHORITY}/${tenant}/oauth2/v2.0/token.`,
+      );
     }
   }
 }
@@ -290,24 +394,45 @@ export class ManagedIdentityService implements Service {
   async handle(req: SimRequest): Promise<SimResponse> {
     if (req.method !== 'GET') throw new SimError(405, 'invalid_request', 'The managed identity endpoint only accepts GET.');
     const header = req.headers['x-identity-header'];
-    if (header !== this.identityHeader) throw new SimError(401, 'invalid_request', 'The X-IDENTITY-HEADER header is missing or does not match IDENTITY_HEADER.');
-    if (req.query.get('api-version') !== '2019-08-01') throw new SimError(400, 'invalid_request', `api-version '${req.query.get('api-version') ?? ''}' is not supported by the App Service identity endpoint; use 2019-08-01.`);
+    if (header !== this.identityHeader)
+      throw new SimError(401, 'invalid_request', 'The X-IDENTITY-HEADER header is missing or does not match IDENTITY_HEADER.');
+    if (req.query.get('api-version') !== '2019-08-01')
+      throw new SimError(
+        400,
+        'invalid_request',
+        `api-version '${req.query.get('api-version') ?? ''}' is not supported by the App Service identity endpoint; use 2019-08-01.`,
+      );
     const resource = req.query.get('resource');
     if (!resource) throw new SimError(400, 'invalid_request', "The 'resource' query parameter is required.");
     const audience = resourceAudience(resource);
-    if (!audience) throw new SimError(400, 'invalid_resource', `AADSTS500011: The resource principal named ${resource} was not found in the tenant named ${this.directory.tenantId}.`);
+    if (!audience)
+      throw new SimError(
+        400,
+        'invalid_resource',
+        `AADSTS500011: The resource principal named ${resource} was not found in the tenant named ${this.directory.tenantId}.`,
+      );
     const clientId = req.query.get('client_id');
     const principalId = req.query.get('principal_id') ?? req.query.get('object_id');
     const resourceId = req.query.get('mi_res_id') ?? req.query.get('msi_res_id');
     let sp: ServicePrincipal | undefined;
     if (clientId) sp = this.directory.servicePrincipalByAppId(clientId);
     else if (principalId) sp = this.directory.servicePrincipals.get(principalId);
-    else if (resourceId) sp = [...this.directory.servicePrincipals.values()].find((s) => s.alternativeNames.some((n) => n.toLowerCase() === resourceId.toLowerCase()));
+    else if (resourceId)
+      sp = [...this.directory.servicePrincipals.values()].find((s) =>
+        s.alternativeNames.some((n) => n.toLowerCase() === resourceId.toLowerCase()),
+      );
     else sp = this.systemAssigned();
     if (!sp || sp.servicePrincipalType !== 'ManagedIdentity') {
-      throw new SimError(400, 'invalid_request', `No managed identity matches ${clientId ? `client_id '${clientId}'` : principalId ? `principal_id '${principalId}'` : resourceId ? `mi_res_id '${resourceId}'` : 'the system-assigned identity (none is enabled)'} for this app.`);
+      throw new SimError(
+        400,
+        'invalid_request',
+        `No managed identity matches ${clientId ? `client_id '${clientId}'` : principalId ? `principal_id '${principalId}'` : resourceId ? `mi_res_id '${resourceId}'` : 'the system-assigned identity (none is enabled)'} for this app.`,
+      );
     }
     const issued = this.tokens.issue(this.directory.toPrincipal(sp, audience), audience);
-    return { status: 200, body: { access_token: issued.token, expires_on: String(issued.expiresOn), resource, token_type: 'Bearer', client_id: sp.appId } };
+    return {
+      status: 200,
+      body: { access_token: issued.token, expires_on: String(issued.expiresOn), resource, token_type: 'Bearer', client_id: sp.appId },
+    };
   }
 }

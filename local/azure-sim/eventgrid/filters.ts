@@ -21,9 +21,25 @@ export interface SubscriptionFilter {
 }
 
 export const ADVANCED_OPERATORS = [
-  'NumberIn', 'NumberNotIn', 'NumberLessThan', 'NumberGreaterThan', 'NumberLessThanOrEquals', 'NumberGreaterThanOrEquals',
-  'BoolEquals', 'StringIn', 'StringNotIn', 'StringBeginsWith', 'StringEndsWith', 'StringContains',
-  'StringNotBeginsWith', 'StringNotEndsWith', 'StringNotContains', 'NumberInRange', 'NumberNotInRange', 'IsNullOrUndefined', 'IsNotNull',
+  'NumberIn',
+  'NumberNotIn',
+  'NumberLessThan',
+  'NumberGreaterThan',
+  'NumberLessThanOrEquals',
+  'NumberGreaterThanOrEquals',
+  'BoolEquals',
+  'StringIn',
+  'StringNotIn',
+  'StringBeginsWith',
+  'StringEndsWith',
+  'StringContains',
+  'StringNotBeginsWith',
+  'StringNotEndsWith',
+  'StringNotContains',
+  'NumberInRange',
+  'NumberNotInRange',
+  'IsNullOrUndefined',
+  'IsNotNull',
 ];
 
 /** Validation as Event Grid does at subscription create: returns a problem message or undefined. */
@@ -34,7 +50,8 @@ export function filterProblem(filter: SubscriptionFilter | undefined): string | 
   if (advanced.length > 25) return `At most 25 advanced filters are allowed per subscription (got ${advanced.length}).`;
   let valueCount = 0;
   for (const f of advanced) {
-    if (!ADVANCED_OPERATORS.includes(f?.operatorType)) return `Unknown advanced filter operatorType '${String(f?.operatorType).slice(0, 40)}'.`;
+    if (!ADVANCED_OPERATORS.includes(f?.operatorType))
+      return `Unknown advanced filter operatorType '${String(f?.operatorType).slice(0, 40)}'.`;
     if (typeof f.key !== 'string' || f.key === '') return 'Each advanced filter needs a key.';
     if (f.key.split('.').length > 10) return `Advanced filter key '${f.key.slice(0, 60)}' is nested more than 5 levels deep.`;
     valueCount += Array.isArray(f.values) ? f.values.length : 1;
@@ -88,23 +105,41 @@ function evaluate(op: string, value: unknown, f: AdvancedFilter): boolean {
   const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
   const target = typeof f.value === 'number' ? f.value : Number(f.value);
   switch (op) {
-    case 'StringIn': return s !== undefined && strings.includes(s);
-    case 'StringNotIn': return s === undefined || !strings.includes(s);
-    case 'StringBeginsWith': return s !== undefined && strings.some((v) => s.startsWith(v));
-    case 'StringEndsWith': return s !== undefined && strings.some((v) => s.endsWith(v));
-    case 'StringContains': return s !== undefined && strings.some((v) => s.includes(v));
-    case 'StringNotBeginsWith': return s === undefined || !strings.some((v) => s.startsWith(v));
-    case 'StringNotEndsWith': return s === undefined || !strings.some((v) => s.endsWith(v));
-    case 'StringNotContains': return s === undefined || !strings.some((v) => s.includes(v));
-    case 'NumberIn': return !Number.isNaN(n) && values.some((v) => Number(v) === n);
-    case 'NumberNotIn': return Number.isNaN(n) || !values.some((v) => Number(v) === n);
-    case 'NumberLessThan': return !Number.isNaN(n) && n < target;
-    case 'NumberGreaterThan': return !Number.isNaN(n) && n > target;
-    case 'NumberLessThanOrEquals': return !Number.isNaN(n) && n <= target;
-    case 'NumberGreaterThanOrEquals': return !Number.isNaN(n) && n >= target;
-    case 'NumberInRange': return !Number.isNaN(n) && values.some((r) => Array.isArray(r) && n >= Number(r[0]) && n <= Number(r[1]));
-    case 'NumberNotInRange': return Number.isNaN(n) || !values.some((r) => Array.isArray(r) && n >= Number(r[0]) && n <= Number(r[1]));
-    case 'BoolEquals': return typeof value === 'boolean' ? value === (f.value === true || f.value === 'true') : false;
-    default: return false;
+    case 'StringIn':
+      return s !== undefined && strings.includes(s);
+    case 'StringNotIn':
+      return s === undefined || !strings.includes(s);
+    case 'StringBeginsWith':
+      return s !== undefined && strings.some((v) => s.startsWith(v));
+    case 'StringEndsWith':
+      return s !== undefined && strings.some((v) => s.endsWith(v));
+    case 'StringContains':
+      return s !== undefined && strings.some((v) => s.includes(v));
+    case 'StringNotBeginsWith':
+      return s === undefined || !strings.some((v) => s.startsWith(v));
+    case 'StringNotEndsWith':
+      return s === undefined || !strings.some((v) => s.endsWith(v));
+    case 'StringNotContains':
+      return s === undefined || !strings.some((v) => s.includes(v));
+    case 'NumberIn':
+      return !Number.isNaN(n) && values.some((v) => Number(v) === n);
+    case 'NumberNotIn':
+      return Number.isNaN(n) || !values.some((v) => Number(v) === n);
+    case 'NumberLessThan':
+      return !Number.isNaN(n) && n < target;
+    case 'NumberGreaterThan':
+      return !Number.isNaN(n) && n > target;
+    case 'NumberLessThanOrEquals':
+      return !Number.isNaN(n) && n <= target;
+    case 'NumberGreaterThanOrEquals':
+      return !Number.isNaN(n) && n >= target;
+    case 'NumberInRange':
+      return !Number.isNaN(n) && values.some((r) => Array.isArray(r) && n >= Number(r[0]) && n <= Number(r[1]));
+    case 'NumberNotInRange':
+      return Number.isNaN(n) || !values.some((r) => Array.isArray(r) && n >= Number(r[0]) && n <= Number(r[1]));
+    case 'BoolEquals':
+      return typeof value === 'boolean' ? value === (f.value === true || f.value === 'true') : false;
+    default:
+      return false;
   }
 }

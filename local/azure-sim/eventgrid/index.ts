@@ -79,7 +79,12 @@ export function createEventGrid(ctx: SimContext): EventGrid {
     else functionApps.set(functionAppKey(idOrName), { url: baseUrl.replace(/\/$/, ''), code });
   };
   link.functionAppUrl = (idOrName) => functionApps.get(functionAppKey(idOrName));
-  link.deliveryReport = () => ({ mounted: true, ...stats, functionApps: [...functionApps].map(([name, v]) => ({ name, url: v.url, hasCode: v.code !== undefined })), deadLetters });
+  link.deliveryReport = () => ({
+    mounted: true,
+    ...stats,
+    functionApps: [...functionApps].map(([name, v]) => ({ name, url: v.url, hasCode: v.code !== undefined })),
+    deadLetters,
+  });
   link.clearDeliveryReport = () => {
     deadLetters = [];
     stats = { published: 0, delivered: 0, attempts: 0, failedAttempts: 0, inFlight: 0 };
@@ -94,7 +99,10 @@ export function createEventGrid(ctx: SimContext): EventGrid {
       const resourceId = String(props.resourceId ?? '');
       const fn = /\/functions\/([^/]+)$/i.exec(resourceId)?.[1];
       const base = link.functionAppUrl(resourceId);
-      if (!base || !fn) return { error: `No function endpoint is configured for ${resourceId} (use the control API: PUT /_sim/arm/eventgrid/functionApps).` };
+      if (!base || !fn)
+        return {
+          error: `No function endpoint is configured for ${resourceId} (use the control API: PUT /_sim/arm/eventgrid/functionApps).`,
+        };
       // Azure calls the function app's Event Grid webhook with its eventgrid_extension system key.
       const code = base.code ? `&code=${encodeURIComponent(base.code)}` : '';
       return { url: `${base.url}/runtime/webhooks/eventgrid?functionName=${encodeURIComponent(fn)}${code}` };
@@ -103,7 +111,16 @@ export function createEventGrid(ctx: SimContext): EventGrid {
   }
 
   function toCloudEvent(e: GridEvent): Record<string, unknown> {
-    return { specversion: '1.0', id: e.id, source: e.topic, subject: e.subject, type: e.eventType, time: e.eventTime, datacontenttype: 'application/json', data: e.data };
+    return {
+      specversion: '1.0',
+      id: e.id,
+      source: e.topic,
+      subject: e.subject,
+      type: e.eventType,
+      time: e.eventTime,
+      datacontenttype: 'application/json',
+      data: e.data,
+    };
   }
 
   function post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
@@ -117,12 +134,18 @@ export function createEventGrid(ctx: SimContext): EventGrid {
         return;
       }
       const send = parsed.protocol === 'https:' ? httpsRequest : httpRequest;
-      const req = send(parsed, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, timeout: timeoutMs }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => { if (chunks.length < 64) chunks.push(c); });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8').slice(0, 4096) }));
-        res.on('error', (e) => resolve({ status: 0, text: e.message }));
-      });
+      const req = send(
+        parsed,
+        { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, timeout: timeoutMs },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => {
+            if (chunks.length < 64) chunks.push(c);
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8').slice(0, 4096) }));
+          res.on('error', (e) => resolve({ status: 0, text: e.message }));
+        },
+      );
       req.on('timeout', () => req.destroy(new Error('endpoint did not answer within 30 seconds')));
       req.on('error', (e) => resolve({ status: 0, text: e.message }));
       req.end(body);
@@ -148,14 +171,18 @@ export function createEventGrid(ctx: SimContext): EventGrid {
         if ('error' in endpoint) {
           last = { status: 0, text: endpoint.error };
         } else {
-          last = await post(endpoint.url, {
-            'content-type': cloud ? 'application/cloudevents-batch+json; charset=utf-8' : 'application/json; charset=utf-8',
-            'aeg-event-type': 'Notification',
-            'aeg-subscription-name': sub.name.toUpperCase(),
-            'aeg-delivery-count': String(attempt - 1),
-            'aeg-data-version': events[0]?.dataVersion ?? '',
-            'aeg-metadata-version': '1',
-          }, body);
+          last = await post(
+            endpoint.url,
+            {
+              'content-type': cloud ? 'application/cloudevents-batch+json; charset=utf-8' : 'application/json; charset=utf-8',
+              'aeg-event-type': 'Notification',
+              'aeg-subscription-name': sub.name.toUpperCase(),
+              'aeg-delivery-count': String(attempt - 1),
+              'aeg-data-version': events[0]?.dataVersion ?? '',
+              'aeg-metadata-version': '1',
+            },
+            body,
+          );
         }
         if (last.status >= 200 && last.status <= 204) {
           stats.delivered += events.length;
@@ -231,20 +258,27 @@ export function createEventGrid(ctx: SimContext): EventGrid {
       id: randomUUID(),
       topic: sub.source,
       subject: '',
-      data: { validationCode: code, validationUrl: `https://rp-${'westus'}.eventgrid.azure.net:553/eventsubscriptions/${sub.name}/validate?id=${code}` },
+      data: {
+        validationCode: code,
+        validationUrl: `https://rp-${'westus'}.eventgrid.azure.net:553/eventsubscriptions/${sub.name}/validate?id=${code}`,
+      },
       eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
       eventTime: new Date(ctx.clock.now()).toISOString(),
       metadataVersion: '1',
       dataVersion: '2',
     };
-    const result = await post(endpoint.url, {
-      'content-type': 'application/json; charset=utf-8',
-      'aeg-event-type': 'SubscriptionValidation',
-      'aeg-subscription-name': sub.name.toUpperCase(),
-      'aeg-delivery-count': '0',
-      'aeg-data-version': '2',
-      'aeg-metadata-version': '1',
-    }, JSON.stringify([event]));
+    const result = await post(
+      endpoint.url,
+      {
+        'content-type': 'application/json; charset=utf-8',
+        'aeg-event-type': 'SubscriptionValidation',
+        'aeg-subscription-name': sub.name.toUpperCase(),
+        'aeg-delivery-count': '0',
+        'aeg-data-version': '2',
+        'aeg-metadata-version': '1',
+      },
+      JSON.stringify([event]),
+    );
     let response: unknown;
     try {
       response = JSON.parse(result.text);
@@ -253,7 +287,13 @@ export function createEventGrid(ctx: SimContext): EventGrid {
     }
     const echoed = (response as { validationResponse?: string } | undefined)?.validationResponse;
     if (result.status === 200 && echoed === code) return undefined;
-    const hostPart = (() => { try { return new URL(endpoint.url).origin; } catch { return 'the endpoint'; } })();
+    const hostPart = (() => {
+      try {
+        return new URL(endpoint.url).origin;
+      } catch {
+        return 'the endpoint';
+      }
+    })();
     return `Webhook validation handshake failed for ${hostPart}. Http POST request retuned 2XX response with response body . When a validation request is accepted without validation code in the response body, Http GET is expected on the validation url included in the validation event(within 10 minutes). (status ${result.status})`;
   };
 
@@ -266,14 +306,18 @@ export function createEventGrid(ctx: SimContext): EventGrid {
     requiresAuth: false,
     optionalBearerAuth: true,
     matches: (host) => TOPIC_HOST.test(host),
-    operationOf: (req) => (req.path.toLowerCase() === '/api/events' ? 'Microsoft.EventGrid/topics/events/publish' : 'Microsoft.EventGrid/unknown'),
+    operationOf: (req) =>
+      req.path.toLowerCase() === '/api/events' ? 'Microsoft.EventGrid/topics/events/publish' : 'Microsoft.EventGrid/unknown',
     async handle(req: SimRequest): Promise<SimResponse> {
-      if (req.path.toLowerCase() !== '/api/events') throw new SimError(404, 'NotFound', `The requested resource '${req.path.slice(0, 100)}' was not found.`);
-      if (req.method !== 'POST') throw new SimError(405, 'MethodNotAllowed', `The requested resource does not support http method '${req.method.slice(0, 10)}'.`);
+      if (req.path.toLowerCase() !== '/api/events')
+        throw new SimError(404, 'NotFound', `The requested resource '${req.path.slice(0, 100)}' was not found.`);
+      if (req.method !== 'POST')
+        throw new SimError(405, 'MethodNotAllowed', `The requested resource does not support http method '${req.method.slice(0, 10)}'.`);
       const topic = link.topicByHost(req.host);
       if (!topic) throw new SimError(404, 'NotFound', `The topic endpoint '${req.host}' does not exist.`);
       authorizePublish(req, topic.key1, topic.key2, topic.endpoint, topic.disableLocalAuth);
-      if (req.body.length > MAX_EVENT_BYTES) throw new SimError(413, 'RequestEntityTooLarge', `The maximum size (${MAX_EVENT_BYTES}) has been exceeded.`);
+      if (req.body.length > MAX_EVENT_BYTES)
+        throw new SimError(413, 'RequestEntityTooLarge', `The maximum size (${MAX_EVENT_BYTES}) has been exceeded.`);
       let parsed: unknown = req.json;
       if (parsed === undefined) {
         try {
@@ -284,7 +328,9 @@ export function createEventGrid(ctx: SimContext): EventGrid {
       }
       const items = Array.isArray(parsed) ? parsed : [parsed];
       const cloud = topic.inputSchema.toLowerCase() === 'cloudeventschemav1_0';
-      const events: GridEvent[] = items.map((item, index) => (cloud ? fromCloudEvent(item, index, topic.id) : fromGridEvent(item, index, topic.id)));
+      const events: GridEvent[] = items.map((item, index) =>
+        cloud ? fromCloudEvent(item, index, topic.id) : fromGridEvent(item, index, topic.id),
+      );
       bus.publish(topic.id, events);
       return { status: 200 };
     },
@@ -312,7 +358,12 @@ function authorizePublish(req: SimRequest, key1: string, key2: string, endpoint:
   };
   const key = header('aeg-sas-key');
   const sas = header('aeg-sas-token');
-  if ((key || sas) && disableLocalAuth) throw new SimError(401, 'Unauthorized', 'Local authentication (keys and SAS tokens) is disabled for this topic; use Microsoft Entra ID.');
+  if ((key || sas) && disableLocalAuth)
+    throw new SimError(
+      401,
+      'Unauthorized',
+      'Local authentication (keys and SAS tokens) is disabled for this topic; use Microsoft Entra ID.',
+    );
   if (key) {
     if (safeEqual(key, key1) || safeEqual(key, key2)) return;
     throw new SimError(401, 'Unauthorized', 'The request authorization key is not authorized for this topic.');
@@ -323,16 +374,24 @@ function authorizePublish(req: SimRequest, key1: string, key2: string, endpoint:
     const e = params.get('e');
     const s = params.get('s');
     if (!r || !e || !s) throw new SimError(401, 'Unauthorized', 'The SAS token is malformed: expected r, e and s.');
-    if (!r.toLowerCase().startsWith(endpoint.toLowerCase())) throw new SimError(401, 'Unauthorized', 'The SAS token was issued for a different resource.');
+    if (!r.toLowerCase().startsWith(endpoint.toLowerCase()))
+      throw new SimError(401, 'Unauthorized', 'The SAS token was issued for a different resource.');
     if (Number.isNaN(Date.parse(e)) || Date.parse(e) < Date.now()) throw new SimError(401, 'Unauthorized', 'The SAS token has expired.');
     const unsigned = `r=${encodeURIComponent(r)}&e=${encodeURIComponent(e)}`;
-    const valid = [key1, key2].some((k) => safeEqual(createHmac('sha256', Buffer.from(k, 'base64')).update(unsigned).digest('base64'), s)
-      || safeEqual(createHmac('sha256', k).update(unsigned).digest('base64'), s));
+    const valid = [key1, key2].some(
+      (k) =>
+        safeEqual(createHmac('sha256', Buffer.from(k, 'base64')).update(unsigned).digest('base64'), s) ||
+        safeEqual(createHmac('sha256', k).update(unsigned).digest('base64'), s),
+    );
     if (valid) return;
     throw new SimError(401, 'Unauthorized', 'The SAS token signature is invalid.');
   }
   if (req.principal) return;
-  throw new SimError(401, 'Unauthorized', 'The request authorization key is missing: send aeg-sas-key, aeg-sas-token or a Microsoft Entra bearer token.');
+  throw new SimError(
+    401,
+    'Unauthorized',
+    'The request authorization key is missing: send aeg-sas-key, aeg-sas-token or a Microsoft Entra bearer token.',
+  );
 }
 
 function safeEqual(a: string, b: string): boolean {
@@ -351,13 +410,32 @@ function fromGridEvent(item: unknown, index: number, topicId: string): GridEvent
   if (typeof e.eventTime !== 'string' || Number.isNaN(Date.parse(e.eventTime))) {
     throw new SimError(400, 'BadRequest', `The event at index ${index} has an invalid or missing 'eventTime'.`);
   }
-  return { id: String(e.id), topic: topicId, subject: String(e.subject), eventType: String(e.eventType), eventTime: String(e.eventTime), data: e.data, dataVersion: String(e.dataVersion), metadataVersion: '1' };
+  return {
+    id: String(e.id),
+    topic: topicId,
+    subject: String(e.subject),
+    eventType: String(e.eventType),
+    eventTime: String(e.eventTime),
+    data: e.data,
+    dataVersion: String(e.dataVersion),
+    metadataVersion: '1',
+  };
 }
 
 function fromCloudEvent(item: unknown, index: number, topicId: string): GridEvent {
   const e = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
   for (const field of ['id', 'source', 'type', 'specversion'] as const) {
-    if (typeof e[field] !== 'string' || e[field] === '') throw new SimError(400, 'BadRequest', `The CloudEvent at index ${index} is missing the required attribute '${field}'.`);
+    if (typeof e[field] !== 'string' || e[field] === '')
+      throw new SimError(400, 'BadRequest', `The CloudEvent at index ${index} is missing the required attribute '${field}'.`);
   }
-  return { id: String(e.id), topic: topicId, subject: typeof e.subject === 'string' ? e.subject : '', eventType: String(e.type), eventTime: typeof e.time === 'string' ? e.time : new Date().toISOString(), data: e.data ?? e.data_base64, dataVersion: '', metadataVersion: '1' };
+  return {
+    id: String(e.id),
+    topic: topicId,
+    subject: typeof e.subject === 'string' ? e.subject : '',
+    eventType: String(e.type),
+    eventTime: typeof e.time === 'string' ? e.time : new Date().toISOString(),
+    data: e.data ?? e.data_base64,
+    dataVersion: '',
+    metadataVersion: '1',
+  };
 }

@@ -45,7 +45,9 @@ export class CertificateAuthority {
     const leafKeyPath = join(dir, 'leaf.key');
     if (!existsSync(leafKeyPath)) writeFileSync(leafKeyPath, newRsaKeyPem(2048), { mode: 0o600 });
     this.leafKeyPem = readFileSync(leafKeyPath, 'utf8');
-    this.leafPublic = forge.pki.publicKeyFromPem(createPublicKey(createPrivateKey(this.leafKeyPem)).export({ type: 'spki', format: 'pem' }).toString());
+    this.leafPublic = forge.pki.publicKeyFromPem(
+      createPublicKey(createPrivateKey(this.leafKeyPem)).export({ type: 'spki', format: 'pem' }).toString(),
+    );
   }
 
   static openOrCreate(dir: string): CertificateAuthority {

@@ -46,7 +46,15 @@ export class Control {
     const q = raw.url.indexOf('?');
     const path = (q >= 0 ? raw.url.slice(0, q) : raw.url).replace(/\/+$/, '') || '/';
     const query = new URLSearchParams(q >= 0 ? raw.url.slice(q + 1) : '');
-    const req: SimRequest = { method: raw.method.toUpperCase(), host: '127.0.0.1', path, query, headers: raw.headers, body: raw.body, requestId };
+    const req: SimRequest = {
+      method: raw.method.toUpperCase(),
+      host: '127.0.0.1',
+      path,
+      query,
+      headers: raw.headers,
+      body: raw.body,
+      requestId,
+    };
     let res: SimResponse;
     try {
       if (raw.body.length > 0) {
@@ -58,7 +66,8 @@ export class Control {
       }
       res = await this.route(req);
     } catch (err) {
-      if (err instanceof SimError) res = { status: err.status, headers: err.headers, body: { error: { code: err.code, message: err.message } } };
+      if (err instanceof SimError)
+        res = { status: err.status, headers: err.headers, body: { error: { code: err.code, message: err.message } } };
       else res = { status: 400, body: { error: { code: 'BadRequest', message: (err as Error).message } } };
     }
     const headers: Record<string, string> = { 'x-ms-request-id': requestId };
@@ -79,14 +88,26 @@ export class Control {
   private async route(req: SimRequest): Promise<SimResponse> {
     const { method, path } = req;
     const d = this.deps;
-    if (!path.startsWith('/_sim')) throw new SimError(404, 'NotFound', `No route for ${method} ${path}. The control API lives under /_sim/ (see local/azure-sim/README.md); Azure hosts are reached through the proxy.`);
+    if (!path.startsWith('/_sim'))
+      throw new SimError(
+        404,
+        'NotFound',
+        `No route for ${method} ${path}. The control API lives under /_sim/ (see local/azure-sim/README.md); Azure hosts are reached through the proxy.`,
+      );
     const seg = path.split('/').filter(Boolean).slice(1);
     const [area, ...rest] = seg;
     const body = (req.json ?? {}) as Record<string, unknown>;
     switch (area) {
       case undefined:
       case 'health':
-        return ok({ status: 'ok', mounted: d.mounted(), server: d.serverStats?.(), timeScale: d.clock.getScale(), now: new Date(d.clock.now()).toISOString(), tenantId: d.directory.tenantId });
+        return ok({
+          status: 'ok',
+          mounted: d.mounted(),
+          server: d.serverStats?.(),
+          timeScale: d.clock.getScale(),
+          now: new Date(d.clock.now()).toISOString(),
+          tenantId: d.directory.tenantId,
+        });
       case 'env':
         return ok(d.env());
       case 'seed':
@@ -94,14 +115,16 @@ export class Control {
       case 'time':
         if (rest[0] === 'advance' && method === 'POST') {
           const ms = Number(body.ms);
-          if (!(ms >= 0) || !Number.isFinite(ms)) throw new SimError(400, 'BadRequest', `'ms' must be a non-negative number, got ${JSON.stringify(body.ms)}`);
+          if (!(ms >= 0) || !Number.isFinite(ms))
+            throw new SimError(400, 'BadRequest', `'ms' must be a non-negative number, got ${JSON.stringify(body.ms)}`);
           d.clock.advance(ms);
           return ok(this.time());
         }
         if (method === 'GET') return ok(this.time());
         if (method === 'PUT' || method === 'POST') {
           const scale = Number(body.scale);
-          if (!(scale > 0) || !Number.isFinite(scale)) throw new SimError(400, 'BadRequest', `'scale' must be a positive number, got ${JSON.stringify(body.scale)}`);
+          if (!(scale > 0) || !Number.isFinite(scale))
+            throw new SimError(400, 'BadRequest', `'scale' must be a positive number, got ${JSON.stringify(body.scale)}`);
           d.clock.setScale(scale);
           return ok(this.time());
         }
@@ -117,9 +140,15 @@ export class Control {
       case 'managed-identities':
         if (method === 'POST') {
           const displayName = requireString(body, 'displayName');
-          const resourceId = typeof body.resourceId === 'string' ? body.resourceId : `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${displayName}`;
+          const resourceId =
+            typeof body.resourceId === 'string'
+              ? body.resourceId
+              : `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${displayName}`;
           const mi = d.directory.createManagedIdentity(displayName, resourceId);
-          return { status: 201, body: { tenantId: d.directory.tenantId, clientId: mi.appId, principalId: mi.id, objectId: mi.id, resourceId } };
+          return {
+            status: 201,
+            body: { tenantId: d.directory.tenantId, clientId: mi.appId, principalId: mi.id, objectId: mi.id, resourceId },
+          };
         }
         break;
       case 'keyvault': {
@@ -202,7 +231,8 @@ export class Control {
       case 'snapshot':
         return ok(d.state.snapshot());
       case 'restore':
-        if (typeof req.json !== 'object' || req.json === null) throw new SimError(400, 'BadRequest', 'POST /_sim/state/restore needs a snapshot object as the body.');
+        if (typeof req.json !== 'object' || req.json === null)
+          throw new SimError(400, 'BadRequest', 'POST /_sim/state/restore needs a snapshot object as the body.');
         d.state.restore(body);
         return ok({ restored: Object.keys(body) });
       case 'reset': {
@@ -240,7 +270,14 @@ export class Control {
       const displayName = requireString(body, 'displayName');
       const app = dir.createApplication(displayName);
       const sp = dir.createServicePrincipal(app);
-      const out: Record<string, unknown> = { tenantId: dir.tenantId, appId: app.appId, clientId: app.appId, objectId: sp.id, applicationObjectId: app.id, displayName };
+      const out: Record<string, unknown> = {
+        tenantId: dir.tenantId,
+        appId: app.appId,
+        clientId: app.appId,
+        objectId: sp.id,
+        applicationObjectId: app.id,
+        displayName,
+      };
       if (body.secret !== false) {
         const { credential, secretText } = dir.addPassword(app, {
           displayName: 'azure-sim',
@@ -274,7 +311,8 @@ function ok(body: unknown): SimResponse {
 
 function requireString(body: Record<string, unknown>, name: string): string {
   const v = body[name];
-  if (typeof v !== 'string' || v.length === 0 || v.length > 256) throw new SimError(400, 'BadRequest', `'${name}' is required (a string of 1-256 characters).`);
+  if (typeof v !== 'string' || v.length === 0 || v.length > 256)
+    throw new SimError(400, 'BadRequest', `'${name}' is required (a string of 1-256 characters).`);
   return v;
 }
 

@@ -44,13 +44,16 @@ export class FaultInjector {
 
   add(input: FaultInput): FaultRule {
     const status = input.status ?? 500;
-    if (!Number.isInteger(status) || status < 400 || status > 599) throw new Error(`fault status must be an HTTP error status 400-599, got ${String(input.status)}`);
+    if (!Number.isInteger(status) || status < 400 || status > 599)
+      throw new Error(`fault status must be an HTTP error status 400-599, got ${String(input.status)}`);
     const errorRate = input.errorRate ?? 0;
     if (!(errorRate >= 0 && errorRate <= 1)) throw new Error(`fault errorRate must be between 0 and 1, got ${String(input.errorRate)}`);
     const failNext = input.failNext ?? 0;
-    if (!Number.isInteger(failNext) || failNext < 0) throw new Error(`fault failNext must be a non-negative integer, got ${String(input.failNext)}`);
+    if (!Number.isInteger(failNext) || failNext < 0)
+      throw new Error(`fault failNext must be a non-negative integer, got ${String(input.failNext)}`);
     const latencyMs = input.latencyMs ?? 0;
-    if (!(latencyMs >= 0 && latencyMs <= 600_000)) throw new Error(`fault latencyMs must be between 0 and 600000, got ${String(input.latencyMs)}`);
+    if (!(latencyMs >= 0 && latencyMs <= 600_000))
+      throw new Error(`fault latencyMs must be between 0 and 600000, got ${String(input.latencyMs)}`);
     if (errorRate === 0 && failNext === 0 && latencyMs === 0) throw new Error('a fault needs errorRate, failNext or latencyMs');
     const rule: FaultRule = {
       id: randomUUID(),
@@ -103,7 +106,13 @@ export class FaultInjector {
       }
       if (fail) {
         rule.failed++;
-        decision.fail = { status: rule.status, code: rule.code, message: rule.message, retryAfterSeconds: rule.retryAfterSeconds, ruleId: rule.id };
+        decision.fail = {
+          status: rule.status,
+          code: rule.code,
+          message: rule.message,
+          retryAfterSeconds: rule.retryAfterSeconds,
+          ruleId: rule.id,
+        };
       }
     }
     return decision;
@@ -111,6 +120,12 @@ export class FaultInjector {
 }
 
 export function globMatch(pattern: string, value: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+    'i',
+  );
   return re.test(value);
 }

@@ -63,25 +63,53 @@ const PROFILES: Record<string, ServiceProfile> = {
         case 'missing':
           return { code: 'AuthenticationFailed', message: "Authentication failed. The 'Authorization' header is missing.", headers };
         case 'expired':
-          return { code: 'ExpiredAuthenticationToken', message: `The access token expiry UTC time '${problem.exp ? new Date(problem.exp * 1000).toUTCString() : 'unknown'}' is earlier than current UTC time '${new Date().toUTCString()}'.`, headers };
+          return {
+            code: 'ExpiredAuthenticationToken',
+            message: `The access token expiry UTC time '${problem.exp ? new Date(problem.exp * 1000).toUTCString() : 'unknown'}' is earlier than current UTC time '${new Date().toUTCString()}'.`,
+            headers,
+          };
         case 'audience':
-          return { code: 'InvalidAuthenticationTokenAudience', message: `The access token has been obtained for wrong audience or resource '${problem.audience}'. It should exactly match with one of the allowed audiences ${ARM_AUDIENCES.flatMap((a) => [`'${a}/'`, `'${a}'`]).join(',')}.`, headers };
+          return {
+            code: 'InvalidAuthenticationTokenAudience',
+            message: `The access token has been obtained for wrong audience or resource '${problem.audience}'. It should exactly match with one of the allowed audiences ${ARM_AUDIENCES.flatMap((a) => [`'${a}/'`, `'${a}'`]).join(',')}.`,
+            headers,
+          };
         case 'tenant':
-          return { code: 'InvalidAuthenticationTokenTenant', message: `The access token is from the wrong issuer 'https://sts.windows.net/${problem.tenant}/'. It must match the tenant 'https://sts.windows.net/${tenantId}/' associated with this subscription.`, headers };
+          return {
+            code: 'InvalidAuthenticationTokenTenant',
+            message: `The access token is from the wrong issuer 'https://sts.windows.net/${problem.tenant}/'. It must match the tenant 'https://sts.windows.net/${tenantId}/' associated with this subscription.`,
+            headers,
+          };
         default:
           return { code: 'InvalidAuthenticationToken', message: 'The access token is invalid.', headers };
       }
     },
-    extraHeaders: (requestId) => ({ 'x-ms-correlation-request-id': requestId, 'x-ms-routing-request-id': `SIMULATOR:${new Date().toISOString().replace(/[-:.]/g, '')}:${requestId}` }),
+    extraHeaders: (requestId) => ({
+      'x-ms-correlation-request-id': requestId,
+      'x-ms-routing-request-id': `SIMULATOR:${new Date().toISOString().replace(/[-:.]/g, '')}:${requestId}`,
+    }),
   },
   graph: {
     jsonErrorCode: 'BadRequest',
     audiences: ['https://graph.microsoft.com', '00000003-0000-0000-c000-000000000000'],
     errorBody(code, message, req, requestId, now) {
-      return { error: { code, message, innerError: { date: new Date(now).toISOString().replace(/\.\d+Z$/, ''), 'request-id': requestId, 'client-request-id': headerOf(req, 'client-request-id') ?? requestId } } };
+      return {
+        error: {
+          code,
+          message,
+          innerError: {
+            date: new Date(now).toISOString().replace(/\.\d+Z$/, ''),
+            'request-id': requestId,
+            'client-request-id': headerOf(req, 'client-request-id') ?? requestId,
+          },
+        },
+      };
     },
     unauthorized(problem) {
-      const headers = { 'www-authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"' };
+      const headers = {
+        'www-authenticate':
+          'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"',
+      };
       switch (problem.kind) {
         case 'missing':
           return { code: 'InvalidAuthenticationToken', message: 'Access token is empty.', headers };
@@ -104,16 +132,26 @@ const PROFILES: Record<string, ServiceProfile> = {
       return { error: { code: outer, message, ...(inner ? { innererror: { code: inner } } : {}) } };
     },
     unauthorized(problem, tenantId) {
-      const headers = { 'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${tenantId}", resource="https://vault.azure.net"` };
+      const headers = {
+        'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${tenantId}", resource="https://vault.azure.net"`,
+      };
       switch (problem.kind) {
         case 'missing':
           return { code: 'Unauthorized', message: 'AKV10000: Request is missing a Bearer or PoP token.', headers };
         case 'expired':
           return { code: 'Unauthorized', message: 'AKV10022: Invalid audience or token lifetime: the token is expired.', headers };
         case 'audience':
-          return { code: 'Unauthorized', message: `AKV10022: Invalid audience. Expected https://vault.azure.net, found: ${problem.audience}.`, headers };
+          return {
+            code: 'Unauthorized',
+            message: `AKV10022: Invalid audience. Expected https://vault.azure.net, found: ${problem.audience}.`,
+            headers,
+          };
         case 'tenant':
-          return { code: 'Unauthorized', message: `AKV10032: Invalid issuer. Expected one of https://sts.windows.net/${tenantId}/, found https://sts.windows.net/${problem.tenant}/.`, headers };
+          return {
+            code: 'Unauthorized',
+            message: `AKV10032: Invalid issuer. Expected one of https://sts.windows.net/${tenantId}/, found https://sts.windows.net/${problem.tenant}/.`,
+            headers,
+          };
         default:
           return { code: 'Unauthorized', message: `AKV10000: ${problem.message}`, headers };
       }
@@ -121,18 +159,41 @@ const PROFILES: Record<string, ServiceProfile> = {
   },
   login: {
     errorBody(code, message, _req, requestId, now) {
-      return { error: code, error_description: `${message}\r\nTrace ID: ${requestId}\r\nCorrelation ID: ${requestId}\r\nTimestamp: ${new Date(now).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')}`, error_codes: aadstsCodes(message), timestamp: new Date(now).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z'), trace_id: requestId, correlation_id: requestId };
+      return {
+        error: code,
+        error_description: `${message}\r\nTrace ID: ${requestId}\r\nCorrelation ID: ${requestId}\r\nTimestamp: ${new Date(now)
+          .toISOString()
+          .replace('T', ' ')
+          .replace(/\.\d+Z$/, 'Z')}`,
+        error_codes: aadstsCodes(message),
+        timestamp: new Date(now)
+          .toISOString()
+          .replace('T', ' ')
+          .replace(/\.\d+Z$/, 'Z'),
+        trace_id: requestId,
+        correlation_id: requestId,
+      };
     },
     unauthorized: () => ({ code: 'invalid_request', message: 'authentication is not required here', headers: {} }),
   },
   eventgrid: {
     audiences: ['https://eventgrid.azure.net'],
     errorBody: plainEnvelope,
-    unauthorized: (problem) => ({ code: 'Unauthorized', message: problem.kind === 'missing' ? 'The request did not contain the aeg-sas-key, aeg-sas-token or Authorization header.' : 'The access token is invalid.', headers: {} }),
+    unauthorized: (problem) => ({
+      code: 'Unauthorized',
+      message:
+        problem.kind === 'missing'
+          ? 'The request did not contain the aeg-sas-key, aeg-sas-token or Authorization header.'
+          : 'The access token is invalid.',
+      headers: {},
+    }),
   },
 };
 
-const DEFAULT_PROFILE: ServiceProfile = { errorBody: plainEnvelope, unauthorized: () => ({ code: 'Unauthorized', message: 'The access token is missing or invalid.', headers: {} }) };
+const DEFAULT_PROFILE: ServiceProfile = {
+  errorBody: plainEnvelope,
+  unauthorized: () => ({ code: 'Unauthorized', message: 'The access token is missing or invalid.', headers: {} }),
+};
 
 /**
  * A service that also accepts other credentials (Event Grid's aeg-sas-key / aeg-sas-token) but
@@ -192,13 +253,16 @@ export class Pipeline {
         fault = true;
         const f = decision.fail;
         const headers: Record<string, string> = {};
-        if (f.retryAfterSeconds !== undefined || f.status === 429 || f.status === 503) headers['retry-after'] = String(f.retryAfterSeconds ?? 1);
+        if (f.retryAfterSeconds !== undefined || f.status === 429 || f.status === 503)
+          headers['retry-after'] = String(f.retryAfterSeconds ?? 1);
         throw new SimError(f.status, f.code ?? defaultCode(f.status), f.message ?? `Injected fault (rule ${f.ruleId}).`, headers);
       }
-      if (raw.body.length > MAX_BODY_BYTES) throw new SimError(413, 'RequestEntityTooLarge', `The request body is ${raw.body.length} bytes; the limit is ${MAX_BODY_BYTES}.`);
+      if (raw.body.length > MAX_BODY_BYTES)
+        throw new SimError(413, 'RequestEntityTooLarge', `The request body is ${raw.body.length} bytes; the limit is ${MAX_BODY_BYTES}.`);
       parseJsonBody(req, profile.jsonErrorCode ?? 'InvalidRequestContent');
       if (service.requiresAuth) req.principal = this.authenticate(req, service, profile);
-      else if (acceptsOptionalBearer(service) && headerOf(req, 'authorization') !== undefined) req.principal = this.authenticate(req, service, profile);
+      else if (acceptsOptionalBearer(service) && headerOf(req, 'authorization') !== undefined)
+        req.principal = this.authenticate(req, service, profile);
       response = await service.handle(req);
     } catch (err) {
       response = this.errorResponse(err, profile, req, requestId, service?.name ?? 'none', operation);
@@ -207,8 +271,27 @@ export class Pipeline {
     try {
       out = this.serialize(response, profile, requestId, req);
     } catch (err) {
-      this.deps.debug('error', 'response could not be serialized', { service: service?.name, operation, requestId, error: (err as Error).message });
-      out = this.serialize({ status: 500, body: profile.errorBody('InternalServerError', `The simulated service failed to serialize its answer (x-ms-request-id ${requestId}).`, req, requestId, this.deps.clock.now()) }, profile, requestId, req);
+      this.deps.debug('error', 'response could not be serialized', {
+        service: service?.name,
+        operation,
+        requestId,
+        error: (err as Error).message,
+      });
+      out = this.serialize(
+        {
+          status: 500,
+          body: profile.errorBody(
+            'InternalServerError',
+            `The simulated service failed to serialize its answer (x-ms-request-id ${requestId}).`,
+            req,
+            requestId,
+            this.deps.clock.now(),
+          ),
+        },
+        profile,
+        requestId,
+        req,
+      );
     }
     this.deps.log.add({
       time: new Date(this.deps.clock.now()).toISOString(),
@@ -237,24 +320,53 @@ export class Pipeline {
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match) return fail({ kind: 'missing' });
     const check = this.deps.tokens.verify(match[1]!);
-    if (!check.ok) return check.reason === 'expired' ? fail({ kind: 'expired', exp: check.claims?.exp }) : fail({ kind: 'invalid', message: check.message });
+    if (!check.ok)
+      return check.reason === 'expired'
+        ? fail({ kind: 'expired', exp: check.claims?.exp })
+        : fail({ kind: 'invalid', message: check.message });
     const claims = check.claims;
     if (profile.audiences) {
       const aud = String(claims.aud).replace(/\/$/, '');
-      if (!profile.audiences.some((a) => a.replace(/\/$/, '') === aud)) return fail({ kind: 'audience', audience: String(claims.aud), expected: profile.audiences });
+      if (!profile.audiences.some((a) => a.replace(/\/$/, '') === aud))
+        return fail({ kind: 'audience', audience: String(claims.aud), expected: profile.audiences });
     }
     if (!this.deps.knownTenant(claims.tid)) return fail({ kind: 'tenant', tenant: claims.tid });
     void service;
     return principalFromClaims(claims);
   }
 
-  private errorResponse(err: unknown, profile: ServiceProfile, req: SimRequest | undefined, requestId: string, service: string, operation: string): SimResponse {
+  private errorResponse(
+    err: unknown,
+    profile: ServiceProfile,
+    req: SimRequest | undefined,
+    requestId: string,
+    service: string,
+    operation: string,
+  ): SimResponse {
     if (err instanceof URIError) err = new SimError(400, 'BadRequest', `The request URI has malformed percent-encoding: ${err.message}.`);
     if (err instanceof SimError) {
-      return { status: err.status, headers: err.headers, body: profile.errorBody(err.code, err.message, req, requestId, this.deps.clock.now()) };
+      return {
+        status: err.status,
+        headers: err.headers,
+        body: profile.errorBody(err.code, err.message, req, requestId, this.deps.clock.now()),
+      };
     }
-    this.deps.debug('error', 'handler failed', { service, operation, requestId, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
-    return { status: 500, body: profile.errorBody('InternalServerError', `The simulated service failed to process the request (x-ms-request-id ${requestId}).`, req, requestId, this.deps.clock.now()) };
+    this.deps.debug('error', 'handler failed', {
+      service,
+      operation,
+      requestId,
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    });
+    return {
+      status: 500,
+      body: profile.errorBody(
+        'InternalServerError',
+        `The simulated service failed to process the request (x-ms-request-id ${requestId}).`,
+        req,
+        requestId,
+        this.deps.clock.now(),
+      ),
+    };
   }
 
   private serialize(res: SimResponse, profile: ServiceProfile, requestId: string, req: SimRequest | undefined): RawResponse {
@@ -280,7 +392,15 @@ function buildRequest(raw: RawRequest, host: string, requestId: string): SimRequ
   const q = raw.url.indexOf('?');
   const path = q >= 0 ? raw.url.slice(0, q) : raw.url;
   const query = new URLSearchParams(q >= 0 ? raw.url.slice(q + 1) : '');
-  return { method: raw.method.toUpperCase(), host, path: path || '/', query, headers: lowerHeaders(raw.headers), body: raw.body, requestId };
+  return {
+    method: raw.method.toUpperCase(),
+    host,
+    path: path || '/',
+    query,
+    headers: lowerHeaders(raw.headers),
+    body: raw.body,
+    requestId,
+  };
 }
 
 function parseJsonBody(req: SimRequest, errorCode: string): void {
@@ -314,7 +434,18 @@ export function headerOf(req: SimRequest | undefined, name: string): string | un
 }
 
 function defaultCode(status: number): string {
-  const codes: Record<number, string> = { 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 409: 'Conflict', 429: 'TooManyRequests', 500: 'InternalServerError', 502: 'BadGateway', 503: 'ServiceUnavailable', 504: 'GatewayTimeout' };
+  const codes: Record<number, string> = {
+    400: 'BadRequest',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'NotFound',
+    409: 'Conflict',
+    429: 'TooManyRequests',
+    500: 'InternalServerError',
+    502: 'BadGateway',
+    503: 'ServiceUnavailable',
+    504: 'GatewayTimeout',
+  };
   return codes[status] ?? `Http${status}`;
 }
 

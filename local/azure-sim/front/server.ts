@@ -85,13 +85,17 @@ export class SimServer {
     const host = m?.[1]?.toLowerCase() ?? '';
     const port = Number(m?.[2] ?? 0);
     if (!m || port !== 443 || !this.opts.isSimulatedHost(host)) {
-      const reason = !m ? `malformed CONNECT target '${target}'`
-        : port !== 443 ? `only port 443 is simulated (got ${host}:${port})`
+      const reason = !m
+        ? `malformed CONNECT target '${target}'`
+        : port !== 443
+          ? `only port 443 is simulated (got ${host}:${port})`
           : `'${host}' is not an Azure host this simulator serves (login.microsoftonline.com, management.azure.com, graph.microsoft.com, <vault>.vault.azure.net of an existing vault, <topic>.<region>-1.eventgrid.azure.net)`;
       this.stats.refusedTunnels++;
       this.opts.log('warn', 'proxy refused CONNECT', { target, reason });
       const body = `azure-sim proxy refused the tunnel: ${reason}.\n`;
-      socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
       return;
     }
     this.stats.tunnels++;
@@ -123,7 +127,17 @@ export class SimServer {
     } catch (err) {
       // The pipeline answers every failure itself; this is the last line so nothing can crash the process.
       this.opts.log('error', 'tunnelled request failed outside the pipeline', { host, error: (err as Error).message });
-      send(res, { status: 500, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ error: { code: 'InternalServerError', message: 'The simulator failed to process the request.' } })) }, false);
+      send(
+        res,
+        {
+          status: 500,
+          headers: { 'content-type': 'application/json' },
+          body: Buffer.from(
+            JSON.stringify({ error: { code: 'InternalServerError', message: 'The simulator failed to process the request.' } }),
+          ),
+        },
+        false,
+      );
     }
   }
 
@@ -139,7 +153,17 @@ export class SimServer {
     const path = url.split('?')[0] ?? '/';
     try {
       if (path === this.opts.managedIdentityPath) {
-        send(res, await this.opts.pipeline.handle({ method: req.method ?? 'GET', host: this.opts.managedIdentityHost, url, headers: req.headers, body }), false);
+        send(
+          res,
+          await this.opts.pipeline.handle({
+            method: req.method ?? 'GET',
+            host: this.opts.managedIdentityHost,
+            url,
+            headers: req.headers,
+            body,
+          }),
+          false,
+        );
         return;
       }
       send(res, await this.opts.control.handle({ method: req.method ?? 'GET', url, headers: req.headers, body }), req.method === 'HEAD');
@@ -156,7 +180,9 @@ function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | u
   return new Promise((resolve) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     const tooLarge = () => {
-      const payload = JSON.stringify({ error: { code: 'RequestEntityTooLarge', message: `The request body exceeds ${MAX_BODY_BYTES} bytes.` } });
+      const payload = JSON.stringify({
+        error: { code: 'RequestEntityTooLarge', message: `The request body exceeds ${MAX_BODY_BYTES} bytes.` },
+      });
       res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(payload);
       req.resume();
       resolve(undefined);

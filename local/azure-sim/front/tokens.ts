@@ -83,7 +83,8 @@ export class TokenIssuer {
 
   verify(token: string): TokenCheck {
     const parts = token.split('.');
-    if (parts.length !== 3) return { ok: false, reason: 'malformed', message: 'the token is not a JWT (expected three dot-separated parts)' };
+    if (parts.length !== 3)
+      return { ok: false, reason: 'malformed', message: 'the token is not a JWT (expected three dot-separated parts)' };
     let claims: TokenClaims;
     let header: { alg?: string; kid?: string };
     try {
@@ -98,8 +99,10 @@ export class TokenIssuer {
     const valid = createVerify('RSA-SHA256').update(`${parts[0]}.${parts[1]}`).verify(this.publicKey, Buffer.from(parts[2]!, 'base64url'));
     if (!valid) return { ok: false, reason: 'signature', message: 'the token signature is invalid' };
     const now = Math.floor(Date.now() / 1000);
-    if (typeof claims.exp !== 'number' || claims.exp <= now) return { ok: false, reason: 'expired', message: 'the token has expired', claims };
-    if (typeof claims.nbf === 'number' && claims.nbf > now + 300) return { ok: false, reason: 'notYetValid', message: 'the token is not yet valid', claims };
+    if (typeof claims.exp !== 'number' || claims.exp <= now)
+      return { ok: false, reason: 'expired', message: 'the token has expired', claims };
+    if (typeof claims.nbf === 'number' && claims.nbf > now + 300)
+      return { ok: false, reason: 'notYetValid', message: 'the token is not yet valid', claims };
     return { ok: true, claims };
   }
 }

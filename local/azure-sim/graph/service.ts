@@ -30,7 +30,13 @@ export interface GraphLimits {
   writeWindowMs: number;
 }
 
-export const DEFAULT_GRAPH_LIMITS: GraphLimits = { enabled: true, requestsPerWindow: 3500, windowMs: 10_000, writesPerWindow: 3000, writeWindowMs: 150_000 };
+export const DEFAULT_GRAPH_LIMITS: GraphLimits = {
+  enabled: true,
+  requestsPerWindow: 3500,
+  windowMs: 10_000,
+  writesPerWindow: 3000,
+  writeWindowMs: 150_000,
+};
 
 type Entity = 'applications' | 'servicePrincipals';
 
@@ -58,8 +64,14 @@ export class GraphService implements Service {
 
   async handle(req: SimRequest): Promise<SimResponse> {
     const parts = this.parse(req.path);
-    if (!parts) throw new SimError(400, 'BadRequest', `Resource not found for the segment '${req.path.split('/').filter(Boolean).slice(1, 2).join('') || req.path}'.`);
-    if (req.principal!.tenantId.toLowerCase() !== this.dir.tenantId.toLowerCase()) throw new SimError(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid issuer.');
+    if (!parts)
+      throw new SimError(
+        400,
+        'BadRequest',
+        `Resource not found for the segment '${req.path.split('/').filter(Boolean).slice(1, 2).join('') || req.path}'.`,
+      );
+    if (req.principal!.tenantId.toLowerCase() !== this.dir.tenantId.toLowerCase())
+      throw new SimError(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid issuer.');
     this.throttle(req);
     const { entity, id, action, ownerRef } = parts;
     const m = req.method;
@@ -125,7 +137,12 @@ export class GraphService implements Service {
     } else {
       obj = entity === 'applications' ? this.dir.applications.get(id) : this.dir.servicePrincipals.get(id);
     }
-    if (!obj) throw new SimError(404, 'Request_ResourceNotFound', `Resource '${id.replace(/^appId:/, '')}' does not exist or one of its queried reference-property objects are not present.`);
+    if (!obj)
+      throw new SimError(
+        404,
+        'Request_ResourceNotFound',
+        `Resource '${id.replace(/^appId:/, '')}' does not exist or one of its queried reference-property objects are not present.`,
+      );
     return obj;
   }
 
@@ -147,7 +164,12 @@ export class GraphService implements Service {
       w.writes = 0;
     }
     const write = req.method !== 'GET';
-    const over = ++w.count > this.limits.requestsPerWindow ? w.start + this.limits.windowMs : write && ++w.writes > this.limits.writesPerWindow ? w.writeStart + this.limits.writeWindowMs : 0;
+    const over =
+      ++w.count > this.limits.requestsPerWindow
+        ? w.start + this.limits.windowMs
+        : write && ++w.writes > this.limits.writesPerWindow
+          ? w.writeStart + this.limits.writeWindowMs
+          : 0;
     if (over) {
       const seconds = Math.max(1, Math.ceil((over - now) / 1000 / this.ctx.clock.getScale()));
       throw new SimError(429, 'TooManyRequests', `Too many requests. Please retry after ${seconds} seconds.`, {
@@ -208,18 +230,29 @@ export class GraphService implements Service {
   // ------------------------------------------------------------------ list / filter
 
   private list(entity: Entity, req: SimRequest): SimResponse {
-    const all: (Application | ServicePrincipal)[] = entity === 'applications' ? [...this.dir.applications.values()] : [...this.dir.servicePrincipals.values()];
+    const all: (Application | ServicePrincipal)[] =
+      entity === 'applications' ? [...this.dir.applications.values()] : [...this.dir.servicePrincipals.values()];
     const filter = parseFilter(req.query.get('$filter'));
     // Collection properties exist only in the view; the filter needs them for `any()` lambdas.
-    const matching = all.filter((o) => filter(entity === 'servicePrincipals' ? { ...o, servicePrincipalNames: [o.appId] } : (o as unknown as Record<string, unknown>)));
+    const matching = all.filter((o) =>
+      filter(entity === 'servicePrincipals' ? { ...o, servicePrincipalNames: [o.appId] } : (o as unknown as Record<string, unknown>)),
+    );
     const topParam = req.query.get('$top');
     const top = topParam === null ? DEFAULT_TOP : Number(topParam);
-    if (!Number.isInteger(top) || top < 1 || top > MAX_TOP) throw new SimError(400, 'Request_BadRequest', `Invalid page size specified: '${topParam}'. Must be between 1 and ${MAX_TOP} inclusive.`);
+    if (!Number.isInteger(top) || top < 1 || top > MAX_TOP)
+      throw new SimError(
+        400,
+        'Request_BadRequest',
+        `Invalid page size specified: '${topParam}'. Must be between 1 and ${MAX_TOP} inclusive.`,
+      );
     const skipToken = req.query.get('$skiptoken');
     const skip = skipToken ? Number(Buffer.from(skipToken, 'base64url').toString('utf8')) : 0;
     if (!Number.isInteger(skip) || skip < 0) throw new SimError(400, 'Request_BadRequest', "The '$skiptoken' is invalid.");
     const page = matching.slice(skip, skip + top);
-    const body: Record<string, unknown> = { '@odata.context': `${BASE}/$metadata#${entity}`, value: page.map((o) => this.view(entity, o, req, false)) };
+    const body: Record<string, unknown> = {
+      '@odata.context': `${BASE}/$metadata#${entity}`,
+      value: page.map((o) => this.view(entity, o, req, false)),
+    };
     if (req.query.get('$count') === 'true') body['@odata.count'] = matching.length;
     if (skip + top < matching.length) {
       const q = new URLSearchParams(req.query);
@@ -235,7 +268,10 @@ export class GraphService implements Service {
     const body = objectBody(req);
     const displayName = requiredDisplayName(body, 'Application');
     const tags = stringArray(body.tags, 'tags', 'Application');
-    const app = this.dir.createApplication(displayName, { signInAudience: typeof body.signInAudience === 'string' ? body.signInAudience : undefined, tags });
+    const app = this.dir.createApplication(displayName, {
+      signInAudience: typeof body.signInAudience === 'string' ? body.signInAudience : undefined,
+      tags,
+    });
     if (body.keyCredentials !== undefined) app.keyCredentials = this.keyCredentials(body.keyCredentials, 'Application');
     app.notes = optionalText(body, 'notes', 'Application');
     app.description = optionalText(body, 'description', 'Application');
@@ -244,14 +280,33 @@ export class GraphService implements Service {
 
   private createServicePrincipal(req: SimRequest): SimResponse {
     const body = objectBody(req);
-    if (typeof body.appId !== 'string') throw new SimError(400, 'Request_BadRequest', "Property 'appId' is required when creating a servicePrincipal.");
+    if (typeof body.appId !== 'string')
+      throw new SimError(400, 'Request_BadRequest', "Property 'appId' is required when creating a servicePrincipal.");
     const app = this.dir.applicationByAppId(body.appId);
-    if (!app) throw new SimError(400, 'Request_BadRequest', `The appId '${body.appId}' of the service principal does not reference a valid application object.`);
+    if (!app)
+      throw new SimError(
+        400,
+        'Request_BadRequest',
+        `The appId '${body.appId}' of the service principal does not reference a valid application object.`,
+      );
     if (this.dir.servicePrincipalByAppId(body.appId)) {
-      throw new SimError(409, 'Request_MultipleObjectsWithSameKeyValue', 'The service principal cannot be created, updated, or restored because the service principal name ' + body.appId + ' is already in use.');
+      throw new SimError(
+        409,
+        'Request_MultipleObjectsWithSameKeyValue',
+        'The service principal cannot be created, updated, or restored because the service principal name ' +
+          body.appId +
+          ' is already in use.',
+      );
     }
-    const sp = this.dir.createServicePrincipal(app, { accountEnabled: typeof body.accountEnabled === 'boolean' ? body.accountEnabled : undefined, tags: stringArray(body.tags, 'tags', 'ServicePrincipal') });
-    return { status: 201, headers: { location: `${BASE}/servicePrincipals/${sp.id}` }, body: this.view('servicePrincipals', sp, req, true) };
+    const sp = this.dir.createServicePrincipal(app, {
+      accountEnabled: typeof body.accountEnabled === 'boolean' ? body.accountEnabled : undefined,
+      tags: stringArray(body.tags, 'tags', 'ServicePrincipal'),
+    });
+    return {
+      status: 201,
+      headers: { location: `${BASE}/servicePrincipals/${sp.id}` },
+      body: this.view('servicePrincipals', sp, req, true),
+    };
   }
 
   private update(entity: Entity, obj: Application | ServicePrincipal, req: SimRequest): SimResponse {
@@ -282,7 +337,11 @@ export class GraphService implements Service {
           (obj as Application)[key] = optionalText(body, key, kind);
           break;
         case 'passwordCredentials':
-          throw new SimError(400, 'Request_BadRequest', 'Updating passwordCredentials via PATCH is not supported; use addPassword and removePassword.');
+          throw new SimError(
+            400,
+            'Request_BadRequest',
+            'Updating passwordCredentials via PATCH is not supported; use addPassword and removePassword.',
+          );
         default:
           throw new SimError(400, 'Request_BadRequest', `Property '${key}' does not exist as a declared property or extension property.`);
       }
@@ -298,7 +357,11 @@ export class GraphService implements Service {
       if (sp) this.dir.servicePrincipals.delete(sp.id);
     } else {
       if ((obj as ServicePrincipal).servicePrincipalType === 'ManagedIdentity') {
-        throw new SimError(400, 'Request_BadRequest', 'A managed identity service principal cannot be deleted through Graph; delete the identity resource instead.');
+        throw new SimError(
+          400,
+          'Request_BadRequest',
+          'A managed identity service principal cannot be deleted through Graph; delete the identity resource instead.',
+        );
       }
       this.dir.servicePrincipals.delete(obj.id);
     }
@@ -310,12 +373,23 @@ export class GraphService implements Service {
     return value.map((k) => {
       const entry = k as Record<string, unknown>;
       if (entry.type !== 'AsymmetricX509Cert' || entry.usage !== 'Verify' || typeof entry.key !== 'string') {
-        throw new SimError(400, 'Request_BadRequest', "Each keyCredential needs type 'AsymmetricX509Cert', usage 'Verify' and key (base64 of the certificate).");
+        throw new SimError(
+          400,
+          'Request_BadRequest',
+          "Each keyCredential needs type 'AsymmetricX509Cert', usage 'Verify' and key (base64 of the certificate).",
+        );
       }
       try {
-        return keyCredentialFromCertificate(entry.key, { keyId: typeof entry.keyId === 'string' ? entry.keyId : randomUUID(), displayName: typeof entry.displayName === 'string' ? entry.displayName : undefined });
+        return keyCredentialFromCertificate(entry.key, {
+          keyId: typeof entry.keyId === 'string' ? entry.keyId : randomUUID(),
+          displayName: typeof entry.displayName === 'string' ? entry.displayName : undefined,
+        });
       } catch {
-        throw new SimError(400, 'Request_BadRequest', 'Key credential key is invalid: it must be the base64 encoding of an X.509 certificate.');
+        throw new SimError(
+          400,
+          'Request_BadRequest',
+          'Key credential key is invalid: it must be the base64 encoding of an X.509 certificate.',
+        );
       }
     });
   }
@@ -348,7 +422,8 @@ export class GraphService implements Service {
     if (typeof body.keyId !== 'string') throw new SimError(400, 'Request_BadRequest', "Property 'keyId' is required.");
     const before = obj.passwordCredentials.length;
     obj.passwordCredentials = obj.passwordCredentials.filter((c) => c.keyId.toLowerCase() !== (body.keyId as string).toLowerCase());
-    if (obj.passwordCredentials.length === before) throw new SimError(400, 'Request_BadRequest', `No password credential found with keyId '${body.keyId}'.`);
+    if (obj.passwordCredentials.length === before)
+      throw new SimError(400, 'Request_BadRequest', `No password credential found with keyId '${body.keyId}'.`);
     return { status: 204 };
   }
 
@@ -365,16 +440,44 @@ export class GraphService implements Service {
     if (ref && ref.id === undefined && req.method === 'POST') {
       const body = objectBody(req);
       const odataId = body['@odata.id'];
-      const ownerId = typeof odataId === 'string' ? /\/directoryObjects\/([^/?]+)$/.exec(odataId)?.[1] ?? /\/(?:servicePrincipals|users)\/([^/?]+)$/.exec(odataId)?.[1] : undefined;
-      if (!ownerId) throw new SimError(400, 'Request_BadRequest', "The '@odata.id' must reference https://graph.microsoft.com/v1.0/directoryObjects/{id}.");
-      if (!this.dir.servicePrincipals.get(ownerId)) throw new SimError(404, 'Request_ResourceNotFound', `Resource '${ownerId}' does not exist or one of its queried reference-property objects are not present.`);
-      if (obj.owners.includes(ownerId)) throw new SimError(400, 'Request_BadRequest', 'One or more added object references already exist for the following modified properties: \'owners\'.');
-      if (obj.owners.length >= MAX_OWNERS) throw new SimError(400, 'Request_BadRequest', `An ${entity === 'applications' ? 'application' : 'service principal'} can have at most ${MAX_OWNERS} owners.`);
+      const ownerId =
+        typeof odataId === 'string'
+          ? (/\/directoryObjects\/([^/?]+)$/.exec(odataId)?.[1] ?? /\/(?:servicePrincipals|users)\/([^/?]+)$/.exec(odataId)?.[1])
+          : undefined;
+      if (!ownerId)
+        throw new SimError(
+          400,
+          'Request_BadRequest',
+          "The '@odata.id' must reference https://graph.microsoft.com/v1.0/directoryObjects/{id}.",
+        );
+      if (!this.dir.servicePrincipals.get(ownerId))
+        throw new SimError(
+          404,
+          'Request_ResourceNotFound',
+          `Resource '${ownerId}' does not exist or one of its queried reference-property objects are not present.`,
+        );
+      if (obj.owners.includes(ownerId))
+        throw new SimError(
+          400,
+          'Request_BadRequest',
+          "One or more added object references already exist for the following modified properties: 'owners'.",
+        );
+      if (obj.owners.length >= MAX_OWNERS)
+        throw new SimError(
+          400,
+          'Request_BadRequest',
+          `An ${entity === 'applications' ? 'application' : 'service principal'} can have at most ${MAX_OWNERS} owners.`,
+        );
       obj.owners.push(ownerId);
       return { status: 204 };
     }
     if (ref?.id && req.method === 'DELETE') {
-      if (!obj.owners.includes(ref.id)) throw new SimError(404, 'Request_ResourceNotFound', `Resource '${ref.id}' does not exist or one of its queried reference-property objects are not present.`);
+      if (!obj.owners.includes(ref.id))
+        throw new SimError(
+          404,
+          'Request_ResourceNotFound',
+          `Resource '${ref.id}' does not exist or one of its queried reference-property objects are not present.`,
+        );
       obj.owners = obj.owners.filter((o) => o !== ref.id);
       return { status: 204 };
     }
@@ -392,7 +495,8 @@ export class GraphService implements Service {
       const next = { ...this.limits };
       for (const k of Object.keys(DEFAULT_GRAPH_LIMITS) as (keyof GraphLimits)[]) {
         if (body[k] === undefined) continue;
-        if (k === 'enabled' ? typeof body[k] !== 'boolean' : !(typeof body[k] === 'number' && (body[k] as number) > 0)) throw new SimError(400, 'BadRequest', `limit '${k}' has an invalid value ${JSON.stringify(body[k])}`);
+        if (k === 'enabled' ? typeof body[k] !== 'boolean' : !(typeof body[k] === 'number' && (body[k] as number) > 0))
+          throw new SimError(400, 'BadRequest', `limit '${k}' has an invalid value ${JSON.stringify(body[k])}`);
         (next as Record<string, unknown>)[k] = body[k];
       }
       this.limits = next;
@@ -444,20 +548,41 @@ function stringArray(value: unknown, property: string, kind: string): string[] |
 }
 
 function passwordView(c: PasswordCredential) {
-  return { customKeyIdentifier: null, displayName: c.displayName, endDateTime: c.endDateTime, hint: c.hint, keyId: c.keyId, secretText: null, startDateTime: c.startDateTime };
+  return {
+    customKeyIdentifier: null,
+    displayName: c.displayName,
+    endDateTime: c.endDateTime,
+    hint: c.hint,
+    keyId: c.keyId,
+    secretText: null,
+    startDateTime: c.startDateTime,
+  };
 }
 
 function keyView(k: KeyCredential) {
-  return { customKeyIdentifier: k.customKeyIdentifier, displayName: k.displayName, endDateTime: k.endDateTime, key: null, keyId: k.keyId, startDateTime: k.startDateTime, type: k.type, usage: k.usage };
+  return {
+    customKeyIdentifier: k.customKeyIdentifier,
+    displayName: k.displayName,
+    endDateTime: k.endDateTime,
+    key: null,
+    keyId: k.keyId,
+    startDateTime: k.startDateTime,
+    type: k.type,
+    usage: k.usage,
+  };
 }
 
 function select(obj: Record<string, unknown>, selectParam: string | null): Record<string, unknown> {
   if (!selectParam) return obj;
-  const fields = selectParam.split(',').map((f) => f.trim()).filter(Boolean);
+  const fields = selectParam
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
   const out: Record<string, unknown> = {};
   for (const f of fields) {
     const key = Object.keys(obj).find((k) => k.toLowerCase() === f.toLowerCase());
-    if (!key) throw new SimError(400, 'Request_BadRequest', `Could not find a property named '${f}' on type 'microsoft.graph.directoryObject'.`);
+    if (!key)
+      throw new SimError(400, 'Request_BadRequest', `Could not find a property named '${f}' on type 'microsoft.graph.directoryObject'.`);
     out[key] = obj[key];
   }
   return out;
@@ -481,11 +606,19 @@ export function parseFilter(filter: string | null): (obj: Record<string, unknown
 }
 
 function parseClause(text: string): (obj: Record<string, unknown>) => boolean {
-  const t = text.trim().replace(/^\((.*)\)$/, '$1').trim();
+  const t = text
+    .trim()
+    .replace(/^\((.*)\)$/, '$1')
+    .trim();
   const lambda = /^(\w+)\/any\(\s*(\w+)\s*:\s*(?:\2\s+eq\s+'((?:[^']|'')*)'|startswith\(\s*\2\s*,\s*'((?:[^']|'')*)'\s*\))\s*\)$/i.exec(t);
   if (lambda) {
     const prop = COLLECTION_FILTERABLE.find((p) => p.toLowerCase() === lambda[1]!.toLowerCase());
-    if (!prop) throw new SimError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified for property '${lambda[1]}' of resource 'directoryObject'.`);
+    if (!prop)
+      throw new SimError(
+        400,
+        'Request_UnsupportedQuery',
+        `Unsupported or invalid query filter clause specified for property '${lambda[1]}' of resource 'directoryObject'.`,
+      );
     const isEq = lambda[3] !== undefined;
     const value = (lambda[3] ?? lambda[4]!).replace(/''/g, "'").toLowerCase();
     return (obj) => {
@@ -496,11 +629,24 @@ function parseClause(text: string): (obj: Record<string, unknown>) => boolean {
   const eq = /^(\w+)\s+eq\s+'((?:[^']|'')*)'$/i.exec(t);
   const starts = /^startswith\(\s*(\w+)\s*,\s*'((?:[^']|'')*)'\s*\)$/i.exec(t);
   const m = eq ?? starts;
-  if (!m) throw new SimError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified for property '${t.split(/\s|\(/)[0] ?? t}': '${t}'.`);
+  if (!m)
+    throw new SimError(
+      400,
+      'Request_UnsupportedQuery',
+      `Unsupported or invalid query filter clause specified for property '${t.split(/\s|\(/)[0] ?? t}': '${t}'.`,
+    );
   const prop = FILTERABLE.find((p) => p.toLowerCase() === m[1]!.toLowerCase());
-  if (!prop) throw new SimError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified for property '${m[1]}' of resource 'directoryObject'.`);
+  if (!prop)
+    throw new SimError(
+      400,
+      'Request_UnsupportedQuery',
+      `Unsupported or invalid query filter clause specified for property '${m[1]}' of resource 'directoryObject'.`,
+    );
   const value = m[2]!.replace(/''/g, "'").toLowerCase();
   return eq
     ? (obj) => String(obj[prop] ?? '').toLowerCase() === value
-    : (obj) => String(obj[prop] ?? '').toLowerCase().startsWith(value);
+    : (obj) =>
+        String(obj[prop] ?? '')
+          .toLowerCase()
+          .startsWith(value);
 }

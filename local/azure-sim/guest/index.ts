@@ -63,15 +63,26 @@ interface AdeSettings {
 }
 
 /** Runs the ADE extension for one PUT; resolves when the ARM operation should complete. */
-export async function runAdeExtension(host: GuestHost, vmId: string, extKey: string, generation: number): Promise<{ error?: { code: string; message: string } }> {
+export async function runAdeExtension(
+  host: GuestHost,
+  vmId: string,
+  extKey: string,
+  generation: number,
+): Promise<{ error?: { code: string; message: string } }> {
   const vm = host.vm(vmId);
   const ext = vm?.extensions[extKey];
-  if (!vm || !ext) return { error: { code: 'ResourceNotFound', message: 'The VM or extension was deleted while the extension was running.' } };
+  if (!vm || !ext)
+    return { error: { code: 'ResourceNotFound', message: 'The VM or extension was deleted while the extension was running.' } };
   const kind = adeKindOf(ext.publisher, ext.type)!;
   const mode = modeOf(kind, ext.typeHandlerVersion);
   const durations = host.durations();
   const total = kind === 'windows' ? durations.adeWindows : durations.adeLinuxData;
-  setStatuses(ext, kind, [status('ProvisioningState/transitioning', 'Info', 'Transitioning', 'Encryption in progress', host.now())], kind === 'linux' ? linuxSubstatus(host, vm, 'transitioning') : []);
+  setStatuses(
+    ext,
+    kind,
+    [status('ProvisioningState/transitioning', 'Info', 'Transitioning', 'Encryption in progress', host.now())],
+    kind === 'linux' ? linuxSubstatus(host, vm, 'transitioning') : [],
+  );
   try {
     if ((kind === 'windows') !== (vm.osType === 'Windows')) {
       throw new AdeFailure(`The extension '${ext.publisher}.${ext.type}' is not supported on a ${vm.osType} VM.`);
@@ -91,14 +102,18 @@ export async function runAdeExtension(host: GuestHost, vmId: string, extKey: str
       await disable(host, vm, ext, kind, settings, generation, total);
       return {};
     }
-    if (!settings.operation.startsWith('EnableEncryption')) throw new AdeFailure(`Unknown EncryptionOperation '${settings.operation.slice(0, 40)}'.`);
+    if (!settings.operation.startsWith('EnableEncryption'))
+      throw new AdeFailure(`Unknown EncryptionOperation '${settings.operation.slice(0, 40)}'.`);
 
     const fingerprint = JSON.stringify({ ...settings, sequence: undefined, aadClientSecret: undefined });
     const volumes = volumesFor(host, vm, settings.volumeType);
     // Linux re-run semantics (ade.md §14): same sequence → skipped; same configuration → success without a new secret.
     if (kind === 'linux' && vm.guest.adeFingerprint !== undefined) {
       const sameConfig = vm.guest.adeFingerprint === fingerprint;
-      if ((settings.sequence !== undefined && settings.sequence === vm.guest.adeSequence) || (sameConfig && volumes.every((v) => v.disk.encryptionState !== 'notEncrypted'))) {
+      if (
+        (settings.sequence !== undefined && settings.sequence === vm.guest.adeSequence) ||
+        (sameConfig && volumes.every((v) => v.disk.encryptionState !== 'notEncrypted'))
+      ) {
         await host.sleep(total / 10, generation);
         vm.guest.adeSequence = settings.sequence;
         finishStatus(host, vm, ext, kind, mode, undefined);
@@ -106,7 +121,10 @@ export async function runAdeExtension(host: GuestHost, vmId: string, extKey: str
       }
     }
     const vault = resolveVault(host, vm, settings, mode);
-    const written = mode === 'dual' ? await writeDualPass(host, vm, settings, vault, kind, volumes) : writeSinglePass(host, vm, settings, vault, kind, volumes);
+    const written =
+      mode === 'dual'
+        ? await writeDualPass(host, vm, settings, vault, kind, volumes)
+        : writeSinglePass(host, vm, settings, vault, kind, volumes);
     await host.sleep(total - (2 * total) / 10, generation);
 
     const current = host.vm(vmId);
@@ -119,10 +137,14 @@ export async function runAdeExtension(host: GuestHost, vmId: string, extKey: str
       if (mode === 'single') {
         w.volume.disk.encryptionSettingsCollection = {
           enabled: true,
-          encryptionSettings: [{
-            diskEncryptionKey: { sourceVault: { id: vault.id }, secretUrl: w.secretUrl },
-            ...(settings.kekUrl ? { keyEncryptionKey: { sourceVault: { id: settings.kekVaultResourceId || vault.id }, keyUrl: settings.kekUrl } } : {}),
-          }],
+          encryptionSettings: [
+            {
+              diskEncryptionKey: { sourceVault: { id: vault.id }, secretUrl: w.secretUrl },
+              ...(settings.kekUrl
+                ? { keyEncryptionKey: { sourceVault: { id: settings.kekVaultResourceId || vault.id }, keyUrl: settings.kekUrl } }
+                : {}),
+            },
+          ],
           encryptionSettingsVersion: '1.1',
         };
       }
@@ -148,7 +170,12 @@ export async function runAdeExtension(host: GuestHost, vmId: string, extKey: str
     if (!(error instanceof AdeFailure)) throw error;
     const current = host.vm(vmId)?.extensions[extKey];
     if (current) {
-      setStatuses(current, kind, [status('ProvisioningState/failed/0', 'Error', 'Provisioning failed', error.message, host.now())], kind === 'linux' ? linuxSubstatus(host, vm, 'failed') : []);
+      setStatuses(
+        current,
+        kind,
+        [status('ProvisioningState/failed/0', 'Error', 'Provisioning failed', error.message, host.now())],
+        kind === 'linux' ? linuxSubstatus(host, vm, 'failed') : [],
+      );
     }
     return { error: { code: 'VMExtensionProvisioningError', message: error.message } };
   }
@@ -167,16 +194,24 @@ function str(value: unknown): string | undefined {
 /** Settings validation as the Linux extension's check_util does it (ade.md §12.5); Windows fails the same inputs. */
 function parseSettings(ext: ExtensionRecord, mode: 'single' | 'dual'): AdeSettings {
   const s = (typeof ext.settings === 'object' && ext.settings !== null ? ext.settings : {}) as Record<string, unknown>;
-  const p = (typeof ext.protectedSettings === 'object' && ext.protectedSettings !== null ? ext.protectedSettings : {}) as Record<string, unknown>;
+  const p = (typeof ext.protectedSettings === 'object' && ext.protectedSettings !== null ? ext.protectedSettings : {}) as Record<
+    string,
+    unknown
+  >;
   const operation = str(s.EncryptionOperation) ?? 'EnableEncryption';
   const keyVaultUrl = str(s.KeyVaultURL) ?? '';
   if (operation !== 'DisableEncryption' && operation !== 'QueryEncryptionStatus') {
     if (!/^https:\/\/[A-Za-z0-9-]+\.[A-Za-z0-9.-]+\/?$/.test(keyVaultUrl)) {
-      throw new AdeFailure(`The KeyVaultURL '${keyVaultUrl.slice(0, 100)}' is invalid: expected https://<vault>.vault.azure.net without a port or path.`);
+      throw new AdeFailure(
+        `The KeyVaultURL '${keyVaultUrl.slice(0, 100)}' is invalid: expected https://<vault>.vault.azure.net without a port or path.`,
+      );
     }
   }
   const keyVaultResourceId = str(s.KeyVaultResourceId);
-  if (keyVaultResourceId && !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.KeyVault\/vaults\/[^/]+$/i.test(keyVaultResourceId)) {
+  if (
+    keyVaultResourceId &&
+    !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.KeyVault\/vaults\/[^/]+$/i.test(keyVaultResourceId)
+  ) {
     throw new AdeFailure(`The KeyVaultResourceId '${keyVaultResourceId.slice(0, 200)}' is not a valid Key Vault resource id.`);
   }
   if (keyVaultResourceId && keyVaultUrl && vaultNameOfUrl(keyVaultUrl) !== keyVaultResourceId.split('/').pop()!.toLowerCase()) {
@@ -186,26 +221,38 @@ function parseSettings(ext: ExtensionRecord, mode: 'single' | 'dual'): AdeSettin
   const kekVaultResourceId = str(s.KekVaultResourceId);
   if (kekVaultResourceId && !kekUrl) throw new AdeFailure('The KEK KeyVault ID was specified but the KEK URL was missing');
   if (kekUrl && !/^https:\/\/[A-Za-z0-9-]+\.vault\.azure\.net\/keys\/[^/]+\/[0-9a-fA-F]{32}$/.test(kekUrl)) {
-    throw new AdeFailure(`The KEK URL '${kekUrl.slice(0, 200)}' is invalid: it must be a versioned key URL https://<vault>.vault.azure.net/keys/<name>/<version> without a port.`);
+    throw new AdeFailure(
+      `The KEK URL '${kekUrl.slice(0, 200)}' is invalid: it must be a versioned key URL https://<vault>.vault.azure.net/keys/<name>/<version> without a port.`,
+    );
   }
   const algorithm = str(s.KeyEncryptionAlgorithm) ?? 'RSA-OAEP';
-  if (!ALGORITHMS.includes(algorithm)) throw new AdeFailure(`The KeyEncryptionAlgorithm '${algorithm.slice(0, 30)}' is not supported; use RSA-OAEP, RSA-OAEP-256 or RSA1_5.`);
+  if (!ALGORITHMS.includes(algorithm))
+    throw new AdeFailure(`The KeyEncryptionAlgorithm '${algorithm.slice(0, 30)}' is not supported; use RSA-OAEP, RSA-OAEP-256 or RSA1_5.`);
   const volumeRaw = (str(s.VolumeType) ?? 'All').toLowerCase();
   const volumeType = volumeRaw === 'os' ? 'OS' : volumeRaw === 'data' ? 'Data' : volumeRaw === 'all' ? 'All' : undefined;
   if (!volumeType) throw new AdeFailure(`The VolumeType '${String(s.VolumeType).slice(0, 30)}' is invalid; use OS, Data or All.`);
   const settings: AdeSettings = {
-    operation, keyVaultUrl, keyVaultResourceId, kekUrl, kekVaultResourceId, algorithm, volumeType,
+    operation,
+    keyVaultUrl,
+    keyVaultResourceId,
+    kekUrl,
+    kekVaultResourceId,
+    algorithm,
+    volumeType,
     sequence: str(s.SequenceVersion),
     aadClientId: str(s.AADClientID),
     aadClientSecret: str(p.AADClientSecret),
     aadClientCertThumbprint: str(s.AADClientCertThumbprint),
   };
   if (mode === 'dual' && operation.startsWith('EnableEncryption')) {
-    if (!settings.aadClientId) throw new AdeFailure('AADClientID is required for this extension version (encryption with Microsoft Entra ID).');
+    if (!settings.aadClientId)
+      throw new AdeFailure('AADClientID is required for this extension version (encryption with Microsoft Entra ID).');
     if (!settings.aadClientSecret) {
-      throw new AdeFailure(settings.aadClientCertThumbprint
-        ? `The certificate with thumbprint ${settings.aadClientCertThumbprint.slice(0, 40)} was not found on the VM.`
-        : 'AADClientSecret is required in the protected settings for this extension version.');
+      throw new AdeFailure(
+        settings.aadClientCertThumbprint
+          ? `The certificate with thumbprint ${settings.aadClientCertThumbprint.slice(0, 40)} was not found on the VM.`
+          : 'AADClientSecret is required in the protected settings for this extension version.',
+      );
     }
   }
   return settings;
@@ -216,15 +263,27 @@ function vaultNameOfUrl(url: string): string {
 }
 
 function resolveVault(host: GuestHost, vm: VmRecord, settings: AdeSettings, mode: 'single' | 'dual'): VaultRecord {
-  const vault = settings.keyVaultResourceId ? host.vaultById(settings.keyVaultResourceId) : host.vaultByName(vaultNameOfUrl(settings.keyVaultUrl));
-  const platformPrefix = vm.osType === 'Windows' ? 'Failed to send DiskEncryptionData to the host. Error: ' : 'Encryption settings post request was not accepted. Error: ';
+  const vault = settings.keyVaultResourceId
+    ? host.vaultById(settings.keyVaultResourceId)
+    : host.vaultByName(vaultNameOfUrl(settings.keyVaultUrl));
+  const platformPrefix =
+    vm.osType === 'Windows'
+      ? 'Failed to send DiskEncryptionData to the host. Error: '
+      : 'Encryption settings post request was not accepted. Error: ';
   const prefix = mode === 'single' ? platformPrefix : '';
-  if (!vault) throw new AdeFailure(`${prefix}Key Vault '${vaultNameOfUrl(settings.keyVaultUrl || 'https://unknown.vault.azure.net')}' was not found.`);
+  if (!vault)
+    throw new AdeFailure(
+      `${prefix}Key Vault '${vaultNameOfUrl(settings.keyVaultUrl || 'https://unknown.vault.azure.net')}' was not found.`,
+    );
   if (vault.subscriptionId.toLowerCase() !== vm.subscriptionId.toLowerCase()) {
-    throw new AdeFailure(`${prefix}Key Vault ${vault.id} is not in the same subscription as the VM (${vm.subscriptionId}). Azure Disk Encryption requires the vault and the VM to be in the same region and subscription.`);
+    throw new AdeFailure(
+      `${prefix}Key Vault ${vault.id} is not in the same subscription as the VM (${vm.subscriptionId}). Azure Disk Encryption requires the vault and the VM to be in the same region and subscription.`,
+    );
   }
   if (vault.location.replace(/\s+/g, '').toLowerCase() !== vm.location.toLowerCase()) {
-    throw new AdeFailure(`${prefix}Key Vault ${vault.id} is in region '${vault.location}' but the VM is in '${vm.location}'. Azure Disk Encryption requires the vault and the VM to be in the same region and subscription.`);
+    throw new AdeFailure(
+      `${prefix}Key Vault ${vault.id} is in region '${vault.location}' but the VM is in '${vm.location}'. Azure Disk Encryption requires the vault and the VM to be in the same region and subscription.`,
+    );
   }
   if (mode === 'single' && !vault.enabledForDiskEncryption) {
     throw new AdeFailure(`${prefix}Key Vault ${vault.id} is not enabled for disk encryption (enabledForDiskEncryption is false).`);
@@ -251,7 +310,14 @@ interface Written {
   fileName: string;
 }
 
-function tagsFor(vm: VmRecord, kind: AdeKind, volume: Volume, secretName: string, settings: AdeSettings, index: number): Record<string, string> {
+function tagsFor(
+  vm: VmRecord,
+  kind: AdeKind,
+  volume: Volume,
+  secretName: string,
+  settings: AdeSettings,
+  index: number,
+): Record<string, string> {
   const tags: Record<string, string> = {};
   if (kind === 'windows') {
     tags.DiskEncryptionKeyFileName = `${secretName}.BEK`;
@@ -272,9 +338,19 @@ function base64url(buffer: Buffer): string {
   return buffer.toString('base64url');
 }
 
-function writeSinglePass(host: GuestHost, vm: VmRecord, settings: AdeSettings, vault: VaultRecord, kind: AdeKind, volumes: Volume[]): Written[] {
+function writeSinglePass(
+  host: GuestHost,
+  vm: VmRecord,
+  settings: AdeSettings,
+  vault: VaultRecord,
+  kind: AdeKind,
+  volumes: Volume[],
+): Written[] {
   const platform = host.ctx.keyVaultPlatform;
-  const prefix = kind === 'windows' ? 'Failed to send DiskEncryptionData to the host. Error: ' : 'Encryption settings post request was not accepted. Error: ';
+  const prefix =
+    kind === 'windows'
+      ? 'Failed to send DiskEncryptionData to the host. Error: '
+      : 'Encryption settings post request was not accepted. Error: ';
   if (!platform) throw new AdeFailure(`${prefix}the Key Vault platform is not available in this simulator instance.`);
   // Linux uses one passphrase for all volumes; Windows has one BEK per BitLocker volume.
   const linuxPassphrase = randomBytes(32);
@@ -288,8 +364,15 @@ function writeSinglePass(host: GuestHost, vm: VmRecord, settings: AdeSettings, v
         value = base64url(platform.wrapKeyAsPlatform(settings.kekUrl, settings.algorithm, key));
         contentType = 'Wrapped BEK';
       }
-      const result = platform.setSecretAsPlatform(vault.name, secretName, value, tagsFor(vm, kind, volume, secretName, settings, index), contentType);
-      const fileName = kind === 'windows' ? `${secretName}.BEK` : volume.isOs ? 'LinuxPassPhraseFileName' : `LinuxPassPhraseFileName_1_${volume.lun ?? 0}`;
+      const result = platform.setSecretAsPlatform(
+        vault.name,
+        secretName,
+        value,
+        tagsFor(vm, kind, volume, secretName, settings, index),
+        contentType,
+      );
+      const fileName =
+        kind === 'windows' ? `${secretName}.BEK` : volume.isOs ? 'LinuxPassPhraseFileName' : `LinuxPassPhraseFileName_1_${volume.lun ?? 0}`;
       return { volume, secretUrl: result.id, fileName };
     } catch (error) {
       throw new AdeFailure(`${prefix}${safeMessage(error)}`);
@@ -298,13 +381,27 @@ function writeSinglePass(host: GuestHost, vm: VmRecord, settings: AdeSettings, v
 }
 
 /** Dual-pass: the guest is a Key Vault client with the Entra app's credentials (ade.md §8.2). */
-async function writeDualPass(host: GuestHost, vm: VmRecord, settings: AdeSettings, vault: VaultRecord, kind: AdeKind, volumes: Volume[]): Promise<Written[]> {
+async function writeDualPass(
+  host: GuestHost,
+  vm: VmRecord,
+  settings: AdeSettings,
+  vault: VaultRecord,
+  kind: AdeKind,
+  volumes: Volume[],
+): Promise<Written[]> {
   const token = await signIn(host, vault.tenantId, settings.aadClientId!, settings.aadClientSecret!);
   const key = randomBytes(32);
   let value = key.toString('base64');
   let contentType = 'BEK';
   if (settings.kekUrl) {
-    const wrapped = await keyVaultCall(host, token, 'POST', `${settings.kekUrl}/wrapkey?api-version=${KV_API}`, { alg: settings.algorithm, value: base64url(key) }, 'wrap the key with the KEK');
+    const wrapped = await keyVaultCall(
+      host,
+      token,
+      'POST',
+      `${settings.kekUrl}/wrapkey?api-version=${KV_API}`,
+      { alg: settings.algorithm, value: base64url(key) },
+      'wrap the key with the KEK',
+    );
     value = String((wrapped as { value?: string }).value ?? '');
     contentType = 'Wrapped BEK';
   }
@@ -313,21 +410,34 @@ async function writeDualPass(host: GuestHost, vm: VmRecord, settings: AdeSetting
   if (!osVolume) throw new AdeFailure('No volumes to encrypt were found on the VM.');
   const tags = tagsFor(vm, kind, osVolume, secretName, settings, 0);
   const base = settings.keyVaultUrl.replace(/\/$/, '');
-  const result = await keyVaultCall(host, token, 'PUT', `${base}/secrets/${secretName}?api-version=${KV_API}`, { value, contentType, tags, attributes: { enabled: true } }, 'set the disk encryption secret');
+  const result = await keyVaultCall(
+    host,
+    token,
+    'PUT',
+    `${base}/secrets/${secretName}?api-version=${KV_API}`,
+    { value, contentType, tags, attributes: { enabled: true } },
+    'set the disk encryption secret',
+  );
   const secretUrl = String((result as { id?: string }).id ?? '');
   const fileName = kind === 'windows' ? `${secretName}.BEK` : 'LinuxPassPhraseFileName';
   return volumes.map((volume) => ({ volume, secretUrl, fileName }));
 }
 
 async function signIn(host: GuestHost, tenantId: string, clientId: string, clientSecret: string): Promise<string> {
-  const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: 'https://vault.azure.net/.default' }).toString();
+  const body = new URLSearchParams({
+    grant_type: 'client_credentials',
+    client_id: clientId,
+    client_secret: clientSecret,
+    scope: 'https://vault.azure.net/.default',
+  }).toString();
   const response = await host.ctx.dispatch({
     method: 'POST',
     url: `https://login.microsoftonline.com/${tenantId}/oauth2/v2.0/token`,
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body,
   });
-  const parsed = (response.json ?? safeJson(response.body)) as { access_token?: string; error?: string; error_description?: string } | undefined;
+  const parsed = (response.json ?? safeJson(response.body)) as
+    { access_token?: string; error?: string; error_description?: string } | undefined;
   if (response.status !== 200 || !parsed?.access_token) {
     const description = (parsed?.error_description ?? parsed?.error ?? `HTTP ${response.status}`).split(/\r?\n/)[0]!.slice(0, 300);
     throw new AdeFailure(`Failed to acquire an access token for Key Vault with AADClientID ${clientId}: ${description}`);
@@ -345,8 +455,12 @@ async function keyVaultCall(host: GuestHost, token: string, method: string, url:
   const parsed = response.json ?? safeJson(response.body);
   if (response.status < 200 || response.status > 299) {
     const error = (parsed as { error?: { code?: string; message?: string; innererror?: { code?: string } } } | undefined)?.error;
-    const detail = error ? `${error.code ?? 'Error'}${error.innererror?.code ? `/${error.innererror.code}` : ''}: ${(error.message ?? '').slice(0, 300)}` : `HTTP ${response.status}`;
-    throw new AdeFailure(`RUNTIME_E_KEYVAULT_${method === 'PUT' ? 'SET_SECRET' : 'WRAP_KEY'}_FAILED: failed to ${what} (${new URL(url).host}): ${detail}`);
+    const detail = error
+      ? `${error.code ?? 'Error'}${error.innererror?.code ? `/${error.innererror.code}` : ''}: ${(error.message ?? '').slice(0, 300)}`
+      : `HTTP ${response.status}`;
+    throw new AdeFailure(
+      `RUNTIME_E_KEYVAULT_${method === 'PUT' ? 'SET_SECRET' : 'WRAP_KEY'}_FAILED: failed to ${what} (${new URL(url).host}): ${detail}`,
+    );
   }
   return parsed;
 }
@@ -364,7 +478,15 @@ function safeMessage(error: unknown): string {
   return message.slice(0, 300);
 }
 
-async function disable(host: GuestHost, vm: VmRecord, ext: ExtensionRecord, kind: AdeKind, settings: AdeSettings, generation: number, total: number): Promise<void> {
+async function disable(
+  host: GuestHost,
+  vm: VmRecord,
+  ext: ExtensionRecord,
+  kind: AdeKind,
+  settings: AdeSettings,
+  generation: number,
+  total: number,
+): Promise<void> {
   if (kind === 'linux' && settings.volumeType !== 'Data') {
     throw new AdeFailure('Disabling encryption is only allowed on Data volumes for Linux VMs.');
   }
@@ -372,14 +494,28 @@ async function disable(host: GuestHost, vm: VmRecord, ext: ExtensionRecord, kind
   await host.sleep(total - total / 10, generation);
   for (const v of volumes) {
     v.disk.encryptionState = 'notEncrypted';
-    if (v.disk.encryptionSettingsCollection?.encryptionSettingsVersion === '1.1') v.disk.encryptionSettingsCollection = { ...v.disk.encryptionSettingsCollection, enabled: false };
+    if (v.disk.encryptionSettingsCollection?.encryptionSettingsVersion === '1.1')
+      v.disk.encryptionSettingsCollection = { ...v.disk.encryptionSettingsCollection, enabled: false };
   }
   vm.guest.adeFingerprint = undefined;
-  const message = kind === 'windows' ? `[${WINDOWS_BUILD.single}] Disable Encryption completed successfully` : 'Decryption succeeded for data volumes';
-  setStatuses(ext, kind, [status('ProvisioningState/succeeded', 'Info', 'Provisioning succeeded', message, host.now())], kind === 'linux' ? linuxSubstatus(host, vm, 'succeeded') : []);
+  const message =
+    kind === 'windows' ? `[${WINDOWS_BUILD.single}] Disable Encryption completed successfully` : 'Decryption succeeded for data volumes';
+  setStatuses(
+    ext,
+    kind,
+    [status('ProvisioningState/succeeded', 'Info', 'Provisioning succeeded', message, host.now())],
+    kind === 'linux' ? linuxSubstatus(host, vm, 'succeeded') : [],
+  );
 }
 
-function finishStatus(host: GuestHost, vm: VmRecord, ext: ExtensionRecord, kind: AdeKind, mode: 'single' | 'dual', dualSecretUrl: string | undefined): void {
+function finishStatus(
+  host: GuestHost,
+  vm: VmRecord,
+  ext: ExtensionRecord,
+  kind: AdeKind,
+  mode: 'single' | 'dual',
+  dualSecretUrl: string | undefined,
+): void {
   const now = host.now();
   if (kind === 'windows') {
     const message = dualSecretUrl ?? `[${WINDOWS_BUILD[mode]}] Encryption succeeded for all volumes`;
@@ -388,21 +524,41 @@ function finishStatus(host: GuestHost, vm: VmRecord, ext: ExtensionRecord, kind:
   }
   const os = host.disk(vm.osDiskId);
   const dataEncrypted = vm.dataDisks.some((d) => host.disk(d.diskId)?.encryptionState === 'encrypted');
-  const message = dualSecretUrl ?? (os?.encryptionState === 'encryptionInProgress'
-    ? 'OS disk encryption started'
-    : os?.encryptionState === 'encrypted'
-      ? dataEncrypted ? 'Encryption succeeded for all volumes' : 'Encryption succeeded for OS volume'
-      : 'Encryption succeeded for data volumes');
-  setStatuses(ext, kind, [status('ProvisioningState/succeeded', 'Info', 'Provisioning succeeded', message, now)], linuxSubstatus(host, vm, 'succeeded'));
+  const message =
+    dualSecretUrl ??
+    (os?.encryptionState === 'encryptionInProgress'
+      ? 'OS disk encryption started'
+      : os?.encryptionState === 'encrypted'
+        ? dataEncrypted
+          ? 'Encryption succeeded for all volumes'
+          : 'Encryption succeeded for OS volume'
+        : 'Encryption succeeded for data volumes');
+  setStatuses(
+    ext,
+    kind,
+    [status('ProvisioningState/succeeded', 'Info', 'Provisioning succeeded', message, now)],
+    linuxSubstatus(host, vm, 'succeeded'),
+  );
 }
 
 /** Linux substatus: a JSON string with `os` and `data` (DiskUtil.get_encryption_status). */
 function linuxSubstatus(host: GuestHost, vm: VmRecord, state: 'transitioning' | 'succeeded' | 'failed'): InstanceViewStatus[] {
-  const stateOf = (disk: DiskRecord | undefined) => disk?.encryptionState === 'encrypted' ? 'Encrypted' : disk?.encryptionState === 'encryptionInProgress' ? 'EncryptionInProgress' : 'NotEncrypted';
+  const stateOf = (disk: DiskRecord | undefined) =>
+    disk?.encryptionState === 'encrypted'
+      ? 'Encrypted'
+      : disk?.encryptionState === 'encryptionInProgress'
+        ? 'EncryptionInProgress'
+        : 'NotEncrypted';
   const os = stateOf(host.disk(vm.osDiskId));
   const dataDisks = vm.dataDisks.map((d) => host.disk(d.diskId));
-  const data = dataDisks.length === 0 ? 'NotMounted' : dataDisks.some((d) => d?.encryptionState === 'encrypted') ? 'Encrypted' : 'NotEncrypted';
-  const code = state === 'failed' ? 'ProvisioningState/failed' : state === 'transitioning' ? 'ProvisioningState/transitioning' : 'ProvisioningState/succeeded';
+  const data =
+    dataDisks.length === 0 ? 'NotMounted' : dataDisks.some((d) => d?.encryptionState === 'encrypted') ? 'Encrypted' : 'NotEncrypted';
+  const code =
+    state === 'failed'
+      ? 'ProvisioningState/failed'
+      : state === 'transitioning'
+        ? 'ProvisioningState/transitioning'
+        : 'ProvisioningState/succeeded';
   const display = state === 'failed' ? 'Provisioning failed' : state === 'transitioning' ? 'Transitioning' : 'Provisioning succeeded';
   return [status(code, state === 'failed' ? 'Error' : 'Info', display, JSON.stringify({ os, data }), host.now())];
 }
@@ -412,7 +568,13 @@ function setStatuses(ext: ExtensionRecord, _kind: AdeKind, statuses: InstanceVie
   ext.substatuses = substatuses;
 }
 
-function status(code: string, level: InstanceViewStatus['level'], displayStatus: string, message: string, time: string): InstanceViewStatus {
+function status(
+  code: string,
+  level: InstanceViewStatus['level'],
+  displayStatus: string,
+  message: string,
+  time: string,
+): InstanceViewStatus {
   return { code, level, displayStatus, message, time };
 }
 
@@ -451,7 +613,9 @@ type GuestHostFile = VmRecord['guest']['bekFiles'][number];
 /** The disk keys the guest needs at boot: every secret the VM's encrypted disks reference (ade.md §10). */
 function diskKeyRefs(host: GuestHost, vm: VmRecord): { secretUrl: string; keyUrl?: string; algorithm: string }[] {
   const refs: { secretUrl: string; keyUrl?: string; algorithm: string }[] = [];
-  const disks = [vm.osDiskId, ...vm.dataDisks.map((d) => d.diskId)].map((id) => host.disk(id)).filter((d): d is DiskRecord => d !== undefined);
+  const disks = [vm.osDiskId, ...vm.dataDisks.map((d) => d.diskId)]
+    .map((id) => host.disk(id))
+    .filter((d): d is DiskRecord => d !== undefined);
   for (const disk of disks) {
     const collection = disk.encryptionSettingsCollection;
     if (!collection?.enabled || disk.encryptionState === 'notEncrypted') continue;
@@ -470,14 +634,17 @@ function diskKeyRefs(host: GuestHost, vm: VmRecord): { secretUrl: string; keyUrl
  * waits at BitLocker recovery (Windows) / the passphrase prompt (Linux).
  */
 export function rebootGuest(host: GuestHost, vm: VmRecord): void {
-  const missing = diskKeyRefs(host, vm).some((r) => !vm.guest.bekFiles.some((f) => f.secretUrl.toLowerCase() === r.secretUrl.toLowerCase()));
+  const missing = diskKeyRefs(host, vm).some(
+    (r) => !vm.guest.bekFiles.some((f) => f.secretUrl.toLowerCase() === r.secretUrl.toLowerCase()),
+  );
   vm.guest.boot = missing ? (vm.osType === 'Windows' ? 'BitLockerRecovery' : 'PassphrasePrompt') : 'ok';
 }
 
 /** Linux: what the extension writes when the passphrase file is gone (ade.md §15; exit code 52, missing_dependency). */
 export const LINUX_BEK_MISSING = {
   status: 'BEK disk is missing or not initialized.',
-  substatus: 'Cannot find current passphrase file. This could happen if BEK volume is not mounted or LinuxPassPhrase file is missing from BEK volume.',
+  substatus:
+    'Cannot find current passphrase file. This could happen if BEK volume is not mounted or LinuxPassPhrase file is missing from BEK volume.',
 };
 
 /**
@@ -488,10 +655,16 @@ export const LINUX_BEK_MISSING = {
  * or stuck at BitLocker recovery / the passphrase prompt, where no agent reports anything).
  * The report clears once a start re-attaches the BEK volume from Key Vault (bootGuest).
  */
-export function bekMissingReport(host: GuestHost, vm: VmRecord, ext: ExtensionRecord): { statuses: InstanceViewStatus[]; substatuses: InstanceViewStatus[] } | undefined {
+export function bekMissingReport(
+  host: GuestHost,
+  vm: VmRecord,
+  ext: ExtensionRecord,
+): { statuses: InstanceViewStatus[]; substatuses: InstanceViewStatus[] } | undefined {
   const kind = adeKindOf(ext.publisher, ext.type);
   if (!kind || ext.provisioningState !== 'Succeeded' || vm.powerState !== 'running' || vm.guest.boot !== 'ok') return undefined;
-  const missing = diskKeyRefs(host, vm).filter((r) => !vm.guest.bekFiles.some((f) => f.secretUrl.toLowerCase() === r.secretUrl.toLowerCase()));
+  const missing = diskKeyRefs(host, vm).filter(
+    (r) => !vm.guest.bekFiles.some((f) => f.secretUrl.toLowerCase() === r.secretUrl.toLowerCase()),
+  );
   if (missing.length === 0) return undefined;
   const now = host.now();
   if (kind === 'linux') {
@@ -504,7 +677,15 @@ export function bekMissingReport(host: GuestHost, vm: VmRecord, ext: ExtensionRe
   const files = missing.map((r) => `${r.secretUrl.split('/')[4] ?? 'unknown'}.BEK`).join(', ');
   const build = WINDOWS_BUILD[modeOf(kind, ext.typeHandlerVersion) ?? 'single'];
   return {
-    statuses: [status('ProvisioningState/failed', 'Error', 'Provisioning failed', `[${build}] BEK file not found on the BEK volume (${files}). The encrypted volumes cannot be unlocked at the next boot; stop (deallocate) and start the VM to re-attach the BEK volume from Key Vault.`, now)],
+    statuses: [
+      status(
+        'ProvisioningState/failed',
+        'Error',
+        'Provisioning failed',
+        `[${build}] BEK file not found on the BEK volume (${files}). The encrypted volumes cannot be unlocked at the next boot; stop (deallocate) and start the VM to re-attach the BEK volume from Key Vault.`,
+        now,
+      ),
+    ],
     substatuses: [],
   };
 }

@@ -8,11 +8,31 @@
  * and https://learn.microsoft.com/azure/key-vault/general/service-limits.
  */
 import { randomUUID } from 'node:crypto';
-import type { AccessPolicyEntry, KeyVaultPlatform, Principal, Service, SimContext, SimRequest, SimResponse, VaultRecord } from '../contract';
+import type {
+  AccessPolicyEntry,
+  KeyVaultPlatform,
+  Principal,
+  Service,
+  SimContext,
+  SimRequest,
+  SimResponse,
+  VaultRecord,
+} from '../contract';
 import { SimError } from '../contract';
 import {
-  KEY_OPS_ALL, WRAP_ALGORITHMS, generateRsa, importRsaJwk, latest, newVersion, unwrap, wrap,
-  type KeyVersion, type SecretVersion, type StoredObject, type VaultObjects, type WrapAlgorithm,
+  KEY_OPS_ALL,
+  WRAP_ALGORITHMS,
+  generateRsa,
+  importRsaJwk,
+  latest,
+  newVersion,
+  unwrap,
+  wrap,
+  type KeyVersion,
+  type SecretVersion,
+  type StoredObject,
+  type VaultObjects,
+  type WrapAlgorithm,
 } from './store';
 
 const VAULT_HOST = /^([a-z0-9-]{3,24})\.vault\.azure\.net$/;
@@ -26,7 +46,23 @@ const PAGE_SIZE = 25;
 const HELP_403 = 'For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287';
 
 type SecretPermission = 'get' | 'list' | 'set' | 'delete' | 'recover' | 'backup' | 'restore' | 'purge';
-type KeyPermission = 'get' | 'list' | 'create' | 'update' | 'import' | 'delete' | 'recover' | 'backup' | 'restore' | 'purge' | 'encrypt' | 'decrypt' | 'wrapKey' | 'unwrapKey' | 'sign' | 'verify';
+type KeyPermission =
+  | 'get'
+  | 'list'
+  | 'create'
+  | 'update'
+  | 'import'
+  | 'delete'
+  | 'recover'
+  | 'backup'
+  | 'restore'
+  | 'purge'
+  | 'encrypt'
+  | 'decrypt'
+  | 'wrapKey'
+  | 'unwrapKey'
+  | 'sign'
+  | 'verify';
 
 /** Per-vault transaction limits per 10 seconds (service-limits page). */
 export interface KeyVaultLimits {
@@ -37,7 +73,13 @@ export interface KeyVaultLimits {
   otherOperations: number;
 }
 
-export const DEFAULT_KV_LIMITS: KeyVaultLimits = { enabled: true, windowMs: 10_000, secretWrites: 300, keyCreates: 20, otherOperations: 4000 };
+export const DEFAULT_KV_LIMITS: KeyVaultLimits = {
+  enabled: true,
+  windowMs: 10_000,
+  secretWrites: 300,
+  keyCreates: 20,
+  otherOperations: 4000,
+};
 
 interface Counter {
   windowStart: number;
@@ -108,10 +150,17 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
   // ------------------------------------------------------------------ routing
 
   private route(req: SimRequest, dryRun: boolean): Route {
-    const seg = req.path.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+    const seg = req.path
+      .split('/')
+      .filter(Boolean)
+      .map((s) => decodeURIComponent(s));
     const m = req.method;
     const vaultName = VAULT_HOST.exec(req.host)?.[1] ?? '';
-    const guard = (operation: string, perm: { secrets?: SecretPermission; keys?: KeyPermission }, run: (vault: VaultRecord, principal: Principal) => Promise<SimResponse> | SimResponse): Route => ({
+    const guard = (
+      operation: string,
+      perm: { secrets?: SecretPermission; keys?: KeyPermission },
+      run: (vault: VaultRecord, principal: Principal) => Promise<SimResponse> | SimResponse,
+    ): Route => ({
       operation,
       run: () => {
         if (dryRun) throw new Error('dry run');
@@ -128,28 +177,42 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
       if (seg.length === 1 && m === 'GET') return guard('SecretList', { secrets: 'list' }, (v) => this.listSecrets(v, req));
       if (name !== undefined) {
         if (seg.length === 2 && m === 'PUT') return guard('SecretSet', { secrets: 'set' }, (v) => this.setSecret(v, name, req));
-        if (seg.length === 2 && m === 'DELETE') return guard('SecretDelete', { secrets: 'delete' }, (v) => this.deleteObject(v, 'secrets', name));
-        if (seg.length === 3 && third === 'versions' && m === 'GET') return guard('SecretListVersions', { secrets: 'list' }, (v) => this.listSecretVersions(v, name, req));
+        if (seg.length === 2 && m === 'DELETE')
+          return guard('SecretDelete', { secrets: 'delete' }, (v) => this.deleteObject(v, 'secrets', name));
+        if (seg.length === 3 && third === 'versions' && m === 'GET')
+          return guard('SecretListVersions', { secrets: 'list' }, (v) => this.listSecretVersions(v, name, req));
         if (seg.length <= 3 && m === 'GET') return guard('SecretGet', { secrets: 'get' }, (v) => this.getSecret(v, name, third));
-        if (seg.length <= 3 && m === 'PATCH') return guard('SecretUpdate', { secrets: 'set' }, (v) => this.updateSecret(v, name, third, req));
+        if (seg.length <= 3 && m === 'PATCH')
+          return guard('SecretUpdate', { secrets: 'set' }, (v) => this.updateSecret(v, name, third, req));
       }
     }
     if (collection === 'deletedsecrets') {
-      if (seg.length === 1 && m === 'GET') return guard('DeletedSecretList', { secrets: 'list' }, (v) => this.listDeleted(v, 'secrets', req));
-      if (seg.length === 2 && m === 'GET') return guard('DeletedSecretGet', { secrets: 'list' }, (v) => this.getDeleted(v, 'secrets', name!));
-      if (seg.length === 2 && m === 'DELETE') return guard('DeletedSecretPurge', { secrets: 'purge' }, (v) => this.purge(v, 'secrets', name!));
-      if (seg.length === 3 && third === 'recover' && m === 'POST') return guard('DeletedSecretRecover', { secrets: 'recover' }, (v) => this.recover(v, 'secrets', name!));
+      if (seg.length === 1 && m === 'GET')
+        return guard('DeletedSecretList', { secrets: 'list' }, (v) => this.listDeleted(v, 'secrets', req));
+      if (seg.length === 2 && m === 'GET')
+        return guard('DeletedSecretGet', { secrets: 'list' }, (v) => this.getDeleted(v, 'secrets', name!));
+      if (seg.length === 2 && m === 'DELETE')
+        return guard('DeletedSecretPurge', { secrets: 'purge' }, (v) => this.purge(v, 'secrets', name!));
+      if (seg.length === 3 && third === 'recover' && m === 'POST')
+        return guard('DeletedSecretRecover', { secrets: 'recover' }, (v) => this.recover(v, 'secrets', name!));
     }
     if (collection === 'keys') {
       if (seg.length === 1 && m === 'GET') return guard('KeyList', { keys: 'list' }, (v) => this.listKeys(v, req));
       if (name !== undefined) {
-        if (seg.length === 3 && third === 'create' && m === 'POST') return guard('KeyCreate', { keys: 'create' }, (v) => this.createKey(v, name, req));
+        if (seg.length === 3 && third === 'create' && m === 'POST')
+          return guard('KeyCreate', { keys: 'create' }, (v) => this.createKey(v, name, req));
         if (seg.length === 2 && m === 'PUT') return guard('KeyImport', { keys: 'import' }, (v) => this.importKey(v, name, req));
         if (seg.length === 2 && m === 'DELETE') return guard('KeyDelete', { keys: 'delete' }, (v) => this.deleteObject(v, 'keys', name));
-        if (seg.length === 3 && third === 'versions' && m === 'GET') return guard('KeyListVersions', { keys: 'list' }, (v) => this.listKeyVersions(v, name, req));
+        if (seg.length === 3 && third === 'versions' && m === 'GET')
+          return guard('KeyListVersions', { keys: 'list' }, (v) => this.listKeyVersions(v, name, req));
         const op = (seg.length === 3 ? third : seg.length === 4 ? fourth : undefined)?.toLowerCase();
         const version = seg.length === 4 ? third : undefined;
-        const cryptoOps: Record<string, KeyPermission> = { wrapkey: 'wrapKey', unwrapkey: 'unwrapKey', encrypt: 'encrypt', decrypt: 'decrypt' };
+        const cryptoOps: Record<string, KeyPermission> = {
+          wrapkey: 'wrapKey',
+          unwrapkey: 'unwrapKey',
+          encrypt: 'encrypt',
+          decrypt: 'decrypt',
+        };
         if (m === 'POST' && op && cryptoOps[op]) {
           const perm = cryptoOps[op];
           return guard(`Key${perm[0]!.toUpperCase()}${perm.slice(1)}`, { keys: perm }, (v) => this.keyCrypto(v, name, version, perm, req));
@@ -162,14 +225,19 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
       if (seg.length === 1 && m === 'GET') return guard('DeletedKeyList', { keys: 'list' }, (v) => this.listDeleted(v, 'keys', req));
       if (seg.length === 2 && m === 'GET') return guard('DeletedKeyGet', { keys: 'get' }, (v) => this.getDeleted(v, 'keys', name!));
       if (seg.length === 2 && m === 'DELETE') return guard('DeletedKeyPurge', { keys: 'purge' }, (v) => this.purge(v, 'keys', name!));
-      if (seg.length === 3 && third === 'recover' && m === 'POST') return guard('DeletedKeyRecover', { keys: 'recover' }, (v) => this.recover(v, 'keys', name!));
+      if (seg.length === 3 && third === 'recover' && m === 'POST')
+        return guard('DeletedKeyRecover', { keys: 'recover' }, (v) => this.recover(v, 'keys', name!));
     }
     return {
       operation: `${m} unknown`,
       run: () => {
         if (dryRun) throw new Error('dry run');
         this.requireApiVersion(req);
-        throw new SimError(400, 'BadParameter', `The request URI '${req.path}' with method ${m} is not a Key Vault data-plane operation the simulator knows (secrets, deletedsecrets, keys, deletedkeys).`);
+        throw new SimError(
+          400,
+          'BadParameter',
+          `The request URI '${req.path}' with method ${m} is not a Key Vault data-plane operation the simulator knows (secrets, deletedsecrets, keys, deletedkeys).`,
+        );
       },
     };
   }
@@ -185,20 +253,34 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
   private requireApiVersion(req: SimRequest): void {
     const v = req.query.get('api-version');
     if (!v) throw new SimError(400, 'BadParameter', "The 'api-version' query parameter is missing.");
-    if (!SUPPORTED_API_VERSIONS.test(v)) throw new SimError(400, 'BadParameter', `The specified version (${v}) is not recognized. Consider using the latest supported version (7.5).`);
+    if (!SUPPORTED_API_VERSIONS.test(v))
+      throw new SimError(
+        400,
+        'BadParameter',
+        `The specified version (${v}) is not recognized. Consider using the latest supported version (7.5).`,
+      );
   }
 
   private authorize(vault: VaultRecord, principal: Principal, need: { secrets?: SecretPermission; keys?: KeyPermission }): void {
     if (principal.tenantId.toLowerCase() !== vault.tenantId.toLowerCase()) {
-      throw new SimError(401, 'Unauthorized', `AKV10032: Invalid issuer. Expected one of https://sts.windows.net/${vault.tenantId}/, found https://sts.windows.net/${principal.tenantId}/.`, {
-        'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${vault.tenantId}", resource="https://vault.azure.net"`,
-      });
+      throw new SimError(
+        401,
+        'Unauthorized',
+        `AKV10032: Invalid issuer. Expected one of https://sts.windows.net/${vault.tenantId}/, found https://sts.windows.net/${principal.tenantId}/.`,
+        {
+          'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${vault.tenantId}", resource="https://vault.azure.net"`,
+        },
+      );
     }
     // RBAC-authorized vaults ignore access policies; role assignments are not evaluated by the simulator (README).
     if (vault.enableRbacAuthorization) return;
     const [kind, perm] = need.secrets ? (['secrets', need.secrets] as const) : (['keys', need.keys!] as const);
     if (hasPermission(vault.accessPolicies, principal, kind, perm)) return;
-    throw new SimError(403, 'Forbidden/AccessDenied', `The user, group or application 'appid=${principal.appId};oid=${principal.objectId};iss=https://sts.windows.net/${principal.tenantId}/' does not have ${kind} ${perm.toLowerCase()} permission on key vault '${vault.name};location=${vault.location}'. ${HELP_403}`);
+    throw new SimError(
+      403,
+      'Forbidden/AccessDenied',
+      `The user, group or application 'appid=${principal.appId};oid=${principal.objectId};iss=https://sts.windows.net/${principal.tenantId}/' does not have ${kind} ${perm.toLowerCase()} permission on key vault '${vault.name};location=${vault.location}'. ${HELP_403}`,
+    );
   }
 
   private throttle(vault: VaultRecord, operation: string): void {
@@ -212,7 +294,12 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     }
     const retry = () => {
       const seconds = Math.max(1, Math.ceil((c.windowStart + this.limits.windowMs - now) / 1000 / this.ctx.clock.getScale()));
-      return new SimError(429, 'Throttled', `Request was not processed because too many requests were received. Reason: A Key Vault service limit has been reached for vault '${vault.name}' (${operation}). Please retry after ${seconds} seconds. https://learn.microsoft.com/azure/key-vault/general/service-limits`, { 'retry-after': String(seconds) });
+      return new SimError(
+        429,
+        'Throttled',
+        `Request was not processed because too many requests were received. Reason: A Key Vault service limit has been reached for vault '${vault.name}' (${operation}). Please retry after ${seconds} seconds. https://learn.microsoft.com/azure/key-vault/general/service-limits`,
+        { 'retry-after': String(seconds) },
+      );
     };
     if (operation === 'SecretSet') {
       if (++c.secretWrites > this.limits.secretWrites) throw retry();
@@ -240,7 +327,8 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
   private expireDeleted(objects: VaultObjects): void {
     const nowSec = this.nowSec();
     for (const kind of ['secrets', 'keys'] as const) {
-      for (const [k, obj] of Object.entries(objects[kind])) if (obj.deleted && obj.deleted.scheduledPurgeDate <= nowSec) delete objects[kind][k];
+      for (const [k, obj] of Object.entries(objects[kind]))
+        if (obj.deleted && obj.deleted.scheduledPurgeDate <= nowSec) delete objects[kind][k];
     }
   }
 
@@ -257,7 +345,11 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     return vault.enablePurgeProtection ? 'Recoverable' : 'Recoverable+Purgeable';
   }
 
-  private attributes(vault: VaultRecord, v: { enabled: boolean; nbf?: number; exp?: number; created: number; updated: number }, extra: Record<string, unknown> = {}) {
+  private attributes(
+    vault: VaultRecord,
+    v: { enabled: boolean; nbf?: number; exp?: number; created: number; updated: number },
+    extra: Record<string, unknown> = {},
+  ) {
     return {
       enabled: v.enabled,
       ...(v.nbf !== undefined ? { nbf: v.nbf } : {}),
@@ -300,22 +392,52 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     validName('secrets', name);
     const body = objectBody(req);
     if (typeof body.value !== 'string') throw new SimError(400, 'BadParameter', "Property 'value' is required and must be a string.");
-    if (Buffer.byteLength(body.value, 'utf8') > MAX_SECRET_BYTES) throw new SimError(400, 'BadParameter', `Secret value is too large: the maximum size is ${MAX_SECRET_BYTES} bytes.`);
-    const v = this.createSecretVersion(vault, name, body.value, tagsOf(body.tags), optionalStringField(body, 'contentType'), attributesOf(body.attributes));
+    if (Buffer.byteLength(body.value, 'utf8') > MAX_SECRET_BYTES)
+      throw new SimError(400, 'BadParameter', `Secret value is too large: the maximum size is ${MAX_SECRET_BYTES} bytes.`);
+    const v = this.createSecretVersion(
+      vault,
+      name,
+      body.value,
+      tagsOf(body.tags),
+      optionalStringField(body, 'contentType'),
+      attributesOf(body.attributes),
+    );
     return { status: 200, body: this.secretBundle(vault, this.vaultObjects(vault).secrets[name.toLowerCase()]!.name, v, true) };
   }
 
-  private createSecretVersion(vault: VaultRecord, name: string, value: string, tags: Record<string, string> | undefined, contentType: string | undefined, attrs: Partial<Pick<SecretVersion, 'enabled' | 'nbf' | 'exp'>>): SecretVersion {
+  private createSecretVersion(
+    vault: VaultRecord,
+    name: string,
+    value: string,
+    tags: Record<string, string> | undefined,
+    contentType: string | undefined,
+    attrs: Partial<Pick<SecretVersion, 'enabled' | 'nbf' | 'exp'>>,
+  ): SecretVersion {
     const objects = this.vaultObjects(vault);
     const key = name.toLowerCase();
     let obj = objects.secrets[key];
-    if (obj?.deleted) throw new SimError(409, 'Conflict/ObjectIsDeletedButRecoverable', `Secret ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.`);
+    if (obj?.deleted)
+      throw new SimError(
+        409,
+        'Conflict/ObjectIsDeletedButRecoverable',
+        `Secret ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.`,
+      );
     if (!obj) {
       obj = { name, versions: [] };
       objects.secrets[key] = obj;
     }
     const now = this.nowSec();
-    const v: SecretVersion = { version: newVersion(), value, contentType, tags, enabled: attrs.enabled ?? true, nbf: attrs.nbf, exp: attrs.exp, created: now, updated: now };
+    const v: SecretVersion = {
+      version: newVersion(),
+      value,
+      contentType,
+      tags,
+      enabled: attrs.enabled ?? true,
+      nbf: attrs.nbf,
+      exp: attrs.exp,
+      created: now,
+      updated: now,
+    };
     obj.versions.push(v);
     this.publish(vault, 'SecretNewVersionCreated', 'Secret', obj.name, v);
     return v;
@@ -344,14 +466,24 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
       .filter((o) => !o.deleted)
       .map((o) => {
         const v = latest(o);
-        return { id: `${this.base(vault)}/secrets/${o.name}`, attributes: this.attributes(vault, v), ...(v.tags ? { tags: v.tags } : {}), ...(v.contentType !== undefined ? { contentType: v.contentType } : {}) };
+        return {
+          id: `${this.base(vault)}/secrets/${o.name}`,
+          attributes: this.attributes(vault, v),
+          ...(v.tags ? { tags: v.tags } : {}),
+          ...(v.contentType !== undefined ? { contentType: v.contentType } : {}),
+        };
       });
     return this.page(vault, req, '/secrets', items);
   }
 
   private listSecretVersions(vault: VaultRecord, name: string, req: SimRequest): SimResponse {
     const obj = this.liveObject<SecretVersion>(vault, 'secrets', name);
-    const items = obj.versions.map((v) => ({ id: `${this.base(vault)}/secrets/${obj.name}/${v.version}`, attributes: this.attributes(vault, v), ...(v.tags ? { tags: v.tags } : {}), ...(v.contentType !== undefined ? { contentType: v.contentType } : {}) }));
+    const items = obj.versions.map((v) => ({
+      id: `${this.base(vault)}/secrets/${obj.name}/${v.version}`,
+      attributes: this.attributes(vault, v),
+      ...(v.tags ? { tags: v.tags } : {}),
+      ...(v.contentType !== undefined ? { contentType: v.contentType } : {}),
+    }));
     return this.page(vault, req, `/secrets/${obj.name}/versions`, items);
   }
 
@@ -373,7 +505,8 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
       throw new SimError(400, 'BadParameter', `Key type '${String(kty)}' is not supported by the simulator; use RSA or RSA-HSM.`);
     }
     const keySize = body.key_size === undefined ? 2048 : body.key_size;
-    if (keySize !== 2048 && keySize !== 3072 && keySize !== 4096) throw new SimError(400, 'BadParameter', `Invalid key size ${String(keySize)}; RSA keys are 2048, 3072 or 4096 bits.`);
+    if (keySize !== 2048 && keySize !== 3072 && keySize !== 4096)
+      throw new SimError(400, 'BadParameter', `Invalid key size ${String(keySize)}; RSA keys are 2048, 3072 or 4096 bits.`);
     const exponent = body.public_exponent === undefined ? 65537 : body.public_exponent;
     if (exponent !== 65537 && exponent !== 3) throw new SimError(400, 'BadParameter', `Invalid public exponent ${String(exponent)}.`);
     this.refuseIfDeleted(vault, name);
@@ -387,7 +520,8 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     const body = objectBody(req);
     const jwk = body.key as Record<string, unknown> | undefined;
     if (!jwk || typeof jwk !== 'object') throw new SimError(400, 'BadParameter', "Property 'key' (a JSON web key) is required.");
-    if (jwk.kty !== 'RSA' && jwk.kty !== 'RSA-HSM') throw new SimError(400, 'BadParameter', `Key type '${String(jwk.kty)}' is not supported by the simulator; import RSA keys.`);
+    if (jwk.kty !== 'RSA' && jwk.kty !== 'RSA-HSM')
+      throw new SimError(400, 'BadParameter', `Key type '${String(jwk.kty)}' is not supported by the simulator; import RSA keys.`);
     let material;
     try {
       material = importRsaJwk(jwk);
@@ -396,17 +530,32 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     }
     this.refuseIfDeleted(vault, name);
     const kty = body.Hsm === true || jwk.kty === 'RSA-HSM' ? 'RSA-HSM' : 'RSA';
-    const v = this.storeKeyVersion(vault, name, kty, material.bits, material, { key_ops: jwk.key_ops, attributes: body.attributes, tags: body.tags });
+    const v = this.storeKeyVersion(vault, name, kty, material.bits, material, {
+      key_ops: jwk.key_ops,
+      attributes: body.attributes,
+      tags: body.tags,
+    });
     return { status: 200, body: this.keyBundle(vault, this.vaultObjects(vault).keys[name.toLowerCase()]!.name, v) };
   }
 
   private refuseIfDeleted(vault: VaultRecord, name: string): void {
     if (this.vaultObjects(vault).keys[name.toLowerCase()]?.deleted) {
-      throw new SimError(409, 'Conflict/ObjectIsDeletedButRecoverable', `Key ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged.`);
+      throw new SimError(
+        409,
+        'Conflict/ObjectIsDeletedButRecoverable',
+        `Key ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged.`,
+      );
     }
   }
 
-  private storeKeyVersion(vault: VaultRecord, name: string, kty: 'RSA' | 'RSA-HSM', keySize: number, material: { privatePem: string; n: string; e: string }, body: Record<string, unknown>): KeyVersion {
+  private storeKeyVersion(
+    vault: VaultRecord,
+    name: string,
+    kty: 'RSA' | 'RSA-HSM',
+    keySize: number,
+    material: { privatePem: string; n: string; e: string },
+    body: Record<string, unknown>,
+  ): KeyVersion {
     const objects = this.vaultObjects(vault);
     const key = name.toLowerCase();
     let obj = objects.keys[key];
@@ -417,7 +566,21 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     const keyOps = keyOpsOf(body.key_ops);
     const attrs = attributesOf(body.attributes);
     const now = this.nowSec();
-    const v: KeyVersion = { version: newVersion(), kty, keySize, keyOps, privatePem: material.privatePem, n: material.n, e: material.e, tags: tagsOf(body.tags), enabled: attrs.enabled ?? true, nbf: attrs.nbf, exp: attrs.exp, created: now, updated: now };
+    const v: KeyVersion = {
+      version: newVersion(),
+      kty,
+      keySize,
+      keyOps,
+      privatePem: material.privatePem,
+      n: material.n,
+      e: material.e,
+      tags: tagsOf(body.tags),
+      enabled: attrs.enabled ?? true,
+      nbf: attrs.nbf,
+      exp: attrs.exp,
+      created: now,
+      updated: now,
+    };
     obj.versions.push(v);
     this.publish(vault, 'KeyNewVersionCreated', 'Key', obj.name, v);
     return v;
@@ -444,14 +607,22 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
       .filter((o) => !o.deleted)
       .map((o) => {
         const v = latest(o);
-        return { kid: `${this.base(vault)}/keys/${o.name}`, attributes: this.attributes(vault, v, { exportable: false }), ...(v.tags ? { tags: v.tags } : {}) };
+        return {
+          kid: `${this.base(vault)}/keys/${o.name}`,
+          attributes: this.attributes(vault, v, { exportable: false }),
+          ...(v.tags ? { tags: v.tags } : {}),
+        };
       });
     return this.page(vault, req, '/keys', items);
   }
 
   private listKeyVersions(vault: VaultRecord, name: string, req: SimRequest): SimResponse {
     const obj = this.liveObject<KeyVersion>(vault, 'keys', name);
-    const items = obj.versions.map((v) => ({ kid: `${this.base(vault)}/keys/${obj.name}/${v.version}`, attributes: this.attributes(vault, v, { exportable: false }), ...(v.tags ? { tags: v.tags } : {}) }));
+    const items = obj.versions.map((v) => ({
+      kid: `${this.base(vault)}/keys/${obj.name}/${v.version}`,
+      attributes: this.attributes(vault, v, { exportable: false }),
+      ...(v.tags ? { tags: v.tags } : {}),
+    }));
     return this.page(vault, req, `/keys/${obj.name}/versions`, items);
   }
 
@@ -473,13 +644,23 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
   private applyKeyOperation(v: KeyVersion, op: KeyPermission, alg: WrapAlgorithm, input: Buffer): Buffer {
     const nowSec = this.nowSec();
     if (!v.enabled) throw new SimError(403, 'Forbidden/KeyDisabled', `Operation ${op} is not allowed on a disabled key.`);
-    if ((v.exp !== undefined && v.exp <= nowSec) || (v.nbf !== undefined && v.nbf > nowSec)) throw new SimError(403, 'Forbidden/KeyExpired', `Operation ${op} is not allowed on an expired or not-yet-valid key.`);
-    if (!v.keyOps.some((k) => k.toLowerCase() === op.toLowerCase())) throw new SimError(403, 'Forbidden/KeyOperationForbidden', `Operation ${op} is not permitted on this key (key_ops: ${v.keyOps.join(', ')}).`);
+    if ((v.exp !== undefined && v.exp <= nowSec) || (v.nbf !== undefined && v.nbf > nowSec))
+      throw new SimError(403, 'Forbidden/KeyExpired', `Operation ${op} is not allowed on an expired or not-yet-valid key.`);
+    if (!v.keyOps.some((k) => k.toLowerCase() === op.toLowerCase()))
+      throw new SimError(
+        403,
+        'Forbidden/KeyOperationForbidden',
+        `Operation ${op} is not permitted on this key (key_ops: ${v.keyOps.join(', ')}).`,
+      );
     const encrypting = op === 'wrapKey' || op === 'encrypt';
     try {
       return encrypting ? wrap(v, alg, input) : unwrap(v, alg, input);
     } catch (err) {
-      throw new SimError(400, 'BadParameter', `${op} failed: ${encrypting ? 'the value is too long for the key and algorithm' : 'the value was not produced by this key with this algorithm'} (${(err as Error).message.split('\n')[0]}).`);
+      throw new SimError(
+        400,
+        'BadParameter',
+        `${op} failed: ${encrypting ? 'the value is too long for the key and algorithm' : 'the value was not produced by this key with this algorithm'} (${(err as Error).message.split('\n')[0]}).`,
+      );
     }
   }
 
@@ -489,7 +670,10 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     const obj = this.liveObject<SecretVersion | KeyVersion>(vault, kind, name);
     const objects = this.vaultObjects(vault);
     const latestVersion = latest(obj);
-    const bundle = kind === 'secrets' ? this.secretBundle(vault, obj.name, latestVersion as SecretVersion, false) : this.keyBundle(vault, obj.name, latestVersion as KeyVersion);
+    const bundle =
+      kind === 'secrets'
+        ? this.secretBundle(vault, obj.name, latestVersion as SecretVersion, false)
+        : this.keyBundle(vault, obj.name, latestVersion as KeyVersion);
     if (!vault.enableSoftDelete) {
       delete objects[kind][name.toLowerCase()];
       return { status: 200, body: bundle };
@@ -500,20 +684,30 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
   }
 
   private deletedFields(vault: VaultRecord, kind: 'secrets' | 'keys', obj: StoredObject<unknown>) {
-    return { recoveryId: `${this.base(vault)}/deleted${kind}/${obj.name}`, deletedDate: obj.deleted!.deletedDate, scheduledPurgeDate: obj.deleted!.scheduledPurgeDate };
+    return {
+      recoveryId: `${this.base(vault)}/deleted${kind}/${obj.name}`,
+      deletedDate: obj.deleted!.deletedDate,
+      scheduledPurgeDate: obj.deleted!.scheduledPurgeDate,
+    };
   }
 
   private deletedObject(vault: VaultRecord, kind: 'secrets' | 'keys', name: string): StoredObject<SecretVersion | KeyVersion> {
     validName(kind, name);
     const obj = this.vaultObjects(vault)[kind][name.toLowerCase()];
-    if (!obj?.deleted) throw new SimError(404, kind === 'secrets' ? 'SecretNotFound' : 'KeyNotFound', `Deleted ${kind === 'secrets' ? 'Secret' : 'Key'} not found`);
+    if (!obj?.deleted)
+      throw new SimError(
+        404,
+        kind === 'secrets' ? 'SecretNotFound' : 'KeyNotFound',
+        `Deleted ${kind === 'secrets' ? 'Secret' : 'Key'} not found`,
+      );
     return obj;
   }
 
   private getDeleted(vault: VaultRecord, kind: 'secrets' | 'keys', name: string): SimResponse {
     const obj = this.deletedObject(vault, kind, name);
     const v = latest(obj);
-    const bundle = kind === 'secrets' ? this.secretBundle(vault, obj.name, v as SecretVersion, false) : this.keyBundle(vault, obj.name, v as KeyVersion);
+    const bundle =
+      kind === 'secrets' ? this.secretBundle(vault, obj.name, v as SecretVersion, false) : this.keyBundle(vault, obj.name, v as KeyVersion);
     return { status: 200, body: { ...this.deletedFields(vault, kind, obj), ...bundle } };
   }
 
@@ -522,8 +716,14 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
       .filter((o) => o.deleted)
       .map((o) => {
         const v = latest(o);
-        const idField = kind === 'secrets' ? { id: `${this.base(vault)}/secrets/${o.name}` } : { kid: `${this.base(vault)}/keys/${o.name}` };
-        return { ...this.deletedFields(vault, kind, o), ...idField, attributes: this.attributes(vault, v), ...(v.tags ? { tags: v.tags } : {}) };
+        const idField =
+          kind === 'secrets' ? { id: `${this.base(vault)}/secrets/${o.name}` } : { kid: `${this.base(vault)}/keys/${o.name}` };
+        return {
+          ...this.deletedFields(vault, kind, o),
+          ...idField,
+          attributes: this.attributes(vault, v),
+          ...(v.tags ? { tags: v.tags } : {}),
+        };
       });
     return this.page(vault, req, `/deleted${kind}`, items);
   }
@@ -531,7 +731,11 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
   private purge(vault: VaultRecord, kind: 'secrets' | 'keys', name: string): SimResponse {
     const obj = this.deletedObject(vault, kind, name);
     if (vault.enablePurgeProtection) {
-      throw new SimError(403, 'Forbidden/PurgeProtected', `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.`);
+      throw new SimError(
+        403,
+        'Forbidden/PurgeProtected',
+        `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.`,
+      );
     }
     delete this.vaultObjects(vault)[kind][obj.name.toLowerCase()];
     return { status: 204 };
@@ -541,7 +745,13 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     const obj = this.deletedObject(vault, kind, name);
     delete obj.deleted;
     const v = latest(obj);
-    return { status: 200, body: kind === 'secrets' ? this.secretBundle(vault, obj.name, v as SecretVersion, false) : this.keyBundle(vault, obj.name, v as KeyVersion) };
+    return {
+      status: 200,
+      body:
+        kind === 'secrets'
+          ? this.secretBundle(vault, obj.name, v as SecretVersion, false)
+          : this.keyBundle(vault, obj.name, v as KeyVersion),
+    };
   }
 
   // ------------------------------------------------------------------ paging & events
@@ -549,14 +759,24 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
   private page(vault: VaultRecord, req: SimRequest, path: string, items: unknown[]): SimResponse {
     const maxParam = req.query.get('maxresults');
     const max = maxParam === null ? PAGE_SIZE : Number(maxParam);
-    if (!Number.isInteger(max) || max < 1 || max > PAGE_SIZE) throw new SimError(400, 'BadParameter', `maxresults must be an integer between 1 and ${PAGE_SIZE}.`);
+    if (!Number.isInteger(max) || max < 1 || max > PAGE_SIZE)
+      throw new SimError(400, 'BadParameter', `maxresults must be an integer between 1 and ${PAGE_SIZE}.`);
     const skip = decodeSkipToken(req.query.get('$skiptoken'));
     const value = items.slice(skip, skip + max);
-    const next = skip + max < items.length ? `${this.base(vault)}${path}?api-version=${req.query.get('api-version')}&$skiptoken=${Buffer.from(String(skip + max)).toString('base64url')}&maxresults=${max}` : null;
+    const next =
+      skip + max < items.length
+        ? `${this.base(vault)}${path}?api-version=${req.query.get('api-version')}&$skiptoken=${Buffer.from(String(skip + max)).toString('base64url')}&maxresults=${max}`
+        : null;
     return { status: 200, body: { value, nextLink: next } };
   }
 
-  private publish(vault: VaultRecord, type: string, objectType: 'Secret' | 'Key', name: string, v: { version: string; nbf?: number; exp?: number }): void {
+  private publish(
+    vault: VaultRecord,
+    type: string,
+    objectType: 'Secret' | 'Key',
+    name: string,
+    v: { version: string; nbf?: number; exp?: number },
+  ): void {
     const collection = objectType === 'Secret' ? 'secrets' : 'keys';
     this.ctx.events.publish(vault.id, [
       {
@@ -565,7 +785,15 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
         subject: name,
         eventType: `Microsoft.KeyVault.${type}`,
         eventTime: new Date(this.ctx.clock.now()).toISOString(),
-        data: { Id: `${this.base(vault)}/${collection}/${name}/${v.version}`, VaultName: vault.name, ObjectType: objectType, ObjectName: name, Version: v.version, NBF: v.nbf ?? null, EXP: v.exp ?? null },
+        data: {
+          Id: `${this.base(vault)}/${collection}/${name}/${v.version}`,
+          VaultName: vault.name,
+          ObjectType: objectType,
+          ObjectName: name,
+          Version: v.version,
+          NBF: v.nbf ?? null,
+          EXP: v.exp ?? null,
+        },
         dataVersion: '1',
         metadataVersion: '1',
       },
@@ -574,7 +802,13 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
 
   // ------------------------------------------------------------------ platform (ADE)
 
-  setSecretAsPlatform(vaultName: string, secretName: string, value: string, tags: Record<string, string>, contentType: string): { id: string; version: string } {
+  setSecretAsPlatform(
+    vaultName: string,
+    secretName: string,
+    value: string,
+    tags: Record<string, string>,
+    contentType: string,
+  ): { id: string; version: string } {
     const vault = this.platformVault(vaultName, 'set');
     validName('secrets', secretName);
     const v = this.createSecretVersion(vault, secretName, value, { ...tags }, contentType, {});
@@ -601,7 +835,8 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
   private platformKeyOp(keyUrl: string, algorithm: string, op: 'wrapKey' | 'unwrapKey', input: Buffer): Buffer {
     const ref = parseObjectUrl(keyUrl, 'keys');
     const vault = this.platformVault(ref.vault, op);
-    if (!(WRAP_ALGORITHMS as readonly string[]).includes(algorithm)) throw new SimError(400, 'BadParameter', `Invalid algorithm '${algorithm}'; RSA keys support ${WRAP_ALGORITHMS.join(', ')}.`);
+    if (!(WRAP_ALGORITHMS as readonly string[]).includes(algorithm))
+      throw new SimError(400, 'BadParameter', `Invalid algorithm '${algorithm}'; RSA keys support ${WRAP_ALGORITHMS.join(', ')}.`);
     const obj = this.liveObject<KeyVersion>(vault, 'keys', ref.name);
     return this.applyKeyOperation(this.version(obj, 'keys', ref.version), op, algorithm as WrapAlgorithm, input);
   }
@@ -619,7 +854,11 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     const vault = this.findVault(vaultName);
     if (!vault) throw new SimError(404, 'VaultNotFound', `The key vault '${vaultName}' was not found.`);
     if (!vault.enabledForDiskEncryption) {
-      throw new SimError(403, 'Forbidden', `The key vault '${vault.name}' is not enabled for disk encryption: Azure Disk Encryption may not ${operation} secrets or keys in it. Set enabledForDiskEncryption on the vault.`);
+      throw new SimError(
+        403,
+        'Forbidden',
+        `The key vault '${vault.name}' is not enabled for disk encryption: Azure Disk Encryption may not ${operation} secrets or keys in it. Set enabledForDiskEncryption on the vault.`,
+      );
     }
     return vault;
   }
@@ -635,7 +874,8 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
         const next = { ...this.limits };
         for (const k of Object.keys(DEFAULT_KV_LIMITS) as (keyof KeyVaultLimits)[]) {
           if (body[k] === undefined) continue;
-          if (k === 'enabled' ? typeof body[k] !== 'boolean' : !(typeof body[k] === 'number' && (body[k] as number) > 0)) throw new SimError(400, 'BadRequest', `limit '${k}' has an invalid value ${JSON.stringify(body[k])}`);
+          if (k === 'enabled' ? typeof body[k] !== 'boolean' : !(typeof body[k] === 'number' && (body[k] as number) > 0))
+            throw new SimError(400, 'BadRequest', `limit '${k}' has an invalid value ${JSON.stringify(body[k])}`);
           (next as Record<string, unknown>)[k] = body[k];
         }
         this.limits = next;
@@ -670,7 +910,7 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     if (req.method === 'PATCH') {
       const targets = version ? obj.versions.filter((v) => v.version.toLowerCase() === version.toLowerCase()) : obj.versions;
       if (targets.length === 0) throw notFound(kind, `${objName}/${version}`);
-      if (typeof body.enabled !== 'boolean') throw new SimError(400, 'BadRequest', "PATCH needs { enabled: boolean }");
+      if (typeof body.enabled !== 'boolean') throw new SimError(400, 'BadRequest', 'PATCH needs { enabled: boolean }');
       for (const v of targets) {
         v.enabled = body.enabled;
         v.updated = this.nowSec();
@@ -681,8 +921,10 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
   }
 
   private putLocalVault(name: string, body: Record<string, unknown>): SimResponse {
-    if (this.armMounted()) throw new SimError(409, 'Conflict', 'Resource Manager is mounted: create vaults through Microsoft.KeyVault/vaults instead.');
-    if (!/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/.test(name)) throw new SimError(400, 'BadRequest', `'${name}' is not a valid vault name (3-24 letters, digits and hyphens).`);
+    if (this.armMounted())
+      throw new SimError(409, 'Conflict', 'Resource Manager is mounted: create vaults through Microsoft.KeyVault/vaults instead.');
+    if (!/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/.test(name))
+      throw new SimError(400, 'BadRequest', `'${name}' is not a valid vault name (3-24 letters, digits and hyphens).`);
     const subscriptionId = typeof body.subscriptionId === 'string' ? body.subscriptionId : '00000000-0000-0000-0000-000000000000';
     const resourceGroup = typeof body.resourceGroup === 'string' ? body.resourceGroup : 'rg';
     const record: VaultRecord = {
@@ -709,7 +951,11 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
 
   private describeVault(vault: VaultRecord) {
     const objects = this.vaultObjects(vault);
-    const describe = (o: StoredObject<SecretVersion | KeyVersion>) => ({ name: o.name, deleted: Boolean(o.deleted), versions: o.versions.map((v) => ({ version: v.version, enabled: v.enabled, tags: v.tags ?? {} })) });
+    const describe = (o: StoredObject<SecretVersion | KeyVersion>) => ({
+      name: o.name,
+      deleted: Boolean(o.deleted),
+      versions: o.versions.map((v) => ({ version: v.version, enabled: v.enabled, tags: v.tags ?? {} })),
+    });
     return { vault: vault.name, secrets: Object.values(objects.secrets).map(describe), keys: Object.values(objects.keys).map(describe) };
   }
 }
@@ -729,8 +975,16 @@ export function hasPermission(policies: AccessPolicyEntry[], principal: Principa
 
 function notFound(kind: 'secrets' | 'keys', name: string): SimError {
   return kind === 'secrets'
-    ? new SimError(404, 'SecretNotFound', `A secret with (name/id) ${name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`)
-    : new SimError(404, 'KeyNotFound', `A key with (name/id) ${name} was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`);
+    ? new SimError(
+        404,
+        'SecretNotFound',
+        `A secret with (name/id) ${name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
+      )
+    : new SimError(
+        404,
+        'KeyNotFound',
+        `A key with (name/id) ${name} was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
+      );
 }
 
 function validName(_kind: 'secrets' | 'keys', name: string): void {
@@ -739,31 +993,40 @@ function validName(_kind: 'secrets' | 'keys', name: string): void {
 
 function objectBody(req: SimRequest): Record<string, unknown> {
   if (req.body.length === 0) throw new SimError(400, 'BadParameter', 'The request body is required.');
-  if (typeof req.json !== 'object' || req.json === null || Array.isArray(req.json)) throw new SimError(400, 'BadParameter', 'The request body must be a JSON object (Content-Type: application/json).');
+  if (typeof req.json !== 'object' || req.json === null || Array.isArray(req.json))
+    throw new SimError(400, 'BadParameter', 'The request body must be a JSON object (Content-Type: application/json).');
   return req.json as Record<string, unknown>;
 }
 
 function optionalStringField(body: Record<string, unknown>, name: string): string | undefined {
   const v = body[name];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || v.length > 255) throw new SimError(400, 'BadParameter', `Property '${name}' must be a string of at most 255 characters.`);
+  if (typeof v !== 'string' || v.length > 255)
+    throw new SimError(400, 'BadParameter', `Property '${name}' must be a string of at most 255 characters.`);
   return v;
 }
 
 function tagsOf(value: unknown): Record<string, string> | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'object' || Array.isArray(value)) throw new SimError(400, 'BadParameter', "Property 'tags' must be an object of strings.");
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new SimError(400, 'BadParameter', "Property 'tags' must be an object of strings.");
   const entries = Object.entries(value as Record<string, unknown>);
   if (entries.length > MAX_TAGS) throw new SimError(400, 'BadParameter', `Too many tags: at most ${MAX_TAGS} are allowed.`);
   for (const [k, v] of entries) {
-    if (typeof v !== 'string' || k.length > 512 || v.length > 512) throw new SimError(400, 'BadParameter', `Tag '${k.slice(0, 64)}' must have a string value; names and values are at most 512 characters.`);
+    if (typeof v !== 'string' || k.length > 512 || v.length > 512)
+      throw new SimError(
+        400,
+        'BadParameter',
+        `Tag '${k.slice(0, 64)}' must have a string value; names and values are at most 512 characters.`,
+      );
   }
   return value as Record<string, string>;
 }
 
 function attributesOf(value: unknown): { enabled?: boolean; nbf?: number; exp?: number } {
   if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new SimError(400, 'BadParameter', "Property 'attributes' must be an object.");
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new SimError(400, 'BadParameter', "Property 'attributes' must be an object.");
   const a = value as Record<string, unknown>;
   const out: { enabled?: boolean; nbf?: number; exp?: number } = {};
   if (a.enabled !== undefined) {
@@ -772,7 +1035,8 @@ function attributesOf(value: unknown): { enabled?: boolean; nbf?: number; exp?: 
   }
   for (const k of ['nbf', 'exp'] as const) {
     if (a[k] === undefined || a[k] === null) continue;
-    if (typeof a[k] !== 'number' || !Number.isFinite(a[k])) throw new SimError(400, 'BadParameter', `Attribute '${k}' must be a number of seconds since 1970.`);
+    if (typeof a[k] !== 'number' || !Number.isFinite(a[k]))
+      throw new SimError(400, 'BadParameter', `Attribute '${k}' must be a number of seconds since 1970.`);
     out[k] = a[k];
   }
   return out;
@@ -809,8 +1073,20 @@ export function parseObjectUrl(url: string, collection: 'secrets' | 'keys'): { v
   const seg = parsed.pathname.split('/').filter(Boolean);
   // URL() drops a default :443, but ADE rejects any explicit port (ade.md §11).
   const explicitPort = /^https:\/\/[^/]+:\d+/i.test(url);
-  if (parsed.protocol !== 'https:' || !host || explicitPort || seg[0] !== collection || seg.length < 2 || seg.length > 3 || (seg[2] !== undefined && !VERSION.test(seg[2]))) {
-    throw new SimError(400, 'BadParameter', `'${url}' is not a Key Vault ${collection} URL of the form https://<vault>.vault.azure.net/${collection}/<name>/<version>.`);
+  if (
+    parsed.protocol !== 'https:' ||
+    !host ||
+    explicitPort ||
+    seg[0] !== collection ||
+    seg.length < 2 ||
+    seg.length > 3 ||
+    (seg[2] !== undefined && !VERSION.test(seg[2]))
+  ) {
+    throw new SimError(
+      400,
+      'BadParameter',
+      `'${url}' is not a Key Vault ${collection} URL of the form https://<vault>.vault.azure.net/${collection}/<name>/<version>.`,
+    );
   }
   return { vault: host[1]!, name: seg[1]!, version: seg[2] };
 }

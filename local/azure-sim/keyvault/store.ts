@@ -2,7 +2,16 @@
  * Key Vault object store: secrets and RSA keys with versions, attributes, tags and soft-delete
  * state, per vault. Pure data + crypto; the HTTP layer (service.ts) enforces auth and shapes.
  */
-import { createPrivateKey, createPublicKey, generateKeyPair, privateDecrypt, publicEncrypt, randomBytes, constants, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+  constants,
+  type KeyObject,
+} from 'node:crypto';
 import forge from 'node-forge';
 
 export interface ObjectAttributes {
@@ -87,7 +96,10 @@ export function importRsaJwk(jwk: Record<string, unknown>): { privatePem: string
 export function wrap(key: KeyVersion, alg: WrapAlgorithm, plaintext: Buffer): Buffer {
   const publicKey = createPublicKey(createPrivateKey(key.privatePem));
   if (alg === 'RSA1_5') return publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, plaintext);
-  return publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: alg === 'RSA-OAEP-256' ? 'sha256' : 'sha1' }, plaintext);
+  return publicEncrypt(
+    { key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: alg === 'RSA-OAEP-256' ? 'sha256' : 'sha1' },
+    plaintext,
+  );
 }
 
 export function unwrap(key: KeyVersion, alg: WrapAlgorithm, wrapped: Buffer): Buffer {
@@ -96,7 +108,14 @@ export function unwrap(key: KeyVersion, alg: WrapAlgorithm, wrapped: Buffer): Bu
     const forgeKey = forge.pki.privateKeyFromPem(pkcs1Pem(key.privatePem));
     return Buffer.from(forgeKey.decrypt(wrapped.toString('binary'), 'RSAES-PKCS1-V1_5'), 'binary');
   }
-  return privateDecrypt({ key: createPrivateKey(key.privatePem), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: alg === 'RSA-OAEP-256' ? 'sha256' : 'sha1' }, wrapped);
+  return privateDecrypt(
+    {
+      key: createPrivateKey(key.privatePem),
+      padding: constants.RSA_PKCS1_OAEP_PADDING,
+      oaepHash: alg === 'RSA-OAEP-256' ? 'sha256' : 'sha1',
+    },
+    wrapped,
+  );
 }
 
 function pkcs1Pem(pkcs8Pem: string): string {

@@ -9,8 +9,18 @@
 import { randomUUID } from 'node:crypto';
 import type { DurableEngineOptions, FunctionRuntime, HostClock, HostLogger, RpcTypedData } from '../contract';
 import {
-  ActionType, ACTION_TYPE_NAMES, actionLabel, EventType, flattenActions, historyEvent, HistoryEvent, parseJsonText,
-  processedInputToJsonText, retryDelayMs, RetryOptionsJson, toJsonText,
+  ActionType,
+  ACTION_TYPE_NAMES,
+  actionLabel,
+  EventType,
+  flattenActions,
+  historyEvent,
+  HistoryEvent,
+  parseJsonText,
+  processedInputToJsonText,
+  retryDelayMs,
+  RetryOptionsJson,
+  toJsonText,
 } from './history';
 import { DurableStore, InstanceRow, MessageRow, NewMessage, RuntimeStatus, TERMINAL_STATUSES } from './store';
 
@@ -37,11 +47,15 @@ interface RetryRecord {
   waitingOnTimer: boolean;
 }
 
-type OrchPayload =
-  | { event: HistoryEvent }
-  | { control: 'terminate' | 'suspend' | 'resume'; reason?: string };
+type OrchPayload = { event: HistoryEvent } | { control: 'terminate' | 'suspend' | 'resume'; reason?: string };
 
-interface ActivityPayload { instanceId: string; executionId: string; taskId: number; name: string; input: string }
+interface ActivityPayload {
+  instanceId: string;
+  executionId: string;
+  taskId: number;
+  name: string;
+  input: string;
+}
 
 interface EntityPayload {
   op: 'signal' | 'call' | 'lock' | 'release';
@@ -81,7 +95,11 @@ function decodeTypedData(data: RpcTypedData | undefined): unknown {
   if (!data) return undefined;
   if (data.json !== undefined && data.json !== null) return JSON.parse(data.json);
   if (data.string !== undefined && data.string !== null) {
-    try { return JSON.parse(data.string); } catch { return data.string; }
+    try {
+      return JSON.parse(data.string);
+    } catch {
+      return data.string;
+    }
   }
   if (data.int !== undefined && data.int !== null) return Number(data.int);
   if (data.double !== undefined && data.double !== null) return data.double;
@@ -182,7 +200,11 @@ export class DurableDispatcher {
     return new Promise((resolve) => {
       const set = this.completionWaiters.get(instanceId) ?? new Set();
       this.completionWaiters.set(instanceId, set);
-      const done = () => { clearTimeout(timer); set.delete(done); resolve(); };
+      const done = () => {
+        clearTimeout(timer);
+        set.delete(done);
+        resolve();
+      };
       const timer = setTimeout(done, timeoutMs);
       set.add(done);
     });
@@ -192,8 +214,14 @@ export class DurableDispatcher {
     const now = this.clock.now();
     const orchPending = [...this.orchReady].some((id) => this.nextOrchMessage(id, now) !== undefined);
     const entityPending = [...this.entityReady].some((id) => this.nextEntityMessage(id, now) !== undefined);
-    return !orchPending && !entityPending && this.orchBusy.size === 0 && this.entityBusy.size === 0
-      && this.activityQueue.length === 0 && this.activityInFlight.size === 0;
+    return (
+      !orchPending &&
+      !entityPending &&
+      this.orchBusy.size === 0 &&
+      this.entityBusy.size === 0 &&
+      this.activityQueue.length === 0 &&
+      this.activityInFlight.size === 0
+    );
   }
 
   private notifyIdle(force = false): void {
@@ -248,21 +276,34 @@ export class DurableDispatcher {
       if (this.orchBusy.has(id)) continue;
       this.orchReady.delete(id);
       this.orchBusy.add(id);
-      void this.guard('orchestration', id, () => this.runOrchestrationEpisode(id), (message) => this.failInstanceOnHostError(id, message))
-        .finally(() => this.afterWork(this.orchBusy, this.orchReady, id));
+      void this.guard(
+        'orchestration',
+        id,
+        () => this.runOrchestrationEpisode(id),
+        (message) => this.failInstanceOnHostError(id, message),
+      ).finally(() => this.afterWork(this.orchBusy, this.orchReady, id));
     }
     for (const id of this.entityReady) {
       if (this.entityBusy.has(id)) continue;
       this.entityReady.delete(id);
       this.entityBusy.add(id);
-      void this.guard('entity', id, () => this.runEntityEpisode(id), () => this.dropEntityMessageOnHostError(id))
-        .finally(() => this.afterWork(this.entityBusy, this.entityReady, id));
+      void this.guard(
+        'entity',
+        id,
+        () => this.runEntityEpisode(id),
+        () => this.dropEntityMessageOnHostError(id),
+      ).finally(() => this.afterWork(this.entityBusy, this.entityReady, id));
     }
     while (this.activityInFlight.size < this.activityLimit && this.activityQueue.length > 0) {
       const m = this.activityQueue.shift()!;
       this.activityQueued.delete(m.id);
       this.activityInFlight.add(m.id);
-      void this.guard('activity', m.target, () => this.runActivity(m), () => undefined).finally(() => {
+      void this.guard(
+        'activity',
+        m.target,
+        () => this.runActivity(m),
+        () => undefined,
+      ).finally(() => {
         this.activityInFlight.delete(m.id);
         this.pump();
         this.notifyIdle();
@@ -285,7 +326,12 @@ export class DurableDispatcher {
       try {
         onError(message);
       } catch (again) {
-        this.logger.log('error', 'Host.Triggers.DurableTask', `could not record the host error for ${kind} '${target}': ${again instanceof Error ? again.message : String(again)}`, { kind, target });
+        this.logger.log(
+          'error',
+          'Host.Triggers.DurableTask',
+          `could not record the host error for ${kind} '${target}': ${again instanceof Error ? again.message : String(again)}`,
+          { kind, target },
+        );
       }
     }
   }
@@ -297,7 +343,9 @@ export class DurableDispatcher {
       this.store.deleteMessagesFor('orch', instanceId);
       if (!inst || TERMINAL_STATUSES.has(inst.status)) return;
       const output = toJsonText(`Host error while running orchestrator function '${inst.name}': ${message}`);
-      this.store.appendHistory(instanceId, [historyEvent(EventType.ExecutionCompleted, now, { OrchestrationStatus: 'Failed', Result: output })]);
+      this.store.appendHistory(instanceId, [
+        historyEvent(EventType.ExecutionCompleted, now, { OrchestrationStatus: 'Failed', Result: output }),
+      ]);
       this.store.updateInstance({ ...inst, status: 'Failed', output, updatedAt: now });
     });
     this.notifyTerminal(instanceId);
@@ -343,7 +391,8 @@ export class DurableDispatcher {
 
   startOrchestration(opts: StartOptions): string {
     const fn = this.runtime.get(opts.name);
-    if (!fn || fn.trigger.type !== 'orchestrationTrigger') throw new UnknownFunctionError(`The function '${opts.name}' doesn't exist, is disabled, or is not an orchestrator function.`);
+    if (!fn || fn.trigger.type !== 'orchestrationTrigger')
+      throw new UnknownFunctionError(`The function '${opts.name}' doesn't exist, is disabled, or is not an orchestrator function.`);
     const instanceId = opts.instanceId || randomUUID().replace(/-/g, '');
     const now = this.clock.now();
     this.commit((queue) => {
@@ -355,8 +404,16 @@ export class DurableDispatcher {
         this.store.deleteInstance(instanceId);
       }
       this.store.insertInstance({
-        id: instanceId, name: opts.name, status: 'Pending', input: opts.input, output: null, customStatus: null,
-        createdAt: now, updatedAt: now, parentId: opts.parentId ?? null, parentTaskId: opts.parentTaskId ?? null,
+        id: instanceId,
+        name: opts.name,
+        status: 'Pending',
+        input: opts.input,
+        output: null,
+        customStatus: null,
+        createdAt: now,
+        updatedAt: now,
+        parentId: opts.parentId ?? null,
+        parentTaskId: opts.parentTaskId ?? null,
         state: JSON.stringify(newState()),
       });
       queue(this.executionStartedMessage(instanceId, opts.name, opts.input, now, opts.parentId));
@@ -364,9 +421,18 @@ export class DurableDispatcher {
     return instanceId;
   }
 
-  private executionStartedMessage(instanceId: string, name: string, input: string | null, now: number, parentId?: string | null): NewMessage {
+  private executionStartedMessage(
+    instanceId: string,
+    name: string,
+    input: string | null,
+    now: number,
+    parentId?: string | null,
+  ): NewMessage {
     const event = historyEvent(EventType.ExecutionStarted, now, {
-      Name: name, Input: input ?? 'null', Version: '', OrchestrationInstance: { InstanceId: instanceId },
+      Name: name,
+      Input: input ?? 'null',
+      Version: '',
+      OrchestrationInstance: { InstanceId: instanceId },
       ...(parentId ? { ParentInstance: { OrchestrationInstance: { InstanceId: parentId } } } : {}),
     });
     return { kind: 'orch', target: instanceId, payload: { event } satisfies OrchPayload, dueAt: now };
@@ -375,7 +441,12 @@ export class DurableDispatcher {
   raiseEvent(instanceId: string, eventName: string, inputJson: string | null): void {
     const now = this.clock.now();
     this.commit((queue) => {
-      queue({ kind: 'orch', target: instanceId, dueAt: now, payload: { event: historyEvent(EventType.EventRaised, now, { Name: eventName, Input: inputJson ?? '' }) } });
+      queue({
+        kind: 'orch',
+        target: instanceId,
+        dueAt: now,
+        payload: { event: historyEvent(EventType.EventRaised, now, { Name: eventName, Input: inputJson ?? '' }) },
+      });
     });
   }
 
@@ -386,16 +457,22 @@ export class DurableDispatcher {
 
   purge(instanceId: string): boolean {
     let existed = false;
-    this.commit(() => { existed = this.store.deleteInstance(instanceId); });
+    this.commit(() => {
+      existed = this.store.deleteInstance(instanceId);
+    });
     return existed;
   }
 
   signalEntity(name: string, key: string, operation: string, inputJson: string | undefined): void {
     const now = this.clock.now();
-    this.commit((queue) => queue({
-      kind: 'entity', target: entitySchedulerId(name, key), dueAt: now,
-      payload: { op: 'signal', name: operation, input: inputJson, requestId: randomUUID() } satisfies EntityPayload,
-    }));
+    this.commit((queue) =>
+      queue({
+        kind: 'entity',
+        target: entitySchedulerId(name, key),
+        dueAt: now,
+        payload: { op: 'signal', name: operation, input: inputJson, requestId: randomUUID() } satisfies EntityPayload,
+      }),
+    );
   }
 
   // ───────────────────────────── orchestrations ─────────────────────────────
@@ -436,7 +513,10 @@ export class DurableDispatcher {
       return;
     }
     if (event.EventType === EventType.ExecutionStarted) {
-      this.logger.log('information', 'Host.Triggers.DurableTask', `Orchestration '${inst.name}' (${instanceId}) started`, { instanceId, function: inst.name });
+      this.logger.log('information', 'Host.Triggers.DurableTask', `Orchestration '${inst.name}' (${instanceId}) started`, {
+        instanceId,
+        function: inst.name,
+      });
     }
     const past = stored.map((e) => ({ ...e, IsPlayed: true }));
     const newEvents: HistoryEvent[] = [historyEvent(EventType.OrchestratorStarted, now)];
@@ -455,14 +535,22 @@ export class DurableDispatcher {
       const result = await this.runtime.invoke(inst.name, {
         triggerData: {
           string: JSON.stringify({
-            history, input: parseJsonText(inst.input), instanceId, isReplaying: false, parentInstanceId: inst.parentId ?? '',
-            upperSchemaVersion: 1, upperSchemaVersionNew: 3, longRunningTimerIntervalDuration: '3.00:00:00',
-            maximumShortTimerDuration: '3650.00:00:00', defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
+            history,
+            input: parseJsonText(inst.input),
+            instanceId,
+            isReplaying: false,
+            parentInstanceId: inst.parentId ?? '',
+            upperSchemaVersion: 1,
+            upperSchemaVersionNew: 3,
+            longRunningTimerIntervalDuration: '3.00:00:00',
+            maximumShortTimerDuration: '3650.00:00:00',
+            defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
           }),
         },
       });
       orchestratorState = decodeTypedData(result.returnValue);
-      if (!orchestratorState || typeof orchestratorState !== 'object') failure = `Orchestrator function '${inst.name}' returned no orchestrator state.`;
+      if (!orchestratorState || typeof orchestratorState !== 'object')
+        failure = `Orchestrator function '${inst.name}' returned no orchestrator state.`;
     } catch (err) {
       const parsed = parseOrchestratorFailure(err instanceof Error ? err.message : String(err));
       orchestratorState = parsed.state;
@@ -484,7 +572,8 @@ export class DurableDispatcher {
     }
     if (nondeterminism) failure = `Orchestrator function '${inst.name}' failed: ${nondeterminism}`;
 
-    const customStatus = orchestratorState && orchestratorState.customStatus !== undefined ? toJsonText(orchestratorState.customStatus) : inst.customStatus;
+    const customStatus =
+      orchestratorState && orchestratorState.customStatus !== undefined ? toJsonText(orchestratorState.customStatus) : inst.customStatus;
     const updated: InstanceRow = { ...inst, status: 'Running', customStatus, updatedAt: now };
     let terminal = false;
     let resetForContinueAsNew = false;
@@ -497,8 +586,18 @@ export class DurableDispatcher {
       terminal = true;
       this.logger.log('warning', 'Host.Triggers.DurableTask', `${instanceId}: ${failure}`, { instanceId, function: inst.name });
       if (inst.parentId !== null && inst.parentTaskId !== null) {
-        newMessages.push({ kind: 'orch', target: inst.parentId, dueAt: now, payload: { event: historyEvent(EventType.SubOrchestrationInstanceFailed, now, {
-          TaskScheduledId: inst.parentTaskId, Reason: failure, Details: '' }) } });
+        newMessages.push({
+          kind: 'orch',
+          target: inst.parentId,
+          dueAt: now,
+          payload: {
+            event: historyEvent(EventType.SubOrchestrationInstanceFailed, now, {
+              TaskScheduledId: inst.parentTaskId,
+              Reason: failure,
+              Details: '',
+            }),
+          },
+        });
       }
     } else if (orchestratorState?.isDone) {
       newEvents.push(historyEvent(EventType.OrchestratorCompleted, now));
@@ -512,10 +611,22 @@ export class DurableDispatcher {
         updated.status = 'Completed';
         updated.output = output;
         terminal = true;
-        this.logger.log('information', 'Host.Triggers.DurableTask', `Orchestration '${inst.name}' (${instanceId}) completed`, { instanceId, function: inst.name });
+        this.logger.log('information', 'Host.Triggers.DurableTask', `Orchestration '${inst.name}' (${instanceId}) completed`, {
+          instanceId,
+          function: inst.name,
+        });
         if (inst.parentId !== null && inst.parentTaskId !== null) {
-          newMessages.push({ kind: 'orch', target: inst.parentId, dueAt: now, payload: { event: historyEvent(EventType.SubOrchestrationInstanceCompleted, now, {
-            TaskScheduledId: inst.parentTaskId, Result: output }) } });
+          newMessages.push({
+            kind: 'orch',
+            target: inst.parentId,
+            dueAt: now,
+            payload: {
+              event: historyEvent(EventType.SubOrchestrationInstanceCompleted, now, {
+                TaskScheduledId: inst.parentTaskId,
+                Result: output,
+              }),
+            },
+          });
         }
       }
     } else {
@@ -538,7 +649,10 @@ export class DurableDispatcher {
         updated.output = null;
         queue(this.executionStartedMessage(instanceId, inst.name, updated.input, now, inst.parentId));
       } else {
-        this.store.appendHistory(instanceId, newEvents.map((e) => ({ ...e, IsPlayed: false })));
+        this.store.appendHistory(
+          instanceId,
+          newEvents.map((e) => ({ ...e, IsPlayed: false })),
+        );
         updated.state = JSON.stringify(state);
       }
       if (terminal) this.store.deleteMessagesFor('orch', instanceId);
@@ -560,17 +674,38 @@ export class DurableDispatcher {
     const fn = this.runtime.get(event.Name);
     const existing = this.store.getInstance(childId);
     let problem: string | undefined;
-    if (!fn || fn.trigger.type !== 'orchestrationTrigger') problem = `The function '${event.Name}' doesn't exist, is disabled, or is not an orchestrator function.`;
-    else if (existing && !TERMINAL_STATUSES.has(existing.status)) problem = `An Orchestration instance with the status ${existing.status} already exists.`;
+    if (!fn || fn.trigger.type !== 'orchestrationTrigger')
+      problem = `The function '${event.Name}' doesn't exist, is disabled, or is not an orchestrator function.`;
+    else if (existing && !TERMINAL_STATUSES.has(existing.status))
+      problem = `An Orchestration instance with the status ${existing.status} already exists.`;
     if (problem) {
-      queue({ kind: 'orch', target: parentId, dueAt: now, payload: { event: historyEvent(EventType.SubOrchestrationInstanceFailed, now, {
-        TaskScheduledId: taskId, Reason: `Sub-orchestration '${event.Name}' (instance '${childId}') could not start: ${problem}`, Details: '' }) } });
+      queue({
+        kind: 'orch',
+        target: parentId,
+        dueAt: now,
+        payload: {
+          event: historyEvent(EventType.SubOrchestrationInstanceFailed, now, {
+            TaskScheduledId: taskId,
+            Reason: `Sub-orchestration '${event.Name}' (instance '${childId}') could not start: ${problem}`,
+            Details: '',
+          }),
+        },
+      });
       return;
     }
     if (existing) this.store.deleteInstance(childId);
     this.store.insertInstance({
-      id: childId, name: event.Name, status: 'Pending', input: event.Input, output: null, customStatus: null,
-      createdAt: now, updatedAt: now, parentId, parentTaskId: taskId, state: JSON.stringify(newState()),
+      id: childId,
+      name: event.Name,
+      status: 'Pending',
+      input: event.Input,
+      output: null,
+      customStatus: null,
+      createdAt: now,
+      updatedAt: now,
+      parentId,
+      parentTaskId: taskId,
+      state: JSON.stringify(newState()),
     });
     queue(m);
   }
@@ -580,7 +715,13 @@ export class DurableDispatcher {
    * a retry) are batched — their order in history is their queue order, so ids stay predictable. Retry-related
    * events, external events (which must survive a continueAsNew), starts and control messages go one at a time.
    */
-  private collectBatch(instanceId: string, state: EngineState, first: MessageRow, firstEvent: HistoryEvent, now: number): { msg: MessageRow; event: HistoryEvent }[] {
+  private collectBatch(
+    instanceId: string,
+    state: EngineState,
+    first: MessageRow,
+    firstEvent: HistoryEvent,
+    now: number,
+  ): { msg: MessageRow; event: HistoryEvent }[] {
     const batch = [{ msg: first, event: firstEvent }];
     if (!this.isBatchable(state, firstEvent)) return batch;
     for (const m of this.store.messagesFor('orch', instanceId)) {
@@ -629,8 +770,18 @@ export class DurableDispatcher {
       terminal = true;
       this.releaseLocks(inst.id, state, now, newMessages);
       if (inst.parentId !== null && inst.parentTaskId !== null) {
-        newMessages.push({ kind: 'orch', target: inst.parentId, dueAt: now, payload: { event: historyEvent(EventType.SubOrchestrationInstanceFailed, now, {
-          TaskScheduledId: inst.parentTaskId, Reason: `Sub-orchestration '${inst.id}' was terminated: ${payload.reason ?? ''}`, Details: '' }) } });
+        newMessages.push({
+          kind: 'orch',
+          target: inst.parentId,
+          dueAt: now,
+          payload: {
+            event: historyEvent(EventType.SubOrchestrationInstanceFailed, now, {
+              TaskScheduledId: inst.parentTaskId,
+              Reason: `Sub-orchestration '${inst.id}' was terminated: ${payload.reason ?? ''}`,
+              Details: '',
+            }),
+          },
+        });
       }
     } else if (payload.control === 'suspend') {
       if (inst.status !== 'Suspended') {
@@ -652,7 +803,14 @@ export class DurableDispatcher {
     if (terminal) this.notifyTerminal(inst.id);
   }
 
-  private allocateHiddenRetryIds(instanceId: string, state: EngineState, event: HistoryEvent, now: number, events: HistoryEvent[], messages: NewMessage[]): void {
+  private allocateHiddenRetryIds(
+    instanceId: string,
+    state: EngineState,
+    event: HistoryEvent,
+    now: number,
+    events: HistoryEvent[],
+    messages: NewMessage[],
+  ): void {
     const failed = event.EventType === EventType.TaskFailed || event.EventType === EventType.SubOrchestrationInstanceFailed;
     if (failed) {
       const key = String(event.TaskScheduledId);
@@ -664,7 +822,12 @@ export class DurableDispatcher {
       const timerId = state.nextSeq++;
       const fireAt = new Date(now + retryDelayMs(rec.opts, rec.failures)).toISOString();
       events.push(historyEvent(EventType.TimerCreated, now, { FireAt: fireAt }, timerId));
-      messages.push({ kind: 'orch', target: instanceId, dueAt: Date.parse(fireAt), payload: { event: historyEvent(EventType.TimerFired, Date.parse(fireAt), { TimerId: timerId, FireAt: fireAt }) } });
+      messages.push({
+        kind: 'orch',
+        target: instanceId,
+        dueAt: Date.parse(fireAt),
+        payload: { event: historyEvent(EventType.TimerFired, Date.parse(fireAt), { TimerId: timerId, FireAt: fireAt }) },
+      });
       state.retries[String(timerId)] = rec;
       return;
     }
@@ -681,37 +844,81 @@ export class DurableDispatcher {
     }
   }
 
-  private scheduleTask(instanceId: string, state: EngineState, rec: RetryRecord, taskId: number, now: number, events: HistoryEvent[], messages: NewMessage[]): void {
+  private scheduleTask(
+    instanceId: string,
+    state: EngineState,
+    rec: RetryRecord,
+    taskId: number,
+    now: number,
+    events: HistoryEvent[],
+    messages: NewMessage[],
+  ): void {
     if (rec.kind === 'activity') {
       events.push(historyEvent(EventType.TaskScheduled, now, { Name: rec.name, Input: rec.input }, taskId));
-      messages.push({ kind: 'activity', target: instanceId, dueAt: now, payload: { instanceId, executionId: state.executionId, taskId, name: rec.name, input: rec.input } satisfies ActivityPayload });
+      messages.push({
+        kind: 'activity',
+        target: instanceId,
+        dueAt: now,
+        payload: { instanceId, executionId: state.executionId, taskId, name: rec.name, input: rec.input } satisfies ActivityPayload,
+      });
     } else {
       const childId = rec.childInstanceId ?? `${instanceId}:${taskId}`;
-      events.push(historyEvent(EventType.SubOrchestrationInstanceCreated, now, { Name: rec.name, InstanceId: childId, Input: rec.input }, taskId));
+      events.push(
+        historyEvent(EventType.SubOrchestrationInstanceCreated, now, { Name: rec.name, InstanceId: childId, Input: rec.input }, taskId),
+      );
       messages.push(...this.subOrchestrationMessages(instanceId, taskId, rec.name, childId, rec.input, now));
     }
   }
 
   /** Sub-orchestration start, done inside the parent's commit via a marker message handled below. */
-  private subOrchestrationMessages(parentId: string, taskId: number, name: string, childId: string, input: string, now: number): NewMessage[] {
-    return [{ kind: 'orch', target: childId, dueAt: now, payload: { event: historyEvent(EventType.ExecutionStarted, now, {
-      Name: name, Input: input, Version: '', OrchestrationInstance: { InstanceId: childId },
-      ParentInstance: { OrchestrationInstance: { InstanceId: parentId }, TaskScheduleId: taskId },
-    }) } }];
+  private subOrchestrationMessages(
+    parentId: string,
+    taskId: number,
+    name: string,
+    childId: string,
+    input: string,
+    now: number,
+  ): NewMessage[] {
+    return [
+      {
+        kind: 'orch',
+        target: childId,
+        dueAt: now,
+        payload: {
+          event: historyEvent(EventType.ExecutionStarted, now, {
+            Name: name,
+            Input: input,
+            Version: '',
+            OrchestrationInstance: { InstanceId: childId },
+            ParentInstance: { OrchestrationInstance: { InstanceId: parentId }, TaskScheduleId: taskId },
+          }),
+        },
+      },
+    ];
   }
 
   /**
    * Checks the already-seen prefix and turns new actions into history events and messages.
    * Returns a nondeterminism message when the replay diverged from recorded history.
    */
-  private processActions(instanceId: string, inst: InstanceRow, state: EngineState, flat: any[], now: number, events: HistoryEvent[], messages: NewMessage[]): string | undefined {
+  private processActions(
+    instanceId: string,
+    inst: InstanceRow,
+    state: EngineState,
+    flat: any[],
+    now: number,
+    events: HistoryEvent[],
+    messages: NewMessage[],
+  ): string | undefined {
     for (let i = 0; i < Math.min(flat.length, state.seen.length); i++) {
       const seen = state.seen[i];
       const a = flat[i];
       if (seen.t !== a.actionType || seen.l !== actionLabel(a)) {
-        return `Non-Deterministic workflow detected: a previous execution of this orchestration scheduled ${ACTION_TYPE_NAMES[seen.t]} '${seen.l}'`
-          + `${seen.id !== undefined ? ` with sequence ID ${seen.id}` : ''} at position ${i}, but the replay now schedules ${ACTION_TYPE_NAMES[a.actionType]} '${actionLabel(a)}'.`
-          + ' Was a change made to the orchestrator code after this instance had already started running?';
+        return (
+          `Non-Deterministic workflow detected: a previous execution of this orchestration scheduled ${ACTION_TYPE_NAMES[seen.t]} '${seen.l}'` +
+          `${seen.id !== undefined ? ` with sequence ID ${seen.id}` : ''} at position ${i}, but the replay now schedules ${ACTION_TYPE_NAMES[a.actionType]} '${actionLabel(a)}'.` +
+          ' Was a change made to the orchestrator code after this instance had already started running?'
+        );
       }
       if (a.actionType === ActionType.CreateTimer && a.isCanceled && seen.id !== undefined) this.cancelTimer(instanceId, seen.id);
     }
@@ -722,7 +929,14 @@ export class DurableDispatcher {
         case ActionType.CallActivity:
         case ActionType.CallActivityWithRetry: {
           const id = (entry.id = state.nextSeq++);
-          const rec: RetryRecord = { kind: 'activity', name: a.functionName, input: processedInputToJsonText(a.input), opts: a.retryOptions, failures: 0, waitingOnTimer: false };
+          const rec: RetryRecord = {
+            kind: 'activity',
+            name: a.functionName,
+            input: processedInputToJsonText(a.input),
+            opts: a.retryOptions,
+            failures: 0,
+            waitingOnTimer: false,
+          };
           if (a.actionType === ActionType.CallActivityWithRetry) state.retries[String(id)] = rec;
           this.scheduleTask(instanceId, state, rec, id, now, events, messages);
           break;
@@ -730,7 +944,15 @@ export class DurableDispatcher {
         case ActionType.CallSubOrchestrator:
         case ActionType.CallSubOrchestratorWithRetry: {
           const id = (entry.id = state.nextSeq++);
-          const rec: RetryRecord = { kind: 'sub', name: a.functionName, input: toJsonText(a.input), childInstanceId: a.instanceId || undefined, opts: a.retryOptions, failures: 0, waitingOnTimer: false };
+          const rec: RetryRecord = {
+            kind: 'sub',
+            name: a.functionName,
+            input: toJsonText(a.input),
+            childInstanceId: a.instanceId || undefined,
+            opts: a.retryOptions,
+            failures: 0,
+            waitingOnTimer: false,
+          };
           if (a.actionType === ActionType.CallSubOrchestratorWithRetry) state.retries[String(id)] = rec;
           this.scheduleTask(instanceId, state, rec, id, now, events, messages);
           break;
@@ -741,7 +963,12 @@ export class DurableDispatcher {
           events.push(historyEvent(EventType.TimerCreated, now, { FireAt: fireAt }, id));
           if (!a.isCanceled) {
             const due = Date.parse(fireAt);
-            messages.push({ kind: 'orch', target: instanceId, dueAt: due, payload: { event: historyEvent(EventType.TimerFired, due, { TimerId: id, FireAt: fireAt }) } });
+            messages.push({
+              kind: 'orch',
+              target: instanceId,
+              dueAt: due,
+              payload: { event: historyEvent(EventType.TimerFired, due, { TimerId: id, FireAt: fireAt }) },
+            });
           }
           break;
         }
@@ -756,23 +983,56 @@ export class DurableDispatcher {
           const input = a.input === undefined ? undefined : toJsonText(a.input);
           const request = { id: requestId, op: a.operation, signal: isSignal, input, parent: instanceId };
           events.push(historyEvent(EventType.EventSent, now, { InstanceId: a.instanceId, Name: 'op', Input: JSON.stringify(request) }, id));
-          messages.push({ kind: 'entity', target: a.instanceId, dueAt: now, payload: { op: isSignal ? 'signal' : 'call', name: a.operation, input, requestId, parent: instanceId } satisfies EntityPayload });
+          messages.push({
+            kind: 'entity',
+            target: a.instanceId,
+            dueAt: now,
+            payload: { op: isSignal ? 'signal' : 'call', name: a.operation, input, requestId, parent: instanceId } satisfies EntityPayload,
+          });
           break;
         }
         case ActionType.LockEntities: {
           const id = (entry.id = state.nextSeq++);
           const lockSet = [...new Set((a.lockSet as { name: string; key: string }[]).map((e) => entitySchedulerId(e.name, e.key)))].sort();
           state.locks = lockSet;
-          events.push(historyEvent(EventType.EventSent, now, { InstanceId: lockSet[0], Name: 'op', Input: JSON.stringify({ id: a.lockRequestId, op: null, lockset: lockSet, pos: 0, parent: instanceId }) }, id));
-          messages.push({ kind: 'entity', target: lockSet[0], dueAt: now, payload: { op: 'lock', requestId: a.lockRequestId, parent: instanceId, lockSet, position: 0 } satisfies EntityPayload });
+          events.push(
+            historyEvent(
+              EventType.EventSent,
+              now,
+              {
+                InstanceId: lockSet[0],
+                Name: 'op',
+                Input: JSON.stringify({ id: a.lockRequestId, op: null, lockset: lockSet, pos: 0, parent: instanceId }),
+              },
+              id,
+            ),
+          );
+          messages.push({
+            kind: 'entity',
+            target: lockSet[0],
+            dueAt: now,
+            payload: { op: 'lock', requestId: a.lockRequestId, parent: instanceId, lockSet, position: 0 } satisfies EntityPayload,
+          });
           break;
         }
         case ActionType.ReleaseEntities: {
           for (const entity of state.locks) {
             const id = state.nextSeq++;
             entry.id ??= id;
-            events.push(historyEvent(EventType.EventSent, now, { InstanceId: entity, Name: 'release', Input: JSON.stringify({ parent: instanceId }) }, id));
-            messages.push({ kind: 'entity', target: entity, dueAt: now, payload: { op: 'release', parent: instanceId } satisfies EntityPayload });
+            events.push(
+              historyEvent(
+                EventType.EventSent,
+                now,
+                { InstanceId: entity, Name: 'release', Input: JSON.stringify({ parent: instanceId }) },
+                id,
+              ),
+            );
+            messages.push({
+              kind: 'entity',
+              target: entity,
+              dueAt: now,
+              payload: { op: 'release', parent: instanceId } satisfies EntityPayload,
+            });
           }
           state.locks = [];
           break;
@@ -798,7 +1058,8 @@ export class DurableDispatcher {
   }
 
   private releaseLocks(instanceId: string, state: EngineState, now: number, messages: NewMessage[]): void {
-    for (const entity of state.locks) messages.push({ kind: 'entity', target: entity, dueAt: now, payload: { op: 'release', parent: instanceId } satisfies EntityPayload });
+    for (const entity of state.locks)
+      messages.push({ kind: 'entity', target: entity, dueAt: now, payload: { op: 'release', parent: instanceId } satisfies EntityPayload });
     state.locks = [];
   }
 
@@ -825,7 +1086,10 @@ export class DurableDispatcher {
       });
     }
     if (!this.running) return;
-    this.logger.log('debug', 'Host.Triggers.DurableTask', `activity ${p.name} for ${p.instanceId} finished in ${Date.now() - started} ms`, { instanceId: p.instanceId, function: p.name });
+    this.logger.log('debug', 'Host.Triggers.DurableTask', `activity ${p.name} for ${p.instanceId} finished in ${Date.now() - started} ms`, {
+      instanceId: p.instanceId,
+      function: p.name,
+    });
     this.commit((queue) => {
       if (!this.store.deleteMessage(m.id)) return; // purged meanwhile
       const inst = this.store.getInstance(p.instanceId);
@@ -862,7 +1126,15 @@ export class DurableDispatcher {
     if (!next) return;
     const { msg, payload } = next;
     const { name, key } = parseSchedulerId(entityId);
-    const entity = this.store.getEntity(entityId) ?? { id: entityId, name, key, exists: false, state: null, lockOwner: null, updatedAt: now };
+    const entity = this.store.getEntity(entityId) ?? {
+      id: entityId,
+      name,
+      key,
+      exists: false,
+      state: null,
+      lockOwner: null,
+      updatedAt: now,
+    };
     const messages: NewMessage[] = [];
 
     if (payload.op === 'lock' || payload.op === 'release') {
@@ -873,8 +1145,17 @@ export class DurableDispatcher {
         if (position < lockSet.length) {
           messages.push({ kind: 'entity', target: lockSet[position], dueAt: now, payload: { ...payload, position } });
         } else if (payload.parent) {
-          messages.push({ kind: 'orch', target: payload.parent, dueAt: now, payload: { event: historyEvent(EventType.EventRaised, now, {
-            Name: payload.requestId, Input: JSON.stringify({ result: JSON.stringify('Lock Acquisition Completed') }) }) } });
+          messages.push({
+            kind: 'orch',
+            target: payload.parent,
+            dueAt: now,
+            payload: {
+              event: historyEvent(EventType.EventRaised, now, {
+                Name: payload.requestId,
+                Input: JSON.stringify({ result: JSON.stringify('Lock Acquisition Completed') }),
+              }),
+            },
+          });
         }
       } else if (entity.lockOwner === payload.parent) {
         entity.lockOwner = null;
@@ -896,10 +1177,14 @@ export class DurableDispatcher {
     } else {
       try {
         const result = await this.runtime.invoke(fnName, {
-          triggerData: { string: JSON.stringify({
-            self: { name, key }, exists: entity.exists, state: entity.state ?? undefined,
-            batch: [{ id: payload.requestId, name: payload.name, input: payload.input, isSignal: payload.op === 'signal' }],
-          }) },
+          triggerData: {
+            string: JSON.stringify({
+              self: { name, key },
+              exists: entity.exists,
+              state: entity.state ?? undefined,
+              batch: [{ id: payload.requestId, name: payload.name, input: payload.input, isSignal: payload.op === 'signal' }],
+            }),
+          },
         });
         const out = decodeTypedData(result.returnValue) as any;
         entity.exists = Boolean(out?.entityExists);
@@ -908,8 +1193,17 @@ export class DurableDispatcher {
         if (op?.isError) response = { result: op.result, exceptionType: 'Error' };
         else response = { result: op?.result };
         for (const s of out?.signals ?? []) {
-          messages.push({ kind: 'entity', target: entitySchedulerId(s.target.name, s.target.key), dueAt: now,
-            payload: { op: 'signal', name: s.name, input: s.input === '' ? undefined : s.input, requestId: randomUUID() } satisfies EntityPayload });
+          messages.push({
+            kind: 'entity',
+            target: entitySchedulerId(s.target.name, s.target.key),
+            dueAt: now,
+            payload: {
+              op: 'signal',
+              name: s.name,
+              input: s.input === '' ? undefined : s.input,
+              requestId: randomUUID(),
+            } satisfies EntityPayload,
+          });
         }
       } catch (err) {
         response = { result: JSON.stringify(err instanceof Error ? err.message : String(err)), exceptionType: 'Error' };
@@ -917,8 +1211,17 @@ export class DurableDispatcher {
     }
     if (!this.running) return;
     if (payload.op === 'call' && payload.parent) {
-      messages.push({ kind: 'orch', target: payload.parent, dueAt: now, payload: { event: historyEvent(EventType.EventRaised, now, {
-        Name: payload.requestId, Input: JSON.stringify(response) }) } });
+      messages.push({
+        kind: 'orch',
+        target: payload.parent,
+        dueAt: now,
+        payload: {
+          event: historyEvent(EventType.EventRaised, now, {
+            Name: payload.requestId,
+            Input: JSON.stringify(response),
+          }),
+        },
+      });
     }
     entity.updatedAt = now;
     this.commit((queue) => {
@@ -933,7 +1236,16 @@ export class DurableDispatcher {
     return this.store.getInstance(instanceId);
   }
 
-  static readonly statuses: RuntimeStatus[] = ['Pending', 'Running', 'Completed', 'ContinuedAsNew', 'Failed', 'Canceled', 'Terminated', 'Suspended'];
+  static readonly statuses: RuntimeStatus[] = [
+    'Pending',
+    'Running',
+    'Completed',
+    'ContinuedAsNew',
+    'Failed',
+    'Canceled',
+    'Terminated',
+    'Suspended',
+  ];
 }
 
 function positiveInt(value: unknown, fallback: number): number {

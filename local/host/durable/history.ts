@@ -72,7 +72,8 @@ export interface RetryOptionsJson {
 export function retryDelayMs(opts: RetryOptionsJson, failures: number): number {
   const coefficient = opts.backoffCoefficient && opts.backoffCoefficient > 0 ? opts.backoffCoefficient : 1;
   let delay = opts.firstRetryIntervalInMilliseconds * Math.pow(coefficient, Math.max(0, failures - 1));
-  if (opts.maxRetryIntervalInMilliseconds && opts.maxRetryIntervalInMilliseconds > 0) delay = Math.min(delay, opts.maxRetryIntervalInMilliseconds);
+  if (opts.maxRetryIntervalInMilliseconds && opts.maxRetryIntervalInMilliseconds > 0)
+    delay = Math.min(delay, opts.maxRetryIntervalInMilliseconds);
   return Math.max(0, delay);
 }
 

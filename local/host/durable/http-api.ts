@@ -109,7 +109,8 @@ export class DurableHttpApi {
       rest = url.pathname.slice(WEBHOOK_PREFIX.length);
       if (this.o.systemKey && this.o.enforceKey) {
         const key = url.searchParams.get('code') ?? header(req, 'x-functions-key');
-        if (key !== this.o.systemKey) return text(401, 'A valid durabletask extension system key is required (code query parameter or x-functions-key header).');
+        if (key !== this.o.systemKey)
+          return text(401, 'A valid durabletask extension system key is required (code query parameter or x-functions-key header).');
       }
     } else if (url.pathname.startsWith(RPC_PREFIX)) {
       rest = url.pathname.slice(RPC_PREFIX.length);
@@ -155,11 +156,13 @@ export class DurableHttpApi {
       if (method !== 'POST') return text(405, `Method ${method} is not allowed on instances/{id}/${op}.`);
       if (op === 'raiseEvent' && s.length === 4) {
         const contentType = header(req, 'content-type') ?? '';
-        if (!contentType.toLowerCase().startsWith('application/json')) return text(400, "'application/json' is the only supported content type.");
+        if (!contentType.toLowerCase().startsWith('application/json'))
+          return text(400, "'application/json' is the only supported content type.");
         const body = parseBody(req);
         if (!body.ok) return body.response;
         if (!inst) return text(404, `No instance with ID '${id}' found.`);
-        if (TERMINAL_STATUSES.has(inst.status)) return text(410, `The instance '${id}' is in the ${inst.status} state and cannot receive events.`);
+        if (TERMINAL_STATUSES.has(inst.status))
+          return text(410, `The instance '${id}' is in the ${inst.status} state and cannot receive events.`);
         d.raiseEvent(id, s[3], body.text);
         return { status: 202 };
       }
@@ -196,7 +199,15 @@ export class DurableHttpApi {
         const rows = d.store.listEntities(name.toLowerCase(), after, top).filter((e) => e.exists);
         const headers: Record<string, string> = {};
         if (rows.length === top) headers['x-ms-continuation-token'] = Buffer.from(rows.at(-1)!.id).toString('base64');
-        return json(200, rows.map((e) => ({ entityId: { name: e.name, key: e.key }, lastOperationTime: statusTime(e.updatedAt), state: parseJsonText(e.state) })), headers);
+        return json(
+          200,
+          rows.map((e) => ({
+            entityId: { name: e.name, key: e.key },
+            lastOperationTime: statusTime(e.updatedAt),
+            state: parseJsonText(e.state),
+          })),
+          headers,
+        );
       }
       const key = s.slice(2).join('/');
       if (method === 'GET') {
@@ -273,7 +284,11 @@ export class DurableHttpApi {
         scheduled.set(e.EventId, e);
         continue;
       }
-      const v: Record<string, unknown> = { EventType: EVENT_TYPE_NAMES[e.EventType] ?? String(e.EventType), EventId: e.EventId, Timestamp: e.Timestamp };
+      const v: Record<string, unknown> = {
+        EventType: EVENT_TYPE_NAMES[e.EventType] ?? String(e.EventType),
+        EventId: e.EventId,
+        Timestamp: e.Timestamp,
+      };
       const source = scheduled.get((e.TaskScheduledId as number) ?? -2);
       if (e.Name !== undefined) v[e.EventType === EventType.EventRaised ? 'Name' : 'FunctionName'] = e.Name;
       if (source) {
@@ -309,7 +324,10 @@ export class DurableHttpApi {
     const raw = q.get('runtimeStatus');
     if (!raw) return undefined;
     const out: RuntimeStatus[] = [];
-    for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const part of raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const match = DurableDispatcher.statuses.find((s) => s.toLowerCase() === part.toLowerCase());
       if (!match) return new Error(`Unknown runtimeStatus '${part}'.`);
       out.push(match);
@@ -333,13 +351,21 @@ export class DurableHttpApi {
     const token = header(req, 'x-ms-continuation-token');
     const after = token ? Buffer.from(token, 'base64').toString('utf8') : undefined;
     const rows = this.o.dispatcher.store.listInstances({
-      statuses: statuses as RuntimeStatus[] | undefined, createdFrom: from as number | undefined, createdTo: to as number | undefined,
-      prefix: q.get('instanceIdPrefix') ?? undefined, after, top: top + 1,
+      statuses: statuses as RuntimeStatus[] | undefined,
+      createdFrom: from as number | undefined,
+      createdTo: to as number | undefined,
+      prefix: q.get('instanceIdPrefix') ?? undefined,
+      after,
+      top: top + 1,
     });
     const page = rows.slice(0, top);
     const headers: Record<string, string> = {};
     if (rows.length > top) headers['x-ms-continuation-token'] = Buffer.from(page.at(-1)!.id).toString('base64');
-    return json(200, page.map((r) => this.statusPayload(r, q)), headers);
+    return json(
+      200,
+      page.map((r) => this.statusPayload(r, q)),
+      headers,
+    );
   }
 
   private purgeBy(q: URLSearchParams): HostHttpResponse {
@@ -348,7 +374,12 @@ export class DurableHttpApi {
     const to = this.parseTime(q, 'createdTimeTo');
     for (const v of [statuses, from, to]) if (v instanceof Error) return text(400, v.message);
     if (from === undefined) return text(400, 'createdTimeFrom is required to purge instance history by filter.');
-    const rows = this.o.dispatcher.store.listInstances({ statuses: statuses as RuntimeStatus[] | undefined, createdFrom: from as number, createdTo: to as number | undefined, top: 1_000_000 });
+    const rows = this.o.dispatcher.store.listInstances({
+      statuses: statuses as RuntimeStatus[] | undefined,
+      createdFrom: from as number,
+      createdTo: to as number | undefined,
+      top: 1_000_000,
+    });
     let deleted = 0;
     for (const r of rows) if (this.o.dispatcher.purge(r.id)) deleted++;
     if (deleted === 0) return text(404, 'No instances matched the purge filter.');

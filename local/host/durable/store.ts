@@ -82,8 +82,17 @@ CREATE TABLE IF NOT EXISTS entities (
 
 function toInstance(r: any): InstanceRow {
   return {
-    id: r.id, name: r.name, status: r.status, input: r.input, output: r.output, customStatus: r.custom_status,
-    createdAt: r.created_at, updatedAt: r.updated_at, parentId: r.parent_id, parentTaskId: r.parent_task_id, state: r.state,
+    id: r.id,
+    name: r.name,
+    status: r.status,
+    input: r.input,
+    output: r.output,
+    customStatus: r.custom_status,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    parentId: r.parent_id,
+    parentTaskId: r.parent_task_id,
+    state: r.state,
   };
 }
 function toMessage(r: any): MessageRow {
@@ -109,9 +118,11 @@ export class DurableStore {
     const db = this.db;
     this.stmts = {
       getInstance: db.prepare('SELECT * FROM instances WHERE id = ?'),
-      insertInstance: db.prepare(`INSERT INTO instances (id, name, status, input, output, custom_status, created_at, updated_at, parent_id, parent_task_id, state)
+      insertInstance:
+        db.prepare(`INSERT INTO instances (id, name, status, input, output, custom_status, created_at, updated_at, parent_id, parent_task_id, state)
         VALUES (@id, @name, @status, @input, @output, @customStatus, @createdAt, @updatedAt, @parentId, @parentTaskId, @state)`),
-      updateInstance: db.prepare(`UPDATE instances SET name=@name, status=@status, input=@input, output=@output, custom_status=@customStatus,
+      updateInstance:
+        db.prepare(`UPDATE instances SET name=@name, status=@status, input=@input, output=@output, custom_status=@customStatus,
         updated_at=@updatedAt, state=@state WHERE id=@id`),
       deleteInstance: db.prepare('DELETE FROM instances WHERE id = ?'),
       history: db.prepare('SELECT event FROM history WHERE instance_id = ? ORDER BY seq'),
@@ -125,7 +136,8 @@ export class DurableStore {
       allMessages: db.prepare('SELECT * FROM messages ORDER BY id'),
       getMessage: db.prepare('SELECT * FROM messages WHERE id = ?'),
       getEntity: db.prepare('SELECT * FROM entities WHERE id = ?'),
-      upsertEntity: db.prepare(`INSERT INTO entities (id, name, key, exists_, state, lock_owner, updated_at) VALUES (@id, @name, @key, @exists, @state, @lockOwner, @updatedAt)
+      upsertEntity:
+        db.prepare(`INSERT INTO entities (id, name, key, exists_, state, lock_owner, updated_at) VALUES (@id, @name, @key, @exists, @state, @lockOwner, @updatedAt)
         ON CONFLICT(id) DO UPDATE SET exists_=@exists, state=@state, lock_owner=@lockOwner, updated_at=@updatedAt`),
       listEntities: db.prepare('SELECT * FROM entities WHERE name = ? AND id > ? ORDER BY id LIMIT ?'),
     };
@@ -202,19 +214,39 @@ export class DurableStore {
 
   /** The latest simulated time the store has recorded (instance or entity updates), 0 when empty. */
   latestTime(): number {
-    const row = this.db.prepare(`SELECT MAX(t) AS t FROM (SELECT MAX(updated_at) AS t FROM instances UNION ALL SELECT MAX(updated_at) FROM entities)`).get() as { t: number | null };
+    const row = this.db
+      .prepare(`SELECT MAX(t) AS t FROM (SELECT MAX(updated_at) AS t FROM instances UNION ALL SELECT MAX(updated_at) FROM entities)`)
+      .get() as { t: number | null };
     return row.t ?? 0;
   }
 
   listInstances(f: ListFilter): InstanceRow[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (f.statuses?.length) { where.push(`status IN (${f.statuses.map(() => '?').join(',')})`); args.push(...f.statuses); }
-    if (f.createdFrom !== undefined) { where.push('created_at >= ?'); args.push(f.createdFrom); }
-    if (f.createdTo !== undefined) { where.push('created_at <= ?'); args.push(f.createdTo); }
-    if (f.prefix) { where.push('substr(id, 1, ?) = ?'); args.push(f.prefix.length, f.prefix); }
-    if (f.after !== undefined) { where.push('id > ?'); args.push(f.after); }
+    if (f.statuses?.length) {
+      where.push(`status IN (${f.statuses.map(() => '?').join(',')})`);
+      args.push(...f.statuses);
+    }
+    if (f.createdFrom !== undefined) {
+      where.push('created_at >= ?');
+      args.push(f.createdFrom);
+    }
+    if (f.createdTo !== undefined) {
+      where.push('created_at <= ?');
+      args.push(f.createdTo);
+    }
+    if (f.prefix) {
+      where.push('substr(id, 1, ?) = ?');
+      args.push(f.prefix.length, f.prefix);
+    }
+    if (f.after !== undefined) {
+      where.push('id > ?');
+      args.push(f.after);
+    }
     const sql = `SELECT * FROM instances ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ?`;
-    return this.db.prepare(sql).all(...args, f.top).map(toInstance);
+    return this.db
+      .prepare(sql)
+      .all(...args, f.top)
+      .map(toInstance);
   }
 }

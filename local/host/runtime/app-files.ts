@@ -70,7 +70,10 @@ export function expandBraces(pattern: string): string[] {
     else if (ch === '}' && --depth === 0) {
       const parts: string[] = [];
       let from = open + 1;
-      for (const comma of commas) { parts.push(pattern.slice(from, comma)); from = comma + 1; }
+      for (const comma of commas) {
+        parts.push(pattern.slice(from, comma));
+        from = comma + 1;
+      }
       parts.push(pattern.slice(from, i));
       const head = pattern.slice(0, open);
       const tail = pattern.slice(i + 1);
@@ -88,7 +91,10 @@ function segmentRegex(segment: string): RegExp {
     else if (ch === '?') re += '[^/]';
     else if (ch === '[') {
       const close = segment.indexOf(']', i + 1);
-      if (close < 0) { re += '\\['; continue; }
+      if (close < 0) {
+        re += '\\[';
+        continue;
+      }
       let body = segment.slice(i + 1, close);
       if (body.startsWith('!')) body = '^' + body.slice(1);
       re += `[${body.replace(/\\/g, '\\\\')}]`;
@@ -131,7 +137,11 @@ function safeReaddir(dir: string): fs.Dirent[] {
 export function resolveEntryPoints(appDir: string, main: string): string[] {
   const found = new Set<string>();
   for (const pattern of expandBraces(main)) {
-    const segments = pattern.replace(/\\/g, '/').replace(/^\.\//, '').split('/').filter((s) => s !== '' && s !== '.');
+    const segments = pattern
+      .replace(/\\/g, '/')
+      .replace(/^\.\//, '')
+      .split('/')
+      .filter((s) => s !== '' && s !== '.');
     walk(path.resolve(appDir), segments, found);
   }
   const files = [...found].sort();

@@ -25,7 +25,10 @@ export type HookCallback = (context: any) => void | Promise<void>;
 export interface CoreInvocationModel {
   getArguments(): Promise<{ context: any; inputs: unknown[] }>;
   invokeFunction(context: any, inputs: unknown[], callback: CoreFunctionCallback): Promise<unknown>;
-  getResponse(context: any, result: unknown): Promise<{
+  getResponse(
+    context: any,
+    result: unknown,
+  ): Promise<{
     invocationId: string;
     outputData?: { name: string; data: any }[];
     returnValue?: any;
@@ -51,9 +54,13 @@ const HOST_VERSION = '4.1037.0';
 class Disposable {
   #callback: (() => void) | undefined;
   static from(...inputs: { dispose(): void }[]): Disposable {
-    return new Disposable(() => { for (const d of inputs) d.dispose(); });
+    return new Disposable(() => {
+      for (const d of inputs) d.dispose();
+    });
   }
-  constructor(callback: () => void) { this.#callback = callback; }
+  constructor(callback: () => void) {
+    this.#callback = callback;
+  }
   dispose(): void {
     const cb = this.#callback;
     this.#callback = undefined;
@@ -85,7 +92,9 @@ export function getCoreState(): CoreState {
 
 const coreApi = {
   version: WORKER_VERSION,
-  get hostVersion() { return HOST_VERSION; },
+  get hostVersion() {
+    return HOST_VERSION;
+  },
   Disposable,
   setProgrammingModel(pm: CoreProgrammingModel): void {
     state.programmingModel = pm;

@@ -26,8 +26,16 @@ interface HttpRoute {
 }
 
 const empty = (status: number, headers: Record<string, string> = {}): HostHttpResponse => ({ status, headers, body: '' });
-const text = (status: number, body: string): HostHttpResponse => ({ status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body });
-const json = (status: number, value: unknown): HostHttpResponse => ({ status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(value) });
+const text = (status: number, body: string): HostHttpResponse => ({
+  status,
+  headers: { 'content-type': 'text/plain; charset=utf-8' },
+  body,
+});
+const json = (status: number, value: unknown): HostHttpResponse => ({
+  status,
+  headers: { 'content-type': 'application/json; charset=utf-8' },
+  body: JSON.stringify(value),
+});
 
 export function routePrefixOf(hostJson: Record<string, any>): string {
   const prefix = hostJson?.extensions?.http?.routePrefix;
@@ -37,14 +45,21 @@ export function routePrefixOf(hostJson: Record<string, any>): string {
 export function createDispatcher(options: DispatcherOptions) {
   const { runtime, keys } = options;
   const prefix = routePrefixOf(runtime.hostJson);
-  const httpRoutes = sortRoutes(runtime.list().filter((fn) => fn.trigger.type === 'httpTrigger').map((fn): CompiledRoute<HttpRoute> => {
-    const methods = Array.isArray(fn.trigger.methods) && fn.trigger.methods.length
-      ? new Set((fn.trigger.methods as string[]).map((m) => m.toUpperCase())) : undefined;
-    const level = String(fn.trigger.authLevel ?? 'function').toLowerCase();
-    const authLevel: AccessLevel = level === 'anonymous' ? 'anonymous' : level === 'admin' ? 'admin' : 'function';
-    const route = typeof fn.trigger.route === 'string' && fn.trigger.route !== '' ? fn.trigger.route : fn.name;
-    return compileRoute(prefix ? `${prefix}/${route.replace(/^\/+/, '')}` : route, { fn, methods, authLevel });
-  }));
+  const httpRoutes = sortRoutes(
+    runtime
+      .list()
+      .filter((fn) => fn.trigger.type === 'httpTrigger')
+      .map((fn): CompiledRoute<HttpRoute> => {
+        const methods =
+          Array.isArray(fn.trigger.methods) && fn.trigger.methods.length
+            ? new Set((fn.trigger.methods as string[]).map((m) => m.toUpperCase()))
+            : undefined;
+        const level = String(fn.trigger.authLevel ?? 'function').toLowerCase();
+        const authLevel: AccessLevel = level === 'anonymous' ? 'anonymous' : level === 'admin' ? 'admin' : 'function';
+        const route = typeof fn.trigger.route === 'string' && fn.trigger.route !== '' ? fn.trigger.route : fn.name;
+        return compileRoute(prefix ? `${prefix}/${route.replace(/^\/+/, '')}` : route, { fn, methods, authLevel });
+      }),
+  );
 
   const authorized = (level: AccessLevel, url: URL, req: HostHttpRequest) => keyGrants(keys, level, presentedKey(url, req.headers));
 
@@ -64,7 +79,11 @@ export function createDispatcher(options: DispatcherOptions) {
     const lower = path.toLowerCase();
 
     if (lower === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
-      return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: '<html><body><h1>Your Functions 4.0 app is up and running</h1></body></html>' };
+      return {
+        status: 200,
+        headers: { 'content-type': 'text/html; charset=utf-8' },
+        body: '<html><body><h1>Your Functions 4.0 app is up and running</h1></body></html>',
+      };
     }
     if (lower === '/admin' || lower.startsWith('/admin/')) return admin(req, url);
     if (lower === '/runtime/webhooks/eventgrid') {
@@ -93,7 +112,12 @@ export function createDispatcher(options: DispatcherOptions) {
     return empty(404);
   }
 
-  async function invokeHttp(fn: RegisteredFunction, req: HostHttpRequest, url: URL, params: Record<string, string>): Promise<HostHttpResponse> {
+  async function invokeHttp(
+    fn: RegisteredFunction,
+    req: HostHttpRequest,
+    url: URL,
+    params: Record<string, string>,
+  ): Promise<HostHttpResponse> {
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (value === undefined) continue;
@@ -130,7 +154,12 @@ export function createDispatcher(options: DispatcherOptions) {
   }
 
   function describeFunction(fn: RegisteredFunction) {
-    const route = fn.trigger.type === 'httpTrigger' ? (typeof fn.trigger.route === 'string' && fn.trigger.route ? fn.trigger.route : fn.name) : undefined;
+    const route =
+      fn.trigger.type === 'httpTrigger'
+        ? typeof fn.trigger.route === 'string' && fn.trigger.route
+          ? fn.trigger.route
+          : fn.name
+        : undefined;
     return {
       name: fn.name,
       config: { bindings: Object.values(fn.bindings) },
@@ -153,7 +182,8 @@ export function createDispatcher(options: DispatcherOptions) {
       } catch (err) {
         return text(400, `Request body is not valid JSON: ${errorMessage(err)}`);
       }
-      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return text(400, 'Request body must be an object like {"input": "<string>"}');
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+        return text(400, 'Request body must be an object like {"input": "<string>"}');
       input = (parsed as { input?: unknown }).input ?? '';
     }
     let triggerData: RpcTypedData;
@@ -161,21 +191,41 @@ export function createDispatcher(options: DispatcherOptions) {
     else triggerData = { string: typeof input === 'string' ? input : JSON.stringify(input) };
     // Fire and forget, like the real host: the outcome goes to the log.
     runtime.invoke(fn.name, { triggerData }).catch((err: unknown) => {
-      runtime.logger.log('error', `Function.${fn.name}`, `Admin invocation of '${fn.name}' failed: ${errorMessage(err)}`, { functionName: fn.name });
+      runtime.logger.log('error', `Function.${fn.name}`, `Admin invocation of '${fn.name}' failed: ${errorMessage(err)}`, {
+        functionName: fn.name,
+      });
     });
     return empty(202);
   }
 
-  return { dispatch, routePrefix: prefix, httpRoutes: httpRoutes.map((r) => ({ name: r.target.fn.name, template: r.template, methods: r.target.methods ? [...r.target.methods] : ['*'], authLevel: r.target.authLevel })) };
+  return {
+    dispatch,
+    routePrefix: prefix,
+    httpRoutes: httpRoutes.map((r) => ({
+      name: r.target.fn.name,
+      template: r.template,
+      methods: r.target.methods ? [...r.target.methods] : ['*'],
+      authLevel: r.target.authLevel,
+    })),
+  };
 }
 
-interface RpcNullable<T> { value?: T }
+interface RpcNullable<T> {
+  value?: T;
+}
 interface RpcHttpResponse {
   statusCode?: string | number;
   headers?: Record<string, string>;
   cookies?: {
-    name: string; value: string; domain?: RpcNullable<string>; path?: RpcNullable<string>; expires?: RpcNullable<{ seconds?: number }>;
-    secure?: RpcNullable<boolean>; httpOnly?: RpcNullable<boolean>; sameSite?: string; maxAge?: RpcNullable<number>;
+    name: string;
+    value: string;
+    domain?: RpcNullable<string>;
+    path?: RpcNullable<string>;
+    expires?: RpcNullable<{ seconds?: number }>;
+    secure?: RpcNullable<boolean>;
+    httpOnly?: RpcNullable<boolean>;
+    sameSite?: string;
+    maxAge?: RpcNullable<number>;
   }[];
   body?: RpcTypedData;
 }
@@ -197,12 +247,26 @@ function fromRpcHttp(http: RpcHttpResponse): HostHttpResponse {
     return cookie;
   });
   const body = http.body;
-  const payload = body?.bytes ? Buffer.from(body.bytes) : body?.string !== undefined ? body.string : body?.json !== undefined ? body.json : '';
-  const response: HostHttpResponse & { cookies?: string[] } = { status: Number.isInteger(status) && status >= 100 && status <= 999 ? status : 500, headers, body: payload };
+  const payload = body?.bytes
+    ? Buffer.from(body.bytes)
+    : body?.string !== undefined
+      ? body.string
+      : body?.json !== undefined
+        ? body.json
+        : '';
+  const response: HostHttpResponse & { cookies?: string[] } = {
+    status: Number.isInteger(status) && status >= 100 && status <= 999 ? status : 500,
+    headers,
+    body: payload,
+  };
   if (cookies.length) response.cookies = cookies;
   return response;
 }
 
 function safeDecode(part: string): string {
-  try { return decodeURIComponent(part); } catch { return part; }
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }

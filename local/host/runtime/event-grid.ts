@@ -8,7 +8,11 @@ import type { HostHttpRequest, HostHttpResponse } from '../contract';
 import type { LoadedApp } from './load-app';
 import { errorMessage } from './load-app';
 
-const text = (status: number, body = ''): HostHttpResponse => ({ status, headers: body ? { 'content-type': 'text/plain; charset=utf-8' } : {}, body });
+const text = (status: number, body = ''): HostHttpResponse => ({
+  status,
+  headers: body ? { 'content-type': 'text/plain; charset=utf-8' } : {},
+  body,
+});
 
 function header(req: HostHttpRequest, name: string): string | undefined {
   const value = req.headers[name.toLowerCase()];
@@ -35,7 +39,10 @@ export async function handleEventGridWebhook(req: HostHttpRequest, url: URL, run
   const eventType = (header(req, 'aeg-event-type') ?? '').toLowerCase();
   if (eventType === 'unsubscribe') return { status: 202 };
   if (eventType !== 'subscriptionvalidation' && eventType !== 'notification') {
-    return text(400, `aeg-event-type header must be SubscriptionValidation, Notification or Unsubscribe, got '${header(req, 'aeg-event-type') ?? ''}'`);
+    return text(
+      400,
+      `aeg-event-type header must be SubscriptionValidation, Notification or Unsubscribe, got '${header(req, 'aeg-event-type') ?? ''}'`,
+    );
   }
 
   let body: unknown;
@@ -49,19 +56,31 @@ export async function handleEventGridWebhook(req: HostHttpRequest, url: URL, run
     const first = Array.isArray(body) ? body[0] : body;
     let data: unknown = first && typeof first === 'object' ? (first as { data?: unknown }).data : undefined;
     if (typeof data === 'string') {
-      try { data = JSON.parse(data); } catch { data = undefined; }
+      try {
+        data = JSON.parse(data);
+      } catch {
+        data = undefined;
+      }
     }
     const code = data && typeof data === 'object' ? (data as { validationCode?: unknown }).validationCode : undefined;
     if (typeof code !== 'string') return text(400, 'SubscriptionValidation event has no data.validationCode');
-    return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ validationResponse: code }) };
+    return {
+      status: 200,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify({ validationResponse: code }),
+    };
   }
 
   const events = Array.isArray(body) ? body : [body];
   if (events.some((e) => !e || typeof e !== 'object' || Array.isArray(e))) return text(400, 'Each Event Grid event must be a JSON object');
-  const outcomes = await Promise.allSettled(events.map((event: Record<string, unknown>) => runtime.invoke(functionName, {
-    triggerData: { json: JSON.stringify(event) },
-    triggerMetadata: event.data === undefined ? {} : { data: { json: JSON.stringify(event.data) } },
-  })));
+  const outcomes = await Promise.allSettled(
+    events.map((event: Record<string, unknown>) =>
+      runtime.invoke(functionName, {
+        triggerData: { json: JSON.stringify(event) },
+        triggerMetadata: event.data === undefined ? {} : { data: { json: JSON.stringify(event.data) } },
+      }),
+    ),
+  );
   const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   // The real host answers with the exception message; Event Grid then redelivers the whole batch.
   if (failed) return text(500, `Exception while executing function: Functions.${functionName}. ${errorMessage(failed.reason)}`);

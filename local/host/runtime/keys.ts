@@ -50,9 +50,13 @@ export function keyGrants(keys: HostKeys | undefined, level: AccessLevel, key: s
   if (!key) return false;
   if (same(key, keys.master)) return true;
   switch (level) {
-    case 'function': return same(key, keys.function);
-    case 'system:eventGrid': return same(key, keys.eventGrid);
-    case 'system:durable': return same(key, keys.durable);
-    default: return false;
+    case 'function':
+      return same(key, keys.function);
+    case 'system:eventGrid':
+      return same(key, keys.eventGrid);
+    case 'system:durable':
+      return same(key, keys.durable);
+    default:
+      return false;
   }
 }

@@ -9,7 +9,14 @@ import Module from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type {
-  BindingInfo, FunctionRuntime, HostLogger, InvocationInput, InvocationResult, LogLevel, RegisteredFunction, RpcTypedData,
+  BindingInfo,
+  FunctionRuntime,
+  HostLogger,
+  InvocationInput,
+  InvocationResult,
+  LogLevel,
+  RegisteredFunction,
+  RpcTypedData,
 } from '../contract';
 import { AppLoadError, readAppPackage, readHostJson, readLocalSettings, resolveEntryPoints } from './app-files';
 import { getCoreState, installCoreApi, type CoreLogLevel, type CoreRegistration, type HookName } from './core-api';
@@ -36,7 +43,13 @@ export interface LoadFunctionAppOptions {
 
 /** Triggers the host serves (HTTP, Event Grid, timer; Durable through the engine; the rest only by hand is refused). */
 export const SUPPORTED_TRIGGERS = new Set([
-  'httpTrigger', 'timerTrigger', 'eventGridTrigger', 'orchestrationTrigger', 'activityTrigger', 'entityTrigger', 'warmupTrigger',
+  'httpTrigger',
+  'timerTrigger',
+  'eventGridTrigger',
+  'orchestrationTrigger',
+  'activityTrigger',
+  'entityTrigger',
+  'warmupTrigger',
 ]);
 /** Extra inputs the host can fill. */
 export const SUPPORTED_INPUTS = new Set(['durableClient', 'orchestrationClient']);
@@ -50,7 +63,9 @@ let loadedOnce = false;
 
 export async function loadFunctionApp(options: LoadFunctionAppOptions): Promise<LoadedApp> {
   if (loadedOnce) {
-    throw new AppLoadError('An app is already loaded in this process: @azure/functions-core is process-global, so host one app per process.');
+    throw new AppLoadError(
+      'An app is already loaded in this process: @azure/functions-core is process-global, so host one app per process.',
+    );
   }
   loadedOnce = true;
   const appDir = path.resolve(options.appDir);
@@ -88,7 +103,9 @@ export async function loadFunctionApp(options: LoadFunctionAppOptions): Promise<
   if (pm.getCapabilities) {
     const capabilities = await pm.getCapabilities({});
     if (capabilities.HttpUri) {
-      throw new AppLoadError('The app enables HTTP streaming (app.setup({ enableHttpStream: true })); this host does not implement the streaming proxy.');
+      throw new AppLoadError(
+        'The app enables HTTP streaming (app.setup({ enableHttpStream: true })); this host does not implement the streaming proxy.',
+      );
     }
   }
 
@@ -99,7 +116,8 @@ export async function loadFunctionApp(options: LoadFunctionAppOptions): Promise<
     functions.set(registered.name, { registered, core: registration });
   }
   logger.log('information', 'Host.Startup', `Loaded ${functions.size} function(s) from ${appDir}`, {
-    functions: [...functions.keys()], entryPoints: entryPoints.map((f) => path.relative(appDir, f)),
+    functions: [...functions.keys()],
+    entryPoints: entryPoints.map((f) => path.relative(appDir, f)),
   });
 
   const appHookData: Record<string, unknown> = {};
@@ -132,11 +150,19 @@ export async function loadFunctionApp(options: LoadFunctionAppOptions): Promise<
         functionId: registration.functionId,
         inputData,
         triggerMetadata: input.triggerMetadata ?? {},
-        traceContext: { traceParent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-00`, traceState: '', attributes: {} },
+        traceContext: {
+          traceParent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-00`,
+          traceState: '',
+          attributes: {},
+        },
         retryContext: input.retryContext ? { ...input.retryContext } : undefined,
       },
       log: (level: CoreLogLevel, category: 'user' | 'system' | 'customMetric', message: string) =>
-        emitLog(logger, core.hooks.log, level, category, message, { functionName: name, invocationId, invocationContext: current.invocationContext }),
+        emitLog(logger, core.hooks.log, level, category, message, {
+          functionName: name,
+          invocationId,
+          invocationContext: current.invocationContext,
+        }),
     };
 
     const model = pm!.getInvocationModel(coreCtx);
@@ -168,7 +194,10 @@ export async function loadFunctionApp(options: LoadFunctionAppOptions): Promise<
     if (post.error !== undefined && post.error !== null) {
       const message = errorMessage(post.error);
       logger.log('error', `Function.${name}`, `Executed 'Functions.${name}' (Failed, Id=${invocationId}, Duration=${durationMs}ms)`, {
-        functionName: name, invocationId, durationMs, error: message,
+        functionName: name,
+        invocationId,
+        durationMs,
+        error: message,
       });
       const failure = new Error(message);
       if (post.error instanceof Error && post.error.stack) failure.stack = post.error.stack;
@@ -177,7 +206,9 @@ export async function loadFunctionApp(options: LoadFunctionAppOptions): Promise<
 
     const response = await model.getResponse(args.context, post.result);
     logger.log('debug', `Function.${name}`, `Executed 'Functions.${name}' (Succeeded, Id=${invocationId}, Duration=${durationMs}ms)`, {
-      functionName: name, invocationId, durationMs,
+      functionName: name,
+      invocationId,
+      durationMs,
     });
     const outputData: Record<string, RpcTypedData> = {};
     for (const output of response.outputData ?? []) outputData[output.name] = output.data;
@@ -229,7 +260,12 @@ function assertSupported(fn: RegisteredFunction): void {
 }
 
 const coreToHostLevel: Record<string, LogLevel | undefined> = {
-  trace: 'trace', debug: 'debug', information: 'information', warning: 'warning', error: 'error', critical: 'critical',
+  trace: 'trace',
+  debug: 'debug',
+  information: 'information',
+  warning: 'warning',
+  error: 'error',
+  critical: 'critical',
 };
 
 function emitLog(
@@ -255,17 +291,25 @@ function emitLog(
   if (!hostLevel) return; // 'none'
   const hostCategory = invocation
     ? `Function.${invocation.functionName}${category === 'user' ? '.User' : ''}`
-    : category === 'user' ? 'Host.User' : 'Host.Worker';
-  logger.log(hostLevel, hostCategory, ctx.message, invocation
-    ? { functionName: invocation.functionName, invocationId: invocation.invocationId, logCategory: category }
-    : { logCategory: category });
+    : category === 'user'
+      ? 'Host.User'
+      : 'Host.Worker';
+  logger.log(
+    hostLevel,
+    hostCategory,
+    ctx.message,
+    invocation
+      ? { functionName: invocation.functionName, invocationId: invocation.invocationId, logCategory: category }
+      : { logCategory: category },
+  );
 }
 
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
-  if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') return (err as { message: string }).message;
+  if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string')
+    return (err as { message: string }).message;
   try {
-    return typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
+    return typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err));
   } catch {
     return String(err);
   }

@@ -18,13 +18,22 @@ export interface Schedule {
 const monthNames = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
 const dayNames = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
 
-function parseField(text: string, min: number, max: number, names: string[] | undefined, nameBase: number, label: string, expression: string): Set<number> {
+function parseField(
+  text: string,
+  min: number,
+  max: number,
+  names: string[] | undefined,
+  nameBase: number,
+  label: string,
+  expression: string,
+): Set<number> {
   const values = new Set<number>();
   const value = (token: string): number => {
     const upper = token.toUpperCase();
     const named = names && /^[A-Z]{3,}$/.test(upper) ? names.indexOf(upper.slice(0, 3)) : -1;
     const n = named >= 0 ? named + nameBase : /^\d+$/.test(token) ? Number(token) : NaN;
-    if (!Number.isInteger(n) || n < min || n > max) throw new ScheduleError(`Invalid ${label} '${token}' in schedule '${expression}' (allowed ${min}-${max})`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new ScheduleError(`Invalid ${label} '${token}' in schedule '${expression}' (allowed ${min}-${max})`);
     return n;
   };
   for (const part of text.split(',')) {
@@ -33,11 +42,18 @@ function parseField(text: string, min: number, max: number, names: string[] | un
     if (!Number.isInteger(step) || step < 1) throw new ScheduleError(`Invalid step '${stepText}' in ${label} of schedule '${expression}'`);
     let from: number;
     let to: number;
-    if (range === '*') { from = min; to = max; } else if (range.includes('-')) {
+    if (range === '*') {
+      from = min;
+      to = max;
+    } else if (range.includes('-')) {
       const [a, b] = range.split('-');
-      from = value(a); to = value(b);
+      from = value(a);
+      to = value(b);
       if (from > to) throw new ScheduleError(`Invalid range '${range}' in ${label} of schedule '${expression}'`);
-    } else { from = value(range); to = stepText === undefined ? from : max; }
+    } else {
+      from = value(range);
+      to = stepText === undefined ? from : max;
+    }
     for (let v = from; v <= to; v += step) values.add(v);
   }
   return values;
@@ -56,7 +72,9 @@ export function parseSchedule(expression: string): Schedule {
   }
   const fields = trimmed.split(/\s+/);
   if (fields.length !== 6 && fields.length !== 5) {
-    throw new ScheduleError(`Schedule '${expression}' must be an NCRONTAB expression with 6 fields (second minute hour day month day-of-week) or a TimeSpan`);
+    throw new ScheduleError(
+      `Schedule '${expression}' must be an NCRONTAB expression with 6 fields (second minute hour day month day-of-week) or a TimeSpan`,
+    );
   }
   if (fields.length === 5) fields.unshift('0');
   const seconds = parseField(fields[0], 0, 59, undefined, 0, 'second', expression);
@@ -73,11 +91,28 @@ export function parseSchedule(expression: string): Schedule {
       // Bounded search: a valid expression matches within a few years (Feb 29 needs up to 8).
       const limit = afterMs + 9 * 366 * 86_400_000;
       while (t.getTime() <= limit) {
-        if (!months.has(t.getUTCMonth() + 1)) { t.setUTCMonth(t.getUTCMonth() + 1, 1); t.setUTCHours(0, 0, 0); continue; }
-        if (!days.has(t.getUTCDate()) || !weekdays.has(t.getUTCDay())) { t.setUTCDate(t.getUTCDate() + 1); t.setUTCHours(0, 0, 0); continue; }
-        if (!hours.has(t.getUTCHours())) { t.setUTCHours(t.getUTCHours() + 1, 0, 0); continue; }
-        if (!minutes.has(t.getUTCMinutes())) { t.setUTCMinutes(t.getUTCMinutes() + 1, 0); continue; }
-        if (!seconds.has(t.getUTCSeconds())) { t.setUTCSeconds(t.getUTCSeconds() + 1); continue; }
+        if (!months.has(t.getUTCMonth() + 1)) {
+          t.setUTCMonth(t.getUTCMonth() + 1, 1);
+          t.setUTCHours(0, 0, 0);
+          continue;
+        }
+        if (!days.has(t.getUTCDate()) || !weekdays.has(t.getUTCDay())) {
+          t.setUTCDate(t.getUTCDate() + 1);
+          t.setUTCHours(0, 0, 0);
+          continue;
+        }
+        if (!hours.has(t.getUTCHours())) {
+          t.setUTCHours(t.getUTCHours() + 1, 0, 0);
+          continue;
+        }
+        if (!minutes.has(t.getUTCMinutes())) {
+          t.setUTCMinutes(t.getUTCMinutes() + 1, 0);
+          continue;
+        }
+        if (!seconds.has(t.getUTCSeconds())) {
+          t.setUTCSeconds(t.getUTCSeconds() + 1);
+          continue;
+        }
         return t.getTime();
       }
       throw new ScheduleError(`Schedule '${expression}' never fires`);

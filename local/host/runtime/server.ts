@@ -32,7 +32,11 @@ export async function startServer(options: {
     };
     const tooLarge = () => {
       res.setHeader('connection', 'close');
-      reply({ status: 413, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `Request body too large (limit ${limit} bytes)` });
+      reply({
+        status: 413,
+        headers: { 'content-type': 'text/plain; charset=utf-8' },
+        body: `Request body too large (limit ${limit} bytes)`,
+      });
       req.resume();
     };
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -43,30 +47,53 @@ export async function startServer(options: {
     req.on('data', (chunk: Buffer) => {
       if (aborted) return;
       size += chunk.length;
-      if (size > limit) { aborted = true; chunks.length = 0; tooLarge(); return; }
+      if (size > limit) {
+        aborted = true;
+        chunks.length = 0;
+        tooLarge();
+        return;
+      }
       chunks.push(chunk);
     });
-    req.on('error', () => { aborted = true; });
+    req.on('error', () => {
+      aborted = true;
+    });
     req.on('end', () => {
       if (aborted) return;
-      const hostReq: HostHttpRequest = { method: (req.method ?? 'GET').toUpperCase(), url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks) };
+      const hostReq: HostHttpRequest = {
+        method: (req.method ?? 'GET').toUpperCase(),
+        url: req.url ?? '/',
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+      };
       options.handle(hostReq).then(reply, (err: unknown) => {
-        options.logger.log('error', 'Host.Http', `Unhandled error serving ${hostReq.method} ${hostReq.url.split('?')[0]}: ${errorMessage(err)}`);
+        options.logger.log(
+          'error',
+          'Host.Http',
+          `Unhandled error serving ${hostReq.method} ${hostReq.url.split('?')[0]}: ${errorMessage(err)}`,
+        );
         reply({ status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Internal Server Error' });
       });
     });
   });
   server.keepAliveTimeout = 5_000;
-  server.on('clientError', (_err, socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'); else socket.destroy(); });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    server.listen(options.port, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

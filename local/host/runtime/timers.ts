@@ -11,7 +11,11 @@ import type { LoadedApp } from './load-app';
 import { errorMessage } from './load-app';
 import { parseSchedule, resolveSettingReferences, type Schedule } from './ncrontab';
 
-export interface TimerStatus { last: string; next: string; lastUpdated: string }
+export interface TimerStatus {
+  last: string;
+  next: string;
+  lastUpdated: string;
+}
 
 /** PascalCase timer payload, as the host sends it (the library camel-cases it). */
 export function timerPayload(status: TimerStatus | null, isPastDue: boolean, adjustForDst = true) {
@@ -55,8 +59,13 @@ export function createTimerScheduler(runtime: LoadedApp, clock: HostClock, logge
       throw new Error(`Timer function '${fn.name}': ${errorMessage(err)}`);
     }
     entries.push({
-      fn, schedule, runOnStartup: fn.trigger.runOnStartup === true, useMonitor: fn.trigger.useMonitor !== false,
-      nextDue: 0, status: null, running: false,
+      fn,
+      schedule,
+      runOnStartup: fn.trigger.runOnStartup === true,
+      useMonitor: fn.trigger.useMonitor !== false,
+      nextDue: 0,
+      status: null,
+      running: false,
     });
   }
   const statusFile = stateDir ? path.join(stateDir, 'timers.json') : undefined;
@@ -64,7 +73,11 @@ export function createTimerScheduler(runtime: LoadedApp, clock: HostClock, logge
 
   const persisted = (): Record<string, TimerStatus> => {
     if (!statusFile || !fs.existsSync(statusFile)) return {};
-    try { return JSON.parse(fs.readFileSync(statusFile, 'utf8')) as Record<string, TimerStatus>; } catch { return {}; }
+    try {
+      return JSON.parse(fs.readFileSync(statusFile, 'utf8')) as Record<string, TimerStatus>;
+    } catch {
+      return {};
+    }
   };
   const persist = () => {
     if (!statusFile) return;
@@ -89,18 +102,31 @@ export function createTimerScheduler(runtime: LoadedApp, clock: HostClock, logge
     try {
       await runtime.invoke(entry.fn.name, { triggerData: { json: JSON.stringify(payload) } });
     } catch (err) {
-      logger.log('error', `Function.${entry.fn.name}`, `Timer function '${entry.fn.name}' failed: ${errorMessage(err)}`, { functionName: entry.fn.name });
+      logger.log('error', `Function.${entry.fn.name}`, `Timer function '${entry.fn.name}' failed: ${errorMessage(err)}`, {
+        functionName: entry.fn.name,
+      });
     } finally {
       entry.running = false;
     }
     const now = clock.now();
     const scheduled = entry.nextDue;
     entry.nextDue = entry.schedule.next(Math.max(firedAt, scheduled));
-    entry.status = { last: new Date(firedAt).toISOString(), next: new Date(entry.nextDue).toISOString(), lastUpdated: new Date(now).toISOString() };
-    try { persist(); } catch (err) { logger.log('warning', 'Host.Timers', `Cannot persist timer status: ${errorMessage(err)}`); }
+    entry.status = {
+      last: new Date(firedAt).toISOString(),
+      next: new Date(entry.nextDue).toISOString(),
+      lastUpdated: new Date(now).toISOString(),
+    };
+    try {
+      persist();
+    } catch (err) {
+      logger.log('warning', 'Host.Timers', `Cannot persist timer status: ${errorMessage(err)}`);
+    }
     if (stopped) return;
     // The run outlasted the interval: the next occurrence is already due.
-    if (entry.nextDue <= now) { entry.nextDue = now; void fire(entry, true); } else arm(entry);
+    if (entry.nextDue <= now) {
+      entry.nextDue = now;
+      void fire(entry, true);
+    } else arm(entry);
   }
 
   return {

@@ -6,7 +6,11 @@ const attempts = new Map();
 df.app.activity('Hello', { handler: (name) => `Hello ${name}!` });
 df.app.activity('Double', { handler: (n) => n * 2 });
 df.app.activity('Echo', { handler: (value) => ({ value, type: typeof value }) });
-df.app.activity('Fail', { handler: (msg) => { throw new Error(`activity broke: ${msg}`); } });
+df.app.activity('Fail', {
+  handler: (msg) => {
+    throw new Error(`activity broke: ${msg}`);
+  },
+});
 // Fails until it has been called `failTimes` times for this key.
 df.app.activity('Flaky', {
   handler: ({ key, failTimes }) => {
@@ -229,7 +233,10 @@ df.app.client.eventGrid('ClientOps', {
         return { count: (await client.getStatusAll()).length };
       case 'wait': {
         const req = new (require('@azure/functions').HttpRequest)({ method: 'GET', url: 'http://example.test/api/x' });
-        const res = await client.waitForCompletionOrCreateCheckStatusResponse(req, d.id, { timeoutInMilliseconds: d.timeoutMs, retryIntervalInMilliseconds: 50 });
+        const res = await client.waitForCompletionOrCreateCheckStatusResponse(req, d.id, {
+          timeoutInMilliseconds: d.timeoutMs,
+          retryIntervalInMilliseconds: 50,
+        });
         return { status: res.status, body: await res.text() };
       }
       case 'checkStatus': {

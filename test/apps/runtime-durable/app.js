@@ -30,6 +30,9 @@ df.app.client.http('runHellos', {
   authLevel: 'anonymous',
   handler: async (request, client) => {
     const instanceId = await client.startNew('sayHellos', { input: await request.json() });
-    return client.waitForCompletionOrCreateCheckStatusResponse(request, instanceId, { timeoutInMilliseconds: 10000, retryIntervalInMilliseconds: 50 });
+    return client.waitForCompletionOrCreateCheckStatusResponse(request, instanceId, {
+      timeoutInMilliseconds: 10000,
+      retryIntervalInMilliseconds: 50,
+    });
   },
 });

@@ -9,4 +9,6 @@ app.http('everything', {
   route: '{*path}',
   handler: (request) => ({ status: 200, jsonBody: { caughtBy: 'everything', path: request.params.path ?? null } }),
 });
-df.app.orchestration('noop', function* () { return 'done'; });
+df.app.orchestration('noop', function* () {
+  return 'done';
+});

@@ -2,7 +2,9 @@
 const { app } = require('@azure/functions');
 
 const runs = (globalThis.__timerRuns = []);
-const record = (name) => (timer) => { runs.push({ name, isPastDue: timer.isPastDue, status: timer.scheduleStatus, at: Date.now() }); };
+const record = (name) => (timer) => {
+  runs.push({ name, isPastDue: timer.isPastDue, status: timer.scheduleStatus, at: Date.now() });
+};
 
 app.timer('everySecond', { schedule: '%EVERY_SECOND%', handler: record('everySecond') });
 app.timer('onStartup', { schedule: '0 0 0 1 1 *', runOnStartup: true, handler: record('onStartup') });

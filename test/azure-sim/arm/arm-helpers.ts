@@ -12,8 +12,21 @@ export { control } from '../front/sim-helpers';
 
 /** Simulated-ms durations small enough that every LRO is done by its first poll. */
 export const FAST_DURATIONS = {
-  vmCreate: 2_000, vmUpdate: 1_000, vmStart: 2_000, vmDeallocate: 2_000, vmPowerOff: 1_000, vmRestart: 2_000, vmDelete: 1_000,
-  extension: 2_000, extensionDelete: 1_000, adeWindows: 10_000, adeLinuxData: 10_000, adeLinuxOs: 60_000, resourceGroupDelete: 1_000, vaultPurge: 1_000, eventSubscription: 500,
+  vmCreate: 2_000,
+  vmUpdate: 1_000,
+  vmStart: 2_000,
+  vmDeallocate: 2_000,
+  vmPowerOff: 1_000,
+  vmRestart: 2_000,
+  vmDelete: 1_000,
+  extension: 2_000,
+  extensionDelete: 1_000,
+  adeWindows: 10_000,
+  adeLinuxData: 10_000,
+  adeLinuxOs: 60_000,
+  resourceGroupDelete: 1_000,
+  vaultPurge: 1_000,
+  eventSubscription: 500,
 };
 
 export async function startArmSim(timeScale = 100): Promise<{ sim: Simulator; credential: ClientSecretCredential }> {

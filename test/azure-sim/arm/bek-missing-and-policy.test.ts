@@ -38,15 +38,30 @@ const EXT: Record<'Windows' | 'Linux', { name: string; type: string; version: st
 };
 
 async function encryptedVm(name: string, os: 'Windows' | 'Linux'): Promise<string> {
-  const vm = await compute.virtualMachines.beginCreateOrUpdateAndWait(RG, name, {
-    location: 'westeurope',
-    hardwareProfile: { vmSize: 'Standard_D2s_v5' },
-    storageProfile: { osDisk: { createOption: 'FromImage', osType: os }, dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 32 }] },
-    osProfile: { computerName: name, adminUsername: 'azureuser', adminPassword: 'Not-Returned-1!' },
-  }, FAST_POLL);
+  const vm = await compute.virtualMachines.beginCreateOrUpdateAndWait(
+    RG,
+    name,
+    {
+      location: 'westeurope',
+      hardwareProfile: { vmSize: 'Standard_D2s_v5' },
+      storageProfile: { osDisk: { createOption: 'FromImage', osType: os }, dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 32 }] },
+      osProfile: { computerName: name, adminUsername: 'azureuser', adminPassword: 'Not-Returned-1!' },
+    },
+    FAST_POLL,
+  );
   const ext: VirtualMachineExtension = {
-    location: 'westeurope', publisher: 'Microsoft.Azure.Security', typePropertiesType: EXT[os].type, typeHandlerVersion: EXT[os].version, autoUpgradeMinorVersion: true,
-    settings: { EncryptionOperation: 'EnableEncryption', KeyVaultURL: `https://${VAULT}.vault.azure.net/`, KeyVaultResourceId: vaultId, VolumeType: 'All', SequenceVersion: crypto.randomUUID() },
+    location: 'westeurope',
+    publisher: 'Microsoft.Azure.Security',
+    typePropertiesType: EXT[os].type,
+    typeHandlerVersion: EXT[os].version,
+    autoUpgradeMinorVersion: true,
+    settings: {
+      EncryptionOperation: 'EnableEncryption',
+      KeyVaultURL: `https://${VAULT}.vault.azure.net/`,
+      KeyVaultResourceId: vaultId,
+      VolumeType: 'All',
+      SequenceVersion: crypto.randomUUID(),
+    },
   };
   await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, name, EXT[os].name, ext, FAST_POLL);
   return vm.id!;
@@ -57,7 +72,14 @@ async function snapshot(name: string) {
   return toVmSnapshot(await compute.virtualMachines.get(RG, name, { expand: 'instanceView' }));
 }
 
-const guest = async (id: string) => (await control<{ guest: { boot: string; bekFiles: Array<{ name: string; secretUrl: string }> } }>(sim, 'GET', `/_sim/arm/vms/guest?id=${encodeURIComponent(id)}`)).body.guest;
+const guest = async (id: string) =>
+  (
+    await control<{ guest: { boot: string; bekFiles: Array<{ name: string; secretUrl: string }> } }>(
+      sim,
+      'GET',
+      `/_sim/arm/vms/guest?id=${encodeURIComponent(id)}`,
+    )
+  ).body.guest;
 const cycle = async (name: string) => {
   await compute.virtualMachines.beginDeallocateAndWait(RG, name, FAST_POLL);
   await compute.virtualMachines.beginStartAndWait(RG, name, FAST_POLL);
@@ -68,13 +90,22 @@ beforeAll(async () => {
   compute = new ComputeManagementClient(credential, sim.seed.subscriptionId);
   kv = new KeyVaultManagementClient(credential, sim.seed.subscriptionId);
   await new ResourceManagementClient(credential, sim.seed.subscriptionId).resourceGroups.createOrUpdate(RG, { location: 'westeurope' });
-  const vault = await kv.vaults.beginCreateOrUpdateAndWait(RG, VAULT, {
-    location: 'westeurope',
-    properties: {
-      tenantId: sim.seed.tenantId, sku: { family: 'A', name: 'standard' }, enabledForDiskEncryption: true,
-      accessPolicies: [{ tenantId: sim.seed.tenantId, objectId: sim.seed.clientObjectId, permissions: { keys: ['all'], secrets: ['all'] } as never }],
+  const vault = await kv.vaults.beginCreateOrUpdateAndWait(
+    RG,
+    VAULT,
+    {
+      location: 'westeurope',
+      properties: {
+        tenantId: sim.seed.tenantId,
+        sku: { family: 'A', name: 'standard' },
+        enabledForDiskEncryption: true,
+        accessPolicies: [
+          { tenantId: sim.seed.tenantId, objectId: sim.seed.clientObjectId, permissions: { keys: ['all'], secrets: ['all'] } as never },
+        ],
+      },
     },
-  }, FAST_POLL);
+    FAST_POLL,
+  );
   vaultId = vault.id!;
   webhook = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -101,71 +132,116 @@ afterAll(async () => {
 describe('BEK files missing in the guest', () => {
   it.each([
     ['Windows', /^\[2\.2\.0\.36\] BEK file not found on the BEK volume \([0-9a-f-]{36}\.BEK, [0-9a-f-]{36}\.BEK\)/, []],
-    ['Linux', /^BEK disk is missing or not initialized\.$/, ['Cannot find current passphrase file. This could happen if BEK volume is not mounted or LinuxPassPhrase file is missing from BEK volume.']],
-  ] as const)('%s: the extension reports it in the documented form, the app recognises it, deallocate + start clears it', async (os, statusMessage, substatusMessages) => {
-    const name = `bek-${os.toLowerCase()}`;
-    const id = await encryptedVm(name, os);
-    const filesBefore = (await guest(id)).bekFiles;
-    expect(filesBefore.length).toBeGreaterThan(0);
-    expect(bekHealthOf(await snapshot(name))).toMatchObject({ status: 'healthy' });
+    [
+      'Linux',
+      /^BEK disk is missing or not initialized\.$/,
+      [
+        'Cannot find current passphrase file. This could happen if BEK volume is not mounted or LinuxPassPhrase file is missing from BEK volume.',
+      ],
+    ],
+  ] as const)(
+    '%s: the extension reports it in the documented form, the app recognises it, deallocate + start clears it',
+    async (os, statusMessage, substatusMessages) => {
+      const name = `bek-${os.toLowerCase()}`;
+      const id = await encryptedVm(name, os);
+      const filesBefore = (await guest(id)).bekFiles;
+      expect(filesBefore.length).toBeGreaterThan(0);
+      expect(bekHealthOf(await snapshot(name))).toMatchObject({ status: 'healthy' });
 
-    const deleted = await control<{ removed: number }>(sim, 'POST', '/_sim/arm/vms/deleteBek', { id });
-    expect(deleted.body.removed).toBe(filesBefore.length);
+      const deleted = await control<{ removed: number }>(sim, 'POST', '/_sim/arm/vms/deleteBek', { id });
+      expect(deleted.body.removed).toBe(filesBefore.length);
 
-    // Both reads the app uses show it: the VM instance view and the extension with $expand=instanceView.
-    const vmView = (await compute.virtualMachines.get(RG, name, { expand: 'instanceView' })).instanceView!.extensions!.find((e) => e.name === EXT[os].name)!;
-    const extView = (await compute.virtualMachineExtensions.get(RG, name, EXT[os].name, { expand: 'instanceView' })).instanceView!;
-    for (const view of [vmView, extView]) {
-      expect(view.statuses).toHaveLength(1);
-      expect(view.statuses![0]).toMatchObject({ level: 'Error', displayStatus: 'Provisioning failed', code: os === 'Linux' ? 'ProvisioningState/failed/52' : 'ProvisioningState/failed' });
-      expect(view.statuses![0]!.message).toMatch(statusMessage);
-      expect((view.substatuses ?? []).map((s) => s.message)).toEqual(substatusMessages);
-    }
-    // The extension resource itself stays provisioned: only the guest's report changes.
-    expect((await compute.virtualMachineExtensions.get(RG, name, EXT[os].name)).provisioningState).toBe('Succeeded');
-    const health = bekHealthOf(await snapshot(name));
-    expect(health.status).toBe('bek-missing');
-    expect(interpretEncryptionState({ os, extension: { typeHandlerVersion: EXT[os].version, statuses: extView.statuses as never, substatuses: extView.substatuses as never } }).kind).toBe('bek-missing');
+      // Both reads the app uses show it: the VM instance view and the extension with $expand=instanceView.
+      const vmView = (await compute.virtualMachines.get(RG, name, { expand: 'instanceView' })).instanceView!.extensions!.find(
+        (e) => e.name === EXT[os].name,
+      )!;
+      const extView = (await compute.virtualMachineExtensions.get(RG, name, EXT[os].name, { expand: 'instanceView' })).instanceView!;
+      for (const view of [vmView, extView]) {
+        expect(view.statuses).toHaveLength(1);
+        expect(view.statuses![0]).toMatchObject({
+          level: 'Error',
+          displayStatus: 'Provisioning failed',
+          code: os === 'Linux' ? 'ProvisioningState/failed/52' : 'ProvisioningState/failed',
+        });
+        expect(view.statuses![0]!.message).toMatch(statusMessage);
+        expect((view.substatuses ?? []).map((s) => s.message)).toEqual(substatusMessages);
+      }
+      // The extension resource itself stays provisioned: only the guest's report changes.
+      expect((await compute.virtualMachineExtensions.get(RG, name, EXT[os].name)).provisioningState).toBe('Succeeded');
+      const health = bekHealthOf(await snapshot(name));
+      expect(health.status).toBe('bek-missing');
+      expect(
+        interpretEncryptionState({
+          os,
+          extension: {
+            typeHandlerVersion: EXT[os].version,
+            statuses: extView.statuses as never,
+            substatuses: extView.substatuses as never,
+          },
+        }).kind,
+      ).toBe('bek-missing');
 
-    // A reboot in place does not re-attach the BEK volume: the guest cannot unlock its volumes.
-    await compute.virtualMachines.beginRestartAndWait(RG, name, FAST_POLL);
-    expect(await guest(id)).toMatchObject({ boot: os === 'Windows' ? 'BitLockerRecovery' : 'PassphrasePrompt', bekFiles: [] });
+      // A reboot in place does not re-attach the BEK volume: the guest cannot unlock its volumes.
+      await compute.virtualMachines.beginRestartAndWait(RG, name, FAST_POLL);
+      expect(await guest(id)).toMatchObject({ boot: os === 'Windows' ? 'BitLockerRecovery' : 'PassphrasePrompt', bekFiles: [] });
 
-    await cycle(name);
-    expect((await guest(id)).boot).toBe('ok');
-    expect((await guest(id)).bekFiles.map((f) => f.secretUrl).sort()).toEqual(filesBefore.map((f) => f.secretUrl).sort());
-    expect(bekHealthOf(await snapshot(name))).toMatchObject({ status: 'healthy', state: 'encrypted' });
-  }, 60_000);
+      await cycle(name);
+      expect((await guest(id)).boot).toBe('ok');
+      expect((await guest(id)).bekFiles.map((f) => f.secretUrl).sort()).toEqual(filesBefore.map((f) => f.secretUrl).sort());
+      expect(bekHealthOf(await snapshot(name))).toMatchObject({ status: 'healthy', state: 'encrypted' });
+    },
+    60_000,
+  );
 
   it.each([
     ['the vault no longer allows disk encryption', 'Windows', 'BitLockerRecovery'],
     ['the BEK secret is soft-deleted', 'Linux', 'PassphrasePrompt'],
     ['the BEK secret is disabled', 'Windows', 'BitLockerRecovery'],
-  ] as const)('%s: deallocate + start cannot re-attach the BEK volume (%s stays at %s) until it is fixed', async (what, os, stuck) => {
-    const name = `stuck-${what.split(' ').pop()}-${os.toLowerCase()}`;
-    const id = await encryptedVm(name, os);
-    await control(sim, 'POST', '/_sim/arm/vms/deleteBek', { id });
-    const secretNames = [...new Set((await snapshot(name)).instanceView!.disks!.flatMap((d) => d.encryptionSettings ?? []).map((s) => s.diskEncryptionKey!.secretUrl.split('/')[4]!))];
-    const secrets = new SecretClient(`https://${VAULT}.vault.azure.net`, credential);
-    const setEnabled = async (enabled: boolean) => {
-      for (const s of secretNames) expect((await control(sim, 'PATCH', `/_sim/keyvault/vaults/${VAULT}/secrets/${s}`, { enabled })).status).toBe(200);
-    };
-    const [breakIt, fixIt] = what.includes('vault')
-      ? [() => kv.vaults.update(RG, VAULT, { properties: { enabledForDiskEncryption: false } }), () => kv.vaults.update(RG, VAULT, { properties: { enabledForDiskEncryption: true } })]
-      : what.includes('disabled')
-        ? [() => setEnabled(false), () => setEnabled(true)]
-        : [async () => { for (const s of secretNames) await (await secrets.beginDeleteSecret(s, { intervalInMs: 50 })).pollUntilDone(); },
-          async () => { for (const s of secretNames) await (await secrets.beginRecoverDeletedSecret(s, { intervalInMs: 50 })).pollUntilDone(); }];
-    await breakIt();
-    await cycle(name);
-    expect(await guest(id)).toMatchObject({ boot: stuck, bekFiles: [] });
-    const agent = (await compute.virtualMachines.instanceView(RG, name)).vmAgent!.statuses![0]!;
-    expect(agent.displayStatus).toBe('Not Ready');
-    await fixIt();
-    await cycle(name);
-    expect((await guest(id)).boot).toBe('ok');
-    expect(bekHealthOf(await snapshot(name))).toMatchObject({ status: 'healthy' });
-  }, 60_000);
+  ] as const)(
+    '%s: deallocate + start cannot re-attach the BEK volume (%s stays at %s) until it is fixed',
+    async (what, os, stuck) => {
+      const name = `stuck-${what.split(' ').pop()}-${os.toLowerCase()}`;
+      const id = await encryptedVm(name, os);
+      await control(sim, 'POST', '/_sim/arm/vms/deleteBek', { id });
+      const secretNames = [
+        ...new Set(
+          (await snapshot(name))
+            .instanceView!.disks!.flatMap((d) => d.encryptionSettings ?? [])
+            .map((s) => s.diskEncryptionKey!.secretUrl.split('/')[4]!),
+        ),
+      ];
+      const secrets = new SecretClient(`https://${VAULT}.vault.azure.net`, credential);
+      const setEnabled = async (enabled: boolean) => {
+        for (const s of secretNames)
+          expect((await control(sim, 'PATCH', `/_sim/keyvault/vaults/${VAULT}/secrets/${s}`, { enabled })).status).toBe(200);
+      };
+      const [breakIt, fixIt] = what.includes('vault')
+        ? [
+            () => kv.vaults.update(RG, VAULT, { properties: { enabledForDiskEncryption: false } }),
+            () => kv.vaults.update(RG, VAULT, { properties: { enabledForDiskEncryption: true } }),
+          ]
+        : what.includes('disabled')
+          ? [() => setEnabled(false), () => setEnabled(true)]
+          : [
+              async () => {
+                for (const s of secretNames) await (await secrets.beginDeleteSecret(s, { intervalInMs: 50 })).pollUntilDone();
+              },
+              async () => {
+                for (const s of secretNames) await (await secrets.beginRecoverDeletedSecret(s, { intervalInMs: 50 })).pollUntilDone();
+              },
+            ];
+      await breakIt();
+      await cycle(name);
+      expect(await guest(id)).toMatchObject({ boot: stuck, bekFiles: [] });
+      const agent = (await compute.virtualMachines.instanceView(RG, name)).vmAgent!.statuses![0]!;
+      expect(agent.displayStatus).toBe('Not Ready');
+      await fixIt();
+      await cycle(name);
+      expect((await guest(id)).boot).toBe('ok');
+      expect(bekHealthOf(await snapshot(name))).toMatchObject({ status: 'healthy' });
+    },
+    60_000,
+  );
 });
 
 describe('Policy Insights events', () => {
@@ -182,16 +258,52 @@ describe('Policy Insights events', () => {
   it('a PolicyStates system topic on the subscription receives Created, then Changed; the same state raises nothing; ARM topics never see them', async () => {
     const eg = new EventGridManagementClient(credential, sub());
     // A subscription may be the source of an ARM-events topic and a policy-states topic at the same time.
-    await eg.systemTopics.beginCreateOrUpdateAndWait(RG, 'arm', { location: 'global', source: `/subscriptions/${sub()}`, topicType: 'Microsoft.Resources.Subscriptions' }, FAST_POLL);
-    const topic = await eg.systemTopics.beginCreateOrUpdateAndWait(RG, 'policy', { location: 'global', source: `/subscriptions/${sub()}`, topicType: 'microsoft.policyinsights.policystates' }, FAST_POLL);
+    await eg.systemTopics.beginCreateOrUpdateAndWait(
+      RG,
+      'arm',
+      { location: 'global', source: `/subscriptions/${sub()}`, topicType: 'Microsoft.Resources.Subscriptions' },
+      FAST_POLL,
+    );
+    const topic = await eg.systemTopics.beginCreateOrUpdateAndWait(
+      RG,
+      'policy',
+      { location: 'global', source: `/subscriptions/${sub()}`, topicType: 'microsoft.policyinsights.policystates' },
+      FAST_POLL,
+    );
     expect(topic.topicType).toBe('Microsoft.PolicyInsights.PolicyStates');
-    const second = await eg.systemTopics.beginCreateOrUpdateAndWait(RG, 'policy-2', { location: 'global', source: `/subscriptions/${sub()}`, topicType: 'Microsoft.PolicyInsights.PolicyStates' }, FAST_POLL).then(() => undefined, (e: unknown) => e);
+    const second = await eg.systemTopics
+      .beginCreateOrUpdateAndWait(
+        RG,
+        'policy-2',
+        { location: 'global', source: `/subscriptions/${sub()}`, topicType: 'Microsoft.PolicyInsights.PolicyStates' },
+        FAST_POLL,
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(String(second)).toMatch(/Only one system topic is allowed per source/);
-    for (const [topicName, path] of [['arm', '/arm'], ['policy', '/policy']]) {
-      await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(RG, topicName!, `to-${topicName}`, { destination: { endpointType: 'WebHook', endpointUrl: `${hookBase}${path}` } as never }, FAST_POLL);
+    for (const [topicName, path] of [
+      ['arm', '/arm'],
+      ['policy', '/policy'],
+    ]) {
+      await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(
+        RG,
+        topicName!,
+        `to-${topicName}`,
+        { destination: { endpointType: 'WebHook', endpointUrl: `${hookBase}${path}` } as never },
+        FAST_POLL,
+      );
     }
 
-    const record = (complianceState: string, timestamp: string) => control<{ published: string | null; state: Record<string, string> }>(sim, 'POST', '/_sim/arm/policy/states', { resourceId: vmId(), policyAssignmentId: assignment(), policyDefinitionId: definition, complianceState, timestamp });
+    const record = (complianceState: string, timestamp: string) =>
+      control<{ published: string | null; state: Record<string, string> }>(sim, 'POST', '/_sim/arm/policy/states', {
+        resourceId: vmId(),
+        policyAssignmentId: assignment(),
+        policyDefinitionId: definition,
+        complianceState,
+        timestamp,
+      });
     const steps: Array<[string, string, string | null]> = [
       ['NonCompliant', '2026-11-27T10:00:00Z', 'Microsoft.PolicyInsights.PolicyStateCreated'],
       ['NonCompliant', '2026-11-27T11:00:00Z', null],
@@ -204,10 +316,24 @@ describe('Policy Insights events', () => {
     }
     await settle(() => policyEvents().length >= 2);
     const events = policyEvents();
-    expect(events.map((e) => e.eventType)).toEqual(['Microsoft.PolicyInsights.PolicyStateCreated', 'Microsoft.PolicyInsights.PolicyStateChanged']);
+    expect(events.map((e) => e.eventType)).toEqual([
+      'Microsoft.PolicyInsights.PolicyStateCreated',
+      'Microsoft.PolicyInsights.PolicyStateChanged',
+    ]);
     expect(events[0]).toMatchObject({
-      topic: `/subscriptions/${sub()}`, subject: vmId(), dataVersion: '1', metadataVersion: '1',
-      data: { timestamp: '2026-11-27T10:00:00Z', policyAssignmentId: assignment(), policyDefinitionId: definition, policyDefinitionReferenceId: '', complianceState: 'NonCompliant', subscriptionId: sub(), complianceReasonCode: '' },
+      topic: `/subscriptions/${sub()}`,
+      subject: vmId(),
+      dataVersion: '1',
+      metadataVersion: '1',
+      data: {
+        timestamp: '2026-11-27T10:00:00Z',
+        policyAssignmentId: assignment(),
+        policyDefinitionId: definition,
+        policyDefinitionReferenceId: '',
+        complianceState: 'NonCompliant',
+        subscriptionId: sub(),
+        complianceReasonCode: '',
+      },
     });
     expect(events[1].data).toMatchObject({ complianceState: 'Compliant', timestamp: '2026-11-27T12:00:00Z' });
     expect(armEvents().some((e) => String(e.eventType).startsWith('Microsoft.PolicyInsights.'))).toBe(false);
@@ -217,9 +343,21 @@ describe('Policy Insights events', () => {
 
   it.each<[string, Record<string, string>, RegExp]>([
     ['no resourceId', { policyAssignmentId: 'a', policyDefinitionId: 'd', complianceState: 'NonCompliant' }, /'resourceId'/],
-    ['a resourceId outside a subscription', { resourceId: '/providers/x', policyAssignmentId: 'a', policyDefinitionId: 'd', complianceState: 'NonCompliant' }, /under \/subscriptions/],
-    ['an unknown compliance state', { resourceId: 'VM', policyAssignmentId: 'a', policyDefinitionId: 'd', complianceState: 'Bad' }, /'complianceState' must be/],
-    ['a bad timestamp', { resourceId: 'VM', policyAssignmentId: 'a', policyDefinitionId: 'd', complianceState: 'Compliant', timestamp: 'yesterday' }, /'timestamp'/],
+    [
+      'a resourceId outside a subscription',
+      { resourceId: '/providers/x', policyAssignmentId: 'a', policyDefinitionId: 'd', complianceState: 'NonCompliant' },
+      /under \/subscriptions/,
+    ],
+    [
+      'an unknown compliance state',
+      { resourceId: 'VM', policyAssignmentId: 'a', policyDefinitionId: 'd', complianceState: 'Bad' },
+      /'complianceState' must be/,
+    ],
+    [
+      'a bad timestamp',
+      { resourceId: 'VM', policyAssignmentId: 'a', policyDefinitionId: 'd', complianceState: 'Compliant', timestamp: 'yesterday' },
+      /'timestamp'/,
+    ],
   ])('refuses %s with a 400 naming the problem', async (_label, body, message) => {
     const withVm = { ...body, ...(body.resourceId === 'VM' ? { resourceId: vmId() } : {}) };
     const res = await control<{ error: { code: string; message: string } }>(sim, 'POST', '/_sim/arm/policy/states', withVm);

@@ -23,7 +23,9 @@ function linuxVm(overrides: Partial<VirtualMachine> = {}): VirtualMachine {
       dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 64 }],
     },
     osProfile: { computerName: 'lx1', adminUsername: 'azureuser', adminPassword: 'P@ssw0rd-not-returned', linuxConfiguration: {} },
-    networkProfile: { networkInterfaces: [{ id: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Network/networkInterfaces/nic1' }] },
+    networkProfile: {
+      networkInterfaces: [{ id: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Network/networkInterfaces/nic1' }],
+    },
     ...overrides,
   };
 }
@@ -97,9 +99,20 @@ describe('virtual machines through @azure/arm-compute', () => {
     await compute.virtualMachines.beginDeallocateAndWait(RG, 'lx-power', FAST_POLL);
     let view = await compute.virtualMachines.instanceView(RG, 'lx-power');
     expect(view.statuses!.map((s) => s.code)).toContain('PowerState/deallocated');
-    await expect(compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'lx-power', 'script', {
-      location: 'westeurope', publisher: 'Microsoft.Azure.Extensions', typePropertiesType: 'CustomScript', typeHandlerVersion: '2.1',
-    }, FAST_POLL)).rejects.toMatchObject({ statusCode: 409, code: 'OperationNotAllowed' });
+    await expect(
+      compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(
+        RG,
+        'lx-power',
+        'script',
+        {
+          location: 'westeurope',
+          publisher: 'Microsoft.Azure.Extensions',
+          typePropertiesType: 'CustomScript',
+          typeHandlerVersion: '2.1',
+        },
+        FAST_POLL,
+      ),
+    ).rejects.toMatchObject({ statusCode: 409, code: 'OperationNotAllowed' });
     await expect(compute.virtualMachines.beginRestartAndWait(RG, 'lx-power', FAST_POLL)).rejects.toMatchObject({ statusCode: 409 });
     await compute.virtualMachines.beginStartAndWait(RG, 'lx-power', FAST_POLL);
     await compute.virtualMachines.beginRestartAndWait(RG, 'lx-power', FAST_POLL);
@@ -109,7 +122,12 @@ describe('virtual machines through @azure/arm-compute', () => {
 
   it('updates tags and size with PATCH and lists VMs in the group and subscription', async () => {
     await compute.virtualMachines.beginCreateOrUpdateAndWait(RG, 'lx-patch', linuxVm(), FAST_POLL);
-    const updated = await compute.virtualMachines.beginUpdateAndWait(RG, 'lx-patch', { tags: { owner: 'someone-else' }, hardwareProfile: { vmSize: 'Standard_D4s_v5' } }, FAST_POLL);
+    const updated = await compute.virtualMachines.beginUpdateAndWait(
+      RG,
+      'lx-patch',
+      { tags: { owner: 'someone-else' }, hardwareProfile: { vmSize: 'Standard_D4s_v5' } },
+      FAST_POLL,
+    );
     expect(updated).toMatchObject({ tags: { owner: 'someone-else' }, hardwareProfile: { vmSize: 'Standard_D4s_v5' } });
     const inGroup: string[] = [];
     for await (const vm of compute.virtualMachines.list(RG)) inGroup.push(vm.name!);
@@ -121,10 +139,25 @@ describe('virtual machines through @azure/arm-compute', () => {
 
   it('runs an extension as an LRO with Azure-AsyncOperation polling and deletes it', async () => {
     await compute.virtualMachines.beginCreateOrUpdateAndWait(RG, 'lx-ext', linuxVm(), FAST_POLL);
-    const ext = await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'lx-ext', 'script', {
-      location: 'westeurope', publisher: 'Microsoft.Azure.Extensions', typePropertiesType: 'CustomScript', typeHandlerVersion: '2.1', settings: { commandToExecute: 'echo hi' },
-    }, FAST_POLL);
-    expect(ext).toMatchObject({ name: 'script', provisioningState: 'Succeeded', publisher: 'Microsoft.Azure.Extensions', typePropertiesType: 'CustomScript' });
+    const ext = await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(
+      RG,
+      'lx-ext',
+      'script',
+      {
+        location: 'westeurope',
+        publisher: 'Microsoft.Azure.Extensions',
+        typePropertiesType: 'CustomScript',
+        typeHandlerVersion: '2.1',
+        settings: { commandToExecute: 'echo hi' },
+      },
+      FAST_POLL,
+    );
+    expect(ext).toMatchObject({
+      name: 'script',
+      provisioningState: 'Succeeded',
+      publisher: 'Microsoft.Azure.Extensions',
+      typePropertiesType: 'CustomScript',
+    });
     const withView = await compute.virtualMachineExtensions.get(RG, 'lx-ext', 'script', { expand: 'instanceView' });
     expect(withView.instanceView!.statuses![0]!.code).toBe('ProvisioningState/succeeded');
     const vm = await compute.virtualMachines.get(RG, 'lx-ext');
@@ -144,30 +177,82 @@ describe('virtual machines through @azure/arm-compute', () => {
   it.each([
     ['an unknown VM', () => compute.virtualMachines.get(RG, 'missing'), 404, 'ResourceNotFound'],
     ['an unknown resource group', () => compute.virtualMachines.get('rg-missing', 'vm'), 404, 'ResourceGroupNotFound'],
-    ['a VM without location', () => compute.virtualMachines.beginCreateOrUpdateAndWait(RG, 'noloc', linuxVm({ location: '' }), FAST_POLL), 400, 'LocationRequired'],
-    ['an invalid size', () => compute.virtualMachines.beginCreateOrUpdateAndWait(RG, 'badsize', linuxVm({ hardwareProfile: { vmSize: 'Huge' } }), FAST_POLL), 400, 'InvalidParameter'],
-    ['an invalid name', () => compute.virtualMachines.beginCreateOrUpdateAndWait(RG, 'bad name!', linuxVm(), FAST_POLL), 400, 'InvalidResourceName'],
-    ['a PUT that changes the OS type', () => compute.virtualMachines.beginCreateOrUpdateAndWait(RG, 'lx-create', linuxVm({ storageProfile: { osDisk: { createOption: 'FromImage', osType: 'Windows' } } }), FAST_POLL), 409, 'PropertyChangeNotAllowed'],
+    [
+      'a VM without location',
+      () => compute.virtualMachines.beginCreateOrUpdateAndWait(RG, 'noloc', linuxVm({ location: '' }), FAST_POLL),
+      400,
+      'LocationRequired',
+    ],
+    [
+      'an invalid size',
+      () => compute.virtualMachines.beginCreateOrUpdateAndWait(RG, 'badsize', linuxVm({ hardwareProfile: { vmSize: 'Huge' } }), FAST_POLL),
+      400,
+      'InvalidParameter',
+    ],
+    [
+      'an invalid name',
+      () => compute.virtualMachines.beginCreateOrUpdateAndWait(RG, 'bad name!', linuxVm(), FAST_POLL),
+      400,
+      'InvalidResourceName',
+    ],
+    [
+      'a PUT that changes the OS type',
+      () =>
+        compute.virtualMachines.beginCreateOrUpdateAndWait(
+          RG,
+          'lx-create',
+          linuxVm({ storageProfile: { osDisk: { createOption: 'FromImage', osType: 'Windows' } } }),
+          FAST_POLL,
+        ),
+      409,
+      'PropertyChangeNotAllowed',
+    ],
   ])('answers %s with the ARM error envelope', async (_label, call, status, code) => {
     await expect(call()).rejects.toMatchObject({ statusCode: status, code });
   });
 });
 
 describe('wire behaviour (raw requests through the proxy)', () => {
-  const base = () => `https://management.azure.com/subscriptions/${sim.seed.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines`;
+  const base = () =>
+    `https://management.azure.com/subscriptions/${sim.seed.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines`;
 
   it.each([
     ['missing api-version', 'GET', '', undefined, 400, 'MissingApiVersionParameter'],
     ['malformed api-version', 'GET', '?api-version=yesterday', undefined, 400, 'InvalidApiVersionParameter'],
-    ['an unknown provider', 'GET', '/../../../providers/Microsoft.Nope/things?api-version=2024-01-01', undefined, 404, 'MissingSubscriptionRegistration'],
-    ['an unknown resource type', 'GET', '/../../../providers/Microsoft.Compute/gadgets?api-version=2024-01-01', undefined, 404, 'InvalidResourceType'],
+    [
+      'an unknown provider',
+      'GET',
+      '/../../../providers/Microsoft.Nope/things?api-version=2024-01-01',
+      undefined,
+      404,
+      'MissingSubscriptionRegistration',
+    ],
+    [
+      'an unknown resource type',
+      'GET',
+      '/../../../providers/Microsoft.Compute/gadgets?api-version=2024-01-01',
+      undefined,
+      404,
+      'InvalidResourceType',
+    ],
     ['a JSON array body', 'PUT', '/vm-array?api-version=2024-07-01', '[1,2]', 400, 'InvalidRequestContent'],
-    ['a hostile 300-character name', 'PUT', `/${'x'.repeat(300)}?api-version=2024-07-01`, '{"location":"westeurope"}', 400, 'InvalidResourceName'],
+    [
+      'a hostile 300-character name',
+      'PUT',
+      `/${'x'.repeat(300)}?api-version=2024-07-01`,
+      '{"location":"westeurope"}',
+      400,
+      'InvalidResourceName',
+    ],
   ])('%s gives an Azure-shaped 4xx', async (_label, method, suffix, body, status, code) => {
     const f = proxiedFetch(sim);
     try {
       const url = new URL(`${base()}${suffix}`).toString();
-      const res = await f(url, { method, headers: { authorization: `Bearer ${await armToken()}`, 'content-type': 'application/json' }, body });
+      const res = await f(url, {
+        method,
+        headers: { authorization: `Bearer ${await armToken()}`, 'content-type': 'application/json' },
+        body,
+      });
       expect(res.status).toBe(status);
       const json = (await res.json()) as { error: { code: string; message: string } };
       expect(json.error.code).toBe(code);

@@ -29,9 +29,10 @@ function vmBody(os: 'Windows' | 'Linux', dataDisks = 1): VirtualMachine {
     location: 'westeurope',
     hardwareProfile: { vmSize: 'Standard_D2s_v5' },
     storageProfile: {
-      imageReference: os === 'Windows'
-        ? { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter-azure-edition', version: 'latest' }
-        : { publisher: 'Canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts-gen2', version: 'latest' },
+      imageReference:
+        os === 'Windows'
+          ? { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter-azure-edition', version: 'latest' }
+          : { publisher: 'Canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts-gen2', version: 'latest' },
       osDisk: { createOption: 'FromImage', osType: os },
       dataDisks: Array.from({ length: dataDisks }, (_, lun) => ({ lun, createOption: 'Empty', diskSizeGB: 32 })),
     },
@@ -40,7 +41,12 @@ function vmBody(os: 'Windows' | 'Linux', dataDisks = 1): VirtualMachine {
   };
 }
 
-function adeExtension(os: 'Windows' | 'Linux', mode: 'single' | 'dual', settings: Record<string, unknown>, protectedSettings?: Record<string, unknown>): VirtualMachineExtension {
+function adeExtension(
+  os: 'Windows' | 'Linux',
+  mode: 'single' | 'dual',
+  settings: Record<string, unknown>,
+  protectedSettings?: Record<string, unknown>,
+): VirtualMachineExtension {
   const version = os === 'Windows' ? (mode === 'single' ? '2.2' : '1.1') : mode === 'single' ? '1.1' : '0.1';
   return {
     location: 'westeurope',
@@ -48,24 +54,41 @@ function adeExtension(os: 'Windows' | 'Linux', mode: 'single' | 'dual', settings
     typePropertiesType: os === 'Windows' ? 'AzureDiskEncryption' : 'AzureDiskEncryptionForLinux',
     typeHandlerVersion: version,
     autoUpgradeMinorVersion: true,
-    settings: { EncryptionOperation: 'EnableEncryption', KeyEncryptionAlgorithm: 'RSA-OAEP', VolumeType: 'All', SequenceVersion: crypto.randomUUID(), ...settings },
+    settings: {
+      EncryptionOperation: 'EnableEncryption',
+      KeyEncryptionAlgorithm: 'RSA-OAEP',
+      VolumeType: 'All',
+      SequenceVersion: crypto.randomUUID(),
+      ...settings,
+    },
     protectedSettings,
   };
 }
 
 const vaultSettings = (id: string) => ({ KeyVaultURL: `https://${id.split('/').pop()}.vault.azure.net/`, KeyVaultResourceId: id });
 
-async function createVault(name: string, location: string, enabledForDiskEncryption: boolean, extraPolicies: { objectId: string; permissions: { keys?: string[]; secrets?: string[] } }[] = []): Promise<string> {
-  const vault = await kv.vaults.beginCreateOrUpdateAndWait(RG, name, {
-    location,
-    properties: {
-      tenantId: sim.seed.tenantId,
-      sku: { family: 'A', name: 'standard' },
-      enabledForDiskEncryption,
-      accessPolicies: [{ objectId: sim.seed.clientObjectId, permissions: { keys: ['all'], secrets: ['all'] } }, ...extraPolicies]
-        .map((p) => ({ tenantId: sim.seed.tenantId, objectId: p.objectId, permissions: p.permissions as never })),
+async function createVault(
+  name: string,
+  location: string,
+  enabledForDiskEncryption: boolean,
+  extraPolicies: { objectId: string; permissions: { keys?: string[]; secrets?: string[] } }[] = [],
+): Promise<string> {
+  const vault = await kv.vaults.beginCreateOrUpdateAndWait(
+    RG,
+    name,
+    {
+      location,
+      properties: {
+        tenantId: sim.seed.tenantId,
+        sku: { family: 'A', name: 'standard' },
+        enabledForDiskEncryption,
+        accessPolicies: [{ objectId: sim.seed.clientObjectId, permissions: { keys: ['all'], secrets: ['all'] } }, ...extraPolicies].map(
+          (p) => ({ tenantId: sim.seed.tenantId, objectId: p.objectId, permissions: p.permissions as never }),
+        ),
+      },
     },
-  }, FAST_POLL);
+    FAST_POLL,
+  );
   return vault.id!;
 }
 
@@ -96,10 +119,20 @@ afterAll(async () => {
 describe('single-pass ADE (platform writes the secret)', () => {
   it('Windows: encrypts all volumes, stamps every disk with 1.1, writes BEK secrets with ADE tags, keeps BEK files', async () => {
     const vm = await newVm('win-sp', 'Windows');
-    const ext = await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'win-sp', 'AzureDiskEncryption', adeExtension('Windows', 'single', vaultSettings(vaultId)), FAST_POLL);
+    const ext = await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(
+      RG,
+      'win-sp',
+      'AzureDiskEncryption',
+      adeExtension('Windows', 'single', vaultSettings(vaultId)),
+      FAST_POLL,
+    );
     expect(ext.provisioningState).toBe('Succeeded');
     const view = await extensionView('win-sp', 'AzureDiskEncryption');
-    expect(view.statuses![0]).toMatchObject({ code: 'ProvisioningState/succeeded', displayStatus: 'Provisioning succeeded', message: expect.stringMatching(/^\[2\.2\.\d+\.\d+\] Encryption succeeded for all volumes$/) });
+    expect(view.statuses![0]).toMatchObject({
+      code: 'ProvisioningState/succeeded',
+      displayStatus: 'Provisioning succeeded',
+      message: expect.stringMatching(/^\[2\.2\.\d+\.\d+\] Encryption succeeded for all volumes$/),
+    });
     const withView = await compute.virtualMachines.get(RG, 'win-sp', { expand: 'instanceView' });
     expect(withView.storageProfile!.osDisk!.encryptionSettings).toBeUndefined();
     const diskViews = withView.instanceView!.disks!;
@@ -112,25 +145,44 @@ describe('single-pass ADE (platform writes the secret)', () => {
       const name = secretUrl.split('/')[4]!;
       const secret = await secrets.getSecret(name);
       expect(secret.properties.contentType).toBe('BEK');
-      expect(secret.properties.tags).toMatchObject({ DiskEncryptionKeyFileName: `${name}.BEK`, MachineName: 'guest', VolumeLetter: expect.stringMatching(/^[A-Z]:\\$/) });
+      expect(secret.properties.tags).toMatchObject({
+        DiskEncryptionKeyFileName: `${name}.BEK`,
+        MachineName: 'guest',
+        VolumeLetter: expect.stringMatching(/^[A-Z]:\\$/),
+      });
       expect(Buffer.from(secret.value!, 'base64')).toHaveLength(32);
     }
     const osDisk = await compute.disks.get(RG, vm.storageProfile!.osDisk!.managedDisk!.id!.split('/').pop()!);
     expect(osDisk.encryptionSettingsCollection).toMatchObject({ enabled: true, encryptionSettingsVersion: '1.1' });
-    const guest = await control<{ guest: { bekFiles: { name: string }[]; boot: string } }>(sim, 'GET', `/_sim/arm/vms/guest?id=${encodeURIComponent(vm.id!)}`);
+    const guest = await control<{ guest: { bekFiles: { name: string }[]; boot: string } }>(
+      sim,
+      'GET',
+      `/_sim/arm/vms/guest?id=${encodeURIComponent(vm.id!)}`,
+    );
     expect(guest.body.guest.bekFiles).toHaveLength(2);
     expect(guest.body.guest.bekFiles[0]!.name).toMatch(/\.BEK$/);
   });
 
   it('wraps the BEK with the KEK (real RSA-OAEP): content type Wrapped BEK, KEK tags, and the KEK unwraps it', async () => {
     await newVm('win-kek', 'Windows', 0);
-    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'win-kek', 'AzureDiskEncryption', adeExtension('Windows', 'single', { ...vaultSettings(vaultId), KeyEncryptionKeyURL: kekUrl, KekVaultResourceId: vaultId }), FAST_POLL);
+    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(
+      RG,
+      'win-kek',
+      'AzureDiskEncryption',
+      adeExtension('Windows', 'single', { ...vaultSettings(vaultId), KeyEncryptionKeyURL: kekUrl, KekVaultResourceId: vaultId }),
+      FAST_POLL,
+    );
     const vm = await compute.virtualMachines.get(RG, 'win-kek', { expand: 'instanceView' });
     const settings = vm.instanceView!.disks![0]!.encryptionSettings![0]!;
     expect(settings.keyEncryptionKey!.keyUrl).toBe(kekUrl);
-    const secret = await new SecretClient('https://kv-guest-ade.vault.azure.net', credential).getSecret(settings.diskEncryptionKey!.secretUrl.split('/')[4]!);
+    const secret = await new SecretClient('https://kv-guest-ade.vault.azure.net', credential).getSecret(
+      settings.diskEncryptionKey!.secretUrl.split('/')[4]!,
+    );
     expect(secret.properties.contentType).toBe('Wrapped BEK');
-    expect(secret.properties.tags).toMatchObject({ DiskEncryptionKeyEncryptionKeyURL: kekUrl, DiskEncryptionKeyEncryptionAlgorithm: 'RSA-OAEP' });
+    expect(secret.properties.tags).toMatchObject({
+      DiskEncryptionKeyEncryptionKeyURL: kekUrl,
+      DiskEncryptionKeyEncryptionAlgorithm: 'RSA-OAEP',
+    });
     const unwrapped = await new CryptographyClient(kekUrl, credential).unwrapKey('RSA-OAEP', Buffer.from(secret.value!, 'base64url'));
     expect(unwrapped.result).toHaveLength(32);
   });
@@ -139,7 +191,13 @@ describe('single-pass ADE (platform writes the secret)', () => {
     await newVm('lx-sp', 'Linux');
     // An hour of OS encryption: still running after the ARM operation completes.
     await control(sim, 'PUT', '/_sim/arm/config', { durations: { adeLinuxOs: 3_600_000 } });
-    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'lx-sp', 'AzureDiskEncryptionForLinux', adeExtension('Linux', 'single', vaultSettings(vaultId)), FAST_POLL);
+    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(
+      RG,
+      'lx-sp',
+      'AzureDiskEncryptionForLinux',
+      adeExtension('Linux', 'single', vaultSettings(vaultId)),
+      FAST_POLL,
+    );
     let view = await extensionView('lx-sp', 'AzureDiskEncryptionForLinux');
     expect(JSON.parse(view.substatuses![0]!.message!)).toEqual({ os: 'EncryptionInProgress', data: 'Encrypted' });
     expect(view.statuses![0]!.message).toBe('OS disk encryption started');
@@ -157,20 +215,57 @@ describe('single-pass ADE (platform writes the secret)', () => {
   });
 
   it.each([
-    ['the vault does not allow disk encryption', 'Windows', () => vaultSettings(noFlagVaultId), /Failed to send DiskEncryptionData.*not enabled for disk encryption/],
+    [
+      'the vault does not allow disk encryption',
+      'Windows',
+      () => vaultSettings(noFlagVaultId),
+      /Failed to send DiskEncryptionData.*not enabled for disk encryption/,
+    ],
     ['the vault is in another region', 'Windows', () => vaultSettings(otherRegionVaultId), /same region and subscription/],
-    ['the vault does not exist', 'Linux', () => ({ KeyVaultURL: 'https://kv-nowhere.vault.azure.net/' }), /Encryption settings post request was not accepted.*not found/],
-    ['the KEK URL is not versioned', 'Windows', () => ({ ...vaultSettings(vaultId), KeyEncryptionKeyURL: 'https://kv-guest-ade.vault.azure.net/keys/kek', KekVaultResourceId: vaultId }), /versioned key URL/],
-    ['the KEK does not exist', 'Windows', () => ({ ...vaultSettings(vaultId), KeyEncryptionKeyURL: `https://kv-guest-ade.vault.azure.net/keys/nokek/${'a'.repeat(32)}`, KekVaultResourceId: vaultId }), /Failed to send DiskEncryptionData/],
+    [
+      'the vault does not exist',
+      'Linux',
+      () => ({ KeyVaultURL: 'https://kv-nowhere.vault.azure.net/' }),
+      /Encryption settings post request was not accepted.*not found/,
+    ],
+    [
+      'the KEK URL is not versioned',
+      'Windows',
+      () => ({
+        ...vaultSettings(vaultId),
+        KeyEncryptionKeyURL: 'https://kv-guest-ade.vault.azure.net/keys/kek',
+        KekVaultResourceId: vaultId,
+      }),
+      /versioned key URL/,
+    ],
+    [
+      'the KEK does not exist',
+      'Windows',
+      () => ({
+        ...vaultSettings(vaultId),
+        KeyEncryptionKeyURL: `https://kv-guest-ade.vault.azure.net/keys/nokek/${'a'.repeat(32)}`,
+        KekVaultResourceId: vaultId,
+      }),
+      /Failed to send DiskEncryptionData/,
+    ],
   ] as const)('fails when %s, with the extension error and status', async (label, os, settings, pattern) => {
     const name = `fail-${label.replace(/[^a-z]/gi, '').slice(0, 40)}`;
     await newVm(name, os, 0);
     const extName = os === 'Windows' ? 'AzureDiskEncryption' : 'AzureDiskEncryptionForLinux';
-    const error = await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, name, extName, adeExtension(os, 'single', settings()), FAST_POLL).then(() => undefined, (e: unknown) => e);
+    const error = await compute.virtualMachineExtensions
+      .beginCreateOrUpdateAndWait(RG, name, extName, adeExtension(os, 'single', settings()), FAST_POLL)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect((error as Error).message).toContain('VMExtensionProvisioningError');
     expect((error as Error).message).toMatch(pattern);
     const view = await extensionView(name, extName);
-    expect(view.statuses![0]).toMatchObject({ code: 'ProvisioningState/failed/0', level: 'Error', message: expect.stringMatching(pattern) });
+    expect(view.statuses![0]).toMatchObject({
+      code: 'ProvisioningState/failed/0',
+      level: 'Error',
+      message: expect.stringMatching(pattern),
+    });
     const vm = await compute.virtualMachines.get(RG, name, { expand: 'instanceView' });
     expect(vm.instanceView!.disks![0]!.encryptionSettings).toBeUndefined();
   });
@@ -179,10 +274,24 @@ describe('single-pass ADE (platform writes the secret)', () => {
 describe('dual-pass ADE (the guest signs in with the Entra app)', () => {
   it('Windows: wraps with the KEK and sets the secret with the app, reports the secret URL; the second pass stamps the VM model', async () => {
     const app = await createPrincipal(sim, 'ade-dual-ok');
-    await kv.vaults.updateAccessPolicy(RG, 'kv-guest-ade', 'add', { properties: { accessPolicies: [{ tenantId: sim.seed.tenantId, objectId: app.objectId, permissions: { keys: ['wrapKey'], secrets: ['set'] } }] } });
+    await kv.vaults.updateAccessPolicy(RG, 'kv-guest-ade', 'add', {
+      properties: {
+        accessPolicies: [{ tenantId: sim.seed.tenantId, objectId: app.objectId, permissions: { keys: ['wrapKey'], secrets: ['set'] } }],
+      },
+    });
     await newVm('win-dp', 'Windows', 0);
-    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'win-dp', 'AzureDiskEncryption',
-      adeExtension('Windows', 'dual', { ...vaultSettings(vaultId), KeyEncryptionKeyURL: kekUrl, KekVaultResourceId: vaultId, AADClientID: app.appId }, { AADClientSecret: app.clientSecret }), FAST_POLL);
+    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(
+      RG,
+      'win-dp',
+      'AzureDiskEncryption',
+      adeExtension(
+        'Windows',
+        'dual',
+        { ...vaultSettings(vaultId), KeyEncryptionKeyURL: kekUrl, KekVaultResourceId: vaultId, AADClientID: app.appId },
+        { AADClientSecret: app.clientSecret },
+      ),
+      FAST_POLL,
+    );
     const view = await extensionView('win-dp', 'AzureDiskEncryption');
     const secretUrl = view.statuses![0]!.message!;
     expect(secretUrl).toMatch(/^https:\/\/kv-guest-ade\.vault\.azure\.net\/secrets\/[0-9a-f-]{36}\/[0-9a-f]{32}$/);
@@ -190,9 +299,23 @@ describe('dual-pass ADE (the guest signs in with the Entra app)', () => {
     const secret = await new SecretClient('https://kv-guest-ade.vault.azure.net', credential).getSecret(secretUrl.split('/')[4]!);
     expect(secret.properties.contentType).toBe('Wrapped BEK');
     // Second pass: PATCH the VM model with the secret URL (ade.md §6).
-    const updated = await compute.virtualMachines.beginUpdateAndWait(RG, 'win-dp', {
-      storageProfile: { osDisk: { createOption: 'FromImage', encryptionSettings: { enabled: true, diskEncryptionKey: { secretUrl, sourceVault: { id: vaultId } }, keyEncryptionKey: { keyUrl: kekUrl, sourceVault: { id: vaultId } } } } },
-    }, FAST_POLL);
+    const updated = await compute.virtualMachines.beginUpdateAndWait(
+      RG,
+      'win-dp',
+      {
+        storageProfile: {
+          osDisk: {
+            createOption: 'FromImage',
+            encryptionSettings: {
+              enabled: true,
+              diskEncryptionKey: { secretUrl, sourceVault: { id: vaultId } },
+              keyEncryptionKey: { keyUrl: kekUrl, sourceVault: { id: vaultId } },
+            },
+          },
+        },
+      },
+      FAST_POLL,
+    );
     expect(updated.storageProfile!.osDisk!.encryptionSettings).toMatchObject({ enabled: true, diskEncryptionKey: { secretUrl } });
     const disk = await compute.disks.get(RG, updated.storageProfile!.osDisk!.managedDisk!.id!.split('/').pop()!);
     expect(disk.encryptionSettingsCollection).toMatchObject({ enabled: true, encryptionSettingsVersion: '1.0' });
@@ -200,10 +323,22 @@ describe('dual-pass ADE (the guest signs in with the Entra app)', () => {
 
   it('Linux dual-pass reports the secret URL and the os/data substatus', async () => {
     const app = await createPrincipal(sim, 'ade-dual-linux');
-    await kv.vaults.updateAccessPolicy(RG, 'kv-guest-ade', 'add', { properties: { accessPolicies: [{ tenantId: sim.seed.tenantId, objectId: app.objectId, permissions: { secrets: ['set'] } }] } });
+    await kv.vaults.updateAccessPolicy(RG, 'kv-guest-ade', 'add', {
+      properties: { accessPolicies: [{ tenantId: sim.seed.tenantId, objectId: app.objectId, permissions: { secrets: ['set'] } }] },
+    });
     await newVm('lx-dp', 'Linux', 1);
-    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'lx-dp', 'AzureDiskEncryptionForLinux',
-      adeExtension('Linux', 'dual', { ...vaultSettings(vaultId), AADClientID: app.appId, VolumeType: 'Data' }, { AADClientSecret: app.clientSecret }), FAST_POLL);
+    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(
+      RG,
+      'lx-dp',
+      'AzureDiskEncryptionForLinux',
+      adeExtension(
+        'Linux',
+        'dual',
+        { ...vaultSettings(vaultId), AADClientID: app.appId, VolumeType: 'Data' },
+        { AADClientSecret: app.clientSecret },
+      ),
+      FAST_POLL,
+    );
     const view = await extensionView('lx-dp', 'AzureDiskEncryptionForLinux');
     expect(view.statuses![0]!.message).toMatch(/^https:\/\/kv-guest-ade\.vault\.azure\.net\/secrets\//);
     expect(JSON.parse(view.substatuses![0]!.message!)).toEqual({ os: 'NotEncrypted', data: 'Encrypted' });
@@ -216,13 +351,34 @@ describe('dual-pass ADE (the guest signs in with the Entra app)', () => {
     ['the client secret is wrong', { secrets: ['set'] }, { wrongSecret: true }, /Failed to acquire an access token.*AADSTS7000215/],
   ] as const)('fails when %s', async (label, permissions, flags, pattern) => {
     const expired = 'expired' in flags;
-    const app = await createPrincipal(sim, `ade-dual-${label.length}`, expired ? { secretStartDateTime: '2020-01-01T00:00:00Z', secretEndDateTime: '2020-06-01T00:00:00Z' } : {});
-    await kv.vaults.updateAccessPolicy(RG, 'kv-guest-ade', 'add', { properties: { accessPolicies: [{ tenantId: sim.seed.tenantId, objectId: app.objectId, permissions: permissions as never }] } });
+    const app = await createPrincipal(
+      sim,
+      `ade-dual-${label.length}`,
+      expired ? { secretStartDateTime: '2020-01-01T00:00:00Z', secretEndDateTime: '2020-06-01T00:00:00Z' } : {},
+    );
+    await kv.vaults.updateAccessPolicy(RG, 'kv-guest-ade', 'add', {
+      properties: { accessPolicies: [{ tenantId: sim.seed.tenantId, objectId: app.objectId, permissions: permissions as never }] },
+    });
     const name = `dp-fail-${label.length}`;
     await newVm(name, 'Windows', 0);
-    const settings = { ...vaultSettings(vaultId), AADClientID: app.appId, ...('kek' in flags ? { KeyEncryptionKeyURL: kekUrl, KekVaultResourceId: vaultId } : {}) };
+    const settings = {
+      ...vaultSettings(vaultId),
+      AADClientID: app.appId,
+      ...('kek' in flags ? { KeyEncryptionKeyURL: kekUrl, KekVaultResourceId: vaultId } : {}),
+    };
     const secret = 'wrongSecret' in flags ? 'not-the-secret' : app.clientSecret;
-    const error = await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, name, 'AzureDiskEncryption', adeExtension('Windows', 'dual', settings, { AADClientSecret: secret }), FAST_POLL).then(() => undefined, (e: unknown) => e);
+    const error = await compute.virtualMachineExtensions
+      .beginCreateOrUpdateAndWait(
+        RG,
+        name,
+        'AzureDiskEncryption',
+        adeExtension('Windows', 'dual', settings, { AADClientSecret: secret }),
+        FAST_POLL,
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect((error as Error).message).toContain('VMExtensionProvisioningError');
     expect((error as Error).message).toMatch(pattern);
     expect((error as Error).message).not.toContain(secret);
@@ -232,15 +388,39 @@ describe('dual-pass ADE (the guest signs in with the Entra app)', () => {
 describe('disable', () => {
   it('Windows disables all volumes; Linux refuses to disable anything but Data', async () => {
     await newVm('win-off', 'Windows', 1);
-    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'win-off', 'AzureDiskEncryption', adeExtension('Windows', 'single', vaultSettings(vaultId)), FAST_POLL);
-    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'win-off', 'AzureDiskEncryption', adeExtension('Windows', 'single', { EncryptionOperation: 'DisableEncryption', VolumeType: 'All' }), FAST_POLL);
+    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(
+      RG,
+      'win-off',
+      'AzureDiskEncryption',
+      adeExtension('Windows', 'single', vaultSettings(vaultId)),
+      FAST_POLL,
+    );
+    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(
+      RG,
+      'win-off',
+      'AzureDiskEncryption',
+      adeExtension('Windows', 'single', { EncryptionOperation: 'DisableEncryption', VolumeType: 'All' }),
+      FAST_POLL,
+    );
     const view = await extensionView('win-off', 'AzureDiskEncryption');
     expect(view.statuses![0]!.message).toMatch(/Disable Encryption completed successfully$/);
     const vm = await compute.virtualMachines.get(RG, 'win-off', { expand: 'instanceView' });
-    for (const disk of vm.instanceView!.disks!) expect(disk.statuses!.some((st) => st.code?.startsWith('EncryptionState/encrypted'))).toBe(false);
+    for (const disk of vm.instanceView!.disks!)
+      expect(disk.statuses!.some((st) => st.code?.startsWith('EncryptionState/encrypted'))).toBe(false);
 
     await newVm('lx-off', 'Linux', 1);
-    const error = await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'lx-off', 'AzureDiskEncryptionForLinux', adeExtension('Linux', 'single', { EncryptionOperation: 'DisableEncryption', VolumeType: 'All' }), FAST_POLL).then(() => undefined, (e: unknown) => e);
+    const error = await compute.virtualMachineExtensions
+      .beginCreateOrUpdateAndWait(
+        RG,
+        'lx-off',
+        'AzureDiskEncryptionForLinux',
+        adeExtension('Linux', 'single', { EncryptionOperation: 'DisableEncryption', VolumeType: 'All' }),
+        FAST_POLL,
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect((error as Error).message).toMatch(/Disabling encryption is only allowed on Data volumes for Linux VMs/);
   });
 });
@@ -248,12 +428,20 @@ describe('disable', () => {
 describe('guest boot and re-run semantics', () => {
   it('a deleted BEK secret leaves a Windows VM at BitLocker recovery after deallocate + start; recovering it fixes the next boot', async () => {
     const vm = await newVm('win-boot', 'Windows', 0);
-    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'win-boot', 'AzureDiskEncryption', adeExtension('Windows', 'single', vaultSettings(vaultId)), FAST_POLL);
+    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(
+      RG,
+      'win-boot',
+      'AzureDiskEncryption',
+      adeExtension('Windows', 'single', vaultSettings(vaultId)),
+      FAST_POLL,
+    );
     const withView = await compute.virtualMachines.get(RG, 'win-boot', { expand: 'instanceView' });
     const secretName = withView.instanceView!.disks![0]!.encryptionSettings![0]!.diskEncryptionKey!.secretUrl.split('/')[4]!;
     const secrets = new SecretClient('https://kv-guest-ade.vault.azure.net', credential);
     await (await secrets.beginDeleteSecret(secretName)).pollUntilDone();
-    const guest = async () => (await control<{ guest: { boot: string; bekFiles: unknown[] } }>(sim, 'GET', `/_sim/arm/vms/guest?id=${encodeURIComponent(vm.id!)}`)).body.guest;
+    const guest = async () =>
+      (await control<{ guest: { boot: string; bekFiles: unknown[] } }>(sim, 'GET', `/_sim/arm/vms/guest?id=${encodeURIComponent(vm.id!)}`))
+        .body.guest;
     await compute.virtualMachines.beginDeallocateAndWait(RG, 'win-boot', FAST_POLL);
     await compute.virtualMachines.beginStartAndWait(RG, 'win-boot', FAST_POLL);
     expect(await guest()).toMatchObject({ boot: 'BitLockerRecovery', bekFiles: [] });
@@ -270,11 +458,25 @@ describe('guest boot and re-run semantics', () => {
     const settings = { ...vaultSettings(vaultId), SequenceVersion: 'seq-1', VolumeType: 'OS' };
     const ext = adeExtension('Linux', 'single', settings);
     await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'lx-rerun', 'AzureDiskEncryptionForLinux', ext, FAST_POLL);
-    const secretOf = async () => (await compute.virtualMachines.get(RG, 'lx-rerun', { expand: 'instanceView' })).instanceView!.disks![0]!.encryptionSettings![0]!.diskEncryptionKey!.secretUrl;
+    const secretOf = async () =>
+      (await compute.virtualMachines.get(RG, 'lx-rerun', { expand: 'instanceView' })).instanceView!.disks![0]!.encryptionSettings![0]!
+        .diskEncryptionKey!.secretUrl;
     const first = await secretOf();
-    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'lx-rerun', 'AzureDiskEncryptionForLinux', { ...ext, forceUpdateTag: 'again' }, FAST_POLL);
+    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(
+      RG,
+      'lx-rerun',
+      'AzureDiskEncryptionForLinux',
+      { ...ext, forceUpdateTag: 'again' },
+      FAST_POLL,
+    );
     expect(await secretOf()).toBe(first);
-    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(RG, 'lx-rerun', 'AzureDiskEncryptionForLinux', adeExtension('Linux', 'single', { ...settings, SequenceVersion: 'seq-2', KeyEncryptionKeyURL: kekUrl, KekVaultResourceId: vaultId }), FAST_POLL);
+    await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(
+      RG,
+      'lx-rerun',
+      'AzureDiskEncryptionForLinux',
+      adeExtension('Linux', 'single', { ...settings, SequenceVersion: 'seq-2', KeyEncryptionKeyURL: kekUrl, KekVaultResourceId: vaultId }),
+      FAST_POLL,
+    );
     expect(await secretOf()).not.toBe(first);
   });
 });

@@ -13,8 +13,19 @@ beforeAll(async () => {
   const started = await startArmSim();
   sim = started.sim;
   token = (await started.credential.getToken('https://management.azure.com/.default')).token;
-  await control(sim, 'POST', '/_sim/arm/vms', { subscriptionId: sim.seed.subscriptionId, resourceGroup: 'rg-h', count: 1, name: 'vm-h', osType: 'Windows' });
-  await control(sim, 'POST', '/_sim/arm/vaults', { subscriptionId: sim.seed.subscriptionId, resourceGroup: 'rg-h', name: 'kv-hostile', enabledForDiskEncryption: true });
+  await control(sim, 'POST', '/_sim/arm/vms', {
+    subscriptionId: sim.seed.subscriptionId,
+    resourceGroup: 'rg-h',
+    count: 1,
+    name: 'vm-h',
+    osType: 'Windows',
+  });
+  await control(sim, 'POST', '/_sim/arm/vaults', {
+    subscriptionId: sim.seed.subscriptionId,
+    resourceGroup: 'rg-h',
+    name: 'kv-hostile',
+    enabledForDiskEncryption: true,
+  });
 });
 afterAll(async () => {
   await sim?.stop();
@@ -46,7 +57,11 @@ const BODIES: (string | undefined)[] = [
   '{"location":123,"properties":"nope","tags":{"a":{"b":1}}}',
   '{"location":"westeurope","properties":{"hardwareProfile":{"vmSize":"Standard_D2s_v5"},"storageProfile":{"dataDisks":[{"lun":"x","diskSizeGB":-5}]},"accessPolicies":[{"objectId":null}],"destination":{"endpointType":"WebHook","properties":{"endpointUrl":"javascript:alert(1)"}},"filter":{"advancedFilters":"x"}}}',
   JSON.stringify({ location: 'westeurope', tags: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`t${i}`, 'x'.repeat(300)])) }),
-  JSON.stringify({ name: 'x'.repeat(10_000), type: 'Microsoft.KeyVault/vaults', properties: { accessPolicies: Array.from({ length: 2000 }, () => ({ objectId: 'o', permissions: {} })) } }),
+  JSON.stringify({
+    name: 'x'.repeat(10_000),
+    type: 'Microsoft.KeyVault/vaults',
+    properties: { accessPolicies: Array.from({ length: 2000 }, () => ({ objectId: 'o', permissions: {} })) },
+  }),
 ];
 
 it('answers every route × method × hostile body without a 5xx, with ARM-shaped errors', async () => {

@@ -26,7 +26,14 @@ describe('control API', () => {
   it('creates 1,000 VMs in bulk; the SDK lists them across pages and reads them concurrently', async () => {
     let started = performance.now();
     const seeded = await control<{ count: number; ids: string[] }>(sim, 'POST', '/_sim/arm/vms', {
-      subscriptionId: sim.seed.subscriptionId, resourceGroup: 'rg-bulk', location: 'westeurope', count: 1000, namePrefix: 'bulk', osType: 'Windows', dataDisks: 1, tags: { fleet: 'bench' },
+      subscriptionId: sim.seed.subscriptionId,
+      resourceGroup: 'rg-bulk',
+      location: 'westeurope',
+      count: 1000,
+      namePrefix: 'bulk',
+      osType: 'Windows',
+      dataDisks: 1,
+      tags: { fleet: 'bench' },
     });
     const seedMs = performance.now() - started;
     expect(seeded.status).toBe(201);
@@ -42,12 +49,18 @@ describe('control API', () => {
     const getMs = performance.now() - started;
     expect(views.every((v) => v.instanceView!.statuses!.some((s) => s.code === 'PowerState/running'))).toBe(true);
     expect(views[0]!.tags).toEqual({ fleet: 'bench' });
-    console.log(`[scale] seed 1000 VMs: ${seedMs.toFixed(0)} ms; listAll: ${listMs.toFixed(0)} ms; 200 concurrent GET ?$expand=instanceView: ${getMs.toFixed(0)} ms`);
+    console.log(
+      `[scale] seed 1000 VMs: ${seedMs.toFixed(0)} ms; listAll: ${listMs.toFixed(0)} ms; 200 concurrent GET ?$expand=instanceView: ${getMs.toFixed(0)} ms`,
+    );
     expect(getMs).toBeLessThan(60_000);
   });
 
   it('rejects hostile bulk sizes and unknown durations with clear 400s', async () => {
-    const huge = await control<{ error: { code: string; message: string } }>(sim, 'POST', '/_sim/arm/vms', { subscriptionId: sim.seed.subscriptionId, resourceGroup: 'rg-x', count: 10_000_000 });
+    const huge = await control<{ error: { code: string; message: string } }>(sim, 'POST', '/_sim/arm/vms', {
+      subscriptionId: sim.seed.subscriptionId,
+      resourceGroup: 'rg-x',
+      count: 10_000_000,
+    });
     expect(huge.status).toBe(400);
     expect(huge.body.error.message).toMatch(/count must be an integer/);
     const bad = await control<{ error: { message: string } }>(sim, 'PUT', '/_sim/arm/config', { durations: { warpDrive: 1 } });
@@ -55,8 +68,14 @@ describe('control API', () => {
     expect(bad.body.error.message).toMatch(/Unknown duration 'warpDrive'/);
   });
 
-  it('snapshot/restore/reset go through the front end\'s state API and include Resource Manager state', async () => {
-    await control(sim, 'POST', '/_sim/arm/vms', { subscriptionId: sim.seed.subscriptionId, resourceGroup: 'rg-snap', count: 1, name: 'snap-vm', osType: 'Linux' });
+  it("snapshot/restore/reset go through the front end's state API and include Resource Manager state", async () => {
+    await control(sim, 'POST', '/_sim/arm/vms', {
+      subscriptionId: sim.seed.subscriptionId,
+      resourceGroup: 'rg-snap',
+      count: 1,
+      name: 'snap-vm',
+      osType: 'Linux',
+    });
     const snapshot = await control<Record<string, unknown>>(sim, 'POST', '/_sim/state/snapshot');
     expect(snapshot.status).toBe(200);
     await compute.virtualMachines.beginDeleteAndWait('rg-snap', 'snap-vm', { updateIntervalInMs: 50 });
@@ -78,13 +97,21 @@ describe('role assignments through @azure/arm-authorization', () => {
     const role = `/subscriptions/${sim.seed.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/00482a5a-887f-4fb3-b363-3b7fe8e74483`;
     const target = await createPrincipal(sim, 'role-target');
     const name = crypto.randomUUID();
-    const created = await authz.roleAssignments.create(scope, name, { roleDefinitionId: role, principalId: target.objectId, principalType: 'ServicePrincipal' });
+    const created = await authz.roleAssignments.create(scope, name, {
+      roleDefinitionId: role,
+      principalId: target.objectId,
+      principalType: 'ServicePrincipal',
+    });
     expect(created).toMatchObject({ name, scope, principalId: target.objectId, roleDefinitionId: role });
     const listed: string[] = [];
     for await (const a of authz.roleAssignments.listForScope(scope)) listed.push(a.name!);
     expect(listed).toContain(name);
-    await expect(authz.roleAssignments.create(scope, crypto.randomUUID(), { roleDefinitionId: role, principalId: target.objectId })).rejects.toMatchObject({ statusCode: 409, code: 'RoleAssignmentExists' });
-    await expect(authz.roleAssignments.create(scope, crypto.randomUUID(), { roleDefinitionId: role, principalId: crypto.randomUUID() })).rejects.toMatchObject({ statusCode: 400, code: 'PrincipalNotFound' });
+    await expect(
+      authz.roleAssignments.create(scope, crypto.randomUUID(), { roleDefinitionId: role, principalId: target.objectId }),
+    ).rejects.toMatchObject({ statusCode: 409, code: 'RoleAssignmentExists' });
+    await expect(
+      authz.roleAssignments.create(scope, crypto.randomUUID(), { roleDefinitionId: role, principalId: crypto.randomUUID() }),
+    ).rejects.toMatchObject({ statusCode: 400, code: 'PrincipalNotFound' });
     await authz.roleAssignments.delete(scope, name);
     await expect(authz.roleAssignments.get(scope, name)).rejects.toMatchObject({ statusCode: 404 });
   });

@@ -12,14 +12,23 @@ let credential: ClientSecretCredential;
 let kv: KeyVaultManagementClient;
 const RG = 'rg-vaults';
 
-function vaultBody(overrides: Partial<VaultCreateOrUpdateParameters['properties']> = {}, location = 'westeurope'): VaultCreateOrUpdateParameters {
+function vaultBody(
+  overrides: Partial<VaultCreateOrUpdateParameters['properties']> = {},
+  location = 'westeurope',
+): VaultCreateOrUpdateParameters {
   return {
     location,
     tags: { purpose: 'ade' },
     properties: {
       tenantId: sim.seed.tenantId,
       sku: { family: 'A', name: 'standard' },
-      accessPolicies: [{ tenantId: sim.seed.tenantId, objectId: sim.seed.clientObjectId, permissions: { secrets: ['get', 'list', 'set', 'delete', 'recover', 'purge'] } }],
+      accessPolicies: [
+        {
+          tenantId: sim.seed.tenantId,
+          objectId: sim.seed.clientObjectId,
+          permissions: { secrets: ['get', 'list', 'set', 'delete', 'recover', 'purge'] },
+        },
+      ],
       enabledForDiskEncryption: true,
       softDeleteRetentionInDays: 7,
       ...overrides,
@@ -43,7 +52,13 @@ describe('Microsoft.KeyVault/vaults through @azure/arm-keyvault', () => {
       name: 'kv-arm-create',
       location: 'westeurope',
       tags: { purpose: 'ade' },
-      properties: { vaultUri: 'https://kv-arm-create.vault.azure.net/', enabledForDiskEncryption: true, enableSoftDelete: true, softDeleteRetentionInDays: 7, tenantId: sim.seed.tenantId },
+      properties: {
+        vaultUri: 'https://kv-arm-create.vault.azure.net/',
+        enabledForDiskEncryption: true,
+        enableSoftDelete: true,
+        softDeleteRetentionInDays: 7,
+        tenantId: sim.seed.tenantId,
+      },
     });
     expect((await kv.vaults.get(RG, 'kv-arm-create')).properties.accessPolicies).toHaveLength(1);
     const names: string[] = [];
@@ -57,7 +72,9 @@ describe('Microsoft.KeyVault/vaults through @azure/arm-keyvault', () => {
   it('adds, removes and replaces access policies (merging permissions per principal)', async () => {
     await kv.vaults.beginCreateOrUpdateAndWait(RG, 'kv-arm-policy', vaultBody({ accessPolicies: [] }), FAST_POLL);
     const other = await createPrincipal(sim, 'policy-target');
-    const entry = (perms: { keys?: string[]; secrets?: string[] }) => ({ properties: { accessPolicies: [{ tenantId: sim.seed.tenantId, objectId: other.objectId, permissions: perms as never }] } });
+    const entry = (perms: { keys?: string[]; secrets?: string[] }) => ({
+      properties: { accessPolicies: [{ tenantId: sim.seed.tenantId, objectId: other.objectId, permissions: perms as never }] },
+    });
     await kv.vaults.updateAccessPolicy(RG, 'kv-arm-policy', 'add', entry({ keys: ['wrapKey'] }));
     await kv.vaults.updateAccessPolicy(RG, 'kv-arm-policy', 'add', entry({ secrets: ['set'] }));
     let policies = (await kv.vaults.get(RG, 'kv-arm-policy')).properties.accessPolicies!;
@@ -77,7 +94,9 @@ describe('Microsoft.KeyVault/vaults through @azure/arm-keyvault', () => {
     const updated = await kv.vaults.update(RG, 'kv-arm-patch', { properties: { enabledForDiskEncryption: true } });
     expect(updated.properties.enabledForDiskEncryption).toBe(true);
     expect(updated.properties.accessPolicies).toHaveLength(1);
-    await expect(kv.vaults.update(RG, 'kv-arm-patch', { properties: { enableSoftDelete: false } })).rejects.toMatchObject({ statusCode: 400 });
+    await expect(kv.vaults.update(RG, 'kv-arm-patch', { properties: { enableSoftDelete: false } })).rejects.toMatchObject({
+      statusCode: 400,
+    });
   });
 
   it('checks name availability: taken, invalid, free', async () => {
@@ -98,7 +117,9 @@ describe('Microsoft.KeyVault/vaults through @azure/arm-keyvault', () => {
     const deletedNames: string[] = [];
     for await (const d of kv.vaults.listDeleted()) deletedNames.push(d.name!);
     expect(deletedNames).toContain('kv-arm-sd');
-    expect(await kv.vaults.checkNameAvailability({ name: 'kv-arm-sd', type: 'Microsoft.KeyVault/vaults' })).toMatchObject({ nameAvailable: false });
+    expect(await kv.vaults.checkNameAvailability({ name: 'kv-arm-sd', type: 'Microsoft.KeyVault/vaults' })).toMatchObject({
+      nameAvailable: false,
+    });
     await expect(kv.vaults.beginCreateOrUpdateAndWait(RG, 'kv-arm-sd', vaultBody(), FAST_POLL)).rejects.toMatchObject({ statusCode: 409 });
     const recovered = await kv.vaults.beginCreateOrUpdateAndWait(RG, 'kv-arm-sd', vaultBody({ createMode: 'recover' }), FAST_POLL);
     expect(recovered.properties.accessPolicies).toHaveLength(1);
@@ -116,7 +137,16 @@ describe('Microsoft.KeyVault/vaults through @azure/arm-keyvault', () => {
 
   it.each([
     ['an invalid vault name', 'kv_bad_name', () => vaultBody(), 400, 'VaultNameNotValid'],
-    ['a bad permission', 'kv-arm-bad-perm', () => vaultBody({ accessPolicies: [{ tenantId: '00000000-0000-0000-0000-000000000001', objectId: 'x', permissions: { secrets: ['fly'] as never } }] }), 400, 'BadRequest'],
+    [
+      'a bad permission',
+      'kv-arm-bad-perm',
+      () =>
+        vaultBody({
+          accessPolicies: [{ tenantId: '00000000-0000-0000-0000-000000000001', objectId: 'x', permissions: { secrets: ['fly'] as never } }],
+        }),
+      400,
+      'BadRequest',
+    ],
     ['an out-of-range retention', 'kv-arm-bad-ret', () => vaultBody({ softDeleteRetentionInDays: 3 }), 400, 'BadRequest'],
   ])('rejects %s', async (_label, name, body, status, code) => {
     await expect(kv.vaults.beginCreateOrUpdateAndWait(RG, name, body(), FAST_POLL)).rejects.toMatchObject({ statusCode: status, code });

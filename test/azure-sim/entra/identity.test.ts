@@ -19,7 +19,9 @@ function selfSignedCertificate(notAfter: Date): { certPem: string; keyPem: strin
   const keyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  cert.serialNumber = randomBytes(8).toString('hex').replace(/^[89a-f]/, '1');
+  cert.serialNumber = randomBytes(8)
+    .toString('hex')
+    .replace(/^[89a-f]/, '1');
   cert.validity.notBefore = new Date(Date.now() - 3600_000);
   cert.validity.notAfter = notAfter;
   const subject = [{ name: 'commonName', value: 'ade-autopilot-test' }];
@@ -33,7 +35,9 @@ describe('ClientCertificateCredential (certificate assertion)', () => {
   it('signs in with a certificate registered on the application', async () => {
     const { certPem, keyPem } = selfSignedCertificate(new Date(Date.now() + 365 * 86_400_000));
     const sp = await createPrincipal(sim, 'cert-app', { secret: false, certificate: certPem });
-    const token = await new ClientCertificateCredential(sim.seed.tenantId, sp.appId, { certificate: `${certPem}\n${keyPem}` }).getToken('https://management.azure.com/.default');
+    const token = await new ClientCertificateCredential(sim.seed.tenantId, sp.appId, { certificate: `${certPem}\n${keyPem}` }).getToken(
+      'https://management.azure.com/.default',
+    );
     expect(decodeJwt(token.token)).toMatchObject({ oid: sp.objectId, appid: sp.appId, aud: 'https://management.azure.com' });
   });
 
@@ -41,26 +45,41 @@ describe('ClientCertificateCredential (certificate assertion)', () => {
     const registered = selfSignedCertificate(new Date(Date.now() + 365 * 86_400_000));
     const other = selfSignedCertificate(new Date(Date.now() + 365 * 86_400_000));
     const sp = await createPrincipal(sim, 'cert-app-2', { secret: false, certificate: registered.certPem });
-    await expect(new ClientCertificateCredential(sim.seed.tenantId, sp.appId, { certificate: `${other.certPem}\n${other.keyPem}` }).getToken('https://management.azure.com/.default')).rejects.toThrow(/AADSTS700027/);
+    await expect(
+      new ClientCertificateCredential(sim.seed.tenantId, sp.appId, { certificate: `${other.certPem}\n${other.keyPem}` }).getToken(
+        'https://management.azure.com/.default',
+      ),
+    ).rejects.toThrow(/AADSTS700027/);
   });
 
   it('rejects a registered certificate past its end date (simulated time)', async () => {
     const { certPem, keyPem } = selfSignedCertificate(new Date(Date.now() + 86_400_000));
     const sp = await createPrincipal(sim, 'cert-app-3', { secret: false, certificate: certPem });
     await control(sim, 'POST', '/_sim/time/advance', { ms: 2 * 86_400_000 });
-    await expect(new ClientCertificateCredential(sim.seed.tenantId, sp.appId, { certificate: `${certPem}\n${keyPem}` }).getToken('https://management.azure.com/.default')).rejects.toThrow(/AADSTS700027.*expired/s);
+    await expect(
+      new ClientCertificateCredential(sim.seed.tenantId, sp.appId, { certificate: `${certPem}\n${keyPem}` }).getToken(
+        'https://management.azure.com/.default',
+      ),
+    ).rejects.toThrow(/AADSTS700027.*expired/s);
   });
 });
 
 describe('ManagedIdentityCredential (App Service identity endpoint)', () => {
-  it('gets a token for the function app\'s system-assigned identity', async () => {
+  it("gets a token for the function app's system-assigned identity", async () => {
     const token = await new ManagedIdentityCredential().getToken('https://management.azure.com/.default');
-    expect(decodeJwt(token.token)).toMatchObject({ oid: sim.seed.managedIdentityObjectId, appid: sim.seed.managedIdentityClientId, aud: 'https://management.azure.com', tid: sim.seed.tenantId });
+    expect(decodeJwt(token.token)).toMatchObject({
+      oid: sim.seed.managedIdentityObjectId,
+      appid: sim.seed.managedIdentityClientId,
+      aud: 'https://management.azure.com',
+      tid: sim.seed.tenantId,
+    });
     expect(token.expiresOnTimestamp).toBeGreaterThan(Date.now() + 50 * 60_000);
   });
 
   it('gets a token for a user-assigned identity by client id', async () => {
-    const mi = (await control<{ clientId: string; principalId: string }>(sim, 'POST', '/_sim/managed-identities', { displayName: 'uami-ade' })).body;
+    const mi = (
+      await control<{ clientId: string; principalId: string }>(sim, 'POST', '/_sim/managed-identities', { displayName: 'uami-ade' })
+    ).body;
     const token = await new ManagedIdentityCredential({ clientId: mi.clientId }).getToken('https://vault.azure.net/.default');
     expect(decodeJwt(token.token)).toMatchObject({ oid: mi.principalId, appid: mi.clientId, aud: 'https://vault.azure.net' });
   });
@@ -68,8 +87,14 @@ describe('ManagedIdentityCredential (App Service identity endpoint)', () => {
   it('refuses a request without the identity header, as App Service does', async () => {
     const res = await fetch(`${sim.seed.identityEndpoint}?api-version=2019-08-01&resource=https://management.azure.com`);
     expect(res.status).toBe(401);
-    const ok = await fetch(`${sim.seed.identityEndpoint}?api-version=2019-08-01&resource=https://management.azure.com`, { headers: { 'X-IDENTITY-HEADER': sim.seed.identityHeader } });
+    const ok = await fetch(`${sim.seed.identityEndpoint}?api-version=2019-08-01&resource=https://management.azure.com`, {
+      headers: { 'X-IDENTITY-HEADER': sim.seed.identityHeader },
+    });
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toMatchObject({ token_type: 'Bearer', resource: 'https://management.azure.com', expires_on: expect.stringMatching(/^\d+$/) });
+    expect(await ok.json()).toMatchObject({
+      token_type: 'Bearer',
+      resource: 'https://management.azure.com',
+      expires_on: expect.stringMatching(/^\d+$/),
+    });
   });
 });

@@ -32,7 +32,10 @@ function startWebhook(): Promise<void> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '[]') as Array<{ subject: string; data: { validationCode?: string } }>;
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '[]') as Array<{
+        subject: string;
+        data: { validationCode?: string };
+      }>;
       if (req.headers['aeg-event-type'] === 'SubscriptionValidation') {
         res.writeHead(200, { 'content-type': 'application/json' });
         return void res.end(JSON.stringify({ validationResponse: body[0]!.data.validationCode }));
@@ -41,15 +44,23 @@ function startWebhook(): Promise<void> {
       res.writeHead(200).end();
     });
   });
-  return new Promise((resolve) => webhook.listen(0, '127.0.0.1', () => {
-    hookBase = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}`;
-    resolve();
-  }));
+  return new Promise((resolve) =>
+    webhook.listen(0, '127.0.0.1', () => {
+      hookBase = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}`;
+      resolve();
+    }),
+  );
 }
 
 async function topicWithSubscription(name: string, disableLocalAuth: boolean): Promise<string> {
   const topic = await eg.topics.beginCreateOrUpdateAndWait(RG, name, { location: 'westeurope', disableLocalAuth }, FAST_POLL);
-  await eg.topicEventSubscriptions.beginCreateOrUpdateAndWait(RG, name, 'all', { destination: { endpointType: 'WebHook', endpointUrl: `${hookBase}/${name}` } }, FAST_POLL);
+  await eg.topicEventSubscriptions.beginCreateOrUpdateAndWait(
+    RG,
+    name,
+    'all',
+    { destination: { endpointType: 'WebHook', endpointUrl: `${hookBase}/${name}` } },
+    FAST_POLL,
+  );
   return topic.endpoint!;
 }
 
@@ -84,25 +95,35 @@ describe('Event Grid data plane with Microsoft Entra tokens', () => {
     const endpoint = await topicWithSubscription('entra-only', true);
     await new EventGridPublisherClient(endpoint, 'EventGrid', credential).send(event('vm-entra-only'));
     const keys = await eg.topics.listSharedAccessKeys(RG, 'entra-only');
-    await expect(new EventGridPublisherClient(endpoint, 'EventGrid', new AzureKeyCredential(keys.key1!)).send(event('vm-refused')))
-      .rejects.toMatchObject({ statusCode: 401 });
-    await until('the Entra-published event', () => (delivered.some((d) => d.path === '/entra-only' && d.subject === 'vm-entra-only') ? true : undefined));
+    await expect(
+      new EventGridPublisherClient(endpoint, 'EventGrid', new AzureKeyCredential(keys.key1!)).send(event('vm-refused')),
+    ).rejects.toMatchObject({ statusCode: 401 });
+    await until('the Entra-published event', () =>
+      delivered.some((d) => d.path === '/entra-only' && d.subject === 'vm-entra-only') ? true : undefined,
+    );
     expect(delivered.filter((d) => d.path === '/entra-only').map((d) => d.subject)).toEqual(['vm-entra-only']);
   });
 
   it.each([
     ['a malformed token', async () => 'not-a-jwt'],
-    ['a token with a forged signature', async () => {
-      const real = (await credential.getToken('https://eventgrid.azure.net/.default'))!.token;
-      const [h, p] = real.split('.');
-      return `${h}.${p}.${Buffer.from('forged').toString('base64url')}`;
-    }],
-    ['a token for another audience (Resource Manager)', async () => (await credential.getToken('https://management.azure.com/.default'))!.token],
+    [
+      'a token with a forged signature',
+      async () => {
+        const real = (await credential.getToken('https://eventgrid.azure.net/.default'))!.token;
+        const [h, p] = real.split('.');
+        return `${h}.${p}.${Buffer.from('forged').toString('base64url')}`;
+      },
+    ],
+    [
+      'a token for another audience (Resource Manager)',
+      async () => (await credential.getToken('https://management.azure.com/.default'))!.token,
+    ],
   ])('refuses %s with 401 and publishes nothing', async (_what, get) => {
     const endpoint = (await eg.topics.get(RG, 'outcomes')).endpoint!;
     const before = delivered.length;
-    await expect(new EventGridPublisherClient(endpoint, 'EventGrid', tokenFrom(get)).send(event('vm-bad-token')))
-      .rejects.toMatchObject({ statusCode: 401 });
+    await expect(new EventGridPublisherClient(endpoint, 'EventGrid', tokenFrom(get)).send(event('vm-bad-token'))).rejects.toMatchObject({
+      statusCode: 401,
+    });
     // A later good publish arrives alone: the refused one was never queued.
     await new EventGridPublisherClient(endpoint, 'EventGrid', credential).send(event('vm-after'));
     await until('the follow-up event', () => (delivered.length > before ? true : undefined));

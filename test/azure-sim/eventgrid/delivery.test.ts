@@ -53,10 +53,12 @@ function startWebhook(): Promise<void> {
       res.writeHead(200).end();
     });
   });
-  return new Promise((resolve) => webhook.listen(0, '127.0.0.1', () => {
-    hookBase = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}`;
-    resolve();
-  }));
+  return new Promise((resolve) =>
+    webhook.listen(0, '127.0.0.1', () => {
+      hookBase = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}`;
+      resolve();
+    }),
+  );
 }
 
 const notifications = (path: string) => received.filter((r) => r.path.startsWith(path) && r.headers['aeg-event-type'] === 'Notification');
@@ -71,7 +73,12 @@ beforeAll(async () => {
   eg = new EventGridManagementClient(credential, sim.seed.subscriptionId);
   compute = new ComputeManagementClient(credential, sim.seed.subscriptionId);
   await new ResourceManagementClient(credential, sim.seed.subscriptionId).resourceGroups.createOrUpdate(RG, { location: 'westeurope' });
-  await eg.systemTopics.beginCreateOrUpdateAndWait(RG, 'sub-topic', { location: 'global', source: `/subscriptions/${sim.seed.subscriptionId}`, topicType: 'Microsoft.Resources.Subscriptions' }, FAST_POLL);
+  await eg.systemTopics.beginCreateOrUpdateAndWait(
+    RG,
+    'sub-topic',
+    { location: 'global', source: `/subscriptions/${sim.seed.subscriptionId}`, topicType: 'Microsoft.Resources.Subscriptions' },
+    FAST_POLL,
+  );
 });
 afterAll(async () => {
   await sim?.stop();
@@ -80,22 +87,35 @@ afterAll(async () => {
 
 describe('Resource Manager events on a subscription system topic', () => {
   it('handshakes, filters (event type + advanced filter), and delivers the VM write events with aeg-* headers', async () => {
-    const sub = await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(RG, 'sub-topic', 'vm-writes', webhookSubscription('/vm', {
-      filter: {
-        includedEventTypes: ['Microsoft.Resources.ResourceWriteSuccess'],
-        advancedFilters: [{ operatorType: 'StringIn', key: 'data.operationName', values: ['Microsoft.Compute/virtualMachines/write'] }],
-      },
-    }), FAST_POLL);
+    const sub = await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(
+      RG,
+      'sub-topic',
+      'vm-writes',
+      webhookSubscription('/vm', {
+        filter: {
+          includedEventTypes: ['Microsoft.Resources.ResourceWriteSuccess'],
+          advancedFilters: [{ operatorType: 'StringIn', key: 'data.operationName', values: ['Microsoft.Compute/virtualMachines/write'] }],
+        },
+      }),
+      FAST_POLL,
+    );
     expect(sub.provisioningState).toBe('Succeeded');
     expect(received.some((r) => r.path === '/vm' && r.headers['aeg-event-type'] === 'SubscriptionValidation')).toBe(true);
     expect(JSON.stringify(sub.destination)).not.toContain('endpointUrl');
     const full = await eg.systemTopicEventSubscriptions.getFullUrl(RG, 'sub-topic', 'vm-writes');
     expect(full.endpointUrl).toBe(`${hookBase}/vm`);
 
-    const vm = await compute.virtualMachines.beginCreateOrUpdateAndWait(RG, 'evt-vm', {
-      location: 'westeurope', hardwareProfile: { vmSize: 'Standard_B2s' },
-      storageProfile: { osDisk: { createOption: 'FromImage', osType: 'Linux' } }, osProfile: { computerName: 'evt', adminUsername: 'u', linuxConfiguration: {} },
-    }, FAST_POLL);
+    const vm = await compute.virtualMachines.beginCreateOrUpdateAndWait(
+      RG,
+      'evt-vm',
+      {
+        location: 'westeurope',
+        hardwareProfile: { vmSize: 'Standard_B2s' },
+        storageProfile: { osDisk: { createOption: 'FromImage', osType: 'Linux' } },
+        osProfile: { computerName: 'evt', adminUsername: 'u', linuxConfiguration: {} },
+      },
+      FAST_POLL,
+    );
     const events = await until('two VM write events', () => {
       const all = notifications('/vm').flatMap((r) => r.body);
       return all.length >= 2 ? all : undefined;
@@ -107,14 +127,26 @@ describe('Resource Manager events on a subscription system topic', () => {
         eventType: 'Microsoft.Resources.ResourceWriteSuccess',
         dataVersion: '2',
         metadataVersion: '1',
-        data: { operationName: 'Microsoft.Compute/virtualMachines/write', status: 'Succeeded', resourceProvider: 'Microsoft.Compute', resourceUri: vm.id, subscriptionId: sim.seed.subscriptionId, tenantId: sim.seed.tenantId },
+        data: {
+          operationName: 'Microsoft.Compute/virtualMachines/write',
+          status: 'Succeeded',
+          resourceProvider: 'Microsoft.Compute',
+          resourceUri: vm.id,
+          subscriptionId: sim.seed.subscriptionId,
+          tenantId: sim.seed.tenantId,
+        },
       });
       expect(typeof e.data.authorization).toBe('object');
       expect(e.data.claims.appid).toBe(sim.seed.clientId);
     }
     expect(events[0].data.correlationId).toBe(events[1].data.correlationId);
     const first = notifications('/vm')[0]!;
-    expect(first.headers).toMatchObject({ 'aeg-subscription-name': 'VM-WRITES', 'aeg-delivery-count': '0', 'aeg-data-version': '2', 'aeg-metadata-version': '1' });
+    expect(first.headers).toMatchObject({
+      'aeg-subscription-name': 'VM-WRITES',
+      'aeg-delivery-count': '0',
+      'aeg-data-version': '2',
+      'aeg-metadata-version': '1',
+    });
     expect(first.headers['content-type']).toMatch(/^application\/json/);
     // Disk writes were filtered out by the advanced filter.
     expect(events.every((e) => !String(e.data.operationName).startsWith('Microsoft.Compute/disks'))).toBe(true);
@@ -122,8 +154,28 @@ describe('Resource Manager events on a subscription system topic', () => {
 
   it('retries a failing endpoint on the (time-scaled) schedule and counts deliveries', async () => {
     failuresLeft.set('/flaky', 2);
-    await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(RG, 'sub-topic', 'flaky', webhookSubscription('/flaky', { filter: { includedEventTypes: ['Microsoft.Resources.ResourceActionSuccess'] } }), FAST_POLL);
-    await control(sim, 'POST', '/_sim/arm/eventgrid/publish', { source: `/subscriptions/${sim.seed.subscriptionId}`, events: [{ id: 'a1', topic: `/subscriptions/${sim.seed.subscriptionId}`, subject: '/x', eventType: 'Microsoft.Resources.ResourceActionSuccess', eventTime: new Date().toISOString(), data: {}, dataVersion: '2', metadataVersion: '1' }] });
+    await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(
+      RG,
+      'sub-topic',
+      'flaky',
+      webhookSubscription('/flaky', { filter: { includedEventTypes: ['Microsoft.Resources.ResourceActionSuccess'] } }),
+      FAST_POLL,
+    );
+    await control(sim, 'POST', '/_sim/arm/eventgrid/publish', {
+      source: `/subscriptions/${sim.seed.subscriptionId}`,
+      events: [
+        {
+          id: 'a1',
+          topic: `/subscriptions/${sim.seed.subscriptionId}`,
+          subject: '/x',
+          eventType: 'Microsoft.Resources.ResourceActionSuccess',
+          eventTime: new Date().toISOString(),
+          data: {},
+          dataVersion: '2',
+          metadataVersion: '1',
+        },
+      ],
+    });
     const attempts = await until('a successful third attempt', () => {
       const n = notifications('/flaky');
       return n.length >= 3 ? n : undefined;
@@ -132,31 +184,87 @@ describe('Resource Manager events on a subscription system topic', () => {
   });
 
   it('dead-letters on 400 without retrying, visible through the control API', async () => {
-    await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(RG, 'sub-topic', 'rejecting', webhookSubscription('/bad', { filter: { includedEventTypes: ['Microsoft.Resources.ResourceDeleteSuccess'] } }), FAST_POLL);
-    await control(sim, 'POST', '/_sim/arm/eventgrid/publish', { source: `/subscriptions/${sim.seed.subscriptionId}`, events: [{ id: 'd1', topic: '', subject: '/y', eventType: 'Microsoft.Resources.ResourceDeleteSuccess', eventTime: new Date().toISOString(), data: {}, dataVersion: '2', metadataVersion: '1' }] });
-    let report: { deadLetters: { eventSubscriptionId: string; deadLetterReason: string; deliveryAttempts: number; lastHttpStatus: number }[] } | undefined;
+    await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(
+      RG,
+      'sub-topic',
+      'rejecting',
+      webhookSubscription('/bad', { filter: { includedEventTypes: ['Microsoft.Resources.ResourceDeleteSuccess'] } }),
+      FAST_POLL,
+    );
+    await control(sim, 'POST', '/_sim/arm/eventgrid/publish', {
+      source: `/subscriptions/${sim.seed.subscriptionId}`,
+      events: [
+        {
+          id: 'd1',
+          topic: '',
+          subject: '/y',
+          eventType: 'Microsoft.Resources.ResourceDeleteSuccess',
+          eventTime: new Date().toISOString(),
+          data: {},
+          dataVersion: '2',
+          metadataVersion: '1',
+        },
+      ],
+    });
+    let report:
+      | { deadLetters: { eventSubscriptionId: string; deadLetterReason: string; deliveryAttempts: number; lastHttpStatus: number }[] }
+      | undefined;
     for (let i = 0; i < 200 && !report?.deadLetters.length; i++) {
       report = (await control<typeof report>(sim, 'GET', '/_sim/arm/eventgrid/deliveries')).body;
       if (!report?.deadLetters.length) await new Promise((r) => setTimeout(r, 25));
     }
-    expect(report!.deadLetters).toEqual([expect.objectContaining({ eventSubscriptionId: expect.stringMatching(/eventSubscriptions\/rejecting$/), deadLetterReason: 'NonRetriableError', deliveryAttempts: 1, lastHttpStatus: 400 })]);
+    expect(report!.deadLetters).toEqual([
+      expect.objectContaining({
+        eventSubscriptionId: expect.stringMatching(/eventSubscriptions\/rejecting$/),
+        deadLetterReason: 'NonRetriableError',
+        deliveryAttempts: 1,
+        lastHttpStatus: 400,
+      }),
+    ]);
     expect(notifications('/bad')).toHaveLength(1);
   });
 
   it('fails the subscription when the webhook does not echo the validation code', async () => {
-    await expect(eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(RG, 'sub-topic', 'no-echo', webhookSubscription('/novalidate'), FAST_POLL))
-      .rejects.toThrow(/validation handshake failed/i);
+    await expect(
+      eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(
+        RG,
+        'sub-topic',
+        'no-echo',
+        webhookSubscription('/novalidate'),
+        FAST_POLL,
+      ),
+    ).rejects.toThrow(/validation handshake failed/i);
   });
 
   it('delivers to an AzureFunction endpoint through the configured local function host, without a handshake', async () => {
     const fn = `/subscriptions/${sim.seed.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Web/sites/ade-func/functions/onArmEvent`;
-    expect((await control(sim, 'PUT', '/_sim/arm/eventgrid/functionApps', { name: 'ade-func', url: hookBase, code: 'system-key' })).status).toBe(200);
-    await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(RG, 'sub-topic', 'to-function', {
-      destination: { endpointType: 'AzureFunction', resourceId: fn, maxEventsPerBatch: 1 },
-      filter: { subjectBeginsWith: '/fn-subject' },
-    }, FAST_POLL);
+    expect(
+      (await control(sim, 'PUT', '/_sim/arm/eventgrid/functionApps', { name: 'ade-func', url: hookBase, code: 'system-key' })).status,
+    ).toBe(200);
+    await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(
+      RG,
+      'sub-topic',
+      'to-function',
+      {
+        destination: { endpointType: 'AzureFunction', resourceId: fn, maxEventsPerBatch: 1 },
+        filter: { subjectBeginsWith: '/fn-subject' },
+      },
+      FAST_POLL,
+    );
     expect(received.filter((r) => r.path.startsWith('/runtime/webhooks/eventgrid'))).toHaveLength(0);
-    await control(sim, 'POST', '/_sim/arm/eventgrid/publish', { source: `/subscriptions/${sim.seed.subscriptionId}`, events: [1, 2].map((i) => ({ id: `f${i}`, topic: '', subject: `/fn-subject/${i}`, eventType: 'Microsoft.Resources.ResourceWriteSuccess', eventTime: new Date().toISOString(), data: {}, dataVersion: '2', metadataVersion: '1' })) });
+    await control(sim, 'POST', '/_sim/arm/eventgrid/publish', {
+      source: `/subscriptions/${sim.seed.subscriptionId}`,
+      events: [1, 2].map((i) => ({
+        id: `f${i}`,
+        topic: '',
+        subject: `/fn-subject/${i}`,
+        eventType: 'Microsoft.Resources.ResourceWriteSuccess',
+        eventTime: new Date().toISOString(),
+        data: {},
+        dataVersion: '2',
+        metadataVersion: '1',
+      })),
+    });
     const batches = await until('two single-event batches', () => {
       const n = notifications('/runtime/webhooks/eventgrid?functionName=onArmEvent&code=system-key');
       return n.length >= 2 ? n : undefined;
@@ -165,41 +273,94 @@ describe('Resource Manager events on a subscription system topic', () => {
   });
 
   it.each([
-    ['an http endpoint that is not loopback', () => webhookSubscription('/x', { destination: { endpointType: 'WebHook', endpointUrl: 'http://example.com/hook' } })],
-    ['an unknown advanced filter operator', () => webhookSubscription('/x', { filter: { advancedFilters: [{ operatorType: 'StringLike' as never, key: 'subject' }] } })],
-    ['an out-of-range batch size', () => webhookSubscription('/x', { destination: { endpointType: 'WebHook', endpointUrl: `${hookBase}/x`, maxEventsPerBatch: 6000 } })],
+    [
+      'an http endpoint that is not loopback',
+      () => webhookSubscription('/x', { destination: { endpointType: 'WebHook', endpointUrl: 'http://example.com/hook' } }),
+    ],
+    [
+      'an unknown advanced filter operator',
+      () => webhookSubscription('/x', { filter: { advancedFilters: [{ operatorType: 'StringLike' as never, key: 'subject' }] } }),
+    ],
+    [
+      'an out-of-range batch size',
+      () => webhookSubscription('/x', { destination: { endpointType: 'WebHook', endpointUrl: `${hookBase}/x`, maxEventsPerBatch: 6000 } }),
+    ],
   ])('rejects %s with 400', async (_label, body) => {
-    await expect(eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(RG, 'sub-topic', 'invalid', body(), FAST_POLL)).rejects.toMatchObject({ statusCode: 400 });
+    await expect(
+      eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(RG, 'sub-topic', 'invalid', body(), FAST_POLL),
+    ).rejects.toMatchObject({ statusCode: 400 });
   });
 });
 
 describe('Resource Manager events on a resource-group system topic', () => {
-  it('receives the group\'s write events with the group as topic', async () => {
+  it("receives the group's write events with the group as topic", async () => {
     const groupId = `/subscriptions/${sim.seed.subscriptionId}/resourceGroups/${RG}`;
-    await eg.systemTopics.beginCreateOrUpdateAndWait(RG, 'rg-topic', { location: 'global', source: groupId, topicType: 'Microsoft.Resources.ResourceGroups' }, FAST_POLL);
-    await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(RG, 'rg-topic', 'rg-writes', webhookSubscription('/rg', { filter: { subjectEndsWith: `/resourceGroups/${RG}` } }), FAST_POLL);
+    await eg.systemTopics.beginCreateOrUpdateAndWait(
+      RG,
+      'rg-topic',
+      { location: 'global', source: groupId, topicType: 'Microsoft.Resources.ResourceGroups' },
+      FAST_POLL,
+    );
+    await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(
+      RG,
+      'rg-topic',
+      'rg-writes',
+      webhookSubscription('/rg', { filter: { subjectEndsWith: `/resourceGroups/${RG}` } }),
+      FAST_POLL,
+    );
     await new ResourceManagementClient(credential, sim.seed.subscriptionId).resourceGroups.update(RG, { tags: { touched: 'yes' } });
     const [event] = await until('the group write event', () => notifications('/rg')[0]?.body);
-    expect(event).toMatchObject({ topic: groupId, subject: groupId, eventType: 'Microsoft.Resources.ResourceWriteSuccess', data: { operationName: 'Microsoft.Resources/subscriptions/resourceGroups/write', httpRequest: { method: 'PATCH' } } });
+    expect(event).toMatchObject({
+      topic: groupId,
+      subject: groupId,
+      eventType: 'Microsoft.Resources.ResourceWriteSuccess',
+      data: { operationName: 'Microsoft.Resources/subscriptions/resourceGroups/write', httpRequest: { method: 'PATCH' } },
+    });
   });
 });
 
 describe('Key Vault events on a vault system topic', () => {
   it('delivers SecretNewVersionCreated with PascalCase data when a secret is set', async () => {
     const kv = new KeyVaultManagementClient(credential, sim.seed.subscriptionId);
-    const vault = await kv.vaults.beginCreateOrUpdateAndWait(RG, 'kv-events', {
-      location: 'westeurope',
-      properties: { tenantId: sim.seed.tenantId, sku: { family: 'A', name: 'standard' }, accessPolicies: [{ tenantId: sim.seed.tenantId, objectId: sim.seed.clientObjectId, permissions: { secrets: ['set', 'get'] } }] },
-    }, FAST_POLL);
-    await eg.systemTopics.beginCreateOrUpdateAndWait(RG, 'kv-topic', { location: 'westeurope', source: vault.id, topicType: 'Microsoft.KeyVault.vaults' }, FAST_POLL);
-    await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(RG, 'kv-topic', 'secrets', webhookSubscription('/kv', { filter: { includedEventTypes: ['Microsoft.KeyVault.SecretNewVersionCreated'] } }), FAST_POLL);
+    const vault = await kv.vaults.beginCreateOrUpdateAndWait(
+      RG,
+      'kv-events',
+      {
+        location: 'westeurope',
+        properties: {
+          tenantId: sim.seed.tenantId,
+          sku: { family: 'A', name: 'standard' },
+          accessPolicies: [{ tenantId: sim.seed.tenantId, objectId: sim.seed.clientObjectId, permissions: { secrets: ['set', 'get'] } }],
+        },
+      },
+      FAST_POLL,
+    );
+    await eg.systemTopics.beginCreateOrUpdateAndWait(
+      RG,
+      'kv-topic',
+      { location: 'westeurope', source: vault.id, topicType: 'Microsoft.KeyVault.vaults' },
+      FAST_POLL,
+    );
+    await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(
+      RG,
+      'kv-topic',
+      'secrets',
+      webhookSubscription('/kv', { filter: { includedEventTypes: ['Microsoft.KeyVault.SecretNewVersionCreated'] } }),
+      FAST_POLL,
+    );
     const secret = await new SecretClient('https://kv-events.vault.azure.net', credential).setSecret('bek-evt', 'value');
     const [event] = await until('the secret event', () => notifications('/kv')[0]?.body);
     expect(event).toMatchObject({
       topic: vault.id,
       subject: 'bek-evt',
       eventType: 'Microsoft.KeyVault.SecretNewVersionCreated',
-      data: { Id: secret.properties.id, VaultName: 'kv-events', ObjectType: 'Secret', ObjectName: 'bek-evt', Version: secret.properties.version },
+      data: {
+        Id: secret.properties.id,
+        VaultName: 'kv-events',
+        ObjectType: 'Secret',
+        ObjectName: 'bek-evt',
+        Version: secret.properties.version,
+      },
     });
     // Deleting the vault deletes its Event Grid subscriptions.
     await kv.vaults.delete(RG, 'kv-events');
@@ -208,7 +369,7 @@ describe('Key Vault events on a vault system topic', () => {
 });
 
 describe('custom topics and EventGridPublisherClient', () => {
-  it('publishes with a key and with a SAS token, and delivers to the topic\'s subscription', async () => {
+  it("publishes with a key and with a SAS token, and delivers to the topic's subscription", async () => {
     const topic = await eg.topics.beginCreateOrUpdateAndWait(RG, 'orders', { location: 'westeurope' }, FAST_POLL);
     expect(topic.endpoint).toBe('https://orders.westeurope-1.eventgrid.azure.net/api/events');
     await eg.topicEventSubscriptions.beginCreateOrUpdateAndWait(RG, 'orders', 'all-orders', webhookSubscription('/orders'), FAST_POLL);

@@ -38,13 +38,28 @@ describe('sim.env and persistence under --state', () => {
     const first = await runCli({ port: 0, stateDir, timeScale: 1 });
     const caPem = readFileSync(first.sim.caCertPath, 'utf8');
     trustCa(caPem);
-    const sourced = execFileSync('bash', ['-c', `source '${first.envPath}' && printf '%s|%s|%s|%s|%s|%s' "$HTTPS_PROXY" "$NO_PROXY" "$NODE_EXTRA_CA_CERTS" "$AZURE_TENANT_ID" "$AZURE_CLIENT_ID" "$IDENTITY_HEADER"`]).toString().split('|');
-    expect(sourced).toEqual([first.sim.url, 'localhost,127.0.0.1,::1', first.sim.caCertPath, first.sim.seed.tenantId, first.sim.seed.clientId, first.sim.seed.identityHeader]);
+    const sourced = execFileSync('bash', [
+      '-c',
+      `source '${first.envPath}' && printf '%s|%s|%s|%s|%s|%s' "$HTTPS_PROXY" "$NO_PROXY" "$NODE_EXTRA_CA_CERTS" "$AZURE_TENANT_ID" "$AZURE_CLIENT_ID" "$IDENTITY_HEADER"`,
+    ])
+      .toString()
+      .split('|');
+    expect(sourced).toEqual([
+      first.sim.url,
+      'localhost,127.0.0.1,::1',
+      first.sim.caCertPath,
+      first.sim.seed.tenantId,
+      first.sim.seed.clientId,
+      first.sim.seed.identityHeader,
+    ]);
     expect(statSync(first.envPath).mode & 0o077).toBe(0);
     for (const [k, v] of Object.entries(first.sim.env)) process.env[k] = v;
     await createTestVault(first.sim, 'kvpersist01');
     const sp = await createPrincipal(first.sim, 'persisted-sp');
-    await new SecretClient('https://kvpersist01.vault.azure.net', new ClientSecretCredential(first.sim.seed.tenantId, first.sim.seed.clientId, first.sim.seed.clientSecret)).setSecret('kept', 'across-restarts');
+    await new SecretClient(
+      'https://kvpersist01.vault.azure.net',
+      new ClientSecretCredential(first.sim.seed.tenantId, first.sim.seed.clientId, first.sim.seed.clientSecret),
+    ).setSecret('kept', 'across-restarts');
     await first.sim.stop();
 
     const second = await runCli({ port: 0, stateDir, timeScale: 1 });
@@ -57,10 +72,19 @@ describe('sim.env and persistence under --state', () => {
       expect(second.sim.seed.clientSecret).not.toBe(first.sim.seed.clientSecret);
       expect(readFileSync(join(stateDir, 'state.json'), 'utf8')).not.toContain(first.sim.seed.clientSecret);
       for (const [k, v] of Object.entries(second.sim.env)) process.env[k] = v;
-      await expect(new ClientSecretCredential(second.sim.seed.tenantId, second.sim.seed.clientId, first.sim.seed.clientSecret).getToken('https://vault.azure.net/.default')).rejects.toThrow(/AADSTS7000215/);
-      const client = new SecretClient('https://kvpersist01.vault.azure.net', new ClientSecretCredential(second.sim.seed.tenantId, second.sim.seed.clientId, second.sim.seed.clientSecret));
+      await expect(
+        new ClientSecretCredential(second.sim.seed.tenantId, second.sim.seed.clientId, first.sim.seed.clientSecret).getToken(
+          'https://vault.azure.net/.default',
+        ),
+      ).rejects.toThrow(/AADSTS7000215/);
+      const client = new SecretClient(
+        'https://kvpersist01.vault.azure.net',
+        new ClientSecretCredential(second.sim.seed.tenantId, second.sim.seed.clientId, second.sim.seed.clientSecret),
+      );
       expect((await client.getSecret('kept')).value).toBe('across-restarts');
-      const spToken = await new ClientSecretCredential(second.sim.seed.tenantId, sp.appId, sp.clientSecret).getToken('https://vault.azure.net/.default');
+      const spToken = await new ClientSecretCredential(second.sim.seed.tenantId, sp.appId, sp.clientSecret).getToken(
+        'https://vault.azure.net/.default',
+      );
       expect(spToken.token).toBeTruthy();
     } finally {
       await second.sim.stop();

@@ -12,7 +12,10 @@ const VAULT = 'kvcontrol01';
 beforeAll(async () => {
   sim = await startSimForTest();
   await createTestVault(sim, VAULT);
-  secrets = new SecretClient(`https://${VAULT}.vault.azure.net`, new ClientSecretCredential(sim.seed.tenantId, sim.seed.clientId, sim.seed.clientSecret));
+  secrets = new SecretClient(
+    `https://${VAULT}.vault.azure.net`,
+    new ClientSecretCredential(sim.seed.tenantId, sim.seed.clientId, sim.seed.clientSecret),
+  );
   await secrets.setSecret('probe', 'v');
 });
 afterAll(async () => {
@@ -21,19 +24,40 @@ afterAll(async () => {
 
 describe('fault injection', () => {
   it('fails the next N matching requests; the SDK retries through them', async () => {
-    const rule = await control<{ id: string }>(sim, 'POST', '/_sim/faults', { service: 'keyvault', operation: 'SecretGet', status: 503, failNext: 2, retryAfterSeconds: 0 });
+    const rule = await control<{ id: string }>(sim, 'POST', '/_sim/faults', {
+      service: 'keyvault',
+      operation: 'SecretGet',
+      status: 503,
+      failNext: 2,
+      retryAfterSeconds: 0,
+    });
     expect(rule.status).toBe(201);
     const before = (await control<{ lastSeq: number }>(sim, 'GET', '/_sim/requests?limit=1')).body.lastSeq;
     expect((await secrets.getSecret('probe')).value).toBe('v');
-    const log = await control<{ value: { status: number; fault?: boolean; operation: string }[] }>(sim, 'GET', `/_sim/requests?since=${before}&service=keyvault`);
-    expect(log.body.value.map((e) => [e.status, Boolean(e.fault)])).toEqual([[503, true], [503, true], [200, false]]);
+    const log = await control<{ value: { status: number; fault?: boolean; operation: string }[] }>(
+      sim,
+      'GET',
+      `/_sim/requests?since=${before}&service=keyvault`,
+    );
+    expect(log.body.value.map((e) => [e.status, Boolean(e.fault)])).toEqual([
+      [503, true],
+      [503, true],
+      [200, false],
+    ]);
     const listed = await control<{ value: { id: string; failed: number; failNext: number }[] }>(sim, 'GET', '/_sim/faults');
     expect(listed.body.value.find((r) => r.id === rule.body.id)).toMatchObject({ failed: 2, failNext: 0 });
     expect((await control(sim, 'DELETE', `/_sim/faults/${rule.body.id}`)).status).toBe(204);
   });
 
   it('a non-retryable injected status reaches the caller with the service envelope', async () => {
-    await control(sim, 'POST', '/_sim/faults', { service: 'keyvault', operation: 'Secret*', status: 400, errorRate: 1, code: 'BadParameter', message: 'injected' });
+    await control(sim, 'POST', '/_sim/faults', {
+      service: 'keyvault',
+      operation: 'Secret*',
+      status: 400,
+      errorRate: 1,
+      code: 'BadParameter',
+      message: 'injected',
+    });
     await expect(secrets.getSecret('probe')).rejects.toMatchObject({ statusCode: 400, code: 'BadParameter', message: 'injected' });
     await control(sim, 'DELETE', '/_sim/faults');
     expect((await secrets.getSecret('probe')).value).toBe('v');
@@ -84,12 +108,18 @@ describe('time, snapshot, restore and reset', () => {
     const sp = await createPrincipal(sim, 'after-snapshot-sp');
     expect((await control(sim, 'POST', '/_sim/state/restore', snapshot)).status).toBe(200);
     await expect(secrets.getSecret('after-snapshot')).rejects.toMatchObject({ statusCode: 404 });
-    await expect(new ClientSecretCredential(sim.seed.tenantId, sp.appId, sp.clientSecret).getToken('https://vault.azure.net/.default')).rejects.toThrow(/AADSTS700016/);
+    await expect(
+      new ClientSecretCredential(sim.seed.tenantId, sp.appId, sp.clientSecret).getToken('https://vault.azure.net/.default'),
+    ).rejects.toThrow(/AADSTS700016/);
     expect((await control(sim, 'POST', '/_sim/state/reset')).status).toBe(200);
     // The seeded principal survives a reset with the same secret.
-    const token = await new ClientSecretCredential(sim.seed.tenantId, sim.seed.clientId, sim.seed.clientSecret).getToken('https://vault.azure.net/.default');
+    const token = await new ClientSecretCredential(sim.seed.tenantId, sim.seed.clientId, sim.seed.clientSecret).getToken(
+      'https://vault.azure.net/.default',
+    );
     expect(token.token).toBeTruthy();
-    const principals = (await control<{ value: { displayName: string }[] }>(sim, 'GET', '/_sim/principals')).body.value.map((p) => p.displayName);
+    const principals = (await control<{ value: { displayName: string }[] }>(sim, 'GET', '/_sim/principals')).body.value.map(
+      (p) => p.displayName,
+    );
     expect(principals).not.toContain('after-snapshot-sp');
     expect(principals).toContain('ade-autopilot-automation');
   });

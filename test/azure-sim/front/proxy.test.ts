@@ -20,7 +20,11 @@ describe('HTTPS proxy', () => {
     const before = (await control<{ lastSeq: number }>(sim, 'GET', '/_sim/requests?limit=1')).body.lastSeq;
     const cred = new ClientSecretCredential(sim.seed.tenantId, sim.seed.clientId, sim.seed.clientSecret);
     await cred.getToken('https://management.azure.com/.default');
-    const log = await control<{ value: { service: string; operation: string; status: number; method: string }[] }>(sim, 'GET', `/_sim/requests?since=${before}`);
+    const log = await control<{ value: { service: string; operation: string; status: number; method: string }[] }>(
+      sim,
+      'GET',
+      `/_sim/requests?since=${before}`,
+    );
     expect(log.body.value).toContainEqual(expect.objectContaining({ service: 'login', operation: 'token', status: 200, method: 'POST' }));
   });
 

@@ -46,9 +46,18 @@ describe('a real process configured by sim.env', () => {
   it('uses DefaultAzureCredential, Key Vault and managed identity with no endpoint overrides', async () => {
     const script = join(dir, 'child.cjs');
     writeFileSync(script, CHILD);
-    const { stdout } = await run('bash', ['-c', `set -a && source '${envPath}' && cd '${process.cwd()}' && NODE_PATH='${join(process.cwd(), 'node_modules')}' node '${script}'`], { timeout: 60_000 });
+    const { stdout } = await run(
+      'bash',
+      [
+        '-c',
+        `set -a && source '${envPath}' && cd '${process.cwd()}' && NODE_PATH='${join(process.cwd(), 'node_modules')}' node '${script}'`,
+      ],
+      { timeout: 60_000 },
+    );
     expect(JSON.parse(stdout.trim())).toEqual({ value: 'hello', contentType: null, mi: 3, loopback: 200 });
-    const log = await fetch(`${sim.url}/_sim/requests?service=keyvault&operation=SecretSet`).then((r) => r.json() as Promise<{ value: { principal: string; status: number }[] }>);
+    const log = await fetch(`${sim.url}/_sim/requests?service=keyvault&operation=SecretSet`).then(
+      (r) => r.json() as Promise<{ value: { principal: string; status: number }[] }>,
+    );
     expect(log.value).toContainEqual(expect.objectContaining({ principal: sim.seed.clientObjectId, status: 200 }));
   });
 });

@@ -47,7 +47,12 @@ export function proxiedFetch(sim: Simulator) {
 }
 
 /** Calls the control API (plain HTTP on loopback). */
-export async function control<T = unknown>(sim: Simulator, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+export async function control<T = unknown>(
+  sim: Simulator,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   const res = await fetch(`${sim.url}${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -75,7 +80,9 @@ export interface TestVaultOptions {
  * Manager is not mounted; otherwise goes through Microsoft.KeyVault/vaults like a real client.
  */
 export async function createTestVault(sim: Simulator, name: string, options: TestVaultOptions = {}): Promise<{ vaultUrl: string }> {
-  const accessPolicies = options.accessPolicies ?? [{ tenantId: sim.seed.tenantId, objectId: sim.seed.clientObjectId, permissions: { keys: ['all'], secrets: ['all'] } }];
+  const accessPolicies = options.accessPolicies ?? [
+    { tenantId: sim.seed.tenantId, objectId: sim.seed.clientObjectId, permissions: { keys: ['all'], secrets: ['all'] } },
+  ];
   if (!sim.mounted.arm) {
     const res = await control(sim, 'PUT', `/_sim/keyvault/vaults/${name}`, { ...options, accessPolicies });
     if (res.status !== 200) throw new Error(`creating vault ${name} failed: ${JSON.stringify(res.body)}`);
@@ -85,7 +92,9 @@ export async function createTestVault(sim: Simulator, name: string, options: Tes
   const { ClientSecretCredential } = await import('@azure/identity');
   const cred = new ClientSecretCredential(sim.seed.tenantId, sim.seed.clientId, sim.seed.clientSecret);
   const rg = 'kv-tests';
-  await control(sim, 'PUT', `/_sim/arm/subscriptions/${sim.seed.subscriptionId}/resourceGroups/${rg}`, { location: options.location ?? 'westeurope' });
+  await control(sim, 'PUT', `/_sim/arm/subscriptions/${sim.seed.subscriptionId}/resourceGroups/${rg}`, {
+    location: options.location ?? 'westeurope',
+  });
   const client = new KeyVaultManagementClient(cred, sim.seed.subscriptionId);
   await client.vaults.beginCreateOrUpdateAndWait(rg, name, {
     location: options.location ?? 'westeurope',
@@ -104,7 +113,10 @@ export async function createTestVault(sim: Simulator, name: string, options: Tes
 
 /** Creates a service principal with a client secret through the control API. */
 export async function createPrincipal(sim: Simulator, displayName: string, body: Record<string, unknown> = {}) {
-  const res = await control<{ appId: string; objectId: string; clientSecret: string; tenantId: string }>(sim, 'POST', '/_sim/principals', { displayName, ...body });
+  const res = await control<{ appId: string; objectId: string; clientSecret: string; tenantId: string }>(sim, 'POST', '/_sim/principals', {
+    displayName,
+    ...body,
+  });
   if (res.status !== 201) throw new Error(`creating principal failed: ${JSON.stringify(res.body)}`);
   return res.body;
 }

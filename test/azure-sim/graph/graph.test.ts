@@ -22,7 +22,9 @@ class ProxyFetchHandler implements Middleware {
 }
 
 function graphClient(credential: ClientSecretCredential): Client {
-  const auth = new AuthenticationHandler(new TokenCredentialAuthenticationProvider(credential, { scopes: ['https://graph.microsoft.com/.default'] }));
+  const auth = new AuthenticationHandler(
+    new TokenCredentialAuthenticationProvider(credential, { scopes: ['https://graph.microsoft.com/.default'] }),
+  );
   auth.setNext(new ProxyFetchHandler());
   return Client.initWithMiddleware({ middleware: auth });
 }
@@ -37,13 +39,30 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-interface App { id: string; appId: string; displayName: string; passwordCredentials: { keyId: string; endDateTime: string; hint: string; secretText: string | null }[] }
+interface App {
+  id: string;
+  appId: string;
+  displayName: string;
+  passwordCredentials: { keyId: string; endDateTime: string; hint: string; secretText: string | null }[];
+}
 
 describe('Microsoft Graph v1.0 applications and service principals', () => {
   it('creates an application, reads it by id and by appId, and lists it with $filter', async () => {
-    const app = (await graph.api('/applications').post({ displayName: 'ade-vm-app-1', signInAudience: 'AzureADMyOrg', tags: ['ade-autopilot'], notes: 'for vm1' })) as App;
-    expect(app).toMatchObject({ displayName: 'ade-vm-app-1', passwordCredentials: [], tags: ['ade-autopilot'], notes: 'for vm1', signInAudience: 'AzureADMyOrg' });
-    const selected = (await graph.api('/applications').filter("displayName eq 'ade-vm-app-1'").select(['id', 'appId', 'tags', 'createdDateTime']).get()) as { value: Record<string, unknown>[] };
+    const app = (await graph
+      .api('/applications')
+      .post({ displayName: 'ade-vm-app-1', signInAudience: 'AzureADMyOrg', tags: ['ade-autopilot'], notes: 'for vm1' })) as App;
+    expect(app).toMatchObject({
+      displayName: 'ade-vm-app-1',
+      passwordCredentials: [],
+      tags: ['ade-autopilot'],
+      notes: 'for vm1',
+      signInAudience: 'AzureADMyOrg',
+    });
+    const selected = (await graph
+      .api('/applications')
+      .filter("displayName eq 'ade-vm-app-1'")
+      .select(['id', 'appId', 'tags', 'createdDateTime'])
+      .get()) as { value: Record<string, unknown>[] };
     expect(Object.keys(selected.value[0]!).sort()).toEqual(['appId', 'createdDateTime', 'id', 'tags']);
     expect(app.appId).toMatch(/^[0-9a-f-]{36}$/);
     expect(((await graph.api(`/applications/${app.id}`).get()) as App).appId).toBe(app.appId);
@@ -57,7 +76,10 @@ describe('Microsoft Graph v1.0 applications and service principals', () => {
   it('pages with $top and @odata.nextLink', async () => {
     for (let i = 0; i < 5; i++) await graph.api('/applications').post({ displayName: `paged-${i}` });
     const seen: string[] = [];
-    let page = (await graph.api('/applications').filter("startswith(displayName,'paged-')").top(2).get()) as { value: App[]; '@odata.nextLink'?: string };
+    let page = (await graph.api('/applications').filter("startswith(displayName,'paged-')").top(2).get()) as {
+      value: App[];
+      '@odata.nextLink'?: string;
+    };
     seen.push(...page.value.map((a) => a.displayName));
     while (page['@odata.nextLink']) {
       page = (await graph.api(page['@odata.nextLink']).get()) as typeof page;
@@ -69,38 +91,57 @@ describe('Microsoft Graph v1.0 applications and service principals', () => {
   it('a new service principal signs in with an addPassword secret until removePassword', async () => {
     const app = (await graph.api('/applications').post({ displayName: 'signin-app' })) as App;
     const sp = (await graph.api('/servicePrincipals').post({ appId: app.appId })) as { id: string; appId: string };
-    const pwd = (await graph.api(`/applications/${app.id}/addPassword`).post({ passwordCredential: { displayName: 'ade' } })) as { keyId: string; secretText: string; hint: string; endDateTime: string };
+    const pwd = (await graph.api(`/applications/${app.id}/addPassword`).post({ passwordCredential: { displayName: 'ade' } })) as {
+      keyId: string;
+      secretText: string;
+      hint: string;
+      endDateTime: string;
+    };
     expect(pwd.secretText).toHaveLength(40);
     expect(pwd.hint).toBe(pwd.secretText.slice(0, 3));
     const listed = (await graph.api(`/applications/${app.id}`).get()) as App;
     expect(listed.passwordCredentials).toEqual([expect.objectContaining({ keyId: pwd.keyId, secretText: null })]);
-    const token = await new ClientSecretCredential(sim.seed.tenantId, app.appId, pwd.secretText).getToken('https://vault.azure.net/.default');
+    const token = await new ClientSecretCredential(sim.seed.tenantId, app.appId, pwd.secretText).getToken(
+      'https://vault.azure.net/.default',
+    );
     expect(JSON.parse(Buffer.from(token.token.split('.')[1]!, 'base64url').toString()).oid).toBe(sp.id);
     await graph.api(`/applications/${app.id}/removePassword`).post({ keyId: pwd.keyId });
-    await expect(new ClientSecretCredential(sim.seed.tenantId, app.appId, pwd.secretText).getToken('https://vault.azure.net/.default')).rejects.toThrow(/AADSTS7000215/);
+    await expect(
+      new ClientSecretCredential(sim.seed.tenantId, app.appId, pwd.secretText).getToken('https://vault.azure.net/.default'),
+    ).rejects.toThrow(/AADSTS7000215/);
   });
 
   it('an expired password stops working (AADSTS7000222) once simulated time passes its end date', async () => {
     const app = (await graph.api('/applications').post({ displayName: 'expiring-app' })) as App;
     await graph.api('/servicePrincipals').post({ appId: app.appId });
-    const now = Date.parse(((await control<{ now: string }>(sim, 'GET', '/_sim/time')).body).now);
-    const pwd = (await graph.api(`/applications/${app.id}/addPassword`).post({ passwordCredential: { endDateTime: new Date(now + 3600_000).toISOString() } })) as { secretText: string };
+    const now = Date.parse((await control<{ now: string }>(sim, 'GET', '/_sim/time')).body.now);
+    const pwd = (await graph
+      .api(`/applications/${app.id}/addPassword`)
+      .post({ passwordCredential: { endDateTime: new Date(now + 3600_000).toISOString() } })) as { secretText: string };
     await new ClientSecretCredential(sim.seed.tenantId, app.appId, pwd.secretText).getToken('https://management.azure.com/.default');
     await control(sim, 'POST', '/_sim/time/advance', { ms: 2 * 3600_000 });
-    await expect(new ClientSecretCredential(sim.seed.tenantId, app.appId, pwd.secretText).getToken('https://management.azure.com/.default')).rejects.toThrow(/AADSTS7000222/);
+    await expect(
+      new ClientSecretCredential(sim.seed.tenantId, app.appId, pwd.secretText).getToken('https://management.azure.com/.default'),
+    ).rejects.toThrow(/AADSTS7000222/);
   });
 
   it('an application without a service principal cannot sign in (AADSTS7000229)', async () => {
     const app = (await graph.api('/applications').post({ displayName: 'no-sp' })) as App;
     const pwd = (await graph.api(`/applications/${app.id}/addPassword`).post({})) as { secretText: string };
-    await expect(new ClientSecretCredential(sim.seed.tenantId, app.appId, pwd.secretText).getToken('https://management.azure.com/.default')).rejects.toThrow(/AADSTS7000229/);
+    await expect(
+      new ClientSecretCredential(sim.seed.tenantId, app.appId, pwd.secretText).getToken('https://management.azure.com/.default'),
+    ).rejects.toThrow(/AADSTS7000229/);
   });
 
   it('adds, lists and removes owners', async () => {
     const app = (await graph.api('/applications').post({ displayName: 'owned-app' })) as App;
-    await graph.api(`/applications/${app.id}/owners/$ref`).post({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${sim.seed.clientObjectId}` });
+    await graph
+      .api(`/applications/${app.id}/owners/$ref`)
+      .post({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${sim.seed.clientObjectId}` });
     const owners = (await graph.api(`/applications/${app.id}/owners`).get()) as { value: { id: string; '@odata.type': string }[] };
-    expect(owners.value).toEqual([expect.objectContaining({ id: sim.seed.clientObjectId, '@odata.type': '#microsoft.graph.servicePrincipal' })]);
+    expect(owners.value).toEqual([
+      expect.objectContaining({ id: sim.seed.clientObjectId, '@odata.type': '#microsoft.graph.servicePrincipal' }),
+    ]);
     await graph.api(`/applications/${app.id}/owners/${sim.seed.clientObjectId}/$ref`).delete();
     expect(((await graph.api(`/applications/${app.id}/owners`).get()) as { value: unknown[] }).value).toEqual([]);
   });
@@ -109,7 +150,13 @@ describe('Microsoft Graph v1.0 applications and service principals', () => {
     const app = (await graph.api('/applications').post({ displayName: 'to-delete' })) as App;
     const sp = (await graph.api('/servicePrincipals').post({ appId: app.appId })) as { id: string };
     await graph.api(`/applications/${app.id}`).delete();
-    const err = (await graph.api(`/servicePrincipals/${sp.id}`).get().then(() => undefined, (e: unknown) => e)) as { statusCode: number; code: string; body: string };
+    const err = (await graph
+      .api(`/servicePrincipals/${sp.id}`)
+      .get()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { statusCode: number; code: string; body: string };
     expect(err).toMatchObject({ statusCode: 404, code: 'Request_ResourceNotFound' });
     const body = JSON.parse(err.body) as { innerError?: { 'request-id'?: string } };
     expect(body.innerError?.['request-id']).toMatch(/^[0-9a-f-]{36}$/);
@@ -118,8 +165,18 @@ describe('Microsoft Graph v1.0 applications and service principals', () => {
   it.each([
     ['an unsupported $filter', () => graph.api('/applications').filter("tags/any(t:t eq 'x')").get(), 400, 'Request_UnsupportedQuery'],
     ['a missing displayName', () => graph.api('/applications').post({}), 400, 'Request_BadRequest'],
-    ['a service principal for an unknown appId', () => graph.api('/servicePrincipals').post({ appId: '00000000-0000-0000-0000-000000000001' }), 400, 'Request_BadRequest'],
-    ['an unknown property in PATCH', () => graph.api(`/servicePrincipals/${sim.seed.clientObjectId}`).patch({ nope: 1 }), 400, 'Request_BadRequest'],
+    [
+      'a service principal for an unknown appId',
+      () => graph.api('/servicePrincipals').post({ appId: '00000000-0000-0000-0000-000000000001' }),
+      400,
+      'Request_BadRequest',
+    ],
+    [
+      'an unknown property in PATCH',
+      () => graph.api(`/servicePrincipals/${sim.seed.clientObjectId}`).patch({ nope: 1 }),
+      400,
+      'Request_BadRequest',
+    ],
   ])('answers %s with a Graph error', async (_label, call, status, code) => {
     await expect(call()).rejects.toMatchObject({ statusCode: status, code });
   });
@@ -137,13 +194,17 @@ describe('Microsoft Graph v1.0 applications and service principals', () => {
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     for (let i = 0; i < 5; i++) {
-      await graph.api('/applications').top(1).get().then(
-        () => statuses.push(200),
-        (e: { statusCode: number; headers?: Headers }) => {
-          statuses.push(e.statusCode);
-          retryAfter = e.headers?.get('retry-after') ?? retryAfter;
-        },
-      );
+      await graph
+        .api('/applications')
+        .top(1)
+        .get()
+        .then(
+          () => statuses.push(200),
+          (e: { statusCode: number; headers?: Headers }) => {
+            statuses.push(e.statusCode);
+            retryAfter = e.headers?.get('retry-after') ?? retryAfter;
+          },
+        );
     }
     await control(sim, 'PUT', '/_sim/graph/limits', { requestsPerWindow: 3500, windowMs: 10_000 });
     expect(statuses).toEqual([200, 200, 200, 429, 429]);

@@ -16,7 +16,12 @@ const events: { source: string; event: GridEvent }[] = [];
 beforeAll(async () => {
   sim = await startSimForTest();
   const bus = sim.ctx.events;
-  sim.ctx.events = { publish: (source, list) => { for (const event of list) events.push({ source, event }); bus.publish(source, list); } };
+  sim.ctx.events = {
+    publish: (source, list) => {
+      for (const event of list) events.push({ source, event });
+      bus.publish(source, list);
+    },
+  };
   const { vaultUrl } = await createTestVault(sim, VAULT, { enabledForDiskEncryption: true });
   cred = new ClientSecretCredential(sim.seed.tenantId, sim.seed.clientId, sim.seed.clientSecret);
   keys = new KeyClient(vaultUrl, cred);
@@ -30,7 +35,10 @@ describe('Key Vault keys through @azure/keyvault-keys', () => {
     const key = await keys.createRsaKey(`kek-${size}`, { keySize: size });
     expect(key.keyType).toBe('RSA');
     expect(key.id).toBe(`https://${VAULT}.vault.azure.net/keys/kek-${size}/${key.properties.version}`);
-    const pub = createPublicKey({ key: { kty: 'RSA', n: Buffer.from(key.key!.n!).toString('base64url'), e: Buffer.from(key.key!.e!).toString('base64url') }, format: 'jwk' });
+    const pub = createPublicKey({
+      key: { kty: 'RSA', n: Buffer.from(key.key!.n!).toString('base64url'), e: Buffer.from(key.key!.e!).toString('base64url') },
+      format: 'jwk',
+    });
     expect(pub.asymmetricKeyDetails?.modulusLength).toBe(size);
   });
 
@@ -45,9 +53,12 @@ describe('Key Vault keys through @azure/keyvault-keys', () => {
     expect(Buffer.from(unwrapped.result)).toEqual(plaintext);
   });
 
-  it('unwraps a blob wrapped locally with the key\'s public part (RSA-OAEP)', async () => {
+  it("unwraps a blob wrapped locally with the key's public part (RSA-OAEP)", async () => {
     const key = await keys.getKey('kek-3072');
-    const pub = createPublicKey({ key: { kty: 'RSA', n: Buffer.from(key.key!.n!).toString('base64url'), e: Buffer.from(key.key!.e!).toString('base64url') }, format: 'jwk' });
+    const pub = createPublicKey({
+      key: { kty: 'RSA', n: Buffer.from(key.key!.n!).toString('base64url'), e: Buffer.from(key.key!.e!).toString('base64url') },
+      format: 'jwk',
+    });
     const plaintext = randomBytes(48);
     const wrapped = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, plaintext);
     const unwrapped = await new CryptographyClient(key.id!, cred).unwrapKey('RSA-OAEP', wrapped);
@@ -89,10 +100,16 @@ describe('Key Vault keys through @azure/keyvault-keys', () => {
     await expect(keys.createRsaKey('bad-size', { keySize: 1024 })).rejects.toMatchObject({ statusCode: 400, code: 'BadParameter' });
   });
 
-  it('publishes KeyNewVersionCreated with PascalCase data to the vault\'s topic', () => {
+  it("publishes KeyNewVersionCreated with PascalCase data to the vault's topic", () => {
     const e = events.find((x) => x.event.eventType === 'Microsoft.KeyVault.KeyNewVersionCreated' && x.event.subject === 'kek-3072');
     expect(e?.source).toMatch(/\/providers\/Microsoft\.KeyVault\/vaults\/kvkeys01$/i);
-    expect(e?.event.data).toMatchObject({ VaultName: VAULT, ObjectType: 'Key', ObjectName: 'kek-3072', Version: expect.stringMatching(/^[0-9a-f]{32}$/), Id: expect.stringContaining('/keys/kek-3072/') });
+    expect(e?.event.data).toMatchObject({
+      VaultName: VAULT,
+      ObjectType: 'Key',
+      ObjectName: 'kek-3072',
+      Version: expect.stringMatching(/^[0-9a-f]{32}$/),
+      Id: expect.stringContaining('/keys/kek-3072/'),
+    });
   });
 });
 
@@ -119,13 +136,26 @@ describe('access policies on keys', () => {
 describe('KeyVaultPlatform (single-pass ADE) and the enabledForDiskEncryption flag', () => {
   it('writes and reads disk secrets only in a vault enabled for disk encryption', async () => {
     await createTestVault(sim, 'kvnoade01', { enabledForDiskEncryption: false });
-    expect(() => sim.ctx.keyVaultPlatform.setSecretAsPlatform('kvnoade01', 'bek', 'dmFsdWU=', {}, 'BEK')).toThrow(/not enabled for disk encryption/);
-    const written = sim.ctx.keyVaultPlatform.setSecretAsPlatform(VAULT, 'bek-platform', 'dmFsdWU=', { DiskEncryptionKeyFileName: 'x.BEK' }, 'BEK');
+    expect(() => sim.ctx.keyVaultPlatform.setSecretAsPlatform('kvnoade01', 'bek', 'dmFsdWU=', {}, 'BEK')).toThrow(
+      /not enabled for disk encryption/,
+    );
+    const written = sim.ctx.keyVaultPlatform.setSecretAsPlatform(
+      VAULT,
+      'bek-platform',
+      'dmFsdWU=',
+      { DiskEncryptionKeyFileName: 'x.BEK' },
+      'BEK',
+    );
     expect(written.id).toBe(`https://${VAULT}.vault.azure.net/secrets/bek-platform/${written.version}`);
     const viaSdk = await new SecretClient(`https://${VAULT}.vault.azure.net`, cred).getSecret('bek-platform');
     expect(viaSdk).toMatchObject({ value: 'dmFsdWU=', properties: { contentType: 'BEK', tags: { DiskEncryptionKeyFileName: 'x.BEK' } } });
-    expect(sim.ctx.keyVaultPlatform.getSecretAsPlatform(written.id)).toEqual({ value: 'dmFsdWU=', tags: { DiskEncryptionKeyFileName: 'x.BEK' } });
-    expect(events.some((e) => e.event.eventType === 'Microsoft.KeyVault.SecretNewVersionCreated' && e.event.subject === 'bek-platform')).toBe(true);
+    expect(sim.ctx.keyVaultPlatform.getSecretAsPlatform(written.id)).toEqual({
+      value: 'dmFsdWU=',
+      tags: { DiskEncryptionKeyFileName: 'x.BEK' },
+    });
+    expect(
+      events.some((e) => e.event.eventType === 'Microsoft.KeyVault.SecretNewVersionCreated' && e.event.subject === 'bek-platform'),
+    ).toBe(true);
   });
 
   it('wraps with a KEK by URL, and the SDK unwraps the result', async () => {
@@ -134,8 +164,12 @@ describe('KeyVaultPlatform (single-pass ADE) and the enabledForDiskEncryption fl
     const wrapped = sim.ctx.keyVaultPlatform.wrapKeyAsPlatform(key.id!, 'RSA-OAEP', bek);
     expect(Buffer.from((await new CryptographyClient(key.id!, cred).unwrapKey('RSA-OAEP', wrapped)).result)).toEqual(bek);
     expect(sim.ctx.keyVaultPlatform.unwrapKeyAsPlatform(key.id!, 'RSA-OAEP', wrapped)).toEqual(bek);
-    expect(() => sim.ctx.keyVaultPlatform.wrapKeyAsPlatform(`https://${VAULT}.vault.azure.net/keys/missing/${'a'.repeat(32)}`, 'RSA-OAEP', bek)).toThrow(/was not found/);
-    expect(() => sim.ctx.keyVaultPlatform.wrapKeyAsPlatform(`https://${VAULT}.vault.azure.net:443/keys/kek-2048`, 'RSA-OAEP', bek)).toThrow(/not a Key Vault keys URL/);
+    expect(() =>
+      sim.ctx.keyVaultPlatform.wrapKeyAsPlatform(`https://${VAULT}.vault.azure.net/keys/missing/${'a'.repeat(32)}`, 'RSA-OAEP', bek),
+    ).toThrow(/was not found/);
+    expect(() => sim.ctx.keyVaultPlatform.wrapKeyAsPlatform(`https://${VAULT}.vault.azure.net:443/keys/kek-2048`, 'RSA-OAEP', bek)).toThrow(
+      /not a Key Vault keys URL/,
+    );
   });
 
   it('control API disables and deletes secrets out of band', async () => {

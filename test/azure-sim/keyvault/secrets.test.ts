@@ -24,7 +24,10 @@ describe('Key Vault secrets through @azure/keyvault-secrets', () => {
     expect(set.properties.version).toMatch(/^[0-9a-f]{32}$/);
     expect(set.properties.id).toBe(`https://${VAULT}.vault.azure.net/secrets/bek-1/${set.properties.version}`);
     const latest = await client.getSecret('bek-1');
-    expect(latest).toMatchObject({ value: 'c2VjcmV0LXZhbHVl', properties: { tags, contentType: 'BEK', enabled: true, recoveryLevel: 'Recoverable+Purgeable', recoverableDays: 7 } });
+    expect(latest).toMatchObject({
+      value: 'c2VjcmV0LXZhbHVl',
+      properties: { tags, contentType: 'BEK', enabled: true, recoveryLevel: 'Recoverable+Purgeable', recoverableDays: 7 },
+    });
     await client.setSecret('bek-1', 'second');
     expect((await client.getSecret('bek-1')).value).toBe('second');
     expect((await client.getSecret('bek-1', { version: set.properties.version! })).value).toBe('c2VjcmV0LXZhbHVl');
@@ -44,7 +47,10 @@ describe('Key Vault secrets through @azure/keyvault-secrets', () => {
     const s = await client.setSecret('to-disable', 'x');
     const updated = await client.updateSecretProperties('to-disable', s.properties.version!, { enabled: false, tags: { a: 'b' } });
     expect(updated).toMatchObject({ enabled: false, tags: { a: 'b' } });
-    await expect(client.getSecret('to-disable')).rejects.toMatchObject({ statusCode: 403, message: expect.stringMatching(/disabled secret/) });
+    await expect(client.getSecret('to-disable')).rejects.toMatchObject({
+      statusCode: 403,
+      message: expect.stringMatching(/disabled secret/),
+    });
   });
 
   it('soft-deletes, lists and gets the deleted secret, recovers it, deletes and purges it', async () => {
@@ -71,7 +77,7 @@ describe('Key Vault secrets through @azure/keyvault-secrets', () => {
     ['value over 25 KB', () => client.setSecret('too-big', 'x'.repeat(25 * 1024 + 1)), 400, 'BadParameter'],
     ['unknown secret', () => client.getSecret('does-not-exist'), 404, 'SecretNotFound'],
     ['unknown version', () => client.getSecret('bek-1', { version: '0'.repeat(32) }), 404, 'SecretNotFound'],
-  ])('answers %s with Key Vault\'s error envelope', async (_label, call, status, code) => {
+  ])("answers %s with Key Vault's error envelope", async (_label, call, status, code) => {
     await expect(call()).rejects.toMatchObject({ statusCode: status, code });
   });
 });
@@ -94,21 +100,34 @@ describe('access policies', () => {
         { tenantId: sim.seed.tenantId, objectId: sp.objectId, permissions: { secrets: ['set'], keys: ['wrapKey'] } },
       ],
     });
-    const limited = new SecretClient('https://kvpolicy01.vault.azure.net', new ClientSecretCredential(sim.seed.tenantId, sp.appId, sp.clientSecret));
+    const limited = new SecretClient(
+      'https://kvpolicy01.vault.azure.net',
+      new ClientSecretCredential(sim.seed.tenantId, sp.appId, sp.clientSecret),
+    );
     await limited.setSecret('written', 'ok');
-    const err = (await limited.getSecret('written').then(() => undefined, (e: unknown) => e)) as { statusCode: number; code: string; message: string };
+    const err = (await limited.getSecret('written').then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { statusCode: number; code: string; message: string };
     expect(err).toMatchObject({ statusCode: 403, code: 'Forbidden' });
     expect(err.message).toContain(`oid=${sp.objectId}`);
     expect(err.message).toContain('does not have secrets get permission on key vault');
     await expect(limited.listPropertiesOfSecrets().next()).rejects.toMatchObject({ statusCode: 403 });
     await expect(limited.beginDeleteSecret('written')).rejects.toMatchObject({ statusCode: 403 });
     const stranger = await createPrincipal(sim, 'no-policy');
-    const none = new SecretClient('https://kvpolicy01.vault.azure.net', new ClientSecretCredential(sim.seed.tenantId, stranger.appId, stranger.clientSecret));
+    const none = new SecretClient(
+      'https://kvpolicy01.vault.azure.net',
+      new ClientSecretCredential(sim.seed.tenantId, stranger.appId, stranger.clientSecret),
+    );
     await expect(none.setSecret('x', 'y')).rejects.toMatchObject({ statusCode: 403 });
   });
 
   it('logs data-plane operations with the calling principal', async () => {
-    const log = await control<{ value: { operation: string; principal: string; status: number }[] }>(sim, 'GET', '/_sim/requests?service=keyvault&operation=SecretGet');
+    const log = await control<{ value: { operation: string; principal: string; status: number }[] }>(
+      sim,
+      'GET',
+      '/_sim/requests?service=keyvault&operation=SecretGet',
+    );
     expect(log.body.value.some((e) => e.principal === sim.seed.clientObjectId && e.status === 200)).toBe(true);
     expect(log.body.value.some((e) => e.status === 403)).toBe(true);
   });

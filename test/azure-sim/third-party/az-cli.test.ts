@@ -49,7 +49,11 @@ function az(configDir: string, args: string[]): Promise<AzResult> {
   return new Promise((resolve, reject) => {
     execFile('az', args, { env, timeout: COMMAND_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') {
-        reject(new Error("The Azure CLI ('az') is not installed: install the Debian package with `apt-get install -y azure-cli` (bookworm ships 2.45)."));
+        reject(
+          new Error(
+            "The Azure CLI ('az') is not installed: install the Debian package with `apt-get install -y azure-cli` (bookworm ships 2.45).",
+          ),
+        );
         return;
       }
       if (error && error.killed) {
@@ -69,7 +73,16 @@ async function azJson<T = unknown>(configDir: string, args: string[]): Promise<T
 }
 
 function login(configDir: string): Promise<{ id: string; tenantId: string; user: { name: string; type: string } }[]> {
-  return azJson(configDir, ['login', '--service-principal', '-u', sim.seed.clientId, '-p', sim.seed.clientSecret, '--tenant', sim.seed.tenantId]);
+  return azJson(configDir, [
+    'login',
+    '--service-principal',
+    '-u',
+    sim.seed.clientId,
+    '-p',
+    sim.seed.clientSecret,
+    '--tenant',
+    sim.seed.tenantId,
+  ]);
 }
 
 interface LoggedRequest {
@@ -106,30 +119,62 @@ describe('the Azure CLI against the simulator (HTTPS_PROXY + REQUESTS_CA_BUNDLE 
   it('az login --service-principal signs in with the seeded client secret and finds the subscription', async () => {
     const subscriptions = await login(configDir);
     expect(subscriptions).toEqual([
-      expect.objectContaining({ id: sim.seed.subscriptionId, tenantId: sim.seed.tenantId, user: { name: sim.seed.clientId, type: 'servicePrincipal' } }),
+      expect.objectContaining({
+        id: sim.seed.subscriptionId,
+        tenantId: sim.seed.tenantId,
+        user: { name: sim.seed.clientId, type: 'servicePrincipal' },
+      }),
     ]);
     const entra = await requestLog('login');
-    expect(entra.some((r) => r.operation === 'token' && r.method === 'POST' && r.path === `/${sim.seed.tenantId}/oauth2/v2.0/token` && r.status === 200)).toBe(true);
+    expect(
+      entra.some(
+        (r) => r.operation === 'token' && r.method === 'POST' && r.path === `/${sim.seed.tenantId}/oauth2/v2.0/token` && r.status === 200,
+      ),
+    ).toBe(true);
   }, 60_000);
 
   it('az login with a wrong secret fails with Entra invalid_client (AADSTS7000215)', async () => {
-    const result = await az(newConfigDir(), ['login', '--service-principal', '-u', sim.seed.clientId, '-p', 'not-the-secret', '--tenant', sim.seed.tenantId, '-o', 'json']);
+    const result = await az(newConfigDir(), [
+      'login',
+      '--service-principal',
+      '-u',
+      sim.seed.clientId,
+      '-p',
+      'not-the-secret',
+      '--tenant',
+      sim.seed.tenantId,
+      '-o',
+      'json',
+    ]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('AADSTS7000215');
     expect(result.stderr).not.toContain(sim.seed.clientSecret);
   }, 60_000);
 
   it('az group create / az group show go to Resource Manager', async () => {
-    const created = await azJson<{ id: string; name: string; location: string; properties: { provisioningState: string } }>(configDir, ['group', 'create', '-n', resourceGroup, '-l', 'westeurope']);
-    expect(created).toMatchObject({ id: `/subscriptions/${sim.seed.subscriptionId}/resourceGroups/${resourceGroup}`, name: resourceGroup, location: 'westeurope', properties: { provisioningState: 'Succeeded' } });
+    const created = await azJson<{ id: string; name: string; location: string; properties: { provisioningState: string } }>(configDir, [
+      'group',
+      'create',
+      '-n',
+      resourceGroup,
+      '-l',
+      'westeurope',
+    ]);
+    expect(created).toMatchObject({
+      id: `/subscriptions/${sim.seed.subscriptionId}/resourceGroups/${resourceGroup}`,
+      name: resourceGroup,
+      location: 'westeurope',
+      properties: { provisioningState: 'Succeeded' },
+    });
     const shown = await azJson<{ id: string }>(configDir, ['group', 'show', '-n', resourceGroup]);
     expect(shown.id).toBe(created.id);
   }, 60_000);
 
   it('az keyvault create looks the caller up in Graph and grants it an access policy; az keyvault list finds it', async () => {
-    const vault = await azJson<{ name: string; properties: { vaultUri: string; tenantId: string; accessPolicies: { objectId: string; permissions: { secrets: string[] } }[] } }>(configDir, [
-      'keyvault', 'create', '-n', vaultName, '-g', resourceGroup, '-l', 'westeurope',
-    ]);
+    const vault = await azJson<{
+      name: string;
+      properties: { vaultUri: string; tenantId: string; accessPolicies: { objectId: string; permissions: { secrets: string[] } }[] };
+    }>(configDir, ['keyvault', 'create', '-n', vaultName, '-g', resourceGroup, '-l', 'westeurope']);
     expect(vault.name).toBe(vaultName);
     expect(vault.properties.vaultUri).toBe(`https://${vaultName}.vault.azure.net/`);
     expect(vault.properties.tenantId).toBe(sim.seed.tenantId);
@@ -145,11 +190,25 @@ describe('the Azure CLI against the simulator (HTTPS_PROXY + REQUESTS_CA_BUNDLE 
   it('the CLI writes and lists a Key Vault secret through the proxy with a vault token (az rest)', async () => {
     const url = `https://${vaultName}.vault.azure.net/secrets`;
     const set = await azJson<{ id: string; value: string; attributes: { enabled: boolean } }>(configDir, [
-      'rest', '--method', 'put', '--url', `${url}/az-cli-secret?api-version=7.4`, '--resource', 'https://vault.azure.net', '--body', JSON.stringify({ value: 'from-the-cli' }),
+      'rest',
+      '--method',
+      'put',
+      '--url',
+      `${url}/az-cli-secret?api-version=7.4`,
+      '--resource',
+      'https://vault.azure.net',
+      '--body',
+      JSON.stringify({ value: 'from-the-cli' }),
     ]);
     expect(set.id).toMatch(new RegExp(`^${url}/az-cli-secret/[0-9a-f]{32}$`));
     expect(set).toMatchObject({ value: 'from-the-cli', attributes: { enabled: true } });
-    const listed = await azJson<{ value: { id: string }[] }>(configDir, ['rest', '--url', `${url}?api-version=7.4`, '--resource', 'https://vault.azure.net']);
+    const listed = await azJson<{ value: { id: string }[] }>(configDir, [
+      'rest',
+      '--url',
+      `${url}?api-version=7.4`,
+      '--resource',
+      'https://vault.azure.net',
+    ]);
     expect(listed.value.map((s) => s.id)).toEqual([`${url}/az-cli-secret`]);
   }, 60_000);
 
@@ -157,10 +216,22 @@ describe('the Azure CLI against the simulator (HTTPS_PROXY + REQUESTS_CA_BUNDLE 
     const seeded = await fetch(`${sim.url}/_sim/arm/vms`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ subscriptionId: sim.seed.subscriptionId, resourceGroup, count: 1, name: 'vm-azcli', osType: 'Linux', dataDisks: 1 }),
+      body: JSON.stringify({
+        subscriptionId: sim.seed.subscriptionId,
+        resourceGroup,
+        count: 1,
+        name: 'vm-azcli',
+        osType: 'Linux',
+        dataDisks: 1,
+      }),
     });
     expect(seeded.status).toBe(201);
-    const resources = await azJson<{ name: string; type: string }[]>(configDir, ['resource', 'list', '--resource-type', 'Microsoft.Compute/virtualMachines']);
+    const resources = await azJson<{ name: string; type: string }[]>(configDir, [
+      'resource',
+      'list',
+      '--resource-type',
+      'Microsoft.Compute/virtualMachines',
+    ]);
     expect(resources.map((r) => [r.name, r.type])).toEqual([['vm-azcli', 'Microsoft.Compute/virtualMachines']]);
 
     const hybrid = newConfigDir();
@@ -184,7 +255,12 @@ describe('the Azure CLI against the simulator (HTTPS_PROXY + REQUESTS_CA_BUNDLE 
     }
     const arm = await requestLog('arm');
     const operations = new Set(arm.map((r) => r.operation));
-    for (const op of ['Microsoft.Resources/subscriptions/resourceGroups/write', 'Microsoft.KeyVault/vaults/write', 'Microsoft.Resources/resources/read']) expect(operations).toContain(op);
+    for (const op of [
+      'Microsoft.Resources/subscriptions/resourceGroups/write',
+      'Microsoft.KeyVault/vaults/write',
+      'Microsoft.Resources/resources/read',
+    ])
+      expect(operations).toContain(op);
     const keyvault = await requestLog('keyvault');
     expect(keyvault.map((r) => `${r.method} ${r.host}`)).toContain(`PUT ${vaultName}.vault.azure.net`);
   }, 30_000);

@@ -37,10 +37,15 @@ function spawnHostOnce(args: string[], env: Record<string, string>): Promise<Hos
   });
   let stdout = '';
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-20_000); });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-20_000);
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`host did not start in 30 s:\n${stdout}\n${stderr}`)); }, 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`host did not start in 30 s:\n${stdout}\n${stderr}`));
+    }, 30_000);
     child.stdout!.on('data', (d: Buffer) => {
       stdout += d.toString();
       const m = /Host listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
@@ -49,7 +54,9 @@ function spawnHostOnce(args: string[], env: Record<string, string>): Promise<Hos
         child.stdout!.removeAllListeners('data');
         child.stdout!.resume();
         resolve({
-          child, baseUrl: m[1], stderr: () => stderr,
+          child,
+          baseUrl: m[1],
+          stderr: () => stderr,
           async kill(signal = 'SIGKILL') {
             if (child.exitCode === null && child.signalCode === null) child.kill(signal);
             await exited;
@@ -57,6 +64,9 @@ function spawnHostOnce(args: string[], env: Record<string, string>): Promise<Hos
         });
       }
     });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`host exited with ${code} before listening:\n${stdout}\n${stderr}`)); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`host exited with ${code} before listening:\n${stdout}\n${stderr}`));
+    });
   });
 }

@@ -38,7 +38,11 @@ describe('DurableClient binding (app code, unmodified)', () => {
     expect(s.runtimeStatus).toBe('Completed');
     expect(s.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
     expect(s.history.map((e: any) => e.EventType)).toEqual([
-      'ExecutionStarted', 'TaskCompleted', 'TaskCompleted', 'TaskCompleted', 'ExecutionCompleted',
+      'ExecutionStarted',
+      'TaskCompleted',
+      'TaskCompleted',
+      'TaskCompleted',
+      'ExecutionCompleted',
     ]);
     expect(s.history[1]).toMatchObject({ FunctionName: 'Hello', Result: 'Hello Tokyo!' });
   });
@@ -87,7 +91,9 @@ describe('DurableClient binding (app code, unmodified)', () => {
     expect(check.status).toBe(202);
     expect(check.location).toBe(check.body.statusQueryGetUri);
     expect(check.body.id).toBe('never-done');
-    expect(check.body.statusQueryGetUri).toMatch(/^http:\/\/example\.test\/runtime\/webhooks\/durabletask\/instances\/never-done\?taskHub=SampleHub/);
+    expect(check.body.statusQueryGetUri).toMatch(
+      /^http:\/\/example\.test\/runtime\/webhooks\/durabletask\/instances\/never-done\?taskHub=SampleHub/,
+    );
   });
 
   it('lists by status, lists all (following continuation tokens), and purges', async () => {
@@ -166,7 +172,14 @@ describe('Durable HTTP API status codes', () => {
     ['start an unknown function', 'POST', '/durabletask/orchestrators/NoSuchOrchestrator', '', undefined, 400],
     ['start an activity as an orchestrator', 'POST', '/durabletask/orchestrators/Hello', '', undefined, 400],
     ['start with malformed JSON', 'POST', '/durabletask/orchestrators/Sequence', '{"oops', undefined, 400],
-    ['raiseEvent with a non-JSON content type', 'POST', '/durabletask/instances/nope/raiseEvent/x', '1', { 'content-type': 'text/plain' }, 400],
+    [
+      'raiseEvent with a non-JSON content type',
+      'POST',
+      '/durabletask/instances/nope/raiseEvent/x',
+      '1',
+      { 'content-type': 'text/plain' },
+      400,
+    ],
     ['purge by filter without createdTimeFrom', 'DELETE', '/durabletask/instances/', undefined, undefined, 400],
     ['list with a bad runtimeStatus', 'GET', '/durabletask/instances/?runtimeStatus=Sleeping', undefined, undefined, 400],
     ['signal an entity without op', 'POST', '/durabletask/entities/Counter/k', '1', undefined, 400],
@@ -203,7 +216,9 @@ describe('Durable HTTP API status codes', () => {
     expect(read).toMatchObject({ status: 200, body: 10 });
     const list = await h.api('GET', '/durabletask/entities/Counter');
     expect(list.status).toBe(200);
-    expect(list.body).toEqual(expect.arrayContaining([expect.objectContaining({ entityId: { name: 'counter', key: 'http-1' }, state: 10 })]));
+    expect(list.body).toEqual(
+      expect.arrayContaining([expect.objectContaining({ entityId: { name: 'counter', key: 'http-1' }, state: 10 })]),
+    );
     expect((await h.api('DELETE', '/durabletask/entities/Counter/http-1')).status).toBe(202);
     await h.engine.idle();
     expect((await h.api('GET', '/durabletask/entities/Counter/http-1')).status).toBe(404);
@@ -222,7 +237,12 @@ describe('Durable HTTP API status codes', () => {
     let token: string | null = null;
     let pages = 0;
     do {
-      const res: Awaited<ReturnType<Harness['api']>> = await h.api('GET', '/durabletask/instances/?instanceIdPrefix=page-&top=2', undefined, token ? { 'x-ms-continuation-token': token } : {});
+      const res: Awaited<ReturnType<Harness['api']>> = await h.api(
+        'GET',
+        '/durabletask/instances/?instanceIdPrefix=page-&top=2',
+        undefined,
+        token ? { 'x-ms-continuation-token': token } : {},
+      );
       expect(res.status).toBe(200);
       seen.push(...res.body.map((s: any) => s.instanceId));
       token = res.headers.get('x-ms-continuation-token');
@@ -236,11 +256,19 @@ describe('Durable HTTP API status codes', () => {
     const purge = await h.api('DELETE', '/durabletask/instances/?createdTimeFrom=2000-01-01T00:00:00Z&runtimeStatus=Completed');
     expect(purge.status).toBe(200);
     expect(purge.body.instancesDeleted).toBeGreaterThanOrEqual(5);
-    expect((await h.api('DELETE', '/durabletask/instances/?createdTimeFrom=2000-01-01T00:00:00Z&runtimeStatus=Completed')).status).toBe(404);
+    expect((await h.api('DELETE', '/durabletask/instances/?createdTimeFrom=2000-01-01T00:00:00Z&runtimeStatus=Completed')).status).toBe(
+      404,
+    );
   });
 
   it('requires the system key on /runtime/webhooks/durabletask when keys are enabled', async () => {
-    const api = new DurableHttpApi({ dispatcher: h.engine.dispatcher, baseUrl: () => h.baseUrl, hubName: 'SampleHub', systemKey: 's3cret', enforceKey: true });
+    const api = new DurableHttpApi({
+      dispatcher: h.engine.dispatcher,
+      baseUrl: () => h.baseUrl,
+      hubName: 'SampleHub',
+      systemKey: 's3cret',
+      enforceKey: true,
+    });
     const req = (url: string, headers: Record<string, string> = {}) => api.handle({ method: 'GET', url, headers, body: Buffer.alloc(0) });
     expect((await req('/runtime/webhooks/durabletask/instances/nope'))?.status).toBe(401);
     expect((await req('/runtime/webhooks/durabletask/instances/nope?code=wrong'))?.status).toBe(401);
@@ -248,7 +276,9 @@ describe('Durable HTTP API status codes', () => {
     expect((await req('/runtime/webhooks/durabletask/instances/nope', { 'x-functions-key': 's3cret' }))?.status).toBe(404);
     expect(await req('/api/something')).toBeUndefined();
     const binding = JSON.parse(api.clientInputValue());
-    expect(binding.managementUrls.statusQueryGetUri).toBe(`${h.baseUrl}/runtime/webhooks/durabletask/instances/INSTANCEID?taskHub=SampleHub&connection=Storage&code=s3cret`);
+    expect(binding.managementUrls.statusQueryGetUri).toBe(
+      `${h.baseUrl}/runtime/webhooks/durabletask/instances/INSTANCEID?taskHub=SampleHub&connection=Storage&code=s3cret`,
+    );
     expect(binding.rpcBaseUrl).toBe(`${h.baseUrl}/durabletask/`);
     expect(binding.requiredQueryStringParameters).toBe('code=s3cret');
   });

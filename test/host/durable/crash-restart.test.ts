@@ -23,7 +23,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function api(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(host!.baseUrl + url, {
-    method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
@@ -31,10 +33,15 @@ async function api(method: string, url: string, body?: unknown): Promise<{ statu
 
 function journal(file: string): { kind: string; id: string; step: number; pid: number }[] {
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => {
-    const [kind, id, step, pid] = l.split(' ');
-    return { kind, id, step: Number(step), pid: Number(pid) };
-  });
+  return fs
+    .readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [kind, id, step, pid] = l.split(' ');
+      return { kind, id, step: Number(step), pid: Number(pid) };
+    });
 }
 
 async function waitAll(ids: string[], timeoutMs: number): Promise<Record<string, any>> {
@@ -43,7 +50,10 @@ async function waitAll(ids: string[], timeoutMs: number): Promise<Record<string,
   for (const id of ids) {
     for (;;) {
       const s = await api('GET', `/runtime/webhooks/durabletask/instances/${id}`);
-      if (s.status === 200) { out[id] = s.body; break; }
+      if (s.status === 200) {
+        out[id] = s.body;
+        break;
+      }
       if (Date.now() > deadline) throw new Error(`${id} still ${s.body?.runtimeStatus} after restart\n${host!.stderr().slice(-2000)}`);
       await sleep(50);
     }
@@ -73,11 +83,16 @@ describe('crash and restart (SIGKILL)', () => {
       if (ends >= 6 && starts > ends) break;
       await sleep(10);
     }
-    const lastSimTimeBeforeKill = Math.max(...(await api('GET', '/runtime/webhooks/durabletask/instances/chain-1?showHistory=true'))
-      .body.historyEvents.map((e: any) => Date.parse(e.Timestamp)));
+    const lastSimTimeBeforeKill = Math.max(
+      ...(await api('GET', '/runtime/webhooks/durabletask/instances/chain-1?showHistory=true')).body.historyEvents.map((e: any) =>
+        Date.parse(e.Timestamp),
+      ),
+    );
     await host.kill('SIGKILL');
     const beforeKill = journal(journalFile);
-    const inFlight = beforeKill.filter((e) => e.kind === 'start' && !beforeKill.some((x) => x.kind === 'end' && x.id === e.id && x.step === e.step));
+    const inFlight = beforeKill.filter(
+      (e) => e.kind === 'start' && !beforeKill.some((x) => x.kind === 'end' && x.id === e.id && x.step === e.step),
+    );
     expect(beforeKill.some((e) => e.kind === 'end')).toBe(true);
     expect(inFlight.length).toBeGreaterThan(0);
 

@@ -16,7 +16,12 @@ export interface Harness {
   baseUrl: string;
   stateDir: string;
   logger: ReturnType<typeof createMemoryLogger>;
-  api(method: string, urlPath: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any; text: string }>;
+  api(
+    method: string,
+    urlPath: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; headers: Headers; body: any; text: string }>;
   waitFor(instanceId: string, timeoutMs?: number): Promise<InstanceRow>;
   stop(): Promise<void>;
 }
@@ -33,8 +38,8 @@ export async function startHarness(appDir: string, options: { clockScale?: numbe
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      void ref.engine!
-        .handleHttp({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks) })
+      void ref
+        .engine!.handleHttp({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks) })
         .then((r: HostHttpResponse | undefined) => {
           const out = r ?? { status: 404, body: 'not a durable route' };
           res.writeHead(out.status, out.headers ?? {});
@@ -46,13 +51,24 @@ export async function startHarness(appDir: string, options: { clockScale?: numbe
   const port = (server.address() as { port: number }).port;
   const baseUrl = `http://127.0.0.1:${port}`;
   const engine = createDurableEngine({
-    runtime, stateDir, hostJson: runtime.hostJson, clock, baseUrl: () => baseUrl, logger, systemKey: options.systemKey,
+    runtime,
+    stateDir,
+    hostJson: runtime.hostJson,
+    clock,
+    baseUrl: () => baseUrl,
+    logger,
+    systemKey: options.systemKey,
   }) as LocalDurableEngine;
   ref.engine = engine;
   await engine.start();
 
   const harness: Harness = {
-    runtime, engine, clock, baseUrl, stateDir, logger,
+    runtime,
+    engine,
+    clock,
+    baseUrl,
+    stateDir,
+    logger,
     async api(method, urlPath, body, headers = {}) {
       const init: RequestInit = { method, headers: { ...headers } };
       if (body !== undefined) {
@@ -62,7 +78,11 @@ export async function startHarness(appDir: string, options: { clockScale?: numbe
       const res = await fetch(baseUrl + urlPath, init);
       const text = await res.text();
       let parsed: unknown = text;
-      try { parsed = text ? JSON.parse(text) : undefined; } catch { /* keep text */ }
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        /* keep text */
+      }
       return { status: res.status, headers: res.headers, body: parsed, text };
     },
     async waitFor(instanceId, timeoutMs = 20_000) {
@@ -70,7 +90,8 @@ export async function startHarness(appDir: string, options: { clockScale?: numbe
       for (;;) {
         const inst = engine.dispatcher.getInstance(instanceId);
         if (inst && ['Completed', 'Failed', 'Terminated', 'Canceled'].includes(inst.status)) return inst;
-        if (Date.now() > deadline) throw new Error(`instance ${instanceId} did not finish in ${timeoutMs} ms (status ${inst?.status ?? 'missing'})`);
+        if (Date.now() > deadline)
+          throw new Error(`instance ${instanceId} did not finish in ${timeoutMs} ms (status ${inst?.status ?? 'missing'})`);
         await new Promise((r) => setTimeout(r, 5));
       }
     },
@@ -86,9 +107,23 @@ export async function startHarness(appDir: string, options: { clockScale?: numbe
 /** Event types of a stored history, by name. */
 export function eventNames(history: { EventType: number }[]): string[] {
   const names: Record<number, string> = {
-    0: 'ExecutionStarted', 1: 'ExecutionCompleted', 3: 'ExecutionTerminated', 4: 'TaskScheduled', 5: 'TaskCompleted', 6: 'TaskFailed',
-    7: 'SubOrchestrationInstanceCreated', 8: 'SubOrchestrationInstanceCompleted', 9: 'SubOrchestrationInstanceFailed', 10: 'TimerCreated',
-    11: 'TimerFired', 12: 'OrchestratorStarted', 13: 'OrchestratorCompleted', 14: 'EventSent', 15: 'EventRaised', 19: 'ExecutionSuspended', 20: 'ExecutionResumed',
+    0: 'ExecutionStarted',
+    1: 'ExecutionCompleted',
+    3: 'ExecutionTerminated',
+    4: 'TaskScheduled',
+    5: 'TaskCompleted',
+    6: 'TaskFailed',
+    7: 'SubOrchestrationInstanceCreated',
+    8: 'SubOrchestrationInstanceCompleted',
+    9: 'SubOrchestrationInstanceFailed',
+    10: 'TimerCreated',
+    11: 'TimerFired',
+    12: 'OrchestratorStarted',
+    13: 'OrchestratorCompleted',
+    14: 'EventSent',
+    15: 'EventRaised',
+    19: 'ExecutionSuspended',
+    20: 'ExecutionResumed',
   };
   return history.map((e) => names[e.EventType] ?? String(e.EventType));
 }

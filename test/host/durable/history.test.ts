@@ -1,6 +1,15 @@
 // Pure helpers of the engine: retry backoff (DTFx RetryInterceptor), action flattening order, encodings.
 import { describe, expect, it } from 'vitest';
-import { ActionType, actionLabel, flattenActions, parseJsonText, processedInputToJsonText, retryDelayMs, statusTime, toJsonText } from '../../../local/host/durable/history';
+import {
+  ActionType,
+  actionLabel,
+  flattenActions,
+  parseJsonText,
+  processedInputToJsonText,
+  retryDelayMs,
+  statusTime,
+  toJsonText,
+} from '../../../local/host/durable/history';
 import { entitySchedulerId, parseSchedulerId } from '../../../local/host/durable/engine';
 
 describe('retryDelayMs', () => {
@@ -9,7 +18,11 @@ describe('retryDelayMs', () => {
     [{ firstRetryIntervalInMilliseconds: 1000, maxNumberOfAttempts: 5 }, 4, 1000],
     [{ firstRetryIntervalInMilliseconds: 1000, maxNumberOfAttempts: 5, backoffCoefficient: 2 }, 1, 1000],
     [{ firstRetryIntervalInMilliseconds: 1000, maxNumberOfAttempts: 5, backoffCoefficient: 2 }, 3, 4000],
-    [{ firstRetryIntervalInMilliseconds: 1000, maxNumberOfAttempts: 5, backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 3000 }, 3, 3000],
+    [
+      { firstRetryIntervalInMilliseconds: 1000, maxNumberOfAttempts: 5, backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 3000 },
+      3,
+      3000,
+    ],
     [{ firstRetryIntervalInMilliseconds: 500, maxNumberOfAttempts: 5, backoffCoefficient: 1.5 }, 2, 750],
     [{ firstRetryIntervalInMilliseconds: 500, maxNumberOfAttempts: 5, backoffCoefficient: 0 }, 3, 500],
   ])('%j after failure %i waits %i ms', (opts, failures, expected) => {
@@ -22,10 +35,27 @@ describe('flattenActions', () => {
     const a = (n: string) => ({ actionType: ActionType.CallActivity, functionName: n });
     const actions = [
       a('first'),
-      { actionType: ActionType.WhenAll, compoundActions: [a('x1'), { actionType: ActionType.WhenAny, compoundActions: [a('y1'), { actionType: ActionType.CreateTimer, fireAt: '2030-01-01T00:00:00Z' }] }, a('x2')] },
+      {
+        actionType: ActionType.WhenAll,
+        compoundActions: [
+          a('x1'),
+          {
+            actionType: ActionType.WhenAny,
+            compoundActions: [a('y1'), { actionType: ActionType.CreateTimer, fireAt: '2030-01-01T00:00:00Z' }],
+          },
+          a('x2'),
+        ],
+      },
       { actionType: ActionType.WaitForExternalEvent, externalEventName: 'Go' },
     ];
-    expect(flattenActions(actions).map((x) => actionLabel(x) || x.actionType)).toEqual(['first', 'x1', 'y1', ActionType.CreateTimer, 'x2', 'Go']);
+    expect(flattenActions(actions).map((x) => actionLabel(x) || x.actionType)).toEqual([
+      'first',
+      'x1',
+      'y1',
+      ActionType.CreateTimer,
+      'x2',
+      'Go',
+    ]);
   });
 });
 

@@ -15,7 +15,11 @@ afterAll(async () => {
 });
 
 async function start(name: string, input?: unknown, instanceId?: string): Promise<string> {
-  const res = await h.api('POST', `/durabletask/orchestrators/${name}${instanceId ? `/${instanceId}` : ''}`, input === undefined ? '' : JSON.stringify(input));
+  const res = await h.api(
+    'POST',
+    `/durabletask/orchestrators/${name}${instanceId ? `/${instanceId}` : ''}`,
+    input === undefined ? '' : JSON.stringify(input),
+  );
   expect(res.status).toBe(202);
   return res.body.id;
 }
@@ -31,14 +35,34 @@ describe('orchestrations', () => {
     expect(await output(id)).toEqual({ status: 'Completed', output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'] });
     const events = history(id);
     expect(eventNames(events)).toEqual([
-      'OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled', 'OrchestratorCompleted',
-      'OrchestratorStarted', 'TaskCompleted', 'TaskScheduled', 'OrchestratorCompleted',
-      'OrchestratorStarted', 'TaskCompleted', 'TaskScheduled', 'OrchestratorCompleted',
-      'OrchestratorStarted', 'TaskCompleted', 'OrchestratorCompleted', 'ExecutionCompleted',
+      'OrchestratorStarted',
+      'ExecutionStarted',
+      'TaskScheduled',
+      'OrchestratorCompleted',
+      'OrchestratorStarted',
+      'TaskCompleted',
+      'TaskScheduled',
+      'OrchestratorCompleted',
+      'OrchestratorStarted',
+      'TaskCompleted',
+      'TaskScheduled',
+      'OrchestratorCompleted',
+      'OrchestratorStarted',
+      'TaskCompleted',
+      'OrchestratorCompleted',
+      'ExecutionCompleted',
     ]);
     const scheduled = events.filter((e) => e.EventType === 4);
-    expect(scheduled.map((e) => [e.EventId, e.Name, e.Input])).toEqual([[0, 'Hello', '"Tokyo"'], [1, 'Hello', '"Seattle"'], [2, 'Hello', '"London"']]);
-    expect(events.filter((e) => e.EventType === 5).map((e) => [e.TaskScheduledId, e.Result])).toEqual([[0, '"Hello Tokyo!"'], [1, '"Hello Seattle!"'], [2, '"Hello London!"']]);
+    expect(scheduled.map((e) => [e.EventId, e.Name, e.Input])).toEqual([
+      [0, 'Hello', '"Tokyo"'],
+      [1, 'Hello', '"Seattle"'],
+      [2, 'Hello', '"London"'],
+    ]);
+    expect(events.filter((e) => e.EventType === 5).map((e) => [e.TaskScheduledId, e.Result])).toEqual([
+      [0, '"Hello Tokyo!"'],
+      [1, '"Hello Seattle!"'],
+      [2, '"Hello London!"'],
+    ]);
   });
 
   it('fans out with Task.all: ids 0..n-1 in one episode, results summed', async () => {
@@ -93,7 +117,7 @@ describe('orchestrations', () => {
     expect(fired.FireAt).toBe(created.FireAt);
   });
 
-  it('waits on a long timer (40 days, beyond setTimeout\'s 24.8-day limit) in order with a short one', async () => {
+  it("waits on a long timer (40 days, beyond setTimeout's 24.8-day limit) in order with a short one", async () => {
     h.clock.setScale(1e7); // 1 simulated day ≈ 9 ms, 40 days ≈ 350 ms
     try {
       const long = await start('TimerWait', 40 * 24);
@@ -118,7 +142,12 @@ describe('orchestrations', () => {
     }
     const waiting = await h.api('GET', `/durabletask/instances/${id}`);
     expect(waiting.status).toBe(202);
-    expect(waiting.body).toMatchObject({ runtimeStatus: 'Running', customStatus: { stage: 'waiting' }, input: { timeoutMs: 48 * 3600_000 }, output: null });
+    expect(waiting.body).toMatchObject({
+      runtimeStatus: 'Running',
+      customStatus: { stage: 'waiting' },
+      input: { timeoutMs: 48 * 3600_000 },
+      output: null,
+    });
     const raised = await h.api('POST', `/durabletask/instances/${id}/raiseEvent/Approve`, { who: 'alice' });
     expect(raised.status).toBe(202);
     expect(await output(id)).toEqual({ status: 'Completed', output: { approved: true, by: { who: 'alice' } } });
@@ -147,9 +176,16 @@ describe('orchestrations', () => {
       .filter((e) => [4, 5, 6, 10, 11].includes(e.EventType))
       .map((e) => `${eventNames([e])[0]}(${e.EventId >= 0 ? e.EventId : (e.TaskScheduledId ?? e.TimerId)})`);
     expect(shape).toEqual([
-      'TaskScheduled(0)', 'TaskFailed(0)', 'TimerCreated(1)', 'TimerFired(1)',
-      'TaskScheduled(2)', 'TaskFailed(2)', 'TimerCreated(3)', 'TimerFired(3)',
-      'TaskScheduled(4)', 'TaskCompleted(4)',
+      'TaskScheduled(0)',
+      'TaskFailed(0)',
+      'TimerCreated(1)',
+      'TimerFired(1)',
+      'TaskScheduled(2)',
+      'TaskFailed(2)',
+      'TimerCreated(3)',
+      'TimerFired(3)',
+      'TaskScheduled(4)',
+      'TaskCompleted(4)',
     ]);
     // Backoff: the first retry timer fires 1 s after the failure.
     const failed = history(id).find((e) => e.EventType === 6)!;
@@ -177,7 +213,9 @@ describe('orchestrations', () => {
     expect(out.retried).toBe('ok after 2');
     const child = h.engine.dispatcher.getInstance('parent-1-child');
     expect(child).toMatchObject({ status: 'Completed', parentId: 'parent-1', parentTaskId: 0 });
-    const created = history(id).filter((e) => e.EventType === 7).map((e) => e.InstanceId);
+    const created = history(id)
+      .filter((e) => e.EventType === 7)
+      .map((e) => e.InstanceId);
     expect(created[0]).toBe('parent-1-child');
     expect(created[1]).toBe('parent-1:1');
   });
@@ -189,8 +227,12 @@ describe('orchestrations', () => {
       .filter((e) => [7, 8, 9, 10, 11].includes(e.EventType))
       .map((e) => `${eventNames([e])[0]}(${e.EventId >= 0 ? e.EventId : (e.TaskScheduledId ?? e.TimerId)})`);
     expect(shape).toEqual([
-      'SubOrchestrationInstanceCreated(0)', 'SubOrchestrationInstanceFailed(0)', 'TimerCreated(1)', 'TimerFired(1)',
-      'SubOrchestrationInstanceCreated(2)', 'SubOrchestrationInstanceCompleted(2)',
+      'SubOrchestrationInstanceCreated(0)',
+      'SubOrchestrationInstanceFailed(0)',
+      'TimerCreated(1)',
+      'TimerFired(1)',
+      'SubOrchestrationInstanceCreated(2)',
+      'SubOrchestrationInstanceCompleted(2)',
     ]);
     expect(h.engine.dispatcher.getInstance(`${id}:0`)?.status).toBe('Failed');
     expect(h.engine.dispatcher.getInstance(`${id}:2`)?.status).toBe('Completed');
@@ -206,7 +248,7 @@ describe('orchestrations', () => {
     expect(res.body).toMatchObject({ input: 0, customStatus: { n: 0 }, output: 'liftoff' });
   });
 
-  it('fails an instance whose orchestrator throws, with the extension\'s message', async () => {
+  it("fails an instance whose orchestrator throws, with the extension's message", async () => {
     const id = await start('Boom');
     expect(await output(id)).toEqual({ status: 'Failed', output: "Orchestrator function 'Boom' failed: orchestrator exploded" });
     const res = await h.api('GET', `/durabletask/instances/${id}`);

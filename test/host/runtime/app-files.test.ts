@@ -2,12 +2,27 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppLoadError, expandBraces, readAppPackage, readHostJson, readLocalSettings, resolveEntryPoints } from '../../../local/host/runtime/app-files';
+import {
+  AppLoadError,
+  expandBraces,
+  readAppPackage,
+  readHostJson,
+  readLocalSettings,
+  resolveEntryPoints,
+} from '../../../local/host/runtime/app-files';
 
 let dir: string;
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'app-files-'));
-  for (const f of ['index.js', 'dist/functions/a.js', 'dist/functions/b.js', 'dist/functions/b.js.map', 'dist/orchestrations/o.js', 'dist/deep/x/y.js', 'node_modules/m/z.js']) {
+  for (const f of [
+    'index.js',
+    'dist/functions/a.js',
+    'dist/functions/b.js',
+    'dist/functions/b.js.map',
+    'dist/orchestrations/o.js',
+    'dist/deep/x/y.js',
+    'node_modules/m/z.js',
+  ]) {
     fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
     fs.writeFileSync(path.join(dir, f), '');
   }
@@ -33,7 +48,9 @@ describe('app files', () => {
   });
 
   it('fails clearly when main matches nothing or is missing', () => {
-    expect(() => resolveEntryPoints(dir, 'dist/nothing/*.js')).toThrow(/Found zero files matching the supplied pattern "dist\/nothing\/\*\.js"/);
+    expect(() => resolveEntryPoints(dir, 'dist/nothing/*.js')).toThrow(
+      /Found zero files matching the supplied pattern "dist\/nothing\/\*\.js"/,
+    );
     fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"x"}');
     expect(() => readAppPackage(dir)).toThrow(/has no "main"/);
     fs.writeFileSync(path.join(dir, 'package.json'), '{"main":"index.js","type":"module"}');

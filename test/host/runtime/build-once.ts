@@ -21,7 +21,10 @@ export function buildHostOnce(): void {
   const built = fs.existsSync(cliPath) ? fs.statSync(cliPath).mtimeMs : 0;
   if (built > newestMtime(path.join(repoRoot, 'local/host'))) return;
   try {
-    execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'pipe' });
+    execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+      cwd: repoRoot,
+      stdio: 'pipe',
+    });
   } catch {
     // Type errors elsewhere in the repo do not stop emit; a missing CLI below does.
   }

@@ -11,16 +11,34 @@ const apps = path.join(repoRoot, 'test/apps');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'host-cli-'));
 const children = new Set<ChildProcess>();
 
-interface Running { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> }
+interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
 
 function runCli(args: string[], env: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, VITEST: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, VITEST: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { children.delete(child); resolve(code); }));
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      children.delete(child);
+      resolve(code);
+    }),
+  );
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
@@ -28,7 +46,10 @@ async function ready(run: Running, ms = 20_000): Promise<string> {
   const until = Date.now() + ms;
   for (;;) {
     const match = /Host listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(run.stdout());
-    if (match) { await new Promise((r) => setTimeout(r, 50)); return match[1]; }
+    if (match) {
+      await new Promise((r) => setTimeout(r, 50));
+      return match[1];
+    }
     if (Date.now() > until || run.child.exitCode !== null) throw new Error(`host not ready: ${run.stdout()} ${run.stderr()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -44,7 +65,8 @@ describe('CLI', () => {
   it('hosts an ESM app: one ready line, a function table, routePrefix, and appTerminate on SIGINT', async () => {
     const marker = path.join(tmp, 'terminated');
     const run = runCli(['--app', path.join(apps, 'runtime-esm'), '--port', '0', '--state', path.join(tmp, 'esm')], {
-      TERMINATE_MARKER: marker, FUNCTIONS_HOST_MASTER_KEY: 'configured-master-key',
+      TERMINATE_MARKER: marker,
+      FUNCTIONS_HOST_MASTER_KEY: 'configured-master-key',
     });
     const baseUrl = await ready(run);
     expect(run.stdout().match(/Host listening on/g)).toHaveLength(1);
@@ -66,7 +88,10 @@ describe('CLI', () => {
     ['runtime-broken', /Host failed to start: Worker was unable to load entry point "index.js": entry point exploded on purpose/],
     ['does-not-exist', /Cannot read package.json/],
     ['runtime-stream', /Host failed to start: The app enables HTTP streaming/],
-    ['runtime-timers', /Host failed to start: Timer function 'everySecond': App setting 'EVERY_SECOND' referenced by '%EVERY_SECOND%' is not set/],
+    [
+      'runtime-timers',
+      /Host failed to start: Timer function 'everySecond': App setting 'EVERY_SECOND' referenced by '%EVERY_SECOND%' is not set/,
+    ],
   ])('fails at start with a clear message for %s', async (app, message) => {
     const run = runCli(['--app', path.join(apps, app), '--port', '0', '--state', path.join(tmp, app)]);
     expect(await run.exited).toBe(1);
@@ -89,7 +114,11 @@ describe('CLI', () => {
     const run = runCli(['--app', path.join(apps, 'runtime-durable'), '--port', '0', '--state', path.join(tmp, 'durable'), '--no-keys']);
     const baseUrl = await ready(run);
     expect(run.stdout()).toContain('Keys: disabled');
-    const res = await fetch(`${baseUrl}/api/orchestrators/sayHellos`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ first: 'Lima' }) });
+    const res = await fetch(`${baseUrl}/api/orchestrators/sayHellos`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ first: 'Lima' }),
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual(['Hello Lima!', 'Hello Seattle!']);
     run.child.kill('SIGTERM');

@@ -19,12 +19,21 @@ describe('durable engine behind startHost', () => {
     const id = await host.client.startNew('sayHellos', { input: { first: 'Oslo' }, instanceId: 'helper-1' });
     expect(id).toBe('helper-1');
     const status = await host.client.waitForCompletion(id, { showHistory: true });
-    expect(status).toMatchObject({ name: 'sayHellos', instanceId: 'helper-1', runtimeStatus: 'Completed', output: ['Hello Oslo!', 'Hello Seattle!'] });
+    expect(status).toMatchObject({
+      name: 'sayHellos',
+      instanceId: 'helper-1',
+      runtimeStatus: 'Completed',
+      output: ['Hello Oslo!', 'Hello Seattle!'],
+    });
     expect(Array.isArray(status.historyEvents)).toBe(true);
   });
 
   it('runs an orchestration started by an HTTP function through the DurableClient binding', async () => {
-    const res = await host.fetch('/api/orchestrators/sayHellos', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ first: 'Rome' }) });
+    const res = await host.fetch('/api/orchestrators/sayHellos', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ first: 'Rome' }),
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual(['Hello Rome!', 'Hello Seattle!']);
   });

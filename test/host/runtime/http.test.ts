@@ -5,7 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHost, type Host } from '../../../local/host/index';
 
 const appDir = path.resolve(__dirname, '../../apps/runtime-basic');
-const keys = { master: 'master-key-for-tests', function: 'function-key-for-tests', eventGrid: 'eventgrid-key-for-tests', durable: 'durable-key-for-tests' };
+const keys = {
+  master: 'master-key-for-tests',
+  function: 'function-key-for-tests',
+  eventGrid: 'eventgrid-key-for-tests',
+  durable: 'durable-key-for-tests',
+};
 let host: Host;
 const seen = () => (globalThis as any).__runtimeBasic;
 
@@ -33,11 +38,21 @@ describe('HTTP triggers', () => {
   });
 
   it('passes method, route params, query, headers and a text body', async () => {
-    const res = await host.fetch('/api/echo/12?a=1&b=two', { method: 'POST', headers: { 'x-custom': 'yes', 'content-type': 'text/plain' }, body: 'hello body' });
+    const res = await host.fetch('/api/echo/12?a=1&b=two', {
+      method: 'POST',
+      headers: { 'x-custom': 'yes', 'content-type': 'text/plain' },
+      body: 'hello body',
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
     const body: any = await res.json();
-    expect(body).toMatchObject({ method: 'POST', params: { id: '12' }, query: { a: '1', b: 'two' }, body: 'hello body', headers: { 'x-custom': 'yes', 'content-type': 'text/plain' } });
+    expect(body).toMatchObject({
+      method: 'POST',
+      params: { id: '12' },
+      query: { a: '1', b: 'two' },
+      body: 'hello body',
+      headers: { 'x-custom': 'yes', 'content-type': 'text/plain' },
+    });
     expect(body.url).toBe(`${host.baseUrl}/api/echo/12?a=1&b=two`);
   });
 
@@ -73,7 +88,12 @@ describe('HTTP triggers', () => {
 
   it('enforces authLevel admin (master key only) and round-trips binary bodies on a catch-all route', async () => {
     const bytes = Buffer.from([0, 1, 2, 255, 254]);
-    const send = (code: string) => host.fetch(`/api/files/a/b/c.bin?code=${code}`, { method: 'POST', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+    const send = (code: string) =>
+      host.fetch(`/api/files/a/b/c.bin?code=${code}`, {
+        method: 'POST',
+        body: bytes,
+        headers: { 'content-type': 'application/octet-stream' },
+      });
     expect((await send(keys.function)).status).toBe(401);
     const res = await send(keys.master);
     expect(res.status).toBe(200);
@@ -82,7 +102,11 @@ describe('HTTP triggers', () => {
   });
 
   it('answers a malformed JSON body with the function failure (500), and an oversized body with 413', async () => {
-    const bad = await host.fetch(`/api/created?code=${keys.function}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
+    const bad = await host.fetch(`/api/created?code=${keys.function}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{not json',
+    });
     expect(bad.status).toBe(500);
     const big = await host.fetch('/api/echo', { method: 'POST', body: 'x'.repeat(65 * 1024) });
     expect(big.status).toBe(413);
@@ -91,7 +115,9 @@ describe('HTTP triggers', () => {
 
   it('keeps concurrent requests apart', async () => {
     const ids = Array.from({ length: 40 }, (_, i) => i + 1);
-    const bodies = await Promise.all(ids.map(async (id) => (await host.fetch(`/api/echo/${id}?n=${id}`, { method: 'PUT', body: `b${id}` })).json() as Promise<any>));
+    const bodies = await Promise.all(
+      ids.map(async (id) => (await host.fetch(`/api/echo/${id}?n=${id}`, { method: 'PUT', body: `b${id}` })).json() as Promise<any>),
+    );
     expect(bodies.map((b) => [b.params.id, b.query.n, b.body])).toEqual(ids.map((id) => [String(id), String(id), `b${id}`]));
   });
 
@@ -106,14 +132,27 @@ describe('HTTP triggers', () => {
 describe('Event Grid webhook', () => {
   const url = (fn: string, code: string | undefined = keys.eventGrid) =>
     `/runtime/webhooks/eventgrid?functionName=${fn}${code ? `&code=${code}` : ''}`;
-  const post = (fn: string, body: unknown, eventType?: string, code?: string) => host.fetch(url(fn, code), {
-    method: 'POST', headers: { 'content-type': 'application/json', ...(eventType ? { 'aeg-event-type': eventType } : {}) },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
+  const post = (fn: string, body: unknown, eventType?: string, code?: string) =>
+    host.fetch(url(fn, code), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(eventType ? { 'aeg-event-type': eventType } : {}) },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  const event = (id: string, subject = 'ok') => ({
+    id,
+    subject,
+    eventType: 'Microsoft.Resources.ResourceWriteSuccess',
+    eventTime: '2026-01-01T00:00:00Z',
+    data: { operationName: 'x' },
+    dataVersion: '',
+    metadataVersion: '1',
+    topic: '/subscriptions/s',
   });
-  const event = (id: string, subject = 'ok') => ({ id, subject, eventType: 'Microsoft.Resources.ResourceWriteSuccess', eventTime: '2026-01-01T00:00:00Z', data: { operationName: 'x' }, dataVersion: '', metadataVersion: '1', topic: '/subscriptions/s' });
 
   it('requires the Event Grid system key (or master key)', async () => {
-    expect((await host.fetch(url('onEvent', ''), { method: 'POST', headers: { 'aeg-event-type': 'Notification' }, body: '[]' })).status).toBe(401);
+    expect(
+      (await host.fetch(url('onEvent', ''), { method: 'POST', headers: { 'aeg-event-type': 'Notification' }, body: '[]' })).status,
+    ).toBe(401);
     expect((await post('onEvent', [], 'Notification', keys.function)).status).toBe(401);
     expect((await post('onEvent', [], 'Notification', keys.master)).status).toBe(202);
   });
@@ -122,15 +161,43 @@ describe('Event Grid webhook', () => {
     const unknown = await post('nope', [], 'Notification');
     expect(unknown.status).toBe(404);
     expect(await unknown.text()).toBe("cannot find function: 'nope'");
-    expect((await host.fetch(`/runtime/webhooks/eventgrid?code=${keys.eventGrid}`, { method: 'POST', headers: { 'aeg-event-type': 'Notification' }, body: '[]' })).status).toBe(404);
+    expect(
+      (
+        await host.fetch(`/runtime/webhooks/eventgrid?code=${keys.eventGrid}`, {
+          method: 'POST',
+          headers: { 'aeg-event-type': 'Notification' },
+          body: '[]',
+        })
+      ).status,
+    ).toBe(404);
     expect((await post('echo', [], 'Notification')).status).toBe(404);
   });
 
   it('completes the validation handshake for both schemas', async () => {
-    const eg = await post('onEvent', [{ id: 'v', eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent', data: { validationCode: 'CODE-1', validationUrl: 'https://x' } }], 'SubscriptionValidation');
+    const eg = await post(
+      'onEvent',
+      [
+        {
+          id: 'v',
+          eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
+          data: { validationCode: 'CODE-1', validationUrl: 'https://x' },
+        },
+      ],
+      'SubscriptionValidation',
+    );
     expect(eg.status).toBe(200);
     expect(await eg.json()).toEqual({ validationResponse: 'CODE-1' });
-    const ce = await post('onEvent', { specversion: '1.0', type: 'Microsoft.EventGrid.SubscriptionValidationEvent', id: 'v', source: 's', data: JSON.stringify({ validationCode: 'CODE-2' }) }, 'subscriptionvalidation');
+    const ce = await post(
+      'onEvent',
+      {
+        specversion: '1.0',
+        type: 'Microsoft.EventGrid.SubscriptionValidationEvent',
+        id: 'v',
+        source: 's',
+        data: JSON.stringify({ validationCode: 'CODE-2' }),
+      },
+      'subscriptionvalidation',
+    );
     expect(ce.status).toBe(200);
     expect(await ce.json()).toEqual({ validationResponse: 'CODE-2' });
     expect((await post('onEvent', [{ id: 'v', data: {} }], 'SubscriptionValidation')).status).toBe(400);
@@ -147,9 +214,20 @@ describe('Event Grid webhook', () => {
   it('dispatches a batch as one invocation per event (202) and a single CloudEvent object', async () => {
     const before = seen().events.length;
     expect((await post('onEvent', [event('b1'), event('b2'), event('b3')], 'Notification')).status).toBe(202);
-    const ce = { specversion: '1.0', type: 'Microsoft.Resources.ResourceWriteSuccess', source: '/subscriptions/s', id: 'c1', subject: 'ok', time: '2026-01-01T00:00:00Z', data: { operationName: 'y' } };
+    const ce = {
+      specversion: '1.0',
+      type: 'Microsoft.Resources.ResourceWriteSuccess',
+      source: '/subscriptions/s',
+      id: 'c1',
+      subject: 'ok',
+      time: '2026-01-01T00:00:00Z',
+      data: { operationName: 'y' },
+    };
     expect((await post('onEvent', ce, 'Notification')).status).toBe(202);
-    const ids = seen().events.slice(before).map((e: any) => e.id).sort();
+    const ids = seen()
+      .events.slice(before)
+      .map((e: any) => e.id)
+      .sort();
     expect(ids).toEqual(['b1', 'b2', 'b3', 'c1']);
     expect(seen().events.find((e: any) => e.id === 'c1').meta).toEqual({ data: { operationName: 'y' } });
   });
@@ -173,11 +251,18 @@ describe('Event Grid webhook', () => {
 
 describe('admin endpoints', () => {
   const admin = (p: string, init: RequestInit = {}, code: string | undefined = keys.master) =>
-    host.fetch(`/admin/${p}`, { ...init, headers: { ...(code ? { 'x-functions-key': code } : {}), ...(init.headers as Record<string, string> ?? {}) } });
+    host.fetch(`/admin/${p}`, {
+      ...init,
+      headers: { ...(code ? { 'x-functions-key': code } : {}), ...((init.headers as Record<string, string>) ?? {}) },
+    });
 
   it('fires a non-HTTP function by hand with {"input": ...} → 202', async () => {
     const before = seen().events.length;
-    const res = await admin('functions/onEvent', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: JSON.stringify(event('adm1')) }) });
+    const res = await admin('functions/onEvent', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: JSON.stringify(event('adm1')) }),
+    });
     expect(res.status).toBe(202);
     await waitFor(() => seen().events.length > before);
     expect(seen().events.at(-1).id).toBe('adm1');

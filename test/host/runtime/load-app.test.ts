@@ -21,7 +21,17 @@ afterAll(async () => {
 describe('loadFunctionApp', () => {
   it('registers every function of the main glob with its bindings', () => {
     const byName = Object.fromEntries(runtime.list().map((f) => [f.name, f]));
-    expect(Object.keys(byName).sort()).toEqual(['binary', 'created', 'echo', 'hooked', 'noContent', 'onEvent', 'rescued', 'throws', 'tick']);
+    expect(Object.keys(byName).sort()).toEqual([
+      'binary',
+      'created',
+      'echo',
+      'hooked',
+      'noContent',
+      'onEvent',
+      'rescued',
+      'throws',
+      'tick',
+    ]);
     expect(byName.echo.trigger).toMatchObject({ type: 'httpTrigger', direction: 'in', authLevel: 'anonymous', route: 'echo/{id:int?}' });
     expect(byName.echo.bindings.$return).toMatchObject({ type: 'http', direction: 'out' });
     expect(byName.tick.trigger).toMatchObject({ type: 'timerTrigger', schedule: '%TICK_SCHEDULE%' });
@@ -39,8 +49,12 @@ describe('loadFunctionApp', () => {
     const result = await runtime.invoke('echo', {
       triggerData: {
         http: {
-          method: 'POST', url: 'http://127.0.0.1:7071/api/echo/5?x=1', headers: { 'x-custom': 'v', 'content-type': 'text/plain' },
-          query: { x: '1' }, params: { id: '5' }, body: { string: 'payload' },
+          method: 'POST',
+          url: 'http://127.0.0.1:7071/api/echo/5?x=1',
+          headers: { 'x-custom': 'v', 'content-type': 'text/plain' },
+          query: { x: '1' },
+          params: { id: '5' },
+          body: { string: 'payload' },
         },
       },
     });
@@ -81,14 +95,19 @@ describe('loadFunctionApp', () => {
   });
 
   it('rejects with the function failure message and logs the failure', async () => {
-    await expect(runtime.invoke('onEvent', { triggerData: { json: JSON.stringify({ id: 'e3', subject: 'fail' }) } })).rejects.toThrow('event e3 failed');
+    await expect(runtime.invoke('onEvent', { triggerData: { json: JSON.stringify({ id: 'e3', subject: 'fail' }) } })).rejects.toThrow(
+      'event e3 failed',
+    );
     expect(logger.records.some((r) => r.level === 'error' && r.functionName === 'onEvent' && r.error === 'event e3 failed')).toBe(true);
   });
 
   it('camel-cases timer input', async () => {
     const timer = { Schedule: { AdjustForDST: true }, ScheduleStatus: null, IsPastDue: true };
     await runtime.invoke('tick', { triggerData: { json: JSON.stringify(timer) } });
-    expect(seen().timer.at(-1)).toEqual({ timer: { schedule: { adjustForDST: true }, scheduleStatus: null, isPastDue: true }, name: 'tick' });
+    expect(seen().timer.at(-1)).toEqual({
+      timer: { schedule: { adjustForDST: true }, scheduleStatus: null, isPastDue: true },
+      name: 'tick',
+    });
   });
 
   it('rejects unknown functions and refuses a second app in the process', async () => {

@@ -9,7 +9,9 @@ const appDir = path.resolve(__dirname, '../../apps/runtime-durable');
 let runtime: LoadedApp;
 const clientInput = {
   taskHubName: 'RuntimeDurable',
-  creationUrls: {}, managementUrls: { id: 'INSTANCEID' }, baseUrl: 'http://127.0.0.1:7071/runtime/webhooks/durabletask',
+  creationUrls: {},
+  managementUrls: { id: 'INSTANCEID' },
+  baseUrl: 'http://127.0.0.1:7071/runtime/webhooks/durabletask',
   requiredQueryStringParameters: '',
 };
 
@@ -20,9 +22,16 @@ beforeAll(async () => {
 const ts = '2026-01-01T00:00:00.000Z';
 function orchestratorPayload(history: object[], input: unknown) {
   return {
-    history, input, instanceId: 'inst-1', isReplaying: false, parentInstanceId: null,
-    upperSchemaVersion: 1, upperSchemaVersionNew: 2, longRunningTimerIntervalDuration: '3.00:00:00',
-    maximumShortTimerDuration: '10000.00:00:00', defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
+    history,
+    input,
+    instanceId: 'inst-1',
+    isReplaying: false,
+    parentInstanceId: null,
+    upperSchemaVersion: 1,
+    upperSchemaVersionNew: 2,
+    longRunningTimerIntervalDuration: '3.00:00:00',
+    maximumShortTimerDuration: '10000.00:00:00',
+    defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
   };
 }
 const started = (name: string, input: unknown) => [
@@ -41,7 +50,11 @@ describe('durable-functions through the runtime', () => {
     const payload = orchestratorPayload(started('sayHellos', { first: 'Tokyo' }), { first: 'Tokyo' });
     const result = await runtime.invoke('sayHellos', { triggerData: { string: JSON.stringify(payload) } });
     const state = JSON.parse(result.returnValue!.json!);
-    expect(state).toMatchObject({ isDone: false, schemaVersion: 2, actions: [[{ actionType: 0, functionName: 'sayHello', input: '"Tokyo"' }]] });
+    expect(state).toMatchObject({
+      isDone: false,
+      schemaVersion: 2,
+      actions: [[{ actionType: 0, functionName: 'sayHello', input: '"Tokyo"' }]],
+    });
   });
 
   it('completes when history holds both results', async () => {
@@ -56,7 +69,9 @@ describe('durable-functions through the runtime', () => {
       { EventType: 12, EventId: -1, IsPlayed: false, Timestamp: ts },
       { EventType: 5, EventId: -1, IsPlayed: false, Timestamp: ts, TaskScheduledId: 1, Result: '"Hello Seattle!"' },
     ];
-    const result = await runtime.invoke('sayHellos', { triggerData: { string: JSON.stringify(orchestratorPayload(history, { first: 'Tokyo' })) } });
+    const result = await runtime.invoke('sayHellos', {
+      triggerData: { string: JSON.stringify(orchestratorPayload(history, { first: 'Tokyo' })) },
+    });
     const state = JSON.parse(result.returnValue!.json!);
     expect(state.isDone).toBe(true);
     expect(state.output).toEqual(['Hello Tokyo!', 'Hello Seattle!']);

@@ -24,7 +24,10 @@ describe('NCRONTAB', () => {
     const schedule = parseSchedule(expression);
     const seen: string[] = [];
     let t = at(after);
-    for (let i = 0; i < expected.length; i++) { t = schedule.next(t); seen.push(iso(t)); }
+    for (let i = 0; i < expected.length; i++) {
+      t = schedule.next(t);
+      seen.push(iso(t));
+    }
     expect(seen).toEqual(expected);
   });
 

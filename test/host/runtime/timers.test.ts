@@ -15,9 +15,12 @@ const runs = (name: string): Run[] => ((globalThis as any).__timerRuns as Run[])
 
 beforeAll(async () => {
   // A status saved by an earlier host whose next occurrence has passed: the host must catch up (IsPastDue).
-  fs.writeFileSync(path.join(stateDir, 'timers.json'), JSON.stringify({
-    hourly: { last: '2020-01-01T00:00:00.000Z', next: missedNext, lastUpdated: '2020-01-01T00:00:00.000Z' },
-  }));
+  fs.writeFileSync(
+    path.join(stateDir, 'timers.json'),
+    JSON.stringify({
+      hourly: { last: '2020-01-01T00:00:00.000Z', next: missedNext, lastUpdated: '2020-01-01T00:00:00.000Z' },
+    }),
+  );
   host = await startHost({ appDir, port: 0, stateDir, clockScale: 20, keys: false, env: { EVERY_SECOND: '*/1 * * * * *' } });
   await new Promise((r) => setTimeout(r, 700)); // ≈ 14 simulated seconds
 });

@@ -42,10 +42,19 @@ app.http('binary', {
   route: 'files/{*path}',
   handler: async (request) => {
     const bytes = Buffer.from(await request.arrayBuffer());
-    return { status: 200, headers: { 'content-type': 'application/octet-stream', 'x-path': request.params.path ?? '' }, body: Buffer.from(bytes.reverse()) };
+    return {
+      status: 200,
+      headers: { 'content-type': 'application/octet-stream', 'x-path': request.params.path ?? '' },
+      body: Buffer.from(bytes.reverse()),
+    };
   },
 });
 
 app.http('noContent', { methods: ['GET'], route: 'nothing', handler: async () => undefined });
 
-app.http('throws', { methods: ['GET'], handler: async () => { throw new Error('handler exploded'); } });
+app.http('throws', {
+  methods: ['GET'],
+  handler: async () => {
+    throw new Error('handler exploded');
+  },
+});

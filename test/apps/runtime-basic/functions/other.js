@@ -9,7 +9,9 @@ app.generic('hooked', {
 
 app.generic('rescued', {
   trigger: trigger.generic({ type: 'eventGridTrigger' }),
-  handler: () => { throw new Error('will be rescued'); },
+  handler: () => {
+    throw new Error('will be rescued');
+  },
 });
 
 app.eventGrid('onEvent', {
@@ -25,5 +27,7 @@ app.eventGrid('onEvent', {
 app.timer('tick', {
   schedule: '%TICK_SCHEDULE%',
   runOnStartup: false,
-  handler: (timer, context) => { globalThis.__runtimeBasic.timer.push({ timer, name: context.functionName }); },
+  handler: (timer, context) => {
+    globalThis.__runtimeBasic.timer.push({ timer, name: context.functionName });
+  },
 });
