@@ -16,10 +16,12 @@ import {
   flattenActions,
   historyEvent,
   HistoryEvent,
+  OOPROC_SCHEMA,
   parseJsonText,
   processedInputToJsonText,
   retryDelayMs,
   RetryOptionsJson,
+  SCHEMA_V4,
   toJsonText,
 } from './history';
 import { DurableStore, InstanceRow, MessageRow, NewMessage, RuntimeStatus, TERMINAL_STATUSES } from './store';
@@ -108,6 +110,11 @@ function decodeTypedData(data: RpcTypedData | undefined): unknown {
 }
 
 const OUT_OF_PROC_LABEL = '$OutOfProcData$:';
+
+/** The V3 extension's OutOfProcOrchestrationShim message for an action type it does not know. */
+function unexpectedActionType(actionType: number): string {
+  return `Received an unexpected action type from the out-of-proc function: '$${actionType}'.`;
+}
 
 /** Failing orchestrators throw `<x>\n\n$OutOfProcData$:<OrchestratorState JSON>` (§2.4). */
 function parseOrchestratorFailure(message: string): { state?: any; error: string } {
@@ -540,8 +547,7 @@ export class DurableDispatcher {
             instanceId,
             isReplaying: false,
             parentInstanceId: inst.parentId ?? '',
-            upperSchemaVersion: 1,
-            upperSchemaVersionNew: 3,
+            ...OOPROC_SCHEMA,
             longRunningTimerIntervalDuration: '3.00:00:00',
             maximumShortTimerDuration: '3650.00:00:00',
             defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
@@ -992,6 +998,8 @@ export class DurableDispatcher {
           break;
         }
         case ActionType.LockEntities: {
+          // An extension below schema V4 has no such action type and fails the orchestration with this message.
+          if (OOPROC_SCHEMA.upperSchemaVersionNew < SCHEMA_V4) return unexpectedActionType(a.actionType);
           const id = (entry.id = state.nextSeq++);
           const lockSet = [...new Set((a.lockSet as { name: string; key: string }[]).map((e) => entitySchedulerId(e.name, e.key)))].sort();
           state.locks = lockSet;
@@ -1016,6 +1024,7 @@ export class DurableDispatcher {
           break;
         }
         case ActionType.ReleaseEntities: {
+          if (OOPROC_SCHEMA.upperSchemaVersionNew < SCHEMA_V4) return unexpectedActionType(a.actionType);
           for (const entity of state.locks) {
             const id = state.nextSeq++;
             entry.id ??= id;

@@ -46,6 +46,19 @@ export const ActionType = {
   ReleaseEntities: 14,
 } as const;
 
+/**
+ * The out-of-proc replay schema the host advertises in every orchestrator trigger, as the Durable
+ * extension that Azure loads does. durable-functions reads `upperSchemaVersionNew ?? upperSchemaVersion`
+ * (ReplaySchema: V1 = 0, V2 = 1, V3 = 2, V4 = 3). The extension bundle range in host.json (`[4.*, 5.0.0)`)
+ * cannot be shown to ship Microsoft.Azure.WebJobs.Extensions.DurableTask 3.13.0 or later, the first
+ * release that advertises V4 (critical sections), so the host advertises V3: `context.df.lock` throws,
+ * and LockEntities / ReleaseEntities actions are refused, as they would be in Azure. Evidence: README.md.
+ */
+export const OOPROC_SCHEMA = { upperSchemaVersion: 1, upperSchemaVersionNew: 2 } as const;
+
+/** ReplaySchema.V4: the first schema with LockEntities / ReleaseEntities (critical sections). */
+export const SCHEMA_V4 = 3;
+
 export const ACTION_TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(ActionType).map(([k, v]) => [v, k]));
 
 export interface HistoryEvent {
