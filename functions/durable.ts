@@ -6,9 +6,9 @@
 import * as df from 'durable-functions';
 import type { InvocationContext } from '@azure/functions';
 import { createActivities, type Activities } from '../orchestrations/activities';
-import { ACTIVITY, ENCRYPT_VM_ORCHESTRATOR, ENTITY, type VaultReady, type WaitersState } from '../orchestrations/contracts';
+import { ACTIVITY, ENCRYPT_VM_ORCHESTRATOR, ENTITY, type WaitersState } from '../orchestrations/contracts';
 import { encryptVmOrchestrator } from '../orchestrations/encrypt-vm';
-import { vaultEntityStep, waitersEntityStep, type EntityStep } from '../orchestrations/entities';
+import { vaultEntityStep, waitersEntityStep, type EntityStep, type VaultEntityState } from '../orchestrations/entities';
 import { appContext } from './lib/app';
 import { contextLog } from './lib/log';
 import { secretEventsDestination } from './lib/secret-events-endpoint';
@@ -50,5 +50,5 @@ function entityHandler<S>(step: (state: S | undefined, op: { name: string; input
   };
 }
 
-df.app.entity<VaultReady>(ENTITY.vault, entityHandler(vaultEntityStep));
+df.app.entity<VaultEntityState>(ENTITY.vault, entityHandler(vaultEntityStep));
 df.app.entity<WaitersState>(ENTITY.vaultWaiters, entityHandler(waitersEntityStep));

@@ -28,7 +28,7 @@ export const ACTIVITY = {
 export type ActivityName = (typeof ACTIVITY)[keyof typeof ACTIVITY];
 
 export const ENTITY = {
-  /** Keyed by vault name: the vault's ready state, written once inside a lock. */
+  /** Keyed by vault name: the vault's ready state and its provisioning lease (see entities.ts). */
   vault: 'vault',
   /** Keyed by vault name: orchestrations waiting for a secret in that vault. */
   vaultWaiters: 'vaultWaiters',
@@ -134,7 +134,7 @@ export interface VaultReady {
   kekUrl?: string;
   /** aad mode: the vault's Entra app. */
   app?: EntraAppInfo;
-  /** The Event Grid subscription for secret events was ensured (or no destination is configured: polling only). */
+  /** The Event Grid subscription for secret events exists (created or read back); false → the next run tries again. */
   secretEvents?: boolean;
 }
 

@@ -32,7 +32,7 @@ import {
   type VaultRef,
   type VmFacts,
 } from './contracts';
-import { waiterFor } from './entities';
+import { vaultReadyMatches, waiterFor, type AcquireVaultLease, type AcquireVaultLeaseResult, type SetVaultReady } from './entities';
 import { REMEDIATION_ACTIVITY } from './remediation-activities';
 import { KEK_NAME } from './vault-setup';
 
@@ -49,6 +49,12 @@ export function activityRetryOptions(): df.RetryOptions {
 /** Re-check interval once the secret event arrived but Azure does not show the result yet. */
 const SETTLE_MS = 30_000;
 const SETTLE_CHECKS = 3;
+
+/** Vault provisioning lease: how long a holder may take, and how long (at most) others wait for it. */
+const VAULT_LEASE_MS = 10 * 60_000;
+const VAULT_WAIT_MAX_MS = 30 * 60_000;
+const VAULT_WAIT_FIRST_MS = 5_000;
+const VAULT_WAIT_MAX_INTERVAL_MS = 60_000;
 
 /** Extra life of the short-lived password beyond the secret-event wait (the guest may retry a little). */
 const CREDENTIAL_MARGIN_MS = 15 * 60_000;
@@ -165,7 +171,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
       return { vmId, outcome: 'skipped', mode, reason: `Dry run (ADE_DRY_RUN): would ${inspected.summary}` };
     }
 
-    // 2–3. Vault (+ KEK, event subscription, aad app): provisioned once per vault under a lock.
+    // 2–3. Vault (+ KEK, event subscription, aad app): provisioned once per vault by the lease holder.
     const vaultName = buildVaultName(
       policy.vault.strategy === 'per-region'
         ? { strategy: 'per-region', prefix: policy.vault.namePrefix, subscriptionId: vm.subscriptionId, location: vm.location }
@@ -251,51 +257,96 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
 
   // --- steps -----------------------------------------------------------------------------------
 
+  /**
+   * The vault (+ KEK, event subscription, aad app), provisioned once per vault by the run holding the
+   * `vault` entity's lease (no critical sections in the bundled Durable extension; see entities.ts).
+   * Cached state is used only when it names the vault this run computed. Waiting is bounded: a holder
+   * that died or overran loses the lease to the next run that asks, and a run gives up after
+   * VAULT_WAIT_MAX_MS (or at its own deadline) with the reason.
+   */
   function* ensureVaultReady(vaultName: string, vm: VmFacts, mode: 'aad' | 'single-pass'): Step<VaultReady> {
-    const satisfied = (state: VaultReady | null | undefined): boolean =>
-      Boolean(state && state.vault && (!policy.kek.enabled || state.kekUrl) && (mode !== 'aad' || state.app) && state.secretEvents);
+    const target = { subscriptionId: vm.subscriptionId, resourceGroup: policy.vault.resourceGroup, name: vaultName };
+    const trusted = (ready: VaultReady | null | undefined): VaultReady | undefined =>
+      vaultReadyMatches(ready, target) ? ready! : undefined;
+    const satisfied = (ready: VaultReady | undefined): ready is VaultReady =>
+      Boolean(ready && (!policy.kek.enabled || ready.kekUrl) && (mode !== 'aad' || ready.app) && ready.secretEvents);
     const entity = new df.EntityId(ENTITY.vault, vaultName);
-    const known = (yield context.df.callEntity(entity, 'get')) as VaultReady | null;
-    if (satisfied(known)) return known!;
+    const holder = context.df.instanceId;
+    const known = trusted((yield context.df.callEntity(entity, 'get')) as VaultReady | null);
+    if (satisfied(known)) return known;
 
-    const lock = (yield context.df.lock(entity)) as df.DurableLock;
-    try {
-      const current = (yield context.df.callEntity(entity, 'get')) as VaultReady | null;
-      if (satisfied(current)) return current!;
-      const identity = yield* call<AutomationIdentity>(ACTIVITY.resolveAutomationIdentity);
-      let app: EntraAppInfo | undefined = current?.app;
-      if (mode === 'aad' && !app) app = yield* call<EntraAppInfo>(ACTIVITY.ensureEntraApp, { vaultName });
-      const vault = yield* call<VaultRef>(ACTIVITY.ensureDiskEncryptionVault, {
-        subscriptionId: vm.subscriptionId,
-        resourceGroup: policy.vault.resourceGroup,
-        name: vaultName,
-        location: vm.location,
-        softDeleteRetentionDays: policy.vault.softDeleteRetentionDays,
-        purgeProtection: policy.vault.purgeProtection,
-        automation: identity,
-        ...(app ? { servicePrincipalObjectId: app.servicePrincipalObjectId, appId: app.appId } : {}),
-      });
-      const next: VaultReady = { ...(current ?? {}), vault: { id: vault.id, name: vault.name, url: vault.url } };
-      if (app) next.app = app;
-      if (policy.kek.enabled && !next.kekUrl) {
-        const kek = yield* call<{ kekUrl: string }>(ACTIVITY.ensureKek, {
-          vaultUrl: vault.url,
-          keyName: KEK_NAME,
-          keySize: policy.kek.size,
-        });
-        next.kekUrl = kek.kekUrl;
+    const waitStarted = now();
+    const waitUntil = Math.min(waitStarted + VAULT_WAIT_MAX_MS, totalDeadline);
+    let interval = VAULT_WAIT_FIRST_MS;
+    for (;;) {
+      const request: AcquireVaultLease = {
+        holder,
+        now: new Date(now()).toISOString(),
+        until: new Date(now() + VAULT_LEASE_MS).toISOString(),
+      };
+      const leased = (yield context.df.callEntity(entity, 'acquire', request)) as AcquireVaultLeaseResult;
+      const ready = trusted(leased.ready);
+      if (leased.granted) {
+        if (satisfied(ready)) {
+          context.df.signalEntity(entity, 'release', { holder });
+          return ready;
+        }
+        try {
+          const next = yield* provisionVault(vaultName, vm, mode, ready);
+          yield context.df.callEntity(entity, 'set', { holder, ready: next } satisfies SetVaultReady);
+          return next;
+        } catch (error) {
+          // Let the next run take over at once instead of waiting for the deadline.
+          context.df.signalEntity(entity, 'release', { holder });
+          throw error;
+        }
       }
-      if (!next.secretEvents) {
-        yield* call(ACTIVITY.ensureSecretEventSubscription, {
-          vault: { ...next.vault, subscriptionId: vm.subscriptionId, resourceGroup: policy.vault.resourceGroup, location: vm.location },
-        });
-        next.secretEvents = true;
+      if (satisfied(ready)) return ready;
+      if (now() >= waitUntil) {
+        throw new EncryptVmFailure(
+          `Vault ${vaultName} was still being prepared by ${leased.lease.holder} (lease until ${leased.lease.until}); gave up waiting after ${Math.round((now() - waitStarted) / 60_000)} min`,
+        );
       }
-      yield context.df.callEntity(entity, 'set', next);
-      return next;
-    } finally {
-      lock.release();
+      setStatus({ detail: `waiting for vault ${vaultName}, prepared by ${leased.lease.holder}` });
+      // Wake up no later than the lease deadline, so a dead holder's lease is taken over promptly.
+      yield context.df.createTimer(new Date(Math.min(now() + interval, Date.parse(leased.lease.until), waitUntil)));
+      interval = Math.min(interval * 2, VAULT_WAIT_MAX_INTERVAL_MS);
     }
+  }
+
+  /** The provisioning steps themselves (idempotent activities), starting from what is already known. */
+  function* provisionVault(vaultName: string, vm: VmFacts, mode: 'aad' | 'single-pass', current: VaultReady | undefined): Step<VaultReady> {
+    const identity = yield* call<AutomationIdentity>(ACTIVITY.resolveAutomationIdentity);
+    let app: EntraAppInfo | undefined = current?.app;
+    if (mode === 'aad' && !app) app = yield* call<EntraAppInfo>(ACTIVITY.ensureEntraApp, { vaultName });
+    const vault = yield* call<VaultRef>(ACTIVITY.ensureDiskEncryptionVault, {
+      subscriptionId: vm.subscriptionId,
+      resourceGroup: policy.vault.resourceGroup,
+      name: vaultName,
+      location: vm.location,
+      softDeleteRetentionDays: policy.vault.softDeleteRetentionDays,
+      purgeProtection: policy.vault.purgeProtection,
+      automation: identity,
+      ...(app ? { servicePrincipalObjectId: app.servicePrincipalObjectId, appId: app.appId } : {}),
+    });
+    const next: VaultReady = { ...(current ?? {}), vault: { id: vault.id, name: vault.name, url: vault.url } };
+    if (app) next.app = app;
+    if (policy.kek.enabled && !next.kekUrl) {
+      const kek = yield* call<{ kekUrl: string }>(ACTIVITY.ensureKek, {
+        vaultUrl: vault.url,
+        keyName: KEK_NAME,
+        keySize: policy.kek.size,
+      });
+      next.kekUrl = kek.kekUrl;
+    }
+    if (!next.secretEvents) {
+      const wired = yield* call<{ subscribed: boolean }>(ACTIVITY.ensureSecretEventSubscription, {
+        vault: { ...next.vault, subscriptionId: vm.subscriptionId, resourceGroup: policy.vault.resourceGroup, location: vm.location },
+      });
+      // Recorded only when the subscription exists; otherwise the next run tries again.
+      next.secretEvents = wired.subscribed;
+    }
+    return next;
   }
 
   function* waitForSecret(vm: VmFacts, mode: 'aad' | 'single-pass'): Step<{ check: StatusCheck; completedBy: 'event' | 'polling' }> {

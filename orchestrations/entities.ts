@@ -1,16 +1,20 @@
 /**
- * Durable entities of the pipeline (pure state machines; no I/O):
+ * Durable entities of the pipeline (pure state machines; no I/O, no clocks):
  *
  *  - `vault` (key = vault name): the vault's ready state (vault URL and id, versioned KEK URL, the
- *    aad app ids, whether the secret-event subscription exists). Written by the one orchestration
- *    that holds the entity's lock while provisioning; everyone else only reads it, so 20 VMs in a
- *    region cause one vault, one KEK, one event subscription and one Entra app.
+ *    aad app ids, whether the secret-event subscription exists) plus a provisioning lease. The
+ *    bundled Durable extension has no critical sections (local/host/README.md), so runs take turns
+ *    through the lease: entity operations are serialised, the one run holding an unexpired lease
+ *    provisions (idempotent activities) and `set`s the ready state, releasing the lease; the others
+ *    wait on a durable timer and read again. A lease past its deadline goes to the next run that
+ *    asks, so a dead or stuck holder never blocks a vault. 20 VMs in a region still cause one vault,
+ *    one KEK, one event subscription and one Entra app.
  *  - `vaultWaiters` (key = vault name): orchestrations waiting for a secret in that vault, with the
  *    VM's hostname, so `secretEvents` can raise `SecretStored` to exactly the right instance.
  *    The hostname is ARM's `osProfile.computerName` when the VM has one, else derived from the VM
  *    name (Azure's default computer name; Windows keeps its first 15 characters).
  */
-import type { EntraAppInfo, VaultReady, VmFacts, Waiter, WaitersState } from './contracts';
+import type { VaultReady, VmFacts, Waiter, WaitersState } from './contracts';
 
 export interface EntityOperation {
   name: string;
@@ -23,26 +27,120 @@ export interface EntityStep<S> {
   result?: unknown;
 }
 
-export function vaultEntityStep(state: VaultReady | undefined, op: EntityOperation): EntityStep<VaultReady> {
+/** Who provisions the vault right now, and until when (ISO 8601, from the holder's orchestration clock). */
+export interface VaultLease {
+  holder: string;
+  until: string;
+}
+
+/** State of the `vault` entity: the ready state once some run provisioned it, and the current lease. */
+export type VaultEntityState = Partial<VaultReady> & { lease?: VaultLease };
+
+/** `acquire` input: the caller's instance id, its orchestration time and the lease deadline it asks for. */
+export interface AcquireVaultLease {
+  holder: string;
+  now: string;
+  until: string;
+}
+
+/** `acquire` result: the lease (granted, or who holds it until when) and the ready state as it stands. */
+export type AcquireVaultLeaseResult =
+  { granted: true; ready: VaultReady | null } | { granted: false; lease: VaultLease; ready: VaultReady | null };
+
+/** `set` input: the state the holder provisioned; the holder's lease is released in the same operation. */
+export interface SetVaultReady {
+  holder: string;
+  ready: VaultReady;
+}
+
+export function vaultEntityStep(state: VaultEntityState | undefined, op: EntityOperation): EntityStep<VaultEntityState> {
   switch (op.name) {
     case 'get':
-      return { state, result: state ?? null };
-    case 'set':
-      return { state: mergeVaultReady(state, op.input as VaultReady), result: null };
+      return { state, result: readyOf(state) };
+    case 'acquire': {
+      const input = leaseInput(op.input);
+      const lease = state?.lease;
+      // Free, already ours, or past its deadline by the caller's clock (the holder died or overran).
+      if (!lease || lease.holder === input.holder || Date.parse(lease.until) <= Date.parse(input.now)) {
+        return {
+          state: { ...(state ?? {}), lease: { holder: input.holder, until: input.until } },
+          result: { granted: true, ready: readyOf(state) } satisfies AcquireVaultLeaseResult,
+        };
+      }
+      return { state, result: { granted: false, lease, ready: readyOf(state) } satisfies AcquireVaultLeaseResult };
+    }
+    case 'set': {
+      const input = op.input as Partial<SetVaultReady> | undefined;
+      if (!input || typeof input.holder !== 'string' || !input.ready || typeof input.ready !== 'object' || !input.ready.vault)
+        throw new Error('vault entity: "set" needs { holder, ready } with ready.vault');
+      // The holder started from the ready state it was granted with, so its value replaces the old one
+      // (stale fields of a vault that no longer matches do not linger). A holder that lost its lease may
+      // still finish (its activities are idempotent, so its result is as good as anyone's), but it never
+      // releases a lease someone else took over.
+      return { state: withoutLeaseOf({ ...input.ready }, state?.lease, input.holder), result: null };
+    }
+    case 'release': {
+      const holder = (op.input as { holder?: unknown } | undefined)?.holder;
+      if (typeof holder !== 'string') throw new Error('vault entity: "release" needs { holder }');
+      return { state: withoutLeaseOf({ ...(state ?? {}) }, state?.lease, holder), result: null };
+    }
     case 'reset':
     case 'delete':
       return { state: undefined, result: null };
     default:
-      throw new Error(`vault entity: unknown operation "${op.name}" (expected get, set or reset)`);
+      throw new Error(`vault entity: unknown operation "${op.name}" (expected get, acquire, set, release or reset)`);
   }
 }
 
-function mergeVaultReady(current: VaultReady | undefined, next: VaultReady): VaultReady {
-  if (!next || typeof next !== 'object' || !next.vault) throw new Error('vault entity: "set" needs a VaultReady value with a vault');
-  const merged: VaultReady = { ...(current ?? {}), ...next };
-  const app: EntraAppInfo | undefined = next.app ?? current?.app;
-  if (app) merged.app = app;
-  return merged;
+function leaseInput(input: unknown): AcquireVaultLease {
+  const i = input as Partial<AcquireVaultLease> | undefined;
+  if (
+    !i ||
+    typeof i.holder !== 'string' ||
+    i.holder === '' ||
+    typeof i.now !== 'string' ||
+    typeof i.until !== 'string' ||
+    Number.isNaN(Date.parse(i.now)) ||
+    Number.isNaN(Date.parse(i.until))
+  )
+    throw new Error('vault entity: "acquire" needs { holder, now, until } with ISO 8601 times');
+  return { holder: i.holder, now: i.now, until: i.until };
+}
+
+function readyOf(state: VaultEntityState | undefined): VaultReady | null {
+  if (!state?.vault) return null;
+  const { lease: _lease, ...ready } = state;
+  return ready as VaultReady;
+}
+
+function withoutLeaseOf(next: VaultEntityState, lease: VaultLease | undefined, holder: string): VaultEntityState | undefined {
+  const { lease: _lease, ...rest } = next;
+  const kept = lease && lease.holder !== holder ? { ...rest, lease } : rest;
+  return Object.keys(kept).length === 0 ? undefined : kept;
+}
+
+/**
+ * Whether a cached ready state points at the vault this run computed: the deterministic name, in the
+ * configured resource group of the VM's subscription, with a KEK and URL inside that same vault.
+ * Entity state is never trusted for targets; a mismatch means "provision again" (idempotently).
+ */
+export function vaultReadyMatches(
+  ready: VaultReady | null | undefined,
+  expected: { subscriptionId: string; resourceGroup: string; name: string },
+): boolean {
+  if (!ready?.vault) return false;
+  const name = expected.name.toLowerCase();
+  const id = `/subscriptions/${expected.subscriptionId}/resourceGroups/${expected.resourceGroup}/providers/Microsoft.KeyVault/vaults/${expected.name}`;
+  if (ready.vault.name.toLowerCase() !== name || ready.vault.id.toLowerCase() !== id.toLowerCase()) return false;
+  let url: URL;
+  try {
+    url = new URL(ready.vault.url);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'https:' || url.hostname.toLowerCase().split('.')[0] !== name) return false;
+  if (ready.kekUrl !== undefined && !ready.kekUrl.toLowerCase().startsWith(`${url.origin.toLowerCase()}/keys/`)) return false;
+  return true;
 }
 
 export function waitersEntityStep(state: WaitersState | undefined, op: EntityOperation): EntityStep<WaitersState> {

@@ -12,7 +12,7 @@ import type { VmSnapshot } from '../../core/vm';
 import { handleSecretEvents, type SecretEventsDeps } from '../../functions/lib/secret-events';
 import { secretEventsDestination } from '../../functions/lib/secret-events-endpoint';
 import { handleVmWritten, VmWrittenError, type VmWrittenDeps } from '../../functions/lib/vm-written';
-import { matchWaiter, vaultEntityStep, waiterFor, waitersEntityStep } from '../../orchestrations/entities';
+import { matchWaiter, waiterFor, waitersEntityStep } from '../../orchestrations/entities';
 import type { Waiter } from '../../orchestrations/contracts';
 
 const fixture = (name: string): any => JSON.parse(readFileSync(path.join(__dirname, '../fixtures/pipeline', name), 'utf8'));
@@ -263,23 +263,6 @@ describe('entities', () => {
     state = waitersEntityStep(state, { name: 'unregister', input: { instanceId: 'a' } }).state;
     expect(state).toBeUndefined();
     expect(() => waitersEntityStep(undefined, { name: 'bogus', input: null })).toThrow(/unknown operation "bogus"/);
-  });
-
-  it('vault: get returns null until set; set keeps the app once known', () => {
-    expect(vaultEntityStep(undefined, { name: 'get', input: null }).result).toBeNull();
-    const vault = {
-      id: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v',
-      name: 'v',
-      url: 'https://v.vault.azure.net',
-    };
-    const app = { appObjectId: 'o', appId: 'a', servicePrincipalObjectId: 's' };
-    let state = vaultEntityStep(undefined, { name: 'set', input: { vault, app } }).state;
-    state = vaultEntityStep(state, {
-      name: 'set',
-      input: { vault, kekUrl: 'https://v.vault.azure.net/keys/k/0123', secretEvents: true },
-    }).state;
-    expect(state).toEqual({ vault, app, kekUrl: 'https://v.vault.azure.net/keys/k/0123', secretEvents: true });
-    expect(() => vaultEntityStep(state, { name: 'set', input: {} })).toThrow(/needs a VaultReady/);
   });
 
   it.each([
