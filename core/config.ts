@@ -27,7 +27,7 @@ import { isResourceGroupName, isSubscriptionId } from './resource-ids';
 export type AuthMode = 'managed-identity' | 'environment';
 export type { HealAction, RemediationSettings } from './remediation/settings';
 
-/** The Function App the code runs in, from the platform's own WEBSITE_* variables (absent outside Azure). */
+/** The Function App the code runs in, from ADE_FUNCTION_APP_RESOURCE_ID (set by infra/main.json). */
 export interface FunctionAppSite {
   subscriptionId: string;
   resourceGroup: string;
@@ -68,7 +68,7 @@ export interface AppConfig {
    * the Event Grid system key, so it is never logged nor put into durable history.
    */
   secretEventsWebhookUrl?: string;
-  /** Set when running in Azure; the secretEvents function's resource id is derived from it. */
+  /** The app's own Function App (required in Azure); the secretEvents function's resource id is derived from it. */
   functionApp?: FunctionAppSite;
 }
 
@@ -334,9 +334,18 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
     scope: 'app',
   },
   {
+    name: 'ADE_FUNCTION_APP_RESOURCE_ID',
+    description:
+      "The app's own Function App resource id; the vaults' Key Vault event subscriptions deliver to its secretEvents function. Required in Azure (infra/main.json sets it): the platform's WEBSITE_* variables do not name the resource group on every plan (Flex Consumption)",
+    default: '',
+    required: false,
+    values: '/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Web/sites/<name>',
+    scope: 'app',
+  },
+  {
     name: 'ADE_SECRET_EVENTS_WEBHOOK_URL',
     description:
-      "Local only: webhook the vaults' Key Vault event subscriptions deliver to (the local host's secretEvents URL). In Azure leave unset: the app targets its own secretEvents function, found from WEBSITE_SITE_NAME/WEBSITE_RESOURCE_GROUP/WEBSITE_OWNER_NAME",
+      "Local only: webhook the vaults' Key Vault event subscriptions deliver to (the local host's secretEvents URL); takes the place of ADE_FUNCTION_APP_RESOURCE_ID. In Azure leave unset",
     default: '',
     required: false,
     values: 'absolute http(s) URL or empty',
@@ -564,6 +573,14 @@ const schema = z.object({
       fail('must not carry credentials or a query string (the app authenticates with its identity)');
     return raw;
   }),
+  ADE_FUNCTION_APP_RESOURCE_ID: optional('ADE_FUNCTION_APP_RESOURCE_ID', (raw, fail): FunctionAppSite => {
+    const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Web\/sites\/([^/]+)\/?$/i.exec(raw);
+    if (!m || !isSubscriptionId(m[1]!) || !isResourceGroupName(m[2]!) || !/^[a-z0-9][a-z0-9-]{0,58}$/i.test(m[3]!))
+      return fail(
+        `expected a Function App resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Web/sites/<name>); got ${shown(raw)}`,
+      );
+    return { subscriptionId: m[1]!.toLowerCase(), resourceGroup: m[2]!, siteName: m[3]! };
+  }),
   ADE_SECRET_EVENTS_WEBHOOK_URL: optional('ADE_SECRET_EVENTS_WEBHOOK_URL', (raw, fail) => {
     const url = urlOf(raw);
     // Never shown: the URL carries the Event Grid system key (code=…).
@@ -617,6 +634,7 @@ function crossFieldIssues(s: Partial<Parsed>, env: Record<string, string | undef
       message: 'is required when ADE_HEAL_ACTION is "maintenance-window" (e.g. "Sat,Sun 01:00-05:00")',
     });
   }
+  issues.push(...functionAppIssues(s, env));
   if (s.ADE_AUTH_MODE === 'environment') {
     // Presence only: the secret's value never goes into a message.
     const missing = ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'].filter((n) => (env[n]?.trim() ?? '') === '');
@@ -669,8 +687,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     remediation: remediationOf(s),
   };
   if (s.ADE_SECRET_EVENTS_WEBHOOK_URL !== undefined) config.secretEventsWebhookUrl = s.ADE_SECRET_EVENTS_WEBHOOK_URL;
-  const site = functionAppSite(env);
-  if (site) config.functionApp = site;
+  if (s.ADE_FUNCTION_APP_RESOURCE_ID !== undefined) config.functionApp = s.ADE_FUNCTION_APP_RESOURCE_ID;
   return config;
 }
 
@@ -690,16 +707,38 @@ function remediationOf(s: Parsed): RemediationSettings {
 }
 
 /**
- * The platform sets WEBSITE_SITE_NAME, WEBSITE_RESOURCE_GROUP and WEBSITE_OWNER_NAME
- * (`<subscription>+<rg>-<region>webspace`) on every Function App; they are not app settings.
+ * The app's own Function App, which secret events are delivered to. On the platform (WEBSITE_SITE_NAME is
+ * set on every plan) it is required, unless the local-only webhook replaces it, and it must be this app:
+ * the site name equals WEBSITE_SITE_NAME, and the subscription the first part of WEBSITE_OWNER_NAME
+ * (`<subscription>+…`, in the Consumption, Premium and Flex Consumption forms alike). The resource group
+ * cannot be cross-checked: Flex Consumption sets no WEBSITE_RESOURCE_GROUP and a hash in WEBSITE_OWNER_NAME.
+ * https://learn.microsoft.com/azure/app-service/reference-app-settings#app-environment
  */
-function functionAppSite(env: Record<string, string | undefined>): FunctionAppSite | undefined {
+function functionAppIssues(s: Partial<Parsed>, env: Record<string, string | undefined>): ConfigIssue[] {
+  if (!('ADE_FUNCTION_APP_RESOURCE_ID' in s) || !('ADE_SECRET_EVENTS_WEBHOOK_URL' in s)) return [];
+  const site = s.ADE_FUNCTION_APP_RESOURCE_ID;
   const siteName = env.WEBSITE_SITE_NAME?.trim();
-  const resourceGroup = env.WEBSITE_RESOURCE_GROUP?.trim();
-  const subscriptionId = /^([0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})\+/i.exec(env.WEBSITE_OWNER_NAME?.trim() ?? '')?.[1];
-  return siteName && resourceGroup && subscriptionId
-    ? { subscriptionId: subscriptionId.toLowerCase(), resourceGroup, siteName }
-    : undefined;
+  const setting = 'ADE_FUNCTION_APP_RESOURCE_ID';
+  if (!site) {
+    return siteName && s.ADE_SECRET_EVENTS_WEBHOOK_URL === undefined
+      ? [
+          {
+            setting,
+            message: `is required in Azure (this is Function App "${siteName}"): expected /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Web/sites/${siteName}, which infra/main.json sets; without it no vault gets secret events`,
+          },
+        ]
+      : [];
+  }
+  const issues: ConfigIssue[] = [];
+  if (siteName && siteName.toLowerCase() !== site.siteName.toLowerCase())
+    issues.push({ setting, message: `names Function App "${site.siteName}", but this app is "${siteName}" (WEBSITE_SITE_NAME)` });
+  const ownerSubscription = /^([0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})\+/i.exec(env.WEBSITE_OWNER_NAME?.trim() ?? '')?.[1];
+  if (ownerSubscription && ownerSubscription.toLowerCase() !== site.subscriptionId)
+    issues.push({
+      setting,
+      message: `is in subscription ${site.subscriptionId}, but this app runs in ${ownerSubscription.toLowerCase()} (WEBSITE_OWNER_NAME)`,
+    });
+  return issues;
 }
 
 function orderBySetting(issues: ConfigIssue[]): ConfigIssue[] {

@@ -12,7 +12,7 @@
 import type { AzurePorts, EventDestination, EventSubscriptionSpec } from '../azure/ports';
 import { assessVm, describeAssessment } from '../core/eligibility';
 import { interpretEncryptionState } from '../core/encryption-state';
-import { toActivityError, toErrorInfo } from '../core/errors';
+import { toActivityError, toErrorInfo, ValidationError } from '../core/errors';
 import { buildDualPassEncryptionSettings, type AdeExtension } from '../core/extension-settings';
 import { findAdeExtension, findExtensionInstanceView, type VmSnapshot } from '../core/vm';
 import { parseEncryptionPolicy } from '../core/policy';
@@ -180,13 +180,12 @@ export function createActivities(deps: ActivityDeps) {
     ): Promise<ActivityResult<{ subscribed: boolean; action: string }>> =>
       runActivity(log, 'ensureSecretEventSubscription', async () => {
         const destination = deps.secretEventsDestination;
-        if (!destination) {
-          log(
-            'warn',
-            `No secretEvents endpoint is configured: vault ${input.vault.name} gets no event subscription; runs rely on status polling`,
+        // Without a destination every run on this vault would fall back to slow status polling, silently.
+        if (!destination)
+          throw new ValidationError(
+            `No secretEvents destination is configured, so vault ${input.vault.name} cannot get its Key Vault event subscription: set ADE_FUNCTION_APP_RESOURCE_ID (infra/main.json does), or ADE_SECRET_EVENTS_WEBHOOK_URL locally`,
+            { field: 'ADE_FUNCTION_APP_RESOURCE_ID' },
           );
-          return { subscribed: false, action: 'none' };
-        }
         const topic = await eventSubscriptions.ensureVaultSystemTopic({
           id: input.vault.id,
           name: input.vault.name,
@@ -200,7 +199,14 @@ export function createActivities(deps: ActivityDeps) {
           includedEventTypes: [...SECRET_EVENT_TYPES],
         };
         const sub = await eventSubscriptions.ensureEventSubscription(topic, spec);
-        return { subscribed: true, action: sub.action };
+        // Wired only when Event Grid reports the subscription in place (read back, or created/updated OK).
+        const subscribed = sub.provisioningState === undefined || sub.provisioningState.toLowerCase() === 'succeeded';
+        if (!subscribed)
+          log(
+            'warn',
+            `Event subscription ${sub.name} on vault ${input.vault.name} is ${sub.provisioningState}; the vault is not recorded as wired`,
+          );
+        return { subscribed, action: sub.action };
       }),
 
     /** Step 4, single-pass: one extension PUT (virtualMachines/extensions/write). */

@@ -4,11 +4,11 @@
  *  - `ADE_SECRET_EVENTS_WEBHOOK_URL` (local host / simulator, or any explicit endpoint): a WebHook
  *    destination, e.g. `http://127.0.0.1:7071/runtime/webhooks/eventgrid?functionName=secretEvents&code=<key>`.
  *    The URL may carry the Event Grid system key, so it is never logged or put in durable history.
- *  - otherwise, in Azure: an AzureFunction destination whose resource id is derived from the
- *    platform's own settings (WEBSITE_OWNER_NAME = `<subscription>+<rg>-<region>webspace`,
- *    WEBSITE_RESOURCE_GROUP, WEBSITE_SITE_NAME; read by core/config as `functionApp`), so infra needs
- *    no extra setting.
- *  - neither: undefined (no event subscriptions; runs complete through status polling).
+ *  - otherwise, in Azure: an AzureFunction destination, the app's own `secretEvents` function under
+ *    `ADE_FUNCTION_APP_RESOURCE_ID` (read by core/config as `functionApp`; infra/main.json sets it). The
+ *    platform's WEBSITE_* variables cannot stand in: Flex Consumption sets no WEBSITE_RESOURCE_GROUP.
+ *  - neither: undefined; the ensureSecretEventSubscription activity then fails the run with the reason
+ *    (core/config already refuses to start on the platform without one).
  */
 import type { EventDestination } from '../../azure/ports';
 import type { AppConfig } from '../../core/config';

@@ -40,6 +40,7 @@ const FIXED_NAMES = [
   'ADE_SWEEP_SCHEDULE',
   'ADE_BEK_HEALTH_SCHEDULE',
   'ADE_OUTCOME_TOPIC_ENDPOINT',
+  'ADE_FUNCTION_APP_RESOURCE_ID',
   'ADE_SECRET_EVENTS_WEBHOOK_URL',
 ];
 /** Settings that only the local host / simulator sets; infra must not deploy them. */
@@ -85,18 +86,70 @@ describe('loadConfig: valid environments', () => {
     ]);
   });
 
+  const APP_ID = '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-ade/providers/Microsoft.Web/sites/func-ade';
+  const FLEX_OWNER = '11111111-2222-3333-4444-555555555555+flex-99ddf98v18fee2c3d86cb4d0f37573099297d5124520437bfa4ee00d9fc8ff8e-webspace';
   it.each([
-    [{ WEBSITE_SITE_NAME: 'func-ade', WEBSITE_RESOURCE_GROUP: 'rg-ade' }],
-    [{ WEBSITE_SITE_NAME: 'func-ade', WEBSITE_OWNER_NAME: '11111111-2222-3333-4444-555555555555+rg-ade-WestEuropewebspace' }],
+    ['Flex Consumption (no WEBSITE_RESOURCE_GROUP)', { WEBSITE_SITE_NAME: 'func-ade', WEBSITE_OWNER_NAME: FLEX_OWNER }],
     [
+      'Elastic Premium',
       {
-        WEBSITE_SITE_NAME: 'func-ade',
+        WEBSITE_SITE_NAME: 'FUNC-ADE',
         WEBSITE_RESOURCE_GROUP: 'rg-ade',
-        WEBSITE_OWNER_NAME: 'not-a-subscription+rg-ade-WestEuropewebspace',
+        WEBSITE_OWNER_NAME: '11111111-2222-3333-4444-555555555555+rg-ade-WestEuropewebspace-Linux',
       },
     ],
-  ])('incomplete platform variables %j give no Function App site', (platform) => {
-    expect(loadConfig({ ...SUBS, ...platform }).functionApp).toBeUndefined();
+    ['outside Azure', {}],
+  ])('the Function App comes from ADE_FUNCTION_APP_RESOURCE_ID: %s', (_plan, platform) => {
+    expect(loadConfig({ ...SUBS, ...platform, ADE_FUNCTION_APP_RESOURCE_ID: APP_ID }).functionApp).toEqual({
+      subscriptionId: '11111111-2222-3333-4444-555555555555',
+      resourceGroup: 'rg-ade',
+      siteName: 'func-ade',
+    });
+  });
+
+  it('platform variables alone give no Function App (Flex Consumption cannot name the resource group)', () => {
+    expect(
+      loadConfig({
+        ...SUBS,
+        WEBSITE_SITE_NAME: 'func-ade',
+        WEBSITE_OWNER_NAME: FLEX_OWNER,
+        ADE_SECRET_EVENTS_WEBHOOK_URL: 'https://hook.example/x',
+      }).functionApp,
+    ).toBeUndefined();
+  });
+
+  it.each([
+    [
+      'missing on the platform',
+      { WEBSITE_SITE_NAME: 'func-ade', WEBSITE_OWNER_NAME: FLEX_OWNER },
+      /ADE_FUNCTION_APP_RESOURCE_ID: is required in Azure \(this is Function App "func-ade"\)/,
+    ],
+    [
+      'not a site id',
+      { ADE_FUNCTION_APP_RESOURCE_ID: `${APP_ID}/functions/secretEvents` },
+      /ADE_FUNCTION_APP_RESOURCE_ID: expected a Function App resource id/,
+    ],
+    [
+      'not a resource id',
+      { ADE_FUNCTION_APP_RESOURCE_ID: 'func-ade' },
+      /ADE_FUNCTION_APP_RESOURCE_ID: expected a Function App resource id/,
+    ],
+    [
+      'another app than this one',
+      { ADE_FUNCTION_APP_RESOURCE_ID: APP_ID, WEBSITE_SITE_NAME: 'func-other' },
+      /ADE_FUNCTION_APP_RESOURCE_ID: names Function App "func-ade", but this app is "func-other"/,
+    ],
+    [
+      'another subscription than this app',
+      {
+        ADE_FUNCTION_APP_RESOURCE_ID: APP_ID,
+        WEBSITE_SITE_NAME: 'func-ade',
+        WEBSITE_OWNER_NAME: FLEX_OWNER.replace('11111111', '99999999'),
+      },
+      /ADE_FUNCTION_APP_RESOURCE_ID: is in subscription 11111111-.*, but this app runs in 99999999-/,
+    ],
+  ])('ADE_FUNCTION_APP_RESOURCE_ID refused: %s', (_what, env, message) => {
+    expect(configErrorOf({ ...SUBS, ...env }).message).toMatch(message);
   });
 
   it('remediation settings are plain JSON (heal settings travel as orchestration input)', () => {

@@ -14,8 +14,12 @@ import { INFRA_DIR, REPO_ROOT } from './arm';
 const CHECK = path.join(INFRA_DIR, 'check-settings.cjs');
 const SUBSCRIPTION = '00000000-1111-2222-3333-444444444444';
 const PARAMETER_FILES = readdirSync(INFRA_DIR).filter((f) => f.endsWith('.parameters.json'));
-/** What main.json sets from parameters: every app-scoped setting but AZURE_CLIENT_ID (known only after deployment). */
-const DEPLOYED = CONFIG_SETTINGS.filter((s) => s.scope === 'app' && s.name !== 'AZURE_CLIENT_ID').map((s) => s.name);
+/**
+ * What main.json sets from parameters: every app-scoped setting but those computed inside the app deployment
+ * (AZURE_CLIENT_ID, known only after deployment; ADE_FUNCTION_APP_RESOURCE_ID, the site's own id).
+ */
+const COMPUTED_IN_APP_DEPLOYMENT = ['AZURE_CLIENT_ID', 'ADE_FUNCTION_APP_RESOURCE_ID'];
+const DEPLOYED = CONFIG_SETTINGS.filter((s) => s.scope === 'app' && !COMPUTED_IN_APP_DEPLOYMENT.includes(s.name)).map((s) => s.name);
 
 // Inside the repository's node_modules so the transpiled module resolves zod like the deployed app does.
 const buildDir = path.join(REPO_ROOT, 'node_modules', '.cache', `ade-infra-test-${process.pid}-${Date.now()}`);

@@ -404,7 +404,15 @@ describe('app settings equal what core/config.ts reads', () => {
     expect(settings.values.get('ADE_SUBSCRIPTIONS')).toBe("[join(variables('targetSubscriptionIds'), ',')]");
   });
 
-  const parameterDriven = appScoped.filter((s) => !['ADE_AUTH_MODE', 'AZURE_CLIENT_ID', 'ADE_SUBSCRIPTIONS'].includes(s.name));
+  it("ADE_FUNCTION_APP_RESOURCE_ID is the Function App's own resource id (Flex Consumption sets no WEBSITE_RESOURCE_GROUP)", () => {
+    expect(settings.values.get('ADE_FUNCTION_APP_RESOURCE_ID')).toMatch(
+      /^resourceId\('Microsoft\.Web\/sites', variables\('functionAppName'\)\)$/i,
+    );
+  });
+
+  const parameterDriven = appScoped.filter(
+    (s) => !['ADE_AUTH_MODE', 'AZURE_CLIENT_ID', 'ADE_SUBSCRIPTIONS', 'ADE_FUNCTION_APP_RESOURCE_ID'].includes(s.name),
+  );
 
   it.each(parameterDriven.map((s) => [s.name, s] as const))(
     '%s comes from one parameter with the same default and the same allowed values',

@@ -387,11 +387,34 @@ describe('secretEvents destination', () => {
       { kind: 'webhook', endpointUrl: 'http://127.0.0.1:7071/runtime/webhooks/eventgrid?functionName=secretEvents&code=k' },
     ],
     [
-      { WEBSITE_SITE_NAME: 'func-ade', WEBSITE_RESOURCE_GROUP: 'rg-ade', WEBSITE_OWNER_NAME: `${SUB}+rg-ade-WestEuropewebspace` },
+      // Elastic Premium: the platform names the resource group too; the explicit setting is what counts.
+      {
+        ADE_FUNCTION_APP_RESOURCE_ID: `/subscriptions/${SUB}/resourceGroups/rg-ade/providers/Microsoft.Web/sites/func-ade`,
+        WEBSITE_SITE_NAME: 'func-ade',
+        WEBSITE_RESOURCE_GROUP: 'rg-ade',
+        WEBSITE_OWNER_NAME: `${SUB}+rg-ade-WestEuropewebspace-Linux`,
+      },
       {
         kind: 'azure-function',
         resourceId: `/subscriptions/${SUB}/resourceGroups/rg-ade/providers/Microsoft.Web/sites/func-ade/functions/secretEvents`,
       },
+    ],
+    [
+      // Flex Consumption: no WEBSITE_RESOURCE_GROUP, a hash in WEBSITE_OWNER_NAME.
+      {
+        ADE_FUNCTION_APP_RESOURCE_ID: `/subscriptions/${SUB}/resourceGroups/rg-ade/providers/Microsoft.Web/sites/func-ade`,
+        WEBSITE_SITE_NAME: 'func-ade',
+        WEBSITE_OWNER_NAME: `${SUB}+flex-99ddf98v18fee2c3d86cb4d0f37573099297d5124520437bfa4ee00d9fc8ff8e-webspace`,
+      },
+      {
+        kind: 'azure-function',
+        resourceId: `/subscriptions/${SUB}/resourceGroups/rg-ade/providers/Microsoft.Web/sites/func-ade/functions/secretEvents`,
+      },
+    ],
+    // The platform variables alone no longer make a destination (they cannot on Flex Consumption).
+    [
+      { WEBSITE_SITE_NAME: 'func-ade', WEBSITE_RESOURCE_GROUP: 'rg-ade', ADE_SECRET_EVENTS_WEBHOOK_URL: 'https://hook.example/x' },
+      { kind: 'webhook' },
     ],
     [{}, undefined],
   ] as Array<[Record<string, string>, unknown]>)('%j', (env, expected) => {
