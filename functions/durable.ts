@@ -44,9 +44,10 @@ for (const name of Object.values(ACTIVITY)) {
 function entityHandler<S>(step: (state: S | undefined, op: { name: string; input: unknown }) => EntityStep<S>) {
   return (context: df.EntityContext<S>): void => {
     const result = step(context.df.getState(), { name: context.df.operationName ?? '', input: context.df.getInput() });
+    // return() marks the entity as existing, so it goes first: destructOnExit() after it really deletes.
+    context.df.return(result.result ?? null);
     if (result.state === undefined) context.df.destructOnExit();
     else context.df.setState(result.state);
-    context.df.return(result.result ?? null);
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * `npm run host -- --app <dir> [--port 7071] [--state <dir>] [--clock-scale N] [--no-keys] [--log-format json|text]`
+ * `npm run host -- --app <dir> [--port 7071] [--state <dir>] [--clock-scale N] [--no-keys] [--platform flex-consumption|elastic-premium [--platform-site <site resource id>]] [--log-format json|text]`
  *
  * Prints exactly one line `Host listening on http://127.0.0.1:<port>` when ready, then the function table and
  * keys. Keys come from FUNCTIONS_HOST_MASTER_KEY / _FUNCTION_KEY / _EVENTGRID_KEY / _DURABLE_KEY (environment or
@@ -9,11 +9,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startHost, type Host } from './index';
 import { readLocalSettings } from './runtime/app-files';
+import { HOSTING_PLANS, isHostingPlan, parseSiteResourceId, type PlatformOptions } from './runtime/platform';
 import { errorMessage } from './runtime/load-app';
 import { createStructuredLogger } from './runtime/logger';
 
 const usage =
-  'Usage: npm run host -- --app <dir> [--port 7071] [--state <dir>] [--clock-scale N] [--no-keys] [--log-format json|text] [--log-level information]';
+  'Usage: npm run host -- --app <dir> [--port 7071] [--state <dir>] [--clock-scale N] [--no-keys] [--platform flex-consumption|elastic-premium [--platform-site <site resource id>]] [--log-format json|text] [--log-level information]';
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
@@ -30,6 +31,8 @@ async function main(): Promise<void> {
         state: { type: 'string' },
         'clock-scale': { type: 'string' },
         'no-keys': { type: 'boolean' },
+        platform: { type: 'string' },
+        'platform-site': { type: 'string' },
         'log-format': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean' },
@@ -48,6 +51,18 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be an integer 0-65535, got '${args.port}'`);
   const clockScale = args['clock-scale'] === undefined ? 1 : Number(args['clock-scale']);
   if (!(clockScale > 0)) fail(`--clock-scale must be a number > 0, got '${args['clock-scale']}'`);
+  const plan = args.platform;
+  if (plan !== undefined && !isHostingPlan(plan)) fail(`--platform must be one of ${HOSTING_PLANS.join(', ')}, got '${plan}'`);
+  if (args['platform-site'] !== undefined && plan === undefined) fail('--platform-site needs --platform');
+  let platform: PlatformOptions | undefined;
+  if (plan !== undefined) {
+    const site = args['platform-site'] === undefined ? {} : parseSiteResourceId(args['platform-site']);
+    if (!site)
+      fail(
+        `--platform-site must be /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Web/sites/<name>, got '${args['platform-site']}'`,
+      );
+    platform = { plan, ...site };
+  }
   const format = args['log-format'] === 'text' ? 'text' : 'json';
   const level = (args['log-level'] ?? 'information') as 'information';
 
@@ -75,6 +90,7 @@ async function main(): Promise<void> {
       port,
       clockScale,
       keys,
+      ...(platform ? { platform } : {}),
       stateDir: path.resolve(args.state ?? path.join(appDir, '.state', 'host')),
       logger: createStructuredLogger({ write: (line) => process.stderr.write(line), format, minLevel: level }),
     });

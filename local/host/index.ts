@@ -18,11 +18,13 @@ import { createDispatcher } from './runtime/dispatch';
 import { resolveKeys, type HostKeys } from './runtime/keys';
 import { errorMessage, loadFunctionApp, type LoadedApp } from './runtime/load-app';
 import { createStructuredLogger, type LogRecord } from './runtime/logger';
+import { platformEnvironment, type PlatformOptions } from './runtime/platform';
 import { startServer } from './runtime/server';
 import { createTimerScheduler, timerPayload } from './runtime/timers';
 
 export type { HostKeys } from './runtime/keys';
 export type { LoadedApp } from './runtime/load-app';
+export type { HostingPlan, PlatformOptions } from './runtime/platform';
 export type { LogRecord } from './runtime/logger';
 
 export interface StartHostOptions {
@@ -37,6 +39,8 @@ export interface StartHostOptions {
   keys?: { master?: string; function?: string; eventGrid?: string; durable?: string } | false;
   /** Extra environment for the app (applied over local.settings.json Values). */
   env?: Record<string, string>;
+  /** Present the platform variables Azure sets on this hosting plan (over `env` and local.settings.json). */
+  platform?: PlatformOptions;
   /** Log sink; default: JSON lines to stderr at 'information' and above when not under test, else nothing. */
   logger?: HostLogger;
   /** Largest accepted request body (default 100 MB, as the real host). */
@@ -202,6 +206,16 @@ export async function startHost(options: StartHostOptions): Promise<Host> {
     // getClient() rewrites management URLs to localhost:7071 unless WEBSITE_HOSTNAME names the host.
     const settings = readLocalSettings(appDir);
     const env: Record<string, string> = { ...(options.env ?? {}) };
+    if (options.platform) {
+      const platform = platformEnvironment(options.platform);
+      Object.assign(env, platform.set);
+      for (const name of platform.unset) {
+        delete env[name];
+        delete process.env[name];
+        if (name in settings)
+          throw new Error(`local.settings.json sets ${name}, which the ${options.platform.plan} platform does not provide`);
+      }
+    }
     if (!process.env.WEBSITE_HOSTNAME && !env.WEBSITE_HOSTNAME && !settings.WEBSITE_HOSTNAME)
       env.WEBSITE_HOSTNAME = `127.0.0.1:${server.port}`;
     // DurableClient uses axios, which honours HTTP(S)_PROXY: keep loopback calls direct.

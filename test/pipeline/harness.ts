@@ -21,6 +21,7 @@ import { EventGridManagementClient } from '@azure/arm-eventgrid';
 import { createArmService } from '../../local/azure-sim/arm/index';
 import { createEventGrid } from '../../local/azure-sim/eventgrid/index';
 import { startSimulator, type Simulator } from '../../local/azure-sim/index';
+import { platformSiteResourceId, type PlatformOptions } from '../../local/host/runtime/platform';
 import { startHost, type Host } from '../../local/host/index';
 import { resetProxyDispatcher } from '../../azure/proxy-fetch';
 
@@ -120,6 +121,12 @@ export interface PipelineOptions {
   durations?: Record<string, number>;
   /** Create the Resource Manager → vmWritten subscription (default true). */
   armEvents?: boolean;
+  /**
+   * Run the host as this Azure hosting plan's Function App (its platform variables). The app then gets
+   * ADE_FUNCTION_APP_RESOURCE_ID instead of the local-only webhook, and the simulator's Event Grid
+   * delivers AzureFunction destinations of that site to this host.
+   */
+  platform?: PlatformOptions;
 }
 
 export interface UserPrincipal {
@@ -255,12 +262,28 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     ADE_FALLBACK_POLL_SECONDS: '120',
     ADE_DRY_RUN: 'false',
     ADE_TAG_OUTCOME: 'false',
-    ADE_SECRET_EVENTS_WEBHOOK_URL: `${baseUrl}/runtime/webhooks/eventgrid?functionName=secretEvents&code=${HUB_KEYS.eventGrid}`,
+    ...(options.platform
+      ? { ADE_FUNCTION_APP_RESOURCE_ID: platformSiteResourceId(options.platform) }
+      : { ADE_SECRET_EVENTS_WEBHOOK_URL: `${baseUrl}/runtime/webhooks/eventgrid?functionName=secretEvents&code=${HUB_KEYS.eventGrid}` }),
     ...sim.env,
     ...(options.settings ?? {}),
   };
   for (const [k, v] of Object.entries(settings)) setEnv(k, v);
-  const host = await startHost({ appDir: REPO_ROOT, port, clockScale: scale, keys: HUB_KEYS, env: settings });
+  if (options.platform) {
+    await control('PUT', '/_sim/arm/eventgrid/functionApps', {
+      name: platformSiteResourceId(options.platform),
+      url: baseUrl,
+      code: HUB_KEYS.eventGrid,
+    });
+  }
+  const host = await startHost({
+    appDir: REPO_ROOT,
+    port,
+    clockScale: scale,
+    keys: HUB_KEYS,
+    env: settings,
+    ...(options.platform ? { platform: options.platform } : {}),
+  });
 
   if (options.armEvents !== false) {
     await eventGrid.systemTopics.beginCreateOrUpdateAndWait(EVENTS_RG, 'subscription-events', {

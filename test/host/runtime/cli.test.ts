@@ -103,6 +103,12 @@ describe('CLI', () => {
     [['--port', 'abc', '--app', '.'], /--port must be an integer/],
     [['--clock-scale', '0', '--app', '.'], /--clock-scale must be a number > 0/],
     [[], /--app is required/],
+    [['--platform', 'consumption', '--app', '.'], /--platform must be one of flex-consumption, elastic-premium, got 'consumption'/],
+    [
+      ['--platform-site', '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/a', '--app', '.'],
+      /--platform-site needs --platform/,
+    ],
+    [['--platform', 'flex-consumption', '--platform-site', 'func-ade', '--app', '.'], /--platform-site must be \/subscriptions/],
     [['--bogus'], /Unknown option '--bogus'/],
   ])('rejects bad arguments %j', async (args, message) => {
     const run = runCli(args);
