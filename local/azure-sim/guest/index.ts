@@ -55,6 +55,8 @@ interface AdeSettings {
   kekUrl?: string;
   kekVaultResourceId?: string;
   algorithm: string;
+  /** Whether KeyEncryptionAlgorithm was in the settings (Linux dual-pass tags the secret with it only then). */
+  algorithmGiven: boolean;
   volumeType: 'OS' | 'Data' | 'All';
   sequence?: string;
   aadClientId?: string;
@@ -238,6 +240,7 @@ function parseSettings(ext: ExtensionRecord, mode: 'single' | 'dual'): AdeSettin
     kekUrl,
     kekVaultResourceId,
     algorithm,
+    algorithmGiven: str(s.KeyEncryptionAlgorithm) !== undefined,
     volumeType,
     sequence: str(s.SequenceVersion),
     aadClientId: str(s.AADClientID),
@@ -334,6 +337,17 @@ function tagsFor(
   return tags;
 }
 
+/**
+ * Linux dual-pass (ade.md §8.2): the guest itself PUTs the secret with `DiskEncryptionKeyFileName` and, when an
+ * algorithm was given, `DiskEncryptionKeyEncryptionAlgorithm` — no `MachineName`, no KEK URL (the tag set of
+ * https://learn.microsoft.com/azure/virtual-machines/linux/disk-encryption-sample-scripts).
+ */
+function linuxDualPassTags(settings: AdeSettings): Record<string, string> {
+  const tags: Record<string, string> = { DiskEncryptionKeyFileName: 'LinuxPassPhraseFileName' };
+  if (settings.algorithmGiven) tags.DiskEncryptionKeyEncryptionAlgorithm = settings.algorithm;
+  return tags;
+}
+
 function base64url(buffer: Buffer): string {
   return buffer.toString('base64url');
 }
@@ -408,7 +422,7 @@ async function writeDualPass(
   const secretName = randomUUID();
   const osVolume = volumes.find((v) => v.isOs) ?? volumes[0];
   if (!osVolume) throw new AdeFailure('No volumes to encrypt were found on the VM.');
-  const tags = tagsFor(vm, kind, osVolume, secretName, settings, 0);
+  const tags = kind === 'linux' ? linuxDualPassTags(settings) : tagsFor(vm, kind, osVolume, secretName, settings, 0);
   const base = settings.keyVaultUrl.replace(/\/$/, '');
   const result = await keyVaultCall(
     host,
