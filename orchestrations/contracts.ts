@@ -149,6 +149,8 @@ export interface Waiter {
    * cut). Absent (waiters registered before this field existed) = `vm-name`.
    */
   hostnameSource?: 'os-profile' | 'vm-name';
+  /** The VM's OS: only Linux guests write ADE secrets without a `MachineName` tag. Absent = unknown. */
+  osType?: 'Windows' | 'Linux';
 }
 
 export interface WaitersState {

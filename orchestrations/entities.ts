@@ -155,6 +155,7 @@ export function waitersEntityStep(state: WaitersState | undefined, op: EntityOpe
       const rest = waiters.filter((w) => w.instanceId !== waiter.instanceId);
       const entry: Waiter = { instanceId: waiter.instanceId, vmId: waiter.vmId, computerName: waiter.computerName ?? '' };
       if (waiter.hostnameSource) entry.hostnameSource = waiter.hostnameSource;
+      if (waiter.osType === 'Windows' || waiter.osType === 'Linux') entry.osType = waiter.osType;
       return { state: { waiters: [...rest, entry] }, result: null };
     }
     case 'unregister': {
@@ -172,8 +173,14 @@ export function waitersEntityStep(state: WaitersState | undefined, op: EntityOpe
  * VM name (Azure's default computer name; Windows cuts it to 15 characters).
  */
 export function waiterFor(instanceId: string, vm: Pick<VmFacts, 'id' | 'name' | 'osType' | 'computerName'>): Waiter {
-  if (vm.computerName) return { instanceId, vmId: vm.id, computerName: vm.computerName, hostnameSource: 'os-profile' };
-  return { instanceId, vmId: vm.id, computerName: vm.osType === 'Windows' ? vm.name.slice(0, 15) : vm.name, hostnameSource: 'vm-name' };
+  if (vm.computerName) return { instanceId, vmId: vm.id, computerName: vm.computerName, hostnameSource: 'os-profile', osType: vm.osType };
+  return {
+    instanceId,
+    vmId: vm.id,
+    computerName: vm.osType === 'Windows' ? vm.name.slice(0, 15) : vm.name,
+    hostnameSource: 'vm-name',
+    osType: vm.osType,
+  };
 }
 
 /** Whether a waiter's hostname is the one in a secret's `MachineName` tag (both lower-cased, trimmed). */
@@ -189,15 +196,17 @@ function hostnameMatches(waiter: Waiter, machineName: string): boolean {
 /**
  * The waiter a secret belongs to, by ADE's `MachineName` tag (the guest hostname; case-insensitive).
  * Exactly one match → that waiter; none or several → undefined (the waiters' fallback polling covers it).
- * An empty tag (Linux may leave it empty) matches only when a single orchestration waits on the vault.
+ * A missing or empty tag comes only from Linux guests (dual-pass never writes it; single-pass empties a
+ * hostname outside `[\w-]`): it matches when a single waiter on the vault is not a Windows VM.
  */
 export function matchWaiter(waiters: readonly Waiter[], machineName: string | undefined): { waiter?: Waiter; why: string } {
   const name = (machineName ?? '').trim().toLowerCase();
   if (waiters.length === 0) return { why: 'no orchestration is waiting on this vault' };
   if (name === '') {
-    return waiters.length === 1
-      ? { waiter: waiters[0], why: 'MachineName tag empty; the only waiter on the vault' }
-      : { why: `MachineName tag empty and ${waiters.length} orchestrations wait on the vault` };
+    const candidates = waiters.filter((w) => w.osType !== 'Windows');
+    return candidates.length === 1
+      ? { waiter: candidates[0], why: 'MachineName tag missing or empty; the only non-Windows waiter on the vault' }
+      : { why: `MachineName tag missing or empty and ${candidates.length} non-Windows orchestrations wait on the vault` };
   }
   const matches = waiters.filter((w) => hostnameMatches(w, name));
   if (matches.length === 1) return { waiter: matches[0], why: 'MachineName matches' };

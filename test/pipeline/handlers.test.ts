@@ -192,7 +192,7 @@ describe('secretEvents core', () => {
       name: 'empty MachineName with several waiters',
       tags: adeTags(''),
       waiters: [waiter('vm-a'), waiter('vm-b')],
-      reason: /MachineName tag empty/,
+      reason: /MachineName tag missing or empty/,
     },
     { name: 'nobody waiting', tags: adeTags('vm-a'), waiters: [], reason: /no orchestration is waiting/ },
   ];
@@ -285,22 +285,22 @@ describe('secret correlation by computerName', () => {
     {
       name: 'Windows, computerName known',
       vm: facts('web-frontend-prod-01', 'Windows', 'WEBFE01'),
-      expected: { computerName: 'WEBFE01', hostnameSource: 'os-profile' },
+      expected: { computerName: 'WEBFE01', hostnameSource: 'os-profile', osType: 'Windows' as const },
     },
     {
       name: 'Linux, computerName known',
       vm: facts('api-01', 'Linux', 'api-host-westeurope-01'),
-      expected: { computerName: 'api-host-westeurope-01', hostnameSource: 'os-profile' },
+      expected: { computerName: 'api-host-westeurope-01', hostnameSource: 'os-profile', osType: 'Linux' as const },
     },
     {
       name: 'Windows, no OS profile: VM name cut to 15',
       vm: facts('web-frontend-prod-01', 'Windows'),
-      expected: { computerName: 'web-frontend-pr', hostnameSource: 'vm-name' },
+      expected: { computerName: 'web-frontend-pr', hostnameSource: 'vm-name', osType: 'Windows' as const },
     },
     {
       name: 'Linux, no OS profile: VM name',
       vm: facts('api-frontend-prod-01', 'Linux'),
-      expected: { computerName: 'api-frontend-prod-01', hostnameSource: 'vm-name' },
+      expected: { computerName: 'api-frontend-prod-01', hostnameSource: 'vm-name', osType: 'Linux' as const },
     },
   ])('waiterFor: $name', ({ vm, expected }) => {
     expect(waiterFor('encrypt-x', vm)).toEqual({ instanceId: 'encrypt-x', vmId: vm.id, ...expected });
@@ -362,6 +362,36 @@ describe('secret correlation by computerName', () => {
       waiters: [legacy('a', 'averylongvmname-01')],
       machine: 'averylongvmname',
       expected: 'a',
+    },
+    {
+      name: 'no MachineName tag (Linux dual-pass): the one Linux waiter among Windows waiters',
+      waiters: [
+        { ...known('win', 'WIN01'), osType: 'Windows' as const },
+        { ...known('lnx', 'lnx01'), osType: 'Linux' as const },
+      ],
+      machine: undefined,
+      expected: 'lnx',
+    },
+    {
+      name: 'empty MachineName tag (Linux single-pass, odd hostname): two Linux waiters are ambiguous',
+      waiters: [
+        { ...known('l1', 'a.b'), osType: 'Linux' as const },
+        { ...known('l2', 'c.d'), osType: 'Linux' as const },
+      ],
+      machine: '',
+      expected: undefined,
+    },
+    {
+      name: 'no MachineName tag and only Windows waiters: none (Windows always writes it)',
+      waiters: [{ ...known('win', 'WIN01'), osType: 'Windows' as const }],
+      machine: undefined,
+      expected: undefined,
+    },
+    {
+      name: 'no MachineName tag, a waiter of unknown OS (registered before osType existed): it is a candidate',
+      waiters: [{ ...known('win', 'WIN01'), osType: 'Windows' as const }, legacy('old', 'old01')],
+      machine: undefined,
+      expected: 'old',
     },
     {
       name: 'empty waiter hostname never matches a named secret',
