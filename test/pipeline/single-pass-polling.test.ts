@@ -1,23 +1,43 @@
 /**
- * single-pass without a KEK and without any secretEvents endpoint (ADE_SECRET_EVENTS_WEBHOOK_URL
- * empty, not in Azure): runs complete by fallback polling alone; and a `SecretStored` raised before
- * the orchestration waits (while it is still inspecting / preparing the vault) is buffered, not
- * lost, and wakes it up long before the next poll.
+ * single-pass without a KEK, with Key Vault events that never reach the app (the vault's event
+ * subscription delivers to a sink that answers Event Grid's validation handshake and drops every
+ * event): runs complete by fallback polling alone; and a `SecretStored` raised before the
+ * orchestration waits (while it is still inspecting / preparing the vault) is buffered, not lost,
+ * and wakes it up long before the next poll. (Without any destination at all a run fails instead:
+ * no-event-destination.test.ts.)
  */
+import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orchestrationInstanceId } from '../../core/names';
 import { EVENTS_RG, startPipeline, type Pipeline } from './harness';
 import { appRequests, armWrites, expectEncrypted } from './checks';
 
 let p: Pipeline;
+let sink: Server;
+let dropped = 0;
 const POLL_SECONDS = 900; // 15 simulated minutes = 15 s of real time at the host's 60× clock
 
 beforeAll(async () => {
+  sink = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      if (String(req.headers['aeg-event-type']).toLowerCase() === 'subscriptionvalidation') {
+        const code = (JSON.parse(body) as Array<{ data: { validationCode: string } }>)[0]!.data.validationCode;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ validationResponse: code }));
+        return;
+      }
+      dropped += 1;
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const port = (sink.address() as { port: number }).port;
   p = await startPipeline({
     mode: 'single-pass',
     kek: false,
     settings: {
-      ADE_SECRET_EVENTS_WEBHOOK_URL: '',
+      ADE_SECRET_EVENTS_WEBHOOK_URL: `http://127.0.0.1:${port}/drop`,
       ADE_FALLBACK_POLL_SECONDS: String(POLL_SECONDS),
       ADE_SECRET_EVENT_TIMEOUT_MINUTES: '60',
     },
@@ -25,9 +45,10 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => {
   await p?.stop();
+  await new Promise((resolve) => sink?.close(resolve));
 });
 
-describe('single-pass without KEK, no event subscription', () => {
+describe('single-pass without KEK, Key Vault events lost', () => {
   it('encrypts new Windows and Linux VMs by polling alone', async () => {
     const runs = await Promise.all(
       (['Windows', 'Linux'] as const).map(async (os) => ({ os, vmId: await p.createVm(`sppoll-${os.toLowerCase()}`, { os }) })),
@@ -36,14 +57,16 @@ describe('single-pass without KEK, no event subscription', () => {
     expect(statuses.map((s) => s.output.completedBy)).toEqual(['polling', 'polling']);
   }, 120_000);
 
-  it('created no event subscription and no KEK, and wrote ARM about once per VM', async () => {
+  it('wired the vault once (events went to the sink), created no KEK, and wrote ARM about once per VM', async () => {
+    expect(dropped).toBeGreaterThanOrEqual(2);
     const requests = await appRequests(p);
     const writes = armWrites(requests);
-    expect(writes.filter((w) => /eventSubscriptions|systemTopics/i.test(w.path))).toEqual([]);
+    expect(writes.filter((w) => /eventSubscriptions\/[^/]+$/i.test(w.path))).toHaveLength(1);
+    expect(writes.filter((w) => /systemTopics\/[^/]+$/i.test(w.path))).toHaveLength(1);
     expect(requests.filter((r) => r.service === 'keyvault' && /\/keys\//i.test(r.path))).toEqual([]);
     const extensionWrites = writes.filter((w) => /\/extensions\//i.test(w.path));
     expect(extensionWrites).toHaveLength(2);
-    expect(writes.length).toBe(3); // one vault + one extension PUT per VM
+    expect(writes.length).toBe(5); // one vault, its system topic and event subscription, one extension PUT per VM
   });
 
   it('a SecretStored event raised before the orchestration waits is buffered and wakes it', async () => {
