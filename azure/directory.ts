@@ -18,6 +18,7 @@ import {
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials';
 import type { TokenCredential } from '@azure/core-auth';
 import { AdeError, TransientError, ValidationError } from '../core/errors';
+import { isGuid } from '../core/resource-ids';
 import { callAzure, callAzureOrUndefined, GRAPH_RETRY_OPTIONS } from './errors';
 import type { ApplicationInfo, DirectoryPort, EnsureApplicationResult, PasswordCredential, ServicePrincipalInfo } from './ports';
 import { ProxyAwareFetchHandler } from './proxy-fetch';
@@ -54,8 +55,6 @@ interface GraphPasswordCredential {
   endDateTime: string;
   secretText?: string;
 }
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class DirectoryAdapter implements DirectoryPort {
   private readonly client: Client;
@@ -119,7 +118,7 @@ export class DirectoryAdapter implements DirectoryPort {
   }
 
   async ensureServicePrincipal(appId: string): Promise<ServicePrincipalInfo> {
-    if (!GUID.test(appId)) throw new ValidationError(`appId must be a GUID: got ${JSON.stringify(appId)}`, { field: 'appId' });
+    if (!isGuid(appId)) throw new ValidationError(`appId must be a GUID: got ${JSON.stringify(appId)}`, { field: 'appId' });
     const found = await this.findServicePrincipal(appId);
     if (found) return found;
     try {
@@ -223,5 +222,5 @@ function toServicePrincipalInfo(sp: GraphServicePrincipal): ServicePrincipalInfo
 }
 
 function checkObjectId(value: string, field: string): void {
-  if (!GUID.test(value)) throw new ValidationError(`${field} must be a GUID: got ${JSON.stringify(value)}`, { field });
+  if (!isGuid(value)) throw new ValidationError(`${field} must be a GUID: got ${JSON.stringify(value)}`, { field });
 }

@@ -12,17 +12,23 @@ import { isValidGlob } from './glob';
 import { parseMaintenanceWindow } from './remediation/maintenance-window';
 import { DEFAULT_POLICY_DEFINITION_IDS, HEAL_ACTIONS, isNcrontab, type HealAction, type RemediationSettings } from './remediation/settings';
 import {
+  isValidTagName,
+  POLICY_LIMITS,
   POLICY_VERSION,
+  policyConflicts,
+  TAG_VALUE_MAX,
+  VAULT_NAME_PREFIX,
   type EncryptionMode,
   type EncryptionPolicy,
   type ExclusionTag,
   type KekAlgorithm,
   type KekSize,
   type OsFilter,
+  type PolicyRuleField,
   type VaultStrategy,
   type VolumeType,
 } from './policy';
-import { isResourceGroupName, isSubscriptionId } from './resource-ids';
+import { GUID_PATTERN, isGuid, isResourceGroupName } from './resource-ids';
 
 export type AuthMode = 'managed-identity' | 'environment';
 export type { HealAction, RemediationSettings } from './remediation/settings';
@@ -447,7 +453,7 @@ function bool(name: string) {
   });
 }
 
-function integer(name: string, min: number, max: number) {
+function integer(name: string, { min, max }: { min: number; max: number }) {
   return setting(name, (raw, fail) => {
     if (!/^\d+$/.test(raw)) fail(`expected an integer ${min}–${max}; got ${shown(raw)}`);
     const value = Number(raw);
@@ -475,9 +481,6 @@ function globs(name: string) {
   });
 }
 
-// Tag names may not contain these characters (ARM tag rules).
-const TAG_NAME_FORBIDDEN = /[<>%&\\?/]/;
-
 const schema = z.object({
   ADE_ENCRYPTION_MODE: oneOf<EncryptionMode>('ADE_ENCRYPTION_MODE', ['aad', 'single-pass']),
   ADE_VAULT_STRATEGY: oneOf<VaultStrategy>('ADE_VAULT_STRATEGY', ['per-region', 'per-vm']),
@@ -487,11 +490,11 @@ const schema = z.object({
     return raw;
   }),
   ADE_VAULT_NAME_PREFIX: setting('ADE_VAULT_NAME_PREFIX', (raw, fail) => {
-    if (!/^[a-z][a-z0-9]{1,7}$/.test(raw))
+    if (!VAULT_NAME_PREFIX.test(raw))
       fail(`expected 2–8 chars, a lower-case letter first, then lower-case letters or digits (no hyphens); got ${shown(raw)}`);
     return raw;
   }),
-  ADE_SOFT_DELETE_RETENTION_DAYS: integer('ADE_SOFT_DELETE_RETENTION_DAYS', 7, 90),
+  ADE_SOFT_DELETE_RETENTION_DAYS: integer('ADE_SOFT_DELETE_RETENTION_DAYS', POLICY_LIMITS.softDeleteRetentionDays),
   ADE_PURGE_PROTECTION: setting('ADE_PURGE_PROTECTION', (raw, fail): true => {
     if (raw.toLowerCase() === 'true') return true;
     if (raw.toLowerCase() === 'false') {
@@ -511,7 +514,7 @@ const schema = z.object({
   ADE_SUBSCRIPTIONS: setting('ADE_SUBSCRIPTIONS', (raw, fail) => {
     const ids = list(raw);
     if (ids.length === 0) fail('expected at least one subscription GUID');
-    const bad = ids.filter((id) => !isSubscriptionId(id));
+    const bad = ids.filter((id) => !isGuid(id));
     if (bad.length > 0) fail(`expected comma-separated subscription GUIDs; not a GUID: ${bad.map(shown).join(', ')}`);
     return [...new Set(ids.map((id) => id.toLowerCase()))];
   }),
@@ -521,23 +524,23 @@ const schema = z.object({
     const at = raw.indexOf('=');
     const name = (at < 0 ? raw : raw.slice(0, at)).trim();
     const value = at < 0 ? undefined : raw.slice(at + 1).trim();
-    if (name === '' || name.length > 512 || TAG_NAME_FORBIDDEN.test(name)) {
+    if (!isValidTagName(name)) {
       fail(`expected "name=value" or "name" with a tag name of 1–512 chars without < > % & \\ ? /; got ${shown(raw)}`);
     }
     if (value === '') fail(`has "=" but no value; write "${name}" alone to match any value, or "${name}=<value>"`);
-    if (value !== undefined && value.length > 256) fail('tag value is longer than 256 characters');
+    if (value !== undefined && value.length > TAG_VALUE_MAX) fail(`tag value is longer than ${TAG_VALUE_MAX} characters`);
     return value === undefined ? { name } : { name, value };
   }),
   ADE_OS_FILTER: oneOf<OsFilter>('ADE_OS_FILTER', ['all', 'windows', 'linux']),
   ADE_DRY_RUN: bool('ADE_DRY_RUN'),
-  ADE_SECRET_EVENT_TIMEOUT_MINUTES: integer('ADE_SECRET_EVENT_TIMEOUT_MINUTES', 5, 1440),
-  ADE_ORCHESTRATION_TIMEOUT_MINUTES: integer('ADE_ORCHESTRATION_TIMEOUT_MINUTES', 15, 10080),
-  ADE_FALLBACK_POLL_SECONDS: integer('ADE_FALLBACK_POLL_SECONDS', 30, 3600),
+  ADE_SECRET_EVENT_TIMEOUT_MINUTES: integer('ADE_SECRET_EVENT_TIMEOUT_MINUTES', POLICY_LIMITS.secretEventTimeoutMinutes),
+  ADE_ORCHESTRATION_TIMEOUT_MINUTES: integer('ADE_ORCHESTRATION_TIMEOUT_MINUTES', POLICY_LIMITS.orchestrationTimeoutMinutes),
+  ADE_FALLBACK_POLL_SECONDS: integer('ADE_FALLBACK_POLL_SECONDS', POLICY_LIMITS.fallbackPollSeconds),
   ADE_TAG_OUTCOME: bool('ADE_TAG_OUTCOME'),
   ADE_AUTH_MODE: oneOf<AuthMode>('ADE_AUTH_MODE', ['managed-identity', 'environment']),
   AZURE_CLIENT_ID: setting('AZURE_CLIENT_ID', (raw, fail) => {
     if (raw === '') return undefined;
-    if (!isSubscriptionId(raw)) fail(`expected a client id GUID or empty (system-assigned identity); got ${shown(raw)}`);
+    if (!isGuid(raw)) fail(`expected a client id GUID or empty (system-assigned identity); got ${shown(raw)}`);
     return raw.toLowerCase();
   }),
   ADE_HEAL_ACTION: oneOf<HealAction>('ADE_HEAL_ACTION', HEAL_ACTIONS),
@@ -558,8 +561,8 @@ const schema = z.object({
       );
     return [...new Set(ids)];
   }),
-  ADE_SWEEP_CONCURRENCY: integer('ADE_SWEEP_CONCURRENCY', 1, 500),
-  ADE_SWEEP_READS_PER_SECOND: integer('ADE_SWEEP_READS_PER_SECOND', 1, 25),
+  ADE_SWEEP_CONCURRENCY: integer('ADE_SWEEP_CONCURRENCY', { min: 1, max: 500 }),
+  ADE_SWEEP_READS_PER_SECOND: integer('ADE_SWEEP_READS_PER_SECOND', { min: 1, max: 25 }),
   ADE_SWEEP_SCHEDULE: ncrontab('ADE_SWEEP_SCHEDULE', 'allowed'),
   ADE_BEK_HEALTH_SCHEDULE: ncrontab('ADE_BEK_HEALTH_SCHEDULE', 'not allowed'),
   ADE_OUTCOME_TOPIC_ENDPOINT: optional('ADE_OUTCOME_TOPIC_ENDPOINT', (raw, fail) => {
@@ -575,7 +578,7 @@ const schema = z.object({
   }),
   ADE_FUNCTION_APP_RESOURCE_ID: optional('ADE_FUNCTION_APP_RESOURCE_ID', (raw, fail): FunctionAppSite => {
     const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Web\/sites\/([^/]+)\/?$/i.exec(raw);
-    if (!m || !isSubscriptionId(m[1]!) || !isResourceGroupName(m[2]!) || !/^[a-z0-9][a-z0-9-]{0,58}$/i.test(m[3]!))
+    if (!m || !isGuid(m[1]!) || !isResourceGroupName(m[2]!) || !/^[a-z0-9][a-z0-9-]{0,58}$/i.test(m[3]!))
       return fail(
         `expected a Function App resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Web/sites/<name>); got ${shown(raw)}`,
       );
@@ -592,39 +595,32 @@ const schema = z.object({
 
 type Parsed = z.output<typeof schema>;
 
+/** The setting behind each policy field a cross-field rule reads. */
+const POLICY_SETTING: Record<PolicyRuleField, string> = {
+  kekSize: 'ADE_KEK_SIZE',
+  osFilter: 'ADE_OS_FILTER',
+  volumeType: 'ADE_VOLUME_TYPE',
+  secretEventTimeoutMinutes: 'ADE_SECRET_EVENT_TIMEOUT_MINUTES',
+  orchestrationTimeoutMinutes: 'ADE_ORCHESTRATION_TIMEOUT_MINUTES',
+  fallbackPollSeconds: 'ADE_FALLBACK_POLL_SECONDS',
+};
+
 /**
- * Rules that involve more than one setting. Each rule runs when the settings it reads are valid on
+ * Rules that involve more than one setting (the policy's own in core/policy `policyConflicts`). Each rule runs when the settings it reads are valid on
  * their own, so one start-up reports per-setting and cross-setting problems together.
  */
 function crossFieldIssues(s: Partial<Parsed>, env: Record<string, string | undefined>): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  if (s.ADE_KEK_SIZE === 2048 && s.ADE_OS_FILTER !== undefined && s.ADE_OS_FILTER !== 'linux') {
-    issues.push({
-      setting: 'ADE_KEK_SIZE',
-      message: `2048 is only allowed with ADE_OS_FILTER=linux (ADE_OS_FILTER is "${s.ADE_OS_FILTER}"): Windows Server 2022 and Windows 11 do not work with RSA-2048 KEKs; use 3072 or 4096`,
-    });
-  }
-  if (s.ADE_VOLUME_TYPE === 'Data' && s.ADE_OS_FILTER !== undefined && s.ADE_OS_FILTER !== 'linux') {
-    issues.push({
-      setting: 'ADE_VOLUME_TYPE',
-      message: `"Data" requires ADE_OS_FILTER=linux (ADE_OS_FILTER is "${s.ADE_OS_FILTER}"): Windows can encrypt the OS volume alone or all volumes, never data volumes alone`,
-    });
-  }
-  const secretMinutes = s.ADE_SECRET_EVENT_TIMEOUT_MINUTES;
-  const orchestrationMinutes = s.ADE_ORCHESTRATION_TIMEOUT_MINUTES;
-  if (secretMinutes !== undefined && orchestrationMinutes !== undefined && orchestrationMinutes <= secretMinutes) {
-    issues.push({
-      setting: 'ADE_ORCHESTRATION_TIMEOUT_MINUTES',
-      message: `must be greater than ADE_SECRET_EVENT_TIMEOUT_MINUTES (${orchestrationMinutes} ≤ ${secretMinutes}); the whole run must outlast its wait for the secret event`,
-    });
-  }
-  const pollSeconds = s.ADE_FALLBACK_POLL_SECONDS;
-  if (pollSeconds !== undefined && secretMinutes !== undefined && pollSeconds >= secretMinutes * 60) {
-    issues.push({
-      setting: 'ADE_FALLBACK_POLL_SECONDS',
-      message: `must be shorter than ADE_SECRET_EVENT_TIMEOUT_MINUTES (${pollSeconds} s ≥ ${secretMinutes} min), otherwise the fallback never polls before the wait ends`,
-    });
-  }
+  const fields = {
+    kekSize: s.ADE_KEK_SIZE,
+    osFilter: s.ADE_OS_FILTER,
+    volumeType: s.ADE_VOLUME_TYPE,
+    secretEventTimeoutMinutes: s.ADE_SECRET_EVENT_TIMEOUT_MINUTES,
+    orchestrationTimeoutMinutes: s.ADE_ORCHESTRATION_TIMEOUT_MINUTES,
+    fallbackPollSeconds: s.ADE_FALLBACK_POLL_SECONDS,
+  };
+  for (const c of policyConflicts(fields, (field) => POLICY_SETTING[field]))
+    issues.push({ setting: POLICY_SETTING[c.field], message: c.message });
   if (s.ADE_INCLUDE_RESOURCE_GROUPS !== undefined && s.ADE_INCLUDE_RESOURCE_GROUPS.length === 0) {
     issues.push({ setting: 'ADE_INCLUDE_RESOURCE_GROUPS', message: 'expected at least one pattern (use "*" for all resource groups)' });
   }
@@ -644,7 +640,7 @@ function crossFieldIssues(s: Partial<Parsed>, env: Record<string, string | undef
         message: `"environment" needs ${missing.join(', ')} to be set (service principal credentials)`,
       });
     const tenant = env.AZURE_TENANT_ID?.trim();
-    if (tenant && !isSubscriptionId(tenant)) issues.push({ setting: 'AZURE_TENANT_ID', message: 'expected a tenant id GUID' });
+    if (tenant && !isGuid(tenant)) issues.push({ setting: 'AZURE_TENANT_ID', message: 'expected a tenant id GUID' });
   }
   return issues;
 }
@@ -732,7 +728,7 @@ function functionAppIssues(s: Partial<Parsed>, env: Record<string, string | unde
   const issues: ConfigIssue[] = [];
   if (siteName && siteName.toLowerCase() !== site.siteName.toLowerCase())
     issues.push({ setting, message: `names Function App "${site.siteName}", but this app is "${siteName}" (WEBSITE_SITE_NAME)` });
-  const ownerSubscription = /^([0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})\+/i.exec(env.WEBSITE_OWNER_NAME?.trim() ?? '')?.[1];
+  const ownerSubscription = new RegExp(`^(${GUID_PATTERN})\\+`, 'i').exec(env.WEBSITE_OWNER_NAME?.trim() ?? '')?.[1];
   if (ownerSubscription && ownerSubscription.toLowerCase() !== site.subscriptionId)
     issues.push({
       setting,

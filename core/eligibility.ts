@@ -7,7 +7,7 @@
  * which a later event may change. Support rules follow ade.md §16 and pitfalls in §19.
  */
 import { matchesAnyGlob } from './glob';
-import type { EncryptionMode, EncryptionPolicy } from './policy';
+import { coversSubscription, type EncryptionMode, type EncryptionPolicy } from './policy';
 import { adeModeOfVersion, findAdeExtension, tagValue, type VmSnapshot } from './vm';
 
 export type SkipReason =
@@ -262,8 +262,7 @@ export function assessVm(vm: VmSnapshot, policy: EncryptionPolicy): Assessment {
   const { scope } = policy;
 
   // 1. Scope
-  if (!scope.subscriptions.some((s) => s.toLowerCase() === vm.subscriptionId.toLowerCase()))
-    return skip('subscription-out-of-scope', `Subscription ${vm.subscriptionId}.`);
+  if (!coversSubscription(policy, vm.subscriptionId)) return skip('subscription-out-of-scope', `Subscription ${vm.subscriptionId}.`);
   if (!matchesAnyGlob(vm.resourceGroup, scope.includeResourceGroups))
     return skip(
       'resource-group-not-included',

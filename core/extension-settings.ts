@@ -7,6 +7,7 @@
  * from its own argument, returning an object that prints `[redacted]` however it is logged.
  */
 import { UnsupportedError, ValidationError } from './errors';
+import { isGuid } from './resource-ids';
 
 export type AdeOs = 'Windows' | 'Linux';
 /** `aad` = legacy dual-pass with an Entra app; `single-pass` = current, no app. */
@@ -340,10 +341,6 @@ function vaultNameFromId(id: string): string {
 function normaliseVolumeType(value: unknown): AdeVolumeType | undefined {
   if (typeof value !== 'string') return undefined;
   return ({ all: 'All', os: 'OS', data: 'Data' } as const)[value.trim().toLowerCase() as 'all'];
-}
-
-function isGuid(value: unknown): value is string {
-  return typeof value === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }
 
 function throwIfProblems(problems: Array<[string, string]>): void {

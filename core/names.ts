@@ -1,12 +1,14 @@
 /**
- * Deterministic names: orchestration instance ids, Key Vault names, Entra app display names.
+ * Deterministic names: orchestration instance ids, Key Vault names, Entra app display names, and
+ * what the app creates in each vault (KEK, event subscription).
  *
  * All are pure functions of their inputs (plus a hash), so a redelivered event maps to the same
  * orchestration and vault, and ids that differ only in case map to the same name.
  */
 import { createHash } from 'node:crypto';
 import { ValidationError } from './errors';
-import { normaliseResourceId, parseVmId } from './resource-ids';
+import { VAULT_NAME_PREFIX } from './policy';
+import { isGuid, normaliseResourceId, parseResourceId, parseVmId } from './resource-ids';
 
 /** Durable instance ids may not contain these (limits.md §6); we also stay far below storage key limits. */
 const INSTANCE_ID_FORBIDDEN = /[/\\?#\p{Cc}]/u;
@@ -16,7 +18,6 @@ const INSTANCE_HASH_LENGTH = 12;
 export const VAULT_NAME_MIN = 3;
 export const VAULT_NAME_MAX = 24;
 const VAULT_NAME = /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/;
-const VAULT_PREFIX = /^[a-z][a-z0-9]{1,7}$/;
 const PURPOSE = /^[a-z][a-z0-9-]{0,15}$/;
 
 export const ENTRA_APP_NAME_PREFIX = 'ade-autopilot-';
@@ -58,6 +59,25 @@ export function orchestrationInstanceId(vmResourceId: string, purpose = 'encrypt
   if (INSTANCE_ID_FORBIDDEN.test(id) || id.length > MAX_INSTANCE_ID_LENGTH) throw new Error(`internal: built an invalid instance id ${id}`);
   return id;
 }
+
+/** The remediation of one VM: two drift signals for the same VM find the same instance. */
+export function remediationInstanceId(vmId: string): string {
+  return orchestrationInstanceId(vmId, 'remediate');
+}
+
+export function restoreInstanceId(vmId: string): string {
+  return orchestrationInstanceId(vmId, 'restore');
+}
+
+/** `remediate-vault-<vault name>-<hash>`: vault names are already DNS-safe (≤ 24 chars). */
+export function vaultRemediationInstanceId(vaultId: string): string {
+  const id = parseResourceId(vaultId, 'vaultId');
+  const hash = sha256Hex(`vault|${normaliseResourceId(id)}`).slice(0, INSTANCE_HASH_LENGTH);
+  return `remediate-vault-${(id.names[0] ?? 'x').toLowerCase()}-${hash}`;
+}
+
+/** One fleet sweep of each kind at a time. */
+export const SWEEP_INSTANCE_ID = { backfill: 'sweep-backfill', 'bek-health': 'sweep-bek-health' } as const;
 
 export function isValidInstanceId(id: string): boolean {
   return id.length > 0 && id.length <= MAX_INSTANCE_ID_LENGTH && !INSTANCE_ID_FORBIDDEN.test(id);
@@ -139,7 +159,7 @@ export type VaultNameInput =
  * the normalised VM id (which includes the subscription).
  */
 export function vaultName(input: VaultNameInput): string {
-  if (!VAULT_PREFIX.test(input.prefix)) {
+  if (!VAULT_NAME_PREFIX.test(input.prefix)) {
     throw new ValidationError(
       `prefix must be 2–8 chars, a lower-case letter first, then lower-case letters or digits: got ${JSON.stringify(input.prefix)}`,
       { field: 'prefix' },
@@ -148,7 +168,7 @@ export function vaultName(input: VaultNameInput): string {
   const region = regionShortCode(input.location);
   let seed: string;
   if (input.strategy === 'per-region') {
-    if (!/^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i.test(input.subscriptionId)) {
+    if (!isGuid(input.subscriptionId)) {
       throw new ValidationError(`subscriptionId must be a GUID: got ${JSON.stringify(input.subscriptionId)}`, { field: 'subscriptionId' });
     }
     seed = `per-region|${input.subscriptionId.toLowerCase()}|${normaliseLocation(input.location)}`;
@@ -167,4 +187,12 @@ export function entraAppDisplayName(vault: string): string {
   if (!isValidVaultName(vault))
     throw new ValidationError(`vault name ${JSON.stringify(vault)} is not a valid Key Vault name`, { field: 'vaultName' });
   return `${ENTRA_APP_NAME_PREFIX}${vault}`;
+}
+
+/** The key encryption key in each dedicated vault. */
+export const KEK_NAME = 'ade-kek';
+
+/** Event subscription on the vault's system topic that feeds secretEvents (3–64 chars, letters, digits, hyphens). */
+export function secretEventSubscriptionName(vaultName: string): string {
+  return `ade-secrets-${vaultName.toLowerCase()}`.slice(0, 64);
 }

@@ -7,6 +7,8 @@
  */
 import { z } from 'zod';
 import { ValidationError } from './errors';
+import { isValidGlob } from './glob';
+import { isGuid, isResourceGroupName } from './resource-ids';
 
 /** Bump when the shape or meaning of a field changes, so orchestrations can reject stale inputs. */
 export const POLICY_VERSION = 1;
@@ -60,39 +62,140 @@ export interface EncryptionPolicy {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Validation of a policy that arrives as orchestration input (JSON from durable history).
+// The rules. One place: core/config validates the settings with them, and the schema below
+// validates a policy that arrives as orchestration input (JSON from durable history) with them.
 
-const policySchema = z.object({
-  policyVersion: z.literal(POLICY_VERSION),
-  mode: z.enum(['aad', 'single-pass']),
-  vault: z.object({
-    strategy: z.enum(['per-region', 'per-vm']),
-    resourceGroup: z.string().min(1).max(90),
-    namePrefix: z.string().regex(/^[a-z][a-z0-9]{1,7}$/),
-    softDeleteRetentionDays: z.number().int().min(7).max(90),
-    purgeProtection: z.literal(true),
-  }),
-  kek: z.object({
-    enabled: z.boolean(),
-    size: z.union([z.literal(2048), z.literal(3072), z.literal(4096)]),
-    algorithm: z.literal('RSA-OAEP'),
-  }),
-  volumeType: z.enum(['All', 'OS', 'Data']),
-  scope: z.object({
-    subscriptions: z.array(z.string().regex(/^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i)).min(1),
-    includeResourceGroups: z.array(z.string().min(1)).min(1),
-    excludeResourceGroups: z.array(z.string().min(1)),
-    exclusionTag: z.object({ name: z.string().min(1), value: z.string().min(1).optional() }),
-    osFilter: z.enum(['all', 'windows', 'linux']),
-  }),
-  dryRun: z.boolean(),
-  timeouts: z.object({
-    secretEventTimeoutMinutes: z.number().int().positive(),
-    orchestrationTimeoutMinutes: z.number().int().positive(),
-    fallbackPollSeconds: z.number().int().positive(),
-  }),
-  tagOutcome: z.boolean(),
-});
+/** Vault name prefix: 2–8 chars, a lower-case letter first (vault names allow 24 chars in all). */
+export const VAULT_NAME_PREFIX = /^[a-z][a-z0-9]{1,7}$/;
+
+/** Inclusive ranges of the numeric fields. */
+export const POLICY_LIMITS = {
+  softDeleteRetentionDays: { min: 7, max: 90 },
+  secretEventTimeoutMinutes: { min: 5, max: 1440 },
+  orchestrationTimeoutMinutes: { min: 15, max: 10080 },
+  fallbackPollSeconds: { min: 30, max: 3600 },
+} as const;
+
+/** ARM tag names may not contain these characters; names are 1–512 chars, values up to 256. */
+export const TAG_NAME_FORBIDDEN = /[<>%&\\?/]/;
+export const TAG_NAME_MAX = 512;
+export const TAG_VALUE_MAX = 256;
+
+export function isValidTagName(name: string): boolean {
+  return name !== '' && name.length <= TAG_NAME_MAX && !TAG_NAME_FORBIDDEN.test(name);
+}
+
+/** The fields the cross-field rules read; any may be absent (it was invalid on its own). */
+export interface PolicyRuleFields {
+  kekSize?: KekSize;
+  osFilter?: OsFilter;
+  volumeType?: VolumeType;
+  secretEventTimeoutMinutes?: number;
+  orchestrationTimeoutMinutes?: number;
+  fallbackPollSeconds?: number;
+}
+export type PolicyRuleField = keyof PolicyRuleFields;
+
+/**
+ * Rules that involve more than one field. `nameOf` names a field the way the caller's user knows it
+ * (a setting name, or a path in the policy), in the messages too.
+ */
+export function policyConflicts(
+  f: PolicyRuleFields,
+  nameOf: (field: PolicyRuleField) => string,
+): Array<{ field: PolicyRuleField; message: string }> {
+  const conflicts: Array<{ field: PolicyRuleField; message: string }> = [];
+  const os = nameOf('osFilter');
+  if (f.kekSize === 2048 && f.osFilter !== undefined && f.osFilter !== 'linux') {
+    conflicts.push({
+      field: 'kekSize',
+      message:
+        `2048 is only allowed with ${os}=linux (${os} is "${f.osFilter}"): ` +
+        'Windows Server 2022 and Windows 11 do not work with RSA-2048 KEKs; use 3072 or 4096',
+    });
+  }
+  if (f.volumeType === 'Data' && f.osFilter !== undefined && f.osFilter !== 'linux') {
+    conflicts.push({
+      field: 'volumeType',
+      message:
+        `"Data" requires ${os}=linux (${os} is "${f.osFilter}"): ` +
+        'Windows can encrypt the OS volume alone or all volumes, never data volumes alone',
+    });
+  }
+  const secret = f.secretEventTimeoutMinutes;
+  const total = f.orchestrationTimeoutMinutes;
+  if (secret !== undefined && total !== undefined && total <= secret) {
+    conflicts.push({
+      field: 'orchestrationTimeoutMinutes',
+      message:
+        `must be greater than ${nameOf('secretEventTimeoutMinutes')} (${total} ≤ ${secret}); ` +
+        'the whole run must outlast its wait for the secret event',
+    });
+  }
+  const poll = f.fallbackPollSeconds;
+  if (poll !== undefined && secret !== undefined && poll >= secret * 60) {
+    conflicts.push({
+      field: 'fallbackPollSeconds',
+      message:
+        `must be shorter than ${nameOf('secretEventTimeoutMinutes')} (${poll} s ≥ ${secret} min), ` +
+        'otherwise the fallback never polls before the wait ends',
+    });
+  }
+  return conflicts;
+}
+
+const POLICY_PATHS: Record<PolicyRuleField, Array<string>> = {
+  kekSize: ['kek', 'size'],
+  osFilter: ['scope', 'osFilter'],
+  volumeType: ['volumeType'],
+  secretEventTimeoutMinutes: ['timeouts', 'secretEventTimeoutMinutes'],
+  orchestrationTimeoutMinutes: ['timeouts', 'orchestrationTimeoutMinutes'],
+  fallbackPollSeconds: ['timeouts', 'fallbackPollSeconds'],
+};
+
+const within = (range: { min: number; max: number }) => z.number().int().min(range.min).max(range.max);
+
+const policySchema = z
+  .object({
+    policyVersion: z.literal(POLICY_VERSION),
+    mode: z.enum(['aad', 'single-pass']),
+    vault: z.object({
+      strategy: z.enum(['per-region', 'per-vm']),
+      resourceGroup: z.string().refine(isResourceGroupName, 'expected a resource group name'),
+      namePrefix: z.string().regex(VAULT_NAME_PREFIX),
+      softDeleteRetentionDays: within(POLICY_LIMITS.softDeleteRetentionDays),
+      purgeProtection: z.literal(true),
+    }),
+    kek: z.object({
+      enabled: z.boolean(),
+      size: z.union([z.literal(2048), z.literal(3072), z.literal(4096)]),
+      algorithm: z.literal('RSA-OAEP'),
+    }),
+    volumeType: z.enum(['All', 'OS', 'Data']),
+    scope: z.object({
+      subscriptions: z.array(z.string().refine(isGuid, 'expected a subscription GUID')).min(1),
+      includeResourceGroups: z.array(z.string().refine(isValidGlob, 'expected a resource-group pattern')).min(1),
+      excludeResourceGroups: z.array(z.string().refine(isValidGlob, 'expected a resource-group pattern')),
+      exclusionTag: z.object({
+        name: z.string().refine(isValidTagName, 'expected a tag name'),
+        value: z.string().min(1).max(TAG_VALUE_MAX).optional(),
+      }),
+      osFilter: z.enum(['all', 'windows', 'linux']),
+    }),
+    dryRun: z.boolean(),
+    timeouts: z.object({
+      secretEventTimeoutMinutes: within(POLICY_LIMITS.secretEventTimeoutMinutes),
+      orchestrationTimeoutMinutes: within(POLICY_LIMITS.orchestrationTimeoutMinutes),
+      fallbackPollSeconds: within(POLICY_LIMITS.fallbackPollSeconds),
+    }),
+    tagOutcome: z.boolean(),
+  })
+  .superRefine((p, ctx) => {
+    const fields: PolicyRuleFields = { kekSize: p.kek.size, osFilter: p.scope.osFilter, volumeType: p.volumeType, ...p.timeouts };
+    for (const c of policyConflicts(fields, (field) => POLICY_PATHS[field].join('.'))) {
+      ctx.addIssue({ code: 'custom', path: POLICY_PATHS[c.field], message: c.message });
+    }
+  });
 
 /**
  * Checks an orchestration input really is an EncryptionPolicy of this version. A policy written by an
@@ -106,4 +209,17 @@ export function parseEncryptionPolicy(input: unknown, field = 'policy'): Encrypt
   throw new ValidationError(`Invalid EncryptionPolicy: ${problems.join('; ')}`, {
     field: [field, ...(first?.path ?? []).map(String)].join('.'),
   });
+}
+
+/** Whether the policy covers a subscription (ADE_SUBSCRIPTIONS; ids compare case-insensitively). */
+export function coversSubscription(policy: Pick<EncryptionPolicy, 'scope'>, subscriptionId: string): boolean {
+  const wanted = subscriptionId.toLowerCase();
+  return policy.scope.subscriptions.some((s) => s.toLowerCase() === wanted);
+}
+
+/** Why a subscription is out of the policy's scope, or undefined when it is in scope. */
+export function subscriptionScopeProblem(policy: Pick<EncryptionPolicy, 'scope'>, subscriptionId: string): string | undefined {
+  return coversSubscription(policy, subscriptionId)
+    ? undefined
+    : `subscription ${subscriptionId.toLowerCase()} is not in ADE_SUBSCRIPTIONS`;
 }

@@ -26,14 +26,16 @@ export interface VmId {
   name: string;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A GUID as Azure writes them (subscription, tenant, client and object ids), any case. */
+export const GUID_PATTERN = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const GUID = new RegExp(`^${GUID_PATTERN}$`, 'i');
 // Resource group names: 1–90 chars of letters (any script), digits, `_`, `(`, `)`, `-`, `.`; not ending in `.`.
 const RESOURCE_GROUP = /^[\p{L}\p{N}_().-]{1,90}$/u;
 const PROVIDER_NAMESPACE = /^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)+$/;
 const TYPE_SEGMENT = /^[A-Za-z][A-Za-z0-9]*$/;
 
-export function isSubscriptionId(value: string): boolean {
-  return GUID.test(value);
+export function isGuid(value: unknown): value is string {
+  return typeof value === 'string' && GUID.test(value);
 }
 
 export function isResourceGroupName(value: string): boolean {
@@ -56,7 +58,7 @@ export function parseResourceId(id: unknown, field = 'resourceId'): ResourceId {
     throw new ValidationError(`${field} must start with "/subscriptions/<subscription id>": got ${quote(text)}`, { field });
   }
   const subscriptionId = segments[1];
-  if (!isSubscriptionId(subscriptionId))
+  if (!isGuid(subscriptionId))
     throw new ValidationError(`${field} has a subscription id that is not a GUID: ${quote(subscriptionId)}`, { field });
   const result: ResourceId = { subscriptionId: subscriptionId.toLowerCase(), resourceTypes: [], names: [] };
   let rest = segments.slice(2);

@@ -5,7 +5,8 @@
  * payload → 400 naming the field at fault, nothing started.
  */
 import * as df from 'durable-functions';
-import { answer, handleAlert, handlerDeps } from './remediation';
+import { handlerDeps } from './lib/app';
+import { answer, handleAlert } from './lib/remediation';
 
 df.app.client.http('alertsHttp', {
   route: 'alerts',

@@ -5,7 +5,8 @@
  * Microsoft.KeyVault/vaults) → re-check and repair the vault.
  */
 import * as df from 'durable-functions';
-import { handleArmDrift, handlerDeps } from './remediation';
+import { handlerDeps } from './lib/app';
+import { handleArmDrift } from './lib/remediation';
 
 df.app.client.eventGrid('armDrift', {
   handler: async (event, client, context) => {

@@ -4,10 +4,11 @@
  * whose extension reports its BEK files missing. One sweep at a time.
  */
 import * as df from 'durable-functions';
-import { handlerDeps, remediationSettings, startSweep } from './remediation';
+import { appContext, handlerDeps } from './lib/app';
+import { startSweep } from './lib/remediation';
 
 df.app.client.timer('bekHealthSweep', {
-  schedule: remediationSettings().bekHealthSchedule,
+  schedule: appContext().config.remediation.bekHealthSchedule,
   handler: async (_timer, client, context) => {
     await startSweep('bek-health', false, handlerDeps(client, context));
   },

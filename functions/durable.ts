@@ -1,45 +1,79 @@
 /**
- * Registers the Durable parts of the pipeline: the `encryptVm` orchestrator, its activities (built
- * per invocation over the process's Azure ports, logging through the invocation context) and the
- * `vault` / `vaultWaiters` entities.
+ * Every Durable registration of the app, in one place: the orchestrators (encryptVm, restoreBek,
+ * remediateVm, sweep), all activities (built per invocation over the process's Azure ports, logging
+ * through the invocation context) and the `vault` / `vaultWaiters` entities.
  */
 import * as df from 'durable-functions';
 import type { InvocationContext } from '@azure/functions';
-import { createActivities, type Activities } from '../orchestrations/activities';
-import { ACTIVITY, ENCRYPT_VM_ORCHESTRATOR, ENTITY, type WaitersState } from '../orchestrations/contracts';
+import { createActivities } from '../orchestrations/activities';
+import {
+  ACTIVITY,
+  CLIENT_ACTIVITIES,
+  ENCRYPT_VM_ORCHESTRATOR,
+  ENTITY,
+  REMEDIATE_VM_ORCHESTRATOR,
+  REMEDIATION_ACTIVITY,
+  RESTORE_BEK_ORCHESTRATOR,
+  SWEEP_ORCHESTRATOR,
+  type WaitersState,
+} from '../orchestrations/contracts';
 import { encryptVmOrchestrator } from '../orchestrations/encrypt-vm';
 import { vaultEntityStep, waitersEntityStep, type EntityStep, type VaultEntityState } from '../orchestrations/entities';
+import { createRemediationActivities } from '../orchestrations/remediation-activities';
+import { remediateVmOrchestrator } from '../orchestrations/remediateVm';
+import { restoreBekOrchestrator } from '../orchestrations/restoreBek';
+import type { ActivityArgs, ActivityName, ActivityTable } from '../orchestrations/steps';
+import { sweepOrchestrator } from '../orchestrations/sweep';
 import { appContext } from './lib/app';
 import { contextLog } from './lib/log';
 import { secretEventsDestination } from './lib/secret-events-endpoint';
+import { orchestrationControl } from './lib/start';
 
 const app = appContext();
 const destination = secretEventsDestination(app.config);
 
-function activitiesFor(context: InvocationContext): Activities {
-  return createActivities({
-    compute: app.ports.compute,
-    vaults: app.ports.vaults,
-    keyVault: app.ports.keyVault,
-    directory: app.ports.directory,
-    eventSubscriptions: app.ports.eventSubscriptions,
-    identity: app.identity,
-    ...(destination ? { secretEventsDestination: destination } : {}),
-    log: contextLog(context),
-    now: () => Date.now(),
-  });
+df.app.orchestration(ENCRYPT_VM_ORCHESTRATOR, encryptVmOrchestrator);
+df.app.orchestration(RESTORE_BEK_ORCHESTRATOR, restoreBekOrchestrator);
+df.app.orchestration(REMEDIATE_VM_ORCHESTRATOR, remediateVmOrchestrator);
+df.app.orchestration(SWEEP_ORCHESTRATOR, sweepOrchestrator);
+
+/** Every activity, over the process's ports; `client` for the ones that start or watch other runs. */
+function activitiesFor(context: InvocationContext, client?: df.DurableClient): ActivityTable {
+  const log = contextLog(context);
+  const publisher = app.outcomePublisher();
+  return {
+    ...createActivities({
+      ...app.ports,
+      identity: app.identity,
+      ...(destination ? { secretEventsDestination: destination } : {}),
+      log,
+      now: () => Date.now(),
+    }),
+    ...createRemediationActivities({
+      ...app.ports,
+      identity: app.identity,
+      ...(client ? { orchestrations: orchestrationControl(client) } : {}),
+      ...(publisher ? { publisher } : {}),
+      log,
+    }),
+  };
 }
 
-df.app.orchestration(ENCRYPT_VM_ORCHESTRATOR, encryptVmOrchestrator);
-
-for (const name of Object.values(ACTIVITY)) {
+function registerActivity<N extends ActivityName>(name: N): void {
+  const needsClient = CLIENT_ACTIVITIES.includes(name);
   df.app.activity(name, {
-    handler: (input: unknown, context: InvocationContext) => {
-      const activity = activitiesFor(context)[name] as (input: unknown) => Promise<unknown>;
-      return activity(input);
+    ...(needsClient ? { extraInputs: [df.input.durableClient()] } : {}),
+    handler: (input: ActivityArgs<N>[0], context: InvocationContext) => {
+      const activity: ActivityTable[N] = activitiesFor(context, needsClient ? df.getClient(context) : undefined)[name];
+      return activity(...([input] as ActivityArgs<N>));
     },
   });
 }
+
+const ACTIVITY_NAMES = [...Object.values(ACTIVITY), ...Object.values(REMEDIATION_ACTIVITY)];
+// Compile-time check: every activity the factories build has a registered name.
+const everyActivityNamed: Exclude<ActivityName, (typeof ACTIVITY_NAMES)[number]> extends never ? true : never = true;
+if (everyActivityNamed) for (const name of ACTIVITY_NAMES) registerActivity(name);
 
 function entityHandler<S>(step: (state: S | undefined, op: { name: string; input: unknown }) => EntityStep<S>) {
   return (context: df.EntityContext<S>): void => {

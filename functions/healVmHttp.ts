@@ -5,7 +5,8 @@
  * problem for bad input.
  */
 import * as df from 'durable-functions';
-import { answer, handleHeal, handlerDeps } from './remediation';
+import { handlerDeps } from './lib/app';
+import { answer, handleHeal } from './lib/remediation';
 
 df.app.client.http('healVmHttp', {
   route: 'vms/heal',

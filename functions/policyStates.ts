@@ -6,7 +6,8 @@
  * Event Grid redeliver the same poison event).
  */
 import * as df from 'durable-functions';
-import { handlePolicyStates, handlerDeps } from './remediation';
+import { handlerDeps } from './lib/app';
+import { handlePolicyStates } from './lib/remediation';
 
 df.app.client.eventGrid('policyStates', {
   handler: async (event, client, context) => {

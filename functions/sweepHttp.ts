@@ -6,7 +6,8 @@
  * on that schedule.
  */
 import * as df from 'durable-functions';
-import { answer, handlerDeps, handleSweep, remediationSettings, startSweep } from './remediation';
+import { appContext, handlerDeps } from './lib/app';
+import { answer, handleSweep, startSweep } from './lib/remediation';
 
 df.app.client.http('sweepHttp', {
   route: 'sweep',
@@ -15,7 +16,7 @@ df.app.client.http('sweepHttp', {
   handler: async (request, client, context) => answer(client, await handleSweep(request, handlerDeps(client, context))),
 });
 
-const schedule = remediationSettings().sweepSchedule;
+const schedule = appContext().config.remediation.sweepSchedule;
 if (schedule) {
   df.app.client.timer('sweepSchedule', {
     schedule,

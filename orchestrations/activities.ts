@@ -17,8 +17,8 @@ import { buildDualPassEncryptionSettings, type AdeExtension } from '../core/exte
 import { findAdeExtension, findExtensionInstanceView, type VmSnapshot } from '../core/vm';
 import { parseEncryptionPolicy } from '../core/policy';
 import { keyVaultUrlOf } from '../core/resource-ids';
-import { entraAppDisplayName } from '../core/names';
-import { SECRET_EVENT_TYPES, secretEventSubscriptionName } from './vault-setup';
+import { entraAppDisplayName, secretEventSubscriptionName } from '../core/names';
+import { EVENT_ROUTES } from '../core/events/routes';
 import type {
   ActivityResult,
   AutomationIdentity,
@@ -196,7 +196,7 @@ export function createActivities(deps: ActivityDeps) {
         const spec: EventSubscriptionSpec = {
           name: secretEventSubscriptionName(input.vault.name),
           destination: { ...destination, maxEventsPerBatch: 1 },
-          includedEventTypes: [...SECRET_EVENT_TYPES],
+          includedEventTypes: [...EVENT_ROUTES.secretEvents.eventTypes],
         };
         const sub = await eventSubscriptions.ensureEventSubscription(topic, spec);
         // Wired only when Event Grid reports the subscription in place (read back, or created/updated OK).

@@ -7,9 +7,14 @@ import type { Assessment } from '../core/eligibility';
 import type { ErrorInfo } from '../core/errors';
 import type { AdeExtension } from '../core/extension-settings';
 import type { EncryptionPolicy } from '../core/policy';
+import type { RemediationAction } from '../core/remediation/decision';
+import type { SweepProgress } from '../core/remediation/sweep';
 import type { OsType } from '../core/vm';
 
 export const ENCRYPT_VM_ORCHESTRATOR = 'encryptVm';
+export const RESTORE_BEK_ORCHESTRATOR = 'restoreBek';
+export const REMEDIATE_VM_ORCHESTRATOR = 'remediateVm';
+export const SWEEP_ORCHESTRATOR = 'sweep';
 
 export const ACTIVITY = {
   inspectVm: 'inspectVm',
@@ -25,7 +30,28 @@ export const ACTIVITY = {
   removeCredential: 'removeCredential',
   tagVm: 'tagVm',
 } as const;
-export type ActivityName = (typeof ACTIVITY)[keyof typeof ACTIVITY];
+
+/** Activity names of the remediation orchestrations (restoreBek, remediateVm, sweep). */
+export const REMEDIATION_ACTIVITY = {
+  inspect: 'remediationInspectVm',
+  checkSecrets: 'remediationCheckBekSecrets',
+  checkVault: 'remediationCheckVault',
+  repairVault: 'remediationRepairVault',
+  recoverSecret: 'remediationRecoverSecret',
+  recoverKek: 'remediationRecoverKek',
+  deallocate: 'remediationDeallocateVm',
+  start: 'remediationStartVm',
+  redeployExtension: 'remediationRedeployExtension',
+  bekHealth: 'remediationBekHealth',
+  listSweepPage: 'remediationListSweepPage',
+  listBekPage: 'remediationListBekPage',
+  startOrchestrations: 'remediationStartOrchestrations',
+  orchestrationStatuses: 'remediationOrchestrationStatuses',
+  publishOutcome: 'remediationPublishOutcome',
+} as const;
+
+/** Activities that start or watch other orchestrations, so they are registered with a Durable client input. */
+export const CLIENT_ACTIVITIES: readonly string[] = [REMEDIATION_ACTIVITY.startOrchestrations, REMEDIATION_ACTIVITY.orchestrationStatuses];
 
 export const ENTITY = {
   /** Keyed by vault name: the vault's ready state and its provisioning lease (see entities.ts). */
@@ -80,6 +106,7 @@ export type Phase =
   | 'failed';
 
 export interface EncryptVmStatus {
+  orchestration: typeof ENCRYPT_VM_ORCHESTRATOR;
   phase: Phase;
   vmId: string;
   vaultName?: string;
@@ -88,6 +115,33 @@ export interface EncryptVmStatus {
   polls?: number;
   secretSeen?: boolean;
 }
+
+export interface RestoreBekStatus {
+  orchestration: typeof RESTORE_BEK_ORCHESTRATOR;
+  phase: 'inspecting' | 'checking-secrets' | 'recovering' | 'waiting-for-window' | 're-provisioning' | 'verifying' | 'done';
+  vmId: string;
+  detail?: string;
+  windowOpensAt?: string;
+}
+
+export type RemediationTarget = { kind: 'vm'; vmId: string } | { kind: 'vault'; vaultId: string };
+
+export interface RemediateVmStatus {
+  orchestration: typeof REMEDIATE_VM_ORCHESTRATOR;
+  phase: 'assessing' | RemediationAction | 'done';
+  target: RemediationTarget;
+  detail?: string;
+}
+
+export interface SweepStatus extends SweepProgress {
+  orchestration: typeof SWEEP_ORCHESTRATOR;
+  kind: 'backfill' | 'bek-health';
+  dryRun: boolean;
+  queued: number;
+}
+
+/** The custom status every orchestration of the app sets: one union, told apart by `orchestration`. */
+export type OrchestrationStatus = EncryptVmStatus | RestoreBekStatus | RemediateVmStatus | SweepStatus;
 
 /** What the orchestration needs to know about the VM (no secrets, small). */
 export interface VmFacts {

@@ -8,43 +8,35 @@
  */
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
-import { errorInfoOf, type ErrorInfo } from '../core/errors';
 import { buildAdeExtension, type AdeExtension } from '../core/extension-settings';
-import { vaultName as buildVaultName } from '../core/names';
+import { vaultName as buildVaultName, KEK_NAME } from '../core/names';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
-import { buildOutcomeEvent, OUTCOME_EVENT_TYPES, type OutcomeEventType } from '../core/remediation/outcomes';
+import { OUTCOME_EVENT_TYPES, type OutcomeEventType } from '../core/remediation/outcomes';
 import {
   ACTIVITY,
+  ENCRYPT_VM_ORCHESTRATOR,
   ENTITY,
   OUTCOME_TAG,
   SECRET_STORED_EVENT,
-  type ActivityName,
-  type ActivityResult,
-  type AutomationIdentity,
-  type DeployWithCredentialResult,
   type EncryptVmInput,
   type EncryptVmOutput,
   type EncryptVmStatus,
   type EntraAppInfo,
-  type InspectVmResult,
   type StatusCheck,
   type VaultReady,
-  type VaultRef,
   type VmFacts,
 } from './contracts';
 import { vaultReadyMatches, waiterFor, type AcquireVaultLease, type AcquireVaultLeaseResult, type SetVaultReady } from './entities';
-import { REMEDIATION_ACTIVITY } from './remediation-activities';
-import { KEK_NAME } from './vault-setup';
-
-type Step<T> = Generator<df.Task, T, unknown>;
-
-/** Retries for retryable activity failures (non-retryable ones come back as data and are not retried). */
-export function activityRetryOptions(): df.RetryOptions {
-  const options = new df.RetryOptions(5_000, 5);
-  options.backoffCoefficient = 2;
-  options.maxRetryIntervalInMilliseconds = 5 * 60_000;
-  return options;
-}
+import {
+  callActivity,
+  inputOf,
+  publishOutcome,
+  setStatus as setCustomStatus,
+  StepFailure,
+  type ActivityArgs,
+  type ActivityName,
+  type Step,
+} from './steps';
 
 /** Re-check interval once the secret event arrived but Azure does not show the result yet. */
 const SETTLE_MS = 30_000;
@@ -59,19 +51,13 @@ const VAULT_WAIT_MAX_INTERVAL_MS = 60_000;
 /** Extra life of the short-lived password beyond the secret-event wait (the guest may retry a little). */
 const CREDENTIAL_MARGIN_MS = 15 * 60_000;
 
-export class EncryptVmFailure extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
-  }
-}
-
 export function* encryptVmOrchestrator(context: OrchestrationContext): Step<EncryptVmOutput> {
   const result = yield* encryptVmSteps(context);
   return yield* withOutcomeEvent(context, result);
 }
 
 /** The outcome event a finished run publishes: successes and failures only (skips and dry runs say nothing). */
-export function encryptOutcomeEventType(outcome: EncryptVmOutput['outcome']): OutcomeEventType | undefined {
+function encryptOutcomeEventType(outcome: EncryptVmOutput['outcome']): OutcomeEventType | undefined {
   if (outcome === 'encrypted') return OUTCOME_EVENT_TYPES.vmEncrypted;
   if (outcome === 'failed') return OUTCOME_EVENT_TYPES.encryptionFailed;
   return undefined;
@@ -83,56 +69,25 @@ export function encryptOutcomeEventType(outcome: EncryptVmOutput['outcome']): Ou
  * never fails the run: the output records whether the event went out.
  */
 function* withOutcomeEvent(context: OrchestrationContext, result: EncryptVmOutput): Step<EncryptVmOutput> {
-  const input = (context.df.getInput() ?? {}) as Partial<EncryptVmInput>;
+  const input = inputOf<EncryptVmInput>(context);
   const eventType = input.publishOutcome === true && result.vmId !== '' ? encryptOutcomeEventType(result.outcome) : undefined;
   if (!eventType) return result;
-  const reason =
-    result.reason ??
-    `encrypted and verified (${[result.mode, result.vaultName && `vault ${result.vaultName}`, result.completedBy && `secret seen by ${result.completedBy}`].filter(Boolean).join(', ')})`;
-  const event = buildOutcomeEvent(
-    eventType,
-    { orchestration: 'encryptVm', instanceId: context.df.instanceId, vmId: result.vmId, action: 'encrypt', reason },
-    context.df.currentUtcDateTime,
-    context.df.newGuid(`${context.df.instanceId}|outcome`),
-  );
-  let published = false;
-  try {
-    const sent = (yield context.df.callActivityWithRetry(REMEDIATION_ACTIVITY.publishOutcome, activityRetryOptions(), {
-      event,
-    })) as ActivityResult<{ published: boolean }>;
-    published = sent.ok && sent.value.published;
-  } catch {
-    // Retries exhausted: the run's own result stands.
-  }
+  const how = [result.mode, result.vaultName && `vault ${result.vaultName}`, result.completedBy && `secret seen by ${result.completedBy}`];
+  const reason = result.reason ?? `encrypted and verified (${how.filter(Boolean).join(', ')})`;
+  const published = yield* publishOutcome(context, 'encryptVm', eventType, { vmId: result.vmId, action: 'encrypt', reason });
   return { ...result, outcomeEvent: { eventType, published } };
 }
 
 function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
-  const input = (context.df.getInput() ?? {}) as Partial<EncryptVmInput>;
+  const input = inputOf<EncryptVmInput>(context);
   const vmId = typeof input.vmId === 'string' ? input.vmId : '';
-  let status: EncryptVmStatus = { phase: 'inspecting', vmId };
+  let status: EncryptVmStatus = { orchestration: ENCRYPT_VM_ORCHESTRATOR, phase: 'inspecting', vmId };
   const setStatus = (next: Partial<EncryptVmStatus>): void => {
     status = { ...status, ...next };
-    context.df.setCustomStatus(status);
+    setCustomStatus(context, status);
   };
   const now = (): number => context.df.currentUtcDateTime.getTime();
-  const retry = activityRetryOptions();
-
-  function* call<T>(name: ActivityName, activityInput?: unknown): Step<T> {
-    let result: ActivityResult<T>;
-    try {
-      result = (yield context.df.callActivityWithRetry(name, retry, activityInput)) as ActivityResult<T>;
-    } catch (error) {
-      const info: ErrorInfo = errorInfoOf(error) ?? {
-        kind: 'transient',
-        message: error instanceof Error ? error.message : String(error),
-        retryable: true,
-      };
-      throw new EncryptVmFailure(`${name}: ${info.message} (gave up after retries)`);
-    }
-    if (!result.ok) throw new EncryptVmFailure(`${name}: ${result.error.message}`);
-    return result.value;
-  }
+  const call = <N extends ActivityName>(name: N, ...args: ActivityArgs<N>) => callActivity(context, name, ...args);
 
   let policy: EncryptionPolicy;
   try {
@@ -154,7 +109,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
   try {
     // 1. Inspect and decide.
     setStatus({ phase: 'inspecting' });
-    const inspected = yield* call<InspectVmResult>(ACTIVITY.inspectVm, { vmId, policy });
+    const inspected = yield* call(ACTIVITY.inspectVm, { vmId, policy });
     const { vm, assessment } = inspected;
     if (assessment.decision === 'skip' || assessment.decision === 'unsupported') {
       setStatus({ phase: 'done', detail: inspected.summary });
@@ -197,7 +152,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
       ...(assessment.existingExtension ? { existingName: assessment.existingExtension.name } : {}),
     });
     if (mode === 'aad') {
-      const deployed = yield* call<DeployWithCredentialResult>(ACTIVITY.deployExtensionWithShortLivedCredential, {
+      const deployed = yield* call(ACTIVITY.deployExtensionWithShortLivedCredential, {
         vmId,
         location: vm.location,
         extension,
@@ -249,7 +204,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     // reason and compensation, instead of a bare Failed status that leaves a credential behind.
     output.outcome = 'failed';
     output.reason =
-      error instanceof EncryptVmFailure ? error.reason : `Unexpected error: ${error instanceof Error ? error.message : String(error)}`;
+      error instanceof StepFailure ? error.reason : `Unexpected error: ${error instanceof Error ? error.message : String(error)}`;
     setStatus({ phase: 'failed', detail: output.reason });
     yield* compensate();
     return output;
@@ -303,7 +258,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
       }
       if (satisfied(ready)) return ready;
       if (now() >= waitUntil) {
-        throw new EncryptVmFailure(
+        throw new StepFailure(
           `Vault ${vaultName} was still being prepared by ${leased.lease.holder} (lease until ${leased.lease.until}); gave up waiting after ${Math.round((now() - waitStarted) / 60_000)} min`,
         );
       }
@@ -316,10 +271,10 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
 
   /** The provisioning steps themselves (idempotent activities), starting from what is already known. */
   function* provisionVault(vaultName: string, vm: VmFacts, mode: 'aad' | 'single-pass', current: VaultReady | undefined): Step<VaultReady> {
-    const identity = yield* call<AutomationIdentity>(ACTIVITY.resolveAutomationIdentity);
+    const identity = yield* call(ACTIVITY.resolveAutomationIdentity);
     let app: EntraAppInfo | undefined = current?.app;
-    if (mode === 'aad' && !app) app = yield* call<EntraAppInfo>(ACTIVITY.ensureEntraApp, { vaultName });
-    const vault = yield* call<VaultRef>(ACTIVITY.ensureDiskEncryptionVault, {
+    if (mode === 'aad' && !app) app = yield* call(ACTIVITY.ensureEntraApp, { vaultName });
+    const vault = yield* call(ACTIVITY.ensureDiskEncryptionVault, {
       subscriptionId: vm.subscriptionId,
       resourceGroup: policy.vault.resourceGroup,
       name: vaultName,
@@ -332,7 +287,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     const next: VaultReady = { ...(current ?? {}), vault: { id: vault.id, name: vault.name, url: vault.url } };
     if (app) next.app = app;
     if (policy.kek.enabled && !next.kekUrl) {
-      const kek = yield* call<{ kekUrl: string }>(ACTIVITY.ensureKek, {
+      const kek = yield* call(ACTIVITY.ensureKek, {
         vaultUrl: vault.url,
         keyName: KEK_NAME,
         keySize: policy.kek.size,
@@ -340,7 +295,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
       next.kekUrl = kek.kekUrl;
     }
     if (!next.secretEvents) {
-      const wired = yield* call<{ subscribed: boolean }>(ACTIVITY.ensureSecretEventSubscription, {
+      const wired = yield* call(ACTIVITY.ensureSecretEventSubscription, {
         vault: { ...next.vault, subscriptionId: vm.subscriptionId, resourceGroup: policy.vault.resourceGroup, location: vm.location },
       });
       // Recorded only when the subscription exists; otherwise the next run tries again.
@@ -359,7 +314,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     for (;;) {
       const deadline = secretSeen ? totalDeadline : waitDeadline;
       if (now() >= deadline) {
-        throw new EncryptVmFailure(
+        throw new StepFailure(
           secretSeen
             ? `Timed out after ${policy.timeouts.orchestrationTimeoutMinutes} min: the ADE extension had not finished encrypting`
             : `Timed out after ${policy.timeouts.secretEventTimeoutMinutes} min waiting for the disk encryption secret (no Key Vault event, and the extension status never showed it)`,
@@ -379,12 +334,12 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
         eventTask = context.df.waitForExternalEvent(SECRET_STORED_EVENT);
       }
       // The event is only a wake-up: Azure's state decides.
-      const check = yield* call<StatusCheck>(ACTIVITY.checkEncryptionStatus, { vmId, osType: vm.osType, volumeType: policy.volumeType });
+      const check = yield* call(ACTIVITY.checkEncryptionStatus, { vmId, osType: vm.osType, volumeType: policy.volumeType });
       polls += 1;
       if (check.provisioned) secretSeen = true;
       setStatus({ polls, secretSeen, detail: check.message ?? check.kind });
       if (check.kind === 'failed' || check.kind === 'bek-missing')
-        throw new EncryptVmFailure(`The ADE extension failed: ${check.reason ?? check.message ?? check.kind}`);
+        throw new StepFailure(`The ADE extension failed: ${check.reason ?? check.message ?? check.kind}`);
       const done = mode === 'aad' ? check.provisioned && check.secretUrl !== undefined : check.kind === 'encrypted';
       if (done) return { check, completedBy: eventReceived ? 'event' : 'polling' };
     }
@@ -394,13 +349,13 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     let check = last;
     for (let first = true; ; first = false) {
       if (!first || status.mode === 'aad') {
-        check = yield* call<StatusCheck>(ACTIVITY.checkEncryptionStatus, { vmId, osType: vm.osType, volumeType: policy.volumeType });
+        check = yield* call(ACTIVITY.checkEncryptionStatus, { vmId, osType: vm.osType, volumeType: policy.volumeType });
       }
       if (check.kind === 'encrypted') return check;
       if (check.kind === 'failed' || check.kind === 'bek-missing')
-        throw new EncryptVmFailure(`Verification failed: ${check.reason ?? check.kind}`);
+        throw new StepFailure(`Verification failed: ${check.reason ?? check.kind}`);
       if (now() + pollMs > totalDeadline)
-        throw new EncryptVmFailure(`Verification timed out: the VM still reports ${check.kind}${check.reason ? ` (${check.reason})` : ''}`);
+        throw new StepFailure(`Verification timed out: the VM still reports ${check.kind}${check.reason ? ` (${check.reason})` : ''}`);
       yield context.df.createTimer(new Date(now() + pollMs));
     }
   }

@@ -13,22 +13,21 @@ import { OUTCOME_EVENT_TYPES, remediationEventType } from '../core/remediation/o
 import type { SignalSource } from '../core/remediation/signals';
 import { isManagedVault, type VaultDriftIssue } from '../core/remediation/vault-drift';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
-import { ENCRYPT_VM_ORCHESTRATOR, type EncryptVmInput, type EncryptVmOutput } from './contracts';
-import { REMEDIATION_ACTIVITY, type RemediationView, type SecretChecks, type VaultCheck } from './remediation-activities';
 import {
-  callStep,
-  publishOutcome,
-  RemediationFailure,
+  ENCRYPT_VM_ORCHESTRATOR,
+  REMEDIATE_VM_ORCHESTRATOR,
+  REMEDIATION_ACTIVITY,
   RESTORE_BEK_ORCHESTRATOR,
-  type HealSettings,
-  type RestoreBekInput,
-  type RestoreBekOutput,
-  type Step,
-} from './restoreBek';
+  type EncryptVmInput,
+  type EncryptVmOutput,
+  type RemediateVmStatus,
+  type RemediationTarget,
+} from './contracts';
+import type { SecretChecks } from './remediation-activities';
+import type { HealSettings, RestoreBekInput, RestoreBekOutput } from './restoreBek';
+import { callActivity, inputOf, publishOutcome, setStatus, StepFailure, type Step } from './steps';
 
-export const REMEDIATE_VM_ORCHESTRATOR = 'remediateVm';
-
-export type RemediationTarget = { kind: 'vm'; vmId: string } | { kind: 'vault'; vaultId: string };
+type StatusOf = (phase: RemediateVmStatus['phase'], detail?: string) => void;
 
 export interface RemediateVmInput {
   target: RemediationTarget;
@@ -48,10 +47,11 @@ export interface RemediateVmOutput {
 }
 
 export function* remediateVmOrchestrator(context: OrchestrationContext): Step<RemediateVmOutput> {
-  const input = (context.df.getInput() ?? {}) as Partial<RemediateVmInput>;
+  const input = inputOf<RemediateVmInput>(context);
   const signal = input.signal ?? { source: 'on-demand' as const, why: 'unspecified' };
   const target: RemediationTarget = input.target ?? { kind: 'vm', vmId: '' };
-  const status = (phase: string, detail?: string) => context.df.setCustomStatus({ phase, target, ...(detail ? { detail } : {}) });
+  const status: StatusOf = (phase, detail) =>
+    setStatus(context, { orchestration: REMEDIATE_VM_ORCHESTRATOR, phase, target, ...(detail ? { detail } : {}) });
   let policy: EncryptionPolicy;
   try {
     if (target.kind === 'vm' ? !target.vmId : !target.vaultId) throw new Error('input.target names no VM or vault');
@@ -69,17 +69,14 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
   let reason = '';
   try {
     status('assessing');
-    const view = yield* callStep<RemediationView>(context, REMEDIATION_ACTIVITY.inspect, { vmId, policy });
+    const view = yield* callActivity(context, REMEDIATION_ACTIVITY.inspect, { vmId, policy });
     let secrets: SecretChecks | undefined;
     const drift: VaultDriftIssue[] = [];
     const encrypted = view.assessment.decision === 'already-encrypted' || view.state.kind === 'bek-missing';
     if (encrypted && view.secrets.length > 0) {
-      secrets = yield* callStep<SecretChecks>(context, REMEDIATION_ACTIVITY.checkSecrets, { secrets: view.secrets });
-      const managed = [
-        ...new Set(view.secrets.map((s) => s.vaultResourceId).filter((id): id is string => !!id && isManagedVault(id, policy))),
-      ];
-      for (const vaultId of managed) {
-        const check = yield* callStep<VaultCheck>(context, REMEDIATION_ACTIVITY.checkVault, { vaultId });
+      secrets = yield* callActivity(context, REMEDIATION_ACTIVITY.checkSecrets, { secrets: view.secrets });
+      for (const vaultId of managedVaultIds(view.secrets, policy)) {
+        const check = yield* callActivity(context, REMEDIATION_ACTIVITY.checkVault, { vaultId });
         drift.push(...check.issues);
       }
     }
@@ -114,19 +111,16 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
       succeeded = out.outcome === 'restored' || out.outcome === 'recovered' || out.outcome === 'nothing';
       detail = `restoreBek: ${out.outcome} (${out.reason})`;
     } else if (action === 'redeploy-extension') {
-      const redeployed = yield* callStep<{ extensionName: string }>(context, REMEDIATION_ACTIVITY.redeployExtension, {
+      const redeployed = yield* callActivity(context, REMEDIATION_ACTIVITY.redeployExtension, {
         vmId: view.vmId,
         volumeType: policy.volumeType,
         sequenceVersion: context.df.newGuid(`${context.df.instanceId}|redeploy`),
       });
       detail = `ADE extension ${redeployed.extensionName} redeployed`;
     } else {
-      const vaultIds = [
-        ...new Set(view.secrets.map((s) => s.vaultResourceId).filter((id): id is string => !!id && isManagedVault(id, policy))),
-      ];
       const repaired: string[] = [];
-      for (const vaultId of vaultIds) {
-        const result = yield* callStep<{ repaired: string[]; remaining: VaultDriftIssue[] }>(context, REMEDIATION_ACTIVITY.repairVault, {
+      for (const vaultId of managedVaultIds(view.secrets, policy)) {
+        const result = yield* callActivity(context, REMEDIATION_ACTIVITY.repairVault, {
           vaultId,
         });
         repaired.push(...result.repaired);
@@ -145,7 +139,7 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
     status('done', detail);
     return { target, action, reason, result: succeeded ? 'succeeded' : 'failed', ...(detail ? { detail } : {}), signal };
   } catch (error) {
-    if (!(error instanceof RemediationFailure)) throw error;
+    if (!(error instanceof StepFailure)) throw error;
     yield* publishOutcome(context, 'remediateVm', OUTCOME_EVENT_TYPES.actionRequired, {
       vmId,
       action,
@@ -157,16 +151,21 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
   }
 }
 
+/** The vaults this app manages among those the VM's BEK secrets live in. */
+function managedVaultIds(secrets: ReadonlyArray<{ vaultResourceId?: string }>, policy: EncryptionPolicy): string[] {
+  return [...new Set(secrets.map((s) => s.vaultResourceId).filter((id): id is string => !!id && isManagedVault(id, policy)))];
+}
+
 function* remediateVault(
   context: OrchestrationContext,
   vaultId: string,
   signal: RemediateVmInput['signal'],
-  status: (phase: string, detail?: string) => void,
+  status: StatusOf,
 ): Step<RemediateVmOutput> {
   const target: RemediationTarget = { kind: 'vault', vaultId };
   try {
     status('assessing');
-    const check = yield* callStep<VaultCheck>(context, REMEDIATION_ACTIVITY.checkVault, { vaultId });
+    const check = yield* callActivity(context, REMEDIATION_ACTIVITY.checkVault, { vaultId });
     if (!check.exists)
       return {
         target,
@@ -192,7 +191,7 @@ function* remediateVault(
     }
     const reason = repairable.map((i) => i.detail).join('; ');
     status('repair-vault', reason);
-    const result = yield* callStep<{ repaired: string[]; remaining: VaultDriftIssue[] }>(context, REMEDIATION_ACTIVITY.repairVault, {
+    const result = yield* callActivity(context, REMEDIATION_ACTIVITY.repairVault, {
       vaultId,
     });
     const succeeded = !result.remaining.some((r) => r.repairable);
@@ -205,7 +204,7 @@ function* remediateVault(
     status('done', detail);
     return { target, action: 'repair-vault', reason, result: succeeded ? 'succeeded' : 'failed', detail, signal };
   } catch (error) {
-    if (!(error instanceof RemediationFailure)) throw error;
+    if (!(error instanceof StepFailure)) throw error;
     yield* publishOutcome(context, 'remediateVm', OUTCOME_EVENT_TYPES.actionRequired, {
       vaultId,
       action: 'repair-vault',

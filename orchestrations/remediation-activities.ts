@@ -19,32 +19,7 @@ import { vaultDrift, type AccessPolicyLike, type VaultDriftIssue } from '../core
 import { normaliseResourceId, parseKeyVaultObjectId, parseResourceId } from '../core/resource-ids';
 import { adeModeOfVersion, findAdeExtension, findExtensionInstanceView, type PowerState, type VmSnapshot } from '../core/vm';
 import { AUTOMATION_KEY_PERMISSIONS, AUTOMATION_SECRET_PERMISSIONS, runActivity, type ActivityLog } from './activities';
-import type { ActivityResult, AutomationIdentity } from './contracts';
-
-export const REMEDIATION_ACTIVITY = {
-  inspect: 'remediationInspectVm',
-  checkSecrets: 'remediationCheckBekSecrets',
-  checkVault: 'remediationCheckVault',
-  repairVault: 'remediationRepairVault',
-  recoverSecret: 'remediationRecoverSecret',
-  recoverKek: 'remediationRecoverKek',
-  deallocate: 'remediationDeallocateVm',
-  start: 'remediationStartVm',
-  redeployExtension: 'remediationRedeployExtension',
-  bekHealth: 'remediationBekHealth',
-  listSweepPage: 'remediationListSweepPage',
-  listBekPage: 'remediationListBekPage',
-  startOrchestrations: 'remediationStartOrchestrations',
-  orchestrationStatuses: 'remediationOrchestrationStatuses',
-  publishOutcome: 'remediationPublishOutcome',
-} as const;
-export type RemediationActivityName = (typeof REMEDIATION_ACTIVITY)[keyof typeof REMEDIATION_ACTIVITY];
-
-/** Activities that need a Durable client (functions/remediation.ts gives them one). */
-export const CLIENT_ACTIVITIES: readonly RemediationActivityName[] = [
-  REMEDIATION_ACTIVITY.startOrchestrations,
-  REMEDIATION_ACTIVITY.orchestrationStatuses,
-];
+import { REMEDIATION_ACTIVITY, type ActivityResult, type AutomationIdentity } from './contracts';
 
 // ---------------------------------------------------------------------------------------------
 // Shapes (all plain JSON, all secret-free)

@@ -12,29 +12,15 @@
  *
  * Deterministic; secrets never appear in inputs, outputs, status or logs (only names and URLs).
  */
-import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
-import { errorInfoOf } from '../core/errors';
 import type { MaintenanceWindow } from '../core/remediation/maintenance-window';
 import { nextWindowOpening } from '../core/remediation/maintenance-window';
-import {
-  buildOutcomeEvent,
-  OUTCOME_EVENT_TYPES,
-  type OrchestrationName,
-  type OutcomeData,
-  type OutcomeEventType,
-} from '../core/remediation/outcomes';
+import { OUTCOME_EVENT_TYPES } from '../core/remediation/outcomes';
 import { describeStep, planBekRestore, type RestoreStep, type UnrecoverableProblem } from '../core/remediation/restore';
 import type { HealAction } from '../core/remediation/settings';
-import type { BekHealth } from '../core/remediation/bek';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
-import { activityRetryOptions } from './encrypt-vm';
-import type { ActivityResult } from './contracts';
-import { REMEDIATION_ACTIVITY, type RemediationActivityName, type RemediationView, type SecretChecks } from './remediation-activities';
-
-export const RESTORE_BEK_ORCHESTRATOR = 'restoreBek';
-
-export type Step<T> = Generator<df.Task, T, unknown>;
+import { REMEDIATION_ACTIVITY, RESTORE_BEK_ORCHESTRATOR, type RestoreBekStatus } from './contracts';
+import { callActivity, inputOf, publishOutcome, setStatus as setCustomStatus, StepFailure, type Step } from './steps';
 
 export interface HealSettings {
   action: HealAction;
@@ -62,58 +48,12 @@ export interface RestoreBekOutput {
   problems?: UnrecoverableProblem[];
 }
 
-export interface RestoreBekStatus {
-  phase: 'inspecting' | 'checking-secrets' | 'recovering' | 'waiting-for-window' | 're-provisioning' | 'verifying' | 'done';
-  vmId: string;
-  detail?: string;
-  windowOpensAt?: string;
-}
-
-/** A remediation step failed for good (after retries, or a non-retryable error). */
-export class RemediationFailure extends Error {}
-
-/** Calls an activity with retries; unwraps ActivityResult; throws RemediationFailure naming the step. */
-export function* callStep<T>(context: OrchestrationContext, name: RemediationActivityName, input: unknown): Step<T> {
-  let result: ActivityResult<T>;
-  try {
-    result = (yield context.df.callActivityWithRetry(name, activityRetryOptions(), input)) as ActivityResult<T>;
-  } catch (error) {
-    const info = errorInfoOf(error);
-    throw new RemediationFailure(
-      `${name}: ${info?.message ?? (error instanceof Error ? error.message : String(error))} (gave up after retries)`,
-    );
-  }
-  if (!result.ok) throw new RemediationFailure(`${name}: ${result.error.message}`);
-  return result.value;
-}
-
-/** Publishes an outcome event; a failed publish is reported in the output, never fails the run. */
-export function* publishOutcome(
-  context: OrchestrationContext,
-  orchestration: OrchestrationName,
-  eventType: OutcomeEventType,
-  data: Omit<OutcomeData, 'orchestration' | 'instanceId'>,
-): Step<boolean> {
-  const event = buildOutcomeEvent(
-    eventType,
-    { orchestration, instanceId: context.df.instanceId, ...data },
-    context.df.currentUtcDateTime,
-    context.df.newGuid(`${context.df.instanceId}|outcome`),
-  );
-  try {
-    const result = (yield context.df.callActivityWithRetry(REMEDIATION_ACTIVITY.publishOutcome, activityRetryOptions(), {
-      event,
-    })) as ActivityResult<{ published: boolean }>;
-    return result.ok && result.value.published;
-  } catch {
-    return false;
-  }
-}
+type RestorePhase = Omit<RestoreBekStatus, 'orchestration' | 'vmId'>;
 
 export function* restoreBekOrchestrator(context: OrchestrationContext): Step<RestoreBekOutput> {
-  const input = (context.df.getInput() ?? {}) as Partial<RestoreBekInput>;
+  const input = inputOf<RestoreBekInput>(context);
   const vmId = typeof input.vmId === 'string' ? input.vmId : '';
-  const setStatus = (status: Omit<RestoreBekStatus, 'vmId'>): void => context.df.setCustomStatus({ vmId, ...status });
+  const setStatus = (status: RestorePhase): void => setCustomStatus(context, { orchestration: RESTORE_BEK_ORCHESTRATOR, vmId, ...status });
   let policy: EncryptionPolicy;
   try {
     if (vmId === '') throw new Error('input.vmId is missing');
@@ -131,7 +71,7 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
 
   try {
     setStatus({ phase: 'inspecting' });
-    const view = yield* callStep<RemediationView>(context, REMEDIATION_ACTIVITY.inspect, { vmId, policy });
+    const view = yield* callActivity(context, REMEDIATION_ACTIVITY.inspect, { vmId, policy });
     const bekMissing = view.state.kind === 'bek-missing';
     if (view.secrets.length === 0) {
       if (!bekMissing) {
@@ -151,7 +91,7 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
     }
 
     setStatus({ phase: 'checking-secrets' });
-    const checks = yield* callStep<SecretChecks>(context, REMEDIATION_ACTIVITY.checkSecrets, { secrets: view.secrets });
+    const checks = yield* callActivity(context, REMEDIATION_ACTIVITY.checkSecrets, { secrets: view.secrets });
     const plan = planBekRestore({ ...checks, bekMissing, powerState: view.powerState, healAction: heal.action });
 
     if (plan.kind === 'nothing') {
@@ -201,7 +141,7 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
       let healthy = false;
       let last = '';
       for (let i = 0; i < polls && !healthy; i++) {
-        const [health] = yield* callStep<Array<{ vmId: string; health: BekHealth }>>(context, REMEDIATION_ACTIVITY.bekHealth, {
+        const [health] = yield* callActivity(context, REMEDIATION_ACTIVITY.bekHealth, {
           vmIds: [view.vmId],
         });
         healthy = health !== undefined && health.health.status !== 'bek-missing';
@@ -209,7 +149,7 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
         if (!healthy && i < polls - 1) yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + intervalMs));
       }
       if (!healthy)
-        throw new RemediationFailure(
+        throw new StepFailure(
           `re-provisioned, but the ADE extension still reports the BEK missing after ${polls} checks (last: ${last}); check the guest (ade.md §15.1 step 2)`,
         );
     }
@@ -223,7 +163,7 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
     setStatus({ phase: 'done', detail: reason });
     return { vmId, outcome: reprovisioned ? 'restored' : 'recovered', reason, steps: done };
   } catch (error) {
-    if (!(error instanceof RemediationFailure)) throw error;
+    if (!(error instanceof StepFailure)) throw error;
     const reason = `BEK restore failed: ${error.message}`;
     yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.actionRequired, {
       vmId,
@@ -239,10 +179,10 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
 
 function* runRecoveryStep(context: OrchestrationContext, step: Exclude<RestoreStep, { step: 'reprovision' }>): Step<void> {
   if (step.step === 'recover-kek')
-    yield* callStep(context, REMEDIATION_ACTIVITY.recoverKek, { vaultUrl: step.vaultUrl, keyName: step.keyName });
+    yield* callActivity(context, REMEDIATION_ACTIVITY.recoverKek, { vaultUrl: step.vaultUrl, keyName: step.keyName });
   else if (step.step === 'recover-secret')
-    yield* callStep(context, REMEDIATION_ACTIVITY.recoverSecret, { vaultUrl: step.vaultUrl, secretName: step.secretName });
-  else yield* callStep(context, REMEDIATION_ACTIVITY.repairVault, { vaultId: step.vaultResourceId });
+    yield* callActivity(context, REMEDIATION_ACTIVITY.recoverSecret, { vaultUrl: step.vaultUrl, secretName: step.secretName });
+  else yield* callActivity(context, REMEDIATION_ACTIVITY.repairVault, { vaultId: step.vaultResourceId });
 }
 
 function* reprovision(
@@ -250,7 +190,7 @@ function* reprovision(
   vmId: string,
   step: Extract<RestoreStep, { step: 'reprovision' }>,
   heal: HealSettings,
-  setStatus: (s: Omit<RestoreBekStatus, 'vmId'>) => void,
+  setStatus: (s: RestorePhase) => void,
 ): Step<'notified' | 'done'> {
   if (heal.action === 'notify-only') return 'notified';
   if (heal.action === 'maintenance-window' && heal.window) {
@@ -261,7 +201,7 @@ function* reprovision(
     }
   }
   setStatus({ phase: 're-provisioning', detail: describeStep(step) });
-  if (step.method === 'deallocate-start') yield* callStep(context, REMEDIATION_ACTIVITY.deallocate, { vmId });
-  yield* callStep(context, REMEDIATION_ACTIVITY.start, { vmId });
+  if (step.method === 'deallocate-start') yield* callActivity(context, REMEDIATION_ACTIVITY.deallocate, { vmId });
+  yield* callActivity(context, REMEDIATION_ACTIVITY.start, { vmId });
   return 'done';
 }

@@ -15,38 +15,28 @@
  * the custom status.
  */
 import type { OrchestrationContext } from 'durable-functions';
-import { orchestrationInstanceId } from '../core/names';
+import { orchestrationInstanceId, restoreInstanceId } from '../core/names';
 import { OUTCOME_EVENT_TYPES } from '../core/remediation/outcomes';
-import { restoreInstanceId } from '../core/remediation/ids';
 import {
   addToReport,
   emptyReport,
   fillSlots,
   readBudgetDelayMs,
-  type SweepProgress,
   type SweepReport,
   type SweepRow,
+  type SweepProgress,
 } from '../core/remediation/sweep';
-import type { BekHealth } from '../core/remediation/bek';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
-import { ENCRYPT_VM_ORCHESTRATOR, type EncryptVmInput } from './contracts';
 import {
+  ENCRYPT_VM_ORCHESTRATOR,
   REMEDIATION_ACTIVITY,
-  type OrchestrationStart,
-  type OrchestrationStartResult,
-  type OrchestrationStatusView,
-} from './remediation-activities';
-import {
-  callStep,
-  publishOutcome,
-  RemediationFailure,
   RESTORE_BEK_ORCHESTRATOR,
-  type HealSettings,
-  type RestoreBekInput,
-  type Step,
-} from './restoreBek';
-
-export const SWEEP_ORCHESTRATOR = 'sweep';
+  SWEEP_ORCHESTRATOR,
+  type EncryptVmInput,
+} from './contracts';
+import type { OrchestrationStart, OrchestrationStatusView } from './remediation-activities';
+import type { HealSettings, RestoreBekInput } from './restoreBek';
+import { callActivity, publishOutcome, setStatus, StepFailure, type Step } from './steps';
 
 /** Iterations per execution before continue-as-new keeps the history small. */
 const ITERATIONS_PER_EXECUTION = 25;
@@ -142,7 +132,7 @@ export function* sweepOrchestrator(context: OrchestrationContext): Step<SweepOut
       completed: state.completed,
       failed: state.failed,
     };
-    context.df.setCustomStatus({ kind: input.kind, dryRun: input.dryRun, queued: state.queue.length, ...p });
+    setStatus(context, { orchestration: SWEEP_ORCHESTRATOR, kind: input.kind, dryRun: input.dryRun, queued: state.queue.length, ...p });
   };
 
   function* spendReads(cost: number): Step<void> {
@@ -157,23 +147,19 @@ export function* sweepOrchestrator(context: OrchestrationContext): Step<SweepOut
     let next: string | undefined;
     yield* spendReads(1);
     if (input.kind === 'backfill') {
-      const page = yield* callStep<{ rows: SweepRow[]; continuationToken?: string }>(context, REMEDIATION_ACTIVITY.listSweepPage, cursor);
+      const page = yield* callActivity(context, REMEDIATION_ACTIVITY.listSweepPage, cursor);
       state.report = addToReport(state.report, page.rows);
       if (!input.dryRun) state.queue.push(...page.rows.filter((r) => r.decision === 'encrypt').map((r) => r.vmId));
       next = page.continuationToken;
     } else {
-      const page = yield* callStep<{ scanned: number; candidates: string[]; continuationToken?: string }>(
-        context,
-        REMEDIATION_ACTIVITY.listBekPage,
-        cursor,
-      );
+      const page = yield* callActivity(context, REMEDIATION_ACTIVITY.listBekPage, cursor);
       next = page.continuationToken;
       const rows: SweepRow[] = [];
       // Instance views in small batches, each paced against the read budget.
       for (let i = 0; i < page.candidates.length; i += 10) {
         const batch = page.candidates.slice(i, i + 10);
         yield* spendReads(batch.length);
-        const health = yield* callStep<Array<{ vmId: string; health: BekHealth }>>(context, REMEDIATION_ACTIVITY.bekHealth, {
+        const health = yield* callActivity(context, REMEDIATION_ACTIVITY.bekHealth, {
           vmIds: batch,
         });
         for (const h of health) {
@@ -220,7 +206,7 @@ export function* sweepOrchestrator(context: OrchestrationContext): Step<SweepOut
       if (!input.dryRun && state.queue.length > 0 && state.inFlight.length < cap) {
         const { start, rest } = fillSlots(state.queue, state.inFlight.length, cap);
         state.queue = rest;
-        const results = yield* callStep<OrchestrationStartResult[]>(context, REMEDIATION_ACTIVITY.startOrchestrations, {
+        const results = yield* callActivity(context, REMEDIATION_ACTIVITY.startOrchestrations, {
           starts: start.map(startFor),
         });
         results.forEach((r, i) => {
@@ -233,7 +219,7 @@ export function* sweepOrchestrator(context: OrchestrationContext): Step<SweepOut
       const mustWait = state.inFlight.length > 0 && (state.listingDone || state.inFlight.length >= cap);
       if (mustWait) {
         yield context.df.createTimer(new Date(now().getTime() + pollMs));
-        const statuses = yield* callStep<OrchestrationStatusView[]>(context, REMEDIATION_ACTIVITY.orchestrationStatuses, {
+        const statuses = yield* callActivity(context, REMEDIATION_ACTIVITY.orchestrationStatuses, {
           instanceIds: state.inFlight.map((f) => f.instanceId),
         });
         const finished = new Set(statuses.filter((s) => FINISHED.has(s.runtimeStatus)).map((s) => s.instanceId));
@@ -247,7 +233,7 @@ export function* sweepOrchestrator(context: OrchestrationContext): Step<SweepOut
       }
     }
   } catch (error) {
-    if (!(error instanceof RemediationFailure)) throw error;
+    if (!(error instanceof StepFailure)) throw error;
     return yield* finishSteps(error.message);
   }
 

@@ -3,7 +3,7 @@
  * `enabledForDiskEncryption`, soft delete, purge protection, the access-policy model, and the
  * access-policy entries the app relies on (a principal someone removed).
  */
-import type { EncryptionPolicy } from '../policy';
+import { coversSubscription, type EncryptionPolicy } from '../policy';
 import { isResourceType, parseResourceId } from '../resource-ids';
 
 export interface AccessPolicyLike {
@@ -103,6 +103,6 @@ export function isManagedVault(vaultResourceId: string, policy: Pick<EncryptionP
     isResourceType(id, 'Microsoft.KeyVault/vaults') &&
     id.resourceGroup?.toLowerCase() === policy.vault.resourceGroup.toLowerCase() &&
     name.startsWith(`${policy.vault.namePrefix}-`) &&
-    policy.scope.subscriptions.some((s) => s.toLowerCase() === id.subscriptionId.toLowerCase())
+    coversSubscription(policy, id.subscriptionId)
   );
 }

@@ -1,21 +1,29 @@
 /**
  * Process-wide app state for the function entry files: configuration validated ONCE at module load
  * (a bad setting fails start-up with the ConfigError message naming every problem), the
- * serialisable EncryptionPolicy, one credential and the Azure ports built on it.
+ * serialisable EncryptionPolicy, one credential and everything built on it (the Azure ports, the
+ * outcome publisher).
  */
 import type { TokenCredential } from '@azure/core-auth';
+import type { InvocationContext } from '@azure/functions';
 import { createAzurePorts, createCredential } from '../../azure/clients';
 import type { AzurePorts } from '../../azure/ports';
+import { createOutcomePublisher, type OutcomePublisherPort } from '../../azure/remediation-outcomes';
 import { loadConfig, type AppConfig } from '../../core/config';
 import { PermissionError } from '../../core/errors';
 import type { EncryptionPolicy } from '../../core/policy';
 import { toEncryptionPolicy } from '../../core/config';
 import type { AutomationIdentity } from '../../orchestrations/contracts';
+import { contextLog } from './log';
+import type { HandlerDeps } from './remediation';
+import type { StarterClient } from './start';
 
 export interface AppContext {
   config: AppConfig;
   policy: EncryptionPolicy;
   ports: AzurePorts;
+  /** Publishes outcome events to ADE_OUTCOME_TOPIC_ENDPOINT; undefined without a topic. */
+  outcomePublisher(): OutcomePublisherPort | undefined;
   /** Tenant and object id of the identity the app runs as, read once from an access token's claims. */
   identity(): Promise<AutomationIdentity>;
 }
@@ -29,10 +37,13 @@ export function appContext(env: Record<string, string | undefined> = process.env
   const credential = createCredential(config, env);
   const ports = createAzurePorts(config, { credential, env });
   let identity: Promise<AutomationIdentity> | undefined;
+  let publisher: OutcomePublisherPort | undefined;
+  const topic = config.remediation.outcomeTopicEndpoint;
   current = {
     config,
     policy: toEncryptionPolicy(config),
     ports,
+    outcomePublisher: () => (topic ? (publisher ??= createOutcomePublisher(topic, credential)) : undefined),
     identity: () => {
       identity ??= identityFromToken(credential).catch((error: unknown) => {
         identity = undefined; // try again next time
@@ -44,16 +55,17 @@ export function appContext(env: Record<string, string | undefined> = process.env
   return current;
 }
 
-/** Forget the cached context (tests that change the environment). */
-export function resetAppContext(): void {
-  current = undefined;
+/** What a remediation trigger's handler core needs, for one invocation. */
+export function handlerDeps(client: StarterClient, context: InvocationContext): HandlerDeps {
+  const app = appContext();
+  return { client, policy: app.policy, settings: app.config.remediation, log: contextLog(context) };
 }
 
 /**
  * Reads `tid` and `oid` from an ARM access token. The token itself never leaves this function
  * and is never logged; only the two ids (not secret) are returned.
  */
-export async function identityFromToken(credential: TokenCredential): Promise<AutomationIdentity> {
+async function identityFromToken(credential: TokenCredential): Promise<AutomationIdentity> {
   const token = await credential.getToken('https://management.azure.com/.default');
   if (!token) throw new PermissionError('The app credential returned no access token for Azure Resource Manager');
   const claims = decodeJwtClaims(token.token);

@@ -2,17 +2,20 @@
  * The work behind `secretEvents`: correlate a new Key Vault secret version with the orchestration
  * waiting for it, and raise `SecretStored` to exactly that instance.
  *
- * Key Vault events carry no tags (event-schemas.md §4.5): the secret version's tags are read with
+ * Key Vault events carry no tags (https://learn.microsoft.com/azure/event-grid/event-schema-key-vault):
+ * the secret version's tags are read with
  * list-level permission (never a get of the value). ADE's secrets carry `DiskEncryptionKeyFileName`;
  * `MachineName` (the guest hostname) picks the waiter. Anything unrelated, unmatched or ambiguous is
  * logged at debug level and accepted: the orchestrations' fallback polling covers it.
  */
-import { EVENT_ROUTES, matchesRoute, parseDelivery, splitDelivery } from '../../core/events';
+import { EVENT_ROUTES, matchesRoute } from '../../core/events';
 import { tagValue } from '../../core/vm';
 import type { SecretVersionProperties } from '../../azure/ports';
 import { matchWaiter } from '../../orchestrations/entities';
 import { SECRET_STORED_EVENT, type SecretStoredEvent, type Waiter } from '../../orchestrations/contracts';
+import { eventsOf } from './delivery';
 import type { Log } from './log';
+import { isInstanceNotFound } from './start';
 
 export interface SecretEventsDeps {
   /** List-level read of the version's properties (tags, content type); undefined when it does not exist. */
@@ -26,13 +29,7 @@ export type SecretEventResult =
   { eventId: string; action: 'raised'; instanceId: string; vmId: string } | { eventId: string; action: 'ignored'; reason: string };
 
 export async function handleSecretEvents(body: unknown, deps: SecretEventsDeps): Promise<SecretEventResult[]> {
-  const parsed = parseDelivery(body);
-  if (!parsed.ok) {
-    deps.log('warn', `secretEvents: dropped an unusable delivery: ${parsed.error.message}`);
-    return [];
-  }
-  const { events, errors } = splitDelivery(parsed.value);
-  for (const error of errors) deps.log('warn', `secretEvents: dropped a malformed event: ${error.message}`);
+  const { events } = eventsOf(body, 'secretEvents', deps.log);
   const results: SecretEventResult[] = [];
   for (const event of events) {
     const eventId = event.envelope.id;
@@ -66,7 +63,7 @@ export async function handleSecretEvents(body: unknown, deps: SecretEventsDeps):
       await deps.raise(match.waiter.instanceId, SECRET_STORED_EVENT, { secretUrl, vaultName });
     } catch (error) {
       // The instance is gone (purged); a stale waiter entry is harmless.
-      if (/no instance|not found|could not find|\b404\b/i.test(error instanceof Error ? error.message : String(error))) {
+      if (isInstanceNotFound(error)) {
         ignore(`waiting instance ${match.waiter.instanceId} no longer exists`);
         continue;
       }

@@ -1,12 +1,16 @@
 /**
- * Starts `encryptVm` for one VM as a singleton: the deterministic instance id from core/names, and
- * no start while an instance with that id is Pending/Running. A concurrent duplicate start that the
- * Durable backend refuses ("already exists") counts as already running, not as an error.
+ * Starting and querying orchestrations, for every starter of the app (HTTP, Event Grid, timers) and
+ * for the activities that start or watch other runs (sweeps).
+ *
+ * Singleton per id: no start while an instance with that id is active, so two signals for one VM
+ * make one run. A concurrent duplicate start that the Durable backend refuses ("already exists")
+ * counts as already running, not as an error.
  */
 import type { DurableClient } from 'durable-functions';
 import { orchestrationInstanceId } from '../../core/names';
 import type { EncryptionPolicy } from '../../core/policy';
 import { ENCRYPT_VM_ORCHESTRATOR, type EncryptVmInput } from '../../orchestrations/contracts';
+import type { OrchestrationControl, OrchestrationStart, OrchestrationStatusView } from '../../orchestrations/remediation-activities';
 
 /** The subset of DurableClient the starters use (tests may pass a fake). */
 export type StarterClient = Pick<DurableClient, 'getStatus' | 'startNew'>;
@@ -15,41 +19,64 @@ export type StartResult = { instanceId: string; started: true } | { instanceId: 
 
 const ACTIVE = new Set(['Pending', 'Running', 'ContinuedAsNew', 'Suspended']);
 
-export interface StartOptions {
-  /** An outcome topic is configured (ADE_OUTCOME_TOPIC_ENDPOINT): the run publishes VmEncrypted / EncryptionFailed. */
-  publishOutcome?: boolean;
+/** The JS Durable client throws for an unknown instance (HTTP 404) instead of returning nothing. */
+export function isInstanceNotFound(error: unknown): boolean {
+  return /not found|no instance|could not find|\b404\b/i.test(error instanceof Error ? error.message : String(error));
 }
 
-export async function startEncryptVm(
-  client: StarterClient,
-  vmId: string,
-  policy: EncryptionPolicy,
-  options: StartOptions = {},
-): Promise<StartResult> {
-  const instanceId = orchestrationInstanceId(vmId);
+/** Runtime status and output of an instance; `Unknown` when it does not exist. */
+export async function instanceStatus(client: Pick<DurableClient, 'getStatus'>, instanceId: string): Promise<OrchestrationStatusView> {
+  try {
+    const status = await client.getStatus(instanceId, { showHistory: false, showHistoryOutput: false, showInput: false });
+    const runtimeStatus = typeof status?.runtimeStatus === 'string' ? status.runtimeStatus : 'Unknown';
+    return { instanceId, runtimeStatus, ...(status?.output !== undefined ? { output: status.output } : {}) };
+  } catch (error) {
+    if (isInstanceNotFound(error)) return { instanceId, runtimeStatus: 'Unknown' };
+    throw error;
+  }
+}
+
+async function activeStatus(client: StarterClient, instanceId: string): Promise<string | undefined> {
+  const { runtimeStatus } = await instanceStatus(client, instanceId);
+  return ACTIVE.has(runtimeStatus) ? runtimeStatus : undefined;
+}
+
+/** Starts unless an instance with that id is active. */
+export async function startSingleton(client: StarterClient, start: OrchestrationStart): Promise<StartResult> {
+  const { instanceId } = start;
   const active = await activeStatus(client, instanceId);
   if (active) return { instanceId, started: false, runtimeStatus: active };
-  const input: EncryptVmInput = { vmId, policy, ...(options.publishOutcome ? { publishOutcome: true } : {}) };
   try {
-    await client.startNew(ENCRYPT_VM_ORCHESTRATOR, { instanceId, input });
+    await client.startNew(start.orchestrator, { instanceId, input: start.input });
     return { instanceId, started: true };
   } catch (error) {
-    // Lost a race with another start for the same VM: fine when that one is now active.
+    // Lost a race with another start for the same id: fine when that one is now active.
     const now = await activeStatus(client, instanceId).catch(() => undefined);
     if (now) return { instanceId, started: false, runtimeStatus: now };
     throw error;
   }
 }
 
-async function activeStatus(client: StarterClient, instanceId: string): Promise<string | undefined> {
-  let status: { runtimeStatus?: unknown } | undefined;
-  try {
-    status = await client.getStatus(instanceId, { showHistory: false, showHistoryOutput: false, showInput: false });
-  } catch (error) {
-    // The JS client throws for an unknown instance (HTTP 404).
-    if (/not found|no instance|could not find|\b404\b/i.test(error instanceof Error ? error.message : String(error))) return undefined;
-    throw error;
-  }
-  const runtimeStatus = typeof status?.runtimeStatus === 'string' ? status.runtimeStatus : undefined;
-  return runtimeStatus && ACTIVE.has(runtimeStatus) ? runtimeStatus : undefined;
+export interface StartOptions {
+  /** An outcome topic is configured (ADE_OUTCOME_TOPIC_ENDPOINT): the run publishes VmEncrypted / EncryptionFailed. */
+  publishOutcome?: boolean;
+}
+
+/** `encryptVm` for one VM, under the VM's deterministic instance id. */
+export function startEncryptVm(
+  client: StarterClient,
+  vmId: string,
+  policy: EncryptionPolicy,
+  options: StartOptions = {},
+): Promise<StartResult> {
+  const input: EncryptVmInput = { vmId, policy, ...(options.publishOutcome ? { publishOutcome: true } : {}) };
+  return startSingleton(client, { orchestrator: ENCRYPT_VM_ORCHESTRATOR, instanceId: orchestrationInstanceId(vmId), input });
+}
+
+/** What the sweep's activities use to start and watch runs. */
+export function orchestrationControl(client: StarterClient): OrchestrationControl {
+  return {
+    startIfIdle: (start) => startSingleton(client, start),
+    status: (instanceId) => instanceStatus(client, instanceId),
+  };
 }

@@ -1,15 +1,16 @@
 /**
  * The work behind `vmWritten`, free of the Functions runtime so it can be tested directly.
  *
- * An ARM event is a notification, not state (event-schemas.md §3.6, §8): drop what is out of scope
+ * An ARM event is a notification, not state: drop what is out of scope
  * without any Azure call, then re-read each VM by id, assess it, and start one orchestration per VM.
  */
-import { EVENT_ROUTES, matchesRoute, parseDelivery, splitDelivery, type AdeEvent, type ResourceEvent } from '../../core/events';
+import { EVENT_ROUTES, matchesRoute, type AdeEvent, type ResourceEvent } from '../../core/events';
 import { assessVm, describeAssessment } from '../../core/eligibility';
 import { toErrorInfo } from '../../core/errors';
-import type { EncryptionPolicy } from '../../core/policy';
+import { subscriptionScopeProblem, type EncryptionPolicy } from '../../core/policy';
 import { normaliseResourceId, parseVmId } from '../../core/resource-ids';
 import type { VmSnapshot } from '../../core/vm';
+import { eventsOf } from './delivery';
 import type { Log } from './log';
 import type { StartResult } from './start';
 
@@ -43,21 +44,8 @@ export class VmWrittenError extends Error {
 }
 
 export async function handleVmWritten(body: unknown, deps: VmWrittenDeps): Promise<VmWrittenReport> {
-  const report: VmWrittenReport = { dropped: [], vms: [] };
-  const parsed = parseDelivery(body);
-  if (!parsed.ok) {
-    // Malformed input never becomes valid on redelivery: log and accept.
-    deps.log('warn', `vmWritten: dropped an unusable delivery: ${parsed.error.message}`);
-    report.dropped.push({ reason: parsed.error.message });
-    return report;
-  }
-  const { events, errors } = splitDelivery(parsed.value);
-  for (const error of errors) {
-    deps.log('warn', `vmWritten: dropped a malformed event: ${error.message}`);
-    report.dropped.push({ reason: error.message });
-  }
-
-  const scope = new Set(deps.policy.scope.subscriptions.map((s) => s.toLowerCase()));
+  const { events, malformed } = eventsOf(body, 'vmWritten', deps.log);
+  const report: VmWrittenReport = { dropped: malformed.map((reason) => ({ reason })), vms: [] };
   const vmIds = new Map<string, string>();
   let self: string | undefined;
   let selfKnown = false;
@@ -78,9 +66,9 @@ export async function handleVmWritten(body: unknown, deps: VmWrittenDeps): Promi
       drop(`resourceUri is not a VM id: ${String(event.data.resourceUri).slice(0, 200)}`);
       continue;
     }
-    const subscriptionId = parseVmId(vmId).subscriptionId.toLowerCase();
-    if (!scope.has(subscriptionId)) {
-      drop(`subscription ${subscriptionId} is not in ADE_SUBSCRIPTIONS`);
+    const outOfScope = subscriptionScopeProblem(deps.policy, parseVmId(vmId).subscriptionId);
+    if (outOfScope) {
+      drop(outOfScope);
       continue;
     }
     if (!selfKnown) {

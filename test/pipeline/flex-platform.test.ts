@@ -5,7 +5,7 @@
  * AzureFunction destination — the run is woken by the event, not by fallback polling.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { secretEventSubscriptionName } from '../../orchestrations/vault-setup';
+import { secretEventSubscriptionName } from '../../core/names';
 import { platformSiteResourceId, type PlatformOptions } from '../../local/host/runtime/platform';
 import { startPipeline, VAULT_RG, type Pipeline } from './harness';
 import { expectEncrypted } from './checks';

@@ -15,8 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orchestrationInstanceId } from '../../core/names';
-import { remediationInstanceId } from '../../core/remediation/ids';
+import { orchestrationInstanceId, remediationInstanceId } from '../../core/names';
 import { EVENTS_RG, eventually, HUB_KEYS, startPipeline, VAULT_RG, type Pipeline } from './harness';
 import { expectEncrypted } from './checks';
 

@@ -6,8 +6,7 @@
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orchestrationInstanceId } from '../../core/names';
-import { secretEventSubscriptionName } from '../../orchestrations/vault-setup';
+import { orchestrationInstanceId, secretEventSubscriptionName } from '../../core/names';
 import { startPipeline, VAULT_RG, type Pipeline } from './harness';
 import { expectEncrypted } from './checks';
 

@@ -10,7 +10,7 @@ import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_ROUTES } from '../../core/events';
-import { remediationInstanceId, restoreInstanceId, SWEEP_INSTANCE_ID } from '../../core/remediation/ids';
+import { remediationInstanceId, restoreInstanceId, SWEEP_INSTANCE_ID } from '../../core/names';
 import { DEFAULT_POLICY_DEFINITION_IDS } from '../../core/remediation/settings';
 import { issuedSecrets, observableText, secretHits } from '../pipeline/checks';
 import { eventually, EVENTS_RG, HUB_KEYS, startPipeline, VAULT_RG, type InstanceStatus, type Pipeline } from '../pipeline/harness';

@@ -7,8 +7,7 @@ import { ClientSecretCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_ROUTES } from '../../core/events';
-import { orchestrationInstanceId } from '../../core/names';
-import { remediationInstanceId, SWEEP_INSTANCE_ID, vaultRemediationInstanceId } from '../../core/remediation/ids';
+import { orchestrationInstanceId, remediationInstanceId, SWEEP_INSTANCE_ID, vaultRemediationInstanceId } from '../../core/names';
 import { issuedSecrets, observableText, secretHits } from '../pipeline/checks';
 import { eventually, EVENTS_RG, HUB_KEYS, startPipeline, VAULT_RG, type InstanceStatus, type Pipeline } from '../pipeline/harness';
 

@@ -9,8 +9,8 @@ import {
   handlePolicyStates,
   handleSweep,
   type HandlerDeps,
-  type StarterClient,
-} from '../../functions/remediation';
+} from '../../functions/lib/remediation';
+import type { StarterClient } from '../../functions/lib/start';
 import { basePolicy, fixture, SUB } from './helpers';
 
 /** Durable client stand-in: instances stay Running once started (so duplicates see them active). */
