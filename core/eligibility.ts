@@ -8,7 +8,8 @@
  */
 import { matchesAnyGlob } from './glob';
 import { coversSubscription, type EncryptionMode, type EncryptionPolicy } from './policy';
-import { adeModeOfVersion, findAdeExtension, tagValue, type VmSnapshot } from './vm';
+import { adeModeOfVersion } from './extension-settings';
+import { findAdeExtension, tagValue, type VmSnapshot } from './vm';
 
 export type SkipReason =
   | 'subscription-out-of-scope'

@@ -10,7 +10,8 @@
  * Inputs are SDK-free but shaped like @azure/arm-compute's VirtualMachineExtensionInstanceView,
  * DiskInstanceView and DiskEncryptionSettings, so adapter objects can be passed as they are.
  */
-import type { AdeOs, AdeVolumeType } from './extension-settings';
+import { adeModeOfVersion, normaliseVolumeType, type AdeOs, type AdeVolumeType } from './extension-settings';
+import { findAdeExtension, findExtensionInstanceView, type ExtensionInstanceView, type VmExtensionSnapshot, type VmSnapshot } from './vm';
 
 export interface InstanceViewStatusLike {
   code?: string;
@@ -195,14 +196,6 @@ export function parseLinuxSubstatus(
   };
 }
 
-/** Single-pass or dual-pass from the handler version's major part (ade.md §2). */
-export function modeFromTypeHandlerVersion(os: AdeOs, version: string | undefined): 'single-pass' | 'dual-pass' | undefined {
-  const major = version?.trim().split('.')[0];
-  if (!major || !/^\d+$/.test(major)) return undefined;
-  const dualPassMajor = os === 'Windows' ? '1' : '0';
-  return major === dualPassMajor ? 'dual-pass' : 'single-pass';
-}
-
 export function interpretDisks(disks: readonly DiskInstanceViewLike[] | undefined, osDiskName?: string): DiskEncryptionDetail[] {
   const list = disks ?? [];
   const osIndex = osDiskName ? list.findIndex((d) => d.name?.toLowerCase() === osDiskName.toLowerCase()) : 0;
@@ -242,7 +235,7 @@ export function interpretEncryptionState(input: EncryptionStateInput): Encryptio
     return { kind: 'not-started', detail };
   }
 
-  const mode = modeFromTypeHandlerVersion(input.os, extension.typeHandlerVersion);
+  const mode = adeModeOfVersion(input.os, extension.typeHandlerVersion);
   if (mode) detail.mode = mode;
   if (extension.typeHandlerVersion) detail.typeHandlerVersion = extension.typeHandlerVersion;
   const main = mainStatus(extension.statuses);
@@ -379,4 +372,44 @@ function fromDualPassWindows(
   }
   if (detail.secretUrl) return { kind: 'in-progress', phase: 'awaiting-second-pass', detail };
   return fromDisks(detail, volumeType);
+}
+
+/** What the app reads about ADE from one VM snapshot (read with its instance view). */
+export interface VmEncryptionReading {
+  state: EncryptionState;
+  /** The ADE extension resource, found by publisher and type whatever its instance name. */
+  extension?: VmExtensionSnapshot;
+  /** That extension's instance view, when the VM has one for it. */
+  view?: ExtensionInstanceView;
+  /** The extension's ARM operation finished (`ProvisioningState/succeeded`); not proof of encryption. */
+  provisioned: boolean;
+}
+
+/**
+ * The one way from a VM snapshot to its encryption state. The volumes that must be encrypted are
+ * the ones ADE was asked for: the deployed extension's `VolumeType` setting, else `volumeType`
+ * (what the caller is about to ask for), else all of them.
+ */
+export function readVmEncryption(
+  vm: Pick<VmSnapshot, 'osType' | 'extensions' | 'instanceView' | 'osDisk'>,
+  volumeType?: AdeVolumeType,
+): VmEncryptionReading {
+  const extension = findAdeExtension(vm);
+  const view = extension ? findExtensionInstanceView(vm, extension.name) : undefined;
+  const extensionView = view ?? (extension ? { name: extension.name, typeHandlerVersion: extension.typeHandlerVersion } : undefined);
+  const asked = normaliseVolumeType(extension?.settings?.VolumeType) ?? volumeType;
+  const state = interpretEncryptionState({
+    os: vm.osType,
+    ...(extensionView ? { extension: extensionView } : {}),
+    ...(extension?.provisioningState ? { provisioningState: extension.provisioningState } : {}),
+    disks: vm.instanceView?.disks ?? [],
+    osDiskName: vm.osDisk.name,
+    ...(asked ? { volumeType: asked } : {}),
+    ...(vm.osDisk.encryptionSettings ? { modelEncryptionSettings: vm.osDisk.encryptionSettings } : {}),
+  });
+  const provisioningCode = view?.statuses?.find((s) => s.code?.toLowerCase().startsWith('provisioningstate/'))?.code?.toLowerCase();
+  const provisioned =
+    provisioningCode === 'provisioningstate/succeeded' ||
+    (provisioningCode === undefined && extension?.provisioningState?.toLowerCase() === 'succeeded');
+  return { state, provisioned, ...(extension ? { extension } : {}), ...(view ? { view } : {}) };
 }

@@ -81,6 +81,17 @@ export interface AdeExtensionRequest extends Omit<AdeExtension, 'name'> {
   protectedSettings?: AdeProtectedSettings;
 }
 
+/**
+ * Single-pass or dual-pass from the handler version's major part: Windows 1.x and Linux 0.x are
+ * dual-pass, any later major single-pass (https://learn.microsoft.com/azure/virtual-machines/extensions/azure-disk-enc-windows,
+ * https://learn.microsoft.com/azure/virtual-machines/extensions/azure-disk-enc-linux).
+ */
+export function adeModeOfVersion(os: AdeOs, version: string | undefined): 'single-pass' | 'dual-pass' | undefined {
+  const major = version?.trim().split('.')[0];
+  if (!major || !/^\d+$/.test(major)) return undefined;
+  return Number(major) === (os === 'Windows' ? 1 : 0) ? 'dual-pass' : 'single-pass';
+}
+
 /** Builds the public extension resource. Throws ValidationError / UnsupportedError naming the input at fault. */
 export function buildAdeExtension(input: AdeExtensionInput): AdeExtension {
   const problems: Array<[string, string]> = [];
@@ -155,6 +166,18 @@ export function buildAdeExtension(input: AdeExtensionInput): AdeExtension {
     typeHandlerVersion: ADE_TYPE_HANDLER_VERSION[input.os][input.mode],
     autoUpgradeMinorVersion: true,
     settings,
+  };
+}
+
+/** The extension resource to PUT at a location (public settings only; the one shape every deployment uses). */
+export function adeExtensionSpec(extension: AdeExtension, location: string): Omit<AdeExtension, 'name'> & { location: string } {
+  return {
+    publisher: extension.publisher,
+    type: extension.type,
+    typeHandlerVersion: extension.typeHandlerVersion,
+    autoUpgradeMinorVersion: extension.autoUpgradeMinorVersion,
+    settings: { ...extension.settings },
+    location,
   };
 }
 
@@ -338,7 +361,7 @@ function vaultNameFromId(id: string): string {
 }
 
 /** Accepts any casing (CLI sends `ALL`) and returns the documented casing (pitfall 19). */
-function normaliseVolumeType(value: unknown): AdeVolumeType | undefined {
+export function normaliseVolumeType(value: unknown): AdeVolumeType | undefined {
   if (typeof value !== 'string') return undefined;
   return ({ all: 'All', os: 'OS', data: 'Data' } as const)[value.trim().toLowerCase() as 'all'];
 }

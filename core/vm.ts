@@ -7,6 +7,8 @@
  * `instanceView.statuses` `PowerState/*` → `powerState`.
  */
 
+import { ADE_EXTENSION_TYPE, isAdeExtension } from './extension-settings';
+
 export type OsType = 'Windows' | 'Linux';
 
 /** From the instance view's `PowerState/<x>` status; `unknown` when the instance view was not read. */
@@ -125,25 +127,12 @@ export interface VmSnapshot {
   instanceView?: VmInstanceView;
 }
 
-export const ADE_PUBLISHER = 'Microsoft.Azure.Security';
-export const ADE_EXTENSION_TYPE: Readonly<Record<OsType, string>> = {
-  Windows: 'AzureDiskEncryption',
-  Linux: 'AzureDiskEncryptionForLinux',
-};
-
-/** True for the ADE extension of either OS, matched by publisher + type case-insensitively (never by name). */
-export function isAdeExtension(extension: Pick<VmExtensionSnapshot, 'publisher' | 'type'>): boolean {
-  if (extension.publisher?.toLowerCase() !== ADE_PUBLISHER.toLowerCase()) return false;
-  const type = extension.type?.toLowerCase();
-  return type === ADE_EXTENSION_TYPE.Windows.toLowerCase() || type === ADE_EXTENSION_TYPE.Linux.toLowerCase();
-}
-
 /**
  * The VM's ADE extension, whatever its instance name. Prefers the type that matches the VM's OS
  * when (oddly) both are present. Use the returned `name` for GET/PUT.
  */
 export function findAdeExtension(vm: Pick<VmSnapshot, 'extensions' | 'osType'>): VmExtensionSnapshot | undefined {
-  const candidates = vm.extensions.filter(isAdeExtension);
+  const candidates = vm.extensions.filter((e) => isAdeExtension(e));
   const expected = ADE_EXTENSION_TYPE[vm.osType].toLowerCase();
   return candidates.find((e) => e.type.toLowerCase() === expected) ?? candidates[0];
 }
@@ -151,14 +140,6 @@ export function findAdeExtension(vm: Pick<VmSnapshot, 'extensions' | 'osType'>):
 /** The instance view of the given extension, matched by name (instance views carry the name). */
 export function findExtensionInstanceView(vm: Pick<VmSnapshot, 'instanceView'>, extensionName: string): ExtensionInstanceView | undefined {
   return vm.instanceView?.extensions?.find((e) => e.name?.toLowerCase() === extensionName.toLowerCase());
-}
-
-/** Major version → mode: Windows 2.x / Linux 1.x are single-pass, Windows 1.x / Linux 0.x dual-pass (ade.md §2). */
-export function adeModeOfVersion(osType: OsType, typeHandlerVersion: string): 'single-pass' | 'dual-pass' | undefined {
-  const major = Number.parseInt(typeHandlerVersion.split('.')[0] ?? '', 10);
-  if (!Number.isFinite(major)) return undefined;
-  const dualPassMajor = osType === 'Windows' ? 1 : 0;
-  return major === dualPassMajor ? 'dual-pass' : 'single-pass';
 }
 
 /** Maps an instance view's `PowerState/<x>` code to a PowerState (accepts SDK or JSON statuses). */

@@ -11,10 +11,10 @@
  */
 import type { AzurePorts, EventDestination, EventSubscriptionSpec } from '../azure/ports';
 import { assessVm, describeAssessment } from '../core/eligibility';
-import { interpretEncryptionState } from '../core/encryption-state';
+import { readVmEncryption } from '../core/encryption-state';
 import { toActivityError, toErrorInfo, ValidationError } from '../core/errors';
-import { buildDualPassEncryptionSettings, type AdeExtension } from '../core/extension-settings';
-import { findAdeExtension, findExtensionInstanceView, type VmSnapshot } from '../core/vm';
+import { adeExtensionSpec, buildDualPassEncryptionSettings } from '../core/extension-settings';
+import type { VmSnapshot } from '../core/vm';
 import { parseEncryptionPolicy } from '../core/policy';
 import { keyVaultUrlOf } from '../core/resource-ids';
 import { entraAppDisplayName, secretEventSubscriptionName } from '../core/names';
@@ -212,7 +212,11 @@ export function createActivities(deps: ActivityDeps) {
     /** Step 4, single-pass: one extension PUT (virtualMachines/extensions/write). */
     deploySinglePassExtension: (input: DeployExtensionInput): Promise<ActivityResult<{ extensionId: string }>> =>
       runActivity(log, 'deploySinglePassExtension', async () => {
-        const started = await compute.beginDeployExtension(input.vmId, input.extension.name, toSpec(input.extension, input.location));
+        const started = await compute.beginDeployExtension(
+          input.vmId,
+          input.extension.name,
+          adeExtensionSpec(input.extension, input.location),
+        );
         return { extensionId: started.extensionId };
       }),
 
@@ -228,9 +232,14 @@ export function createActivities(deps: ActivityDeps) {
           displayName: 'ade-autopilot extension run',
         });
         try {
-          const started = await compute.beginDeployExtension(input.vmId, input.extension.name, toSpec(input.extension, input.location), {
-            AADClientSecret: credential.secret,
-          });
+          const started = await compute.beginDeployExtension(
+            input.vmId,
+            input.extension.name,
+            adeExtensionSpec(input.extension, input.location),
+            {
+              AADClientSecret: credential.secret,
+            },
+          );
           return { extensionId: started.extensionId, keyId: credential.keyId, endDateTime: credential.endDateTime };
         } catch (error) {
           await directory.removePassword(input.appObjectId, credential.keyId).catch((cleanup: unknown) => {
@@ -278,38 +287,9 @@ export function createActivities(deps: ActivityDeps) {
 
 export type Activities = ReturnType<typeof createActivities>;
 
-function toSpec(extension: AdeExtension, location: string) {
-  return {
-    publisher: extension.publisher,
-    type: extension.type,
-    typeHandlerVersion: extension.typeHandlerVersion,
-    autoUpgradeMinorVersion: extension.autoUpgradeMinorVersion,
-    settings: { ...extension.settings },
-    location,
-  };
-}
-
 /** Compact, secret-free status of the VM's ADE run. */
-export function statusOf(vm: VmSnapshot, input: Pick<CheckStatusInput, 'osType' | 'volumeType'>): StatusCheck {
-  const extension = findAdeExtension(vm);
-  const view = extension ? findExtensionInstanceView(vm, extension.name) : undefined;
-  const state = interpretEncryptionState({
-    os: input.osType,
-    ...(view
-      ? { extension: view }
-      : extension
-        ? { extension: { name: extension.name, typeHandlerVersion: extension.typeHandlerVersion } }
-        : {}),
-    ...(extension?.provisioningState ? { provisioningState: extension.provisioningState } : {}),
-    disks: vm.instanceView?.disks ?? [],
-    osDiskName: vm.osDisk.name,
-    volumeType: input.volumeType,
-    ...(vm.osDisk.encryptionSettings ? { modelEncryptionSettings: vm.osDisk.encryptionSettings } : {}),
-  });
-  const provisioningCode = view?.statuses?.find((s) => s.code?.toLowerCase().startsWith('provisioningstate/'))?.code?.toLowerCase();
-  const provisioned =
-    provisioningCode === 'provisioningstate/succeeded' ||
-    (provisioningCode === undefined && extension?.provisioningState?.toLowerCase() === 'succeeded');
+export function statusOf(vm: VmSnapshot, input: Pick<CheckStatusInput, 'volumeType'>): StatusCheck {
+  const { state, extension, provisioned } = readVmEncryption(vm, input.volumeType);
   const check: StatusCheck = {
     kind: state.kind,
     provisioned,

@@ -260,7 +260,7 @@ export interface DeployWithCredentialResult {
 
 export interface CheckStatusInput {
   vmId: string;
-  osType: OsType;
+  /** What this run asked ADE to encrypt (the deployed extension's own setting wins when it has one). */
   volumeType: EncryptionPolicy['volumeType'];
 }
 

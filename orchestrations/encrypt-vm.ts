@@ -166,7 +166,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
 
     // 5. Wait for the secret: event raced with a timer, polling the extension status as a fallback.
     setStatus({ phase: 'waiting-for-secret', polls: 0, secretSeen: false });
-    const waited = yield* waitForSecret(vm, mode);
+    const waited = yield* waitForSecret(mode);
     output.completedBy = waited.completedBy;
     context.df.signalEntity(waitersEntity, 'unregister', { instanceId: context.df.instanceId });
     waitersEntity = undefined;
@@ -189,7 +189,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
 
     // 7. Verify from Azure's state, polling while the guest finishes (Linux OS volumes take a while).
     setStatus({ phase: 'verifying' });
-    const verified = yield* verify(vm, waited.check);
+    const verified = yield* verify(waited.check);
     output.disks = verified.disks.map((d) => ({ name: d.name, role: d.role, encryption: d.encryption }));
     output.secretUrl ??= verified.disks.flatMap((d) => d.secretUrls)[0] ?? verified.secretUrl;
     if (tags && mode !== 'aad') {
@@ -304,7 +304,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     return next;
   }
 
-  function* waitForSecret(vm: VmFacts, mode: 'aad' | 'single-pass'): Step<{ check: StatusCheck; completedBy: 'event' | 'polling' }> {
+  function* waitForSecret(mode: 'aad' | 'single-pass'): Step<{ check: StatusCheck; completedBy: 'event' | 'polling' }> {
     const waitDeadline = Math.min(now() + policy.timeouts.secretEventTimeoutMinutes * 60_000, totalDeadline);
     let secretSeen = false;
     let eventReceived = false;
@@ -334,7 +334,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
         eventTask = context.df.waitForExternalEvent(SECRET_STORED_EVENT);
       }
       // The event is only a wake-up: Azure's state decides.
-      const check = yield* call(ACTIVITY.checkEncryptionStatus, { vmId, osType: vm.osType, volumeType: policy.volumeType });
+      const check = yield* call(ACTIVITY.checkEncryptionStatus, { vmId, volumeType: policy.volumeType });
       polls += 1;
       if (check.provisioned) secretSeen = true;
       setStatus({ polls, secretSeen, detail: check.message ?? check.kind });
@@ -345,11 +345,11 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     }
   }
 
-  function* verify(vm: VmFacts, last: StatusCheck): Step<StatusCheck> {
+  function* verify(last: StatusCheck): Step<StatusCheck> {
     let check = last;
     for (let first = true; ; first = false) {
       if (!first || status.mode === 'aad') {
-        check = yield* call(ACTIVITY.checkEncryptionStatus, { vmId, osType: vm.osType, volumeType: policy.volumeType });
+        check = yield* call(ACTIVITY.checkEncryptionStatus, { vmId, volumeType: policy.volumeType });
       }
       if (check.kind === 'encrypted') return check;
       if (check.kind === 'failed' || check.kind === 'bek-missing')

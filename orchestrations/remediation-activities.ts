@@ -5,11 +5,11 @@
  * secret in an input or output. The automation reads secret *metadata* with list permission only;
  * it never reads a secret's value.
  */
-import type { ComputePort, DiskEncryptionInfo, ExtensionSpec, KeyVaultDataPort, VaultInfo, VaultManagementPort } from '../azure/ports';
+import type { ComputePort, DiskEncryptionInfo, KeyVaultDataPort, VaultInfo, VaultManagementPort } from '../azure/ports';
 import { assessVm, type Assessment } from '../core/eligibility';
-import { interpretEncryptionState, type EncryptionState } from '../core/encryption-state';
+import { readVmEncryption, type EncryptionState } from '../core/encryption-state';
 import { NotFoundError, toErrorInfo, UnsupportedError } from '../core/errors';
-import { buildAdeExtension, type AdeVolumeType } from '../core/extension-settings';
+import { adeModeOfVersion, adeExtensionSpec, buildAdeExtension, type AdeVolumeType } from '../core/extension-settings';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
 import { bekHealthOf, expectedBekSecrets, isBekSweepCandidate, type BekHealth, type BekSecretRef } from '../core/remediation/bek';
 import type { OutcomeEvent } from '../core/remediation/outcomes';
@@ -17,7 +17,7 @@ import type { KeyCheck, SecretFinding, VaultFinding } from '../core/remediation/
 import { sweepRowOf, type SweepRow } from '../core/remediation/sweep';
 import { vaultDrift, type AccessPolicyLike, type VaultDriftIssue } from '../core/remediation/vault-drift';
 import { normaliseResourceId, parseKeyVaultObjectId, parseResourceId } from '../core/resource-ids';
-import { adeModeOfVersion, findAdeExtension, findExtensionInstanceView, type PowerState, type VmSnapshot } from '../core/vm';
+import { findAdeExtension, type PowerState, type VmSnapshot } from '../core/vm';
 import { AUTOMATION_KEY_PERMISSIONS, AUTOMATION_SECRET_PERMISSIONS, runActivity, type ActivityLog } from './activities';
 import { REMEDIATION_ACTIVITY, type ActivityResult, type AutomationIdentity } from './contracts';
 
@@ -132,16 +132,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
   async function inspect(vmId: string, policy: EncryptionPolicy): Promise<RemediationView> {
     const vm = await compute.getVm(vmId, { instanceView: true });
     const assessment = assessVm(vm, policy);
-    const extension = findAdeExtension(vm);
-    const view = extension ? findExtensionInstanceView(vm, extension.name) : undefined;
-    const state = interpretEncryptionState({
-      os: vm.osType,
-      ...(view ? { extension: view } : {}),
-      ...(extension?.provisioningState ? { provisioningState: extension.provisioningState } : {}),
-      disks: vm.instanceView?.disks ?? [],
-      osDiskName: vm.osDisk.name,
-      ...(vm.osDisk.encryptionSettings ? { modelEncryptionSettings: vm.osDisk.encryptionSettings } : {}),
-    });
+    const { state, extension } = readVmEncryption(vm, policy.volumeType);
     let secrets = expectedBekSecrets(vm);
     // Single-pass VMs whose instance view lacks the settings: the disk resources carry them (one read per disk).
     if (secrets.length === 0 && (assessment.decision === 'already-encrypted' || state.kind === 'bek-missing')) {
@@ -338,15 +329,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
           ...(ref.keyUrl ? { kek: { url: ref.keyUrl, vaultResourceId: ref.keyVaultResourceId ?? ref.vaultResourceId } } : {}),
           ...(findAdeExtension(vm) ? { existingName: findAdeExtension(vm)!.name } : {}),
         });
-        const spec: ExtensionSpec = {
-          publisher: extension.publisher,
-          type: extension.type,
-          typeHandlerVersion: extension.typeHandlerVersion,
-          autoUpgradeMinorVersion: true,
-          settings: { ...extension.settings },
-          location: vm.location,
-        };
-        const started = await compute.beginDeployExtension(vm.id, extension.name, spec);
+        const started = await compute.beginDeployExtension(vm.id, extension.name, adeExtensionSpec(extension, vm.location));
         log('info', `redeploying ADE extension ${extension.name} on ${vm.name}`, { vmId: vm.id, vault: ref.vaultName });
         return { extensionName: extension.name, extensionId: started.extensionId };
       }),

@@ -6,9 +6,9 @@
  * tag: dual-pass from the model's `osDisk.encryptionSettings`, single-pass from the instance-view
  * disks' `encryptionSettings` or the disk resources' `encryptionSettingsCollection`.
  */
-import { interpretEncryptionState, type EncryptionState } from '../encryption-state';
+import { readVmEncryption, type EncryptionState } from '../encryption-state';
 import { parseKeyVaultObjectId } from '../resource-ids';
-import { findAdeExtension, findExtensionInstanceView, type VmSnapshot } from '../vm';
+import { findAdeExtension, type VmSnapshot } from '../vm';
 
 export type SecretSource = 'vm-model' | 'disk-instance-view' | 'disk-resource';
 
@@ -154,15 +154,7 @@ export function bekHealthOf(vm: Pick<VmSnapshot, 'osType' | 'extensions' | 'inst
     return { status: 'no-ade', why: 'the VM has no ADE extension and no disk encryption settings' };
   }
   if (!vm.instanceView) return { status: 'not-assessable', why: 'the VM was read without its instance view' };
-  const view = extension ? findExtensionInstanceView(vm, extension.name) : undefined;
-  const state = interpretEncryptionState({
-    os: vm.osType,
-    ...(view ? { extension: view } : {}),
-    ...(extension?.provisioningState ? { provisioningState: extension.provisioningState } : {}),
-    ...(vm.instanceView.disks ? { disks: vm.instanceView.disks } : {}),
-    osDiskName: vm.osDisk.name,
-    ...(vm.osDisk.encryptionSettings ? { modelEncryptionSettings: vm.osDisk.encryptionSettings } : {}),
-  });
+  const { state } = readVmEncryption(vm);
   if (state.kind === 'bek-missing') return { status: 'bek-missing', message: state.message };
   return { status: 'healthy', state: state.kind };
 }

@@ -321,3 +321,75 @@ describe('parseEncryptionPolicy (orchestration input)', () => {
     expect(() => parseEncryptionPolicy(input)).toThrow(ValidationError);
   });
 });
+
+describe('one set of policy rules: what start-up refuses as a setting, orchestration input refuses as a policy', () => {
+  const policy = toEncryptionPolicy(loadConfig({ ...SUBS, ADE_OS_FILTER: 'linux' }));
+  const windows = { ...policy.scope, osFilter: 'windows' as const };
+  // Before, the policy schema only checked types (and "positive"), so each of these passed as input.
+  it.each([
+    [
+      'retention below 7 days',
+      { ADE_SOFT_DELETE_RETENTION_DAYS: '3' },
+      { vault: { ...policy.vault, softDeleteRetentionDays: 3 } },
+      'policy.vault.softDeleteRetentionDays',
+    ],
+    [
+      'a resource group ending in a dot',
+      { ADE_VAULT_RESOURCE_GROUP: 'rg.' },
+      { vault: { ...policy.vault, resourceGroup: 'rg.' } },
+      'policy.vault.resourceGroup',
+    ],
+    [
+      'a secret wait of 1 minute',
+      { ADE_SECRET_EVENT_TIMEOUT_MINUTES: '1' },
+      { timeouts: { ...policy.timeouts, secretEventTimeoutMinutes: 1 } },
+      'policy.timeouts.secretEventTimeoutMinutes',
+    ],
+    [
+      'polling every second',
+      { ADE_FALLBACK_POLL_SECONDS: '1' },
+      { timeouts: { ...policy.timeouts, fallbackPollSeconds: 1 } },
+      'policy.timeouts.fallbackPollSeconds',
+    ],
+    [
+      'a resource-group pattern with a slash',
+      { ADE_INCLUDE_RESOURCE_GROUPS: 'rg/x' },
+      { scope: { ...policy.scope, includeResourceGroups: ['rg/x'] } },
+      'policy.scope.includeResourceGroups.0',
+    ],
+    [
+      'a tag name with <',
+      { ADE_EXCLUSION_TAG: 'a<b' },
+      { scope: { ...policy.scope, exclusionTag: { name: 'a<b' } } },
+      'policy.scope.exclusionTag.name',
+    ],
+    [
+      'an RSA-2048 KEK for Windows',
+      { ADE_KEK_SIZE: '2048', ADE_OS_FILTER: 'windows' },
+      { kek: { ...policy.kek, size: 2048 }, scope: windows },
+      'policy.kek.size',
+    ],
+    [
+      'data volumes only on Windows',
+      { ADE_VOLUME_TYPE: 'Data', ADE_OS_FILTER: 'windows' },
+      { volumeType: 'Data', scope: windows },
+      'policy.volumeType',
+    ],
+    [
+      'a run shorter than its secret wait',
+      { ADE_SECRET_EVENT_TIMEOUT_MINUTES: '60', ADE_ORCHESTRATION_TIMEOUT_MINUTES: '60' },
+      { timeouts: { ...policy.timeouts, secretEventTimeoutMinutes: 60, orchestrationTimeoutMinutes: 60 } },
+      'policy.timeouts.orchestrationTimeoutMinutes',
+    ],
+  ] as const)('%s', (_label, env, patch, field) => {
+    expect(() => loadConfig({ ...SUBS, ADE_OS_FILTER: 'linux', ...env })).toThrow(ConfigError);
+    let caught: unknown;
+    try {
+      parseEncryptionPolicy({ ...policy, ...patch });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ValidationError);
+    expect((caught as Error).message).toContain(field);
+  });
+});

@@ -17,7 +17,8 @@ import {
 import type { InstanceViewStatus, VirtualMachine } from '@azure/arm-compute';
 import type { EncryptionPolicy } from '../../core/policy';
 import { parseVmId } from '../../core/resource-ids';
-import { findAdeExtension, isAdeExtension, powerStateOf, type InstanceViewStatus as VmStatus, type VmSnapshot } from '../../core/vm';
+import { isAdeExtension } from '../../core/extension-settings';
+import { findAdeExtension, powerStateOf, type InstanceViewStatus as VmStatus, type VmSnapshot } from '../../core/vm';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'vms');
 

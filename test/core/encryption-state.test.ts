@@ -5,10 +5,12 @@ import {
   type EncryptionStateInput,
   interpretDisks,
   interpretEncryptionState,
-  modeFromTypeHandlerVersion,
   parseLinuxSubstatus,
+  readVmEncryption,
   stripBuildPrefix,
 } from '../../core/encryption-state';
+import type { VmSnapshot } from '../../core/vm';
+import { adeModeOfVersion } from '../../core/extension-settings';
 
 const DIR = join(__dirname, '..', 'fixtures', 'extension-status');
 
@@ -88,10 +90,14 @@ describe('helpers', () => {
     ['Linux', '1.1', 'single-pass'],
     ['Linux', '1.4.0.11', 'single-pass'],
     ['Linux', '0.1', 'dual-pass'],
+    ['Linux', ' 0.1 ', 'dual-pass'],
     ['Linux', undefined, undefined],
     ['Linux', 'x', undefined],
-  ] as const)('modeFromTypeHandlerVersion(%s, %s) = %s', (os, version, mode) => {
-    expect(modeFromTypeHandlerVersion(os, version)).toBe(mode);
+    // A major part that is not a number tells nothing (one of the two old parsers read "2x" as 2).
+    ['Windows', '2x.1', undefined],
+    ['Windows', '', undefined],
+  ] as const)('adeModeOfVersion(%s, %j) = %s (the one version parser eligibility and encryption state share)', (os, version, mode) => {
+    expect(adeModeOfVersion(os, version)).toBe(mode);
   });
 
   it('takes the last EncryptionState code of a disk and finds the OS disk by name', () => {
@@ -131,5 +137,71 @@ describe('helpers', () => {
       interpretEncryptionState({ os: 'Linux', provisioningState: 'Creating', extension: { typeHandlerVersion: '1.1' } }),
     ).toMatchObject({ kind: 'in-progress', phase: 'provisioning' });
     expect(interpretEncryptionState({ os: 'Linux', extension: { typeHandlerVersion: '1.1' } }).kind).toBe('unknown');
+  });
+});
+
+describe('readVmEncryption: the one reading of a VM snapshot (encryptVm, remediation and the BEK sweep share it)', () => {
+  const vm = (extensionVolumeType?: string): VmSnapshot => ({
+    id: '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/win',
+    name: 'win',
+    resourceGroup: 'rg',
+    subscriptionId: '00000000-0000-0000-0000-000000000001',
+    location: 'westeurope',
+    osType: 'Windows',
+    vmSize: 'Standard_D2s_v5',
+    provisioningState: 'Succeeded',
+    powerState: 'running',
+    tags: {},
+    osDisk: { name: 'win-os' },
+    dataDisks: [{ lun: 0, name: 'win-data' }],
+    extensions: [
+      {
+        name: 'diskEncryption',
+        publisher: 'Microsoft.Azure.Security',
+        type: 'AzureDiskEncryption',
+        typeHandlerVersion: '2.2',
+        provisioningState: 'Succeeded',
+        ...(extensionVolumeType ? { settings: { VolumeType: extensionVolumeType } } : {}),
+      },
+    ],
+    instanceView: {
+      extensions: [
+        {
+          name: 'diskEncryption',
+          type: 'Microsoft.Azure.Security.AzureDiskEncryption',
+          typeHandlerVersion: '2.2.0.36',
+          statuses: [{ code: 'ProvisioningState/succeeded', level: 'Info', message: 'Encryption succeeded for OS volume' }],
+        },
+      ],
+      // The OS volume is encrypted, the data volume is not.
+      disks: [
+        { name: 'win-os', statuses: [{ code: 'EncryptionState/encrypted' }] },
+        { name: 'win-data', statuses: [{ code: 'EncryptionState/notEncrypted' }] },
+      ],
+    },
+  });
+
+  // The copies this replaced disagreed: the encryption run read the policy's volume type, the
+  // remediation and the BEK sweep always read `All`, so an OS-only VM looked half-done to them.
+  it.each([
+    ['the deployed extension asked for OS', 'OS', 'All', 'encrypted'],
+    ['the deployed extension asked for OS (no caller volume type)', 'os', undefined, 'encrypted'],
+    ['the deployed extension asked for All, whatever the caller says', 'All', 'OS', 'partially-encrypted'],
+    ['no VolumeType setting: what the caller asks for', undefined, 'OS', 'encrypted'],
+    ['no VolumeType setting and none asked: all volumes', undefined, undefined, 'partially-encrypted'],
+  ] as const)('%s → %s', (_name, extensionVolumeType, asked, kind) => {
+    const reading = readVmEncryption(vm(extensionVolumeType), asked);
+    expect(reading.state.kind).toBe(kind);
+    expect(reading.provisioned).toBe(true);
+    expect(reading.extension?.name).toBe('diskEncryption');
+  });
+
+  it('an extension without an instance view still tells the mode and its provisioning state', () => {
+    const snapshot = vm('OS');
+    snapshot.instanceView = { disks: snapshot.instanceView!.disks };
+    const reading = readVmEncryption(snapshot);
+    expect(reading.view).toBeUndefined();
+    expect(reading.state.detail.mode).toBe('single-pass');
+    expect(reading.provisioned).toBe(true);
   });
 });
