@@ -90,15 +90,3 @@ export function createAzurePorts(config: AzureAuthConfig, options: CreateAzurePo
     },
   };
 }
-
-let processPorts: AzurePorts | undefined;
-
-/** The process-wide ports (what function handlers use): created once, reused across invocations. */
-export function getAzurePorts(config: AzureAuthConfig): AzurePorts {
-  return (processPorts ??= createAzurePorts(config));
-}
-
-/** Forgets the process-wide ports (tests that switch environments). */
-export function resetAzurePorts(): void {
-  processPorts = undefined;
-}

@@ -106,7 +106,7 @@ function osTypeOf(vm: VirtualMachine): OsType {
   });
 }
 
-export function toStatus(s: SdkInstanceViewStatus): InstanceViewStatus {
+function toStatus(s: SdkInstanceViewStatus): InstanceViewStatus {
   return dropUndefined({
     code: s.code,
     level: s.level as InstanceViewStatus['level'],
@@ -116,7 +116,7 @@ export function toStatus(s: SdkInstanceViewStatus): InstanceViewStatus {
   });
 }
 
-export function toEncryptionSettings(s: SdkDiskEncryptionSettings): DiskEncryptionSettings {
+function toEncryptionSettings(s: SdkDiskEncryptionSettings): DiskEncryptionSettings {
   const out: DiskEncryptionSettings = {};
   if (s.enabled !== undefined) out.enabled = s.enabled;
   if (s.diskEncryptionKey)
@@ -136,7 +136,7 @@ export function toSdkEncryptionSettings(s: DiskEncryptionSettings): SdkDiskEncry
   return out;
 }
 
-export function toExtensionInstanceView(v: VirtualMachineExtensionInstanceView): ExtensionInstanceView {
+function toExtensionInstanceView(v: VirtualMachineExtensionInstanceView): ExtensionInstanceView {
   return dropUndefined({
     name: v.name,
     type: v.type,

@@ -13,7 +13,8 @@ import { ValidationError } from '../core/errors';
 import { parseResourceId, parseVmId } from '../core/resource-ids';
 import type { DiskEncryptionSettings, VmSnapshot } from '../core/vm';
 import { mergeTags, toDiskEncryptionInfo, toExtensionStatus, toSdkEncryptionSettings, toVmSnapshot } from './compute-mapping';
-import { callAzure, callAzureOrUndefined, SDK_RETRY_OPTIONS } from './errors';
+import { ClientsBySubscription, pollOptionsOf } from './arm-clients';
+import { callAzure, callAzureOrUndefined } from './errors';
 import type {
   ComputePort,
   DeploymentStarted,
@@ -34,7 +35,10 @@ export interface ComputeAdapterOptions {
 }
 
 export class ComputeAdapter implements ComputePort {
-  private readonly clients = new Map<string, ComputeManagementClient>();
+  private readonly clients = new ClientsBySubscription(
+    (subscriptionId, defaults) =>
+      new ComputeManagementClient(this.credential, subscriptionId, { ...defaults, ...this.options.clientOptions }),
+  );
 
   constructor(
     private readonly credential: TokenCredential,
@@ -42,20 +46,11 @@ export class ComputeAdapter implements ComputePort {
   ) {}
 
   private client(subscriptionId: string): ComputeManagementClient {
-    const key = subscriptionId.toLowerCase();
-    let client = this.clients.get(key);
-    if (!client) {
-      client = new ComputeManagementClient(this.credential, subscriptionId, {
-        retryOptions: { ...SDK_RETRY_OPTIONS },
-        ...this.options.clientOptions,
-      });
-      this.clients.set(key, client);
-    }
-    return client;
+    return this.clients.get(subscriptionId);
   }
 
   private get pollOptions(): { updateIntervalInMs?: number } {
-    return this.options.pollIntervalMs === undefined ? {} : { updateIntervalInMs: this.options.pollIntervalMs };
+    return pollOptionsOf(this.options.pollIntervalMs);
   }
 
   async getVm(vmId: string, options: { instanceView?: boolean } = {}): Promise<VmSnapshot> {

@@ -25,7 +25,7 @@ import { ProxyAwareFetchHandler } from './proxy-fetch';
 import { SecretValue } from './secret-value';
 
 /** Tag on every application/service principal the automation creates. */
-export const AUTOMATION_TAG = 'ade-autopilot';
+const AUTOMATION_TAG = 'ade-autopilot';
 
 export interface DirectoryAdapterOptions {
   /** Graph endpoint, e.g. https://graph.microsoft.us for US Gov; default https://graph.microsoft.com. */
@@ -202,7 +202,7 @@ export class DirectoryAdapter implements DirectoryPort {
 }
 
 /** OData string literal escaping: a single quote is doubled. */
-export function escapeOData(value: string): string {
+function escapeOData(value: string): string {
   return value.replace(/'/g, "''");
 }
 

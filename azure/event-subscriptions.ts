@@ -13,7 +13,8 @@ import {
 import type { TokenCredential } from '@azure/core-auth';
 import { ValidationError } from '../core/errors';
 import { parseResourceId, sameResourceId } from '../core/resource-ids';
-import { callAzure, callAzureOrUndefined, SDK_RETRY_OPTIONS } from './errors';
+import { ClientsBySubscription, pollOptionsOf } from './arm-clients';
+import { callAzure, callAzureOrUndefined } from './errors';
 import type {
   EventDestination,
   EventSubscriptionInfo,
@@ -36,7 +37,10 @@ export function systemTopicNameFor(vaultName: string): string {
 }
 
 export class EventSubscriptionAdapter implements EventSubscriptionPort {
-  private readonly clients = new Map<string, EventGridManagementClient>();
+  private readonly clients = new ClientsBySubscription(
+    (subscriptionId, defaults) =>
+      new EventGridManagementClient(this.credential, subscriptionId, { ...defaults, ...this.options.clientOptions }),
+  );
 
   constructor(
     private readonly credential: TokenCredential,
@@ -44,20 +48,11 @@ export class EventSubscriptionAdapter implements EventSubscriptionPort {
   ) {}
 
   private client(subscriptionId: string): EventGridManagementClient {
-    const key = subscriptionId.toLowerCase();
-    let client = this.clients.get(key);
-    if (!client) {
-      client = new EventGridManagementClient(this.credential, subscriptionId, {
-        retryOptions: { ...SDK_RETRY_OPTIONS },
-        ...this.options.clientOptions,
-      });
-      this.clients.set(key, client);
-    }
-    return client;
+    return this.clients.get(subscriptionId);
   }
 
   private get pollOptions(): { updateIntervalInMs?: number } {
-    return this.options.pollIntervalMs === undefined ? {} : { updateIntervalInMs: this.options.pollIntervalMs };
+    return pollOptionsOf(this.options.pollIntervalMs);
   }
 
   async ensureVaultSystemTopic(

@@ -18,7 +18,7 @@ import { callAzure, callAzureOrUndefined, mapAzureError, SDK_RETRY_OPTIONS } fro
 import type { DeletedObjectInfo, EnsureKekResult, KeyInfo, KeyVaultDataPort, SecretVersionProperties } from './ports';
 
 /** The only secret operations this app may perform: list metadata, list deleted, recover. */
-export interface SecretMetadataClient {
+interface SecretMetadataClient {
   listPropertiesOfSecretVersions: SecretClient['listPropertiesOfSecretVersions'];
   listDeletedSecrets: SecretClient['listDeletedSecrets'];
   /** POST /deletedsecrets/{name}/recover, without the SDK poller's getSecret. */
@@ -34,7 +34,7 @@ interface GeneratedSecretsClient {
  * Builds a SecretClient and hands out only the metadata/recovery surface. Keep the SecretClient
  * local to this function: nothing else in the app gets a reference that could call getSecret.
  */
-export function createSecretMetadataClient(
+function createSecretMetadataClient(
   vaultUrl: string,
   credential: TokenCredential,
   options: SecretClientOptions = {},
@@ -145,13 +145,7 @@ export class KeyVaultDataAdapter implements KeyVaultDataPort {
     return callAzure(`List deleted secrets in ${vaultUrl}`, async () => {
       for await (const deleted of this.secrets(vaultUrl).listDeletedSecrets()) {
         if (deleted.name.toLowerCase() === secretName.toLowerCase()) {
-          return toDeletedInfo(
-            deleted.name,
-            deleted.properties.recoveryId,
-            deleted.properties.deletedOn,
-            deleted.properties.scheduledPurgeDate,
-            deleted.properties.tags,
-          );
+          return toDeletedInfo(deleted);
         }
       }
       return undefined;
@@ -178,13 +172,7 @@ export class KeyVaultDataAdapter implements KeyVaultDataPort {
       this.keys(vaultUrl).getDeletedKey(keyName),
     );
     if (!deleted) return undefined;
-    return toDeletedInfo(
-      deleted.name,
-      deleted.properties.recoveryId,
-      deleted.properties.deletedOn,
-      deleted.properties.scheduledPurgeDate,
-      deleted.properties.tags,
-    );
+    return toDeletedInfo(deleted);
   }
 
   async recoverDeletedKey(vaultUrl: string, keyName: string): Promise<KeyInfo> {
@@ -234,7 +222,7 @@ function checkKek(key: KeyInfo): KeyInfo {
   return key;
 }
 
-export function toSecretVersionProperties(p: SecretProperties): SecretVersionProperties {
+function toSecretVersionProperties(p: SecretProperties): SecretVersionProperties {
   // Named fields only: whatever else the SDK object carries is never copied.
   const out: SecretVersionProperties = {
     id: p.id ?? `${p.vaultUrl.replace(/\/+$/, '')}/secrets/${p.name}/${p.version ?? ''}`,
@@ -250,13 +238,14 @@ export function toSecretVersionProperties(p: SecretProperties): SecretVersionPro
   return out;
 }
 
-function toDeletedInfo(
-  name: string,
-  recoveryId: string | undefined,
-  deletedOn: Date | undefined,
-  scheduledPurgeDate: Date | undefined,
-  tags: Record<string, string> | undefined,
-): DeletedObjectInfo {
+/** A deleted secret or key as the SDKs list it: its name, and when and until when it can be recovered. */
+interface DeletedObjectLike {
+  name: string;
+  properties: { recoveryId?: string; deletedOn?: Date; scheduledPurgeDate?: Date; tags?: Record<string, string> };
+}
+
+function toDeletedInfo({ name, properties }: DeletedObjectLike): DeletedObjectInfo {
+  const { recoveryId, deletedOn, scheduledPurgeDate, tags } = properties;
   const info: DeletedObjectInfo = { name, tags: { ...(tags ?? {}) } };
   if (recoveryId) info.recoveryId = recoveryId;
   if (deletedOn) info.deletedOn = deletedOn.toISOString();

@@ -12,7 +12,7 @@ let sharedDispatcher: Dispatcher | undefined;
  * One dispatcher per process (connection pooling across invocations). It reads the proxy
  * variables when first used; {@link resetProxyDispatcher} forgets it (tests change the env).
  */
-export function proxyDispatcher(): Dispatcher {
+function proxyDispatcher(): Dispatcher {
   sharedDispatcher ??= new EnvHttpProxyAgent();
   return sharedDispatcher;
 }
@@ -24,7 +24,7 @@ export async function resetProxyDispatcher(): Promise<void> {
 }
 
 /** fetch bound to the proxy-aware dispatcher. */
-export const proxyFetch = ((input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]) =>
+const proxyFetch = ((input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]) =>
   undiciFetch(input, { ...init, dispatcher: proxyDispatcher() })) as unknown as typeof globalThis.fetch;
 
 /**

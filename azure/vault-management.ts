@@ -16,7 +16,8 @@ import {
 import type { TokenCredential } from '@azure/core-auth';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors';
 import { formatKeyVaultResourceId, parseResourceId } from '../core/resource-ids';
-import { callAzure, callAzureOrUndefined, SDK_RETRY_OPTIONS } from './errors';
+import { ClientsBySubscription, pollOptionsOf } from './arm-clients';
+import { callAzure, callAzureOrUndefined } from './errors';
 import type {
   AccessPolicy,
   AccessPolicyPermissions,
@@ -34,7 +35,10 @@ export interface VaultManagementAdapterOptions {
 }
 
 export class VaultManagementAdapter implements VaultManagementPort {
-  private readonly clients = new Map<string, KeyVaultManagementClient>();
+  private readonly clients = new ClientsBySubscription(
+    (subscriptionId, defaults) =>
+      new KeyVaultManagementClient(this.credential, subscriptionId, { ...defaults, ...this.options.clientOptions }),
+  );
 
   constructor(
     private readonly credential: TokenCredential,
@@ -44,20 +48,11 @@ export class VaultManagementAdapter implements VaultManagementPort {
   ) {}
 
   private client(subscriptionId: string): KeyVaultManagementClient {
-    const key = subscriptionId.toLowerCase();
-    let client = this.clients.get(key);
-    if (!client) {
-      client = new KeyVaultManagementClient(this.credential, subscriptionId, {
-        retryOptions: { ...SDK_RETRY_OPTIONS },
-        ...this.options.clientOptions,
-      });
-      this.clients.set(key, client);
-    }
-    return client;
+    return this.clients.get(subscriptionId);
   }
 
   private get pollOptions(): { updateIntervalInMs?: number } {
-    return this.options.pollIntervalMs === undefined ? {} : { updateIntervalInMs: this.options.pollIntervalMs };
+    return pollOptionsOf(this.options.pollIntervalMs);
   }
 
   async getVault(vaultId: string): Promise<VaultInfo | undefined> {
@@ -252,7 +247,7 @@ export class VaultManagementAdapter implements VaultManagementPort {
   }
 }
 
-export function toVaultInfo(vault: Vault): VaultInfo {
+function toVaultInfo(vault: Vault): VaultInfo {
   if (!vault.id) throw new ValidationError('Resource Manager returned a vault without an id', { field: 'id' });
   const id = parseVaultId(vault.id);
   const p = vault.properties;

@@ -99,14 +99,6 @@ export class UnsupportedError extends AdeError {
 const KINDS: readonly ErrorKind[] = ['validation', 'not-found', 'conflict', 'throttled', 'transient', 'permission', 'unsupported'];
 const MARKER = 'ade-error:';
 
-/**
- * Message used when an activity throws: the ErrorInfo travels as JSON after a marker, so the
- * orchestrator can recover kind and retryability even though durable-functions keeps only text.
- */
-export function toWireMessage(error: unknown): string {
-  return MARKER + JSON.stringify(toErrorInfo(error));
-}
-
 /** Error an activity throws so that its ErrorInfo survives the trip into the orchestrator. */
 export function toActivityError(error: unknown): Error {
   const info = toErrorInfo(error);
@@ -140,15 +132,6 @@ export function errorInfoOf(error: unknown): ErrorInfo | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Rebuilds a typed error from its plain-data form. */
-export function fromErrorInfo(info: ErrorInfo): AdeError {
-  return new AdeError(info.kind, info.message, { retryable: info.retryable, retryAfterMs: info.retryAfterMs, code: info.code });
-}
-
-export function isRetryable(error: unknown): boolean {
-  return toErrorInfo(error).retryable;
 }
 
 function extractJsonObject(text: string): string | undefined {

@@ -19,11 +19,11 @@ export type EncryptionOperation = 'EnableEncryption' | 'EnableEncryptionFormatAl
 export const ADE_PUBLISHER = 'Microsoft.Azure.Security';
 export const ADE_EXTENSION_TYPE: Record<AdeOs, string> = { Windows: 'AzureDiskEncryption', Linux: 'AzureDiskEncryptionForLinux' };
 /** typeHandlerVersion per OS and mode; the major version alone tells the mode (ade.md §2). */
-export const ADE_TYPE_HANDLER_VERSION: Record<AdeOs, Record<AdeMode, string>> = {
+const ADE_TYPE_HANDLER_VERSION: Record<AdeOs, Record<AdeMode, string>> = {
   Windows: { 'single-pass': '2.2', aad: '1.1' },
   Linux: { 'single-pass': '1.1', aad: '0.1' },
 };
-export const KEY_ENCRYPTION_ALGORITHMS: readonly KeyEncryptionAlgorithm[] = ['RSA-OAEP', 'RSA-OAEP-256', 'RSA1_5'];
+const KEY_ENCRYPTION_ALGORITHMS: readonly KeyEncryptionAlgorithm[] = ['RSA-OAEP', 'RSA-OAEP-256', 'RSA1_5'];
 export const REDACTED = '[redacted]';
 
 export interface AdeExtensionInput {

@@ -10,7 +10,7 @@ export function isValidGlob(pattern: string): boolean {
   return GLOB_TEXT.test(pattern);
 }
 
-export function globToRegExp(pattern: string, field = 'pattern'): RegExp {
+function globToRegExp(pattern: string, field = 'pattern'): RegExp {
   if (!isValidGlob(pattern)) {
     throw new ValidationError(
       `${field}: ${JSON.stringify(pattern)} is not a valid resource-group pattern (letters, digits, _ ( ) . - plus * and ?; 1–90 chars)`,
@@ -21,7 +21,7 @@ export function globToRegExp(pattern: string, field = 'pattern'): RegExp {
   return new RegExp(`^${body}$`, 'iu');
 }
 
-export function matchesGlob(value: string, pattern: string): boolean {
+function matchesGlob(value: string, pattern: string): boolean {
   return globToRegExp(pattern).test(value);
 }
 

@@ -15,12 +15,11 @@ const INSTANCE_ID_FORBIDDEN = /[/\\?#\p{Cc}]/u;
 export const MAX_INSTANCE_ID_LENGTH = 100;
 const INSTANCE_HASH_LENGTH = 12;
 
-export const VAULT_NAME_MIN = 3;
-export const VAULT_NAME_MAX = 24;
+const VAULT_NAME_MAX = 24;
 const VAULT_NAME = /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/;
 const PURPOSE = /^[a-z][a-z0-9-]{0,15}$/;
 
-export const ENTRA_APP_NAME_PREFIX = 'ade-autopilot-';
+const ENTRA_APP_NAME_PREFIX = 'ade-autopilot-';
 
 function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');

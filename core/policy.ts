@@ -77,8 +77,8 @@ export const POLICY_LIMITS = {
 } as const;
 
 /** ARM tag names may not contain these characters; names are 1–512 chars, values up to 256. */
-export const TAG_NAME_FORBIDDEN = /[<>%&\\?/]/;
-export const TAG_NAME_MAX = 512;
+const TAG_NAME_FORBIDDEN = /[<>%&\\?/]/;
+const TAG_NAME_MAX = 512;
 export const TAG_VALUE_MAX = 256;
 
 export function isValidTagName(name: string): boolean {

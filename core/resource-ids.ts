@@ -205,22 +205,13 @@ const OBJECT_VERSION = /^[0-9A-Za-z]{1,64}$/;
  * (ade.md §11), so this does too.
  */
 export function parseKeyVaultObjectId(url: unknown, field = 'keyVaultObjectId'): KeyVaultObjectId {
-  if (typeof url !== 'string' || url.trim() === '') throw new ValidationError(`${field} must be a non-empty Key Vault URL`, { field });
-  let parsed: URL;
-  try {
-    parsed = new URL(url.trim());
-  } catch {
-    throw new ValidationError(`${field} is not a URL: ${quote(url)}`, { field });
-  }
-  if (parsed.protocol !== 'https:') throw new ValidationError(`${field} must use https: got ${quote(parsed.protocol)}`, { field });
-  if (parsed.port !== '' || /:\d+/.test(url.split('/')[2] ?? ''))
-    throw new ValidationError(`${field} must not contain a port (ADE rejects it): ${quote(url)}`, { field });
+  const parsed = keyVaultHttpsUrl(url, field);
   if (parsed.search !== '' || parsed.hash !== '') throw new ValidationError(`${field} must not carry a query or fragment`, { field });
   const vault = vaultOfHost(parsed.hostname, field);
   const parts = parsed.pathname.replace(/\/+$/, '').split('/').slice(1);
   if (parts.length < 2 || parts.length > 3)
     throw new ValidationError(
-      `${field} must look like https://<vault>.vault.azure.net/secrets|keys/<name>[/<version>]: got ${quote(url)}`,
+      `${field} must look like https://<vault>.vault.azure.net/secrets|keys/<name>[/<version>]: got ${quote(String(url))}`,
       { field },
     );
   const kind = parts[0].toLowerCase();
@@ -244,6 +235,15 @@ export function formatKeyVaultObjectId(id: KeyVaultObjectId): string {
 
 /** Parses a vault base URL (`https://<vault>.vault.azure.net[/]`) into its canonical form and name. */
 export function parseKeyVaultUrl(url: unknown, field = 'keyVaultUrl'): { vaultUrl: string; vaultName: string } {
+  const parsed = keyVaultHttpsUrl(url, field);
+  if (parsed.pathname !== '/' && parsed.pathname !== '')
+    throw new ValidationError(`${field} must be the vault base URL without a path: got ${quote(String(url))}`, { field });
+  const vault = vaultOfHost(parsed.hostname, field);
+  return { vaultUrl: `https://${vault.host}`, vaultName: vault.name };
+}
+
+/** A Key Vault URL's common rules: https, and no port (ADE rejects a URL with one). */
+function keyVaultHttpsUrl(url: unknown, field: string): URL {
   if (typeof url !== 'string' || url.trim() === '') throw new ValidationError(`${field} must be a non-empty Key Vault URL`, { field });
   let parsed: URL;
   try {
@@ -251,13 +251,10 @@ export function parseKeyVaultUrl(url: unknown, field = 'keyVaultUrl'): { vaultUr
   } catch {
     throw new ValidationError(`${field} is not a URL: ${quote(url)}`, { field });
   }
-  if (parsed.protocol !== 'https:') throw new ValidationError(`${field} must use https`, { field });
+  if (parsed.protocol !== 'https:') throw new ValidationError(`${field} must use https: got ${quote(parsed.protocol)}`, { field });
   if (parsed.port !== '' || /:\d+/.test(url.split('/')[2] ?? ''))
-    throw new ValidationError(`${field} must not contain a port (ADE rejects it)`, { field });
-  if (parsed.pathname !== '/' && parsed.pathname !== '')
-    throw new ValidationError(`${field} must be the vault base URL without a path: got ${quote(url)}`, { field });
-  const vault = vaultOfHost(parsed.hostname, field);
-  return { vaultUrl: `https://${vault.host}`, vaultName: vault.name };
+    throw new ValidationError(`${field} must not contain a port (ADE rejects it): ${quote(url)}`, { field });
+  return parsed;
 }
 
 /** `https://<name>.vault.azure.net` for the public cloud. */

@@ -60,8 +60,8 @@ export const AUTOMATION_KEY_PERMISSIONS = ['get', 'create', 'recover'];
 /** Secret permissions of the automation: list (tags of ADE's secrets) and recover. Never `get`. */
 export const AUTOMATION_SECRET_PERMISSIONS = ['list', 'recover'];
 /** The dual-pass Entra app: exactly what the ADE guest uses (ade.md §3). */
-export const ADE_APP_KEY_PERMISSIONS = ['wrapKey'];
-export const ADE_APP_SECRET_PERMISSIONS = ['set'];
+const ADE_APP_KEY_PERMISSIONS = ['wrapKey'];
+const ADE_APP_SECRET_PERMISSIONS = ['set'];
 
 /**
  * Runs an activity body: value → ok, non-retryable AdeError → data, anything retryable → thrown

@@ -36,7 +36,7 @@ export class StepFailure extends Error {
 }
 
 /** Retries for retryable activity failures (non-retryable ones come back as data and are not retried). */
-export function activityRetryOptions(): df.RetryOptions {
+function activityRetryOptions(): df.RetryOptions {
   const options = new df.RetryOptions(5_000, 5);
   options.backoffCoefficient = 2;
   options.maxRetryIntervalInMilliseconds = 5 * 60_000;

@@ -42,7 +42,7 @@ export function sweepRowOf(vm: VmSnapshot, policy: EncryptionPolicy): SweepRow {
 }
 
 /** Decisions that mean the sweep acts on the VM. */
-export const CHANGE_DECISIONS: ReadonlySet<SweepRow['decision']> = new Set(['encrypt', 'bek-missing']);
+const CHANGE_DECISIONS: ReadonlySet<SweepRow['decision']> = new Set(['encrypt', 'bek-missing']);
 
 export interface SweepReport {
   total: number;

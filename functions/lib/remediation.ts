@@ -49,11 +49,11 @@ export interface EventAnswer {
   malformed: string[];
 }
 
-export function healSettingsOf(s: RemediationSettings): HealSettings {
+function healSettingsOf(s: RemediationSettings): HealSettings {
   return { action: s.healAction, ...(s.maintenanceWindow ? { window: s.maintenanceWindow } : {}) };
 }
 
-export function remediationStart(
+function remediationStart(
   target: RemediationTarget,
   signal: RemediateVmInput['signal'],
   deps: Pick<HandlerDeps, 'policy' | 'settings'>,

@@ -25,7 +25,7 @@ export function isInstanceNotFound(error: unknown): boolean {
 }
 
 /** Runtime status and output of an instance; `Unknown` when it does not exist. */
-export async function instanceStatus(client: Pick<DurableClient, 'getStatus'>, instanceId: string): Promise<OrchestrationStatusView> {
+async function instanceStatus(client: Pick<DurableClient, 'getStatus'>, instanceId: string): Promise<OrchestrationStatusView> {
   try {
     const status = await client.getStatus(instanceId, { showHistory: false, showHistoryOutput: false, showInput: false });
     const runtimeStatus = typeof status?.runtimeStatus === 'string' ? status.runtimeStatus : 'Unknown';

@@ -132,7 +132,7 @@ async function handleVm(vmId: string, deps: VmWrittenDeps): Promise<VmDecision> 
 }
 
 /** The caller's Entra object id from the event's claims or RBAC evidence, when present. */
-export function callerObjectId(event: ResourceEvent | AdeEvent): string | undefined {
+function callerObjectId(event: ResourceEvent | AdeEvent): string | undefined {
   if (event.kind !== 'resource') return undefined;
   const claims = (event.data.claims ?? {}) as Record<string, unknown>;
   const oid = claims['http://schemas.microsoft.com/identity/claims/objectidentifier'] ?? claims.oid;
@@ -142,7 +142,7 @@ export function callerObjectId(event: ResourceEvent | AdeEvent): string | undefi
 }
 
 /** Object ids appear with or without dashes (RBAC evidence drops them). */
-export function sameObjectId(a: string, b: string): boolean {
+function sameObjectId(a: string, b: string): boolean {
   const norm = (s: string) => s.replace(/-/g, '').toLowerCase();
   return norm(a) === norm(b);
 }

@@ -3,7 +3,7 @@
  */
 import { ClientSecretCredential, EnvironmentCredential, ManagedIdentityCredential } from '@azure/identity';
 import { describe, expect, it } from 'vitest';
-import { createAzurePorts, createCredential, getAzurePorts, resetAzurePorts } from '../../azure/clients';
+import { createAzurePorts, createCredential } from '../../azure/clients';
 
 describe('createCredential', () => {
   const secretEnv = {
@@ -49,14 +49,5 @@ describe('createAzurePorts', () => {
     expect(ports.compute).toBe(ports.compute);
     expect(ports.vaults).toBe(ports.vaults);
     expect(ports.directory).toBe(ports.directory);
-  });
-
-  it('process-wide ports are created once and can be reset', () => {
-    resetAzurePorts();
-    const a = getAzurePorts({ auth: { mode: 'environment' } });
-    expect(getAzurePorts({ auth: { mode: 'environment' } })).toBe(a);
-    resetAzurePorts();
-    expect(getAzurePorts({ auth: { mode: 'environment' } })).not.toBe(a);
-    resetAzurePorts();
   });
 });
