@@ -107,7 +107,7 @@ export class ComputeAdapter implements ComputePort {
       `Start deploying extension ${extensionName} on VM ${vmId}`,
       async () => {
         // The poller sends the PUT as soon as it is created; `submitted()` resolves once ARM has
-        // accepted it. We deliberately do not poll to completion (ade.md pitfall 9: ADE can run for
+        // accepted it. We deliberately do not poll to completion (docs/ade-behaviour.md#reading-the-status: ADE can run for
         // hours and the ARM-side timeout is ~90 min); callers poll the instance view instead.
         const poller = this.client(id.subscriptionId).virtualMachineExtensions.createOrUpdate(
           id.resourceGroup,
@@ -134,7 +134,7 @@ export class ComputeAdapter implements ComputePort {
     const client = this.client(id.subscriptionId);
     const patch: VirtualMachineUpdate = {
       // Only the encryption settings: a rebuilt VM body would drop identity, zones, securityProfile
-      // (ade.md pitfall 14). `createOption` is required by the SDK type but not by a PATCH.
+      // (see docs/ade-behaviour.md). `createOption` is required by the SDK type but not by a PATCH.
       storageProfile: { osDisk: { encryptionSettings: toSdkEncryptionSettings(settings) } as never },
     };
     let ifMatch: string | undefined;

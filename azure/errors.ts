@@ -93,7 +93,8 @@ export function mapAzureError(error: unknown, operation: string, options_: { kee
   const status = statusOf(e);
   const code = typeof e.code === 'string' && e.code !== '' ? e.code : undefined;
   const serviceMessage = cleanMessage(e.message);
-  const message = `${operation} failed${status ? ` (HTTP ${status}${code ? ` ${code}` : ''})` : code ? ` (${code})` : ''}: ${serviceMessage}`;
+  const where = status ? ` (HTTP ${status}${code ? ` ${code}` : ''})` : code ? ` (${code})` : '';
+  const message = `${operation} failed${where}: ${serviceMessage}`;
   // The SDK error references the request (body included). When that body carried a secret, the
   // caller drops the cause so no logger walking the error chain can reach it.
   const options = { code, cause: options_.keepCause === false ? undefined : error };

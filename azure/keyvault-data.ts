@@ -47,7 +47,8 @@ function createSecretMetadataClient(
       const generated = (client as unknown as { client?: Partial<GeneratedSecretsClient> }).client;
       if (!generated || typeof generated.recoverDeletedSecret !== 'function') {
         throw new UnsupportedError(
-          'This @azure/keyvault-secrets version does not expose recoverDeletedSecret on its generated client; update azure/keyvault-data.ts',
+          'This @azure/keyvault-secrets version does not expose recoverDeletedSecret on its generated client; update ' +
+            'azure/keyvault-data.ts',
           { code: 'SdkShapeChanged' },
         );
       }
@@ -212,7 +213,7 @@ function toKeyInfo(key: KeyVaultKey): KeyInfo {
   return info;
 }
 
-/** ADE needs an enabled RSA KEK (EC is not supported, ade.md §11). */
+/** ADE needs an enabled RSA KEK (EC is not supported, docs/ade-behaviour.md#secrets-keys-and-vaults). */
 function checkKek(key: KeyInfo): KeyInfo {
   if (key.keyType && !key.keyType.toUpperCase().startsWith('RSA')) {
     throw new ConflictError(`Key ${key.name} exists but is ${key.keyType}; ADE needs an RSA key encryption key`, { code: 'KekNotRsa' });

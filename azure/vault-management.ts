@@ -110,7 +110,7 @@ export class VaultManagementAdapter implements VaultManagementPort {
   /** Brings an existing vault in line with the spec without touching other principals' entries. */
   private async reconcile(vault: VaultInfo, spec: VaultSpec): Promise<EnsureVaultResult> {
     if (normaliseLocation(vault.location) !== normaliseLocation(spec.location)) {
-      // ADE requires the vault in the VM's region (ade.md §12.1); never "fix" this by using it.
+      // ADE requires the vault in the VM's region (docs/ade-behaviour.md#secrets-keys-and-vaults); never "fix" this by using it.
       throw new ConflictError(
         `Key Vault ${vault.name} exists in ${vault.location}, not ${spec.location}; ADE needs a vault in the VM's region`,
         { code: 'VaultLocationMismatch' },

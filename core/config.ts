@@ -256,7 +256,8 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
   {
     name: 'ADE_AUTH_MODE',
     description:
-      'How the app authenticates: managed identity, or a service principal from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET (local use)',
+      'How the app authenticates: managed identity, or a service principal from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET ' +
+      '(local use)',
     default: 'managed-identity',
     required: false,
     values: '`managed-identity` | `environment`',
@@ -265,7 +266,8 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
   {
     name: 'AZURE_CLIENT_ID',
     description:
-      'Client id of a user-assigned managed identity (managed-identity mode) or of the service principal (environment mode); empty = system-assigned identity',
+      'Client id of a user-assigned managed identity (managed-identity mode) or of the service principal (environment mode); empty = ' +
+      'system-assigned identity',
     default: '',
     required: false,
     values: 'GUID or empty',
@@ -274,7 +276,8 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
   {
     name: 'ADE_HEAL_ACTION',
     description:
-      'How BEK restore re-provisions key material once the secret is back: deallocate+start now, in the maintenance window, or only notify (restart needs the VM restart role: infra parameter enableSelfHealingRestart)',
+      'How BEK restore re-provisions key material once the secret is back: deallocate+start now, in the maintenance window, or only ' +
+      'notify (restart needs the VM restart role: infra parameter enableSelfHealingRestart)',
     default: 'restart',
     required: false,
     values: '`restart` | `maintenance-window` | `notify-only`',
@@ -283,7 +286,8 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
   {
     name: 'ADE_MAINTENANCE_WINDOW',
     description:
-      'Weekly UTC window for ADE_HEAL_ACTION=maintenance-window (required then), e.g. `Sat,Sun 01:00-05:00`; an end before the start spans midnight',
+      'Weekly UTC window for ADE_HEAL_ACTION=maintenance-window (required then), e.g. `Sat,Sun 01:00-05:00`; an end before the start ' +
+      'spans midnight',
     default: '',
     required: false,
     values: '`<days> HH:MM-HH:MM` with days `Mon`…`Sun`, `*` or a range `Mon-Fri`; or empty',
@@ -333,7 +337,8 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
   {
     name: 'ADE_OUTCOME_TOPIC_ENDPOINT',
     description:
-      'Custom Event Grid topic that receives AdeAutopilot.* outcome events (the app identity needs EventGrid Data Sender on it); empty = none',
+      'Custom Event Grid topic that receives AdeAutopilot.* outcome events (the app identity needs EventGrid Data Sender on it); empty ' +
+      '= none',
     default: '',
     required: false,
     values: 'https URL without query string, or empty',
@@ -342,7 +347,9 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
   {
     name: 'ADE_FUNCTION_APP_RESOURCE_ID',
     description:
-      "The app's own Function App resource id; the vaults' Key Vault event subscriptions deliver to its secretEvents function. Required in Azure (infra/main.json sets it): the platform's WEBSITE_* variables do not name the resource group on every plan (Flex Consumption)",
+      "The app's own Function App resource id; the vaults' Key Vault event subscriptions deliver to its secretEvents function. Required " +
+      "in Azure (infra/main.json sets it): the platform's WEBSITE_* variables do not name the resource group on every plan (Flex " +
+      'Consumption)',
     default: '',
     required: false,
     values: '/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Web/sites/<name>',
@@ -351,7 +358,8 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
   {
     name: 'ADE_SECRET_EVENTS_WEBHOOK_URL',
     description:
-      "Local only: webhook the vaults' Key Vault event subscriptions deliver to (the local host's secretEvents URL); takes the place of ADE_FUNCTION_APP_RESOURCE_ID. In Azure leave unset",
+      "Local only: webhook the vaults' Key Vault event subscriptions deliver to (the local host's secretEvents URL); " +
+      'takes the place of ADE_FUNCTION_APP_RESOURCE_ID. In Azure leave unset',
     default: '',
     required: false,
     values: 'absolute http(s) URL or empty',
@@ -475,7 +483,8 @@ function globs(name: string) {
     const bad = patterns.filter((p) => !isValidGlob(p));
     if (bad.length > 0)
       fail(
-        `expected comma-separated resource-group patterns (letters, digits, _ ( ) . - and the wildcards * ?); invalid: ${bad.map(shown).join(', ')}`,
+        `expected comma-separated resource-group patterns (letters, digits, _ ( ) . - and the wildcards * ?); invalid: ` +
+          `${bad.map(shown).join(', ')}`,
       );
     return [...new Set(patterns)];
   });
@@ -499,7 +508,8 @@ const schema = z.object({
     if (raw.toLowerCase() === 'true') return true;
     if (raw.toLowerCase() === 'false') {
       return fail(
-        'must be "true": purge protection cannot be turned off once a vault has it, and vaults holding disk encryption keys must not be purgeable (a purged key makes the disks unbootable)',
+        'must be "true": purge protection cannot be turned off once a vault has it, and vaults holding disk encryption keys must not be ' +
+          'purgeable (a purged key makes the disks unbootable)',
       );
     }
     return fail(`expected "true"; got ${shown(raw)}`);
@@ -557,7 +567,8 @@ const schema = z.object({
     const bad = ids.filter((id) => !/^(\/[^/]+\/[^/]+)*\/providers\/Microsoft\.Authorization\/policyDefinitions\/[^/]+$/i.test(id));
     if (bad.length > 0)
       fail(
-        `expected policy definition resource ids (…/providers/Microsoft.Authorization/policyDefinitions/<name>); invalid: ${bad.map(shown).join(', ')}`,
+        `expected policy definition resource ids (…/providers/Microsoft.Authorization/policyDefinitions/<name>); invalid: ` +
+          `${bad.map(shown).join(', ')}`,
       );
     return [...new Set(ids)];
   }),
@@ -570,7 +581,8 @@ const schema = z.object({
     // Only scheme, host and path are ever shown: a query string could carry a SAS token.
     if (!url || url.protocol !== 'https:')
       return fail(
-        `expected an https URL of an Event Grid topic endpoint; got ${url ? `${url.protocol}//${url.host}${url.pathname}` : 'text that is not a URL'}`,
+        `expected an https URL of an Event Grid topic endpoint; got ` +
+          `${url ? `${url.protocol}//${url.host}${url.pathname}` : 'text that is not a URL'}`,
       );
     if (url.search !== '' || url.username !== '' || url.password !== '')
       fail('must not carry credentials or a query string (the app authenticates with its identity)');
@@ -580,7 +592,8 @@ const schema = z.object({
     const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Web\/sites\/([^/]+)\/?$/i.exec(raw);
     if (!m || !isGuid(m[1]!) || !isResourceGroupName(m[2]!) || !/^[a-z0-9][a-z0-9-]{0,58}$/i.test(m[3]!))
       return fail(
-        `expected a Function App resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Web/sites/<name>); got ${shown(raw)}`,
+        `expected a Function App resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Web/sites/<name>); got ` +
+          `${shown(raw)}`,
       );
     return { subscriptionId: m[1]!.toLowerCase(), resourceGroup: m[2]!, siteName: m[3]! };
   }),
@@ -606,8 +619,9 @@ const POLICY_SETTING: Record<PolicyRuleField, string> = {
 };
 
 /**
- * Rules that involve more than one setting (the policy's own in core/policy `policyConflicts`). Each rule runs when the settings it reads are valid on
- * their own, so one start-up reports per-setting and cross-setting problems together.
+ * Rules that involve more than one setting (the policy's own in core/policy `policyConflicts`). Each rule runs
+ * when the settings it reads are valid on their own, so one start-up reports per-setting and cross-setting
+ * problems together.
  */
 function crossFieldIssues(s: Partial<Parsed>, env: Record<string, string | undefined>): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -720,7 +734,10 @@ function functionAppIssues(s: Partial<Parsed>, env: Record<string, string | unde
       ? [
           {
             setting,
-            message: `is required in Azure (this is Function App "${siteName}"): expected /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Web/sites/${siteName}, which infra/main.json sets; without it no vault gets secret events`,
+            message:
+              `is required in Azure (this is Function App "${siteName}"): expected ` +
+              `/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Web/sites/${siteName}, which infra/main.json sets; without ` +
+              `it no vault gets secret events`,
           },
         ]
       : [];

@@ -4,7 +4,7 @@
  * Pure: VmSnapshot + EncryptionPolicy in, Assessment out. Order matters and is deliberate:
  * scope first (the operator said "not mine"), then lifecycle (being deleted / failed), then "already
  * encrypted", then what ADE cannot do at all (permanent), then transient state (busy, not running),
- * which a later event may change. Support rules follow ade.md §16 and pitfalls in §19.
+ * which a later event may change. Support rules follow docs/ade-behaviour.md#volume-types-and-support-limits.
  */
 import { matchesAnyGlob } from './glob';
 import { coversSubscription, type EncryptionMode, type EncryptionPolicy } from './policy';
@@ -43,7 +43,10 @@ export type AlreadyEncryptedEvidence = 'model-encryption-settings' | 'disk-encry
 export type Assessment =
   | {
       decision: 'encrypt';
-      /** The mode to use: the policy's, except a VM that was ever dual-pass must stay dual-pass (ade.md §3). */
+      /**
+       * The mode to use: the policy's, except a VM that was ever dual-pass must stay dual-pass
+       * (docs/ade-behaviour.md#extension-versions-and-modes).
+       */
       mode: EncryptionMode;
       /** An ADE extension already on the VM (failed or disabled run); reuse its name for the PUT. */
       existingExtension?: { name: string; typeHandlerVersion: string; provisioningState?: string };
@@ -91,7 +94,9 @@ export const UNSUPPORTED_REASONS: Readonly<Record<UnsupportedReason, ReasonInfo>
   'a-series': { text: 'ADE is not available on A-series VM sizes (A0–A11 and Av2).', transient: false },
   'v6-or-newer-series': { text: 'ADE is not available on v6 and newer VM size series; use encryption at host instead.', transient: false },
   'insufficient-memory': {
-    text: 'The VM size has too little memory for ADE (Windows: 2 GB; Linux: 2 GB for data volumes only, 8 GB when the OS volume is encrypted).',
+    text:
+      'The VM size has too little memory for ADE (Windows: 2 GB; Linux: 2 GB for data volumes only, 8 GB when the OS volume is ' +
+      'encrypted).',
     transient: false,
   },
   'encryption-at-host': {
@@ -125,8 +130,11 @@ export function reasonText(reason: SkipReason | UnsupportedReason): string {
 /** One human-readable line for logs, tags and reports. */
 export function describeAssessment(assessment: Assessment): string {
   switch (assessment.decision) {
-    case 'encrypt':
-      return `Encrypt (${assessment.mode === 'aad' ? 'dual-pass with an Entra app' : 'single-pass'})${assessment.existingExtension ? `, reusing extension "${assessment.existingExtension.name}"` : ''}.`;
+    case 'encrypt': {
+      const mode = assessment.mode === 'aad' ? 'dual-pass with an Entra app' : 'single-pass';
+      const reuse = assessment.existingExtension ? `, reusing extension "${assessment.existingExtension.name}"` : '';
+      return `Encrypt (${mode})${reuse}.`;
+    }
     case 'already-encrypted':
       return `Already ADE-encrypted (${assessment.mode}; evidence: ${assessment.evidence}).`;
     case 'skip':
@@ -230,7 +238,7 @@ export function memoryGiBOf(vm: Pick<VmSnapshot, 'vmSize' | 'memoryGiB'>): numbe
 }
 
 // ---------------------------------------------------------------------------------------------
-// Linux images (ade.md §16.3: supported distro table; custom images unsupported)
+// Linux images: the supported distributions; custom images are unsupported (docs/ade-behaviour.md#volume-types-and-support-limits)
 
 const LINUX_SUPPORTED_PUBLISHERS = ['canonical', 'redhat', 'openlogic', 'oracle', 'microsoftcblmariner'];
 const LINUX_DATA_ONLY_PUBLISHERS = ['suse'];
@@ -285,7 +293,7 @@ export function assessVm(vm: VmSnapshot, policy: EncryptionPolicy): Assessment {
 
   // 3. Already encrypted (before support checks: an encrypted VM is reported as such, not as unsupported)
   const extension = findAdeExtension(vm);
-  const dualPassHistory = vm.osDisk.encryptionSettings !== undefined; // presence alone counts (ade.md §3.1)
+  const dualPassHistory = vm.osDisk.encryptionSettings !== undefined; // presence alone counts (see docs/ade-behaviour.md)
   const extensionMode = extension ? adeModeOfVersion(vm.osType, extension.typeHandlerVersion) : undefined;
   const mode: 'single-pass' | 'dual-pass' = dualPassHistory || extensionMode === 'dual-pass' ? 'dual-pass' : 'single-pass';
   const extensionVolumeType = typeof extension?.settings?.VolumeType === 'string' ? extension.settings.VolumeType : undefined;
@@ -318,7 +326,8 @@ export function assessVm(vm: VmSnapshot, policy: EncryptionPolicy): Assessment {
   if (memory !== undefined && memory < minimum)
     return unsupported(
       'insufficient-memory',
-      `Size ${vm.vmSize} has ${memory} GB; at least ${minimum} GB is needed${vm.osType === 'Linux' && encryptsOs ? ' to encrypt the Linux OS volume' : ''}.`,
+      `Size ${vm.vmSize} has ${memory} GB; at least ${minimum} GB is needed` +
+        `${vm.osType === 'Linux' && encryptsOs ? ' to encrypt the Linux OS volume' : ''}.`,
     );
   if (vm.osDisk.ephemeral === true) return unsupported('ephemeral-os-disk', `OS disk "${vm.osDisk.name}".`);
   const specialDisk = [vm.osDisk, ...vm.dataDisks].find((d) =>
@@ -353,7 +362,7 @@ export function assessVm(vm: VmSnapshot, policy: EncryptionPolicy): Assessment {
   };
 }
 
-/** Any instance-view disk whose last `EncryptionState/*` status is `encrypted` (ade.md §7). */
+/** Any instance-view disk whose last `EncryptionState/*` status is `encrypted` (docs/ade-behaviour.md#reading-the-status). */
 function diskShowsEncrypted(vm: VmSnapshot): boolean {
   return (vm.instanceView?.disks ?? []).some((disk) => {
     const last = (disk.statuses ?? [])

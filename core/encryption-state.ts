@@ -1,8 +1,8 @@
 /**
  * Reads the ADE extension instance view and the VM's disk instance views into one typed
- * EncryptionState (shared/reference/ade.md §7–§9, §15). Rules that matter:
+ * EncryptionState (docs/ade-behaviour.md#reading-the-status, #a-missing-bek). Rules that matter:
  * - `ProvisioningState/succeeded` only means the ARM operation finished, not that disks are
- *   encrypted (pitfall 8): Linux reports volume progress in a JSON substatus `{"os":…,"data":…}`,
+ *   encrypted: Linux reports volume progress in a JSON substatus `{"os":…,"data":…}`,
  *   and disks report `EncryptionState/*` codes (the last such code wins).
  * - A stamped disk is not necessarily encrypted; the substatus is authoritative on Linux.
  * - BEK-missing is its own state: it needs a repair (deallocate/start, secret recovery), not a retry.
@@ -117,7 +117,7 @@ export type EncryptionState =
 
 export type EncryptionStateKind = EncryptionState['kind'];
 
-// --- Message catalogue (ade.md §8.1, §12.5, §15, §18) ----------------------------------------
+// --- Message catalogue: the extensions' status texts (troubleshooting pages in docs/ade-behaviour.md) ---
 
 const BEK_MISSING = [
   /BEK disk is missing or not initialized/i,
@@ -131,12 +131,27 @@ const BEK_MISSING = [
 const FAILURES: Array<[FailureReason, RegExp, boolean]> = [
   [
     'invalid-configuration',
-    /KEK KeyVault ID was specified but the KEK URL was missing|Moving from volume type .+ is not allowed|Invalid (volume type|key ?vault|KEK)/i,
+    new RegExp(
+      [
+        'KEK KeyVault ID was specified but the KEK URL was missing',
+        'Moving from volume type .+ is not allowed',
+        'Invalid (volume type|key ?vault|KEK)',
+      ].join('|'),
+      'i',
+    ),
     false,
   ],
   [
     'key-vault-write-failed',
-    /Failed to send DiskEncryptionData|Encryption settings (post|update) request was not accepted|RUNTIME_E_KEYVAULT|not enabled for disk encryption/i,
+    new RegExp(
+      [
+        'Failed to send DiskEncryptionData',
+        'Encryption settings (post|update) request was not accepted',
+        'RUNTIME_E_KEYVAULT',
+        'not enabled for disk encryption',
+      ].join('|'),
+      'i',
+    ),
     false,
   ],
   [
@@ -357,7 +372,7 @@ function fromDisks(detail: EncryptionDetail, volumeType: AdeVolumeType): Encrypt
   return { kind: 'in-progress', phase: 'awaiting-stamp', detail };
 }
 
-/** Windows dual-pass: encrypted once the VM model carries the BEK secret (ade.md §9.1/§9.2). */
+/** Windows dual-pass: encrypted once the VM model carries the BEK secret (docs/ade-behaviour.md#reading-the-status). */
 function fromDualPassWindows(
   detail: EncryptionDetail,
   model: DiskEncryptionSettingsLike | undefined,

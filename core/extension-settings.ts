@@ -1,6 +1,6 @@
 /**
  * The Azure Disk Encryption VM extension resource, built exactly as Azure CLI / PowerShell build it
- * (shared/reference/ade.md §2, §5, §6), for Windows/Linux × single-pass/aad (dual-pass) × KEK or not.
+ * (docs/ade-behaviour.md: extension versions, settings, the second pass), for Windows/Linux × single-pass/aad (dual-pass) × KEK or not.
  *
  * Secrets never travel inside the public value: {@link buildAdeExtension} returns only what is safe
  * to log or keep in durable history, and {@link sealAdeExtension} attaches the dual-pass client secret
@@ -18,7 +18,7 @@ export type EncryptionOperation = 'EnableEncryption' | 'EnableEncryptionFormatAl
 
 export const ADE_PUBLISHER = 'Microsoft.Azure.Security';
 export const ADE_EXTENSION_TYPE: Record<AdeOs, string> = { Windows: 'AzureDiskEncryption', Linux: 'AzureDiskEncryptionForLinux' };
-/** typeHandlerVersion per OS and mode; the major version alone tells the mode (ade.md §2). */
+/** typeHandlerVersion per OS and mode; the major version alone tells the mode (docs/ade-behaviour.md#extension-versions-and-modes). */
 const ADE_TYPE_HANDLER_VERSION: Record<AdeOs, Record<AdeMode, string>> = {
   Windows: { 'single-pass': '2.2', aad: '1.1' },
   Linux: { 'single-pass': '1.1', aad: '0.1' },
@@ -34,14 +34,14 @@ export interface AdeExtensionInput {
   /** Key encryption key: versioned key URL and the ARM id of the vault holding it. */
   kek?: { url: string; vaultResourceId: string; algorithm?: KeyEncryptionAlgorithm };
   volumeType: AdeVolumeType;
-  /** Unique per run (normally a GUID): identical settings are otherwise not re-applied (ade.md §14). */
+  /** Unique per run (normally a GUID): identical settings are otherwise not re-applied (docs/ade-behaviour.md#re-running-the-extension). */
   sequenceVersion: string;
   /** Entra application (client) id; required for `aad`, forbidden for `single-pass`. */
   aadClientId?: string;
   /** Defaults to `EnableEncryption`. */
   encryptionOperation?: EncryptionOperation;
   /**
-   * Name of an ADE extension already on the VM (found by publisher + type, pitfall 10): templates
+   * Name of an ADE extension already on the VM (found by publisher + type): templates
    * use names such as `diskEncryption`, and a PUT under the default name would add a second one.
    */
   existingName?: string;
@@ -129,13 +129,13 @@ export function buildAdeExtension(input: AdeExtensionInput): AdeExtension {
   }
   throwIfProblems(problems);
 
-  // Windows encrypts the OS volume or all volumes, never data alone (ade.md §16.2).
+  // Windows encrypts the OS volume or all volumes, never data alone (docs/ade-behaviour.md#volume-types-and-support-limits).
   if (input.os === 'Windows' && volumeType === 'Data' && operation !== 'DisableEncryption') {
     throw new UnsupportedError('ADE on Windows cannot encrypt data volumes only: use volume type "All" or "OS"', {
       code: 'WindowsDataOnly',
     });
   }
-  // Linux OS volumes cannot be decrypted (ade.md §13).
+  // Linux OS volumes cannot be decrypted (docs/ade-behaviour.md#volume-types-and-support-limits).
   if (input.os === 'Linux' && operation === 'DisableEncryption' && volumeType !== 'Data') {
     throw new UnsupportedError('ADE on Linux can disable encryption of data volumes only: use volume type "Data"', {
       code: 'LinuxOsDisable',
@@ -243,7 +243,7 @@ export function sealAdeExtension(extension: AdeExtension, aadClientSecret: strin
 }
 
 /**
- * Whether an extension is ADE, by publisher and type rather than by name (pitfall 10). Accepts the
+ * Whether an extension is ADE, by publisher and type rather than by name. Accepts the
  * resource form (`publisher` + `type`) or the instance-view form (`type` = `publisher.type`).
  */
 export function isAdeExtension(extension: { publisher?: string; type?: string }, os?: AdeOs): boolean {
@@ -275,7 +275,8 @@ export interface DualPassModelInput {
 
 /**
  * The VM-model encryption settings of the dual-pass second pass, as CLI and PowerShell set them
- * (ade.md §6): enabled, the BEK secret in the disk-encryption vault and, only with a KEK, the key.
+ * (docs/ade-behaviour.md#settings-and-the-dual-pass-second-pass): enabled, the BEK secret in the disk-encryption vault
+ * and, only with a KEK, the key.
  */
 export function buildDualPassEncryptionSettings(input: DualPassModelInput): DualPassEncryptionSettings {
   const problems: Array<[string, string]> = [];
@@ -306,7 +307,7 @@ export function clearedDualPassEncryptionSettings(): DualPassEncryptionSettings 
   return { enabled: false };
 }
 
-/** A targeted VM PATCH body (VirtualMachineUpdate shape) — safer than PUTting a rebuilt VM (pitfall 14). */
+/** A targeted VM PATCH body (VirtualMachineUpdate shape) — safer than PUTting a rebuilt VM. */
 export function dualPassVmPatch(settings: DualPassEncryptionSettings): {
   storageProfile: { osDisk: { encryptionSettings: DualPassEncryptionSettings } };
 } {
@@ -360,7 +361,7 @@ function vaultNameFromId(id: string): string {
   return VAULT_ID.exec(id)![1]!.toLowerCase();
 }
 
-/** Accepts any casing (CLI sends `ALL`) and returns the documented casing (pitfall 19). */
+/** Accepts any casing (CLI sends `ALL`) and returns the documented casing. */
 export function normaliseVolumeType(value: unknown): AdeVolumeType | undefined {
   if (typeof value !== 'string') return undefined;
   return ({ all: 'All', os: 'OS', data: 'Data' } as const)[value.trim().toLowerCase() as 'all'];

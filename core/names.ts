@@ -10,7 +10,10 @@ import { ValidationError } from './errors';
 import { VAULT_NAME_PREFIX } from './policy';
 import { isGuid, normaliseResourceId, parseResourceId, parseVmId } from './resource-ids';
 
-/** Durable instance ids may not contain these (limits.md §6); we also stay far below storage key limits. */
+/**
+ * Durable instance ids may not contain these (docs/ade-behaviour.md#platform-limits-the-app-stays-under); ids stay far
+ * below key length limits.
+ */
 const INSTANCE_ID_FORBIDDEN = /[/\\?#\p{Cc}]/u;
 export const MAX_INSTANCE_ID_LENGTH = 100;
 const INSTANCE_HASH_LENGTH = 12;
@@ -20,6 +23,8 @@ const VAULT_NAME = /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/;
 const PURPOSE = /^[a-z][a-z0-9-]{0,15}$/;
 
 const ENTRA_APP_NAME_PREFIX = 'ade-autopilot-';
+
+const quoted = (text: string): string => JSON.stringify(text);
 
 function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
@@ -43,7 +48,7 @@ function slug(text: string, maxLength: number): string {
  */
 export function orchestrationInstanceId(vmResourceId: string, purpose = 'encrypt'): string {
   if (!PURPOSE.test(purpose))
-    throw new ValidationError(`purpose must be 1–16 lower-case letters, digits or hyphens, letter first: got ${JSON.stringify(purpose)}`, {
+    throw new ValidationError(`purpose must be 1–16 lower-case letters, digits or hyphens, letter first: got ${quoted(purpose)}`, {
       field: 'purpose',
     });
   const vm = parseVmId(vmResourceId, 'vmResourceId');

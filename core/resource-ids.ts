@@ -202,7 +202,7 @@ const OBJECT_VERSION = /^[0-9A-Za-z]{1,64}$/;
 
 /**
  * Parses a Key Vault secret or key identifier. No port is allowed: ADE rejects KEK URLs with one
- * (ade.md §11), so this does too.
+ * (docs/ade-behaviour.md#secrets-keys-and-vaults), so this does too.
  */
 export function parseKeyVaultObjectId(url: unknown, field = 'keyVaultObjectId'): KeyVaultObjectId {
   const parsed = keyVaultHttpsUrl(url, field);

@@ -59,7 +59,7 @@ export interface ActivityDeps extends AzurePorts {
 export const AUTOMATION_KEY_PERMISSIONS = ['get', 'create', 'recover'];
 /** Secret permissions of the automation: list (tags of ADE's secrets) and recover. Never `get`. */
 export const AUTOMATION_SECRET_PERMISSIONS = ['list', 'recover'];
-/** The dual-pass Entra app: exactly what the ADE guest uses (ade.md §3). */
+/** The dual-pass Entra app: exactly what the ADE guest uses (docs/ade-behaviour.md#extension-versions-and-modes). */
 const ADE_APP_KEY_PERMISSIONS = ['wrapKey'];
 const ADE_APP_SECRET_PERMISSIONS = ['set'];
 
@@ -120,7 +120,9 @@ export function createActivities(deps: ActivityDeps) {
     ensureEntraApp: (input: { vaultName: string }): Promise<ActivityResult<EntraAppInfo>> =>
       runActivity(log, 'ensureEntraApp', async () => {
         const app = await directory.ensureApplication(entraAppDisplayName(input.vaultName), {
-          notes: `ade-autopilot: dual-pass Azure Disk Encryption for vault ${input.vaultName}. Granted keys/wrapKey and secrets/set on that vault only.`,
+          notes:
+            `ade-autopilot: dual-pass Azure Disk Encryption for vault ${input.vaultName}. Granted keys/wrapKey and secrets/set on ` +
+            `that vault only.`,
         });
         const sp = await directory.ensureServicePrincipal(app.appId);
         log('info', `Entra app for vault ${input.vaultName} ${app.created ? 'created' : 'found'}`, { appId: app.appId });
@@ -183,7 +185,8 @@ export function createActivities(deps: ActivityDeps) {
         // Without a destination every run on this vault would fall back to slow status polling, silently.
         if (!destination)
           throw new ValidationError(
-            `No secretEvents destination is configured, so vault ${input.vault.name} cannot get its Key Vault event subscription: set ADE_FUNCTION_APP_RESOURCE_ID (infra/main.json does), or ADE_SECRET_EVENTS_WEBHOOK_URL locally`,
+            `No secretEvents destination is configured, so vault ${input.vault.name} cannot get its Key Vault event subscription: set ` +
+              `ADE_FUNCTION_APP_RESOURCE_ID (infra/main.json does), or ADE_SECRET_EVENTS_WEBHOOK_URL locally`,
             { field: 'ADE_FUNCTION_APP_RESOURCE_ID' },
           );
         const topic = await eventSubscriptions.ensureVaultSystemTopic({

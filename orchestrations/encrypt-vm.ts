@@ -1,5 +1,5 @@
 /**
- * Orchestrator `encryptVm`: one VM from "written" to "verified encrypted" (issue 5, steps 1–7).
+ * Orchestrator `encryptVm`: one VM from "written" to "verified encrypted" (steps 1–7 below).
  *
  * Deterministic: no I/O, no Date.now, no environment. Time is context.df.currentUtcDateTime, the
  * SequenceVersion comes from newGuid, and everything that touches Azure is an activity (by name;
@@ -259,7 +259,8 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
       if (satisfied(ready)) return ready;
       if (now() >= waitUntil) {
         throw new StepFailure(
-          `Vault ${vaultName} was still being prepared by ${leased.lease.holder} (lease until ${leased.lease.until}); gave up waiting after ${Math.round((now() - waitStarted) / 60_000)} min`,
+          `Vault ${vaultName} was still being prepared by ${leased.lease.holder} (lease until ${leased.lease.until}); gave up waiting ` +
+            `after ${Math.round((now() - waitStarted) / 60_000)} min`,
         );
       }
       setStatus({ detail: `waiting for vault ${vaultName}, prepared by ${leased.lease.holder}` });
@@ -317,7 +318,8 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
         throw new StepFailure(
           secretSeen
             ? `Timed out after ${policy.timeouts.orchestrationTimeoutMinutes} min: the ADE extension had not finished encrypting`
-            : `Timed out after ${policy.timeouts.secretEventTimeoutMinutes} min waiting for the disk encryption secret (no Key Vault event, and the extension status never showed it)`,
+            : `Timed out after ${policy.timeouts.secretEventTimeoutMinutes} min waiting for the disk encryption secret (no Key Vault ` +
+                `event, and the extension status never showed it)`,
         );
       }
       // Right after a secret event the run is usually about to finish (disks get stamped): look again

@@ -14,6 +14,7 @@
  *    The hostname is ARM's `osProfile.computerName` when the VM has one, else derived from the VM
  *    name (Azure's default computer name; Windows keeps its first 15 characters).
  */
+import { formatKeyVaultResourceId } from '../core/resource-ids';
 import type { VaultReady, VmFacts, Waiter, WaitersState } from './contracts';
 
 export interface EntityOperation {
@@ -130,7 +131,7 @@ export function vaultReadyMatches(
 ): boolean {
   if (!ready?.vault) return false;
   const name = expected.name.toLowerCase();
-  const id = `/subscriptions/${expected.subscriptionId}/resourceGroups/${expected.resourceGroup}/providers/Microsoft.KeyVault/vaults/${expected.name}`;
+  const id = formatKeyVaultResourceId(expected.subscriptionId, expected.resourceGroup, expected.name);
   if (ready.vault.name.toLowerCase() !== name || ready.vault.id.toLowerCase() !== id.toLowerCase()) return false;
   let url: URL;
   try {

@@ -53,7 +53,7 @@ export interface VaultCheck {
 export interface RedeployInput {
   vmId: string;
   volumeType: AdeVolumeType;
-  /** New per run (ade.md §14), from the orchestrator's newGuid. */
+  /** New per run (docs/ade-behaviour.md#re-running-the-extension), from the orchestrator's newGuid. */
   sequenceVersion: string;
 }
 
@@ -256,7 +256,8 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
         const repaired = before.filter((b) => b.repairable && !after.issues.some((a) => a.kind === b.kind)).map((b) => b.kind);
         log(
           'info',
-          `vault ${vault.name}: repaired ${repaired.join(', ') || 'nothing'}; remaining ${after.issues.map((i) => i.kind).join(', ') || 'none'}`,
+          `vault ${vault.name}: repaired ${repaired.join(', ') || 'nothing'}; remaining ` +
+            `${after.issues.map((i) => i.kind).join(', ') || 'none'}`,
           { vaultId: vault.id },
         );
         return { repaired, remaining: after.issues };
@@ -305,7 +306,8 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
         const vm = await compute.getVm(input.vmId, { instanceView: true });
         if (vm.osDisk.encryptionSettings !== undefined) {
           throw new UnsupportedError(
-            `VM ${vm.name} is dual-pass (Entra app) ADE; redeploying its extension needs the app credential — run POST /api/vms/encrypt for it`,
+            `VM ${vm.name} is dual-pass (Entra app) ADE; redeploying its extension needs the app credential — ` +
+              'run POST /api/vms/encrypt for it',
             { code: 'DualPassRedeploy' },
           );
         }

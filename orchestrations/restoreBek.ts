@@ -1,5 +1,5 @@
 /**
- * Orchestrator `restoreBek`: put a VM's BEK key material back (ade.md §15).
+ * Orchestrator `restoreBek`: put a VM's BEK key material back (docs/ade-behaviour.md#a-missing-bek).
  *
  * 1. Inspect the VM: the secrets its disks reference (model, instance view or disk resources).
  * 2. Check each secret and KEK with list-level permission; plan (core/remediation/restore.ts).
@@ -78,7 +78,9 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
         setStatus({ phase: 'done', detail: 'no BEK secret referenced' });
         return { vmId, outcome: 'nothing', reason: 'The VM references no BEK secret (not ADE-encrypted).', steps: [] };
       }
-      const reason = `The ADE extension reports the BEK missing (${view.state.message ?? ''}) but neither the VM model, its instance view nor its disks name a BEK secret to restore from.`;
+      const reason =
+        `The ADE extension reports the BEK missing (${view.state.message ?? ''}) but neither the VM model, its instance ` +
+        `view nor its disks name a BEK secret to restore from.`;
       yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.actionRequired, {
         vmId: view.vmId,
         action: 'restore',
@@ -115,7 +117,9 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
       if (step.step === 'reprovision') {
         const result = yield* reprovision(context, view.vmId, step, heal, setStatus);
         if (result === 'notified') {
-          const reason = `Key material is ready in the vault (${done.join('; ') || 'nothing to recover'}); ADE_HEAL_ACTION=notify-only, so the VM was not restarted.`;
+          const reason =
+            `Key material is ready in the vault (${done.join('; ') || 'nothing to recover'}); ADE_HEAL_ACTION=notify-only, ` +
+            `so the VM was not restarted.`;
           yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.actionRequired, {
             vmId: view.vmId,
             action: 'restore',
@@ -150,7 +154,8 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
       }
       if (!healthy)
         throw new StepFailure(
-          `re-provisioned, but the ADE extension still reports the BEK missing after ${polls} checks (last: ${last}); check the guest (ade.md §15.1 step 2)`,
+          `re-provisioned, but the ADE extension still reports the BEK missing after ${polls} checks (last: ${last}); check the guest ` +
+            `(attach its OS disk to a recovery VM)`,
         );
     }
     const reason = `${reprovisioned ? 'BEK restored and verified' : 'Key material recovered'}: ${done.join('; ')}.`;

@@ -11,7 +11,8 @@
  *  - `dryRun`: no starts; the output is the report (counts per decision and reason, VMs that would change).
  *
  * ARM reads are paced to `readsPerSecond` on orchestration time (durable timers), well under the
- * subscription bucket (limits.md §1.1). The history is bounded with continue-as-new. Progress is in
+ * subscription bucket (docs/ade-behaviour.md#platform-limits-the-app-stays-under). The history is bounded with
+ * continue-as-new. Progress is in
  * the custom status.
  */
 import type { OrchestrationContext } from 'durable-functions';
@@ -262,7 +263,9 @@ export function* sweepOrchestrator(context: OrchestrationContext): Step<SweepOut
       ...(error ? { error } : {}),
     };
     yield* publishOutcome(context, 'sweep', OUTCOME_EVENT_TYPES.sweepCompleted, {
-      reason: `${input.kind}${input.dryRun ? ' dry run' : ''}: ${state.report.total} VMs assessed, ${state.started} started, ${state.completed} completed, ${state.failed} failed${error ? `; stopped: ${error}` : ''}`,
+      reason:
+        `${input.kind}${input.dryRun ? ' dry run' : ''}: ${state.report.total} VMs assessed, ${state.started} started, ` +
+        `${state.completed} completed, ${state.failed} failed${error ? `; stopped: ${error}` : ''}`,
       counts: {
         total: state.report.total,
         started: state.started,

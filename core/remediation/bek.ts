@@ -2,7 +2,7 @@
  * BEK health: which Key Vault secrets a VM depends on, and whether the guest reports its BEK
  * (Windows `.BEK` file on the BEK volume, Linux passphrase file) missing.
  *
- * Secrets are mapped to a VM by the URLs the VM references (ade.md §10), never by the `MachineName`
+ * Secrets are mapped to a VM by the URLs the VM references (docs/ade-behaviour.md#secrets-keys-and-vaults), never by the `MachineName`
  * tag: dual-pass from the model's `osDisk.encryptionSettings`, single-pass from the instance-view
  * disks' `encryptionSettings` or the disk resources' `encryptionSettingsCollection`.
  */

@@ -1,12 +1,12 @@
 /**
- * BEK restore planning (ade.md §15, §15.1, §15.2). Pure: what the vault checks found in, an ordered
+ * BEK restore planning (docs/ade-behaviour.md#a-missing-bek). Pure: what the vault checks found in, an ordered
  * list of steps (or the reason nothing can be done) out.
  *
  * Re-provisioning follows Microsoft's documented repair for both OSes and both modes: stop
  * (deallocate) and start the VM, which makes the platform attach the BEK volume from Key Vault again
- * (§10, §15.1; Linux: §15 table). Re-running the extension with a new SequenceVersion is not a repair:
+ * (see the same page). Re-running the extension with a new SequenceVersion is not a repair:
  * the Linux extension does not rewrite a missing secret or passphrase file on a same-configuration
- * re-run (§14, §15.3), and Windows re-run behaviour is undocumented.
+ * re-run (docs/ade-behaviour.md#re-running-the-extension), and Windows re-run behaviour is undocumented.
  */
 import type { PowerState } from '../vm';
 import type { BekSecretRef } from './bek';
@@ -73,8 +73,12 @@ export function planBekRestore(input: RestoreInput): RestorePlan {
         secretName: f.ref.secretName,
         vaultName: vault.vaultName,
         secretUrl: f.ref.secretUrl,
-        what: `the Key Vault ${vault.vaultName} holding the BEK secret no longer exists (deleted and not recoverable by this app, or purged)`,
-        operatorAction: `recover the vault (az keyvault recover --name ${vault.vaultName}) if it is soft-deleted; otherwise restore the secret from Azure Backup into a vault the VM can use (Restore-AzKeyVaultSecret), then run POST /api/vms/heal for the VM`,
+        what:
+          `the Key Vault ${vault.vaultName} holding the BEK secret no longer exists (deleted and not recoverable by this app, or ` +
+          `purged)`,
+        operatorAction:
+          `recover the vault (az keyvault recover --name ${vault.vaultName}) if it is soft-deleted; otherwise restore the ` +
+          `secret from Azure Backup into a vault the VM can use (Restore-AzKeyVaultSecret), then run POST /api/vms/heal for the VM`,
       });
     }
   }
@@ -85,16 +89,26 @@ export function planBekRestore(input: RestoreInput): RestorePlan {
         secretName: f.ref.secretName,
         vaultName: f.ref.vaultName,
         secretUrl: f.ref.secretUrl,
-        what: `the BEK secret ${f.ref.secretName} was deleted and purged from vault ${f.ref.vaultName}; the VM will not unlock its disks at the next start`,
-        operatorAction: `do not stop or restart the VM; restore the secret from Azure Backup with the same name (Restore-AzKeyVaultSecret, or for a wrapped BEK restore the KEK with Restore-AzKeyVaultKey and recreate the secret with content type "Wrapped BEK" and its ADE tags), then run POST /api/vms/heal for the VM`,
+        what:
+          `the BEK secret ${f.ref.secretName} was deleted and purged from vault ${f.ref.vaultName}; the VM will not unlock its ` +
+          `disks at the next start`,
+        operatorAction:
+          `do not stop or restart the VM; restore the secret from Azure Backup with the same name ` +
+          `(Restore-AzKeyVaultSecret, or for a wrapped BEK restore the KEK with Restore-AzKeyVaultKey and recreate the secret with ` +
+          `content type "Wrapped BEK" and its ADE tags), then run POST /api/vms/heal for the VM`,
       });
     } else if (f.secret === 'disabled') {
       problems.push({
         secretName: f.ref.secretName,
         vaultName: f.ref.vaultName,
         secretUrl: f.ref.secretUrl,
-        what: `the BEK secret version ${f.ref.secretName}/${f.ref.secretVersion ?? ''} in vault ${f.ref.vaultName} is disabled; the platform cannot read it`,
-        operatorAction: `re-enable that secret version (az keyvault secret set-attributes --enabled true --vault-name ${f.ref.vaultName} --name ${f.ref.secretName} --version ${f.ref.secretVersion ?? '<version>'}); this app never holds secrets/set`,
+        what:
+          `the BEK secret version ${f.ref.secretName}/${f.ref.secretVersion ?? ''} in vault ${f.ref.vaultName} is disabled; the ` +
+          `platform cannot read it`,
+        operatorAction:
+          `re-enable that secret version (az keyvault secret set-attributes --enabled true --vault-name ` +
+          `${f.ref.vaultName} --name ${f.ref.secretName} --version ${f.ref.secretVersion ?? '<version>'}); this app never holds ` +
+          `secrets/set`,
       });
     } else if (f.kek === 'purged' || f.kek === 'disabled') {
       problems.push({
@@ -162,6 +176,9 @@ export function describeStep(step: RestoreStep): string {
     case 'repair-vault':
       return `turn enabledForDiskEncryption back on for vault ${step.vaultName}`;
     case 'reprovision':
-      return `${step.method === 'start' ? 'start' : 'deallocate and start'} the VM so the platform re-attaches the BEK volume from Key Vault (${step.gate})`;
+      return (
+        `${step.method === 'start' ? 'start' : 'deallocate and start'} the VM so the platform re-attaches the BEK volume from Key ` +
+        `Vault (${step.gate})`
+      );
   }
 }

@@ -8,7 +8,7 @@ import type { MaintenanceWindow } from './maintenance-window';
 export type HealAction = 'restart' | 'maintenance-window' | 'notify-only';
 export const HEAL_ACTIONS: readonly HealAction[] = ['restart', 'maintenance-window', 'notify-only'];
 
-/** Built-in "… virtual machines should enable Azure Disk Encryption or EncryptionAtHost" (ade.md §17). */
+/** Built-in "… virtual machines should enable Azure Disk Encryption or EncryptionAtHost" (docs/ade-behaviour.md#azure-policy). */
 export const DEFAULT_POLICY_DEFINITION_IDS = [
   '/providers/Microsoft.Authorization/policyDefinitions/3dc5edcd-002d-444c-b216-e123bbfa37c0',
   '/providers/Microsoft.Authorization/policyDefinitions/ca88aadc-6e2b-416c-9de2-5a0f01d1693f',
@@ -22,7 +22,7 @@ export interface RemediationSettings {
   policyDefinitionIds: string[];
   /** Most encryptions the sweep keeps in flight at once. */
   sweepConcurrency: number;
-  /** ARM reads per second the sweeps may spend (the subscription bucket refills at 25/s; limits.md §1.1). */
+  /** ARM reads per second the sweeps may spend (the subscription bucket refills at 25/s; docs/ade-behaviour.md). */
   sweepReadsPerSecond: number;
   /** NCRONTAB of the scheduled backfill sweep; undefined = no schedule (on demand only). */
   sweepSchedule?: string;

@@ -1,6 +1,7 @@
 /**
  * Drift signals → VMs to remediate. Three sources, each pure over already-parsed events:
- *  - Policy state events (event-schemas.md §5): NonCompliant for a configured definition. Ordered by
+ * - Policy state events (https://learn.microsoft.com/azure/event-grid/event-schema-policy): NonCompliant for a
+ * configured definition. Ordered by
  *    the event's own `data.timestamp` (never `eventTime`); the newest state per VM wins, so a
  *    NonCompliant followed by a later Compliant is stale and ignored.
  *  - Azure Monitor alerts (common alert schema): every VM target; children of a VM (an extension)

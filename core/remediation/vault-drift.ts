@@ -1,5 +1,5 @@
 /**
- * Vault drift: how a dedicated ADE vault differs from what disk encryption needs (ade.md §12.1):
+ * Vault drift: how a dedicated ADE vault differs from what disk encryption needs (docs/ade-behaviour.md#secrets-keys-and-vaults):
  * `enabledForDiskEncryption`, soft delete, purge protection, the access-policy model, and the
  * access-policy entries the app relies on (a principal someone removed).
  */
@@ -67,7 +67,9 @@ export function vaultDrift(vault: VaultStateLike, requiredPolicies: readonly Acc
   if (vault.enableRbacAuthorization) {
     issues.push({
       kind: 'rbac-authorization',
-      detail: `vault ${vault.name} was switched to the RBAC permission model; ADE vaults of this app use access policies. Switch it back (enableRbacAuthorization=false) after checking who needs access`,
+      detail:
+        `vault ${vault.name} was switched to the RBAC permission model; ADE vaults of this app use access policies. Switch it ` +
+        `back (enableRbacAuthorization=false) after checking who needs access`,
       repairable: false,
     });
   } else {

@@ -22,7 +22,9 @@ export function secretEventsDestination(config: Pick<AppConfig, 'secretEventsWeb
   if (site) {
     return {
       kind: 'azure-function',
-      resourceId: `/subscriptions/${site.subscriptionId}/resourceGroups/${site.resourceGroup}/providers/Microsoft.Web/sites/${site.siteName}/functions/${SECRET_EVENTS_FUNCTION}`,
+      resourceId:
+        `/subscriptions/${site.subscriptionId}/resourceGroups/${site.resourceGroup}` +
+        `/providers/Microsoft.Web/sites/${site.siteName}/functions/${SECRET_EVENTS_FUNCTION}`,
       maxEventsPerBatch: 1,
     };
   }
