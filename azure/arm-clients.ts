@@ -26,3 +26,16 @@ export class ClientsBySubscription<C> {
 export function pollOptionsOf(pollIntervalMs: number | undefined): { updateIntervalInMs?: number } {
   return pollIntervalMs === undefined ? {} : { updateIntervalInMs: pollIntervalMs };
 }
+
+/** Where an ARM resource lives, from its parsed id and what ARM returned (the name ARM spells, else the id's). */
+export function resourcePlacement(
+  id: { subscriptionId: string; resourceGroup: string; name: string },
+  resource: { name?: string; location?: string },
+): { name: string; subscriptionId: string; resourceGroup: string; location: string } {
+  return {
+    name: resource.name ?? id.name,
+    subscriptionId: id.subscriptionId,
+    resourceGroup: id.resourceGroup,
+    location: resource.location ?? '',
+  };
+}

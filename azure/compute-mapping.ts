@@ -20,6 +20,7 @@ import {
   type OsType,
   type VmSnapshot,
 } from '../core/vm';
+import { resourcePlacement } from './arm-clients';
 import type { DiskEncryptionInfo, ExtensionStatus } from './ports';
 
 export function toVmSnapshot(vm: VirtualMachine): VmSnapshot {
@@ -40,10 +41,7 @@ export function toVmSnapshot(vm: VirtualMachine): VmSnapshot {
 
   const snapshot: VmSnapshot = {
     id: vm.id,
-    name: vm.name ?? ids.name,
-    resourceGroup: ids.resourceGroup,
-    subscriptionId: ids.subscriptionId,
-    location: vm.location ?? '',
+    ...resourcePlacement(ids, vm),
     osType: osTypeOf(vm),
     // No OS profile (specialized/attached OS disk) → unknown; an empty name is as good as none.
     computerName: vm.osProfile?.computerName?.trim() || undefined,

@@ -16,7 +16,7 @@ import {
 import type { TokenCredential } from '@azure/core-auth';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors';
 import { formatKeyVaultResourceId, parseResourceId } from '../core/resource-ids';
-import { ClientsBySubscription, pollOptionsOf } from './arm-clients';
+import { ClientsBySubscription, pollOptionsOf, resourcePlacement } from './arm-clients';
 import { callAzure, callAzureOrUndefined } from './errors';
 import type {
   AccessPolicy,
@@ -253,10 +253,7 @@ function toVaultInfo(vault: Vault): VaultInfo {
   const p = vault.properties;
   const info: VaultInfo = {
     id: vault.id,
-    name: vault.name ?? id.name,
-    subscriptionId: id.subscriptionId,
-    resourceGroup: id.resourceGroup,
-    location: vault.location ?? '',
+    ...resourcePlacement(id, vault),
     tenantId: p?.tenantId ?? '',
     vaultUri: p?.vaultUri ?? `https://${(vault.name ?? id.name).toLowerCase()}.vault.azure.net/`,
     skuName: p?.sku?.name ?? 'standard',

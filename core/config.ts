@@ -25,6 +25,7 @@ import {
   type KekSize,
   type OsFilter,
   type PolicyRuleField,
+  type PolicyScope,
   type VaultStrategy,
   type VolumeType,
 } from './policy';
@@ -40,7 +41,8 @@ export interface FunctionAppSite {
   siteName: string;
 }
 
-export interface AppConfig {
+/** The settings that scope the app (subscriptions, resource groups, exclusion tag, OS): the policy's own scope. */
+export interface AppConfig extends PolicyScope {
   encryptionMode: EncryptionMode;
   vaultStrategy: VaultStrategy;
   vaultResourceGroup: string;
@@ -51,12 +53,6 @@ export interface AppConfig {
   kekSize: KekSize;
   kekAlgorithm: KekAlgorithm;
   volumeType: VolumeType;
-  /** Lower-case, de-duplicated subscription GUIDs. */
-  subscriptions: string[];
-  includeResourceGroups: string[];
-  excludeResourceGroups: string[];
-  exclusionTag: ExclusionTag;
-  osFilter: OsFilter;
   dryRun: boolean;
   secretEventTimeoutMinutes: number;
   orchestrationTimeoutMinutes: number;

@@ -27,6 +27,16 @@ export interface ExclusionTag {
   value?: string;
 }
 
+export interface PolicyScope {
+  /** Lower-case, de-duplicated subscription GUIDs. */
+  subscriptions: string[];
+  /** Glob patterns (`*`, `?`), case-insensitive. */
+  includeResourceGroups: string[];
+  excludeResourceGroups: string[];
+  exclusionTag: ExclusionTag;
+  osFilter: OsFilter;
+}
+
 export interface EncryptionPolicy {
   policyVersion: typeof POLICY_VERSION;
   mode: EncryptionMode;
@@ -43,15 +53,7 @@ export interface EncryptionPolicy {
     algorithm: KekAlgorithm;
   };
   volumeType: VolumeType;
-  scope: {
-    /** Lower-case subscription GUIDs. */
-    subscriptions: string[];
-    /** Glob patterns (`*`, `?`), case-insensitive. */
-    includeResourceGroups: string[];
-    excludeResourceGroups: string[];
-    exclusionTag: ExclusionTag;
-    osFilter: OsFilter;
-  };
+  scope: PolicyScope;
   dryRun: boolean;
   timeouts: {
     secretEventTimeoutMinutes: number;
