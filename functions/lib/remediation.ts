@@ -98,7 +98,7 @@ function logStarts(name: string, started: StartOutcome[], ignored: IgnoredSignal
 
 /** Policy state events (Event Grid trigger). Malformed events are logged naming the problem; nothing starts for them. */
 export async function handlePolicyStates(body: unknown, deps: HandlerDeps): Promise<EventAnswer> {
-  const { events, malformed } = eventsOf(body, 'policyStates', deps.log);
+  const { events, malformed } = eventsOf(body, 'policyStates', deps.log, 'policy event');
   const policyEvents = events.filter((e): e is PolicyStateEvent => e.kind === 'policy-state' && matchesRoute(EVENT_ROUTES.policyStates, e));
   const selection = selectPolicySignals(policyEvents, deps.settings.policyDefinitionIds);
   const { started, ignored } = await startVmSignals(selection.selected, deps);
