@@ -1,6 +1,7 @@
 /** Request bodies of the HTTP starters, with 400 messages that name the problem. */
 import type { HttpRequest } from '@azure/functions';
 import { toErrorInfo } from '../../core/errors';
+import { tryParseJson } from '../../core/events/fields';
 import { subscriptionScopeProblem, type EncryptionPolicy } from '../../core/policy';
 import { parseVmId } from '../../core/resource-ids';
 
@@ -12,11 +13,8 @@ const VM_ID_BODY = '{ "vmId": "/subscriptions/<id>/resourceGroups/<rg>/providers
 export async function readJsonBody(request: Pick<HttpRequest, 'text'>, expected = 'JSON'): Promise<BodyResult<unknown>> {
   const text = await request.text();
   if (text.trim() === '') return { ok: false, problem: `the request body is empty; it must be ${expected}`, empty: true };
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch {
-    return { ok: false, problem: `the request body is not valid JSON; it must be ${expected}` };
-  }
+  const parsed = tryParseJson(text);
+  return parsed.ok ? parsed : { ok: false, problem: `the request body is not valid JSON; it must be ${expected}` };
 }
 
 /** `{ "vmId": … }` naming a VM in a subscription the policy covers. */
