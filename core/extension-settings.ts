@@ -24,7 +24,6 @@ const ADE_TYPE_HANDLER_VERSION: Record<AdeOs, Record<AdeMode, string>> = {
   Linux: { 'single-pass': '1.1', aad: '0.1' },
 };
 const KEY_ENCRYPTION_ALGORITHMS: readonly KeyEncryptionAlgorithm[] = ['RSA-OAEP', 'RSA-OAEP-256', 'RSA1_5'];
-export const REDACTED = '[redacted]';
 
 export interface AdeExtensionInput {
   os: AdeOs;
@@ -70,15 +69,6 @@ export interface AdeExtension {
   typeHandlerVersion: string;
   autoUpgradeMinorVersion: true;
   settings: AdeExtensionSettings;
-}
-
-export interface AdeProtectedSettings {
-  AADClientSecret: string;
-}
-
-/** What goes over the wire to ARM (`PUT …/extensions/{name}`), protected settings included. */
-export interface AdeExtensionRequest extends Omit<AdeExtension, 'name'> {
-  protectedSettings?: AdeProtectedSettings;
 }
 
 /**
@@ -181,67 +171,6 @@ export function adeExtensionSpec(extension: AdeExtension, location: string): Omi
   };
 }
 
-/** The extension as the ARM request body needs it, for single-pass (which has no protected settings). */
-export function toExtensionRequest(extension: AdeExtension): AdeExtensionRequest {
-  if (extension.settings.AADClientID !== undefined) {
-    throw new ValidationError('A dual-pass (aad) extension needs its client secret: use sealAdeExtension', { field: 'protectedSettings' });
-  }
-  const { name: _name, ...request } = extension;
-  return structuredClone(request);
-}
-
-const inspectSymbol: unique symbol = Symbol.for('nodejs.util.inspect.custom');
-
-/**
- * A dual-pass extension with its client secret attached. Every way of printing it (JSON.stringify,
- * console.log / util.inspect, template strings) shows `[redacted]`; only {@link unsealForRequest}
- * yields the real value, for the one ARM call that needs it.
- */
-export class SealedAdeExtension {
-  readonly #secret: string;
-  readonly extension: AdeExtension;
-
-  constructor(extension: AdeExtension, secret: string) {
-    this.extension = extension;
-    this.#secret = secret;
-    Object.freeze(this);
-  }
-
-  /** The request body with the real protected settings. Pass it straight to the SDK; never log it. */
-  unsealForRequest(): AdeExtensionRequest {
-    const { name: _name, ...request } = structuredClone(this.extension);
-    return { ...request, protectedSettings: { AADClientSecret: this.#secret } };
-  }
-
-  toJSON(): AdeExtensionRequest & { name: string } {
-    return { ...structuredClone(this.extension), protectedSettings: { AADClientSecret: REDACTED } };
-  }
-
-  toString(): string {
-    return `AdeExtension(${this.extension.type} ${this.extension.typeHandlerVersion}, protectedSettings ${REDACTED})`;
-  }
-
-  [inspectSymbol](): unknown {
-    return this.toJSON();
-  }
-}
-
-/**
- * Attaches the dual-pass protected settings (`AADClientSecret` only). The secret is its own
- * argument so that it is never part of a value built from configuration or kept in history.
- */
-export function sealAdeExtension(extension: AdeExtension, aadClientSecret: string): SealedAdeExtension {
-  if (extension.settings.AADClientID === undefined) {
-    throw new ValidationError('Single-pass ADE takes no protected settings: send the extension without a client secret', {
-      field: 'protectedSettings',
-    });
-  }
-  if (typeof aadClientSecret !== 'string' || aadClientSecret.trim() === '') {
-    throw new ValidationError('The Entra client secret for dual-pass ADE is empty', { field: 'aadClientSecret' });
-  }
-  return new SealedAdeExtension(extension, aadClientSecret);
-}
-
 /**
  * Whether an extension is ADE, by publisher and type rather than by name. Accepts the
  * resource form (`publisher` + `type`) or the instance-view form (`type` = `publisher.type`).
@@ -302,17 +231,6 @@ export function buildDualPassEncryptionSettings(input: DualPassModelInput): Dual
   return settings;
 }
 
-/** Settings PowerShell writes before re-applying on an already-encrypted VM ("stop–clear–update–start"). */
-export function clearedDualPassEncryptionSettings(): DualPassEncryptionSettings {
-  return { enabled: false };
-}
-
-/** A targeted VM PATCH body (VirtualMachineUpdate shape) — safer than PUTting a rebuilt VM. */
-export function dualPassVmPatch(settings: DualPassEncryptionSettings): {
-  storageProfile: { osDisk: { encryptionSettings: DualPassEncryptionSettings } };
-} {
-  return { storageProfile: { osDisk: { encryptionSettings: structuredClone(settings) } } };
-}
 
 // --- Input checks ----------------------------------------------------------------------------
 

@@ -1,20 +1,15 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { UnsupportedError, ValidationError } from '../../core/errors';
 import {
   type AdeExtensionInput,
   type AdeMode,
   type AdeOs,
-  REDACTED,
+  adeExtensionSpec,
   buildAdeExtension,
   buildDualPassEncryptionSettings,
-  clearedDualPassEncryptionSettings,
-  dualPassVmPatch,
   isAdeExtension,
-  sealAdeExtension,
-  toExtensionRequest,
 } from '../../core/extension-settings';
 
 const GOLDEN = join(__dirname, '..', 'fixtures', 'golden');
@@ -55,12 +50,10 @@ const COMBINATIONS = (['Windows', 'Linux'] as const).flatMap((os) =>
 
 describe('buildAdeExtension golden files', () => {
   it.each(COMBINATIONS)('%s %s kek=%s', (os, mode, kek) => {
+    // The public extension resource: what durable history holds. The dual-pass client secret is added by the
+    // compute adapter alone, as a SecretValue (test/azure/compute.sim.test.ts).
     const extension = buildAdeExtension(input(os, mode, kek));
-    const body =
-      mode === 'aad'
-        ? JSON.parse(JSON.stringify(sealAdeExtension(extension, SECRET)))
-        : { name: extension.name, ...toExtensionRequest(extension) };
-    golden(`extension-${os.toLowerCase()}-${mode}-${kek ? 'kek' : 'nokek'}.json`, body);
+    golden(`extension-${os.toLowerCase()}-${mode}-${kek ? 'kek' : 'nokek'}.json`, extension);
   });
 
   it.each([
@@ -162,49 +155,20 @@ describe('buildAdeExtension rejects unsafe input', () => {
   });
 });
 
-describe('protected settings', () => {
-  const aad = buildAdeExtension(input('Windows', 'aad', true));
-  const sealed = sealAdeExtension(aad, SECRET);
-
-  it('puts the secret only in the unsealed request, as AADClientSecret', () => {
-    const request = sealed.unsealForRequest();
-    expect(request.protectedSettings).toEqual({ AADClientSecret: SECRET });
-    expect(request.settings).toEqual(aad.settings);
-    expect('name' in request).toBe(false);
-    expect(JSON.stringify(aad)).not.toContain(SECRET);
-  });
-
-  it.each<[string, () => string]>([
-    ['JSON.stringify', () => JSON.stringify(sealed)],
-    ['JSON.stringify nested in a log record', () => JSON.stringify({ msg: 'putting extension', extension: sealed })],
-    ['util.inspect (console.log)', () => inspect(sealed, { depth: 10, showHidden: true })],
-    ['template string', () => `${sealed}`],
-    ['String()', () => String(sealed)],
-    ['Object.entries', () => JSON.stringify(Object.entries(sealed))],
-  ])('%s prints %s instead of the secret', (_label, print) => {
-    const text = print();
-    expect(text).not.toContain(SECRET);
-  });
-
-  it('marks the redaction visibly', () => {
-    expect(JSON.stringify(sealed)).toContain(REDACTED);
-    expect(inspect(sealed)).toContain(REDACTED);
-  });
-
-  it('refuses protected settings for single-pass and an empty secret, without echoing it', () => {
-    const single = buildAdeExtension(input('Linux', 'single-pass', false));
-    expect(() => sealAdeExtension(single, SECRET)).toThrow(ValidationError);
-    try {
-      sealAdeExtension(single, SECRET);
-    } catch (e) {
-      expect(String((e as Error).message)).not.toContain(SECRET);
-    }
-    expect(() => sealAdeExtension(aad, '  ')).toThrow(ValidationError);
-    expect(() => toExtensionRequest(aad)).toThrow(ValidationError);
-  });
-
-  it('cannot be tampered with after sealing', () => {
-    expect(Object.isFrozen(sealed)).toBe(true);
+describe('the extension resource every deployment PUTs', () => {
+  it('is the public extension at a location, with auto-upgrade on and no secret', () => {
+    const aad = buildAdeExtension(input('Windows', 'aad', true));
+    const spec = adeExtensionSpec(aad, 'westeurope');
+    expect(spec).toEqual({
+      publisher: aad.publisher,
+      type: aad.type,
+      typeHandlerVersion: aad.typeHandlerVersion,
+      autoUpgradeMinorVersion: true,
+      settings: aad.settings,
+      location: 'westeurope',
+    });
+    expect(spec.settings).not.toBe(aad.settings);
+    expect(JSON.stringify(spec)).not.toContain(SECRET);
   });
 });
 
@@ -218,7 +182,7 @@ describe('dual-pass VM-model encryption settings', () => {
       vault,
       ...(withKek ? { kek: { url: KEK_URL, vaultResourceId: KEK_VAULT_ID } } : {}),
     });
-    golden(`dual-pass-encryption-settings-${withKek ? 'kek' : 'nokek'}.json`, dualPassVmPatch(settings));
+    golden(`dual-pass-encryption-settings-${withKek ? 'kek' : 'nokek'}.json`, settings);
     expect('keyEncryptionKey' in settings).toBe(withKek);
   });
 
@@ -228,10 +192,6 @@ describe('dual-pass VM-model encryption settings', () => {
     ['a status message that is not a URL', 'Encryption succeeded for all volumes'],
   ])('rejects %s', (_label, bad) => {
     expect(() => buildDualPassEncryptionSettings({ secretUrl: bad, vault })).toThrow(ValidationError);
-  });
-
-  it('clears with enabled:false only', () => {
-    expect(clearedDualPassEncryptionSettings()).toEqual({ enabled: false });
   });
 });
 
