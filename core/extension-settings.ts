@@ -1,10 +1,11 @@
 /**
  * The Azure Disk Encryption VM extension resource, built exactly as Azure CLI / PowerShell build it
- * (docs/ade-behaviour.md: extension versions, settings, the second pass), for Windows/Linux × single-pass/aad (dual-pass) × KEK or not.
+ * (docs/ade-behaviour.md: extension versions, settings, the second pass), for Windows/Linux ×
+ * single-pass/aad (dual-pass) × KEK or not.
  *
  * Secrets never travel inside the public value: {@link buildAdeExtension} returns only what is safe
- * to log or keep in durable history, and {@link sealAdeExtension} attaches the dual-pass client secret
- * from its own argument, returning an object that prints `[redacted]` however it is logged.
+ * to log or keep in durable history. The dual-pass client secret is added by the compute adapter
+ * alone, as a SecretValue, for the one PUT that needs it.
  */
 import { UnsupportedError, ValidationError } from './errors';
 import { isGuid } from './resource-ids';

@@ -3,7 +3,7 @@
  * (sub-orchestration `encryptVm`), restore (sub-orchestration `restoreBek`), redeploy the ADE
  * extension, repair the vault, or nothing — with the reason in its output.
  *
- * Started with a deterministic instance id per VM (core/remediation/ids.ts) by every drift signal
+ * Started with a deterministic instance id per VM (core/names.ts) by every drift signal
  * (policy, alerts, Resource Manager events, POST /api/vms/heal), so two signals at once make one
  * remediation. A vault-only signal (a managed vault written) runs the vault branch alone.
  */

@@ -77,7 +77,7 @@ export interface OrchestrationStatusView {
   output?: unknown;
 }
 
-/** Starts and watches other orchestrations (over the Durable client, in functions/remediation.ts). */
+/** Starts and watches other orchestrations (over the Durable client, functions/lib/start.ts). */
 export interface OrchestrationControl {
   /** Starts unless an instance with that id is Pending/Running (a singleton start). */
   startIfIdle(start: OrchestrationStart): Promise<OrchestrationStartResult>;
