@@ -232,7 +232,6 @@ export function buildDualPassEncryptionSettings(input: DualPassModelInput): Dual
   return settings;
 }
 
-
 // --- Input checks ----------------------------------------------------------------------------
 
 const VAULT_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.KeyVault\/vaults\/([a-zA-Z0-9-]{3,24})$/i;
