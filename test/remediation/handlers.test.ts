@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../core/config';
 import {
   handleAlert,
@@ -212,5 +212,46 @@ describe('heal and sweep starters', () => {
     expect((await handleSweep(request('', { kind: 'bek-health' }), d)).status).toBe(202);
     expect((await handleSweep(request('', { dryRun: 'maybe' }), d)).status).toBe(400);
     expect((await handleSweep(request({ kind: 'everything' }), d)).status).toBe(400);
+  });
+});
+
+describe('handler cores are free of the Functions runtime', () => {
+  it.each(['remediation', 'encrypt-vm-http', 'vm-written', 'secret-events', 'start', 'http-body'])(
+    'importing functions/lib/%s registers no function, orchestrator, activity or entity',
+    async (name) => {
+      vi.resetModules();
+      const df = await import('durable-functions');
+      const registrations = [
+        vi.spyOn(df.app, 'orchestration'),
+        vi.spyOn(df.app, 'activity'),
+        vi.spyOn(df.app, 'entity'),
+        vi.spyOn(df.app.client, 'http'),
+        vi.spyOn(df.app.client, 'eventGrid'),
+        vi.spyOn(df.app.client, 'timer'),
+      ];
+      await import(`../../functions/lib/${name}`);
+      for (const spy of registrations) expect(spy).not.toHaveBeenCalled();
+      vi.restoreAllMocks();
+    },
+  );
+
+  it('the registration module does register (so the spies above can see a registration)', async () => {
+    vi.resetModules();
+    const df = await import('durable-functions');
+    const orchestration = vi.spyOn(df.app, 'orchestration').mockImplementation(() => undefined as never);
+    const activity = vi.spyOn(df.app, 'activity').mockImplementation(() => undefined as never);
+    const entity = vi.spyOn(df.app, 'entity').mockImplementation(() => undefined as never);
+    const previous = process.env.ADE_SUBSCRIPTIONS;
+    process.env.ADE_SUBSCRIPTIONS = SUB;
+    try {
+      await import('../../functions/durable');
+    } finally {
+      if (previous === undefined) delete process.env.ADE_SUBSCRIPTIONS;
+      else process.env.ADE_SUBSCRIPTIONS = previous;
+    }
+    expect(orchestration.mock.calls.map((c) => c[0]).sort()).toEqual(['encryptVm', 'remediateVm', 'restoreBek', 'sweep']);
+    expect(activity.mock.calls.length).toBe(27);
+    expect(entity).toHaveBeenCalledTimes(2);
+    vi.restoreAllMocks();
   });
 });
