@@ -22,7 +22,7 @@ import { vaultEntityStep, waitersEntityStep, type EntityStep, type VaultEntitySt
 import { createRemediationActivities } from '../orchestrations/remediation-activities';
 import { remediateVmOrchestrator } from '../orchestrations/remediateVm';
 import { restoreBekOrchestrator } from '../orchestrations/restoreBek';
-import type { ActivityArgs, ActivityName, ActivityTable } from '../orchestrations/steps';
+import type { ActivityInput, ActivityName, ActivityTable } from '../orchestrations/steps';
 import { sweepOrchestrator } from '../orchestrations/sweep';
 import { appContext } from './lib/app';
 import { contextLog } from './lib/log';
@@ -63,10 +63,8 @@ function registerActivity<N extends ActivityName>(name: N): void {
   const needsClient = CLIENT_ACTIVITIES.includes(name);
   df.app.activity(name, {
     ...(needsClient ? { extraInputs: [df.input.durableClient()] } : {}),
-    handler: (input: ActivityArgs<N>[0], context: InvocationContext) => {
-      const activity: ActivityTable[N] = activitiesFor(context, needsClient ? df.getClient(context) : undefined)[name];
-      return activity(...([input] as ActivityArgs<N>));
-    },
+    handler: (input: ActivityInput<N>, context: InvocationContext) =>
+      activitiesFor(context, needsClient ? df.getClient(context) : undefined)[name](input),
   });
 }
 

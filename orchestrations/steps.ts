@@ -23,9 +23,12 @@ export type ActivityArgs<N extends ActivityName> = Parameters<AppActivities[N]>;
 /** The value an activity returns when it succeeds. */
 export type ActivityValue<N extends ActivityName> = Awaited<ReturnType<AppActivities[N]>> extends ActivityResult<infer T> ? T : never;
 
-/** An activity as the registration sees it: the same function, indexed by name. */
+/** The activity's one input as Durable delivers it (`void` for an activity that takes none). */
+export type ActivityInput<N extends ActivityName> = ActivityArgs<N> extends [infer I, ...unknown[]] ? I : void;
+
+/** Every activity as the registration sees it: the same functions, indexed by name. */
 export type ActivityTable = {
-  [N in ActivityName]: (...args: ActivityArgs<N>) => Promise<ActivityResult<ActivityValue<N>>>;
+  [N in ActivityName]: (input: ActivityInput<N>) => Promise<ActivityResult<ActivityValue<N>>>;
 };
 
 /** A step failed for good (after retries, or a non-retryable error); the message names the activity. */
