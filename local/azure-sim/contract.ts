@@ -20,6 +20,8 @@ export interface Principal {
   displayName: string;
   /** Audience the token was issued for, e.g. https://management.azure.com */
   audience: string;
+  /** Application permissions (app role values) of the token's resource, the `roles` claim, e.g. Application.ReadWrite.OwnedBy. */
+  roles?: string[];
 }
 
 export interface SimRequest {
@@ -146,6 +148,12 @@ export interface EventBus {
   publish(source: string, events: GridEvent[]): void;
 }
 
+/** Azure RBAC evaluation, implemented by arm/ (role assignments and definitions live there). */
+export interface Authorization {
+  /** Whether the principal's role assignments at the scope or above grant the action (or data action). */
+  allows(principalId: string, operation: string, scope: string, kind: 'action' | 'dataAction'): boolean;
+}
+
 /** Entra directory, implemented by the front end's Entra part; ARM and Key Vault look principals up here. */
 export interface Directory {
   tenantId: string;
@@ -178,6 +186,8 @@ export interface SimContext {
   keyVaultPlatform: KeyVaultPlatform;
   /** Set once eventgrid/ is mounted. */
   events: EventBus;
+  /** Set once arm/ is mounted; without it every RBAC data-plane check is refused. */
+  authorization?: Authorization;
   /** Used by the guest (the ADE extension is a client of the simulator's own APIs). */
   dispatch(req: DispatchRequest): Promise<DispatchResponse>;
   /** Structured debug log of the simulator (not the request log). */

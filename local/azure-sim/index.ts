@@ -291,6 +291,13 @@ function ensureSeed(
     seed.automationAppId = app.appId;
   }
   if (!directory.servicePrincipalByAppId(app.appId)) directory.createServicePrincipal(app);
+  // The tenant's Microsoft Graph service principal, and the automation principal as the tenant's app administrator
+  // (it grants permissions to others, as the person running infra/deploy.sh would).
+  directory.ensureGraphServicePrincipal();
+  directory.grantGraphPermissions(directory.servicePrincipalByAppId(app.appId)!.id, [
+    'Application.ReadWrite.All',
+    'AppRoleAssignment.ReadWrite.All',
+  ]);
   // The secret text is never persisted: rotate the seed credential on every start.
   app.passwordCredentials = app.passwordCredentials.filter((c) => c.keyId !== seed.seedCredentialKeyId);
   const { credential, secretText } = directory.addPassword(app, { displayName: 'azure-sim seed' });
@@ -323,6 +330,8 @@ async function seedArm(arm: ArmService, seed: SimSeed, log: SimContext['log']): 
   try {
     const res = await arm.handleControl(req);
     if (!res || res.status >= 400) log('warn', 'the Resource Manager part did not seed the subscription', { status: res?.status });
+    // The automation principal owns the seeded subscription (it is the one that can grant roles to others).
+    arm.grantRole?.({ principalId: seed.clientObjectId, roleName: 'Owner', scope: `/subscriptions/${seed.subscriptionId}` });
   } catch (err) {
     log('warn', 'seeding the subscription failed', { error: (err as Error).message });
   }

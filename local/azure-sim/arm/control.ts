@@ -12,7 +12,8 @@ import { armError, bodyObject, eq, isObject, json, key, normalizeLocation, resou
 import { policyStateEvent } from './events';
 import { vaultNameProblem, type KeyVaultArm } from './keyvault';
 import type { Resources } from './resources';
-import type { PolicyStateRecord, VaultRecord } from './state';
+import type { PolicyStateRecord, RoleAssignmentRecord, VaultRecord } from './state';
+import { builtInRoleByName } from './roles';
 import type { OperationClass } from './throttle';
 
 const MAX_BULK_VMS = 10_000;
@@ -24,6 +25,42 @@ export class ArmControl {
     private readonly compute: Compute,
     private readonly keyVault: KeyVaultArm,
   ) {}
+
+  /**
+   * Platform grant for setting up a scenario (the way a subscription's first Owner exists before anyone can assign
+   * roles): `{ principalId, scope, roleDefinitionId | roleName }`, built-in role names only. Idempotent.
+   */
+  seedRoleAssignment(b: Record<string, unknown>): RoleAssignmentRecord {
+    const principalId = String(b.principalId ?? '');
+    const scope = String(b.scope ?? '').replace(/\/+$/, '');
+    if (!this.core.ctx.directory.findByObjectId(principalId))
+      throw armError(400, 'PrincipalNotFound', `Principal '${principalId.slice(0, 40)}' does not exist in the directory.`);
+    const sub = /^\/subscriptions\/([0-9a-f-]{36})(\/|$)/i.exec(scope)?.[1];
+    if (!sub) throw armError(400, 'InvalidScope', `'scope' must be /subscriptions/{id}[/...], got '${scope.slice(0, 200)}'.`);
+    this.core.subscription(sub);
+    const role =
+      typeof b.roleName === 'string' ? builtInRoleByName(b.roleName) : this.core.authz.roleDefinition(String(b.roleDefinitionId ?? ''));
+    if (!role)
+      throw armError(400, 'RoleDefinitionDoesNotExist', `Unknown role '${String(b.roleName ?? b.roleDefinitionId ?? '').slice(0, 80)}'.`);
+    const roleDefinitionId = `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${role.name}`;
+    const existing = Object.values(this.core.state.roleAssignments).find(
+      (a) => eq(a.scope, scope) && eq(a.principalId, principalId) && eq(a.roleDefinitionId, roleDefinitionId),
+    );
+    if (existing) return existing;
+    const name = randomUUID();
+    const id = `${scope}/providers/Microsoft.Authorization/roleAssignments/${name}`;
+    const record: RoleAssignmentRecord = {
+      id,
+      name,
+      scope,
+      roleDefinitionId,
+      principalId,
+      principalType: 'ServicePrincipal',
+      createdOn: this.core.nowIso(),
+    };
+    this.core.state.roleAssignments[key(id)] = record;
+    return record;
+  }
 
   async handle(req: SimRequest): Promise<SimResponse | undefined> {
     const route = req.path
@@ -106,6 +143,12 @@ export class ArmControl {
       }
       case 'POST vaults':
         return json(201, this.seedVault(bodyObject(req)));
+      case 'POST roleassignments':
+        return json(201, this.seedRoleAssignment(bodyObject(req)));
+      case 'GET roleassignments': {
+        const principal = req.query.get('principalId');
+        return json(200, { value: Object.values(s.roleAssignments).filter((a) => !principal || eq(a.principalId, principal)) });
+      }
       case 'GET config':
         return json(200, { throttling: this.core.throttle.config, durations: this.core.durations });
       case 'PUT config':

@@ -8,6 +8,7 @@ import { armError, isoTime, json, key, newGuid, resourceGroupId } from './http';
 import { armEvent, clientRequestIdOf, correlationIdOf, type ArmEventKind, type ArmEventOutcome } from './events';
 import { emptyState, type ArmState, type OperationRecord, type ResourceGroupRecord, type SubscriptionRecord } from './state';
 import { ArmThrottle } from './throttle';
+import { Authorizer } from './authz';
 
 /** Simulated durations (ms of simulated time) of the operations; configurable via the control API. */
 export interface Durations {
@@ -68,6 +69,8 @@ export interface RequestScope {
 export class ArmCore {
   state: ArmState = emptyState();
   readonly throttle: ArmThrottle;
+  /** RBAC over this state's role assignments and custom roles. */
+  readonly authz = new Authorizer(() => this.state);
   durations: Durations = defaultDurations();
   /** Bumped on reset/restore so stale background work stops touching new state. */
   generation = 0;

@@ -21,9 +21,25 @@ import { ARM_HOST, armError, eq, errorBody, json, parseArmPath, requireApiVersio
 import { KeyVaultArm } from './keyvault';
 import { Resources } from './resources';
 import type { OperationClass } from './throttle';
+import { authorizationFailed, requirementOf, type Requirement } from './authz';
+
+/** The read action of one listed item: resource groups and generic resources read as their own type. */
+function itemReadAction(id: string, listAction: string): string {
+  if (/\/providers\//i.test(id)) {
+    const [namespace, ...rest] = id
+      .split(/\/providers\//i)
+      .pop()!
+      .split('/');
+    return `${namespace}/${rest.filter((_, i) => i % 2 === 0).join('/')}/read`;
+  }
+  if (/\/resourceGroups\/[^/]+$/i.test(id)) return 'Microsoft.Resources/subscriptions/resourceGroups/read';
+  return listAction;
+}
 
 export interface ArmService extends Service, VaultDirectory {
   handleControl(req: SimRequest): Promise<SimResponse | undefined>;
+  /** Platform grant of a built-in role (`{ principalId, scope, roleName | roleDefinitionId }`), as POST /_sim/arm/roleAssignments. */
+  grantRole(body: Record<string, unknown>): void;
   /** Abandons background work (operations, guest runs) so nothing touches state after the simulator stops. */
   stop(): void;
 }
@@ -37,6 +53,7 @@ export function createArmService(ctx: SimContext): ArmService {
   const keyVault = new KeyVaultArm(core);
   const eventGrid = new EventGridArm(core);
   const control = new ArmControl(core, resources, compute, keyVault);
+  ctx.authorization = { allows: (principalId, operation, scope, kind) => core.authz.allows(principalId, operation, scope, kind) };
 
   ctx.state.register('arm', {
     snapshot: () => structuredClone({ ...core.state, config: { throttling: core.throttle.config, durations: core.durations } }),
@@ -56,13 +73,14 @@ export function createArmService(ctx: SimContext): ArmService {
     const apiVersion = requireApiVersion(req);
     const scope = core.scopeOf(req, apiVersion);
     const segs = path.segments;
-    // Role assignments live at any scope: {scope}/providers/Microsoft.Authorization/roleAssignments[/{name}].
-    const authz = /^(.*)\/providers\/Microsoft\.Authorization\/roleAssignments(?:\/([^/]+))?$/i.exec(req.path);
+    // Role assignments and definitions live at any scope: {scope}/providers/Microsoft.Authorization/{type}[/{name}].
+    const authz = /^(.*?)\/providers\/Microsoft\.Authorization\/(roleAssignments|roleDefinitions)(?:\/([^/]+))?$/i.exec(req.path);
     if (authz) {
       const assignmentScope = authz[1]!.replace(/\/{2,}/g, '/') || '/';
       const subscriptionId = /^\/subscriptions\/([^/]+)/i.exec(assignmentScope)?.[1];
       if (subscriptionId) core.subscription(subscriptionId, scope.principal);
-      return resources.roleAssignments(scope, assignmentScope, authz[2]);
+      if (authz[2]!.toLowerCase() === 'roledefinitions') return resources.roleDefinitions(scope, assignmentScope, authz[3]);
+      return resources.roleAssignments(scope, assignmentScope, authz[3]);
     }
     if (segs.length === 0 || !eq(segs[0], 'subscriptions')) {
       throw armError(
@@ -149,6 +167,34 @@ export function createArmService(ctx: SimContext): ArmService {
     }
   }
 
+  /**
+   * RBAC before the provider sees the request (ARM authorizes first, so a missing resource the caller may not
+   * touch is a 403, not a 404). A list the caller may not read at its scope shows only the items it may read
+   * below it (ARM's partial authorization), or is refused when no assignment grants the read anywhere under it.
+   */
+  function authorize(req: SimRequest, requirement: Requirement): ((res: SimResponse) => SimResponse) | undefined {
+    const principal = req.principal;
+    if (!principal || principal.kind === 'platform' || requirement.kind === 'none') return undefined;
+    if (requirement.kind === 'member') {
+      const sub = core.state.subscriptions[requirement.subscriptionId.toLowerCase()];
+      if (sub && !core.authz.isMember(principal.objectId, requirement.subscriptionId))
+        throw authorizationFailed(principal, 'Microsoft.Resources/subscriptions/read', `/subscriptions/${requirement.subscriptionId}`);
+      return undefined;
+    }
+    const { action, scope } = requirement;
+    if (core.authz.allows(principal.objectId, action, scope)) return undefined;
+    if (!requirement.list || !core.authz.allowsSomewhereUnder(principal.objectId, action, scope))
+      throw authorizationFailed(principal, action, scope);
+    return (res) => {
+      const body = res.body as { value?: Array<{ id?: string }> } | undefined;
+      if (res.status !== 200 || !Array.isArray(body?.value)) throw authorizationFailed(principal, action, scope);
+      const value = body.value.filter(
+        (item) => typeof item.id === 'string' && core.authz.allows(principal.objectId, itemReadAction(item.id, action), item.id),
+      );
+      return { ...res, body: { ...body, value } };
+    };
+  }
+
   function operationClass(method: string): OperationClass {
     if (method === 'GET' || method === 'HEAD') return 'reads';
     if (method === 'DELETE') return 'deletes';
@@ -211,7 +257,10 @@ export function createArmService(ctx: SimContext): ArmService {
             );
           }
         }
-        const response = await route(req, path);
+        const requirement = req.principal ? requirementOf(req, path) : ({ kind: 'none' } as const);
+        const listFilter = authorize(req, requirement);
+        let response = await route(req, path);
+        if (listFilter) response = listFilter(response);
         return { ...response, headers: { ...headers, ...(response.headers ?? {}) } };
       } catch (error) {
         if (error instanceof SimError) return errorResponse(error, headers);
@@ -231,6 +280,9 @@ export function createArmService(ctx: SimContext): ArmService {
       }
     },
     findVault: (name: string): VaultRecord | undefined => keyVault.findVault(name),
+    grantRole: (body) => {
+      control.seedRoleAssignment(body);
+    },
     stop: () => {
       core.generation += 1;
     },

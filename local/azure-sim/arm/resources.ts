@@ -1,7 +1,7 @@
 /**
- * Microsoft.Resources: subscriptions and resource groups; Microsoft.Authorization role assignments (stored for
- * later enforcement). https://learn.microsoft.com/rest/api/resources/resource-groups,
- * https://learn.microsoft.com/rest/api/authorization/role-assignments.
+ * Microsoft.Resources: subscriptions and resource groups; Microsoft.Authorization role assignments and role
+ * definitions (built-in and custom; evaluated by authz.ts). https://learn.microsoft.com/rest/api/resources/resource-groups,
+ * https://learn.microsoft.com/rest/api/authorization/role-assignments, https://learn.microsoft.com/rest/api/authorization/role-definitions.
  */
 import type { SimResponse } from '../contract';
 import type { ArmCore, RequestScope } from './core';
@@ -18,7 +18,8 @@ import {
   truncate,
   validateName,
 } from './http';
-import type { ResourceGroupRecord, RoleAssignmentRecord, SubscriptionRecord } from './state';
+import type { CustomRoleRecord, ResourceGroupRecord, RoleAssignmentRecord, SubscriptionRecord } from './state';
+import { BUILT_IN_ROLE_DEFINITIONS, scopeCovers, type RoleDefinition } from './roles';
 import { methodNotAllowed } from './compute';
 
 const RG_NAME = /^[-\w._()]+$/;
@@ -56,7 +57,10 @@ export class Resources {
 
   listSubscriptions(scope: RequestScope): SimResponse {
     const visible = Object.values(this.state.subscriptions).filter(
-      (s) => scope.principal.kind === 'platform' || eq(s.tenantId, scope.principal.tenantId),
+      (s) =>
+        scope.principal.kind === 'platform' ||
+        // ARM lists the subscriptions the caller holds some role assignment in.
+        (eq(s.tenantId, scope.principal.tenantId) && this.core.authz.isMember(scope.principal.objectId, s.subscriptionId)),
     );
     return json(200, { value: visible.map(subscriptionJson), count: { type: 'Total', value: visible.length } });
   }
@@ -259,6 +263,13 @@ export class Resources {
         if (!roleDefinitionId.includes('/providers/Microsoft.Authorization/roleDefinitions/')) {
           throw armError(400, 'InvalidRoleDefinitionId', `The role definition ID '${truncate(roleDefinitionId, 120)}' is not valid.`);
         }
+        if (!this.core.authz.roleDefinition(roleDefinitionId)) {
+          throw armError(
+            400,
+            'RoleDefinitionDoesNotExist',
+            `The specified role definition with ID '${truncate(roleDefinitionId.split('/').pop() ?? '', 60)}' does not exist.`,
+          );
+        }
         if (!this.core.ctx.directory?.findByObjectId(principalId)) {
           throw armError(
             400,
@@ -319,6 +330,128 @@ export class Resources {
         throw methodNotAllowed(req.method);
     }
   }
+
+  /** `{scope}/providers/Microsoft.Authorization/roleDefinitions[/{guid}]`: built-in roles everywhere, custom roles (PUT/DELETE). */
+  roleDefinitions(scope: RequestScope, definitionScope: string, name: string | undefined): SimResponse {
+    const { req } = scope;
+    const custom = this.state.roleDefinitions ?? (this.state.roleDefinitions = {});
+    const visible = (): RoleDefinitionView[] => [
+      ...BUILT_IN_ROLE_DEFINITIONS.map((r) => ({ ...r, scope: '' })),
+      ...Object.values(custom).filter((r) =>
+        r.assignableScopes.some((s) => scopeCovers(s, definitionScope) || scopeCovers(definitionScope, s)),
+      ),
+    ];
+    if (name === undefined) {
+      if (req.method !== 'GET') throw methodNotAllowed(req.method);
+      const filter = req.query.get('$filter') ?? '';
+      const roleName = /roleName\s+eq\s+'((?:[^']|'')*)'/i.exec(filter)?.[1]?.replace(/''/g, "'");
+      const type = /type\s+eq\s+'([^']+)'/i.exec(filter)?.[1];
+      const items = visible().filter((r) => (!roleName || eq(r.roleName, roleName)) && (!type || eq(r.roleType, type)));
+      return json(200, { value: items.map((r) => roleDefinitionJson(r, definitionScope)) });
+    }
+    const guid = name.toLowerCase();
+    const builtIn = BUILT_IN_ROLE_DEFINITIONS.find((r) => r.name === guid);
+    const existing = custom[guid];
+    switch (req.method) {
+      case 'GET': {
+        const found = builtIn ?? existing;
+        if (!found)
+          throw armError(
+            404,
+            'RoleDefinitionDoesNotExist',
+            `The specified role definition with ID '${truncate(name, 60)}' does not exist.`,
+          );
+        return json(200, roleDefinitionJson({ ...found, scope: existing?.scope ?? '' }, definitionScope));
+      }
+      case 'PUT': {
+        if (!/^[0-9a-f-]{36}$/i.test(name))
+          throw armError(400, 'InvalidRoleDefinitionId', `The role definition ID '${truncate(name, 40)}' is not valid. It must be a GUID.`);
+        if (builtIn) throw armError(400, 'RoleDefinitionUpdateNotPermitted', 'Built-in role definitions cannot be changed.');
+        const props = (bodyObject(req).properties ?? {}) as Record<string, any>;
+        const roleName = typeof props.roleName === 'string' ? props.roleName.trim() : '';
+        if (!roleName) throw armError(400, 'InvalidRoleDefinitionName', 'The role definition must have a roleName.');
+        const permissions = Array.isArray(props.permissions) ? props.permissions : [];
+        const list = (v: unknown, field: string): string[] => {
+          if (v === undefined || v === null) return [];
+          if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length === 0))
+            throw armError(400, 'InvalidActionOrNotAction', `'${field}' must be a list of operation strings.`);
+          return v as string[];
+        };
+        const parsed = permissions.map((p: Record<string, unknown>) => ({
+          actions: list(p.actions, 'actions'),
+          notActions: list(p.notActions, 'notActions'),
+          dataActions: list(p.dataActions, 'dataActions'),
+          notDataActions: list(p.notDataActions, 'notDataActions'),
+        }));
+        if (
+          parsed.length === 0 ||
+          parsed.every((p: { actions: string[]; dataActions: string[] }) => p.actions.length + p.dataActions.length === 0)
+        )
+          throw armError(400, 'InvalidActionOrNotAction', 'The role definition must grant at least one action or data action.');
+        const assignableScopes = list(props.assignableScopes, 'assignableScopes');
+        if (assignableScopes.length === 0)
+          throw armError(400, 'InvalidAssignableScopes', 'The role definition must have at least one assignable scope.');
+        for (const s of assignableScopes)
+          if (!scopeCovers(definitionScope, s) && !scopeCovers(s, definitionScope))
+            throw armError(
+              400,
+              'InvalidAssignableScopes',
+              `The assignable scope '${truncate(s, 200)}' is outside the scope '${definitionScope}' the role is created at.`,
+            );
+        const clash = Object.values(custom).find((r) => r.name !== guid && eq(r.roleName, roleName));
+        if (clash || BUILT_IN_ROLE_DEFINITIONS.some((r) => eq(r.roleName, roleName)))
+          throw armError(409, 'RoleDefinitionWithSameNameExists', `A role definition cannot be updated with a name that already exists.`);
+        const now = this.core.nowIso();
+        const record: CustomRoleRecord = {
+          name: guid,
+          roleName,
+          description: typeof props.description === 'string' ? props.description : '',
+          roleType: 'CustomRole',
+          permissions: parsed,
+          assignableScopes,
+          scope: definitionScope,
+          createdOn: existing?.createdOn ?? now,
+          updatedOn: now,
+        };
+        custom[guid] = record;
+        return json(existing ? 200 : 201, roleDefinitionJson(record, definitionScope));
+      }
+      case 'DELETE': {
+        if (builtIn) throw armError(400, 'RoleDefinitionUpdateNotPermitted', 'Built-in role definitions cannot be deleted.');
+        if (!existing) return { status: 204 };
+        if (Object.values(this.state.roleAssignments).some((a) => (a.roleDefinitionId.split('/').pop() ?? '').toLowerCase() === guid))
+          throw armError(
+            409,
+            'RoleDefinitionHasAssignments',
+            'There are existing role assignments referencing role (code: RoleDefinitionHasAssignments).',
+          );
+        delete custom[guid];
+        return json(200, roleDefinitionJson(existing, definitionScope));
+      }
+      default:
+        throw methodNotAllowed(req.method);
+    }
+  }
+}
+
+type RoleDefinitionView = RoleDefinition & { scope: string; createdOn?: string; updatedOn?: string };
+
+function roleDefinitionJson(r: RoleDefinitionView, requestScope: string): Record<string, unknown> {
+  const at = r.roleType === 'CustomRole' ? r.scope : requestScope === '/' ? '' : requestScope;
+  return {
+    id: `${at}/providers/Microsoft.Authorization/roleDefinitions/${r.name}`,
+    name: r.name,
+    type: 'Microsoft.Authorization/roleDefinitions',
+    properties: {
+      roleName: r.roleName,
+      type: r.roleType,
+      description: r.description,
+      assignableScopes: r.assignableScopes,
+      permissions: r.permissions,
+      createdOn: r.createdOn ?? null,
+      updatedOn: r.updatedOn ?? null,
+    },
+  };
 }
 
 function roleAssignmentJson(r: RoleAssignmentRecord): Record<string, unknown> {

@@ -165,6 +165,21 @@ export interface RoleAssignmentRecord {
   createdOn: string;
 }
 
+/** A custom role (`Microsoft.Authorization/roleDefinitions` PUT); built-in roles live in roles.ts. */
+export interface CustomRoleRecord {
+  /** GUID, lower case. */
+  name: string;
+  roleName: string;
+  description: string;
+  roleType: 'CustomRole';
+  permissions: { actions: string[]; notActions: string[]; dataActions: string[]; notDataActions: string[] }[];
+  assignableScopes: string[];
+  /** Scope it was created at (`/subscriptions/{id}`). */
+  scope: string;
+  createdOn: string;
+  updatedOn: string;
+}
+
 /** A long-running operation as the Azure-AsyncOperation / Location endpoints report it. */
 export interface OperationRecord {
   id: string;
@@ -206,6 +221,8 @@ export interface ArmState {
   customTopics: Record<string, CustomTopicRecord>;
   eventSubscriptions: Record<string, EventSubscriptionRecord>;
   roleAssignments: Record<string, RoleAssignmentRecord>;
+  /** Custom role definitions keyed by lower-cased GUID; optional so older snapshots restore. */
+  roleDefinitions?: Record<string, CustomRoleRecord>;
   operations: Record<string, OperationRecord>;
   /** Keyed by lower-cased `resourceId|assignment|definition|referenceId`; optional so older snapshots restore. */
   policyStates?: Record<string, PolicyStateRecord>;
@@ -223,6 +240,7 @@ export function emptyState(): ArmState {
     customTopics: {},
     eventSubscriptions: {},
     roleAssignments: {},
+    roleDefinitions: {},
     operations: {},
     policyStates: {},
   };

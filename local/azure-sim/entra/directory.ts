@@ -60,18 +60,69 @@ export interface ServicePrincipal {
   owners: string[];
   tags: string[];
   alternativeNames: string[];
+  /** Application permissions this service principal's API offers (Microsoft Graph's). */
+  appRoles?: AppRole[];
 }
+
+export interface AppRole {
+  id: string;
+  value: string;
+  displayName: string;
+  description: string;
+  allowedMemberTypes: ['Application'];
+  isEnabled: true;
+  origin: 'Application';
+}
+
+/** An application permission granted to a service principal (https://learn.microsoft.com/graph/api/resources/approleassignment). */
+export interface AppRoleAssignment {
+  id: string;
+  appRoleId: string;
+  /** The service principal granted the permission. */
+  principalId: string;
+  principalDisplayName: string;
+  principalType: 'ServicePrincipal';
+  /** The API's service principal (Microsoft Graph's). */
+  resourceId: string;
+  resourceDisplayName: string;
+  createdDateTime: string;
+}
+
+/** Microsoft Graph's application id, the same in every tenant. */
+export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
+
+/**
+ * The Microsoft Graph application permissions the simulator knows, with their real app role ids
+ * (https://learn.microsoft.com/graph/permissions-reference). Graph enforces the Application.* ones.
+ */
+export const GRAPH_APP_ROLES: readonly AppRole[] = [
+  ['18a4783c-866b-4cc7-a460-3d5e5662c884', 'Application.ReadWrite.OwnedBy', 'Manage apps that this app creates or owns'],
+  ['1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9', 'Application.ReadWrite.All', 'Read and write all applications'],
+  ['9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30', 'Application.Read.All', 'Read all applications'],
+  ['7ab1d382-f21e-4acd-a863-ba3e13f7da61', 'Directory.Read.All', 'Read directory data'],
+  ['06b708a9-e830-4db3-a914-8e69da51d44f', 'AppRoleAssignment.ReadWrite.All', 'Manage app permission grants and app role assignments'],
+].map(([id, value, displayName]) => ({
+  id: id!,
+  value: value!,
+  displayName: displayName!,
+  description: displayName!,
+  allowedMemberTypes: ['Application'] as ['Application'],
+  isEnabled: true as const,
+  origin: 'Application' as const,
+}));
 
 interface DirectoryState {
   tenantId: string;
   applications: Application[];
   servicePrincipals: ServicePrincipal[];
+  appRoleAssignments?: AppRoleAssignment[];
 }
 
 export class EntraDirectory implements Directory {
   tenantId: string;
   readonly applications = new Map<string, Application>();
   readonly servicePrincipals = new Map<string, ServicePrincipal>();
+  readonly appRoleAssignments = new Map<string, AppRoleAssignment>();
   private readonly initialTenantId: string;
 
   constructor(
@@ -94,7 +145,9 @@ export class EntraDirectory implements Directory {
   }
 
   toPrincipal(sp: ServicePrincipal, audience = ''): Principal {
+    const graph = /^(https:\/\/graph\.microsoft\.com\/?|00000003-0000-0000-c000-000000000000)$/i.test(audience);
     return {
+      roles: graph ? this.permissionsOf(sp.id) : [],
       tenantId: this.tenantId,
       objectId: sp.id,
       appId: sp.appId,
@@ -102,6 +155,72 @@ export class EntraDirectory implements Directory {
       displayName: sp.displayName,
       audience,
     };
+  }
+
+  /** Microsoft Graph's service principal in this tenant (created with the seed; it has no application object here). */
+  ensureGraphServicePrincipal(): ServicePrincipal {
+    const existing = this.servicePrincipalByAppId(GRAPH_APP_ID);
+    if (existing) return existing;
+    const sp: ServicePrincipal = {
+      id: randomUUID(),
+      appId: GRAPH_APP_ID,
+      displayName: 'Microsoft Graph',
+      appDisplayName: 'Microsoft Graph',
+      servicePrincipalType: 'Application',
+      accountEnabled: true,
+      createdDateTime: this.iso(),
+      passwordCredentials: [],
+      keyCredentials: [],
+      owners: [],
+      tags: [],
+      alternativeNames: [],
+      appRoles: [...GRAPH_APP_ROLES],
+    };
+    this.servicePrincipals.set(sp.id, sp);
+    return sp;
+  }
+
+  /** Graph application permissions (values) granted to a service principal. */
+  permissionsOf(principalId: string): string[] {
+    const graph = this.servicePrincipalByAppId(GRAPH_APP_ID);
+    if (!graph) return [];
+    const out = new Set<string>();
+    for (const a of this.appRoleAssignments.values()) {
+      if (a.principalId !== principalId || a.resourceId !== graph.id) continue;
+      const role = graph.appRoles?.find((r) => r.id === a.appRoleId);
+      if (role) out.add(role.value);
+    }
+    return [...out];
+  }
+
+  /** Grants an app role of `resource` to `principal` (idempotent: returns the existing assignment). */
+  assignAppRole(principal: ServicePrincipal, resource: ServicePrincipal, appRoleId: string): AppRoleAssignment {
+    for (const a of this.appRoleAssignments.values())
+      if (a.principalId === principal.id && a.resourceId === resource.id && a.appRoleId === appRoleId) return a;
+    const assignment: AppRoleAssignment = {
+      id: randomBytes(24).toString('base64url'),
+      appRoleId,
+      principalId: principal.id,
+      principalDisplayName: principal.displayName,
+      principalType: 'ServicePrincipal',
+      resourceId: resource.id,
+      resourceDisplayName: resource.displayName,
+      createdDateTime: this.iso(),
+    };
+    this.appRoleAssignments.set(assignment.id, assignment);
+    return assignment;
+  }
+
+  /** Grants Microsoft Graph application permissions by value, e.g. Application.ReadWrite.All. */
+  grantGraphPermissions(principalId: string, values: string[]): void {
+    const sp = this.servicePrincipals.get(principalId);
+    if (!sp) throw new Error(`No service principal '${principalId}'`);
+    const graph = this.ensureGraphServicePrincipal();
+    for (const value of values) {
+      const role = graph.appRoles?.find((r) => r.value.toLowerCase() === value.toLowerCase());
+      if (!role) throw new Error(`Microsoft Graph has no application permission '${value}'`);
+      this.assignAppRole(sp, graph, role.id);
+    }
   }
 
   // ---- lookups ----
@@ -221,6 +340,7 @@ export class EntraDirectory implements Directory {
       tenantId: this.tenantId,
       applications: [...this.applications.values()],
       servicePrincipals: [...this.servicePrincipals.values()],
+      appRoleAssignments: [...this.appRoleAssignments.values()],
     });
   }
 
@@ -231,12 +351,15 @@ export class EntraDirectory implements Directory {
     this.servicePrincipals.clear();
     for (const app of structuredClone(state.applications)) this.applications.set(app.id, app);
     for (const sp of structuredClone(state.servicePrincipals)) this.servicePrincipals.set(sp.id, sp);
+    this.appRoleAssignments.clear();
+    for (const a of structuredClone(state.appRoleAssignments ?? [])) this.appRoleAssignments.set(a.id, a);
   }
 
   reset(): void {
     this.tenantId = this.initialTenantId;
     this.applications.clear();
     this.servicePrincipals.clear();
+    this.appRoleAssignments.clear();
   }
 
   private iso(): string {

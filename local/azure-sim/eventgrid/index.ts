@@ -298,9 +298,9 @@ export function createEventGrid(ctx: SimContext): EventGrid {
   };
 
   // Keys and SAS tokens are checked here; an Entra bearer token (audience https://eventgrid.azure.net)
-  // is validated by the front end's pipeline, which sets req.principal. Like real Event Grid the
-  // principal should hold EventGrid Data Sender on the topic; the simulator stores role assignments
-  // but does not enforce them here, so any valid token from a known tenant may publish.
+  // is validated by the front end's pipeline, which sets req.principal, and its principal must hold the
+  // data action Microsoft.EventGrid/events/send/action (EventGrid Data Sender) on the topic or above
+  // (https://learn.microsoft.com/azure/event-grid/authenticate-with-microsoft-entra-id).
   const dataService: OptionalBearerService = {
     name: 'eventgrid',
     requiresAuth: false,
@@ -316,6 +316,12 @@ export function createEventGrid(ctx: SimContext): EventGrid {
       const topic = link.topicByHost(req.host);
       if (!topic) throw new SimError(404, 'NotFound', `The topic endpoint '${req.host}' does not exist.`);
       authorizePublish(req, topic.key1, topic.key2, topic.endpoint, topic.disableLocalAuth);
+      if (req.principal && !hasKeyOrSas(req) && !ctx.authorization?.allows(req.principal.objectId, SEND_EVENTS, topic.id, 'dataAction'))
+        throw new SimError(
+          401,
+          'Unauthorized',
+          `The principal associated with the bearer token (object id '${req.principal.objectId}') does not have the required permission '${SEND_EVENTS}' on the topic '${topic.id}'. Assign it the EventGrid Data Sender role on the topic (or above).`,
+        );
       if (req.body.length > MAX_EVENT_BYTES)
         throw new SimError(413, 'RequestEntityTooLarge', `The maximum size (${MAX_EVENT_BYTES}) has been exceeded.`);
       let parsed: unknown = req.json;
@@ -349,6 +355,12 @@ export function createEventGrid(ctx: SimContext): EventGrid {
       generation += 1;
     },
   };
+}
+
+const SEND_EVENTS = 'Microsoft.EventGrid/events/send/action';
+
+function hasKeyOrSas(req: SimRequest): boolean {
+  return req.headers['aeg-sas-key'] !== undefined || req.headers['aeg-sas-token'] !== undefined;
 }
 
 function authorizePublish(req: SimRequest, key1: string, key2: string, endpoint: string, disableLocalAuth: boolean): void {

@@ -293,7 +293,48 @@ export class Control {
         app.keyCredentials.push(cred);
         out.certificateThumbprint = cred.thumbprintSha1.toUpperCase();
       }
+      // Test principals are administrators unless the caller says otherwise: Owner of the seeded subscription and
+      // Graph Application.ReadWrite.All. `roles: []` / `graphPermissions: []` create a principal with no access.
+      const roles =
+        body.roles === undefined
+          ? [{ roleName: 'Owner', scope: `/subscriptions/${(this.deps.seed() as { subscriptionId: string }).subscriptionId}` }]
+          : body.roles;
+      const graphPermissions = body.graphPermissions === undefined ? ['Application.ReadWrite.All'] : body.graphPermissions;
+      if (!Array.isArray(roles) || roles.some((r) => typeof r !== 'object' || r === null))
+        throw new SimError(400, 'BadRequest', "'roles' must be a list of { roleName | roleDefinitionId, scope }.");
+      if (!Array.isArray(graphPermissions) || graphPermissions.some((p) => typeof p !== 'string'))
+        throw new SimError(400, 'BadRequest', "'graphPermissions' must be a list of Microsoft Graph application permission names.");
+      try {
+        dir.grantGraphPermissions(sp.id, graphPermissions as string[]);
+      } catch (error) {
+        throw new SimError(400, 'BadRequest', (error as Error).message);
+      }
+      for (const r of roles as Record<string, unknown>[]) {
+        if (!this.deps.arm?.grantRole) continue; // no Resource Manager part: nothing to grant on
+        try {
+          this.deps.arm.grantRole({ ...r, principalId: sp.id });
+        } catch (error) {
+          throw new SimError(400, 'BadRequest', `roles: ${(error as Error).message}`);
+        }
+      }
+      out.roles = roles;
+      out.graphPermissions = graphPermissions;
       return { status: 201, body: out };
+    }
+    if (rest.length === 2 && rest[1] === 'graphPermissions' && req.method === 'PUT') {
+      // Sets exactly these Microsoft Graph application permissions (tests; Graph's own POST appRoleAssignments needs an admin).
+      const sp = dir.servicePrincipals.get(rest[0]!);
+      if (!sp) throw new SimError(404, 'NotFound', `No service principal with object id '${rest[0]}'.`);
+      const values = body.permissions;
+      if (!Array.isArray(values) || values.some((v) => typeof v !== 'string'))
+        throw new SimError(400, 'BadRequest', "'permissions' must be a list of Microsoft Graph application permission names.");
+      for (const [id, a] of dir.appRoleAssignments) if (a.principalId === sp.id) dir.appRoleAssignments.delete(id);
+      try {
+        dir.grantGraphPermissions(sp.id, values as string[]);
+      } catch (error) {
+        throw new SimError(400, 'BadRequest', (error as Error).message);
+      }
+      return ok({ objectId: sp.id, permissions: dir.permissionsOf(sp.id) });
     }
     if (rest.length === 1 && req.method === 'PATCH') {
       const sp = dir.servicePrincipals.get(rest[0]!) ?? dir.servicePrincipalByAppId(rest[0]!);

@@ -30,6 +30,8 @@ export interface TokenClaims {
   sim_kind: Principal['kind'];
   uti: string;
   xms_mirid?: string;
+  /** Application permissions granted on the audience's resource (app role values). */
+  roles?: string[];
 }
 
 export type TokenCheck =
@@ -75,6 +77,7 @@ export class TokenIssuer {
       sim_kind: principal.kind,
       uti: randomUUID().replace(/-/g, '').slice(0, 22),
     };
+    if (principal.roles && principal.roles.length > 0) claims.roles = [...principal.roles];
     const header = { typ: 'JWT', alg: 'RS256', kid: this.kid, x5t: this.kid };
     const signingInput = `${b64json(header)}.${b64json(claims)}`;
     const signature = createSign('RSA-SHA256').update(signingInput).sign(this.privateKey).toString('base64url');
@@ -115,6 +118,7 @@ export function principalFromClaims(claims: TokenClaims): Principal {
     kind: claims.sim_kind,
     displayName: claims.app_displayname ?? claims.appid,
     audience: claims.aud,
+    roles: Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [],
   };
 }
 

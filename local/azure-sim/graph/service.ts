@@ -11,7 +11,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Service, SimContext, SimRequest, SimResponse } from '../contract';
 import { SimError } from '../contract';
-import type { Application, EntraDirectory, KeyCredential, PasswordCredential, ServicePrincipal } from '../entra/directory';
+import type {
+  Application,
+  AppRoleAssignment,
+  EntraDirectory,
+  KeyCredential,
+  PasswordCredential,
+  ServicePrincipal,
+} from '../entra/directory';
 import { keyCredentialFromCertificate } from '../entra/login';
 
 const GRAPH_HOST = 'graph.microsoft.com';
@@ -75,12 +82,25 @@ export class GraphService implements Service {
     this.throttle(req);
     const { entity, id, action, ownerRef } = parts;
     const m = req.method;
+    const access = accessOf(req.principal!.roles ?? []);
     if (id === undefined) {
-      if (m === 'GET') return this.list(entity, req);
-      if (m === 'POST') return entity === 'applications' ? this.createApplication(req) : this.createServicePrincipal(req);
+      if (m === 'GET') {
+        if (!access.read && !access.ownedBy) throw insufficientPrivileges();
+        return this.list(entity, req, access.read ? undefined : req.principal!.objectId);
+      }
+      if (m === 'POST') {
+        if (!access.write && !access.ownedBy) throw insufficientPrivileges();
+        return entity === 'applications' ? this.createApplication(req) : this.createServicePrincipal(req, access.write);
+      }
       throw methodNotAllowed(m);
     }
     const obj = this.find(entity, id);
+    if (action === 'appRoleAssignments' && entity === 'servicePrincipals')
+      return this.appRoleAssignments(obj as ServicePrincipal, req, parts.subId, access);
+    // Application.ReadWrite.OwnedBy reaches only the objects the caller owns (https://learn.microsoft.com/graph/permissions-reference#applicationreadwriteownedby).
+    const owned = obj.owners.includes(req.principal!.objectId);
+    const reading = m === 'GET';
+    if (!(reading ? access.read : access.write) && !(access.ownedBy && owned)) throw insufficientPrivileges();
     if (!action) {
       if (m === 'GET') return ok(this.view(entity, obj, req, true));
       if (m === 'PATCH') return this.update(entity, obj, req);
@@ -103,7 +123,7 @@ export class GraphService implements Service {
 
   // ------------------------------------------------------------------ routing helpers
 
-  private parse(path: string): { entity: Entity; id?: string; action?: string; ownerRef?: { id?: string } } | undefined {
+  private parse(path: string): { entity: Entity; id?: string; action?: string; ownerRef?: { id?: string }; subId?: string } | undefined {
     const seg = path.split('/').filter(Boolean).map(decodeURIComponent);
     if (seg[0] !== 'v1.0') return undefined;
     const first = seg[1];
@@ -126,7 +146,7 @@ export class GraphService implements Service {
     const action = rest[0];
     // owners, owners/$ref, owners/{id}/$ref
     const ownerRef = action === 'owners' && rest.length > 1 ? { id: rest[1] === '$ref' ? undefined : rest[1] } : undefined;
-    return { entity, id, action, ownerRef };
+    return { entity, id, action, ownerRef, subId: action === 'appRoleAssignments' ? rest[1] : undefined };
   }
 
   private find(entity: Entity, id: string): Application | ServicePrincipal {
@@ -224,14 +244,17 @@ export class GraphService implements Service {
       tags: sp.tags,
       keyCredentials: sp.keyCredentials.map(keyView),
       passwordCredentials: sp.passwordCredentials.map(passwordView),
+      appRoles: sp.appRoles ?? [],
     };
   }
 
   // ------------------------------------------------------------------ list / filter
 
-  private list(entity: Entity, req: SimRequest): SimResponse {
-    const all: (Application | ServicePrincipal)[] =
-      entity === 'applications' ? [...this.dir.applications.values()] : [...this.dir.servicePrincipals.values()];
+  /** `ownedBy`: only objects that principal owns (what Application.ReadWrite.OwnedBy may see). */
+  private list(entity: Entity, req: SimRequest, ownedBy?: string): SimResponse {
+    const all: (Application | ServicePrincipal)[] = (
+      entity === 'applications' ? [...this.dir.applications.values()] : [...this.dir.servicePrincipals.values()]
+    ).filter((o) => ownedBy === undefined || o.owners.includes(ownedBy));
     const filter = parseFilter(req.query.get('$filter'));
     // Collection properties exist only in the view; the filter needs them for `any()` lambdas.
     const matching = all.filter((o) =>
@@ -275,10 +298,12 @@ export class GraphService implements Service {
     if (body.keyCredentials !== undefined) app.keyCredentials = this.keyCredentials(body.keyCredentials, 'Application');
     app.notes = optionalText(body, 'notes', 'Application');
     app.description = optionalText(body, 'description', 'Application');
+    // An app-only caller becomes the owner of what it creates (that is what OwnedBy later lets it manage).
+    app.owners.push(req.principal!.objectId);
     return { status: 201, headers: { location: `${BASE}/applications/${app.id}` }, body: this.view('applications', app, req, true) };
   }
 
-  private createServicePrincipal(req: SimRequest): SimResponse {
+  private createServicePrincipal(req: SimRequest, writeAll: boolean): SimResponse {
     const body = objectBody(req);
     if (typeof body.appId !== 'string')
       throw new SimError(400, 'Request_BadRequest', "Property 'appId' is required when creating a servicePrincipal.");
@@ -289,6 +314,7 @@ export class GraphService implements Service {
         'Request_BadRequest',
         `The appId '${body.appId}' of the service principal does not reference a valid application object.`,
       );
+    if (!writeAll && !app.owners.includes(req.principal!.objectId)) throw insufficientPrivileges();
     if (this.dir.servicePrincipalByAppId(body.appId)) {
       throw new SimError(
         409,
@@ -302,6 +328,7 @@ export class GraphService implements Service {
       accountEnabled: typeof body.accountEnabled === 'boolean' ? body.accountEnabled : undefined,
       tags: stringArray(body.tags, 'tags', 'ServicePrincipal'),
     });
+    sp.owners.push(req.principal!.objectId);
     return {
       status: 201,
       headers: { location: `${BASE}/servicePrincipals/${sp.id}` },
@@ -354,7 +381,7 @@ export class GraphService implements Service {
       this.dir.applications.delete(obj.id);
       // Deleting an application also deletes its service principal in the home tenant.
       const sp = this.dir.servicePrincipalByAppId(obj.appId);
-      if (sp) this.dir.servicePrincipals.delete(sp.id);
+      if (sp) this.forgetServicePrincipal(sp.id);
     } else {
       if ((obj as ServicePrincipal).servicePrincipalType === 'ManagedIdentity') {
         throw new SimError(
@@ -363,9 +390,71 @@ export class GraphService implements Service {
           'A managed identity service principal cannot be deleted through Graph; delete the identity resource instead.',
         );
       }
-      this.dir.servicePrincipals.delete(obj.id);
+      this.forgetServicePrincipal(obj.id);
     }
     return { status: 204 };
+  }
+
+  private forgetServicePrincipal(id: string): void {
+    this.dir.servicePrincipals.delete(id);
+    for (const [key, a] of this.dir.appRoleAssignments)
+      if (a.principalId === id || a.resourceId === id) this.dir.appRoleAssignments.delete(key);
+  }
+
+  // ------------------------------------------------------------------ app role assignments (application permissions)
+
+  /**
+   * `GET|POST /servicePrincipals/{id}/appRoleAssignments`, `DELETE …/appRoleAssignments/{assignmentId}`
+   * (https://learn.microsoft.com/graph/api/serviceprincipal-post-approleassignments): granting needs
+   * AppRoleAssignment.ReadWrite.All; reading needs a directory or application read permission.
+   */
+  private appRoleAssignments(sp: ServicePrincipal, req: SimRequest, assignmentId: string | undefined, access: GraphAccess): SimResponse {
+    const view = (a: AppRoleAssignment) => ({ deletedDateTime: null, ...a });
+    if (req.method === 'GET' && assignmentId === undefined) {
+      if (!access.read && !access.assign) throw insufficientPrivileges();
+      const value = [...this.dir.appRoleAssignments.values()].filter((a) => a.principalId === sp.id).map(view);
+      return ok({ '@odata.context': `${BASE}/$metadata#servicePrincipals('${sp.id}')/appRoleAssignments`, value });
+    }
+    if (!access.assign) throw insufficientPrivileges();
+    if (req.method === 'POST' && assignmentId === undefined) {
+      const body = objectBody(req);
+      for (const k of ['principalId', 'resourceId', 'appRoleId'])
+        if (typeof body[k] !== 'string') throw new SimError(400, 'Request_BadRequest', `Property '${k}' is required.`);
+      if ((body.principalId as string).toLowerCase() !== sp.id.toLowerCase())
+        throw new SimError(400, 'Request_BadRequest', `Property 'principalId' must be the service principal in the URL ('${sp.id}').`);
+      const resource = this.dir.servicePrincipals.get(body.resourceId as string);
+      if (!resource)
+        throw new SimError(
+          404,
+          'Request_ResourceNotFound',
+          `Resource '${body.resourceId as string}' does not exist or one of its queried reference-property objects are not present.`,
+        );
+      const role = resource.appRoles?.find((r) => r.id.toLowerCase() === (body.appRoleId as string).toLowerCase());
+      if (!role)
+        throw new SimError(400, 'Request_BadRequest', `Permission being assigned was not found on application '${resource.appId}'.`);
+      const existing = [...this.dir.appRoleAssignments.values()].some(
+        (a) => a.principalId === sp.id && a.resourceId === resource.id && a.appRoleId === role.id,
+      );
+      if (existing) throw new SimError(400, 'Request_BadRequest', 'Permission being assigned already exists on the object');
+      const assignment = this.dir.assignAppRole(sp, resource, role.id);
+      return {
+        status: 201,
+        headers: { location: `${BASE}/servicePrincipals/${sp.id}/appRoleAssignments/${assignment.id}` },
+        body: view(assignment),
+      };
+    }
+    if (req.method === 'DELETE' && assignmentId !== undefined) {
+      const a = this.dir.appRoleAssignments.get(assignmentId);
+      if (!a || a.principalId !== sp.id)
+        throw new SimError(
+          404,
+          'Request_ResourceNotFound',
+          `Resource '${assignmentId}' does not exist or one of its queried reference-property objects are not present.`,
+        );
+      this.dir.appRoleAssignments.delete(assignmentId);
+      return { status: 204 };
+    }
+    throw methodNotAllowed(req.method);
   }
 
   private keyCredentials(value: unknown, kind: string): KeyCredential[] {
@@ -508,6 +597,33 @@ export class GraphService implements Service {
 }
 
 // ------------------------------------------------------------------ helpers
+
+interface GraphAccess {
+  /** Application.Read.All, Application.ReadWrite.All or Directory.Read.All: every application and service principal. */
+  read: boolean;
+  /** Application.ReadWrite.All. */
+  write: boolean;
+  /** Application.ReadWrite.OwnedBy: create, and manage what the caller owns. */
+  ownedBy: boolean;
+  /** AppRoleAssignment.ReadWrite.All. */
+  assign: boolean;
+}
+
+function accessOf(roles: string[]): GraphAccess {
+  const has = (v: string) => roles.some((r) => r.toLowerCase() === v.toLowerCase());
+  const write = has('Application.ReadWrite.All');
+  return {
+    read: write || has('Application.Read.All') || has('Directory.Read.All') || has('Directory.ReadWrite.All'),
+    write,
+    ownedBy: has('Application.ReadWrite.OwnedBy'),
+    assign: has('AppRoleAssignment.ReadWrite.All'),
+  };
+}
+
+/** Graph's refusal when the token lacks the permission (https://learn.microsoft.com/graph/errors). */
+function insufficientPrivileges(): SimError {
+  return new SimError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+}
 
 function ok(body: unknown): SimResponse {
   return { status: 200, body };

@@ -43,6 +43,36 @@ const SUPPORTED_API_VERSIONS = /^(7\.[0-6](-preview(\.\d+)?)?|2016-10-01|20(2[4-
 const MAX_SECRET_BYTES = 25 * 1024;
 const MAX_TAGS = 15;
 const PAGE_SIZE = 25;
+/** Data actions of the RBAC permission model (https://learn.microsoft.com/azure/role-based-access-control/permissions/security#microsoftkeyvault). */
+const SECRET_DATA_ACTIONS: Record<SecretPermission, string> = {
+  get: 'getSecret/action',
+  list: 'readMetadata/action',
+  set: 'setSecret/action',
+  delete: 'delete',
+  recover: 'recover/action',
+  backup: 'backup/action',
+  restore: 'restore/action',
+  purge: 'purge/action',
+};
+const KEY_DATA_ACTIONS: Record<KeyPermission, string> = {
+  get: 'read',
+  list: 'read',
+  create: 'create/action',
+  update: 'update/action',
+  import: 'import/action',
+  delete: 'delete',
+  recover: 'recover/action',
+  backup: 'backup/action',
+  restore: 'restore/action',
+  purge: 'purge/action',
+  encrypt: 'encrypt/action',
+  decrypt: 'decrypt/action',
+  wrapKey: 'wrap/action',
+  unwrapKey: 'unwrap/action',
+  sign: 'sign/action',
+  verify: 'verify/action',
+};
+
 const HELP_403 = 'For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287';
 
 type SecretPermission = 'get' | 'list' | 'set' | 'delete' | 'recover' | 'backup' | 'restore' | 'purge';
@@ -272,9 +302,18 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
         },
       );
     }
-    // RBAC-authorized vaults ignore access policies; role assignments are not evaluated by the simulator (README).
-    if (vault.enableRbacAuthorization) return;
     const [kind, perm] = need.secrets ? (['secrets', need.secrets] as const) : (['keys', need.keys!] as const);
+    // RBAC-authorized vaults ignore access policies and evaluate the caller's data actions
+    // (https://learn.microsoft.com/azure/key-vault/general/rbac-guide).
+    if (vault.enableRbacAuthorization) {
+      const action = `Microsoft.KeyVault/vaults/${kind}/${kind === 'secrets' ? SECRET_DATA_ACTIONS[perm as SecretPermission] : KEY_DATA_ACTIONS[perm as KeyPermission]}`;
+      if (this.ctx.authorization?.allows(principal.objectId, action, vault.id, 'dataAction')) return;
+      throw new SimError(
+        403,
+        'Forbidden/ForbiddenByRbac',
+        `Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid=${principal.appId};oid=${principal.objectId};iss=https://sts.windows.net/${principal.tenantId}/\r\nAction: '${action}'\r\nResource: '${vault.id.toLowerCase()}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: null \r\nVault: ${vault.name};location=${vault.location}\r\n`,
+      );
+    }
     if (hasPermission(vault.accessPolicies, principal, kind, perm)) return;
     throw new SimError(
       403,
