@@ -6,13 +6,17 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { EventGridManagementClient } from '@azure/arm-eventgrid';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { AzureKeyCredential, EventGridPublisherClient } from '@azure/eventgrid';
-import type { ClientSecretCredential } from '@azure/identity';
+import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../../local/azure-sim/index';
 import { FAST_POLL, startArmSim, until } from '../arm/arm-helpers';
+import { createPrincipal } from '../front/sim-helpers';
+
+const EVENTGRID_DATA_SENDER = 'd5a91429-5739-47e2-a06b-3470a27159e7';
 
 let sim: Simulator;
 let credential: ClientSecretCredential;
@@ -71,7 +75,17 @@ beforeAll(async () => {
   ({ sim, credential } = await startArmSim());
   eg = new EventGridManagementClient(credential, sim.seed.subscriptionId);
   await new ResourceManagementClient(credential, sim.seed.subscriptionId).resourceGroups.createOrUpdate(RG, { location: 'westeurope' });
+  // Owner has no data actions: publishing with a token needs EventGrid Data Sender (here on the group, inherited by its topics).
+  await grantDataSender(sim.seed.clientObjectId, `/subscriptions/${sim.seed.subscriptionId}/resourceGroups/${RG}`);
 });
+
+async function grantDataSender(principalId: string, scope: string): Promise<void> {
+  await new AuthorizationManagementClient(credential, sim.seed.subscriptionId).roleAssignments.create(scope, crypto.randomUUID(), {
+    roleDefinitionId: `/subscriptions/${sim.seed.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${EVENTGRID_DATA_SENDER}`,
+    principalId,
+    principalType: 'ServicePrincipal',
+  });
+}
 afterAll(async () => {
   await sim?.stop();
   await new Promise((r) => webhook?.close(r));
@@ -102,6 +116,23 @@ describe('Event Grid data plane with Microsoft Entra tokens', () => {
       delivered.some((d) => d.path === '/entra-only' && d.subject === 'vm-entra-only') ? true : undefined,
     );
     expect(delivered.filter((d) => d.path === '/entra-only').map((d) => d.subject)).toEqual(['vm-entra-only']);
+  });
+
+  it('refuses a valid token whose principal lacks EventGrid Data Sender (401), and accepts it once granted on the topic', async () => {
+    const endpoint = (await eg.topics.get(RG, 'outcomes')).endpoint!;
+    // An Owner of the subscription still cannot publish: Owner grants no data actions.
+    const owner = await createPrincipal(sim, 'eventgrid-owner-only');
+    const ownerCredential = new ClientSecretCredential(owner.tenantId, owner.appId, owner.clientSecret);
+    const before = delivered.length;
+    await expect(new EventGridPublisherClient(endpoint, 'EventGrid', ownerCredential).send(event('vm-denied'))).rejects.toMatchObject({
+      statusCode: 401,
+      message: expect.stringContaining("'Microsoft.EventGrid/events/send/action'"),
+    });
+    const topicId = (await eg.topics.get(RG, 'outcomes')).id!;
+    await grantDataSender(owner.objectId, topicId);
+    await new EventGridPublisherClient(endpoint, 'EventGrid', ownerCredential).send(event('vm-granted'));
+    await until('the granted publish', () => (delivered.length > before ? true : undefined));
+    expect(delivered.slice(before).map((d) => d.subject)).toEqual(['vm-granted']);
   });
 
   it.each([

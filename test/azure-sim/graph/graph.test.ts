@@ -6,7 +6,7 @@ import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-grap
 import { ProxyAgent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../../local/azure-sim/index';
-import { control, proxiedFetch, startSimForTest } from '../front/sim-helpers';
+import { control, createPrincipal, proxiedFetch, startSimForTest } from '../front/sim-helpers';
 
 let sim: Simulator;
 let graph: Client;
@@ -133,17 +133,17 @@ describe('Microsoft Graph v1.0 applications and service principals', () => {
     ).rejects.toThrow(/AADSTS7000229/);
   });
 
-  it('adds, lists and removes owners', async () => {
+  it('makes the app-only creator an owner; adds, lists and removes owners', async () => {
     const app = (await graph.api('/applications').post({ displayName: 'owned-app' })) as App;
-    await graph
-      .api(`/applications/${app.id}/owners/$ref`)
-      .post({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${sim.seed.clientObjectId}` });
+    const other = await createPrincipal(sim, 'second-owner');
+    await graph.api(`/applications/${app.id}/owners/$ref`).post({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${other.objectId}` });
     const owners = (await graph.api(`/applications/${app.id}/owners`).get()) as { value: { id: string; '@odata.type': string }[] };
-    expect(owners.value).toEqual([
-      expect.objectContaining({ id: sim.seed.clientObjectId, '@odata.type': '#microsoft.graph.servicePrincipal' }),
+    expect(owners.value.map((o) => o.id).sort()).toEqual([sim.seed.clientObjectId, other.objectId].sort());
+    expect(owners.value[0]).toMatchObject({ '@odata.type': '#microsoft.graph.servicePrincipal' });
+    await graph.api(`/applications/${app.id}/owners/${other.objectId}/$ref`).delete();
+    expect(((await graph.api(`/applications/${app.id}/owners`).get()) as { value: { id: string }[] }).value.map((o) => o.id)).toEqual([
+      sim.seed.clientObjectId,
     ]);
-    await graph.api(`/applications/${app.id}/owners/${sim.seed.clientObjectId}/$ref`).delete();
-    expect(((await graph.api(`/applications/${app.id}/owners`).get()) as { value: unknown[] }).value).toEqual([]);
   });
 
   it('deleting an application deletes its service principal; a missing object gives the Graph 404 envelope', async () => {
