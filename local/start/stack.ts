@@ -11,6 +11,7 @@ import { ClientSecretCredential } from '@azure/identity';
 import { loadConfig } from '../../core/config';
 import { startSimulator, writeEnvFile, type Simulator } from '../azure-sim/index';
 import { wireSubscriptionEvents, type WiringResult } from './event-wiring';
+import { applyTemplateGrants } from './grants';
 import { startHostProcess, type HostProcess } from './host-process';
 import { readLocalSettingsValues, simulatorAppSettings, type Env } from './settings';
 import {
@@ -105,6 +106,32 @@ async function ensureDemoUser(sim: Simulator, stateRoot: string): Promise<DemoPr
   return user;
 }
 
+/**
+ * The demo user is the administrator (Owner of the subscription, Graph admin); the app's identity — the principal
+ * its AZURE_CLIENT_ID names — gets exactly the template's role assignments and deploy.sh's Graph permission.
+ */
+async function grantAppTemplateRights(sim: Simulator, user: DemoPrincipal, settings: Record<string, string>, vaultResourceGroup: string) {
+  await control(sim, 'POST', '/_sim/arm/roleAssignments', {
+    principalId: user.objectId,
+    roleName: 'Owner',
+    scope: `/subscriptions/${sim.seed.subscriptionId}`,
+  });
+  await control(sim, 'PUT', `/_sim/principals/${user.objectId}/graphPermissions`, {
+    permissions: ['Application.ReadWrite.All', 'AppRoleAssignment.ReadWrite.All'],
+  });
+  const principals = await control<{ value: Array<{ objectId: string; appId: string }> }>(sim, 'GET', '/_sim/principals');
+  const app = principals.value.find((p) => p.appId === settings.AZURE_CLIENT_ID);
+  if (!app) throw new Error(`The app's AZURE_CLIENT_ID ${settings.AZURE_CLIENT_ID ?? '(unset)'} is no principal of the simulator`);
+  if (app.objectId === user.objectId) throw new Error('The app must not run as the demo user (it would hold Owner)');
+  await applyTemplateGrants({
+    admin: new ClientSecretCredential(user.tenantId, user.clientId, user.clientSecret),
+    subscriptionId: sim.seed.subscriptionId,
+    appPrincipalId: app.objectId,
+    encryptionMode: settings.ADE_ENCRYPTION_MODE ?? 'aad',
+    parameters: { vaultResourceGroupName: vaultResourceGroup },
+  });
+}
+
 async function registeredFunctions(hostUrl: string, masterKey: string): Promise<string[]> {
   const response = await fetch(`${hostUrl}/admin/functions`, { headers: { 'x-functions-key': masterKey } });
   if (!response.ok) throw new Error(`The host's function list answered ${response.status}`);
@@ -165,6 +192,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         location: 'westeurope',
       });
     }
+
+    progress("Granting the app's identity exactly what infra/main.json and infra/deploy.sh grant…");
+    await grantAppTemplateRights(sim, user, settings, config.vaultResourceGroup);
 
     progress('Starting the local Functions host on the built app…');
     const hostLogFile = path.join(options.stateRoot, 'host.log');

@@ -24,6 +24,7 @@ import { startSimulator, type Simulator } from '../../local/azure-sim/index';
 import { platformSiteResourceId, type PlatformOptions } from '../../local/host/runtime/platform';
 import { startHost, type Host } from '../../local/host/index';
 import { resetProxyDispatcher } from '../../azure/proxy-fetch';
+import { applyTemplateGrants } from '../../local/start/grants';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 export const VAULT_RG = 'rg-ade-vaults';
@@ -235,7 +236,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const userOut = await control<{ tenantId: string; clientId: string; objectId: string; clientSecret: string }>(
     'POST',
     '/_sim/principals',
-    { displayName: 'pipeline-test-user' },
+    {
+      displayName: 'pipeline-test-user',
+      // The person who creates VMs and deploys the app: Owner, and the Graph admin permission deploy.sh's operator uses.
+      roles: [{ roleName: 'Owner', scope: `/subscriptions/${subscriptionId}` }],
+      graphPermissions: ['Application.ReadWrite.All', 'AppRoleAssignment.ReadWrite.All'],
+    },
   );
   const user: UserPrincipal = {
     tenantId: userOut.tenantId,
@@ -244,6 +250,14 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     clientSecret: userOut.clientSecret,
   };
   const credential = new ClientSecretCredential(user.tenantId, user.clientId, user.clientSecret);
+  // The app (sim.env's principal) gets exactly what infra/main.json and infra/deploy.sh grant, nothing more.
+  await applyTemplateGrants({
+    admin: credential,
+    subscriptionId,
+    appPrincipalId: sim.seed.clientObjectId,
+    encryptionMode: options.settings?.ADE_ENCRYPTION_MODE ?? options.mode,
+    parameters: { vaultResourceGroupName: options.settings?.ADE_VAULT_RESOURCE_GROUP ?? VAULT_RG },
+  });
   const compute = new ComputeManagementClient(credential, subscriptionId);
   const eventGrid = new EventGridManagementClient(credential, subscriptionId);
 

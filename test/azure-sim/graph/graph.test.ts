@@ -136,7 +136,9 @@ describe('Microsoft Graph v1.0 applications and service principals', () => {
   it('makes the app-only creator an owner; adds, lists and removes owners', async () => {
     const app = (await graph.api('/applications').post({ displayName: 'owned-app' })) as App;
     const other = await createPrincipal(sim, 'second-owner');
-    await graph.api(`/applications/${app.id}/owners/$ref`).post({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${other.objectId}` });
+    await graph
+      .api(`/applications/${app.id}/owners/$ref`)
+      .post({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${other.objectId}` });
     const owners = (await graph.api(`/applications/${app.id}/owners`).get()) as { value: { id: string; '@odata.type': string }[] };
     expect(owners.value.map((o) => o.id).sort()).toEqual([sim.seed.clientObjectId, other.objectId].sort());
     expect(owners.value[0]).toMatchObject({ '@odata.type': '#microsoft.graph.servicePrincipal' });
