@@ -10,10 +10,14 @@
  * subset does not know throws, so a template change cannot silently drop a grant.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-export const INFRA_DIR = path.resolve(__dirname, '../../infra');
+/** infra/ of the repository, from the sources (local/start) or the build (dist/local/start). */
+export const INFRA_DIR =
+  [path.resolve(__dirname, '../../infra'), path.resolve(__dirname, '../../../infra')].find((dir) =>
+    existsSync(path.join(dir, 'main.json')),
+  ) ?? path.resolve(__dirname, '../../infra');
 
 export interface RolePermissions {
   actions: string[];
