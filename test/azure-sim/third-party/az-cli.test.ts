@@ -245,6 +245,44 @@ describe('the Azure CLI against the simulator (HTTPS_PROXY + REQUESTS_CA_BUNDLE 
     expect(encryption.stderr).toContain('Azure Disk Encryption is not enabled');
   }, 120_000);
 
+  it("grants a Graph application permission with infra/deploy.sh's exact commands (az ad sp show, az rest appRoleAssignments)", async () => {
+    const dir = newConfigDir();
+    await login(dir);
+    const created = await fetch(`${sim.url}/_sim/principals`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ displayName: 'azcli-grantee', roles: [], graphPermissions: [] }),
+    });
+    const principalId = ((await created.json()) as { objectId: string }).objectId;
+    const tsv = async (args: string[]) => {
+      const r = await az(dir, [...args, '--output', 'tsv']);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim();
+    };
+    const graph = '00000003-0000-0000-c000-000000000000';
+    const graphSpId = await tsv(['ad', 'sp', 'show', '--id', graph, '--query', 'id']);
+    const roleId = await tsv(['ad', 'sp', 'show', '--id', graph, '--query', "appRoles[?value=='Application.ReadWrite.OwnedBy'].id | [0]"]);
+    expect(roleId).toBe('18a4783c-866b-4cc7-a460-3d5e5662c884');
+    const uri = `https://graph.microsoft.com/v1.0/servicePrincipals/${principalId}/appRoleAssignments`;
+    const query = `value[?appRoleId=='${roleId}' && resourceId=='${graphSpId}'].id | [0]`;
+    expect(await tsv(['rest', '--method', 'GET', '--uri', uri, '--query', query])).toBe('');
+    const post = await az(dir, [
+      'rest',
+      '--method',
+      'POST',
+      '--uri',
+      uri,
+      '--headers',
+      'Content-Type=application/json',
+      '--body',
+      JSON.stringify({ principalId, resourceId: graphSpId, appRoleId: roleId }),
+      '--output',
+      'none',
+    ]);
+    expect(post.code, post.stderr).toBe(0);
+    expect(await tsv(['rest', '--method', 'GET', '--uri', uri, '--query', query])).not.toBe('');
+  }, 120_000);
+
   it("the simulator's request log saw every service called with the service principal", async () => {
     for (const service of ['arm', 'graph', 'keyvault']) {
       const log = await requestLog(service);
