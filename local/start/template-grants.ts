@@ -294,7 +294,7 @@ class Expression {
       }
     }
     this.expect(')');
-    return this.call(name.toLowerCase(), args);
+    return this.call(name.toLowerCase(), args, name);
   }
 
   private skipArgument(): void {
@@ -318,7 +318,7 @@ class Expression {
     }
   }
 
-  private call(name: string, lazy: Array<() => unknown>): unknown {
+  private call(name: string, lazy: Array<() => unknown>, written: string): unknown {
     const arg = (i: number) => lazy[i]!();
     const all = () => lazy.map((f) => f());
     const sub = this.level.subscriptionId;
@@ -429,7 +429,7 @@ class Expression {
         return `${v[0]}/providers/${typedNames(v[1]!, v.slice(2))}`;
       }
       default:
-        throw this.fail(`template function ${name}() is not supported here`);
+        throw this.fail(`template function ${written}() is not supported here`);
     }
   }
 
