@@ -3,9 +3,13 @@
  * paths, one orchestration per VM despite duplicate and self-induced events, the short-lived
  * credential removed, the HTTP starter, and no secret anywhere in history, logs or status.
  */
+import { AuthorizationManagementClient } from '@azure/arm-authorization';
+import { ResourceManagementClient } from '@azure/arm-resources';
+import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { templateRoleGrants } from '../../local/start/template-grants';
 import { orchestrationInstanceId } from '../../core/names';
-import { startPipeline, type Pipeline } from './harness';
+import { startPipeline, VAULT_RG, type Pipeline } from './harness';
 import { expectEncrypted, issuedSecrets, observableText, recordIssuedPasswords, secretHits } from './checks';
 
 let p: Pipeline;
@@ -123,5 +127,32 @@ describe('aad + KEK', () => {
     const texts = await observableText(p);
     expect(texts.some((t) => t.where.startsWith('host state'))).toBe(true);
     expect(secretHits(secrets, texts)).toEqual([]);
+  });
+
+  it('ran with exactly the template grants: no refusal on the way, only those assignments and OwnedBy, refused anything else', async () => {
+    const app = p.sim.seed.clientObjectId;
+    const refusals = await p.control<{ value: Array<{ operation: string; path: string }> }>(
+      'GET',
+      `/_sim/requests?principal=${app}&status=403`,
+    );
+    expect(refusals.value).toEqual([]);
+    const admin = new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret);
+    const held: string[] = [];
+    for await (const a of new AuthorizationManagementClient(admin, p.subscriptionId).roleAssignments.listForSubscription({
+      filter: `principalId eq '${app}'`,
+    }))
+      held.push(`${a.roleDefinitionId!.split('/').pop()} @ ${a.scope}`);
+    const expected = templateRoleGrants({ subscriptionId: p.subscriptionId, parameters: { vaultResourceGroupName: VAULT_RG } }).map(
+      (g) => `${g.roleDefinitionGuid} @ ${g.scope}`,
+    );
+    expect(held.sort()).toEqual(expected.sort());
+    const appCredential = new ClientSecretCredential(p.sim.seed.tenantId, p.sim.seed.clientId, p.sim.seed.clientSecret);
+    const graphToken = (await appCredential.getToken('https://graph.microsoft.com/.default'))!.token;
+    expect(JSON.parse(Buffer.from(graphToken.split('.')[1]!, 'base64url').toString()).roles).toEqual(['Application.ReadWrite.OwnedBy']);
+    await expect(
+      new ResourceManagementClient(appCredential, p.subscriptionId).resourceGroups.createOrUpdate('rg-not-the-apps', {
+        location: 'westeurope',
+      }),
+    ).rejects.toMatchObject({ statusCode: 403, code: 'AuthorizationFailed' });
   });
 });
