@@ -30,10 +30,10 @@ export class ArmControl {
    * Platform grant for setting up a scenario (the way a subscription's first Owner exists before anyone can assign
    * roles): `{ principalId, scope, roleDefinitionId | roleName }`, built-in role names only. Idempotent.
    */
-  seedRoleAssignment(b: Record<string, unknown>): RoleAssignmentRecord {
+  seedRoleAssignment(b: Record<string, unknown>, dryRun = false): RoleAssignmentRecord | undefined {
     const principalId = String(b.principalId ?? '');
     const scope = String(b.scope ?? '').replace(/\/+$/, '');
-    if (!this.core.ctx.directory.findByObjectId(principalId))
+    if (!dryRun && !this.core.ctx.directory.findByObjectId(principalId))
       throw armError(400, 'PrincipalNotFound', `Principal '${principalId.slice(0, 40)}' does not exist in the directory.`);
     const sub = /^\/subscriptions\/([0-9a-f-]{36})(\/|$)/i.exec(scope)?.[1];
     if (!sub) throw armError(400, 'InvalidScope', `'scope' must be /subscriptions/{id}[/...], got '${scope.slice(0, 200)}'.`);
@@ -42,6 +42,7 @@ export class ArmControl {
       typeof b.roleName === 'string' ? builtInRoleByName(b.roleName) : this.core.authz.roleDefinition(String(b.roleDefinitionId ?? ''));
     if (!role)
       throw armError(400, 'RoleDefinitionDoesNotExist', `Unknown role '${String(b.roleName ?? b.roleDefinitionId ?? '').slice(0, 80)}'.`);
+    if (dryRun) return undefined;
     const roleDefinitionId = `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${role.name}`;
     const existing = Object.values(this.core.state.roleAssignments).find(
       (a) => eq(a.scope, scope) && eq(a.principalId, principalId) && eq(a.roleDefinitionId, roleDefinitionId),

@@ -39,7 +39,7 @@ function itemReadAction(id: string, listAction: string): string {
 export interface ArmService extends Service, VaultDirectory {
   handleControl(req: SimRequest): Promise<SimResponse | undefined>;
   /** Platform grant of a built-in role (`{ principalId, scope, roleName | roleDefinitionId }`), as POST /_sim/arm/roleAssignments. */
-  grantRole(body: Record<string, unknown>): void;
+  grantRole(body: Record<string, unknown>, dryRun?: boolean): void;
   /** Abandons background work (operations, guest runs) so nothing touches state after the simulator stops. */
   stop(): void;
 }
@@ -280,8 +280,8 @@ export function createArmService(ctx: SimContext): ArmService {
       }
     },
     findVault: (name: string): VaultRecord | undefined => keyVault.findVault(name),
-    grantRole: (body) => {
-      control.seedRoleAssignment(body);
+    grantRole: (body, dryRun) => {
+      control.seedRoleAssignment(body, dryRun);
     },
     stop: () => {
       core.generation += 1;

@@ -9,6 +9,8 @@ import type { SimRequest, SimResponse } from '../contract';
 import { SimError } from '../contract';
 import type { EntraDirectory } from '../entra/directory';
 import { keyCredentialFromCertificate } from '../entra/login';
+import { GRAPH_APP_ROLES } from '../entra/directory';
+import { builtInRoleByName } from '../arm/roles';
 import type { ScaledClock } from './clock';
 import type { FaultInjector, FaultInput } from './faults';
 import type { ArmService } from './parts';
@@ -251,6 +253,42 @@ export class Control {
     }
   }
 
+  /**
+   * Grants for a new test principal, validated before anything is created. Omitted: an administrator (Owner of the
+   * seeded subscription, Graph Application.ReadWrite.All); `[]`: nothing.
+   */
+  private requestedGrants(body: Record<string, unknown>): { roles: Record<string, unknown>[]; graphPermissions: string[] } {
+    const subscriptionId = (this.deps.seed() as { subscriptionId: string }).subscriptionId;
+    const roles = body.roles === undefined ? [{ roleName: 'Owner', scope: `/subscriptions/${subscriptionId}` }] : body.roles;
+    const graphPermissions = body.graphPermissions === undefined ? ['Application.ReadWrite.All'] : body.graphPermissions;
+    if (!Array.isArray(roles) || roles.some((r) => typeof r !== 'object' || r === null))
+      throw new SimError(400, 'BadRequest', "'roles' must be a list of { roleName, scope }.");
+    for (const r of roles as Record<string, unknown>[]) {
+      if (typeof r.roleName !== 'string' || !builtInRoleByName(r.roleName))
+        throw new SimError(400, 'BadRequest', `roles: '${String(r.roleName).slice(0, 80)}' is not a built-in role the simulator knows.`);
+      if (typeof r.scope !== 'string' || !/^\/subscriptions\/[0-9a-f-]{36}(\/|$)/i.test(r.scope))
+        throw new SimError(400, 'BadRequest', `roles: scope '${String(r.scope).slice(0, 200)}' must be /subscriptions/{id}[/...].`);
+    }
+    if (!Array.isArray(graphPermissions) || graphPermissions.some((p) => typeof p !== 'string'))
+      throw new SimError(400, 'BadRequest', "'graphPermissions' must be a list of Microsoft Graph application permission names.");
+    const unknown = (graphPermissions as string[]).filter((v) => !GRAPH_APP_ROLES.some((r) => r.value.toLowerCase() === v.toLowerCase()));
+    if (unknown.length > 0)
+      throw new SimError(
+        400,
+        'BadRequest',
+        `graphPermissions: unknown Microsoft Graph application permission '${unknown[0]!.slice(0, 80)}'.`,
+      );
+    // Resource Manager checks the rest (subscription exists) before anything is created.
+    for (const r of roles as Record<string, unknown>[]) {
+      try {
+        this.deps.arm?.grantRole?.({ ...r, principalId: '' }, true);
+      } catch (error) {
+        throw new SimError(400, 'BadRequest', `roles: ${(error as Error).message}`);
+      }
+    }
+    return { roles: roles as Record<string, unknown>[], graphPermissions: graphPermissions as string[] };
+  }
+
   private principals(req: SimRequest, rest: string[], body: Record<string, unknown>): SimResponse {
     const dir = this.deps.directory;
     if (rest.length === 0 && req.method === 'GET') {
@@ -268,6 +306,7 @@ export class Control {
     if (rest.length === 0 && req.method === 'POST') {
       // Creates an application + service principal with a client secret (and optionally a certificate), like `az ad sp create-for-rbac`.
       const displayName = requireString(body, 'displayName');
+      const { roles, graphPermissions } = this.requestedGrants(body);
       const app = dir.createApplication(displayName);
       const sp = dir.createServicePrincipal(app);
       const out: Record<string, unknown> = {
@@ -293,30 +332,11 @@ export class Control {
         app.keyCredentials.push(cred);
         out.certificateThumbprint = cred.thumbprintSha1.toUpperCase();
       }
-      // Test principals are administrators unless the caller says otherwise: Owner of the seeded subscription and
-      // Graph Application.ReadWrite.All. `roles: []` / `graphPermissions: []` create a principal with no access.
-      const roles =
-        body.roles === undefined
-          ? [{ roleName: 'Owner', scope: `/subscriptions/${(this.deps.seed() as { subscriptionId: string }).subscriptionId}` }]
-          : body.roles;
-      const graphPermissions = body.graphPermissions === undefined ? ['Application.ReadWrite.All'] : body.graphPermissions;
-      if (!Array.isArray(roles) || roles.some((r) => typeof r !== 'object' || r === null))
-        throw new SimError(400, 'BadRequest', "'roles' must be a list of { roleName | roleDefinitionId, scope }.");
-      if (!Array.isArray(graphPermissions) || graphPermissions.some((p) => typeof p !== 'string'))
-        throw new SimError(400, 'BadRequest', "'graphPermissions' must be a list of Microsoft Graph application permission names.");
-      try {
-        dir.grantGraphPermissions(sp.id, graphPermissions as string[]);
-      } catch (error) {
-        throw new SimError(400, 'BadRequest', (error as Error).message);
-      }
       for (const r of roles as Record<string, unknown>[]) {
         if (!this.deps.arm?.grantRole) continue; // no Resource Manager part: nothing to grant on
-        try {
-          this.deps.arm.grantRole({ ...r, principalId: sp.id });
-        } catch (error) {
-          throw new SimError(400, 'BadRequest', `roles: ${(error as Error).message}`);
-        }
+        this.deps.arm.grantRole({ ...r, principalId: sp.id });
       }
+      dir.grantGraphPermissions(sp.id, graphPermissions);
       out.roles = roles;
       out.graphPermissions = graphPermissions;
       return { status: 201, body: out };

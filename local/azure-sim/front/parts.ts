@@ -10,7 +10,7 @@ import { createEventGrid } from '../eventgrid';
 export interface ArmService extends Service, VaultDirectory {
   handleControl(req: SimRequest): Promise<SimResponse | undefined>;
   /** Platform grant of a role (`{ principalId, scope, roleName | roleDefinitionId }`); absent in stand-in parts. */
-  grantRole?(body: Record<string, unknown>): void;
+  grantRole?(body: Record<string, unknown>, dryRun?: boolean): void;
   stop?(): void;
 }
 

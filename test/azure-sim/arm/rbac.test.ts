@@ -12,7 +12,7 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actionMatches, builtInRoleByName, roleGrants, scopeCovers, type RoleDefinition } from '../../../local/azure-sim/arm/roles';
 import type { Simulator } from '../../../local/azure-sim/index';
-import { createPrincipal, proxiedFetch } from '../front/sim-helpers';
+import { control, createPrincipal, proxiedFetch } from '../front/sim-helpers';
 import { startArmSim } from './arm-helpers';
 
 const role = (name: string): RoleDefinition => builtInRoleByName(name)!;
@@ -321,5 +321,40 @@ describe('Microsoft Graph application permissions', () => {
     }
     expect((await graphCall(admin, 'GET', `/applications/${others.body.id}`)).body.displayName).toBe('someone-elses-app');
     expect((await graphCall(owned.credential, 'DELETE', `/applications/${mine.body.id}`)).status).toBe(204);
+  });
+});
+
+describe('control grants (platform set-up, not Azure API)', () => {
+  it.each([
+    ['an unknown role name', { displayName: 'bad-role', roles: [{ roleName: 'Not A Role', scope: '/subscriptions/SUB' }] }, /Not A Role/],
+    ['a scope outside any subscription', { displayName: 'bad-scope', roles: [{ roleName: 'Reader', scope: '/elsewhere' }] }, /scope/],
+    [
+      'an unknown subscription',
+      { displayName: 'bad-sub', roles: [{ roleName: 'Reader', scope: '/subscriptions/00000000-0000-0000-0000-000000000000' }] },
+      /could not be found/,
+    ],
+    ['an unknown Graph permission', { displayName: 'bad-graph', graphPermissions: ['Mail.Send.Everything'] }, /Mail\.Send\.Everything/],
+    ['roles that are not a list', { displayName: 'bad-list', roles: 'Owner' }, /roles/],
+  ])('POST /_sim/principals with %s → 400 naming it', async (_what, body: { displayName: string }, named) => {
+    const res = await control<{ error: { message: string } }>(
+      sim,
+      'POST',
+      '/_sim/principals',
+      JSON.parse(JSON.stringify(body).replace('SUB', sub)),
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(named);
+    const principals = await control<{ value: { displayName: string }[] }>(sim, 'GET', '/_sim/principals');
+    expect(principals.body.value.map((p) => p.displayName)).not.toContain(body.displayName);
+  });
+
+  it('PUT graphPermissions sets exactly the given permissions', async () => {
+    const p = await principalWith('graph-set', []);
+    const res = await control<{ permissions: string[] }>(sim, 'PUT', `/_sim/principals/${p.objectId}/graphPermissions`, {
+      permissions: ['Application.Read.All'],
+    });
+    expect(res.body.permissions).toEqual(['Application.Read.All']);
+    const token = (await p.credential.getToken('https://graph.microsoft.com/.default'))!.token;
+    expect(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).roles).toEqual(['Application.Read.All']);
   });
 });
