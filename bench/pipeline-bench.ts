@@ -235,6 +235,16 @@ export async function runOnce(
     const otherOutcomes: Record<string, number> = {};
     let encrypted = 0;
     let failed = 0;
+    const failureReasons = new Map<string, number>();
+    for (const s of statuses) {
+      const output = typeof s.output === 'object' && s.output ? s.output : undefined;
+      const failedRun = s.runtimeStatus === 'Completed' ? output?.outcome === 'failed' : TERMINAL.has(s.runtimeStatus);
+      if (failedRun) {
+        const reason = String(output?.reason ?? output?.message ?? s.output ?? s.runtimeStatus).slice(0, 300);
+        failureReasons.set(reason, (failureReasons.get(reason) ?? 0) + 1);
+      }
+    }
+    for (const [reason, count] of failureReasons) log(`  ${mode} N=${vms}: ${count} failed: ${reason}`);
     for (const s of statuses) {
       if (s.runtimeStatus === 'Completed') {
         const outcome = typeof s.output === 'object' && s.output ? (s.output.outcome ?? 'completed') : 'completed';
