@@ -130,7 +130,7 @@ describe('aad + KEK', () => {
   });
 
   it('ran with exactly the template grants: no refusal on the way, only those assignments and OwnedBy, refused anything else', async () => {
-    const app = p.sim.seed.clientObjectId;
+    const app = p.appObjectId;
     const refusals = await p.control<{ value: Array<{ operation: string; path: string }> }>(
       'GET',
       `/_sim/requests?principal=${app}&status=403`,

@@ -141,6 +141,8 @@ export interface Pipeline {
   host: Host;
   subscriptionId: string;
   user: UserPrincipal;
+  /** Object id of the identity the app runs as (holding exactly the template's grants). */
+  appObjectId: string;
   compute: ComputeManagementClient;
   eventGrid: EventGridManagementClient;
   /** Every secret the simulator issued to anyone (client secrets, created passwords, BEKs, tokens are checked separately). */
@@ -250,11 +252,15 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     clientSecret: userOut.clientSecret,
   };
   const credential = new ClientSecretCredential(user.tenantId, user.clientId, user.clientSecret);
-  // The app (sim.env's principal) gets exactly what infra/main.json and infra/deploy.sh grant, nothing more.
+  // The app (the principal its AZURE_CLIENT_ID names) gets exactly what infra/main.json and infra/deploy.sh grant, nothing more.
+  const appClientId = options.settings?.AZURE_CLIENT_ID ?? sim.env.AZURE_CLIENT_ID;
+  const principals = await control<{ value: Array<{ objectId: string; appId: string }> }>('GET', '/_sim/principals');
+  const appObjectId = principals.value.find((p) => p.appId === appClientId)?.objectId;
+  if (!appObjectId) throw new Error(`the app's AZURE_CLIENT_ID ${appClientId ?? '(unset)'} is no principal of the simulator`);
   await applyTemplateGrants({
     admin: credential,
     subscriptionId,
-    appPrincipalId: sim.seed.clientObjectId,
+    appPrincipalId: appObjectId,
     encryptionMode: options.settings?.ADE_ENCRYPTION_MODE ?? options.mode,
     parameters: { vaultResourceGroupName: options.settings?.ADE_VAULT_RESOURCE_GROUP ?? VAULT_RG },
   });
@@ -337,6 +343,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     host,
     subscriptionId,
     user,
+    appObjectId,
     compute,
     eventGrid,
     control,

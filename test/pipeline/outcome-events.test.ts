@@ -105,7 +105,7 @@ beforeAll(async () => {
   const credential = new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret);
   await new AuthorizationManagementClient(credential, p.subscriptionId).roleAssignments.create(topic.id!, crypto.randomUUID(), {
     roleDefinitionId: `/subscriptions/${p.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${EVENTGRID_DATA_SENDER}`,
-    principalId: p.sim.seed.clientObjectId,
+    principalId: p.appObjectId,
     principalType: 'ServicePrincipal',
   });
   const endpointUrl = await startWebhook();
