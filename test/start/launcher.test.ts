@@ -18,18 +18,6 @@ const REPO_ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(REPO_ROOT, 'dist/local/start/cli.js');
 const READY_PREFIX = 'ade-autopilot is running';
 
-/** Builds dist/ (type errors in other people's work-in-progress files must not block: tsc still emits). */
-function build(): void {
-  spawnSync(
-    process.execPath,
-    [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(REPO_ROOT, 'tsconfig.build.json')],
-    { cwd: REPO_ROOT, stdio: 'ignore' },
-  );
-  for (const file of [CLI, 'dist/local/host/cli.js', 'dist/functions/vmWritten.js', 'dist/functions/durable.js']) {
-    if (!existsSync(path.resolve(REPO_ROOT, file))) throw new Error(`build produced no ${file}`);
-  }
-}
-
 /** The environment of a fresh shell: nothing of ours, no Azure credentials, no proxy. */
 function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
@@ -65,10 +53,6 @@ function alive(pid: number): boolean {
     return false;
   }
 }
-
-beforeAll(() => {
-  build();
-}, 180_000);
 
 describe('npm start (simulator + local host)', () => {
   const stateRoot = mkdtempSync(path.join(tmpdir(), 'ade-start-'));
