@@ -530,7 +530,7 @@ export class Compute {
 
   /**
    * Boot. Start: the platform re-reads the disk keys from Key Vault and re-attaches the BEK volume /
-   * passphrase file. Restart: the guest reboots with the BEK volume as it is (ade.md §15.1).
+   * passphrase file. Restart: the guest reboots with the BEK volume as it is (https://learn.microsoft.com/troubleshoot/azure/virtual-machines/windows/troubleshoot-bitlocker-boot-error).
    */
   private powerOn(vm: VmRecord, restart = false): void {
     vm.powerState = 'running';
@@ -665,7 +665,8 @@ export class Compute {
     this.core.background(`extension ${id}`, async () => {
       let error: { code: string; message: string } | undefined;
       if (unchanged) {
-        // CRP and the guest agent skip a run whose configuration did not change (ade.md §14).
+        // CRP and the guest agent skip a run whose configuration did not change: a re-run needs a new sequence
+        // version (https://learn.microsoft.com/azure/virtual-machines/windows/disk-encryption-windows).
         await this.core.sleep(duration, generation);
       } else if (ade) {
         const outcome = await runAdeExtension(this.guestHost(), vm.id, extName.toLowerCase(), generation);

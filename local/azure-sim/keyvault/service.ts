@@ -1110,7 +1110,7 @@ export function parseObjectUrl(url: string, collection: 'secrets' | 'keys'): { v
   }
   const host = VAULT_HOST.exec(parsed.hostname.toLowerCase());
   const seg = parsed.pathname.split('/').filter(Boolean);
-  // URL() drops a default :443, but ADE rejects any explicit port (ade.md §11).
+  // URL() drops a default :443, but ADE rejects any explicit port in a KEK URL (https://learn.microsoft.com/azure/virtual-machines/windows/disk-encryption-key-vault).
   const explicitPort = /^https:\/\/[^/]+:\d+/i.test(url);
   if (
     parsed.protocol !== 'https:' ||

@@ -298,7 +298,7 @@ describe('dual-pass ADE (the guest signs in with the Entra app)', () => {
     expect(JSON.stringify(view)).not.toContain(app.clientSecret);
     const secret = await new SecretClient('https://kv-guest-ade.vault.azure.net', credential).getSecret(secretUrl.split('/')[4]!);
     expect(secret.properties.contentType).toBe('Wrapped BEK');
-    // Second pass: PATCH the VM model with the secret URL (ade.md §6).
+    // Second pass: PATCH the VM model with the secret URL (https://learn.microsoft.com/azure/virtual-machines/windows/disk-encryption-windows-aad).
     const updated = await compute.virtualMachines.beginUpdateAndWait(
       RG,
       'win-dp',

@@ -1,5 +1,5 @@
 /**
- * Issue 4: a third-party client — the real Azure CLI (Debian bookworm's `azure-cli` 2.45) — works
+ * A third-party client — the real Azure CLI (Debian bookworm's `azure-cli` 2.45) — works
  * against the simulator with only HTTPS_PROXY and CA trust (REQUESTS_CA_BUNDLE) from `sim.env`:
  * no endpoint overrides, no cloud registration, the CLI talks to login.microsoftonline.com,
  * management.azure.com, graph.microsoft.com and <vault>.vault.azure.net as it would in Azure.
