@@ -307,7 +307,9 @@ function fmt(n: number | undefined, digits = 1): string {
 
 export function markdownTable(results: readonly RunResult[]): string {
   const header =
-    '| Mode | VMs | Encrypted | Failed / unfinished | ARM reads/VM | ARM writes/VM | Graph writes/VM | Key Vault ops/VM | App 429s | VM PUT → extension PUT p50 / p99 (sim s; real s) | Makespan real (sim) | ARM write floor (sim) | Makespan ÷ write floor |';
+    '| Mode | VMs | Encrypted | Failed / unfinished | ARM reads/VM | ARM writes/VM | Graph writes/VM | ' +
+    'Key Vault ops/VM | App 429s | VM PUT → extension PUT p50 / p99 (sim s; real s) | Makespan real ' +
+    '(sim) | ARM write floor (sim) | Makespan ÷ write floor |';
   const sep = `|${header
     .split('|')
     .slice(1, -1)
@@ -324,7 +326,8 @@ export function markdownTable(results: readonly RunResult[]): string {
       ratio(r.perVm.graphWrites),
       ratio(r.perVm.keyVaultOperations),
       r.appThrottled429,
-      `${fmt(r.createToExtensionSim.p50, 0)} / ${fmt(r.createToExtensionSim.p99, 0)}; ${fmt(r.createToExtensionReal.p50, 2)} / ${fmt(r.createToExtensionReal.p99, 2)}`,
+      `${fmt(r.createToExtensionSim.p50, 0)} / ${fmt(r.createToExtensionSim.p99, 0)}; ` +
+        `${fmt(r.createToExtensionReal.p50, 2)} / ${fmt(r.createToExtensionReal.p99, 2)}`,
       `${fmt(r.makespanRealMs / 1000)} s (${fmt(r.makespanSimS / 60)} min)`,
       `${fmt(r.armWriteFloorSimS, 0)} s`,
       r.armWriteFloorSimS > 0 ? `${(r.makespanSimS / r.armWriteFloorSimS).toFixed(1)}×` : 'within burst',
@@ -423,7 +426,8 @@ export function checkResults(results: readonly RunResult[]): string[] {
     return done === r.vms && r.failed === 0 && r.unfinished === 0 && others.length === 0
       ? []
       : [
-          `${r.mode} N=${r.vms}: ${r.encrypted} encrypted, ${r.failed} failed, ${r.unfinished} unfinished, other ${JSON.stringify(r.otherOutcomes)}`,
+          `${r.mode} N=${r.vms}: ${r.encrypted} encrypted, ${r.failed} failed, ${r.unfinished} unfinished, ` +
+            `other ${JSON.stringify(r.otherOutcomes)}`,
         ];
   });
 }

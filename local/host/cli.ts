@@ -14,7 +14,9 @@ import { errorMessage } from './runtime/load-app';
 import { createStructuredLogger } from './runtime/logger';
 
 const usage =
-  'Usage: npm run host -- --app <dir> [--port 7071] [--state <dir>] [--clock-scale N] [--no-keys] [--platform flex-consumption|elastic-premium [--platform-site <site resource id>]] [--log-format json|text] [--log-level information]';
+  'Usage: npm run host -- --app <dir> [--port 7071] [--state <dir>] [--clock-scale N] [--no-keys] ' +
+  '[--platform flex-consumption|elastic-premium [--platform-site <site resource id>]] ' +
+  '[--log-format json|text] [--log-level information]';
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);

@@ -122,7 +122,7 @@ describe('check-settings.cjs with the real core/config.ts', () => {
     expect(result.status).toBe(0);
   });
 
-  it('passes every setting the configuration module reads, computed like main.json (AZURE_CLIENT_ID is only known after deployment)', () => {
+  it('passes every setting the config module reads, computed like main.json (AZURE_CLIENT_ID known only after deployment)', () => {
     const recorder = path.join(buildDir, 'recording-config.js');
     const recorded = path.join(buildDir, 'recorded-env.json');
     writeFileSync(
@@ -169,7 +169,8 @@ describe('deploy.sh stops on settings the app would refuse', () => {
     chmodSync(path.join(bin, 'az'), 0o755);
     writeFileSync(
       path.join(app, 'dist', 'core', 'config.js'),
-      "exports.loadConfig = () => { throw new Error('Invalid configuration (1 problem):\\n  - ADE_VOLUME_TYPE: Data needs ADE_OS_FILTER=linux'); };\n",
+      "exports.loadConfig = () => { throw new Error('Invalid configuration (1 problem):\\n  - " +
+        "ADE_VOLUME_TYPE: Data needs ADE_OS_FILTER=linux'); };\n",
     );
     writeFileSync(path.join(app, 'host.json'), '{"version":"2.0"}\n');
     const log = path.join(dir, 'az.log');

@@ -319,7 +319,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         if (status && ['Completed', 'Failed', 'Terminated', 'Canceled'].includes(status.runtimeStatus)) return status;
         if (Date.now() > deadline)
           throw new Error(
-            `instance ${instanceId} did not finish in ${timeoutMs} ms: ${JSON.stringify(status?.customStatus ?? status?.runtimeStatus ?? 'missing')}`,
+            `instance ${instanceId} did not finish in ${timeoutMs} ms: ` +
+              `${JSON.stringify(status?.customStatus ?? status?.runtimeStatus ?? 'missing')}`,
           );
         await new Promise((r) => setTimeout(r, 100));
       }

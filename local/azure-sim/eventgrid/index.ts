@@ -294,7 +294,12 @@ export function createEventGrid(ctx: SimContext): EventGrid {
         return 'the endpoint';
       }
     })();
-    return `Webhook validation handshake failed for ${hostPart}. Http POST request retuned 2XX response with response body . When a validation request is accepted without validation code in the response body, Http GET is expected on the validation url included in the validation event(within 10 minutes). (status ${result.status})`;
+    return (
+      `Webhook validation handshake failed for ${hostPart}. Http POST request retuned 2XX response with ` +
+      `response body . When a validation request is accepted without validation code in the response body, ` +
+      `Http GET is expected on the validation url included in the validation event(within 10 minutes). ` +
+      `(status ${result.status})`
+    );
   };
 
   // Keys and SAS tokens are checked here; an Entra bearer token (audience https://eventgrid.azure.net)

@@ -3,10 +3,13 @@
  *
  *  - dual-pass (Windows 1.x, Linux 0.x): the guest signs in with AADClientID/AADClientSecret (ctx.dispatch to
  *    login), wraps the key with the KEK through Key Vault /wrapkey when KeyEncryptionKeyURL is given, PUTs the
- *    secret with ADE's tags and content type, and reports the secret URL as the status message (https://github.com/Azure/azure-linux-extensions/tree/ade-dualpass-master/VMEncryption);
+ *    secret with ADE's tags and content type, and reports the secret URL as the status message
+ *    (https://github.com/Azure/azure-linux-extensions/tree/ade-dualpass-master/VMEncryption);
  *  - single-pass (Windows 2.x, Linux 1.x): the platform writes the secret (ctx.keyVaultPlatform, which requires
- *    enabledForDiskEncryption) and stamps the disks with encryptionSettingsVersion 1.1 (https://github.com/Azure/azure-linux-extensions/tree/ade-singlepass-dev/VMEncryption).
- * Statuses follow https://learn.microsoft.com/azure/virtual-machines/linux/how-to-verify-encryption-status and the Linux extension's status report: Windows messages; Linux JSON substatus
+ *    enabledForDiskEncryption) and stamps the disks with encryptionSettingsVersion 1.1
+ *    (https://github.com/Azure/azure-linux-extensions/tree/ade-singlepass-dev/VMEncryption).
+ * Statuses follow https://learn.microsoft.com/azure/virtual-machines/linux/how-to-verify-encryption-status and the
+ * Linux extension's status report: Windows messages; Linux JSON substatus
  * with `os` / `data`.
  * Nothing secret (client secret, BEK, passphrase) is ever logged or put into a status message.
  */
@@ -226,7 +229,8 @@ function parseSettings(ext: ExtensionRecord, mode: 'single' | 'dual'): AdeSettin
   if (kekVaultResourceId && !kekUrl) throw new AdeFailure('The KEK KeyVault ID was specified but the KEK URL was missing');
   if (kekUrl && !/^https:\/\/[A-Za-z0-9-]+\.vault\.azure\.net\/keys\/[^/]+\/[0-9a-fA-F]{32}$/.test(kekUrl)) {
     throw new AdeFailure(
-      `The KEK URL '${kekUrl.slice(0, 200)}' is invalid: it must be a versioned key URL https://<vault>.vault.azure.net/keys/<name>/<version> without a port.`,
+      `The KEK URL '${kekUrl.slice(0, 200)}' is invalid: it must be a versioned key URL ` +
+        `https://<vault>.vault.azure.net/keys/<name>/<version> without a port.`,
     );
   }
   const algorithm = str(s.KeyEncryptionAlgorithm) ?? 'RSA-OAEP';
@@ -282,12 +286,14 @@ function resolveVault(host: GuestHost, vm: VmRecord, settings: AdeSettings, mode
     );
   if (vault.subscriptionId.toLowerCase() !== vm.subscriptionId.toLowerCase()) {
     throw new AdeFailure(
-      `${prefix}Key Vault ${vault.id} is not in the same subscription as the VM (${vm.subscriptionId}). Azure Disk Encryption requires the vault and the VM to be in the same region and subscription.`,
+      `${prefix}Key Vault ${vault.id} is not in the same subscription as the VM (${vm.subscriptionId}). ` +
+        `Azure Disk Encryption requires the vault and the VM to be in the same region and subscription.`,
     );
   }
   if (vault.location.replace(/\s+/g, '').toLowerCase() !== vm.location.toLowerCase()) {
     throw new AdeFailure(
-      `${prefix}Key Vault ${vault.id} is in region '${vault.location}' but the VM is in '${vm.location}'. Azure Disk Encryption requires the vault and the VM to be in the same region and subscription.`,
+      `${prefix}Key Vault ${vault.id} is in region '${vault.location}' but the VM is in '${vm.location}'. ` +
+        `Azure Disk Encryption requires the vault and the VM to be in the same region and subscription.`,
     );
   }
   if (mode === 'single' && !vault.enabledForDiskEncryption) {
@@ -396,7 +402,10 @@ function writeSinglePass(
   });
 }
 
-/** Dual-pass: the guest is a Key Vault client with the Entra app's credentials (https://learn.microsoft.com/azure/virtual-machines/windows/disk-encryption-windows-aad). */
+/**
+ * Dual-pass: the guest is a Key Vault client with the Entra app's credentials
+ * (https://learn.microsoft.com/azure/virtual-machines/windows/disk-encryption-windows-aad).
+ */
 async function writeDualPass(
   host: GuestHost,
   vm: VmRecord,
@@ -646,7 +655,9 @@ function diskKeyRefs(host: GuestHost, vm: VmRecord): { secretUrl: string; keyUrl
 
 /**
  * Reboot in place (restart): the BEK volume is not re-attached from Key Vault (only a deallocate + start
- * does that, https://learn.microsoft.com/troubleshoot/azure/virtual-machines/windows/troubleshoot-bitlocker-boot-error), so a guest whose key files are gone cannot unlock its encrypted volumes and
+ * does that,
+ * https://learn.microsoft.com/troubleshoot/azure/virtual-machines/windows/troubleshoot-bitlocker-boot-error), so a
+ * guest whose key files are gone cannot unlock its encrypted volumes and
  * waits at BitLocker recovery (Windows) / the passphrase prompt (Linux).
  */
 export function rebootGuest(host: GuestHost, vm: VmRecord): void {
@@ -656,11 +667,15 @@ export function rebootGuest(host: GuestHost, vm: VmRecord): void {
   vm.guest.boot = missing ? (vm.osType === 'Windows' ? 'BitLockerRecovery' : 'PassphrasePrompt') : 'ok';
 }
 
-/** Linux: what the extension writes when the passphrase file is gone (exit code 52, missing_dependency; https://learn.microsoft.com/azure/virtual-machines/linux/disk-encryption-troubleshooting). */
+/**
+ * Linux: what the extension writes when the passphrase file is gone (exit code 52, missing_dependency;
+ * https://learn.microsoft.com/azure/virtual-machines/linux/disk-encryption-troubleshooting).
+ */
 export const LINUX_BEK_MISSING = {
   status: 'BEK disk is missing or not initialized.',
   substatus:
-    'Cannot find current passphrase file. This could happen if BEK volume is not mounted or LinuxPassPhrase file is missing from BEK volume.',
+    'Cannot find current passphrase file. This could happen if BEK volume is not mounted or ' +
+    'LinuxPassPhrase file is missing from BEK volume.',
 };
 
 /**
@@ -698,7 +713,9 @@ export function bekMissingReport(
         'ProvisioningState/failed',
         'Error',
         'Provisioning failed',
-        `[${build}] BEK file not found on the BEK volume (${files}). The encrypted volumes cannot be unlocked at the next boot; stop (deallocate) and start the VM to re-attach the BEK volume from Key Vault.`,
+        `[${build}] BEK file not found on the BEK volume (${files}). The encrypted volumes cannot be ` +
+          `unlocked at the next boot; stop (deallocate) and start the VM to re-attach the BEK volume from Key ` +
+          `Vault.`,
         now,
       ),
     ],

@@ -922,8 +922,10 @@ export class DurableDispatcher {
       const a = flat[i];
       if (seen.t !== a.actionType || seen.l !== actionLabel(a)) {
         return (
-          `Non-Deterministic workflow detected: a previous execution of this orchestration scheduled ${ACTION_TYPE_NAMES[seen.t]} '${seen.l}'` +
-          `${seen.id !== undefined ? ` with sequence ID ${seen.id}` : ''} at position ${i}, but the replay now schedules ${ACTION_TYPE_NAMES[a.actionType]} '${actionLabel(a)}'.` +
+          `Non-Deterministic workflow detected: a previous execution of this orchestration scheduled ` +
+          `${ACTION_TYPE_NAMES[seen.t]} '${seen.l}'` +
+          `${seen.id !== undefined ? ` with sequence ID ${seen.id}` : ''} at position ${i}, but the replay now ` +
+          `schedules ${ACTION_TYPE_NAMES[a.actionType]} '${actionLabel(a)}'.` +
           ' Was a change made to the orchestrator code after this instance had already started running?'
         );
       }
