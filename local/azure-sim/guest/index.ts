@@ -8,9 +8,8 @@
  *  - single-pass (Windows 2.x, Linux 1.x): the platform writes the secret (ctx.keyVaultPlatform, which requires
  *    enabledForDiskEncryption) and stamps the disks with encryptionSettingsVersion 1.1
  *    (https://github.com/Azure/azure-linux-extensions/tree/ade-singlepass-dev/VMEncryption).
- * Statuses follow https://learn.microsoft.com/azure/virtual-machines/linux/how-to-verify-encryption-status and the
- * Linux extension's status report: Windows messages; Linux JSON substatus
- * with `os` / `data`.
+ * Statuses: Windows messages; Linux JSON substatus with `os` / `data`, as the Linux extension reports them
+ * (https://learn.microsoft.com/azure/virtual-machines/linux/how-to-verify-encryption-status).
  * Nothing secret (client secret, BEK, passphrase) is ever logged or put into a status message.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -654,11 +653,10 @@ function diskKeyRefs(host: GuestHost, vm: VmRecord): { secretUrl: string; keyUrl
 }
 
 /**
- * Reboot in place (restart): the BEK volume is not re-attached from Key Vault (only a deallocate + start
- * does that,
+ * Reboot in place (restart): the BEK volume is not re-attached from Key Vault (only a deallocate + start does that:
  * https://learn.microsoft.com/troubleshoot/azure/virtual-machines/windows/troubleshoot-bitlocker-boot-error), so a
- * guest whose key files are gone cannot unlock its encrypted volumes and
- * waits at BitLocker recovery (Windows) / the passphrase prompt (Linux).
+ * guest whose key files are gone cannot unlock its encrypted volumes and waits at BitLocker recovery (Windows) / the
+ * passphrase prompt (Linux).
  */
 export function rebootGuest(host: GuestHost, vm: VmRecord): void {
   const missing = diskKeyRefs(host, vm).some(

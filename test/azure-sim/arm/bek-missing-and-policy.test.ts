@@ -2,10 +2,11 @@
  * Two simulator behaviours the BEK self-healing proof needs:
  *  - after the guest loses its BEK files, the ADE extension's instance view reports it in the documented
  *    forms (https://learn.microsoft.com/azure/virtual-machines/linux/disk-encryption-troubleshooting), the app's
- *    readers recognise them, and deallocate + start re-attaches the BEK
- *    volume from the vault (only when the vault allows disk encryption and the secret is there);
+ *    readers recognise them, and deallocate + start re-attaches the BEK volume from the vault (only when the vault
+ *    allows disk encryption and the secret is there);
  *  - Azure Policy compliance states raised as Microsoft.PolicyInsights events through a
- *    Microsoft.PolicyInsights.PolicyStates system topic (https://learn.microsoft.com/azure/event-grid/event-schema-policy).
+ *    Microsoft.PolicyInsights.PolicyStates system topic
+ *    (https://learn.microsoft.com/azure/event-grid/event-schema-policy).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
