@@ -8,7 +8,7 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.mts'],
     languageOptions: {
       globals: { ...globals.node },
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
@@ -31,7 +31,7 @@ export default tseslint.config(
   {
     // Prettier wraps code at 140 but not long strings or comments: this catches those. Scoped to these folders until
     // functions/, orchestrations/, core/ and azure/ are wrapped too; then it applies to every .ts file.
-    files: ['local/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', '*.ts'],
+    files: ['local/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', '*.ts', '*.mts'],
     rules: {
       'max-len': ['error', { code: 140, comments: 140, ignoreUrls: true, ignoreRegExpLiterals: true }],
     },
