@@ -345,9 +345,10 @@ function tagsFor(
 }
 
 /**
- * Linux dual-pass (ade.md §8.2): the guest itself PUTs the secret with `DiskEncryptionKeyFileName` and, when an
- * algorithm was given, `DiskEncryptionKeyEncryptionAlgorithm` — no `MachineName`, no KEK URL (the tag set of
- * https://learn.microsoft.com/azure/virtual-machines/linux/disk-encryption-sample-scripts).
+ * Linux dual-pass (the extension's KeyVaultUtil.py): the guest itself PUTs the secret with `DiskEncryptionKeyFileName`
+ * and, when an algorithm was given, `DiskEncryptionKeyEncryptionAlgorithm` — no `MachineName`, no KEK URL (the tag set
+ * of https://learn.microsoft.com/azure/virtual-machines/linux/disk-encryption-sample-scripts).
+ * https://github.com/Azure/azure-linux-extensions/tree/ade-dualpass-master/VMEncryption
  */
 function linuxDualPassTags(settings: AdeSettings): Record<string, string> {
   const tags: Record<string, string> = { DiskEncryptionKeyFileName: 'LinuxPassPhraseFileName' };
