@@ -29,9 +29,8 @@ export default tseslint.config(
     },
   },
   {
-    // Prettier wraps code at 140 but not long strings or comments: this catches those. Scoped to these folders until
-    // functions/, orchestrations/, core/ and azure/ are wrapped too; then it applies to every .ts file.
-    files: ['local/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', '*.ts', '*.mts'],
+    // Prettier wraps code at 140 but not long strings or comments: this catches those.
+    files: ['**/*.ts', '**/*.mts'],
     rules: {
       'max-len': ['error', { code: 140, comments: 140, ignoreUrls: true, ignoreRegExpLiterals: true }],
     },
