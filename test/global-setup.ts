@@ -4,7 +4,8 @@
  *  - builds dist/ with `tsc -p tsconfig.build.json` (the app, the local host and simulator, the pipeline benchmark):
  *    the host-spawning tests and `npm start` run the built files. Any type error fails the run before a test starts.
  *    tsc's own incremental build info (dist/.tsbuildinfo) keeps a rebuild with nothing changed to a few seconds
- *    (it is dropped when an entry point is missing from dist/: tsc does not re-emit files deleted by hand);
+ *    (it is dropped when an entry point is missing from dist/: tsc does not re-emit files deleted by hand), and
+ *    compiled files whose source is gone are deleted first;
  *  - collects the third-party checks that did not run (see ./third-party.ts) and prints them in one line at the end.
  */
 import { spawnSync } from 'node:child_process';
@@ -33,7 +34,24 @@ function entryPoints(): string[] {
   ];
 }
 
+/**
+ * Deletes compiled files whose source is gone (a moved or deleted .ts): tsc never removes outputs, and the host loads
+ * every dist/functions/*.js, so a stale one would break the app.
+ */
+function removeStaleOutputs(dir = path.join(REPO_ROOT, 'dist')): void {
+  if (!existsSync(dir)) return;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) removeStaleOutputs(full);
+    else if (/\.js(\.map)?$/.test(entry.name)) {
+      const source = path.join(REPO_ROOT, path.relative(path.join(REPO_ROOT, 'dist'), full)).replace(/\.js(\.map)?$/, '.ts');
+      if (!existsSync(source)) rmSync(full);
+    }
+  }
+}
+
 function build(): void {
+  removeStaleOutputs();
   if (entryPoints().some((file) => !existsSync(path.join(REPO_ROOT, file))))
     rmSync(path.join(REPO_ROOT, 'dist/.tsbuildinfo'), { force: true });
   const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
