@@ -325,7 +325,9 @@ export function createEventGrid(ctx: SimContext): EventGrid {
         throw new SimError(
           401,
           'Unauthorized',
-          `The principal associated with the bearer token (object id '${req.principal.objectId}') does not have the required permission '${SEND_EVENTS}' on the topic '${topic.id}'. Assign it the EventGrid Data Sender role on the topic (or above).`,
+          `The principal associated with the bearer token (object id '${req.principal.objectId}') does not ` +
+            `have the required permission '${SEND_EVENTS}' on the topic '${topic.id}'. Assign it the EventGrid ` +
+            `Data Sender role on the topic (or above).`,
         );
       if (req.body.length > MAX_EVENT_BYTES)
         throw new SimError(413, 'RequestEntityTooLarge', `The maximum size (${MAX_EVENT_BYTES}) has been exceeded.`);

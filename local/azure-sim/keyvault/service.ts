@@ -310,7 +310,8 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     // RBAC-authorized vaults ignore access policies and evaluate the caller's data actions
     // (https://learn.microsoft.com/azure/key-vault/general/rbac-guide).
     if (vault.enableRbacAuthorization) {
-      const action = `Microsoft.KeyVault/vaults/${kind}/${kind === 'secrets' ? SECRET_DATA_ACTIONS[perm as SecretPermission] : KEY_DATA_ACTIONS[perm as KeyPermission]}`;
+      const dataAction = kind === 'secrets' ? SECRET_DATA_ACTIONS[perm as SecretPermission] : KEY_DATA_ACTIONS[perm as KeyPermission];
+      const action = `Microsoft.KeyVault/vaults/${kind}/${dataAction}`;
       if (this.ctx.authorization?.allows(principal.objectId, action, vault.id, 'dataAction')) return;
       throw new SimError(
         403,

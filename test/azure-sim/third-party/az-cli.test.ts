@@ -248,7 +248,7 @@ describe.runIf(thirdParty(AZURE_CLI, 'the Azure CLI against the simulator'))(
       expect(encryption.stderr).toContain('Azure Disk Encryption is not enabled');
     }, 120_000);
 
-    it("grants a Graph application permission with infra/deploy.sh's exact commands (az ad sp show, az rest appRoleAssignments)", async () => {
+    it("grants a Graph app permission with infra/deploy.sh's exact commands (az ad sp show, az rest appRoleAssignments)", async () => {
       const dir = newConfigDir();
       await login(dir);
       const created = await fetch(`${sim.url}/_sim/principals`, {
