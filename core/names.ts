@@ -83,6 +83,14 @@ export function vaultRemediationInstanceId(vaultId: string): string {
 /** One fleet sweep of each kind at a time. */
 export const SWEEP_INSTANCE_ID = { backfill: 'sweep-backfill', 'bek-health': 'sweep-bek-health' } as const;
 
+/** The ids this app gives its runs (above); anything else was never returned by a starter. */
+const APP_INSTANCE_ID =
+  /^(?:(?:encrypt|remediate|restore)-[0-9a-f]{8}-[a-z0-9-]+-[0-9a-f]{12}|remediate-vault-[a-z0-9-]{3,24}-[0-9a-f]{12}|sweep-backfill|sweep-bek-health)$/i;
+
+export function isAppInstanceId(id: string): boolean {
+  return id.length <= MAX_INSTANCE_ID_LENGTH && APP_INSTANCE_ID.test(id);
+}
+
 export function isValidInstanceId(id: string): boolean {
   return id.length > 0 && id.length <= MAX_INSTANCE_ID_LENGTH && !INSTANCE_ID_FORBIDDEN.test(id);
 }

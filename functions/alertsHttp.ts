@@ -6,11 +6,12 @@
  */
 import * as df from 'durable-functions';
 import { handlerDeps } from './lib/app';
-import { answer, handleAlert } from './lib/remediation';
+import { runAnswer } from './lib/runs';
+import { handleAlert } from './lib/remediation';
 
 df.app.client.http('alertsHttp', {
   route: 'alerts',
   methods: ['POST'],
   authLevel: 'function',
-  handler: async (request, client, context) => answer(client, await handleAlert(request, handlerDeps(client, context))),
+  handler: async (request, client, context) => runAnswer(request.url, await handleAlert(request, handlerDeps(client, context))),
 });

@@ -1,13 +1,14 @@
 /**
  * `POST /api/vms/encrypt` (function key): encrypt one VM by id on demand.
- * Body `{ "vmId": "/subscriptions/.../virtualMachines/x" }` → 202 with the Durable check-status
- * payload (also when a run for that VM is already active); 400 naming the problem for bad input.
+ * Body `{ "vmId": "/subscriptions/.../virtualMachines/x" }` → 202 with the instance id and its
+ * `GET /api/runs/{id}` URL (also when a run for that VM is already active); 400 naming the problem for bad input.
  * In dry-run mode it answers 200 with the plan and starts nothing (functions/lib/encrypt-vm-http.ts).
  */
 import * as df from 'durable-functions';
 import { appContext } from './lib/app';
 import { handleEncryptVm } from './lib/encrypt-vm-http';
 import { contextLog } from './lib/log';
+import { runAnswer } from './lib/runs';
 
 const app = appContext();
 
@@ -23,7 +24,6 @@ df.app.client.http('encryptVmHttp', {
       publishOutcome: app.config.remediation.outcomeTopicEndpoint !== undefined,
       log: contextLog(context),
     });
-    if (result.status === 202 && result.instanceId) return client.createCheckStatusResponse(request, result.instanceId);
-    return { status: result.status, jsonBody: result.body };
+    return runAnswer(request.url, result);
   },
 });

@@ -3,8 +3,7 @@
  * sweepHttp, bekHealthSweep). They take their Durable client and logger as arguments, so tests drive
  * them without a host; importing this module registers nothing.
  */
-import type { DurableClient } from 'durable-functions';
-import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { HttpRequest } from '@azure/functions';
 import { EVENT_ROUTES, matchesRoute, parseCommonAlert, type PolicyStateEvent, type ResourceEvent } from '../../core/events';
 import { remediationInstanceId, SWEEP_INSTANCE_ID, vaultRemediationInstanceId } from '../../core/names';
 import { subscriptionScopeProblem, type EncryptionPolicy } from '../../core/policy';
@@ -39,7 +38,7 @@ export type StartOutcome = StartResult & { target: string; why: string };
 export interface HttpAnswer {
   status: number;
   body: Record<string, unknown>;
-  /** Set on a 202: the answer carries the instance's check-status links. */
+  /** Set on a 202 (and a sweep's 409): the answer carries the instance id and its `GET /api/runs/{id}` URL (functions/lib/runs.ts). */
   instanceId?: string;
 }
 
@@ -188,13 +187,4 @@ export async function startSweep(kind: SweepInput['kind'], dryRun: boolean, deps
     return { status: 409, body: { error, instanceId: result.instanceId }, instanceId: result.instanceId };
   }
   return { status: 202, body: { ...result, dryRun: input.dryRun, kind }, instanceId: result.instanceId };
-}
-
-/** 202 answers carry the Durable check-status links, like the other starters. */
-export function answer(client: Pick<DurableClient, 'createHttpManagementPayload'>, result: HttpAnswer): HttpResponseInit {
-  if (result.status === 202 && result.instanceId) {
-    const links = client.createHttpManagementPayload(result.instanceId);
-    return { status: 202, jsonBody: { ...result.body, ...links }, headers: { location: links.statusQueryGetUri, 'retry-after': '10' } };
-  }
-  return { status: result.status, jsonBody: result.body };
 }

@@ -112,10 +112,10 @@ describe('aad + KEK', () => {
 
     const res = await post(JSON.stringify({ vmId: vms.Windows }));
     expect(res.status).toBe(202);
-    const payload = (await res.json()) as { id: string; statusQueryGetUri: string };
-    expect(payload.id).toBe(orchestrationInstanceId(vms.Windows));
-    expect(payload.statusQueryGetUri).toContain(payload.id);
-    const done = await p.waitForInstance(payload.id);
+    const payload = (await res.json()) as { instanceId: string; statusUri: string };
+    expect(payload.instanceId).toBe(orchestrationInstanceId(vms.Windows));
+    expect(payload.statusUri).toBe(`${p.host.baseUrl}/api/runs/${payload.instanceId}`);
+    const done = await p.waitForInstance(payload.instanceId);
     expect(done.output).toMatchObject({ outcome: 'already-encrypted' });
   }, 60_000);
 
