@@ -62,7 +62,7 @@ function alertFor(target: string) {
 }
 
 describe('HTTP starters answer with an app-level run URL', () => {
-  it.each([
+  it.each<[string, string, () => unknown, () => string]>([
     ['POST /api/vms/encrypt', '/api/vms/encrypt', () => ({ vmId }), () => orchestrationInstanceId(vmId)],
     ['POST /api/vms/heal', '/api/vms/heal', () => ({ vmId }), () => remediationInstanceId(vmId)],
     ['POST /api/sweep?dryRun=true', '/api/sweep?dryRun=true', () => undefined, () => SWEEP_INSTANCE_ID.backfill],

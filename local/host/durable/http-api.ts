@@ -1,8 +1,14 @@
 /**
  * The Durable HTTP API (HttpApiHandler.cs semantics): served under /runtime/webhooks/durabletask/ (system key
- * required when keys are on) and under /durabletask/, the client's rpcBaseUrl (local listener, no key).
+ * required when keys are on) and under /durabletask/<rpc key>/, the client's rpcBaseUrl. In Azure that is a
+ * separate loopback-only listener; here it shares the host's port, so a per-host random key in the path (which
+ * durable-functions keeps, as it resolves every call against rpcBaseUrl) stands in for "unreachable from outside".
+ * Both refuse what a browser page could forge (runtime/browser-guard.ts).
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { HostHttpRequest, HostHttpResponse } from '../contract';
+import { browserRequestRefusal } from '../runtime/browser-guard';
+import { generateKey } from '../runtime/keys';
 import { StartConflictError, UnknownFunctionError, DurableDispatcher, entitySchedulerId } from './engine';
 import { EVENT_TYPE_NAMES, EventType, parseJsonText, statusTime } from './history';
 import { InstanceRow, RuntimeStatus, TERMINAL_STATUSES } from './store';
@@ -19,6 +25,8 @@ export interface HttpApiOptions {
   systemKey?: string;
   /** Check the system key on /runtime/webhooks/durabletask here (off when the host's router already does). */
   enforceKey?: boolean;
+  /** The path key of the rpc base URL (random per host when not given). */
+  rpcKey?: string;
 }
 
 const RUNNING_LIKE: ReadonlySet<RuntimeStatus> = new Set(['Running', 'Pending', 'ContinuedAsNew', 'Suspended']);
@@ -54,8 +62,17 @@ function parseBody(req: HostHttpRequest): { ok: true; text: string | null } | { 
   }
 }
 
+function sameKey(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 export class DurableHttpApi {
-  constructor(private readonly o: HttpApiOptions) {}
+  private readonly rpcKey: string;
+  constructor(private readonly o: HttpApiOptions) {
+    this.rpcKey = o.rpcKey ?? generateKey();
+  }
 
   private webhookBase(): string {
     return `${this.o.baseUrl()}/runtime/webhooks/durabletask`;
@@ -81,7 +98,7 @@ export class DurableHttpApi {
       managementUrls: this.managementUrls('INSTANCEID'),
       baseUrl: base,
       requiredQueryStringParameters: this.o.systemKey ? `code=${encodeURIComponent(this.o.systemKey)}` : '',
-      rpcBaseUrl: `${this.o.baseUrl()}${RPC_PREFIX}`,
+      rpcBaseUrl: `${this.o.baseUrl()}${RPC_PREFIX}${this.rpcKey}/`,
     });
   }
 
@@ -109,6 +126,9 @@ export class DurableHttpApi {
   async handle(req: HostHttpRequest): Promise<HostHttpResponse | undefined> {
     const url = new URL(req.url, 'http://local');
     let rest: string;
+    const isApi = url.pathname.startsWith(WEBHOOK_PREFIX) || url.pathname.startsWith(RPC_PREFIX);
+    const refusal = isApi ? browserRequestRefusal(req, this.o.baseUrl()) : undefined;
+    if (refusal) return refusal;
     if (url.pathname.startsWith(WEBHOOK_PREFIX)) {
       rest = url.pathname.slice(WEBHOOK_PREFIX.length);
       if (this.o.systemKey && this.o.enforceKey) {
@@ -117,7 +137,9 @@ export class DurableHttpApi {
           return text(401, 'A valid durabletask extension system key is required (code query parameter or x-functions-key header).');
       }
     } else if (url.pathname.startsWith(RPC_PREFIX)) {
-      rest = url.pathname.slice(RPC_PREFIX.length);
+      const [key = '', ...after] = url.pathname.slice(RPC_PREFIX.length).split('/');
+      if (!sameKey(key, this.rpcKey)) return text(401, 'The rpc base URL of the durable client binding is required.');
+      rest = after.join('/');
     } else {
       return undefined;
     }

@@ -4,6 +4,7 @@
  * Every failure becomes a status code; nothing a client sends can crash the host.
  */
 import type { DurableEngine, HostHttpRequest, HostHttpResponse, RegisteredFunction, RpcTypedData } from '../contract';
+import { browserRequestRefusal } from './browser-guard';
 import { handleEventGridWebhook } from './event-grid';
 import { keyGrants, presentedKey, type AccessLevel, type HostKeys } from './keys';
 import { errorMessage, type LoadedApp } from './load-app';
@@ -138,6 +139,8 @@ export function createDispatcher(options: DispatcherOptions) {
   }
 
   async function admin(req: HostHttpRequest, url: URL): Promise<HostHttpResponse> {
+    const refusal = browserRequestRefusal(req, options.origin());
+    if (refusal) return refusal;
     if (!authorized('admin', url, req)) return empty(401);
     const parts = url.pathname.replace(/\/+$/, '').split('/').slice(2).map(safeDecode);
     if (parts[0]?.toLowerCase() === 'host' && parts[1]?.toLowerCase() === 'status' && req.method === 'GET') {

@@ -36,3 +36,19 @@ df.app.client.http('runHellos', {
     });
   },
 });
+
+// Waits until approved or terminated: a run an attacker would like to stop.
+df.app.orchestration('waitForApproval', function* (context) {
+  return yield context.df.waitForExternalEvent('approve');
+});
+
+// The app's own durable client terminating a run (durable-functions → rpc base URL, axios).
+df.app.client.http('terminateRun', {
+  route: 'runs/{id}/terminate',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: async (request, client) => {
+    await client.terminate(request.params.id, 'stopped by the app');
+    return { jsonBody: await client.getStatus(request.params.id) };
+  },
+});

@@ -75,7 +75,9 @@ export async function startHarness(appDir: string, options: { clockScale?: numbe
         init.body = typeof body === 'string' ? body : JSON.stringify(body);
         (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
       }
-      const res = await fetch(baseUrl + urlPath, init);
+      // `/durabletask/…` means the client's rpc base URL, which carries the host's rpc key.
+      const rpcPath = new URL(JSON.parse(engine.clientInputValue()).rpcBaseUrl as string).pathname;
+      const res = await fetch(baseUrl + urlPath.replace(/^\/durabletask\//, rpcPath), init);
       const text = await res.text();
       let parsed: unknown = text;
       try {

@@ -253,7 +253,12 @@ describe('admin endpoints', () => {
   const admin = (p: string, init: RequestInit = {}, code: string | undefined = keys.master) =>
     host.fetch(`/admin/${p}`, {
       ...init,
-      headers: { ...(code ? { 'x-functions-key': code } : {}), ...((init.headers as Record<string, string>) ?? {}) },
+      headers: {
+        ...(code ? { 'x-functions-key': code } : {}),
+        // As Microsoft documents the call (https://learn.microsoft.com/azure/azure-functions/functions-manually-run-non-http).
+        ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...((init.headers as Record<string, string>) ?? {}),
+      },
     });
 
   it('fires a non-HTTP function by hand with {"input": ...} → 202', async () => {
