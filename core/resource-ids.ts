@@ -26,12 +26,29 @@ export interface VmId {
   name: string;
 }
 
+/** Longest ARM id accepted: Resource Manager's URL limits keep real ids far below this. */
+export const MAX_RESOURCE_ID_LENGTH = 2048;
+
 /** A GUID as Azure writes them (subscription, tenant, client and object ids), any case. */
 export const GUID_PATTERN = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const GUID = new RegExp(`^${GUID_PATTERN}$`, 'i');
 // Resource group names: 1–90 chars of letters (any script), digits, `_`, `(`, `)`, `-`, `.`; not ending in `.`.
 const RESOURCE_GROUP = /^[\p{L}\p{N}_().-]{1,90}$/u;
 const PROVIDER_NAMESPACE = /^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)+$/;
+/**
+ * VM names: 1–64 chars (15 for Windows, which an id does not tell), no spaces, control characters or punctuation
+ * other than `_ . -`, not starting with `_` and not ending in `.` or `-`
+ * (https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftcompute).
+ */
+const VM_NAME = /^[\p{L}\p{N}][\p{L}\p{N}_.-]{0,63}$/u;
+/** Longest resource name segment Resource Manager accepts for any type (child names included). */
+export const MAX_RESOURCE_NAME_LENGTH = 260;
+/**
+ * Never part of a resource name of any type: path separators, percent-encoding (ARM ids in events and
+ * responses are not encoded, so `%2F` or `%2E%2E` is an attempt to smuggle a path), query/fragment
+ * characters and control characters.
+ */
+const NAME_FORBIDDEN = /[/\\%?#\p{Cc}]/u;
 const TYPE_SEGMENT = /^[A-Za-z][A-Za-z0-9]*$/;
 
 export function isGuid(value: unknown): value is string {
@@ -40,6 +57,19 @@ export function isGuid(value: unknown): value is string {
 
 export function isResourceGroupName(value: string): boolean {
   return RESOURCE_GROUP.test(value) && !value.endsWith('.');
+}
+
+export function isVmName(value: string): boolean {
+  return VM_NAME.test(value) && !/[.-]$/.test(value);
+}
+
+/** Why `name` cannot be a resource name of any type, or undefined when it could be one. */
+function nameProblem(name: string): string | undefined {
+  if (name === '') return 'is empty';
+  if (name === '.' || name === '..') return 'is a relative path segment';
+  if (name.length > MAX_RESOURCE_NAME_LENGTH) return `is longer than ${MAX_RESOURCE_NAME_LENGTH} characters`;
+  if (NAME_FORBIDDEN.test(name)) return 'contains "/", "\\", "%", "?", "#" or a control character';
+  return undefined;
 }
 
 /**
@@ -52,6 +82,9 @@ export function parseResourceId(id: unknown, field = 'resourceId'): ResourceId {
     throw new ValidationError(`${field} must be a non-empty ARM resource id string`, { field });
   const text = id.trim();
   if (!text.startsWith('/')) throw new ValidationError(`${field} must start with "/subscriptions/": got ${quote(text)}`, { field });
+  if (text.length > MAX_RESOURCE_ID_LENGTH)
+    throw new ValidationError(`${field} is longer than ${MAX_RESOURCE_ID_LENGTH} characters`, { field });
+  if (/\p{Cc}/u.test(text)) throw new ValidationError(`${field} contains a control character`, { field });
   const segments = text.replace(/\/+$/, '').split('/').slice(1);
   if (segments.some((s) => s === '')) throw new ValidationError(`${field} has an empty path segment: ${quote(text)}`, { field });
   if (segments[0]?.toLowerCase() !== 'subscriptions' || segments.length < 2) {
@@ -66,8 +99,12 @@ export function parseResourceId(id: unknown, field = 'resourceId'): ResourceId {
 
   if (rest[0].toLowerCase() === 'resourcegroups') {
     if (rest.length < 2) throw new ValidationError(`${field} ends after "resourceGroups" without a resource group name`, { field });
-    const rg = decodeSegment(rest[1]);
-    if (!isResourceGroupName(rg)) throw new ValidationError(`${field} has an invalid resource group name ${quote(rg)}`, { field });
+    const rg = rest[1];
+    if (!isResourceGroupName(rg))
+      throw new ValidationError(
+        `${field} has an invalid resource group name ${quote(rg)} (1–90 letters, digits, "_", "(", ")", "-", "."; not ending in ".")`,
+        { field },
+      );
     result.resourceGroup = rg;
     rest = rest.slice(2);
     if (rest.length === 0) return result;
@@ -96,8 +133,16 @@ export function parseResourceId(id: unknown, field = 'resourceId'): ResourceId {
         field,
       });
     if (!TYPE_SEGMENT.test(type)) throw new ValidationError(`${field} has an invalid resource type segment ${quote(type)}`, { field });
+    const name = rest[i + 1];
+    const problem = nameProblem(name);
+    if (problem) throw new ValidationError(`${field} has a ${type} name that ${problem}: ${quote(name)}`, { field });
+    if (i === 0 && provider.toLowerCase() === 'microsoft.compute' && type.toLowerCase() === 'virtualmachines' && !isVmName(name))
+      throw new ValidationError(
+        `${field} has an invalid virtual machine name ${quote(name)} (1–64 letters, digits, "_", ".", "-"; starting with a letter or digit, not ending in "." or "-")`,
+        { field },
+      );
     result.resourceTypes.push(type);
-    result.names.push(decodeSegment(rest[i + 1]));
+    result.names.push(name);
   }
   return result;
 }
@@ -274,14 +319,6 @@ function vaultOfHost(hostname: string, field: string): { host: string; name: str
   if (!VAULT_NAME.test(name) || name.includes('--'))
     throw new ValidationError(`${field} has an invalid vault name ${quote(name)}`, { field });
   return { host, name };
-}
-
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }
 
 function quote(value: string): string {

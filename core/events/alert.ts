@@ -6,6 +6,11 @@
 import { FieldReader, type Issue, type JsonObject, type Result, isObject, issuesToError, tryParseJson } from './fields';
 
 export const COMMON_ALERT_SCHEMA_ID = 'azureMonitorCommonAlertSchema';
+/**
+ * Most targets one alert may name (README "HTTP endpoints"): an alert rule scoped wider than that should be a sweep,
+ * and a body naming more is refused (400) before any target is read.
+ */
+export const MAX_ALERT_TARGETS = 100;
 
 export const ALERT_SEVERITIES = ['Sev0', 'Sev1', 'Sev2', 'Sev3', 'Sev4'] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
@@ -78,7 +83,7 @@ export function parseCommonAlert(body: unknown): Result<CommonAlert> {
     signalType: e.requiredString('signalType'),
     monitorCondition: monitorCondition as AlertEssentials['monitorCondition'],
     monitoringService: e.requiredString('monitoringService'),
-    alertTargetIDs: e.requiredStringArray('alertTargetIDs'),
+    alertTargetIDs: alertTargetsOf(e, issues),
     firedDateTime: e.requiredTimestamp('firedDateTime'),
   };
   if (Array.isArray(e.raw('configurationItems'))) essentials.configurationItems = e.requiredStringArray('configurationItems');
@@ -108,4 +113,13 @@ export function parseCommonAlert(body: unknown): Result<CommonAlert> {
   const operationName = isObject(context) && typeof context.operationName === 'string' ? context.operationName : undefined;
   if (operationName) alert.operationName = operationName;
   return { ok: true, value: alert };
+}
+
+function alertTargetsOf(e: FieldReader, issues: Issue[]): string[] {
+  const raw = e.raw('alertTargetIDs');
+  if (Array.isArray(raw) && raw.length > MAX_ALERT_TARGETS) {
+    issues.push({ path: e.at('alertTargetIDs'), problem: `at most ${MAX_ALERT_TARGETS} targets per alert, got ${raw.length}` });
+    return [];
+  }
+  return e.requiredStringArray('alertTargetIDs');
 }

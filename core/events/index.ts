@@ -1,9 +1,10 @@
 export * from './types';
-export { detectSchema, parseDelivery, parseEvent, splitDelivery, type ParsedDelivery } from './parse';
+export { detectSchema, MAX_EVENTS_PER_DELIVERY, parseDelivery, parseEvent, splitDelivery, type ParsedDelivery } from './parse';
 export {
   COMMON_ALERT_SCHEMA_ID,
   ALERT_SEVERITIES,
   isCommonAlert,
+  MAX_ALERT_TARGETS,
   parseCommonAlert,
   type AlertEssentials,
   type AlertSeverity,

@@ -53,6 +53,12 @@ export function detectSchema(event: unknown): EnvelopeSchema | undefined {
 }
 
 /**
+ * Event Grid's largest batch (maxEventsPerBatch 1–5000,
+ * https://learn.microsoft.com/azure/event-grid/delivery-and-retry#output-batching): more cannot come from Event Grid.
+ */
+export const MAX_EVENTS_PER_DELIVERY = 5000;
+
+/**
  * Parses a webhook body (already-parsed JSON, or its text) into typed events.
  * The outer Result fails only when the body as a whole is unusable (not JSON, empty batch,
  * unknown schema, mixed schemas).
@@ -68,6 +74,8 @@ export function parseDelivery(body: unknown): Result<ParsedDelivery> {
   const batch = Array.isArray(value);
   const items: unknown[] = batch ? (value as unknown[]) : [value];
   if (batch && items.length === 0) return fail('events', 'expected at least one event, got an empty array');
+  if (items.length > MAX_EVENTS_PER_DELIVERY)
+    return fail('events', `at most ${MAX_EVENTS_PER_DELIVERY} events per delivery (Event Grid's largest batch), got ${items.length}`);
   if (!batch && !isObject(value)) return fail('body', `expected an event object or an array of events, got ${describeType(value)}`);
 
   const schema = detectSchema(items.find(isObject));

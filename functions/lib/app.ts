@@ -10,7 +10,7 @@ import { createAzurePorts, createCredential } from '../../azure/clients';
 import type { AzurePorts } from '../../azure/ports';
 import { createOutcomePublisher, type OutcomePublisherPort } from '../../azure/remediation-outcomes';
 import { loadConfig, type AppConfig } from '../../core/config';
-import { PermissionError } from '../../core/errors';
+import { PermissionError, toErrorInfo } from '../../core/errors';
 import type { EncryptionPolicy } from '../../core/policy';
 import { toEncryptionPolicy } from '../../core/config';
 import type { AutomationIdentity } from '../../orchestrations/contracts';
@@ -58,7 +58,23 @@ export function appContext(env: Record<string, string | undefined> = process.env
 /** What a remediation trigger's handler core needs, for one invocation. */
 export function handlerDeps(client: StarterClient, context: InvocationContext): HandlerDeps {
   const app = appContext();
-  return { client, policy: app.policy, settings: app.config.remediation, log: contextLog(context) };
+  return {
+    client,
+    policy: app.policy,
+    settings: app.config.remediation,
+    log: contextLog(context),
+    vmExists: (vmId) => vmExists(app, vmId),
+  };
+}
+
+async function vmExists(app: AppContext, vmId: string): Promise<boolean> {
+  try {
+    await app.ports.compute.getVm(vmId);
+    return true;
+  } catch (error) {
+    if (toErrorInfo(error).kind === 'not-found') return false;
+    throw error;
+  }
 }
 
 /**

@@ -34,6 +34,13 @@ export async function handleEncryptVm(request: Pick<HttpRequest, 'text'>, deps: 
       return { status: info.kind === 'not-found' ? 404 : 502, body: { error: info.message } };
     }
   }
+  try {
+    await deps.getVm(vmId.value); // a made-up target starts nothing
+  } catch (error) {
+    const info = toErrorInfo(error);
+    if (info.kind === 'not-found') return { status: 404, body: { error: `vmId: no such virtual machine ${vmId.value}` } };
+    return { status: 502, body: { error: info.message } };
+  }
   const started = await startEncryptVm(deps.client, vmId.value, deps.policy, { publishOutcome: deps.publishOutcome });
   deps.log(
     'info',

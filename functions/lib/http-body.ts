@@ -32,5 +32,5 @@ export async function readVmIdBody(request: Pick<HttpRequest, 'text'>, policy: E
     return { ok: false, problem: toErrorInfo(error).message };
   }
   const outOfScope = subscriptionScopeProblem(policy, subscriptionId);
-  return outOfScope ? { ok: false, problem: outOfScope } : { ok: true, value: vmId };
+  return outOfScope ? { ok: false, problem: `vmId: ${outOfScope}` } : { ok: true, value: vmId };
 }

@@ -31,6 +31,8 @@ export interface HandlerDeps {
   policy: EncryptionPolicy;
   settings: RemediationSettings;
   log: Log;
+  /** Whether Resource Manager has this VM (a read); throws for failures other than not-found, so Event Grid retries. */
+  vmExists(vmId: string): Promise<boolean>;
 }
 
 export type StartOutcome = StartResult & { target: string; why: string };
@@ -77,6 +79,11 @@ async function startVmSignals(signals: VmSignal[], deps: HandlerDeps): Promise<{
     const outOfScope = scopeProblemOf(s.vmId, deps.policy);
     if (outOfScope) {
       ignored.push({ target: s.vmId, reason: outOfScope });
+      continue;
+    }
+    // A made-up target starts nothing: no run, no instance id to squat on.
+    if (!(await deps.vmExists(s.vmId))) {
+      ignored.push({ target: s.vmId, reason: 'no such virtual machine' });
       continue;
     }
     const signal = { source: s.source, why: s.why, ...(s.observedAt ? { observedAt: s.observedAt } : {}) };
@@ -144,6 +151,7 @@ export async function handleAlert(request: Pick<HttpRequest, 'text'>, deps: Hand
 export async function handleHeal(request: Pick<HttpRequest, 'text'>, deps: HandlerDeps): Promise<HttpAnswer> {
   const vmId = await readVmIdBody(request, deps.policy);
   if (!vmId.ok) return { status: 400, body: { error: vmId.problem } };
+  if (!(await deps.vmExists(vmId.value))) return { status: 404, body: { error: `vmId: no such virtual machine ${vmId.value}` } };
   const start = remediationStart({ kind: 'vm', vmId: vmId.value }, { source: 'on-demand', why: 'POST /api/vms/heal' }, deps);
   const result = await startSingleton(deps.client, start);
   deps.log('info', `healVmHttp: ${describeStart(result)}`);

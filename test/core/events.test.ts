@@ -2,7 +2,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../core/errors';
-import { type AdeEvent, type Result, detectSchema, isCommonAlert, parseCommonAlert, parseDelivery, splitDelivery } from '../../core/events';
+import {
+  type AdeEvent,
+  type Result,
+  detectSchema,
+  isCommonAlert,
+  MAX_ALERT_TARGETS,
+  MAX_EVENTS_PER_DELIVERY,
+  parseCommonAlert,
+  parseDelivery,
+  splitDelivery,
+} from '../../core/events';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'events');
 const fixture = (name: string): any => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8'));
@@ -322,10 +332,27 @@ describe('Azure Monitor common alert schema', () => {
     ['unknown monitorCondition', (b) => (b.data.essentials.monitorCondition = 'Open'), 'alert.data.essentials.monitorCondition'],
     ['firedDateTime missing', (b) => delete b.data.essentials.firedDateTime, 'alert.data.essentials.firedDateTime'],
     ['alertContext a string', (b) => (b.data.alertContext = 'x'), 'alert.data.alertContext'],
+    [
+      `more than ${MAX_ALERT_TARGETS} targets`,
+      (b) => (b.data.essentials.alertTargetIDs = Array.from({ length: MAX_ALERT_TARGETS + 1 }, (_, i) => `/subscriptions/x/${i}`)),
+      'alert.data.essentials.alertTargetIDs',
+    ],
   ])('rejects %s, naming %s', (_label, mutate, field) => {
     const body = fixture('alert-activity-log.json');
     mutate(body);
     expect(errorOf(parseCommonAlert(body)).field).toBe(field);
+  });
+
+  it(`accepts exactly ${MAX_ALERT_TARGETS} targets`, () => {
+    const body = fixture('alert-activity-log.json');
+    body.data.essentials.alertTargetIDs = Array.from({ length: MAX_ALERT_TARGETS }, (_, i) => `/subscriptions/x/${i}`);
+    expect(parseCommonAlert(body).ok).toBe(true);
+  });
+
+  it(`a delivery of more than ${MAX_EVENTS_PER_DELIVERY} events (Event Grid's largest batch) is unusable as a whole`, () => {
+    const [event] = fixture('eg-arm-batch.json');
+    expect(parseDelivery(Array.from({ length: MAX_EVENTS_PER_DELIVERY }, () => event)).ok).toBe(true);
+    expect(errorOf(parseDelivery(Array.from({ length: MAX_EVENTS_PER_DELIVERY + 1 }, () => event))).field).toBe('events');
   });
 
   it('rejects non-JSON text and non-objects', () => {

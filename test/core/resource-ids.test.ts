@@ -156,6 +156,49 @@ describe('parseResourceId / formatResourceId', () => {
       `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtual-machines/vm`,
       'invalid resource type segment',
     ],
+    ['VM name ..', `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/..`, 'relative path segment'],
+    ['VM name %2E%2E (not decoded)', `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/%2E%2E`, '"%"'],
+    ['VM name with %2F', `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/a%2Fb`, '"%"'],
+    [
+      'VM name with a control character',
+      `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm\u0001`,
+      'control character',
+    ],
+    [
+      'VM name over 64 chars',
+      `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/${'v'.repeat(65)}`,
+      'invalid virtual machine name',
+    ],
+    [
+      'VM name ending in -',
+      `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-`,
+      'invalid virtual machine name',
+    ],
+    [
+      'child name ..',
+      `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/extensions/..`,
+      'extensions name that is a relative path segment',
+    ],
+    [
+      'child name over 260 chars',
+      `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/extensions/${'e'.repeat(261)}`,
+      'longer than 260',
+    ],
+    [
+      'resource group %2E%2E',
+      `/subscriptions/${SUB}/resourceGroups/%2E%2E/providers/Microsoft.Compute/virtualMachines/vm`,
+      'invalid resource group name',
+    ],
+    [
+      'resource group ..',
+      `/subscriptions/${SUB}/resourceGroups/../providers/Microsoft.Compute/virtualMachines/vm`,
+      'invalid resource group name',
+    ],
+    [
+      'an id over 2048 chars',
+      `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm${'/extensions/e'.repeat(200)}`,
+      'longer than 2048',
+    ],
   ];
 
   it.each(malformed)('%s → ValidationError naming the field', (_label, input, fragment) => {

@@ -38,6 +38,7 @@ function deps() {
     policy: basePolicy(),
     settings: loadConfig({ ADE_SUBSCRIPTIONS: SUB }).remediation,
     log: (level, message) => logs.push(`${level} ${message}`),
+    vmExists: async () => true,
   };
   return { d, instances, logs };
 }
