@@ -44,6 +44,8 @@ export interface RemediateVmOutput {
   result: 'succeeded' | 'failed' | 'skipped';
   detail?: string;
   signal: RemediateVmInput['signal'];
+  /** ADE_DRY_RUN: `action` is what the run would do (`detail` says how); nothing was changed or published. */
+  dryRun?: true;
 }
 
 export function* remediateVmOrchestrator(context: OrchestrationContext): Step<RemediateVmOutput> {
@@ -62,7 +64,7 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
   }
   const heal = input.heal;
 
-  if (target.kind === 'vault') return yield* remediateVault(context, target.vaultId, signal, status);
+  if (target.kind === 'vault') return yield* remediateVault(context, target.vaultId, signal, status, policy);
 
   const vmId = target.vmId;
   let action: RemediationAction = 'nothing';
@@ -97,7 +99,14 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
     let outcomePublishedBySub = false;
     if (action === 'nothing') {
       return { target, action, reason, result: 'skipped', signal };
-    } else if (action === 'encrypt') {
+    }
+    if (policy.dryRun) {
+      // Reads only: every action below writes (extension, vault, secrets, power state) or publishes.
+      const wouldDo = `Dry run (ADE_DRY_RUN): would ${describeAction(action, managedVaultIds(view.secrets, policy), policy)}`;
+      status('done', wouldDo);
+      return { target, action, reason, result: 'skipped', detail: wouldDo, signal, dryRun: true };
+    }
+    if (action === 'encrypt') {
       // encryptVm publishes VmEncrypted / EncryptionFailed itself (through the same activity, which is
       // a no-op without a topic); remediateVm publishes only when it did not (skipped, already encrypted).
       const encryptInput: EncryptVmInput = { vmId: view.vmId, policy, publishOutcome: true };
@@ -151,6 +160,20 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
   }
 }
 
+/** What a remediation action would do, for the dry-run report. */
+function describeAction(action: RemediationAction, vaults: string[], policy: EncryptionPolicy): string {
+  switch (action) {
+    case 'encrypt':
+      return `encrypt the VM (${policy.mode}, volume type ${policy.volumeType})`;
+    case 'restore':
+      return 'restore its BEK (recover deleted key material, then re-provision the VM as ADE_HEAL_ACTION says)';
+    case 'redeploy-extension':
+      return `redeploy the ADE extension (volume type ${policy.volumeType})`;
+    default:
+      return `repair the managed vault${vaults.length === 1 ? '' : 's'} ${vaults.join(', ') || '(none found)'}`;
+  }
+}
+
 /** The vaults this app manages among those the VM's BEK secrets live in. */
 function managedVaultIds(secrets: ReadonlyArray<{ vaultResourceId?: string }>, policy: EncryptionPolicy): string[] {
   return [...new Set(secrets.map((s) => s.vaultResourceId).filter((id): id is string => !!id && isManagedVault(id, policy)))];
@@ -161,6 +184,7 @@ function* remediateVault(
   vaultId: string,
   signal: RemediateVmInput['signal'],
   status: StatusOf,
+  policy: EncryptionPolicy,
 ): Step<RemediateVmOutput> {
   const target: RemediationTarget = { kind: 'vault', vaultId };
   try {
@@ -190,6 +214,11 @@ function* remediateVault(
       return { target, action: 'nothing', reason, result: 'skipped', signal };
     }
     const reason = repairable.map((i) => i.detail).join('; ');
+    if (policy.dryRun) {
+      const wouldDo = `Dry run (ADE_DRY_RUN): would repair vault ${check.vaultName}: ${reason}`;
+      status('done', wouldDo);
+      return { target, action: 'repair-vault', reason, result: 'skipped', detail: wouldDo, signal, dryRun: true };
+    }
     status('repair-vault', reason);
     const result = yield* callActivity(context, REMEDIATION_ACTIVITY.repairVault, {
       vaultId,

@@ -46,6 +46,8 @@ export interface RestoreBekOutput {
   reason: string;
   steps: string[];
   problems?: UnrecoverableProblem[];
+  /** ADE_DRY_RUN: the steps a real run would take (none was taken). */
+  wouldDo?: string[];
 }
 
 type RestorePhase = Omit<RestoreBekStatus, 'orchestration' | 'vmId'>;
@@ -112,6 +114,12 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
       return { vmId, outcome: 'unrecoverable', reason: plan.summary, steps: [], problems: plan.problems };
     }
 
+    if (policy.dryRun) {
+      // Recovery and re-provisioning write to Key Vault and stop/start the VM: report them instead.
+      const reason = `Dry run (ADE_DRY_RUN): would ${plan.steps.map(describeStep).join('; ')}`;
+      setStatus({ phase: 'done', detail: reason });
+      return { vmId, outcome: 'nothing', reason, steps: [], wouldDo: plan.steps.map(describeStep) };
+    }
     let reprovisioned = false;
     for (const step of plan.steps) {
       if (step.step === 'reprovision') {

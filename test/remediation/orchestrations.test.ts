@@ -382,3 +382,71 @@ describe('sweep', () => {
     ]);
   });
 });
+
+describe('ADE_DRY_RUN: every remediation path reports what it would do and changes nothing', () => {
+  const dry = { ...policy, dryRun: true };
+  const WRITES = ['beginDeployExtension', 'deallocate', 'start', 'ensureVault', 'recoverKey', 'recoverSecret'];
+  const plainVm = () => {
+    const plain = structuredClone(loadVm('win-sp-encrypted'));
+    plain.extensions = [];
+    plain.instanceView = { statuses: [{ code: 'PowerState/running' }], disks: [{ name: plain.osDisk.name, statuses: [] }], extensions: [] };
+    return plain;
+  };
+  type World = ReturnType<typeof world>;
+  const cases: [what: string, arrange: (w: World) => RemediateVmInput['target'], action: string, would: RegExp][] = [
+    ['unencrypted VM', (w) => (w.azure.addVm(plainVm()), { kind: 'vm', vmId: plainVm().id }), 'encrypt', /would encrypt the VM/],
+    [
+      'ADE extension removed',
+      (w) => {
+        const vm = w.azure.vm(win.id);
+        vm.extensions = [];
+        vm.instanceView!.extensions = [];
+        return { kind: 'vm', vmId: win.id };
+      },
+      'redeploy-extension',
+      /would redeploy the ADE extension/,
+    ],
+    ['BEK files deleted', (w) => (w.azure.loseBek(lnx.id), { kind: 'vm', vmId: lnx.id }), 'restore', /would restore its BEK/],
+    [
+      'BEK secret soft-deleted',
+      (w) => ((w.azure.secret(lnxSecret).deleted = true), { kind: 'vm', vmId: lnx.id }),
+      'restore',
+      /would restore/,
+    ],
+    [
+      'managed vault flag off (vault signal)',
+      (w) => {
+        w.azure.vaults.get(normaliseResourceId(vaultIdOf(win)))!.enabledForDiskEncryption = false;
+        return { kind: 'vault', vaultId: vaultIdOf(win) };
+      },
+      'repair-vault',
+      /would repair vault/,
+    ],
+  ];
+
+  it.each(cases)('%s → would %s, no write, no power operation, no outcome event', async (_what, arrange, action, would) => {
+    const w = world();
+    const target = arrange(w);
+    const out = (await w.driver.run('remediateVm', { target, policy: dry, heal: restart, signal })) as RemediateVmOutput;
+    expect(out).toMatchObject({ action, result: 'skipped', dryRun: true });
+    expect(out.detail).toMatch(would);
+    expect(w.azure.calls.filter((c) => WRITES.includes(c.op))).toEqual([]);
+    expect(w.azure.secret(lnxSecret).deleted).toBe(_what === 'BEK secret soft-deleted');
+    expect(w.encryptCalls).toEqual([]);
+    expect(w.events).toEqual([]);
+  });
+
+  it.each([
+    ['BEK files deleted', (w: World) => w.azure.loseBek(win.id)],
+    ['BEK secret and KEK soft-deleted', (w: World) => ((w.azure.secret(winSecret).deleted = true), (w.azure.key(winKek).deleted = true))],
+  ])('restoreBek started directly: %s → the steps it would take, none taken', async (_what, arrange) => {
+    const w = world();
+    arrange(w);
+    const out = (await w.driver.run('restoreBek', { vmId: win.id, policy: dry, heal: restart })) as RestoreBekOutput;
+    expect(out.outcome).toBe('nothing');
+    expect(out.reason).toMatch(/^Dry run \(ADE_DRY_RUN\): would /);
+    expect(out.wouldDo?.length).toBeGreaterThan(0);
+    expect(w.azure.calls.filter((c) => WRITES.includes(c.op))).toEqual([]);
+    expect(w.events).toEqual([]);
+  });
+});
