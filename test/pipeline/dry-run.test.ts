@@ -2,8 +2,12 @@
  * Dry run (ADE_DRY_RUN=true, single-pass, no KEK): VM writes are assessed and the plan is logged,
  * but nothing starts and nothing is created in Azure; the HTTP starter answers with the plan.
  */
+import { randomUUID } from 'node:crypto';
+import { KeyVaultManagementClient } from '@azure/arm-keyvault';
+import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPipeline, type Pipeline } from './harness';
+import { remediationInstanceId, vaultRemediationInstanceId } from '../../core/names';
+import { HUB_KEYS, startPipeline, VAULT_RG, type Pipeline } from './harness';
 import { appRequests, armWrites } from './checks';
 
 let p: Pipeline;
@@ -51,4 +55,83 @@ describe('dry run', () => {
     expect(await res.json()).toMatchObject({ dryRun: true, vmId, decision: 'encrypt' });
     expect(await p.listInstances()).toEqual([]);
   }, 60_000);
+});
+
+describe('dry run on the remediation paths', () => {
+  const post = (path: string, body: unknown) =>
+    p.host.fetch(`${path}?code=${HUB_KEYS.function}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const changes = async (since: number) =>
+    (await appRequests(p, since)).filter((e) => !['GET', 'HEAD'].includes(e.method) && !/token|oauth/i.test(`${e.operation} ${e.path}`));
+
+  it('heal, alert, policy and vault-drift signals report what they would do; the request log shows no write, no power operation', async () => {
+    const since = (await p.control<{ lastSeq: number }>('GET', '/_sim/requests?limit=1')).lastSeq;
+    const vmId = await p.createVm('dry-heal', { os: 'Linux' });
+    const kv = new KeyVaultManagementClient(
+      new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret),
+      p.subscriptionId,
+    );
+    const vault = await kv.vaults.beginCreateOrUpdateAndWait(VAULT_RG, 'adeap-dry-0000000000001', {
+      location: 'westeurope',
+      properties: {
+        tenantId: p.user.tenantId,
+        sku: { family: 'A', name: 'standard' },
+        enabledForDiskEncryption: false,
+        accessPolicies: [],
+      },
+    });
+    const userSince = (await p.control<{ lastSeq: number }>('GET', '/_sim/requests?limit=1')).lastSeq;
+
+    expect((await post('/api/vms/heal', { vmId })).status).toBe(202);
+    const healed = await p.waitForInstance(remediationInstanceId(vmId));
+    expect(healed.output).toMatchObject({ action: 'encrypt', result: 'skipped', dryRun: true });
+    expect(healed.output.detail).toMatch(/^Dry run \(ADE_DRY_RUN\): would encrypt the VM/);
+
+    const alert = {
+      schemaId: 'azureMonitorCommonAlertSchema',
+      data: {
+        essentials: {
+          alertId: `/subscriptions/${p.subscriptionId}/providers/Microsoft.AlertsManagement/alerts/dry`,
+          alertRule: 'ade-drift',
+          severity: 'Sev2',
+          signalType: 'Activity Log',
+          monitorCondition: 'Fired',
+          monitoringService: 'Activity Log - Administrative',
+          alertTargetIDs: [vmId.toLowerCase()],
+          firedDateTime: new Date().toISOString(),
+        },
+        alertContext: null,
+        customProperties: null,
+      },
+    };
+    expect((await post('/api/alerts', alert)).status).toBe(202);
+    expect((await p.waitForInstance(remediationInstanceId(vmId))).output).toMatchObject({ dryRun: true });
+
+    const vaultEvent = {
+      id: randomUUID(),
+      topic: `/subscriptions/${p.subscriptionId}`,
+      subject: vault.id!,
+      eventType: 'Microsoft.Resources.ResourceWriteSuccess',
+      eventTime: new Date().toISOString(),
+      dataVersion: '2',
+      metadataVersion: '1',
+      data: {
+        resourceUri: vault.id!,
+        operationName: 'Microsoft.KeyVault/vaults/write',
+        status: 'Succeeded',
+        subscriptionId: p.subscriptionId,
+      },
+    };
+    expect((await p.host.postEventGrid('armDrift', [vaultEvent])).status).toBeLessThan(300);
+    const repaired = await p.waitForInstance(vaultRemediationInstanceId(vault.id!));
+    expect(repaired.output).toMatchObject({ action: 'repair-vault', result: 'skipped', dryRun: true });
+    expect(repaired.output.detail).toMatch(/would repair vault adeap-dry-0000000000001/);
+
+    expect(await changes(userSince)).toEqual([]);
+    expect((await kv.vaults.get(VAULT_RG, 'adeap-dry-0000000000001')).properties.enabledForDiskEncryption).toBe(false);
+    expect(armWrites(await appRequests(p, since))).toEqual([]);
+  }, 120_000);
 });
