@@ -48,6 +48,7 @@ function activitiesFor(context: InvocationContext, client?: df.DurableClient): A
       ...(destination ? { secretEventsDestination: destination } : {}),
       log,
       now: () => Date.now(),
+      policy: app.policy, // eligibility is judged against the app's configuration, never the run's input
     }),
     ...createRemediationActivities({
       ...app.ports,
@@ -55,6 +56,7 @@ function activitiesFor(context: InvocationContext, client?: df.DurableClient): A
       ...(client ? { orchestrations: orchestrationControl(client) } : {}),
       ...(publisher ? { publisher } : {}),
       log,
+      policy: app.policy,
     }),
   };
 }

@@ -15,7 +15,7 @@ import { readVmEncryption } from '../core/encryption-state';
 import { toActivityError, toErrorInfo, ValidationError } from '../core/errors';
 import { adeExtensionSpec, buildDualPassEncryptionSettings } from '../core/extension-settings';
 import type { VmSnapshot } from '../core/vm';
-import { parseEncryptionPolicy } from '../core/policy';
+import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
 import { keyVaultUrlOf } from '../core/resource-ids';
 import { entraAppDisplayName, secretEventSubscriptionName } from '../core/names';
 import { EVENT_ROUTES } from '../core/events/routes';
@@ -53,6 +53,11 @@ export interface ActivityDeps extends AzurePorts {
   secretEventsDestination?: EventDestination;
   log: ActivityLog;
   now: () => number;
+  /**
+   * The app's own loaded policy. When set, inspectVm judges scope, exclusions and mode against it and never
+   * against the orchestration input, which anyone holding the Durable system key could forge.
+   */
+  policy?: EncryptionPolicy;
 }
 
 /** Key permissions the automation needs on a dedicated vault: create and read the KEK (recover after soft delete). */
@@ -107,7 +112,7 @@ export function createActivities(deps: ActivityDeps) {
     /** Step 1: re-read the VM (with instance view) and decide. Permission: virtualMachines/read. */
     inspectVm: (input: Pick<EncryptVmInput, 'vmId' | 'policy'>): Promise<ActivityResult<InspectVmResult>> =>
       runActivity(log, 'inspectVm', async () => {
-        const policy = parseEncryptionPolicy(input.policy);
+        const policy = deps.policy ?? parseEncryptionPolicy(input.policy);
         const vm = await compute.getVm(input.vmId, { instanceView: true });
         const assessment = assessVm(vm, policy);
         return { vm: vmFacts(vm), assessment, summary: describeAssessment(assessment) };

@@ -99,6 +99,8 @@ export interface RemediationActivityDeps {
   /** Undefined: no outcome topic configured, publishing is a no-op. */
   publisher?: OutcomePublisher;
   log: ActivityLog;
+  /** The app's own loaded policy: when set, `inspect` judges eligibility against it, never against the orchestration input. */
+  policy?: EncryptionPolicy;
 }
 
 function keyParts(keyUrl: string): { vaultUrl: string; name: string; version?: string } | undefined {
@@ -177,7 +179,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
   return {
     /** Re-reads the VM (with instance view) and everything the decision needs. Permission: virtualMachines/read, disks/read. */
     [REMEDIATION_ACTIVITY.inspect]: (input: { vmId: string; policy: EncryptionPolicy }): Promise<ActivityResult<RemediationView>> =>
-      runActivity(log, REMEDIATION_ACTIVITY.inspect, () => inspect(input.vmId, parseEncryptionPolicy(input.policy))),
+      runActivity(log, REMEDIATION_ACTIVITY.inspect, () => inspect(input.vmId, deps.policy ?? parseEncryptionPolicy(input.policy))),
 
     /**
      * Checks each BEK secret (and its KEK) with list-level access: present/disabled from the version's

@@ -7,7 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, toEncryptionPolicy } from '../../core/config';
 import { MAX_ALERT_TARGETS } from '../../core/events';
+import { orchestrationInstanceId } from '../../core/names';
 import { appRequests } from './checks';
 import { HUB_KEYS, startPipeline, type Pipeline } from './harness';
 
@@ -309,4 +311,30 @@ describe(`${ALL.length} hostile inputs`, () => {
     expect(grown).toContain('arm:Microsoft.Compute/virtualMachines/read');
     expect(grown.filter((op) => !/^login:|\/read$/.test(op))).toEqual([]);
   });
+});
+
+describe('a forged encryptVm start (someone holding the Durable system key)', () => {
+  it('with a policy that drops the exclusions changes nothing for an excluded VM: eligibility comes from the app', async () => {
+    const excluded = await p.createVm('vm-excluded', { os: 'Linux', tags: { 'ade-autopilot': 'skip' } });
+    const since = (await p.control<{ lastSeq: number }>('GET', '/_sim/requests?limit=1')).lastSeq;
+    const appPolicy = toEncryptionPolicy(loadConfig(process.env));
+    const forged = {
+      ...appPolicy,
+      scope: { ...appPolicy.scope, exclusionTag: { name: 'no-such-tag' }, excludeResourceGroups: [] },
+    };
+    const instanceId = orchestrationInstanceId(excluded);
+    const res = await p.host.fetch(`/runtime/webhooks/durabletask/orchestrators/encryptVm/${instanceId}?code=${HUB_KEYS.durable}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ vmId: excluded, policy: forged }),
+    });
+    expect(res.status).toBe(202);
+    const done = await p.waitForInstance(instanceId);
+    expect(done.output, JSON.stringify(done.output)).toMatchObject({ outcome: 'skipped' });
+    expect(done.output.reason).toMatch(/exclusion tag/);
+    const writes = (await appRequests(p, since)).filter(
+      (e) => !['GET', 'HEAD'].includes(e.method) && !/token|oauth/i.test(`${e.operation} ${e.path}`),
+    );
+    expect(writes).toEqual([]);
+  }, 60_000);
 });
