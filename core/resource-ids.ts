@@ -138,7 +138,8 @@ export function parseResourceId(id: unknown, field = 'resourceId'): ResourceId {
     if (problem) throw new ValidationError(`${field} has a ${type} name that ${problem}: ${quote(name)}`, { field });
     if (i === 0 && provider.toLowerCase() === 'microsoft.compute' && type.toLowerCase() === 'virtualmachines' && !isVmName(name))
       throw new ValidationError(
-        `${field} has an invalid virtual machine name ${quote(name)} (1–64 letters, digits, "_", ".", "-"; starting with a letter or digit, not ending in "." or "-")`,
+        `${field} has an invalid virtual machine name ${quote(name)} (1–64 letters, digits, "_", ".", "-"; ` +
+          'starting with a letter or digit, not ending in "." or "-")',
         { field },
       );
     result.resourceTypes.push(type);

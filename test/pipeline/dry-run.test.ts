@@ -67,7 +67,7 @@ describe('dry run on the remediation paths', () => {
   const changes = async (since: number) =>
     (await appRequests(p, since)).filter((e) => !['GET', 'HEAD'].includes(e.method) && !/token|oauth/i.test(`${e.operation} ${e.path}`));
 
-  it('heal, alert, policy and vault-drift signals report what they would do; the request log shows no write, no power operation', async () => {
+  it('heal, alert and vault-drift signals report what they would do; the request log shows no write or power operation', async () => {
     const since = (await p.control<{ lastSeq: number }>('GET', '/_sim/requests?limit=1')).lastSeq;
     const vmId = await p.createVm('dry-heal', { os: 'Linux' });
     const kv = new KeyVaultManagementClient(
