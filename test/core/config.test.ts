@@ -42,9 +42,10 @@ const FIXED_NAMES = [
   'ADE_OUTCOME_TOPIC_ENDPOINT',
   'ADE_FUNCTION_APP_RESOURCE_ID',
   'ADE_SECRET_EVENTS_WEBHOOK_URL',
+  'ADE_LOCAL_POLL_SECONDS',
 ];
 /** Settings that only the local host / simulator sets; infra must not deploy them. */
-const LOCAL_ONLY = ['ADE_SECRET_EVENTS_WEBHOOK_URL'];
+const LOCAL_ONLY = ['ADE_SECRET_EVENTS_WEBHOOK_URL', 'ADE_LOCAL_POLL_SECONDS'];
 const SUBS = { ADE_SUBSCRIPTIONS: '11111111-2222-3333-4444-555555555555' };
 
 function configErrorOf(env: Record<string, string>): ConfigError {
@@ -213,6 +214,37 @@ describe('loadConfig: invalid environments', () => {
   it('lists issues in the documented setting order', () => {
     const error = configErrorOf({ AZURE_CLIENT_ID: 'x', ADE_DRY_RUN: 'x', ADE_ENCRYPTION_MODE: 'x' });
     expect(error.issues.map((i) => i.setting)).toEqual(['ADE_ENCRYPTION_MODE', 'ADE_SUBSCRIPTIONS', 'ADE_DRY_RUN', 'AZURE_CLIENT_ID']);
+  });
+});
+
+describe('ADE_LOCAL_POLL_SECONDS (local host: short polls without bending the clock)', () => {
+  const IN_AZURE = {
+    WEBSITE_SITE_NAME: 'func-ade',
+    WEBSITE_RESOURCE_GROUP: 'rg-ade',
+    WEBSITE_OWNER_NAME: '11111111-2222-3333-4444-555555555555+rg-ade-westeuropewebspace',
+  };
+  it.each([
+    ['unset: the Azure setting applies', {}, 300],
+    ['replaces ADE_FALLBACK_POLL_SECONDS below its 30 s minimum', { ADE_LOCAL_POLL_SECONDS: '2' }, 2],
+    ['empty = unset', { ADE_LOCAL_POLL_SECONDS: '', ADE_FALLBACK_POLL_SECONDS: '60' }, 60],
+  ])('%s', (_name, env: Env, pollSeconds) => {
+    const config = loadConfig({ ...SUBS, ...env });
+    expect(config.fallbackPollSeconds).toBe(pollSeconds);
+    expect(toEncryptionPolicy(config).timeouts.fallbackPollSeconds).toBe(pollSeconds);
+  });
+
+  it.each([
+    ['zero', { ADE_LOCAL_POLL_SECONDS: '0' }, /expected an integer 1–3600/],
+    ['a fraction', { ADE_LOCAL_POLL_SECONDS: '0.5' }, /expected an integer 1–3600/],
+    ['not shorter than the secret-event wait', { ADE_LOCAL_POLL_SECONDS: '300', ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5' }, /must be shorter/],
+    ['set in Azure', { ADE_LOCAL_POLL_SECONDS: '2', ...IN_AZURE }, /local host only and must not be set in Azure/],
+  ])('refuses %s', (_name, env: Env, message) => {
+    const error = configErrorOf({ ...SUBS, ...env });
+    expect(error.issues.find((i) => i.setting === 'ADE_LOCAL_POLL_SECONDS')?.message).toMatch(message);
+  });
+
+  it('still enforces the Azure minimum of ADE_FALLBACK_POLL_SECONDS', () => {
+    expect(configErrorOf({ ...SUBS, ADE_FALLBACK_POLL_SECONDS: '2' }).issues.map((i) => i.setting)).toContain('ADE_FALLBACK_POLL_SECONDS');
   });
 });
 

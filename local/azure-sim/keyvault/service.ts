@@ -332,7 +332,7 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
       this.counters.set(key, c);
     }
     const retry = () => {
-      const seconds = Math.max(1, Math.ceil((c.windowStart + this.limits.windowMs - now) / 1000 / this.ctx.clock.getScale()));
+      const seconds = Math.max(1, Math.ceil((c.windowStart + this.limits.windowMs - now) / 1000));
       return new SimError(
         429,
         'Throttled',
