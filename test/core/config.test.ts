@@ -43,9 +43,10 @@ const FIXED_NAMES = [
   'ADE_FUNCTION_APP_RESOURCE_ID',
   'ADE_SECRET_EVENTS_WEBHOOK_URL',
   'ADE_LOCAL_POLL_SECONDS',
+  'ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS',
 ];
 /** Settings that only the local host / simulator sets; infra must not deploy them. */
-const LOCAL_ONLY = ['ADE_SECRET_EVENTS_WEBHOOK_URL', 'ADE_LOCAL_POLL_SECONDS'];
+const LOCAL_ONLY = ['ADE_SECRET_EVENTS_WEBHOOK_URL', 'ADE_LOCAL_POLL_SECONDS', 'ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS'];
 const SUBS = { ADE_SUBSCRIPTIONS: '11111111-2222-3333-4444-555555555555' };
 
 function configErrorOf(env: Record<string, string>): ConfigError {
@@ -217,7 +218,7 @@ describe('loadConfig: invalid environments', () => {
   });
 });
 
-describe('ADE_LOCAL_POLL_SECONDS (local host: short polls without bending the clock)', () => {
+describe('ADE_LOCAL_* timings (local host: short waits through settings, never by bending the clock)', () => {
   const IN_AZURE = {
     WEBSITE_SITE_NAME: 'func-ade',
     WEBSITE_RESOURCE_GROUP: 'rg-ade',
@@ -227,20 +228,54 @@ describe('ADE_LOCAL_POLL_SECONDS (local host: short polls without bending the cl
     ['unset: the Azure setting applies', {}, 300],
     ['replaces ADE_FALLBACK_POLL_SECONDS below its 30 s minimum', { ADE_LOCAL_POLL_SECONDS: '2' }, 2],
     ['empty = unset', { ADE_LOCAL_POLL_SECONDS: '', ADE_FALLBACK_POLL_SECONDS: '60' }, 60],
-  ])('%s', (_name, env: Env, pollSeconds) => {
+  ])('poll: %s', (_name, env: Env, pollSeconds) => {
     const config = loadConfig({ ...SUBS, ...env });
     expect(config.fallbackPollSeconds).toBe(pollSeconds);
     expect(toEncryptionPolicy(config).timeouts.fallbackPollSeconds).toBe(pollSeconds);
   });
 
   it.each([
+    ['unset: the Azure setting applies', {}, 90],
+    [
+      'replaces ADE_SECRET_EVENT_TIMEOUT_MINUTES below its 5 min minimum',
+      { ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS: '30', ADE_LOCAL_POLL_SECONDS: '2' },
+      0.5,
+    ],
+  ])('secret-event timeout: %s', (_name, env: Env, minutes) => {
+    const policy = toEncryptionPolicy(loadConfig({ ...SUBS, ...env }));
+    expect(policy.timeouts.secretEventTimeoutMinutes).toBe(minutes);
+    expect(parseEncryptionPolicy(policy).timeouts.secretEventTimeoutMinutes).toBe(minutes);
+  });
+
+  it.each([
     ['zero', { ADE_LOCAL_POLL_SECONDS: '0' }, /expected an integer 1–3600/],
     ['a fraction', { ADE_LOCAL_POLL_SECONDS: '0.5' }, /expected an integer 1–3600/],
     ['not shorter than the secret-event wait', { ADE_LOCAL_POLL_SECONDS: '300', ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5' }, /must be shorter/],
-    ['set in Azure', { ADE_LOCAL_POLL_SECONDS: '2', ...IN_AZURE }, /local host only and must not be set in Azure/],
-  ])('refuses %s', (_name, env: Env, message) => {
+    [
+      'set in Azure',
+      { ADE_LOCAL_POLL_SECONDS: '2', ...IN_AZURE },
+      /local host only and must not be set in Azure \(use ADE_FALLBACK_POLL_SECONDS/,
+    ],
+    [
+      'not shorter than a local secret-event wait',
+      { ADE_LOCAL_POLL_SECONDS: '30', ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS: '30' },
+      /shorter than ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS \(30 s ≥ 30 s\)/,
+    ],
+  ])('refuses a poll %s', (_name, env: Env, message) => {
     const error = configErrorOf({ ...SUBS, ...env });
     expect(error.issues.find((i) => i.setting === 'ADE_LOCAL_POLL_SECONDS')?.message).toMatch(message);
+  });
+
+  it.each([
+    ['below 10 s', { ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS: '5' }, /expected an integer 10–86400/],
+    [
+      'set in Azure',
+      { ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS: '30', ADE_LOCAL_POLL_SECONDS: '2', ...IN_AZURE },
+      /use ADE_SECRET_EVENT_TIMEOUT_MINUTES/,
+    ],
+  ])('refuses a secret-event timeout %s', (_name, env: Env, message) => {
+    const error = configErrorOf({ ...SUBS, ...env });
+    expect(error.issues.find((i) => i.setting === 'ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS')?.message).toMatch(message);
   });
 
   it('still enforces the Azure minimum of ADE_FALLBACK_POLL_SECONDS', () => {

@@ -31,7 +31,19 @@ describe('simulatorAppSettings', () => {
       name: 'defaults from core/config',
       local: {},
       env: {},
-      expect: { ADE_ENCRYPTION_MODE: 'aad', ADE_KEK_ENABLED: 'true', ADE_VAULT_RESOURCE_GROUP: 'rg-ade-autopilot-vaults' },
+      expect: {
+        ADE_ENCRYPTION_MODE: 'aad',
+        ADE_KEK_ENABLED: 'true',
+        ADE_VAULT_RESOURCE_GROUP: 'rg-ade-autopilot-vaults',
+        // The simulator's operations are sped up: short polls through the local-only setting, not a faster clock.
+        ADE_LOCAL_POLL_SECONDS: '5',
+      },
+    },
+    {
+      name: "the user's poll interval wins over npm start's",
+      local: { ADE_LOCAL_POLL_SECONDS: '20' },
+      env: {},
+      expect: { ADE_LOCAL_POLL_SECONDS: '20' },
     },
     {
       name: 'local.settings.json overrides defaults',
@@ -237,14 +249,14 @@ describe('demo progress rows', () => {
     expect(applyStatus(r, s as never, 6_000)).toBe(false); // unchanged → nothing to print
   });
 
-  it('renders the table and plain lines with real and simulated elapsed time', () => {
+  it('renders the table and plain lines with real elapsed time', () => {
     const r = row();
     applyStatus(r, status('Completed', { output: { outcome: 'encrypted' } }) as never, 31_000);
-    const lines = renderTable([r], 40_000, 60);
+    const lines = renderTable([r], 40_000);
     expect(lines[0]).toMatch(/VM\s+OS\s+Region\s+Phase\s+Elapsed/);
-    expect(lines[2]).toMatch(/vm1\s+Linux\s+westeurope\s+encrypted\s+30\.0 s \(30 min simulated\)/);
+    expect(lines[2]).toMatch(/vm1\s+Linux\s+westeurope\s+encrypted\s+30\.0 s$/);
     expect(lines.at(-1)).toBe('1/1 finished');
-    expect(progressLine(r, 31_000, 60)).toContain('vm1 (Linux, westeurope): encrypted after 30.0 s');
+    expect(progressLine(r, 31_000)).toMatch(/vm1 \(Linux, westeurope\): encrypted after 30\.0 s$/);
   });
 });
 
