@@ -143,7 +143,12 @@ const APP_ONLY = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AZURE_SIM_MANAGED_IDE
  * demo user's service principal (as `az login --service-principal` or EnvironmentCredential would use it).
  */
 export function userShellEnv(simEnv: Record<string, string>, user: DemoPrincipal): Record<string, string> {
-  const env: Record<string, string> = { ...simEnv, AZURE_TENANT_ID: user.tenantId, AZURE_CLIENT_ID: user.clientId, AZURE_CLIENT_SECRET: user.clientSecret };
+  const env: Record<string, string> = {
+    ...simEnv,
+    AZURE_TENANT_ID: user.tenantId,
+    AZURE_CLIENT_ID: user.clientId,
+    AZURE_CLIENT_SECRET: user.clientSecret,
+  };
   for (const name of APP_ONLY) delete env[name];
   return env;
 }
