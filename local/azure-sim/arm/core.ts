@@ -10,7 +10,7 @@ import { emptyState, type ArmState, type OperationRecord, type ResourceGroupReco
 import { ArmThrottle } from './throttle';
 import { Authorizer } from './authz';
 
-/** Simulated durations (ms of simulated time) of the operations; configurable via the control API. */
+/** Azure's durations (ms) of slow operations, divided by the clock's speed-up when waited out; configurable via the control API. */
 export interface Durations {
   vmCreate: number;
   vmUpdate: number;

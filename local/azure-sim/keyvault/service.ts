@@ -362,7 +362,7 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     return objects;
   }
 
-  /** Soft-deleted objects past their scheduled purge date disappear (simulated time). */
+  /** Soft-deleted objects past their scheduled purge date disappear (real time). */
   private expireDeleted(objects: VaultObjects): void {
     const nowSec = this.nowSec();
     for (const kind of ['secrets', 'keys'] as const) {
