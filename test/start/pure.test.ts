@@ -13,6 +13,7 @@ import { parseEnvFile } from '../../local/demo/session';
 import { applyStatus, progressLine, renderTable, type VmProgress } from '../../local/demo/table';
 import { planEventSubscriptions, webhookUrl } from '../../local/start/event-wiring';
 import { azureAppSettings, checkAzureSettings, readLocalSettingsValues, simulatorAppSettings } from '../../local/start/settings';
+import { userShellEnv } from '../../local/start/stack';
 import { parseArmBudget } from '../../bench/pipeline-bench';
 
 const SUB = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
@@ -277,5 +278,34 @@ describe('bench --arm-budget', () => {
   });
   it.each(['deletes=1/1', 'writes=50', 'writes=a/b'])('rejects "%s" naming the expected form', (text) => {
     expect(() => parseArmBudget(text)).toThrow(/reads=<bucket>\/<refill per s>/);
+  });
+});
+
+describe('userShellEnv (what sourcing .state/sim/sim.env gives a shell)', () => {
+  const user = { tenantId: 't-user', clientId: 'c-user', objectId: 'o-user', clientSecret: 's-user' };
+  const simEnv = {
+    ...SIM_ENV,
+    NODE_EXTRA_CA_CERTS: '/ca.crt',
+    IDENTITY_ENDPOINT: 'http://127.0.0.1:9/msi/token',
+    IDENTITY_HEADER: 'h',
+    AZURE_SIM_MANAGED_IDENTITY_CLIENT_ID: 'mi',
+  };
+  const env = userShellEnv(simEnv, user);
+  it.each([
+    ['AZURE_CLIENT_ID', 'c-user'],
+    ['AZURE_CLIENT_SECRET', 's-user'],
+    ['AZURE_TENANT_ID', 't-user'],
+    ['AZURE_SUBSCRIPTION_ID', SUB],
+    ['HTTPS_PROXY', 'http://127.0.0.1:9'],
+    ['NODE_EXTRA_CA_CERTS', '/ca.crt'],
+    ['IDENTITY_ENDPOINT', undefined],
+    ['IDENTITY_HEADER', undefined],
+    ['AZURE_SIM_MANAGED_IDENTITY_CLIENT_ID', undefined],
+  ])('%s = %s', (name, value) => {
+    expect(env[name]).toBe(value);
+  });
+  it("carries none of the automation's credentials", () => {
+    expect(Object.values(env)).not.toContain(SIM_ENV.AZURE_CLIENT_SECRET);
+    expect(Object.values(env)).not.toContain(SIM_ENV.AZURE_CLIENT_ID);
   });
 });
