@@ -44,9 +44,15 @@ const FIXED_NAMES = [
   'ADE_SECRET_EVENTS_WEBHOOK_URL',
   'ADE_LOCAL_POLL_SECONDS',
   'ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS',
+  'ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS',
 ];
 /** Settings that only the local host / simulator sets; infra must not deploy them. */
-const LOCAL_ONLY = ['ADE_SECRET_EVENTS_WEBHOOK_URL', 'ADE_LOCAL_POLL_SECONDS', 'ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS'];
+const LOCAL_ONLY = [
+  'ADE_SECRET_EVENTS_WEBHOOK_URL',
+  'ADE_LOCAL_POLL_SECONDS',
+  'ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS',
+  'ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS',
+];
 const SUBS = { ADE_SUBSCRIPTIONS: '11111111-2222-3333-4444-555555555555' };
 
 function configErrorOf(env: Record<string, string>): ConfigError {
@@ -280,6 +286,36 @@ describe('ADE_LOCAL_* timings (local host: short waits through settings, never b
 
   it('still enforces the Azure minimum of ADE_FALLBACK_POLL_SECONDS', () => {
     expect(configErrorOf({ ...SUBS, ADE_FALLBACK_POLL_SECONDS: '2' }).issues.map((i) => i.setting)).toContain('ADE_FALLBACK_POLL_SECONDS');
+  });
+});
+
+describe('ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS', () => {
+  it('replaces the run timeout in the policy (fractional minutes, local only)', () => {
+    const env = {
+      ...SUBS,
+      ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS: '45',
+      ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS: '30',
+      ADE_LOCAL_POLL_SECONDS: '2',
+    };
+    const policy = toEncryptionPolicy(loadConfig(env));
+    expect(policy.timeouts.orchestrationTimeoutMinutes).toBe(0.75);
+    expect(parseEncryptionPolicy(policy).timeouts.orchestrationTimeoutMinutes).toBe(0.75);
+  });
+  it.each([
+    ['below 20 s', { ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS: '5' }, /expected an integer 20–604800/],
+    [
+      'not above the secret-event wait',
+      { ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS: '60', ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS: '60', ADE_LOCAL_POLL_SECONDS: '2' },
+      /must be greater than ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS/,
+    ],
+    [
+      'set in Azure',
+      { ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS: '36000', WEBSITE_SITE_NAME: 'func-ade' },
+      /use ADE_ORCHESTRATION_TIMEOUT_MINUTES/,
+    ],
+  ])('refuses %s', (_name, env: Env, message) => {
+    const error = configErrorOf({ ...SUBS, ...env });
+    expect(error.issues.find((i) => i.setting === 'ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS')?.message).toMatch(message);
   });
 });
 
