@@ -272,7 +272,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     ADE_SECRET_EVENT_TIMEOUT_MINUTES: '30',
     ADE_ORCHESTRATION_TIMEOUT_MINUTES: '120',
     // Real-time host: short polls through the app's own local-only setting (operations here take a second or two).
-    ADE_LOCAL_POLL_SECONDS: '2',
+    // A host presenting Azure's platform variables is "in Azure": the app refuses local-only settings there, so it
+    // polls at Azure's 30 s minimum.
+    ...(options.platform ? { ADE_FALLBACK_POLL_SECONDS: '30' } : { ADE_LOCAL_POLL_SECONDS: '2' }),
     ADE_DRY_RUN: 'false',
     ADE_TAG_OUTCOME: 'false',
     ...(options.platform
