@@ -265,7 +265,7 @@ describe('ADE_LOCAL_* timings (local host: short waits through settings, never b
     [
       'not shorter than a local secret-event wait',
       { ADE_LOCAL_POLL_SECONDS: '30', ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS: '30' },
-      /shorter than ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS \(30 s ≥ 30 s\)/,
+      /shorter than ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS \(30 s ≥ 0\.5 min\)/,
     ],
   ])('refuses a poll %s', (_name, env: Env, message) => {
     const error = configErrorOf({ ...SUBS, ...env });
@@ -442,16 +442,18 @@ describe('one set of policy rules: what start-up refuses as a setting, orchestra
       { vault: { ...policy.vault, resourceGroup: 'rg.' } },
       'policy.vault.resourceGroup',
     ],
+    // Timeouts: the policy also carries the local host's shorter waits (ADE_LOCAL_*_SECONDS, refused in Azure), so it
+    // refuses below those floors; the Azure settings refuse below Azure's minimums (tested above).
     [
-      'a secret wait of 1 minute',
-      { ADE_SECRET_EVENT_TIMEOUT_MINUTES: '1' },
-      { timeouts: { ...policy.timeouts, secretEventTimeoutMinutes: 1 } },
+      'no secret wait at all',
+      { ADE_SECRET_EVENT_TIMEOUT_MINUTES: '0' },
+      { timeouts: { ...policy.timeouts, secretEventTimeoutMinutes: 0 } },
       'policy.timeouts.secretEventTimeoutMinutes',
     ],
     [
-      'polling every second',
-      { ADE_FALLBACK_POLL_SECONDS: '1' },
-      { timeouts: { ...policy.timeouts, fallbackPollSeconds: 1 } },
+      'polling with no interval',
+      { ADE_FALLBACK_POLL_SECONDS: '0' },
+      { timeouts: { ...policy.timeouts, fallbackPollSeconds: 0 } },
       'policy.timeouts.fallbackPollSeconds',
     ],
     [
