@@ -1,6 +1,6 @@
 /**
  * Pipeline benchmark on the simulator: `npm run bench:pipeline -- [--vms 1,100,1000] [--modes single-pass,aad]
- * [--speed 60] [--timeout 1800] [--arm-budget writes=50/1,reads=100/5] [--out FILE]`.
+ * [--speed 60] [--timeout 1800] [--arm-budget writes=50/1,reads=100/5] [--out FILE] [--check]`.
  *
  * For each mode and N it starts a fresh `npm start` stack (simulator in this process, host child on the
  * built app, events wired through Event Grid), creates N VMs in one burst through @azure/arm-compute as
@@ -9,7 +9,8 @@
  * Graph writes and Key Vault operations per VM; time from the VM PUT to the app's extension PUT
  * (p50/p99); makespan against the ARM budget floor; throttled answers; failures. One clock: every figure is
  * real time; `--speed` only shortens the simulator's slow operations (VM create, extension and encryption runs),
- * while ARM's token buckets refill in real time. Ratios, not pass/fail. Not part of `npm test`.
+ * while ARM's token buckets refill in real time. Ratios, not pass/fail; `--check` (the CI smoke size,
+ * `npm run bench:smoke`) exits 1 unless every VM ends encrypted, so a broken benchmark fails CI. Not part of `npm test`.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -308,7 +309,9 @@ function fmt(n: number | undefined, digits = 1): string {
 
 export function markdownTable(results: readonly RunResult[]): string {
   const header =
-    '| Mode | VMs | Encrypted | Failed / unfinished | ARM reads/VM | ARM writes/VM | Graph writes/VM | Key Vault ops/VM | App 429s | VM PUT → extension PUT p50 / p99 | Makespan | ARM read floor | ARM write floor | Makespan ÷ largest floor |';
+    '| Mode | VMs | Encrypted | Failed / unfinished | ARM reads/VM | ARM writes/VM | Graph writes/VM | ' +
+    'Key Vault ops/VM | App 429s | VM PUT → extension PUT p50 / p99 | Makespan | ARM read floor | ARM write floor | ' +
+    'Makespan ÷ largest floor |';
   const sep = `|${header
     .split('|')
     .slice(1, -1)
@@ -379,6 +382,7 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       'one-run': { type: 'string' },
       'arm-budget': { type: 'string' },
+      check: { type: 'boolean' },
     },
     strict: true,
   });
@@ -413,6 +417,24 @@ async function main(): Promise<void> {
     }
   }
   process.stdout.write(`${markdownTable(results)}\n\nRaw figures: ${out}\n`);
+  if (values.check) {
+    const problems = checkResults(results);
+    if (problems.length > 0) throw new Error(`--check: ${problems.join('; ')}`);
+  }
+}
+
+/** What `--check` refuses: a run where some VM did not end encrypted (a re-run finding it already encrypted counts). */
+export function checkResults(results: readonly RunResult[]): string[] {
+  return results.flatMap((r) => {
+    const done = r.encrypted + (r.otherOutcomes['already-encrypted'] ?? 0);
+    const others = Object.entries(r.otherOutcomes).filter(([outcome]) => outcome !== 'already-encrypted');
+    return done === r.vms && r.failed === 0 && r.unfinished === 0 && others.length === 0
+      ? []
+      : [
+          `${r.mode} N=${r.vms}: ${r.encrypted} encrypted, ${r.failed} failed, ${r.unfinished} unfinished, ` +
+            `other ${JSON.stringify(r.otherOutcomes)}`,
+        ];
+  });
 }
 
 if (require.main === module) {

@@ -365,7 +365,8 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
   {
     name: 'ADE_LOCAL_POLL_SECONDS',
     description:
-      "Local only: polling interval below Azure's 30 s minimum, replacing ADE_FALLBACK_POLL_SECONDS (the simulator's sped-up operations finish in seconds). Refused in Azure (WEBSITE_SITE_NAME set)",
+      "Local only: polling interval below Azure's 30 s minimum, replacing ADE_FALLBACK_POLL_SECONDS " +
+      "(the simulator's sped-up operations finish in seconds). Refused in Azure (WEBSITE_SITE_NAME set)",
     default: '',
     required: false,
     values: 'integer 1–3600 or empty',
@@ -374,7 +375,8 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
   {
     name: 'ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS',
     description:
-      "Local only: wait for the secret event in seconds, below Azure's 5 min minimum, replacing ADE_SECRET_EVENT_TIMEOUT_MINUTES. Refused in Azure (WEBSITE_SITE_NAME set)",
+      "Local only: wait for the secret event in seconds, below Azure's 5 min minimum, replacing " +
+      'ADE_SECRET_EVENT_TIMEOUT_MINUTES. Refused in Azure (WEBSITE_SITE_NAME set)',
     default: '',
     required: false,
     values: 'integer 10–86400 or empty',
@@ -383,7 +385,8 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
   {
     name: 'ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS',
     description:
-      "Local only: total time one VM encryption may take, in seconds, below Azure's 15 min minimum, replacing ADE_ORCHESTRATION_TIMEOUT_MINUTES. Refused in Azure (WEBSITE_SITE_NAME set)",
+      "Local only: total time one VM encryption may take, in seconds, below Azure's 15 min minimum, " +
+      'replacing ADE_ORCHESTRATION_TIMEOUT_MINUTES. Refused in Azure (WEBSITE_SITE_NAME set)',
     default: '',
     required: false,
     values: 'integer 20–604800 or empty',

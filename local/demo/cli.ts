@@ -51,7 +51,9 @@ async function main(): Promise<number> {
   const runId = randomBytes(2).toString('hex');
   const specs = demoVms(count, runId);
   process.stdout.write(
-    `Creating ${count} VMs in ${DEMO_RESOURCE_GROUP} (${[...new Set(specs.map((s) => s.region))].join(', ')}) through Resource Manager as the demo user…\n`,
+    `Creating ${count} VMs in ${DEMO_RESOURCE_GROUP} ` +
+      `(${[...new Set(specs.map((s) => s.region))].join(', ')}) through Resource Manager as the demo ` +
+      `user…\n`,
   );
 
   const rows: VmProgress[] = await Promise.all(
@@ -112,9 +114,16 @@ async function main(): Promise<number> {
   process.stdout.write(
     [
       '',
-      `Summary: ${encrypted} encrypted, ${failed} failed, ${rows.length - encrypted - failed - (rows.length - finished.length)} other outcome, ${rows.length - finished.length} unfinished (of ${rows.length})`,
-      `  the app's calls per VM: ARM ${ratio(perVm(calls.armReads, rows.length))} reads / ${ratio(perVm(calls.armWrites, rows.length))} writes, Graph ${ratio(perVm(calls.graphWrites, rows.length))} writes, Key Vault ${ratio(perVm(calls.keyVaultOperations, rows.length))} operations`,
-      `  creation → done: p50 ${seconds(percentile(durations, 50))}, max ${seconds(percentile(durations, 100))}; makespan ${seconds(makespan)} (real time; slow Azure operations ×${session.state.speed} faster)`,
+      `Summary: ${encrypted} encrypted, ${failed} failed, ` +
+        `${rows.length - encrypted - failed - (rows.length - finished.length)} other outcome, ` +
+        `${rows.length - finished.length} unfinished (of ${rows.length})`,
+      `  the app's calls per VM: ARM ${ratio(perVm(calls.armReads, rows.length))} reads / ` +
+        `${ratio(perVm(calls.armWrites, rows.length))} writes, Graph ` +
+        `${ratio(perVm(calls.graphWrites, rows.length))} writes, Key Vault ` +
+        `${ratio(perVm(calls.keyVaultOperations, rows.length))} operations`,
+      `  creation → done: p50 ${seconds(percentile(durations, 50))}, max ` +
+        `${seconds(percentile(durations, 100))}; makespan ${seconds(makespan)} ` +
+        `(real time; slow Azure operations ×${session.state.speed} faster)`,
       '',
     ].join('\n'),
   );

@@ -80,7 +80,8 @@ export class Session {
       process.kill(state.launcherPid, 0);
     } catch {
       throw new ValidationError(
-        `The npm start that wrote ${path.join(stateRoot, 'start.json')} (pid ${state.launcherPid}) is no longer running. Start it again: npm start`,
+        `The npm start that wrote ${path.join(stateRoot, 'start.json')} (pid ${state.launcherPid}) is no ` +
+          `longer running. Start it again: npm start`,
         { field: 'start.json' },
       );
     }
@@ -148,7 +149,8 @@ export class Session {
     const poller = await this.compute.virtualMachines.beginCreateOrUpdate(spec.resourceGroup, spec.name, vmBody(spec));
     const id =
       poller.getResult()?.id ??
-      `/subscriptions/${this.state.subscriptionId}/resourceGroups/${spec.resourceGroup}/providers/Microsoft.Compute/virtualMachines/${spec.name}`;
+      `/subscriptions/${this.state.subscriptionId}/resourceGroups/${spec.resourceGroup}/providers/` +
+        `Microsoft.Compute/virtualMachines/${spec.name}`;
     return id;
   }
 }

@@ -77,5 +77,8 @@ export function renderTable(rows: readonly VmProgress[], now: number): string[] 
 
 /** One plain progress line for a row whose phase changed. */
 export function progressLine(row: VmProgress, now: number): string {
-  return `[${((now - row.createdAt) / 1000).toFixed(1).padStart(6)} s] ${row.name} (${row.os}, ${row.region}): ${row.phase}${isDone(row) ? ` after ${elapsed(row, now)}` : ''}`;
+  return (
+    `[${((now - row.createdAt) / 1000).toFixed(1).padStart(6)} s] ${row.name} (${row.os}, ` +
+    `${row.region}): ${row.phase}${isDone(row) ? ` after ${elapsed(row, now)}` : ''}`
+  );
 }

@@ -1,5 +1,6 @@
 /**
- * `npm run host -- --app <dir> [--port 7071] [--state <dir>] [--no-keys] [--platform flex-consumption|elastic-premium [--platform-site <site resource id>]] [--log-format json|text]`
+ * `npm run host -- --app <dir> [--port 7071] [--state <dir>] [--no-keys]
+ *   [--platform flex-consumption|elastic-premium [--platform-site <site resource id>]] [--log-format json|text]`
  *
  * Prints exactly one line `Host listening on http://127.0.0.1:<port>` when ready, then the function table and
  * keys. Keys come from FUNCTIONS_HOST_MASTER_KEY / _FUNCTION_KEY / _EVENTGRID_KEY / _DURABLE_KEY (environment or
@@ -14,7 +15,9 @@ import { errorMessage } from './runtime/load-app';
 import { createStructuredLogger } from './runtime/logger';
 
 const usage =
-  'Usage: npm run host -- --app <dir> [--port 7071] [--state <dir>] [--no-keys] [--platform flex-consumption|elastic-premium [--platform-site <site resource id>]] [--log-format json|text] [--log-level information]';
+  'Usage: npm run host -- --app <dir> [--port 7071] [--state <dir>] [--no-keys] ' +
+  '[--platform flex-consumption|elastic-premium [--platform-site <site resource id>]] ' +
+  '[--log-format json|text] [--log-level information]';
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
@@ -56,7 +59,8 @@ async function main(): Promise<void> {
     const site = args['platform-site'] === undefined ? {} : parseSiteResourceId(args['platform-site']);
     if (!site)
       fail(
-        `--platform-site must be /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Web/sites/<name>, got '${args['platform-site']}'`,
+        `--platform-site must be /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Web/sites/<name>, ` +
+          `got '${args['platform-site']}'`,
       );
     platform = { plan, ...site };
   }

@@ -118,7 +118,8 @@ function createDurableTestClient(baseUrl: string, systemKey: string | undefined)
   const failure = async (what: string, res: Response) => new Error(`${what} failed: HTTP ${res.status} ${await res.text()}`);
   const client: DurableTestClient = {
     async startNew(orchestrator, options = {}) {
-      const path = `orchestrators/${encodeURIComponent(orchestrator)}${options.instanceId ? `/${encodeURIComponent(options.instanceId)}` : ''}`;
+      const instancePath = options.instanceId ? `/${encodeURIComponent(options.instanceId)}` : '';
+      const path = `orchestrators/${encodeURIComponent(orchestrator)}${instancePath}`;
       const res = await fetch(url(path), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

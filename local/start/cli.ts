@@ -80,7 +80,8 @@ function sh(value: string): string {
 function printLocalInstructions(stack: LocalStack, stateRoot: string): void {
   const s: StartState = stack.state;
   const simEnv = path.join(stateRoot, 'sim', 'sim.env');
-  const vmId = `/subscriptions/${s.subscriptionId}/resourceGroups/${DEMO_RESOURCE_GROUP}/providers/Microsoft.Compute/virtualMachines/vm-curl`;
+  const resourceGroupId = `/subscriptions/${s.subscriptionId}/resourceGroups/${DEMO_RESOURCE_GROUP}`;
+  const vmId = `${resourceGroupId}/providers/Microsoft.Compute/virtualMachines/vm-curl`;
   say(`${READY_PREFIX}: host ${s.hostUrl}, Azure simulator ${s.simUrl} (slow Azure operations ×${s.speed} faster; real-time clock)`);
   say();
   say('Local Functions host (built app):');
@@ -106,7 +107,9 @@ function printLocalInstructions(stack: LocalStack, stateRoot: string): void {
   say('  1) curl only — seed a VM through the simulator control API (no ARM event), then ask the app to encrypt it:');
   say(`     curl -s -X POST ${s.simUrl}/_sim/arm/vms -H 'content-type: application/json' \\`);
   say(
-    `       -d '{"subscriptionId":"${s.subscriptionId}","resourceGroup":"${DEMO_RESOURCE_GROUP}","name":"vm-curl","osType":"Linux","location":"westeurope","dataDisks":1}'`,
+    `       -d ` +
+      `'{"subscriptionId":"${s.subscriptionId}","resourceGroup":"${DEMO_RESOURCE_GROUP}","name":"vm-curl",` +
+      `"osType":"Linux","location":"westeurope","dataDisks":1}'`,
   );
   say(`     curl -s -X POST '${s.hostUrl}/api/vms/encrypt?code=${s.keys.function}' -H 'content-type: application/json' \\`);
   say(`       -d '{"vmId":"${vmId}"}'`);
@@ -114,20 +117,25 @@ function printLocalInstructions(stack: LocalStack, stateRoot: string): void {
   say('     so vmWritten picks it up):');
   say(`     (source ${sh(simEnv)} && cd ${sh(REPO_ROOT)} && node -e '`);
   say(
-    `       const { EnvironmentCredential } = require("@azure/identity"); const { ComputeManagementClient } = require("@azure/arm-compute");`,
+    `       const { EnvironmentCredential } = require("@azure/identity"); const { ` +
+      `ComputeManagementClient } = require("@azure/arm-compute");`,
   );
   say('       new ComputeManagementClient(new EnvironmentCredential(), process.env.AZURE_SUBSCRIPTION_ID)');
   say(
-    `         .virtualMachines.beginCreateOrUpdateAndWait("${DEMO_RESOURCE_GROUP}", "vm-node", { location: "westeurope", hardwareProfile: { vmSize: "Standard_D2s_v5" },`,
+    `         .virtualMachines.beginCreateOrUpdateAndWait("${DEMO_RESOURCE_GROUP}", "vm-node", { ` +
+      `location: "westeurope", hardwareProfile: { vmSize: "Standard_D2s_v5" },`,
   );
   say(
-    '           storageProfile: { imageReference: { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2", version: "latest" },',
+    '           storageProfile: { imageReference: { publisher: "Canonical", offer: ' +
+      '"0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2", version: "latest" },',
   );
   say(
-    '             osDisk: { createOption: "FromImage", osType: "Linux" }, dataDisks: [{ lun: 0, createOption: "Empty", diskSizeGB: 64 }] },',
+    '             osDisk: { createOption: "FromImage", osType: "Linux" }, dataDisks: [{ lun: 0, ' +
+      'createOption: "Empty", diskSizeGB: 64 }] },',
   );
   say(
-    '           osProfile: { computerName: "vm-node", adminUsername: "azureuser", linuxConfiguration: { disablePasswordAuthentication: true } } })',
+    '           osProfile: { computerName: "vm-node", adminUsername: "azureuser", linuxConfiguration: { ' +
+      'disablePasswordAuthentication: true } } })',
   );
   say('         .then((vm) => console.log("created", vm.id));\')');
   say('  3) or a handful at once with a live progress table:  npm run demo');
@@ -207,14 +215,18 @@ async function runAzure(options: CliOptions): Promise<number> {
     logFile,
   });
   say(
-    `${READY_PREFIX} against real Azure: host ${host.baseUrl} (subscriptions ${config.subscriptions.join(', ')}, mode ${config.encryptionMode}${config.dryRun ? ', DRY RUN' : ''})`,
+    `${READY_PREFIX} against real Azure: host ${host.baseUrl} (subscriptions ` +
+      `${config.subscriptions.join(', ')}, mode ` +
+      `${config.encryptionMode}${config.dryRun ? ', DRY RUN' : ''})`,
   );
   say(`  host log: ${logFile}`);
   say(
-    `  encrypt one VM: curl -X POST '${host.baseUrl}/api/vms/encrypt?code=${keys.function}' -H 'content-type: application/json' -d '{"vmId":"/subscriptions/…/virtualMachines/…"}'`,
+    `  encrypt one VM: curl -X POST '${host.baseUrl}/api/vms/encrypt?code=${keys.function}' -H ` +
+      `'content-type: application/json' -d '{"vmId":"/subscriptions/…/virtualMachines/…"}'`,
   );
   say(
-    `  keys: master ${keys.master}  function ${keys.function}  eventgrid_extension ${keys.eventGrid}  durabletask_extension ${keys.durable}`,
+    `  keys: master ${keys.master}  function ${keys.function}  eventgrid_extension ${keys.eventGrid}  ` +
+      `durabletask_extension ${keys.durable}`,
   );
   say('  Event Grid cannot reach 127.0.0.1: for event-driven runs expose the host through a tunnel and point the');
   say("  subscription's vm-written event subscription (and ADE_SECRET_EVENTS_WEBHOOK_URL) at it; without them runs");

@@ -80,7 +80,8 @@ export function simulatorAppSettings(input: SimulatorSettingsInput): Record<stri
     ...input.simEnv,
     ADE_SUBSCRIPTIONS: input.subscriptionId,
     ADE_AUTH_MODE: 'environment',
-    ADE_SECRET_EVENTS_WEBHOOK_URL: `${input.hostUrl}/runtime/webhooks/eventgrid?functionName=secretEvents&code=${encodeURIComponent(input.eventGridKey)}`,
+    ADE_SECRET_EVENTS_WEBHOOK_URL:
+      `${input.hostUrl}/runtime/webhooks/eventgrid?functionName=secretEvents` + `&code=${encodeURIComponent(input.eventGridKey)}`,
   };
 }
 
@@ -116,12 +117,15 @@ export function checkAzureSettings(settings: Env): AppConfig {
   const mode = settings.ADE_AUTH_MODE?.trim().toLowerCase();
   if (mode === 'managed-identity' && !settings.IDENTITY_ENDPOINT && !settings.MSI_ENDPOINT) {
     problems.push(
-      'ADE_AUTH_MODE=managed-identity needs a managed identity endpoint (IDENTITY_ENDPOINT), which exists only on Azure compute; use ADE_AUTH_MODE=environment with AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET locally',
+      'ADE_AUTH_MODE=managed-identity needs a managed identity endpoint (IDENTITY_ENDPOINT), which exists ' +
+        'only on Azure compute; use ADE_AUTH_MODE=environment with AZURE_TENANT_ID, AZURE_CLIENT_ID and ' +
+        'AZURE_CLIENT_SECRET locally',
     );
   }
   if (problems.length > 0 || !config) {
     throw new ValidationError(
-      `npm start -- --azure cannot start: settings are missing or invalid (set them in the environment or in local.settings.json "Values"):\n${problems.join('\n')}`,
+      `npm start -- --azure cannot start: settings are missing or invalid (set them in the environment or ` +
+        `in local.settings.json "Values"):\n${problems.join('\n')}`,
       { field: 'settings' },
     );
   }

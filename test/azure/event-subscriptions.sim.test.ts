@@ -45,7 +45,8 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
-  webhookUrl = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/runtime/webhooks/EventGrid?functionName=secretEvents&code=sim-key`;
+  const port = (webhook.address() as AddressInfo).port;
+  webhookUrl = `http://127.0.0.1:${port}/runtime/webhooks/EventGrid?functionName=secretEvents&code=sim-key`;
 
   h = await startSimHarness();
   await h.fastDurations(100);
@@ -98,7 +99,7 @@ describe('EventSubscriptionPort on the simulator', () => {
     expect(topic.name).toBe('portal-made-topic');
   });
 
-  it('creates the webhook subscription (passing validation), then leaves it unchanged, then updates it when the filter changes', async () => {
+  it('creates the webhook subscription (passing validation), leaves it unchanged, updates it when the filter changes', async () => {
     const vault = await newVault();
     const topic = await ports.eventSubscriptions.ensureVaultSystemTopic(vault);
     const spec = {

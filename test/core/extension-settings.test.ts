@@ -13,7 +13,11 @@ import {
 } from '../../core/extension-settings';
 
 const GOLDEN = join(__dirname, '..', 'fixtures', 'golden');
-// Golden files are reviewed by hand against shared/reference/ade.md §2/§5/§6; set UPDATE_GOLDEN=1 to rewrite.
+// Golden files are reviewed by hand against the extension references and the previous-release (dual-pass) page;
+// set UPDATE_GOLDEN=1 to rewrite.
+// https://learn.microsoft.com/azure/virtual-machines/extensions/azure-disk-enc-windows
+// https://learn.microsoft.com/azure/virtual-machines/extensions/azure-disk-enc-linux
+// https://learn.microsoft.com/azure/virtual-machines/windows/disk-encryption-windows-aad
 function golden(name: string, actual: unknown): void {
   const file = join(GOLDEN, name);
   const text = JSON.stringify(actual, null, 2) + '\n';

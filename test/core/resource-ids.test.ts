@@ -62,7 +62,9 @@ describe('parseResourceId / formatResourceId', () => {
     },
     {
       label: 'three levels deep',
-      id: `/subscriptions/${SUB}/resourceGroups/rg.with(parens)_1/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default/ipConfigurations/x`,
+      id:
+        `/subscriptions/${SUB}/resourceGroups/rg.with(parens)_1/providers/Microsoft.Network/virtualNetworks/` +
+        `vnet/subnets/default/ipConfigurations/x`,
       parsed: {
         subscriptionId: SUB,
         resourceGroup: 'rg.with(parens)_1',
@@ -145,7 +147,8 @@ describe('parseResourceId / formatResourceId', () => {
     ['namespace only', `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute`, '"<type>/<name>" pairs'],
     [
       'extension resource',
-      `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/providers/Microsoft.Insights/diagnosticSettings/d`,
+      `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/providers/` +
+        `Microsoft.Insights/diagnosticSettings/d`,
       'extension resource id',
     ],
     [

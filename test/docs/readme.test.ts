@@ -11,7 +11,8 @@ function configTable(): string {
   const cell = (text: string) => text.replace(/\|/g, '\\|');
   const rows = CONFIG_SETTINGS.map(
     (s) =>
-      `| \`${s.name}\` | ${s.required ? 'yes' : 'no'} | ${s.default ? '`' + s.default + '`' : '—'} | ${cell(s.values)} | ${cell(s.description)} |`,
+      `| \`${s.name}\` | ${s.required ? 'yes' : 'no'} | ${s.default ? '`' + s.default + '`' : '—'} | ` +
+      `${cell(s.values)} | ${cell(s.description)} |`,
   );
   return ['| Setting | Required | Default | Values | What it does |', '|---|---|---|---|---|', ...rows].join('\n');
 }

@@ -1,12 +1,12 @@
 /**
- * infra/check-settings.cjs runs the app's own loadConfig (core/config.ts, transpiled here) on the settings a
+ * infra/check-settings.cjs runs the app's own loadConfig (dist/core/config.js, as deploy.sh does) on the settings a
  * deployment would set, so the templates' defaults and every shipped parameters file are proven acceptable
  * to the app, and a bad combination stops deploy.sh before it touches Azure.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_SETTINGS } from '../../core/config';
 import { INFRA_DIR, REPO_ROOT } from './arm';
@@ -21,51 +21,26 @@ const PARAMETER_FILES = readdirSync(INFRA_DIR).filter((f) => f.endsWith('.parame
 const COMPUTED_IN_APP_DEPLOYMENT = ['AZURE_CLIENT_ID', 'ADE_FUNCTION_APP_RESOURCE_ID'];
 const DEPLOYED = CONFIG_SETTINGS.filter((s) => s.scope === 'app' && !COMPUTED_IN_APP_DEPLOYMENT.includes(s.name)).map((s) => s.name);
 
-// Inside the repository's node_modules so the transpiled module resolves zod like the deployed app does.
-const buildDir = path.join(REPO_ROOT, 'node_modules', '.cache', `ade-infra-test-${process.pid}-${Date.now()}`);
-let configModule: string;
+/** The app's own configuration module, as deploy.sh runs it: compiled by the test run's global setup. */
+const CONFIG_MODULE = path.join(REPO_ROOT, 'dist', 'core', 'config.js');
+let workDir: string;
 
-/** Transpiles a TypeScript module and its relative imports (no type check: tsc does that elsewhere). */
-function transpileTree(entry: string, outDir: string): string {
-  const done = new Set<string>();
-  const visit = (file: string): void => {
-    if (done.has(file)) return;
-    done.add(file);
-    const source = readFileSync(file, 'utf8');
-    const output = ts.transpileModule(source, {
-      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-      fileName: file,
-    });
-    const target = path.join(outDir, path.relative(REPO_ROOT, file)).replace(/\.ts$/, '.js');
-    mkdirSync(path.dirname(target), { recursive: true });
-    writeFileSync(target, output.outputText);
-    for (const m of source.matchAll(/(?:from|import)\s+'(\.{1,2}\/[^']+)'/g)) {
-      const base = path.resolve(path.dirname(file), m[1]!);
-      const next = [`${base}.ts`, path.join(base, 'index.ts')].find((candidate) => existsSync(candidate));
-      if (next) visit(next);
-    }
-  };
-  visit(entry);
-  return path.join(outDir, path.relative(REPO_ROOT, entry)).replace(/\.ts$/, '.js');
-}
-
-function check(parametersFile: string, module = configModule) {
+function check(parametersFile: string, module = CONFIG_MODULE) {
   return spawnSync('node', [CHECK, path.join(INFRA_DIR, 'main.json'), parametersFile, module, SUBSCRIPTION], { encoding: 'utf8' });
 }
 
 function writeParameters(name: string, parameters: Record<string, unknown>): string {
-  const file = path.join(buildDir, name);
+  const file = path.join(workDir, name);
   writeFileSync(file, JSON.stringify({ parameters: Object.fromEntries(Object.entries(parameters).map(([k, value]) => [k, { value }])) }));
   return file;
 }
 
 beforeAll(() => {
-  mkdirSync(buildDir, { recursive: true });
-  configModule = transpileTree(path.join(REPO_ROOT, 'core', 'config.ts'), buildDir);
+  workDir = mkdtempSync(path.join(tmpdir(), 'ade-check-settings-'));
 });
 
 afterAll(() => {
-  rmSync(buildDir, { recursive: true, force: true });
+  rmSync(workDir, { recursive: true, force: true });
 });
 
 describe('check-settings.cjs with the real core/config.ts', () => {
@@ -122,9 +97,9 @@ describe('check-settings.cjs with the real core/config.ts', () => {
     expect(result.status).toBe(0);
   });
 
-  it('passes every setting the configuration module reads, computed like main.json (AZURE_CLIENT_ID is only known after deployment)', () => {
-    const recorder = path.join(buildDir, 'recording-config.js');
-    const recorded = path.join(buildDir, 'recorded-env.json');
+  it('passes every setting the config module reads, computed like main.json (AZURE_CLIENT_ID known only after deployment)', () => {
+    const recorder = path.join(workDir, 'recording-config.js');
+    const recorded = path.join(workDir, 'recorded-env.json');
     writeFileSync(
       recorder,
       `exports.loadConfig = (env) => require('fs').writeFileSync(${JSON.stringify(recorded)}, JSON.stringify(env));\n`,
@@ -160,7 +135,7 @@ describe('check-settings.cjs with the real core/config.ts', () => {
 
 describe('deploy.sh stops on settings the app would refuse', () => {
   it('fails before any Azure change', () => {
-    const dir = path.join(buildDir, 'deploy');
+    const dir = path.join(workDir, 'deploy');
     const bin = path.join(dir, 'bin');
     const app = path.join(dir, 'app');
     mkdirSync(bin, { recursive: true });
@@ -169,7 +144,8 @@ describe('deploy.sh stops on settings the app would refuse', () => {
     chmodSync(path.join(bin, 'az'), 0o755);
     writeFileSync(
       path.join(app, 'dist', 'core', 'config.js'),
-      "exports.loadConfig = () => { throw new Error('Invalid configuration (1 problem):\\n  - ADE_VOLUME_TYPE: Data needs ADE_OS_FILTER=linux'); };\n",
+      "exports.loadConfig = () => { throw new Error('Invalid configuration (1 problem):\\n  - " +
+        "ADE_VOLUME_TYPE: Data needs ADE_OS_FILTER=linux'); };\n",
     );
     writeFileSync(path.join(app, 'host.json'), '{"version":"2.0"}\n');
     const log = path.join(dir, 'az.log');

@@ -306,7 +306,8 @@ export function apiVersionProblems(levels: TemplateLevel[]): string[] {
       problems.push(`${pkg}: installed ${installedVersion(pkg) ?? 'nothing'}, lock file says ${locked} (run npm ci)`);
     if (!knownApiVersions(pkg).has(resource.apiVersion)) {
       problems.push(
-        `${level.label}: ${resource.type}@${resource.apiVersion} is not an api-version ${pkg}@${locked} knows (${[...knownApiVersions(pkg)].sort().join(', ')})`,
+        `${level.label}: ${resource.type}@${resource.apiVersion} is not an api-version ${pkg}@${locked} ` +
+          `knows (${[...knownApiVersions(pkg)].sort().join(', ')})`,
       );
     }
   }
@@ -370,7 +371,9 @@ export function roleAssignments(levels: TemplateLevel[]): RoleAssignmentInfo[] {
       (expr.args[0] as { value?: string }).value !== 'Microsoft.Authorization/roleDefinitions'
     ) {
       throw new Error(
-        `${level.label}: roleDefinitionId must be subscriptionResourceId('Microsoft.Authorization/roleDefinitions', ...): ${String(properties.roleDefinitionId)}`,
+        `${level.label}: roleDefinitionId must be ` +
+          `subscriptionResourceId('Microsoft.Authorization/roleDefinitions', ...): ` +
+          `${String(properties.roleDefinitionId)}`,
       );
     }
     const idArg = expr.args[1]!;

@@ -8,6 +8,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHELLCHECK, thirdParty } from '../third-party';
 import { INFRA_DIR } from './arm';
 
 const SCRIPT = path.join(INFRA_DIR, 'deploy.sh');
@@ -77,7 +78,7 @@ function stepIndex(plan: string[], step: keyof typeof STEPS): number {
   return matches[0]!;
 }
 
-describe('shellcheck', () => {
+describe.runIf(thirdParty(SHELLCHECK, 'shellcheck on infra/deploy.sh'))('shellcheck', () => {
   it('infra/deploy.sh has no findings at any severity', () => {
     const result = spawnSync('shellcheck', ['--shell=bash', '--severity=style', '--external-sources', SCRIPT], { encoding: 'utf8' });
     if (result.error) {

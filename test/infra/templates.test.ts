@@ -236,7 +236,7 @@ describe('role assignments: least privilege with real built-in role ids', () => 
     expect(restartDefinition?.resource.condition).toBe("[parameters('enableSelfHealingRestart')]");
   });
 
-  it('the VM operator role can read VMs, write the extension and update the VM model; outside Compute only read-only Key Vault name checks', () => {
+  it('the VM operator role reads VMs, writes the extension, updates the VM model; outside Compute only Key Vault name checks', () => {
     const operator = assignments.find((a) => a.roleName === 'ADE Autopilot VM encryption operator')!;
     expect(operator.actions).toEqual(
       expect.arrayContaining([

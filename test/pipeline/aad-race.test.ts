@@ -51,7 +51,8 @@ describe('aad without KEK: vault-creation race across 20 VMs in one region', () 
     const perVm = writes.length / COUNT;
     // Recorded for the README/bench: amortised ARM writes per VM in aad mode.
     console.info(
-      `aad, 20 VMs, one region: ${writes.length} ARM writes = ${perVm.toFixed(2)} per VM; ${requests.filter((r) => r.service === 'arm').length - writes.length} ARM reads/other`,
+      `aad, 20 VMs, one region: ${writes.length} ARM writes = ${perVm.toFixed(2)} per VM; ` +
+        `${requests.filter((r) => r.service === 'arm').length - writes.length} ARM reads/other`,
     );
     expect(perVm).toBeLessThanOrEqual(2.2);
 

@@ -145,7 +145,9 @@ export async function observableText(p: Pipeline): Promise<Array<{ where: string
   out.push({ where: 'host logs', text: JSON.stringify(p.host.logs) });
   for (const instance of await p.listInstances()) {
     const res = await fetch(
-      `${p.host.baseUrl}/runtime/webhooks/durabletask/instances/${encodeURIComponent(instance.instanceId)}?showHistory=true&showHistoryOutput=true&showInput=true&code=${encodeURIComponent(p.host.keys!.durable)}`,
+      `${p.host.baseUrl}/runtime/webhooks/durabletask/instances/` +
+        `${encodeURIComponent(instance.instanceId)}?showHistory=true&showHistoryOutput=true&showInput=true&` +
+        `code=${encodeURIComponent(p.host.keys!.durable)}`,
     );
     out.push({ where: `status of ${instance.instanceId}`, text: await res.text() });
   }

@@ -1,6 +1,7 @@
 /**
  * End-to-end harness for the pipeline: the Azure simulator and the local Functions host (running the
- * built app from dist/ with the REAL durable-functions library), wired like `npm start` wires them:
+ * built app from dist/, which the test run's global setup builds, with the REAL durable-functions library),
+ * wired like `npm start` wires them:
  *
  *  - this process trusts the simulator's CA and uses its proxy (sim.env), as the app would via
  *    NODE_EXTRA_CA_CERTS in its own process;
@@ -10,8 +11,7 @@
  *
  * One harness per test file: @azure/functions-core and the app's configuration are process-wide.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -35,76 +35,6 @@ export const HUB_KEYS = {
   eventGrid: 'pipeline-eventgrid-key',
   durable: 'pipeline-durable-key',
 };
-
-let built = false;
-const APP_SOURCES = ['functions', 'orchestrations', 'core', 'azure'];
-/** Files of the pipeline itself: a type error in them fails the build; elsewhere it is someone else's work in progress. */
-const OWN_FILES = /^(functions\/(lib\/)?[\w-]+\.ts|orchestrations\/[\w-]+\.ts)/;
-const STAMP = path.join(REPO_ROOT, 'dist', '.pipeline-app.stamp');
-const LOCK = path.join(REPO_ROOT, 'dist', '.pipeline-app.lock');
-
-function newestSourceMtime(): number {
-  let newest = 0;
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(full).mtimeMs);
-    }
-  };
-  for (const dir of APP_SOURCES) walk(path.join(REPO_ROOT, dir));
-  return newest;
-}
-
-function upToDate(): boolean {
-  return existsSync(STAMP) && statSync(STAMP).mtimeMs >= newestSourceMtime();
-}
-
-/**
- * Compiles the app the host loads (functions/, orchestrations/, core/, azure/) into dist/, once for
- * all test files (a stamp file and a lock directory coordinate the parallel workers); the host itself
- * runs from source. Type errors elsewhere in the tree must not block the suite (tsc still emits), so
- * success is judged by our own files compiling and the entry files being there.
- */
-export function buildApp(): void {
-  if (built || upToDate()) return;
-  mkdirSync(path.dirname(LOCK), { recursive: true });
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    try {
-      mkdirSync(LOCK);
-      break;
-    } catch {
-      if (Date.now() > deadline) rmSync(LOCK, { recursive: true, force: true });
-      execFileSync('sleep', ['0.5']);
-    }
-  }
-  try {
-    if (upToDate()) return;
-    const startedAt = Date.now();
-    try {
-      execFileSync(
-        process.execPath,
-        [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(__dirname, 'tsconfig.app.json')],
-        { cwd: REPO_ROOT, stdio: 'pipe' },
-      );
-    } catch (error) {
-      const out = String((error as { stdout?: Buffer }).stdout ?? '');
-      const ours = out.split('\n').filter((line) => OWN_FILES.test(line));
-      if (ours.length > 0) throw new Error(`the app does not compile:\n${ours.join('\n')}`);
-    }
-    for (const entry of ['vmWritten', 'secretEvents', 'encryptVmHttp', 'durable']) {
-      if (!existsSync(path.join(REPO_ROOT, 'dist/functions', `${entry}.js`)))
-        throw new Error(`build produced no dist/functions/${entry}.js`);
-    }
-    writeFileSync(STAMP, String(startedAt));
-    const t = new Date(startedAt);
-    utimesSync(STAMP, t, t);
-  } finally {
-    rmSync(LOCK, { recursive: true, force: true });
-    built = true;
-  }
-}
 
 export interface PipelineOptions {
   mode: 'aad' | 'single-pass';
@@ -183,7 +113,6 @@ async function freePort(): Promise<number> {
 }
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
-  buildApp();
   const sim = await startSimulator({ speed: 1, log: () => undefined, createArm: createArmService, createEventGrid });
   const savedEnv = new Map<string, string | undefined>();
   const setEnv = (k: string, v: string) => {
@@ -385,7 +314,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         if (status && ['Completed', 'Failed', 'Terminated', 'Canceled'].includes(status.runtimeStatus)) return status;
         if (Date.now() > deadline)
           throw new Error(
-            `instance ${instanceId} did not finish in ${timeoutMs} ms: ${JSON.stringify(status?.customStatus ?? status?.runtimeStatus ?? 'missing')}`,
+            `instance ${instanceId} did not finish in ${timeoutMs} ms: ` +
+              `${JSON.stringify(status?.customStatus ?? status?.runtimeStatus ?? 'missing')}`,
           );
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -5,11 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { startHost } from '../../local/host/index';
-import { buildApp, REPO_ROOT } from './harness';
+import { REPO_ROOT } from './harness';
 
 describe('start-up on Flex Consumption', () => {
   it('fails without ADE_FUNCTION_APP_RESOURCE_ID, naming it', async () => {
-    buildApp();
     const started = startHost({
       appDir: REPO_ROOT,
       port: 0,

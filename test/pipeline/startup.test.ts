@@ -4,11 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { startHost } from '../../local/host/index';
-import { buildApp, REPO_ROOT } from './harness';
+import { REPO_ROOT } from './harness';
 
 describe('start-up with a bad configuration', () => {
   it('fails to load the app, naming each bad setting and what was expected', async () => {
-    buildApp();
     const secret = 'do-not-print-this-secret-value';
     const started = startHost({
       appDir: REPO_ROOT,

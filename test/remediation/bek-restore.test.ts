@@ -80,7 +80,8 @@ describe('bekHealthOf', () => {
       'linux passphrase file',
       withExtensionFailure(
         lnx,
-        'Cannot find current passphrase file. This could happen if BEK volume is not mounted or LinuxPassPhrase file is missing from BEK volume.',
+        'Cannot find current passphrase file. This could happen if BEK volume is not mounted or ' +
+          'LinuxPassPhrase file is missing from BEK volume.',
       ),
       'bek-missing',
     ],
@@ -222,15 +223,18 @@ describe('vaultDrift', () => {
     [vaultId, true],
     [vaultId.toUpperCase().replace('/SUBSCRIPTIONS/', '/subscriptions/'), true],
     [
-      '/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/rg-team/providers/Microsoft.KeyVault/vaults/adeap-weu-0123456789abcd',
+      '/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/rg-team/providers/' +
+        'Microsoft.KeyVault/vaults/adeap-weu-0123456789abcd',
       false,
     ],
     [
-      '/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/rg-ade-autopilot-vaults/providers/Microsoft.KeyVault/vaults/kv-other',
+      '/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/rg-ade-autopilot-vaults/' +
+        'providers/Microsoft.KeyVault/vaults/kv-other',
       false,
     ],
     [
-      '/subscriptions/99999999-1bf0-4dda-aec3-111122223333/resourceGroups/rg-ade-autopilot-vaults/providers/Microsoft.KeyVault/vaults/adeap-weu-0123456789abcd',
+      '/subscriptions/99999999-1bf0-4dda-aec3-111122223333/resourceGroups/rg-ade-autopilot-vaults/' +
+        'providers/Microsoft.KeyVault/vaults/adeap-weu-0123456789abcd',
       false,
     ],
     ['garbage', false],

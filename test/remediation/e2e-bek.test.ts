@@ -1,6 +1,7 @@
 /**
- * Issue 6's BEK self-healing proof, end to end on the local Functions host against the Azure simulator:
- * the guest loses its BEK files → the ADE extension reports it (simulator, ade.md §15) → the BEK health
+ * The BEK self-healing proof, end to end on the local Functions host against the Azure simulator:
+ * the guest loses its BEK files → the ADE extension reports it (simulator;
+ * https://learn.microsoft.com/azure/virtual-machines/linux/disk-encryption-troubleshooting) → the BEK health
  * sweep (fired through the host's admin API, as a timer would) finds it → restoreBek recovers what the
  * vault lost and deallocates + starts the VM so the platform re-attaches the BEK volume → verified.
  * Drift in: a policy NonCompliant state raised by the simulator's Policy Insights source.

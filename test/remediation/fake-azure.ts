@@ -2,7 +2,8 @@
  * A small in-memory Azure for the orchestration tests: VMs, disks, vaults, secrets and keys with
  * soft delete, and the one platform behaviour restores depend on — starting a deallocated VM
  * re-attaches the BEK volume from Key Vault when the secret exists, is enabled and the vault allows
- * disk encryption (ade.md §10, §15.1). Every call is counted; secret values live only here.
+ * disk encryption (https://learn.microsoft.com/troubleshoot/azure/virtual-machines/windows/troubleshoot-bitlocker-boot-error).
+ * Every call is counted; secret values live only here.
  */
 import { randomBytes } from 'node:crypto';
 import type {

@@ -1,23 +1,10 @@
 /** Spawning the built `npm start` launcher the way a user's terminal would (a clean environment). */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 export const CLI = path.join(REPO_ROOT, 'dist/local/start/cli.js');
 export const READY_PREFIX = 'ade-autopilot is running';
-
-/** Builds dist/ (type errors in other people's work-in-progress files must not block: tsc still emits). */
-export function build(): void {
-  spawnSync(
-    process.execPath,
-    [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(REPO_ROOT, 'tsconfig.build.json')],
-    { cwd: REPO_ROOT, stdio: 'ignore' },
-  );
-  for (const file of [CLI, 'dist/local/host/cli.js', 'dist/functions/vmWritten.js', 'dist/functions/durable.js']) {
-    if (!existsSync(path.resolve(REPO_ROOT, file))) throw new Error(`build produced no ${file}`);
-  }
-}
 
 /** The environment of a fresh shell: nothing of ours, no Azure credentials, no proxy. */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {

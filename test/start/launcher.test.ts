@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orchestrationInstanceId } from '../../core/names';
 import { Session } from '../../local/demo/session';
 import type { StartState } from '../../local/start/state-file';
-import { alive, build, cleanEnv, CLI, READY_PREFIX, REPO_ROOT } from './launch';
+import { alive, cleanEnv, CLI, READY_PREFIX, REPO_ROOT } from './launch';
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -25,10 +25,6 @@ function portOpen(port: number): Promise<boolean> {
     socket.once('error', () => resolve(false));
   });
 }
-
-beforeAll(() => {
-  build();
-}, 180_000);
 
 describe('npm start (simulator + local host)', () => {
   const stateRoot = mkdtempSync(path.join(tmpdir(), 'ade-start-'));

@@ -10,18 +10,14 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { orchestrationInstanceId } from '../../core/names';
 import { parseEnvFile, Session, TERMINAL, type InstanceStatus } from '../../local/demo/session';
-import { alive, build, cleanEnv, launch, REPO_ROOT, type Launcher } from './launch';
+import { alive, cleanEnv, launch, REPO_ROOT, type Launcher } from './launch';
 
 const SPEED = 600;
 /** The old bug's window: the short-lived credential's lifetime (90 + 15 min) in scaled time. */
 const OLD_FAILURE_WINDOW_MS = ((90 + 15) * 60_000) / SPEED;
-
-beforeAll(() => {
-  build();
-}, 180_000);
 
 /** What a user types after `source .state/sim/sim.env`: creates a VM with @azure/arm-compute from the environment. */
 function createVmFromUserShell(simEnvFile: string, name: string, os: 'Windows' | 'Linux'): Promise<string> {

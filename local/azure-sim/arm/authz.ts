@@ -67,7 +67,9 @@ export function authorizationFailed(principal: Principal, action: string, scope:
   return armError(
     403,
     'AuthorizationFailed',
-    `The client '${principal.objectId}' with object id '${principal.objectId}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
+    `The client '${principal.objectId}' with object id '${principal.objectId}' does not have ` +
+      `authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. If ` +
+      `access was recently granted, please refresh your credentials.`,
   );
 }
 

@@ -410,7 +410,8 @@ export class Compute {
         throw armError(
           400,
           'InvalidParameter',
-          `The value of parameter 'secretUrl' is invalid: '${truncate(String(secretUrl), 120)}'. Expected https://<vault>.vault.azure.net/secrets/<name>/<version>.`,
+          `The value of parameter 'secretUrl' is invalid: '${truncate(String(secretUrl), 120)}'. Expected ` +
+            `https://<vault>.vault.azure.net/secrets/<name>/<version>.`,
         );
       }
       if (typeof vaultId !== 'string' || !/\/providers\/Microsoft\.KeyVault\/vaults\/[^/]+$/i.test(vaultId)) {
@@ -440,7 +441,8 @@ export class Compute {
       throw armError(
         409,
         'PropertyChangeNotAllowed',
-        `Changing property 'encryptionSettingsVersion' of disk '${osDisk.name}' is not allowed: it is encrypted with Azure Disk Encryption single-pass (1.1).`,
+        `Changing property 'encryptionSettingsVersion' of disk '${osDisk.name}' is not allowed: it is ` +
+          `encrypted with Azure Disk Encryption single-pass (1.1).`,
       );
     }
     vm.osDiskEncryptionSettings = settings;
@@ -510,7 +512,8 @@ export class Compute {
       throw armError(
         409,
         'OperationNotAllowed',
-        `Operation 'restart' is not allowed on VM '${vm.name}' since the VM is ${vm.powerState === 'deallocated' ? 'deallocated' : 'not running'}.`,
+        `Operation 'restart' is not allowed on VM '${vm.name}' since the VM is ` +
+          `${vm.powerState === 'deallocated' ? 'deallocated' : 'not running'}.`,
       );
     }
     vm.powerState =
@@ -530,7 +533,8 @@ export class Compute {
 
   /**
    * Boot. Start: the platform re-reads the disk keys from Key Vault and re-attaches the BEK volume /
-   * passphrase file. Restart: the guest reboots with the BEK volume as it is (ade.md §15.1).
+   * passphrase file. Restart: the guest reboots with the BEK volume as it is
+   * (https://learn.microsoft.com/troubleshoot/azure/virtual-machines/windows/troubleshoot-bitlocker-boot-error).
    */
   private powerOn(vm: VmRecord, restart = false): void {
     vm.powerState = 'running';
@@ -598,7 +602,8 @@ export class Compute {
       throw armError(
         409,
         'OperationNotAllowed',
-        `Operation 'PUT' on extension '${extName}' is not allowed since an operation on the extension is in progress. Please try again later.`,
+        `Operation 'PUT' on extension '${extName}' is not allowed since an operation on the extension is in ` +
+          `progress. Please try again later.`,
       );
     }
     const props = isObject(body.properties) ? body.properties : {};
@@ -665,7 +670,8 @@ export class Compute {
     this.core.background(`extension ${id}`, async () => {
       let error: { code: string; message: string } | undefined;
       if (unchanged) {
-        // CRP and the guest agent skip a run whose configuration did not change (ade.md §14).
+        // CRP and the guest agent skip a run whose configuration did not change: a re-run needs a new sequence
+        // version (https://learn.microsoft.com/azure/virtual-machines/windows/disk-encryption-windows).
         await this.core.sleep(duration, generation);
       } else if (ade) {
         const outcome = await runAdeExtension(this.guestHost(), vm.id, extName.toLowerCase(), generation);
@@ -681,7 +687,10 @@ export class Compute {
       const currentVm = this.state.vms[key(vm.id)];
       const current = currentVm?.extensions[extName.toLowerCase()];
       if (current) current.provisioningState = error ? 'Failed' : 'Succeeded';
-      const extensionLabel = `VM has reported a failure when processing extension '${extName}' (publisher '${publisher}' and type '${type}'). Error message: "${error?.message ?? ''}". More information on troubleshooting is available at https://aka.ms/vmextensionwindowstroubleshoot`;
+      const extensionLabel =
+        `VM has reported a failure when processing extension '${extName}' (publisher '${publisher}' and type ` +
+        `'${type}'). Error message: "${error?.message ?? ''}". More information on troubleshooting is ` +
+        `available at https://aka.ms/vmextensionwindowstroubleshoot`;
       this.core.completeOperation(op, error ? { code: 'VMExtensionProvisioningError', message: extensionLabel } : undefined);
       const outcome = error ? 'Failure' : 'Success';
       this.core.emit('Write', scope, vm.subscriptionId, id, 'Microsoft.Compute/virtualMachines/extensions/write', {
@@ -985,6 +994,7 @@ export function invalidType(path: Pick<ArmPath, 'namespace' | 'types'>) {
   return armError(
     404,
     'InvalidResourceType',
-    `The resource type '${truncate(path.types.join('/'), 80)}' could not be found in the namespace '${truncate(path.namespace ?? '', 60)}'.`,
+    `The resource type '${truncate(path.types.join('/'), 80)}' could not be found in the namespace ` +
+      `'${truncate(path.namespace ?? '', 60)}'.`,
   );
 }

@@ -297,7 +297,8 @@ export class ArmControl {
   /**
    * Records a policy evaluation result and raises what Azure Policy raises for it: PolicyStateCreated the
    * first time a resource has a state for an assignment + definition (+ reference id), PolicyStateChanged
-   * when the compliance state differs from the recorded one, nothing when it is the same (event-schemas.md §5).
+   * when the compliance state differs from the recorded one, nothing when it is the same
+   * (https://learn.microsoft.com/azure/event-grid/event-schema-policy).
    */
   private recordPolicyState(b: Record<string, unknown>): { state: PolicyStateRecord; published: string | null } {
     const text = (name: string, required: boolean): string => {
@@ -325,7 +326,8 @@ export class ArmControl {
       throw armError(
         400,
         'InvalidRequest',
-        `'complianceState' must be Compliant, NonCompliant, Unknown, Exempt, Conflict, NotStarted or Protected (got '${complianceState.slice(0, 40)}').`,
+        `'complianceState' must be Compliant, NonCompliant, Unknown, Exempt, Conflict, NotStarted or ` +
+          `Protected (got '${complianceState.slice(0, 40)}').`,
       );
     }
     const timestamp = text('timestamp', false) || this.core.nowIso();

@@ -106,14 +106,17 @@ export class ArmCore {
       throw armError(
         401,
         'InvalidAuthenticationTokenTenant',
-        `The access token is from the wrong issuer 'https://sts.windows.net/${principal.tenantId}/'. It must match the tenant 'https://sts.windows.net/${sub.tenantId}/' associated with this subscription. Please use the authority (URL) 'https://login.windows.net/${sub.tenantId}' to get the token.`,
+        `The access token is from the wrong issuer 'https://sts.windows.net/${principal.tenantId}/'. It must ` +
+          `match the tenant 'https://sts.windows.net/${sub.tenantId}/' associated with this subscription. ` +
+          `Please use the authority (URL) 'https://login.windows.net/${sub.tenantId}' to get the token.`,
       );
     }
     if (sub.state !== 'Enabled') {
       throw armError(
         409,
         'ReadOnlyDisabledSubscription',
-        `The subscription '${sub.subscriptionId}' is disabled and therefore marked as read only. You cannot perform any write actions on this subscription until it is re-enabled.`,
+        `The subscription '${sub.subscriptionId}' is disabled and therefore marked as read only. You cannot ` +
+          `perform any write actions on this subscription until it is re-enabled.`,
       );
     }
     return sub;
@@ -131,7 +134,8 @@ export class ArmCore {
     throw armError(
       404,
       'ResourceNotFound',
-      `The Resource '${fullType}/${name}' under resource group '${resourceGroup}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+      `The Resource '${fullType}/${name}' under resource group '${resourceGroup}' was not found. For more ` +
+        `details please go to https://aka.ms/ARMResourceNotFoundFix`,
     );
   }
 
@@ -180,7 +184,9 @@ export class ArmCore {
     const base = `https://management.azure.com/subscriptions/${subscriptionId}/providers/${namespace}/locations/${location}`;
     return {
       // Event Grid names its status collection operationsStatus; Compute and Key Vault use operations.
-      asyncOperation: `${base}/${namespace.toLowerCase() === 'microsoft.eventgrid' ? 'operationsStatus' : 'operations'}/${op.name}?api-version=${apiVersion}`,
+      asyncOperation:
+        `${base}/${namespace.toLowerCase() === 'microsoft.eventgrid' ? 'operationsStatus' : 'operations'}/` +
+        `${op.name}?api-version=${apiVersion}`,
       location: `${base}/operationResults/${op.name}?api-version=${apiVersion}`,
     };
   }

@@ -176,7 +176,9 @@ export class EventGridArm {
           throw armError(
             400,
             'InvalidRequest',
-            `Topic type '${truncate(topicType, 60)}' is not supported by this simulator (supported: Microsoft.Resources.Subscriptions, Microsoft.Resources.ResourceGroups, Microsoft.KeyVault.vaults, Microsoft.PolicyInsights.PolicyStates).`,
+            `Topic type '${truncate(topicType, 60)}' is not supported by this simulator (supported: ` +
+              `Microsoft.Resources.Subscriptions, Microsoft.Resources.ResourceGroups, Microsoft.KeyVault.vaults, ` +
+              `Microsoft.PolicyInsights.PolicyStates).`,
           );
         if (!pattern.test(source))
           throw armError(400, 'InvalidRequest', `Source '${truncate(source, 200)}' is not valid for topic type '${topicType}'.`);
@@ -389,7 +391,8 @@ export class EventGridArm {
         throw armError(
           400,
           'InvalidRequest',
-          `The attempt to validate the provided endpoint ${truncate(url, 120)} failed: the endpoint URL must be a valid HTTPS URL (the simulator also accepts http on loopback).`,
+          `The attempt to validate the provided endpoint ${truncate(url, 120)} failed: the endpoint URL must ` +
+            `be a valid HTTPS URL (the simulator also accepts http on loopback).`,
         );
       }
     } else if (type === 'azurefunction') {

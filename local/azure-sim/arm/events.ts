@@ -97,7 +97,8 @@ export function clientRequestIdOf(req: SimRequest): string {
 
 /**
  * Azure Policy state events (Microsoft.PolicyInsights.PolicyStateCreated / Changed / Deleted), shaped like
- * azure-rest-api-specs PolicyInsights examples (event-schemas.md §5): topic `/subscriptions/<id>`,
+ * azure-rest-api-specs PolicyInsights examples (https://learn.microsoft.com/azure/event-grid/event-schema-policy):
+ * topic `/subscriptions/<id>`,
  * subject = the evaluated resource, dataVersion "1", IDs of assignments and definitions as given.
  */
 export function policyStateEvent(

@@ -33,7 +33,8 @@ export function requireApiVersion(req: SimRequest): string {
     throw armError(
       400,
       'InvalidApiVersionParameter',
-      `The api-version '${truncate(apiVersion, 40)}' is invalid. The supported versions are in the format 'yyyy-mm-dd' or 'yyyy-mm-dd-preview'.`,
+      `The api-version '${truncate(apiVersion, 40)}' is invalid. The supported versions are in the format ` +
+        `'yyyy-mm-dd' or 'yyyy-mm-dd-preview'.`,
     );
   }
   return apiVersion;
@@ -148,7 +149,8 @@ export function validateName(name: string, kind: string, pattern: RegExp, maxLen
     throw armError(
       400,
       'InvalidResourceName',
-      `The resource name '${truncate(name, 80)}' is invalid for ${kind}. It must match ${pattern.source} and be at most ${maxLength} characters.`,
+      `The resource name '${truncate(name, 80)}' is invalid for ${kind}. It must match ${pattern.source} ` +
+        `and be at most ${maxLength} characters.`,
     );
   }
 }

@@ -162,7 +162,8 @@ export function createArmService(ctx: SimContext): ArmService {
         throw armError(
           404,
           'MissingSubscriptionRegistration',
-          `The subscription is not registered to use namespace '${truncate(path.namespace, 80)}'. See https://aka.ms/rps-not-found for how to register subscriptions.`,
+          `The subscription is not registered to use namespace '${truncate(path.namespace, 80)}'. See ` +
+            `https://aka.ms/rps-not-found for how to register subscriptions.`,
         );
     }
   }
@@ -252,7 +253,10 @@ export function createArmService(ctx: SimContext): ArmService {
             throw armError(
               429,
               'SubscriptionRequestsThrottled',
-              `Number of '${cls === 'reads' ? 'read' : cls === 'writes' ? 'write' : 'delete'}' requests for subscription '${path.subscriptionId}' actor '${req.principal.objectId}' exceeded. Please try again after '${decision.retryAfterSeconds}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling for additional information.`,
+              `Number of '${cls === 'reads' ? 'read' : cls === 'writes' ? 'write' : 'delete'}' requests for ` +
+                `subscription '${path.subscriptionId}' actor '${req.principal.objectId}' exceeded. Please try again ` +
+                `after '${decision.retryAfterSeconds}' seconds after additional tokens are available. Refer to ` +
+                `https://aka.ms/arm-throttling for additional information.`,
               { 'retry-after': String(decision.retryAfterSeconds) },
             );
           }

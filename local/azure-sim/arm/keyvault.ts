@@ -73,7 +73,11 @@ const MAX_POLICIES = 1024;
 
 export function vaultNameProblem(name: string): string | undefined {
   if (!VAULT_NAME.test(name) || name.includes('--')) {
-    return `Vault name '${truncate(name, 40)}' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens.`;
+    return (
+      `Vault name '${truncate(name, 40)}' is invalid. A vault's name must be between 3-24 alphanumeric ` +
+      `characters. The name must begin with a letter, end with a letter or digit, and not contain ` +
+      `consecutive hyphens.`
+    );
   }
   return undefined;
 }
@@ -163,7 +167,13 @@ export class KeyVaultArm {
       return json(200, {
         nameAvailable: false,
         reason: 'AlreadyExists',
-        message: `The vault name '${name}' is already in use. Vault names are globally unique so it is possible that the name is already taken. If you are sure that the vault name was not taken then it is possible that a vault with the same name was recently deleted but not purged after being placed in a recoverable state. If the vault is in a recoverable state then the vault will need to be purged before reusing the name. For more information on VaultAlreadyExists, soft delete and purging a vault follow this link https://go.microsoft.com/fwlink/?linkid=2147740.`,
+        message:
+          `The vault name '${name}' is already in use. Vault names are globally unique so it is possible that ` +
+          `the name is already taken. If you are sure that the vault name was not taken then it is possible ` +
+          `that a vault with the same name was recently deleted but not purged after being placed in a ` +
+          `recoverable state. If the vault is in a recoverable state then the vault will need to be purged ` +
+          `before reusing the name. For more information on VaultAlreadyExists, soft delete and purging a ` +
+          `vault follow this link https://go.microsoft.com/fwlink/?linkid=2147740.`,
       });
     }
     return json(200, { nameAvailable: true });
@@ -241,7 +251,8 @@ export class KeyVaultArm {
         throw armError(
           409,
           'ConflictError',
-          `Exist soft deleted vault with the same name. Vault name: '${name}'. Recover it with createMode 'recover' or purge it before reusing the name.`,
+          `Exist soft deleted vault with the same name. Vault name: '${name}'. Recover it with createMode ` +
+            `'recover' or purge it before reusing the name.`,
         );
       }
       const tenantId = String(props.tenantId ?? '');
@@ -445,7 +456,8 @@ export class KeyVaultArm {
       throw armError(
         409,
         'ConflictError',
-        `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.`,
+        `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault ` +
+          `service will automatically purge it after the retention period has passed.`,
       );
     }
     const op = this.core.startOperation(this.core.durations.vaultPurge);

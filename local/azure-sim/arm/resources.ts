@@ -160,7 +160,8 @@ export class Resources {
             throw armError(
               409,
               'InvalidResourceGroupLocation',
-              `Invalid resource group location '${truncate(body.location, 40)}'. The Resource group already exists in location '${existing.location}'.`,
+              `Invalid resource group location '${truncate(body.location, 40)}'. The Resource group already exists ` +
+                `in location '${existing.location}'.`,
             );
           }
           existing.tags = stringRecord(body.tags, 'tags');
@@ -192,7 +193,8 @@ export class Resources {
             existing: true,
           });
         });
-        const location = `https://management.azure.com/subscriptions/${subscriptionId}/operationresults/${op.name}?api-version=${scope.apiVersion}`;
+        const operationResults = `https://management.azure.com/subscriptions/${subscriptionId}/operationresults`;
+        const location = `${operationResults}/${op.name}?api-version=${scope.apiVersion}`;
         return { status: 202, headers: { location, 'retry-after': this.core.retryAfterSeconds(op) } };
       }
       default:
@@ -274,7 +276,11 @@ export class Resources {
           throw armError(
             400,
             'PrincipalNotFound',
-            `Principal ${truncate(principalId.replace(/-/g, ''), 40)} does not exist in the directory ${this.core.ctx.directory?.tenantId ?? ''}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype`,
+            `Principal ${truncate(principalId.replace(/-/g, ''), 40)} does not exist in the directory ` +
+              `${this.core.ctx.directory?.tenantId ?? ''}. Check that you have the correct principal ID. If you ` +
+              `are creating this principal and then immediately assigning a role, this error might be related to a ` +
+              `replication delay. In this case, set the role assignment principalType property to a value, such as ` +
+              `ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype`,
           );
         }
         if (existing) {

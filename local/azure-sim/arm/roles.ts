@@ -66,7 +66,8 @@ export const BUILT_IN_ROLE_DEFINITIONS: readonly RoleDefinition[] = [
   builtIn(
     'b24988ac-6180-42a0-ab88-20f7382dd24c',
     'Contributor',
-    'Grants full access to manage all resources, but does not allow you to assign roles in Azure RBAC, manage assignments in Azure Blueprints, or share image galleries.',
+    'Grants full access to manage all resources, but does not allow you to assign roles in Azure RBAC, ' +
+      'manage assignments in Azure Blueprints, or share image galleries.',
     {
       actions: ['*'],
       notActions: [
@@ -93,7 +94,8 @@ export const BUILT_IN_ROLE_DEFINITIONS: readonly RoleDefinition[] = [
   builtIn(
     'f58310d9-a9f6-439a-9e8d-f62e7b41a168',
     'Role Based Access Control Administrator',
-    'Manage access to Azure resources by assigning roles using Azure RBAC. This role does not allow you to manage access using other ways, such as Azure Policy.',
+    'Manage access to Azure resources by assigning roles using Azure RBAC. This role does not allow you ' +
+      'to manage access using other ways, such as Azure Policy.',
     {
       actions: [
         'Microsoft.Authorization/roleAssignments/write',
@@ -106,7 +108,11 @@ export const BUILT_IN_ROLE_DEFINITIONS: readonly RoleDefinition[] = [
   builtIn(
     '9980e02c-c2be-4d73-94e8-173b1dc7cf3c',
     'Virtual Machine Contributor',
-    'Create and manage virtual machines, manage disks, install and run software, reset password of the root user of the virtual machine using VM extensions, and manage local user accounts using VM extensions. This role does not grant you management access to the virtual network or storage account the virtual machines are connected to. This role does not allow you to assign roles in Azure RBAC.',
+    'Create and manage virtual machines, manage disks, install and run software, reset password of the ' +
+      'root user of the virtual machine using VM extensions, and manage local user accounts using VM ' +
+      'extensions. This role does not grant you management access to the virtual network or storage ' +
+      'account the virtual machines are connected to. This role does not allow you to assign roles in ' +
+      'Azure RBAC.',
     {
       actions: [
         'Microsoft.Authorization/*/read',
@@ -171,13 +177,16 @@ export const BUILT_IN_ROLE_DEFINITIONS: readonly RoleDefinition[] = [
   builtIn(
     '00482a5a-887f-4fb3-b363-3b7fe8e74483',
     'Key Vault Administrator',
-    "Perform all data plane operations on a key vault and all objects in it, including certificates, keys, and secrets. Cannot manage key vault resources or manage role assignments. Only works for key vaults that use the 'Azure role-based access control' permission model.",
+    'Perform all data plane operations on a key vault and all objects in it, including certificates, ' +
+      'keys, and secrets. Cannot manage key vault resources or manage role assignments. Only works for key ' +
+      "vaults that use the 'Azure role-based access control' permission model.",
     { actions: KEY_VAULT_READS, dataActions: ['Microsoft.KeyVault/vaults/*'] },
   ),
   builtIn(
     'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
     'Key Vault Secrets Officer',
-    "Perform any action on the secrets of a key vault, except manage permissions. Only works for key vaults that use the 'Azure role-based access control' permission model.",
+    'Perform any action on the secrets of a key vault, except manage permissions. Only works for key ' +
+      "vaults that use the 'Azure role-based access control' permission model.",
     { actions: KEY_VAULT_READS, dataActions: ['Microsoft.KeyVault/vaults/secrets/*'] },
   ),
   builtIn(

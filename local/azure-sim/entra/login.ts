@@ -91,7 +91,8 @@ export class LoginService implements Service {
       throw new SimError(
         400,
         'invalid_tenant',
-        `AADSTS90002: Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+        `AADSTS90002: Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and ` +
+          `are signing into the correct cloud.`,
       );
     }
     return this.directory.tenantId;
@@ -143,7 +144,8 @@ export class LoginService implements Service {
       throw new SimError(
         400,
         'invalid_request',
-        `AADSTS90002: Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+        `AADSTS90002: Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and ` +
+          `are signing into the correct cloud.`,
       );
     }
     const grantType = form.get('grant_type');
@@ -172,7 +174,10 @@ export class LoginService implements Service {
       throw new SimError(
         400,
         'unauthorized_client',
-        `AADSTS700016: Application with identifier '${clientId}' was not found in the directory '${tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+        `AADSTS700016: Application with identifier '${clientId}' was not found in the directory '${tenant}'. ` +
+          `This can happen if the application has not been installed by the administrator of the tenant or ` +
+          `consented to by any user in the tenant. You may have sent your authentication request to the wrong ` +
+          `tenant.`,
       );
     }
     if (!sp.accountEnabled)
@@ -224,7 +229,8 @@ export class LoginService implements Service {
       throw new SimError(
         400,
         'invalid_scope',
-        `AADSTS1002012: The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+        `AADSTS1002012: The provided value for scope ${scope} is not valid. Client credential flows must ` +
+          `have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
       );
     }
     return this.knownResource(scopes[0]!.slice(0, -'/.default'.length));
@@ -236,7 +242,10 @@ export class LoginService implements Service {
       throw new SimError(
         400,
         'invalid_resource',
-        `AADSTS500011: The resource principal named ${resource} was not found in the tenant named ${this.directory.tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
+        `AADSTS500011: The resource principal named ${resource} was not found in the tenant named ` +
+          `${this.directory.tenantId}. This can happen if the application has not been installed by the ` +
+          `administrator of the tenant or consented to by any user in the tenant. You might have sent your ` +
+          `authentication request to the wrong tenant.`,
       );
     }
     return audience;
@@ -249,14 +258,17 @@ export class LoginService implements Service {
       throw new SimError(
         401,
         'invalid_client',
-        `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+        `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the ` +
+          `client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
       );
     }
     if (Date.parse(cred.endDateTime) <= now) {
       throw new SimError(
         401,
         'invalid_client',
-        `AADSTS7000222: The provided client secret keys for app '${clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`,
+        `AADSTS7000222: The provided client secret keys for app '${clientId}' are expired. Visit the Azure ` +
+          `portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using ` +
+          `certificate credentials for added security: https://aka.ms/certCreds.`,
       );
     }
   }
@@ -266,7 +278,8 @@ export class LoginService implements Service {
       throw new SimError(
         400,
         'invalid_request',
-        `AADSTS700023: The client_assertion_type '${assertionType ?? ''}' is not supported; use urn:ietf:params:oauth:client-assertion-type:jwt-bearer.`,
+        `AADSTS700023: The client_assertion_type '${assertionType ?? ''}' is not supported; use ` +
+          `urn:ietf:params:oauth:client-assertion-type:jwt-bearer.`,
       );
     }
     const parts = assertion.split('.');
@@ -288,7 +301,10 @@ export class LoginService implements Service {
       throw new SimError(
         401,
         'invalid_client',
-        `AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${shown}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${clientId}'.]`,
+        `AADSTS700027: The certificate with identifier used to sign the client assertion is not registered ` +
+          `on application. [Reason - The key was not found., Thumbprint of key used by client: '${shown}', ` +
+          `Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for ` +
+          `app Id '${clientId}'.]`,
       );
     }
     const alg = String(header.alg ?? '');
@@ -304,14 +320,17 @@ export class LoginService implements Service {
       throw new SimError(
         401,
         'invalid_client',
-        `AADSTS700027: Client assertion contains an invalid signature. [Reason - The key was found but the signature does not verify., Thumbprint of key used by client: '${shown}']`,
+        `AADSTS700027: Client assertion contains an invalid signature. [Reason - The key was found but the ` +
+          `signature does not verify., Thumbprint of key used by client: '${shown}']`,
       );
     const now = this.clock.now();
     if (Date.parse(key.endDateTime) <= now || Date.parse(key.startDateTime) > now) {
       throw new SimError(
         401,
         'invalid_client',
-        `AADSTS700027: Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '${shown}', Found key 'Start=${key.startDateTime}, End=${key.endDateTime}']`,
+        `AADSTS700027: Client assertion contains an invalid signature. [Reason - The key used is expired., ` +
+          `Thumbprint of key used by client: '${shown}', Found key 'Start=${key.startDateTime}, ` +
+          `End=${key.endDateTime}']`,
       );
     }
     const realNow = Math.floor(Date.now() / 1000);
@@ -337,7 +356,8 @@ export class LoginService implements Service {
       throw new SimError(
         401,
         'invalid_client',
-        `AADSTS700016: The audience claim of the client assertion ('${aud}') must be the token endpoint ${AUTHORITY}/${tenant}/oauth2/v2.0/token.`,
+        `AADSTS700016: The audience claim of the client assertion ('${aud}') must be the token endpoint ` +
+          `${AUTHORITY}/${tenant}/oauth2/v2.0/token.`,
       );
     }
   }
@@ -423,11 +443,14 @@ export class ManagedIdentityService implements Service {
       );
     else sp = this.systemAssigned();
     if (!sp || sp.servicePrincipalType !== 'ManagedIdentity') {
-      throw new SimError(
-        400,
-        'invalid_request',
-        `No managed identity matches ${clientId ? `client_id '${clientId}'` : principalId ? `principal_id '${principalId}'` : resourceId ? `mi_res_id '${resourceId}'` : 'the system-assigned identity (none is enabled)'} for this app.`,
-      );
+      const asked = clientId
+        ? `client_id '${clientId}'`
+        : principalId
+          ? `principal_id '${principalId}'`
+          : resourceId
+            ? `mi_res_id '${resourceId}'`
+            : 'the system-assigned identity (none is enabled)';
+      throw new SimError(400, 'invalid_request', `No managed identity matches ${asked} for this app.`);
     }
     const issued = this.tokens.issue(this.directory.toPrincipal(sp, audience), audience);
     return {

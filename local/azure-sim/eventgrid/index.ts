@@ -299,7 +299,12 @@ export function createEventGrid(ctx: SimContext): EventGrid {
         return 'the endpoint';
       }
     })();
-    return `Webhook validation handshake failed for ${hostPart}. Http POST request retuned 2XX response with response body . When a validation request is accepted without validation code in the response body, Http GET is expected on the validation url included in the validation event(within 10 minutes). (status ${result.status})`;
+    return (
+      `Webhook validation handshake failed for ${hostPart}. Http POST request retuned 2XX response with ` +
+      `response body . When a validation request is accepted without validation code in the response body, ` +
+      `Http GET is expected on the validation url included in the validation event(within 10 minutes). ` +
+      `(status ${result.status})`
+    );
   };
 
   // Keys and SAS tokens are checked here; an Entra bearer token (audience https://eventgrid.azure.net)
@@ -325,7 +330,9 @@ export function createEventGrid(ctx: SimContext): EventGrid {
         throw new SimError(
           401,
           'Unauthorized',
-          `The principal associated with the bearer token (object id '${req.principal.objectId}') does not have the required permission '${SEND_EVENTS}' on the topic '${topic.id}'. Assign it the EventGrid Data Sender role on the topic (or above).`,
+          `The principal associated with the bearer token (object id '${req.principal.objectId}') does not ` +
+            `have the required permission '${SEND_EVENTS}' on the topic '${topic.id}'. Assign it the EventGrid ` +
+            `Data Sender role on the topic (or above).`,
         );
       if (req.body.length > MAX_EVENT_BYTES)
         throw new SimError(413, 'RequestEntityTooLarge', `The maximum size (${MAX_EVENT_BYTES}) has been exceeded.`);

@@ -94,7 +94,8 @@ export class Control {
       throw new SimError(
         404,
         'NotFound',
-        `No route for ${method} ${path}. The control API lives under /_sim/ (see local/azure-sim/README.md); Azure hosts are reached through the proxy.`,
+        `No route for ${method} ${path}. The control API lives under /_sim/ (see local/azure-sim/README.md); ` +
+          `Azure hosts are reached through the proxy.`,
       );
     const seg = path.split('/').filter(Boolean).slice(1);
     const [area, ...rest] = seg;
@@ -132,7 +133,8 @@ export class Control {
           const resourceId =
             typeof body.resourceId === 'string'
               ? body.resourceId
-              : `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${displayName}`;
+              : `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/identities/providers/` +
+                `Microsoft.ManagedIdentity/userAssignedIdentities/${displayName}`;
           const mi = d.directory.createManagedIdentity(displayName, resourceId);
           return {
             status: 201,

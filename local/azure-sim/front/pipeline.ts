@@ -56,8 +56,14 @@ const PROFILES: Record<string, ServiceProfile> = {
     audiences: ARM_AUDIENCES,
     errorBody: plainEnvelope,
     unauthorized(problem, tenantId) {
+      const description =
+        problem.kind === 'missing'
+          ? "The authentication failed because of missing 'Authorization' header."
+          : 'The access token is invalid.';
       const headers = {
-        'www-authenticate': `Bearer authorization_uri="https://login.microsoftonline.com/${tenantId}", error="invalid_token", error_description="${problem.kind === 'missing' ? "The authentication failed because of missing 'Authorization' header." : 'The access token is invalid.'}"`,
+        'www-authenticate':
+          `Bearer authorization_uri="https://login.microsoftonline.com/${tenantId}", error="invalid_token", ` +
+          `error_description="${description}"`,
       };
       switch (problem.kind) {
         case 'missing':
@@ -65,19 +71,27 @@ const PROFILES: Record<string, ServiceProfile> = {
         case 'expired':
           return {
             code: 'ExpiredAuthenticationToken',
-            message: `The access token expiry UTC time '${problem.exp ? new Date(problem.exp * 1000).toUTCString() : 'unknown'}' is earlier than current UTC time '${new Date().toUTCString()}'.`,
+            message:
+              `The access token expiry UTC time ` +
+              `'${problem.exp ? new Date(problem.exp * 1000).toUTCString() : 'unknown'}' is earlier than current ` +
+              `UTC time '${new Date().toUTCString()}'.`,
             headers,
           };
         case 'audience':
           return {
             code: 'InvalidAuthenticationTokenAudience',
-            message: `The access token has been obtained for wrong audience or resource '${problem.audience}'. It should exactly match with one of the allowed audiences ${ARM_AUDIENCES.flatMap((a) => [`'${a}/'`, `'${a}'`]).join(',')}.`,
+            message:
+              `The access token has been obtained for wrong audience or resource '${problem.audience}'. It should ` +
+              `exactly match with one of the allowed audiences ` +
+              `${ARM_AUDIENCES.flatMap((a) => [`'${a}/'`, `'${a}'`]).join(',')}.`,
             headers,
           };
         case 'tenant':
           return {
             code: 'InvalidAuthenticationTokenTenant',
-            message: `The access token is from the wrong issuer 'https://sts.windows.net/${problem.tenant}/'. It must match the tenant 'https://sts.windows.net/${tenantId}/' associated with this subscription.`,
+            message:
+              `The access token is from the wrong issuer 'https://sts.windows.net/${problem.tenant}/'. It must ` +
+              `match the tenant 'https://sts.windows.net/${tenantId}/' associated with this subscription.`,
             headers,
           };
         default:
@@ -108,7 +122,8 @@ const PROFILES: Record<string, ServiceProfile> = {
     unauthorized(problem) {
       const headers = {
         'www-authenticate':
-          'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"',
+          'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", ' +
+          'client_id="00000003-0000-0000-c000-000000000000"',
       };
       switch (problem.kind) {
         case 'missing':
@@ -149,7 +164,9 @@ const PROFILES: Record<string, ServiceProfile> = {
         case 'tenant':
           return {
             code: 'Unauthorized',
-            message: `AKV10032: Invalid issuer. Expected one of https://sts.windows.net/${tenantId}/, found https://sts.windows.net/${problem.tenant}/.`,
+            message:
+              `AKV10032: Invalid issuer. Expected one of https://sts.windows.net/${tenantId}/, found ` +
+              `https://sts.windows.net/${problem.tenant}/.`,
             headers,
           };
         default:

@@ -89,12 +89,15 @@ export class SimServer {
         ? `malformed CONNECT target '${target}'`
         : port !== 443
           ? `only port 443 is simulated (got ${host}:${port})`
-          : `'${host}' is not an Azure host this simulator serves (login.microsoftonline.com, management.azure.com, graph.microsoft.com, <vault>.vault.azure.net of an existing vault, <topic>.<region>-1.eventgrid.azure.net)`;
+          : `'${host}' is not an Azure host this simulator serves (login.microsoftonline.com, ` +
+            `management.azure.com, graph.microsoft.com, <vault>.vault.azure.net of an existing vault, ` +
+            `<topic>.<region>-1.eventgrid.azure.net)`;
       this.stats.refusedTunnels++;
       this.opts.log('warn', 'proxy refused CONNECT', { target, reason });
       const body = `azure-sim proxy refused the tunnel: ${reason}.\n`;
       socket.end(
-        `HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: ` +
+          `${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
       return;
     }

@@ -705,7 +705,10 @@ function select(obj: Record<string, unknown>, selectParam: string | null): Recor
 }
 
 const FILTERABLE = ['appId', 'displayName', 'id', 'servicePrincipalType'];
-/** String collections Graph filters with `any()` (https://learn.microsoft.com/graph/filter-query-parameter#filter-using-lambda-operators). */
+/**
+ * String collections Graph filters with `any()`
+ * (https://learn.microsoft.com/graph/filter-query-parameter#filter-using-lambda-operators).
+ */
 const COLLECTION_FILTERABLE = ['servicePrincipalNames', 'identifierUris'];
 
 /**

@@ -3,10 +3,13 @@
  *
  *  - dual-pass (Windows 1.x, Linux 0.x): the guest signs in with AADClientID/AADClientSecret (ctx.dispatch to
  *    login), wraps the key with the KEK through Key Vault /wrapkey when KeyEncryptionKeyURL is given, PUTs the
- *    secret with ADE's tags and content type, and reports the secret URL as the status message (ade.md §8.2);
+ *    secret with ADE's tags and content type, and reports the secret URL as the status message
+ *    (https://github.com/Azure/azure-linux-extensions/tree/ade-dualpass-master/VMEncryption);
  *  - single-pass (Windows 2.x, Linux 1.x): the platform writes the secret (ctx.keyVaultPlatform, which requires
- *    enabledForDiskEncryption) and stamps the disks with encryptionSettingsVersion 1.1 (ade.md §3, §8.1).
- * Statuses follow ade.md §8–§9: Windows messages; Linux JSON substatus with `os` / `data`.
+ *    enabledForDiskEncryption) and stamps the disks with encryptionSettingsVersion 1.1
+ *    (https://github.com/Azure/azure-linux-extensions/tree/ade-singlepass-dev/VMEncryption).
+ * Statuses: Windows messages; Linux JSON substatus with `os` / `data`, as the Linux extension reports them
+ * (https://learn.microsoft.com/azure/virtual-machines/linux/how-to-verify-encryption-status).
  * Nothing secret (client secret, BEK, passphrase) is ever logged or put into a status message.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -109,7 +112,8 @@ export async function runAdeExtension(
 
     const fingerprint = JSON.stringify({ ...settings, sequence: undefined, aadClientSecret: undefined });
     const volumes = volumesFor(host, vm, settings.volumeType);
-    // Linux re-run semantics (ade.md §14): same sequence → skipped; same configuration → success without a new secret.
+    // Linux re-run semantics (the extension's handle.py): same sequence → skipped; same configuration → success
+    // without a new secret.
     if (kind === 'linux' && vm.guest.adeFingerprint !== undefined) {
       const sameConfig = vm.guest.adeFingerprint === fingerprint;
       if (
@@ -193,7 +197,7 @@ function str(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-/** Settings validation as the Linux extension's check_util does it (ade.md §12.5); Windows fails the same inputs. */
+/** Settings validation as the Linux extension's check_util.py does it; Windows fails the same inputs. */
 function parseSettings(ext: ExtensionRecord, mode: 'single' | 'dual'): AdeSettings {
   const s = (typeof ext.settings === 'object' && ext.settings !== null ? ext.settings : {}) as Record<string, unknown>;
   const p = (typeof ext.protectedSettings === 'object' && ext.protectedSettings !== null ? ext.protectedSettings : {}) as Record<
@@ -224,7 +228,8 @@ function parseSettings(ext: ExtensionRecord, mode: 'single' | 'dual'): AdeSettin
   if (kekVaultResourceId && !kekUrl) throw new AdeFailure('The KEK KeyVault ID was specified but the KEK URL was missing');
   if (kekUrl && !/^https:\/\/[A-Za-z0-9-]+\.vault\.azure\.net\/keys\/[^/]+\/[0-9a-fA-F]{32}$/.test(kekUrl)) {
     throw new AdeFailure(
-      `The KEK URL '${kekUrl.slice(0, 200)}' is invalid: it must be a versioned key URL https://<vault>.vault.azure.net/keys/<name>/<version> without a port.`,
+      `The KEK URL '${kekUrl.slice(0, 200)}' is invalid: it must be a versioned key URL ` +
+        `https://<vault>.vault.azure.net/keys/<name>/<version> without a port.`,
     );
   }
   const algorithm = str(s.KeyEncryptionAlgorithm) ?? 'RSA-OAEP';
@@ -280,12 +285,14 @@ function resolveVault(host: GuestHost, vm: VmRecord, settings: AdeSettings, mode
     );
   if (vault.subscriptionId.toLowerCase() !== vm.subscriptionId.toLowerCase()) {
     throw new AdeFailure(
-      `${prefix}Key Vault ${vault.id} is not in the same subscription as the VM (${vm.subscriptionId}). Azure Disk Encryption requires the vault and the VM to be in the same region and subscription.`,
+      `${prefix}Key Vault ${vault.id} is not in the same subscription as the VM (${vm.subscriptionId}). ` +
+        `Azure Disk Encryption requires the vault and the VM to be in the same region and subscription.`,
     );
   }
   if (vault.location.replace(/\s+/g, '').toLowerCase() !== vm.location.toLowerCase()) {
     throw new AdeFailure(
-      `${prefix}Key Vault ${vault.id} is in region '${vault.location}' but the VM is in '${vm.location}'. Azure Disk Encryption requires the vault and the VM to be in the same region and subscription.`,
+      `${prefix}Key Vault ${vault.id} is in region '${vault.location}' but the VM is in '${vm.location}'. ` +
+        `Azure Disk Encryption requires the vault and the VM to be in the same region and subscription.`,
     );
   }
   if (mode === 'single' && !vault.enabledForDiskEncryption) {
@@ -338,9 +345,10 @@ function tagsFor(
 }
 
 /**
- * Linux dual-pass (ade.md §8.2): the guest itself PUTs the secret with `DiskEncryptionKeyFileName` and, when an
- * algorithm was given, `DiskEncryptionKeyEncryptionAlgorithm` — no `MachineName`, no KEK URL (the tag set of
- * https://learn.microsoft.com/azure/virtual-machines/linux/disk-encryption-sample-scripts).
+ * Linux dual-pass (the extension's KeyVaultUtil.py): the guest itself PUTs the secret with `DiskEncryptionKeyFileName`
+ * and, when an algorithm was given, `DiskEncryptionKeyEncryptionAlgorithm` — no `MachineName`, no KEK URL (the tag set
+ * of https://learn.microsoft.com/azure/virtual-machines/linux/disk-encryption-sample-scripts).
+ * https://github.com/Azure/azure-linux-extensions/tree/ade-dualpass-master/VMEncryption
  */
 function linuxDualPassTags(settings: AdeSettings): Record<string, string> {
   const tags: Record<string, string> = { DiskEncryptionKeyFileName: 'LinuxPassPhraseFileName' };
@@ -394,7 +402,10 @@ function writeSinglePass(
   });
 }
 
-/** Dual-pass: the guest is a Key Vault client with the Entra app's credentials (ade.md §8.2). */
+/**
+ * Dual-pass: the guest is a Key Vault client with the Entra app's credentials
+ * (https://learn.microsoft.com/azure/virtual-machines/windows/disk-encryption-windows-aad).
+ */
 async function writeDualPass(
   host: GuestHost,
   vm: VmRecord,
@@ -624,7 +635,7 @@ export function bootGuest(host: GuestHost, vm: VmRecord): void {
 
 type GuestHostFile = VmRecord['guest']['bekFiles'][number];
 
-/** The disk keys the guest needs at boot: every secret the VM's encrypted disks reference (ade.md §10). */
+/** The disk keys the guest needs at boot: every secret the VM's encrypted disks reference. */
 function diskKeyRefs(host: GuestHost, vm: VmRecord): { secretUrl: string; keyUrl?: string; algorithm: string }[] {
   const refs: { secretUrl: string; keyUrl?: string; algorithm: string }[] = [];
   const disks = [vm.osDiskId, ...vm.dataDisks.map((d) => d.diskId)]
@@ -643,9 +654,10 @@ function diskKeyRefs(host: GuestHost, vm: VmRecord): { secretUrl: string; keyUrl
 }
 
 /**
- * Reboot in place (restart): the BEK volume is not re-attached from Key Vault (only a deallocate + start
- * does that, ade.md §15.1), so a guest whose key files are gone cannot unlock its encrypted volumes and
- * waits at BitLocker recovery (Windows) / the passphrase prompt (Linux).
+ * Reboot in place (restart): the BEK volume is not re-attached from Key Vault (only a deallocate + start does that:
+ * https://learn.microsoft.com/troubleshoot/azure/virtual-machines/windows/troubleshoot-bitlocker-boot-error), so a
+ * guest whose key files are gone cannot unlock its encrypted volumes and waits at BitLocker recovery (Windows) / the
+ * passphrase prompt (Linux).
  */
 export function rebootGuest(host: GuestHost, vm: VmRecord): void {
   const missing = diskKeyRefs(host, vm).some(
@@ -654,11 +666,15 @@ export function rebootGuest(host: GuestHost, vm: VmRecord): void {
   vm.guest.boot = missing ? (vm.osType === 'Windows' ? 'BitLockerRecovery' : 'PassphrasePrompt') : 'ok';
 }
 
-/** Linux: what the extension writes when the passphrase file is gone (ade.md §15; exit code 52, missing_dependency). */
+/**
+ * Linux: what the extension writes when the passphrase file is gone (exit code 52, missing_dependency;
+ * https://learn.microsoft.com/azure/virtual-machines/linux/disk-encryption-troubleshooting).
+ */
 export const LINUX_BEK_MISSING = {
   status: 'BEK disk is missing or not initialized.',
   substatus:
-    'Cannot find current passphrase file. This could happen if BEK volume is not mounted or LinuxPassPhrase file is missing from BEK volume.',
+    'Cannot find current passphrase file. This could happen if BEK volume is not mounted or ' +
+    'LinuxPassPhrase file is missing from BEK volume.',
 };
 
 /**
@@ -696,7 +712,9 @@ export function bekMissingReport(
         'ProvisioningState/failed',
         'Error',
         'Provisioning failed',
-        `[${build}] BEK file not found on the BEK volume (${files}). The encrypted volumes cannot be unlocked at the next boot; stop (deallocate) and start the VM to re-attach the BEK volume from Key Vault.`,
+        `[${build}] BEK file not found on the BEK volume (${files}). The encrypted volumes cannot be ` +
+          `unlocked at the next boot; stop (deallocate) and start the VM to re-attach the BEK volume from Key ` +
+          `Vault.`,
         now,
       ),
     ],

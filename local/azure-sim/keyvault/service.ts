@@ -74,6 +74,8 @@ const KEY_DATA_ACTIONS: Record<KeyPermission, string> = {
 };
 
 const HELP_403 = 'For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287';
+/** The resource part of the bearer challenge Key Vault answers 401 with. */
+const VAULT_RESOURCE = 'resource="https://vault.azure.net"';
 
 type SecretPermission = 'get' | 'list' | 'set' | 'delete' | 'recover' | 'backup' | 'restore' | 'purge';
 type KeyPermission =
@@ -266,7 +268,8 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
         throw new SimError(
           400,
           'BadParameter',
-          `The request URI '${req.path}' with method ${m} is not a Key Vault data-plane operation the simulator knows (secrets, deletedsecrets, keys, deletedkeys).`,
+          `The request URI '${req.path}' with method ${m} is not a Key Vault data-plane operation the ` +
+            `simulator knows (secrets, deletedsecrets, keys, deletedkeys).`,
         );
       },
     };
@@ -296,9 +299,10 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
       throw new SimError(
         401,
         'Unauthorized',
-        `AKV10032: Invalid issuer. Expected one of https://sts.windows.net/${vault.tenantId}/, found https://sts.windows.net/${principal.tenantId}/.`,
+        `AKV10032: Invalid issuer. Expected one of https://sts.windows.net/${vault.tenantId}/, found ` +
+          `https://sts.windows.net/${principal.tenantId}/.`,
         {
-          'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${vault.tenantId}", resource="https://vault.azure.net"`,
+          'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${vault.tenantId}", ${VAULT_RESOURCE}`,
         },
       );
     }
@@ -306,7 +310,8 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     // RBAC-authorized vaults ignore access policies and evaluate the caller's data actions
     // (https://learn.microsoft.com/azure/key-vault/general/rbac-guide).
     if (vault.enableRbacAuthorization) {
-      const action = `Microsoft.KeyVault/vaults/${kind}/${kind === 'secrets' ? SECRET_DATA_ACTIONS[perm as SecretPermission] : KEY_DATA_ACTIONS[perm as KeyPermission]}`;
+      const dataAction = kind === 'secrets' ? SECRET_DATA_ACTIONS[perm as SecretPermission] : KEY_DATA_ACTIONS[perm as KeyPermission];
+      const action = `Microsoft.KeyVault/vaults/${kind}/${dataAction}`;
       if (this.ctx.authorization?.allows(principal.objectId, action, vault.id, 'dataAction')) return;
       throw new SimError(
         403,
@@ -318,7 +323,10 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     throw new SimError(
       403,
       'Forbidden/AccessDenied',
-      `The user, group or application 'appid=${principal.appId};oid=${principal.objectId};iss=https://sts.windows.net/${principal.tenantId}/' does not have ${kind} ${perm.toLowerCase()} permission on key vault '${vault.name};location=${vault.location}'. ${HELP_403}`,
+      `The user, group or application ` +
+        `'appid=${principal.appId};oid=${principal.objectId};iss=https://sts.windows.net/${principal.tenantId}/' ` +
+        `does not have ${kind} ${perm.toLowerCase()} permission on key vault ` +
+        `'${vault.name};location=${vault.location}'. ${HELP_403}`,
     );
   }
 
@@ -336,7 +344,9 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
       return new SimError(
         429,
         'Throttled',
-        `Request was not processed because too many requests were received. Reason: A Key Vault service limit has been reached for vault '${vault.name}' (${operation}). Please retry after ${seconds} seconds. https://learn.microsoft.com/azure/key-vault/general/service-limits`,
+        `Request was not processed because too many requests were received. Reason: A Key Vault service ` +
+          `limit has been reached for vault '${vault.name}' (${operation}). Please retry after ${seconds} ` +
+          `seconds. https://learn.microsoft.com/azure/key-vault/general/service-limits`,
         { 'retry-after': String(seconds) },
       );
     };
@@ -459,7 +469,8 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
       throw new SimError(
         409,
         'Conflict/ObjectIsDeletedButRecoverable',
-        `Secret ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.`,
+        `Secret ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in ` +
+          `this state, the secret can only be recovered or purged.`,
       );
     if (!obj) {
       obj = { name, versions: [] };
@@ -582,7 +593,8 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
       throw new SimError(
         409,
         'Conflict/ObjectIsDeletedButRecoverable',
-        `Key ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged.`,
+        `Key ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this ` +
+          `state, the key can only be recovered or purged.`,
       );
     }
   }
@@ -695,11 +707,10 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     try {
       return encrypting ? wrap(v, alg, input) : unwrap(v, alg, input);
     } catch (err) {
-      throw new SimError(
-        400,
-        'BadParameter',
-        `${op} failed: ${encrypting ? 'the value is too long for the key and algorithm' : 'the value was not produced by this key with this algorithm'} (${(err as Error).message.split('\n')[0]}).`,
-      );
+      const reason = encrypting
+        ? 'the value is too long for the key and algorithm'
+        : 'the value was not produced by this key with this algorithm';
+      throw new SimError(400, 'BadParameter', `${op} failed: ${reason} (${(err as Error).message.split('\n')[0]}).`);
     }
   }
 
@@ -773,7 +784,8 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
       throw new SimError(
         403,
         'Forbidden/PurgeProtected',
-        `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.`,
+        `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault ` +
+          `service will automatically purge it after the retention period has passed.`,
       );
     }
     delete this.vaultObjects(vault)[kind][obj.name.toLowerCase()];
@@ -804,7 +816,8 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     const value = items.slice(skip, skip + max);
     const next =
       skip + max < items.length
-        ? `${this.base(vault)}${path}?api-version=${req.query.get('api-version')}&$skiptoken=${Buffer.from(String(skip + max)).toString('base64url')}&maxresults=${max}`
+        ? `${this.base(vault)}${path}?api-version=${req.query.get('api-version')}&` +
+          `$skiptoken=${Buffer.from(String(skip + max)).toString('base64url')}&maxresults=${max}`
         : null;
     return { status: 200, body: { value, nextLink: next } };
   }
@@ -896,7 +909,8 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
       throw new SimError(
         403,
         'Forbidden',
-        `The key vault '${vault.name}' is not enabled for disk encryption: Azure Disk Encryption may not ${operation} secrets or keys in it. Set enabledForDiskEncryption on the vault.`,
+        `The key vault '${vault.name}' is not enabled for disk encryption: Azure Disk Encryption may not ` +
+          `${operation} secrets or keys in it. Set enabledForDiskEncryption on the vault.`,
       );
     }
     return vault;
@@ -1017,12 +1031,16 @@ function notFound(kind: 'secrets' | 'keys', name: string): SimError {
     ? new SimError(
         404,
         'SecretNotFound',
-        `A secret with (name/id) ${name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
+        `A secret with (name/id) ${name} was not found in this key vault. If you recently deleted this ` +
+          `secret you may be able to recover it using the correct recovery command. For help resolving this ` +
+          `issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
       )
     : new SimError(
         404,
         'KeyNotFound',
-        `A key with (name/id) ${name} was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
+        `A key with (name/id) ${name} was not found in this key vault. If you recently deleted this key you ` +
+          `may be able to recover it using the correct recovery command. For help resolving this issue, please ` +
+          `see https://go.microsoft.com/fwlink/?linkid=2125182`,
       );
 }
 
@@ -1110,7 +1128,8 @@ export function parseObjectUrl(url: string, collection: 'secrets' | 'keys'): { v
   }
   const host = VAULT_HOST.exec(parsed.hostname.toLowerCase());
   const seg = parsed.pathname.split('/').filter(Boolean);
-  // URL() drops a default :443, but ADE rejects any explicit port (ade.md §11).
+  // URL() drops a default :443, but ADE rejects any explicit port in a KEK URL
+  // (https://learn.microsoft.com/azure/virtual-machines/windows/disk-encryption-key-vault).
   const explicitPort = /^https:\/\/[^/]+:\d+/i.test(url);
   if (
     parsed.protocol !== 'https:' ||

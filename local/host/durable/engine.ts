@@ -1,7 +1,8 @@
 /**
  * The durable dispatcher. It drives the app's real durable-functions code through `FunctionRuntime.invoke`:
  * history in → OrchestratorState (actions) out, one new event per orchestrator episode so the ids the
- * library allocates (including the hidden retry-timer ids) stay predictable (durable-protocol.md §2.5).
+ * library allocates (including the hidden retry-timer ids) stay predictable (the id rules of the Durable
+ * extension's OutOfProcOrchestrationShim, https://github.com/Azure/azure-functions-durable-extension).
  *
  * Everything an episode produces (history, status, new messages, consumed message) commits in one SQLite
  * transaction. In-memory state is only a cache of "who is ready"; it is rebuilt from the store on start.
@@ -116,7 +117,7 @@ function unexpectedActionType(actionType: number): string {
   return `Received an unexpected action type from the out-of-proc function: '$${actionType}'.`;
 }
 
-/** Failing orchestrators throw `<x>\n\n$OutOfProcData$:<OrchestratorState JSON>` (§2.4). */
+/** Failing orchestrators throw `<x>\n\n$OutOfProcData$:<OrchestratorState JSON>` (durable-functions' Orchestrator). */
 function parseOrchestratorFailure(message: string): { state?: any; error: string } {
   const at = message.indexOf(OUT_OF_PROC_LABEL);
   if (at >= 0) {
@@ -918,8 +919,10 @@ export class DurableDispatcher {
       const a = flat[i];
       if (seen.t !== a.actionType || seen.l !== actionLabel(a)) {
         return (
-          `Non-Deterministic workflow detected: a previous execution of this orchestration scheduled ${ACTION_TYPE_NAMES[seen.t]} '${seen.l}'` +
-          `${seen.id !== undefined ? ` with sequence ID ${seen.id}` : ''} at position ${i}, but the replay now schedules ${ACTION_TYPE_NAMES[a.actionType]} '${actionLabel(a)}'.` +
+          `Non-Deterministic workflow detected: a previous execution of this orchestration scheduled ` +
+          `${ACTION_TYPE_NAMES[seen.t]} '${seen.l}'` +
+          `${seen.id !== undefined ? ` with sequence ID ${seen.id}` : ''} at position ${i}, but the replay now ` +
+          `schedules ${ACTION_TYPE_NAMES[a.actionType]} '${actionLabel(a)}'.` +
           ' Was a change made to the orchestrator code after this instance had already started running?'
         );
       }

@@ -1,6 +1,7 @@
 /**
  * DTFx history events and orchestrator actions, in the exact JSON shapes durable-functions 3 reads
- * (PascalCase events, numeric EventType; see durable-protocol.md §2.3–2.4).
+ * (PascalCase events, numeric EventType; see durable-functions' src/history and src/orchestrations:
+ * https://github.com/Azure/azure-functions-durable-js).
  */
 
 export const EventType = {

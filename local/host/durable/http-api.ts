@@ -61,7 +61,10 @@ export class DurableHttpApi {
     return `${this.o.baseUrl()}/runtime/webhooks/durabletask`;
   }
   private query(): string {
-    return `taskHub=${encodeURIComponent(this.o.hubName)}&connection=Storage${this.o.systemKey ? `&code=${encodeURIComponent(this.o.systemKey)}` : ''}`;
+    return (
+      `taskHub=${encodeURIComponent(this.o.hubName)}&` +
+      `connection=Storage${this.o.systemKey ? `&code=${encodeURIComponent(this.o.systemKey)}` : ''}`
+    );
   }
 
   /** The JSON string a `durableClient` input binding carries (BindingHelper.cs). */
@@ -72,7 +75,8 @@ export class DurableHttpApi {
       taskHubName: this.o.hubName,
       creationUrls: {
         createNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?${q}`,
-        createAndWaitOnNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&${q}`,
+        createAndWaitOnNewInstancePostUri:
+          `${base}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}` + `&pollingInterval={intervalInSeconds}&${q}`,
       },
       managementUrls: this.managementUrls('INSTANCEID'),
       baseUrl: base,

@@ -118,8 +118,8 @@ export class DurableStore {
     const db = this.db;
     this.stmts = {
       getInstance: db.prepare('SELECT * FROM instances WHERE id = ?'),
-      insertInstance:
-        db.prepare(`INSERT INTO instances (id, name, status, input, output, custom_status, created_at, updated_at, parent_id, parent_task_id, state)
+      insertInstance: db.prepare(`INSERT INTO instances
+        (id, name, status, input, output, custom_status, created_at, updated_at, parent_id, parent_task_id, state)
         VALUES (@id, @name, @status, @input, @output, @customStatus, @createdAt, @updatedAt, @parentId, @parentTaskId, @state)`),
       updateInstance:
         db.prepare(`UPDATE instances SET name=@name, status=@status, input=@input, output=@output, custom_status=@customStatus,
@@ -136,8 +136,8 @@ export class DurableStore {
       allMessages: db.prepare('SELECT * FROM messages ORDER BY id'),
       getMessage: db.prepare('SELECT * FROM messages WHERE id = ?'),
       getEntity: db.prepare('SELECT * FROM entities WHERE id = ?'),
-      upsertEntity:
-        db.prepare(`INSERT INTO entities (id, name, key, exists_, state, lock_owner, updated_at) VALUES (@id, @name, @key, @exists, @state, @lockOwner, @updatedAt)
+      upsertEntity: db.prepare(`INSERT INTO entities (id, name, key, exists_, state, lock_owner, updated_at)
+        VALUES (@id, @name, @key, @exists, @state, @lockOwner, @updatedAt)
         ON CONFLICT(id) DO UPDATE SET exists_=@exists, state=@state, lock_owner=@lockOwner, updated_at=@updatedAt`),
       listEntities: db.prepare('SELECT * FROM entities WHERE name = ? AND id > ? ORDER BY id LIMIT ?'),
     };

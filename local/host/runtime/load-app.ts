@@ -97,7 +97,9 @@ export async function loadFunctionApp(options: LoadFunctionAppOptions): Promise<
   const pm = core.programmingModel;
   if (!pm) {
     throw new AppLoadError(
-      `No programming model was set by ${appDir}: the app registered nothing through @azure/functions v4 (is it a v3 function.json app, or does it import a second copy of the library that loaded before the host?).`,
+      `No programming model was set by ${appDir}: the app registered nothing through @azure/functions v4 ` +
+        `(is it a v3 function.json app, or does it import a second copy of the library that loaded before ` +
+        `the host?).`,
     );
   }
   if (pm.getCapabilities) {
@@ -247,13 +249,15 @@ function toRegisteredFunction(registration: CoreRegistration): RegisteredFunctio
 function assertSupported(fn: RegisteredFunction): void {
   if (!SUPPORTED_TRIGGERS.has(fn.trigger.type)) {
     throw new AppLoadError(
-      `Function '${fn.name}': trigger type '${fn.trigger.type}' is not supported by the local host (supported: ${[...SUPPORTED_TRIGGERS].join(', ')}).`,
+      `Function '${fn.name}': trigger type '${fn.trigger.type}' is not supported by the local host ` +
+        `(supported: ${[...SUPPORTED_TRIGGERS].join(', ')}).`,
     );
   }
   for (const [bindingName, binding] of Object.entries(fn.bindings)) {
     if (binding.direction === 'in' && bindingName !== fn.trigger.name && !SUPPORTED_INPUTS.has(binding.type)) {
       throw new AppLoadError(
-        `Function '${fn.name}': input binding '${bindingName}' of type '${binding.type}' is not supported by the local host (supported inputs: ${[...SUPPORTED_INPUTS].join(', ')}).`,
+        `Function '${fn.name}': input binding '${bindingName}' of type '${binding.type}' is not supported by ` +
+          `the local host (supported inputs: ${[...SUPPORTED_INPUTS].join(', ')}).`,
       );
     }
   }

@@ -1,10 +1,12 @@
 /**
  * Two simulator behaviours the BEK self-healing proof needs:
  *  - after the guest loses its BEK files, the ADE extension's instance view reports it in the documented
- *    forms (ade.md §15), the app's readers recognise them, and deallocate + start re-attaches the BEK
- *    volume from the vault (only when the vault allows disk encryption and the secret is there);
+ *    forms (https://learn.microsoft.com/azure/virtual-machines/linux/disk-encryption-troubleshooting), the app's
+ *    readers recognise them, and deallocate + start re-attaches the BEK volume from the vault (only when the vault
+ *    allows disk encryption and the secret is there);
  *  - Azure Policy compliance states raised as Microsoft.PolicyInsights events through a
- *    Microsoft.PolicyInsights.PolicyStates system topic (event-schemas.md §5).
+ *    Microsoft.PolicyInsights.PolicyStates system topic
+ *    (https://learn.microsoft.com/azure/event-grid/event-schema-policy).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -136,7 +138,8 @@ describe('BEK files missing in the guest', () => {
       'Linux',
       /^BEK disk is missing or not initialized\.$/,
       [
-        'Cannot find current passphrase file. This could happen if BEK volume is not mounted or LinuxPassPhrase file is missing from BEK volume.',
+        'Cannot find current passphrase file. This could happen if BEK volume is not mounted or ' +
+          'LinuxPassPhrase file is missing from BEK volume.',
       ],
     ],
   ] as const)(
@@ -255,7 +258,7 @@ describe('Policy Insights events', () => {
     for (let i = 0; i < 200 && !until(); i++) await new Promise((r) => setTimeout(r, 25));
   };
 
-  it('a PolicyStates system topic on the subscription receives Created, then Changed; the same state raises nothing; ARM topics never see them', async () => {
+  it('a PolicyStates system topic gets Created, then Changed; the same state raises nothing; ARM topics never see them', async () => {
     const eg = new EventGridManagementClient(credential, sub());
     // A subscription may be the source of an ARM-events topic and a policy-states topic at the same time.
     await eg.systemTopics.beginCreateOrUpdateAndWait(

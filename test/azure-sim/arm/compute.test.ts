@@ -214,7 +214,8 @@ describe('virtual machines through @azure/arm-compute', () => {
 
 describe('wire behaviour (raw requests through the proxy)', () => {
   const base = () =>
-    `https://management.azure.com/subscriptions/${sim.seed.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines`;
+    `https://management.azure.com/subscriptions/${sim.seed.subscriptionId}/resourceGroups/` +
+    `${RG}/providers/Microsoft.Compute/virtualMachines`;
 
   it.each([
     ['missing api-version', 'GET', '', undefined, 400, 'MissingApiVersionParameter'],

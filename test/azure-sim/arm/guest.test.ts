@@ -273,7 +273,7 @@ describe('single-pass ADE (platform writes the secret)', () => {
 });
 
 describe('dual-pass ADE (the guest signs in with the Entra app)', () => {
-  it('Windows: wraps with the KEK and sets the secret with the app, reports the secret URL; the second pass stamps the VM model', async () => {
+  it('Windows: wraps with the KEK, sets the secret as the app, reports its URL; the second pass stamps the VM model', async () => {
     const app = await createPrincipal(sim, 'ade-dual-ok');
     await kv.vaults.updateAccessPolicy(RG, 'kv-guest-ade', 'add', {
       properties: {
@@ -299,7 +299,8 @@ describe('dual-pass ADE (the guest signs in with the Entra app)', () => {
     expect(JSON.stringify(view)).not.toContain(app.clientSecret);
     const secret = await new SecretClient('https://kv-guest-ade.vault.azure.net', credential).getSecret(secretUrl.split('/')[4]!);
     expect(secret.properties.contentType).toBe('Wrapped BEK');
-    // Second pass: PATCH the VM model with the secret URL (ade.md §6).
+    // Second pass: PATCH the VM model with the secret URL
+    // (https://learn.microsoft.com/azure/virtual-machines/windows/disk-encryption-windows-aad).
     const updated = await compute.virtualMachines.beginUpdateAndWait(
       RG,
       'win-dp',
@@ -427,7 +428,7 @@ describe('disable', () => {
 });
 
 describe('guest boot and re-run semantics', () => {
-  it('a deleted BEK secret leaves a Windows VM at BitLocker recovery after deallocate + start; recovering it fixes the next boot', async () => {
+  it('a deleted BEK secret leaves Windows at BitLocker recovery after deallocate + start; recovering it fixes the next boot', async () => {
     const vm = await newVm('win-boot', 'Windows', 0);
     await compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(
       RG,

@@ -55,7 +55,10 @@ const BODIES: (string | undefined)[] = [
   '[]',
   '"text"',
   '{"location":123,"properties":"nope","tags":{"a":{"b":1}}}',
-  '{"location":"westeurope","properties":{"hardwareProfile":{"vmSize":"Standard_D2s_v5"},"storageProfile":{"dataDisks":[{"lun":"x","diskSizeGB":-5}]},"accessPolicies":[{"objectId":null}],"destination":{"endpointType":"WebHook","properties":{"endpointUrl":"javascript:alert(1)"}},"filter":{"advancedFilters":"x"}}}',
+  '{"location":"westeurope","properties":{"hardwareProfile":{"vmSize":"Standard_D2s_v5"},' +
+    '"storageProfile":{"dataDisks":[{"lun":"x","diskSizeGB":-5}]},"accessPolicies":[{"objectId":null}],' +
+    '"destination":{"endpointType":"WebHook","properties":{"endpointUrl":"javascript:alert(1)"}},' +
+    '"filter":{"advancedFilters":"x"}}}',
   JSON.stringify({ location: 'westeurope', tags: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`t${i}`, 'x'.repeat(300)])) }),
   JSON.stringify({
     name: 'x'.repeat(10_000),

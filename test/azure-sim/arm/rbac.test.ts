@@ -125,7 +125,11 @@ describe('Resource Manager authorization', () => {
     expect(refused).toMatchObject({
       statusCode: 403,
       code: 'AuthorizationFailed',
-      message: `The client '${reader.objectId}' with object id '${reader.objectId}' does not have authorization to perform action 'Microsoft.Resources/subscriptions/resourceGroups/write' over scope '/subscriptions/${sub}/resourceGroups/${RG}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
+      message:
+        `The client '${reader.objectId}' with object id '${reader.objectId}' does not have authorization to ` +
+        `perform action 'Microsoft.Resources/subscriptions/resourceGroups/write' over scope ` +
+        `'/subscriptions/${sub}/resourceGroups/${RG}' or the scope is invalid. If access was recently ` +
+        `granted, please refresh your credentials.`,
     });
     // Another group is out of scope even for reads (403 before any 404: ARM authorizes first).
     await expect(resources.resourceGroups.get(OTHER_RG)).rejects.toMatchObject({ statusCode: 403, code: 'AuthorizationFailed' });
@@ -279,7 +283,7 @@ describe('Microsoft Graph application permissions', () => {
     });
   });
 
-  it('Application.ReadWrite.OwnedBy, granted with POST appRoleAssignments as deploy.sh does: lists only owned apps, cannot change others', async () => {
+  it('Application.ReadWrite.OwnedBy granted as deploy.sh does (POST appRoleAssignments): sees and changes owned apps only', async () => {
     const owned = await principalWith('graph-ownedby', []);
     const graphSp = (await graphCall(admin, 'GET', "/servicePrincipals(appId='00000003-0000-0000-c000-000000000000')")).body;
     const granted = await graphCall(admin, 'POST', `/servicePrincipals/${owned.objectId}/appRoleAssignments`, {

@@ -50,7 +50,8 @@ describe('control API', () => {
     expect(views.every((v) => v.instanceView!.statuses!.some((s) => s.code === 'PowerState/running'))).toBe(true);
     expect(views[0]!.tags).toEqual({ fleet: 'bench' });
     console.log(
-      `[scale] seed 1000 VMs: ${seedMs.toFixed(0)} ms; listAll: ${listMs.toFixed(0)} ms; 200 concurrent GET ?$expand=instanceView: ${getMs.toFixed(0)} ms`,
+      `[scale] seed 1000 VMs: ${seedMs.toFixed(0)} ms; listAll: ${listMs.toFixed(0)} ms; 200 concurrent ` +
+        `GET ?$expand=instanceView: ${getMs.toFixed(0)} ms`,
     );
     expect(getMs).toBeLessThan(60_000);
   });
@@ -94,7 +95,9 @@ describe('role assignments through @azure/arm-authorization', () => {
   it('stores, lists and deletes assignments; unknown principals get PrincipalNotFound', async () => {
     const authz = new AuthorizationManagementClient(credential, sim.seed.subscriptionId);
     const scope = `/subscriptions/${sim.seed.subscriptionId}/resourceGroups/rg-bulk`;
-    const role = `/subscriptions/${sim.seed.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/00482a5a-887f-4fb3-b363-3b7fe8e74483`;
+    const role =
+      `/subscriptions/${sim.seed.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/` +
+      `00482a5a-887f-4fb3-b363-3b7fe8e74483`;
     const target = await createPrincipal(sim, 'role-target');
     const name = crypto.randomUUID();
     const created = await authz.roleAssignments.create(scope, name, {

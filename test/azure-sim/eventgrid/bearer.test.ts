@@ -81,7 +81,8 @@ beforeAll(async () => {
 
 async function grantDataSender(principalId: string, scope: string): Promise<void> {
   await new AuthorizationManagementClient(credential, sim.seed.subscriptionId).roleAssignments.create(scope, crypto.randomUUID(), {
-    roleDefinitionId: `/subscriptions/${sim.seed.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${EVENTGRID_DATA_SENDER}`,
+    roleDefinitionId:
+      `/subscriptions/${sim.seed.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/` + EVENTGRID_DATA_SENDER,
     principalId,
     principalType: 'ServicePrincipal',
   });

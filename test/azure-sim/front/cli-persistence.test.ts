@@ -42,7 +42,8 @@ describe('sim.env and persistence under --state', () => {
     trustCa(caPem);
     const sourced = execFileSync('bash', [
       '-c',
-      `source '${first.envPath}' && printf '%s|%s|%s|%s|%s|%s' "$HTTPS_PROXY" "$NO_PROXY" "$NODE_EXTRA_CA_CERTS" "$AZURE_TENANT_ID" "$AZURE_CLIENT_ID" "$IDENTITY_HEADER"`,
+      `source '${first.envPath}' && printf '%s|%s|%s|%s|%s|%s' "$HTTPS_PROXY" "$NO_PROXY" ` +
+        `"$NODE_EXTRA_CA_CERTS" "$AZURE_TENANT_ID" "$AZURE_CLIENT_ID" "$IDENTITY_HEADER"`,
     ])
       .toString()
       .split('|');

@@ -117,7 +117,9 @@ describe('bad input gets service-shaped 4xx answers and never crashes the simula
     expect(keys.keys[0]!.kid).toBe(JSON.parse(Buffer.from(tokens.vault!.split('.')[0]!, 'base64url').toString()).kid);
     const disco = (await (
       await pfetch(
-        `https://login.microsoftonline.com/common/discovery/instance?api-version=1.1&authorization_endpoint=https://login.microsoftonline.com/${sim.seed.tenantId}/oauth2/v2.0/authorize`,
+        `https://login.microsoftonline.com/common/discovery/instance?api-version=1.1&` +
+          `authorization_endpoint=https://login.microsoftonline.com/${sim.seed.tenantId}/oauth2/v2.0/` +
+          `authorize`,
       )
     ).json()) as { tenant_discovery_endpoint: string };
     expect(disco.tenant_discovery_endpoint).toBe(

@@ -26,7 +26,8 @@ const { SecretClient } = require('@azure/keyvault-secrets');
   const got = await client.getSecret('from-child');
   const mi = await new ManagedIdentityCredential().getToken('https://management.azure.com/.default');
   const loopback = await fetch(process.env.AZURE_SIM_URL + '/_sim/health').then((r) => r.status);
-  console.log(JSON.stringify({ value: got.value, contentType: got.properties.contentType ?? null, mi: mi.token.split('.').length, loopback }));
+  const contentType = got.properties.contentType ?? null;
+  console.log(JSON.stringify({ value: got.value, contentType, mi: mi.token.split('.').length, loopback }));
 })().catch((e) => { console.error(e && e.message); process.exit(1); });
 `;
 

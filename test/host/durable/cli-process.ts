@@ -1,12 +1,10 @@
 // Spawning the real CLI (dist/local/host/cli.js) for crash/restart tests and the benchmark.
+// dist/ is built by the test run's global setup (test/global-setup.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 
-import { buildHostOnce, cliPath as cliJs, repoRoot } from '../runtime/build-once';
-
-export { repoRoot };
-
-/** Builds dist/ when the host sources are newer than the compiled CLI (one rule for every CLI-spawning test). */
-export const ensureBuilt = buildHostOnce;
+export const repoRoot = path.resolve(__dirname, '../../..');
+const cliJs = path.join(repoRoot, 'dist/local/host/cli.js');
 
 export interface HostProcess {
   child: ChildProcess;
@@ -15,21 +13,8 @@ export interface HostProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/**
- * Starts the CLI and resolves once it prints `Host listening on http://127.0.0.1:<port>`. Retries once when the
- * process dies before listening: another test file may be rebuilding dist/ at that moment.
- */
-export async function spawnHost(args: string[], env: Record<string, string> = {}): Promise<HostProcess> {
-  try {
-    return await spawnHostOnce(args, env);
-  } catch (err) {
-    if (!(err instanceof Error) || !err.message.includes('before listening')) throw err;
-    await new Promise((r) => setTimeout(r, 3000));
-    return spawnHostOnce(args, env);
-  }
-}
-
-function spawnHostOnce(args: string[], env: Record<string, string>): Promise<HostProcess> {
+/** Starts the CLI and resolves once it prints `Host listening on http://127.0.0.1:<port>`. */
+export function spawnHost(args: string[], env: Record<string, string> = {}): Promise<HostProcess> {
   const child = spawn(process.execPath, [cliJs, ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env, NO_PROXY: '127.0.0.1,localhost', VITEST: '' },

@@ -4,14 +4,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, spawnHost, type HostProcess } from './cli-process';
+import { spawnHost, type HostProcess } from './cli-process';
 
 const appDir = path.resolve(__dirname, '../../apps/durable-crash');
 let workDir: string;
 let host: HostProcess | undefined;
 
 beforeAll(() => {
-  ensureBuilt();
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-crash-'));
 });
 afterAll(async () => {

@@ -4,9 +4,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildHostOnce, cliPath, repoRoot } from './build-once';
+import { afterAll, describe, expect, it } from 'vitest';
 
+// Spawns dist/local/host/cli.js, built by the test run's global setup (test/global-setup.ts).
+const repoRoot = path.resolve(__dirname, '../../..');
+const cliPath = path.join(repoRoot, 'dist/local/host/cli.js');
 const apps = path.join(repoRoot, 'test/apps');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'host-cli-'));
 const children = new Set<ChildProcess>();
@@ -55,7 +57,6 @@ async function ready(run: Running, ms = 20_000): Promise<string> {
   }
 }
 
-beforeAll(() => buildHostOnce());
 afterAll(() => {
   for (const child of children) child.kill('SIGKILL');
   fs.rmSync(tmp, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 // The real durable-functions library runs through loadFunctionApp + invoke: a hand-made orchestrator payload
-// (protocol doc §2.2) in, OrchestratorState actions out; activities and the durableClient input.
+// (the shape the Durable extension sends) in, OrchestratorState actions out; activities and the durableClient input.
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../../local/host/runtime/logger';
