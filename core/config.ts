@@ -25,6 +25,7 @@ import {
   type KekSize,
   type OsFilter,
   type PolicyRuleField,
+  type PolicyRuleFields,
   type PolicyScope,
   type VaultStrategy,
   type VolumeType,
@@ -361,6 +362,36 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
     values: 'absolute http(s) URL or empty',
     scope: 'local',
   },
+  {
+    name: 'ADE_LOCAL_POLL_SECONDS',
+    description:
+      "Local only: polling interval below Azure's 30 s minimum, replacing ADE_FALLBACK_POLL_SECONDS " +
+      "(the simulator's sped-up operations finish in seconds). Refused in Azure (WEBSITE_SITE_NAME set)",
+    default: '',
+    required: false,
+    values: 'integer 1–3600 or empty',
+    scope: 'local',
+  },
+  {
+    name: 'ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS',
+    description:
+      "Local only: wait for the secret event in seconds, below Azure's 5 min minimum, replacing " +
+      'ADE_SECRET_EVENT_TIMEOUT_MINUTES. Refused in Azure (WEBSITE_SITE_NAME set)',
+    default: '',
+    required: false,
+    values: 'integer 10–86400 or empty',
+    scope: 'local',
+  },
+  {
+    name: 'ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS',
+    description:
+      "Local only: total time one VM encryption may take, in seconds, below Azure's 15 min minimum, " +
+      'replacing ADE_ORCHESTRATION_TIMEOUT_MINUTES. Refused in Azure (WEBSITE_SITE_NAME set)',
+    default: '',
+    required: false,
+    values: 'integer 20–604800 or empty',
+    scope: 'local',
+  },
 ];
 
 export interface ConfigIssue {
@@ -420,6 +451,48 @@ class SettingProblem extends Error {}
 /** Optional text settings: '' (unset) yields undefined, anything else goes through `parse`. */
 function optional<T>(name: string, parse: (raw: string, fail: (message: string) => never) => T) {
   return setting(name, (raw, fail): T | undefined => (raw === '' ? undefined : parse(raw, fail)));
+}
+
+function optionalInteger(name: string, min: number, max: number) {
+  return optional(name, (raw, fail) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) return fail(`expected an integer ${min}–${max} or empty; got ${shown(raw)}`);
+    return n;
+  });
+}
+
+/**
+ * Local-only timings (short waits for the local host and the simulator's sped-up operations, never for an app in
+ * Azure), each with the policy field it replaces, its unit, and the Azure setting to use instead.
+ */
+const LOCAL_TIMINGS = [
+  { name: 'ADE_LOCAL_POLL_SECONDS', field: 'fallbackPollSeconds', perUnit: 1, azure: 'ADE_FALLBACK_POLL_SECONDS (30–3600)' },
+  {
+    name: 'ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS',
+    field: 'secretEventTimeoutMinutes',
+    perUnit: 60,
+    azure: 'ADE_SECRET_EVENT_TIMEOUT_MINUTES (5–1440)',
+  },
+  {
+    name: 'ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS',
+    field: 'orchestrationTimeoutMinutes',
+    perUnit: 60,
+    azure: 'ADE_ORCHESTRATION_TIMEOUT_MINUTES (15–10080)',
+  },
+] as const;
+
+type LocalTiming = (typeof LOCAL_TIMINGS)[number]['name'];
+
+/** The policy's timeouts: a local-only value (converted to the policy's unit) wins over the Azure setting. */
+function effectiveTimeouts(
+  s: Partial<Parsed>,
+): Pick<PolicyRuleFields, 'secretEventTimeoutMinutes' | 'orchestrationTimeoutMinutes' | 'fallbackPollSeconds'> {
+  const local = (name: LocalTiming, perUnit: number) => (s[name] === undefined ? undefined : s[name] / perUnit);
+  return {
+    secretEventTimeoutMinutes: local('ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS', 60) ?? s.ADE_SECRET_EVENT_TIMEOUT_MINUTES,
+    orchestrationTimeoutMinutes: local('ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS', 60) ?? s.ADE_ORCHESTRATION_TIMEOUT_MINUTES,
+    fallbackPollSeconds: local('ADE_LOCAL_POLL_SECONDS', 1) ?? s.ADE_FALLBACK_POLL_SECONDS,
+  };
 }
 
 function ncrontab(name: string, empty: 'allowed' | 'not allowed') {
@@ -542,6 +615,9 @@ const schema = z.object({
   ADE_SECRET_EVENT_TIMEOUT_MINUTES: integer('ADE_SECRET_EVENT_TIMEOUT_MINUTES', POLICY_LIMITS.secretEventTimeoutMinutes),
   ADE_ORCHESTRATION_TIMEOUT_MINUTES: integer('ADE_ORCHESTRATION_TIMEOUT_MINUTES', POLICY_LIMITS.orchestrationTimeoutMinutes),
   ADE_FALLBACK_POLL_SECONDS: integer('ADE_FALLBACK_POLL_SECONDS', POLICY_LIMITS.fallbackPollSeconds),
+  ADE_LOCAL_POLL_SECONDS: optionalInteger('ADE_LOCAL_POLL_SECONDS', 1, 3600),
+  ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS: optionalInteger('ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS', 10, 86400),
+  ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS: optionalInteger('ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS', 20, 604800),
   ADE_TAG_OUTCOME: bool('ADE_TAG_OUTCOME'),
   ADE_AUTH_MODE: oneOf<AuthMode>('ADE_AUTH_MODE', ['managed-identity', 'environment']),
   AZURE_CLIENT_ID: setting('AZURE_CLIENT_ID', (raw, fail) => {
@@ -625,12 +701,18 @@ function crossFieldIssues(s: Partial<Parsed>, env: Record<string, string | undef
     kekSize: s.ADE_KEK_SIZE,
     osFilter: s.ADE_OS_FILTER,
     volumeType: s.ADE_VOLUME_TYPE,
-    secretEventTimeoutMinutes: s.ADE_SECRET_EVENT_TIMEOUT_MINUTES,
-    orchestrationTimeoutMinutes: s.ADE_ORCHESTRATION_TIMEOUT_MINUTES,
-    fallbackPollSeconds: s.ADE_FALLBACK_POLL_SECONDS,
+    ...effectiveTimeouts(s),
   };
-  for (const c of policyConflicts(fields, (field) => POLICY_SETTING[field]))
-    issues.push({ setting: POLICY_SETTING[c.field], message: c.message });
+  // A rule names the setting that supplied the value: the local-only one when it is set.
+  const settingOf = (field: PolicyRuleField) =>
+    LOCAL_TIMINGS.find((t) => t.field === field && s[t.name] !== undefined)?.name ?? POLICY_SETTING[field];
+  for (const c of policyConflicts(fields, settingOf)) issues.push({ setting: settingOf(c.field), message: c.message });
+  if (env.WEBSITE_SITE_NAME?.trim()) {
+    for (const t of LOCAL_TIMINGS) {
+      if (s[t.name] !== undefined)
+        issues.push({ setting: t.name, message: `is for the local host only and must not be set in Azure (use ${t.azure})` });
+    }
+  }
   if (s.ADE_INCLUDE_RESOURCE_GROUPS !== undefined && s.ADE_INCLUDE_RESOURCE_GROUPS.length === 0) {
     issues.push({ setting: 'ADE_INCLUDE_RESOURCE_GROUPS', message: 'expected at least one pattern (use "*" for all resource groups)' });
   }
@@ -685,9 +767,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     exclusionTag: s.ADE_EXCLUSION_TAG,
     osFilter: s.ADE_OS_FILTER,
     dryRun: s.ADE_DRY_RUN,
-    secretEventTimeoutMinutes: s.ADE_SECRET_EVENT_TIMEOUT_MINUTES,
-    orchestrationTimeoutMinutes: s.ADE_ORCHESTRATION_TIMEOUT_MINUTES,
-    fallbackPollSeconds: s.ADE_FALLBACK_POLL_SECONDS,
+    ...(effectiveTimeouts(s) as Required<ReturnType<typeof effectiveTimeouts>>),
     tagOutcome: s.ADE_TAG_OUTCOME,
     auth: s.AZURE_CLIENT_ID === undefined ? { mode: s.ADE_AUTH_MODE } : { mode: s.ADE_AUTH_MODE, clientId: s.AZURE_CLIENT_ID },
     remediation: remediationOf(s),

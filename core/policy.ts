@@ -157,6 +157,17 @@ const POLICY_PATHS: Record<PolicyRuleField, Array<string>> = {
 
 const within = (range: { min: number; max: number }) => z.number().int().min(range.min).max(range.max);
 
+/**
+ * Floors of the timeouts a local host may use (ADE_LOCAL_*_SECONDS, which the configuration refuses in Azure): short
+ * waits against the simulator's sped-up operations, on the one real clock. Azure's ranges are POLICY_LIMITS.
+ */
+export const LOCAL_TIMING_FLOORS = {
+  secretEventTimeoutMinutes: 10 / 60,
+  orchestrationTimeoutMinutes: 20 / 60,
+  fallbackPollSeconds: 1,
+} as const;
+const timing = (field: keyof typeof LOCAL_TIMING_FLOORS) => z.number().min(LOCAL_TIMING_FLOORS[field]).max(POLICY_LIMITS[field].max);
+
 const policySchema = z
   .object({
     policyVersion: z.literal(POLICY_VERSION),
@@ -186,9 +197,9 @@ const policySchema = z
     }),
     dryRun: z.boolean(),
     timeouts: z.object({
-      secretEventTimeoutMinutes: within(POLICY_LIMITS.secretEventTimeoutMinutes),
-      orchestrationTimeoutMinutes: within(POLICY_LIMITS.orchestrationTimeoutMinutes),
-      fallbackPollSeconds: within(POLICY_LIMITS.fallbackPollSeconds),
+      secretEventTimeoutMinutes: timing('secretEventTimeoutMinutes'),
+      orchestrationTimeoutMinutes: timing('orchestrationTimeoutMinutes'),
+      fallbackPollSeconds: timing('fallbackPollSeconds').int(),
     }),
     tagOutcome: z.boolean(),
   })

@@ -1,7 +1,9 @@
 /**
- * `npm run sim -- [--port N] [--state DIR] [--time-scale X]`: starts the Azure simulator, writes
+ * `npm run sim -- [--port N] [--state DIR] [--speed X]`: starts the Azure simulator, writes
  * DIR/sim.env (source it to point a shell at the simulator) and keeps running until SIGINT/SIGTERM,
- * saving state under DIR on exit and every 30 seconds.
+ * saving state under DIR on exit and every 30 seconds. `--speed` shortens what Azure makes slow (VM
+ * operations, extension runs, Event Grid retry back-off); the clock is always real time.
+ * `--time-scale` is an old alias of `--speed`.
  */
 import { join, resolve } from 'node:path';
 import { startSimulator, writeEnvFile, type Simulator } from './index';
@@ -9,11 +11,11 @@ import { startSimulator, writeEnvFile, type Simulator } from './index';
 export interface CliOptions {
   port: number;
   stateDir: string;
-  timeScale: number;
+  speed: number;
 }
 
 export function parseCliArgs(argv: string[]): CliOptions {
-  const opts: CliOptions = { port: 0, stateDir: resolve('.state/azure-sim'), timeScale: 1 };
+  const opts: CliOptions = { port: 0, stateDir: resolve('.state/azure-sim'), speed: 1 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -32,10 +34,11 @@ export function parseCliArgs(argv: string[]): CliOptions {
       case '--state':
         opts.stateDir = resolve(value());
         break;
+      case '--speed':
       case '--time-scale': {
-        const scale = Number(value());
-        if (!(scale > 0) || !Number.isFinite(scale)) throw new Error('--time-scale must be a positive number');
-        opts.timeScale = scale;
+        const speed = Number(value());
+        if (!(speed > 0) || !Number.isFinite(speed)) throw new Error(`${flag} must be a positive number`);
+        opts.speed = speed;
         break;
       }
       case '--help':
@@ -48,14 +51,14 @@ export function parseCliArgs(argv: string[]): CliOptions {
   return opts;
 }
 
-const USAGE = 'usage: npm run sim -- [--port N] [--state DIR] [--time-scale X]';
+const USAGE = 'usage: npm run sim -- [--port N] [--state DIR] [--speed X]';
 
 /** Starts the simulator for the CLI and writes DIR/sim.env. */
 export async function runCli(opts: CliOptions): Promise<{ sim: Simulator; envPath: string }> {
   const sim = await startSimulator({
     port: opts.port,
     stateDir: opts.stateDir,
-    timeScale: opts.timeScale,
+    speed: opts.speed,
     log: (level, message, fields) => {
       if (level !== 'debug') process.stderr.write(`[azure-sim] ${level}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`);
     },

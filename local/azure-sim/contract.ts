@@ -60,14 +60,19 @@ export interface Service {
   handle(req: SimRequest): Promise<SimResponse>;
 }
 
-/** Simulated time: scaled so long Azure durations pass quickly in tests. */
+/**
+ * The simulator's clock. `now()` is real time (Date.now()), the one clock the app, the SDKs and the
+ * simulator share. `speed` only shortens what Azure makes slow; it never moves `now()`.
+ */
 export interface Clock {
+  /** Real time, ms since the epoch. */
   now(): number;
-  /** Wait `ms` of simulated time. */
-  sleep(ms: number): Promise<void>;
-  /** Simulated ms per real ms (1 = real time, 100 = a hundred times faster). */
-  getScale(): number;
-  setScale(scale: number): void;
+  /** How many times faster than in Azure slow operations finish (1 = Azure's pace). */
+  readonly speed: number;
+  /** Azure's duration of a slow operation, shortened by the speed-up (real ms). */
+  shorten(azureMs: number): number;
+  /** Waits out a slow operation that takes `azureMs` in Azure, shortened by the speed-up. */
+  slowOperation(azureMs: number): Promise<void>;
 }
 
 /** Each part registers its state so the control API can snapshot/restore/reset it and persist it under --state. */

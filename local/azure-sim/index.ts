@@ -21,7 +21,7 @@ import type {
 } from './contract';
 import { SimError } from './contract';
 import { CertificateAuthority } from './front/ca';
-import { ScaledClock } from './front/clock';
+import { RealClock } from './front/clock';
 import { FaultInjector } from './front/faults';
 import { Pipeline } from './front/pipeline';
 import { RequestLog } from './front/request-log';
@@ -42,8 +42,11 @@ export interface SimulatorOptions {
   port?: number;
   /** Folder for the CA, signing keys, state.json and sim.env; a temporary folder (removed on stop) when omitted. */
   stateDir?: string;
-  /** Simulated ms per real ms (default 1). */
-  timeScale?: number;
+  /**
+   * Speed-up of what Azure makes slow (VM operations, extension and encryption runs, Event Grid retry
+   * back-off); default 1 = Azure's pace. The clock itself is always real time.
+   */
+  speed?: number;
   /** Override how the Resource Manager part is created (default: local/azure-sim/arm); null leaves it out. */
   createArm?: ((ctx: SimContext) => ArmService) | null;
   /** Override how Event Grid is created (default: local/azure-sim/eventgrid); null leaves it out. */
@@ -95,7 +98,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const keyDir = options.stateDir ? join(stateDir, 'ca') : sharedEphemeralKeyDir();
   const ca = CertificateAuthority.openOrCreate(keyDir);
   const tokens = new TokenIssuer(keyDir);
-  const clock = new ScaledClock(options.timeScale ?? 1);
+  const clock = new RealClock(options.speed ?? 1);
   const state = new SimState();
   const stateFile = new StateFile(stateDir);
   const requestLog = new RequestLog();

@@ -49,19 +49,18 @@ export function isDone(row: VmProgress): boolean {
   return row.doneAt !== undefined;
 }
 
-function elapsed(row: VmProgress, now: number, timeScale: number): string {
-  const ms = (row.doneAt ?? now) - row.createdAt;
-  const simMinutes = (ms * timeScale) / 60_000;
-  return `${(ms / 1000).toFixed(1)} s (${simMinutes < 10 ? simMinutes.toFixed(1) : Math.round(simMinutes)} min simulated)`;
+/** Real time: the one clock (the simulator's speed-up shortens operations, it does not stretch time). */
+function elapsed(row: VmProgress, now: number): string {
+  return `${(((row.doneAt ?? now) - row.createdAt) / 1000).toFixed(1)} s`;
 }
 
 const MARK: Record<VmProgress['state'], string> = { pending: '·', running: '…', encrypted: '✔', 'other-outcome': '•', failed: '✘' };
 
 /** The table as lines (no trailing newline), widths fitted to the content. */
-export function renderTable(rows: readonly VmProgress[], now: number, timeScale: number): string[] {
+export function renderTable(rows: readonly VmProgress[], now: number): string[] {
   const cells = [
     ['', 'VM', 'OS', 'Region', 'Phase', 'Elapsed'],
-    ...rows.map((r) => [MARK[r.state], r.name, r.os, r.region, r.phase, elapsed(r, now, timeScale)]),
+    ...rows.map((r) => [MARK[r.state], r.name, r.os, r.region, r.phase, elapsed(r, now)]),
   ];
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
   const lines = cells.map((c) =>
@@ -77,9 +76,9 @@ export function renderTable(rows: readonly VmProgress[], now: number, timeScale:
 }
 
 /** One plain progress line for a row whose phase changed. */
-export function progressLine(row: VmProgress, now: number, timeScale: number): string {
+export function progressLine(row: VmProgress, now: number): string {
   return (
     `[${((now - row.createdAt) / 1000).toFixed(1).padStart(6)} s] ${row.name} (${row.os}, ` +
-    `${row.region}): ${row.phase}${isDone(row) ? ` after ${elapsed(row, now, timeScale)}` : ''}`
+    `${row.region}): ${row.phase}${isDone(row) ? ` after ${elapsed(row, now)}` : ''}`
   );
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run host -- --app <dir> [--port 7071] [--state <dir>] [--clock-scale N] [--no-keys]
+ * `npm run host -- --app <dir> [--port 7071] [--state <dir>] [--no-keys]
  *   [--platform flex-consumption|elastic-premium [--platform-site <site resource id>]] [--log-format json|text]`
  *
  * Prints exactly one line `Host listening on http://127.0.0.1:<port>` when ready, then the function table and
@@ -15,7 +15,7 @@ import { errorMessage } from './runtime/load-app';
 import { createStructuredLogger } from './runtime/logger';
 
 const usage =
-  'Usage: npm run host -- --app <dir> [--port 7071] [--state <dir>] [--clock-scale N] [--no-keys] ' +
+  'Usage: npm run host -- --app <dir> [--port 7071] [--state <dir>] [--no-keys] ' +
   '[--platform flex-consumption|elastic-premium [--platform-site <site resource id>]] ' +
   '[--log-format json|text] [--log-level information]';
 
@@ -32,7 +32,6 @@ async function main(): Promise<void> {
         app: { type: 'string' },
         port: { type: 'string' },
         state: { type: 'string' },
-        'clock-scale': { type: 'string' },
         'no-keys': { type: 'boolean' },
         platform: { type: 'string' },
         'platform-site': { type: 'string' },
@@ -52,8 +51,6 @@ async function main(): Promise<void> {
   if (!args.app) fail(`--app is required\n${usage}`);
   const port = args.port === undefined ? 7071 : Number(args.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be an integer 0-65535, got '${args.port}'`);
-  const clockScale = args['clock-scale'] === undefined ? 1 : Number(args['clock-scale']);
-  if (!(clockScale > 0)) fail(`--clock-scale must be a number > 0, got '${args['clock-scale']}'`);
   const plan = args.platform;
   if (plan !== undefined && !isHostingPlan(plan)) fail(`--platform must be one of ${HOSTING_PLANS.join(', ')}, got '${plan}'`);
   if (args['platform-site'] !== undefined && plan === undefined) fail('--platform-site needs --platform');
@@ -92,7 +89,6 @@ async function main(): Promise<void> {
     host = await startHost({
       appDir,
       port,
-      clockScale,
       keys,
       ...(platform ? { platform } : {}),
       stateDir: path.resolve(args.state ?? path.join(appDir, '.state', 'host')),

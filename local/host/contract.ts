@@ -72,68 +72,41 @@ export interface FunctionRuntime {
   logger: HostLogger;
 }
 
-/** Host time. Scaled so long waits (durable timers, NCRONTAB schedules) pass quickly in tests. */
+/**
+ * Host time: real time, the one clock the app, the Durable store and the Azure simulator share. Durable timers
+ * and NCRONTAB schedules fire when real time reaches them; nothing here moves "now".
+ */
 export interface HostClock {
-  /** Simulated epoch ms. */
+  /** Epoch ms (Date.now()). */
   now(): number;
-  /** Calls `fn` once simulated time has advanced by `ms`. */
+  /** Calls `fn` once `ms` of real time has passed (any length: waits beyond setTimeout's ~24.8-day cap re-arm). */
   setTimeout(fn: () => void, ms: number): { cancel(): void };
-  getScale(): number;
-  setScale(scale: number): void;
-  /**
-   * Moves simulated time forward to `simMs` (never backward); pending timers re-arm. The durable engine calls it on
-   * start so a restarted, accelerated host continues from the simulated time its store already reached.
-   */
-  advanceTo?(simMs: number): void;
 }
 
-/** Simple scaled clock: simulated time = start + (real elapsed) × scale, continuous across scale changes. */
-export function createScaledClock(scale = 1, startAt = Date.now()): HostClock {
-  let baseReal = Date.now();
-  let baseSim = startAt;
-  let current = scale;
-  const timers = new Set<{ due: number; fn: () => void; handle?: NodeJS.Timeout }>();
-  const now = () => baseSim + (Date.now() - baseReal) * current;
+/** setTimeout caps delays at 2^31-1 ms (~24.8 days); longer waits re-arm until they are due. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+export function createRealClock(): HostClock {
   const arm = (t: { due: number; fn: () => void; handle?: NodeJS.Timeout }) => {
-    if (t.handle) clearTimeout(t.handle);
-    const realDelay = Math.max(0, (t.due - now()) / current);
-    // setTimeout caps at 2^31-1 ms; re-arm for longer waits.
     t.handle = setTimeout(
       () => {
-        if (now() + 1 < t.due) return arm(t);
-        timers.delete(t);
+        if (Date.now() < t.due) return arm(t);
         t.fn();
       },
-      Math.min(realDelay, 2 ** 31 - 1),
+      Math.min(Math.max(0, t.due - Date.now()), MAX_TIMEOUT_MS),
     );
     t.handle.unref?.();
   };
   return {
-    now,
+    now: () => Date.now(),
     setTimeout(fn, ms) {
-      const t = { due: now() + Math.max(0, ms), fn } as { due: number; fn: () => void; handle?: NodeJS.Timeout };
-      timers.add(t);
+      const t: { due: number; fn: () => void; handle?: NodeJS.Timeout } = { due: Date.now() + Math.max(0, ms), fn };
       arm(t);
       return {
         cancel: () => {
           if (t.handle) clearTimeout(t.handle);
-          timers.delete(t);
         },
       };
-    },
-    getScale: () => current,
-    advanceTo(simMs) {
-      if (!(simMs > now())) return;
-      baseSim = simMs;
-      baseReal = Date.now();
-      for (const t of timers) arm(t);
-    },
-    setScale(next) {
-      if (!(next > 0)) throw new Error(`clock scale must be > 0, got ${next}`);
-      baseSim = now();
-      baseReal = Date.now();
-      current = next;
-      for (const t of timers) arm(t);
     },
   };
 }

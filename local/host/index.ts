@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createScaledClock, type DurableEngine, type DurableEngineFactory, type HostClock, type HostLogger } from './contract';
+import { createRealClock, type DurableEngine, type DurableEngineFactory, type HostClock, type HostLogger } from './contract';
 import { createDurableEngine } from './durable/index';
 import { readLocalSettings } from './runtime/app-files';
 import { createDispatcher } from './runtime/dispatch';
@@ -33,8 +33,6 @@ export interface StartHostOptions {
   port?: number;
   /** Durable store folder; default a fresh temporary folder removed on stop (nothing survives). */
   stateDir?: string;
-  /** Simulated seconds per real second (durable timers, NCRONTAB schedules). Default 1. */
-  clockScale?: number;
   /** Keys: generated when omitted, given ones used as-is, `false` disables key checks (Core Tools' behaviour). */
   keys?: { master?: string; function?: string; eventGrid?: string; durable?: string } | false;
   /** Extra environment for the app (applied over local.settings.json Values). */
@@ -171,7 +169,7 @@ function createDurableTestClient(baseUrl: string, systemKey: string | undefined)
 
 export async function startHost(options: StartHostOptions): Promise<Host> {
   const appDir = path.resolve(options.appDir);
-  const clock = createScaledClock(options.clockScale ?? 1);
+  const clock = createRealClock();
   const logs: LogRecord[] = [];
   const sink = options.logger ?? (process.env.VITEST ? undefined : createStructuredLogger({ write: (line) => process.stderr.write(line) }));
   const logger: HostLogger = {

@@ -2,7 +2,10 @@
  * `npm start` (after `npm run build`): the Azure simulator + the local Functions host on the built app,
  * wired together, until Ctrl-C. `npm start -- --azure` runs only the host, against real Azure.
  *
- *   npm start -- [--port 7071] [--sim-port 0] [--time-scale 60] [--state .state] [--local-settings FILE]
+ *   npm start -- [--port 7071] [--sim-port 0] [--speed 60] [--state .state] [--local-settings FILE]
+ *
+ * `--speed` shortens what Azure makes slow (VM operations, extension and encryption runs) in the simulator; the
+ * clock of the simulator, the host and the app is real time. `--time-scale` is an old alias of `--speed`.
  *   npm start -- --azure [--port 7071] [--state .state] [--local-settings FILE]
  */
 import { randomBytes } from 'node:crypto';
@@ -17,14 +20,14 @@ import type { StartState } from './state-file';
 export const READY_PREFIX = 'ade-autopilot is running';
 
 const REPO_ROOT = path.resolve(__dirname, '../../..');
-const USAGE = `usage: npm start -- [--port 7071] [--sim-port 0] [--time-scale 60] [--state DIR] [--local-settings FILE]
+const USAGE = `usage: npm start -- [--port 7071] [--sim-port 0] [--speed 60] [--state DIR] [--local-settings FILE]
        npm start -- --azure [--port 7071] [--state DIR] [--local-settings FILE]`;
 
 interface CliOptions {
   azure: boolean;
   port: number;
   simPort: number;
-  timeScale: number;
+  speed: number;
   stateRoot: string;
   localSettingsFile: string;
 }
@@ -36,6 +39,7 @@ function parseCli(argv: string[]): CliOptions {
       azure: { type: 'boolean' },
       port: { type: 'string' },
       'sim-port': { type: 'string' },
+      speed: { type: 'string' },
       'time-scale': { type: 'string' },
       state: { type: 'string' },
       'local-settings': { type: 'string' },
@@ -50,14 +54,14 @@ function parseCli(argv: string[]): CliOptions {
     if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name} must be an integer 0-65535, got '${raw}'`);
     return n;
   };
-  const timeScale = values['time-scale'] === undefined ? 60 : Number(values['time-scale']);
-  if (!(timeScale > 0) || !Number.isFinite(timeScale))
-    throw new Error(`--time-scale must be a positive number, got '${values['time-scale']}'`);
+  const [speedFlag, rawSpeed] = values.speed !== undefined ? ['--speed', values.speed] : ['--time-scale', values['time-scale']];
+  const speed = rawSpeed === undefined ? 60 : Number(rawSpeed);
+  if (!(speed > 0) || !Number.isFinite(speed)) throw new Error(`${speedFlag} must be a positive number, got '${rawSpeed}'`);
   return {
     azure: values.azure === true,
     port: port('port', values.port, 7071),
     simPort: port('sim-port', values['sim-port'], 0),
-    timeScale,
+    speed,
     stateRoot: path.resolve(values.state ?? path.join(REPO_ROOT, '.state')),
     localSettingsFile: path.resolve(values['local-settings'] ?? path.join(REPO_ROOT, 'local.settings.json')),
   };
@@ -76,10 +80,9 @@ function sh(value: string): string {
 function printLocalInstructions(stack: LocalStack, stateRoot: string): void {
   const s: StartState = stack.state;
   const simEnv = path.join(stateRoot, 'sim', 'sim.env');
-  const userFile = path.join(stateRoot, 'demo-user.json');
   const resourceGroupId = `/subscriptions/${s.subscriptionId}/resourceGroups/${DEMO_RESOURCE_GROUP}`;
   const vmId = `${resourceGroupId}/providers/Microsoft.Compute/virtualMachines/vm-curl`;
-  say(`${READY_PREFIX}: host ${s.hostUrl}, Azure simulator ${s.simUrl} (time ×${s.timeScale})`);
+  say(`${READY_PREFIX}: host ${s.hostUrl}, Azure simulator ${s.simUrl} (slow Azure operations ×${s.speed} faster; real-time clock)`);
   say();
   say('Local Functions host (built app):');
   say(`  ${s.hostUrl}            host log: ${stack.hostLogFile}`);
@@ -94,7 +97,8 @@ function printLocalInstructions(stack: LocalStack, stateRoot: string): void {
   say('Azure simulator:');
   say(`  proxy + control API ${s.simUrl}  (${s.simUrl}/_sim/health, request log ${s.simUrl}/_sim/requests/counts)`);
   say(`  tenant ${s.tenantId}, subscription ${s.subscriptionId}`);
-  say(`  shell environment: source ${simEnv}`);
+  say(`  shell environment (the demo user, not the app): source ${simEnv}`);
+  say('    then e.g. az login --service-principal -u "$AZURE_CLIENT_ID" -p "$AZURE_CLIENT_SECRET" --tenant "$AZURE_TENANT_ID"');
   say(`  events wired: ${stack.wiring.wired.map((w) => `${w.topic.name}/${w.name} → ${w.functionName}`).join(', ') || 'none'}`);
   for (const { planned, reason } of stack.wiring.skipped)
     say(`  not wired: ${planned.topic.name}/${planned.name} → ${planned.functionName} (${reason})`);
@@ -109,17 +113,14 @@ function printLocalInstructions(stack: LocalStack, stateRoot: string): void {
   );
   say(`     curl -s -X POST '${s.hostUrl}/api/vms/encrypt?code=${s.keys.function}' -H 'content-type: application/json' \\`);
   say(`       -d '{"vmId":"${vmId}"}'`);
-  say('  2) event-driven — create it through Resource Manager with @azure/arm-compute (as a user, so vmWritten picks it up):');
+  say('  2) event-driven — create it through Resource Manager with @azure/arm-compute from a shell with sim.env (the demo user,');
+  say('     so vmWritten picks it up):');
   say(`     (source ${sh(simEnv)} && cd ${sh(REPO_ROOT)} && node -e '`);
   say(
-    `       const { ClientSecretCredential } = require("@azure/identity"); const { ` +
+    `       const { EnvironmentCredential } = require("@azure/identity"); const { ` +
       `ComputeManagementClient } = require("@azure/arm-compute");`,
   );
-  say(`       const u = require(${JSON.stringify(userFile)});`);
-  say(
-    '       new ComputeManagementClient(new ClientSecretCredential(u.tenantId, u.clientId, ' +
-      'u.clientSecret), process.env.AZURE_SUBSCRIPTION_ID)',
-  );
+  say('       new ComputeManagementClient(new EnvironmentCredential(), process.env.AZURE_SUBSCRIPTION_ID)');
   say(
     `         .virtualMachines.beginCreateOrUpdateAndWait("${DEMO_RESOURCE_GROUP}", "vm-node", { ` +
       `location: "westeurope", hardwareProfile: { vmSize: "Standard_D2s_v5" },`,
@@ -179,7 +180,7 @@ async function runLocal(options: CliOptions): Promise<number> {
     stateRoot: options.stateRoot,
     hostPort: options.port,
     simPort: options.simPort,
-    timeScale: options.timeScale,
+    speed: options.speed,
     localSettingsFile: options.localSettingsFile,
     env: process.env,
     progress: (line) => process.stderr.write(`${line}\n`),
@@ -204,7 +205,6 @@ async function runAzure(options: CliOptions): Promise<number> {
     appDir: REPO_ROOT,
     port: options.port,
     stateDir: path.join(options.stateRoot, 'host-azure'),
-    clockScale: 1,
     env: {
       ...settings,
       FUNCTIONS_HOST_MASTER_KEY: keys.master,

@@ -13,7 +13,6 @@ export interface HostProcessOptions {
   appDir: string;
   port: number;
   stateDir: string;
-  clockScale: number;
   /** The complete environment of the child (app settings and host keys included). */
   env: Record<string, string>;
   /** Where the host's JSON log lines go (its stderr); a file keeps the terminal readable. */
@@ -46,8 +45,6 @@ export async function startHostProcess(options: HostProcessOptions): Promise<Hos
     String(options.port),
     '--state',
     options.stateDir,
-    '--clock-scale',
-    String(options.clockScale),
     '--log-level',
     options.logLevel ?? 'information',
   ];

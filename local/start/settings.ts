@@ -49,6 +49,12 @@ function userOverrides(localValues: Record<string, string>, env: Env): Record<st
   return out;
 }
 
+/**
+ * Defaults only `npm start` applies (the user's values win): the simulator's sped-up operations finish in
+ * seconds, so the app polls every 5 s instead of Azure's 30 s minimum. A setting, not a clock: all run on real time.
+ */
+export const LOCAL_APP_DEFAULTS: Readonly<Record<string, string>> = { ADE_LOCAL_POLL_SECONDS: '5' };
+
 export interface SimulatorSettingsInput {
   localValues: Record<string, string>;
   env: Env;
@@ -69,6 +75,7 @@ export interface SimulatorSettingsInput {
 export function simulatorAppSettings(input: SimulatorSettingsInput): Record<string, string> {
   return {
     ...defaults(),
+    ...LOCAL_APP_DEFAULTS,
     ...userOverrides(input.localValues, input.env),
     ...input.simEnv,
     ADE_SUBSCRIPTIONS: input.subscriptionId,

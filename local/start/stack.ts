@@ -29,9 +29,9 @@ export const DEMO_RESOURCE_GROUP = 'rg-ade-demo';
 const DEMO_USER_NAME = 'ade-autopilot-demo-user';
 
 /**
- * Simulated durations for `npm start`. Azure's own figures (the simulator's defaults) except the
- * Linux OS volume, which takes hours in Azure; shortened so a demo finishes in seconds at the default
- * time scale. Everything else is what a real subscription would show, only faster by the time scale.
+ * Operation durations for `npm start`. Azure's own figures (the simulator's defaults) except the
+ * Linux OS volume, which takes hours in Azure; shortened so a demo finishes. The speed-up divides them
+ * further; the clock itself (timestamps, expiries, throttling) is real time.
  */
 export const LOCAL_DURATIONS = { adeLinuxOs: 10 * 60_000 };
 
@@ -44,12 +44,15 @@ export interface LocalStackOptions {
   hostPort: number;
   /** Simulator port (0 picks a free one). */
   simPort: number;
-  /** Simulated ms per real ms, for the simulator and the host's durable clock alike. */
-  timeScale: number;
+  /**
+   * Speed-up of what Azure makes slow (VM operations, extension and encryption runs, Event Grid retry back-off).
+   * It never moves the clock: the simulator, the host and the app all run on real time.
+   */
+  speed: number;
   localSettingsFile: string;
   /** The environment user overrides come from (process.env). */
   env: Env;
-  /** Extra simulated durations (ms) on top of LOCAL_DURATIONS (benchmark, tests). */
+  /** Extra operation durations (Azure ms, before the speed-up) on top of LOCAL_DURATIONS (benchmark, tests). */
   durations?: Record<string, number>;
   hostLogLevel?: string;
   /** Progress lines for the terminal. */
@@ -132,6 +135,24 @@ async function grantAppTemplateRights(sim: Simulator, user: DemoPrincipal, setti
   });
 }
 
+/** Variables that belong to the function app (its managed identity endpoint), not to a user's shell. */
+const APP_ONLY = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AZURE_SIM_MANAGED_IDENTITY_CLIENT_ID'];
+
+/**
+ * What `source .state/sim/sim.env` gives a shell: the simulator's proxy and CA, the tenant and subscription, and the
+ * demo user's service principal (as `az login --service-principal` or EnvironmentCredential would use it).
+ */
+export function userShellEnv(simEnv: Record<string, string>, user: DemoPrincipal): Record<string, string> {
+  const env: Record<string, string> = {
+    ...simEnv,
+    AZURE_TENANT_ID: user.tenantId,
+    AZURE_CLIENT_ID: user.clientId,
+    AZURE_CLIENT_SECRET: user.clientSecret,
+  };
+  for (const name of APP_ONLY) delete env[name];
+  return env;
+}
+
 async function registeredFunctions(hostUrl: string, masterKey: string): Promise<string[]> {
   const response = await fetch(`${hostUrl}/admin/functions`, { headers: { 'x-functions-key': masterKey } });
   if (!response.ok) throw new Error(`The host's function list answered ${response.status}`);
@@ -151,7 +172,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const sim = await startSimulator({
     port: options.simPort,
     stateDir: simDir,
-    timeScale: options.timeScale,
+    speed: options.speed,
     log: (level, message, fields) => {
       if (level === 'warn' || level === 'error')
         process.stderr.write(`[azure-sim] ${level}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`);
@@ -165,8 +186,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await sim.stop();
   };
   try {
-    writeEnvFile(path.join(simDir, 'sim.env'), sim.env);
-    // This process talks to the simulator too (Event Grid wiring), exactly as a shell with sim.env would.
+    // This process talks to the simulator too (Event Grid wiring), through the same proxy and CA a shell with sim.env uses.
     trustCertificateAuthority(sim.caCertPath);
     for (const name of ['HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy']) if (sim.env[name]) process.env[name] = sim.env[name];
     if (!sim.mounted.arm || !sim.mounted.eventgrid)
@@ -174,6 +194,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     await control(sim, 'PATCH', '/_sim/arm/config', { durations: { ...LOCAL_DURATIONS, ...(options.durations ?? {}) } });
     const user = await ensureDemoUser(sim, options.stateRoot);
+    // The shell environment is the demo user's: VMs a user creates from it are a user's writes, which the app acts on.
+    // The automation's credentials (sim.env of the simulator) go to the host process only, never into a file.
+    writeEnvFile(path.join(simDir, 'sim.env'), userShellEnv(sim.env, user));
 
     const hostPort = options.hostPort === 0 ? await freePort() : options.hostPort;
     const hostUrl = `http://127.0.0.1:${hostPort}`;
@@ -211,7 +234,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       appDir: options.repoRoot,
       port: hostPort,
       stateDir: hostDir,
-      clockScale: options.timeScale,
       env: childEnv,
       logFile: hostLogFile,
       logLevel: options.hostLogLevel,
@@ -239,7 +261,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       subscriptionId: sim.seed.subscriptionId,
       automationObjectId: sim.seed.clientObjectId,
       user,
-      timeScale: options.timeScale,
+      speed: options.speed,
       vaultResourceGroup: config.vaultResourceGroup,
       startedAt: new Date().toISOString(),
     };

@@ -34,7 +34,8 @@ export interface StartState {
   automationObjectId: string;
   /** The principal that plays "a user creating VMs" (its writes are not the app's own). */
   user: DemoPrincipal;
-  timeScale: number;
+  /** Speed-up of slow Azure operations in the simulator (the clock is real time). */
+  speed: number;
   vaultResourceGroup: string;
   startedAt: string;
 }

@@ -27,11 +27,11 @@ export interface SimHarness {
   stop(): Promise<void>;
 }
 
-export async function startSimHarness(options: { timeScale?: number } = {}): Promise<SimHarness> {
+export async function startSimHarness(options: { speed?: number } = {}): Promise<SimHarness> {
   // The simulator loads its Resource Manager / Event Grid parts with a runtime require(), which
   // cannot load TypeScript under vitest; hand them over explicitly.
   const sim = await startSimulator({
-    timeScale: options.timeScale ?? 1,
+    speed: options.speed ?? 1,
     log: () => undefined,
     createArm: createArmService,
     createEventGrid,

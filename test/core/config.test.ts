@@ -42,9 +42,17 @@ const FIXED_NAMES = [
   'ADE_OUTCOME_TOPIC_ENDPOINT',
   'ADE_FUNCTION_APP_RESOURCE_ID',
   'ADE_SECRET_EVENTS_WEBHOOK_URL',
+  'ADE_LOCAL_POLL_SECONDS',
+  'ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS',
+  'ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS',
 ];
 /** Settings that only the local host / simulator sets; infra must not deploy them. */
-const LOCAL_ONLY = ['ADE_SECRET_EVENTS_WEBHOOK_URL'];
+const LOCAL_ONLY = [
+  'ADE_SECRET_EVENTS_WEBHOOK_URL',
+  'ADE_LOCAL_POLL_SECONDS',
+  'ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS',
+  'ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS',
+];
 const SUBS = { ADE_SUBSCRIPTIONS: '11111111-2222-3333-4444-555555555555' };
 
 function configErrorOf(env: Record<string, string>): ConfigError {
@@ -216,6 +224,101 @@ describe('loadConfig: invalid environments', () => {
   });
 });
 
+describe('ADE_LOCAL_* timings (local host: short waits through settings, never by bending the clock)', () => {
+  const IN_AZURE = {
+    WEBSITE_SITE_NAME: 'func-ade',
+    WEBSITE_RESOURCE_GROUP: 'rg-ade',
+    WEBSITE_OWNER_NAME: '11111111-2222-3333-4444-555555555555+rg-ade-westeuropewebspace',
+  };
+  it.each([
+    ['unset: the Azure setting applies', {}, 300],
+    ['replaces ADE_FALLBACK_POLL_SECONDS below its 30 s minimum', { ADE_LOCAL_POLL_SECONDS: '2' }, 2],
+    ['empty = unset', { ADE_LOCAL_POLL_SECONDS: '', ADE_FALLBACK_POLL_SECONDS: '60' }, 60],
+  ])('poll: %s', (_name, env: Env, pollSeconds) => {
+    const config = loadConfig({ ...SUBS, ...env });
+    expect(config.fallbackPollSeconds).toBe(pollSeconds);
+    expect(toEncryptionPolicy(config).timeouts.fallbackPollSeconds).toBe(pollSeconds);
+  });
+
+  it.each([
+    ['unset: the Azure setting applies', {}, 90],
+    [
+      'replaces ADE_SECRET_EVENT_TIMEOUT_MINUTES below its 5 min minimum',
+      { ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS: '30', ADE_LOCAL_POLL_SECONDS: '2' },
+      0.5,
+    ],
+  ])('secret-event timeout: %s', (_name, env: Env, minutes) => {
+    const policy = toEncryptionPolicy(loadConfig({ ...SUBS, ...env }));
+    expect(policy.timeouts.secretEventTimeoutMinutes).toBe(minutes);
+    expect(parseEncryptionPolicy(policy).timeouts.secretEventTimeoutMinutes).toBe(minutes);
+  });
+
+  it.each([
+    ['zero', { ADE_LOCAL_POLL_SECONDS: '0' }, /expected an integer 1–3600/],
+    ['a fraction', { ADE_LOCAL_POLL_SECONDS: '0.5' }, /expected an integer 1–3600/],
+    ['not shorter than the secret-event wait', { ADE_LOCAL_POLL_SECONDS: '300', ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5' }, /must be shorter/],
+    [
+      'set in Azure',
+      { ADE_LOCAL_POLL_SECONDS: '2', ...IN_AZURE },
+      /local host only and must not be set in Azure \(use ADE_FALLBACK_POLL_SECONDS/,
+    ],
+    [
+      'not shorter than a local secret-event wait',
+      { ADE_LOCAL_POLL_SECONDS: '30', ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS: '30' },
+      /shorter than ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS \(30 s ≥ 0\.5 min\)/,
+    ],
+  ])('refuses a poll %s', (_name, env: Env, message) => {
+    const error = configErrorOf({ ...SUBS, ...env });
+    expect(error.issues.find((i) => i.setting === 'ADE_LOCAL_POLL_SECONDS')?.message).toMatch(message);
+  });
+
+  it.each([
+    ['below 10 s', { ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS: '5' }, /expected an integer 10–86400/],
+    [
+      'set in Azure',
+      { ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS: '30', ADE_LOCAL_POLL_SECONDS: '2', ...IN_AZURE },
+      /use ADE_SECRET_EVENT_TIMEOUT_MINUTES/,
+    ],
+  ])('refuses a secret-event timeout %s', (_name, env: Env, message) => {
+    const error = configErrorOf({ ...SUBS, ...env });
+    expect(error.issues.find((i) => i.setting === 'ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS')?.message).toMatch(message);
+  });
+
+  it('still enforces the Azure minimum of ADE_FALLBACK_POLL_SECONDS', () => {
+    expect(configErrorOf({ ...SUBS, ADE_FALLBACK_POLL_SECONDS: '2' }).issues.map((i) => i.setting)).toContain('ADE_FALLBACK_POLL_SECONDS');
+  });
+});
+
+describe('ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS', () => {
+  it('replaces the run timeout in the policy (fractional minutes, local only)', () => {
+    const env = {
+      ...SUBS,
+      ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS: '45',
+      ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS: '30',
+      ADE_LOCAL_POLL_SECONDS: '2',
+    };
+    const policy = toEncryptionPolicy(loadConfig(env));
+    expect(policy.timeouts.orchestrationTimeoutMinutes).toBe(0.75);
+    expect(parseEncryptionPolicy(policy).timeouts.orchestrationTimeoutMinutes).toBe(0.75);
+  });
+  it.each([
+    ['below 20 s', { ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS: '5' }, /expected an integer 20–604800/],
+    [
+      'not above the secret-event wait',
+      { ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS: '60', ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS: '60', ADE_LOCAL_POLL_SECONDS: '2' },
+      /must be greater than ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS/,
+    ],
+    [
+      'set in Azure',
+      { ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS: '36000', WEBSITE_SITE_NAME: 'func-ade' },
+      /use ADE_ORCHESTRATION_TIMEOUT_MINUTES/,
+    ],
+  ])('refuses %s', (_name, env: Env, message) => {
+    const error = configErrorOf({ ...SUBS, ...env });
+    expect(error.issues.find((i) => i.setting === 'ADE_LOCAL_ORCHESTRATION_TIMEOUT_SECONDS')?.message).toMatch(message);
+  });
+});
+
 describe('CONFIG_SETTINGS', () => {
   it('describes exactly the fixed settings, in order', () => {
     expect(CONFIG_SETTINGS.map((s) => s.name)).toEqual(FIXED_NAMES);
@@ -339,16 +442,18 @@ describe('one set of policy rules: what start-up refuses as a setting, orchestra
       { vault: { ...policy.vault, resourceGroup: 'rg.' } },
       'policy.vault.resourceGroup',
     ],
+    // Timeouts: the policy also carries the local host's shorter waits (ADE_LOCAL_*_SECONDS, refused in Azure), so it
+    // refuses below those floors; the Azure settings refuse below Azure's minimums (tested above).
     [
-      'a secret wait of 1 minute',
-      { ADE_SECRET_EVENT_TIMEOUT_MINUTES: '1' },
-      { timeouts: { ...policy.timeouts, secretEventTimeoutMinutes: 1 } },
+      'no secret wait at all',
+      { ADE_SECRET_EVENT_TIMEOUT_MINUTES: '0' },
+      { timeouts: { ...policy.timeouts, secretEventTimeoutMinutes: 0 } },
       'policy.timeouts.secretEventTimeoutMinutes',
     ],
     [
-      'polling every second',
-      { ADE_FALLBACK_POLL_SECONDS: '1' },
-      { timeouts: { ...policy.timeouts, fallbackPollSeconds: 1 } },
+      'polling with no interval',
+      { ADE_FALLBACK_POLL_SECONDS: '0' },
+      { timeouts: { ...policy.timeouts, fallbackPollSeconds: 0 } },
       'policy.timeouts.fallbackPollSeconds',
     ],
     [

@@ -11,11 +11,11 @@ import { startPipeline, type Pipeline } from './harness';
 let p: Pipeline;
 
 beforeAll(async () => {
-  // Polling only every 10 (scaled) minutes: a run that finishes within seconds was woken by its event.
+  // Polling only every 60 s: a run that finishes within seconds was woken by its event.
   p = await startPipeline({
     mode: 'single-pass',
     kek: false,
-    settings: { ADE_FALLBACK_POLL_SECONDS: '600', ADE_SECRET_EVENT_TIMEOUT_MINUTES: '30' },
+    settings: { ADE_LOCAL_POLL_SECONDS: '60', ADE_SECRET_EVENT_TIMEOUT_MINUTES: '30' },
   });
 }, 180_000);
 afterAll(async () => {

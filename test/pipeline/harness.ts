@@ -41,13 +41,7 @@ export interface PipelineOptions {
   kek: boolean;
   /** Extra app settings (ADE_*), applied last. */
   settings?: Record<string, string>;
-  /**
-   * Host clock scale (durable timers: polling interval, timeouts), default 60. The simulator runs in
-   * real time with short operation durations instead: the app stamps credentials and timestamps
-   * with its own (real) clock, and a scaled simulator clock would see them as minutes in the past.
-   */
-  hostClockScale?: number;
-  /** Durations (real ms) of the simulator's operations. */
+  /** Durations (ms) of the simulator's operations (speed 1: these are the real waits). Everything runs on real time. */
   durations?: Record<string, number>;
   /** Create the Resource Manager → vmWritten subscription (default true). */
   armEvents?: boolean;
@@ -119,8 +113,7 @@ async function freePort(): Promise<number> {
 }
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
-  const scale = options.hostClockScale ?? 60;
-  const sim = await startSimulator({ timeScale: 1, log: () => undefined, createArm: createArmService, createEventGrid });
+  const sim = await startSimulator({ speed: 1, log: () => undefined, createArm: createArmService, createEventGrid });
   const savedEnv = new Map<string, string | undefined>();
   const setEnv = (k: string, v: string) => {
     if (!savedEnv.has(k)) savedEnv.set(k, process.env[k]);
@@ -207,7 +200,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     ADE_AUTH_MODE: 'environment',
     ADE_SECRET_EVENT_TIMEOUT_MINUTES: '30',
     ADE_ORCHESTRATION_TIMEOUT_MINUTES: '120',
-    ADE_FALLBACK_POLL_SECONDS: '120',
+    // Real-time host: short polls through the app's own local-only setting (operations here take a second or two).
+    // A host presenting Azure's platform variables is "in Azure": the app refuses local-only settings there, so it
+    // polls at Azure's 30 s minimum.
+    ...(options.platform ? { ADE_FALLBACK_POLL_SECONDS: '30' } : { ADE_LOCAL_POLL_SECONDS: '2' }),
     ADE_DRY_RUN: 'false',
     ADE_TAG_OUTCOME: 'false',
     ...(options.platform
@@ -227,7 +223,6 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const host = await startHost({
     appDir: REPO_ROOT,
     port,
-    clockScale: scale,
     keys: HUB_KEYS,
     env: settings,
     ...(options.platform ? { platform: options.platform } : {}),

@@ -90,7 +90,6 @@ beforeAll(async () => {
     settings: {
       ADE_OUTCOME_TOPIC_ENDPOINT: TOPIC_ENDPOINT,
       ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5',
-      ADE_FALLBACK_POLL_SECONDS: '60',
       ADE_ORCHESTRATION_TIMEOUT_MINUTES: '60',
     },
   });

@@ -18,8 +18,8 @@ beforeAll(async () => {
     mode: 'single-pass',
     kek: true,
     settings: {
-      ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5',
-      ADE_FALLBACK_POLL_SECONDS: '60',
+      // The secret-event wait really elapses in the timeout test below (real time, local-only setting).
+      ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS: '30',
       ADE_ORCHESTRATION_TIMEOUT_MINUTES: '60',
       ADE_TAG_OUTCOME: 'true',
     },
@@ -100,7 +100,7 @@ describe('single-pass + KEK', () => {
     const vmId = await p.createVm('spkek-slow', { os: 'Windows' });
     const status = await runOf(vmId);
     expect(status.output).toMatchObject({ vmId, outcome: 'failed' });
-    expect(status.output.reason).toMatch(/Timed out after 5 min waiting for the disk encryption secret/);
+    expect(status.output.reason).toMatch(/Timed out after 0\.5 min waiting for the disk encryption secret/);
     const res = await p.host.fetch(`/runtime/webhooks/durabletask/entities/vaultWaiters/${vaultName}?code=${p.host.keys!.durable}`);
     const body = res.status === 404 ? null : ((await res.json()) as { waiters?: Array<{ vmId: string }> } | null);
     const waiters = body?.waiters ?? [];

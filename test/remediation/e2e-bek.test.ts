@@ -25,7 +25,6 @@ beforeAll(async () => {
     armEvents: false, // VMs stay unencrypted until a remediation encrypts them
     settings: {
       ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5',
-      ADE_FALLBACK_POLL_SECONDS: '60',
       ADE_ORCHESTRATION_TIMEOUT_MINUTES: '60',
       ADE_HEAL_ACTION: 'restart',
       ADE_SWEEP_READS_PER_SECOND: '25',
@@ -61,8 +60,8 @@ const post = (path: string, body: unknown, key = HUB_KEYS.function) =>
   });
 
 /**
- * Waits for a finished run of `instanceId` other than `previous` (read before triggering). Times on the
- * host run on its scaled clock, so runs are told apart by their creation time, not compared with ours.
+ * Waits for a finished run of `instanceId` other than `previous` (read before triggering), told apart by its
+ * creation time.
  */
 async function nextRun(instanceId: string, previous: InstanceStatus | undefined, timeoutMs = 60_000): Promise<InstanceStatus> {
   return eventually(

@@ -20,7 +20,6 @@ beforeAll(async () => {
     armEvents: false, // no vmWritten: VMs stay unencrypted until a remediation encrypts them
     settings: {
       ADE_SECRET_EVENT_TIMEOUT_MINUTES: '5',
-      ADE_FALLBACK_POLL_SECONDS: '60',
       ADE_ORCHESTRATION_TIMEOUT_MINUTES: '60',
       ADE_EXCLUDE_RESOURCE_GROUPS: 'rg-sweep-excluded',
       ADE_SWEEP_CONCURRENCY: '20',

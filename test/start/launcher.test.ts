@@ -13,26 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orchestrationInstanceId } from '../../core/names';
 import { Session } from '../../local/demo/session';
 import type { StartState } from '../../local/start/state-file';
-
-const REPO_ROOT = path.resolve(__dirname, '../..');
-const CLI = path.join(REPO_ROOT, 'dist/local/start/cli.js');
-const READY_PREFIX = 'ade-autopilot is running';
-
-/** The environment of a fresh shell: nothing of ours, no Azure credentials, no proxy. */
-function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (
-      v === undefined ||
-      /^(ADE_|AZURE_|FUNCTIONS_|IDENTITY_|MSI_|HTTPS?_PROXY$|https?_proxy$|NO_PROXY$|no_proxy$|NODE_EXTRA_CA_CERTS$|VITEST|NODE_OPTIONS$)/.test(
-        k,
-      )
-    )
-      continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
+import { alive, cleanEnv, CLI, READY_PREFIX, REPO_ROOT } from './launch';
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -45,15 +26,6 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('npm start (simulator + local host)', () => {
   const stateRoot = mkdtempSync(path.join(tmpdir(), 'ade-start-'));
   let child: ChildProcess | undefined;
@@ -64,7 +36,7 @@ describe('npm start (simulator + local host)', () => {
   beforeAll(async () => {
     child = spawn(
       process.execPath,
-      [CLI, '--port', '0', '--time-scale', '120', '--state', stateRoot, '--local-settings', path.join(stateRoot, 'absent.json')],
+      [CLI, '--port', '0', '--speed', '120', '--state', stateRoot, '--local-settings', path.join(stateRoot, 'absent.json')],
       {
         cwd: REPO_ROOT,
         env: cleanEnv(),

@@ -13,6 +13,7 @@ import { parseEnvFile } from '../../local/demo/session';
 import { applyStatus, progressLine, renderTable, type VmProgress } from '../../local/demo/table';
 import { planEventSubscriptions, webhookUrl } from '../../local/start/event-wiring';
 import { azureAppSettings, checkAzureSettings, readLocalSettingsValues, simulatorAppSettings } from '../../local/start/settings';
+import { userShellEnv } from '../../local/start/stack';
 import { parseArmBudget } from '../../bench/pipeline-bench';
 
 const SUB = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
@@ -31,7 +32,19 @@ describe('simulatorAppSettings', () => {
       name: 'defaults from core/config',
       local: {},
       env: {},
-      expect: { ADE_ENCRYPTION_MODE: 'aad', ADE_KEK_ENABLED: 'true', ADE_VAULT_RESOURCE_GROUP: 'rg-ade-autopilot-vaults' },
+      expect: {
+        ADE_ENCRYPTION_MODE: 'aad',
+        ADE_KEK_ENABLED: 'true',
+        ADE_VAULT_RESOURCE_GROUP: 'rg-ade-autopilot-vaults',
+        // The simulator's operations are sped up: short polls through the local-only setting, not a faster clock.
+        ADE_LOCAL_POLL_SECONDS: '5',
+      },
+    },
+    {
+      name: "the user's poll interval wins over npm start's",
+      local: { ADE_LOCAL_POLL_SECONDS: '20' },
+      env: {},
+      expect: { ADE_LOCAL_POLL_SECONDS: '20' },
     },
     {
       name: 'local.settings.json overrides defaults',
@@ -237,14 +250,14 @@ describe('demo progress rows', () => {
     expect(applyStatus(r, s as never, 6_000)).toBe(false); // unchanged → nothing to print
   });
 
-  it('renders the table and plain lines with real and simulated elapsed time', () => {
+  it('renders the table and plain lines with real elapsed time', () => {
     const r = row();
     applyStatus(r, status('Completed', { output: { outcome: 'encrypted' } }) as never, 31_000);
-    const lines = renderTable([r], 40_000, 60);
+    const lines = renderTable([r], 40_000);
     expect(lines[0]).toMatch(/VM\s+OS\s+Region\s+Phase\s+Elapsed/);
-    expect(lines[2]).toMatch(/vm1\s+Linux\s+westeurope\s+encrypted\s+30\.0 s \(30 min simulated\)/);
+    expect(lines[2]).toMatch(/vm1\s+Linux\s+westeurope\s+encrypted\s+30\.0 s$/);
     expect(lines.at(-1)).toBe('1/1 finished');
-    expect(progressLine(r, 31_000, 60)).toContain('vm1 (Linux, westeurope): encrypted after 30.0 s');
+    expect(progressLine(r, 31_000)).toMatch(/vm1 \(Linux, westeurope\): encrypted after 30\.0 s$/);
   });
 });
 
@@ -265,5 +278,34 @@ describe('bench --arm-budget', () => {
   });
   it.each(['deletes=1/1', 'writes=50', 'writes=a/b'])('rejects "%s" naming the expected form', (text) => {
     expect(() => parseArmBudget(text)).toThrow(/reads=<bucket>\/<refill per s>/);
+  });
+});
+
+describe('userShellEnv (what sourcing .state/sim/sim.env gives a shell)', () => {
+  const user = { tenantId: 't-user', clientId: 'c-user', objectId: 'o-user', clientSecret: 's-user' };
+  const simEnv = {
+    ...SIM_ENV,
+    NODE_EXTRA_CA_CERTS: '/ca.crt',
+    IDENTITY_ENDPOINT: 'http://127.0.0.1:9/msi/token',
+    IDENTITY_HEADER: 'h',
+    AZURE_SIM_MANAGED_IDENTITY_CLIENT_ID: 'mi',
+  };
+  const env = userShellEnv(simEnv, user);
+  it.each([
+    ['AZURE_CLIENT_ID', 'c-user'],
+    ['AZURE_CLIENT_SECRET', 's-user'],
+    ['AZURE_TENANT_ID', 't-user'],
+    ['AZURE_SUBSCRIPTION_ID', SUB],
+    ['HTTPS_PROXY', 'http://127.0.0.1:9'],
+    ['NODE_EXTRA_CA_CERTS', '/ca.crt'],
+    ['IDENTITY_ENDPOINT', undefined],
+    ['IDENTITY_HEADER', undefined],
+    ['AZURE_SIM_MANAGED_IDENTITY_CLIENT_ID', undefined],
+  ])('%s = %s', (name, value) => {
+    expect(env[name]).toBe(value);
+  });
+  it("carries none of the automation's credentials", () => {
+    expect(Object.values(env)).not.toContain(SIM_ENV.AZURE_CLIENT_SECRET);
+    expect(Object.values(env)).not.toContain(SIM_ENV.AZURE_CLIENT_ID);
   });
 });

@@ -86,6 +86,19 @@ export class ArmControl {
       );
       return json(201, { id: rg.id });
     }
+    // Stands in for waiting out a soft-delete retention period: the clock is real time and never moves,
+    // so a test sets the deleted vault's scheduled purge date instead (Key Vault purges it when it passes).
+    const deletedVault = /^deletedvaults\/([^/]+)$/.exec(route);
+    if (deletedVault && req.method === 'PATCH') {
+      const record = s.deletedVaults[deletedVault[1]!];
+      if (!record) throw armError(404, 'NotFound', `No soft-deleted vault named '${deletedVault[1]!.slice(0, 100)}'.`);
+      const when = bodyObject(req).scheduledPurgeDate;
+      if (typeof when !== 'string' || Number.isNaN(Date.parse(when)))
+        throw armError(400, 'BadRequest', `'scheduledPurgeDate' must be an ISO 8601 date-time, got ${JSON.stringify(when)}`);
+      record.scheduledPurgeDate = new Date(Date.parse(when)).toISOString();
+      this.keyVault.expireDeleted();
+      return json(200, s.deletedVaults[deletedVault[1]!] ?? { name: record.name, purged: true });
+    }
     switch (`${req.method} ${route}`) {
       case 'GET ':
         return json(200, {

@@ -10,7 +10,7 @@ import { emptyState, type ArmState, type OperationRecord, type ResourceGroupReco
 import { ArmThrottle } from './throttle';
 import { Authorizer } from './authz';
 
-/** Simulated durations (ms of simulated time) of the operations; configurable via the control API. */
+/** Azure's durations (ms) of slow operations, divided by the clock's speed-up when waited out; configurable via the control API. */
 export interface Durations {
   vmCreate: number;
   vmUpdate: number;
@@ -83,9 +83,9 @@ export class ArmCore {
     return isoTime(this.ctx.clock.now());
   }
 
-  /** Sleeps simulated time, then throws Superseded if state was reset meanwhile. */
-  async sleep(ms: number, generation: number): Promise<void> {
-    if (ms > 0) await this.ctx.clock.sleep(ms);
+  /** Waits out a slow operation (Azure's duration, shortened by the speed-up), then throws Superseded if state was reset meanwhile. */
+  async sleep(azureMs: number, generation: number): Promise<void> {
+    if (azureMs > 0) await this.ctx.clock.slowOperation(azureMs);
     if (generation !== this.generation) throw new Superseded();
   }
 
@@ -147,7 +147,7 @@ export class ArmCore {
       name,
       status: 'InProgress',
       startTime: this.nowIso(),
-      expectedEnd: this.ctx.clock.now() + durationMs,
+      expectedEnd: this.ctx.clock.now() + this.ctx.clock.shorten(durationMs),
       resourceId,
     };
     this.state.operations[name] = op;
@@ -162,7 +162,7 @@ export class ArmCore {
     if (result !== undefined) op.result = result;
   }
 
-  /** Keeps the operations table bounded: finished operations older than a day of simulated time go. */
+  /** Keeps the operations table bounded: finished operations older than a day go. */
   private pruneOperations(): void {
     const ids = Object.keys(this.state.operations);
     if (ids.length < 20_000) return;
@@ -193,9 +193,8 @@ export class ArmCore {
 
   /** Real seconds until the operation is expected to finish (ARM sends Retry-After on polls). */
   retryAfterSeconds(op: OperationRecord): string {
-    const remainingSim = Math.max(0, op.expectedEnd - this.ctx.clock.now());
-    const real = remainingSim / Math.max(this.ctx.clock.getScale(), 1e-9) / 1000;
-    return String(Math.min(60, Math.max(1, Math.ceil(real))));
+    const remaining = Math.max(0, op.expectedEnd - this.ctx.clock.now()) / 1000;
+    return String(Math.min(60, Math.max(1, Math.ceil(remaining))));
   }
 
   lroHeaders(

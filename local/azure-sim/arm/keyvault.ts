@@ -476,7 +476,7 @@ export class KeyVaultArm {
     return { status: 202, headers };
   }
 
-  /** Purges vaults whose retention ran out in simulated time (called on each request; cheap). */
+  /** Purges vaults whose retention ran out (called on each request; cheap). */
   expireDeleted(): void {
     const now = this.core.ctx.clock.now();
     for (const [name, record] of Object.entries(this.state.deletedVaults)) {

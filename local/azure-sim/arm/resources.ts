@@ -420,7 +420,9 @@ export class Resources {
           updatedOn: now,
         };
         custom[guid] = record;
-        return json(existing ? 200 : 201, roleDefinitionJson(record, definitionScope));
+        // Azure answers 201 to create and update alike; the SDK accepts nothing else
+        // (https://learn.microsoft.com/rest/api/authorization/role-definitions/create-or-update).
+        return json(201, roleDefinitionJson(record, definitionScope));
       }
       case 'DELETE': {
         if (builtIn) throw armError(400, 'RoleDefinitionUpdateNotPermitted', 'Built-in role definitions cannot be deleted.');

@@ -1,7 +1,7 @@
 /**
  * ARM's token-bucket throttling: per subscription + principal, separately for reads, writes and deletes
  * (https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling).
- * Buckets refill in simulated time; Retry-After is reported in real seconds so clients wait the right amount.
+ * Buckets refill in real time (the simulator's one clock); Retry-After is in seconds.
  */
 import type { Clock } from '../contract';
 
@@ -59,9 +59,8 @@ export class ArmThrottle {
       bucket.tokens -= 1;
       return { allowed: true, remaining: Math.floor(bucket.tokens), retryAfterSeconds: 0 };
     }
-    const simSecondsToToken = limit.refillPerSecond > 0 ? (1 - bucket.tokens) / limit.refillPerSecond : 3600;
-    const realSeconds = simSecondsToToken / Math.max(this.clock.getScale(), 1e-9);
-    return { allowed: false, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil(realSeconds)) };
+    const secondsToToken = limit.refillPerSecond > 0 ? (1 - bucket.tokens) / limit.refillPerSecond : 3600;
+    return { allowed: false, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil(secondsToToken)) };
   }
 
   reset(): void {

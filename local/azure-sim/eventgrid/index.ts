@@ -4,7 +4,8 @@
  * Delivery follows https://learn.microsoft.com/azure/event-grid/delivery-and-retry: at-least-once per event
  * subscription, batches (maxEventsPerBatch, preferredBatchSizeInKilobytes), success on 200–204, no retry on
  * 400/413 (straight to dead-letter), otherwise the retry schedule 10 s, 30 s, 1 min, 5 min, 10 min, 30 min,
- * 1 h, then hourly (time-scaled) up to maxDeliveryAttempts (default 30) / eventTimeToLiveInMinutes (1,440).
+ * 1 h, then hourly up to maxDeliveryAttempts (default 30) / eventTimeToLiveInMinutes (1,440). The back-off
+ * waits are divided by the simulator's speed-up; the time to live counts them at Azure's length.
  * Requests carry aeg-event-type, aeg-subscription-name, aeg-delivery-count, aeg-data-version,
  * aeg-metadata-version. WebHook endpoints get the SubscriptionValidationEvent handshake.
  */
@@ -17,6 +18,8 @@ import { matches, type SubscriptionFilter } from './filters';
 import { eventGridLink } from './link';
 import type { OptionalBearerService } from '../front/pipeline';
 
+/** Azure's timeout for one delivery attempt (real time). */
+const DELIVERY_TIMEOUT_MS = 30_000;
 const RETRY_SCHEDULE_MS = [10_000, 30_000, 60_000, 300_000, 600_000, 1_800_000, 3_600_000];
 const MAX_EVENT_BYTES = 1024 * 1024;
 const TOPIC_HOST = /^([a-z0-9-]+)\.([a-z0-9]+)-1\.eventgrid\.azure\.net$/;
@@ -124,7 +127,6 @@ export function createEventGrid(ctx: SimContext): EventGrid {
   }
 
   function post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
-    const timeoutMs = Math.max(1000, 30_000 / Math.max(ctx.clock.getScale(), 1));
     return new Promise((resolve) => {
       let parsed: URL;
       try {
@@ -136,7 +138,7 @@ export function createEventGrid(ctx: SimContext): EventGrid {
       const send = parsed.protocol === 'https:' ? httpsRequest : httpRequest;
       const req = send(
         parsed,
-        { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, timeout: timeoutMs },
+        { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, timeout: DELIVERY_TIMEOUT_MS },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => {
@@ -161,6 +163,8 @@ export function createEventGrid(ctx: SimContext): EventGrid {
     const body = JSON.stringify(cloud ? events.map(toCloudEvent) : events);
     stats.inFlight += 1;
     let attempt = 0;
+    // Back-off the speed-up skipped: the time to live is judged as if each wait had taken Azure's time.
+    let skippedMs = 0;
     let last: { status: number; text: string } = { status: 0, text: '' };
     try {
       for (;;) {
@@ -191,7 +195,7 @@ export function createEventGrid(ctx: SimContext): EventGrid {
         stats.failedAttempts += 1;
         const nonRetriable = last.status === 400 || last.status === 413;
         const delay = RETRY_SCHEDULE_MS[Math.min(attempt - 1, RETRY_SCHEDULE_MS.length - 1)]!;
-        const expired = ctx.clock.now() + delay - publishedAt > ttlMs;
+        const expired = ctx.clock.now() + skippedMs + delay - publishedAt > ttlMs;
         if (nonRetriable || attempt >= maxAttempts || expired) {
           deadLetters.push({
             eventSubscriptionId: sub.id,
@@ -206,7 +210,8 @@ export function createEventGrid(ctx: SimContext): EventGrid {
           ctx.log('warn', 'event grid dead-lettered events', { subscription: sub.id, status: last.status, attempts: attempt });
           return;
         }
-        await ctx.clock.sleep(delay);
+        skippedMs += delay - ctx.clock.shorten(delay);
+        await ctx.clock.slowOperation(delay);
       }
     } finally {
       stats.inFlight -= 1;

@@ -1,89 +1,64 @@
 /**
- * Simulated clock. Time runs `scale` times faster than real time so long Azure durations
- * (extension runs, retry schedules) pass quickly; changing the scale keeps `now()` continuous
- * and re-times pending sleeps.
+ * The simulator's one clock: real time. Every timestamp, token and credential expiry, throttling
+ * window and retention date is judged by `now()` = `Date.now()`, exactly the clock the app and the
+ * Azure SDKs use. The only knob is `speed`, a speed-up for what Azure makes slow (VM operations,
+ * extension and encryption runs, Event Grid retry back-off): those waits are divided by it. It never
+ * moves `now()` and never changes a timestamp a client sees.
  */
 import type { Clock } from '../contract';
 
-interface PendingSleep {
-  targetSimMs: number;
+/** Checks a speed-up factor (a positive, finite number). */
+export function checkSpeed(speed: number, flag = 'speed'): number {
+  if (!(speed > 0) || !Number.isFinite(speed)) throw new Error(`${flag} must be a positive number, got ${speed}`);
+  return speed;
+}
+
+interface PendingWait {
   resolve: () => void;
   timer: NodeJS.Timeout;
 }
 
-export class ScaledClock implements Clock {
-  private baseSim: number;
-  private baseReal: number;
-  private scale: number;
-  private readonly pending = new Set<PendingSleep>();
+export class RealClock implements Clock {
+  readonly speed: number;
+  private readonly pending = new Set<PendingWait>();
 
-  constructor(scale = 1, startSimMs = Date.now()) {
-    if (!(scale > 0) || !Number.isFinite(scale)) throw new Error(`time scale must be a positive number, got ${scale}`);
-    this.scale = scale;
-    this.baseSim = startSimMs;
-    this.baseReal = Date.now();
+  constructor(speed = 1) {
+    this.speed = checkSpeed(speed);
   }
 
   now(): number {
-    return Math.floor(this.baseSim + (Date.now() - this.baseReal) * this.scale);
+    return Date.now();
   }
 
-  getScale(): number {
-    return this.scale;
+  shorten(azureMs: number): number {
+    return Math.max(0, azureMs) / this.speed;
   }
 
-  setScale(scale: number): void {
-    if (!(scale > 0) || !Number.isFinite(scale)) throw new Error(`time scale must be a positive number, got ${scale}`);
-    this.baseSim = this.now();
-    this.baseReal = Date.now();
-    this.scale = scale;
-    for (const sleep of this.pending) {
-      clearTimeout(sleep.timer);
-      sleep.timer = this.schedule(sleep);
-    }
-  }
-
-  /** Jumps simulated time forward (tests: expire credentials, pass retention periods). */
-  advance(ms: number): void {
-    if (!(ms >= 0) || !Number.isFinite(ms)) throw new Error(`can only advance time by a non-negative number of ms, got ${ms}`);
-    this.baseSim += ms;
-    for (const sleep of this.pending) {
-      clearTimeout(sleep.timer);
-      sleep.timer = this.schedule(sleep);
-    }
-  }
-
-  sleep(ms: number): Promise<void> {
+  slowOperation(azureMs: number): Promise<void> {
+    const ms = this.shorten(azureMs);
     if (!(ms > 0)) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const sleep: PendingSleep = { targetSimMs: this.now() + ms, resolve, timer: undefined as unknown as NodeJS.Timeout };
-      sleep.timer = this.schedule(sleep);
-      this.pending.add(sleep);
+      const wait: PendingWait = {
+        resolve,
+        timer: setTimeout(
+          () => {
+            this.pending.delete(wait);
+            resolve();
+          },
+          Math.min(ms, 2 ** 31 - 1),
+        ),
+      };
+      wait.timer.unref();
+      this.pending.add(wait);
     });
   }
 
-  /** Resolves every pending sleep now (used on shutdown so nothing hangs). */
+  /** Resolves every pending wait now (used on shutdown so nothing hangs). */
   releaseAll(): void {
-    for (const sleep of this.pending) {
-      clearTimeout(sleep.timer);
-      sleep.resolve();
+    for (const wait of this.pending) {
+      clearTimeout(wait.timer);
+      wait.resolve();
     }
     this.pending.clear();
-  }
-
-  private schedule(sleep: PendingSleep): NodeJS.Timeout {
-    const realMs = Math.max(0, (sleep.targetSimMs - this.now()) / this.scale);
-    // setTimeout caps at ~24.8 days; re-arm in steps beyond that.
-    const step = Math.min(realMs, 2 ** 31 - 1);
-    const timer = setTimeout(() => {
-      if (this.now() >= sleep.targetSimMs || step === realMs) {
-        this.pending.delete(sleep);
-        sleep.resolve();
-      } else {
-        sleep.timer = this.schedule(sleep);
-      }
-    }, step);
-    timer.unref();
-    return timer;
   }
 }

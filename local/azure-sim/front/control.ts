@@ -1,5 +1,5 @@
 /**
- * The control API on the loopback port (`/_sim/...`): health and env, time scale, request log and
+ * The control API on the loopback port (`/_sim/...`): health and env, the clock (read only), request log and
  * counts, fault injection, state snapshot/restore/reset/save, principals and managed identities,
  * Key Vault object control, and `/_sim/arm/**` forwarded to the Resource Manager part.
  */
@@ -11,7 +11,7 @@ import type { EntraDirectory } from '../entra/directory';
 import { keyCredentialFromCertificate } from '../entra/login';
 import { GRAPH_APP_ROLES } from '../entra/directory';
 import { builtInRoleByName } from '../arm/roles';
-import type { ScaledClock } from './clock';
+import type { RealClock } from './clock';
 import type { FaultInjector, FaultInput } from './faults';
 import type { ArmService } from './parts';
 import type { RawResponse } from './pipeline';
@@ -23,7 +23,7 @@ export interface ControlPart {
 }
 
 export interface ControlDeps {
-  clock: ScaledClock;
+  clock: RealClock;
   state: SimState;
   stateFile: StateFile;
   requestLog: RequestLog;
@@ -107,7 +107,7 @@ export class Control {
           status: 'ok',
           mounted: d.mounted(),
           server: d.serverStats?.(),
-          timeScale: d.clock.getScale(),
+          speed: d.clock.speed,
           now: new Date(d.clock.now()).toISOString(),
           tenantId: d.directory.tenantId,
         });
@@ -116,21 +116,8 @@ export class Control {
       case 'seed':
         return ok(d.seed());
       case 'time':
-        if (rest[0] === 'advance' && method === 'POST') {
-          const ms = Number(body.ms);
-          if (!(ms >= 0) || !Number.isFinite(ms))
-            throw new SimError(400, 'BadRequest', `'ms' must be a non-negative number, got ${JSON.stringify(body.ms)}`);
-          d.clock.advance(ms);
-          return ok(this.time());
-        }
-        if (method === 'GET') return ok(this.time());
-        if (method === 'PUT' || method === 'POST') {
-          const scale = Number(body.scale);
-          if (!(scale > 0) || !Number.isFinite(scale))
-            throw new SimError(400, 'BadRequest', `'scale' must be a positive number, got ${JSON.stringify(body.scale)}`);
-          d.clock.setScale(scale);
-          return ok(this.time());
-        }
+        // Read only: the clock is real time; there is no route that moves it.
+        if (rest.length === 0 && method === 'GET') return ok(this.time());
         break;
       case 'requests':
         return this.requests(req, rest);
@@ -179,7 +166,8 @@ export class Control {
   }
 
   private time() {
-    return { scale: this.deps.clock.getScale(), now: new Date(this.deps.clock.now()).toISOString(), nowMs: this.deps.clock.now() };
+    const now = this.deps.clock.now();
+    return { speed: this.deps.clock.speed, now: new Date(now).toISOString(), nowMs: now };
   }
 
   private requests(req: SimRequest, rest: string[]): SimResponse {

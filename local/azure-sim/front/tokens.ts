@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { newRsaKeyPem } from './ca';
 import type { Principal } from '../contract';
 
-/** Access tokens live one hour, in real time: clients cache them by real time, so they are not time-scaled. */
+/** Access tokens live one hour on the one (real) clock, which clients also cache them by. */
 export const TOKEN_LIFETIME_SECONDS = 3599;
 
 export interface TokenClaims {

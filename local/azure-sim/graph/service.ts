@@ -191,7 +191,7 @@ export class GraphService implements Service {
           ? w.writeStart + this.limits.writeWindowMs
           : 0;
     if (over) {
-      const seconds = Math.max(1, Math.ceil((over - now) / 1000 / this.ctx.clock.getScale()));
+      const seconds = Math.max(1, Math.ceil((over - now) / 1000));
       throw new SimError(429, 'TooManyRequests', `Too many requests. Please retry after ${seconds} seconds.`, {
         'retry-after': String(seconds),
         'x-ms-throttle-scope': `Tenant_Application/${write ? 'ReadWrite' : 'Read'}/${this.dir.tenantId}/${req.principal!.appId}`,

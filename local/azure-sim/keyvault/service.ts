@@ -340,7 +340,7 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
       this.counters.set(key, c);
     }
     const retry = () => {
-      const seconds = Math.max(1, Math.ceil((c.windowStart + this.limits.windowMs - now) / 1000 / this.ctx.clock.getScale()));
+      const seconds = Math.max(1, Math.ceil((c.windowStart + this.limits.windowMs - now) / 1000));
       return new SimError(
         429,
         'Throttled',
@@ -372,7 +372,7 @@ export class KeyVaultService implements Service, KeyVaultPlatform {
     return objects;
   }
 
-  /** Soft-deleted objects past their scheduled purge date disappear (simulated time). */
+  /** Soft-deleted objects past their scheduled purge date disappear (real time). */
   private expireDeleted(objects: VaultObjects): void {
     const nowSec = this.nowSec();
     for (const kind of ['secrets', 'keys'] as const) {

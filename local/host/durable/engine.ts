@@ -179,9 +179,6 @@ export class DurableDispatcher {
   start(): void {
     if (this.running) return;
     this.running = true;
-    // An accelerated clock restarts at real time; continue from where the store's simulated time had got to so
-    // history timestamps never go back and timers keep their simulated (not real) distance.
-    this.clock.advanceTo?.(this.store.latestTime());
     // Rebuild the ready sets from what the store still holds (this is the crash-recovery path too).
     for (const m of this.store.allMessages()) this.track(m);
     this.pump();

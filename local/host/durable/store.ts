@@ -212,14 +212,6 @@ export class DurableStore {
     return this.stmts.listEntities.all(name, after, top).map(toEntity);
   }
 
-  /** The latest simulated time the store has recorded (instance or entity updates), 0 when empty. */
-  latestTime(): number {
-    const row = this.db
-      .prepare(`SELECT MAX(t) AS t FROM (SELECT MAX(updated_at) AS t FROM instances UNION ALL SELECT MAX(updated_at) FROM entities)`)
-      .get() as { t: number | null };
-    return row.t ?? 0;
-  }
-
   listInstances(f: ListFilter): InstanceRow[] {
     const where: string[] = [];
     const args: unknown[] = [];

@@ -64,9 +64,9 @@ df.app.orchestration('EchoAll', function* (context) {
 });
 
 df.app.orchestration('TimerWait', function* (context) {
-  const hours = context.df.getInput();
+  const ms = context.df.getInput();
   const start = context.df.currentUtcDateTime.getTime();
-  yield context.df.createTimer(new Date(start + hours * 3600_000));
+  yield context.df.createTimer(new Date(start + ms));
   return { waitedMs: context.df.currentUtcDateTime.getTime() - start };
 });
 

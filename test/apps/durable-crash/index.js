@@ -20,7 +20,7 @@ df.app.orchestration('Chain', function* (context) {
 });
 
 df.app.orchestration('Sleeper', function* (context) {
-  yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 3 * 3600_000));
+  yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 3_000));
   return yield context.df.callActivity('Step', { id: context.df.instanceId, step: 1 });
 });
 

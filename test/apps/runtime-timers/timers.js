@@ -13,6 +13,7 @@ app.timer('slow', {
   schedule: '*/1 * * * * *',
   handler: async (timer, context) => {
     record('slow')(timer, context);
-    await new Promise((resolve) => setTimeout(resolve, 120));
+    // Longer than the one-second interval: the next occurrence comes due while this run is still going.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
   },
 });

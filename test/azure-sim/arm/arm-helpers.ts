@@ -1,6 +1,7 @@
 /**
  * Starts the simulator with the Resource Manager and Event Grid parts mounted explicitly (vitest does not
- * resolve the front end's optional require of TypeScript sources) and with short, time-scaled durations.
+ * resolve the front end's optional require of TypeScript sources) and with short durations, sped up further by
+ * the speed-up (the clock stays real time).
  */
 import { ClientSecretCredential } from '@azure/identity';
 import { createArmService } from '../../../local/azure-sim/arm';
@@ -29,8 +30,8 @@ export const FAST_DURATIONS = {
   eventSubscription: 500,
 };
 
-export async function startArmSim(timeScale = 100): Promise<{ sim: Simulator; credential: ClientSecretCredential }> {
-  const sim = await startSimForTest({ timeScale, createArm: createArmService, createEventGrid });
+export async function startArmSim(speed = 100): Promise<{ sim: Simulator; credential: ClientSecretCredential }> {
+  const sim = await startSimForTest({ speed, createArm: createArmService, createEventGrid });
   const res = await control(sim, 'PUT', '/_sim/arm/config', { durations: FAST_DURATIONS });
   if (res.status !== 200) throw new Error(`configuring ARM durations failed: ${JSON.stringify(res.body)}`);
   return { sim, credential: new ClientSecretCredential(sim.seed.tenantId, sim.seed.clientId, sim.seed.clientSecret) };

@@ -266,7 +266,6 @@ describe('wire behaviour (raw requests through the proxy)', () => {
   it('reports remaining reads and throttles with 429 + Retry-After once the bucket is empty; the SDK retries through it', async () => {
     const set = await control(sim, 'PUT', '/_sim/arm/config', { throttling: { reads: { bucketSize: 3, refillPerSecond: 0.5 } } });
     expect(set.status).toBe(200);
-    await control(sim, 'PUT', '/_sim/time', { scale: 1 });
     const f = proxiedFetch(sim);
     try {
       const token = await armToken();
@@ -289,7 +288,6 @@ describe('wire behaviour (raw requests through the proxy)', () => {
     } finally {
       await f.close();
       await control(sim, 'PUT', '/_sim/arm/config', { throttling: { reads: { bucketSize: 250, refillPerSecond: 25 } } });
-      await control(sim, 'PUT', '/_sim/time', { scale: 100 });
     }
   });
 });

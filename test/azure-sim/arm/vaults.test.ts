@@ -4,7 +4,7 @@ import type { ClientSecretCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../../local/azure-sim/index';
-import { createPrincipal } from '../front/sim-helpers';
+import { control, createPrincipal } from '../front/sim-helpers';
 import { FAST_POLL, startArmSim } from './arm-helpers';
 
 let sim: Simulator;
@@ -133,6 +133,34 @@ describe('Microsoft.KeyVault/vaults through @azure/arm-keyvault', () => {
     await kv.vaults.beginCreateOrUpdateAndWait(RG, 'kv-arm-pp', vaultBody({ enablePurgeProtection: true }), FAST_POLL);
     await kv.vaults.delete(RG, 'kv-arm-pp');
     await expect(kv.vaults.purgeDeleted('kv-arm-pp', 'westeurope', FAST_POLL).pollUntilDone()).rejects.toMatchObject({ statusCode: 409 });
+  });
+
+  it('purges a soft-deleted vault once its scheduled purge date passes (set through the control API; the clock never moves)', async () => {
+    await kv.vaults.beginCreateOrUpdateAndWait(RG, 'kv-arm-retention', vaultBody({ enablePurgeProtection: true }), FAST_POLL);
+    await kv.vaults.delete(RG, 'kv-arm-retention');
+    const inTwoSeconds = new Date(Date.now() + 2_000).toISOString();
+    const set = await control<{ scheduledPurgeDate: string }>(sim, 'PATCH', '/_sim/arm/deletedVaults/kv-arm-retention', {
+      scheduledPurgeDate: inTwoSeconds,
+    });
+    expect(set.status).toBe(200);
+    expect(set.body.scheduledPurgeDate).toBe(inTwoSeconds);
+    expect((await kv.vaults.getDeleted('kv-arm-retention', 'westeurope')).properties!.scheduledPurgeDate!.toISOString()).toBe(inTwoSeconds);
+    // Still protected before the date, gone after it: the name is free again.
+    await expect(kv.vaults.beginCreateOrUpdateAndWait(RG, 'kv-arm-retention', vaultBody(), FAST_POLL)).rejects.toMatchObject({
+      statusCode: 409,
+    });
+    await new Promise((r) => setTimeout(r, Date.parse(inTwoSeconds) - Date.now() + 200));
+    await expect(kv.vaults.getDeleted('kv-arm-retention', 'westeurope')).rejects.toMatchObject({ statusCode: 404 });
+    await kv.vaults.beginCreateOrUpdateAndWait(RG, 'kv-arm-retention', vaultBody(), FAST_POLL);
+  });
+
+  it.each([
+    ['an unknown deleted vault', 'kv-never-existed', { scheduledPurgeDate: new Date().toISOString() }, 404],
+    ['a date that is not a date', 'kv-arm-pp', { scheduledPurgeDate: 'tomorrow-ish' }, 400],
+    ['no date', 'kv-arm-pp', {}, 400],
+  ])('refuses to set a purge date for %s', async (_name, vault, body, status) => {
+    expect((await control(sim, 'PATCH', `/_sim/arm/deletedVaults/${vault}`, body)).status).toBe(status);
+    if (status === 400) expect((await kv.vaults.getDeleted('kv-arm-pp', 'westeurope')).name).toBe('kv-arm-pp');
   });
 
   it.each([

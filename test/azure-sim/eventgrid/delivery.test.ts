@@ -152,7 +152,7 @@ describe('Resource Manager events on a subscription system topic', () => {
     expect(events.every((e) => !String(e.data.operationName).startsWith('Microsoft.Compute/disks'))).toBe(true);
   });
 
-  it('retries a failing endpoint on the (time-scaled) schedule and counts deliveries', async () => {
+  it('retries a failing endpoint on the Azure schedule (back-off sped up) and counts deliveries', async () => {
     failuresLeft.set('/flaky', 2);
     await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(
       RG,

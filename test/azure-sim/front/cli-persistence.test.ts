@@ -15,8 +15,9 @@ afterAll(() => {
 
 describe('CLI arguments', () => {
   it.each([
-    [['--port', '7000', '--state', '/tmp/x', '--time-scale', '60'], { port: 7000, stateDir: '/tmp/x', timeScale: 60 }],
-    [['--port=0', '--state=/tmp/y'], { port: 0, stateDir: '/tmp/y', timeScale: 1 }],
+    [['--port', '7000', '--state', '/tmp/x', '--speed', '60'], { port: 7000, stateDir: '/tmp/x', speed: 60 }],
+    [['--port=0', '--state=/tmp/y', '--time-scale=30'], { port: 0, stateDir: '/tmp/y', speed: 30 }],
+    [['--port=0', '--state=/tmp/y'], { port: 0, stateDir: '/tmp/y', speed: 1 }],
   ])('parses %j', (argv, expected) => {
     expect(parseCliArgs(argv)).toEqual(expected);
   });
@@ -24,7 +25,8 @@ describe('CLI arguments', () => {
   it.each([
     [['--port', 'abc'], /--port must be an integer/],
     [['--port'], /--port needs a value/],
-    [['--time-scale', '0'], /--time-scale must be a positive number/],
+    [['--speed', '0'], /--speed must be a positive number/],
+    [['--time-scale', '-1'], /--time-scale must be a positive number/],
     [['--bogus'], /unknown argument '--bogus'/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseCliArgs(argv)).toThrow(message);
@@ -35,7 +37,7 @@ describe('sim.env and persistence under --state', () => {
   it('writes a sourceable sim.env and keeps CA, tenant, principals, vaults and secrets across restarts', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'azure-sim-cli-'));
     dirs.push(stateDir);
-    const first = await runCli({ port: 0, stateDir, timeScale: 1 });
+    const first = await runCli({ port: 0, stateDir, speed: 1 });
     const caPem = readFileSync(first.sim.caCertPath, 'utf8');
     trustCa(caPem);
     const sourced = execFileSync('bash', [
@@ -63,7 +65,7 @@ describe('sim.env and persistence under --state', () => {
     ).setSecret('kept', 'across-restarts');
     await first.sim.stop();
 
-    const second = await runCli({ port: 0, stateDir, timeScale: 1 });
+    const second = await runCli({ port: 0, stateDir, speed: 1 });
     try {
       expect(readFileSync(second.sim.caCertPath, 'utf8')).toBe(caPem);
       expect(second.sim.seed.tenantId).toBe(first.sim.seed.tenantId);

@@ -94,11 +94,19 @@ describe('request log counts', () => {
 });
 
 describe('time, snapshot, restore and reset', () => {
-  it('sets the time scale', async () => {
-    expect((await control<{ scale: number }>(sim, 'PUT', '/_sim/time', { scale: 50 })).body.scale).toBe(50);
-    expect(sim.ctx.clock.getScale()).toBe(50);
-    await control(sim, 'PUT', '/_sim/time', { scale: 1 });
-    expect((await control(sim, 'PUT', '/_sim/time', { scale: -1 })).status).toBe(400);
+  it('reports real time and offers no route that moves it', async () => {
+    const time = (await control<{ now: string; nowMs: number; speed: number }>(sim, 'GET', '/_sim/time')).body;
+    expect(Math.abs(time.nowMs - Date.now())).toBeLessThan(2_000);
+    expect(Date.parse(time.now)).toBe(time.nowMs);
+    expect(time.speed).toBe(sim.ctx.clock.speed);
+    for (const [method, path, body] of [
+      ['POST', '/_sim/time/advance', { ms: 3_600_000 }],
+      ['PUT', '/_sim/time', { scale: 50 }],
+      ['POST', '/_sim/time', { scale: 50 }],
+    ] as const) {
+      expect((await control(sim, method, path, body)).status, `${method} ${path}`).toBe(404);
+    }
+    expect(Math.abs(sim.ctx.clock.now() - Date.now())).toBeLessThan(50);
   });
 
   it('restores a snapshot and resets to the seeded state', async () => {

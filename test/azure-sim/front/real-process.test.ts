@@ -33,7 +33,7 @@ const { SecretClient } = require('@azure/keyvault-secrets');
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'azure-sim-real-'));
-  ({ sim, envPath } = await runCli({ port: 0, stateDir: dir, timeScale: 1 }));
+  ({ sim, envPath } = await runCli({ port: 0, stateDir: dir, speed: 1 }));
   trustCa(readFileSync(sim.caCertPath, 'utf8'));
   for (const [k, v] of Object.entries(sim.env)) process.env[k] = v;
   await createTestVault(sim, 'kvrealproc01');

@@ -8,7 +8,7 @@ const appDir = path.resolve(__dirname, '../../apps/durable-basic');
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness(appDir, { clockScale: 1000 });
+  h = await startHarness(appDir);
 });
 afterAll(async () => {
   await h?.stop();

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createScaledClock, type HostClock, type HostHttpResponse } from '../../../local/host/contract';
+import { createRealClock, type HostClock, type HostHttpResponse } from '../../../local/host/contract';
 import { createDurableEngine, type LocalDurableEngine } from '../../../local/host/durable';
 import type { InstanceRow } from '../../../local/host/durable/store';
 import { loadFunctionApp, type LoadedApp } from '../../../local/host/runtime/load-app';
@@ -26,11 +26,11 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(appDir: string, options: { clockScale?: number; systemKey?: string } = {}): Promise<Harness> {
+export async function startHarness(appDir: string, options: { systemKey?: string } = {}): Promise<Harness> {
   process.env.NO_PROXY = '127.0.0.1,localhost';
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-test-'));
   const logger = createMemoryLogger('debug');
-  const clock = createScaledClock(options.clockScale ?? 1);
+  const clock = createRealClock();
   // The engine needs the runtime and the runtime's client inputs need the engine: late-bound.
   const ref: { engine?: LocalDurableEngine } = {};
   const runtime = await loadFunctionApp({ appDir, logger, durableClientInput: () => ref.engine!.clientInputValue() });

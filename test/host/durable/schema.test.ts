@@ -11,7 +11,7 @@ let h: Harness;
 const triggers: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
-  h = await startHarness(appDir, { clockScale: 1000 });
+  h = await startHarness(appDir);
   const invoke = h.runtime.invoke.bind(h.runtime);
   // Stand in for an orchestrator that emits raw actions (the library itself refuses lock at V3 before emitting one).
   h.runtime.invoke = async (name: string, input: InvocationInput) => {
