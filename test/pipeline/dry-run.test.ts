@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { remediationInstanceId, vaultRemediationInstanceId } from '../../core/names';
 import { HUB_KEYS, startPipeline, VAULT_RG, type Pipeline } from './harness';
 import { appRequests, armWrites } from './checks';
+import { monitorAlert } from '../fixtures/signals';
 
 let p: Pipeline;
 
@@ -90,23 +91,7 @@ describe('dry run on the remediation paths', () => {
     expect(healed.output).toMatchObject({ action: 'encrypt', result: 'skipped', dryRun: true });
     expect(healed.output.detail).toMatch(/^Dry run \(ADE_DRY_RUN\): would encrypt the VM/);
 
-    const alert = {
-      schemaId: 'azureMonitorCommonAlertSchema',
-      data: {
-        essentials: {
-          alertId: `/subscriptions/${p.subscriptionId}/providers/Microsoft.AlertsManagement/alerts/dry`,
-          alertRule: 'ade-drift',
-          severity: 'Sev2',
-          signalType: 'Activity Log',
-          monitorCondition: 'Fired',
-          monitoringService: 'Activity Log - Administrative',
-          alertTargetIDs: [vmId.toLowerCase()],
-          firedDateTime: new Date().toISOString(),
-        },
-        alertContext: null,
-        customProperties: null,
-      },
-    };
+    const alert = monitorAlert(p.subscriptionId, [vmId.toLowerCase()], 'dry');
     expect((await post('/api/alerts', alert)).status).toBe(202);
     expect((await p.waitForInstance(remediationInstanceId(vmId))).output).toMatchObject({ dryRun: true });
 

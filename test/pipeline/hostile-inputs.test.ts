@@ -12,6 +12,7 @@ import { MAX_ALERT_TARGETS } from '../../core/events';
 import { orchestrationInstanceId } from '../../core/names';
 import { appRequests } from './checks';
 import { HUB_KEYS, startPipeline, type Pipeline } from './harness';
+import { monitorAlert, policyStateChanged } from '../fixtures/signals';
 
 let p: Pipeline;
 let realVm = '';
@@ -91,23 +92,7 @@ function post(path: string, body: unknown) {
 }
 
 function alert(targets: unknown) {
-  return {
-    schemaId: 'azureMonitorCommonAlertSchema',
-    data: {
-      essentials: {
-        alertId: `/subscriptions/${SUB()}/providers/Microsoft.AlertsManagement/alerts/1`,
-        alertRule: 'ade-drift',
-        severity: 'Sev2',
-        signalType: 'Activity Log',
-        monitorCondition: 'Fired',
-        monitoringService: 'Activity Log - Administrative',
-        alertTargetIDs: targets,
-        firedDateTime: new Date().toISOString(),
-      },
-      alertContext: null,
-      customProperties: null,
-    },
-  };
+  return monitorAlert(SUB(), targets);
 }
 
 function armEvent(eventType: string, resourceUri: string, operationName: string) {
@@ -124,23 +109,7 @@ function armEvent(eventType: string, resourceUri: string, operationName: string)
 }
 
 function policyEvent(vmId: string) {
-  const timestamp = new Date().toISOString();
-  return {
-    id: randomUUID(),
-    topic: `/subscriptions/${SUB()}`,
-    subject: vmId,
-    eventType: 'Microsoft.PolicyInsights.PolicyStateChanged',
-    eventTime: timestamp,
-    dataVersion: '1',
-    metadataVersion: '1',
-    data: {
-      timestamp,
-      policyAssignmentId: `/subscriptions/${SUB()}/providers/microsoft.authorization/policyassignments/ade`,
-      policyDefinitionId: '/providers/microsoft.authorization/policydefinitions/3dc5edcd-002d-444c-b216-e123bbfa37c0',
-      complianceState: 'NonCompliant',
-      subscriptionId: SUB(),
-    },
-  };
+  return policyStateChanged(SUB(), vmId);
 }
 
 const CARRIERS: Carrier[] = [

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SWEEP_INSTANCE_ID, orchestrationInstanceId, remediationInstanceId } from '../../core/names';
 import { eventually, HUB_KEYS, startPipeline, type Pipeline } from './harness';
+import { monitorAlert } from '../fixtures/signals';
 
 let p: Pipeline;
 let vmId = '';
@@ -42,23 +43,7 @@ async function call(method: string, path: string, body?: unknown, key = HUB_KEYS
 }
 
 function alertFor(target: string) {
-  return {
-    schemaId: 'azureMonitorCommonAlertSchema',
-    data: {
-      essentials: {
-        alertId: `/subscriptions/${p.subscriptionId}/providers/Microsoft.AlertsManagement/alerts/1`,
-        alertRule: 'ade-drift',
-        severity: 'Sev2',
-        signalType: 'Activity Log',
-        monitorCondition: 'Fired',
-        monitoringService: 'Activity Log - Administrative',
-        alertTargetIDs: [target.toLowerCase()],
-        firedDateTime: new Date().toISOString(),
-      },
-      alertContext: null,
-      customProperties: null,
-    },
-  };
+  return monitorAlert(p.subscriptionId, [target.toLowerCase()]);
 }
 
 describe('HTTP starters answer with an app-level run URL', () => {

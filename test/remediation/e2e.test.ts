@@ -10,6 +10,7 @@ import { EVENT_ROUTES } from '../../core/events';
 import { orchestrationInstanceId, remediationInstanceId, SWEEP_INSTANCE_ID, vaultRemediationInstanceId } from '../../core/names';
 import { issuedSecrets, observableText, secretHits } from '../pipeline/checks';
 import { eventually, EVENTS_RG, HUB_KEYS, startPipeline, VAULT_RG, type InstanceStatus, type Pipeline } from '../pipeline/harness';
+import { monitorAlert, policyStateChanged } from '../fixtures/signals';
 
 let p: Pipeline;
 
@@ -80,44 +81,11 @@ async function runAfter(
 }
 
 function policyEvent(vmId: string, timestamp: string) {
-  return {
-    id: `policy-${timestamp}`,
-    topic: `/subscriptions/${p.subscriptionId}`,
-    subject: vmId,
-    eventType: 'Microsoft.PolicyInsights.PolicyStateChanged',
-    eventTime: timestamp,
-    dataVersion: '1',
-    metadataVersion: '1',
-    data: {
-      timestamp,
-      policyAssignmentId: `/subscriptions/${p.subscriptionId}/providers/microsoft.authorization/policyassignments/ade`,
-      policyDefinitionId: '/providers/microsoft.authorization/policydefinitions/3dc5edcd-002d-444c-b216-e123bbfa37c0',
-      policyDefinitionReferenceId: '',
-      complianceState: 'NonCompliant',
-      subscriptionId: p.subscriptionId,
-      complianceReasonCode: '',
-    },
-  };
+  return policyStateChanged(p.subscriptionId, vmId, timestamp, `policy-${timestamp}`);
 }
 
 function alertFor(vmId: string) {
-  return {
-    schemaId: 'azureMonitorCommonAlertSchema',
-    data: {
-      essentials: {
-        alertId: `/subscriptions/${p.subscriptionId}/providers/Microsoft.AlertsManagement/alerts/1`,
-        alertRule: 'ade-drift',
-        severity: 'Sev2',
-        signalType: 'Activity Log',
-        monitorCondition: 'Fired',
-        monitoringService: 'Activity Log - Administrative',
-        alertTargetIDs: [vmId.toLowerCase()],
-        firedDateTime: new Date().toISOString(),
-      },
-      alertContext: null,
-      customProperties: null,
-    },
-  };
+  return monitorAlert(p.subscriptionId, [vmId.toLowerCase()]);
 }
 
 const vmParts = (vmId: string) => ({ rg: vmId.split('/')[4], name: vmId.split('/')[8] });
