@@ -18,7 +18,7 @@ export type { RequestLogEntry } from '../../local/azure-sim/front/request-log';
 
 export interface SimHarness {
   sim: Simulator;
-  /** Shortens every simulated Resource Manager / ADE duration to `ms` (simulated time). */
+  /** Sets every simulated Resource Manager / ADE operation to take `ms` (before the speed-up), so tests wait little. */
   fastDurations(ms?: number): Promise<void>;
   /** Request-log entries since `sinceSeq` (exclusive). */
   requests(filter?: { service?: string; operation?: string; sinceSeq?: number }): Promise<{ lastSeq: number; value: RequestLogEntry[] }>;
