@@ -65,6 +65,16 @@ function configErrorOf(env: Record<string, string>): ConfigError {
   throw new Error('loadConfig accepted an invalid environment');
 }
 
+/** What `parseEncryptionPolicy` throws for `policy` with `patch` applied (undefined when it accepts it). */
+function policyRefusal(policy: object, patch: object): unknown {
+  try {
+    parseEncryptionPolicy({ ...policy, ...patch });
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
 describe('loadConfig: valid environments', () => {
   it.each(validCases)('$name', ({ env, expect: expected }) => {
     expect(loadConfig(env)).toMatchObject(expected);
@@ -409,12 +419,7 @@ describe('parseEncryptionPolicy (orchestration input)', () => {
     ['no subscriptions', { scope: { ...policy.scope, subscriptions: [] } }, 'policy.scope.subscriptions'],
     ['timeouts as strings', { timeouts: { ...policy.timeouts, fallbackPollSeconds: '300' } }, 'policy.timeouts.fallbackPollSeconds'],
   ])('rejects %s, naming the field', (_label, patch, field) => {
-    let caught: unknown;
-    try {
-      parseEncryptionPolicy({ ...policy, ...patch });
-    } catch (error) {
-      caught = error;
-    }
+    const caught = policyRefusal(policy, patch);
     expect(caught).toBeInstanceOf(ValidationError);
     expect((caught as ValidationError).field).toBe(field);
     expect((caught as Error).message).toContain(field);
@@ -488,12 +493,7 @@ describe('one set of policy rules: what start-up refuses as a setting, orchestra
     ],
   ] as const)('%s', (_label, env, patch, field) => {
     expect(() => loadConfig({ ...SUBS, ADE_OS_FILTER: 'linux', ...env })).toThrow(ConfigError);
-    let caught: unknown;
-    try {
-      parseEncryptionPolicy({ ...policy, ...patch });
-    } catch (error) {
-      caught = error;
-    }
+    const caught = policyRefusal(policy, patch);
     expect(caught).toBeInstanceOf(ValidationError);
     expect((caught as Error).message).toContain(field);
   });

@@ -19,31 +19,12 @@ import type { EncryptionPolicy } from '../../core/policy';
 import { parseVmId } from '../../core/resource-ids';
 import { isAdeExtension } from '../../core/extension-settings';
 import { findAdeExtension, powerStateOf, type InstanceViewStatus as VmStatus, type VmSnapshot } from '../../core/vm';
+import { merge } from '../remediation/helpers';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'vms');
 
 function loadVm(name: string): VmSnapshot {
   return JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), 'utf8')) as VmSnapshot;
-}
-
-/** Objects merge recursively, arrays and scalars replace, null deletes the key. */
-function merge<T>(base: T, patch: unknown): T {
-  if (patch === undefined) return base;
-  if (
-    patch === null ||
-    typeof patch !== 'object' ||
-    Array.isArray(patch) ||
-    base === null ||
-    typeof base !== 'object' ||
-    Array.isArray(base)
-  )
-    return patch as T;
-  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete out[key];
-    else out[key] = merge(out[key], value);
-  }
-  return out as T;
 }
 
 interface Case {
