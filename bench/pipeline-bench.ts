@@ -21,6 +21,7 @@ import { callsBy, percentile, perVm, ratio, type RequestCountsSnapshot } from '.
 import { Session, TERMINAL, type InstanceStatus, type OsKind } from '../local/demo/session';
 import { DEMO_RESOURCE_GROUP, startLocalStack } from '../local/start/stack';
 import { ENCRYPT_VM_ORCHESTRATOR } from '../orchestrations/contracts';
+import { bucketFloorS, READ_STEPS, readsByStep, type ArmLogEntry, type ReadStep } from './read-steps';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
 const REGIONS = ['westeurope', 'northeurope', 'eastus'];
@@ -46,6 +47,8 @@ export interface RunResult {
   failed: number;
   unfinished: number;
   perVm: { armReads: number; armWrites: number; armDeletes: number; graphWrites: number; graphReads: number; keyVaultOperations: number };
+  /** The app's accepted ARM reads per VM, by pipeline step (bench/read-steps.ts). */
+  armReadsPerVmByStep: Record<ReadStep, number>;
   /** ARM 429 answers to the app (not counted in perVm). */
   appThrottled429: number;
   /** Seconds from the user's VM PUT to the app's first extension PUT (request log). */
@@ -96,6 +99,29 @@ class LogTail {
       if (vm && !this.firstByVm.has(vm)) this.firstByVm.set(vm, Date.parse(e.time));
     }
     this.since = res.lastSeq;
+  }
+}
+
+/** Every ARM entry of one principal, collected incrementally (the log keeps only the last 50,000 requests). */
+class ArmTail {
+  private since = 0;
+  readonly entries: ArmLogEntry[] = [];
+  constructor(
+    private readonly session: Session,
+    private readonly principal: string,
+  ) {}
+  async poll(): Promise<void> {
+    const q = new URLSearchParams({ service: 'arm', principal: this.principal, since: String(this.since), limit: '50000' });
+    const res = await this.session.control<{ lastSeq: number; value: Array<LogEntry & { method: string }> }>(
+      'GET',
+      `/_sim/requests?${q.toString()}`,
+    );
+    for (const e of res.value)
+      this.entries.push({ time: e.time, operation: e.operation, method: e.method, path: e.path, status: e.status });
+    this.since = res.lastSeq;
+  }
+  async skipToNow(): Promise<void> {
+    this.since = (await this.session.control<{ lastSeq: number }>('GET', '/_sim/requests?limit=1')).lastSeq;
   }
 }
 
@@ -150,6 +176,8 @@ export async function runOnce(
       (e) => e.status < 300 && !/\/extensions\//i.test(e.path),
     );
     const extensions = new LogTail(session, 'Microsoft.Compute/virtualMachines/extensions/write', app, (e) => e.status < 300);
+    const armCalls = new ArmTail(session, app);
+    await armCalls.skipToNow(); // only what the app does from here on, like the before/after counts
     // 429 answers are in the request counts too; they are tallied per class so the per-VM figures count accepted calls only.
     const throttled = { count: 0, since: 0, reads: 0, writes: 0 };
     const pollThrottled = async () => {
@@ -198,6 +226,7 @@ export async function runOnce(
       try {
         await creates.poll();
         await extensions.poll();
+        await armCalls.poll();
         await pollThrottled();
         statuses = (await session.instances()).filter((s) => s.name === ENCRYPT_VM_ORCHESTRATOR);
         pollFailures = 0;
@@ -228,6 +257,7 @@ export async function runOnce(
     const lastAppCall = (await session.control<{ value: LogEntry[] }>('GET', `/_sim/requests?principal=${app}&limit=1`)).value[0];
     await creates.poll();
     await extensions.poll();
+    await armCalls.poll();
     await pollThrottled();
     const after = await session.control<RequestCountsSnapshot>('GET', '/_sim/requests/counts');
     const calls = callsBy(app, before, after);
@@ -262,8 +292,8 @@ export async function runOnce(
       } else if (TERMINAL.has(s.runtimeStatus)) failed++;
     }
     const t = config.throttling;
-    const floor = (count: number, limit: { bucketSize: number; refillPerSecond: number }) =>
-      t.enabled ? Math.max(0, count - limit.bucketSize) / limit.refillPerSecond : 0;
+    const floor = (count: number, limit: { bucketSize: number; refillPerSecond: number }) => (t.enabled ? bucketFloorS(count, limit) : 0);
+    const steps = readsByStep(armCalls.entries);
     const p = (q: number) => percentile(delays, q);
     const result: RunResult = {
       mode,
@@ -281,6 +311,7 @@ export async function runOnce(
         graphReads: perVm(calls.graphReads, vms),
         keyVaultOperations: perVm(calls.keyVaultOperations, vms),
       },
+      armReadsPerVmByStep: Object.fromEntries(READ_STEPS.map((step) => [step, perVm(steps[step], vms)])) as Record<ReadStep, number>,
       appThrottled429: throttled.count,
       createToExtensionS: { p50: p(50), p99: p(99) },
       burstMs,
@@ -338,6 +369,30 @@ export function markdownTable(results: readonly RunResult[]): string {
     ].join(' | '),
   );
   return [header, sep, ...rows.map((r) => `| ${r} |`)].join('\n');
+}
+
+/** ARM reads per VM by pipeline step, beside the read and write floors (bench/read-steps.ts). */
+export function readStepsTable(results: readonly RunResult[]): string {
+  const stepColumns = READ_STEPS.map((s) => `${s} reads/VM`).join(' | ');
+  const header = `| Mode | VMs | ${stepColumns} | Total reads/VM | ARM read floor | ARM write floor |`;
+  const sep = `|${header
+    .split('|')
+    .slice(1, -1)
+    .map(() => '---')
+    .join('|')}|`;
+  const rows = results.map((r) => {
+    const steps = r.armReadsPerVmByStep ?? ({} as Partial<Record<ReadStep, number>>);
+    const total = READ_STEPS.reduce((sum, s) => sum + (steps[s] ?? 0), 0);
+    return `| ${[
+      r.mode,
+      r.vms,
+      ...READ_STEPS.map((s) => ratio(steps[s] ?? 0)),
+      ratio(total),
+      `${fmt(r.armReadFloorS, 0)} s`,
+      `${fmt(r.armWriteFloorS, 0)} s`,
+    ].join(' | ')} |`;
+  });
+  return [header, sep, ...rows].join('\n');
 }
 
 /**
@@ -416,7 +471,7 @@ async function main(): Promise<void> {
       writeFileSync(out, `${JSON.stringify({ measuredAt: new Date().toISOString(), node: process.version, results }, null, 2)}\n`);
     }
   }
-  process.stdout.write(`${markdownTable(results)}\n\nRaw figures: ${out}\n`);
+  process.stdout.write(`${markdownTable(results)}\n\n${readStepsTable(results)}\n\nRaw figures: ${out}\n`);
   if (values.check) {
     const problems = checkResults(results);
     if (problems.length > 0) throw new Error(`--check: ${problems.join('; ')}`);
