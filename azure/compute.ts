@@ -20,6 +20,7 @@ import type {
   DeploymentStarted,
   DiskEncryptionInfo,
   ExtensionSpec,
+  GetVmOptions,
   ExtensionStatus,
   ProtectedSettings,
   UpdateOsDiskEncryptionOptions,
@@ -34,6 +35,9 @@ export interface ComputeAdapterOptions {
   pollIntervalMs?: number;
 }
 
+/** How many recent VM reads the adapter keeps for GetVmOptions.maxAgeMs (oldest dropped first). */
+const RECENT_READS_KEPT = 5_000;
+
 export class ComputeAdapter implements ComputePort {
   private readonly clients = new ClientsBySubscription(
     (subscriptionId, defaults) =>
@@ -45,6 +49,20 @@ export class ComputeAdapter implements ComputePort {
     private readonly options: ComputeAdapterOptions = {},
   ) {}
 
+  /** The adapter's own recent VM reads with instance view, for callers that accept one (GetVmOptions.maxAgeMs). */
+  private readonly recent = new Map<string, { at: number; vm: VmSnapshot }>();
+
+  private remember(vm: VmSnapshot): void {
+    const key = vm.id.toLowerCase();
+    this.recent.delete(key);
+    this.recent.set(key, { at: Date.now(), vm: structuredClone(vm) });
+    if (this.recent.size > RECENT_READS_KEPT) this.recent.delete(this.recent.keys().next().value!);
+  }
+
+  private forget(vmId: string): void {
+    this.recent.delete(vmId.replace(/\/+$/, '').toLowerCase());
+  }
+
   private client(subscriptionId: string): ComputeManagementClient {
     return this.clients.get(subscriptionId);
   }
@@ -53,12 +71,18 @@ export class ComputeAdapter implements ComputePort {
     return pollOptionsOf(this.options.pollIntervalMs);
   }
 
-  async getVm(vmId: string, options: { instanceView?: boolean } = {}): Promise<VmSnapshot> {
+  async getVm(vmId: string, options: GetVmOptions = {}): Promise<VmSnapshot> {
     const id = parseVmId(vmId);
+    if (options.instanceView && options.maxAgeMs && options.maxAgeMs > 0) {
+      const hit = this.recent.get(vmId.replace(/\/+$/, '').toLowerCase());
+      if (hit && Date.now() - hit.at <= options.maxAgeMs) return structuredClone(hit.vm);
+    }
     const vm = await callAzure(`Read VM ${vmId}`, () =>
       this.client(id.subscriptionId).virtualMachines.get(id.resourceGroup, id.name, options.instanceView ? { expand: 'instanceView' } : {}),
     );
-    return toVmSnapshot(vm);
+    const snapshot = toVmSnapshot(vm);
+    if (options.instanceView) this.remember(snapshot);
+    return snapshot;
   }
 
   async listVms(subscriptionId: string, continuationToken?: string): Promise<VmPage> {
@@ -91,6 +115,7 @@ export class ComputeAdapter implements ComputePort {
   ): Promise<DeploymentStarted> {
     const id = parseVmId(vmId);
     if (!extensionName) throw new ValidationError('Extension name is empty', { field: 'extensionName' });
+    this.forget(vmId);
     const location = extension.location ?? (await this.getVm(vmId)).location;
     const body: VirtualMachineExtension = {
       location,
@@ -129,9 +154,10 @@ export class ComputeAdapter implements ComputePort {
     vmId: string,
     settings: DiskEncryptionSettings,
     options: UpdateOsDiskEncryptionOptions = {},
-  ): Promise<VmSnapshot> {
+  ): Promise<VmSnapshot | undefined> {
     const id = parseVmId(vmId);
     const client = this.client(id.subscriptionId);
+    this.forget(vmId);
     const patch: VirtualMachineUpdate = {
       // Only the encryption settings: a rebuilt VM body would drop identity, zones, securityProfile
       // (see docs/ade-behaviour.md). `createOption` is required by the SDK type but not by a PATCH.
@@ -144,11 +170,19 @@ export class ComputeAdapter implements ComputePort {
       // Guard against a concurrent tag change between our read and write (412 → retryable conflict).
       ifMatch = current.etag;
     }
-    const updated = await callAzure(`Update OS disk encryption settings of VM ${vmId}`, () =>
-      client.virtualMachines
-        .update(id.resourceGroup, id.name, patch, { ...this.pollOptions, ...(ifMatch ? { ifMatch } : {}) })
-        .pollUntilDone(),
-    );
+    const update = () =>
+      client.virtualMachines.update(id.resourceGroup, id.name, patch, { ...this.pollOptions, ...(ifMatch ? { ifMatch } : {}) });
+    if (options.acceptedOnly) {
+      // Accepted is enough: the model carries the settings from the PATCH on, and the caller's next VM read shows a failed
+      // update in the VM's provisioningState. No operation-status polls.
+      const accepted = await callAzure(`Update OS disk encryption settings of VM ${vmId}`, async () => {
+        const poller = update();
+        await poller.submitted();
+        return poller.result;
+      });
+      return accepted ? toVmSnapshot(accepted) : undefined;
+    }
+    const updated = await callAzure(`Update OS disk encryption settings of VM ${vmId}`, () => update().pollUntilDone());
     return toVmSnapshot(updated);
   }
 
@@ -159,6 +193,7 @@ export class ComputeAdapter implements ComputePort {
   ): Promise<Record<string, string>> {
     const id = parseVmId(vmId);
     const client = this.client(id.subscriptionId);
+    this.forget(vmId);
     let next: Record<string, string> = { ...tags };
     let ifMatch: string | undefined;
     if (!options.replace) {
@@ -176,6 +211,7 @@ export class ComputeAdapter implements ComputePort {
 
   async deallocate(vmId: string): Promise<void> {
     const id = parseVmId(vmId);
+    this.forget(vmId);
     await callAzure(`Deallocate VM ${vmId}`, () =>
       this.client(id.subscriptionId).virtualMachines.deallocate(id.resourceGroup, id.name, this.pollOptions).pollUntilDone(),
     );
@@ -183,6 +219,7 @@ export class ComputeAdapter implements ComputePort {
 
   async start(vmId: string): Promise<void> {
     const id = parseVmId(vmId);
+    this.forget(vmId);
     await callAzure(`Start VM ${vmId}`, () =>
       this.client(id.subscriptionId).virtualMachines.start(id.resourceGroup, id.name, this.pollOptions).pollUntilDone(),
     );

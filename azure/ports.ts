@@ -67,6 +67,20 @@ export interface DeploymentStarted {
 export interface UpdateOsDiskEncryptionOptions {
   /** Tags merged into the VM's current tags in the same PATCH (no extra write). */
   mergeTags?: Readonly<Record<string, string>>;
+  /**
+   * Return once Resource Manager accepted the PATCH (the model carries the settings from then on) instead of polling the
+   * operation to its end; the caller then reads the VM anyway (its provisioningState tells a failed update). Default false.
+   */
+  acceptedOnly?: boolean;
+}
+
+export interface GetVmOptions {
+  instanceView?: boolean;
+  /**
+   * Accept a snapshot (with instance view) this adapter itself read at most this many milliseconds ago, instead of a new
+   * ARM read. A write through the adapter to the VM forgets it. Default 0: always read.
+   */
+  maxAgeMs?: number;
 }
 
 export interface DiskEncryptionInfo {
@@ -91,7 +105,7 @@ export interface ComputePort {
    * Reads a VM (optionally with its instance view). Throws NotFoundError when it does not exist.
    * Permission: `Microsoft.Compute/virtualMachines/read`.
    */
-  getVm(vmId: string, options?: { instanceView?: boolean }): Promise<VmSnapshot>;
+  getVm(vmId: string, options?: GetVmOptions): Promise<VmSnapshot>;
 
   /**
    * One page of the subscription's VMs (model only, no instance view).
@@ -119,7 +133,8 @@ export interface ComputePort {
 
   /**
    * Targeted PATCH of `storageProfile.osDisk.encryptionSettings` (dual-pass second pass), with
-   * optional tags merged into the same write; waits for the update to finish. Exactly one ARM
+   * optional tags merged into the same write; waits for the update to finish (with `acceptedOnly`: returns once ARM
+   * accepted it, with the VM ARM answered, or undefined when it answered none). Exactly one ARM
    * write (plus one read when tags are merged, guarded by the VM's ETag).
    * Permissions: `Microsoft.Compute/virtualMachines/write` (and `/read` with mergeTags).
    */
@@ -127,7 +142,7 @@ export interface ComputePort {
     vmId: string,
     settings: DiskEncryptionSettings,
     options?: UpdateOsDiskEncryptionOptions,
-  ): Promise<VmSnapshot>;
+  ): Promise<VmSnapshot | undefined>;
 
   /**
    * Sets tags on the VM: merged into the current tags (default) or replacing them. One write.

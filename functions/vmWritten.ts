@@ -5,7 +5,7 @@
 import * as df from 'durable-functions';
 import { appContext } from './lib/app';
 import { contextLog } from './lib/log';
-import { startEncryptVm } from './lib/start';
+import { activeEncryptVm, startEncryptVm } from './lib/start';
 import { handleVmWritten } from './lib/vm-written';
 
 const app = appContext();
@@ -17,6 +17,7 @@ df.app.client.eventGrid('vmWritten', {
       getVm: (vmId) => app.ports.compute.getVm(vmId, { instanceView: true }),
       start: (vmId) =>
         startEncryptVm(client, vmId, app.policy, { publishOutcome: app.config.remediation.outcomeTopicEndpoint !== undefined }),
+      activeRun: (vmId) => activeEncryptVm(client, vmId),
       selfObjectId: async () => (await app.identity()).objectId,
       log: contextLog(context),
     });

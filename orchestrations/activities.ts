@@ -62,6 +62,11 @@ export interface ActivityDeps extends AzurePorts {
 
 /** Key permissions the automation needs on a dedicated vault: create and read the KEK (recover after soft delete). */
 export const AUTOMATION_KEY_PERMISSIONS = ['get', 'create', 'recover'];
+/**
+ * How old a VM read (with instance view) inspectVm accepts when the app itself made it, typically vmWritten's re-read of
+ * the same VM moments before: the same age a status poll at Azure's default fallback interval has.
+ */
+export const INSPECT_READ_MAX_AGE_MS = 5 * 60_000;
 /** Secret permissions of the automation: list (tags of ADE's secrets) and recover. Never `get`. */
 export const AUTOMATION_SECRET_PERMISSIONS = ['list', 'recover'];
 /** The dual-pass Entra app: exactly what the ADE guest uses (docs/ade-behaviour.md#extension-versions-and-modes). */
@@ -113,7 +118,8 @@ export function createActivities(deps: ActivityDeps) {
     inspectVm: (input: Pick<EncryptVmInput, 'vmId' | 'policy'>): Promise<ActivityResult<InspectVmResult>> =>
       runActivity(log, 'inspectVm', async () => {
         const policy = deps.policy ?? parseEncryptionPolicy(input.policy);
-        const vm = await compute.getVm(input.vmId, { instanceView: true });
+        // The event's re-read (vmWritten) is this read when it is recent: one ARM read per VM for both.
+        const vm = await compute.getVm(input.vmId, { instanceView: true, maxAgeMs: INSPECT_READ_MAX_AGE_MS });
         const assessment = assessVm(vm, policy);
         return { vm: vmFacts(vm), assessment, summary: describeAssessment(assessment) };
       }),
@@ -274,7 +280,11 @@ export function createActivities(deps: ActivityDeps) {
           vault: input.vault,
           ...(input.kek ? { kek: input.kek } : {}),
         });
-        await compute.updateOsDiskEncryptionSettings(input.vmId, settings, input.tags ? { mergeTags: input.tags } : {});
+        // Accepted is enough: verification reads the VM next, and its provisioningState shows a failed update.
+        await compute.updateOsDiskEncryptionSettings(input.vmId, settings, {
+          acceptedOnly: true,
+          ...(input.tags ? { mergeTags: input.tags } : {}),
+        });
         return { updated: true as const };
       }),
 
@@ -304,6 +314,7 @@ export function statusOf(vm: VmSnapshot, input: Pick<CheckStatusInput, 'volumeTy
     disks: state.detail.disks.map((d) => ({ name: d.name, role: d.role, encryption: d.encryption, secretUrls: d.secretUrls })),
   };
   if (extension) check.extensionName = extension.name;
+  if (vm.provisioningState) check.vmProvisioningState = vm.provisioningState;
   if (state.detail.secretUrl) check.secretUrl = state.detail.secretUrl;
   if (state.detail.message) check.message = state.detail.message;
   if (state.kind === 'in-progress') check.phase = state.phase;

@@ -274,6 +274,8 @@ export interface StatusCheck {
   reason?: string;
   message?: string;
   extensionName?: string;
+  /** The VM's own provisioningState (`Updating` while a model change runs, `Failed` when one failed). */
+  vmProvisioningState?: string;
   disks: Array<{ name: string; role: 'os' | 'data'; encryption: string; secretUrls: string[] }>;
 }
 

@@ -41,6 +41,16 @@ import {
 /** Re-check interval once the secret event arrived but Azure does not show the result yet. */
 const SETTLE_MS = 30_000;
 const SETTLE_CHECKS = 3;
+/**
+ * Polls of an encryption that is still running after the extension finished (a Linux OS volume: hours) back off from the
+ * poll interval, doubling up to this cap, so a long encryption costs a few ARM reads, not one every interval.
+ */
+const LONG_POLL_MAX_MS = 30 * 60_000;
+
+/** The n-th (0-based) poll interval of a long encryption: base, 2×base, 4×base, … at most LONG_POLL_MAX_MS. */
+export function backoffPollMs(baseMs: number, n: number): number {
+  return Math.min(Math.max(baseMs, LONG_POLL_MAX_MS), baseMs * 2 ** Math.min(n, 20));
+}
 
 /** Vault provisioning lease: how long a holder may take, and how long (at most) others wait for it. */
 const VAULT_LEASE_MS = 10 * 60_000;
@@ -311,6 +321,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     let eventReceived = false;
     let quickChecks = 0;
     let polls = 0;
+    let longPolls = 0;
     let eventTask = context.df.waitForExternalEvent(SECRET_STORED_EVENT);
     for (;;) {
       const deadline = secretSeen ? totalDeadline : waitDeadline;
@@ -324,7 +335,8 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
       }
       // Right after a secret event the run is usually about to finish (disks get stamped): look again
       // soon a few times, then fall back to the normal interval (Linux OS volumes can take hours).
-      const interval = quickChecks > 0 ? Math.min(pollMs, SETTLE_MS) : pollMs;
+      // Once the extension is done and only the encryption itself runs (single-pass Linux OS volume), back off.
+      const interval = quickChecks > 0 ? Math.min(pollMs, SETTLE_MS) : secretSeen ? backoffPollMs(pollMs, longPolls++) : pollMs;
       if (quickChecks > 0) quickChecks -= 1;
       const timer = context.df.createTimer(new Date(Math.min(now() + interval, deadline)));
       const winner = yield context.df.Task.any([eventTask, timer]);
@@ -334,6 +346,8 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
         secretSeen = true;
         quickChecks = SETTLE_CHECKS;
         eventTask = context.df.waitForExternalEvent(SECRET_STORED_EVENT);
+        // The secret is stored early in the extension's run: let it settle before the one read that usually finds it done.
+        yield context.df.createTimer(new Date(Math.min(now() + Math.min(pollMs, SETTLE_MS), deadline)));
       }
       // The event is only a wake-up: Azure's state decides.
       const check = yield* call(ACTIVITY.checkEncryptionStatus, { vmId, volumeType: policy.volumeType });
@@ -349,16 +363,20 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
 
   function* verify(last: StatusCheck): Step<StatusCheck> {
     let check = last;
-    for (let first = true; ; first = false) {
-      if (!first || status.mode === 'aad') {
+    for (let n = 0; ; n++) {
+      if (n > 0 || status.mode === 'aad') {
         check = yield* call(ACTIVITY.checkEncryptionStatus, { vmId, volumeType: policy.volumeType });
       }
-      if (check.kind === 'encrypted') return check;
+      // aad: the model PATCH was only accepted; the VM's own provisioning state says whether it landed.
+      const modelUpdate = status.mode === 'aad' ? check.vmProvisioningState?.toLowerCase() : undefined;
+      if (modelUpdate === 'failed') throw new StepFailure('Verification failed: the VM model update (encryption settings) failed');
+      if (check.kind === 'encrypted' && modelUpdate !== 'updating') return check;
       if (check.kind === 'failed' || check.kind === 'bek-missing')
         throw new StepFailure(`Verification failed: ${check.reason ?? check.kind}`);
-      if (now() + pollMs > totalDeadline)
+      const wait = modelUpdate === 'updating' ? pollMs : backoffPollMs(pollMs, n);
+      if (now() + wait > totalDeadline)
         throw new StepFailure(`Verification timed out: the VM still reports ${check.kind}${check.reason ? ` (${check.reason})` : ''}`);
-      yield context.df.createTimer(new Date(now() + pollMs));
+      yield context.df.createTimer(new Date(now() + wait));
     }
   }
 

@@ -73,6 +73,11 @@ export function startEncryptVm(
   return startSingleton(client, { orchestrator: ENCRYPT_VM_ORCHESTRATOR, instanceId: orchestrationInstanceId(vmId), input });
 }
 
+/** The runtime status of the VM's `encryptVm` run when it is active (Pending, Running, …), else undefined. */
+export function activeEncryptVm(client: StarterClient, vmId: string): Promise<string | undefined> {
+  return activeStatus(client, orchestrationInstanceId(vmId));
+}
+
 /** What the sweep's activities use to start and watch runs. */
 export function orchestrationControl(client: StarterClient): OrchestrationControl {
   return {

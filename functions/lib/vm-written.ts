@@ -8,6 +8,7 @@ import { EVENT_ROUTES, matchesRoute, type AdeEvent, type ResourceEvent } from '.
 import { assessVm, describeAssessment } from '../../core/eligibility';
 import { toErrorInfo } from '../../core/errors';
 import { subscriptionScopeProblem, type EncryptionPolicy } from '../../core/policy';
+import { orchestrationInstanceId } from '../../core/names';
 import { normaliseResourceId, parseVmId } from '../../core/resource-ids';
 import type { VmSnapshot } from '../../core/vm';
 import { eventsOf } from './delivery';
@@ -18,6 +19,12 @@ export interface VmWrittenDeps {
   policy: EncryptionPolicy;
   getVm(vmId: string): Promise<VmSnapshot>;
   start(vmId: string): Promise<StartResult>;
+  /**
+   * The runtime status of the VM's encryptVm run when one is active (a Durable status query, no ARM read), else undefined.
+   * An active run re-reads the VM itself, so a second event for it (Azure sends one when a write is accepted and another when
+   * it completes) costs no ARM read. Optional: without it every event re-reads.
+   */
+  activeRun?(vmId: string): Promise<string | undefined>;
   /** Object id of the app's own identity, to recognise writes the app made itself; undefined if unknown. */
   selfObjectId(): Promise<string | undefined>;
   log: Log;
@@ -101,6 +108,12 @@ export async function handleVmWritten(body: unknown, deps: VmWrittenDeps): Promi
 }
 
 async function handleVm(vmId: string, deps: VmWrittenDeps): Promise<VmDecision> {
+  const active = deps.policy.dryRun ? undefined : await deps.activeRun?.(vmId);
+  if (active) {
+    const instanceId = orchestrationInstanceId(vmId);
+    deps.log('info', `vmWritten: encryptVm ${instanceId} for ${vmId} is already ${active}; no re-read`);
+    return { vmId, action: 'already-running', instanceId };
+  }
   let vm: VmSnapshot;
   try {
     vm = await deps.getVm(vmId);

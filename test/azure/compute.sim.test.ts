@@ -164,6 +164,7 @@ describe('ComputePort on the simulator', () => {
       { enabled: true, diskEncryptionKey: { secretUrl, sourceVault: { id: vaultId } } },
       { mergeTags: { 'ade-autopilot/state': 'encrypted' } },
     );
+    if (!updated) throw new Error('the update returned no VM');
     expect(updated.osDisk.encryptionSettings).toMatchObject({
       enabled: true,
       diskEncryptionKey: { secretUrl, sourceVault: { id: vaultId } },
@@ -177,6 +178,40 @@ describe('ComputePort on the simulator', () => {
     const reread = await ports.compute.getVm(windowsVm);
     expect(reread.tags).toMatchObject({ 'ade-autopilot/state': 'encrypted' });
     expect(reread.vmSize).toBe(updated.vmSize);
+  });
+
+  it('acceptedOnly: one PATCH and no operation-status polls; the model carries the settings at once', async () => {
+    const vaultId = formatKeyVaultResourceId(sub, 'rg-vaults', 'kvmodel');
+    const secretUrl = 'https://kvmodel.vault.azure.net/secrets/3a8e1c6a-0000-4000-8000-000000000002/0123456789abcdef0123456789abcdef';
+    const before = await h.requests({ service: 'arm' });
+    await ports.compute.updateOsDiskEncryptionSettings(
+      linuxVm,
+      { enabled: true, diskEncryptionKey: { secretUrl, sourceVault: { id: vaultId } } },
+      { acceptedOnly: true },
+    );
+    const after = await h.requests({ service: 'arm', sinceSeq: before.lastSeq });
+    const mine = after.value.filter((e) => e.principal === h.sim.seed.clientObjectId);
+    expect(mine.map((e) => e.method)).toEqual(['PATCH']);
+    const reread = await ports.compute.getVm(linuxVm);
+    expect(reread.osDisk.encryptionSettings?.diskEncryptionKey?.secretUrl).toBe(secretUrl);
+  });
+
+  it('maxAgeMs: a recent read with instance view is reused, a write through the adapter forgets it', async () => {
+    const before = await h.requests({ service: 'arm' });
+    const reads = async () =>
+      (await h.requests({ service: 'arm', sinceSeq: before.lastSeq })).value.filter(
+        (e) => e.principal === h.sim.seed.clientObjectId && e.method === 'GET',
+      ).length;
+    await ports.compute.getVm(windowsVm, { instanceView: true });
+    await ports.compute.getVm(windowsVm, { instanceView: true, maxAgeMs: 60_000 });
+    expect(await reads()).toBe(1);
+    await ports.compute.getVm(windowsVm, { instanceView: true }); // no maxAgeMs: always a read
+    expect(await reads()).toBe(2);
+    await ports.compute.setTags(windowsVm, { 'ade-autopilot/probe': '1' }, { replace: true });
+    const afterWrite = await reads();
+    const vm = await ports.compute.getVm(windowsVm, { instanceView: true, maxAgeMs: 60_000 });
+    expect(await reads()).toBe(afterWrite + 1);
+    expect(vm.tags).toMatchObject({ 'ade-autopilot/probe': '1' });
   });
 
   it('merges tags by default and replaces them on request', async () => {

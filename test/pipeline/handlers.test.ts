@@ -129,6 +129,18 @@ describe('vmWritten core', () => {
     expect(report.vms[0]).toMatchObject({ action: 'not-encrypting', decision: 'skip' });
   });
 
+  it('a second event for a VM whose run is active costs no ARM read (Azure sends one on accept, one on completion)', async () => {
+    const fake = vmDeps();
+    const active = new Set<string>();
+    fake.deps.activeRun = async (id) => (active.has(id.toLowerCase()) ? 'Running' : undefined);
+    await handleVmWritten([vmWriteEvent({ id: 'accepted' })], fake.deps);
+    active.add(vmId('vm1').toLowerCase());
+    const report = await handleVmWritten([vmWriteEvent({ id: 'completed' })], fake.deps);
+    expect(fake.reads).toHaveLength(1);
+    expect(fake.starts).toHaveLength(1);
+    expect(report.vms[0]).toMatchObject({ action: 'already-running' });
+  });
+
   it('dry run: logs the plan and starts nothing', async () => {
     const fake = vmDeps({ dryRun: true });
     const report = await handleVmWritten([vmWriteEvent()], fake.deps);
