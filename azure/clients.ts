@@ -20,7 +20,16 @@ import { DirectoryAdapter } from './directory';
 import { SDK_RETRY_OPTIONS } from './errors';
 import { EventSubscriptionAdapter } from './event-subscriptions';
 import { KeyVaultDataAdapter } from './keyvault-data';
-import type { AzurePorts, ComputePort, DirectoryPort, EventSubscriptionPort, KeyVaultDataPort, VaultManagementPort } from './ports';
+import type {
+  AzurePorts,
+  ComputePort,
+  DirectoryPort,
+  EventSubscriptionPort,
+  KeyVaultDataPort,
+  ResourceGraphPort,
+  VaultManagementPort,
+} from './ports';
+import { ResourceGraphAdapter } from './resource-graph';
 import { VaultManagementAdapter } from './vault-management';
 
 export type AzureAuthConfig = Pick<AppConfig, 'auth'> & Partial<Pick<AppConfig, 'subscriptions'>>;
@@ -71,8 +80,12 @@ export function createAzurePorts(config: AzureAuthConfig, options: CreateAzurePo
   let keyVault: KeyVaultDataPort | undefined;
   let directory: DirectoryPort | undefined;
   let eventSubscriptions: EventSubscriptionPort | undefined;
+  let resourceGraph: ResourceGraphPort | undefined;
 
   return {
+    get resourceGraph() {
+      return (resourceGraph ??= new ResourceGraphAdapter(getCredential()));
+    },
     get compute() {
       return (compute ??= new ComputeAdapter(getCredential(), { pollIntervalMs }));
     },

@@ -464,7 +464,29 @@ export interface EventSubscriptionPort {
 }
 
 /** Everything azure/clients.ts builds. */
+/** Where the next Resource Graph page starts: the service's token, with the row offset that overrides its own. */
+export interface GraphCursor {
+  skipToken: string;
+  skip: number;
+}
+
+export interface GraphVmPage {
+  vms: VmSnapshot[];
+  /** Absent on the last page. */
+  cursor?: GraphCursor;
+}
+
+export interface ResourceGraphPort {
+  /**
+   * One page (up to 1,000 rows) of the VMs in the subscriptions, each with its model, power state and ADE extension, from
+   * Azure Resource Graph (its own quota; no ARM read). Permission: read on the VMs (Reader on the subscriptions).
+   */
+  vmPage(subscriptionIds: readonly string[], cursor?: GraphCursor): Promise<GraphVmPage>;
+}
+
 export interface AzurePorts {
+  /** Azure Resource Graph; optional so that fakes without it fall back to ARM listing. */
+  resourceGraph?: ResourceGraphPort;
   compute: ComputePort;
   vaults: VaultManagementPort;
   keyVault: KeyVaultDataPort;

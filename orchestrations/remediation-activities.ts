@@ -5,10 +5,18 @@
  * secret in an input or output. The automation reads secret *metadata* with list permission only;
  * it never reads a secret's value.
  */
-import type { ComputePort, DiskEncryptionInfo, KeyVaultDataPort, VaultInfo, VaultManagementPort } from '../azure/ports';
+import type {
+  ComputePort,
+  DiskEncryptionInfo,
+  GraphCursor,
+  KeyVaultDataPort,
+  ResourceGraphPort,
+  VaultInfo,
+  VaultManagementPort,
+} from '../azure/ports';
 import { assessVm, type Assessment } from '../core/eligibility';
 import { readVmEncryption, type EncryptionState } from '../core/encryption-state';
-import { NotFoundError, toErrorInfo, UnsupportedError } from '../core/errors';
+import { NotFoundError, toErrorInfo, UnsupportedError, ValidationError } from '../core/errors';
 import { adeModeOfVersion, adeExtensionSpec, buildAdeExtension, type AdeVolumeType } from '../core/extension-settings';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
 import { bekHealthOf, expectedBekSecrets, isBekSweepCandidate, type BekHealth, type BekSecretRef } from '../core/remediation/bek';
@@ -91,6 +99,8 @@ export interface OutcomePublisher {
 
 export interface RemediationActivityDeps {
   compute: ComputePort;
+  /** Azure Resource Graph: the backfill sweep lists the fleet through it (no ARM reads); without it, ARM listing per subscription. */
+  resourceGraph?: ResourceGraphPort;
   vaults: VaultManagementPort;
   keyVault: KeyVaultDataPort;
   /** The app's own identity: its access-policy entry on managed vaults is part of the expected state. */
@@ -126,6 +136,20 @@ async function requiredPolicies(identity: () => Promise<AutomationIdentity>): Pr
       permissions: { keys: AUTOMATION_KEY_PERMISSIONS, secrets: AUTOMATION_SECRET_PERMISSIONS },
     },
   ];
+}
+
+/** A Resource Graph cursor carried through the sweep's state as a string; anything else is refused. */
+function parseGraphCursor(token: string): GraphCursor {
+  let value: unknown;
+  try {
+    value = JSON.parse(token);
+  } catch {
+    value = undefined;
+  }
+  const v = value as Partial<GraphCursor> | undefined;
+  if (!v || typeof v.skipToken !== 'string' || !Number.isInteger(v.skip) || (v.skip as number) < 0)
+    throw new ValidationError('continuationToken is not a Resource Graph cursor', { field: 'continuationToken' });
+  return { skipToken: v.skipToken, skip: v.skip as number };
 }
 
 export function createRemediationActivities(deps: RemediationActivityDeps) {
@@ -363,14 +387,28 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
         return out;
       }),
 
-    /** One page of a subscription's VMs as sweep rows (model only: one ARM read). */
+    /**
+     * One page of sweep rows. With Resource Graph and `subscriptionIds`: a page of the VMs of every subscription in scope
+     * (model, power state and ADE extension; no ARM read), `allSubscriptions: true`. Otherwise one page of one
+     * subscription's VMs from Resource Manager (model only: one ARM read).
+     */
     [REMEDIATION_ACTIVITY.listSweepPage]: (input: {
       subscriptionId: string;
+      subscriptionIds?: string[];
       continuationToken?: string;
       policy: EncryptionPolicy;
-    }): Promise<ActivityResult<{ rows: SweepRow[]; continuationToken?: string }>> =>
+    }): Promise<ActivityResult<{ rows: SweepRow[]; continuationToken?: string; allSubscriptions?: boolean }>> =>
       runActivity(log, REMEDIATION_ACTIVITY.listSweepPage, async () => {
         const policy = parseEncryptionPolicy(input.policy);
+        if (deps.resourceGraph && input.subscriptionIds && input.subscriptionIds.length > 0) {
+          const cursor = input.continuationToken ? parseGraphCursor(input.continuationToken) : undefined;
+          const page = await deps.resourceGraph.vmPage(input.subscriptionIds, cursor);
+          return {
+            rows: page.vms.map((vm) => sweepRowOf(vm, policy)),
+            allSubscriptions: true,
+            ...(page.cursor ? { continuationToken: JSON.stringify(page.cursor) } : {}),
+          };
+        }
         const page = await compute.listVms(input.subscriptionId, input.continuationToken);
         return {
           rows: page.vms.map((vm) => sweepRowOf(vm, policy)),

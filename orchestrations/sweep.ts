@@ -148,10 +148,12 @@ export function* sweepOrchestrator(context: OrchestrationContext): Step<SweepOut
     let next: string | undefined;
     yield* spendReads(1);
     if (input.kind === 'backfill') {
-      const page = yield* callActivity(context, REMEDIATION_ACTIVITY.listSweepPage, cursor);
+      // With Resource Graph the activity pages every subscription in scope at once (allSubscriptions).
+      const page = yield* callActivity(context, REMEDIATION_ACTIVITY.listSweepPage, { ...cursor, subscriptionIds: [...subscriptions] });
       state.report = addToReport(state.report, page.rows);
       if (!input.dryRun) state.queue.push(...page.rows.filter((r) => r.decision === 'encrypt').map((r) => r.vmId));
       next = page.continuationToken;
+      if (page.allSubscriptions && !next) state.subscriptionIndex = subscriptions.length - 1;
     } else {
       const page = yield* callActivity(context, REMEDIATION_ACTIVITY.listBekPage, cursor);
       next = page.continuationToken;

@@ -15,6 +15,8 @@ export interface PrincipalCalls {
   graphReads: number;
   graphWrites: number;
   keyVaultOperations: number;
+  /** Azure Resource Graph queries: their own per-user quota, not ARM's read or write buckets. */
+  resourceGraphQueries: number;
   /** Token requests (Entra), for completeness. */
   other: Record<string, number>;
 }
@@ -33,12 +35,23 @@ function graphIsRead(operation: string): boolean {
 
 /** What one principal did between two snapshots (after − before). */
 export function callsBy(principal: string, before: RequestCountsSnapshot | undefined, after: RequestCountsSnapshot): PrincipalCalls {
-  const out: PrincipalCalls = { armReads: 0, armWrites: 0, armDeletes: 0, graphReads: 0, graphWrites: 0, keyVaultOperations: 0, other: {} };
+  const out: PrincipalCalls = {
+    armReads: 0,
+    armWrites: 0,
+    armDeletes: 0,
+    graphReads: 0,
+    graphWrites: 0,
+    keyVaultOperations: 0,
+    resourceGraphQueries: 0,
+    other: {},
+  };
   for (const [service, operations] of Object.entries(after.detailed)) {
     for (const [operation, byPrincipal] of Object.entries(operations)) {
       const n = (byPrincipal[principal] ?? 0) - (before?.detailed[service]?.[operation]?.[principal] ?? 0);
       if (n <= 0) continue;
-      if (service === 'arm') {
+      if (service === 'arm' && operation.toLowerCase().startsWith('microsoft.resourcegraph/')) {
+        out.resourceGraphQueries += n;
+      } else if (service === 'arm') {
         const cls = armClass(operation);
         if (cls === 'read') out.armReads += n;
         else if (cls === 'write') out.armWrites += n;

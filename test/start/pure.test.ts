@@ -173,6 +173,8 @@ describe('request-log arithmetic', () => {
         'Microsoft.Compute/virtualMachines/extensions/write': { app: 1 },
         'Microsoft.KeyVault/vaults/accessPolicy/action': { app: 2 },
         'Microsoft.EventGrid/eventSubscriptions/delete': { app: 1 },
+        // Resource Graph queries are POSTs through management.azure.com but spend their own quota, not ARM's write bucket.
+        'Microsoft.ResourceGraph/resources/action': { app: 5 },
       },
       graph: { 'POST applications': { app: 1 }, 'GET applications': { app: 4 }, 'POST applications/{id}/addPassword': { app: 2 } },
       keyvault: { SecretList: { app: 3 }, KeyCreate: { app: 1, user: 7 } },
@@ -187,6 +189,7 @@ describe('request-log arithmetic', () => {
       graphReads: 4,
       graphWrites: 3,
       keyVaultOperations: 4,
+      resourceGraphQueries: 5,
       other: { entra: 2 },
     });
     expect(callsBy('user', before, after)).toMatchObject({ armReads: 4, armWrites: 0, keyVaultOperations: 7 });

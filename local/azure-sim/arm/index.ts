@@ -20,6 +20,8 @@ import { EventGridArm } from './eventgrid';
 import { ARM_HOST, armError, eq, errorBody, json, parseArmPath, requireApiVersion, truncate, type ArmPath } from './http';
 import { KeyVaultArm } from './keyvault';
 import { Resources } from './resources';
+import { ResourceGraph, type GraphRow } from './resource-graph';
+import { extensionJson } from './compute';
 import type { OperationClass } from './throttle';
 import { authorizationFailed, requirementOf, type Requirement } from './authz';
 
@@ -53,6 +55,43 @@ export function createArmService(ctx: SimContext): ArmService {
   const keyVault = new KeyVaultArm(core);
   const eventGrid = new EventGridArm(core);
   const control = new ArmControl(core, resources, compute, keyVault);
+  const resourceGraph = new ResourceGraph({
+    authz: core.authz,
+    now: () => ctx.clock.now(),
+    tables: () => graphTables(),
+  });
+
+  /** Resource Graph's view of the state: VMs and their extensions (`Resources`) and subscriptions (`ResourceContainers`). */
+  function graphTables(): { Resources: GraphRow[]; ResourceContainers: GraphRow[] } {
+    const rows: GraphRow[] = [];
+    for (const vm of Object.values(core.state.vms)) {
+      if (vm.provisioningState === 'Deleting') continue;
+      const placement = { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup.toLowerCase(), location: vm.location };
+      const full = compute.vmJson(vm, false) as { properties: Record<string, unknown>; resources?: unknown };
+      const { resources: _extensions, ...vmJson } = full;
+      rows.push({
+        ...vmJson,
+        ...placement,
+        type: 'microsoft.compute/virtualmachines',
+        kind: '',
+        managedBy: '',
+        // Resource Graph adds the power state to the model (no instance view otherwise).
+        properties: { ...full.properties, extended: { instanceView: { powerState: { code: `PowerState/${vm.powerState}` } } } },
+      });
+      for (const e of Object.values(vm.extensions)) {
+        rows.push({ ...extensionJson(e, false), ...placement, type: 'microsoft.compute/virtualmachines/extensions' });
+      }
+    }
+    const containers: GraphRow[] = Object.values(core.state.subscriptions).map((sub) => ({
+      id: `/subscriptions/${sub.subscriptionId}`,
+      name: sub.subscriptionId,
+      type: 'microsoft.resources/subscriptions',
+      subscriptionId: sub.subscriptionId,
+      tenantId: sub.tenantId,
+      properties: { displayName: sub.displayName, state: sub.state },
+    }));
+    return { Resources: rows, ResourceContainers: containers };
+  }
   ctx.authorization = { allows: (principalId, operation, scope, kind) => core.authz.allows(principalId, operation, scope, kind) };
 
   ctx.state.register('arm', {
@@ -81,6 +120,9 @@ export function createArmService(ctx: SimContext): ArmService {
       if (subscriptionId) core.subscription(subscriptionId, scope.principal);
       if (authz[2]!.toLowerCase() === 'roledefinitions') return resources.roleDefinitions(scope, assignmentScope, authz[3]);
       return resources.roleAssignments(scope, assignmentScope, authz[3]);
+    }
+    if (/^\/providers\/Microsoft\.ResourceGraph\/resources\/?$/i.test(req.path)) {
+      return resourceGraph.query(req, scope.principal.objectId, scope.principal.kind === 'platform');
     }
     if (segs.length === 0 || !eq(segs[0], 'subscriptions')) {
       throw armError(
