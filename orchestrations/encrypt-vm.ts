@@ -373,9 +373,10 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
       if (check.kind === 'encrypted' && modelUpdate !== 'updating') return check;
       if (check.kind === 'failed' || check.kind === 'bek-missing')
         throw new StepFailure(`Verification failed: ${check.reason ?? check.kind}`);
-      const wait = modelUpdate === 'updating' ? pollMs : backoffPollMs(pollMs, n);
-      if (now() + wait > totalDeadline)
+      if (now() + pollMs > totalDeadline)
         throw new StepFailure(`Verification timed out: the VM still reports ${check.kind}${check.reason ? ` (${check.reason})` : ''}`);
+      // Back off, but never past the run's deadline: the last look is at the deadline at the latest.
+      const wait = modelUpdate === 'updating' ? pollMs : Math.min(backoffPollMs(pollMs, n), totalDeadline - now());
       yield context.df.createTimer(new Date(now() + wait));
     }
   }
