@@ -482,6 +482,12 @@ export interface ResourceGraphPort {
    * Azure Resource Graph (its own quota; no ARM read). Permission: read on the VMs (Reader on the subscriptions).
    */
   vmPage(subscriptionIds: readonly string[], cursor?: GraphCursor): Promise<GraphVmPage>;
+
+  /**
+   * The subscriptions under the management groups and their descendants (lower-case ids) that the identity can see:
+   * Resource Graph's `ResourceContainers` with the groups as the query's scope.
+   */
+  subscriptionsInManagementGroups(managementGroupIds: readonly string[]): Promise<string[]>;
 }
 
 export interface AzurePorts {

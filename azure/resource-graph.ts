@@ -28,6 +28,10 @@ export const FLEET_QUERY =
   '| project id, name, type, location, resourceGroup, subscriptionId, tags, properties, identity, zones ' +
   '| order by id asc';
 
+/** The subscriptions under management groups (Resource Graph's `ResourceContainers`; the groups go in the request's scope). */
+export const SUBSCRIPTIONS_QUERY =
+  "ResourceContainers | where type =~ 'microsoft.resources/subscriptions' | project subscriptionId | order by subscriptionId asc";
+
 const PAGE_SIZE = 1000;
 const THROTTLED_ATTEMPTS = 5;
 
@@ -93,6 +97,26 @@ export class ResourceGraphAdapter implements ResourceGraphPort {
     const page: GraphVmPage = { vms };
     if (more) page.cursor = { skipToken: response.skipToken!, skip: (cursor?.skip ?? 0) + consumed };
     return page;
+  }
+
+  async subscriptionsInManagementGroups(managementGroupIds: readonly string[]): Promise<string[]> {
+    if (managementGroupIds.length === 0) return [];
+    const out: string[] = [];
+    let skipToken: string | undefined;
+    do {
+      const response = await callAzure(`List the subscriptions of management group(s) ${managementGroupIds.join(', ')}`, () =>
+        this.query({
+          managementGroups: [...managementGroupIds],
+          query: SUBSCRIPTIONS_QUERY,
+          options: { top: PAGE_SIZE, resultFormat: 'objectArray', ...(skipToken ? { skipToken } : {}) },
+        }),
+      );
+      for (const row of (Array.isArray(response.data) ? response.data : []) as Row[]) {
+        if (typeof row.subscriptionId === 'string') out.push(row.subscriptionId.toLowerCase());
+      }
+      skipToken = response.skipToken || undefined;
+    } while (skipToken);
+    return [...new Set(out)];
   }
 
   private async query(request: Parameters<ResourceGraphClient['resources']>[0]) {

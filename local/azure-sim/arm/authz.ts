@@ -14,6 +14,9 @@ import type { ArmState } from './state';
 
 export type OperationKind = 'action' | 'dataAction';
 
+/** `/providers/Microsoft.Management/managementGroups/{name}` → name. */
+export const MANAGEMENT_GROUP_SCOPE = /^\/providers\/Microsoft\.Management\/managementGroups\/([^/]+)$/i;
+
 /** What a request needs: an action at a scope, or only some role assignment in the subscription (ARM's membership check). */
 export type Requirement =
   { kind: 'action'; action: string; scope: string; list?: boolean } | { kind: 'member'; subscriptionId: string } | { kind: 'none' };
@@ -27,10 +30,37 @@ export class Authorizer {
     return builtInRole(guid) ?? this.state().roleDefinitions?.[guid.toLowerCase()];
   }
 
+  /**
+   * Whether an assignment scope covers a scope: the scope itself or below it, and for a management group every
+   * subscription under it or under its descendant groups (https://learn.microsoft.com/azure/governance/management-groups/overview).
+   */
+  covers(assignmentScope: string, scope: string): boolean {
+    if (scopeCovers(assignmentScope, scope)) return true;
+    const group = MANAGEMENT_GROUP_SCOPE.exec(assignmentScope.replace(/\/+$/, ''))?.[1];
+    if (!group) return false;
+    const subscriptionId = /^\/subscriptions\/([^/]+)/i.exec(scope)?.[1];
+    return subscriptionId !== undefined && (this.subscriptionsUnder(group) ?? []).some((s) => eq(s, subscriptionId));
+  }
+
+  /** Subscriptions in the management group and its descendants; undefined for an unknown group. */
+  subscriptionsUnder(group: string): string[] | undefined {
+    const groups = this.state().managementGroups ?? {};
+    if (!groups[group.toLowerCase()]) return undefined;
+    const out: string[] = [];
+    const visit = (name: string, depth: number) => {
+      const g = groups[name.toLowerCase()];
+      if (!g || depth > 7) return; // Azure allows six levels below the root group
+      out.push(...g.subscriptions);
+      for (const child of Object.values(groups)) if (child.parent && eq(child.parent, g.name)) visit(child.name, depth + 1);
+    };
+    visit(group, 0);
+    return out;
+  }
+
   /** Whether the principal's assignments at the scope or above grant the (data) action. */
   allows(principalId: string, operation: string, scope: string, kind: OperationKind = 'action'): boolean {
     for (const a of Object.values(this.state().roleAssignments)) {
-      if (!eq(a.principalId, principalId) || !scopeCovers(a.scope, scope)) continue;
+      if (!eq(a.principalId, principalId) || !this.covers(a.scope, scope)) continue;
       const role = this.roleDefinition(a.roleDefinitionId);
       if (role && roleGrants(role, operation, kind)) return true;
     }
@@ -41,7 +71,7 @@ export class Authorizer {
   allowsSomewhereUnder(principalId: string, operation: string, scope: string): boolean {
     return Object.values(this.state().roleAssignments).some((a) => {
       if (!eq(a.principalId, principalId)) return false;
-      if (!scopeCovers(scope, a.scope) && !scopeCovers(a.scope, scope)) return false;
+      if (!scopeCovers(scope, a.scope) && !this.covers(a.scope, scope)) return false;
       const role = this.roleDefinition(a.roleDefinitionId);
       return Boolean(role && roleGrants(role, operation, 'action'));
     });
@@ -51,7 +81,7 @@ export class Authorizer {
   isMember(principalId: string, subscriptionId: string): boolean {
     const sub = `/subscriptions/${subscriptionId}`;
     return Object.values(this.state().roleAssignments).some(
-      (a) => eq(a.principalId, principalId) && (scopeCovers(a.scope, sub) || scopeCovers(sub, a.scope)),
+      (a) => eq(a.principalId, principalId) && (this.covers(a.scope, sub) || scopeCovers(sub, a.scope)),
     );
   }
 

@@ -8,6 +8,7 @@ import type { GridEvent, SimRequest, SimResponse } from '../contract';
 import { eventGridLink } from '../eventgrid/link';
 import type { Compute } from './compute';
 import type { ArmCore, Durations } from './core';
+import { MANAGEMENT_GROUP_SCOPE } from './authz';
 import { armError, bodyObject, eq, isObject, json, key, normalizeLocation, resourceId } from './http';
 import { policyStateEvent } from './events';
 import { vaultNameProblem, type KeyVaultArm } from './keyvault';
@@ -35,15 +36,23 @@ export class ArmControl {
     const scope = String(b.scope ?? '').replace(/\/+$/, '');
     if (!dryRun && !this.core.ctx.directory.findByObjectId(principalId))
       throw armError(400, 'PrincipalNotFound', `Principal '${principalId.slice(0, 40)}' does not exist in the directory.`);
+    const group = MANAGEMENT_GROUP_SCOPE.exec(scope)?.[1];
     const sub = /^\/subscriptions\/([0-9a-f-]{36})(\/|$)/i.exec(scope)?.[1];
-    if (!sub) throw armError(400, 'InvalidScope', `'scope' must be /subscriptions/{id}[/...], got '${scope.slice(0, 200)}'.`);
-    this.core.subscription(sub);
+    if (!sub && !group)
+      throw armError(
+        400,
+        'InvalidScope',
+        `'scope' must be /subscriptions/{id}[/...] or /providers/Microsoft.Management/managementGroups/{id}, got '${scope.slice(0, 200)}'.`,
+      );
+    if (sub) this.core.subscription(sub);
+    else if (!this.core.state.managementGroups?.[group!.toLowerCase()])
+      throw armError(404, 'ManagementGroupNotFound', `The management group '${group!.slice(0, 90)}' was not found.`);
     const role =
       typeof b.roleName === 'string' ? builtInRoleByName(b.roleName) : this.core.authz.roleDefinition(String(b.roleDefinitionId ?? ''));
     if (!role)
       throw armError(400, 'RoleDefinitionDoesNotExist', `Unknown role '${String(b.roleName ?? b.roleDefinitionId ?? '').slice(0, 80)}'.`);
     if (dryRun) return undefined;
-    const roleDefinitionId = `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${role.name}`;
+    const roleDefinitionId = `${sub ? `/subscriptions/${sub}` : scope}/providers/Microsoft.Authorization/roleDefinitions/${role.name}`;
     const existing = Object.values(this.core.state.roleAssignments).find(
       (a) => eq(a.scope, scope) && eq(a.principalId, principalId) && eq(a.roleDefinitionId, roleDefinitionId),
     );
@@ -114,6 +123,10 @@ export class ArmControl {
           roleAssignments: Object.keys(s.roleAssignments).length,
           operationsInProgress: Object.values(s.operations).filter((o) => o.status === 'InProgress').length,
         });
+      case 'POST managementgroups':
+        return json(201, this.seedManagementGroup(bodyObject(req)));
+      case 'GET managementgroups':
+        return json(200, { value: Object.values(s.managementGroups ?? {}) });
       case 'POST subscriptions':
         return json(201, this.seedSubscription(bodyObject(req)));
       case 'GET subscriptions':
@@ -226,6 +239,30 @@ export class ArmControl {
       default:
         return undefined;
     }
+  }
+
+  /** A management group `{name, displayName?, parent?, subscriptions?}`; a subscription sits in one group only (moved here). */
+  private seedManagementGroup(b: Record<string, any>): Record<string, unknown> {
+    const name = String(b.name ?? '');
+    if (!/^[A-Za-z0-9_().-]{1,90}$/.test(name))
+      throw armError(400, 'InvalidManagementGroupName', `'name' must be 1–90 letters, digits, _ ( ) - or ., got '${name.slice(0, 100)}'.`);
+    const groups = (this.core.state.managementGroups ??= {});
+    const parent = b.parent === undefined ? undefined : String(b.parent);
+    if (parent !== undefined && !groups[parent.toLowerCase()])
+      throw armError(404, 'ManagementGroupNotFound', `The parent management group '${parent.slice(0, 90)}' was not found.`);
+    const subscriptions = Array.isArray(b.subscriptions) ? b.subscriptions.map(String) : [];
+    for (const id of subscriptions) {
+      this.core.subscription(id);
+      for (const g of Object.values(groups)) g.subscriptions = g.subscriptions.filter((x) => !eq(x, id));
+    }
+    const record = {
+      name,
+      displayName: String(b.displayName ?? name),
+      ...(parent !== undefined ? { parent } : {}),
+      subscriptions: [...(groups[name.toLowerCase()]?.subscriptions ?? []), ...subscriptions],
+    };
+    groups[name.toLowerCase()] = record;
+    return { id: `/providers/Microsoft.Management/managementGroups/${name}`, ...record };
   }
 
   private seedSubscription(b: Record<string, any>): Record<string, unknown> {

@@ -59,6 +59,7 @@ export function createArmService(ctx: SimContext): ArmService {
     authz: core.authz,
     now: () => ctx.clock.now(),
     tables: () => graphTables(),
+    managementGroupSubscriptions: (group) => core.authz.subscriptionsUnder(group),
   });
 
   /** Resource Graph's view of the state: VMs and their extensions (`Resources`) and subscriptions (`ResourceContainers`). */
@@ -82,13 +83,25 @@ export function createArmService(ctx: SimContext): ArmService {
         rows.push({ ...extensionJson(e, false), ...placement, type: 'microsoft.compute/virtualmachines/extensions' });
       }
     }
+    const groups = Object.values(core.state.managementGroups ?? {});
+    const ancestors = (name: string | undefined): Array<{ name: string; displayName: string }> => {
+      const chain: Array<{ name: string; displayName: string }> = [];
+      for (let g = groups.find((x) => eq(x.name, name ?? '')); g && chain.length < 8; g = groups.find((x) => eq(x.name, g!.parent ?? ''))) {
+        chain.push({ name: g.name, displayName: g.displayName });
+      }
+      return chain;
+    };
     const containers: GraphRow[] = Object.values(core.state.subscriptions).map((sub) => ({
       id: `/subscriptions/${sub.subscriptionId}`,
       name: sub.subscriptionId,
       type: 'microsoft.resources/subscriptions',
       subscriptionId: sub.subscriptionId,
       tenantId: sub.tenantId,
-      properties: { displayName: sub.displayName, state: sub.state },
+      properties: {
+        displayName: sub.displayName,
+        state: sub.state,
+        managementGroupAncestorsChain: ancestors(groups.find((g) => g.subscriptions.some((s) => eq(s, sub.subscriptionId)))?.name),
+      },
     }));
     return { Resources: rows, ResourceContainers: containers };
   }

@@ -1,7 +1,9 @@
 /**
  * Azure Resource Graph (`POST /providers/Microsoft.ResourceGraph/resources`), the subset the app and its tests use:
  *
- *  - tables `Resources` (virtual machines and their extensions) and `ResourceContainers` (subscriptions);
+ *  - tables `Resources` (virtual machines and their extensions) and `ResourceContainers` (subscriptions, with
+ *    `properties.managementGroupAncestorsChain`); scopes `subscriptions` and `managementGroups` (every subscription under
+ *    the group and its descendants);
  *  - operators `where` (`==`, `=~`, `!=`, `!~`, `in`, `in~`, `and`, `or`, parentheses; dotted property paths),
  *    `project` and `order by … asc|desc`; anything else is refused with Resource Graph's `InvalidQuery` error;
  *  - paging (https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data): `$top` at most 1,000
@@ -286,6 +288,9 @@ export class ResourceGraph {
     const wholeSubscription = new Map<string, boolean>();
     const canRead = (row: GraphRow): boolean => {
       if (platform) return true;
+      // A subscription shows to anyone with some role in it (ARM's membership check), as GET /subscriptions does.
+      if (String(row.type ?? '').toLowerCase() === 'microsoft.resources/subscriptions')
+        return this.deps.authz.isMember(principalId, String(row.subscriptionId ?? ''));
       const action = readActionOf(String(row.type ?? ''));
       const sub = String(row.subscriptionId ?? '').toLowerCase();
       const key = `${sub}|${action.toLowerCase()}`;

@@ -209,8 +209,18 @@ export interface PolicyStateRecord {
   timestamp: string;
 }
 
+/** A management group: its parent (none: under the tenant root group) and the subscriptions directly in it. */
+export interface ManagementGroupRecord {
+  name: string;
+  displayName: string;
+  parent?: string;
+  subscriptions: string[];
+}
+
 export interface ArmState {
   subscriptions: Record<string, SubscriptionRecord>;
+  /** Keyed by lower-cased group name; optional so older snapshots restore. */
+  managementGroups?: Record<string, ManagementGroupRecord>;
   resourceGroups: Record<string, ResourceGroupRecord>;
   vms: Record<string, VmRecord>;
   disks: Record<string, DiskRecord>;
@@ -231,6 +241,7 @@ export interface ArmState {
 export function emptyState(): ArmState {
   return {
     subscriptions: {},
+    managementGroups: {},
     resourceGroups: {},
     vms: {},
     disks: {},
