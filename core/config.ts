@@ -18,6 +18,7 @@ import {
   policyConflicts,
   TAG_VALUE_MAX,
   VAULT_NAME_PREFIX,
+  isManagementGroupName,
   type EncryptionMode,
   type EncryptionPolicy,
   type ExclusionTag,
@@ -44,6 +45,8 @@ export interface FunctionAppSite {
 
 /** The settings that scope the app (subscriptions, resource groups, exclusion tag, OS): the policy's own scope. */
 export interface AppConfig extends PolicyScope {
+  /** ADE_SCOPE management groups (names); empty when none. */
+  managementGroups: string[];
   encryptionMode: EncryptionMode;
   vaultStrategy: VaultStrategy;
   vaultResourceGroup: string;
@@ -176,6 +179,16 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
     description: 'Subscriptions in scope',
     required: true,
     values: 'comma-separated subscription GUIDs (at least one)',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_SCOPE',
+    description:
+      'More scope: subscriptions, and management groups whose subscriptions (also under child groups) are discovered through ' +
+      'Azure Resource Graph at start and every 15 minutes; adds to ADE_SUBSCRIPTIONS',
+    default: '',
+    required: false,
+    values: 'comma-separated `/subscriptions/<guid>` and `/providers/Microsoft.Management/managementGroups/<id>`, or empty',
     scope: 'app',
   },
   {
@@ -539,6 +552,15 @@ function integer(name: string, { min, max }: { min: number; max: number }) {
   });
 }
 
+/** One ADE_SCOPE entry: a subscription (lower-case GUID) or a management group name. */
+export function parseScopeItem(item: string): { kind: 'subscription' | 'management-group'; id: string } | undefined {
+  const sub = /^\/subscriptions\/([^/]+)\/?$/i.exec(item)?.[1];
+  if (sub !== undefined) return isGuid(sub) ? { kind: 'subscription', id: sub.toLowerCase() } : undefined;
+  const group = /^\/providers\/Microsoft\.Management\/managementGroups\/([^/]+)\/?$/i.exec(item)?.[1];
+  if (group !== undefined && isManagementGroupName(group)) return { kind: 'management-group', id: group };
+  return undefined;
+}
+
 function list(raw: string): string[] {
   return raw
     .split(',')
@@ -596,6 +618,20 @@ const schema = z.object({
     const bad = ids.filter((id) => !isGuid(id));
     if (bad.length > 0) fail(`expected comma-separated subscription GUIDs; not a GUID: ${bad.map(shown).join(', ')}`);
     return [...new Set(ids.map((id) => id.toLowerCase()))];
+  }),
+  ADE_SCOPE: setting('ADE_SCOPE', (raw, fail) => {
+    const scope = { subscriptions: [] as string[], managementGroups: [] as string[] };
+    for (const item of list(raw)) {
+      const parsed = parseScopeItem(item);
+      if (!parsed)
+        return fail(
+          `expected /subscriptions/<guid> or /providers/Microsoft.Management/managementGroups/<id> (1–90 letters, digits, ` +
+            `_ ( ) - .); got ${shown(item)}`,
+        );
+      if (parsed.kind === 'subscription') scope.subscriptions.push(parsed.id);
+      else scope.managementGroups.push(parsed.id);
+    }
+    return { subscriptions: [...new Set(scope.subscriptions)], managementGroups: [...new Set(scope.managementGroups)] };
   }),
   ADE_INCLUDE_RESOURCE_GROUPS: globs('ADE_INCLUDE_RESOURCE_GROUPS'),
   ADE_EXCLUDE_RESOURCE_GROUPS: globs('ADE_EXCLUDE_RESOURCE_GROUPS'),
@@ -761,7 +797,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kekSize: s.ADE_KEK_SIZE,
     kekAlgorithm: s.ADE_KEK_ALGORITHM,
     volumeType: s.ADE_VOLUME_TYPE,
-    subscriptions: s.ADE_SUBSCRIPTIONS,
+    subscriptions: [...new Set([...s.ADE_SUBSCRIPTIONS, ...s.ADE_SCOPE.subscriptions])],
+    managementGroups: s.ADE_SCOPE.managementGroups,
     includeResourceGroups: s.ADE_INCLUDE_RESOURCE_GROUPS,
     excludeResourceGroups: s.ADE_EXCLUDE_RESOURCE_GROUPS,
     exclusionTag: s.ADE_EXCLUSION_TAG,
@@ -854,6 +891,7 @@ export function toEncryptionPolicy(config: AppConfig): EncryptionPolicy {
     volumeType: config.volumeType,
     scope: {
       subscriptions: [...config.subscriptions],
+      ...(config.managementGroups.length > 0 ? { managementGroups: [...config.managementGroups] } : {}),
       includeResourceGroups: [...config.includeResourceGroups],
       excludeResourceGroups: [...config.excludeResourceGroups],
       exclusionTag: { ...config.exclusionTag },

@@ -28,8 +28,10 @@ export interface ExclusionTag {
 }
 
 export interface PolicyScope {
-  /** Lower-case, de-duplicated subscription GUIDs. */
+  /** Lower-case, de-duplicated subscription GUIDs (with ADE_SCOPE's management groups: those discovered under them too). */
   subscriptions: string[];
+  /** ADE_SCOPE management groups (names) whose subscriptions are in scope; absent when none. */
+  managementGroups?: string[];
   /** Glob patterns (`*`, `?`), case-insensitive. */
   includeResourceGroups: string[];
   excludeResourceGroups: string[];
@@ -187,6 +189,7 @@ const policySchema = z
     volumeType: z.enum(['All', 'OS', 'Data']),
     scope: z.object({
       subscriptions: z.array(z.string().refine(isGuid, 'expected a subscription GUID')).min(1),
+      managementGroups: z.array(z.string().refine(isManagementGroupName, 'expected a management group name')).optional(),
       includeResourceGroups: z.array(z.string().refine(isValidGlob, 'expected a resource-group pattern')).min(1),
       excludeResourceGroups: z.array(z.string().refine(isValidGlob, 'expected a resource-group pattern')),
       exclusionTag: z.object({
@@ -224,6 +227,11 @@ export function parseEncryptionPolicy(input: unknown, field = 'policy'): Encrypt
   });
 }
 
+/** A management group name (id): 1–90 letters, digits, `_`, `(`, `)`, `-`, `.`. */
+export function isManagementGroupName(name: string): boolean {
+  return /^[A-Za-z0-9_().-]{1,90}$/.test(name);
+}
+
 /** Whether the policy covers a subscription (ADE_SUBSCRIPTIONS; ids compare case-insensitively). */
 export function coversSubscription(policy: Pick<EncryptionPolicy, 'scope'>, subscriptionId: string): boolean {
   const wanted = subscriptionId.toLowerCase();
@@ -234,5 +242,9 @@ export function coversSubscription(policy: Pick<EncryptionPolicy, 'scope'>, subs
 export function subscriptionScopeProblem(policy: Pick<EncryptionPolicy, 'scope'>, subscriptionId: string): string | undefined {
   return coversSubscription(policy, subscriptionId)
     ? undefined
-    : `subscription ${subscriptionId.toLowerCase()} is not in ADE_SUBSCRIPTIONS`;
+    : `subscription ${subscriptionId.toLowerCase()} is not in ADE_SUBSCRIPTIONS${
+        policy.scope.managementGroups?.length
+          ? `, ADE_SCOPE or under its management groups (${policy.scope.managementGroups.join(', ')})`
+          : ''
+      }`;
 }

@@ -13,5 +13,5 @@ df.app.client.http('alertsHttp', {
   route: 'alerts',
   methods: ['POST'],
   authLevel: 'function',
-  handler: async (request, client, context) => runAnswer(request.url, await handleAlert(request, handlerDeps(client, context))),
+  handler: async (request, client, context) => runAnswer(request.url, await handleAlert(request, await handlerDeps(client, context))),
 });

@@ -10,6 +10,6 @@ import { handleArmDrift } from './lib/remediation';
 
 df.app.client.eventGrid('armDrift', {
   handler: async (event, client, context) => {
-    await handleArmDrift(event, handlerDeps(client, context));
+    await handleArmDrift(event, await handlerDeps(client, context));
   },
 });

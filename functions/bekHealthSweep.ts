@@ -10,6 +10,6 @@ import { startSweep } from './lib/remediation';
 df.app.client.timer('bekHealthSweep', {
   schedule: appContext().config.remediation.bekHealthSchedule,
   handler: async (_timer, client, context) => {
-    await startSweep('bek-health', false, handlerDeps(client, context));
+    await startSweep('bek-health', false, await handlerDeps(client, context));
   },
 });

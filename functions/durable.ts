@@ -65,8 +65,11 @@ function registerActivity<N extends ActivityName>(name: N): void {
   const needsClient = CLIENT_ACTIVITIES.includes(name);
   df.app.activity(name, {
     ...(needsClient ? { extraInputs: [df.input.durableClient()] } : {}),
-    handler: (input: ActivityInput<N>, context: InvocationContext) =>
-      activitiesFor(context, needsClient ? df.getClient(context) : undefined)[name](input),
+    handler: async (input: ActivityInput<N>, context: InvocationContext) => {
+      // Eligibility judges scope against the app's policy: the management groups' subscriptions must be known first.
+      await app.scopeReady();
+      return activitiesFor(context, needsClient ? df.getClient(context) : undefined)[name](input);
+    },
   });
 }
 

@@ -17,6 +17,7 @@ df.app.client.http('encryptVmHttp', {
   methods: ['POST'],
   authLevel: 'function',
   handler: async (request, client, context) => {
+    await app.scopeReady();
     const result = await handleEncryptVm(request, {
       client,
       policy: app.policy,

@@ -13,5 +13,5 @@ df.app.client.http('healVmHttp', {
   route: 'vms/heal',
   methods: ['POST'],
   authLevel: 'function',
-  handler: async (request, client, context) => runAnswer(request.url, await handleHeal(request, handlerDeps(client, context))),
+  handler: async (request, client, context) => runAnswer(request.url, await handleHeal(request, await handlerDeps(client, context))),
 });

@@ -11,6 +11,6 @@ import { handlePolicyStates } from './lib/remediation';
 
 df.app.client.eventGrid('policyStates', {
   handler: async (event, client, context) => {
-    await handlePolicyStates(event, handlerDeps(client, context));
+    await handlePolicyStates(event, await handlerDeps(client, context));
   },
 });

@@ -14,7 +14,7 @@ df.app.client.http('sweepHttp', {
   route: 'sweep',
   methods: ['POST'],
   authLevel: 'function',
-  handler: async (request, client, context) => runAnswer(request.url, await handleSweep(request, handlerDeps(client, context))),
+  handler: async (request, client, context) => runAnswer(request.url, await handleSweep(request, await handlerDeps(client, context))),
 });
 
 const schedule = appContext().config.remediation.sweepSchedule;
@@ -22,7 +22,7 @@ if (schedule) {
   df.app.client.timer('sweepSchedule', {
     schedule,
     handler: async (_timer, client, context) => {
-      await startSweep('backfill', false, handlerDeps(client, context));
+      await startSweep('backfill', false, await handlerDeps(client, context));
     },
   });
 }

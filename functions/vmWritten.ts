@@ -12,6 +12,7 @@ const app = appContext();
 
 df.app.client.eventGrid('vmWritten', {
   handler: async (event, client, context) => {
+    await app.scopeReady();
     await handleVmWritten(event, {
       policy: app.policy,
       getVm: (vmId) => app.ports.compute.getVm(vmId, { instanceView: true }),

@@ -26,6 +26,45 @@ export interface AppContext {
   outcomePublisher(): OutcomePublisherPort | undefined;
   /** Tenant and object id of the identity the app runs as, read once from an access token's claims. */
   identity(): Promise<AutomationIdentity>;
+  /**
+   * Resolves once `policy.scope.subscriptions` holds the subscriptions under ADE_SCOPE's management groups (at once when
+   * there are none). Every trigger awaits it before judging scope; the list is refreshed in the background every
+   * SCOPE_REFRESH_MS. A failed first discovery throws (Event Grid redelivers, HTTP answers 500) and is retried next call.
+   */
+  scopeReady(): Promise<void>;
+}
+
+/** How often the subscriptions under ADE_SCOPE's management groups are discovered again. */
+export const SCOPE_REFRESH_MS = 15 * 60_000;
+
+/**
+ * Keeps `policy.scope.subscriptions` = the configured subscriptions ∪ those Resource Graph finds under the management
+ * groups. The policy object is shared by every trigger and activity in the process, so all see the refreshed list.
+ */
+export function scopeDiscovery(
+  policy: EncryptionPolicy,
+  configured: readonly string[],
+  discover: (groups: readonly string[]) => Promise<string[]>,
+  now: () => number = Date.now,
+): () => Promise<void> {
+  const groups = policy.scope.managementGroups ?? [];
+  let discoveredAt: number | undefined;
+  let inFlight: Promise<void> | undefined;
+  const run = (): Promise<void> =>
+    (inFlight ??= discover(groups)
+      .then((found) => {
+        policy.scope.subscriptions = [...new Set([...configured, ...found.map((s) => s.toLowerCase())])];
+        discoveredAt = now();
+      })
+      .finally(() => {
+        inFlight = undefined;
+      }));
+  return async () => {
+    if (groups.length === 0) return;
+    if (discoveredAt === undefined) return run();
+    // Stale: refresh in the background; a failed refresh keeps the last list.
+    if (now() - discoveredAt > SCOPE_REFRESH_MS && !inFlight) void run().catch(() => undefined);
+  };
 }
 
 let current: AppContext | undefined;
@@ -39,9 +78,15 @@ export function appContext(env: Record<string, string | undefined> = process.env
   let identity: Promise<AutomationIdentity> | undefined;
   let publisher: OutcomePublisherPort | undefined;
   const topic = config.remediation.outcomeTopicEndpoint;
+  const policy = toEncryptionPolicy(config);
+  const scopeReady = scopeDiscovery(policy, config.subscriptions, (groups) => {
+    if (!ports.resourceGraph) throw new PermissionError('ADE_SCOPE names management groups but no Resource Graph client is available');
+    return ports.resourceGraph.subscriptionsInManagementGroups(groups);
+  });
   current = {
     config,
-    policy: toEncryptionPolicy(config),
+    policy,
+    scopeReady,
     ports,
     outcomePublisher: () => (topic ? (publisher ??= createOutcomePublisher(topic, credential)) : undefined),
     identity: () => {
@@ -55,9 +100,10 @@ export function appContext(env: Record<string, string | undefined> = process.env
   return current;
 }
 
-/** What a remediation trigger's handler core needs, for one invocation. */
-export function handlerDeps(client: StarterClient, context: InvocationContext): HandlerDeps {
+/** What a remediation trigger's handler core needs, for one invocation (after the scope is known). */
+export async function handlerDeps(client: StarterClient, context: InvocationContext): Promise<HandlerDeps> {
   const app = appContext();
+  await app.scopeReady();
   return {
     client,
     policy: app.policy,

@@ -21,6 +21,7 @@ const FIXED_NAMES = [
   'ADE_KEK_ALGORITHM',
   'ADE_VOLUME_TYPE',
   'ADE_SUBSCRIPTIONS',
+  'ADE_SCOPE',
   'ADE_INCLUDE_RESOURCE_GROUPS',
   'ADE_EXCLUDE_RESOURCE_GROUPS',
   'ADE_EXCLUSION_TAG',
@@ -354,6 +355,40 @@ describe('CONFIG_SETTINGS', () => {
     );
     const subs = { ADE_SUBSCRIPTIONS: '11111111-2222-3333-4444-555555555555' };
     expect(loadConfig({ ...subs, ...explicit })).toEqual(loadConfig(subs));
+  });
+});
+
+describe('ADE_SCOPE', () => {
+  const SUB = '11111111-2222-3333-4444-555555555555';
+  const OTHER = 'AAAAAAAA-2222-3333-4444-555555555555';
+  it.each([
+    ['empty', '', [SUB], []],
+    ['a subscription adds to ADE_SUBSCRIPTIONS (lower-cased)', `/subscriptions/${OTHER}`, [SUB, OTHER.toLowerCase()], []],
+    ['a management group', '/providers/Microsoft.Management/managementGroups/mg-fleet', [SUB], ['mg-fleet']],
+    [
+      'both, duplicates dropped',
+      ` /subscriptions/${SUB} , /providers/microsoft.management/managementgroups/mg(1).x,` +
+        '/providers/Microsoft.Management/managementGroups/mg(1).x',
+      [SUB],
+      ['mg(1).x'],
+    ],
+  ])('%s', (_, raw, subscriptions, groups) => {
+    const config = loadConfig({ ADE_SUBSCRIPTIONS: SUB, ADE_SCOPE: raw });
+    expect(config.subscriptions).toEqual(subscriptions);
+    expect(config.managementGroups).toEqual(groups);
+    const policy = toEncryptionPolicy(config);
+    expect(policy.scope.managementGroups).toEqual(groups.length > 0 ? groups : undefined);
+    expect(parseEncryptionPolicy(policy)).toEqual(policy);
+  });
+
+  it.each([
+    ['a bare GUID', SUB],
+    ['a subscription that is not a GUID', '/subscriptions/not-a-guid'],
+    ['a resource group', `/subscriptions/${SUB}/resourceGroups/rg`],
+    ['a management group name with a slash', '/providers/Microsoft.Management/managementGroups/a/b'],
+    ['a management group name too long', `/providers/Microsoft.Management/managementGroups/${'m'.repeat(91)}`],
+  ])('refuses %s, naming ADE_SCOPE', (_, raw) => {
+    expect(() => loadConfig({ ADE_SUBSCRIPTIONS: SUB, ADE_SCOPE: raw })).toThrow(/ADE_SCOPE/);
   });
 });
 
