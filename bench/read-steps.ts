@@ -7,9 +7,9 @@
  *  - between the extension PUT and the app's model PATCH (aad) or at any time after the PUT (single-pass, where waiting and
  *    verifying are one loop): `wait for secret`;
  *  - after the model PATCH (aad): `verify`.
- * Long-running-operation status reads (`locations/operations`, `operationresults`) are `LRO status`; Resource Graph queries
- * are `Resource Graph`; everything else (vaults, event subscriptions, resource groups, role assignments) is shared
- * set-up, `vault and events`.
+ * Long-running-operation status reads (`locations/operations`, `operationresults`) are `LRO status`; everything else
+ * (vaults, event subscriptions, resource groups, role assignments) is shared set-up, `vault and events`. Resource Graph
+ * queries are POSTs with their own quota, never ARM reads, and are not counted here.
  */
 
 export interface ArmLogEntry {
@@ -20,7 +20,7 @@ export interface ArmLogEntry {
   status: number;
 }
 
-export const READ_STEPS = ['inspect', 'wait for secret', 'verify', 'LRO status', 'Resource Graph', 'vault and events'] as const;
+export const READ_STEPS = ['inspect', 'wait for secret', 'verify', 'LRO status', 'vault and events'] as const;
 export type ReadStep = (typeof READ_STEPS)[number];
 
 function vmOf(path: string): string | undefined {
@@ -50,10 +50,6 @@ export function readsByStep(entries: readonly ArmLogEntry[]): Record<ReadStep, n
     const op = e.operation.toLowerCase();
     if (/\/locations\/[^/]+\/(operations|operationresults|operationsstatus)\//i.test(e.path) || /\/operationresults\//i.test(e.path)) {
       out['LRO status'] += 1;
-      continue;
-    }
-    if (op.startsWith('microsoft.resourcegraph/')) {
-      out['Resource Graph'] += 1;
       continue;
     }
     const vm = vmOf(e.path);
