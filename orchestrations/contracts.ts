@@ -84,6 +84,8 @@ export interface EncryptVmOutput {
   outcome: EncryptVmOutcome;
   reason?: string;
   mode?: 'aad' | 'single-pass';
+  /** The VM's OS, once inspected (the status API filters on it). */
+  osType?: OsType;
   vaultName?: string;
   /** How the wait ended: the Key Vault event, or the fallback status poll. */
   completedBy?: 'event' | 'polling';
@@ -109,6 +111,8 @@ export interface EncryptVmStatus {
   orchestration: typeof ENCRYPT_VM_ORCHESTRATOR;
   phase: Phase;
   vmId: string;
+  /** The VM's OS, once inspected. */
+  osType?: OsType;
   vaultName?: string;
   mode?: 'aad' | 'single-pass';
   detail?: string;

@@ -121,19 +121,22 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     setStatus({ phase: 'inspecting' });
     const inspected = yield* call(ACTIVITY.inspectVm, { vmId, policy });
     const { vm, assessment } = inspected;
+    const osType = vm.osType;
+    status = { ...status, osType };
+    output.osType = osType;
     if (assessment.decision === 'skip' || assessment.decision === 'unsupported') {
       setStatus({ phase: 'done', detail: inspected.summary });
-      return { vmId, outcome: 'skipped', reason: inspected.summary };
+      return { vmId, osType, outcome: 'skipped', reason: inspected.summary };
     }
     if (assessment.decision === 'already-encrypted') {
       setStatus({ phase: 'done', detail: inspected.summary });
-      return { vmId, outcome: 'already-encrypted', reason: inspected.summary };
+      return { vmId, osType, outcome: 'already-encrypted', reason: inspected.summary };
     }
     const mode = assessment.mode;
     output.mode = mode;
     if (policy.dryRun) {
       setStatus({ phase: 'done', mode, detail: `dry run: ${inspected.summary}` });
-      return { vmId, outcome: 'skipped', mode, reason: `Dry run (ADE_DRY_RUN): would ${inspected.summary}` };
+      return { vmId, osType, outcome: 'skipped', mode, reason: `Dry run (ADE_DRY_RUN): would ${inspected.summary}` };
     }
 
     // 2–3. Vault (+ KEK, event subscription, aad app): provisioned once per vault by the lease holder.
