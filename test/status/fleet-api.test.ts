@@ -156,7 +156,7 @@ function store(records: readonly RunRecord[] = [...RECORDS, SWEEP]): RunStore & 
   };
 }
 
-const q = (params: Record<string, string>) => new URLSearchParams(params);
+const q = (params: object) => new URLSearchParams(params as Record<string, string>);
 const names = (body: Record<string, unknown>) => (body.vms as Array<{ name: string }>).map((v) => v.name);
 
 describe('GET /api/vms', () => {
