@@ -1,5 +1,5 @@
 /**
- * Tests that drive a third-party tool (the Azure CLI, shellcheck) run when the tool is on PATH. Without it they do
+ * Tests that drive a third-party tool (the Azure CLI, shellcheck, Chromium) run when the tool is on PATH. Without it they do
  * not run, and the run ends with one line naming them and how to install the tools. With ADE_REQUIRE_THIRD_PARTY=1
  * (CI sets it) they always run, so a missing tool fails them instead of going unnoticed.
  *
@@ -19,6 +19,8 @@ export interface ThirdPartyTool {
 
 export const AZURE_CLI: ThirdPartyTool = { command: 'az', install: 'apt-get install -y azure-cli' };
 export const SHELLCHECK: ThirdPartyTool = { command: 'shellcheck', install: 'apt-get install -y shellcheck' };
+/** Debian's Chromium, driven by playwright-core (which never downloads a browser). */
+export const CHROMIUM: ThirdPartyTool = { command: 'chromium', install: 'apt-get install -y chromium' };
 
 /** The executable's path when `command` is on PATH (as execFile/spawn would find it). */
 export function onPath(command: string, pathVariable = process.env.PATH ?? ''): string | undefined {

@@ -16,6 +16,7 @@ export function dashboardPage(nonce: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>ade-autopilot · fleet</title>
 <style nonce="${nonce}">
   :root { --ok: #107c10; --bad: #c50f1f; --busy: #0f6cbd; --skip: #616161; --line: #e0e0e0; font-family: system-ui, sans-serif; }

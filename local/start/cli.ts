@@ -86,7 +86,9 @@ function printLocalInstructions(stack: LocalStack, stateRoot: string): void {
   say();
   say('Local Functions host (built app):');
   say(`  ${s.hostUrl}            host log: ${stack.hostLogFile}`);
+  say(`  dashboard: ${s.hostUrl}/api/dashboard?code=${s.keys.function}`);
   say(`  POST ${s.hostUrl}/api/vms/encrypt   (function key)`);
+  say(`  GET  ${s.hostUrl}/api/vms, /api/summary   (fleet status, function key)`);
   say(`  ${s.hostUrl}/runtime/webhooks/durabletask/instances?code=<durabletask key>   (orchestration status)`);
   say('  keys (code= query or x-functions-key header):');
   say(`    master:    ${s.keys.master}`);
@@ -220,6 +222,7 @@ async function runAzure(options: CliOptions): Promise<number> {
       `${config.encryptionMode}${config.dryRun ? ', DRY RUN' : ''})`,
   );
   say(`  host log: ${logFile}`);
+  say(`  dashboard: ${host.baseUrl}/api/dashboard?code=${keys.function}`);
   say(
     `  encrypt one VM: curl -X POST '${host.baseUrl}/api/vms/encrypt?code=${keys.function}' -H ` +
       `'content-type: application/json' -d '{"vmId":"/subscriptions/…/virtualMachines/…"}'`,
