@@ -22,7 +22,7 @@ import { vaultEntityStep, waitersEntityStep, type EntityStep, type VaultEntitySt
 import { createRemediationActivities } from '../orchestrations/remediation-activities';
 import { remediateVmOrchestrator } from '../orchestrations/remediateVm';
 import { restoreBekOrchestrator } from '../orchestrations/restoreBek';
-import type { ActivityInput, ActivityName, ActivityTable } from '../orchestrations/steps';
+import { withOutcomeLog, type ActivityInput, type ActivityName, type ActivityTable } from '../orchestrations/steps';
 import { sweepOrchestrator } from '../orchestrations/sweep';
 import { appContext } from './lib/app';
 import { contextLog } from './lib/log';
@@ -32,9 +32,9 @@ import { orchestrationControl } from './lib/start';
 const app = appContext();
 const destination = secretEventsDestination(app.config);
 
-df.app.orchestration(ENCRYPT_VM_ORCHESTRATOR, encryptVmOrchestrator);
-df.app.orchestration(RESTORE_BEK_ORCHESTRATOR, restoreBekOrchestrator);
-df.app.orchestration(REMEDIATE_VM_ORCHESTRATOR, remediateVmOrchestrator);
+df.app.orchestration(ENCRYPT_VM_ORCHESTRATOR, withOutcomeLog(ENCRYPT_VM_ORCHESTRATOR, encryptVmOrchestrator));
+df.app.orchestration(RESTORE_BEK_ORCHESTRATOR, withOutcomeLog(RESTORE_BEK_ORCHESTRATOR, restoreBekOrchestrator));
+df.app.orchestration(REMEDIATE_VM_ORCHESTRATOR, withOutcomeLog(REMEDIATE_VM_ORCHESTRATOR, remediateVmOrchestrator));
 df.app.orchestration(SWEEP_ORCHESTRATOR, sweepOrchestrator);
 
 /** Every activity, over the process's ports; `client` for the ones that start or watch other runs. */

@@ -8,6 +8,7 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import { errorInfoOf } from '../core/errors';
+import { logLine, runOutcomeRecord } from '../core/telemetry';
 import { buildOutcomeEvent, type OrchestrationName, type OutcomeData, type OutcomeEventType } from '../core/remediation/outcomes';
 import type { Activities } from './activities';
 import { REMEDIATION_ACTIVITY, type ActivityResult, type OrchestrationStatus } from './contracts';
@@ -94,4 +95,19 @@ export function setStatus(context: OrchestrationContext, status: OrchestrationSt
 /** The orchestration's input, or an empty object to validate field by field. */
 export function inputOf<T>(context: OrchestrationContext): Partial<T> {
   return (context.df.getInput() ?? {}) as Partial<T>;
+}
+
+/**
+ * Wraps an orchestrator so that it writes one structured outcome record (core/telemetry.ts) when it ends: on the
+ * episode that completes it, never on replay. Logging is no Durable action, so replay is unaffected.
+ */
+export function withOutcomeLog<T>(name: string, orchestrator: (context: OrchestrationContext) => Step<T>) {
+  return function* logged(context: OrchestrationContext): Step<T> {
+    const output = yield* orchestrator(context);
+    if (!context.df.isReplaying) {
+      const record = runOutcomeRecord(name, context.df.instanceId, output);
+      if (record) (record.fields.phase === 'failed' ? context.warn : context.info).call(context, logLine(record.message, record.fields));
+    }
+    return output;
+  };
 }

@@ -78,6 +78,20 @@ describe.runIf(thirdParty(CHROMIUM, 'the dashboard in headless Chromium'))('the 
     expect(await page.locator('#detail-reason').textContent()).toMatch(/deploySinglePassExtension: .*AuthorizationFailed/);
     expect(await page.locator('#detail-error .next').textContent()).toContain("Grant the app's managed identity");
     await page.click('#close-detail');
+    // The same failure in the host's JSON log: one record whose message carries the dimensions.
+    const records = p.host.logs.flatMap((r) => {
+      try {
+        return [JSON.parse(r.message) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+    expect(records.find((r) => r.event === 'EncryptionFailed' && String(r.vmId).endsWith('/vm-denied'))).toMatchObject({
+      instanceId: expect.stringMatching(/^encrypt-/),
+      phase: 'failed',
+      outcome: 'failed',
+      reason: expect.stringContaining('AuthorizationFailed'),
+    });
   }, 120_000);
 
   it('sees new VMs go from pending to encrypted', async () => {
