@@ -76,6 +76,8 @@ export interface AppConfig extends PolicyScope {
   secretEventsWebhookUrl?: string;
   /** The app's own Function App (required in Azure); the secretEvents function's resource id is derived from it. */
   functionApp?: FunctionAppSite;
+  /** Durable history upkeep (the historyPurge timer). */
+  history: { retentionDays: number; purgeSchedule: string };
 }
 
 export interface ConfigSetting {
@@ -352,6 +354,25 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
     default: '',
     required: false,
     values: 'https URL without query string, or empty',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_HISTORY_RETENTION_DAYS',
+    description:
+      'Finished runs (completed, failed, terminated) created more than this many days ago are purged from Durable history, and ' +
+      'leave the status API and the dashboard',
+    default: '30',
+    required: false,
+    values: 'integer 1–3650',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_HISTORY_PURGE_SCHEDULE',
+    description:
+      'NCRONTAB schedule of the history purge, which also logs a RunStuck record for each encryption still running past its timeout',
+    default: '0 15 * * * *',
+    required: false,
+    values: 'six-field NCRONTAB',
     scope: 'app',
   },
   {
@@ -684,6 +705,8 @@ const schema = z.object({
   ADE_SWEEP_READS_PER_SECOND: integer('ADE_SWEEP_READS_PER_SECOND', { min: 1, max: 25 }),
   ADE_SWEEP_SCHEDULE: ncrontab('ADE_SWEEP_SCHEDULE', 'allowed'),
   ADE_BEK_HEALTH_SCHEDULE: ncrontab('ADE_BEK_HEALTH_SCHEDULE', 'not allowed'),
+  ADE_HISTORY_RETENTION_DAYS: integer('ADE_HISTORY_RETENTION_DAYS', { min: 1, max: 3650 }),
+  ADE_HISTORY_PURGE_SCHEDULE: ncrontab('ADE_HISTORY_PURGE_SCHEDULE', 'not allowed'),
   ADE_OUTCOME_TOPIC_ENDPOINT: optional('ADE_OUTCOME_TOPIC_ENDPOINT', (raw, fail) => {
     const url = urlOf(raw);
     // Only scheme, host and path are ever shown: a query string could carry a SAS token.
@@ -808,6 +831,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tagOutcome: s.ADE_TAG_OUTCOME,
     auth: s.AZURE_CLIENT_ID === undefined ? { mode: s.ADE_AUTH_MODE } : { mode: s.ADE_AUTH_MODE, clientId: s.AZURE_CLIENT_ID },
     remediation: remediationOf(s),
+    // Never undefined: the schedule is not allowed to be empty.
+    history: { retentionDays: s.ADE_HISTORY_RETENTION_DAYS, purgeSchedule: s.ADE_HISTORY_PURGE_SCHEDULE ?? '' },
   };
   if (s.ADE_SECRET_EVENTS_WEBHOOK_URL !== undefined) config.secretEventsWebhookUrl = s.ADE_SECRET_EVENTS_WEBHOOK_URL;
   if (s.ADE_FUNCTION_APP_RESOURCE_ID !== undefined) config.functionApp = s.ADE_FUNCTION_APP_RESOURCE_ID;
