@@ -249,6 +249,12 @@ export const SDK_BY_NAMESPACE: Readonly<Record<string, string>> = {
   'microsoft.compute': '@azure/arm-compute',
 };
 
+/** Resource types whose api-versions live in another SDK than their namespace's (Azure Monitor's alert rules). */
+export const SDK_BY_TYPE: Readonly<Record<string, string>> = {
+  'microsoft.insights/metricalerts': '@azure/arm-monitor',
+  'microsoft.insights/scheduledqueryrules': '@azure/arm-monitor',
+};
+
 const knownVersionsCache = new Map<string, Set<string>>();
 
 /** api-versions a package's compiled client sends (its `apiVersion` defaults and constant parameters). */
@@ -292,7 +298,7 @@ export function apiVersionProblems(levels: TemplateLevel[]): string[] {
   const problems: string[] = [];
   for (const { level, resource } of allResources(levels)) {
     const namespace = resource.type.split('/')[0]!.toLowerCase();
-    const pkg = SDK_BY_NAMESPACE[namespace];
+    const pkg = SDK_BY_TYPE[resource.type.toLowerCase()] ?? SDK_BY_NAMESPACE[namespace];
     if (!pkg) {
       problems.push(`${level.label}: no SDK package mapped for ${resource.type}`);
       continue;

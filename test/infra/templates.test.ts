@@ -94,6 +94,7 @@ describe('ARM template structure', () => {
       "main.json > variables('appDeploymentName')",
       "main.json > format('ade-autopilot-target-{0}', variables('targetSubscriptionIds')[copyIndex()])",
       "main.json > format('ade-autopilot-target-{0}', variables('targetSubscriptionIds')[copyIndex()]) > ade-autopilot-vault-group",
+      'main.json > ade-autopilot-operator',
     ]);
   });
 
