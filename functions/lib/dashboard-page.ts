@@ -33,6 +33,8 @@ export function dashboardPage(nonce: string): string {
   .card.active { outline: 2px solid var(--busy); }
   table { border-collapse: collapse; width: 100%; font-size: 13px; }
   th, td { text-align: left; padding: 5px 6px; border-bottom: 1px solid var(--line); vertical-align: top; }
+  td { overflow-wrap: anywhere; }
+  #side table { margin-top: 8px; font-size: 12px; }
   tbody tr.vm { cursor: pointer; }
   tbody tr.vm:hover { background: #f0f6ff; }
   .state { font-weight: 600; text-transform: uppercase; font-size: 11px; letter-spacing: .04em; }
@@ -43,7 +45,8 @@ export function dashboardPage(nonce: string): string {
   button { font: inherit; font-size: 13px; padding: 4px 10px; border-radius: 4px; border: 1px solid #8a8a8a; background: #fff; }
   button { cursor: pointer; }
   button.primary { background: var(--busy); color: #fff; border-color: var(--busy); }
-  .failing li { margin-bottom: 8px; } .failing .reason { color: var(--bad); } .failing .next { color: #424242; font-size: 12px; }
+  .failing li { margin-bottom: 8px; } .failing .reason { color: var(--bad); font-size: 13px; overflow-wrap: anywhere; }
+  .failing .next { color: #424242; font-size: 12px; }
   .muted { color: #707070; font-size: 12px; }
   dl { display: grid; grid-template-columns: max-content 1fr; gap: 3px 12px; font-size: 13px; margin: 0 0 10px; }
   dt { color: #616161; } dd { margin: 0; word-break: break-all; }
@@ -186,6 +189,7 @@ export function dashboardPage(nonce: string): string {
         el('td', time(r.endedAt)), el('td', r.outcome || r.runtimeStatus), el('td', r.reason || '')); runs.append(tr);
     }
     const disks = $('detail-disks'); disks.replaceChildren();
+    $('detail-disks').closest('table').hidden = !(body.disks && body.disks.length);
     for (const d of body.disks || []) {
       const tr = el('tr'); tr.append(el('td', d.name), el('td', d.role), el('td', d.encryption)); disks.append(tr);
     }

@@ -1,8 +1,8 @@
 /**
  * `npm run demo -- [--count 6] [--timeout 600] [--state .state]`: against a running `npm start`, creates
  * a handful of Windows and Linux VMs in three regions through @azure/arm-compute (as the demo user, over
- * the simulator's proxy), shows each one's progress from the orchestration's custom status until all
- * are encrypted or failed, then a summary with the app's ARM / Graph / Key Vault calls per VM from the
+ * the simulator's proxy), shows each one's progress from the app's status API (`GET /api/vms/…`, function key) until
+ * all are encrypted or failed, then a summary with the app's ARM / Graph / Key Vault calls per VM from the
  * simulator's request log. On a TTY the table is redrawn in place; otherwise one line per change.
  */
 import { randomBytes } from 'node:crypto';
@@ -12,7 +12,7 @@ import { orchestrationInstanceId } from '../../core/names';
 import { DEMO_RESOURCE_GROUP } from '../start/stack';
 import { callsBy, percentile, perVm, ratio, seconds, type RequestCountsSnapshot } from './metrics';
 import { Session, type OsKind } from './session';
-import { applyStatus, isDone, progressLine, renderTable, type VmProgress } from './table';
+import { applyStatus, isDone, progressLine, renderTable, type VmProgress, type VmStatus } from './table';
 
 const REPO_ROOT = path.resolve(__dirname, '../../..');
 const REGIONS: ReadonlyArray<{ name: string; short: string }> = [
@@ -86,7 +86,7 @@ async function main(): Promise<number> {
       rows
         .filter((r) => !isDone(r))
         .map(async (row) => {
-          const changed = applyStatus(row, await session.instance(row.instanceId), Date.now());
+          const changed = applyStatus(row, await session.vm<VmStatus>(row.vmId), Date.now());
           if (changed && !tty) process.stdout.write(`${progressLine(row, Date.now())}\n`);
         }),
     );
@@ -105,6 +105,7 @@ async function main(): Promise<number> {
   }
 
   const after = await session.control<RequestCountsSnapshot>('GET', '/_sim/requests/counts');
+  const summary = await session.statusApi<{ counts: Record<string, number> }>('summary');
   const calls = callsBy(session.state.automationObjectId, before, after);
   const finished = rows.filter(isDone);
   const encrypted = rows.filter((r) => r.state === 'encrypted').length;
@@ -124,6 +125,8 @@ async function main(): Promise<number> {
       `  creation → done: p50 ${seconds(percentile(durations, 50))}, max ` +
         `${seconds(percentile(durations, 100))}; makespan ${seconds(makespan)} ` +
         `(real time; slow Azure operations ×${session.state.speed} faster)`,
+      `  the fleet (GET /api/summary): ${JSON.stringify(summary?.counts ?? {})}`,
+      `  dashboard: ${session.dashboardUrl()}`,
       '',
     ].join('\n'),
   );

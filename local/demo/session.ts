@@ -1,7 +1,7 @@
 /**
  * A connection to a running `npm start` (from .state/start.json and .state/sim/sim.env): the user's
- * Compute client over the simulator's proxy, the simulator's control API and the host's Durable
- * status API. Shared by `npm run demo` and the pipeline benchmark.
+ * Compute client over the simulator's proxy, the simulator's control API, the app's status API (function key) and
+ * the host's Durable status API. Shared by `npm run demo` and the pipeline benchmark.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -122,6 +122,26 @@ export class Session {
       body: text ? (JSON.parse(text) as unknown) : undefined,
       continuation: response.headers.get('x-ms-continuation-token') ?? undefined,
     };
+  }
+
+  /** The dashboard of the running host (function key in its URL, as `npm start` prints it). */
+  dashboardUrl(): string {
+    return `${this.state.hostUrl}/api/dashboard?code=${encodeURIComponent(this.state.keys.function)}`;
+  }
+
+  /** A route of the app's status API, with the function key (404 → undefined). */
+  async statusApi<T>(route: string): Promise<T | undefined> {
+    const response = await fetch(`${this.state.hostUrl}/api/${route}`, { headers: { 'x-functions-key': this.state.keys.function } });
+    const text = await response.text();
+    if (response.status === 404) return undefined;
+    if (!response.ok) throw new Error(`GET /api/${route} answered ${response.status}: ${text.slice(0, 300)}`);
+    return JSON.parse(text) as T;
+  }
+
+  /** One VM from the status API (`GET /api/vms/{subscription}/{resourceGroup}/{name}`); undefined until the app ran for it. */
+  vm<T>(vmId: string): Promise<T | undefined> {
+    const [, , subscription, , resourceGroup, , , , name] = vmId.split('/');
+    return this.statusApi<T>(`vms/${[subscription, resourceGroup, name].map((s) => encodeURIComponent(s ?? '')).join('/')}`);
   }
 
   async instance(instanceId: string): Promise<InstanceStatus | undefined> {

@@ -2,7 +2,7 @@
  * The demo's progress model and its two renderings: a table redrawn in place on a TTY, and plain
  * one-line-per-change output for logs and CI. Pure: no I/O, times passed in.
  */
-import type { InstanceStatus, OsKind } from './session';
+import type { OsKind } from './session';
 
 export interface VmProgress {
   name: string;
@@ -19,26 +19,32 @@ export interface VmProgress {
   doneAt?: number;
 }
 
-/** Folds the latest Durable status into a row; returns true when what the user sees changed. */
-export function applyStatus(row: VmProgress, status: InstanceStatus | undefined, now: number): boolean {
+/** One VM as the status API answers it (`GET /api/vms/{subscription}/{resourceGroup}/{name}`), the part the demo shows. */
+export interface VmStatus {
+  state: 'pending' | 'encrypted' | 'failed' | 'skipped';
+  phase: string;
+  runs?: Array<{ outcome?: string }>;
+  lastError?: { reason: string; nextStep?: string };
+}
+
+/** Folds the VM's latest status into a row; returns true when what the user sees changed. */
+export function applyStatus(row: VmProgress, status: VmStatus | undefined, now: number): boolean {
   const before = `${row.state}|${row.phase}`;
   if (!status) {
     row.phase = 'waiting for the VM write event';
     row.state = 'pending';
-  } else if (status.runtimeStatus === 'Completed') {
-    const output = typeof status.output === 'object' && status.output !== null ? status.output : undefined;
-    const outcome = output?.outcome ?? 'completed';
-    row.phase = outcome;
-    row.state = outcome === 'encrypted' ? 'encrypted' : 'other-outcome';
-  } else if (status.runtimeStatus === 'Failed' || status.runtimeStatus === 'Terminated' || status.runtimeStatus === 'Canceled') {
-    const reason =
-      typeof status.output === 'string'
-        ? status.output
-        : (status.output?.reason ?? status.output?.message ?? status.customStatus?.detail ?? '');
-    row.phase = `${status.runtimeStatus.toLowerCase()}${reason ? `: ${String(reason).split('\n')[0]!.slice(0, 60)}` : ''}`;
+  } else if (status.state === 'encrypted') {
+    row.phase = 'encrypted';
+    row.state = 'encrypted';
+  } else if (status.state === 'skipped') {
+    row.phase = status.runs?.[0]?.outcome ?? 'skipped';
+    row.state = 'other-outcome';
+  } else if (status.state === 'failed') {
+    const reason = status.lastError?.reason ?? '';
+    row.phase = `failed${reason ? `: ${reason.split('\n')[0]!.slice(0, 60)}` : ''}`;
     row.state = 'failed';
   } else {
-    row.phase = status.customStatus?.phase ?? status.runtimeStatus.toLowerCase();
+    row.phase = status.phase;
     row.state = 'running';
   }
   if ((row.state === 'encrypted' || row.state === 'other-outcome' || row.state === 'failed') && row.doneAt === undefined) row.doneAt = now;

@@ -10,7 +10,7 @@ import { CONFIG_SETTINGS, loadConfig } from '../../core/config';
 import { EVENT_ROUTES } from '../../core/events/routes';
 import { callsBy, percentile, type RequestCountsSnapshot } from '../../local/demo/metrics';
 import { parseEnvFile } from '../../local/demo/session';
-import { applyStatus, progressLine, renderTable, type VmProgress } from '../../local/demo/table';
+import { applyStatus, progressLine, renderTable, type VmProgress, type VmStatus } from '../../local/demo/table';
 import { planEventSubscriptions, webhookUrl } from '../../local/start/event-wiring';
 import { azureAppSettings, checkAzureSettings, readLocalSettingsValues, simulatorAppSettings } from '../../local/start/settings';
 import { userShellEnv } from '../../local/start/stack';
@@ -217,45 +217,43 @@ describe('demo progress rows', () => {
     phase: 'created',
     state: 'pending',
   });
-  const status = (runtimeStatus: string, extra: Record<string, unknown> = {}) => ({
-    name: 'encryptVm',
-    instanceId: 'i',
-    runtimeStatus,
-    createdTime: '',
-    lastUpdatedTime: '',
-    ...extra,
-  });
 
   it.each([
-    { name: 'no instance yet', s: undefined, phase: 'waiting for the VM write event', state: 'pending', done: false },
+    { name: 'no run yet (404)', s: undefined, phase: 'waiting for the VM write event', state: 'pending', done: false },
     {
-      name: 'running with a phase',
-      s: status('Running', { customStatus: { phase: 'deploying-extension' } }),
+      name: 'in flight with a phase',
+      s: { state: 'pending', phase: 'deploying-extension' },
       phase: 'deploying-extension',
       state: 'running',
       done: false,
     },
-    { name: 'encrypted', s: status('Completed', { output: { outcome: 'encrypted' } }), phase: 'encrypted', state: 'encrypted', done: true },
-    { name: 'skipped', s: status('Completed', { output: { outcome: 'skipped' } }), phase: 'skipped', state: 'other-outcome', done: true },
+    { name: 'encrypted', s: { state: 'encrypted', phase: 'done' }, phase: 'encrypted', state: 'encrypted', done: true },
+    {
+      name: 'skipped',
+      s: { state: 'skipped', phase: 'done', runs: [{ outcome: 'skipped' }] },
+      phase: 'skipped',
+      state: 'other-outcome',
+      done: true,
+    },
     {
       name: 'failed with a reason',
-      s: status('Failed', { output: 'Extension failed: disk full\nstack' }),
+      s: { state: 'failed', phase: 'failed', lastError: { reason: 'Extension failed: disk full\nstack', nextStep: 'x' } },
       phase: 'failed: Extension failed: disk full',
       state: 'failed',
       done: true,
     },
   ])('$name', ({ s, phase, state, done }) => {
     const r = row();
-    expect(applyStatus(r, s as never, 5_000)).toBe(true);
+    expect(applyStatus(r, s as VmStatus | undefined, 5_000)).toBe(true);
     expect(r.phase).toBe(phase);
     expect(r.state).toBe(state);
     expect(r.doneAt).toBe(done ? 5_000 : undefined);
-    expect(applyStatus(r, s as never, 6_000)).toBe(false); // unchanged → nothing to print
+    expect(applyStatus(r, s as VmStatus | undefined, 6_000)).toBe(false); // unchanged → nothing to print
   });
 
   it('renders the table and plain lines with real elapsed time', () => {
     const r = row();
-    applyStatus(r, status('Completed', { output: { outcome: 'encrypted' } }) as never, 31_000);
+    applyStatus(r, { state: 'encrypted', phase: 'done' }, 31_000);
     const lines = renderTable([r], 40_000);
     expect(lines[0]).toMatch(/VM\s+OS\s+Region\s+Phase\s+Elapsed/);
     expect(lines[2]).toMatch(/vm1\s+Linux\s+westeurope\s+encrypted\s+30\.0 s$/);
