@@ -192,13 +192,7 @@ export function vmViews(records: readonly RunRecord[]): VmView[] {
     if (record.name === VM_RUN_PREFIXES.encrypt) entry.vmId = vmId;
     byVm.set(key, entry);
   }
-  return [...byVm.values()].map(({ vmId, records: rs }) => vmView(vmId, rs)).sort((a, b) => compareVms(a, b));
-}
-
-function compareVms(a: VmView, b: VmView): number {
-  const x = normaliseResourceId(a.vmId);
-  const y = normaliseResourceId(b.vmId);
-  return x < y ? -1 : x > y ? 1 : 0;
+  return [...byVm.entries()].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([, { vmId, records: rs }]) => vmView(vmId, rs));
 }
 
 /** One VM from its runs. */
@@ -324,6 +318,14 @@ export function parseFleetQuery(params: { get(name: string): string | null }): F
   return query;
 }
 
+const sortKeys = new WeakMap<VmView, string>();
+/** The order of the fleet: the normalised VM id, as vmViews sorts (computed once per view). */
+function sortKey(vm: VmView): string {
+  let key = sortKeys.get(vm);
+  if (key === undefined) sortKeys.set(vm, (key = normaliseResourceId(vm.vmId)));
+  return key;
+}
+
 function encodeToken(vmId: string): string {
   return Buffer.from(normaliseResourceId(vmId), 'utf8').toString('base64url');
 }
@@ -358,7 +360,7 @@ export function fleetPage(all: readonly VmView[], query: FleetQuery): FleetPage 
   const counts = { pending: 0, encrypted: 0, failed: 0, skipped: 0, total: matching.length };
   for (const vm of matching) counts[vm.state]++;
   const after = query.continuationToken ? decodeToken(query.continuationToken) : undefined;
-  const rows = matching.filter((vm) => (!query.state || vm.state === query.state) && (!after || normaliseResourceId(vm.vmId) > after));
+  const rows = matching.filter((vm) => (!query.state || vm.state === query.state) && (!after || sortKey(vm) > after));
   const page = rows.slice(0, query.top);
   const result: FleetPage = { vms: page.map(({ runs: _runs, ...rest }) => rest), counts };
   if (rows.length > query.top) result.continuationToken = encodeToken(page.at(-1)!.vmId);
