@@ -100,6 +100,32 @@ describe('HTTP starters answer with an app-level run URL', () => {
     expect((await call('GET', `/api/runs/${SWEEP_INSTANCE_ID.backfill}`, undefined, '')).status).toBe(401);
   });
 
+  it('the status API finds the VM by instance-id prefix on the host: its row, its detail with several runs, the summary', async () => {
+    const [, , sub, , rg, , , , name] = vmId.split('/');
+    const detail = await eventually(
+      'the VM to show its encryption and remediation runs',
+      async () => {
+        const res = await call('GET', `/api/vms/${sub}/${rg}/${name}`);
+        const runs = (res.body?.runs ?? []) as Array<{ orchestration: string; inFlight: boolean }>;
+        return res.status === 200 && runs.length >= 2 && runs.every((r) => !r.inFlight) ? res.body : undefined;
+      },
+      60_000,
+    );
+    expect(detail.vmId.toLowerCase()).toBe(vmId.toLowerCase());
+    expect(detail.runs.map((r: { orchestration: string }) => r.orchestration).sort()).toEqual(
+      expect.arrayContaining(['encryptVm', 'remediateVm']),
+    );
+    const list = await call('GET', `/api/vms?resourceGroup=${rg}&os=Linux`);
+    expect(list.status).toBe(200);
+    expect(list.body.vms.map((v: { name: string }) => v.name)).toEqual([name]);
+    expect(list.body.counts.total).toBe(1);
+    const summary = await call('GET', '/api/summary');
+    expect(summary.status).toBe(200);
+    expect(summary.body.counts.total).toBe(1);
+    expect((await call('GET', '/api/vms', undefined, '')).status).toBe(401);
+    expect((await call('GET', `/api/vms/${sub}/${rg}/no-such-vm`)).status).toBe(404);
+  }, 90_000);
+
   it('bad input and conflicts answer without Durable URLs either', async () => {
     expect((await call('POST', '/api/vms/heal', { vmId: 'nope' })).status).toBe(400);
     expect((await call('POST', '/api/vms/encrypt', '{')).status).toBe(400);

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../core/fleet-status';
 import { orchestrationInstanceId } from '../../core/names';
-import { handleListVms, handleSummary, handleVmDetail, instancesUrl, type RunStore } from '../../functions/lib/fleet';
+import { durableRunStore, handleListVms, handleSummary, handleVmDetail, instancesUrl, type RunStore } from '../../functions/lib/fleet';
 
 const SUB_A = '00000000-0000-0000-0000-00000000000a';
 const SUB_B = '00000000-0000-0000-0000-00000000000b';
@@ -337,5 +337,49 @@ describe('the instance query URL', () => {
     },
   ])('$url', ({ binding, url }) => {
     expect(instancesUrl(binding, 'encrypt-')).toBe(url);
+  });
+});
+
+describe('durableRunStore', () => {
+  const row = (id: string) => ({
+    instanceId: id,
+    name: 'encryptVm',
+    runtimeStatus: 'Completed',
+    customStatus: null,
+    output: null,
+    createdTime: 't',
+    lastUpdatedTime: 't',
+  });
+
+  it('follows the continuation token through every page of the prefix query, input left out', async () => {
+    const requests: Array<{ url: string; token?: string }> = [];
+    const pages: Record<string, { rows: unknown[]; next?: string }> = {
+      '': { rows: [row('encrypt-1'), row('encrypt-2')], next: 'page-2' },
+      'page-2': { rows: [row('encrypt-3'), { not: 'a run' }], next: 'page-3' },
+      'page-3': { rows: [] },
+    };
+    const fakeFetch = (async (url: string, init: { headers: Record<string, string> }) => {
+      const token = init.headers['x-ms-continuation-token'];
+      requests.push({ url, ...(token ? { token } : {}) });
+      const page = pages[token ?? '']!;
+      return new Response(JSON.stringify(page.rows), { status: 200, headers: page.next ? { 'x-ms-continuation-token': page.next } : {} });
+    }) as unknown as typeof fetch;
+    const client = { clientData: { rpcBaseUrl: 'http://127.0.0.1:17071/durabletask/' } } as never;
+    const records = await durableRunStore(client, fakeFetch).listByPrefix('encrypt-');
+    expect(records.map((r) => r.instanceId)).toEqual(['encrypt-1', 'encrypt-2', 'encrypt-3']);
+    expect(requests.map((r) => r.token)).toEqual([undefined, 'page-2', 'page-3']);
+    expect(new Set(requests.map((r) => r.url))).toEqual(
+      new Set([instancesUrl({ rpcBaseUrl: 'http://127.0.0.1:17071/durabletask/' }, 'encrypt-')]),
+    );
+  });
+
+  it('fails loudly when the query fails, and reads an unknown instance as undefined', async () => {
+    const failing = (async () => new Response('boom', { status: 500 })) as unknown as typeof fetch;
+    const client = {
+      clientData: { rpcBaseUrl: 'http://127.0.0.1:17071/durabletask/' },
+      getStatus: () => Promise.reject(new Error('The operation failed with an unexpected status code: 404')),
+    } as never;
+    await expect(durableRunStore(client, failing).listByPrefix('encrypt-')).rejects.toThrow(/answered 500/);
+    await expect(durableRunStore(client, failing).get('encrypt-x')).resolves.toBeUndefined();
   });
 });
