@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orchestrationInstanceId } from '../../core/names';
-import { startPipeline, type Pipeline } from './harness';
+import { startPipeline, type Pipeline, messageOf } from './harness';
 
 let p: Pipeline;
 
@@ -63,7 +63,7 @@ describe('secretEvents correlation by computerName', () => {
       }
       const status = await p.waitForInstance(instanceId, 90_000);
       expect(status.output, JSON.stringify(status.output)).toMatchObject({ vmId, outcome: 'encrypted', completedBy: 'event' });
-      const raised = p.host.logs.filter((l) => String(l.message).startsWith(`secretEvents: raised SecretStored to ${instanceId} `));
+      const raised = p.host.logs.filter((l) => messageOf(l).startsWith(`secretEvents: raised SecretStored to ${instanceId} `));
       expect(raised.length).toBeGreaterThanOrEqual(1);
     },
     120_000,

@@ -348,3 +348,18 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * The text of a host log record as the app wrote it: the app logs each record as one JSON object
+ * (`{"message": …, <fields>}`, core/telemetry.ts), so this is its `message`; other records as they are.
+ */
+export function messageOf(record: { message: unknown }): string {
+  const text = String(record.message);
+  if (!text.startsWith('{')) return text;
+  try {
+    const parsed = JSON.parse(text) as { message?: unknown };
+    return typeof parsed.message === 'string' ? parsed.message : text;
+  } catch {
+    return text;
+  }
+}

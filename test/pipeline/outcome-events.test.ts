@@ -17,7 +17,7 @@ import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orchestrationInstanceId, remediationInstanceId } from '../../core/names';
-import { EVENTS_RG, eventually, HUB_KEYS, startPipeline, VAULT_RG, type Pipeline } from './harness';
+import { EVENTS_RG, eventually, HUB_KEYS, startPipeline, VAULT_RG, type Pipeline, messageOf } from './harness';
 import { expectEncrypted } from './checks';
 
 const TOPIC = 'ade-outcomes';
@@ -74,10 +74,10 @@ function publishedFor(vmId: string): string[] {
     .filter(
       (l) =>
         String(l.category).startsWith('Function.remediationPublishOutcome') &&
-        String(l.message).startsWith('outcome ') &&
-        String(l.message).toLowerCase().includes(`for ${vmId.toLowerCase()}:`),
+        messageOf(l).startsWith('outcome ') &&
+        messageOf(l).toLowerCase().includes(`for ${vmId.toLowerCase()}:`),
     )
-    .map((l) => String(l.message).split(' ')[1]!);
+    .map((l) => messageOf(l).split(' ')[1]!);
 }
 
 /** Built-in role id (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/integration#eventgrid-data-sender). */
@@ -141,8 +141,10 @@ describe('outcome events of encryptVm (custom topic configured)', () => {
       orchestration: 'encryptVm',
       reason: expect.stringMatching(/^encrypted and verified/),
     });
-    const line = p.host.logs.find((l) => String(l.message).startsWith(`outcome AdeAutopilot.VmEncrypted for ${vmId}`));
-    expect(String(line?.message)).toMatch(/encrypted and verified \(single-pass, vault adeap-[a-z0-9-]+, secret seen by (event|polling)\)/);
+    const line = p.host.logs.find((l) => messageOf(l).startsWith(`outcome AdeAutopilot.VmEncrypted for ${vmId}`));
+    expect(line ? messageOf(line) : '').toMatch(
+      /encrypted and verified \(single-pass, vault adeap-[a-z0-9-]+, secret seen by (event|polling)\)/,
+    );
   }, 120_000);
 
   it('a failed run → exactly one AdeAutopilot.EncryptionFailed carrying the reason', async () => {
@@ -162,7 +164,7 @@ describe('outcome events of encryptVm (custom topic configured)', () => {
       expect(await deliveriesFor(vmId)).toEqual(['AdeAutopilot.EncryptionFailed']);
       expect(delivered.find((e) => e.subject === vmId)?.data.reason).toBe(status.output.reason);
       expect(
-        p.host.logs.some((l) => String(l.message).startsWith(`outcome AdeAutopilot.EncryptionFailed for ${vmId}: ${status.output.reason}`)),
+        p.host.logs.some((l) => messageOf(l).startsWith(`outcome AdeAutopilot.EncryptionFailed for ${vmId}: ${status.output.reason}`)),
       ).toBe(true);
     } finally {
       await kv.vaults.update(VAULT_RG, vaultName, { properties: { enabledForDiskEncryption: true } });
