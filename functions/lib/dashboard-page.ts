@@ -35,6 +35,7 @@ export function dashboardPage(nonce: string): string {
   th, td { text-align: left; padding: 5px 6px; border-bottom: 1px solid var(--line); vertical-align: top; }
   td { overflow-wrap: anywhere; }
   #side table { margin-top: 8px; font-size: 12px; }
+  #side td:first-child, #side td:nth-child(2), #side td:nth-child(3) { overflow-wrap: normal; white-space: nowrap; }
   tbody tr.vm { cursor: pointer; }
   tbody tr.vm:hover { background: #f0f6ff; }
   .state { font-weight: 600; text-transform: uppercase; font-size: 11px; letter-spacing: .04em; }
