@@ -197,7 +197,13 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
     const name = parseResourceId(vaultId, 'vaultId').names[0] ?? '';
     const vault = await vaults.getVault(vaultId);
     if (!vault) return { vaultId, vaultName: name, exists: false, issues: [] };
-    return { vaultId: vault.id, vaultName: vault.name, exists: true, issues: vaultDrift(vault, await requiredPolicies(deps.identity)) };
+    const required = await requiredPolicies(deps.identity);
+    return {
+      vaultId: vault.id,
+      vaultName: vault.name,
+      exists: true,
+      issues: vaultDrift(vault, required, { listAllowedFor: required.map((r) => r.objectId) }),
+    };
   }
 
   return {
@@ -261,11 +267,35 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
       vaultId: string;
     }): Promise<ActivityResult<{ repaired: string[]; remaining: VaultDriftIssue[] }>> =>
       runActivity(log, REMEDIATION_ACTIVITY.repairVault, async () => {
+        if (deps.policy?.dryRun)
+          throw new ValidationError(`ADE_DRY_RUN is on in the app's configuration: refused to repair ${input.vaultId}`, {
+            field: 'ADE_DRY_RUN',
+          });
         const vault: VaultInfo | undefined = await vaults.getVault(input.vaultId);
         if (!vault) throw new NotFoundError(`Key Vault ${input.vaultId} does not exist; nothing to repair`);
         const required = await requiredPolicies(deps.identity);
-        const before = vaultDrift(vault, required);
-        if (before.some((i) => i.repairable)) {
+        const before = vaultDrift(vault, required, { listAllowedFor: required.map((r) => r.objectId) });
+        // Read grants first (each principal's entry narrowed in place: the reading permissions removed, the rest kept).
+        for (const issue of before) {
+          if (issue.kind !== 'secret-read-grant' || !issue.narrowed) continue;
+          const { tenantId, objectId, applicationId, permissions } = issue.narrowed;
+          await vaults.setAccessPolicy(
+            vault.id,
+            {
+              tenantId,
+              objectId,
+              ...(applicationId ? { applicationId } : {}),
+              permissions: {
+                keys: permissions.keys ?? [],
+                secrets: permissions.secrets ?? [],
+                certificates: permissions.certificates ?? [],
+              },
+            },
+            'replace',
+          );
+          log('warn', `vault ${vault.name}: removed a secret read grant: ${issue.detail}`, { vaultId: vault.id, objectId });
+        }
+        if (before.some((i) => i.repairable && i.kind !== 'secret-read-grant')) {
           await vaults.ensureVault({
             subscriptionId: vault.subscriptionId,
             resourceGroup: vault.resourceGroup,
