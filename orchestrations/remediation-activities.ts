@@ -44,6 +44,8 @@ export interface RemediationView {
   adeMode?: 'single-pass' | 'dual-pass';
   /** The BEK secrets the VM references (URLs and names only). */
   secrets: BekSecretRef[];
+  /** The app's own loaded policy, which the run follows from here on (never the policy in its input). */
+  policy?: EncryptionPolicy;
 }
 
 export interface SecretChecks {
@@ -209,7 +211,10 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
   return {
     /** Re-reads the VM (with instance view) and everything the decision needs. Permission: virtualMachines/read, disks/read. */
     [REMEDIATION_ACTIVITY.inspect]: (input: { vmId: string; policy: EncryptionPolicy }): Promise<ActivityResult<RemediationView>> =>
-      runActivity(log, REMEDIATION_ACTIVITY.inspect, () => inspect(input.vmId, deps.policy ?? parseEncryptionPolicy(input.policy))),
+      runActivity(log, REMEDIATION_ACTIVITY.inspect, async () => {
+        const view = await inspect(input.vmId, deps.policy ?? parseEncryptionPolicy(input.policy));
+        return deps.policy ? { ...view, policy: deps.policy } : view;
+      }),
 
     /**
      * Checks each BEK secret (and its KEK) with list-level access: present/disabled from the version's

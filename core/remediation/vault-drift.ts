@@ -157,3 +157,25 @@ export function isManagedVault(vaultResourceId: string, policy: Pick<EncryptionP
     coversSubscription(policy, id.subscriptionId)
   );
 }
+
+/**
+ * The BEK secrets that sit in vaults this app does not manage (a VM encrypted before the app existed, or by hand).
+ * The template grants the app nothing outside its vault group, so it cannot check or recover them: they are reported
+ * with {@link unmanagedVaultNextStep} instead of failing on Key Vault's 403.
+ */
+export function secretsInUnmanagedVaults<T extends { vaultResourceId?: string }>(
+  secrets: readonly T[],
+  policy: Pick<EncryptionPolicy, 'vault' | 'scope'>,
+): T[] {
+  return secrets.filter((s) => s.vaultResourceId !== undefined && s.vaultResourceId !== '' && !isManagedVault(s.vaultResourceId, policy));
+}
+
+/** What the operator does about disk keys in a vault the app does not manage. */
+export function unmanagedVaultNextStep(vaultNames: readonly string[], policy: Pick<EncryptionPolicy, 'vault'>): string {
+  const names = [...new Set(vaultNames)].join(', ');
+  return (
+    `the VM's disk encryption keys are in ${names}, which ade-autopilot does not manage (it holds no access outside ` +
+    `${policy.vault.resourceGroup}): check or recover the secret there yourself (az keyvault secret show / recover), then ` +
+    `deallocate and start the VM; or re-encrypt the VM with ade-autopilot so its keys move to a managed vault`
+  );
+}
