@@ -487,7 +487,8 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
     /** Publishes one outcome event; a no-op without a configured topic. Permission: EventGrid Data Sender on the topic. */
     [REMEDIATION_ACTIVITY.publishOutcome]: (input: { event: OutcomeEvent }): Promise<ActivityResult<{ published: boolean }>> =>
       runActivity(log, REMEDIATION_ACTIVITY.publishOutcome, async () => {
-        log('info', `outcome ${input.event.eventType} for ${input.event.subject}: ${input.event.data.reason}`, {
+        const next = input.event.data.operatorAction ? ` (next step: ${input.event.data.operatorAction})` : '';
+        log('info', `outcome ${input.event.eventType} for ${input.event.subject}: ${input.event.data.reason}${next}`, {
           eventType: input.event.eventType,
           subject: input.event.subject,
         });
