@@ -112,12 +112,24 @@ export class DirectoryAdapter implements DirectoryPort {
     return { ...toApplicationInfo(created), created: true };
   }
 
+  async ownsApplication(appObjectId: string, appId: string): Promise<boolean> {
+    checkObjectId(appObjectId, 'appObjectId');
+    if (!isGuid(appId)) throw new ValidationError(`appId must be a GUID: got ${JSON.stringify(appId)}`, { field: 'appId' });
+    const owned = await this.ownedApplications(`application ${appObjectId}`, () => true);
+    return owned.some((a) => a.id.toLowerCase() === appObjectId.toLowerCase() && a.appId.toLowerCase() === appId.toLowerCase());
+  }
+
   /**
    * The tagged applications of that display name among those the automation's own service principal owns:
    * `GET /servicePrincipals/{self}/ownedObjects/microsoft.graph.application`, every page. An application someone
    * else created (even with the same name and tag, even older) is never considered.
    */
-  private async findApplications(displayName: string): Promise<GraphApplication[]> {
+  private findApplications(displayName: string): Promise<GraphApplication[]> {
+    return this.ownedApplications(`Entra application ${displayName}`, (o) => o.displayName === displayName);
+  }
+
+  /** The tagged applications the automation's own principal owns that pass `keep`, every page. */
+  private async ownedApplications(what: string, keep: (app: GraphApplication) => boolean): Promise<GraphApplication[]> {
     const owner = await this.ownObjectId();
     const found: GraphApplication[] = [];
     let next: string | undefined = `/servicePrincipals/${owner}/ownedObjects/microsoft.graph.application`;
@@ -126,7 +138,7 @@ export class DirectoryAdapter implements DirectoryPort {
         throw new TransientError(`Listing the applications principal ${owner} owns did not end after ${MAX_OWNED_PAGES} pages`);
       const url: string = next;
       const result = await callAzure(
-        `Look up Entra application ${displayName} among those principal ${owner} owns`,
+        `Look up ${what} among those principal ${owner} owns`,
         () =>
           (page === 0
             ? this.client.api(url).select(['id', 'appId', 'displayName', 'tags', 'createdDateTime']).top(OWNED_PAGE_SIZE)
@@ -136,7 +148,7 @@ export class DirectoryAdapter implements DirectoryPort {
       for (const o of result.value ?? []) {
         const type = o['@odata.type'];
         if (type !== undefined && type.toLowerCase() !== '#microsoft.graph.application') continue;
-        if (o.displayName === displayName && (o.tags ?? []).includes(AUTOMATION_TAG)) found.push(o);
+        if ((o.tags ?? []).includes(AUTOMATION_TAG) && keep(o)) found.push(o);
       }
       next = result['@odata.nextLink'];
     }

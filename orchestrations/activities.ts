@@ -347,6 +347,14 @@ export function createActivities(deps: ActivityDeps) {
       runActivity(log, 'deployExtensionWithShortLivedCredential', async () => {
         refuseDryRun(`deploy the ADE extension on ${input.vmId}`);
         refuseForeignExtensionTarget(input);
+        // The application (possibly from cached entity state) must be one the app owns, with the client id the extension names.
+        const clientId = input.extension.settings.AADClientID ?? '';
+        if (!(await directory.ownsApplication(input.appObjectId, clientId)))
+          throw new ValidationError(
+            `Refused to use application ${input.appObjectId} (client id ${clientId || 'none'}): not an application the app owns with ` +
+              `that client id`,
+            { field: 'appObjectId' },
+          );
         const credential = await directory.addPassword(input.appObjectId, {
           lifetimeMs: input.credentialLifetimeMs,
           displayName: 'ade-autopilot extension run',

@@ -155,6 +155,10 @@ describe('DirectoryPort on the simulator', () => {
       const calls = (await h.requests({ service: 'graph', sinceSeq: before.lastSeq })).value;
       expect(calls.filter((c) => c.method !== 'GET' && c.path.includes(planted.objectId))).toEqual([]);
       expect(calls.some((c) => new RegExp(`/servicePrincipals/${automation}/ownedObjects`, 'i').test(c.path))).toBe(true);
+      // ownsApplication: the own app with its client id only (the deploy activity's check before it adds a password).
+      expect(await ports.directory.ownsApplication(own.objectId, own.appId)).toBe(true);
+      expect(await ports.directory.ownsApplication(planted.objectId, planted.appId)).toBe(false);
+      expect(await ports.directory.ownsApplication(own.objectId, planted.appId)).toBe(false);
     }
   });
 });
