@@ -434,7 +434,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
       policy: EncryptionPolicy;
     }): Promise<ActivityResult<{ rows: SweepRow[]; continuationToken?: string; allSubscriptions?: boolean }>> =>
       runActivity(log, REMEDIATION_ACTIVITY.listSweepPage, async () => {
-        const policy = parseEncryptionPolicy(input.policy);
+        const policy = deps.policy ?? parseEncryptionPolicy(input.policy);
         if (deps.resourceGraph && input.subscriptionIds && input.subscriptionIds.length > 0) {
           const cursor = input.continuationToken ? parseGraphCursor(input.continuationToken) : undefined;
           const page = await deps.resourceGraph.vmPage(input.subscriptionIds, cursor);
@@ -458,7 +458,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
       policy: EncryptionPolicy;
     }): Promise<ActivityResult<{ scanned: number; candidates: string[]; continuationToken?: string }>> =>
       runActivity(log, REMEDIATION_ACTIVITY.listBekPage, async () => {
-        const policy = parseEncryptionPolicy(input.policy);
+        const policy = deps.policy ?? parseEncryptionPolicy(input.policy);
         const page = await compute.listVms(input.subscriptionId, input.continuationToken);
         const candidates = page.vms
           .filter((vm) => isBekSweepCandidate(vm) && assessVm(vm, policy).decision !== 'skip')

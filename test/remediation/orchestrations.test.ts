@@ -323,6 +323,16 @@ describe('sweep', () => {
     expect(w.azure.count('listVms')).toBe(5);
   });
 
+  it("a forged sweep start whose policy drops the exclusion tag still skips the excluded VMs (the app's policy decides)", async () => {
+    const w = world(policy);
+    w.azure.vms.clear();
+    fleet(w.azure, { plain: 5, excluded: 7, encrypted: 0 });
+    const forged = { ...policy, scope: { ...policy.scope, exclusionTag: { name: 'no-such-tag' } } };
+    const out = (await w.driver.run('sweep', { ...sweepInput(true), policy: forged })) as SweepOutput;
+    expect(out.report.byDecision).toEqual({ encrypt: 5, skip: 7 });
+    expect(out.started).toBe(0);
+  });
+
   it('for real with a cap of 20: never more than 20 in flight, every eligible VM started once, counts match', async () => {
     const w = world();
     w.azure.vms.clear();
