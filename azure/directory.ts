@@ -4,7 +4,10 @@
  *
  * Needs the Graph application permission `Application.ReadWrite.OwnedBy` only: the automation can
  * create applications (becoming their owner) and manage just those. Every app it creates carries
- * the {@link AUTOMATION_TAG} tag, and lookups only ever consider tagged apps.
+ * the {@link AUTOMATION_TAG} tag, and lookups only ever consider tagged apps the automation's own
+ * principal owns (its `ownedObjects`): display names and tags are not unique in Entra, so anyone allowed
+ * to register applications could otherwise plant an older look-alike whose principal would then be granted
+ * `wrapKey` and `set` on the vault (https://learn.microsoft.com/graph/api/serviceprincipal-list-ownedobjects).
  */
 import {
   AuthenticationHandler,
@@ -59,9 +62,14 @@ interface GraphPasswordCredential {
 export class DirectoryAdapter implements DirectoryPort {
   private readonly client: Client;
   private readonly now: () => number;
+  private readonly credential: TokenCredential;
+  private readonly scope: string;
+  private selfObjectId?: Promise<string>;
 
   constructor(credential: TokenCredential, options: DirectoryAdapterOptions = {}) {
     const baseUrl = (options.graphBaseUrl ?? 'https://graph.microsoft.com').replace(/\/+$/, '');
+    this.credential = credential;
+    this.scope = `${baseUrl}/.default`;
     const authProvider = new TokenCredentialAuthenticationProvider(credential, { scopes: [`${baseUrl}/.default`] });
     // The default chain ends in HTTPMessageHandler (global fetch, which ignores HTTPS_PROXY);
     // ours ends in the proxy-aware fetch. Retry settings as for the ARM SDKs (see azure/errors.ts).
@@ -104,17 +112,62 @@ export class DirectoryAdapter implements DirectoryPort {
     return { ...toApplicationInfo(created), created: true };
   }
 
-  private async findApplications(displayName: string): Promise<GraphApplication[]> {
-    const result = await callAzure(
-      `Look up Entra application ${displayName}`,
-      () =>
-        this.client
-          .api('/applications')
-          .filter(`displayName eq '${escapeOData(displayName)}'`)
-          .select(['id', 'appId', 'displayName', 'tags', 'createdDateTime'])
-          .get() as Promise<{ value?: GraphApplication[] }>,
-    );
-    return (result.value ?? []).filter((a) => (a.tags ?? []).includes(AUTOMATION_TAG));
+  async ownsApplication(appObjectId: string, appId: string): Promise<boolean> {
+    checkObjectId(appObjectId, 'appObjectId');
+    if (!isGuid(appId)) throw new ValidationError(`appId must be a GUID: got ${JSON.stringify(appId)}`, { field: 'appId' });
+    const owned = await this.ownedApplications(`application ${appObjectId}`, () => true);
+    return owned.some((a) => a.id.toLowerCase() === appObjectId.toLowerCase() && a.appId.toLowerCase() === appId.toLowerCase());
+  }
+
+  /**
+   * The tagged applications of that display name among those the automation's own service principal owns:
+   * `GET /servicePrincipals/{self}/ownedObjects/microsoft.graph.application`, every page. An application someone
+   * else created (even with the same name and tag, even older) is never considered.
+   */
+  private findApplications(displayName: string): Promise<GraphApplication[]> {
+    return this.ownedApplications(`Entra application ${displayName}`, (o) => o.displayName === displayName);
+  }
+
+  /** The tagged applications the automation's own principal owns that pass `keep`, every page. */
+  private async ownedApplications(what: string, keep: (app: GraphApplication) => boolean): Promise<GraphApplication[]> {
+    const owner = await this.ownObjectId();
+    const found: GraphApplication[] = [];
+    let next: string | undefined = `/servicePrincipals/${owner}/ownedObjects/microsoft.graph.application`;
+    for (let page = 0; next !== undefined; page++) {
+      if (page >= MAX_OWNED_PAGES)
+        throw new TransientError(`Listing the applications principal ${owner} owns did not end after ${MAX_OWNED_PAGES} pages`);
+      const url: string = next;
+      const result = await callAzure(
+        `Look up ${what} among those principal ${owner} owns`,
+        () =>
+          (page === 0
+            ? this.client.api(url).select(['id', 'appId', 'displayName', 'tags', 'createdDateTime']).top(OWNED_PAGE_SIZE)
+            : this.client.api(url)
+          ).get() as Promise<{ value?: Array<GraphApplication & { '@odata.type'?: string }>; '@odata.nextLink'?: string }>,
+      );
+      for (const o of result.value ?? []) {
+        const type = o['@odata.type'];
+        if (type !== undefined && type.toLowerCase() !== '#microsoft.graph.application') continue;
+        if ((o.tags ?? []).includes(AUTOMATION_TAG) && keep(o)) found.push(o);
+      }
+      next = result['@odata.nextLink'];
+    }
+    return found;
+  }
+
+  /** The automation's own object id (the `oid` claim of its Graph token: the principal the app runs as). */
+  private ownObjectId(): Promise<string> {
+    this.selfObjectId ??= (async () => {
+      const token = await this.credential.getToken(this.scope);
+      const oid = token ? oidOf(token.token) : undefined;
+      if (!oid)
+        throw new TransientError('The Graph access token carries no object id (oid claim); cannot tell which applications the app owns');
+      return oid;
+    })().catch((error: unknown) => {
+      this.selfObjectId = undefined;
+      throw error;
+    });
+    return this.selfObjectId;
   }
 
   async ensureServicePrincipal(appId: string): Promise<ServicePrincipalInfo> {
@@ -201,9 +254,18 @@ export class DirectoryAdapter implements DirectoryPort {
   }
 }
 
-/** OData string literal escaping: a single quote is doubled. */
-function escapeOData(value: string): string {
-  return value.replace(/'/g, "''");
+/** Page size for the owned applications (Graph allows up to 999 on directory object collections). */
+const OWNED_PAGE_SIZE = 999;
+const MAX_OWNED_PAGES = 100;
+
+/** The `oid` claim of a JWT access token (not verified: it is our own token, used only to name ourselves). */
+function oidOf(jwt: string): string | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as { oid?: unknown };
+    return typeof payload.oid === 'string' && isGuid(payload.oid) ? payload.oid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The oldest application wins (ties broken by id), so concurrent creators agree. */

@@ -388,6 +388,12 @@ export interface DirectoryPort {
   ensureApplication(displayName: string, options?: { notes?: string }): Promise<EnsureApplicationResult>;
 
   /**
+   * Whether the automation's own principal owns the application with this object id and client id (tagged by the app).
+   * Permission: Graph `Application.ReadWrite.OwnedBy` (its own `ownedObjects`).
+   */
+  ownsApplication(appObjectId: string, appId: string): Promise<boolean>;
+
+  /**
    * The service principal for the app, created when missing.
    * Permission: Graph `Application.ReadWrite.OwnedBy` (owner of the app).
    */

@@ -19,6 +19,7 @@ import {
   TAG_VALUE_MAX,
   VAULT_NAME_PREFIX,
   isManagementGroupName,
+  VAULT_NAME_SALT,
   type EncryptionMode,
   type EncryptionPolicy,
   type ExclusionTag,
@@ -51,6 +52,8 @@ export interface AppConfig extends PolicyScope {
   vaultStrategy: VaultStrategy;
   vaultResourceGroup: string;
   vaultNamePrefix: string;
+  /** ADE_VAULT_NAME_SALT; absent = unsalted vault names. */
+  vaultNameSalt?: string;
   softDeleteRetentionDays: number;
   purgeProtection: true;
   kekEnabled: boolean;
@@ -125,6 +128,16 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
     default: 'adeap',
     required: false,
     values: '2–8 chars, lower-case letter first, then lower-case letters/digits',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_VAULT_NAME_SALT',
+    description:
+      'Per-deployment salt hashed into vault names, so nobody who knows a subscription id can take its vault names first ' +
+      '(infra/main.json generates one); empty = unsalted, predictable names',
+    default: '',
+    required: false,
+    values: '8–64 chars: letters, digits, hyphens, or empty',
     scope: 'app',
   },
   {
@@ -615,6 +628,10 @@ const schema = z.object({
       fail(`expected 2–8 chars, a lower-case letter first, then lower-case letters or digits (no hyphens); got ${shown(raw)}`);
     return raw;
   }),
+  ADE_VAULT_NAME_SALT: optional('ADE_VAULT_NAME_SALT', (raw, fail) => {
+    if (!VAULT_NAME_SALT.test(raw)) fail(`expected 8–64 letters, digits or hyphens; got ${shown(raw)}`);
+    return raw;
+  }),
   ADE_SOFT_DELETE_RETENTION_DAYS: integer('ADE_SOFT_DELETE_RETENTION_DAYS', POLICY_LIMITS.softDeleteRetentionDays),
   ADE_PURGE_PROTECTION: setting('ADE_PURGE_PROTECTION', (raw, fail): true => {
     if (raw.toLowerCase() === 'true') return true;
@@ -814,6 +831,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     vaultStrategy: s.ADE_VAULT_STRATEGY,
     vaultResourceGroup: s.ADE_VAULT_RESOURCE_GROUP,
     vaultNamePrefix: s.ADE_VAULT_NAME_PREFIX,
+    ...(s.ADE_VAULT_NAME_SALT !== undefined ? { vaultNameSalt: s.ADE_VAULT_NAME_SALT } : {}),
     softDeleteRetentionDays: s.ADE_SOFT_DELETE_RETENTION_DAYS,
     purgeProtection: s.ADE_PURGE_PROTECTION,
     kekEnabled: s.ADE_KEK_ENABLED,
@@ -909,6 +927,7 @@ export function toEncryptionPolicy(config: AppConfig): EncryptionPolicy {
       strategy: config.vaultStrategy,
       resourceGroup: config.vaultResourceGroup,
       namePrefix: config.vaultNamePrefix,
+      ...(config.vaultNameSalt !== undefined ? { nameSalt: config.vaultNameSalt } : {}),
       softDeleteRetentionDays: config.softDeleteRetentionDays,
       purgeProtection: config.purgeProtection,
     },

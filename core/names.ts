@@ -161,14 +161,24 @@ export function isValidVaultName(name: string): boolean {
   return VAULT_NAME.test(name) && !name.includes('--');
 }
 
-export type VaultNameInput =
+export type VaultNameInput = (
   | { strategy: 'per-region'; prefix: string; subscriptionId: string; location: string }
-  | { strategy: 'per-vm'; prefix: string; vmResourceId: string; location: string };
+  | { strategy: 'per-vm'; prefix: string; vmResourceId: string; location: string }
+) & {
+  /** Per-deployment salt (ADE_VAULT_NAME_SALT): without it, anyone who knows the subscription id can compute the names. */
+  salt?: string;
+  /** 0 = the first choice; 1.. = the fallbacks used when a name is held elsewhere (Key Vault names are global). */
+  attempt?: number;
+};
+
+/** How many names a vault may try (the first choice and its fallbacks) before the run fails with the reason. */
+export const VAULT_NAME_ATTEMPTS = 4;
 
 /**
  * Dedicated vault name: `<prefix>-<region code>-<hash>`, exactly 24 chars (the hash fills the rest, for
  * as much global uniqueness as the limit allows). per-region hashes subscription+region; per-vm hashes
- * the normalised VM id (which includes the subscription).
+ * the normalised VM id (which includes the subscription). The salt and the attempt number, when set,
+ * are hashed in too (attempt 0 without a salt gives the names of earlier versions).
  */
 export function vaultName(input: VaultNameInput): string {
   if (!VAULT_NAME_PREFIX.test(input.prefix)) {
@@ -188,11 +198,41 @@ export function vaultName(input: VaultNameInput): string {
     seed = `per-vm|${normaliseResourceId(input.vmResourceId, 'vmResourceId')}`;
     parseVmId(input.vmResourceId, 'vmResourceId');
   }
+  if (input.salt !== undefined && input.salt !== '') seed += `|salt|${input.salt}`;
+  const attempt = input.attempt ?? 0;
+  if (!Number.isInteger(attempt) || attempt < 0 || attempt >= VAULT_NAME_ATTEMPTS)
+    throw new ValidationError(`attempt must be an integer 0–${VAULT_NAME_ATTEMPTS - 1}: got ${attempt}`, { field: 'attempt' });
+  if (attempt > 0) seed += `|attempt|${attempt}`;
   const hashLength = VAULT_NAME_MAX - input.prefix.length - region.length - 2;
   const name = `${input.prefix}-${region}-${sha256Hex(seed).slice(0, hashLength)}`;
   if (!isValidVaultName(name)) throw new Error(`internal: built an invalid vault name ${name}`);
   return name;
 }
+
+/**
+ * Every name the dedicated vault of this VM may have under the app's vault settings, first choice first
+ * (the fallbacks are taken, in order, when a name is held by someone else). A vault is this app's only if
+ * it has one of these names, in the configured resource group of the VM's subscription.
+ */
+export function vaultNamesFor(
+  vault: { strategy: 'per-region' | 'per-vm'; namePrefix: string; nameSalt?: string },
+  vm: { id: string; subscriptionId: string; location: string },
+): string[] {
+  return Array.from({ length: VAULT_NAME_ATTEMPTS }, (_, attempt) =>
+    vaultName({
+      ...(vault.strategy === 'per-region'
+        ? { strategy: 'per-region' as const, subscriptionId: vm.subscriptionId }
+        : { strategy: 'per-vm' as const, vmResourceId: vm.id }),
+      prefix: vault.namePrefix,
+      location: vm.location,
+      ...(vault.nameSalt ? { salt: vault.nameSalt } : {}),
+      attempt,
+    }),
+  );
+}
+
+/** Tag on every dedicated vault: the first-choice name it stands for (a fallback vault is found by it). */
+export const VAULT_KEY_TAG = 'ade-autopilot/vault-key';
 
 /** Display name of the Entra app used for dual-pass (aad) encryption with a given vault. */
 export function entraAppDisplayName(vault: string): string {

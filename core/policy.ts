@@ -46,6 +46,8 @@ export interface EncryptionPolicy {
     strategy: VaultStrategy;
     resourceGroup: string;
     namePrefix: string;
+    /** Per-deployment salt hashed into vault names (ADE_VAULT_NAME_SALT); absent = unsalted names. */
+    nameSalt?: string;
     softDeleteRetentionDays: number;
     purgeProtection: true;
   };
@@ -71,6 +73,8 @@ export interface EncryptionPolicy {
 
 /** Vault name prefix: 2–8 chars, a lower-case letter first (vault names allow 24 chars in all). */
 export const VAULT_NAME_PREFIX = /^[a-z][a-z0-9]{1,7}$/;
+/** Vault name salt: 8–64 letters, digits or hyphens (ARM's uniqueString gives 13 lower-case characters). */
+export const VAULT_NAME_SALT = /^[A-Za-z0-9-]{8,64}$/;
 
 /** Inclusive ranges of the numeric fields. */
 export const POLICY_LIMITS = {
@@ -178,6 +182,7 @@ const policySchema = z
       strategy: z.enum(['per-region', 'per-vm']),
       resourceGroup: z.string().refine(isResourceGroupName, 'expected a resource group name'),
       namePrefix: z.string().regex(VAULT_NAME_PREFIX),
+      nameSalt: z.string().regex(VAULT_NAME_SALT).optional(),
       softDeleteRetentionDays: within(POLICY_LIMITS.softDeleteRetentionDays),
       purgeProtection: z.literal(true),
     }),

@@ -12,12 +12,14 @@
 import type { AzurePorts, EventDestination, EventSubscriptionSpec } from '../azure/ports';
 import { assessVm, describeAssessment } from '../core/eligibility';
 import { readVmEncryption } from '../core/encryption-state';
-import { toActivityError, toErrorInfo, ValidationError } from '../core/errors';
+import { AdeError, ConflictError, toActivityError, toErrorInfo, ValidationError } from '../core/errors';
 import { adeExtensionSpec, buildDualPassEncryptionSettings } from '../core/extension-settings';
 import type { VmSnapshot } from '../core/vm';
-import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
-import { keyVaultUrlOf } from '../core/resource-ids';
-import { entraAppDisplayName, secretEventSubscriptionName } from '../core/names';
+import type { EncryptionPolicy } from '../core/policy';
+import { keyVaultUrlOf, parseResourceId, parseVmId } from '../core/resource-ids';
+import { entraAppDisplayName, secretEventSubscriptionName, VAULT_KEY_TAG, vaultNamesFor } from '../core/names';
+import { isManagedVault } from '../core/remediation/vault-drift';
+import { vaultReadyMismatch } from './entities';
 import { EVENT_ROUTES } from '../core/events/routes';
 import type {
   ActivityResult,
@@ -54,10 +56,11 @@ export interface ActivityDeps extends AzurePorts {
   log: ActivityLog;
   now: () => number;
   /**
-   * The app's own loaded policy. When set, inspectVm judges scope, exclusions and mode against it and never
-   * against the orchestration input, which anyone holding the Durable system key could forge.
+   * The app's own loaded policy. inspectVm judges scope, exclusions and mode against it and hands it to the
+   * run, and every writing activity re-checks dry run, vault naming and KEK settings against it, never against
+   * the orchestration input, which anyone holding the Durable system key could forge.
    */
-  policy?: EncryptionPolicy;
+  policy: EncryptionPolicy;
 }
 
 /** Key permissions the automation needs on a dedicated vault: create and read the KEK (recover after soft delete). */
@@ -110,18 +113,69 @@ function trimUrl(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
+/** Key Vault's answer when a vault name is held by a vault in another subscription or tenant (names are global). */
+function nameTakenElsewhere(error: unknown): boolean {
+  return error instanceof AdeError && error.kind === 'conflict' && (error.code ?? '').toLowerCase() === 'vaultalreadyexists';
+}
+
 export function createActivities(deps: ActivityDeps) {
   const { compute, vaults, keyVault, directory, eventSubscriptions, log } = deps;
+  const policy = deps.policy;
+
+  /** Every writing activity: under ADE_DRY_RUN (the app's setting, not the run's input) nothing is written. */
+  const refuseDryRun = (what: string): void => {
+    if (policy.dryRun)
+      throw new ValidationError(`ADE_DRY_RUN is on in the app's configuration: refused to ${what}`, { field: 'ADE_DRY_RUN' });
+  };
+
+  /**
+   * The vault (and KEK) an extension or VM model is about to reference must be one of the app's own vaults for
+   * this VM: a computed name, in the configured vault group of the VM's subscription, URL and KEK inside it.
+   */
+  const refuseForeignVault = (vmId: string, location: string, vault: { url: string; resourceId: string }, kekUrl?: string): void => {
+    const vm = parseVmId(vmId, 'vmId');
+    const names = vaultNamesFor(policy.vault, { id: vmId, subscriptionId: vm.subscriptionId, location });
+    let name = '';
+    try {
+      name = parseResourceId(vault.resourceId, 'vault.resourceId').names[0] ?? '';
+    } catch {
+      // reported below as a mismatch
+    }
+    const why = vaultReadyMismatch(
+      { vault: { id: vault.resourceId, name, url: vault.url }, ...(kekUrl !== undefined ? { kekUrl } : {}) },
+      { subscriptionId: vm.subscriptionId, resourceGroup: policy.vault.resourceGroup, names },
+    );
+    if (why !== undefined)
+      throw new ValidationError(`Refused to point VM ${vm.name} at a vault that is not the app's own: ${why}`, { field: 'vault' });
+  };
+
+  const refuseForeignExtensionTarget = (input: DeployExtensionInput): void => {
+    const settings = input.extension.settings;
+    refuseForeignVault(
+      input.vmId,
+      input.location,
+      { url: settings.KeyVaultURL, resourceId: settings.KeyVaultResourceId },
+      settings.KeyEncryptionKeyURL,
+    );
+    if (
+      settings.KekVaultResourceId !== undefined &&
+      settings.KekVaultResourceId.toLowerCase() !== settings.KeyVaultResourceId.toLowerCase()
+    )
+      throw new ValidationError('Refused a KEK held in another vault than the disk encryption secret', { field: 'extension' });
+    if (settings.VolumeType !== policy.volumeType)
+      throw new ValidationError(`Refused volume type ${settings.VolumeType}: the app is configured for ${policy.volumeType}`, {
+        field: 'extension',
+      });
+  };
 
   return {
     /** Step 1: re-read the VM (with instance view) and decide. Permission: virtualMachines/read. */
     inspectVm: (input: Pick<EncryptVmInput, 'vmId' | 'policy'>): Promise<ActivityResult<InspectVmResult>> =>
       runActivity(log, 'inspectVm', async () => {
-        const policy = deps.policy ?? parseEncryptionPolicy(input.policy);
         // The event's re-read (vmWritten) is this read when it is recent: one ARM read per VM for both.
         const vm = await compute.getVm(input.vmId, { instanceView: true, maxAgeMs: INSPECT_READ_MAX_AGE_MS });
         const assessment = assessVm(vm, policy);
-        return { vm: vmFacts(vm), assessment, summary: describeAssessment(assessment) };
+        return { vm: vmFacts(vm), assessment, summary: describeAssessment(assessment), policy };
       }),
 
     resolveAutomationIdentity: (): Promise<ActivityResult<AutomationIdentity>> =>
@@ -130,6 +184,7 @@ export function createActivities(deps: ActivityDeps) {
     /** aad mode: the vault's Entra app and service principal (Graph Application.ReadWrite.OwnedBy). */
     ensureEntraApp: (input: { vaultName: string }): Promise<ActivityResult<EntraAppInfo>> =>
       runActivity(log, 'ensureEntraApp', async () => {
+        refuseDryRun(`create the Entra app for vault ${input.vaultName}`);
         const app = await directory.ensureApplication(entraAppDisplayName(input.vaultName), {
           notes:
             `ade-autopilot: dual-pass Azure Disk Encryption for vault ${input.vaultName}. Granted keys/wrapKey and secrets/set on ` +
@@ -146,6 +201,20 @@ export function createActivities(deps: ActivityDeps) {
      */
     ensureDiskEncryptionVault: (input: EnsureVaultInput): Promise<ActivityResult<VaultRef & { action: string }>> =>
       runActivity(log, 'ensureDiskEncryptionVault', async () => {
+        refuseDryRun(`create or repair Key Vault ${input.name}`);
+        const vm = parseVmId(input.vmId, 'vmId');
+        // The names, group and settings come from the app's configuration; the input only says which VM.
+        const names = vaultNamesFor(policy.vault, { id: input.vmId, subscriptionId: vm.subscriptionId, location: input.location });
+        if (
+          vm.subscriptionId.toLowerCase() !== input.subscriptionId.toLowerCase() ||
+          input.name.toLowerCase() !== names[0] ||
+          input.resourceGroup.toLowerCase() !== policy.vault.resourceGroup.toLowerCase()
+        )
+          throw new ValidationError(
+            `Vault ${input.resourceGroup}/${input.name} is not the app's vault for VM ${vm.name} (expected ${policy.vault.resourceGroup}/` +
+              `${names[0]} in subscription ${vm.subscriptionId})`,
+            { field: 'name' },
+          );
         const accessPolicies = [
           {
             tenantId: input.automation.tenantId,
@@ -160,30 +229,60 @@ export function createActivities(deps: ActivityDeps) {
             permissions: { keys: ADE_APP_KEY_PERMISSIONS, secrets: ADE_APP_SECRET_PERMISSIONS },
           });
         }
-        const result = await vaults.ensureVault({
-          subscriptionId: input.subscriptionId,
-          resourceGroup: input.resourceGroup,
-          name: input.name,
-          location: input.location,
-          tenantId: input.automation.tenantId,
-          softDeleteRetentionInDays: input.softDeleteRetentionDays,
-          enablePurgeProtection: input.purgeProtection,
-          tags: { 'ade-autopilot/purpose': 'azure-disk-encryption' },
-          accessPolicies,
-        });
-        log('info', `Key Vault ${result.vault.name}: ${result.action}`, { vaultId: result.vault.id, action: result.action });
-        return {
-          id: result.vault.id,
-          name: result.vault.name,
-          url: trimUrl(result.vault.vaultUri || keyVaultUrlOf(result.vault.name)),
-          action: result.action,
-        };
+        // Key Vault names are global: a name held by a vault elsewhere (another subscription or tenant) is
+        // answered 409 VaultAlreadyExists, and the next deterministic name is tried. Every vault records its
+        // first-choice name in a tag, so a fallback vault is recognisable as this one's.
+        const taken: string[] = [];
+        for (const name of names) {
+          try {
+            const result = await vaults.ensureVault({
+              subscriptionId: vm.subscriptionId,
+              resourceGroup: policy.vault.resourceGroup,
+              name,
+              location: input.location,
+              tenantId: input.automation.tenantId,
+              softDeleteRetentionInDays: policy.vault.softDeleteRetentionDays,
+              enablePurgeProtection: policy.vault.purgeProtection,
+              tags: { 'ade-autopilot/purpose': 'azure-disk-encryption', [VAULT_KEY_TAG]: names[0]! },
+              accessPolicies,
+            });
+            log('info', `Key Vault ${result.vault.name}: ${result.action}`, {
+              vaultId: result.vault.id,
+              action: result.action,
+              ...(taken.length > 0 ? { namesTakenElsewhere: taken } : {}),
+            });
+            return {
+              id: result.vault.id,
+              name: result.vault.name,
+              url: trimUrl(result.vault.vaultUri || keyVaultUrlOf(result.vault.name)),
+              action: result.action,
+            };
+          } catch (error) {
+            if (!nameTakenElsewhere(error)) throw error;
+            taken.push(name);
+            log('warn', `Key Vault name ${name} is held by a vault outside ${policy.vault.resourceGroup}; trying the next name`, {
+              vaultName: name,
+            });
+          }
+        }
+        throw new ConflictError(
+          `Every vault name for VM ${vm.name}'s region is held by a vault elsewhere (${taken.join(', ')}): set ADE_VAULT_NAME_SALT to a ` +
+            `new value (infra/main.json's vaultNameSalt parameter)`,
+          { code: 'VaultNamesTaken' },
+        );
       }),
 
     /** The KEK (keys get/create). Returns the versioned key URL ADE needs. */
     ensureKek: (input: EnsureKekInput): Promise<ActivityResult<{ kekUrl: string; created: boolean }>> =>
       runActivity(log, 'ensureKek', async () => {
-        const key = await keyVault.ensureKek(input.vaultUrl, input.keyName, { keySize: input.keySize });
+        refuseDryRun(`create the KEK in ${input.vaultUrl}`);
+        const vaultName = parseResourceId(input.vaultId, 'vaultId').names[0] ?? '';
+        if (
+          !isManagedVault(input.vaultId, policy) ||
+          new URL(input.vaultUrl).hostname.split('.')[0]?.toLowerCase() !== vaultName.toLowerCase()
+        )
+          throw new ValidationError(`Refused to create a KEK in ${input.vaultUrl}: not a vault the app manages`, { field: 'vaultId' });
+        const key = await keyVault.ensureKek(input.vaultUrl, input.keyName, { keySize: policy.kek.size });
         return { kekUrl: key.versionedId, created: key.created };
       }),
 
@@ -192,6 +291,9 @@ export function createActivities(deps: ActivityDeps) {
       input: EnsureSecretEventSubscriptionInput,
     ): Promise<ActivityResult<{ subscribed: boolean; action: string }>> =>
       runActivity(log, 'ensureSecretEventSubscription', async () => {
+        refuseDryRun(`subscribe to vault ${input.vault.name}'s events`);
+        if (!isManagedVault(input.vault.id, policy))
+          throw new ValidationError(`Refused to subscribe to ${input.vault.id}: not a vault the app manages`, { field: 'vault' });
         const destination = deps.secretEventsDestination;
         // Without a destination every run on this vault would fall back to slow status polling, silently.
         if (!destination)
@@ -226,6 +328,8 @@ export function createActivities(deps: ActivityDeps) {
     /** Step 4, single-pass: one extension PUT (virtualMachines/extensions/write). */
     deploySinglePassExtension: (input: DeployExtensionInput): Promise<ActivityResult<{ extensionId: string }>> =>
       runActivity(log, 'deploySinglePassExtension', async () => {
+        refuseDryRun(`deploy the ADE extension on ${input.vmId}`);
+        refuseForeignExtensionTarget(input);
         const started = await compute.beginDeployExtension(
           input.vmId,
           input.extension.name,
@@ -241,6 +345,16 @@ export function createActivities(deps: ActivityDeps) {
      */
     deployExtensionWithShortLivedCredential: (input: DeployWithCredentialInput): Promise<ActivityResult<DeployWithCredentialResult>> =>
       runActivity(log, 'deployExtensionWithShortLivedCredential', async () => {
+        refuseDryRun(`deploy the ADE extension on ${input.vmId}`);
+        refuseForeignExtensionTarget(input);
+        // The application (possibly from cached entity state) must be one the app owns, with the client id the extension names.
+        const clientId = input.extension.settings.AADClientID ?? '';
+        if (!(await directory.ownsApplication(input.appObjectId, clientId)))
+          throw new ValidationError(
+            `Refused to use application ${input.appObjectId} (client id ${clientId || 'none'}): not an application the app owns with ` +
+              `that client id`,
+            { field: 'appObjectId' },
+          );
         const credential = await directory.addPassword(input.appObjectId, {
           lifetimeMs: input.credentialLifetimeMs,
           displayName: 'ade-autopilot extension run',
@@ -275,6 +389,10 @@ export function createActivities(deps: ActivityDeps) {
     /** Step 6, aad: one targeted PATCH of the OS disk encryption settings, tags folded in. */
     updateVmEncryptionSettings: (input: UpdateVmEncryptionInput): Promise<ActivityResult<{ updated: true }>> =>
       runActivity(log, 'updateVmEncryptionSettings', async () => {
+        refuseDryRun(`update the encryption settings of ${input.vmId}`);
+        refuseForeignVault(input.vmId, input.location, input.vault, input.kek?.url);
+        if (input.kek && input.kek.vaultResourceId.toLowerCase() !== input.vault.resourceId.toLowerCase())
+          throw new ValidationError('Refused a KEK held in another vault than the disk encryption secret', { field: 'kek' });
         const settings = buildDualPassEncryptionSettings({
           secretUrl: input.secretUrl,
           vault: input.vault,
@@ -297,6 +415,7 @@ export function createActivities(deps: ActivityDeps) {
 
     tagVm: (input: TagVmInput): Promise<ActivityResult<{ tagged: true }>> =>
       runActivity(log, 'tagVm', async () => {
+        refuseDryRun(`tag ${input.vmId}`);
         await compute.setTags(input.vmId, input.tags);
         return { tagged: true as const };
       }),

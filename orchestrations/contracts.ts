@@ -165,6 +165,11 @@ export interface InspectVmResult {
   assessment: Assessment;
   /** One human-readable line. */
   summary: string;
+  /**
+   * The app's own loaded policy, which the run follows from here on (dry run, vault naming, KEK,
+   * timeouts) instead of the policy in its input: anyone holding the Durable system key can forge that.
+   */
+  policy?: EncryptionPolicy;
 }
 
 export interface AutomationIdentity {
@@ -221,6 +226,8 @@ export interface SecretStoredEvent {
 }
 
 export interface EnsureVaultInput {
+  /** The VM the vault is for: its names are computed from it and the app's own vault settings. */
+  vmId: string;
   subscriptionId: string;
   resourceGroup: string;
   name: string;
@@ -234,6 +241,8 @@ export interface EnsureVaultInput {
 }
 
 export interface EnsureKekInput {
+  /** The vault's ARM id (checked to be a managed vault) and its URL. */
+  vaultId: string;
   vaultUrl: string;
   keyName: string;
   keySize: 2048 | 3072 | 4096;
@@ -285,6 +294,8 @@ export interface StatusCheck {
 
 export interface UpdateVmEncryptionInput {
   vmId: string;
+  /** The VM's region (the vault's names are computed from it). */
+  location: string;
   secretUrl: string;
   vault: { url: string; resourceId: string };
   kek?: { url: string; vaultResourceId: string };

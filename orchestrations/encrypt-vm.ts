@@ -9,7 +9,7 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import { buildAdeExtension, type AdeExtension } from '../core/extension-settings';
-import { vaultName as buildVaultName, KEK_NAME } from '../core/names';
+import { KEK_NAME, vaultNamesFor } from '../core/names';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
 import { OUTCOME_EVENT_TYPES, type OutcomeEventType } from '../core/remediation/outcomes';
 import {
@@ -26,7 +26,7 @@ import {
   type VaultReady,
   type VmFacts,
 } from './contracts';
-import { vaultReadyMatches, waiterFor, type AcquireVaultLease, type AcquireVaultLeaseResult, type SetVaultReady } from './entities';
+import { vaultReadyMismatch, waiterFor, type AcquireVaultLease, type AcquireVaultLeaseResult, type SetVaultReady } from './entities';
 import {
   callActivity,
   inputOf,
@@ -108,8 +108,8 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     return { vmId, outcome: 'failed', reason: `Invalid orchestration input: ${(error as Error).message}` };
   }
   const startedAt = now();
-  const totalDeadline = startedAt + policy.timeouts.orchestrationTimeoutMinutes * 60_000;
-  const pollMs = policy.timeouts.fallbackPollSeconds * 1_000;
+  let totalDeadline = startedAt + policy.timeouts.orchestrationTimeoutMinutes * 60_000;
+  let pollMs = policy.timeouts.fallbackPollSeconds * 1_000;
 
   // Compensation state: what this run created and must clean up whatever happens.
   let credential: { appObjectId: string; keyId: string } | undefined;
@@ -124,6 +124,13 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     const osType = vm.osType;
     status = { ...status, osType };
     output.osType = osType;
+    // From here on the run follows the app's own configuration (dry run, vault naming, KEK, timeouts), never its
+    // input: a start with a forged policy cannot widen or redirect anything.
+    if (inspected.policy) {
+      policy = inspected.policy;
+      totalDeadline = startedAt + policy.timeouts.orchestrationTimeoutMinutes * 60_000;
+      pollMs = policy.timeouts.fallbackPollSeconds * 1_000;
+    }
     if (assessment.decision === 'skip' || assessment.decision === 'unsupported') {
       setStatus({ phase: 'done', detail: inspected.summary });
       return { vmId, osType, outcome: 'skipped', reason: inspected.summary };
@@ -140,14 +147,14 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     }
 
     // 2–3. Vault (+ KEK, event subscription, aad app): provisioned once per vault by the lease holder.
-    const vaultName = buildVaultName(
-      policy.vault.strategy === 'per-region'
-        ? { strategy: 'per-region', prefix: policy.vault.namePrefix, subscriptionId: vm.subscriptionId, location: vm.location }
-        : { strategy: 'per-vm', prefix: policy.vault.namePrefix, vmResourceId: vm.id, location: vm.location },
-    );
+    // The first-choice name keys the vault entity; the vault may carry a fallback name (the first one was taken).
+    const vaultNames = vaultNamesFor(policy.vault, vm);
+    output.vaultName = vaultNames[0];
+    setStatus({ phase: 'preparing-vault', vaultName: vaultNames[0], mode });
+    const ready = yield* ensureVaultReady(vaultNames, vm, mode);
+    const vaultName = ready.vault.name;
     output.vaultName = vaultName;
-    setStatus({ phase: 'preparing-vault', vaultName, mode });
-    const ready = yield* ensureVaultReady(vaultName, vm, mode);
+    if (vaultName !== vaultNames[0]) setStatus({ vaultName });
 
     // 4. Register as a waiter first (an early event is buffered by the host), then deploy.
     waitersEntity = new df.EntityId(ENTITY.vaultWaiters, vaultName);
@@ -192,6 +199,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
       output.secretUrl = secretUrl;
       yield* call(ACTIVITY.updateVmEncryptionSettings, {
         vmId,
+        location: vm.location,
         secretUrl,
         vault: { url: ready.vault.url, resourceId: ready.vault.id },
         ...(ready.kekUrl ? { kek: { url: ready.kekUrl, vaultResourceId: ready.vault.id } } : {}),
@@ -228,19 +236,29 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
   /**
    * The vault (+ KEK, event subscription, aad app), provisioned once per vault by the run holding the
    * `vault` entity's lease (no critical sections in the bundled Durable extension; see entities.ts).
-   * Cached state is used only when it names the vault this run computed. Waiting is bounded: a holder
-   * that died or overran loses the lease to the next run that asks, and a run gives up after
-   * VAULT_WAIT_MAX_MS (or at its own deadline) with the reason.
+   * Cached state is verified before use: it must name one of the vaults this run computed (in the managed
+   * vault group, KEK inside it); anything else fails the run with the reason, and the state is discarded
+   * so the next run provisions afresh. Waiting is bounded: a holder that died or overran loses the lease to
+   * the next run that asks, and a run gives up after VAULT_WAIT_MAX_MS (or at its own deadline) with the reason.
    */
-  function* ensureVaultReady(vaultName: string, vm: VmFacts, mode: 'aad' | 'single-pass'): Step<VaultReady> {
-    const target = { subscriptionId: vm.subscriptionId, resourceGroup: policy.vault.resourceGroup, name: vaultName };
-    const trusted = (ready: VaultReady | null | undefined): VaultReady | undefined =>
-      vaultReadyMatches(ready, target) ? ready! : undefined;
+  function* ensureVaultReady(names: string[], vm: VmFacts, mode: 'aad' | 'single-pass'): Step<VaultReady> {
+    const target = { subscriptionId: vm.subscriptionId, resourceGroup: policy.vault.resourceGroup, names };
+    const entity = new df.EntityId(ENTITY.vault, names[0]!);
+    const holder = context.df.instanceId;
+    const verified = (ready: VaultReady | null | undefined, granted: boolean): VaultReady | undefined => {
+      if (!ready) return undefined;
+      const why = vaultReadyMismatch(ready, target);
+      if (why === undefined) return ready;
+      context.df.signalEntity(entity, 'discard');
+      if (granted) context.df.signalEntity(entity, 'release', { holder });
+      throw new StepFailure(
+        `The vault entity ${names[0]} held state this run does not trust (${why}); nothing was written to that vault and the state ` +
+          `was discarded (the next run provisions afresh). Only a holder of the Durable system key can set entity state.`,
+      );
+    };
     const satisfied = (ready: VaultReady | undefined): ready is VaultReady =>
       Boolean(ready && (!policy.kek.enabled || ready.kekUrl) && (mode !== 'aad' || ready.app) && ready.secretEvents);
-    const entity = new df.EntityId(ENTITY.vault, vaultName);
-    const holder = context.df.instanceId;
-    const known = trusted((yield context.df.callEntity(entity, 'get')) as VaultReady | null);
+    const known = verified((yield context.df.callEntity(entity, 'get')) as VaultReady | null, false);
     if (satisfied(known)) return known;
 
     const waitStarted = now();
@@ -253,14 +271,14 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
         until: new Date(now() + VAULT_LEASE_MS).toISOString(),
       };
       const leased = (yield context.df.callEntity(entity, 'acquire', request)) as AcquireVaultLeaseResult;
-      const ready = trusted(leased.ready);
+      const ready = verified(leased.ready, leased.granted);
       if (leased.granted) {
         if (satisfied(ready)) {
           context.df.signalEntity(entity, 'release', { holder });
           return ready;
         }
         try {
-          const next = yield* provisionVault(vaultName, vm, mode, ready);
+          const next = yield* provisionVault(names, vm, mode, ready);
           yield context.df.callEntity(entity, 'set', { holder, ready: next } satisfies SetVaultReady);
           return next;
         } catch (error) {
@@ -272,11 +290,11 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
       if (satisfied(ready)) return ready;
       if (now() >= waitUntil) {
         throw new StepFailure(
-          `Vault ${vaultName} was still being prepared by ${leased.lease.holder} (lease until ${leased.lease.until}); gave up waiting ` +
+          `Vault ${names[0]} was still being prepared by ${leased.lease.holder} (lease until ${leased.lease.until}); gave up waiting ` +
             `after ${Math.round((now() - waitStarted) / 60_000)} min`,
         );
       }
-      setStatus({ detail: `waiting for vault ${vaultName}, prepared by ${leased.lease.holder}` });
+      setStatus({ detail: `waiting for vault ${names[0]}, prepared by ${leased.lease.holder}` });
       // Wake up no later than the lease deadline, so a dead holder's lease is taken over promptly.
       yield context.df.createTimer(new Date(Math.min(now() + interval, Date.parse(leased.lease.until), waitUntil)));
       interval = Math.min(interval * 2, VAULT_WAIT_MAX_INTERVAL_MS);
@@ -284,24 +302,28 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
   }
 
   /** The provisioning steps themselves (idempotent activities), starting from what is already known. */
-  function* provisionVault(vaultName: string, vm: VmFacts, mode: 'aad' | 'single-pass', current: VaultReady | undefined): Step<VaultReady> {
+  function* provisionVault(names: string[], vm: VmFacts, mode: 'aad' | 'single-pass', current: VaultReady | undefined): Step<VaultReady> {
     const identity = yield* call(ACTIVITY.resolveAutomationIdentity);
     let app: EntraAppInfo | undefined = current?.app;
-    if (mode === 'aad' && !app) app = yield* call(ACTIVITY.ensureEntraApp, { vaultName });
+    if (mode === 'aad' && !app) app = yield* call(ACTIVITY.ensureEntraApp, { vaultName: names[0]! });
     const vault = yield* call(ACTIVITY.ensureDiskEncryptionVault, {
+      vmId: vm.id,
       subscriptionId: vm.subscriptionId,
       resourceGroup: policy.vault.resourceGroup,
-      name: vaultName,
+      name: names[0]!,
       location: vm.location,
       softDeleteRetentionDays: policy.vault.softDeleteRetentionDays,
       purgeProtection: policy.vault.purgeProtection,
       automation: identity,
       ...(app ? { servicePrincipalObjectId: app.servicePrincipalObjectId, appId: app.appId } : {}),
     });
-    const next: VaultReady = { ...(current ?? {}), vault: { id: vault.id, name: vault.name, url: vault.url } };
+    // A cached KEK or event subscription of another vault name (the first choice was taken since) does not carry over.
+    const sameVault = current?.vault.name.toLowerCase() === vault.name.toLowerCase();
+    const next: VaultReady = { ...(sameVault ? current : {}), vault: { id: vault.id, name: vault.name, url: vault.url } };
     if (app) next.app = app;
     if (policy.kek.enabled && !next.kekUrl) {
       const kek = yield* call(ACTIVITY.ensureKek, {
+        vaultId: vault.id,
         vaultUrl: vault.url,
         keyName: KEK_NAME,
         keySize: policy.kek.size,

@@ -85,11 +85,14 @@ export function vaultEntityStep(state: VaultEntityState | undefined, op: EntityO
       if (typeof holder !== 'string') throw new Error('vault entity: "release" needs { holder }');
       return { state: withoutLeaseOf({ ...(state ?? {}) }, state?.lease, holder), result: null };
     }
+    case 'discard':
+      // Drops the ready state (a run found it naming another vault), keeping whoever holds the lease.
+      return { state: state?.lease ? { lease: state.lease } : undefined, result: null };
     case 'reset':
     case 'delete':
       return { state: undefined, result: null };
     default:
-      throw new Error(`vault entity: unknown operation "${op.name}" (expected get, acquire, set, release or reset)`);
+      throw new Error(`vault entity: unknown operation "${op.name}" (expected get, acquire, set, release, discard or reset)`);
   }
 }
 
@@ -121,27 +124,44 @@ function withoutLeaseOf(next: VaultEntityState, lease: VaultLease | undefined, h
 }
 
 /**
- * Whether a cached ready state points at the vault this run computed: the deterministic name, in the
- * configured resource group of the VM's subscription, with a KEK and URL inside that same vault.
- * Entity state is never trusted for targets; a mismatch means "provision again" (idempotently).
+ * Why a cached ready state is not the vault this run computed, or undefined when it is: one of the
+ * deterministic names (first choice or a fallback), in the configured resource group of the VM's
+ * subscription (the managed vault group), with its URL and KEK inside that same vault. Entity state is
+ * never trusted for targets: anyone holding the Durable system key can `set` it.
  */
-export function vaultReadyMatches(
+export function vaultReadyMismatch(
   ready: VaultReady | null | undefined,
-  expected: { subscriptionId: string; resourceGroup: string; name: string },
-): boolean {
-  if (!ready?.vault) return false;
-  const name = expected.name.toLowerCase();
-  const id = formatKeyVaultResourceId(expected.subscriptionId, expected.resourceGroup, expected.name);
-  if (ready.vault.name.toLowerCase() !== name || ready.vault.id.toLowerCase() !== id.toLowerCase()) return false;
+  expected: { subscriptionId: string; resourceGroup: string; names: readonly string[] },
+): string | undefined {
+  if (!ready?.vault || typeof ready.vault !== 'object') return 'it holds no vault';
+  const { id: vaultId, name: vaultName, url: vaultUrl } = ready.vault;
+  if (typeof vaultId !== 'string' || typeof vaultName !== 'string' || typeof vaultUrl !== 'string') return 'its vault is malformed';
+  const name = vaultName.toLowerCase();
+  if (!expected.names.some((n) => n.toLowerCase() === name)) return `vault ${vaultName} is not one of the names computed for this region`;
+  const id = formatKeyVaultResourceId(expected.subscriptionId, expected.resourceGroup, vaultName);
+  if (vaultId.toLowerCase() !== id.toLowerCase()) return `vault id ${vaultId} is outside the managed vault group ${id}`;
   let url: URL;
   try {
-    url = new URL(ready.vault.url);
+    url = new URL(vaultUrl);
   } catch {
-    return false;
+    return `vault URL ${vaultUrl} is not a URL`;
   }
-  if (url.protocol !== 'https:' || url.hostname.toLowerCase().split('.')[0] !== name) return false;
-  if (ready.kekUrl !== undefined && !ready.kekUrl.toLowerCase().startsWith(`${url.origin.toLowerCase()}/keys/`)) return false;
-  return true;
+  if (url.protocol !== 'https:' || url.hostname.toLowerCase().split('.')[0] !== name)
+    return `vault URL ${vaultUrl} is not vault ${vaultName}`;
+  if (
+    ready.kekUrl !== undefined &&
+    (typeof ready.kekUrl !== 'string' || !ready.kekUrl.toLowerCase().startsWith(`${url.origin.toLowerCase()}/keys/`))
+  )
+    return `KEK ${String(ready.kekUrl)} is not in vault ${vaultName}`;
+  return undefined;
+}
+
+/** Whether a cached ready state points at the vault this run computed (see vaultReadyMismatch). */
+export function vaultReadyMatches(
+  ready: VaultReady | null | undefined,
+  expected: { subscriptionId: string; resourceGroup: string; names: readonly string[] },
+): boolean {
+  return vaultReadyMismatch(ready, expected) === undefined;
 }
 
 export function waitersEntityStep(state: WaitersState | undefined, op: EntityOperation): EntityStep<WaitersState> {

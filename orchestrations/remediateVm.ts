@@ -11,7 +11,7 @@ import type { OrchestrationContext } from 'durable-functions';
 import { decideRemediation, type RemediationAction } from '../core/remediation/decision';
 import { OUTCOME_EVENT_TYPES, remediationEventType } from '../core/remediation/outcomes';
 import type { SignalSource } from '../core/remediation/signals';
-import { isManagedVault, type VaultDriftIssue } from '../core/remediation/vault-drift';
+import { isManagedVault, secretsInUnmanagedVaults, type VaultDriftIssue } from '../core/remediation/vault-drift';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
 import {
   ENCRYPT_VM_ORCHESTRATOR,
@@ -72,11 +72,17 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
   try {
     status('assessing');
     const view = yield* callActivity(context, REMEDIATION_ACTIVITY.inspect, { vmId, policy });
+    // From here on the run follows the app's own configuration (dry run, vault group), never its input.
+    if (view.policy) policy = view.policy;
     let secrets: SecretChecks | undefined;
     const drift: VaultDriftIssue[] = [];
     const encrypted = view.assessment.decision === 'already-encrypted' || view.state.kind === 'bek-missing';
-    if (encrypted && view.secrets.length > 0) {
-      secrets = yield* callActivity(context, REMEDIATION_ACTIVITY.checkSecrets, { secrets: view.secrets });
+    // Keys in a vault the app does not manage cannot be checked (no access there): restoreBek reports them with the
+    // operator's next step when the BEK is missing; otherwise they are left alone.
+    const unmanaged = secretsInUnmanagedVaults(view.secrets, policy);
+    const checkable = view.secrets.filter((s) => !unmanaged.includes(s));
+    if (encrypted && checkable.length > 0) {
+      secrets = yield* callActivity(context, REMEDIATION_ACTIVITY.checkSecrets, { secrets: checkable });
       for (const vaultId of managedVaultIds(view.secrets, policy)) {
         const check = yield* callActivity(context, REMEDIATION_ACTIVITY.checkVault, { vaultId });
         drift.push(...check.issues);

@@ -44,6 +44,8 @@ export interface RemediationView {
   adeMode?: 'single-pass' | 'dual-pass';
   /** The BEK secrets the VM references (URLs and names only). */
   secrets: BekSecretRef[];
+  /** The app's own loaded policy, which the run follows from here on (never the policy in its input). */
+  policy?: EncryptionPolicy;
 }
 
 export interface SecretChecks {
@@ -197,13 +199,22 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
     const name = parseResourceId(vaultId, 'vaultId').names[0] ?? '';
     const vault = await vaults.getVault(vaultId);
     if (!vault) return { vaultId, vaultName: name, exists: false, issues: [] };
-    return { vaultId: vault.id, vaultName: vault.name, exists: true, issues: vaultDrift(vault, await requiredPolicies(deps.identity)) };
+    const required = await requiredPolicies(deps.identity);
+    return {
+      vaultId: vault.id,
+      vaultName: vault.name,
+      exists: true,
+      issues: vaultDrift(vault, required, { listAllowedFor: required.map((r) => r.objectId) }),
+    };
   }
 
   return {
     /** Re-reads the VM (with instance view) and everything the decision needs. Permission: virtualMachines/read, disks/read. */
     [REMEDIATION_ACTIVITY.inspect]: (input: { vmId: string; policy: EncryptionPolicy }): Promise<ActivityResult<RemediationView>> =>
-      runActivity(log, REMEDIATION_ACTIVITY.inspect, () => inspect(input.vmId, deps.policy ?? parseEncryptionPolicy(input.policy))),
+      runActivity(log, REMEDIATION_ACTIVITY.inspect, async () => {
+        const view = await inspect(input.vmId, deps.policy ?? parseEncryptionPolicy(input.policy));
+        return deps.policy ? { ...view, policy: deps.policy } : view;
+      }),
 
     /**
      * Checks each BEK secret (and its KEK) with list-level access: present/disabled from the version's
@@ -261,11 +272,35 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
       vaultId: string;
     }): Promise<ActivityResult<{ repaired: string[]; remaining: VaultDriftIssue[] }>> =>
       runActivity(log, REMEDIATION_ACTIVITY.repairVault, async () => {
+        if (deps.policy?.dryRun)
+          throw new ValidationError(`ADE_DRY_RUN is on in the app's configuration: refused to repair ${input.vaultId}`, {
+            field: 'ADE_DRY_RUN',
+          });
         const vault: VaultInfo | undefined = await vaults.getVault(input.vaultId);
         if (!vault) throw new NotFoundError(`Key Vault ${input.vaultId} does not exist; nothing to repair`);
         const required = await requiredPolicies(deps.identity);
-        const before = vaultDrift(vault, required);
-        if (before.some((i) => i.repairable)) {
+        const before = vaultDrift(vault, required, { listAllowedFor: required.map((r) => r.objectId) });
+        // Read grants first (each principal's entry narrowed in place: the reading permissions removed, the rest kept).
+        for (const issue of before) {
+          if (issue.kind !== 'secret-read-grant' || !issue.narrowed) continue;
+          const { tenantId, objectId, applicationId, permissions } = issue.narrowed;
+          await vaults.setAccessPolicy(
+            vault.id,
+            {
+              tenantId,
+              objectId,
+              ...(applicationId ? { applicationId } : {}),
+              permissions: {
+                keys: permissions.keys ?? [],
+                secrets: permissions.secrets ?? [],
+                certificates: permissions.certificates ?? [],
+              },
+            },
+            'replace',
+          );
+          log('warn', `vault ${vault.name}: removed a secret read grant: ${issue.detail}`, { vaultId: vault.id, objectId });
+        }
+        if (before.some((i) => i.repairable && i.kind !== 'secret-read-grant')) {
           await vaults.ensureVault({
             subscriptionId: vault.subscriptionId,
             resourceGroup: vault.resourceGroup,
@@ -399,7 +434,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
       policy: EncryptionPolicy;
     }): Promise<ActivityResult<{ rows: SweepRow[]; continuationToken?: string; allSubscriptions?: boolean }>> =>
       runActivity(log, REMEDIATION_ACTIVITY.listSweepPage, async () => {
-        const policy = parseEncryptionPolicy(input.policy);
+        const policy = deps.policy ?? parseEncryptionPolicy(input.policy);
         if (deps.resourceGraph && input.subscriptionIds && input.subscriptionIds.length > 0) {
           const cursor = input.continuationToken ? parseGraphCursor(input.continuationToken) : undefined;
           const page = await deps.resourceGraph.vmPage(input.subscriptionIds, cursor);
@@ -423,7 +458,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
       policy: EncryptionPolicy;
     }): Promise<ActivityResult<{ scanned: number; candidates: string[]; continuationToken?: string }>> =>
       runActivity(log, REMEDIATION_ACTIVITY.listBekPage, async () => {
-        const policy = parseEncryptionPolicy(input.policy);
+        const policy = deps.policy ?? parseEncryptionPolicy(input.policy);
         const page = await compute.listVms(input.subscriptionId, input.continuationToken);
         const candidates = page.vms
           .filter((vm) => isBekSweepCandidate(vm) && assessVm(vm, policy).decision !== 'skip')
@@ -452,7 +487,8 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
     /** Publishes one outcome event; a no-op without a configured topic. Permission: EventGrid Data Sender on the topic. */
     [REMEDIATION_ACTIVITY.publishOutcome]: (input: { event: OutcomeEvent }): Promise<ActivityResult<{ published: boolean }>> =>
       runActivity(log, REMEDIATION_ACTIVITY.publishOutcome, async () => {
-        log('info', `outcome ${input.event.eventType} for ${input.event.subject}: ${input.event.data.reason}`, {
+        const next = input.event.data.operatorAction ? ` (next step: ${input.event.data.operatorAction})` : '';
+        log('info', `outcome ${input.event.eventType} for ${input.event.subject}: ${input.event.data.reason}${next}`, {
           eventType: input.event.eventType,
           subject: input.event.subject,
         });

@@ -19,6 +19,7 @@ import { OUTCOME_EVENT_TYPES } from '../core/remediation/outcomes';
 import { describeStep, planBekRestore, type RestoreStep, type UnrecoverableProblem } from '../core/remediation/restore';
 import type { HealAction } from '../core/remediation/settings';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
+import { secretsInUnmanagedVaults, unmanagedVaultNextStep } from '../core/remediation/vault-drift';
 import { REMEDIATION_ACTIVITY, RESTORE_BEK_ORCHESTRATOR, type RestoreBekStatus } from './contracts';
 import { callActivity, inputOf, publishOutcome, setStatus as setCustomStatus, StepFailure, type Step } from './steps';
 
@@ -74,24 +75,50 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
   try {
     setStatus({ phase: 'inspecting' });
     const view = yield* callActivity(context, REMEDIATION_ACTIVITY.inspect, { vmId, policy });
+    // From here on the run follows the app's own configuration (dry run, vault group), never its input.
+    if (view.policy) policy = view.policy;
+    const dryRun = policy.dryRun;
+    /** Action required: published, or under ADE_DRY_RUN only reported (a dry run changes and publishes nothing). */
+    const actionRequired = function* (reason: string, operatorAction: string): Step<RestoreBekOutput> {
+      if (dryRun) {
+        const wouldDo = `report action required (${operatorAction})`;
+        setStatus({ phase: 'done', detail: `Dry run (ADE_DRY_RUN): would ${wouldDo}` });
+        return { vmId, outcome: 'action-required', reason, steps: [], wouldDo: [wouldDo] };
+      }
+      yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.actionRequired, {
+        vmId: view.vmId,
+        action: 'restore',
+        reason,
+        operatorAction,
+      });
+      setStatus({ phase: 'done', detail: reason });
+      return { vmId, outcome: 'action-required', reason, steps: [] };
+    };
     const bekMissing = view.state.kind === 'bek-missing';
     if (view.secrets.length === 0) {
       if (!bekMissing) {
         setStatus({ phase: 'done', detail: 'no BEK secret referenced' });
         return { vmId, outcome: 'nothing', reason: 'The VM references no BEK secret (not ADE-encrypted).', steps: [] };
       }
-      const reason =
+      return yield* actionRequired(
         `The ADE extension reports the BEK missing (${view.state.message ?? ''}) but neither the VM model, its instance ` +
-        `view nor its disks name a BEK secret to restore from.`;
-      yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.actionRequired, {
-        vmId: view.vmId,
-        action: 'restore',
-        reason,
-        operatorAction:
-          "check the VM's disk encryption settings; restore the secret from Azure Backup if it was lost, then POST /api/vms/heal",
-      });
-      setStatus({ phase: 'done', detail: reason });
-      return { vmId, outcome: 'action-required', reason, steps: [] };
+          `view nor its disks name a BEK secret to restore from.`,
+        "check the VM's disk encryption settings; restore the secret from Azure Backup if it was lost, then POST /api/vms/heal",
+      );
+    }
+    const unmanaged = secretsInUnmanagedVaults(view.secrets, policy);
+    if (unmanaged.length > 0) {
+      const vaults = unmanaged.map((s) => s.vaultName);
+      if (!bekMissing) {
+        const reason = `Not checked: ${unmanagedVaultNextStep(vaults, policy)}.`;
+        setStatus({ phase: 'done', detail: reason });
+        return { vmId, outcome: 'nothing', reason, steps: [] };
+      }
+      return yield* actionRequired(
+        `The ADE extension reports the BEK missing and the VM's keys are in a vault ade-autopilot does not manage ` +
+          `(${[...new Set(vaults)].join(', ')}).`,
+        unmanagedVaultNextStep(vaults, policy),
+      );
     }
 
     setStatus({ phase: 'checking-secrets' });
@@ -101,6 +128,11 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
     if (plan.kind === 'nothing') {
       setStatus({ phase: 'done', detail: plan.reason });
       return { vmId, outcome: 'nothing', reason: plan.reason, steps: [] };
+    }
+    if (plan.kind === 'unrecoverable' && dryRun) {
+      const wouldDo = `report ${plan.problems.length} unrecoverable secret${plan.problems.length === 1 ? '' : 's'}`;
+      setStatus({ phase: 'done', detail: `Dry run (ADE_DRY_RUN): would ${wouldDo}` });
+      return { vmId, outcome: 'unrecoverable', reason: plan.summary, steps: [], problems: plan.problems, wouldDo: [wouldDo] };
     }
     if (plan.kind === 'unrecoverable') {
       yield* publishOutcome(context, 'restoreBek', OUTCOME_EVENT_TYPES.unrecoverable, {
@@ -114,7 +146,7 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
       return { vmId, outcome: 'unrecoverable', reason: plan.summary, steps: [], problems: plan.problems };
     }
 
-    if (policy.dryRun) {
+    if (dryRun) {
       // Recovery and re-provisioning write to Key Vault and stop/start the VM: report them instead.
       const reason = `Dry run (ADE_DRY_RUN): would ${plan.steps.map(describeStep).join('; ')}`;
       setStatus({ phase: 'done', detail: reason });

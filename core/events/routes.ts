@@ -16,7 +16,11 @@ export const EVENT_ROUTES = {
   },
   armDrift: {
     eventTypes: ['Microsoft.Resources.ResourceDeleteSuccess', 'Microsoft.Resources.ResourceWriteSuccess'],
-    operationNames: ['Microsoft.Compute/virtualMachines/extensions/delete', 'Microsoft.KeyVault/vaults/write'],
+    operationNames: [
+      'Microsoft.Compute/virtualMachines/extensions/delete',
+      'Microsoft.KeyVault/vaults/write',
+      'Microsoft.KeyVault/vaults/accessPolicies/write',
+    ],
   },
   secretEvents: {
     eventTypes: ['Microsoft.KeyVault.SecretNewVersionCreated'],

@@ -225,11 +225,13 @@ export function selectArmDriftSignals(
     } else if (
       event.operation === 'write' &&
       event.outcome === 'success' &&
-      op === 'microsoft.keyvault/vaults/write' &&
-      isResourceType(id, 'Microsoft.KeyVault/vaults')
+      ((op === 'microsoft.keyvault/vaults/write' && isResourceType(id, 'Microsoft.KeyVault/vaults')) ||
+        (op === 'microsoft.keyvault/vaults/accesspolicies/write' && isResourceType(id, 'Microsoft.KeyVault/vaults/accessPolicies')))
     ) {
-      const vaultId = normaliseResourceId(id);
-      if (!isManagedVault(formatResourceId(id), policy)) {
+      // An access-policy write names `<vault>/accessPolicies/{add|remove|replace}`: the vault is what drifted.
+      const vaultResource = { ...id, resourceTypes: id.resourceTypes.slice(0, 1), names: id.names.slice(0, 1) };
+      const vaultId = normaliseResourceId(vaultResource);
+      if (!isManagedVault(formatResourceId(vaultResource), policy)) {
         ignored.push({ target, reason: "the vault is not one of this app's dedicated ADE vaults" });
         continue;
       }
@@ -238,7 +240,7 @@ export function selectArmDriftSignals(
       selected.push({
         vaultId,
         source: 'arm-vault-written',
-        why: 'the vault was written',
+        why: op.endsWith('accesspolicies/write') ? "the vault's access policies were written" : 'the vault was written',
         ...(event.envelope.eventTime ? { observedAt: event.envelope.eventTime } : {}),
       });
     } else {

@@ -23,13 +23,38 @@ export interface VaultStateLike {
 }
 
 export type VaultDriftKind =
-  'disk-encryption-disabled' | 'soft-delete-disabled' | 'purge-protection-disabled' | 'access-policy-missing' | 'rbac-authorization';
+  | 'disk-encryption-disabled'
+  | 'soft-delete-disabled'
+  | 'purge-protection-disabled'
+  | 'access-policy-missing'
+  | 'rbac-authorization'
+  | 'secret-read-grant';
 
 export interface VaultDriftIssue {
   kind: VaultDriftKind;
   detail: string;
   /** False when the app cannot fix it itself (switching a vault back from RBAC changes who can read keys). */
   repairable: boolean;
+  /** `secret-read-grant`: the entry as it should be (the read permissions taken out, everything else kept). */
+  narrowed?: AccessPolicyLike;
+}
+
+/**
+ * Secret permissions that read disk keys (`get` returns a BEK's value; `list` enumerates them; `all` includes both).
+ * Nobody holds them on a managed vault: ADE's guest only `set`s, the platform reads through `enabledForDiskEncryption`.
+ */
+export const SECRET_READ_PERMISSIONS = ['get', 'list', 'all'] as const;
+/** What `secrets: all` is narrowed to: every secret permission but the reading ones. */
+const SECRET_NON_READ_PERMISSIONS = ['set', 'delete', 'recover', 'backup', 'restore', 'purge'];
+
+/**
+ * The read grants of one access-policy entry that must go. The app's own entry keeps `list` (secret properties, never
+ * values: the BEK health checks read ADE's tags) — everything else that reads secrets is drift.
+ */
+function secretReadGrants(entry: AccessPolicyLike, listAllowed: boolean): string[] {
+  return (entry.permissions.secrets ?? [])
+    .map((p) => p.toLowerCase())
+    .filter((p) => (SECRET_READ_PERMISSIONS as readonly string[]).includes(p) && !(listAllowed && p === 'list'));
 }
 
 const PERMISSION_KINDS = ['keys', 'secrets', 'certificates'] as const;
@@ -44,7 +69,15 @@ function missingPermissions(actual: AccessPolicyLike | undefined, wanted: Access
   return out;
 }
 
-export function vaultDrift(vault: VaultStateLike, requiredPolicies: readonly AccessPolicyLike[] = []): VaultDriftIssue[] {
+/**
+ * `options.listAllowedFor`: object ids that may keep `secrets/list` (the app itself). Everything else holding
+ * `secrets/get`, `list` or `all` on a managed vault is reported as repairable `secret-read-grant` drift.
+ */
+export function vaultDrift(
+  vault: VaultStateLike,
+  requiredPolicies: readonly AccessPolicyLike[] = [],
+  options: { listAllowedFor?: readonly string[] } = {},
+): VaultDriftIssue[] {
   const issues: VaultDriftIssue[] = [];
   if (!vault.enabledForDiskEncryption)
     issues.push({
@@ -88,6 +121,22 @@ export function vaultDrift(vault: VaultStateLike, requiredPolicies: readonly Acc
           repairable: true,
         });
     }
+    const listAllowed = new Set((options.listAllowedFor ?? []).map((id) => id.toLowerCase()));
+    for (const entry of vault.accessPolicies) {
+      const reads = secretReadGrants(entry, listAllowed.has(entry.objectId.toLowerCase()));
+      if (reads.length === 0) continue;
+      const kept = (entry.permissions.secrets ?? []).map((p) => p.toLowerCase()).filter((p) => !reads.includes(p));
+      const secrets = new Set(reads.includes('all') ? [...kept, ...SECRET_NON_READ_PERMISSIONS] : kept);
+      if (listAllowed.has(entry.objectId.toLowerCase()) && reads.includes('all')) secrets.add('list');
+      // An ADE dual-pass principal (it wraps keys) keeps or gets back the `set` it needs to store the BEK.
+      if ((entry.permissions.keys ?? []).some((k) => k.toLowerCase() === 'wrapkey')) secrets.add('set');
+      issues.push({
+        kind: 'secret-read-grant',
+        detail: `vault ${vault.name}: principal ${entry.objectId} has secrets/${reads.join(', secrets/')} (reads disk encryption keys)`,
+        repairable: true,
+        narrowed: { ...entry, permissions: { ...entry.permissions, secrets: [...secrets] } },
+      });
+    }
   }
   return issues;
 }
@@ -106,5 +155,27 @@ export function isManagedVault(vaultResourceId: string, policy: Pick<EncryptionP
     id.resourceGroup?.toLowerCase() === policy.vault.resourceGroup.toLowerCase() &&
     name.startsWith(`${policy.vault.namePrefix}-`) &&
     coversSubscription(policy, id.subscriptionId)
+  );
+}
+
+/**
+ * The BEK secrets that sit in vaults this app does not manage (a VM encrypted before the app existed, or by hand).
+ * The template grants the app nothing outside its vault group, so it cannot check or recover them: they are reported
+ * with {@link unmanagedVaultNextStep} instead of failing on Key Vault's 403.
+ */
+export function secretsInUnmanagedVaults<T extends { vaultResourceId?: string }>(
+  secrets: readonly T[],
+  policy: Pick<EncryptionPolicy, 'vault' | 'scope'>,
+): T[] {
+  return secrets.filter((s) => s.vaultResourceId !== undefined && s.vaultResourceId !== '' && !isManagedVault(s.vaultResourceId, policy));
+}
+
+/** What the operator does about disk keys in a vault the app does not manage. */
+export function unmanagedVaultNextStep(vaultNames: readonly string[], policy: Pick<EncryptionPolicy, 'vault'>): string {
+  const names = [...new Set(vaultNames)].join(', ');
+  return (
+    `the VM's disk encryption keys are in ${names}, which ade-autopilot does not manage (it holds no access outside ` +
+    `${policy.vault.resourceGroup}): check or recover the secret there yourself (az keyvault secret show / recover), then ` +
+    `deallocate and start the VM; or re-encrypt the VM with ade-autopilot so its keys move to a managed vault`
   );
 }

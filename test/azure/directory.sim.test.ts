@@ -6,6 +6,7 @@ import { inspect } from 'node:util';
 import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAzurePorts } from '../../azure/clients';
+import { DirectoryAdapter } from '../../azure/directory';
 import type { AzurePorts } from '../../azure/ports';
 import { SecretValue } from '../../azure/secret-value';
 import { startSimHarness, type SimHarness } from './sim-harness';
@@ -128,6 +129,36 @@ describe('DirectoryPort on the simulator', () => {
       });
     } finally {
       await h.control('DELETE', `/_sim/faults/${persistent.id}`);
+    }
+  });
+
+  it('ignores a squatted application (same name and tag, older, owned by someone else) and creates its own', async () => {
+    const name = appName();
+    // Someone allowed to register applications plants the look-alike first, with Graph's own API.
+    const squatter = await h.control<{ tenantId: string; clientId: string; clientSecret: string }>('POST', '/_sim/principals', {
+      displayName: 'squatter',
+      graphPermissions: ['Application.ReadWrite.OwnedBy'],
+    });
+    const squatterDirectory = new DirectoryAdapter(new ClientSecretCredential(squatter.tenantId, squatter.clientId, squatter.clientSecret));
+    const planted = await squatterDirectory.ensureApplication(name);
+    expect(planted.created).toBe(true);
+    // This harness's automation may read every application (Application.ReadWrite.All), so a name filter would find the look-alike.
+    const automation = h.sim.seed.clientObjectId;
+    {
+      const before = await h.requests({ service: 'graph' });
+      const own = await ports.directory.ensureApplication(name);
+      expect(own.created).toBe(true);
+      expect(own.objectId).not.toBe(planted.objectId);
+      expect(own.appId).not.toBe(planted.appId);
+      expect((await ports.directory.ensureApplication(name)).objectId).toBe(own.objectId);
+      // The look-alike was neither used nor touched (no write of the automation names it).
+      const calls = (await h.requests({ service: 'graph', sinceSeq: before.lastSeq })).value;
+      expect(calls.filter((c) => c.method !== 'GET' && c.path.includes(planted.objectId))).toEqual([]);
+      expect(calls.some((c) => new RegExp(`/servicePrincipals/${automation}/ownedObjects`, 'i').test(c.path))).toBe(true);
+      // ownsApplication: the own app with its client id only (the deploy activity's check before it adds a password).
+      expect(await ports.directory.ownsApplication(own.objectId, own.appId)).toBe(true);
+      expect(await ports.directory.ownsApplication(planted.objectId, planted.appId)).toBe(false);
+      expect(await ports.directory.ownsApplication(own.objectId, planted.appId)).toBe(false);
     }
   });
 });

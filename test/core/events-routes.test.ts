@@ -26,7 +26,11 @@ describe('EVENT_ROUTES', () => {
       vmWritten: { eventTypes: ['Microsoft.Resources.ResourceWriteSuccess'], operationNames: ['Microsoft.Compute/virtualMachines/write'] },
       armDrift: {
         eventTypes: ['Microsoft.Resources.ResourceDeleteSuccess', 'Microsoft.Resources.ResourceWriteSuccess'],
-        operationNames: ['Microsoft.Compute/virtualMachines/extensions/delete', 'Microsoft.KeyVault/vaults/write'],
+        operationNames: [
+          'Microsoft.Compute/virtualMachines/extensions/delete',
+          'Microsoft.KeyVault/vaults/write',
+          'Microsoft.KeyVault/vaults/accessPolicies/write',
+        ],
       },
       secretEvents: { eventTypes: ['Microsoft.KeyVault.SecretNewVersionCreated'] },
       policyStates: { eventTypes: ['Microsoft.PolicyInsights.PolicyStateCreated', 'Microsoft.PolicyInsights.PolicyStateChanged'] },

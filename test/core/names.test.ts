@@ -10,6 +10,8 @@ import {
   orchestrationInstanceId,
   regionShortCode,
   vaultName,
+  vaultNamesFor,
+  VAULT_NAME_ATTEMPTS,
 } from '../../core/names';
 
 const SUB = '0b1f6471-1bf0-4dda-aec3-111122223333';
@@ -208,5 +210,33 @@ describe('entraAppDisplayName', () => {
   });
   it('rejects something that is not a vault name', () => {
     expect(() => entraAppDisplayName('Not A Vault')).toThrow(ValidationError);
+  });
+});
+
+describe('vault names: per-deployment salt and fallbacks', () => {
+  const sub = '11111111-2222-3333-4444-555555555555';
+  const base = { strategy: 'per-region' as const, prefix: 'adeap', subscriptionId: sub, location: 'westeurope' };
+  it('the salt changes every name; without salt and attempt the name is the unsalted first choice', () => {
+    expect(vaultName({ ...base, salt: 'deploy-salt-1' })).not.toBe(vaultName(base));
+    expect(vaultName({ ...base, salt: 'deploy-salt-1' })).not.toBe(vaultName({ ...base, salt: 'deploy-salt-2' }));
+    expect(vaultName({ ...base, attempt: 0 })).toBe(vaultName(base));
+  });
+  it.each([
+    ['per-region', { strategy: 'per-region' as const, namePrefix: 'adeap', nameSalt: 'deploy-salt-1' }],
+    ['per-vm', { strategy: 'per-vm' as const, namePrefix: 'adeap', nameSalt: 'deploy-salt-1' }],
+  ])('%s: %s distinct valid names, first choice first, stable', (_what, vault) => {
+    const vm = {
+      id: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1`,
+      subscriptionId: sub,
+      location: 'westeurope',
+    };
+    const names = vaultNamesFor(vault, vm);
+    expect(names).toHaveLength(VAULT_NAME_ATTEMPTS);
+    expect(new Set(names).size).toBe(VAULT_NAME_ATTEMPTS);
+    for (const n of names) expect(isValidVaultName(n)).toBe(true);
+    expect(names).toEqual(vaultNamesFor(vault, { ...vm, location: 'West Europe' }));
+  });
+  it('refuses an attempt outside the range', () => {
+    expect(() => vaultName({ ...base, attempt: VAULT_NAME_ATTEMPTS })).toThrow(/attempt must be an integer/);
   });
 });

@@ -16,9 +16,10 @@ const SUBSCRIPTION = '00000000-1111-2222-3333-444444444444';
 const PARAMETER_FILES = readdirSync(INFRA_DIR).filter((f) => f.endsWith('.parameters.json'));
 /**
  * What main.json sets from parameters: every app-scoped setting but those computed inside the app deployment
- * (AZURE_CLIENT_ID, known only after deployment; ADE_FUNCTION_APP_RESOURCE_ID, the site's own id).
+ * (AZURE_CLIENT_ID, known only after deployment; ADE_FUNCTION_APP_RESOURCE_ID, the site's own id; ADE_VAULT_NAME_SALT, from the
+ * identity's principal id).
  */
-const COMPUTED_IN_APP_DEPLOYMENT = ['AZURE_CLIENT_ID', 'ADE_FUNCTION_APP_RESOURCE_ID'];
+const COMPUTED_IN_APP_DEPLOYMENT = ['AZURE_CLIENT_ID', 'ADE_FUNCTION_APP_RESOURCE_ID', 'ADE_VAULT_NAME_SALT'];
 const DEPLOYED = CONFIG_SETTINGS.filter((s) => s.scope === 'app' && !COMPUTED_IN_APP_DEPLOYMENT.includes(s.name)).map((s) => s.name);
 
 /** The app's own configuration module, as deploy.sh runs it: compiled by the test run's global setup. */

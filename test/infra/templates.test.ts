@@ -411,8 +411,15 @@ describe('app settings equal what core/config.ts reads', () => {
     );
   });
 
+  it("ADE_VAULT_NAME_SALT is generated per deployment from the identity's principal id, which a subscription id does not reveal", () => {
+    expect(settings.values.get('ADE_VAULT_NAME_SALT')).toMatch(
+      /^uniqueString\(reference\(resourceId\('Microsoft\.ManagedIdentity\/userAssignedIdentities', variables\('identityName'\)\), '[0-9-]+'\)\.principalId, subscription\(\)\.subscriptionId\)$/i,
+    );
+  });
+
   const parameterDriven = appScoped.filter(
-    (s) => !['ADE_AUTH_MODE', 'AZURE_CLIENT_ID', 'ADE_SUBSCRIPTIONS', 'ADE_FUNCTION_APP_RESOURCE_ID'].includes(s.name),
+    (s) =>
+      !['ADE_AUTH_MODE', 'AZURE_CLIENT_ID', 'ADE_SUBSCRIPTIONS', 'ADE_FUNCTION_APP_RESOURCE_ID', 'ADE_VAULT_NAME_SALT'].includes(s.name),
   );
 
   it.each(parameterDriven.map((s) => [s.name, s] as const))(

@@ -8,9 +8,9 @@ import { ResourceManagementClient } from '@azure/arm-resources';
 import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { templateRoleGrants } from '../../local/start/template-grants';
-import { orchestrationInstanceId } from '../../core/names';
-import { startPipeline, VAULT_RG, type Pipeline } from './harness';
-import { expectEncrypted, issuedSecrets, observableText, recordIssuedPasswords, secretHits } from './checks';
+import { orchestrationInstanceId, vaultName } from '../../core/names';
+import { eventually, HUB_KEYS, startPipeline, VAULT_RG, type Pipeline } from './harness';
+import { appRequests, expectEncrypted, issuedSecrets, observableText, recordIssuedPasswords, secretHits } from './checks';
 
 let p: Pipeline;
 let recorded: string[] = [];
@@ -155,4 +155,38 @@ describe('aad + KEK', () => {
       }),
     ).rejects.toMatchObject({ statusCode: 403, code: 'AuthorizationFailed' });
   });
+
+  it("a forged vault entity naming the right vault but someone else's application fails the run; no password, no extension", async () => {
+    const squatter = await p.control<{ appId: string; objectId: string; applicationObjectId: string }>('POST', '/_sim/principals', {
+      displayName: 'squatter-app',
+      graphPermissions: [],
+    });
+    const name = vaultName({ strategy: 'per-region', prefix: 'adeap', subscriptionId: p.subscriptionId, location: 'northeurope' });
+    const url = `https://${name}.vault.azure.net`;
+    const planted = {
+      vault: { id: `/subscriptions/${p.subscriptionId}/resourceGroups/${VAULT_RG}/providers/Microsoft.KeyVault/vaults/${name}`, name, url },
+      kekUrl: `${url}/keys/ade-kek/0123456789abcdef0123456789abcdef`,
+      app: { appObjectId: squatter.applicationObjectId, appId: squatter.appId, servicePrincipalObjectId: squatter.objectId },
+      secretEvents: true,
+    };
+    const res = await p.host.fetch(`/runtime/webhooks/durabletask/entities/vault/${name}?op=set&code=${HUB_KEYS.durable}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ holder: 'someone-else', ready: planted }),
+    });
+    expect(res.status).toBe(202);
+    await p.host.durable.idle();
+    const since = (await p.control<{ lastSeq: number }>('GET', '/_sim/requests?limit=1')).lastSeq;
+    const vmId = await p.createVm('aadkek-forged-app', { os: 'Linux', location: 'northeurope' });
+    const instanceId = orchestrationInstanceId(vmId);
+    await eventually('the run', async () => ((await p.getInstance(instanceId)) ? true : undefined));
+    const done = await p.waitForInstance(instanceId, 120_000);
+    expect(done.output).toMatchObject({ outcome: 'failed' });
+    expect(done.output.reason).toMatch(/Refused to use application .* not an application the app owns with that client id/);
+    const requests = await appRequests(p, since);
+    expect(requests.filter((e) => e.path.includes(squatter.applicationObjectId))).toEqual([]);
+    expect(requests.filter((e) => /addPassword/i.test(e.path))).toEqual([]);
+    const vm = await p.compute.virtualMachines.get('rg-app', 'aadkek-forged-app');
+    expect((vm.resources ?? []).filter((r) => r.publisher === 'Microsoft.Azure.Security')).toEqual([]);
+  }, 150_000);
 });

@@ -74,6 +74,8 @@ export interface RequestEntry {
   operation: string;
   method: string;
   path: string;
+  /** The host the request went to (a Key Vault data-plane request names its vault here). */
+  host?: string;
   status: number;
   principal: string;
 }

@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { remediationInstanceId, vaultRemediationInstanceId } from '../../core/names';
+import { loadConfig, toEncryptionPolicy } from '../../core/config';
+import { orchestrationInstanceId, remediationInstanceId, vaultRemediationInstanceId } from '../../core/names';
 import { HUB_KEYS, startPipeline, VAULT_RG, type Pipeline } from './harness';
 import { appRequests, armWrites } from './checks';
 import { monitorAlert } from '../fixtures/signals';
@@ -119,4 +120,35 @@ describe('dry run on the remediation paths', () => {
     expect((await kv.vaults.get(VAULT_RG, 'adeap-dry-0000000000001')).properties.enabledForDiskEncryption).toBe(false);
     expect(armWrites(await appRequests(p, since))).toEqual([]);
   }, 120_000);
+});
+
+describe('a forged encryptVm start under ADE_DRY_RUN (someone holding the Durable system key)', () => {
+  it('with dryRun false and no exclusions in its policy plans only: the app’s dry run decides, nothing is written', async () => {
+    const vmId = await p.createVm('dry-forged', { os: 'Linux' });
+    await p.host.durable.idle();
+    const since = (await p.control<{ lastSeq: number }>('GET', '/_sim/requests?limit=1')).lastSeq;
+    const appPolicy = toEncryptionPolicy(loadConfig(process.env));
+    expect(appPolicy.dryRun).toBe(true);
+    const forged = {
+      ...appPolicy,
+      dryRun: false,
+      vault: { ...appPolicy.vault, resourceGroup: 'rg-app', namePrefix: 'evil' },
+      scope: { ...appPolicy.scope, exclusionTag: { name: 'no-such-tag' }, excludeResourceGroups: [] },
+    };
+    const instanceId = orchestrationInstanceId(vmId);
+    const res = await p.host.fetch(`/runtime/webhooks/durabletask/orchestrators/encryptVm/${instanceId}?code=${HUB_KEYS.durable}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ vmId, policy: forged }),
+    });
+    expect(res.status).toBe(202);
+    const done = await p.waitForInstance(instanceId);
+    expect(done.output, JSON.stringify(done.output)).toMatchObject({ outcome: 'skipped' });
+    expect(done.output.reason).toMatch(/^Dry run \(ADE_DRY_RUN\): would /);
+    const changes = (await appRequests(p, since)).filter(
+      (e) => !['GET', 'HEAD'].includes(e.method) && !/token|oauth/i.test(`${e.operation} ${e.path}`),
+    );
+    expect(changes).toEqual([]);
+    expect((await p.control<{ vaults: number }>('GET', '/_sim/arm')).vaults).toBe(1); // the remediation test's own vault only
+  }, 60_000);
 });

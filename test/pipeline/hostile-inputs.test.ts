@@ -9,9 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, toEncryptionPolicy } from '../../core/config';
 import { MAX_ALERT_TARGETS } from '../../core/events';
-import { orchestrationInstanceId } from '../../core/names';
+import { orchestrationInstanceId, vaultNamesFor } from '../../core/names';
 import { appRequests } from './checks';
-import { HUB_KEYS, startPipeline, type Pipeline } from './harness';
+import { HUB_KEYS, startPipeline, VAULT_RG, type Pipeline } from './harness';
 import { monitorAlert, policyStateChanged } from '../fixtures/signals';
 
 let p: Pipeline;
@@ -306,4 +306,36 @@ describe('a forged encryptVm start (someone holding the Durable system key)', ()
     );
     expect(writes).toEqual([]);
   }, 60_000);
+
+  it("with a policy naming another vault group, prefix and mode encrypts into the app's own vault (naming from the app)", async () => {
+    const vmId = await p.createVm('vm-forged-vault', { os: 'Linux' });
+    const appPolicy = toEncryptionPolicy(loadConfig(process.env));
+    const forged = {
+      ...appPolicy,
+      mode: 'aad',
+      vault: { ...appPolicy.vault, resourceGroup: 'rg-app', namePrefix: 'evil', strategy: 'per-vm' },
+      kek: { ...appPolicy.kek, enabled: true, size: 4096 },
+    };
+    const instanceId = orchestrationInstanceId(vmId);
+    const res = await p.host.fetch(`/runtime/webhooks/durabletask/orchestrators/encryptVm/${instanceId}?code=${HUB_KEYS.durable}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ vmId, policy: forged }),
+    });
+    expect(res.status).toBe(202);
+    const done = await p.waitForInstance(instanceId, 120_000);
+    expect(done.output, JSON.stringify(done.output)).toMatchObject({ outcome: 'encrypted', mode: 'single-pass' });
+    const expected = vaultNamesFor(appPolicy.vault, { id: vmId, subscriptionId: p.subscriptionId, location: 'westeurope' })[0];
+    expect(done.output.vaultName).toBe(expected);
+    const vm = await p.compute.virtualMachines.get('rg-app', 'vm-forged-vault');
+    const settings = (vm.resources ?? []).find((r) => r.publisher === 'Microsoft.Azure.Security')?.settings as Record<string, string>;
+    expect(settings.KeyVaultResourceId.toLowerCase()).toBe(
+      `/subscriptions/${p.subscriptionId}/resourceGroups/${VAULT_RG}/providers/Microsoft.KeyVault/vaults/${expected}`.toLowerCase(),
+    );
+    expect(settings.KeyEncryptionKeyURL).toBeUndefined();
+    // Nothing was created where the forged policy pointed.
+    expect(
+      (await appRequests(p)).filter((e) => /\/vaults\/evil-|resourceGroups\/rg-app\/providers\/Microsoft\.KeyVault/i.test(e.path)),
+    ).toEqual([]);
+  }, 150_000);
 });

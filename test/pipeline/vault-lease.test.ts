@@ -120,7 +120,7 @@ describe('vault entity: provisioning lease', () => {
 });
 
 describe('vaultReadyMatches: cached state is used only for the vault the run computed', () => {
-  const expected = { subscriptionId: SUB, resourceGroup: 'rg-ade-vaults', name: 'adeap-weu-1a2b' };
+  const expected = { subscriptionId: SUB, resourceGroup: 'rg-ade-vaults', names: ['adeap-weu-1a2b', 'adeap-weu-9f8e'] };
   it.each([
     ['the same vault (ids compared case-insensitively)', { ...ready, vault: { ...vault, id: vault.id.toLowerCase() } }, true],
     ['no state', null, false],
@@ -131,6 +131,17 @@ describe('vaultReadyMatches: cached state is used only for the vault the run com
     ['a plain-http URL', { ...ready, vault: { ...vault, url: 'http://adeap-weu-1a2b.vault.azure.net' } }, false],
     ['a KEK in another vault', { ...ready, kekUrl: 'https://evil.vault.azure.net/keys/ade-kek/0123' }, false],
     ['no KEK (single-pass without KEK)', { vault, secretEvents: true }, true],
+    [
+      'a fallback name of the same region',
+      {
+        vault: {
+          id: vault.id.replace('adeap-weu-1a2b', 'adeap-weu-9f8e'),
+          name: 'adeap-weu-9f8e',
+          url: 'https://adeap-weu-9f8e.vault.azure.net',
+        },
+      },
+      true,
+    ],
   ] as Array<[string, VaultReady | null, boolean]>)('%s → %s', (_what, state, ok) => {
     expect(vaultReadyMatches(state, expected)).toBe(ok);
   });

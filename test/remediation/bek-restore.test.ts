@@ -204,15 +204,47 @@ describe('vaultDrift', () => {
       ['access-policy-missing'],
     ],
     [
-      '"all" covers everything',
+      '"all" covers everything needed, but secrets/all reads keys',
       { accessPolicies: [{ tenantId: 't', objectId: 'app', permissions: { keys: ['all'], secrets: ['all'] } }] },
-      [],
+      ['secret-read-grant'],
     ],
     ['switched to RBAC', { enableRbacAuthorization: true }, ['rbac-authorization']],
   ])('%s', (_name, patch, kinds) => {
-    const issues = vaultDrift({ ...healthy, ...patch }, required);
+    const issues = vaultDrift({ ...healthy, ...patch }, required, { listAllowedFor: ['app'] });
     expect(issues.map((i) => i.kind)).toEqual(kinds);
     for (const issue of issues) expect(issue.detail).toContain(healthy.name);
+  });
+
+  it.each([
+    ['an operator granted secrets/get', { tenantId: 't', objectId: 'op', permissions: { secrets: ['Get', 'Set'] } }, ['set']],
+    ['someone holds secrets/list', { tenantId: 't', objectId: 'x', permissions: { keys: ['get'], secrets: ['list'] } }, []],
+    [
+      'secrets/all is narrowed to the non-reading permissions',
+      { tenantId: 't', objectId: 'x', permissions: { secrets: ['all'] } },
+      ['set', 'delete', 'recover', 'backup', 'restore', 'purge'],
+    ],
+    [
+      "the ADE app's principal widened to get (and its set taken away)",
+      { tenantId: 't', objectId: 'sp', permissions: { keys: ['wrapKey'], secrets: ['get'] } },
+      ['set'],
+    ],
+  ])('%s → secret-read-grant, narrowed to %j', (_what, entry, secrets) => {
+    const issues = vaultDrift({ ...healthy, accessPolicies: [...healthy.accessPolicies, entry] }, required, { listAllowedFor: ['app'] });
+    expect(issues.map((i) => i.kind)).toEqual(['secret-read-grant']);
+    expect(issues[0]!.repairable).toBe(true);
+    expect(issues[0]!.detail).toContain(entry.objectId);
+    expect(issues[0]!.narrowed?.permissions.secrets).toEqual(secrets);
+    expect(issues[0]!.narrowed?.permissions.keys).toEqual((entry.permissions as { keys?: string[] }).keys);
+  });
+
+  it('the app itself keeps secrets/list (properties, never values) but not get', () => {
+    expect(vaultDrift(healthy, required, { listAllowedFor: ['app'] })).toEqual([]);
+    const widened = {
+      ...healthy,
+      accessPolicies: [{ ...healthy.accessPolicies[0]!, permissions: { keys: ['get', 'create'], secrets: ['list', 'recover', 'get'] } }],
+    };
+    const issues = vaultDrift(widened, required, { listAllowedFor: ['app'] });
+    expect(issues.map((i) => [i.kind, i.narrowed?.permissions.secrets])).toEqual([['secret-read-grant', ['list', 'recover']]]);
   });
 
   it('RBAC drift is not repaired automatically', () => {

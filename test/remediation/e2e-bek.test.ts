@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_ROUTES } from '../../core/events';
 import { remediationInstanceId, restoreInstanceId, SWEEP_INSTANCE_ID } from '../../core/names';
 import { DEFAULT_POLICY_DEFINITION_IDS } from '../../core/remediation/settings';
-import { issuedSecrets, observableText, secretHits } from '../pipeline/checks';
+import { appRequests, issuedSecrets, observableText, secretHits } from '../pipeline/checks';
 import { eventually, EVENTS_RG, HUB_KEYS, startPipeline, VAULT_RG, type InstanceStatus, type Pipeline } from '../pipeline/harness';
 
 let p: Pipeline;
@@ -178,6 +178,61 @@ describe('BEK self-healing on the simulator', () => {
     const guest = await guestOf(linuxVm);
     expect(guest.guest).toMatchObject({ boot: 'ok', bekFiles: [{ secretUrl }] });
     expect((await adeMessages(linuxVm)).some((m) => BEK_MISSING.test(m))).toBe(false);
+  }, 90_000);
+
+  it('keys in a vault the app does not manage (encrypted before it existed) → reported with the next step, no 403', async () => {
+    // The user's own vault outside the vault group: the template grants the app nothing there (authorization enforced).
+    const kv = new KeyVaultManagementClient(
+      new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret),
+      p.subscriptionId,
+    );
+    const legacy = await kv.vaults.beginCreateOrUpdateAndWait('rg-app', 'legacy-kv-0001', {
+      location: 'westeurope',
+      properties: { tenantId: p.user.tenantId, sku: { family: 'A', name: 'standard' }, accessPolicies: [], enabledForDiskEncryption: true },
+    });
+    const vmId = await p.createVm('bek-legacy', { os: 'Windows' });
+    const { rg, name } = vmParts(vmId);
+    await p.compute.virtualMachineExtensions.beginCreateOrUpdateAndWait(
+      rg,
+      name,
+      'AzureDiskEncryption',
+      {
+        location: 'westeurope',
+        publisher: 'Microsoft.Azure.Security',
+        typePropertiesType: 'AzureDiskEncryption',
+        typeHandlerVersion: '2.2',
+        autoUpgradeMinorVersion: true,
+        settings: {
+          EncryptionOperation: 'EnableEncryption',
+          KeyVaultURL: legacy.properties.vaultUri,
+          KeyVaultResourceId: legacy.id,
+          VolumeType: 'All',
+          SequenceVersion: '11111111-2222-3333-4444-555555555555',
+        },
+      },
+      { updateIntervalInMs: 50 },
+    );
+    await p.control('POST', '/_sim/arm/vms/deleteBek', { id: vmId });
+    expect((await adeMessages(vmId)).some((m) => BEK_MISSING.test(m))).toBe(true);
+    const since = (await p.control<{ lastSeq: number }>('GET', '/_sim/requests?limit=1')).lastSeq;
+
+    expect((await post('/api/vms/heal', { vmId })).status).toBe(202);
+    const run = await nextRun(remediationInstanceId(vmId), undefined);
+    expect(run.output.action).toBe('restore');
+    expect(run.output.detail).toMatch(
+      /^restoreBek: action-required \(The ADE extension reports the BEK missing and the VM's keys are in a vault/,
+    );
+    expect(run.output.detail).toContain('legacy-kv-0001');
+    const reported = p.host.logs.find(
+      (l) => String(l.message).includes('outcome AdeAutopilot.ActionRequired') && JSON.stringify(l).includes(vmId),
+    );
+    expect(JSON.stringify(reported ?? p.host.logs.slice(-20))).toMatch(/check or recover the secret there yourself/);
+    // Nothing was tried against the vault it has no access to: no 403, no request to it at all, the VM untouched.
+    const requests = await appRequests(p, since);
+    expect(requests.filter((e) => e.status === 403)).toEqual([]);
+    expect(requests.filter((e) => /legacy-kv-0001/i.test(`${e.host ?? ''} ${e.path}`) && e.method !== 'GET')).toEqual([]);
+    expect(requests.filter((e) => /legacy-kv-0001/i.test(e.host ?? ''))).toEqual([]);
+    expect((await guestOf(vmId)).powerState).toBe('running');
   }, 90_000);
 
   it('no BEK or credential value the simulator issued appears in history, status or logs', async () => {

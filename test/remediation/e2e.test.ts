@@ -150,6 +150,36 @@ describe('drift remediation on the simulator', () => {
     expect((await kv.vaults.get(VAULT_RG, vaultName)).properties.enabledForDiskEncryption).toBe(true);
   }, 120_000);
 
+  it('a secrets/get grant on a managed vault (anyone, here the user) → removed from the access-policy write event, reported', async () => {
+    const since = new Date().toISOString();
+    const kv = new KeyVaultManagementClient(
+      new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret),
+      p.subscriptionId,
+    );
+    await kv.vaults.updateAccessPolicy(VAULT_RG, vaultName, 'add', {
+      properties: {
+        accessPolicies: [
+          { tenantId: p.user.tenantId, objectId: p.user.objectId, permissions: { secrets: ['get', 'list', 'set'], keys: ['get'] } },
+        ],
+      },
+    });
+    const vaultId = `/subscriptions/${p.subscriptionId}/resourceGroups/${VAULT_RG}/providers/Microsoft.KeyVault/vaults/${vaultName}`;
+    const run = await runAfter(vaultRemediationInstanceId(vaultId), since, (s) => String(s.output?.reason).includes('secrets/get'));
+    expect(run.output).toMatchObject({ action: 'repair-vault', result: 'succeeded' });
+    expect(run.output.reason).toContain(`principal ${p.user.objectId} has secrets/get, secrets/list`);
+    const policies = (await kv.vaults.get(VAULT_RG, vaultName)).properties.accessPolicies ?? [];
+    const users = policies.find((e) => e.objectId === p.user.objectId);
+    expect(users?.permissions.secrets?.map((x) => x.toLowerCase())).toEqual(['set']);
+    expect(users?.permissions.keys).toEqual(['get']);
+    // Nobody is left able to read a secret; the app keeps its own entry (list of properties, recover).
+    expect(policies.filter((e) => (e.permissions.secrets ?? []).some((x) => /^(get|all)$/i.test(x)))).toEqual([]);
+    const app = policies.find((e) => e.objectId === p.appObjectId);
+    expect(app?.permissions.secrets?.map((x) => x.toLowerCase()).sort()).toEqual(['list', 'recover']);
+    await eventually('the DriftRemediated outcome', async () =>
+      p.host.logs.some((l) => String(l.message).includes('outcome AdeAutopilot.DriftRemediated')) ? true : undefined,
+    );
+  }, 120_000);
+
   it('BEK secret soft-deleted → recovered on heal; purged → unrecoverable, VM untouched', async () => {
     // A Linux VM encrypted through POST /api/vms/heal.
     let since = new Date().toISOString();
@@ -169,7 +199,8 @@ describe('drift remediation on the simulator', () => {
     );
     await kv.vaults.updateAccessPolicy(VAULT_RG, vault, 'add', {
       properties: {
-        accessPolicies: [{ tenantId: p.user.tenantId, objectId: p.user.objectId, permissions: { secrets: ['delete', 'list'] } }],
+        // `delete` only: a secrets/list grant on a managed vault is drift the app removes (the check reads the simulator instead).
+        accessPolicies: [{ tenantId: p.user.tenantId, objectId: p.user.objectId, permissions: { secrets: ['delete'] } }],
       },
     });
     const secrets = new SecretClient(
@@ -182,9 +213,8 @@ describe('drift remediation on the simulator', () => {
     expect((await post('/api/vms/heal', { vmId })).status).toBe(202);
     const recovered = await runAfter(remediationInstanceId(vmId), since);
     expect(recovered.output).toMatchObject({ action: 'restore', result: 'succeeded' });
-    const names: string[] = [];
-    for await (const s of secrets.listPropertiesOfSecrets()) names.push(s.name);
-    expect(names).toContain(secretName);
+    const stored = await p.control<{ secrets: Array<{ name: string; deleted: boolean }> }>('GET', `/_sim/keyvault/vaults/${vault}`);
+    expect(stored.secrets.find((x) => x.name === secretName)).toMatchObject({ deleted: false });
 
     // Purged for good (removed out of band): unrecoverable, and nothing touches the VM.
     await p.control('DELETE', `/_sim/keyvault/vaults/${vault}/secrets/${secretName}`);

@@ -16,6 +16,7 @@ import type { VmSnapshot } from '../../core/vm';
 import { Driver } from './driver';
 import { FakeAzure } from './fake-azure';
 import { basePolicy, loadVm } from './helpers';
+import type { EncryptionPolicy } from '../../core/policy';
 
 const policy = basePolicy();
 const win = loadVm('win-sp-encrypted');
@@ -25,7 +26,7 @@ const winKek = win.instanceView!.disks![0].encryptionSettings![0].keyEncryptionK
 const lnxSecret = lnx.instanceView!.disks![0].encryptionSettings![0].diskEncryptionKey!.secretUrl;
 const vaultIdOf = (vm: VmSnapshot) => vm.instanceView!.disks![0].encryptionSettings![0].diskEncryptionKey!.sourceVault.id!;
 
-function world() {
+function world(appPolicy?: EncryptionPolicy) {
   const azure = new FakeAzure();
   azure.addVm(win);
   azure.addVm(lnx);
@@ -46,6 +47,7 @@ function world() {
     publisher: { publish: async (e) => void events.push(...e) },
     orchestrations: control,
     log: (level, message, fields) => logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`),
+    ...(appPolicy ? { policy: appPolicy } : {}),
   });
   const driver = new Driver({
     orchestrators: {
@@ -321,6 +323,16 @@ describe('sweep', () => {
     expect(w.azure.count('listVms')).toBe(5);
   });
 
+  it("a forged sweep start whose policy drops the exclusion tag still skips the excluded VMs (the app's policy decides)", async () => {
+    const w = world(policy);
+    w.azure.vms.clear();
+    fleet(w.azure, { plain: 5, excluded: 7, encrypted: 0 });
+    const forged = { ...policy, scope: { ...policy.scope, exclusionTag: { name: 'no-such-tag' } } };
+    const out = (await w.driver.run('sweep', { ...sweepInput(true), policy: forged })) as SweepOutput;
+    expect(out.report.byDecision).toEqual({ encrypt: 5, skip: 7 });
+    expect(out.started).toBe(0);
+  });
+
   it('for real with a cap of 20: never more than 20 in flight, every eligible VM started once, counts match', async () => {
     const w = world();
     w.azure.vms.clear();
@@ -447,6 +459,52 @@ describe('ADE_DRY_RUN: every remediation path reports what it would do and chang
     expect(out.reason).toMatch(/^Dry run \(ADE_DRY_RUN\): would /);
     expect(out.wouldDo?.length).toBeGreaterThan(0);
     expect(w.azure.calls.filter((c) => WRITES.includes(c.op))).toEqual([]);
+    expect(w.events).toEqual([]);
+  });
+
+  it.each([
+    [
+      'BEK files and secret purged',
+      (w: World) => (w.azure.loseBek(win.id), (w.azure.secret(winSecret).purged = true)),
+      'unrecoverable',
+      /^report 1 unrecoverable secret$/,
+    ],
+    [
+      'BEK missing and no secret referenced',
+      (w: World) => {
+        w.azure.loseBek(win.id);
+        const vm = w.azure.vm(win.id);
+        vm.osDisk.encryptionSettings = undefined;
+        for (const d of vm.instanceView!.disks ?? []) d.encryptionSettings = undefined;
+      },
+      'action-required',
+      /^report action required/,
+    ],
+  ])('restoreBek started directly: %s → %s reported as would-do, nothing published', async (_what, arrange, outcome, would) => {
+    const w = world();
+    arrange(w);
+    const out = (await w.driver.run('restoreBek', { vmId: win.id, policy: dry, heal: restart })) as RestoreBekOutput;
+    expect(out.outcome).toBe(outcome);
+    expect(out.wouldDo?.[0]).toMatch(would);
+    expect(w.azure.calls.filter((c) => WRITES.includes(c.op))).toEqual([]);
+    expect(w.events).toEqual([]);
+  });
+
+  it("a forged start with dryRun false follows the app's ADE_DRY_RUN: restoreBek and remediateVm write and publish nothing", async () => {
+    const w = world(dry);
+    w.azure.loseBek(win.id);
+    w.azure.secret(winSecret).deleted = true;
+    const restored = (await w.driver.run('restoreBek', { vmId: win.id, policy, heal: restart })) as RestoreBekOutput;
+    expect(restored.reason).toMatch(/^Dry run \(ADE_DRY_RUN\): would /);
+    const remediated = (await w.driver.run('remediateVm', {
+      target: { kind: 'vm', vmId: win.id },
+      policy,
+      heal: restart,
+      signal,
+    })) as RemediateVmOutput;
+    expect(remediated).toMatchObject({ action: 'restore', result: 'skipped', dryRun: true });
+    expect(w.azure.calls.filter((c) => WRITES.includes(c.op))).toEqual([]);
+    expect(w.azure.secret(winSecret).deleted).toBe(true);
     expect(w.events).toEqual([]);
   });
 });

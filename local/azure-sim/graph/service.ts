@@ -95,6 +95,13 @@ export class GraphService implements Service {
       throw methodNotAllowed(m);
     }
     const obj = this.find(entity, id);
+    if (action === 'ownedObjects' && entity === 'servicePrincipals') {
+      if (m !== 'GET') throw methodNotAllowed(m);
+      // Application.Read.All, or Application.ReadWrite.OwnedBy for the caller's own objects
+      // (https://learn.microsoft.com/graph/api/serviceprincipal-list-ownedobjects).
+      if (!access.read && !(access.ownedBy && obj.id === req.principal!.objectId)) throw insufficientPrivileges();
+      return this.ownedObjects(obj as ServicePrincipal, req, parts.subId);
+    }
     if (action === 'appRoleAssignments' && entity === 'servicePrincipals')
       return this.appRoleAssignments(obj as ServicePrincipal, req, parts.subId, access);
     // Application.ReadWrite.OwnedBy reaches only the objects the caller owns (https://learn.microsoft.com/graph/permissions-reference#applicationreadwriteownedby).
@@ -146,7 +153,7 @@ export class GraphService implements Service {
     const action = rest[0];
     // owners, owners/$ref, owners/{id}/$ref
     const ownerRef = action === 'owners' && rest.length > 1 ? { id: rest[1] === '$ref' ? undefined : rest[1] } : undefined;
-    return { entity, id, action, ownerRef, subId: action === 'appRoleAssignments' ? rest[1] : undefined };
+    return { entity, id, action, ownerRef, subId: action === 'appRoleAssignments' || action === 'ownedObjects' ? rest[1] : undefined };
   }
 
   private find(entity: Entity, id: string): Application | ServicePrincipal {
@@ -246,6 +253,51 @@ export class GraphService implements Service {
       passwordCredentials: sp.passwordCredentials.map(passwordView),
       appRoles: sp.appRoles ?? [],
     };
+  }
+
+  // ------------------------------------------------------------------ ownedObjects
+
+  /**
+   * `GET /servicePrincipals/{id}/ownedObjects[/microsoft.graph.application]`: the applications and service principals
+   * that principal owns, each with its `@odata.type`, paged like a list (`$top`, `@odata.nextLink`).
+   */
+  private ownedObjects(sp: ServicePrincipal, req: SimRequest, cast: string | undefined): SimResponse {
+    const castType = cast?.toLowerCase();
+    if (castType !== undefined && castType !== 'microsoft.graph.application' && castType !== 'microsoft.graph.serviceprincipal')
+      throw new SimError(400, 'BadRequest', `Resource not found for the segment '${cast}'.`);
+    const owned: Array<[Entity, Application | ServicePrincipal]> = [
+      ...[...this.dir.applications.values()].map((a): [Entity, Application | ServicePrincipal] => ['applications', a]),
+      ...[...this.dir.servicePrincipals.values()].map((o): [Entity, Application | ServicePrincipal] => ['servicePrincipals', o]),
+    ].filter(
+      ([entity, o]) =>
+        o.owners.includes(sp.id) &&
+        (castType === undefined || (castType === 'microsoft.graph.application') === (entity === 'applications')),
+    );
+    const topParam = req.query.get('$top');
+    const top = topParam === null ? DEFAULT_TOP : Number(topParam);
+    if (!Number.isInteger(top) || top < 1 || top > MAX_TOP)
+      throw new SimError(
+        400,
+        'Request_BadRequest',
+        `Invalid page size specified: '${topParam}'. Must be between 1 and ${MAX_TOP} inclusive.`,
+      );
+    const skipToken = req.query.get('$skiptoken');
+    const skip = skipToken ? Number(Buffer.from(skipToken, 'base64url').toString('utf8')) : 0;
+    if (!Number.isInteger(skip) || skip < 0) throw new SimError(400, 'Request_BadRequest', "The '$skiptoken' is invalid.");
+    const page = owned.slice(skip, skip + top);
+    const body: Record<string, unknown> = {
+      '@odata.context': `${BASE}/$metadata#directoryObjects`,
+      value: page.map(([entity, o]) => ({
+        '@odata.type': entity === 'applications' ? '#microsoft.graph.application' : '#microsoft.graph.servicePrincipal',
+        ...this.view(entity, o, req, false),
+      })),
+    };
+    if (skip + top < owned.length) {
+      const q = new URLSearchParams(req.query);
+      q.set('$skiptoken', Buffer.from(String(skip + top)).toString('base64url'));
+      body['@odata.nextLink'] = `${BASE}/servicePrincipals/${sp.id}/ownedObjects${cast ? `/${cast}` : ''}?${q.toString()}`;
+    }
+    return ok(body);
   }
 
   // ------------------------------------------------------------------ list / filter

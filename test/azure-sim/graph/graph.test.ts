@@ -151,6 +151,29 @@ describe('Microsoft Graph v1.0 applications and service principals', () => {
     ]);
   });
 
+  it("lists a principal's ownedObjects (typed, castable to applications); OwnedBy reads only its own, else 403", async () => {
+    const owner = await createPrincipal(sim, 'owned-objects-owner', { graphPermissions: ['Application.ReadWrite.OwnedBy'] });
+    const other = await createPrincipal(sim, 'owned-objects-other', { graphPermissions: ['Application.ReadWrite.OwnedBy'] });
+    const asOwner = graphClient(new ClientSecretCredential(owner.tenantId, owner.appId, owner.clientSecret));
+    const app = (await asOwner.api('/applications').post({ displayName: 'owned-1', tags: ['ade-autopilot'] })) as App;
+    const all = (await asOwner.api(`/servicePrincipals/${owner.objectId}/ownedObjects`).get()) as { value: Array<Record<string, unknown>> };
+    expect(all.value).toEqual([
+      expect.objectContaining({ '@odata.type': '#microsoft.graph.application', id: app.id, displayName: 'owned-1' }),
+    ]);
+    const apps = (await asOwner
+      .api(`/servicePrincipals/${owner.objectId}/ownedObjects/microsoft.graph.application`)
+      .select(['id', 'displayName'])
+      .get()) as { value: Array<Record<string, unknown>> };
+    expect(apps.value.map((o) => o.id)).toEqual([app.id]);
+    // Another principal with only OwnedBy cannot look at someone else's owned objects.
+    const asOther = graphClient(new ClientSecretCredential(other.tenantId, other.appId, other.clientSecret));
+    await expect(asOther.api(`/servicePrincipals/${owner.objectId}/ownedObjects`).get()).rejects.toMatchObject({
+      statusCode: 403,
+      code: 'Authorization_RequestDenied',
+    });
+    expect(((await asOther.api(`/servicePrincipals/${other.objectId}/ownedObjects`).get()) as { value: unknown[] }).value).toEqual([]);
+  });
+
   it('deleting an application deletes its service principal; a missing object gives the Graph 404 envelope', async () => {
     const app = (await graph.api('/applications').post({ displayName: 'to-delete' })) as App;
     const sp = (await graph.api('/servicePrincipals').post({ appId: app.appId })) as { id: string };
