@@ -9,7 +9,7 @@
 import { matchesAnyGlob } from './glob';
 import { coversSubscription, type EncryptionMode, type EncryptionPolicy } from './policy';
 import { adeModeOfVersion } from './extension-settings';
-import { findAdeExtension, tagValue, type VmSnapshot } from './vm';
+import { findAdeExtension, tagValue, type ScaleSetSnapshot, type VmSnapshot } from './vm';
 
 export type SkipReason =
   | 'subscription-out-of-scope'
@@ -20,7 +20,8 @@ export type SkipReason =
   | 'vm-deleting'
   | 'vm-provisioning-failed'
   | 'vm-busy'
-  | 'vm-not-running';
+  | 'vm-not-running'
+  | 'scale-set-flexible';
 
 export type UnsupportedReason =
   | 'basic-tier'
@@ -36,7 +37,9 @@ export type UnsupportedReason =
   | 'linux-custom-image'
   | 'linux-distro-not-supported'
   | 'linux-distro-data-only'
-  | 'linux-scale-set-os-disk';
+  | 'linux-scale-set-os-disk'
+  | 'scale-set-unmanaged-disks'
+  | 'scale-set-dual-pass';
 
 export type AlreadyEncryptedEvidence = 'model-encryption-settings' | 'disk-encryption-state' | 'extension-enabled';
 
@@ -83,6 +86,12 @@ export const SKIP_REASONS: Readonly<Record<SkipReason, ReasonInfo>> = {
     transient: true,
   },
   'vm-busy': { text: 'The VM is being created, updated or migrated; assess again when the operation has finished.', transient: true },
+  'scale-set-flexible': {
+    text:
+      'The scale set uses Flexible orchestration: its instances are standard virtual machines, which take VM extensions, so each ' +
+      'one is assessed and encrypted as a VM, not through the scale set model.',
+    transient: false,
+  },
   'vm-not-running': {
     text: 'The VM is not running; the ADE extension needs a running guest. It is encrypted after it starts.',
     transient: true,
@@ -121,6 +130,11 @@ export const UNSUPPORTED_REASONS: Readonly<Record<UnsupportedReason, ReasonInfo>
     transient: false,
   },
   'linux-scale-set-os-disk': { text: 'ADE cannot encrypt the OS disk of Linux scale-set VMs.', transient: false },
+  'scale-set-unmanaged-disks': { text: 'ADE supports only scale sets with managed disks.', transient: false },
+  'scale-set-dual-pass': {
+    text: 'The scale set model carries a dual-pass (Entra app) ADE extension; on scale sets ADE runs single-pass only.',
+    transient: false,
+  },
 };
 
 export function reasonText(reason: SkipReason | UnsupportedReason): string {
@@ -360,6 +374,50 @@ export function assessVm(vm: VmSnapshot, policy: EncryptionPolicy): Assessment {
         }
       : {}),
   };
+}
+
+/**
+ * A scale set, judged through its model. Azure supports ADE on scale sets with managed disks, OS and data volumes on
+ * Windows, data volumes only on Linux, single-pass only
+ * (https://learn.microsoft.com/azure/virtual-machine-scale-sets/disk-encryption-overview). A Flexible set's instances are
+ * standard VMs that take VM extensions, so the VM pipeline assesses each one and the set itself is skipped
+ * (https://learn.microsoft.com/azure/virtual-machine-scale-sets/virtual-machine-scale-sets-orchestration-modes).
+ * The size, disk and image rules are the VM rules, applied to the model. An `encrypt` decision is always single-pass.
+ */
+export function assessScaleSet(set: ScaleSetSnapshot, policy: EncryptionPolicy): Assessment {
+  const asVm: VmSnapshot = {
+    id: set.id,
+    name: set.name,
+    resourceGroup: set.resourceGroup,
+    subscriptionId: set.subscriptionId,
+    location: set.location,
+    osType: set.osType ?? 'Windows',
+    vmSize: set.vmSize,
+    provisioningState: set.provisioningState,
+    powerState: 'running',
+    tags: set.tags,
+    ...(set.securityProfile ? { securityProfile: set.securityProfile } : {}),
+    ...(set.imageReference ? { imageReference: set.imageReference } : {}),
+    osDisk: set.osDisk,
+    dataDisks: set.dataDisks,
+    extensions: set.extensions,
+    ...(set.memoryGiB !== undefined ? { memoryGiB: set.memoryGiB } : {}),
+    virtualMachineScaleSetId: set.id,
+  };
+  // Scope and lifecycle first, exactly as for a VM.
+  const scoped = assessVm(asVm, { ...policy, mode: 'single-pass' });
+  if (scoped.decision === 'skip' && scoped.reason !== 'vm-busy') return scoped;
+  if (set.orchestrationMode === 'Flexible')
+    return { decision: 'skip', reason: 'scale-set-flexible', detail: `Scale set ${set.name}; ${set.capacity} instance(s).` };
+  const extension = findAdeExtension(asVm);
+  if (extension && adeModeOfVersion(asVm.osType, extension.typeHandlerVersion) === 'dual-pass')
+    return {
+      decision: 'unsupported',
+      reason: 'scale-set-dual-pass',
+      detail: `Extension "${extension.name}" version ${extension.typeHandlerVersion} on the model.`,
+    };
+  if (!set.managedDisks) return { decision: 'unsupported', reason: 'scale-set-unmanaged-disks', detail: `Scale set ${set.name}.` };
+  return scoped;
 }
 
 /** Any instance-view disk whose last `EncryptionState/*` status is `encrypted` (docs/ade-behaviour.md#reading-the-status). */

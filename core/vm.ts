@@ -160,3 +160,36 @@ export function tagValue(tags: Record<string, string>, name: string): string | u
   const key = Object.keys(tags).find((k) => k.toLowerCase() === lower);
   return key === undefined ? undefined : tags[key];
 }
+
+export type ScaleSetUpgradeMode = 'Automatic' | 'Rolling' | 'Manual';
+
+/**
+ * A virtual machine scale set's model (`virtualMachineProfile`), as the eligibility rules need it.
+ * Uniform instances follow this model; Flexible instances are standard VMs with their own model
+ * (https://learn.microsoft.com/azure/virtual-machine-scale-sets/virtual-machine-scale-sets-orchestration-modes).
+ */
+export interface ScaleSetSnapshot {
+  id: string;
+  name: string;
+  resourceGroup: string;
+  subscriptionId: string;
+  location: string;
+  orchestrationMode: 'Uniform' | 'Flexible';
+  /** `upgradePolicy.mode`; Azure's default is Manual. */
+  upgradeMode: ScaleSetUpgradeMode;
+  capacity: number;
+  provisioningState: string;
+  tags: Record<string, string>;
+  /** Absent for a Flexible set created without a VM profile. */
+  osType?: OsType;
+  vmSize: string;
+  /** False when the model's OS disk is an unmanaged (VHD) disk. */
+  managedDisks: boolean;
+  securityProfile?: { encryptionAtHost?: boolean; securityType?: string };
+  imageReference?: ImageReferenceSnapshot;
+  osDisk: OsDiskSnapshot;
+  dataDisks: DataDiskSnapshot[];
+  /** `virtualMachineProfile.extensionProfile.extensions`. */
+  extensions: VmExtensionSnapshot[];
+  memoryGiB?: number;
+}

@@ -20,6 +20,7 @@ import { parseVmId } from '../../core/resource-ids';
 import { isAdeExtension } from '../../core/extension-settings';
 import { findAdeExtension, powerStateOf, type InstanceViewStatus as VmStatus, type VmSnapshot } from '../../core/vm';
 import { merge } from '../remediation/helpers';
+import { SCALE_SET_CASES } from '../fixtures/vms/scale-sets';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'vms');
 
@@ -51,7 +52,7 @@ describe('assessVm (fixtures)', () => {
   });
 
   it('every enumerated reason is exercised by at least one fixture', () => {
-    const covered = new Set(cases.map((c) => (c.expect as { reason?: string }).reason).filter(Boolean));
+    const covered = new Set([...cases, ...SCALE_SET_CASES].map((c) => (c.expect as { reason?: string }).reason).filter(Boolean));
     const all = [...Object.keys(SKIP_REASONS), ...Object.keys(UNSUPPORTED_REASONS)];
     expect(all.filter((r) => !covered.has(r))).toEqual([]);
   });
