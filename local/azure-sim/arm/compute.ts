@@ -7,6 +7,7 @@
 import type { SimResponse } from '../contract';
 import { adeKindOf, bekMissingReport, bootGuest, rebootGuest, runAdeExtension, type GuestHost } from '../guest';
 import { type ArmCore, type RequestScope } from './core';
+import { ScaleSets } from './scale-sets';
 import {
   armError,
   bodyObject,
@@ -49,7 +50,16 @@ export function memoryOf(vmSize: string): number {
 }
 
 export class Compute {
-  constructor(private readonly core: ArmCore) {}
+  readonly scaleSets: ScaleSets;
+
+  constructor(private readonly core: ArmCore) {
+    this.scaleSets = new ScaleSets(core, this);
+  }
+
+  /** A managed disk: standalone / VM disks, else a Uniform scale set instance's disk. */
+  private diskById(id: string): DiskRecord | undefined {
+    return this.state.disks[key(id)] ?? this.state.scaleSetDisks?.[key(id)];
+  }
 
   private get state() {
     return this.core.state;
@@ -65,6 +75,7 @@ export class Compute {
         ? this.core.asyncOperationStatus(path.names[1])
         : this.core.locationStatus(path.names[1], `https://management.azure.com${req.path}?${req.query.toString()}`);
     }
+    if (t0 === 'virtualmachinescalesets') return this.scaleSets.handle(path, scope, sub.subscriptionId);
     if (t0 === 'virtualmachines') {
       if (!path.resourceGroup) {
         if (path.types.length === 1 && path.collection && req.method === 'GET') return this.list(scope, sub.subscriptionId);
@@ -234,6 +245,8 @@ export class Compute {
       );
       dataDisks.push({ lun, diskId: disk.id, caching: d.caching ?? 'None', createOption: d.createOption ?? 'Empty' });
     }
+    const scaleSetId =
+      typeof props.virtualMachineScaleSet?.id === 'string' ? this.scaleSets.flexibleSetFor(props.virtualMachineScaleSet.id).id : undefined;
     const nics: unknown[] = Array.isArray(props.networkProfile?.networkInterfaces) ? props.networkProfile.networkInterfaces : [];
     const vm: VmRecord = {
       id: vmId,
@@ -255,6 +268,7 @@ export class Compute {
         nics.length > 0
           ? nics.filter(isObject).map((n) => ({ id: String(n.id), primary: n.properties?.primary }))
           : [{ id: resourceId(subscriptionId, resourceGroup, 'Microsoft.Network', 'networkInterfaces', `${name}-nic`) }],
+      ...(scaleSetId ? { virtualMachineScaleSetId: scaleSetId } : {}),
       identity: body.identity,
       securityProfile: props.securityProfile,
       provisioningState,
@@ -712,8 +726,8 @@ export class Compute {
     return {
       ctx: core.ctx,
       durations: () => core.durations,
-      vm: (id) => core.state.vms[key(id)],
-      disk: (id) => core.state.disks[key(id)],
+      vm: (id) => core.state.vms[key(id)] ?? core.state.scaleSetVms?.[key(id)],
+      disk: (id) => core.state.disks[key(id)] ?? core.state.scaleSetDisks?.[key(id)],
       vaultById: (id) => core.state.vaults[key(id)],
       vaultByName: (name) => Object.values(core.state.vaults).find((v) => eq(v.name, name)),
       sleep: (ms, generation) => core.sleep(ms, generation),
@@ -758,7 +772,7 @@ export class Compute {
   // ---- JSON shapes -------------------------------------------------------------------------------
 
   vmJson(vm: VmRecord, withInstanceView: boolean): Record<string, unknown> {
-    const osDisk = this.state.disks[key(vm.osDiskId)];
+    const osDisk = this.diskById(vm.osDiskId);
     const properties: Record<string, unknown> = {
       vmId: vm.vmId,
       hardwareProfile: { vmSize: vm.vmSize },
@@ -775,7 +789,7 @@ export class Compute {
           ...(vm.osDiskEncryptionSettings ? { encryptionSettings: vm.osDiskEncryptionSettings } : {}),
         },
         dataDisks: vm.dataDisks.map((d) => {
-          const disk = this.state.disks[key(d.diskId)];
+          const disk = this.diskById(d.diskId);
           return {
             lun: d.lun,
             name: disk?.name ?? d.diskId.split('/').pop(),
@@ -808,6 +822,7 @@ export class Compute {
       timeCreated: vm.timeCreated,
     };
     if (vm.securityProfile !== undefined) properties.securityProfile = vm.securityProfile;
+    if (vm.virtualMachineScaleSetId !== undefined) properties.virtualMachineScaleSet = { id: vm.virtualMachineScaleSetId };
     if (withInstanceView) properties.instanceView = this.instanceView(vm);
     const out: Record<string, unknown> = { name: vm.name, id: vm.id, type: VM_TYPE, location: vm.location, tags: vm.tags, properties };
     if (vm.zones) out.zones = vm.zones;
@@ -827,12 +842,12 @@ export class Compute {
     const time = vm.timeCreated;
     const agentReady = vm.powerState === 'running' && vm.guest.boot === 'ok';
     const disks = [vm.osDiskId, ...vm.dataDisks.map((d) => d.diskId)].map((id) => {
-      const disk = this.state.disks[key(id)];
+      const disk = this.diskById(id);
       const statuses: InstanceViewStatus[] = [statusOf('ProvisioningState/succeeded', 'Info', 'Provisioning succeeded', undefined, time)];
       const collection = disk?.encryptionSettingsCollection;
       if (collection?.enabled) {
         statuses.push(
-          disk.encryptionState === 'encrypted'
+          disk?.encryptionState === 'encrypted'
             ? statusOf('EncryptionState/encrypted', 'Info', 'Encryption is enabled on disk')
             : statusOf('EncryptionState/notEncrypted', 'Info', 'Disk is not encrypted'),
         );

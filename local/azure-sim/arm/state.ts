@@ -100,6 +100,8 @@ export interface VmRecord {
   dataDisks: { lun: number; diskId: string; caching: string; createOption: string }[];
   osDiskEncryptionSettings?: DiskEncryptionSettingsModel;
   networkInterfaces: { id: string; primary?: boolean }[];
+  /** `virtualMachineScaleSet.id`: the Flexible scale set the VM was created in. */
+  virtualMachineScaleSetId?: string;
   identity?: unknown;
   securityProfile?: unknown;
   provisioningState: 'Creating' | 'Updating' | 'Succeeded' | 'Failed' | 'Deleting';
@@ -108,6 +110,46 @@ export interface VmRecord {
   extensions: Record<string, ExtensionRecord>;
   guest: GuestState;
   memoryGB: number;
+}
+
+/** A virtual machine scale set (https://learn.microsoft.com/rest/api/compute/virtual-machine-scale-sets). */
+export interface ScaleSetRecord {
+  id: string;
+  name: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  tags: Record<string, string>;
+  uniqueId: string;
+  orchestrationMode: 'Uniform' | 'Flexible';
+  upgradeMode: 'Automatic' | 'Rolling' | 'Manual';
+  skuName?: string;
+  capacity: number;
+  singlePlacementGroup?: boolean;
+  platformFaultDomainCount?: number;
+  /** `virtualMachineProfile` as sent (minus extensions), absent for a Flexible set created without one. */
+  profile?: {
+    osType: 'Windows' | 'Linux';
+    computerNamePrefix: string;
+    adminUsername: string;
+    imageReference: unknown;
+    osDisk: { storageAccountType: string; managed: boolean; ephemeral: boolean; diskSizeGB?: number };
+    dataDisks: { lun: number; diskSizeGB: number; storageAccountType: string }[];
+    securityProfile?: unknown;
+  };
+  /** `virtualMachineProfile.extensionProfile.extensions` (protected settings kept to run them, never returned). */
+  extensions: Record<string, ExtensionRecord>;
+  /** Bumped by every model change; an instance with a lower version has `latestModelApplied: false`. */
+  modelVersion: number;
+  provisioningState: 'Creating' | 'Updating' | 'Succeeded' | 'Failed' | 'Deleting';
+  timeCreated: string;
+}
+
+/** A Uniform scale set instance: a VM record (guest, disks, extensions) plus its place in the set. */
+export interface ScaleSetInstanceRecord extends VmRecord {
+  scaleSetId: string;
+  instanceId: string;
+  modelVersion: number;
 }
 
 export interface DeletedVaultRecord {
@@ -224,6 +266,13 @@ export interface ArmState {
   resourceGroups: Record<string, ResourceGroupRecord>;
   vms: Record<string, VmRecord>;
   disks: Record<string, DiskRecord>;
+  /**
+   * Scale sets, their Uniform instances and those instances' disks (not listed as Microsoft.Compute/disks); optional
+   * so older snapshots restore.
+   */
+  scaleSets?: Record<string, ScaleSetRecord>;
+  scaleSetVms?: Record<string, ScaleSetInstanceRecord>;
+  scaleSetDisks?: Record<string, DiskRecord>;
   vaults: Record<string, VaultRecord>;
   /** Keyed by lower-cased vault name (names are global). */
   deletedVaults: Record<string, DeletedVaultRecord>;
@@ -245,6 +294,9 @@ export function emptyState(): ArmState {
     resourceGroups: {},
     vms: {},
     disks: {},
+    scaleSets: {},
+    scaleSetVms: {},
+    scaleSetDisks: {},
     vaults: {},
     deletedVaults: {},
     systemTopics: {},
