@@ -76,7 +76,8 @@ export class ScaleSets {
     if (types[1] === 'virtualmachines') {
       if (types.length === 2 && path.collection) {
         if (req.method !== 'GET') throw methodNotAllowed(req.method);
-        return json(200, { value: this.members(set).map((i) => this.instanceJson(set, i, false)) });
+        const expand = eq(req.query.get('$expand') ?? '', 'instanceView');
+        return json(200, { value: this.members(set).map((i) => this.instanceJson(set, i, expand)) });
       }
       const instance = this.instance(set, path.names[1]!);
       if (types.length === 2) {
