@@ -26,8 +26,10 @@ import {
 const TEMPLATE_SCHEMAS = new Set([
   'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#',
   'https://schema.management.azure.com/schemas/2018-05-01/subscriptionDeploymentTemplate.json#',
+  'https://schema.management.azure.com/schemas/2019-08-01/managementGroupDeploymentTemplate.json#',
 ]);
 const SUBSCRIPTION_SCHEMA = 'https://schema.management.azure.com/schemas/2018-05-01/subscriptionDeploymentTemplate.json#';
+const MANAGEMENT_GROUP_SCHEMA = 'https://schema.management.azure.com/schemas/2019-08-01/managementGroupDeploymentTemplate.json#';
 const PARAMETER_TYPES = new Set(['string', 'securestring', 'int', 'bool', 'object', 'secureobject', 'array']);
 
 /** ARM template functions (https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions), lower-cased. */
@@ -337,7 +339,13 @@ export function apiVersionProblems(levels: TemplateLevel[]): string[] {
 // Role assignments
 
 export type RoleScope =
-  'subscription' | 'vault resource group' | 'storage account' | 'application insights' | 'function app' | 'resource group';
+  | 'management group'
+  | 'subscription'
+  | 'vault resource group'
+  | 'storage account'
+  | 'application insights'
+  | 'function app'
+  | 'resource group';
 
 export interface RoleAssignmentInfo {
   label: string;
@@ -359,6 +367,7 @@ function scopeOf(level: TemplateLevel, resource: ArmResource): RoleScope {
     throw new Error(`${level.label}: unrecognised role assignment scope ${scope}`);
   }
   if (level.template.$schema === SUBSCRIPTION_SCHEMA) return 'subscription';
+  if (level.template.$schema === MANAGEMENT_GROUP_SCHEMA) return 'management group';
   const group = level.deployment?.resourceGroup;
   if (typeof group === 'string' && group.includes("parameters('vaultResourceGroupName')")) return 'vault resource group';
   return 'resource group';
@@ -371,9 +380,11 @@ export function roleAssignments(levels: TemplateLevel[]): RoleAssignmentInfo[] {
     if (resource.type !== 'Microsoft.Authorization/roleAssignments') continue;
     const properties = objectOf(resource.properties);
     const expr = parseExpression(String(properties.roleDefinitionId));
+    // At management-group scope the definition lives on the group (managementGroupResourceId).
+    const idFunction = level.template.$schema === MANAGEMENT_GROUP_SCHEMA ? 'managementgroupresourceid' : 'subscriptionresourceid';
     if (
       expr.kind !== 'call' ||
-      expr.name !== 'subscriptionresourceid' ||
+      expr.name !== idFunction ||
       (expr.args[0] as { value?: string }).value !== 'Microsoft.Authorization/roleDefinitions'
     ) {
       throw new Error(

@@ -1,0 +1,49 @@
+/**
+ * infra/management-group-roles.json: the app identity's Compute roles defined and assigned once at a management group
+ * (ADE_SCOPE management groups). Same generic checks as the other templates, and the roles must grant exactly what
+ * main.json's per-subscription roles grant, so the two cannot drift.
+ */
+import { describe, expect, it } from 'vitest';
+import { loadTemplate, objectOf, resourcesOf, templateLevels, type JsonObject } from './arm';
+import { apiVersionProblems, parameterProblems, roleProblems, secretProblems, structureProblems } from './checks';
+
+const FILE = 'management-group-roles.json';
+const template = loadTemplate(FILE);
+const levels = templateLevels(FILE);
+
+function roleDefinitions(resources: JsonObject[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const r of resources.filter((x) => x.type === 'Microsoft.Authorization/roleDefinitions')) {
+    const props = objectOf(r.properties);
+    out[String(props.description)] = { permissions: props.permissions, condition: r.condition ?? null };
+  }
+  return out;
+}
+
+describe('management-group-roles.json', () => {
+  it('deploys at management-group scope and passes the template checks', () => {
+    expect(template.$schema).toContain('managementGroupDeploymentTemplate.json');
+    expect(structureProblems(levels)).toEqual([]);
+    expect(parameterProblems(levels)).toEqual([]);
+    expect(apiVersionProblems(levels)).toEqual([]);
+    expect(roleProblems(levels)).toEqual([]);
+    expect(secretProblems(levels)).toEqual([]);
+  });
+
+  it("defines the same custom roles as main.json's target subscriptions, assignable at the group and assigned there", () => {
+    const resources = resourcesOf(template) as JsonObject[];
+    const mainTarget = resourcesOf(loadTemplate('main.json')).find((r) => String(r.name).includes('ade-autopilot-target')) as JsonObject;
+    const mainResources = resourcesOf(objectOf(objectOf(mainTarget.properties).template) as never) as JsonObject[];
+    expect(roleDefinitions(resources)).toEqual(roleDefinitions(mainResources));
+    for (const r of resources.filter((x) => x.type === 'Microsoft.Authorization/roleDefinitions'))
+      expect(objectOf(r.properties).assignableScopes).toEqual(['[managementGroup().id]']);
+    const assignments = resources.filter((x) => x.type === 'Microsoft.Authorization/roleAssignments');
+    expect(assignments).toHaveLength(2);
+    for (const a of assignments) {
+      expect(String(objectOf(a.properties).roleDefinitionId)).toMatch(
+        /^\[managementGroupResourceId\('Microsoft\.Authorization\/roleDefinitions'/,
+      );
+      expect(a.scope).toBeUndefined(); // at the deployment's scope: the management group
+    }
+  });
+});
