@@ -12,13 +12,15 @@
  * query when the quota is spent, and after a 429 before trying again (a few times).
  */
 import { ResourceGraphClient, type ResourceGraphClientOptionalParams } from '@azure/arm-resourcegraph';
-import type { VirtualMachine, VirtualMachineExtension } from '@azure/arm-compute';
+import type { VirtualMachine, VirtualMachineExtension, VirtualMachineScaleSet } from '@azure/arm-compute';
 import type { TokenCredential } from '@azure/core-auth';
 import { ValidationError } from '../core/errors';
-import type { VmSnapshot } from '../core/vm';
+import { parseResourceId } from '../core/resource-ids';
+import type { ScaleSetSnapshot, VmSnapshot } from '../core/vm';
 import { toVmSnapshot } from './compute-mapping';
 import { callAzure, SDK_RETRY_OPTIONS } from './errors';
 import type { GraphCursor, GraphVmPage, ResourceGraphPort } from './ports';
+import { toScaleSetSnapshot } from './scale-sets';
 
 /** The one query the sweep runs: VMs and the ADE extensions on them (publisher Microsoft.Azure.Security). */
 export const FLEET_QUERY =
@@ -31,6 +33,11 @@ export const FLEET_QUERY =
 /** The subscriptions under management groups (Resource Graph's `ResourceContainers`; the groups go in the request's scope). */
 export const SUBSCRIPTIONS_QUERY =
   "ResourceContainers | where type =~ 'microsoft.resources/subscriptions' | project subscriptionId | order by subscriptionId asc";
+
+/** Scale sets with their model (ADE on a Uniform set is an extension of the model, so no extension rows are needed). */
+export const SCALE_SETS_QUERY =
+  "Resources | where type =~ 'microsoft.compute/virtualmachinescalesets' " +
+  '| project id, name, type, location, resourceGroup, subscriptionId, tags, sku, properties | order by id asc';
 
 const PAGE_SIZE = 1000;
 const THROTTLED_ATTEMPTS = 5;
@@ -97,6 +104,25 @@ export class ResourceGraphAdapter implements ResourceGraphPort {
     const page: GraphVmPage = { vms };
     if (more) page.cursor = { skipToken: response.skipToken!, skip: (cursor?.skip ?? 0) + consumed };
     return page;
+  }
+
+  /** Every scale set of the subscriptions, as its model (one query per 1,000 sets; no ARM reads). */
+  async scaleSets(subscriptionIds: readonly string[]): Promise<ScaleSetSnapshot[]> {
+    if (subscriptionIds.length === 0) throw new ValidationError('No subscriptions to query', { field: 'subscriptionIds' });
+    const out: ScaleSetSnapshot[] = [];
+    let skipToken: string | undefined;
+    do {
+      const response = await callAzure(`Query Resource Graph for the scale sets of ${subscriptionIds.length} subscription(s)`, () =>
+        this.query({
+          subscriptions: [...subscriptionIds],
+          query: SCALE_SETS_QUERY,
+          options: { top: PAGE_SIZE, resultFormat: 'objectArray', ...(skipToken ? { skipToken } : {}) },
+        }),
+      );
+      for (const row of (Array.isArray(response.data) ? response.data : []) as Row[]) out.push(toScaleSetRow(row));
+      skipToken = response.skipToken || undefined;
+    } while (skipToken);
+    return out;
   }
 
   async subscriptionsInManagementGroups(managementGroupIds: readonly string[]): Promise<string[]> {
@@ -196,4 +222,31 @@ function toSnapshot(row: Row, extensions: readonly Row[]): VmSnapshot {
     })),
   } as unknown as VirtualMachine;
   return toVmSnapshot(vm);
+}
+
+/** A scale set row (ARM JSON: properties nested, extensions not flattened) as the SDK model toScaleSetSnapshot reads. */
+function toScaleSetRow(row: Row): ScaleSetSnapshot {
+  const props = (row.properties ?? {}) as Record<string, unknown> & {
+    virtualMachineProfile?: { extensionProfile?: { extensions?: Array<{ name?: string; properties?: Record<string, unknown> }> } };
+  };
+  const profile = props.virtualMachineProfile;
+  const extensions = (profile?.extensionProfile?.extensions ?? []).map((e) => ({
+    name: e.name,
+    publisher: e.properties?.publisher,
+    typePropertiesType: e.properties?.type,
+    typeHandlerVersion: e.properties?.typeHandlerVersion,
+    provisioningState: e.properties?.provisioningState,
+    settings: e.properties?.settings,
+  }));
+  const set = {
+    ...props,
+    ...(profile ? { virtualMachineProfile: { ...profile, extensionProfile: { extensions } } } : {}),
+    id: row.id,
+    name: row.name,
+    location: row.location,
+    tags: row.tags ?? undefined,
+    sku: row.sku,
+  } as unknown as VirtualMachineScaleSet;
+  const id = parseResourceId(String(row.id ?? ''), 'id');
+  return toScaleSetSnapshot(set, { subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup ?? '', name: id.names[0] ?? '' });
 }

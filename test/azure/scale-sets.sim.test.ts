@@ -8,6 +8,7 @@ import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import type { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ResourceGraphAdapter } from '../../azure/resource-graph';
 import { ScaleSetAdapter } from '../../azure/scale-sets';
 import { loadConfig, toEncryptionPolicy } from '../../core/config';
 import { assessScaleSet, describeAssessment } from '../../core/eligibility';
@@ -132,6 +133,18 @@ describe('ADE on scale sets (adapter + core against the simulator)', () => {
     expect(assessment).toMatchObject({ decision: 'skip', reason: 'scale-set-flexible' });
     expect(describeAssessment(assessment)).toMatch(/standard virtual machines/);
     expect(calls).toEqual([]);
+  });
+
+  it('the sweep finds scale sets through Resource Graph, assessed as from an ARM read', async () => {
+    const graph = new ResourceGraphAdapter(credential);
+    const sets = await graph.scaleSets([sim.seed.subscriptionId]);
+    const policy = toEncryptionPolicy(loadConfig({ ADE_SUBSCRIPTIONS: sim.seed.subscriptionId }));
+    const byName = Object.fromEntries(sets.map((s) => [s.name, assessScaleSet(s, policy).decision]));
+    expect(byName).toMatchObject({ 'ss-windows': 'already-encrypted', 'ss-flex': 'skip' });
+    for (const set of sets) {
+      const fromArm = await adapter.getScaleSet(set.id);
+      expect({ ...set, provisioningState: '' }).toEqual({ ...fromArm, provisioningState: '' });
+    }
   });
 
   it('refuses an id that is not a scale set, naming the field', async () => {

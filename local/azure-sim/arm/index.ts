@@ -83,6 +83,17 @@ export function createArmService(ctx: SimContext): ArmService {
         rows.push({ ...extensionJson(e, false), ...placement, type: 'microsoft.compute/virtualmachines/extensions' });
       }
     }
+    for (const set of Object.values(core.state.scaleSets ?? {})) {
+      if (set.provisioningState === 'Deleting') continue;
+      rows.push({
+        ...compute.scaleSets.setJson(set),
+        subscriptionId: set.subscriptionId,
+        resourceGroup: set.resourceGroup.toLowerCase(),
+        type: 'microsoft.compute/virtualmachinescalesets',
+        kind: '',
+        managedBy: '',
+      });
+    }
     const groups = Object.values(core.state.managementGroups ?? {});
     const ancestors = (name: string | undefined): Array<{ name: string; displayName: string }> => {
       const chain: Array<{ name: string; displayName: string }> = [];

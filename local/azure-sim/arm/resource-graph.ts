@@ -1,7 +1,7 @@
 /**
  * Azure Resource Graph (`POST /providers/Microsoft.ResourceGraph/resources`), the subset the app and its tests use:
  *
- *  - tables `Resources` (virtual machines and their extensions) and `ResourceContainers` (subscriptions, with
+ *  - tables `Resources` (virtual machines, their extensions, scale sets) and `ResourceContainers` (subscriptions, with
  *    `properties.managementGroupAncestorsChain`); scopes `subscriptions` and `managementGroups` (every subscription under
  *    the group and its descendants);
  *  - operators `where` (`==`, `=~`, `!=`, `!~`, `in`, `in~`, `and`, `or`, parentheses; dotted property paths),
