@@ -1,10 +1,11 @@
 /**
  * The app's structured log records. The Functions Node worker turns `context.log(...)` arguments into one message
  * string (util.format) and offers no custom properties on it
- * (https://learn.microsoft.com/azure/azure-functions/functions-reference-node#logging), so every record is one JSON
- * object in the message: `{"message": …, "event": …, "vmId": …, "instanceId": …, "phase": …, "outcome": …, "reason": …}`.
- * Application Insights keeps it in `traces.message`; the shipped workbook and alert rules read the fields with
- * `parse_json(message)` (infra/main.json), and the local host's JSON log shows the same line.
+ * (https://learn.microsoft.com/azure/azure-functions/functions-reference-node#logging), so through `context.log` every
+ * record is one JSON object in the message:
+ * `{"message": …, "event": …, "vmId": …, "instanceId": …, "phase": …, "outcome": …, "reason": …}`. The same record also
+ * goes out as an OpenTelemetry log record with the fields as attributes (azure/telemetry.ts), which Application Insights
+ * keeps as `customDimensions`; the shipped workbook and alert rules read those (infra/main.json).
  */
 import { runView, vmIdOfRun } from './fleet-status';
 
@@ -22,14 +23,15 @@ export const LOG_EVENTS = {
   historyPurged: 'HistoryPurged',
 } as const;
 
-const MAX_FIELD = 2_000;
+/** Longest string field kept whole in a record (longer ones are cut). */
+export const MAX_LOG_FIELD = 2_000;
 
 /** One record as the message string: JSON, undefined fields left out, long strings cut. */
 export function logLine(message: string, fields: Record<string, unknown> = {}): string {
   const record: Record<string, unknown> = { message };
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined || key === 'message') continue;
-    record[key] = typeof value === 'string' && value.length > MAX_FIELD ? `${value.slice(0, MAX_FIELD)}…` : value;
+    record[key] = typeof value === 'string' && value.length > MAX_LOG_FIELD ? `${value.slice(0, MAX_LOG_FIELD)}…` : value;
   }
   return JSON.stringify(record);
 }

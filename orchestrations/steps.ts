@@ -7,6 +7,7 @@
  */
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
+import { emitLogRecord } from '../azure/telemetry';
 import { errorInfoOf } from '../core/errors';
 import { logLine, runOutcomeRecord } from '../core/telemetry';
 import { buildOutcomeEvent, type OrchestrationName, type OutcomeData, type OutcomeEventType } from '../core/remediation/outcomes';
@@ -99,14 +100,19 @@ export function inputOf<T>(context: OrchestrationContext): Partial<T> {
 
 /**
  * Wraps an orchestrator so that it writes one structured outcome record (core/telemetry.ts) when it ends: on the
- * episode that completes it, never on replay. Logging is no Durable action, so replay is unaffected.
+ * episode that completes it, never on replay: as a JSON message and as an OpenTelemetry log record (azure/telemetry.ts).
+ * Logging is no Durable action, so replay is unaffected.
  */
 export function withOutcomeLog<T>(name: string, orchestrator: (context: OrchestrationContext) => Step<T>) {
   return function* logged(context: OrchestrationContext): Step<T> {
     const output = yield* orchestrator(context);
     if (!context.df.isReplaying) {
       const record = runOutcomeRecord(name, context.df.instanceId, output);
-      if (record) (record.fields.phase === 'failed' ? context.warn : context.info).call(context, logLine(record.message, record.fields));
+      if (record) {
+        const level = record.fields.phase === 'failed' ? 'warn' : 'info';
+        (level === 'warn' ? context.warn : context.info).call(context, logLine(record.message, record.fields));
+        emitLogRecord(level, record.message, record.fields);
+      }
     }
     return output;
   };

@@ -2,12 +2,13 @@
  * Process-wide app state for the function entry files: configuration validated ONCE at module load
  * (a bad setting fails start-up with the ConfigError message naming every problem), the
  * serialisable EncryptionPolicy, one credential and everything built on it (the Azure ports, the
- * outcome publisher).
+ * outcome publisher, the OpenTelemetry log export to Application Insights).
  */
 import type { TokenCredential } from '@azure/core-auth';
 import type { InvocationContext } from '@azure/functions';
 import { createAzurePorts, createCredential } from '../../azure/clients';
 import type { AzurePorts } from '../../azure/ports';
+import { startAzureMonitor } from '../../azure/telemetry';
 import { createOutcomePublisher, type OutcomePublisherPort } from '../../azure/remediation-outcomes';
 import { loadConfig, type AppConfig } from '../../core/config';
 import { PermissionError, toErrorInfo } from '../../core/errors';
@@ -74,6 +75,8 @@ export function appContext(env: Record<string, string | undefined> = process.env
   if (current) return current;
   const config = loadConfig(env);
   const credential = createCredential(config, env);
+  // OpenTelemetry log export to Application Insights (customDimensions), once, when the connection string is set.
+  startAzureMonitor(credential, env);
   const ports = createAzurePorts(config, { credential, env });
   let identity: Promise<AutomationIdentity> | undefined;
   let publisher: OutcomePublisherPort | undefined;

@@ -51,11 +51,11 @@ describe('the fleet workbook', () => {
     expect(objectOf(main.parameters).deployWorkbook).toMatchObject({ type: 'bool', defaultValue: true });
   });
 
-  it('has the fleet view (latest record per VM) and failures over time, reading the JSON records by event', () => {
+  it('has the fleet view (latest record per VM) and failures over time, reading customDimensions by event', () => {
     expect(content.items.map((i) => i.name)).toEqual(expect.arrayContaining(['fleet', 'failures-over-time']));
     for (const q of queries) {
       expect(q.resourceType).toBe('microsoft.insights/components');
-      expect(q.query).toContain('parse_json(message)');
+      expect(q.query).toContain('extend record = customDimensions');
     }
     const fleet = queries.find((q) => q.title.startsWith('Fleet'))!;
     expect(fleet.query).toMatch(/summarize arg_max\(timestamp, record\) by vmId/);
@@ -96,7 +96,7 @@ describe('alert rules', () => {
     expect(p.actions).toEqual({ actionGroups: ["[parameters('alertActionGroupId')]"] });
     const [criterion] = p.criteria.allOf;
     expect(criterion).toMatchObject({ timeAggregation: 'Count', operator: 'GreaterThan', threshold: 0 });
-    expect(criterion.query).toContain('parse_json(message)');
+    expect(criterion.query).toContain('extend record = customDimensions');
   });
 
   it('exactly three log alerts', () => {

@@ -20,6 +20,7 @@ import type {
 } from '../contract';
 import { AppLoadError, readAppPackage, readHostJson, readLocalSettings, resolveEntryPoints } from './app-files';
 import { getCoreState, installCoreApi, type CoreLogLevel, type CoreRegistration, type HookName } from './core-api';
+import { installOtelLogs, withInvocationLogs } from './otel-logs';
 
 export { AppLoadError } from './app-files';
 
@@ -79,6 +80,7 @@ export async function loadFunctionApp(options: LoadFunctionAppOptions): Promise<
 
   const core = getCoreState();
   core.log = (level, category, message) => emitLog(logger, core.hooks.log, level, category, message, undefined);
+  installOtelLogs(logger);
   installCoreApi();
 
   const entryPoints = resolveEntryPoints(appDir, pkg.main);
@@ -127,11 +129,16 @@ export async function loadFunctionApp(options: LoadFunctionAppOptions): Promise<
     for (const hook of [...core.hooks[name]]) await hook({ hookData: appHookData, appHookData, functionAppDirectory: appDir });
   };
 
-  async function invoke(name: string, input: InvocationInput): Promise<InvocationResult> {
+  function invoke(name: string, input: InvocationInput): Promise<InvocationResult> {
+    const invocationId = randomUUID();
+    // OpenTelemetry log records the invocation emits are written to this host's log as that invocation's (otel-logs.ts).
+    return withInvocationLogs({ logger, functionName: name, invocationId }, () => invokeAs(name, input, invocationId));
+  }
+
+  async function invokeAs(name: string, input: InvocationInput, invocationId: string): Promise<InvocationResult> {
     const entry = functions.get(name);
     if (!entry) throw new Error(`Function '${name}' is not registered in this app`);
     const { registered, core: registration } = entry;
-    const invocationId = randomUUID();
     const started = performance.now();
 
     const inputData: { name: string; data: RpcTypedData }[] = [{ name: registered.trigger.name, data: input.triggerData }];

@@ -1,0 +1,106 @@
+/**
+ * Each log record also goes out as an OpenTelemetry log record whose attributes are its fields (azure/telemetry.ts):
+ * what the Azure Monitor exporter turns into `customDimensions`. An in-memory exporter on the global logs API stands
+ * in for Azure Monitor.
+ */
+import { logs } from '@opentelemetry/api-logs';
+import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import type { OrchestrationContext } from 'durable-functions';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { logAttributes, startAzureMonitor, TELEMETRY_SCOPE } from '../../azure/telemetry';
+import { orchestrationInstanceId } from '../../core/names';
+import { LOG_EVENTS } from '../../core/telemetry';
+import { contextLog } from '../../functions/lib/log';
+import { withOutcomeLog } from '../../orchestrations/steps';
+
+const VM = '/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';
+const exporter = new InMemoryLogRecordExporter();
+const provider = new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter })] });
+logs.setGlobalLoggerProvider(provider);
+afterAll(() => logs.disable());
+beforeEach(() => exporter.reset());
+
+const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const exported = () =>
+  exporter.getFinishedLogRecords().map((r) => ({
+    scope: r.instrumentationScope.name,
+    severityText: r.severityText,
+    body: r.body,
+    attributes: r.attributes,
+  }));
+
+describe('contextLog', () => {
+  it.each([
+    ['debug', 'DEBUG'],
+    ['info', 'INFO'],
+    ['warn', 'WARN'],
+    ['error', 'ERROR'],
+  ] as const)('%s: one record, body = message, attributes = the dimensions', (level, severityText) => {
+    const fields = { event: LOG_EVENTS.encryptionFailed, vmId: VM, instanceId: 'encrypt-x', phase: 'failed', outcome: 'failed', reason: 'denied' };
+    contextLog(silent)(level, 'encryptVm failed', fields);
+    expect(exported()).toEqual([{ scope: TELEMETRY_SCOPE, severityText, body: 'encryptVm failed', attributes: fields }]);
+  });
+
+  it('keeps the JSON message line for context.log', () => {
+    const lines: string[] = [];
+    contextLog({ ...silent, info: (line: string) => lines.push(line) })('info', 'started', { vmId: VM });
+    expect(lines.map((line) => JSON.parse(line))).toEqual([{ message: 'started', vmId: VM }]);
+    expect(exported()[0]!.attributes).toEqual({ vmId: VM });
+  });
+});
+
+describe('logAttributes', () => {
+  it.each([
+    { name: 'scalars as they are', fields: { purged: 3, dryRun: false, vmId: VM }, expected: { purged: 3, dryRun: false, vmId: VM } },
+    { name: 'objects and arrays as JSON', fields: { vmIds: ['a', 'b'], detail: { a: 1 } }, expected: { vmIds: '["a","b"]', detail: '{"a":1}' } },
+    { name: 'undefined, null and message left out', fields: { reason: undefined, outcome: null, message: 'x' }, expected: {} },
+    { name: 'long strings cut like the JSON line', fields: { reason: 'r'.repeat(3000) }, expected: { reason: `${'r'.repeat(2000)}…` } },
+  ])('$name', ({ fields, expected }) => {
+    expect(logAttributes(fields)).toEqual(expected);
+  });
+});
+
+describe('outcome records of orchestrations', () => {
+  const run = (isReplaying: boolean) => {
+    const instanceId = orchestrationInstanceId(VM);
+    const context = { ...silent, df: { isReplaying, instanceId } } as unknown as OrchestrationContext;
+    // eslint-disable-next-line require-yield
+    const orchestrator = withOutcomeLog('encryptVm', function* () {
+      return { vmId: VM, outcome: 'failed', reason: 'deploySinglePassExtension: AuthorizationFailed' };
+    });
+    orchestrator(context).next();
+    return instanceId;
+  };
+
+  it('emit one record with the dimensions when the run ends', () => {
+    const instanceId = run(false);
+    expect(exported()).toEqual([
+      {
+        scope: TELEMETRY_SCOPE,
+        severityText: 'WARN',
+        body: 'encryptVm failed',
+        attributes: expect.objectContaining({
+          event: LOG_EVENTS.encryptionFailed,
+          vmId: VM,
+          instanceId,
+          phase: 'failed',
+          outcome: 'failed',
+          reason: 'deploySinglePassExtension: AuthorizationFailed',
+        }),
+      },
+    ]);
+  });
+
+  it('emit nothing on replay', () => {
+    run(true);
+    expect(exported()).toEqual([]);
+  });
+});
+
+describe('startAzureMonitor', () => {
+  it('stays off without APPLICATIONINSIGHTS_CONNECTION_STRING (the distro is not loaded)', () => {
+    const credential = { getToken: async () => null };
+    expect(startAzureMonitor(credential, {})).toBe(false);
+    expect(Object.keys(require.cache).some((file) => file.includes('@azure/monitor-opentelemetry/'))).toBe(false);
+  });
+});
