@@ -2,14 +2,15 @@
  * The app's log records as OpenTelemetry log records, so that their fields reach Application Insights as
  * `customDimensions`. `context.log` cannot carry custom properties: the Functions Node worker formats its arguments into
  * one message string (https://learn.microsoft.com/azure/azure-functions/functions-reference-node#logging). The
- * supported way is OpenTelemetry in the worker with the Azure Monitor distro
+ * supported way is OpenTelemetry in the worker exporting to Azure Monitor
  * (https://learn.microsoft.com/azure/azure-functions/opentelemetry-howto,
  * https://learn.microsoft.com/azure/azure-monitor/app/opentelemetry-enable?tabs=nodejs): a log record's attributes become
  * the trace's custom properties (https://learn.microsoft.com/azure/azure-monitor/app/opentelemetry-add-modify?tabs=nodejs).
  *
  * Records always go to the global OpenTelemetry logs API (`@opentelemetry/api-logs`, a no-op until a provider is
- * registered). `startAzureMonitor` registers the Azure Monitor distro once, only when `APPLICATIONINSIGHTS_CONNECTION_STRING`
- * is set, and loads it only then, so a run without Application Insights does not pay for it at cold start.
+ * registered). `startAzureMonitor` registers the Azure Monitor log exporter once, only when
+ * `APPLICATIONINSIGHTS_CONNECTION_STRING` is set, and loads it only then, so a run without Application Insights does not
+ * pay for it at cold start.
  */
 import type { TokenCredential } from '@azure/core-auth';
 import { logs, SeverityNumber, type AnyValueMap } from '@opentelemetry/api-logs';
@@ -52,25 +53,33 @@ export function emitLogRecord(level: TelemetryLevel, message: string, fields: Re
   });
 }
 
-let started = false;
+let provider: { forceFlush(): Promise<void> } | undefined;
 
 /**
- * Registers the Azure Monitor OpenTelemetry distro once per process when `APPLICATIONINSIGHTS_CONNECTION_STRING` is
- * set, authenticating with the app's credential (the component disables local authentication, infra/main.json), plus
- * the Azure Functions instrumentation that correlates records with the invocation. Returns whether it is on.
+ * Registers, once per process and only when `APPLICATIONINSIGHTS_CONNECTION_STRING` is set, an OpenTelemetry logger
+ * provider that exports to Application Insights with the Azure Monitor log exporter
+ * (https://learn.microsoft.com/azure/azure-functions/opentelemetry-howto, JavaScript), authenticating with the app's
+ * credential (the component refuses local authentication, infra/main.json). Only logs: the Functions host already
+ * records requests and dependencies, and the full distro (`@azure/monitor-opentelemetry`) costs about twice the start-up
+ * time. Returns whether export is on.
  */
 export function startAzureMonitor(credential: TokenCredential, env: Record<string, string | undefined>): boolean {
   const connectionString = env.APPLICATIONINSIGHTS_CONNECTION_STRING;
-  if (started || !connectionString) return started;
+  if (provider || !connectionString) return provider !== undefined;
   // Loaded here, not at module load: only a process that exports telemetry pays for the SDK.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { useAzureMonitor } = require('@azure/monitor-opentelemetry') as typeof import('@azure/monitor-opentelemetry');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { registerInstrumentations } = require('@opentelemetry/instrumentation') as typeof import('@opentelemetry/instrumentation');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { AzureFunctionsInstrumentation } = require('@azure/functions-opentelemetry-instrumentation') as typeof import('@azure/functions-opentelemetry-instrumentation');
-  useAzureMonitor({ azureMonitorExporterOptions: { connectionString, credential } });
-  registerInstrumentations({ instrumentations: [new AzureFunctionsInstrumentation()] });
-  started = true;
-  return started;
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { AzureMonitorLogExporter } =
+    require('@azure/monitor-opentelemetry-exporter') as typeof import('@azure/monitor-opentelemetry-exporter');
+  const { BatchLogRecordProcessor, LoggerProvider } = require('@opentelemetry/sdk-logs') as typeof import('@opentelemetry/sdk-logs');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const exporter = new AzureMonitorLogExporter({ connectionString, credential });
+  const sdk = new LoggerProvider({ processors: [new BatchLogRecordProcessor({ exporter })] });
+  logs.setGlobalLoggerProvider(sdk);
+  provider = sdk;
+  return true;
+}
+
+/** Exports the records still batched (before the worker stops); nothing to do when export is off. */
+export async function flushTelemetry(): Promise<void> {
+  await provider?.forceFlush();
 }

@@ -36,7 +36,14 @@ describe('contextLog', () => {
     ['warn', 'WARN'],
     ['error', 'ERROR'],
   ] as const)('%s: one record, body = message, attributes = the dimensions', (level, severityText) => {
-    const fields = { event: LOG_EVENTS.encryptionFailed, vmId: VM, instanceId: 'encrypt-x', phase: 'failed', outcome: 'failed', reason: 'denied' };
+    const fields = {
+      event: LOG_EVENTS.encryptionFailed,
+      vmId: VM,
+      instanceId: 'encrypt-x',
+      phase: 'failed',
+      outcome: 'failed',
+      reason: 'denied',
+    };
     contextLog(silent)(level, 'encryptVm failed', fields);
     expect(exported()).toEqual([{ scope: TELEMETRY_SCOPE, severityText, body: 'encryptVm failed', attributes: fields }]);
   });
@@ -52,7 +59,11 @@ describe('contextLog', () => {
 describe('logAttributes', () => {
   it.each([
     { name: 'scalars as they are', fields: { purged: 3, dryRun: false, vmId: VM }, expected: { purged: 3, dryRun: false, vmId: VM } },
-    { name: 'objects and arrays as JSON', fields: { vmIds: ['a', 'b'], detail: { a: 1 } }, expected: { vmIds: '["a","b"]', detail: '{"a":1}' } },
+    {
+      name: 'objects and arrays as JSON',
+      fields: { vmIds: ['a', 'b'], detail: { a: 1 } },
+      expected: { vmIds: '["a","b"]', detail: '{"a":1}' },
+    },
     { name: 'undefined, null and message left out', fields: { reason: undefined, outcome: null, message: 'x' }, expected: {} },
     { name: 'long strings cut like the JSON line', fields: { reason: 'r'.repeat(3000) }, expected: { reason: `${'r'.repeat(2000)}…` } },
   ])('$name', ({ fields, expected }) => {
@@ -98,9 +109,9 @@ describe('outcome records of orchestrations', () => {
 });
 
 describe('startAzureMonitor', () => {
-  it('stays off without APPLICATIONINSIGHTS_CONNECTION_STRING (the distro is not loaded)', () => {
+  it('stays off without APPLICATIONINSIGHTS_CONNECTION_STRING (the exporter is not even loaded)', () => {
     const credential = { getToken: async () => null };
     expect(startAzureMonitor(credential, {})).toBe(false);
-    expect(Object.keys(require.cache).some((file) => file.includes('@azure/monitor-opentelemetry/'))).toBe(false);
+    expect(Object.keys(require.cache).some((file) => file.includes('@azure/monitor-opentelemetry-exporter'))).toBe(false);
   });
 });

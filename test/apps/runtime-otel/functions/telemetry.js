@@ -14,7 +14,15 @@ app.timer('telemetry', {
       severityNumber: SeverityNumber.WARN,
       severityText: 'WARN',
       body: 'encryptVm failed',
-      attributes: { event: 'EncryptionFailed', vmId: '/subscriptions/s/vm1', instanceId: 'encrypt-1', phase: 'failed', outcome: 'failed', reason: 'denied', message: 'shadowed' },
+      attributes: {
+        event: 'EncryptionFailed',
+        vmId: '/subscriptions/s/vm1',
+        instanceId: 'encrypt-1',
+        phase: 'failed',
+        outcome: 'failed',
+        reason: 'denied',
+        message: 'shadowed',
+      },
     });
   },
 });
