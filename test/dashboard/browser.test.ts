@@ -78,7 +78,17 @@ describe.runIf(thirdParty(CHROMIUM, 'the dashboard in headless Chromium'))('the 
     expect(await page.locator('#detail-reason').textContent()).toMatch(/deploySinglePassExtension: .*AuthorizationFailed/);
     expect(await page.locator('#detail-error .next').textContent()).toContain("Grant the app's managed identity");
     await page.click('#close-detail');
-    // The same failure in the host's JSON log: one record whose message carries the dimensions.
+    // The same failure in the host's JSON log: one record whose message carries the dimensions, and its OpenTelemetry
+    // copy with the dimensions as fields (what Application Insights gets as customDimensions).
+    expect(
+      p.host.logs.find((r) => r.source === 'OpenTelemetry' && r.event === 'EncryptionFailed' && String(r.vmId).endsWith('/vm-denied')),
+    ).toMatchObject({
+      message: 'encryptVm failed',
+      instanceId: expect.stringMatching(/^encrypt-/),
+      phase: 'failed',
+      outcome: 'failed',
+      reason: expect.stringContaining('AuthorizationFailed'),
+    });
     const records = p.host.logs.flatMap((r) => {
       try {
         return [JSON.parse(r.message) as Record<string, unknown>];

@@ -68,12 +68,16 @@ async function deliveriesFor(vmId: string): Promise<string[]> {
   return deliveredFor(vmId);
 }
 
-/** The events the publishing activity sent for a VM, in order: "<eventType> from <orchestration>". */
+/**
+ * The events the publishing activity sent for a VM, in order: "<eventType> from <orchestration>". One line per record:
+ * the JSON-message copy (each record also has an OpenTelemetry copy, `source: 'OpenTelemetry'`).
+ */
 function publishedFor(vmId: string): string[] {
   return p.host.logs
     .filter(
       (l) =>
         String(l.category).startsWith('Function.remediationPublishOutcome') &&
+        l.source !== 'OpenTelemetry' &&
         messageOf(l).startsWith('outcome ') &&
         messageOf(l).toLowerCase().includes(`for ${vmId.toLowerCase()}:`),
     )
