@@ -5,6 +5,7 @@
  * (https://learn.microsoft.com/rest/api/compute/virtual-machines) and @azure/arm-compute models.
  */
 import type { SimResponse } from '../contract';
+import { encryptionAtHostSupported, ENCRYPTION_AT_HOST_FEATURE, featureState, listSkus } from './features';
 import { adeKindOf, bekMissingReport, bootGuest, rebootGuest, runAdeExtension, type GuestHost } from '../guest';
 import { type ArmCore, type RequestScope } from './core';
 import { ScaleSets } from './scale-sets';
@@ -74,6 +75,9 @@ export class Compute {
       return t1 === 'operations'
         ? this.core.asyncOperationStatus(path.names[1])
         : this.core.locationStatus(path.names[1], `https://management.azure.com${req.path}?${req.query.toString()}`);
+    }
+    if (t0 === 'skus' && !path.resourceGroup && path.types.length === 1 && path.collection) {
+      return listSkus(this.core, sub.subscriptionId, scope);
     }
     if (t0 === 'virtualmachinescalesets') return this.scaleSets.handle(path, scope, sub.subscriptionId);
     if (t0 === 'virtualmachines') {
@@ -209,6 +213,8 @@ export class Compute {
     if (storage.imageReference !== undefined && typeof osProfile.adminUsername !== 'string') {
       throw armError(400, 'InvalidParameter', "Required parameter 'osProfile' is missing (null).");
     }
+    if (isObject(props.securityProfile) && props.securityProfile.encryptionAtHost === true)
+      this.checkEncryptionAtHost(subscriptionId, name, vmSize, isObject(props.storageProfile?.osDisk?.encryptionSettings));
     const tags = stringRecord(body.tags, 'tags');
     const now = this.core.nowIso();
     const vmId = resourceId(subscriptionId, resourceGroup, 'Microsoft.Compute', 'virtualMachines', name);
@@ -361,6 +367,27 @@ export class Compute {
     if (typeof newOsType === 'string' && newOsType.toLowerCase() !== vm.osType.toLowerCase()) {
       throw armError(409, 'PropertyChangeNotAllowed', "Changing property 'osDisk.osType' is not allowed.");
     }
+    const wantedSize = typeof props.hardwareProfile?.vmSize === 'string' ? props.hardwareProfile.vmSize : vm.vmSize;
+    const hostEncryptionNow = encryptionAtHostOf(vm.securityProfile);
+    const hostEncryptionWanted = isObject(props.securityProfile)
+      ? typeof props.securityProfile.encryptionAtHost === 'boolean'
+        ? props.securityProfile.encryptionAtHost
+        : isPatch
+          ? hostEncryptionNow
+          : false
+      : props.securityProfile === undefined
+        ? hostEncryptionNow
+        : false;
+    if (hostEncryptionWanted !== hostEncryptionNow && vm.powerState !== 'deallocated') {
+      // https://learn.microsoft.com/azure/virtual-machines/disks-enable-host-based-encryption-cli#enable-encryption-at-host-for-an-existing-vm
+      throw armError(
+        409,
+        'OperationNotAllowed',
+        `Changing property 'securityProfile.encryptionAtHost' of VM '${vm.name}' is only allowed when the VM is deallocated.`,
+      );
+    }
+    if (hostEncryptionWanted && (hostEncryptionWanted !== hostEncryptionNow || wantedSize !== vm.vmSize))
+      this.checkEncryptionAtHost(vm.subscriptionId, vm.name, wantedSize, vm.adeEver === true || this.hasAdeSettings(vm));
     if (body.tags !== undefined) vm.tags = stringRecord(body.tags, 'tags');
     else if (!isPatch) vm.tags = {};
     const size = props.hardwareProfile?.vmSize;
@@ -395,7 +422,11 @@ export class Compute {
       }
     }
     if (body.identity !== undefined) vm.identity = body.identity;
-    if (props.securityProfile !== undefined) vm.securityProfile = props.securityProfile;
+    if (props.securityProfile !== undefined)
+      vm.securityProfile =
+        isPatch && isObject(props.securityProfile) && isObject(vm.securityProfile)
+          ? { ...vm.securityProfile, ...props.securityProfile }
+          : props.securityProfile;
     vm.provisioningState = 'Updating';
     const op = this.core.startOperation(this.core.durations.vmUpdate, vm.id);
     const generation = this.core.generation;
@@ -412,6 +443,44 @@ export class Compute {
       this.vmJson(vm, false),
       this.core.lroHeaders(op, vm.subscriptionId, 'Microsoft.Compute', vm.location, scope.apiVersion, false),
     );
+  }
+
+  /**
+   * What Azure checks before a VM gets encryption at host: the subscription's `Microsoft.Compute/EncryptionAtHost`
+   * feature, the size's `EncryptionAtHostSupported` capability, and no Azure Disk Encryption now or ever
+   * (https://learn.microsoft.com/azure/virtual-machines/disks-enable-host-based-encryption-portal#restrictions).
+   */
+  private checkEncryptionAtHost(subscriptionId: string, vmName: string, vmSize: string, adeEver: boolean): void {
+    if (featureState(this.core, subscriptionId, ENCRYPTION_AT_HOST_FEATURE) !== 'Registered') {
+      throw armError(
+        400,
+        'InvalidParameter',
+        "The property 'securityProfile.encryptionAtHost' is not valid because the 'Microsoft.Compute/EncryptionAtHost' " +
+          'feature is not enabled for this subscription.',
+      );
+    }
+    if (!encryptionAtHostSupported(this.core, vmSize)) {
+      throw armError(
+        400,
+        'InvalidParameter',
+        `The property 'securityProfile.encryptionAtHost' is not valid because the VM size '${truncate(vmSize, 40)}' ` +
+          'does not support encryption at host.',
+      );
+    }
+    if (adeEver) {
+      throw armError(
+        409,
+        'OperationNotAllowed',
+        `Encryption at host can't be enabled on VM '${vmName}': it has, or once had, Azure Disk Encryption enabled. ` +
+          'Move its data to new disks and a new VM instead.',
+      );
+    }
+  }
+
+  /** Whether the VM's model or disks carry Azure Disk Encryption settings (disks keep them after decryption). */
+  private hasAdeSettings(vm: VmRecord): boolean {
+    if (vm.osDiskEncryptionSettings) return true;
+    return [vm.osDiskId, ...vm.dataDisks.map((d) => d.diskId)].some((id) => this.state.disks[key(id)]?.encryptionSettingsCollection);
   }
 
   /** Dual-pass second pass: the VM model's osDisk.encryptionSettings, mirrored onto the OS disk (version 1.0). */
@@ -621,6 +690,12 @@ export class Compute {
       );
     }
     const props = isObject(body.properties) ? body.properties : {};
+    const adeKind = adeKindOf(String(props.publisher ?? existing?.publisher ?? ''), String(props.type ?? existing?.type ?? ''));
+    if (adeKind && encryptionAtHostOf(vm.securityProfile)) {
+      // The message Azure answers (with 409 Conflict) on a VM with encryption at host
+      // (https://learn.microsoft.com/azure/virtual-machines/disks-enable-host-based-encryption-portal#restrictions).
+      throw armError(409, 'Conflict', 'Azure Disk Encryption cannot be enabled on disks that have encryption at host enabled');
+    }
     const pick = <T>(field: string, fallback: T): T =>
       props[field] !== undefined ? (props[field] as T) : isPatch || existing ? (((existing as any)?.[field] as T) ?? fallback) : fallback;
     const publisher = pick<string>('publisher', '');
@@ -669,6 +744,7 @@ export class Compute {
     if (body.tags !== undefined) ext.tags = stringRecord(body.tags, 'tags');
     ext.provisioningState = existing ? 'Updating' : 'Creating';
     vm.extensions[extName.toLowerCase()] = ext;
+    if (adeKind) vm.adeEver = true;
 
     const ade = adeKindOf(publisher, type);
     const duration = unchanged
@@ -977,6 +1053,10 @@ export function diskJson(d: DiskRecord): Record<string, unknown> {
   };
   if (d.managedBy) out.managedBy = d.managedBy;
   return out;
+}
+
+function encryptionAtHostOf(securityProfile: unknown): boolean {
+  return isObject(securityProfile) && securityProfile.encryptionAtHost === true;
 }
 
 function resolveOsType(osType: unknown, osProfile: Record<string, any>, image: unknown): 'Windows' | 'Linux' {

@@ -13,7 +13,8 @@ import { armError, bodyObject, eq, isObject, json, key, normalizeLocation, resou
 import { policyStateEvent } from './events';
 import { vaultNameProblem, type KeyVaultArm } from './keyvault';
 import type { Resources } from './resources';
-import type { PolicyStateRecord, RoleAssignmentRecord, VaultRecord } from './state';
+import type { FeatureRecord, PolicyStateRecord, RoleAssignmentRecord, VaultRecord } from './state';
+import { setFeatureState } from './features';
 import { builtInRoleByName } from './roles';
 import type { OperationClass } from './throttle';
 
@@ -107,6 +108,24 @@ export class ArmControl {
       record.scheduledPurgeDate = new Date(Date.parse(when)).toISOString();
       this.keyVault.expireDeleted();
       return json(200, s.deletedVaults[deletedVault[1]!] ?? { name: record.name, purged: true });
+    }
+    // A preview feature's registration (platform side: a subscription where it was registered long ago) and a size's
+    // encryption-at-host capability.
+    if (route === 'features' && req.method === 'PUT') {
+      const b = bodyObject(req);
+      const state = String(b.state ?? '');
+      if (!['NotRegistered', 'Registering', 'Registered', 'Unregistering', 'Unregistered'].includes(state))
+        throw armError(400, 'InvalidRequest', "'state' must be NotRegistered, Registering, Registered, Unregistering or Unregistered.");
+      const subscriptionId = this.core.subscription(String(b.subscriptionId ?? '')).subscriptionId;
+      return json(200, setFeatureState(this.core, subscriptionId, String(b.feature ?? ''), state as FeatureRecord['state']));
+    }
+    const sku = /^skus\/((?:standard|basic)_[a-z0-9_]+)$/.exec(route);
+    if (sku && req.method === 'PUT') {
+      const b = bodyObject(req);
+      if (typeof b.encryptionAtHostSupported !== 'boolean')
+        throw armError(400, 'InvalidRequest', "'encryptionAtHostSupported' must be true or false.");
+      (s.skuCapabilities ??= {})[sku[1]!] = { encryptionAtHostSupported: b.encryptionAtHostSupported };
+      return json(200, { size: sku[1], encryptionAtHostSupported: b.encryptionAtHostSupported });
     }
     switch (`${req.method} ${route}`) {
       case 'GET ':
@@ -308,6 +327,7 @@ export class ArmControl {
           tags: isObject(b.tags) ? b.tags : {},
           properties: {
             hardwareProfile: { vmSize: String(b.vmSize ?? 'Standard_D2s_v5') },
+            ...(b.encryptionAtHost === true ? { securityProfile: { encryptionAtHost: true } } : {}),
             storageProfile: {
               osDisk: { osType, createOption: 'FromImage' },
               dataDisks: Array.from({ length: dataDisks }, (_, lun) => ({

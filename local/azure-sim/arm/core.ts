@@ -30,6 +30,8 @@ export interface Durations {
   resourceGroupDelete: number;
   vaultPurge: number;
   eventSubscription: number;
+  /** A preview feature going from Registering to Registered (Microsoft.Features). */
+  featureRegistration: number;
 }
 
 export function defaultDurations(): Durations {
@@ -49,6 +51,7 @@ export function defaultDurations(): Durations {
     resourceGroupDelete: 20_000,
     vaultPurge: 10_000,
     eventSubscription: 3_000,
+    featureRegistration: 60_000,
   };
 }
 

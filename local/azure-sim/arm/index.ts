@@ -15,6 +15,7 @@ import {
 } from '../contract';
 import { ArmControl } from './control';
 import { Compute } from './compute';
+import { handleFeatures } from './features';
 import { ArmCore } from './core';
 import { EventGridArm } from './eventgrid';
 import { ARM_HOST, armError, eq, errorBody, json, parseArmPath, requireApiVersion, truncate, type ArmPath } from './http';
@@ -216,6 +217,8 @@ export function createArmService(ctx: SimContext): ArmService {
         return keyVault.handle(path, scope);
       case 'microsoft.eventgrid':
         return eventGrid.handle(path, scope);
+      case 'microsoft.features':
+        return handleFeatures(core, path, scope);
       case 'microsoft.resources':
         core.subscription(subscriptionId, scope.principal);
         throw armError(

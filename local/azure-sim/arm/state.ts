@@ -110,6 +110,16 @@ export interface VmRecord {
   extensions: Record<string, ExtensionRecord>;
   guest: GuestState;
   memoryGB: number;
+  /** Set once an Azure Disk Encryption extension was deployed: encryption at host stays refused afterwards. */
+  adeEver?: boolean;
+}
+
+/** A preview feature's registration in one subscription (Microsoft.Features). */
+export interface FeatureRecord {
+  subscriptionId: string;
+  /** `{namespace}/{name}`, e.g. Microsoft.Compute/EncryptionAtHost. */
+  feature: string;
+  state: 'NotRegistered' | 'Registering' | 'Registered' | 'Unregistering' | 'Unregistered';
 }
 
 /** A virtual machine scale set (https://learn.microsoft.com/rest/api/compute/virtual-machine-scale-sets). */
@@ -285,6 +295,10 @@ export interface ArmState {
   operations: Record<string, OperationRecord>;
   /** Keyed by lower-cased `resourceId|assignment|definition|referenceId`; optional so older snapshots restore. */
   policyStates?: Record<string, PolicyStateRecord>;
+  /** Keyed by lower-cased `subscriptionId|namespace/name`; optional so older snapshots restore. */
+  features?: Record<string, FeatureRecord>;
+  /** Per-size capability overrides (control API), keyed by lower-cased size name. */
+  skuCapabilities?: Record<string, { encryptionAtHostSupported?: boolean }>;
 }
 
 export function emptyState(): ArmState {
@@ -306,6 +320,8 @@ export function emptyState(): ArmState {
     roleDefinitions: {},
     operations: {},
     policyStates: {},
+    features: {},
+    skuCapabilities: {},
   };
 }
 
