@@ -8,6 +8,7 @@ import {
   type VirtualMachineExtension,
   type VirtualMachineUpdate,
 } from '@azure/arm-compute';
+import { FeatureClient, type FeatureClientOptionalParams } from '@azure/arm-features';
 import type { TokenCredential } from '@azure/core-auth';
 import { ValidationError } from '../core/errors';
 import { parseResourceId, parseVmId } from '../core/resource-ids';
@@ -33,16 +34,26 @@ export interface ComputeAdapterOptions {
   clientOptions?: ComputeManagementClientOptionalParams;
   /** Poll interval for the short LROs we do wait for (VM PATCH, deallocate, start). */
   pollIntervalMs?: number;
+  /** Extra options of the Features client (the subscription's feature registrations). */
+  featureClientOptions?: FeatureClientOptionalParams;
 }
 
 /** How many recent VM reads the adapter keeps for GetVmOptions.maxAgeMs (oldest dropped first). */
 const RECENT_READS_KEPT = 5_000;
+const SKU_CACHE_MS = 60 * 60_000;
 
 export class ComputeAdapter implements ComputePort {
   private readonly clients = new ClientsBySubscription(
     (subscriptionId, defaults) =>
       new ComputeManagementClient(this.credential, subscriptionId, { ...defaults, ...this.options.clientOptions }),
   );
+
+  private readonly features = new ClientsBySubscription(
+    (subscriptionId, defaults) => new FeatureClient(this.credential, subscriptionId, { ...defaults, ...this.options.featureClientOptions }),
+  );
+
+  /** VM sizes → EncryptionAtHostSupported, per subscription and region, with the time the list expires. */
+  private readonly skuCache = new Map<string, { sizes: Map<string, boolean>; until: number }>();
 
   constructor(
     private readonly credential: TokenCredential,
@@ -223,6 +234,44 @@ export class ComputeAdapter implements ComputePort {
     await callAzure(`Start VM ${vmId}`, () =>
       this.client(id.subscriptionId).virtualMachines.start(id.resourceGroup, id.name, this.pollOptions).pollUntilDone(),
     );
+  }
+
+  async encryptionAtHostFeatureState(subscriptionId: string): Promise<string> {
+    const feature = await callAzure(`Read feature Microsoft.Compute/EncryptionAtHost of subscription ${subscriptionId}`, () =>
+      this.features.get(subscriptionId).features.get('Microsoft.Compute', 'EncryptionAtHost'),
+    );
+    return feature.properties?.state ?? 'NotRegistered';
+  }
+
+  async sizeSupportsEncryptionAtHost(subscriptionId: string, location: string, vmSize: string): Promise<boolean | undefined> {
+    const region = location.replace(/\s+/g, '').toLowerCase();
+    const cacheKey = `${subscriptionId.toLowerCase()}|${region}`;
+    const cached = this.skuCache.get(cacheKey);
+    let sizes = cached && cached.until > Date.now() ? cached.sizes : undefined;
+    if (!sizes) {
+      // One list per subscription and region, kept for an hour: a region lists thousands of SKUs.
+      sizes = await callAzure(`List resource SKUs in ${region} (subscription ${subscriptionId})`, async () => {
+        const found = new Map<string, boolean>();
+        for await (const sku of this.client(subscriptionId).resourceSkus.list({ filter: `location eq '${region}'` })) {
+          if (sku.resourceType?.toLowerCase() !== 'virtualmachines' || !sku.name) continue;
+          const capability = sku.capabilities?.find((c) => c.name?.toLowerCase() === 'encryptionathostsupported');
+          found.set(sku.name.toLowerCase(), capability?.value?.toLowerCase() === 'true');
+        }
+        return found;
+      });
+      this.skuCache.set(cacheKey, { sizes, until: Date.now() + SKU_CACHE_MS });
+    }
+    return sizes.get(vmSize.toLowerCase());
+  }
+
+  async setEncryptionAtHost(vmId: string, enabled: boolean): Promise<VmSnapshot> {
+    const id = parseVmId(vmId);
+    const updated = await callAzure(`Set securityProfile.encryptionAtHost=${enabled} on VM ${vmId}`, () =>
+      this.client(id.subscriptionId)
+        .virtualMachines.update(id.resourceGroup, id.name, { securityProfile: { encryptionAtHost: enabled } }, this.pollOptions)
+        .pollUntilDone(),
+    );
+    return toVmSnapshot(updated);
   }
 
   async getDiskEncryption(diskId: string): Promise<DiskEncryptionInfo> {

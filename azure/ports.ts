@@ -158,6 +158,24 @@ export interface ComputePort {
 
   /** Encryption settings of a managed disk. Permission: `Microsoft.Compute/disks/read`. */
   getDiskEncryption(diskId: string): Promise<DiskEncryptionInfo>;
+
+  /**
+   * Registration state of the subscription's `Microsoft.Compute/EncryptionAtHost` feature (`Registered`,
+   * `NotRegistered`, `Registering`, …; Features API). Permission: `Microsoft.Features/providers/features/read`.
+   */
+  encryptionAtHostFeatureState(subscriptionId: string): Promise<string>;
+
+  /**
+   * The size's `EncryptionAtHostSupported` capability in the region (resource SKUs); undefined when the region does not
+   * list the size. Permission: `Microsoft.Compute/skus/read`.
+   */
+  sizeSupportsEncryptionAtHost(subscriptionId: string, location: string, vmSize: string): Promise<boolean | undefined>;
+
+  /**
+   * PATCHes only `securityProfile.encryptionAtHost` and waits; Azure needs the VM deallocated.
+   * Permission: `Microsoft.Compute/virtualMachines/write`.
+   */
+  setEncryptionAtHost(vmId: string, enabled: boolean): Promise<VmSnapshot>;
 }
 
 // ---------------------------------------------------------------------------------------------

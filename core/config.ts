@@ -20,6 +20,7 @@ import {
   VAULT_NAME_PREFIX,
   isManagementGroupName,
   VAULT_NAME_SALT,
+  ENCRYPTION_MODES,
   type EncryptionMode,
   type EncryptionPolicy,
   type ExclusionTag,
@@ -100,10 +101,13 @@ export interface ConfigSetting {
 export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
   {
     name: 'ADE_ENCRYPTION_MODE',
-    description: 'ADE mode: dual-pass with an Entra app (aad) or the current single-pass mode',
+    description:
+      'ADE mode: dual-pass with an Entra app (aad) or the current single-pass mode; or encryption-at-host for new VMs ' +
+      '(needs the subscription feature Microsoft.Compute/EncryptionAtHost; enabling deallocates the VM as ADE_HEAL_ACTION ' +
+      'says; VMs on ADE are refused)',
     default: 'aad',
     required: false,
-    values: '`aad` | `single-pass`',
+    values: '`aad` | `single-pass` | `encryption-at-host`',
     scope: 'app',
   },
   {
@@ -616,7 +620,7 @@ function globs(name: string) {
 }
 
 const schema = z.object({
-  ADE_ENCRYPTION_MODE: oneOf<EncryptionMode>('ADE_ENCRYPTION_MODE', ['aad', 'single-pass']),
+  ADE_ENCRYPTION_MODE: oneOf<EncryptionMode>('ADE_ENCRYPTION_MODE', ENCRYPTION_MODES),
   ADE_VAULT_STRATEGY: oneOf<VaultStrategy>('ADE_VAULT_STRATEGY', ['per-region', 'per-vm']),
   ADE_VAULT_RESOURCE_GROUP: setting('ADE_VAULT_RESOURCE_GROUP', (raw, fail) => {
     if (!isResourceGroupName(raw))

@@ -29,6 +29,7 @@ export type UnsupportedReason =
   | 'v6-or-newer-series'
   | 'insufficient-memory'
   | 'encryption-at-host'
+  | 'ade-encrypted'
   | 'customer-managed-key-sse'
   | 'ephemeral-os-disk'
   | 'ultra-or-premium-v2-disk'
@@ -41,7 +42,7 @@ export type UnsupportedReason =
   | 'scale-set-unmanaged-disks'
   | 'scale-set-dual-pass';
 
-export type AlreadyEncryptedEvidence = 'model-encryption-settings' | 'disk-encryption-state' | 'extension-enabled';
+export type AlreadyEncryptedEvidence = 'model-encryption-settings' | 'disk-encryption-state' | 'extension-enabled' | 'encryption-at-host';
 
 export type Assessment =
   | {
@@ -57,7 +58,7 @@ export type Assessment =
   | { decision: 'skip'; reason: SkipReason; detail: string }
   | {
       decision: 'already-encrypted';
-      mode: 'single-pass' | 'dual-pass';
+      mode: 'single-pass' | 'dual-pass' | 'encryption-at-host';
       evidence: AlreadyEncryptedEvidence;
       extensionName?: string;
       /** `VolumeType` the extension was run with, when known (may differ from the policy's). */
@@ -112,6 +113,12 @@ export const UNSUPPORTED_REASONS: Readonly<Record<UnsupportedReason, ReasonInfo>
     text: 'Encryption at host is enabled; it cannot coexist with ADE (and already encrypts the disks).',
     transient: false,
   },
+  'ade-encrypted': {
+    text:
+      'The VM has, or once had, Azure Disk Encryption; encryption at host cannot be combined with it nor enabled on a VM that ever ' +
+      'had it. GET /api/migration plans its way off ADE.',
+    transient: false,
+  },
   'customer-managed-key-sse': {
     text: 'A disk uses server-side encryption with customer-managed keys (disk encryption set), which ADE does not support.',
     transient: false,
@@ -145,12 +152,15 @@ export function reasonText(reason: SkipReason | UnsupportedReason): string {
 export function describeAssessment(assessment: Assessment): string {
   switch (assessment.decision) {
     case 'encrypt': {
+      if (assessment.mode === 'encryption-at-host') return 'Enable encryption at host.';
       const mode = assessment.mode === 'aad' ? 'dual-pass with an Entra app' : 'single-pass';
       const reuse = assessment.existingExtension ? `, reusing extension "${assessment.existingExtension.name}"` : '';
       return `Encrypt (${mode})${reuse}.`;
     }
     case 'already-encrypted':
-      return `Already ADE-encrypted (${assessment.mode}; evidence: ${assessment.evidence}).`;
+      return assessment.mode === 'encryption-at-host'
+        ? 'Already encrypted at host (securityProfile.encryptionAtHost).'
+        : `Already ADE-encrypted (${assessment.mode}; evidence: ${assessment.evidence}).`;
     case 'skip':
     case 'unsupported':
       return `${assessment.decision === 'skip' ? 'Skipped' : 'Unsupported'}: ${reasonText(assessment.reason)} ${assessment.detail}`.trim();
@@ -305,6 +315,8 @@ export function assessVm(vm: VmSnapshot, policy: EncryptionPolicy): Assessment {
   if (provisioning === 'deleting') return skip('vm-deleting', 'Provisioning state Deleting.');
   if (provisioning === 'failed') return skip('vm-provisioning-failed', 'Provisioning state Failed.');
 
+  if (policy.mode === 'encryption-at-host') return assessAtHost(vm);
+
   // 3. Already encrypted (before support checks: an encrypted VM is reported as such, not as unsupported)
   const extension = findAdeExtension(vm);
   const dualPassHistory = vm.osDisk.encryptionSettings !== undefined; // presence alone counts (see docs/ade-behaviour.md)
@@ -418,6 +430,34 @@ export function assessScaleSet(set: ScaleSetSnapshot, policy: EncryptionPolicy):
     };
   if (!set.managedDisks) return { decision: 'unsupported', reason: 'scale-set-unmanaged-disks', detail: `Scale set ${set.name}.` };
   return scoped;
+}
+
+/**
+ * ADE_ENCRYPTION_MODE=encryption-at-host, after scope and lifecycle: already at host; any trace of ADE refuses (the two
+ * cannot be combined, and a VM that ever had ADE cannot get encryption at host); busy waits. A stopped or deallocated VM
+ * is eligible: enabling needs it deallocated anyway. The subscription's feature registration and the size's capability
+ * need Azure reads and are checked by the run
+ * (https://learn.microsoft.com/azure/virtual-machines/disks-enable-host-based-encryption-portal#restrictions).
+ */
+function assessAtHost(vm: VmSnapshot): Assessment {
+  if (vm.securityProfile?.encryptionAtHost === true)
+    return { decision: 'already-encrypted', mode: 'encryption-at-host', evidence: 'encryption-at-host' };
+  const ade = adeEvidence(vm);
+  if (ade) return { decision: 'unsupported', reason: 'ade-encrypted', detail: `Evidence: ${ade}.` };
+  if (BUSY_STATES.includes(vm.provisioningState.toLowerCase()))
+    return { decision: 'skip', reason: 'vm-busy', detail: `Provisioning state ${vm.provisioningState}.` };
+  return { decision: 'encrypt', mode: 'encryption-at-host' };
+}
+
+/** What shows that Azure Disk Encryption is or was on the VM, or undefined. */
+export function adeEvidence(vm: VmSnapshot): string | undefined {
+  const extension = findAdeExtension(vm);
+  if (extension) return `ADE extension "${extension.name}" (${extension.typeHandlerVersion})`;
+  if (vm.osDisk.encryptionSettings !== undefined) return 'storageProfile.osDisk.encryptionSettings in the VM model';
+  if (diskShowsEncrypted(vm)) return 'a disk reports EncryptionState/encrypted';
+  const stamped = (vm.instanceView?.disks ?? []).find((d) => (d.encryptionSettings ?? []).length > 0);
+  if (stamped) return `disk "${stamped.name ?? '?'}" carries ADE encryption settings`;
+  return undefined;
 }
 
 /** Any instance-view disk whose last `EncryptionState/*` status is `encrypted` (docs/ade-behaviour.md#reading-the-status). */

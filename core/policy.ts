@@ -13,7 +13,14 @@ import { isGuid, isResourceGroupName } from './resource-ids';
 /** Bump when the shape or meaning of a field changes, so orchestrations can reject stale inputs. */
 export const POLICY_VERSION = 1;
 
-export type EncryptionMode = 'aad' | 'single-pass';
+/** The two Azure Disk Encryption modes: dual-pass with an Entra app, and single-pass. */
+export type AdeMode = 'aad' | 'single-pass';
+/**
+ * ADE (`aad`, `single-pass`), or encryption at host for new VMs (the platform encrypts at the VM host; ADE and
+ * encryption at host cannot be combined: https://learn.microsoft.com/azure/virtual-machines/disks-enable-host-based-encryption-portal#restrictions).
+ */
+export type EncryptionMode = AdeMode | 'encryption-at-host';
+export const ENCRYPTION_MODES: readonly EncryptionMode[] = ['aad', 'single-pass', 'encryption-at-host'];
 export type VaultStrategy = 'per-region' | 'per-vm';
 export type VolumeType = 'All' | 'OS' | 'Data';
 export type OsFilter = 'all' | 'windows' | 'linux';
@@ -177,7 +184,7 @@ const timing = (field: keyof typeof LOCAL_TIMING_FLOORS) => z.number().min(LOCAL
 const policySchema = z
   .object({
     policyVersion: z.literal(POLICY_VERSION),
-    mode: z.enum(['aad', 'single-pass']),
+    mode: z.enum(['aad', 'single-pass', 'encryption-at-host']),
     vault: z.object({
       strategy: z.enum(['per-region', 'per-vm']),
       resourceGroup: z.string().refine(isResourceGroupName, 'expected a resource group name'),

@@ -9,6 +9,8 @@ import { createActivities } from '../orchestrations/activities';
 import {
   ACTIVITY,
   CLIENT_ACTIVITIES,
+  EAH_ACTIVITY,
+  ENCRYPT_AT_HOST_ORCHESTRATOR,
   ENCRYPT_VM_ORCHESTRATOR,
   ENTITY,
   REMEDIATE_VM_ORCHESTRATOR,
@@ -17,6 +19,8 @@ import {
   SWEEP_ORCHESTRATOR,
   type WaitersState,
 } from '../orchestrations/contracts';
+import { encryptAtHostOrchestrator } from '../orchestrations/encrypt-at-host';
+import { createEncryptAtHostActivities } from '../orchestrations/encrypt-at-host-activities';
 import { encryptVmOrchestrator } from '../orchestrations/encrypt-vm';
 import { vaultEntityStep, waitersEntityStep, type EntityStep, type VaultEntityState } from '../orchestrations/entities';
 import { createRemediationActivities } from '../orchestrations/remediation-activities';
@@ -27,12 +31,14 @@ import { sweepOrchestrator } from '../orchestrations/sweep';
 import { appContext } from './lib/app';
 import { contextLog } from './lib/log';
 import { secretEventsDestination } from './lib/secret-events-endpoint';
+import { healSettingsOf } from './lib/remediation';
 import { orchestrationControl } from './lib/start';
 
 const app = appContext();
 const destination = secretEventsDestination(app.config);
 
 df.app.orchestration(ENCRYPT_VM_ORCHESTRATOR, withOutcomeLog(ENCRYPT_VM_ORCHESTRATOR, encryptVmOrchestrator));
+df.app.orchestration(ENCRYPT_AT_HOST_ORCHESTRATOR, withOutcomeLog(ENCRYPT_AT_HOST_ORCHESTRATOR, encryptAtHostOrchestrator));
 df.app.orchestration(RESTORE_BEK_ORCHESTRATOR, withOutcomeLog(RESTORE_BEK_ORCHESTRATOR, restoreBekOrchestrator));
 df.app.orchestration(REMEDIATE_VM_ORCHESTRATOR, withOutcomeLog(REMEDIATE_VM_ORCHESTRATOR, remediateVmOrchestrator));
 df.app.orchestration(SWEEP_ORCHESTRATOR, sweepOrchestrator);
@@ -58,6 +64,12 @@ function activitiesFor(context: InvocationContext, client?: df.DurableClient): A
       log,
       policy: app.policy,
     }),
+    ...createEncryptAtHostActivities({
+      compute: app.ports.compute,
+      log,
+      policy: app.policy,
+      heal: healSettingsOf(app.config.remediation),
+    }),
   };
 }
 
@@ -73,7 +85,7 @@ function registerActivity<N extends ActivityName>(name: N): void {
   });
 }
 
-const ACTIVITY_NAMES = [...Object.values(ACTIVITY), ...Object.values(REMEDIATION_ACTIVITY)];
+const ACTIVITY_NAMES = [...Object.values(ACTIVITY), ...Object.values(REMEDIATION_ACTIVITY), ...Object.values(EAH_ACTIVITY)];
 // Compile-time check: every activity the factories build has a registered name.
 const everyActivityNamed: Exclude<ActivityName, (typeof ACTIVITY_NAMES)[number]> extends never ? true : never = true;
 if (everyActivityNamed) for (const name of ACTIVITY_NAMES) registerActivity(name);

@@ -8,6 +8,7 @@ import * as df from 'durable-functions';
 import { appContext } from './lib/app';
 import { handleEncryptVm } from './lib/encrypt-vm-http';
 import { contextLog } from './lib/log';
+import { healSettingsOf } from './lib/remediation';
 import { runAnswer } from './lib/runs';
 
 const app = appContext();
@@ -23,6 +24,7 @@ df.app.client.http('encryptVmHttp', {
       policy: app.policy,
       getVm: (vmId) => app.ports.compute.getVm(vmId, { instanceView: true }),
       publishOutcome: app.config.remediation.outcomeTopicEndpoint !== undefined,
+      heal: healSettingsOf(app.config.remediation),
       log: contextLog(context),
     });
     return runAnswer(request.url, result);

@@ -5,6 +5,7 @@
 import * as df from 'durable-functions';
 import { appContext } from './lib/app';
 import { contextLog } from './lib/log';
+import { healSettingsOf } from './lib/remediation';
 import { activeEncryptVm, startEncryptVm } from './lib/start';
 import { handleVmWritten } from './lib/vm-written';
 
@@ -17,7 +18,10 @@ df.app.client.eventGrid('vmWritten', {
       policy: app.policy,
       getVm: (vmId) => app.ports.compute.getVm(vmId, { instanceView: true }),
       start: (vmId) =>
-        startEncryptVm(client, vmId, app.policy, { publishOutcome: app.config.remediation.outcomeTopicEndpoint !== undefined }),
+        startEncryptVm(client, vmId, app.policy, {
+          publishOutcome: app.config.remediation.outcomeTopicEndpoint !== undefined,
+          heal: healSettingsOf(app.config.remediation),
+        }),
       activeRun: (vmId) => activeEncryptVm(client, vmId),
       selfObjectId: async () => (await app.identity()).objectId,
       log: contextLog(context),

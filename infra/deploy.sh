@@ -179,8 +179,8 @@ fi
 [[ -n "$LOCATION" ]] || die "--location is required (or set \"location\" in $PARAMETERS_FILE)"
 ENCRYPTION_MODE="$(param_value encryptionMode)"
 case "$ENCRYPTION_MODE" in
-  aad | single-pass) ;;
-  *) die "encryptionMode must be aad or single-pass, got '$ENCRYPTION_MODE'" ;;
+  aad | single-pass | encryption-at-host) ;;
+  *) die "encryptionMode must be aad, single-pass or encryption-at-host, got '$ENCRYPTION_MODE'" ;;
 esac
 if [[ -n "$PACKAGE_DIR" ]]; then
   [[ -d "$PACKAGE_DIR" ]] || die "--package-dir is not a directory: $PACKAGE_DIR"

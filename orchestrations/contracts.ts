@@ -6,7 +6,9 @@
 import type { Assessment } from '../core/eligibility';
 import type { ErrorInfo } from '../core/errors';
 import type { AdeExtension } from '../core/extension-settings';
-import type { EncryptionPolicy } from '../core/policy';
+import type { EncryptionMode, EncryptionPolicy } from '../core/policy';
+import type { HealAction } from '../core/remediation/settings';
+import type { MaintenanceWindow } from '../core/remediation/maintenance-window';
 import type { RemediationAction } from '../core/remediation/decision';
 import type { SweepProgress } from '../core/remediation/sweep';
 import type { OsType } from '../core/vm';
@@ -15,6 +17,24 @@ export const ENCRYPT_VM_ORCHESTRATOR = 'encryptVm';
 export const RESTORE_BEK_ORCHESTRATOR = 'restoreBek';
 export const REMEDIATE_VM_ORCHESTRATOR = 'remediateVm';
 export const SWEEP_ORCHESTRATOR = 'sweep';
+/** ADE_ENCRYPTION_MODE=encryption-at-host: enables encryption at host on one VM (orchestrations/encrypt-at-host.ts). */
+export const ENCRYPT_AT_HOST_ORCHESTRATOR = 'encryptAtHost';
+
+/**
+ * The orchestration that encrypts a VM the assessment says to encrypt, by the assessment's mode: encryption at host has
+ * its own orchestration, ADE (aad, single-pass) is encryptVm. Both run under the VM's one instance id, so a VM never
+ * has two encryption runs at once.
+ */
+export function encryptionOrchestratorFor(mode: EncryptionMode): typeof ENCRYPT_VM_ORCHESTRATOR | typeof ENCRYPT_AT_HOST_ORCHESTRATOR {
+  return mode === 'encryption-at-host' ? ENCRYPT_AT_HOST_ORCHESTRATOR : ENCRYPT_VM_ORCHESTRATOR;
+}
+
+/** Activities of encryptAtHost (orchestrations/encrypt-at-host-activities.ts). */
+export const EAH_ACTIVITY = {
+  inspect: 'encryptAtHostInspect',
+  enable: 'encryptAtHostEnable',
+  read: 'encryptAtHostRead',
+} as const;
 
 export const ACTIVITY = {
   inspectVm: 'inspectVm',
@@ -145,7 +165,7 @@ export interface SweepStatus extends SweepProgress {
 }
 
 /** The custom status every orchestration of the app sets: one union, told apart by `orchestration`. */
-export type OrchestrationStatus = EncryptVmStatus | RestoreBekStatus | RemediateVmStatus | SweepStatus;
+export type OrchestrationStatus = EncryptVmStatus | RestoreBekStatus | RemediateVmStatus | SweepStatus | EncryptAtHostStatus;
 
 /** What the orchestration needs to know about the VM (no secrets, small). */
 export interface VmFacts {
@@ -317,3 +337,52 @@ export interface TagVmInput {
  * are thrown instead (with `toActivityError`), so that callActivityWithRetry retries exactly those.
  */
 export type ActivityResult<T> = { ok: true; value: T } | { ok: false; error: ErrorInfo };
+
+// ---------------------------------------------------------------------------------------------
+// encryptAtHost
+
+export interface EncryptAtHostInput extends EncryptVmInput {
+  /**
+   * How to get the deallocation encryption at host needs (ADE_HEAL_ACTION / ADE_MAINTENANCE_WINDOW); the inspecting
+   * activity answers with the app's own settings, which win. Absent: notify-only.
+   */
+  heal?: { action: HealAction; window?: MaintenanceWindow };
+}
+
+export interface EncryptAtHostInspection {
+  vm: VmFacts & { vmSize: string; powerState: string };
+  assessment: Assessment;
+  summary: string;
+  /** Read only when the assessment says encrypt: the subscription's feature and the size's capability. */
+  readiness?: { featureState: string; sizeSupported: boolean | undefined };
+  /** The heal settings to follow: the app's configuration when the activity knows it, else the input's. */
+  heal: { action: HealAction; window?: MaintenanceWindow };
+}
+
+export interface EncryptionAtHostState {
+  encryptionAtHost: boolean;
+  powerState: string;
+}
+
+export type EncryptAtHostOutcome = 'encrypted' | 'skipped' | 'already-encrypted' | 'action-required' | 'failed';
+
+export interface EncryptAtHostOutput {
+  vmId: string;
+  outcome: EncryptAtHostOutcome;
+  reason: string;
+  /** What the run did, in order (deallocated, enabled, started, verified). */
+  steps: string[];
+  /** The VM's power state when the run ended, when the run changed it or read it last. */
+  powerState?: string;
+  /** ADE_DRY_RUN: what a real run would do. */
+  wouldDo?: string;
+  outcomeEvent?: { eventType: string; published: boolean };
+}
+
+export interface EncryptAtHostStatus {
+  orchestration: typeof ENCRYPT_AT_HOST_ORCHESTRATOR;
+  phase: 'inspecting' | 'waiting-for-window' | 'deallocating' | 'enabling' | 'starting' | 'verifying' | 'done' | 'failed';
+  vmId: string;
+  detail?: string;
+  windowOpensAt?: string;
+}

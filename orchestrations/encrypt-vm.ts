@@ -139,6 +139,12 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
       setStatus({ phase: 'done', detail: inspected.summary });
       return { vmId, osType, outcome: 'already-encrypted', reason: inspected.summary };
     }
+    if (assessment.mode === 'encryption-at-host') {
+      // Encryption at host has its own orchestration (encryptAtHost); this one only runs ADE.
+      const reason = `${inspected.summary} (ADE_ENCRYPTION_MODE=encryption-at-host: the encryptAtHost orchestration does this)`;
+      setStatus({ phase: 'done', detail: reason });
+      return { vmId, outcome: 'skipped', reason };
+    }
     const mode = assessment.mode;
     output.mode = mode;
     if (policy.dryRun) {

@@ -14,7 +14,9 @@ import type { SignalSource } from '../core/remediation/signals';
 import { isManagedVault, secretsInUnmanagedVaults, type VaultDriftIssue } from '../core/remediation/vault-drift';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
 import {
-  ENCRYPT_VM_ORCHESTRATOR,
+  encryptionOrchestratorFor,
+  type EncryptAtHostInput,
+  type EncryptAtHostOutput,
   REMEDIATE_VM_ORCHESTRATOR,
   REMEDIATION_ACTIVITY,
   RESTORE_BEK_ORCHESTRATOR,
@@ -115,8 +117,14 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
     if (action === 'encrypt') {
       // encryptVm publishes VmEncrypted / EncryptionFailed itself (through the same activity, which is
       // a no-op without a topic); remediateVm publishes only when it did not (skipped, already encrypted).
-      const encryptInput: EncryptVmInput = { vmId: view.vmId, policy, publishOutcome: true };
-      const out = (yield context.df.callSubOrchestrator(ENCRYPT_VM_ORCHESTRATOR, encryptInput)) as EncryptVmOutput;
+      const encryptInput: EncryptVmInput | EncryptAtHostInput = {
+        vmId: view.vmId,
+        policy,
+        publishOutcome: true,
+        ...(policy.mode === 'encryption-at-host' ? { heal } : {}),
+      };
+      const out = (yield context.df.callSubOrchestrator(encryptionOrchestratorFor(policy.mode), encryptInput)) as
+        EncryptVmOutput | EncryptAtHostOutput;
       succeeded = out.outcome === 'encrypted' || out.outcome === 'already-encrypted';
       outcomePublishedBySub = out.outcomeEvent !== undefined;
       detail = `encryptVm: ${out.outcome}${out.reason ? ` (${out.reason})` : ''}`;

@@ -13,12 +13,13 @@ import { logLine, runOutcomeRecord } from '../core/telemetry';
 import { buildOutcomeEvent, type OrchestrationName, type OutcomeData, type OutcomeEventType } from '../core/remediation/outcomes';
 import type { Activities } from './activities';
 import { REMEDIATION_ACTIVITY, type ActivityResult, type OrchestrationStatus } from './contracts';
+import type { EncryptAtHostActivities } from './encrypt-at-host-activities';
 import type { RemediationActivities } from './remediation-activities';
 
 export type Step<T> = Generator<df.Task, T, unknown>;
 
 /** Every activity of the app, by its registered name. */
-export type AppActivities = Activities & RemediationActivities;
+export type AppActivities = Activities & RemediationActivities & EncryptAtHostActivities;
 export type ActivityName = keyof AppActivities & string;
 /** The activity's parameters: `[input]`, or `[]` for one that takes none. */
 export type ActivityArgs<N extends ActivityName> = Parameters<AppActivities[N]>;

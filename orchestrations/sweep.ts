@@ -29,7 +29,8 @@ import {
 } from '../core/remediation/sweep';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
 import {
-  ENCRYPT_VM_ORCHESTRATOR,
+  encryptionOrchestratorFor,
+  type EncryptAtHostInput,
   REMEDIATION_ACTIVITY,
   RESTORE_BEK_ORCHESTRATOR,
   SWEEP_ORCHESTRATOR,
@@ -190,8 +191,13 @@ export function* sweepOrchestrator(context: OrchestrationContext): Step<SweepOut
 
   function startFor(vmId: string): OrchestrationStart {
     if (input.kind === 'backfill') {
-      const encryptInput: EncryptVmInput = { vmId, policy, ...(input.publishOutcome === true ? { publishOutcome: true } : {}) };
-      return { orchestrator: ENCRYPT_VM_ORCHESTRATOR, instanceId: orchestrationInstanceId(vmId), input: encryptInput };
+      const encryptInput: EncryptVmInput | EncryptAtHostInput = {
+        vmId,
+        policy,
+        ...(input.publishOutcome === true ? { publishOutcome: true } : {}),
+        ...(policy.mode === 'encryption-at-host' && input.heal ? { heal: input.heal } : {}),
+      };
+      return { orchestrator: encryptionOrchestratorFor(policy.mode), instanceId: orchestrationInstanceId(vmId), input: encryptInput };
     }
     const restoreInput: RestoreBekInput = { vmId, policy, heal: input.heal, trigger: 'BEK health sweep' };
     return { orchestrator: RESTORE_BEK_ORCHESTRATOR, instanceId: restoreInstanceId(vmId), input: restoreInput };

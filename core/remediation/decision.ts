@@ -49,6 +49,9 @@ export function decideRemediation(input: RemediationInput): RemediationDecision 
   }
   const drift = (input.vaultDrift ?? []).filter((d) => d.repairable);
   if (drift.length > 0) return { action: 'repair-vault', reason: drift.map((d) => d.detail).join('; ') };
+  if (assessment.decision === 'already-encrypted' && assessment.mode === 'encryption-at-host') {
+    return { action: 'nothing', reason: 'already encrypted at host (securityProfile.encryptionAtHost)' };
+  }
   if (assessment.decision === 'already-encrypted') {
     if (!input.hasAdeExtension) {
       return {

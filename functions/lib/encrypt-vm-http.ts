@@ -7,7 +7,7 @@ import type { VmSnapshot } from '../../core/vm';
 import { readVmIdBody } from './http-body';
 import type { Log } from './log';
 import type { HttpAnswer } from './remediation';
-import { startEncryptVm, type StarterClient } from './start';
+import { startEncryptVm, type StartOptions, type StarterClient } from './start';
 
 export interface EncryptVmHttpDeps {
   client: StarterClient;
@@ -15,6 +15,8 @@ export interface EncryptVmHttpDeps {
   getVm(vmId: string): Promise<VmSnapshot>;
   /** An outcome topic is configured: the run publishes its outcome event. */
   publishOutcome: boolean;
+  /** ADE_HEAL_ACTION / ADE_MAINTENANCE_WINDOW (encryption at host needs the VM deallocated). */
+  heal?: StartOptions['heal'];
   log: Log;
 }
 
@@ -41,7 +43,10 @@ export async function handleEncryptVm(request: Pick<HttpRequest, 'text'>, deps: 
     if (info.kind === 'not-found') return { status: 404, body: { error: `vmId: no such virtual machine ${vmId.value}` } };
     return { status: 502, body: { error: info.message } };
   }
-  const started = await startEncryptVm(deps.client, vmId.value, deps.policy, { publishOutcome: deps.publishOutcome });
+  const started = await startEncryptVm(deps.client, vmId.value, deps.policy, {
+    publishOutcome: deps.publishOutcome,
+    ...(deps.heal ? { heal: deps.heal } : {}),
+  });
   deps.log(
     'info',
     started.started

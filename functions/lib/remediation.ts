@@ -50,7 +50,7 @@ export interface EventAnswer {
   malformed: string[];
 }
 
-function healSettingsOf(s: RemediationSettings): HealSettings {
+export function healSettingsOf(s: RemediationSettings): HealSettings {
   return { action: s.healAction, ...(s.maintenanceWindow ? { window: s.maintenanceWindow } : {}) };
 }
 

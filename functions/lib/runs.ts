@@ -11,6 +11,7 @@ import type { DurableClient } from 'durable-functions';
 import type { HttpResponseInit } from '@azure/functions';
 import { isAppInstanceId } from '../../core/names';
 import {
+  ENCRYPT_AT_HOST_ORCHESTRATOR,
   ENCRYPT_VM_ORCHESTRATOR,
   REMEDIATE_VM_ORCHESTRATOR,
   RESTORE_BEK_ORCHESTRATOR,
@@ -20,7 +21,13 @@ import { isInstanceNotFound } from './start';
 
 /** The route of the status endpoint, under the host's routePrefix. */
 export const RUNS_ROUTE = 'runs/{instanceId}';
-const APP_ORCHESTRATORS = new Set([ENCRYPT_VM_ORCHESTRATOR, REMEDIATE_VM_ORCHESTRATOR, RESTORE_BEK_ORCHESTRATOR, SWEEP_ORCHESTRATOR]);
+const APP_ORCHESTRATORS = new Set([
+  ENCRYPT_VM_ORCHESTRATOR,
+  ENCRYPT_AT_HOST_ORCHESTRATOR,
+  REMEDIATE_VM_ORCHESTRATOR,
+  RESTORE_BEK_ORCHESTRATOR,
+  SWEEP_ORCHESTRATOR,
+]);
 
 /** What a 202 links to: `<origin>/api/runs/<id>` (no key in it: the caller already holds one). */
 export function runStatusUrl(requestUrl: string, instanceId: string, routePrefix = 'api'): string {

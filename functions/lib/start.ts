@@ -9,7 +9,7 @@
 import type { DurableClient } from 'durable-functions';
 import { orchestrationInstanceId } from '../../core/names';
 import type { EncryptionPolicy } from '../../core/policy';
-import { ENCRYPT_VM_ORCHESTRATOR, type EncryptVmInput } from '../../orchestrations/contracts';
+import { encryptionOrchestratorFor, type EncryptAtHostInput, type EncryptVmInput } from '../../orchestrations/contracts';
 import type { OrchestrationControl, OrchestrationStart, OrchestrationStatusView } from '../../orchestrations/remediation-activities';
 
 /** The subset of DurableClient the starters use (tests may pass a fake). */
@@ -60,17 +60,27 @@ export async function startSingleton(client: StarterClient, start: Orchestration
 export interface StartOptions {
   /** An outcome topic is configured (ADE_OUTCOME_TOPIC_ENDPOINT): the run publishes VmEncrypted / EncryptionFailed. */
   publishOutcome?: boolean;
+  /** ADE_HEAL_ACTION / ADE_MAINTENANCE_WINDOW, for encryption at host (which needs the VM deallocated). */
+  heal?: EncryptAtHostInput['heal'];
 }
 
-/** `encryptVm` for one VM, under the VM's deterministic instance id. */
+/**
+ * The encryption run for one VM, under the VM's deterministic instance id: `encryptVm` (ADE) or `encryptAtHost`, as
+ * the mode an `encrypt` assessment carries (the policy's; a dual-pass VM keeps ADE) selects.
+ */
 export function startEncryptVm(
   client: StarterClient,
   vmId: string,
   policy: EncryptionPolicy,
   options: StartOptions = {},
 ): Promise<StartResult> {
-  const input: EncryptVmInput = { vmId, policy, ...(options.publishOutcome ? { publishOutcome: true } : {}) };
-  return startSingleton(client, { orchestrator: ENCRYPT_VM_ORCHESTRATOR, instanceId: orchestrationInstanceId(vmId), input });
+  const input: EncryptVmInput | EncryptAtHostInput = {
+    vmId,
+    policy,
+    ...(options.publishOutcome ? { publishOutcome: true } : {}),
+    ...(policy.mode === 'encryption-at-host' && options.heal ? { heal: options.heal } : {}),
+  };
+  return startSingleton(client, { orchestrator: encryptionOrchestratorFor(policy.mode), instanceId: orchestrationInstanceId(vmId), input });
 }
 
 /** The runtime status of the VM's `encryptVm` run when it is active (Pending, Running, …), else undefined. */

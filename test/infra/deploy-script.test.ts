@@ -154,7 +154,7 @@ describe('deploy.sh --dry-run', () => {
     writeFileSync(file, JSON.stringify({ parameters: { encryptionMode: { value: 'dual' } } }));
     const result = runScript(['--dry-run', '-l', 'westeurope', '-p', file], {});
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain("encryptionMode must be aad or single-pass, got 'dual'");
+    expect(result.stderr).toContain("encryptionMode must be aad, single-pass or encryption-at-host, got 'dual'");
   });
 });
 

@@ -237,7 +237,7 @@ describe('role assignments: least privilege with real built-in role ids', () => 
     expect(restartDefinition?.resource.condition).toBe("[parameters('enableSelfHealingRestart')]");
   });
 
-  it('the VM operator role reads VMs, writes the extension, updates the VM model; outside Compute only Key Vault name checks', () => {
+  it('the VM operator role reads VMs, writes the extension, updates the VM model; outside Compute only Key Vault name checks and feature reads', () => {
     const operator = assignments.find((a) => a.roleName === 'ADE Autopilot VM encryption operator')!;
     expect(operator.actions).toEqual(
       expect.arrayContaining([
@@ -247,7 +247,11 @@ describe('role assignments: least privilege with real built-in role ids', () => 
       ]),
     );
     for (const action of operator.actions.filter((a) => !a.startsWith('Microsoft.Compute/'))) {
-      expect(['Microsoft.KeyVault/checkNameAvailability/read', 'Microsoft.KeyVault/locations/deletedVaults/read']).toContain(action);
+      expect([
+        'Microsoft.KeyVault/checkNameAvailability/read',
+        'Microsoft.KeyVault/locations/deletedVaults/read',
+        'Microsoft.Features/providers/features/read',
+      ]).toContain(action);
     }
     expect(operator.actions.filter((a) => /\/(delete|action)$/.test(a))).toEqual([]);
   });

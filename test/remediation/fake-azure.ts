@@ -211,6 +211,11 @@ export class FakeAzure {
       this.note('getDiskEncryption', diskId);
       return { id: diskId, name: diskId.split('/').at(-1)! };
     },
+    encryptionAtHostFeatureState: async () => 'Registered',
+    sizeSupportsEncryptionAtHost: async () => true,
+    setEncryptionAtHost: async () => {
+      throw new Error('not used');
+    },
   };
 
   readonly vaultManagement: VaultManagementPort = {

@@ -11,6 +11,7 @@ import {
   type HandlerDeps,
 } from '../../functions/lib/remediation';
 import type { StarterClient } from '../../functions/lib/start';
+import { ACTIVITY, EAH_ACTIVITY, REMEDIATION_ACTIVITY } from '../../orchestrations/contracts';
 import { basePolicy, fixture, SUB } from './helpers';
 
 /** Durable client stand-in: instances stay Running once started (so duplicates see them active). */
@@ -250,8 +251,10 @@ describe('handler cores are free of the Functions runtime', () => {
       if (previous === undefined) delete process.env.ADE_SUBSCRIPTIONS;
       else process.env.ADE_SUBSCRIPTIONS = previous;
     }
-    expect(orchestration.mock.calls.map((c) => c[0]).sort()).toEqual(['encryptVm', 'remediateVm', 'restoreBek', 'sweep']);
-    expect(activity.mock.calls.length).toBe(27);
+    expect(orchestration.mock.calls.map((c) => c[0]).sort()).toEqual(['encryptAtHost', 'encryptVm', 'remediateVm', 'restoreBek', 'sweep']);
+    expect(activity.mock.calls.length).toBe(
+      Object.keys(ACTIVITY).length + Object.keys(REMEDIATION_ACTIVITY).length + Object.keys(EAH_ACTIVITY).length,
+    );
     expect(entity).toHaveBeenCalledTimes(2);
     vi.restoreAllMocks();
   });

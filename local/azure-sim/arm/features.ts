@@ -128,7 +128,13 @@ export function listSkus(core: ArmCore, subscriptionId: string, scope: RequestSc
     location = m[1]!.replace(/\s+/g, '').toLowerCase();
   }
   const locations = location ? [location] : ['westeurope', 'northeurope', 'eastus', 'eastus2', 'westus2', 'uksouth', 'swedencentral'];
-  const value = Object.entries(SIZES).flatMap(([name, memoryGB]) =>
+  // Azure lists every size of the region; the simulator its own list plus every size a VM of the subscription uses.
+  const sizes = new Map(Object.entries(SIZES).map(([name, memoryGB]) => [name.toLowerCase(), { name, memoryGB }]));
+  for (const vm of Object.values(core.state.vms)) {
+    if (eq(vm.subscriptionId, subscriptionId) && !sizes.has(vm.vmSize.toLowerCase()))
+      sizes.set(vm.vmSize.toLowerCase(), { name: vm.vmSize, memoryGB: vm.memoryGB });
+  }
+  const value = [...sizes.values()].flatMap(({ name, memoryGB }) =>
     locations.map((l) => ({
       resourceType: 'virtualMachines',
       name,
