@@ -237,7 +237,7 @@ describe('role assignments: least privilege with real built-in role ids', () => 
     expect(restartDefinition?.resource.condition).toBe("[parameters('enableSelfHealingRestart')]");
   });
 
-  it('the VM operator role reads VMs, writes the extension, updates the VM model; outside Compute only Key Vault name checks and feature reads', () => {
+  it('the VM operator role reads VMs, writes the extension, updates the VM model; else only name checks and feature reads', () => {
     const operator = assignments.find((a) => a.roleName === 'ADE Autopilot VM encryption operator')!;
     expect(operator.actions).toEqual(
       expect.arrayContaining([
