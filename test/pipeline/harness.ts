@@ -24,6 +24,7 @@ import { startSimulator, type Simulator } from '../../local/azure-sim/index';
 import { platformSiteResourceId, type PlatformOptions } from '../../local/host/runtime/platform';
 import { startHost, type Host } from '../../local/host/index';
 import { resetProxyDispatcher } from '../../azure/proxy-fetch';
+import type { EncryptionMode } from '../../core/policy';
 import { applyTemplateGrants } from '../../local/start/grants';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
@@ -37,7 +38,9 @@ export const HUB_KEYS = {
 };
 
 export interface PipelineOptions {
-  mode: 'aad' | 'single-pass';
+  mode: EncryptionMode;
+  /** infra/main.json parameters for the app's grants beyond the vault group (e.g. enableSelfHealingRestart). */
+  grantParameters?: Record<string, unknown>;
   kek: boolean;
   /** Extra app settings (ADE_*), applied last. */
   settings?: Record<string, string>;
@@ -184,7 +187,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     subscriptionId,
     appPrincipalId: appObjectId,
     encryptionMode: options.settings?.ADE_ENCRYPTION_MODE ?? options.mode,
-    parameters: { vaultResourceGroupName: options.settings?.ADE_VAULT_RESOURCE_GROUP ?? VAULT_RG },
+    parameters: { vaultResourceGroupName: options.settings?.ADE_VAULT_RESOURCE_GROUP ?? VAULT_RG, ...(options.grantParameters ?? {}) },
   });
   const compute = new ComputeManagementClient(credential, subscriptionId);
   const eventGrid = new EventGridManagementClient(credential, subscriptionId);
