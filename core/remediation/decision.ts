@@ -5,7 +5,8 @@
  * Precedence (most urgent first): out of scope or unsupported → nothing; the guest reports its BEK
  * missing or a BEK secret is not usable → restore (the VM will not unlock at its next start); a
  * managed vault drifted → repair it (it blocks the platform from reading keys); encrypted disks but
- * no ADE extension → redeploy it; not encrypted → encrypt, unless an encryption is already running.
+ * no ADE extension → redeploy it; not encrypted → encrypt, unless an encryption is already running. In
+ * encryption-at-host mode a VM on ADE is never encrypted again, but its keys and vaults are still restored and repaired.
  */
 import { describeAssessment, type Assessment } from '../eligibility';
 import type { EncryptionState } from '../encryption-state';
@@ -32,7 +33,10 @@ export interface RemediationDecision {
 
 export function decideRemediation(input: RemediationInput): RemediationDecision {
   const { assessment, state } = input;
-  if (assessment.decision === 'skip' || assessment.decision === 'unsupported') {
+  // ADE_ENCRYPTION_MODE=encryption-at-host refuses to encrypt a VM on ADE, but its ADE keys are still kept usable
+  // (restore, vault repair) until it is migrated: it must keep booting.
+  const adeUnderHostMode = assessment.decision === 'unsupported' && assessment.reason === 'ade-encrypted';
+  if ((assessment.decision === 'skip' || assessment.decision === 'unsupported') && !adeUnderHostMode) {
     return { action: 'nothing', reason: describeAssessment(assessment) };
   }
   if (state.kind === 'bek-missing') {
@@ -49,6 +53,7 @@ export function decideRemediation(input: RemediationInput): RemediationDecision 
   }
   const drift = (input.vaultDrift ?? []).filter((d) => d.repairable);
   if (drift.length > 0) return { action: 'repair-vault', reason: drift.map((d) => d.detail).join('; ') };
+  if (adeUnderHostMode) return { action: 'nothing', reason: `${describeAssessment(assessment)} Its ADE keys are healthy.` };
   if (assessment.decision === 'already-encrypted' && assessment.mode === 'encryption-at-host') {
     return { action: 'nothing', reason: 'already encrypted at host (securityProfile.encryptionAtHost)' };
   }

@@ -173,7 +173,8 @@ describe('decideRemediation', () => {
   plain.instanceView!.extensions = [];
   plain.instanceView!.disks = [{ name: plain.osDisk.name, statuses: [{ code: 'ProvisioningState/succeeded' }] }];
 
-  function inputOf(vm: VmSnapshot, extra: Partial<RemediationInput> = {}): RemediationInput {
+  const atHost = basePolicy({ ADE_ENCRYPTION_MODE: 'encryption-at-host' });
+  function inputOf(vm: VmSnapshot, extra: Partial<RemediationInput> = {}, withPolicy = policy): RemediationInput {
     const ext = vm.extensions.find((e) => e.type.startsWith('AzureDiskEncryption'));
     const view = vm.instanceView?.extensions?.find((e) => e.name === ext?.name);
     const state = interpretEncryptionState({
@@ -183,7 +184,7 @@ describe('decideRemediation', () => {
       osDiskName: vm.osDisk.name,
     });
     return {
-      assessment: assessVm(vm, policy),
+      assessment: assessVm(vm, withPolicy),
       state: { kind: state.kind, ...('message' in state ? { message: state.message } : {}) },
       hasAdeExtension: ext !== undefined,
       ...extra,
@@ -236,6 +237,18 @@ describe('decideRemediation', () => {
       }),
       'restore',
     ],
+    ['encryption-at-host mode: unencrypted → encrypt (at host)', inputOf(plain, {}, atHost), 'encrypt'],
+    [
+      'encryption-at-host mode: a healthy ADE VM → nothing (refused)',
+      inputOf(win, { secrets: [{ ref, secret: 'present' }] }, atHost),
+      'nothing',
+    ],
+    [
+      'encryption-at-host mode: an ADE VM with its BEK missing → restore',
+      inputOf(withExtensionFailure(win, 'BEK file not found'), {}, atHost),
+      'restore',
+    ],
+    ['encryption-at-host mode: an ADE VM whose extension was removed → nothing (not redeployed)', inputOf(removed, {}, atHost), 'nothing'],
   ])('%s', (_name, input, action) => {
     const decision = decideRemediation(input);
     expect(decision.action).toBe(action);
