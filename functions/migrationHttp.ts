@@ -14,6 +14,7 @@ functionsApp.http('migrationHttp', {
   methods: ['GET'],
   authLevel: 'function',
   handler: async (request, context) => {
+    await app.scopeReady();
     const answer = await handleMigrationReport(request.query, {
       policy: app.policy,
       compute: app.ports.compute,
