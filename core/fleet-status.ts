@@ -11,7 +11,12 @@ import { formatVmId, isGuid, isResourceGroupName, isVmName, normaliseResourceId,
 
 /** The orchestrations that act on one VM, by the prefix of their instance ids (core/names.ts). */
 export const VM_RUN_PREFIXES = { encrypt: 'encryptVm', remediate: 'remediateVm', restore: 'restoreBek' } as const;
-export type VmOrchestration = (typeof VM_RUN_PREFIXES)[keyof typeof VM_RUN_PREFIXES];
+/** ADE_ENCRYPTION_MODE=encryption-at-host runs under the same `encrypt-` instance ids as encryptVm. */
+export const ENCRYPT_AT_HOST_RUN = 'encryptAtHost';
+export type VmOrchestration = (typeof VM_RUN_PREFIXES)[keyof typeof VM_RUN_PREFIXES] | typeof ENCRYPT_AT_HOST_RUN;
+
+/** The runs that encrypt a VM (ADE, or encryption at host). */
+const isEncryptRun = (orchestration: VmOrchestration): boolean => orchestration === 'encryptVm' || orchestration === ENCRYPT_AT_HOST_RUN;
 
 /** One orchestration instance as the Durable status API shows it (input left out). */
 export interface RunRecord {
@@ -78,7 +83,9 @@ const obj = (v: unknown): Record<string, unknown> | undefined =>
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 function orchestrationOf(record: RunRecord): VmOrchestration | undefined {
-  return (Object.values(VM_RUN_PREFIXES) as string[]).includes(record.name) ? (record.name as VmOrchestration) : undefined;
+  return [...Object.values(VM_RUN_PREFIXES), ENCRYPT_AT_HOST_RUN].includes(record.name as VmOrchestration)
+    ? (record.name as VmOrchestration)
+    : undefined;
 }
 
 /** The VM a run acts on: from its custom status or output (never from the instance id, which is a hash). */
@@ -106,7 +113,7 @@ export function nextStepFor(orchestration: VmOrchestration, reason: string, outp
     const action = problems.map((p) => str(obj(p)?.operatorAction)).find(Boolean);
     if (action) return action;
   }
-  const retry = orchestration === 'encryptVm' ? 'POST /api/vms/encrypt' : 'POST /api/vms/heal';
+  const retry = isEncryptRun(orchestration) ? 'POST /api/vms/encrypt' : 'POST /api/vms/heal';
   if (/AuthorizationFailed|Forbidden|\b403\b|permission|not authori[sz]ed|does not have authorization/i.test(reason))
     return `Grant the app's managed identity the access named in the reason (see infra/README.md, role assignments), then ${retry}.`;
   if (/throttl|\b429\b|TooManyRequests/i.test(reason))
@@ -169,7 +176,7 @@ export function runView(record: RunRecord): RunView | undefined {
 function stateOfFinished(run: RunView, record: RunRecord): VmState | undefined {
   if (run.failed) return 'failed';
   const output = obj(record.output);
-  if (run.orchestration === 'encryptVm')
+  if (isEncryptRun(run.orchestration))
     return run.outcome === 'encrypted' || run.outcome === 'already-encrypted'
       ? 'encrypted'
       : run.outcome === 'skipped'
@@ -189,7 +196,7 @@ export function vmViews(records: readonly RunRecord[]): VmView[] {
     const key = normaliseResourceId(vmId);
     const entry = byVm.get(key) ?? { vmId, records: [] };
     entry.records.push(record);
-    if (record.name === VM_RUN_PREFIXES.encrypt) entry.vmId = vmId;
+    if (record.name === VM_RUN_PREFIXES.encrypt || record.name === ENCRYPT_AT_HOST_RUN) entry.vmId = vmId;
     byVm.set(key, entry);
   }
   return [...byVm.entries()].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([, { vmId, records: rs }]) => vmView(vmId, rs));
@@ -215,7 +222,7 @@ export function vmView(vmId: string, records: readonly RunRecord[]): VmView {
       }
     }
   }
-  const encrypt = pairs.find((p) => p.run.orchestration === 'encryptVm');
+  const encrypt = pairs.find((p) => isEncryptRun(p.run.orchestration));
   const eStatus = obj(encrypt?.record.customStatus);
   const eOutput = obj(encrypt?.record.output);
   const view: VmView = {
@@ -230,7 +237,8 @@ export function vmView(vmId: string, records: readonly RunRecord[]): VmView {
   };
   const os = str(eStatus?.osType) ?? str(eOutput?.osType);
   if (os) view.os = os;
-  const mode = str(eStatus?.mode) ?? str(eOutput?.mode);
+  const mode =
+    str(eStatus?.mode) ?? str(eOutput?.mode) ?? (encrypt?.run.orchestration === ENCRYPT_AT_HOST_RUN ? 'encryption-at-host' : undefined);
   if (mode) view.mode = mode;
   const vaultName = str(eStatus?.vaultName) ?? str(eOutput?.vaultName);
   if (vaultName) view.vaultName = vaultName;

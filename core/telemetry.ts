@@ -46,9 +46,9 @@ export function runOutcomeRecord(
   const run = runView(record);
   if (!run) return undefined;
   const event =
-    orchestration === 'encryptVm' && run.outcome === 'encrypted'
+    (orchestration === 'encryptVm' || orchestration === 'encryptAtHost') && run.outcome === 'encrypted'
       ? LOG_EVENTS.vmEncrypted
-      : orchestration === 'encryptVm' && run.failed
+      : (orchestration === 'encryptVm' || orchestration === 'encryptAtHost') && run.failed
         ? LOG_EVENTS.encryptionFailed
         : orchestration === 'restoreBek' && run.outcome === 'unrecoverable'
           ? LOG_EVENTS.bekUnrecoverable

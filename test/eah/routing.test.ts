@@ -18,6 +18,8 @@ import { Driver } from '../remediation/driver';
 import { FakeAzure } from '../remediation/fake-azure';
 import { basePolicy, fixture } from '../remediation/helpers';
 import type { VmSnapshot } from '../../core/vm';
+import { vmViews, type RunRecord } from '../../core/fleet-status';
+import { orchestrationInstanceId } from '../../core/names';
 
 const ADE = basePolicy({ ADE_ENCRYPTION_MODE: 'single-pass' });
 const AT_HOST = basePolicy({ ADE_ENCRYPTION_MODE: 'encryption-at-host' });
@@ -72,5 +74,29 @@ describe('each orchestration refuses the other mode, judged by the app’s own p
     expect(output.outcome).toBe('skipped');
     expect(output.reason).toMatch(reason);
     expect(driver.activityCalls.map((c) => c.name)).toEqual([run === ENCRYPT_VM_ORCHESTRATOR ? 'inspectVm' : 'encryptAtHostInspect']);
+  });
+});
+
+describe('the status API shows encryptAtHost runs as the VM’s encryption runs', () => {
+  const vmId =
+    '/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/eah-01';
+  const run = (outcome: string, reason: string): RunRecord => ({
+    instanceId: orchestrationInstanceId(vmId),
+    name: ENCRYPT_AT_HOST_ORCHESTRATOR,
+    runtimeStatus: 'Completed',
+    customStatus: { orchestration: ENCRYPT_AT_HOST_ORCHESTRATOR, vmId, phase: 'done' },
+    output: { vmId, outcome, reason, steps: [] },
+    createdTime: '2026-12-02T10:00:00Z',
+    lastUpdatedTime: '2026-12-02T10:05:00Z',
+  });
+  it.each([
+    { outcome: 'encrypted', reason: 'encrypted at host (verified from the VM model; power state running)', state: 'encrypted' },
+    { outcome: 'already-encrypted', reason: 'Already encrypted at host (securityProfile.encryptionAtHost).', state: 'encrypted' },
+    { outcome: 'action-required', reason: 'Encryption at host needs the VM deallocated', state: 'failed' },
+    { outcome: 'skipped', reason: 'Unsupported: the VM has, or once had, Azure Disk Encryption', state: 'skipped' },
+  ])('$outcome → $state', ({ outcome, reason, state }) => {
+    const [view] = vmViews([run(outcome, reason)]);
+    expect(view).toMatchObject({ vmId, state, mode: 'encryption-at-host' });
+    if (state === 'failed') expect(view!.lastError?.nextStep).toContain('POST /api/vms/encrypt');
   });
 });
