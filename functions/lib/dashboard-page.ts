@@ -66,12 +66,19 @@ export function dashboardPage(nonce: string): string {
       <label>Subscription <input id="f-subscription" size="12" placeholder="any"></label>
       <label>Resource group <input id="f-resourceGroup" size="12" placeholder="any"></label>
       <label>OS <select id="f-os"><option value="">any</option><option>Windows</option><option>Linux</option></select></label>
-      <label>Mode <select id="f-mode"><option value="">any</option><option>aad</option><option>single-pass</option></select></label>
+      <label>Mode <select id="f-mode"><option value="">any</option><option>aad</option><option>single-pass</option>
+        <option>encryption-at-host</option></select></label>
       <button id="sweep-dry-run">Sweep dry run</button>
     </div>
     <table><thead><tr><th>State</th><th>VM</th><th>Resource group</th><th>OS</th><th>Mode</th><th>Phase</th><th>Updated</th></tr></thead>
       <tbody id="fleet-rows"></tbody></table>
     <div class="muted"><span id="page-info"></span> <button id="prev-page">Previous</button> <button id="next-page">Next</button></div>
+    <h2>Migration off ADE</h2>
+    <div class="filters"><button id="migration-load">Load migration report</button> <span id="migration-days" class="muted"></span>
+      <a id="migration-csv" hidden>CSV</a></div>
+    <table id="migration-table" hidden><thead><tr><th>VM</th><th>OS</th><th>Mode</th><th>Volumes</th><th>KEK</th><th>Path</th>
+      <th>Reason</th></tr></thead>
+      <tbody id="migration-rows"></tbody></table>
   </section>
   <section id="side">
     <div id="detail" hidden>
@@ -212,6 +219,24 @@ export function dashboardPage(nonce: string): string {
   $('encrypt').addEventListener('click', () => post('/vms/encrypt', { vmId: selectedId() }));
   $('heal').addEventListener('click', () => post('/vms/heal', { vmId: selectedId() }));
   $('sweep-dry-run').addEventListener('click', () => post('/sweep?dryRun=true'));
+  // The migration report reads the whole fleet: loaded on demand, not on every refresh.
+  $('migration-load').addEventListener('click', async () => {
+    try {
+      const { body } = await api('/migration');
+      if (body.error) throw new Error(body.error);
+      $('migration-days').textContent =
+        body.daysLeft + ' days left until ' + body.retirementDate + ' · ' + body.total + ' ADE VM(s) · as of ' + time(body.asOf);
+      const rows = $('migration-rows'); rows.replaceChildren();
+      for (const r of body.vms) {
+        const tr = el('tr'); tr.dataset.vm = r.name;
+        tr.append(el('td', r.name), el('td', r.os), el('td', r.mode), el('td', r.volumeType), el('td', r.kek ? 'yes' : 'no'),
+          el('td', r.path), el('td', r.reason));
+        rows.append(tr);
+      }
+      $('migration-table').hidden = false;
+      const csv = $('migration-csv'); csv.href = base + '/migration?format=csv&code=' + encodeURIComponent(key); csv.hidden = false;
+    } catch (error) { say(String(error.message || error), true); }
+  });
   $('close-detail').addEventListener('click', () => { view.selected = undefined; $('detail').hidden = true; });
   $('prev-page').addEventListener('click', () => { view.page = Math.max(0, view.page - 1); refresh(); });
   $('next-page').addEventListener('click', () => { view.page++; refresh(); });

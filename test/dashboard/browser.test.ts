@@ -148,4 +148,13 @@ describe.runIf(thirdParty(CHROMIUM, 'the dashboard in headless Chromium'))('the 
     expect(await page.locator('#detail-disks tr').count()).toBe(2);
     expect(consoleErrors).toEqual([]);
   }, 150_000);
+
+  it('loads the migration report: the ADE VMs with their path, the days left and a CSV link', async () => {
+    await page.locator('#migration-load').click();
+    await expect.poll(() => page.locator('#migration-days').textContent(), { timeout: 15_000 }).toMatch(/^\d+ days left until 2028-09-15/);
+    expect(await page.locator('#migration-rows tr[data-vm="vm-web-1"] td').nth(5).textContent()).toBe('windows');
+    expect(await page.locator('#migration-rows tr[data-vm="vm-db-1"] td').nth(5).textContent()).toBe('linux-os-rebuild');
+    expect(await page.locator('#migration-csv').getAttribute('href')).toContain('/migration?format=csv');
+    expect(consoleErrors).toEqual([]);
+  }, 60_000);
 });
