@@ -8,6 +8,7 @@
  * remediation. A vault-only signal (a managed vault written) runs the vault branch alone.
  */
 import type { OrchestrationContext } from 'durable-functions';
+import { orchestrationInstanceId, restoreInstanceId } from '../core/names';
 import { decideRemediation, type RemediationAction } from '../core/remediation/decision';
 import { OUTCOME_EVENT_TYPES, remediationEventType } from '../core/remediation/outcomes';
 import type { SignalSource } from '../core/remediation/signals';
@@ -108,6 +109,12 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
     if (action === 'nothing') {
       return { target, action, reason, result: 'skipped', signal };
     }
+    /** Another starter's run of this VM holds the id: it does the work and reports; this remediation adds nothing. */
+    const alreadyRunning = (childId: string): RemediateVmOutput => {
+      const running = `${childId} is already running (started by another signal); that run does the work and reports its outcome`;
+      status('done', running);
+      return { target, action, reason, result: 'skipped', detail: running, signal };
+    };
     if (policy.dryRun) {
       // Reads only: every action below writes (extension, vault, secrets, power state) or publishes.
       const wouldDo = `Dry run (ADE_DRY_RUN): would ${describeAction(action, managedVaultIds(view.secrets, policy), policy)}`;
@@ -123,14 +130,19 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
         publishOutcome: true,
         ...(policy.mode === 'encryption-at-host' ? { heal } : {}),
       };
-      const out = (yield context.df.callSubOrchestrator(encryptionOrchestratorFor(policy.mode), encryptInput)) as
-        EncryptVmOutput | EncryptAtHostOutput;
+      // The VM's deterministic id, as the event, HTTP and sweep starters use: one encryption per VM at a time.
+      const childId = orchestrationInstanceId(view.vmId);
+      const out = (yield* subOrchestration(context, encryptionOrchestratorFor(policy.mode), encryptInput, childId)) as
+        EncryptVmOutput | EncryptAtHostOutput | undefined;
+      if (!out) return alreadyRunning(childId);
       succeeded = out.outcome === 'encrypted' || out.outcome === 'already-encrypted';
       outcomePublishedBySub = out.outcomeEvent !== undefined;
       detail = `encryptVm: ${out.outcome}${out.reason ? ` (${out.reason})` : ''}`;
     } else if (action === 'restore') {
       const restoreInput: RestoreBekInput = { vmId: view.vmId, policy, heal, trigger: `${signal.source}: ${signal.why}` };
-      const out = (yield context.df.callSubOrchestrator(RESTORE_BEK_ORCHESTRATOR, restoreInput)) as RestoreBekOutput;
+      const childId = restoreInstanceId(view.vmId);
+      const out = (yield* subOrchestration(context, RESTORE_BEK_ORCHESTRATOR, restoreInput, childId)) as RestoreBekOutput | undefined;
+      if (!out) return alreadyRunning(childId);
       succeeded = out.outcome === 'restored' || out.outcome === 'recovered' || out.outcome === 'nothing';
       detail = `restoreBek: ${out.outcome} (${out.reason})`;
     } else if (action === 'redeploy-extension') {
@@ -171,6 +183,20 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
     });
     status('done', error.message);
     return { target, action, reason: reason || 'assessment failed', result: 'failed', detail: error.message, signal };
+  }
+}
+
+/**
+ * A sub-orchestration under a fixed instance id. `undefined` when an instance with that id is still running: host.json
+ * sets `overridableExistingInstanceStates` to `NonRunningStates`, so the Durable extension refuses to start a second one
+ * (https://learn.microsoft.com/azure/azure-functions/durable/durable-functions-sub-orchestrations).
+ */
+function* subOrchestration(context: OrchestrationContext, name: string, input: unknown, instanceId: string): Step<unknown> {
+  try {
+    return yield context.df.callSubOrchestrator(name, input, instanceId);
+  } catch (error) {
+    if (/already exists/i.test(error instanceof Error ? error.message : String(error))) return undefined;
+    throw error;
   }
 }
 

@@ -85,6 +85,28 @@ export interface StartOptions {
 export class StartConflictError extends Error {}
 export class UnknownFunctionError extends Error {}
 
+/**
+ * `extensions.durableTask.overridableExistingInstanceStates` (OverridableStates): which existing instance a start with
+ * the same id may replace. `NonRunningStates` replaces only a Completed, Failed or Terminated one; `AnyState` replaces
+ * any (https://learn.microsoft.com/dotnet/api/microsoft.azure.webjobs.extensions.durabletask.overridablestates).
+ * Unset means `AnyState`, the Durable Functions 2.x default: the less forgiving of the extension's defaults.
+ */
+export type OverridableStates = 'AnyState' | 'NonRunningStates';
+
+export function overridableStatesOf(durableTask: Record<string, unknown> | undefined): OverridableStates {
+  const value = durableTask?.overridableExistingInstanceStates;
+  if (value === undefined || value === null) return 'AnyState';
+  if (typeof value === 'string') {
+    const match = (['AnyState', 'NonRunningStates'] as const).find((v) => v.toLowerCase() === value.toLowerCase());
+    if (match) return match;
+  }
+  if (value === 0) return 'AnyState';
+  if (value === 1) return 'NonRunningStates';
+  throw new Error(
+    `host.json extensions.durableTask.overridableExistingInstanceStates must be AnyState or NonRunningStates: got ${JSON.stringify(value)}`,
+  );
+}
+
 const ORCH_LIMIT_DEFAULT = 10;
 /** Upper bound of completions one orchestrator episode delivers (keeps an episode's commit small). */
 const MAX_EVENTS_PER_EPISODE = 64;
@@ -146,6 +168,7 @@ export class DurableDispatcher {
   private readonly logger: HostLogger;
   private readonly orchLimit: number;
   private readonly activityLimit: number;
+  private readonly overridable: OverridableStates;
 
   private running = false;
   private readonly orchReady = new Set<string>();
@@ -168,6 +191,13 @@ export class DurableDispatcher {
     const dt = options.hostJson?.extensions?.durableTask ?? {};
     this.orchLimit = positiveInt(dt.maxConcurrentOrchestratorFunctions, ORCH_LIMIT_DEFAULT);
     this.activityLimit = positiveInt(dt.maxConcurrentActivityFunctions, ACTIVITY_LIMIT_DEFAULT);
+    this.overridable = overridableStatesOf(dt);
+  }
+
+  /** Why a start may not replace this existing instance (undefined: it may). */
+  private startConflict(existing: InstanceRow | undefined): string | undefined {
+    if (!existing || this.overridable === 'AnyState' || TERMINAL_STATUSES.has(existing.status)) return undefined;
+    return `An Orchestration instance with the status ${existing.status} already exists.`;
   }
 
   get activityConcurrency(): number {
@@ -403,9 +433,8 @@ export class DurableDispatcher {
     this.commit((queue) => {
       const existing = this.store.getInstance(instanceId);
       if (existing) {
-        if (!TERMINAL_STATUSES.has(existing.status)) {
-          throw new StartConflictError(`An Orchestration instance with the status ${existing.status} already exists.`);
-        }
+        const conflict = this.startConflict(existing);
+        if (conflict) throw new StartConflictError(conflict);
         this.store.deleteInstance(instanceId);
       }
       this.store.insertInstance({
@@ -680,8 +709,7 @@ export class DurableDispatcher {
     let problem: string | undefined;
     if (!fn || fn.trigger.type !== 'orchestrationTrigger')
       problem = `The function '${event.Name}' doesn't exist, is disabled, or is not an orchestrator function.`;
-    else if (existing && !TERMINAL_STATUSES.has(existing.status))
-      problem = `An Orchestration instance with the status ${existing.status} already exists.`;
+    else problem = this.startConflict(existing);
     if (problem) {
       queue({
         kind: 'orch',

@@ -26,7 +26,13 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(appDir: string, options: { systemKey?: string } = {}): Promise<Harness> {
+export async function startHarness(
+  appDir: string,
+  options: {
+    systemKey?: string;
+    /** Replaces the app's host.json `extensions.durableTask` settings. */ durableTask?: Record<string, unknown>;
+  } = {},
+): Promise<Harness> {
   process.env.NO_PROXY = '127.0.0.1,localhost';
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-test-'));
   const logger = createMemoryLogger('debug');
@@ -53,7 +59,9 @@ export async function startHarness(appDir: string, options: { systemKey?: string
   const engine = createDurableEngine({
     runtime,
     stateDir,
-    hostJson: runtime.hostJson,
+    hostJson: options.durableTask
+      ? { ...runtime.hostJson, extensions: { ...runtime.hostJson.extensions, durableTask: options.durableTask } }
+      : runtime.hostJson,
     clock,
     baseUrl: () => baseUrl,
     logger,
