@@ -63,6 +63,11 @@ export type Assessment =
       extensionName?: string;
       /** `VolumeType` the extension was run with, when known (may differ from the policy's). */
       volumeType?: string;
+      /**
+       * Dual-pass, encrypted in the guest, but the VM model has no enabled `encryptionSettings` (the second pass never
+       * landed): the VM may not unlock at its next deallocation or host move until they are re-applied.
+       */
+      modelSettingsMissing?: true;
     }
   | { decision: 'unsupported'; reason: UnsupportedReason; detail: string };
 
@@ -160,7 +165,10 @@ export function describeAssessment(assessment: Assessment): string {
     case 'already-encrypted':
       return assessment.mode === 'encryption-at-host'
         ? 'Already encrypted at host (securityProfile.encryptionAtHost).'
-        : `Already ADE-encrypted (${assessment.mode}; evidence: ${assessment.evidence}).`;
+        : assessment.modelSettingsMissing
+          ? `ADE-encrypted in the guest (dual-pass; evidence: ${assessment.evidence}) but the VM model has no encryptionSettings: ` +
+            'they must be re-applied from the secret URL the extension reports.'
+          : `Already ADE-encrypted (${assessment.mode}; evidence: ${assessment.evidence}).`;
     case 'skip':
     case 'unsupported':
       return `${assessment.decision === 'skip' ? 'Skipped' : 'Unsupported'}: ${reasonText(assessment.reason)} ${assessment.detail}`.trim();
@@ -329,6 +337,7 @@ export function assessVm(vm: VmSnapshot, policy: EncryptionPolicy): Assessment {
     evidence,
     ...(extension ? { extensionName: extension.name } : {}),
     ...(extensionVolumeType !== undefined ? { volumeType: extensionVolumeType } : {}),
+    ...(mode === 'dual-pass' && vm.osDisk.encryptionSettings?.enabled !== true ? { modelSettingsMissing: true as const } : {}),
   });
   if (vm.osDisk.encryptionSettings?.enabled === true) return already('model-encryption-settings');
   if (diskShowsEncrypted(vm)) return already('disk-encryption-state');

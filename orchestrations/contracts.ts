@@ -62,6 +62,7 @@ export const REMEDIATION_ACTIVITY = {
   deallocate: 'remediationDeallocateVm',
   start: 'remediationStartVm',
   redeployExtension: 'remediationRedeployExtension',
+  applyModelSettings: 'remediationApplyModelSettings',
   bekHealth: 'remediationBekHealth',
   listSweepPage: 'remediationListSweepPage',
   listBekPage: 'remediationListBekPage',

@@ -18,6 +18,7 @@ import {
   ENTITY,
   OUTCOME_TAG,
   SECRET_STORED_EVENT,
+  REMEDIATION_ACTIVITY,
   type EncryptVmInput,
   type EncryptVmOutput,
   type EncryptVmStatus,
@@ -136,6 +137,14 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
       return { vmId, osType, outcome: 'skipped', reason: inspected.summary };
     }
     if (assessment.decision === 'already-encrypted') {
+      if (assessment.modelSettingsMissing && !policy.dryRun) {
+        // A dual-pass run whose second pass never landed: the guest is encrypted, the model must say so.
+        setStatus({ phase: 'updating-vm-model' });
+        yield* call(REMEDIATION_ACTIVITY.applyModelSettings, { vmId });
+        const reason = `${inspected.summary} Re-applied them.`;
+        setStatus({ phase: 'done', detail: reason });
+        return { vmId, outcome: 'already-encrypted', mode: 'aad', reason };
+      }
       setStatus({ phase: 'done', detail: inspected.summary });
       return { vmId, osType, outcome: 'already-encrypted', reason: inspected.summary };
     }

@@ -145,6 +145,11 @@ export function* remediateVmOrchestrator(context: OrchestrationContext): Step<Re
       if (!out) return alreadyRunning(childId);
       succeeded = out.outcome === 'restored' || out.outcome === 'recovered' || out.outcome === 'nothing';
       detail = `restoreBek: ${out.outcome} (${out.reason})`;
+    } else if (action === 'apply-model-settings') {
+      const applied = yield* callActivity(context, REMEDIATION_ACTIVITY.applyModelSettings, { vmId: view.vmId });
+      detail = applied.applied
+        ? 'dual-pass model encryptionSettings re-applied from the secret URL the ADE extension reports'
+        : 'the VM model already carries its encryptionSettings';
     } else if (action === 'redeploy-extension') {
       const redeployed = yield* callActivity(context, REMEDIATION_ACTIVITY.redeployExtension, {
         vmId: view.vmId,
@@ -207,6 +212,8 @@ function describeAction(action: RemediationAction, vaults: string[], policy: Enc
       return `encrypt the VM (${policy.mode}, volume type ${policy.volumeType})`;
     case 'restore':
       return 'restore its BEK (recover deleted key material, then re-provision the VM as ADE_HEAL_ACTION says)';
+    case 'apply-model-settings':
+      return "re-apply the VM model's dual-pass encryptionSettings from the secret URL the ADE extension reports";
     case 'redeploy-extension':
       return `redeploy the ADE extension (volume type ${policy.volumeType})`;
     default:

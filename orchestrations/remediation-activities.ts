@@ -17,7 +17,13 @@ import type {
 import { assessVm, type Assessment } from '../core/eligibility';
 import { readVmEncryption, type EncryptionState } from '../core/encryption-state';
 import { NotFoundError, toErrorInfo, UnsupportedError, ValidationError } from '../core/errors';
-import { adeModeOfVersion, adeExtensionSpec, buildAdeExtension, type AdeVolumeType } from '../core/extension-settings';
+import {
+  adeModeOfVersion,
+  adeExtensionSpec,
+  buildAdeExtension,
+  buildDualPassEncryptionSettings,
+  type AdeVolumeType,
+} from '../core/extension-settings';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
 import { bekHealthOf, expectedBekSecrets, isBekSweepCandidate, type BekHealth, type BekSecretRef } from '../core/remediation/bek';
 import type { OutcomeEvent } from '../core/remediation/outcomes';
@@ -58,6 +64,10 @@ export interface VaultCheck {
   vaultName: string;
   exists: boolean;
   issues: VaultDriftIssue[];
+}
+
+export interface ApplyModelSettingsInput {
+  vmId: string;
 }
 
 export interface RedeployInput {
@@ -360,6 +370,43 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
      * only: a dual-pass extension needs the Entra app's credential, which only encryptVm handles.
      * Permission: virtualMachines/read, virtualMachines/extensions/write.
      */
+    /**
+     * Dual-pass VM encrypted in the guest whose model lost (or never got) `encryptionSettings`: re-applies them from the
+     * versioned secret URL the ADE extension reports and the vault (and KEK) in its public settings — the second pass of
+     * https://learn.microsoft.com/azure/virtual-machines/windows/disk-encryption-windows-aad. Idempotent; a model that
+     * already carries enabled settings is left alone. Permission: virtualMachines/read, virtualMachines/write.
+     */
+    [REMEDIATION_ACTIVITY.applyModelSettings]: (
+      input: ApplyModelSettingsInput,
+    ): Promise<ActivityResult<{ applied: boolean; secretUrl: string }>> =>
+      runActivity(log, REMEDIATION_ACTIVITY.applyModelSettings, async () => {
+        const vm = await compute.getVm(input.vmId, { instanceView: true });
+        const current = vm.osDisk.encryptionSettings;
+        if (current?.enabled === true && current.diskEncryptionKey?.secretUrl)
+          return { applied: false, secretUrl: current.diskEncryptionKey.secretUrl };
+        const extension = findAdeExtension(vm);
+        const settings = extension?.settings ?? {};
+        const text = (key: string): string | undefined =>
+          typeof settings[key] === 'string' && settings[key] !== '' ? (settings[key] as string) : undefined;
+        const secretUrl = readVmEncryption(vm).state.detail.secretUrl;
+        const vaultUrl = text('KeyVaultURL');
+        const vaultResourceId = text('KeyVaultResourceId');
+        if (!extension || !secretUrl || !vaultUrl || !vaultResourceId)
+          throw new NotFoundError(
+            `VM ${vm.name}: the ADE extension reports no secret URL or vault to re-apply the model encryption settings from; ` +
+              'run POST /api/vms/encrypt for it (a new sequence reports them again)',
+          );
+        const kekUrl = text('KeyEncryptionKeyURL');
+        const model = buildDualPassEncryptionSettings({
+          secretUrl,
+          vault: { url: vaultUrl, resourceId: vaultResourceId },
+          ...(kekUrl ? { kek: { url: kekUrl, vaultResourceId: text('KekVaultResourceId') ?? vaultResourceId } } : {}),
+        });
+        await compute.updateOsDiskEncryptionSettings(vm.id, model);
+        log('info', `re-applied the dual-pass model encryption settings of ${vm.name}`, { vmId: vm.id });
+        return { applied: true, secretUrl };
+      }),
+
     [REMEDIATION_ACTIVITY.redeployExtension]: (
       input: RedeployInput,
     ): Promise<ActivityResult<{ extensionName: string; extensionId: string }>> =>

@@ -5,15 +5,16 @@
  * Precedence (most urgent first): out of scope or unsupported → nothing; the guest reports its BEK
  * missing or a BEK secret is not usable → restore (the VM will not unlock at its next start); a
  * managed vault drifted → repair it (it blocks the platform from reading keys); encrypted disks but
- * no ADE extension → redeploy it; not encrypted → encrypt, unless an encryption is already running. In
- * encryption-at-host mode a VM on ADE is never encrypted again, but its keys and vaults are still restored and repaired.
+ * no ADE extension → redeploy it; dual-pass encrypted in the guest without model settings → re-apply them; not
+ * encrypted → encrypt, unless an encryption is already running. In encryption-at-host mode a VM on ADE is never
+ * encrypted again, but its keys and vaults are still restored and repaired.
  */
 import { describeAssessment, type Assessment } from '../eligibility';
 import type { EncryptionState } from '../encryption-state';
 import type { SecretFinding } from './restore';
 import type { VaultDriftIssue } from './vault-drift';
 
-export type RemediationAction = 'encrypt' | 'restore' | 'redeploy-extension' | 'repair-vault' | 'nothing';
+export type RemediationAction = 'encrypt' | 'restore' | 'redeploy-extension' | 'apply-model-settings' | 'repair-vault' | 'nothing';
 
 export interface RemediationInput {
   assessment: Assessment;
@@ -62,6 +63,12 @@ export function decideRemediation(input: RemediationInput): RemediationDecision 
       return {
         action: 'redeploy-extension',
         reason: `the disks are ADE-encrypted (${assessment.evidence}) but the ADE extension was removed`,
+      };
+    }
+    if (assessment.modelSettingsMissing) {
+      return {
+        action: 'apply-model-settings',
+        reason: `the disks are dual-pass ADE-encrypted (${assessment.evidence}) but the VM model has no encryptionSettings`,
       };
     }
     const unrepairable = (input.vaultDrift ?? []).filter((d) => !d.repairable);

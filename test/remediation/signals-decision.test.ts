@@ -209,6 +209,14 @@ describe('decideRemediation', () => {
   ];
   const excluded = structuredClone(plain);
   excluded.tags = { 'ade-autopilot': 'skip' };
+  // A dual-pass (aad, 1.1) run that encrypted the guest but whose model PATCH never landed.
+  const dualNoModel = structuredClone(win);
+  dualNoModel.extensions = dualNoModel.extensions.map((e) =>
+    e.type.startsWith('AzureDiskEncryption') ? { ...e, typeHandlerVersion: '1.1' } : e,
+  );
+  delete dualNoModel.osDisk.encryptionSettings;
+  const dualWithModel = structuredClone(dualNoModel);
+  dualWithModel.osDisk.encryptionSettings = { enabled: true, diskEncryptionKey: { secretUrl: 'https://v.vault.azure.net/secrets/s/0123' } };
 
   it.each([
     ['unencrypted → encrypt', inputOf(plain), 'encrypt'],
@@ -229,6 +237,12 @@ describe('decideRemediation', () => {
       'nothing',
     ],
     ['extension removed from an encrypted VM → redeploy', inputOf(removed), 'redeploy-extension'],
+    [
+      'dual-pass encrypted in the guest, model without encryptionSettings → apply-model-settings',
+      inputOf(dualNoModel),
+      'apply-model-settings',
+    ],
+    ['dual-pass with model encryptionSettings → nothing', inputOf(dualWithModel), 'nothing'],
     [
       'restore wins over vault drift and a removed extension',
       inputOf(removed, {
