@@ -23,7 +23,14 @@ import type { TokenCredential } from '@azure/core-auth';
 import { AdeError, TransientError, ValidationError } from '../core/errors';
 import { isGuid } from '../core/resource-ids';
 import { callAzure, callAzureOrUndefined, GRAPH_RETRY_OPTIONS } from './errors';
-import type { ApplicationInfo, DirectoryPort, EnsureApplicationResult, PasswordCredential, ServicePrincipalInfo } from './ports';
+import type {
+  ApplicationInfo,
+  AppPasswordInfo,
+  DirectoryPort,
+  EnsureApplicationResult,
+  PasswordCredential,
+  ServicePrincipalInfo,
+} from './ports';
 import { ProxyAwareFetchHandler } from './proxy-fetch';
 import { SecretValue } from './secret-value';
 
@@ -56,6 +63,8 @@ interface GraphServicePrincipal {
 interface GraphPasswordCredential {
   keyId: string;
   endDateTime: string;
+  startDateTime?: string;
+  displayName?: string;
   secretText?: string;
 }
 
@@ -219,6 +228,41 @@ export class DirectoryAdapter implements DirectoryPort {
       );
     }
     return { keyId: credential.keyId, endDateTime: credential.endDateTime ?? endDateTime, secret: new SecretValue(credential.secretText) };
+  }
+
+  async listOwnedAppPasswords(displayNamePrefix: string): Promise<AppPasswordInfo[]> {
+    if (!/^[a-z0-9-]{3,60}$/i.test(displayNamePrefix))
+      throw new ValidationError('displayNamePrefix must be 3–60 letters, digits or hyphens', { field: 'displayNamePrefix' });
+    const out: AppPasswordInfo[] = [];
+    type Page = { value?: Array<GraphApplication & { passwordCredentials?: GraphPasswordCredential[] }>; '@odata.nextLink'?: string };
+    let page: Page | undefined = await callAzure(
+      `List Entra applications ${displayNamePrefix}*`,
+      () =>
+        this.client
+          .api('/applications')
+          .filter(`startswith(displayName,'${escapeOData(displayNamePrefix)}')`)
+          .select(['id', 'appId', 'displayName', 'tags', 'passwordCredentials'])
+          .get() as Promise<Page>,
+    );
+    for (let pages = 0; page && pages < 100; pages++) {
+      for (const app of page.value ?? []) {
+        if (!(app.tags ?? []).includes(AUTOMATION_TAG)) continue;
+        for (const c of app.passwordCredentials ?? [])
+          out.push({
+            appObjectId: app.id,
+            appDisplayName: app.displayName,
+            keyId: c.keyId,
+            ...(c.displayName ? { displayName: c.displayName } : {}),
+            ...(c.startDateTime ? { startDateTime: c.startDateTime } : {}),
+            ...(c.endDateTime ? { endDateTime: c.endDateTime } : {}),
+          });
+      }
+      const next: string | undefined = page['@odata.nextLink'];
+      page = next
+        ? await callAzure(`List Entra applications ${displayNamePrefix}* (next page)`, () => this.client.api(next).get() as Promise<Page>)
+        : undefined;
+    }
+    return out;
   }
 
   async removePassword(appObjectId: string, keyId: string): Promise<void> {

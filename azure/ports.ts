@@ -398,6 +398,15 @@ export interface PasswordCredential {
   secret: SecretValue;
 }
 
+export interface AppPasswordInfo {
+  appObjectId: string;
+  appDisplayName: string;
+  keyId: string;
+  displayName?: string;
+  startDateTime?: string;
+  endDateTime?: string;
+}
+
 export interface DirectoryPort {
   /**
    * The application with this display name that the automation owns, created when missing (the
@@ -422,6 +431,12 @@ export interface DirectoryPort {
    * in the returned SecretValue. Permission: Graph `Application.ReadWrite.OwnedBy`.
    */
   addPassword(appObjectId: string, options: { lifetimeMs: number; displayName?: string }): Promise<PasswordCredential>;
+
+  /**
+   * The password credentials (metadata only: Graph never returns a secret after creation) of the applications this
+   * automation owns whose display name starts with `displayNamePrefix`. Permission: `Application.ReadWrite.OwnedBy`.
+   */
+  listOwnedAppPasswords(displayNamePrefix: string): Promise<AppPasswordInfo[]>;
 
   /** Removes a password credential; a missing one is not an error. Permission: `Application.ReadWrite.OwnedBy`. */
   removePassword(appObjectId: string, keyId: string): Promise<void>;

@@ -241,6 +241,25 @@ export function entraAppDisplayName(vault: string): string {
   return `${ENTRA_APP_NAME_PREFIX}${vault}`;
 }
 
+/** Every short-lived password this app adds starts with this (the credential janitor removes only these). */
+export const CREDENTIAL_NAME_PREFIX = 'ade-autopilot run';
+
+/** Display name of a short-lived password: names the orchestration instance that holds it, when known. */
+export function credentialDisplayName(runId?: string): string {
+  return runId && isValidInstanceId(runId) ? `${CREDENTIAL_NAME_PREFIX} ${runId}` : CREDENTIAL_NAME_PREFIX;
+}
+
+/**
+ * The holder named by a password's display name: an instance id, `undefined` for one of ours without a holder (older
+ * names: `ade-autopilot extension run`, `ade-autopilot short-lived`), `null` for a password that is not ours.
+ */
+export function credentialHolder(displayName: string | undefined): string | undefined | null {
+  if (!displayName?.startsWith('ade-autopilot')) return null;
+  if (!displayName.startsWith(`${CREDENTIAL_NAME_PREFIX} `)) return undefined;
+  const rest = displayName.slice(CREDENTIAL_NAME_PREFIX.length + 1);
+  return isAppInstanceId(rest) ? rest : undefined;
+}
+
 /** The key encryption key in each dedicated vault. */
 export const KEK_NAME = 'ade-kek';
 

@@ -17,7 +17,7 @@ import { adeExtensionSpec, buildDualPassEncryptionSettings } from '../core/exten
 import type { VmSnapshot } from '../core/vm';
 import type { EncryptionPolicy } from '../core/policy';
 import { keyVaultUrlOf, parseResourceId, parseVmId } from '../core/resource-ids';
-import { entraAppDisplayName, secretEventSubscriptionName, VAULT_KEY_TAG, vaultNamesFor } from '../core/names';
+import { credentialDisplayName, entraAppDisplayName, secretEventSubscriptionName, VAULT_KEY_TAG, vaultNamesFor } from '../core/names';
 import { isManagedVault } from '../core/remediation/vault-drift';
 import { vaultReadyMismatch } from './entities';
 import { EVENT_ROUTES } from '../core/events/routes';
@@ -357,7 +357,7 @@ export function createActivities(deps: ActivityDeps) {
           );
         const credential = await directory.addPassword(input.appObjectId, {
           lifetimeMs: input.credentialLifetimeMs,
-          displayName: 'ade-autopilot extension run',
+          displayName: credentialDisplayName(input.runId),
         });
         try {
           const started = await compute.beginDeployExtension(

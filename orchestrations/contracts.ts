@@ -115,6 +115,8 @@ export interface EncryptVmOutput {
   disks?: Array<{ name: string; role: 'os' | 'data'; encryption: string }>;
   /** The outcome event this run sent (publishOutcome set, run encrypted or failed); `published` false = publishing failed. */
   outcomeEvent?: { eventType: string; published: boolean };
+  /** What went wrong without changing the outcome, e.g. a short-lived credential the run could not remove (the janitor will). */
+  warnings?: string[];
 }
 
 export type Phase =
@@ -283,6 +285,8 @@ export interface DeployWithCredentialInput extends DeployExtensionInput {
   appObjectId: string;
   /** Lifetime of the password credential; keep it short. */
   credentialLifetimeMs: number;
+  /** The orchestration instance that holds the credential: named in its display name, so the janitor can tell a live one. */
+  runId?: string;
 }
 
 export interface DeployWithCredentialResult {

@@ -193,6 +193,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
         extension,
         appObjectId: ready.app!.appObjectId,
         credentialLifetimeMs: policy.timeouts.secretEventTimeoutMinutes * 60_000 + CREDENTIAL_MARGIN_MS,
+        runId: context.df.instanceId,
       });
       credential = { appObjectId: ready.app!.appObjectId, keyId: deployed.keyId };
     } else {
@@ -220,7 +221,13 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
         ...(ready.kekUrl ? { kek: { url: ready.kekUrl, vaultResourceId: ready.vault.id } } : {}),
         ...(tags ? { tags } : {}),
       });
-      yield* removeCredential();
+      try {
+        yield* removeCredential();
+      } catch (error) {
+        // The VM is encrypted; a credential left behind expires by itself and the credential janitor removes it.
+        const message = error instanceof StepFailure ? error.reason : error instanceof Error ? error.message : String(error);
+        output.warnings = [...(output.warnings ?? []), `could not remove the short-lived credential (${message}); the janitor removes it`];
+      }
     }
 
     // 7. Verify from Azure's state, polling while the guest finishes (Linux OS volumes take a while).

@@ -36,6 +36,11 @@ async function instanceStatus(client: Pick<DurableClient, 'getStatus'>, instance
   }
 }
 
+/** Runtime status of an instance; `Unknown` when it does not exist. */
+export async function runtimeStatusOf(client: Pick<DurableClient, 'getStatus'>, instanceId: string): Promise<string> {
+  return (await instanceStatus(client, instanceId)).runtimeStatus;
+}
+
 async function activeStatus(client: StarterClient, instanceId: string): Promise<string | undefined> {
   const { runtimeStatus } = await instanceStatus(client, instanceId);
   return ACTIVE.has(runtimeStatus) ? runtimeStatus : undefined;

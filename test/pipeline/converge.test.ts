@@ -74,3 +74,41 @@ describe('dual-pass VM encrypted in the guest without model encryptionSettings',
     expect(again.output).toMatchObject({ action: 'nothing' });
   }, 240_000);
 });
+
+describe('credentials: a failed clean-up is a warning, and the janitor removes what no live run holds', () => {
+  type SimApp = { displayName: string; passwordCredentials: Array<{ keyId: string; displayName: string | null; endDateTime: string }> };
+  const directory = () =>
+    p.sim.ctx.directory as unknown as {
+      applications: Map<string, SimApp>;
+      addPassword(owner: SimApp, options: { displayName?: string; startDateTime?: string; endDateTime?: string }): unknown;
+    };
+  const regionApp = () => [...directory().applications.values()].find((a) => a.displayName.startsWith('ade-autopilot-adeap-'))!;
+  const live = () => regionApp().passwordCredentials.filter((c) => Date.parse(c.endDateTime) > Date.now());
+
+  it('removePassword refused: the VM is encrypted with a warning; the janitor then removes the password', async () => {
+    const vmId = await p.createVm('cred-left', { os: 'Windows' });
+    await p.control('POST', '/_sim/faults', {
+      service: 'graph',
+      operation: 'POST applications/{id}/removePassword',
+      status: 403,
+      failNext: 1,
+    });
+    expect((await post('/api/vms/encrypt', { vmId })).status).toBe(202);
+    const run = await p.waitForInstance(orchestrationInstanceId(vmId), 120_000);
+    expect(run.output).toMatchObject({ outcome: 'encrypted' });
+    expect(run.output.warnings).toEqual([expect.stringMatching(/could not remove the short-lived credential/)]);
+    expect(live().map((c) => c.displayName)).toEqual([`ade-autopilot run ${orchestrationInstanceId(vmId)}`]);
+
+    // A crash's leftovers: one naming a run that does not exist, one without a holder past its hold time; and a
+    // password that is not ours, which the janitor never touches.
+    const app = regionApp();
+    const hourAgo = new Date(Date.now() - 3 * 3600_000).toISOString();
+    directory().addPassword(app, { displayName: 'ade-autopilot run encrypt-00000000-rg-gone-vm-0123456789ab' });
+    directory().addPassword(app, { displayName: 'ade-autopilot extension run', startDateTime: hourAgo });
+    directory().addPassword(app, { displayName: 'operator break-glass' });
+    expect(live()).toHaveLength(4);
+
+    await p.host.fireTimer('credentialJanitor');
+    expect(live().map((c) => c.displayName)).toEqual(['operator break-glass']);
+  }, 240_000);
+});

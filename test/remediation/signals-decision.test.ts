@@ -216,7 +216,13 @@ describe('decideRemediation', () => {
   );
   delete dualNoModel.osDisk.encryptionSettings;
   const dualWithModel = structuredClone(dualNoModel);
-  dualWithModel.osDisk.encryptionSettings = { enabled: true, diskEncryptionKey: { secretUrl: 'https://v.vault.azure.net/secrets/s/0123' } };
+  dualWithModel.osDisk.encryptionSettings = {
+    enabled: true,
+    diskEncryptionKey: {
+      secretUrl: 'https://v.vault.azure.net/secrets/s/0123',
+      sourceVault: { id: '/subscriptions/x/resourceGroups/r/providers/Microsoft.KeyVault/vaults/v' },
+    },
+  };
 
   it.each([
     ['unencrypted → encrypt', inputOf(plain), 'encrypt'],
