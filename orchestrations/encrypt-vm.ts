@@ -68,6 +68,11 @@ export function* encryptVmOrchestrator(context: OrchestrationContext): Step<Encr
 }
 
 /** The outcome event a finished run publishes: successes and failures only (skips and dry runs say nothing). */
+/** A deploy failure that says the cached vault state is stale: a vault, app or KEK not found, or access refused. */
+function invalidatesVault(error: StepFailure): boolean {
+  return error.kind === 'not-found' || error.kind === 'permission';
+}
+
 function encryptOutcomeEventType(outcome: EncryptVmOutput['outcome']): OutcomeEventType | undefined {
   if (outcome === 'encrypted') return OUTCOME_EVENT_TYPES.vmEncrypted;
   if (outcome === 'failed') return OUTCOME_EVENT_TYPES.encryptionFailed;
@@ -115,6 +120,10 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
   // Compensation state: what this run created and must clean up whatever happens.
   let credential: { appObjectId: string; keyId: string } | undefined;
   let waitersEntity: df.EntityId | undefined;
+  /** This run provisioned the vault state it uses (rather than trusting the vault entity's cache). */
+  let provisionedByThisRun = false;
+  /** The vault entity this run's vault state comes from (keyed by the first-choice vault name). */
+  let vaultEntityKey: string | undefined;
   const output: EncryptVmOutput = { vmId, outcome: 'failed' };
 
   try {
@@ -143,7 +152,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
         yield* call(REMEDIATION_ACTIVITY.applyModelSettings, { vmId });
         const reason = `${inspected.summary} Re-applied them.`;
         setStatus({ phase: 'done', detail: reason });
-        return { vmId, outcome: 'already-encrypted', mode: 'aad', reason };
+        return { vmId, osType, outcome: 'already-encrypted', mode: 'aad', reason };
       }
       setStatus({ phase: 'done', detail: inspected.summary });
       return { vmId, osType, outcome: 'already-encrypted', reason: inspected.summary };
@@ -166,38 +175,55 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     const vaultNames = vaultNamesFor(policy.vault, vm);
     output.vaultName = vaultNames[0];
     setStatus({ phase: 'preparing-vault', vaultName: vaultNames[0], mode });
-    const ready = yield* ensureVaultReady(vaultNames, vm, mode);
+    let ready = yield* ensureVaultReady(vaultNames, vm, mode);
     const vaultName = ready.vault.name;
+    vaultEntityKey = vaultNames[0];
     output.vaultName = vaultName;
     if (vaultName !== vaultNames[0]) setStatus({ vaultName });
 
     // 4. Register as a waiter first (an early event is buffered by the host), then deploy.
     waitersEntity = new df.EntityId(ENTITY.vaultWaiters, vaultName);
     yield context.df.callEntity(waitersEntity, 'register', waiterFor(context.df.instanceId, { ...vm, id: vmId }));
-    setStatus({ phase: 'deploying-extension' });
-    const kek = ready.kekUrl ? { url: ready.kekUrl, vaultResourceId: ready.vault.id, algorithm: policy.kek.algorithm } : undefined;
-    const extension: AdeExtension = buildAdeExtension({
-      os: vm.osType,
-      mode,
-      vault: { url: ready.vault.url, resourceId: ready.vault.id },
-      ...(kek ? { kek } : {}),
-      volumeType: policy.volumeType,
-      sequenceVersion: context.df.newGuid(`${vmId}|sequence`),
-      ...(mode === 'aad' ? { aadClientId: ready.app!.appId } : {}),
-      ...(assessment.existingExtension ? { existingName: assessment.existingExtension.name } : {}),
-    });
-    if (mode === 'aad') {
-      const deployed = yield* call(ACTIVITY.deployExtensionWithShortLivedCredential, {
-        vmId,
-        location: vm.location,
-        extension,
-        appObjectId: ready.app!.appObjectId,
-        credentialLifetimeMs: policy.timeouts.secretEventTimeoutMinutes * 60_000 + CREDENTIAL_MARGIN_MS,
-        runId: context.df.instanceId,
+    /** Step 4: the ADE extension with the vault's settings (aad: with a short-lived credential, remembered for removal). */
+    const deploy = function* (ready: VaultReady): Step<void> {
+      setStatus({ phase: 'deploying-extension' });
+      const kek = ready.kekUrl ? { url: ready.kekUrl, vaultResourceId: ready.vault.id, algorithm: policy.kek.algorithm } : undefined;
+      const extension: AdeExtension = buildAdeExtension({
+        os: vm.osType,
+        mode,
+        vault: { url: ready.vault.url, resourceId: ready.vault.id },
+        ...(kek ? { kek } : {}),
+        volumeType: policy.volumeType,
+        sequenceVersion: context.df.newGuid(`${vmId}|sequence`),
+        ...(mode === 'aad' ? { aadClientId: ready.app!.appId } : {}),
+        ...(assessment.existingExtension ? { existingName: assessment.existingExtension.name } : {}),
       });
-      credential = { appObjectId: ready.app!.appObjectId, keyId: deployed.keyId };
-    } else {
-      yield* call(ACTIVITY.deploySinglePassExtension, { vmId, location: vm.location, extension });
+      if (mode === 'aad') {
+        const deployed = yield* call(ACTIVITY.deployExtensionWithShortLivedCredential, {
+          vmId,
+          location: vm.location,
+          extension,
+          appObjectId: ready.app!.appObjectId,
+          credentialLifetimeMs: policy.timeouts.secretEventTimeoutMinutes * 60_000 + CREDENTIAL_MARGIN_MS,
+          runId: context.df.instanceId,
+        });
+        credential = { appObjectId: ready.app!.appObjectId, keyId: deployed.keyId };
+      } else {
+        yield* call(ACTIVITY.deploySinglePassExtension, { vmId, location: vm.location, extension });
+      }
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        yield* deploy(ready);
+        break;
+      } catch (error) {
+        // The cached ready state promised a vault, app or KEK that Azure no longer has (not found / forbidden):
+        // forget it, provision again (this run takes the lease), and deploy once more.
+        if (!(error instanceof StepFailure) || !invalidatesVault(error) || attempt > 1 || provisionedByThisRun) throw error;
+        yield context.df.callEntity(new df.EntityId(ENTITY.vault, vaultNames[0]!), 'discard');
+        setStatus({ phase: 'preparing-vault', vaultName, mode, detail: `cached vault state invalidated: ${error.reason}` });
+        ready = yield* ensureVaultReady(vaultNames, vm, mode);
+      }
     }
 
     // 5. Wait for the secret: event raced with a timer, polling the extension status as a fallback.
@@ -249,6 +275,14 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     output.reason =
       error instanceof StepFailure ? error.reason : `Unexpected error: ${error instanceof Error ? error.message : String(error)}`;
     setStatus({ phase: 'failed', detail: output.reason });
+    // The guest could not use the vault this run trusted from the cache (KEK or access policy gone, or Key Vault
+    // refusing the write): forget the cached state so the next run re-provisions it.
+    if (
+      vaultEntityKey &&
+      !provisionedByThisRun &&
+      /^The ADE extension failed: (key-vault-write-failed|invalid-configuration)\b/.test(output.reason)
+    )
+      context.df.signalEntity(new df.EntityId(ENTITY.vault, vaultEntityKey), 'discard');
     yield* compensate();
     return output;
   }
@@ -325,6 +359,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
 
   /** The provisioning steps themselves (idempotent activities), starting from what is already known. */
   function* provisionVault(names: string[], vm: VmFacts, mode: 'aad' | 'single-pass', current: VaultReady | undefined): Step<VaultReady> {
+    provisionedByThisRun = true;
     const identity = yield* call(ACTIVITY.resolveAutomationIdentity);
     let app: EntraAppInfo | undefined = current?.app;
     if (mode === 'aad' && !app) app = yield* call(ACTIVITY.ensureEntraApp, { vaultName: names[0]! });

@@ -8,7 +8,7 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import { emitLogRecord } from '../azure/telemetry';
-import { errorInfoOf } from '../core/errors';
+import { errorInfoOf, type ErrorKind } from '../core/errors';
 import { logLine, runOutcomeRecord } from '../core/telemetry';
 import { buildOutcomeEvent, type OrchestrationName, type OutcomeData, type OutcomeEventType } from '../core/remediation/outcomes';
 import type { Activities } from './activities';
@@ -36,7 +36,11 @@ export type ActivityTable = {
 
 /** A step failed for good (after retries, or a non-retryable error); the message names the activity. */
 export class StepFailure extends Error {
-  constructor(readonly reason: string) {
+  constructor(
+    readonly reason: string,
+    /** The activity's error kind, when it failed with one (not after exhausted retries). */
+    readonly kind?: ErrorKind,
+  ) {
     super(reason);
   }
 }
@@ -63,7 +67,7 @@ export function* callActivity<N extends ActivityName>(
     const message = errorInfoOf(error)?.message ?? (error instanceof Error ? error.message : String(error));
     throw new StepFailure(`${name}: ${message} (gave up after retries)`);
   }
-  if (!result.ok) throw new StepFailure(`${name}: ${result.error.message}`);
+  if (!result.ok) throw new StepFailure(`${name}: ${result.error.message}`, result.error.kind);
   return result.value;
 }
 

@@ -112,3 +112,29 @@ describe('credentials: a failed clean-up is a warning, and the janitor removes w
     expect(live().map((c) => c.displayName)).toEqual(['operator break-glass']);
   }, 240_000);
 });
+
+describe('vault readiness cached in the vault entity', () => {
+  it('the per-region Entra application deleted: the next run invalidates the cached state, rebuilds it and encrypts', async () => {
+    const dir = p.sim.ctx.directory as unknown as {
+      applications: Map<string, { id: string; appId: string; displayName: string }>;
+      servicePrincipals: Map<string, { appId: string }>;
+    };
+    const app = [...dir.applications.values()].find((a) => a.displayName.startsWith('ade-autopilot-adeap-'))!;
+    expect(app).toBeDefined();
+    // Deleted out of band (the service principal goes with its application).
+    dir.applications.delete(app.id);
+    for (const [id, sp] of dir.servicePrincipals) if (sp.appId === app.appId) dir.servicePrincipals.delete(id);
+
+    const vmId = await p.createVm('after-app-deleted', { os: 'Linux' });
+    expect((await post('/api/vms/encrypt', { vmId })).status).toBe(202);
+    const run = await p.waitForInstance(orchestrationInstanceId(vmId), 120_000);
+    expect(run.output, JSON.stringify(run.output)).toMatchObject({ outcome: 'encrypted' });
+    const rebuilt = [...dir.applications.values()].filter((a) => a.displayName === app.displayName);
+    expect(rebuilt).toHaveLength(1);
+    expect(rebuilt[0]!.id).not.toBe(app.id);
+    const { resourceGroup, name } = vmParts(vmId);
+    const vm = await p.compute.virtualMachines.get(resourceGroup, name);
+    const ade = (vm.resources ?? []).find((r) => r.publisher === 'Microsoft.Azure.Security');
+    expect((ade?.settings as Record<string, string>).AADClientID).toBe(rebuilt[0]!.appId);
+  }, 240_000);
+});
