@@ -349,10 +349,11 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
   },
   {
     name: 'ADE_SWEEP_SCHEDULE',
-    description: 'NCRONTAB schedule of the existing-fleet sweep; empty = on demand only (POST /api/sweep)',
-    default: '',
+    description:
+      'NCRONTAB schedule of the existing-fleet sweep (picks up VMs no event reached, e.g. deallocated ones); `off` = on demand only (POST /api/sweep)',
+    default: '0 0 2 * * *',
     required: false,
-    values: 'six-field NCRONTAB or empty',
+    values: 'six-field NCRONTAB or off',
     scope: 'app',
   },
   {
@@ -546,10 +547,10 @@ function effectiveTimeouts(
   };
 }
 
-function ncrontab(name: string, empty: 'allowed' | 'not allowed') {
-  const expected = `a six-field NCRONTAB expression (sec min hour day month weekday)${empty === 'allowed' ? ' or empty' : ''}`;
+function ncrontab(name: string, off: 'allowed' | 'not allowed') {
+  const expected = `a six-field NCRONTAB expression (sec min hour day month weekday)${off === 'allowed' ? ' or off' : ''}`;
   return setting(name, (raw, fail) => {
-    if (raw === '' && empty === 'allowed') return undefined;
+    if (raw.toLowerCase() === 'off' && off === 'allowed') return undefined;
     if (!isNcrontab(raw)) fail(`expected ${expected}; got ${shown(raw)}`);
     return raw.trim().split(/\s+/).join(' ');
   });

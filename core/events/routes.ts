@@ -10,9 +10,10 @@ export interface EventRoute {
 }
 
 export const EVENT_ROUTES = {
+  /** A VM created or updated, or started (a VM that was deallocated when first assessed is encrypted once it runs). */
   vmWritten: {
-    eventTypes: ['Microsoft.Resources.ResourceWriteSuccess'],
-    operationNames: ['Microsoft.Compute/virtualMachines/write'],
+    eventTypes: ['Microsoft.Resources.ResourceWriteSuccess', 'Microsoft.Resources.ResourceActionSuccess'],
+    operationNames: ['Microsoft.Compute/virtualMachines/write', 'Microsoft.Compute/virtualMachines/start/action'],
   },
   armDrift: {
     eventTypes: ['Microsoft.Resources.ResourceDeleteSuccess', 'Microsoft.Resources.ResourceWriteSuccess'],

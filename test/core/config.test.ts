@@ -95,7 +95,7 @@ describe('loadConfig: valid environments', () => {
     }
   });
 
-  it('outside Azure and without a webhook there is no secretEvents target and no optional remediation value', () => {
+  it('outside Azure and without a webhook there is no secretEvents target, and the backfill sweep runs daily by default', () => {
     const config = loadConfig(SUBS);
     expect(config.secretEventsWebhookUrl).toBeUndefined();
     expect(config.functionApp).toBeUndefined();
@@ -105,7 +105,10 @@ describe('loadConfig: valid environments', () => {
       'policyDefinitionIds',
       'sweepConcurrency',
       'sweepReadsPerSecond',
+      'sweepSchedule',
     ]);
+    expect(config.remediation.sweepSchedule).toBe('0 0 2 * * *');
+    expect(loadConfig({ ...SUBS, ADE_SWEEP_SCHEDULE: 'off' }).remediation.sweepSchedule).toBeUndefined();
   });
 
   const APP_ID = '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-ade/providers/Microsoft.Web/sites/func-ade';

@@ -23,7 +23,10 @@ const [policyChanged, policyCreated, policyDeleted] = parsedFixture('eg-policy-s
 describe('EVENT_ROUTES', () => {
   it('has exactly the agreed routes and filters', () => {
     expect(EVENT_ROUTES).toEqual({
-      vmWritten: { eventTypes: ['Microsoft.Resources.ResourceWriteSuccess'], operationNames: ['Microsoft.Compute/virtualMachines/write'] },
+      vmWritten: {
+        eventTypes: ['Microsoft.Resources.ResourceWriteSuccess', 'Microsoft.Resources.ResourceActionSuccess'],
+        operationNames: ['Microsoft.Compute/virtualMachines/write', 'Microsoft.Compute/virtualMachines/start/action'],
+      },
       armDrift: {
         eventTypes: ['Microsoft.Resources.ResourceDeleteSuccess', 'Microsoft.Resources.ResourceWriteSuccess'],
         operationNames: [
@@ -42,6 +45,14 @@ describe('EVENT_ROUTES', () => {
     ['VM write', vmWrite, { vmWritten: true, armDrift: false, secretEvents: false, policyStates: false }],
     ['ADE extension delete', extensionDelete, { vmWritten: false, armDrift: true, secretEvents: false, policyStates: false }],
     ['VM deallocate action', deallocate, { vmWritten: false, armDrift: false, secretEvents: false, policyStates: false }],
+    [
+      'VM start action',
+      {
+        ...deallocate,
+        data: { ...(deallocate as { data: object }).data, operationName: 'Microsoft.Compute/virtualMachines/start/action' },
+      },
+      { vmWritten: true, armDrift: false, secretEvents: false, policyStates: false },
+    ],
     ['VM write failure', vmWriteFailure, { vmWritten: false, armDrift: false, secretEvents: false, policyStates: false }],
     ['vault write', vaultWrite, { vmWritten: false, armDrift: true, secretEvents: false, policyStates: false }],
     ['secret new version', secretEvent, { vmWritten: false, armDrift: false, secretEvents: true, policyStates: false }],

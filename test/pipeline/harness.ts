@@ -26,6 +26,7 @@ import { startHost, type Host } from '../../local/host/index';
 import { resetProxyDispatcher } from '../../azure/proxy-fetch';
 import type { EncryptionMode } from '../../core/policy';
 import { applyTemplateGrants } from '../../local/start/grants';
+import { EVENT_ROUTES } from '../../core/events/routes';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 export const VAULT_RG = 'rg-ade-vaults';
@@ -244,9 +245,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         maxEventsPerBatch: 1,
       } as never,
       filter: {
-        includedEventTypes: ['Microsoft.Resources.ResourceWriteSuccess'],
+        includedEventTypes: [...EVENT_ROUTES.vmWritten.eventTypes],
         advancedFilters: [
-          { operatorType: 'StringIn', key: 'data.operationName', values: ['Microsoft.Compute/virtualMachines/write'] } as never,
+          { operatorType: 'StringIn', key: 'data.operationName', values: [...EVENT_ROUTES.vmWritten.operationNames] } as never,
         ],
       },
     });

@@ -61,3 +61,21 @@ describe('one run per VM across the event, HTTP, sweep and remediation starters'
     expect(passwords).toHaveLength(1);
   }, 240_000);
 });
+
+describe('a VM that was deallocated', () => {
+  it('is encrypted when it starts: the start action event reaches vmWritten', async () => {
+    // Seeded deallocated (no create event), as a VM that was off when the app was deployed.
+    const seeded = await p.control<{ ids: string[] }>('POST', '/_sim/arm/vms', {
+      subscriptionId: p.subscriptionId,
+      resourceGroup: 'rg-app',
+      name: 'was-off',
+      osType: 'Linux',
+      dataDisks: 1,
+      powerState: 'deallocated',
+    });
+    const vmId = seeded.ids[0]!;
+    expect(await p.getInstance(orchestrationInstanceId(vmId))).toBeUndefined();
+    await p.compute.virtualMachines.beginStartAndWait('rg-app', 'was-off');
+    await expectEncrypted(p, { vmId, os: 'Linux', mode: 'aad', kek: false }, 120_000);
+  }, 180_000);
+});
