@@ -350,7 +350,8 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
   {
     name: 'ADE_SWEEP_SCHEDULE',
     description:
-      'NCRONTAB schedule of the existing-fleet sweep (picks up VMs no event reached, e.g. deallocated ones); `off` = on demand only (POST /api/sweep)',
+      'NCRONTAB schedule of the existing-fleet sweep (picks up VMs no event reached, e.g. deallocated ones); ' +
+      '`off` = on demand only (POST /api/sweep)',
     default: '0 0 2 * * *',
     required: false,
     values: 'six-field NCRONTAB or off',
