@@ -67,6 +67,8 @@ export interface LocalStack {
   /** The app settings the host runs with (contain secrets: never print them wholesale). */
   settings: Record<string, string>;
   hostLogFile: string;
+  /** SIGKILLs the host (no shutdown hooks, in-flight work lost) and starts it again on the same port and state (benchmarks). */
+  killAndRestartHost(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -229,15 +231,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       FUNCTIONS_HOST_EVENTGRID_KEY: keys.eventGrid,
       FUNCTIONS_HOST_DURABLE_KEY: keys.durable,
     });
-    host = await startHostProcess({
+    const hostOptions = {
       cliPath: path.join(options.repoRoot, 'dist/local/host/cli.js'),
       appDir: options.repoRoot,
       port: hostPort,
       stateDir: hostDir,
       env: childEnv,
       logFile: hostLogFile,
-      logLevel: options.hostLogLevel,
-    });
+      ...(options.hostLogLevel ? { logLevel: options.hostLogLevel } : {}),
+    };
+    host = await startHostProcess(hostOptions);
 
     progress("Wiring the subscription's events to the host (Event Grid system topic + subscriptions)…");
     const functions = await registeredFunctions(host.baseUrl, keys.master);
@@ -266,7 +269,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       startedAt: new Date().toISOString(),
     };
     writeStartState(options.stateRoot, state);
-    return { sim, host, state, wiring, settings, hostLogFile, stop };
+    const stack: LocalStack = {
+      sim,
+      host,
+      state,
+      wiring,
+      settings,
+      hostLogFile,
+      stop,
+      async killAndRestartHost() {
+        const current = host!;
+        process.kill(current.pid, 'SIGKILL');
+        await current.exited;
+        host = await startHostProcess(hostOptions);
+        stack.host = host;
+      },
+    };
+    return stack;
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;

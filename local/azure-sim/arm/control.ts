@@ -239,6 +239,13 @@ export class ArmControl {
         link.setFunctionApp(target, b.url === undefined ? undefined : String(b.url), b.code);
         return json(200, { functionApp: target, url: b.url ?? null });
       }
+      case 'PUT eventgrid/copies': {
+        const n = bodyObject(req).copies;
+        if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 10)
+          throw armError(400, 'InvalidConfig', "'copies' must be an integer 1–10 (deliveries of each event per subscription).");
+        link.setDeliveryCopies(n);
+        return json(200, { copies: n });
+      }
       case 'GET eventgrid/deliveries':
         return json(200, link.deliveryReport());
       case 'DELETE eventgrid/deliveries':

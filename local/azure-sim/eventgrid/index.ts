@@ -55,6 +55,7 @@ export function createEventGrid(ctx: SimContext): EventGrid {
   let deadLetters: DeadLetter[] = [];
   let stats: Stats = { published: 0, delivered: 0, attempts: 0, failedAttempts: 0, inFlight: 0 };
   let generation = 0;
+  let copies = 1;
 
   ctx.state.register('eventgrid', {
     snapshot: () => ({ functionApps: [...functionApps], deadLetters }),
@@ -88,6 +89,9 @@ export function createEventGrid(ctx: SimContext): EventGrid {
     functionApps: [...functionApps].map(([name, v]) => ({ name, url: v.url, hasCode: v.code !== undefined })),
     deadLetters,
   });
+  link.setDeliveryCopies = (n) => {
+    copies = n;
+  };
   link.clearDeliveryReport = () => {
     deadLetters = [];
     stats = { published: 0, delivered: 0, attempts: 0, failedAttempts: 0, inFlight: 0 };
@@ -248,7 +252,10 @@ export function createEventGrid(ctx: SimContext): EventGrid {
         const filter = sub.properties.filter as SubscriptionFilter | undefined;
         const selected = events.filter((e) => link.accepts(sub, e) && matches(filter, e));
         for (const batch of batches(sub, selected)) {
-          deliver(sub, batch, myGeneration).catch((error: unknown) => ctx.log('error', 'event delivery crashed', { error: String(error) }));
+          for (let copy = 0; copy < copies; copy++)
+            deliver(sub, batch, myGeneration).catch((error: unknown) =>
+              ctx.log('error', 'event delivery crashed', { error: String(error) }),
+            );
         }
       }
     },

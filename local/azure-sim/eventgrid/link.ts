@@ -22,6 +22,11 @@ export interface EventGridLink {
   deliveryReport(): unknown;
   /** Set by eventgrid/: empties the dead-letter list and counters. */
   clearDeliveryReport(): void;
+  /**
+   * Event Grid delivers at least once: every event goes to each subscription `copies` times (1 = no duplicates), for
+   * tests of idempotence (https://learn.microsoft.com/azure/event-grid/delivery-and-retry).
+   */
+  setDeliveryCopies(copies: number): void;
 }
 
 const links = new WeakMap<SimContext, EventGridLink>();
@@ -38,6 +43,7 @@ export function eventGridLink(ctx: SimContext): EventGridLink {
       setFunctionApp: () => undefined,
       deliveryReport: () => ({ mounted: false }),
       clearDeliveryReport: () => undefined,
+      setDeliveryCopies: () => undefined,
     };
     links.set(ctx, link);
   }

@@ -12,6 +12,8 @@ export interface FaultRule {
   operation?: string;
   /** HTTP method filter, e.g. 'PUT'; omitted = any. */
   method?: string;
+  /** Only requests authenticated as this principal (object id, case-insensitive); omitted = anyone's. */
+  principal?: string;
   /** Status to answer with when the rule fails a request (default 500). */
   status: number;
   /** Service error code in the envelope (default derived from the status). */
@@ -25,6 +27,12 @@ export interface FaultRule {
   latencyMs: number;
   /** Retry-After seconds sent with 429/503 answers. */
   retryAfterSeconds?: number;
+  /**
+   * Instead of an HTTP answer, a failed request loses its connection: `reset` closes it at once, `timeout` holds it
+   * `hangMs` (default 20 s) without answering, then closes it (the client sees its own timeout or a reset).
+   */
+  connection?: 'reset' | 'timeout';
+  hangMs?: number;
   /** Matching requests seen / failed so far. */
   matched: number;
   failed: number;
@@ -34,7 +42,7 @@ export type FaultInput = Partial<Omit<FaultRule, 'id' | 'matched' | 'failed'>> &
 
 export interface FaultDecision {
   latencyMs: number;
-  fail?: { status: number; code?: string; message?: string; retryAfterSeconds?: number; ruleId: string };
+  fail?: { status: number; code?: string; message?: string; retryAfterSeconds?: number; ruleId: string; dropAfterMs?: number };
 }
 
 export class FaultInjector {
@@ -55,11 +63,16 @@ export class FaultInjector {
     if (!(latencyMs >= 0 && latencyMs <= 600_000))
       throw new Error(`fault latencyMs must be between 0 and 600000, got ${String(input.latencyMs)}`);
     if (errorRate === 0 && failNext === 0 && latencyMs === 0) throw new Error('a fault needs errorRate, failNext or latencyMs');
+    if (input.connection !== undefined && input.connection !== 'reset' && input.connection !== 'timeout')
+      throw new Error(`fault connection must be 'reset' or 'timeout', got ${String(input.connection)}`);
+    const hangMs = input.hangMs ?? 20_000;
+    if (!(hangMs >= 0 && hangMs <= 600_000)) throw new Error(`fault hangMs must be between 0 and 600000, got ${String(input.hangMs)}`);
     const rule: FaultRule = {
       id: randomUUID(),
       service: input.service ?? '*',
       operation: input.operation,
       method: input.method?.toUpperCase(),
+      ...(input.principal ? { principal: input.principal.toLowerCase() } : {}),
       status,
       code: input.code,
       message: input.message,
@@ -67,6 +80,7 @@ export class FaultInjector {
       failNext,
       latencyMs,
       retryAfterSeconds: input.retryAfterSeconds,
+      ...(input.connection ? { connection: input.connection, ...(input.connection === 'timeout' ? { hangMs } : {}) } : {}),
       matched: 0,
       failed: 0,
     };
@@ -88,11 +102,21 @@ export class FaultInjector {
     this.rules = [];
   }
 
-  decide(service: string, operation: string, method: string): FaultDecision {
+  hasPrincipalRules(): boolean {
+    return this.rules.some((r) => r.principal !== undefined);
+  }
+
+  /**
+   * Before authentication (`principalRules` false) only rules without a principal apply; after it (`true`) only the
+   * rules for that principal.
+   */
+  decide(service: string, operation: string, method: string, principal?: string, principalRules = false): FaultDecision {
     const decision: FaultDecision = { latencyMs: 0 };
     for (const rule of this.rules) {
+      if ((rule.principal !== undefined) !== principalRules) continue;
       if (rule.service !== '*' && rule.service !== service) continue;
       if (rule.method && rule.method !== method.toUpperCase()) continue;
+      if (rule.principal && rule.principal !== principal?.toLowerCase()) continue;
       if (rule.operation && !globMatch(rule.operation, operation)) continue;
       rule.matched++;
       decision.latencyMs += rule.latencyMs;
@@ -112,6 +136,7 @@ export class FaultInjector {
           message: rule.message,
           retryAfterSeconds: rule.retryAfterSeconds,
           ruleId: rule.id,
+          ...(rule.connection ? { dropAfterMs: rule.connection === 'timeout' ? (rule.hangMs ?? 20_000) : 0 } : {}),
         };
       }
     }

@@ -24,6 +24,8 @@ export interface RawResponse {
   status: number;
   headers: Record<string, string>;
   body: Buffer;
+  /** Fault injection: send nothing and close the connection after this many ms. */
+  dropAfterMs?: number;
 }
 
 /** Largest request body accepted (Key Vault's and ARM's own limits are far below this). */
@@ -259,16 +261,22 @@ export class Pipeline {
     let req: SimRequest | undefined;
     let operation = 'unknown';
     let fault = false;
+    let dropAfterMs: number | undefined;
     let response: SimResponse;
     try {
       if (!service) throw new SimError(404, 'HostNotSimulated', `The Azure simulator does not serve the host '${host}'.`);
       req = buildRequest(raw, host, requestId);
       operation = safeOperation(service, req);
+      // Rules for one principal are judged after authentication (below); the others before it, as they always were.
       const decision = this.deps.faults.decide(service.name, operation, req.method);
       if (decision.latencyMs > 0) await new Promise((r) => setTimeout(r, decision.latencyMs));
       if (decision.fail) {
         fault = true;
         const f = decision.fail;
+        if (f.dropAfterMs !== undefined) {
+          dropAfterMs = f.dropAfterMs;
+          throw new SimError(f.status, 'ConnectionDropped', `Injected connection fault (rule ${f.ruleId}).`);
+        }
         const headers: Record<string, string> = {};
         if (f.retryAfterSeconds !== undefined || f.status === 429 || f.status === 503)
           headers['retry-after'] = String(f.retryAfterSeconds ?? 1);
@@ -280,6 +288,22 @@ export class Pipeline {
       if (service.requiresAuth) req.principal = this.authenticate(req, service, profile);
       else if (acceptsOptionalBearer(service) && headerOf(req, 'authorization') !== undefined)
         req.principal = this.authenticate(req, service, profile);
+      if (req.principal && this.deps.faults.hasPrincipalRules()) {
+        const own = this.deps.faults.decide(service.name, operation, req.method, req.principal.objectId, true);
+        if (own.latencyMs > 0) await new Promise((r) => setTimeout(r, own.latencyMs));
+        if (own.fail) {
+          fault = true;
+          const f = own.fail;
+          if (f.dropAfterMs !== undefined) {
+            dropAfterMs = f.dropAfterMs;
+            throw new SimError(f.status, 'ConnectionDropped', `Injected connection fault (rule ${f.ruleId}).`);
+          }
+          const headers: Record<string, string> = {};
+          if (f.retryAfterSeconds !== undefined || f.status === 429 || f.status === 503)
+            headers['retry-after'] = String(f.retryAfterSeconds ?? 1);
+          throw new SimError(f.status, f.code ?? defaultCode(f.status), f.message ?? `Injected fault (rule ${f.ruleId}).`, headers);
+        }
+      }
       response = await service.handle(req);
     } catch (err) {
       response = this.errorResponse(err, profile, req, requestId, service?.name ?? 'none', operation);
@@ -324,7 +348,7 @@ export class Pipeline {
       durationMs: Date.now() - started,
       ...(fault ? { fault: true } : {}),
     });
-    return out;
+    return dropAfterMs === undefined ? out : { ...out, dropAfterMs };
   }
 
   private authenticate(req: SimRequest, service: Service, profile: ServiceProfile): Principal {

@@ -216,6 +216,13 @@ function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | u
 
 function send(res: ServerResponse, out: RawResponse, head: boolean): void {
   if (res.headersSent || res.destroyed) return;
+  if (out.dropAfterMs !== undefined) {
+    // Injected connection fault: no answer; the connection closes (at once, or after hanging like a timeout).
+    const drop = () => res.socket?.destroy();
+    if (out.dropAfterMs > 0) setTimeout(drop, out.dropAfterMs).unref();
+    else drop();
+    return;
+  }
   const headers: Record<string, string | number> = { ...out.headers };
   headers['content-length'] = out.body.length;
   res.writeHead(out.status, headers);

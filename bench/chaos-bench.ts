@@ -1,0 +1,407 @@
+/**
+ * Chaos benchmark: `npm run chaos -- [--vms 200] [--modes aad,single-pass] [--fault-rate 0.1] [--copies 3] [--kills 5]
+ * [--speed 60] [--timeout 3600] [--out FILE]`.
+ *
+ * For each mode a fresh `npm start` stack (simulator in this process, host child on the built app) gets its share of
+ * the VMs (half Windows, half Linux) created in one burst, while: every Event Grid event is delivered `--copies` times;
+ * `--fault-rate` of the app's Resource Manager, Key Vault and Microsoft Graph calls are answered with 500, 503, 429 with
+ * Retry-After, a reset connection or a connection that hangs and closes (the simulator's fault injection); and the host
+ * is SIGKILLed `--kills` times at random moments and restarted on the same durable store. When every run is terminal,
+ * the app's own repair path runs — the backfill sweep (daily by default; started at once here) — until a sweep changes
+ * nothing (at most 3 rounds), then the credential janitor. Faults stay on throughout; they are removed only to read
+ * the result.
+ *
+ * It reports, from the simulator's state: VMs encrypted (or skipped with a reason), VMs with more than one ADE extension
+ * deployment (the app's successful extension PUTs, from the request log), live `ade-autopilot` passwords left, stuck runs,
+ * secrets (issued passwords, BEK/passphrase values, client secrets) found in the host's log and durable store, and the
+ * makespan. Figures, not pass/fail; not part of `npm test`.
+ */
+import { readdirSync, readFileSync, statSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { toVmSnapshot } from '../azure/compute-mapping';
+import { readVmEncryption } from '../core/encryption-state';
+import { orchestrationInstanceId } from '../core/names';
+import { Session, TERMINAL, type InstanceStatus, type OsKind } from '../local/demo/session';
+import { DEMO_RESOURCE_GROUP, startLocalStack, type LocalStack } from '../local/start/stack';
+import { ENCRYPT_VM_ORCHESTRATOR } from '../orchestrations/contracts';
+
+const REPO_ROOT = path.resolve(__dirname, '../..');
+const REGIONS = ['westeurope', 'northeurope', 'eastus'];
+
+interface LogEntry {
+  seq: number;
+  time: string;
+  path: string;
+  status: number;
+  principal: string;
+}
+
+export interface ChaosResult {
+  mode: 'aad' | 'single-pass';
+  vms: number;
+  speed: number;
+  faultRate: number;
+  copies: number;
+  kills: number;
+  faultsInjected: number;
+  encrypted: number;
+  skipped: Record<string, number>;
+  notEncrypted: string[];
+  multipleExtensionDeployments: number;
+  maxExtensionDeploymentsPerVm: number;
+  livePasswordsBeforeJanitor: number;
+  livePasswordsLeft: number;
+  stuckRuns: number;
+  failedRunsBeforeRepair: number;
+  sweepRounds: number;
+  secretsFound: number;
+  makespanS: number;
+}
+
+/** A run's output fields (the durable status API types it loosely). */
+function outputOf(s: InstanceStatus | undefined): { outcome?: string; reason?: string } {
+  return typeof s?.output === 'object' && s.output ? s.output : {};
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function retrying<T>(what: () => Promise<T>, attempts = 40): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await what();
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await sleep(Math.min(5000, 250 * attempt));
+    }
+  }
+}
+
+async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+/** Every file under a folder, as text (binary files read as latin1 so any ASCII secret inside is still found). */
+function textsUnder(dir: string): Array<{ where: string; text: string }> {
+  const out: Array<{ where: string; text: string }> = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = path.join(d, name);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else if (st.size < 512 * 1024 * 1024) out.push({ where: p, text: readFileSync(p).toString('latin1') });
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+export async function runChaos(
+  mode: 'aad' | 'single-pass',
+  vms: number,
+  options: { speed: number; faultRate: number; copies: number; kills: number; timeoutMs: number },
+  log: (line: string) => void,
+): Promise<ChaosResult> {
+  const stateRoot = mkdtempSync(path.join(tmpdir(), `ade-chaos-${mode}-${vms}-`));
+  const stack: LocalStack = await startLocalStack({
+    repoRoot: REPO_ROOT,
+    stateRoot,
+    hostPort: 0,
+    simPort: 0,
+    speed: options.speed,
+    localSettingsFile: path.join(stateRoot, 'no-local-settings.json'),
+    env: { ADE_ENCRYPTION_MODE: mode, ADE_TAG_OUTCOME: 'false', ADE_LOCAL_POLL_SECONDS: '10', ADE_SWEEP_SCHEDULE: 'off' },
+    hostLogLevel: 'information',
+  });
+  // Every password the directory issues, recorded in-process (Graph keeps only a hash).
+  const issued: string[] = [];
+  const directory = stack.sim.ctx.directory as unknown as { addPassword: (...args: unknown[]) => { secretText: string } };
+  const original = directory.addPassword.bind(directory);
+  directory.addPassword = (...args: unknown[]) => {
+    const result = original(...args);
+    issued.push(result.secretText);
+    return result;
+  };
+  try {
+    const session = await Session.connect(stateRoot);
+    const app = session.state.automationObjectId;
+    const call = <T>(method: string, p: string, body?: unknown) => session.control<T>(method, p, body);
+    await call('PUT', '/_sim/arm/eventgrid/copies', { copies: options.copies });
+    const r = options.faultRate;
+    const kinds = [
+      { status: 500, share: 0.3 },
+      { status: 503, share: 0.15 },
+      { status: 429, retryAfterSeconds: 2, share: 0.3 },
+      { status: 500, connection: 'reset', share: 0.15 },
+      { status: 500, connection: 'timeout', hangMs: 5000, share: 0.1 },
+    ];
+    if (r > 0)
+      for (const service of ['arm', 'keyvault', 'graph'])
+        for (const { share, ...kind } of kinds)
+          await call('POST', '/_sim/faults', { service, principal: app, ...kind, errorRate: r * share });
+
+    // Extension PUTs by the app, per VM, read incrementally (the request log keeps the last 50,000).
+    const extensionPuts = new Map<string, number>();
+    let since = 0;
+    const pollExtensions = async () => {
+      const q = new URLSearchParams({
+        operation: 'Microsoft.Compute/virtualMachines/extensions/write',
+        principal: app,
+        since: String(since),
+        limit: '50000',
+      });
+      const res = await call<{ lastSeq: number; value: Array<LogEntry & { method: string }> }>('GET', `/_sim/requests?${q.toString()}`);
+      for (const e of res.value) {
+        if (e.method !== 'PUT' || e.status >= 300) continue;
+        const vm = /\/virtualMachines\/([^/]+)\/extensions\//i.exec(e.path)?.[1]?.toLowerCase();
+        if (vm) extensionPuts.set(vm, (extensionPuts.get(vm) ?? 0) + 1);
+      }
+      since = Math.max(since, res.lastSeq);
+    };
+
+    const specs = Array.from({ length: vms }, (_, i) => ({
+      name: `chaos-${i % 2 === 0 ? 'win' : 'lnx'}-${i}`,
+      os: (i % 2 === 0 ? 'Windows' : 'Linux') as OsKind,
+      location: REGIONS[i % REGIONS.length]!,
+      resourceGroup: DEMO_RESOURCE_GROUP,
+    }));
+    const started = Date.now();
+    // Kill moments: random within the first minutes of the run (where the work is).
+    const killAt = Array.from({ length: options.kills }, () => 3_000 + Math.random() * Math.max(20_000, vms * 400)).sort((a, b) => a - b);
+    let killed = 0;
+    let killing: Promise<void> = Promise.resolve();
+    const killer = setInterval(() => {
+      if (killed < killAt.length && Date.now() - started >= killAt[killed]!) {
+        killed++;
+        const n = killed;
+        killing = killing.then(async () => {
+          log(`  ${mode}: SIGKILL ${n}/${options.kills} at ${((Date.now() - started) / 1000).toFixed(1)} s`);
+          await stack.killAndRestartHost();
+        });
+      }
+    }, 200);
+
+    // The user's own calls meet no faults (the rules name the app's principal); retried all the same.
+    await pool(specs, 32, async (spec) => {
+      await retrying(() => session.createVm(spec));
+    });
+    log(`  ${mode}: ${vms} VM PUTs accepted in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    const deadline = started + options.timeoutMs;
+    const waitTerminal = async (label: string, expectAtLeast: number): Promise<InstanceStatus[]> => {
+      let last = 0;
+      for (;;) {
+        let runs: InstanceStatus[] = [];
+        try {
+          await pollExtensions();
+          runs = await session.instances();
+        } catch {
+          await sleep(2000);
+          continue;
+        }
+        const encrypts = runs.filter((s) => s.name === ENCRYPT_VM_ORCHESTRATOR);
+        const active = runs.filter((s) => !TERMINAL.has(s.runtimeStatus));
+        const everyKillDone = killed >= killAt.length;
+        if (encrypts.length >= expectAtLeast && active.length === 0 && everyKillDone) return runs;
+        if (Date.now() > deadline) {
+          log(`  ${mode}: ${label}: timed out with ${active.length} runs active`);
+          return runs;
+        }
+        if (Date.now() - last > 15_000) {
+          last = Date.now();
+          log(
+            `  ${mode}: ${label}: ${encrypts.length} encryptVm runs, ${active.length} active, ` +
+              `${((Date.now() - started) / 1000).toFixed(0)} s`,
+          );
+        }
+        await sleep(2000);
+      }
+    };
+    let runs = await waitTerminal('first pass', vms);
+    clearInterval(killer);
+    await killing;
+    const failedOf = (list: InstanceStatus[]) =>
+      list.filter((s) => s.name === ENCRYPT_VM_ORCHESTRATOR && (s.runtimeStatus !== 'Completed' || outputOf(s).outcome === 'failed'));
+    const failedRunsBeforeRepair = failedOf(runs).length;
+    for (const reason of new Set(failedOf(runs).map((s) => String(outputOf(s).reason ?? s.runtimeStatus).slice(0, 160))))
+      log(`  ${mode}: failed before repair: ${reason}`);
+
+    // The app's repair path: backfill sweeps until one starts nothing new.
+    let sweepRounds = 0;
+    const keys = session.state.keys;
+    for (; sweepRounds < 3;) {
+      const before = runs.filter((s) => s.name === ENCRYPT_VM_ORCHESTRATOR && TERMINAL.has(s.runtimeStatus)).map((s) => s.lastUpdatedTime);
+      const res = await retrying(() =>
+        fetch(`${session.state.hostUrl}/api/sweep?kind=backfill&code=${encodeURIComponent(keys.function)}`, { method: 'POST' }).then(
+          (x) => {
+            if (x.status >= 500) throw new Error(`sweep answered ${x.status}`);
+            return x;
+          },
+        ),
+      );
+      if (res.status !== 202) break;
+      sweepRounds++;
+      await sleep(2000);
+      runs = await waitTerminal(`sweep ${sweepRounds}`, vms);
+      const after = runs.filter((s) => s.name === ENCRYPT_VM_ORCHESTRATOR && TERMINAL.has(s.runtimeStatus)).map((s) => s.lastUpdatedTime);
+      if (failedOf(runs).length === 0 && JSON.stringify(before.sort()) === JSON.stringify(after.sort())) break;
+      if (failedOf(runs).length === 0) break;
+    }
+    const makespanS = (Date.now() - started) / 1000;
+
+    // Read the result without faults.
+    const rules = await call<{ value: Array<{ failed: number }> }>('GET', '/_sim/faults');
+    const faultsInjected = rules.value.reduce((sum, rule) => sum + rule.failed, 0);
+    await call('DELETE', '/_sim/faults');
+    const livePasswords = async () => {
+      const principals = await call<{
+        value: Array<{ displayName: string; passwordCredentials?: Array<{ displayName?: string; endDateTime?: string }> }>;
+      }>('GET', '/_sim/principals');
+      return principals.value
+        .filter((p) => p.displayName.startsWith('ade-autopilot-'))
+        .flatMap((p) => p.passwordCredentials ?? [])
+        .filter((c) => (c.displayName ?? '').startsWith('ade-autopilot') && Date.parse(c.endDateTime ?? '') > Date.now()).length;
+    };
+    const livePasswordsBeforeJanitor = await livePasswords();
+    await retrying(async () => {
+      const res = await fetch(`${session.state.hostUrl}/admin/functions/credentialJanitor`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-functions-key': keys.master },
+        body: JSON.stringify({ input: '' }),
+      });
+      if (res.status !== 202) throw new Error(`janitor answered ${res.status}`);
+    });
+    let livePasswordsLeft = await livePasswords();
+    for (let i = 0; i < 30 && livePasswordsLeft > 0; i++) {
+      await sleep(1000);
+      livePasswordsLeft = await livePasswords();
+    }
+
+    let encrypted = 0;
+    const skipped: Record<string, number> = {};
+    const notEncrypted: string[] = [];
+    const outcomes = new Map(runs.map((s) => [s.instanceId, s]));
+    await pool(specs, 16, async (spec) => {
+      const vm = await retrying(() => session.compute.virtualMachines.get(spec.resourceGroup, spec.name, { expand: 'instanceView' }));
+      const snapshot = toVmSnapshot(vm);
+      const state = readVmEncryption(snapshot, 'All').state;
+      const modelOk = mode !== 'aad' || snapshot.osDisk.encryptionSettings?.enabled === true;
+      if (state.kind === 'encrypted' && modelOk) {
+        encrypted++;
+        return;
+      }
+      const run = outcomes.get(orchestrationInstanceId(String(vm.id)));
+      if (outputOf(run).outcome === 'skipped') {
+        const reason = String(outputOf(run).reason ?? 'no reason').slice(0, 80);
+        skipped[reason] = (skipped[reason] ?? 0) + 1;
+        return;
+      }
+      notEncrypted.push(
+        `${spec.name}: ${state.kind}${modelOk ? '' : ' (no model encryptionSettings)'}; ` +
+          `run ${run?.runtimeStatus ?? 'none'} ${String(outputOf(run).reason ?? '').slice(0, 120)}`,
+      );
+    });
+    await pollExtensions();
+    const counts = [...extensionPuts.values()];
+    const final = await session.instances();
+    const stuckRuns = final.filter((s) => !TERMINAL.has(s.runtimeStatus)).length;
+
+    // Secrets: every password issued, every Key Vault secret value, the client secrets.
+    const snapshot = await call<Record<string, unknown>>('POST', '/_sim/state/snapshot');
+    const secrets = new Set<string>([...issued, session.state.user.clientSecret]);
+    const walk = (node: unknown, under: boolean): void => {
+      if (Array.isArray(node)) node.forEach((n) => walk(n, under));
+      else if (node && typeof node === 'object')
+        for (const [k, v] of Object.entries(node)) {
+          if (under && k === 'value' && typeof v === 'string') secrets.add(v);
+          else walk(v, under || k === 'secrets');
+        }
+    };
+    walk(snapshot.keyvault, false);
+    const haystack = [...textsUnder(path.join(stateRoot, 'host')), { where: 'host.log', text: readFileSync(stack.hostLogFile, 'latin1') }];
+    haystack.push({ where: 'runs', text: JSON.stringify(final) });
+    let secretsFound = 0;
+    for (const secret of secrets) if (secret.length >= 12 && haystack.some((h) => h.text.includes(secret))) secretsFound++;
+
+    return {
+      mode,
+      vms,
+      speed: options.speed,
+      faultRate: r,
+      copies: options.copies,
+      kills: killed,
+      faultsInjected,
+      encrypted,
+      skipped,
+      notEncrypted,
+      multipleExtensionDeployments: counts.filter((c) => c > 1).length,
+      maxExtensionDeploymentsPerVm: Math.max(0, ...counts),
+      livePasswordsBeforeJanitor,
+      livePasswordsLeft,
+      stuckRuns,
+      failedRunsBeforeRepair,
+      sweepRounds,
+      secretsFound,
+      makespanS,
+    };
+  } finally {
+    await stack.stop();
+    log(`  ${mode}: state kept in ${stateRoot}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      vms: { type: 'string' },
+      modes: { type: 'string' },
+      speed: { type: 'string' },
+      'fault-rate': { type: 'string' },
+      copies: { type: 'string' },
+      kills: { type: 'string' },
+      timeout: { type: 'string' },
+      out: { type: 'string' },
+    },
+    strict: true,
+  });
+  const vms = Number(values.vms ?? 200);
+  if (!Number.isInteger(vms) || vms < 2 || vms > 2000) throw new Error(`--vms must be an integer 2–2000, got '${values.vms}'`);
+  const modes = (values.modes ?? 'aad,single-pass').split(',').map((s) => s.trim()) as Array<'aad' | 'single-pass'>;
+  for (const m of modes) if (m !== 'single-pass' && m !== 'aad') throw new Error(`--modes takes single-pass and/or aad, got '${m}'`);
+  const options = {
+    speed: Number(values.speed ?? 60),
+    faultRate: Number(values['fault-rate'] ?? 0.1),
+    copies: Number(values.copies ?? 3),
+    kills: Number(values.kills ?? 5),
+    timeoutMs: Number(values.timeout ?? 3600) * 1000,
+  };
+  if (!(options.faultRate >= 0 && options.faultRate < 1)) throw new Error('--fault-rate must be in [0, 1)');
+  const out = path.resolve(values.out ?? path.join(REPO_ROOT, '.state', 'bench-chaos.json'));
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const results: ChaosResult[] = [];
+  const share = Math.ceil(vms / modes.length);
+  for (const mode of modes) {
+    log(`Chaos: ${mode}, ${share} VMs, ${options.faultRate * 100}% faults, ${options.copies}× delivery, ${options.kills} host kills…`);
+    results.push(await runChaos(mode, share, options, log));
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify({ measuredAt: new Date().toISOString(), node: process.version, results }, null, 2)}\n`);
+  }
+  for (const r of results) process.stdout.write(`${JSON.stringify(r)}\n`);
+  process.stdout.write(`Raw figures: ${out}\n`);
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`chaos failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
