@@ -16,6 +16,7 @@
  * secrets (issued passwords, BEK/passphrase values, client secrets) found in the host's log and durable store, and the
  * makespan. Figures, not pass/fail; not part of `npm test`.
  */
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -356,6 +357,21 @@ export async function runChaos(
   }
 }
 
+function inChild(mode: string, args: string[]): Promise<ChaosResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--enable-source-maps', __filename, '--one-run', mode, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.once('exit', (code) => {
+      const last = stdout.trim().split('\n').pop() ?? '';
+      if (code === 0 && last.startsWith('{')) resolve(JSON.parse(last) as ChaosResult);
+      else reject(new Error(`chaos run ${mode} exited ${code}`));
+    });
+  });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -367,11 +383,12 @@ async function main(): Promise<void> {
       kills: { type: 'string' },
       timeout: { type: 'string' },
       out: { type: 'string' },
+      'one-run': { type: 'string' },
     },
     strict: true,
   });
   const vms = Number(values.vms ?? 200);
-  if (!Number.isInteger(vms) || vms < 2 || vms > 2000) throw new Error(`--vms must be an integer 2–2000, got '${values.vms}'`);
+  if (!Number.isInteger(vms) || vms < 1 || vms > 2000) throw new Error(`--vms must be an integer 2–2000, got '${values.vms}'`);
   const modes = (values.modes ?? 'aad,single-pass').split(',').map((s) => s.trim()) as Array<'aad' | 'single-pass'>;
   for (const m of modes) if (m !== 'single-pass' && m !== 'aad') throw new Error(`--modes takes single-pass and/or aad, got '${m}'`);
   const options = {
@@ -384,11 +401,20 @@ async function main(): Promise<void> {
   if (!(options.faultRate >= 0 && options.faultRate < 1)) throw new Error('--fault-rate must be in [0, 1)');
   const out = path.resolve(values.out ?? path.join(REPO_ROOT, '.state', 'bench-chaos.json'));
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  if (values['one-run']) {
+    // Child mode: one mode's run, the result as the last stdout line.
+    const result = await runChaos(values['one-run'] as 'aad' | 'single-pass', vms, options, log);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
   const results: ChaosResult[] = [];
   const share = Math.ceil(vms / modes.length);
   for (const mode of modes) {
     log(`Chaos: ${mode}, ${share} VMs, ${options.faultRate * 100}% faults, ${options.copies}× delivery, ${options.kills} host kills…`);
-    results.push(await runChaos(mode, share, options, log));
+    // Each mode in its own process: a fresh simulator CA, proxy and SDK/MSAL connection pools (they are process-wide).
+    const args = ['--vms', String(share), '--speed', String(options.speed), '--fault-rate', String(options.faultRate)];
+    args.push('--copies', String(options.copies), '--kills', String(options.kills), '--timeout', String(options.timeoutMs / 1000));
+    results.push(await inChild(mode, args));
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify({ measuredAt: new Date().toISOString(), node: process.version, results }, null, 2)}\n`);
   }

@@ -91,10 +91,44 @@ export async function runActivity<T>(log: ActivityLog, name: string, body: () =>
       retryable: info.retryable,
       code: info.code,
     });
-    if (info.retryable) throw toActivityError(error);
+    if (info.retryable) {
+      // The service said when to come back (Retry-After, carried in the error): the Durable retry that follows starts
+      // its own back-off only after that wait, so the next attempt never comes early. Capped so a hostile or huge
+      // value cannot hold an activity slot for long.
+      if (info.retryAfterMs !== undefined && info.retryAfterMs > 0)
+        await new Promise((resolve) => setTimeout(resolve, Math.min(info.retryAfterMs!, RETRY_AFTER_CAP_MS)));
+      throw toActivityError(error);
+    }
     return { ok: false, error: info };
   }
 }
+
+/**
+ * The extension PUT, once per deployment sequence. A re-executed activity (the host died after ARM accepted the PUT but
+ * before the activity's result was recorded) sends the same SequenceVersion again and ARM refuses it with 409 while
+ * the first one runs ("an operation on the extension is in progress"): that deployment is this run's own, so it is
+ * adopted instead of failing the run. Any other conflict stands.
+ */
+async function deployOrAdopt(
+  compute: AzurePorts['compute'],
+  input: DeployExtensionInput,
+  spec: ReturnType<typeof adeExtensionSpec>,
+  protectedSettings?: Parameters<AzurePorts['compute']['beginDeployExtension']>[3],
+): Promise<{ extensionId: string }> {
+  try {
+    return await compute.beginDeployExtension(input.vmId, input.extension.name, spec, protectedSettings);
+  } catch (error) {
+    const info = toErrorInfo(error);
+    if (info.kind !== 'conflict' || !/in progress/i.test(info.message)) throw error;
+    const current = await compute.getExtensionInstanceView(input.vmId, input.extension.name);
+    const sequence = spec.settings.SequenceVersion;
+    if (!current || sequence === undefined || current.settings?.SequenceVersion !== sequence) throw error;
+    return { extensionId: `${input.vmId}/extensions/${current.name}` };
+  }
+}
+
+/** The longest an activity waits out a Retry-After before handing the retry to Durable. */
+export const RETRY_AFTER_CAP_MS = 60_000;
 
 function vmFacts(vm: VmSnapshot): VmFacts {
   return {
@@ -330,11 +364,7 @@ export function createActivities(deps: ActivityDeps) {
       runActivity(log, 'deploySinglePassExtension', async () => {
         refuseDryRun(`deploy the ADE extension on ${input.vmId}`);
         refuseForeignExtensionTarget(input);
-        const started = await compute.beginDeployExtension(
-          input.vmId,
-          input.extension.name,
-          adeExtensionSpec(input.extension, input.location),
-        );
+        const started = await deployOrAdopt(compute, input, adeExtensionSpec(input.extension, input.location));
         return { extensionId: started.extensionId };
       }),
 
@@ -360,14 +390,9 @@ export function createActivities(deps: ActivityDeps) {
           displayName: credentialDisplayName(input.runId),
         });
         try {
-          const started = await compute.beginDeployExtension(
-            input.vmId,
-            input.extension.name,
-            adeExtensionSpec(input.extension, input.location),
-            {
-              AADClientSecret: credential.secret,
-            },
-          );
+          const started = await deployOrAdopt(compute, input, adeExtensionSpec(input.extension, input.location), {
+            AADClientSecret: credential.secret,
+          });
           return { extensionId: started.extensionId, keyId: credential.keyId, endDateTime: credential.endDateTime };
         } catch (error) {
           await directory.removePassword(input.appObjectId, credential.keyId).catch((cleanup: unknown) => {

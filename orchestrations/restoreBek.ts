@@ -15,6 +15,7 @@
 import type { OrchestrationContext } from 'durable-functions';
 import type { MaintenanceWindow } from '../core/remediation/maintenance-window';
 import { nextWindowOpening } from '../core/remediation/maintenance-window';
+import { describeAssessment, SKIP_REASONS } from '../core/eligibility';
 import { OUTCOME_EVENT_TYPES } from '../core/remediation/outcomes';
 import { describeStep, planBekRestore, type RestoreStep, type UnrecoverableProblem } from '../core/remediation/restore';
 import type { HealAction } from '../core/remediation/settings';
@@ -155,7 +156,13 @@ export function* restoreBekOrchestrator(context: OrchestrationContext): Step<Res
     let reprovisioned = false;
     for (const step of plan.steps) {
       if (step.step === 'reprovision') {
-        const result = yield* reprovision(context, view.vmId, step, heal, setStatus);
+        const result = yield* reprovision(context, view.vmId, step, heal, setStatus, policy);
+        if (typeof result === 'object') {
+          // Looked again right before the power operation: someone excluded, deleted or already healed the VM.
+          const reason = `Not re-provisioned: ${result.why}${done.length > 0 ? ` (recovered before: ${done.join('; ')})` : ''}.`;
+          setStatus({ phase: 'done', detail: reason });
+          return { vmId, outcome: 'nothing', reason, steps: done };
+        }
         if (result === 'notified') {
           const reason =
             `Key material is ready in the vault (${done.join('; ') || 'nothing to recover'}); ADE_HEAL_ACTION=notify-only, ` +
@@ -236,7 +243,8 @@ function* reprovision(
   step: Extract<RestoreStep, { step: 'reprovision' }>,
   heal: HealSettings,
   setStatus: (s: RestorePhase) => void,
-): Step<'notified' | 'done'> {
+  policy: EncryptionPolicy,
+): Step<'notified' | 'done' | { why: string }> {
   if (heal.action === 'notify-only') return 'notified';
   if (heal.action === 'maintenance-window' && heal.window) {
     const opens = nextWindowOpening(heal.window, context.df.currentUtcDateTime);
@@ -245,6 +253,17 @@ function* reprovision(
       yield context.df.createTimer(opens);
     }
   }
+  // Right before stopping the VM, look again: the wait (or the recovery steps) may have taken long, and the VM may
+  // have been excluded, deleted, or healed by someone else's restart in the meantime.
+  const again = yield* callActivity(context, REMEDIATION_ACTIVITY.inspect, { vmId, policy });
+  // A transient skip (not running, busy) is what a restart is for; a lasting one (excluded, deleting, out of scope) is not.
+  const lasting =
+    (again.assessment.decision === 'skip' && !SKIP_REASONS[again.assessment.reason].transient) ||
+    again.assessment.decision === 'unsupported';
+  if (lasting) return { why: describeAssessment(again.assessment) };
+  // Healed by someone else's restart: only a running guest can say so (a deallocated VM reports no extension status).
+  if (step.method === 'deallocate-start' && again.powerState === 'running' && again.state.kind !== 'bek-missing')
+    return { why: `the ADE extension no longer reports the BEK missing (${again.state.kind})` };
   setStatus({ phase: 're-provisioning', detail: describeStep(step) });
   if (step.method === 'deallocate-start') yield* callActivity(context, REMEDIATION_ACTIVITY.deallocate, { vmId });
   yield* callActivity(context, REMEDIATION_ACTIVITY.start, { vmId });

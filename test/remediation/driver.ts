@@ -31,6 +31,8 @@ export class Driver {
   readonly timers: Array<{ instanceId: string; fireAt: string }> = [];
   readonly activityCalls: Array<{ name: string; input: unknown }> = [];
   private subCounter = 0;
+  /** Called when a durable timer fires (the world may change while a run waits). */
+  onTimer?: (fireAt: Date) => void;
 
   constructor(private readonly options: DriverOptions) {
     this.now = options.start ?? new Date('2026-11-27T10:00:00Z');
@@ -93,6 +95,7 @@ export class Driver {
     if (task.kind === 'timer') {
       this.timers.push({ instanceId, fireAt: task.fireAt!.toISOString() });
       if (task.fireAt!.getTime() > this.now.getTime()) this.now = new Date(task.fireAt!);
+      this.onTimer?.(task.fireAt!);
       return undefined;
     }
     if (task.kind === 'sub') {

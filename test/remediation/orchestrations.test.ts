@@ -205,6 +205,30 @@ describe('restoreBek', () => {
     expect(w.driver.statuses.some((s) => (s.status as { phase: string }).phase === 'waiting-for-window')).toBe(true);
   });
 
+  it.each([
+    [
+      'the exclusion tag was added',
+      (w: ReturnType<typeof world>) => void (w.azure.vm(lnx.id).tags = { ...w.azure.vm(lnx.id).tags, 'ade-autopilot': 'skip' }),
+      /exclusion tag/,
+    ],
+    [
+      "someone else's restart healed it",
+      (w: ReturnType<typeof world>) => void (w.azure.vm(lnx.id).instanceView = structuredClone(lnx.instanceView)),
+      /no longer reports the BEK missing/,
+    ],
+  ])('maintenance-window: looks again when the window opens; %s → no power operation', async (_what, change, reason) => {
+    const w = world();
+    w.azure.loseBek(lnx.id);
+    w.driver.onTimer = () => change(w);
+    const out = (await w.driver.run(
+      'restoreBek',
+      restoreInput(lnx, { ...restart, action: 'maintenance-window', window: parseMaintenanceWindow('Sat 01:00-05:00') }),
+    )) as RestoreBekOutput;
+    expect(out.outcome).toBe('nothing');
+    expect(out.reason).toMatch(reason);
+    expect(w.azure.count('deallocate') + w.azure.count('start')).toBe(0);
+  });
+
   it('healthy VM → nothing, no writes', async () => {
     const w = world();
     const out = (await w.driver.run('restoreBek', restoreInput(win))) as RestoreBekOutput;

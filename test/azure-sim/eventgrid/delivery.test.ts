@@ -183,6 +183,35 @@ describe('Resource Manager events on a subscription system topic', () => {
     expect(attempts.map((a) => a.headers['aeg-delivery-count'])).toEqual(['0', '1', '2']);
   });
 
+  it('delivers every event `copies` times when asked (at-least-once duplicates), once again after copies=1', async () => {
+    await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(
+      RG,
+      'sub-topic',
+      'copies',
+      webhookSubscription('/copies', { filter: { includedEventTypes: ['Microsoft.Resources.ResourceWriteFailure'] } }),
+      FAST_POLL,
+    );
+    expect((await control(sim, 'PUT', '/_sim/arm/eventgrid/copies', { copies: 0 })).status).toBe(400);
+    expect((await control(sim, 'PUT', '/_sim/arm/eventgrid/copies', { copies: 3 })).status).toBe(200);
+    const event = {
+      id: 'dup1',
+      topic: `/subscriptions/${sim.seed.subscriptionId}`,
+      subject: '/dup',
+      eventType: 'Microsoft.Resources.ResourceWriteFailure',
+      eventTime: new Date().toISOString(),
+      data: {},
+      dataVersion: '2',
+      metadataVersion: '1',
+    };
+    try {
+      await control(sim, 'POST', '/_sim/arm/eventgrid/publish', { source: `/subscriptions/${sim.seed.subscriptionId}`, events: [event] });
+      const copies = await until('three deliveries', () => (notifications('/copies').length >= 3 ? notifications('/copies') : undefined));
+      expect(copies.map((c) => (c.body as Array<{ id: string }>)[0]!.id)).toEqual(['dup1', 'dup1', 'dup1']);
+    } finally {
+      await control(sim, 'PUT', '/_sim/arm/eventgrid/copies', { copies: 1 });
+    }
+  });
+
   it('dead-letters on 400 without retrying, visible through the control API', async () => {
     await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(
       RG,

@@ -72,6 +72,43 @@ describe('fault injection', () => {
   });
 
   it.each([
+    ['reset', 0],
+    ['timeout', 300],
+  ])('connection %s: no answer, the connection closes (after hangMs); the SDK retries through it', async (connection, hangMs) => {
+    await control(sim, 'POST', '/_sim/faults', {
+      service: 'keyvault',
+      operation: 'SecretGet',
+      status: 500,
+      failNext: 1,
+      connection,
+      hangMs,
+    });
+    const started = Date.now();
+    expect((await secrets.getSecret('probe')).value).toBe('v');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(hangMs);
+    const listed = await control<{ value: { failed: number; connection?: string }[] }>(sim, 'GET', '/_sim/faults');
+    expect(listed.body.value).toEqual([expect.objectContaining({ connection, failed: 1 })]);
+    await control(sim, 'DELETE', '/_sim/faults');
+  });
+
+  it('a rule naming a principal fails only that principal’s requests', async () => {
+    const other = await createPrincipal(sim, 'fault-bystander', { roles: [] });
+    await control(sim, 'POST', '/_sim/faults', {
+      service: 'keyvault',
+      principal: other.objectId,
+      status: 503,
+      errorRate: 1,
+      retryAfterSeconds: 0,
+    });
+    // The seeded client is not that principal: unaffected.
+    expect((await secrets.getSecret('probe')).value).toBe('v');
+    const listed = await control<{ value: { matched: number }[] }>(sim, 'GET', '/_sim/faults');
+    expect(listed.body.value[0]!.matched).toBe(0);
+    await control(sim, 'DELETE', '/_sim/faults');
+  });
+
+  it.each([
+    [{ status: 500, failNext: 1, connection: 'hang' }, /connection must be 'reset' or 'timeout'/],
     [{ status: 200, failNext: 1 }, /status must be an HTTP error status/],
     [{ errorRate: 2 }, /errorRate must be between 0 and 1/],
     [{ service: 'arm' }, /needs errorRate, failNext or latencyMs/],
