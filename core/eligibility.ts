@@ -54,6 +54,11 @@ export type Assessment =
       mode: EncryptionMode;
       /** An ADE extension already on the VM (failed or disabled run); reuse its name for the PUT. */
       existingExtension?: { name: string; typeHandlerVersion: string; provisioningState?: string };
+      /**
+       * Single-pass VM already encrypted, but these data disks were attached afterwards and are not: the extension runs
+       * again with a new SequenceVersion (https://learn.microsoft.com/azure/virtual-machines/windows/disk-encryption-windows#add-a-new-data-disk-to-a-vm-encrypted-with-ade).
+       */
+      newDataDisks?: string[];
     }
   | { decision: 'skip'; reason: SkipReason; detail: string }
   | {
@@ -160,7 +165,8 @@ export function describeAssessment(assessment: Assessment): string {
       if (assessment.mode === 'encryption-at-host') return 'Enable encryption at host.';
       const mode = assessment.mode === 'aad' ? 'dual-pass with an Entra app' : 'single-pass';
       const reuse = assessment.existingExtension ? `, reusing extension "${assessment.existingExtension.name}"` : '';
-      return `Encrypt (${mode})${reuse}.`;
+      const added = assessment.newDataDisks ? ` for data disks attached after encryption: ${assessment.newDataDisks.join(', ')}` : '';
+      return `Encrypt (${mode})${reuse}${added}.`;
     }
     case 'already-encrypted':
       return assessment.mode === 'encryption-at-host'
@@ -339,12 +345,22 @@ export function assessVm(vm: VmSnapshot, policy: EncryptionPolicy): Assessment {
     ...(extensionVolumeType !== undefined ? { volumeType: extensionVolumeType } : {}),
     ...(mode === 'dual-pass' && vm.osDisk.encryptionSettings?.enabled !== true ? { modelSettingsMissing: true as const } : {}),
   });
-  if (vm.osDisk.encryptionSettings?.enabled === true) return already('model-encryption-settings');
-  if (diskShowsEncrypted(vm)) return already('disk-encryption-state');
   const operation =
     typeof extension?.settings?.EncryptionOperation === 'string' ? extension.settings.EncryptionOperation.toLowerCase() : '';
-  if (extension && extension.provisioningState?.toLowerCase() === 'succeeded' && operation.startsWith('enableencryption'))
-    return already('extension-enabled');
+  const evidence: AlreadyEncryptedEvidence | undefined =
+    vm.osDisk.encryptionSettings?.enabled === true
+      ? 'model-encryption-settings'
+      : diskShowsEncrypted(vm)
+        ? 'disk-encryption-state'
+        : extension && extension.provisioningState?.toLowerCase() === 'succeeded' && operation.startsWith('enableencryption')
+          ? 'extension-enabled'
+          : undefined;
+  // Single-pass stamps every disk it encrypts; a data disk without a stamp was attached after the last run.
+  const newDataDisks =
+    evidence && mode === 'single-pass' && policy.volumeType !== 'OS' && extensionVolumeType?.toLowerCase() !== 'os'
+      ? unstampedDataDisks(vm)
+      : [];
+  if (evidence && newDataDisks.length === 0) return already(evidence);
 
   // 4. Permanent: what ADE cannot do
   if (vm.securityProfile?.encryptionAtHost === true) return unsupported('encryption-at-host', 'securityProfile.encryptionAtHost is true.');
@@ -384,7 +400,8 @@ export function assessVm(vm: VmSnapshot, policy: EncryptionPolicy): Assessment {
 
   return {
     decision: 'encrypt',
-    mode: mode === 'dual-pass' ? 'aad' : policy.mode,
+    mode: mode === 'dual-pass' ? 'aad' : newDataDisks.length > 0 ? 'single-pass' : policy.mode,
+    ...(newDataDisks.length > 0 ? { newDataDisks } : {}),
     ...(extension
       ? {
           existingExtension: {
@@ -467,6 +484,24 @@ export function adeEvidence(vm: VmSnapshot): string | undefined {
   const stamped = (vm.instanceView?.disks ?? []).find((d) => (d.encryptionSettings ?? []).length > 0);
   if (stamped) return `disk "${stamped.name ?? '?'}" carries ADE encryption settings`;
   return undefined;
+}
+
+/** Model data disks whose instance view shows neither an enabled encryption stamp nor `EncryptionState/encrypted`. */
+function unstampedDataDisks(vm: VmSnapshot): string[] {
+  const views = vm.instanceView?.disks;
+  if (!views) return [];
+  return vm.dataDisks
+    .filter((d) => {
+      const view = views.find((v) => v.name?.toLowerCase() === d.name.toLowerCase());
+      if (!view) return false;
+      const stamped = (view.encryptionSettings ?? []).some((s) => s.enabled === true);
+      const last = (view.statuses ?? [])
+        .map((s) => s.code ?? '')
+        .filter((c) => c.toLowerCase().startsWith('encryptionstate/'))
+        .at(-1);
+      return !stamped && last?.toLowerCase() !== 'encryptionstate/encrypted';
+    })
+    .map((d) => d.name);
 }
 
 /** Any instance-view disk whose last `EncryptionState/*` status is `encrypted` (docs/ade-behaviour.md#reading-the-status). */

@@ -137,6 +137,35 @@ describe('drift remediation on the simulator', () => {
     expect((again?.settings as Record<string, string>).SequenceVersion).not.toBe((ext.settings as Record<string, string>).SequenceVersion);
   }, 120_000);
 
+  it('a data disk attached after encryption → the extension runs again (new SequenceVersion) and encrypts it', async () => {
+    const since = new Date().toISOString();
+    const { rg, name } = vmParts(encryptedVmId);
+    const before = await p.compute.virtualMachines.get(rg, name);
+    const ext = (before.resources ?? []).find((r) => r.publisher === 'Microsoft.Azure.Security')!;
+    const dataDisks = (before.storageProfile?.dataDisks ?? []).map((d) => ({
+      lun: d.lun,
+      createOption: 'Attach',
+      managedDisk: { id: d.managedDisk!.id! },
+    }));
+    await p.compute.virtualMachines.beginUpdateAndWait(
+      rg,
+      name,
+      { storageProfile: { dataDisks: [...dataDisks, { lun: 9, createOption: 'Empty', diskSizeGB: 32 }] } },
+      { updateIntervalInMs: 50 },
+    );
+    expect((await post('/api/vms/heal', { vmId: encryptedVmId })).status).toBe(202);
+    const run = await runAfter(remediationInstanceId(encryptedVmId), since, undefined, 150_000);
+    expect(run.output, JSON.stringify(run.output)).toMatchObject({ action: 'encrypt', result: 'succeeded' });
+    expect(run.output.reason).toMatch(/attached after encryption/);
+    const after = await p.compute.virtualMachines.get(rg, name, { expand: 'instanceView' });
+    const added = after.storageProfile!.dataDisks!.find((d) => d.lun === 9)!;
+    const view = after.instanceView!.disks!.find((d) => d.name === added.name);
+    expect(view?.encryptionSettings?.some((e) => e.enabled)).toBe(true);
+    const again = (after.resources ?? []).find((r) => r.publisher === 'Microsoft.Azure.Security')!;
+    expect(again.name).toBe(ext.name);
+    expect((again.settings as Record<string, string>).SequenceVersion).not.toBe((ext.settings as Record<string, string>).SequenceVersion);
+  }, 200_000);
+
   it('vault disk-encryption flag turned off → repaired from the vault write event', async () => {
     const since = new Date().toISOString();
     const kv = new KeyVaultManagementClient(
