@@ -52,6 +52,7 @@ interface GraphApplication {
   displayName: string;
   tags?: string[];
   createdDateTime?: string;
+  passwordCredentials?: GraphPasswordCredential[];
 }
 
 interface GraphServicePrincipal {
@@ -138,7 +139,11 @@ export class DirectoryAdapter implements DirectoryPort {
   }
 
   /** The tagged applications the automation's own principal owns that pass `keep`, every page. */
-  private async ownedApplications(what: string, keep: (app: GraphApplication) => boolean): Promise<GraphApplication[]> {
+  private async ownedApplications(
+    what: string,
+    keep: (app: GraphApplication) => boolean,
+    extraFields: string[] = [],
+  ): Promise<GraphApplication[]> {
     const owner = await this.ownObjectId();
     const found: GraphApplication[] = [];
     let next: string | undefined = `/servicePrincipals/${owner}/ownedObjects/microsoft.graph.application`;
@@ -150,7 +155,10 @@ export class DirectoryAdapter implements DirectoryPort {
         `Look up ${what} among those principal ${owner} owns`,
         () =>
           (page === 0
-            ? this.client.api(url).select(['id', 'appId', 'displayName', 'tags', 'createdDateTime']).top(OWNED_PAGE_SIZE)
+            ? this.client
+                .api(url)
+                .select(['id', 'appId', 'displayName', 'tags', 'createdDateTime', ...extraFields])
+                .top(OWNED_PAGE_SIZE)
             : this.client.api(url)
           ).get() as Promise<{ value?: Array<GraphApplication & { '@odata.type'?: string }>; '@odata.nextLink'?: string }>,
       );
@@ -233,36 +241,21 @@ export class DirectoryAdapter implements DirectoryPort {
   async listOwnedAppPasswords(displayNamePrefix: string): Promise<AppPasswordInfo[]> {
     if (!/^[a-z0-9-]{3,60}$/i.test(displayNamePrefix))
       throw new ValidationError('displayNamePrefix must be 3–60 letters, digits or hyphens', { field: 'displayNamePrefix' });
-    const out: AppPasswordInfo[] = [];
-    type Page = { value?: Array<GraphApplication & { passwordCredentials?: GraphPasswordCredential[] }>; '@odata.nextLink'?: string };
-    let page: Page | undefined = await callAzure(
-      `List Entra applications ${displayNamePrefix}*`,
-      () =>
-        this.client
-          .api('/applications')
-          .filter(`startswith(displayName,'${escapeOData(displayNamePrefix)}')`)
-          .select(['id', 'appId', 'displayName', 'tags', 'passwordCredentials'])
-          .get() as Promise<Page>,
+    const apps = await this.ownedApplications(
+      `Entra applications ${displayNamePrefix}*`,
+      (a) => a.displayName.startsWith(displayNamePrefix),
+      ['passwordCredentials'],
     );
-    for (let pages = 0; page && pages < 100; pages++) {
-      for (const app of page.value ?? []) {
-        if (!(app.tags ?? []).includes(AUTOMATION_TAG)) continue;
-        for (const c of app.passwordCredentials ?? [])
-          out.push({
-            appObjectId: app.id,
-            appDisplayName: app.displayName,
-            keyId: c.keyId,
-            ...(c.displayName ? { displayName: c.displayName } : {}),
-            ...(c.startDateTime ? { startDateTime: c.startDateTime } : {}),
-            ...(c.endDateTime ? { endDateTime: c.endDateTime } : {}),
-          });
-      }
-      const next: string | undefined = page['@odata.nextLink'];
-      page = next
-        ? await callAzure(`List Entra applications ${displayNamePrefix}* (next page)`, () => this.client.api(next).get() as Promise<Page>)
-        : undefined;
-    }
-    return out;
+    return apps.flatMap((app) =>
+      (app.passwordCredentials ?? []).map((c) => ({
+        appObjectId: app.id,
+        appDisplayName: app.displayName,
+        keyId: c.keyId,
+        ...(c.displayName ? { displayName: c.displayName } : {}),
+        ...(c.startDateTime ? { startDateTime: c.startDateTime } : {}),
+        ...(c.endDateTime ? { endDateTime: c.endDateTime } : {}),
+      })),
+    );
   }
 
   async removePassword(appObjectId: string, keyId: string): Promise<void> {

@@ -383,7 +383,7 @@ export function createActivities(deps: ActivityDeps) {
           throw new ValidationError(
             `Refused to use application ${input.appObjectId} (client id ${clientId || 'none'}): not an application the app owns with ` +
               `that client id`,
-            { field: 'appObjectId' },
+            { field: 'appObjectId', code: 'ApplicationNotOwned' },
           );
         const credential = await directory.addPassword(input.appObjectId, {
           lifetimeMs: input.credentialLifetimeMs,

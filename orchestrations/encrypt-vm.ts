@@ -68,9 +68,12 @@ export function* encryptVmOrchestrator(context: OrchestrationContext): Step<Encr
 }
 
 /** The outcome event a finished run publishes: successes and failures only (skips and dry runs say nothing). */
-/** A deploy failure that says the cached vault state is stale: a vault, app or KEK not found, or access refused. */
+/**
+ * A deploy failure that says the cached vault state is stale: a vault, app or KEK not found, access refused, or the
+ * cached application no longer one the app owns (deleted, or replaced).
+ */
 function invalidatesVault(error: StepFailure): boolean {
-  return error.kind === 'not-found' || error.kind === 'permission';
+  return error.kind === 'not-found' || error.kind === 'permission' || error.code === 'ApplicationNotOwned';
 }
 
 function encryptOutcomeEventType(outcome: EncryptVmOutput['outcome']): OutcomeEventType | undefined {

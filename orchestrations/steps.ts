@@ -40,6 +40,8 @@ export class StepFailure extends Error {
     readonly reason: string,
     /** The activity's error kind, when it failed with one (not after exhausted retries). */
     readonly kind?: ErrorKind,
+    /** The service's (or the activity's) error code, when there is one. */
+    readonly code?: string,
   ) {
     super(reason);
   }
@@ -67,7 +69,7 @@ export function* callActivity<N extends ActivityName>(
     const message = errorInfoOf(error)?.message ?? (error instanceof Error ? error.message : String(error));
     throw new StepFailure(`${name}: ${message} (gave up after retries)`);
   }
-  if (!result.ok) throw new StepFailure(`${name}: ${result.error.message}`, result.error.kind);
+  if (!result.ok) throw new StepFailure(`${name}: ${result.error.message}`, result.error.kind, result.error.code);
   return result.value;
 }
 

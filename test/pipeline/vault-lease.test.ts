@@ -100,14 +100,6 @@ describe('vault entity: provisioning lease', () => {
       null,
     ],
     ['reset → deleted', { ...ready, lease: lease('a', 10) }, { name: 'reset', input: null }, undefined, null],
-    [
-      'invalidate → ready state forgotten, lease kept',
-      { ...ready, lease: lease('a', 10) },
-      { name: 'invalidate', input: null },
-      { lease: lease('a', 10) },
-      null,
-    ],
-    ['invalidate without a lease → deleted', { ...ready }, { name: 'invalidate', input: null }, undefined, null],
   ];
   it.each(cases)('%s', (_what, state, op, nextState, result) => {
     const step = vaultEntityStep(state, op);

@@ -2,15 +2,19 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError } from '../../core/errors';
 import { buildAdeExtension } from '../../core/extension-settings';
+import { vaultNamesFor } from '../../core/names';
 import { createActivities } from '../../orchestrations/activities';
+import { basePolicy, SUB } from './helpers';
 
-const VM = '/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';
-const VAULT =
-  '/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/rg-v/providers/Microsoft.KeyVault/vaults/adeap-weu-0123456789abcd';
+const policy = basePolicy();
+const VM = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1`;
+// The app's own vault for this VM: the activity refuses any other.
+const vaultName = vaultNamesFor(policy.vault, { id: VM, subscriptionId: SUB, location: 'westeurope' })[0]!;
+const VAULT = `/subscriptions/${SUB}/resourceGroups/${policy.vault.resourceGroup}/providers/Microsoft.KeyVault/vaults/${vaultName}`;
 const extension = buildAdeExtension({
   os: 'Windows',
   mode: 'single-pass',
-  vault: { url: 'https://adeap-weu-0123456789abcd.vault.azure.net', resourceId: VAULT },
+  vault: { url: `https://${vaultName}.vault.azure.net`, resourceId: VAULT },
   volumeType: 'All',
   sequenceVersion: 'seq-1',
 });
@@ -27,7 +31,7 @@ function activitiesWith(deployed: { sequence?: string } | undefined, error: Erro
     getExtensionInstanceView: async () =>
       deployed ? { name: 'AzureDiskEncryption', settings: { ...extension.settings, SequenceVersion: deployed.sequence } } : undefined,
   };
-  return createActivities({ compute, log: () => undefined } as never);
+  return createActivities({ compute, policy, log: () => undefined } as never);
 }
 
 describe('deploySinglePassExtension after a crash', () => {
