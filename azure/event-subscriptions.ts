@@ -120,6 +120,15 @@ export class EventSubscriptionAdapter implements EventSubscriptionPort {
       },
       eventDeliverySchema: 'EventGridSchema',
       retryPolicy: { maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 },
+      ...(spec.deadLetter
+        ? {
+            deadLetterDestination: {
+              endpointType: 'StorageBlob',
+              resourceId: spec.deadLetter.storageAccountId,
+              blobContainerName: spec.deadLetter.containerName,
+            },
+          }
+        : {}),
     };
     const written = await callAzure(`${existing ? 'Update' : 'Create'} event subscription ${spec.name} on ${topic.name}`, () =>
       client.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(topic.resourceGroup, topic.name, spec.name, body, this.pollOptions),
@@ -144,7 +153,15 @@ export function subscriptionMatches(existing: EventSubscription, spec: EventSubs
   } else if (spec.destination.kind === 'azure-function' && destination?.endpointType === 'AzureFunction') {
     sameDestination = destination.resourceId !== undefined && sameResourceId(destination.resourceId, spec.destination.resourceId);
   }
-  return sameTypes && sameSubject && sameDestination && existing.provisioningState !== 'Failed';
+  const deadLetter = existing.deadLetterDestination as
+    { endpointType?: string; resourceId?: string; blobContainerName?: string } | undefined;
+  const sameDeadLetter = spec.deadLetter
+    ? deadLetter?.endpointType === 'StorageBlob' &&
+      deadLetter.resourceId !== undefined &&
+      sameResourceId(deadLetter.resourceId, spec.deadLetter.storageAccountId) &&
+      deadLetter.blobContainerName === spec.deadLetter.containerName
+    : deadLetter === undefined || deadLetter === null;
+  return sameTypes && sameSubject && sameDestination && sameDeadLetter && existing.provisioningState !== 'Failed';
 }
 
 function toSdkDestination(destination: EventDestination): NonNullable<EventSubscription['destination']> {

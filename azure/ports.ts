@@ -225,6 +225,11 @@ export interface VaultSpec {
   tags?: Readonly<Record<string, string>>;
   /** Entries the vault must have (added, never removed, when the vault already exists). */
   accessPolicies?: readonly AccessPolicy[];
+  /**
+   * Network rules of a NEW vault (an existing vault's rules are left as they are): the default action and allowed IPv4
+   * ranges; trusted Azure services (Azure Disk Encryption, Azure Backup) always bypass them. Absent: Azure's default, Allow.
+   */
+  networkRules?: { defaultAction: 'Allow' | 'Deny'; ipRules: readonly string[] };
 }
 
 export interface EnsureVaultResult {
@@ -472,6 +477,11 @@ export interface EventSubscriptionSpec {
   includedEventTypes: string[];
   subjectBeginsWith?: string;
   subjectEndsWith?: string;
+  /**
+   * Blob container for events Event Grid could not deliver. Written with Event Grid's own identity
+   * (`deadLetterDestination`), so the topic needs no managed identity.
+   */
+  deadLetter?: { storageAccountId: string; containerName: string };
 }
 
 export interface EventSubscriptionInfo {

@@ -98,6 +98,15 @@ export class VaultManagementAdapter implements VaultManagementPort {
               enablePurgeProtection: spec.enablePurgeProtection ? true : undefined,
               enableRbacAuthorization: false,
               createMode: 'default',
+              ...(spec.networkRules
+                ? {
+                    networkAcls: {
+                      bypass: 'AzureServices',
+                      defaultAction: spec.networkRules.defaultAction,
+                      ipRules: spec.networkRules.ipRules.map((value) => ({ value })),
+                    },
+                  }
+                : {}),
             },
           },
           this.pollOptions,

@@ -10,7 +10,13 @@ import { z } from 'zod';
 import { ValidationError } from './errors';
 import { isValidGlob } from './glob';
 import { parseMaintenanceWindow } from './remediation/maintenance-window';
-import { DEFAULT_POLICY_DEFINITION_IDS, HEAL_ACTIONS, isNcrontab, type HealAction, type RemediationSettings } from './remediation/settings';
+import {
+  DEFAULT_POLICY_DEFINITION_IDS,
+  HEAL_ACTIONS,
+  ncrontabProblem,
+  type HealAction,
+  type RemediationSettings,
+} from './remediation/settings';
 import {
   isValidTagName,
   POLICY_LIMITS,
@@ -43,6 +49,13 @@ export interface FunctionAppSite {
   subscriptionId: string;
   resourceGroup: string;
   siteName: string;
+}
+
+/** Where Event Grid puts events it could not deliver, from ADE_DEAD_LETTER_CONTAINER_ID (set by infra/main.json). */
+export interface DeadLetterContainer {
+  /** Resource id of the storage account. */
+  storageAccountId: string;
+  containerName: string;
 }
 
 /** The settings that scope the app (subscriptions, resource groups, exclusion tag, OS): the policy's own scope. */
@@ -82,6 +95,12 @@ export interface AppConfig extends PolicyScope {
   functionApp?: FunctionAppSite;
   /** Durable history upkeep (the historyPurge timer). */
   history: { retentionDays: number; purgeSchedule: string };
+  /** Network rules of created vaults (trusted Azure services always bypass them). */
+  vaultNetwork: { defaultAction: 'Allow' | 'Deny'; ipRules: string[] };
+  /** Object id of the Backup Management Service principal that created vaults give Azure Backup's access policy. */
+  vaultBackupPrincipalId?: string;
+  /** Dead-letter container of the Event Grid subscriptions the app creates (each vault's Key Vault events). */
+  deadLetter?: DeadLetterContainer;
 }
 
 export interface ConfigSetting {
@@ -395,6 +414,35 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
     scope: 'app',
   },
   {
+    name: 'ADE_VAULT_NETWORK_DEFAULT_ACTION',
+    description:
+      "Network rules of the vaults the app creates: Allow (Azure's default) or Deny, with the trusted-services bypass (Azure Disk " +
+      "Encryption, Azure Backup). With Deny the app's own key operations need its outbound addresses in ADE_VAULT_NETWORK_IP_RULES",
+    default: 'Allow',
+    required: false,
+    values: '`Allow` | `Deny`',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_VAULT_NETWORK_IP_RULES',
+    description: 'Public IPv4 addresses or CIDR ranges the created vaults accept when ADE_VAULT_NETWORK_DEFAULT_ACTION is Deny',
+    default: '',
+    required: false,
+    values: 'comma-separated IPv4 addresses or CIDRs (at most 1000), or empty',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_VAULT_BACKUP_PRINCIPAL_ID',
+    description:
+      "Object id of the tenant's Backup Management Service principal (application id 262044b1-e2ce-469f-a196-69ab7ada62d3): " +
+      'each created vault gives it keys and secrets get/list/backup, so Azure Backup can back up the encrypted VMs; empty = no ' +
+      'such access policy (infra parameter backupManagementServiceObjectId)',
+    default: '',
+    required: false,
+    values: 'GUID or empty',
+    scope: 'app',
+  },
+  {
     name: 'ADE_FUNCTION_APP_RESOURCE_ID',
     description:
       "The app's own Function App resource id; the vaults' Key Vault event subscriptions deliver to its secretEvents function. Required " +
@@ -403,6 +451,16 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
     default: '',
     required: false,
     values: '/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Web/sites/<name>',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_DEAD_LETTER_CONTAINER_ID',
+    description:
+      "Blob container where Event Grid puts the vaults' Key Vault events it could not deliver to secretEvents (the event " +
+      "subscriptions the app creates); infra/main.json sets the app storage account's dead-letter container. Empty = no dead-lettering",
+    default: '',
+    required: false,
+    values: '<storage account resource id>/blobServices/default/containers/<container> or empty',
     scope: 'app',
   },
   {
@@ -552,7 +610,8 @@ function ncrontab(name: string, off: 'allowed' | 'not allowed') {
   const expected = `a six-field NCRONTAB expression (sec min hour day month weekday)${off === 'allowed' ? ' or off' : ''}`;
   return setting(name, (raw, fail) => {
     if (raw.toLowerCase() === 'off' && off === 'allowed') return undefined;
-    if (!isNcrontab(raw)) fail(`expected ${expected}; got ${shown(raw)}`);
+    const problem = ncrontabProblem(raw);
+    if (problem) fail(`expected ${expected}; got ${shown(raw)} (${problem})`);
     return raw.trim().split(/\s+/).join(' ');
   });
 }
@@ -599,6 +658,11 @@ export function parseScopeItem(item: string): { kind: 'subscription' | 'manageme
   const group = /^\/providers\/Microsoft\.Management\/managementGroups\/([^/]+)\/?$/i.exec(item)?.[1];
   if (group !== undefined && isManagementGroupName(group)) return { kind: 'management-group', id: group };
   return undefined;
+}
+
+function isIpv4Rule(rule: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(rule);
+  return m !== null && m.slice(1, 5).every((o) => Number(o) <= 255) && (m[5] === undefined || Number(m[5]) <= 32);
 }
 
 function list(raw: string): string[] {
@@ -730,6 +794,17 @@ const schema = z.object({
   ADE_BEK_HEALTH_SCHEDULE: ncrontab('ADE_BEK_HEALTH_SCHEDULE', 'not allowed'),
   ADE_HISTORY_RETENTION_DAYS: integer('ADE_HISTORY_RETENTION_DAYS', { min: 1, max: 3650 }),
   ADE_HISTORY_PURGE_SCHEDULE: ncrontab('ADE_HISTORY_PURGE_SCHEDULE', 'not allowed'),
+  ADE_VAULT_NETWORK_DEFAULT_ACTION: oneOf<'Allow' | 'Deny'>('ADE_VAULT_NETWORK_DEFAULT_ACTION', ['Allow', 'Deny']),
+  ADE_VAULT_NETWORK_IP_RULES: setting('ADE_VAULT_NETWORK_IP_RULES', (raw, fail) => {
+    const rules = list(raw);
+    const bad = rules.find((r) => !isIpv4Rule(r));
+    if (bad !== undefined) fail(`expected IPv4 addresses or CIDR ranges; got ${shown(bad)}`);
+    if (rules.length > 1000) fail(`at most 1000 rules; got ${rules.length}`);
+    return rules;
+  }),
+  ADE_VAULT_BACKUP_PRINCIPAL_ID: optional('ADE_VAULT_BACKUP_PRINCIPAL_ID', (raw, fail) =>
+    isGuid(raw) ? raw.toLowerCase() : fail(`expected the object id (a GUID) of the Backup Management Service principal; got ${shown(raw)}`),
+  ),
   ADE_OUTCOME_TOPIC_ENDPOINT: optional('ADE_OUTCOME_TOPIC_ENDPOINT', (raw, fail) => {
     const url = urlOf(raw);
     // Only scheme, host and path are ever shown: a query string could carry a SAS token.
@@ -750,6 +825,18 @@ const schema = z.object({
           `${shown(raw)}`,
       );
     return { subscriptionId: m[1]!.toLowerCase(), resourceGroup: m[2]!, siteName: m[3]! };
+  }),
+  ADE_DEAD_LETTER_CONTAINER_ID: optional('ADE_DEAD_LETTER_CONTAINER_ID', (raw, fail): DeadLetterContainer => {
+    const m =
+      /^(\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Storage\/storageAccounts\/([a-z0-9]{3,24}))\/blobServices\/default\/containers\/([a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9])\/?$/i.exec(
+        raw,
+      );
+    if (!m || !isGuid(m[2]!) || !isResourceGroupName(m[3]!) || m[4] !== m[4]!.toLowerCase() || m[5] !== m[5]!.toLowerCase())
+      return fail(
+        'expected a blob container resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Storage/storageAccounts/' +
+          `<name>/blobServices/default/containers/<container>, lower-case names); got ${shown(raw)}`,
+      );
+    return { storageAccountId: m[1]!, containerName: m[5]! };
   }),
   ADE_SECRET_EVENTS_WEBHOOK_URL: optional('ADE_SECRET_EVENTS_WEBHOOK_URL', (raw, fail) => {
     const url = urlOf(raw);
@@ -857,9 +944,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     remediation: remediationOf(s),
     // Never undefined: the schedule is not allowed to be empty.
     history: { retentionDays: s.ADE_HISTORY_RETENTION_DAYS, purgeSchedule: s.ADE_HISTORY_PURGE_SCHEDULE ?? '' },
+    vaultNetwork: { defaultAction: s.ADE_VAULT_NETWORK_DEFAULT_ACTION, ipRules: s.ADE_VAULT_NETWORK_IP_RULES },
   };
   if (s.ADE_SECRET_EVENTS_WEBHOOK_URL !== undefined) config.secretEventsWebhookUrl = s.ADE_SECRET_EVENTS_WEBHOOK_URL;
   if (s.ADE_FUNCTION_APP_RESOURCE_ID !== undefined) config.functionApp = s.ADE_FUNCTION_APP_RESOURCE_ID;
+  if (s.ADE_DEAD_LETTER_CONTAINER_ID !== undefined) config.deadLetter = s.ADE_DEAD_LETTER_CONTAINER_ID;
+  if (s.ADE_VAULT_BACKUP_PRINCIPAL_ID !== undefined) config.vaultBackupPrincipalId = s.ADE_VAULT_BACKUP_PRINCIPAL_ID;
   return config;
 }
 

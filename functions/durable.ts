@@ -52,6 +52,9 @@ function activitiesFor(context: InvocationContext, client?: df.DurableClient): A
       ...app.ports,
       identity: app.identity,
       ...(destination ? { secretEventsDestination: destination } : {}),
+      ...(app.config.deadLetter ? { deadLetter: app.config.deadLetter } : {}),
+      ...(app.config.vaultBackupPrincipalId ? { backupPrincipalObjectId: app.config.vaultBackupPrincipalId } : {}),
+      vaultNetwork: app.config.vaultNetwork,
       log,
       now: () => Date.now(),
       policy: app.policy, // eligibility is judged against the app's configuration, never the run's input
@@ -63,6 +66,7 @@ function activitiesFor(context: InvocationContext, client?: df.DurableClient): A
       ...(publisher ? { publisher } : {}),
       log,
       policy: app.policy,
+      ...(app.config.vaultBackupPrincipalId ? { backupPrincipalObjectId: app.config.vaultBackupPrincipalId } : {}),
     }),
     ...createEncryptAtHostActivities({
       compute: app.ports.compute,

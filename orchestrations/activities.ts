@@ -53,6 +53,12 @@ export interface ActivityDeps extends AzurePorts {
    * land in durable history. Undefined: no subscription, the orchestration's polling alone decides.
    */
   secretEventsDestination?: EventDestination;
+  /** Backup Management Service principal that created vaults give Azure Backup's access (ADE_VAULT_BACKUP_PRINCIPAL_ID). */
+  backupPrincipalObjectId?: string;
+  /** Network rules of the vaults the app creates (ADE_VAULT_NETWORK_*); undefined: Azure's default (Allow). */
+  vaultNetwork?: { defaultAction: 'Allow' | 'Deny'; ipRules: readonly string[] };
+  /** Dead-letter container of every event subscription the app creates (ADE_DEAD_LETTER_CONTAINER_ID). */
+  deadLetter?: { storageAccountId: string; containerName: string };
   log: ActivityLog;
   now: () => number;
   /**
@@ -75,6 +81,12 @@ export const AUTOMATION_SECRET_PERMISSIONS = ['list', 'recover'];
 /** The dual-pass Entra app: exactly what the ADE guest uses (docs/ade-behaviour.md#extension-versions-and-modes). */
 const ADE_APP_KEY_PERMISSIONS = ['wrapKey'];
 const ADE_APP_SECRET_PERMISSIONS = ['set'];
+/**
+ * Azure Backup of encrypted VMs: the Backup Management Service reads and backs up the keys and secrets
+ * (https://learn.microsoft.com/azure/backup/backup-azure-vms-encryption#provide-permissions).
+ */
+export const AZURE_BACKUP_KEY_PERMISSIONS = ['get', 'list', 'backup'];
+export const AZURE_BACKUP_SECRET_PERMISSIONS = ['get', 'list', 'backup'];
 
 /**
  * Runs an activity body: value → ok, non-retryable AdeError → data, anything retryable → thrown
@@ -256,6 +268,13 @@ export function createActivities(deps: ActivityDeps) {
             permissions: { keys: AUTOMATION_KEY_PERMISSIONS, secrets: AUTOMATION_SECRET_PERMISSIONS },
           },
         ];
+        if (deps.backupPrincipalObjectId) {
+          accessPolicies.push({
+            tenantId: input.automation.tenantId,
+            objectId: deps.backupPrincipalObjectId,
+            permissions: { keys: AZURE_BACKUP_KEY_PERMISSIONS, secrets: AZURE_BACKUP_SECRET_PERMISSIONS },
+          });
+        }
         if (input.servicePrincipalObjectId) {
           accessPolicies.push({
             tenantId: input.automation.tenantId,
@@ -279,6 +298,7 @@ export function createActivities(deps: ActivityDeps) {
               enablePurgeProtection: policy.vault.purgeProtection,
               tags: { 'ade-autopilot/purpose': 'azure-disk-encryption', [VAULT_KEY_TAG]: names[0]! },
               accessPolicies,
+              ...(deps.vaultNetwork ? { networkRules: deps.vaultNetwork } : {}),
             });
             log('info', `Key Vault ${result.vault.name}: ${result.action}`, {
               vaultId: result.vault.id,
@@ -347,6 +367,7 @@ export function createActivities(deps: ActivityDeps) {
           name: secretEventSubscriptionName(input.vault.name),
           destination: { ...destination, maxEventsPerBatch: 1 },
           includedEventTypes: [...EVENT_ROUTES.secretEvents.eventTypes],
+          ...(deps.deadLetter ? { deadLetter: deps.deadLetter } : {}),
         };
         const sub = await eventSubscriptions.ensureEventSubscription(topic, spec);
         // Wired only when Event Grid reports the subscription in place (read back, or created/updated OK).

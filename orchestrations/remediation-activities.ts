@@ -123,6 +123,8 @@ export interface RemediationActivityDeps {
   log: ActivityLog;
   /** The app's own loaded policy: when set, `inspect` judges eligibility against it, never against the orchestration input. */
   policy?: EncryptionPolicy;
+  /** ADE_VAULT_BACKUP_PRINCIPAL_ID: Azure Backup's principal keeps its secrets get/list/backup on managed vaults. */
+  backupPrincipalObjectId?: string;
 }
 
 function keyParts(keyUrl: string): { vaultUrl: string; name: string; version?: string } | undefined {
@@ -166,6 +168,7 @@ function parseGraphCursor(token: string): GraphCursor {
 
 export function createRemediationActivities(deps: RemediationActivityDeps) {
   const { compute, vaults, keyVault, log } = deps;
+  const backupReaders = deps.backupPrincipalObjectId ? [deps.backupPrincipalObjectId] : [];
 
   async function inspect(vmId: string, policy: EncryptionPolicy): Promise<RemediationView> {
     const vm = await compute.getVm(vmId, { instanceView: true });
@@ -214,7 +217,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
       vaultId: vault.id,
       vaultName: vault.name,
       exists: true,
-      issues: vaultDrift(vault, required, { listAllowedFor: required.map((r) => r.objectId) }),
+      issues: vaultDrift(vault, required, { listAllowedFor: required.map((r) => r.objectId), readAllowedFor: backupReaders }),
     };
   }
 
@@ -289,7 +292,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
         const vault: VaultInfo | undefined = await vaults.getVault(input.vaultId);
         if (!vault) throw new NotFoundError(`Key Vault ${input.vaultId} does not exist; nothing to repair`);
         const required = await requiredPolicies(deps.identity);
-        const before = vaultDrift(vault, required, { listAllowedFor: required.map((r) => r.objectId) });
+        const before = vaultDrift(vault, required, { listAllowedFor: required.map((r) => r.objectId), readAllowedFor: backupReaders });
         // Read grants first (each principal's entry narrowed in place: the reading permissions removed, the rest kept).
         for (const issue of before) {
           if (issue.kind !== 'secret-read-grant' || !issue.narrowed) continue;

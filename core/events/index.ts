@@ -10,5 +10,15 @@ export {
   type AlertSeverity,
   type CommonAlert,
 } from './alert';
-export { EVENT_ROUTES, matchesRoute, type EventRoute, type EventRouteName, type RoutableEvent } from './routes';
+export {
+  EVENT_ROUTES,
+  advancedFilters,
+  matchesRoute,
+  vaultResourceIdPart,
+  type AdvancedFilter,
+  type EventRoute,
+  type EventRouteName,
+  type RoutableEvent,
+  type RouteConfiguration,
+} from './routes';
 export type { Result } from './fields';

@@ -3,6 +3,7 @@
  * themselves (ADE_HEAL_ACTION, ADE_SWEEP_*, …) are read and validated with every other setting by
  * core/config.ts `loadConfig`, which yields `AppConfig.remediation`; nothing here reads the environment.
  */
+import { Cron } from 'croner';
 import type { MaintenanceWindow } from './maintenance-window';
 
 export type HealAction = 'restart' | 'maintenance-window' | 'notify-only';
@@ -32,8 +33,51 @@ export interface RemediationSettings {
   outcomeTopicEndpoint?: string;
 }
 
-/** Six space-separated NCRONTAB fields, each of the characters cron allows. */
-export function isNcrontab(value: string): boolean {
+const NCRONTAB_NAMES = new Set([
+  'JAN',
+  'FEB',
+  'MAR',
+  'APR',
+  'MAY',
+  'JUN',
+  'JUL',
+  'AUG',
+  'SEP',
+  'OCT',
+  'NOV',
+  'DEC',
+  'SUN',
+  'MON',
+  'TUE',
+  'WED',
+  'THU',
+  'FRI',
+  'SAT',
+]);
+
+/**
+ * Why a six-field NCRONTAB expression (`{second} {minute} {hour} {day} {month} {day-of-week}`, UTC) would not run, or
+ * undefined when it is valid and fires. Parsed by croner, the parser the local host's timer trigger uses, with
+ * NCrontab's rules: numbers, `*`, ranges, lists, steps and month/day names only (croner's `L`, `W`, `#` extensions are
+ * not NCRONTAB), and day-of-month AND day-of-week when both are restricted
+ * (https://learn.microsoft.com/azure/azure-functions/functions-bindings-timer#ncrontab-expressions).
+ */
+export function ncrontabProblem(value: string, now = new Date()): string | undefined {
   const fields = value.trim().split(/\s+/);
-  return fields.length === 6 && fields.every((f) => /^[0-9*,/\-A-Za-z?]+$/.test(f));
+  if (fields.length !== 6) return `has ${fields.length} field(s), not 6`;
+  const unknown = fields.flatMap((f) => f.match(/[A-Za-z]+/g) ?? []).find((word) => !NCRONTAB_NAMES.has(word.toUpperCase()));
+  if (unknown !== undefined) return `'${unknown}' is not an NCRONTAB month or day name`;
+  if (fields.some((f) => !/^[0-9A-Za-z*,/-]+$/.test(f))) return 'uses characters NCRONTAB does not know';
+  let cron: Cron;
+  try {
+    cron = new Cron(fields.join(' '), { timezone: 'UTC', mode: '6-part', domAndDow: true, paused: true });
+  } catch (error) {
+    return error instanceof Error ? error.message.replace(/^CronPattern: /, '') : String(error);
+  }
+  return cron.nextRun(now) === null ? 'never fires' : undefined;
+}
+
+/** True for a valid six-field NCRONTAB expression that fires (see {@link ncrontabProblem}). */
+export function isNcrontab(value: string): boolean {
+  return ncrontabProblem(value) === undefined;
 }

@@ -76,7 +76,7 @@ function missingPermissions(actual: AccessPolicyLike | undefined, wanted: Access
 export function vaultDrift(
   vault: VaultStateLike,
   requiredPolicies: readonly AccessPolicyLike[] = [],
-  options: { listAllowedFor?: readonly string[] } = {},
+  options: { listAllowedFor?: readonly string[]; readAllowedFor?: readonly string[] } = {},
 ): VaultDriftIssue[] {
   const issues: VaultDriftIssue[] = [];
   if (!vault.enabledForDiskEncryption)
@@ -122,7 +122,10 @@ export function vaultDrift(
         });
     }
     const listAllowed = new Set((options.listAllowedFor ?? []).map((id) => id.toLowerCase()));
+    // The configured Backup Management Service principal reads secrets by design (ADE_VAULT_BACKUP_PRINCIPAL_ID).
+    const readAllowed = new Set((options.readAllowedFor ?? []).map((id) => id.toLowerCase()));
     for (const entry of vault.accessPolicies) {
+      if (readAllowed.has(entry.objectId.toLowerCase())) continue;
       const reads = secretReadGrants(entry, listAllowed.has(entry.objectId.toLowerCase()));
       if (reads.length === 0) continue;
       const kept = (entry.permissions.secrets ?? []).map((p) => p.toLowerCase()).filter((p) => !reads.includes(p));

@@ -6,7 +6,7 @@
  */
 import type { TokenCredential } from '@azure/core-auth';
 import { EventGridManagementClient, type EventSubscription } from '@azure/arm-eventgrid';
-import { EVENT_ROUTES, type EventRoute } from '../../core/events/routes';
+import { EVENT_ROUTES, advancedFilters, type AdvancedFilter, type EventRoute, type RouteConfiguration } from '../../core/events/routes';
 
 export const RESOURCE_EVENTS_TOPIC = 'ade-autopilot-resource-events';
 export const POLICY_EVENTS_TOPIC = 'ade-autopilot-policy-events';
@@ -17,7 +17,7 @@ export interface PlannedSubscription {
   name: string;
   functionName: string;
   includedEventTypes: string[];
-  advancedFilters: Array<{ operatorType: 'StringIn'; key: string; values: string[] }>;
+  advancedFilters: AdvancedFilter[];
 }
 
 /** Subscription-level functions that get events from a system topic (secretEvents is wired per vault by the app). */
@@ -36,7 +36,7 @@ const SUBSCRIPTION_FUNCTIONS: ReadonlyArray<{
 ];
 
 /** The event subscriptions for the functions the app actually registers. */
-export function planEventSubscriptions(registeredFunctions: readonly string[]): PlannedSubscription[] {
+export function planEventSubscriptions(registeredFunctions: readonly string[], configuration: RouteConfiguration): PlannedSubscription[] {
   const registered = new Set(registeredFunctions);
   return SUBSCRIPTION_FUNCTIONS.filter((f) => registered.has(f.functionName)).map((f) => {
     const route: EventRoute = EVENT_ROUTES[f.functionName];
@@ -45,9 +45,7 @@ export function planEventSubscriptions(registeredFunctions: readonly string[]): 
       name: f.name,
       functionName: f.functionName,
       includedEventTypes: [...route.eventTypes],
-      advancedFilters: route.operationNames
-        ? [{ operatorType: 'StringIn', key: 'data.operationName', values: [...route.operationNames] }]
-        : [],
+      advancedFilters: advancedFilters(route, configuration),
     };
   });
 }
@@ -63,6 +61,8 @@ export interface WireEventsOptions {
   hostUrl: string;
   eventGridKey: string;
   registeredFunctions: readonly string[];
+  /** The app's configured policy definitions and vault resource group, as the templates receive them. */
+  routeConfiguration: RouteConfiguration;
 }
 
 export interface WiringResult {
@@ -80,7 +80,7 @@ export async function wireSubscriptionEvents(options: WireEventsOptions): Promis
   const client = new EventGridManagementClient(options.credential, options.subscriptionId);
   const result: WiringResult = { wired: [], skipped: [] };
   const topicProblems = new Map<string, string | undefined>();
-  for (const planned of planEventSubscriptions(options.registeredFunctions)) {
+  for (const planned of planEventSubscriptions(options.registeredFunctions, options.routeConfiguration)) {
     const required = planned.functionName === 'vmWritten';
     try {
       if (!topicProblems.has(planned.topic.name)) {

@@ -251,6 +251,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       hostUrl: host.baseUrl,
       eventGridKey: keys.eventGrid,
       registeredFunctions: functions,
+      routeConfiguration: { policyDefinitionIds: config.remediation.policyDefinitionIds, vaultResourceGroup: config.vaultResourceGroup },
     });
 
     const state: StartState = {

@@ -367,6 +367,15 @@ class Expression {
           (typeof v === 'object' && v !== null && Object.keys(v).length === 0)
         );
       }
+      case 'contains': {
+        // ARM: an object's keys and strings compare case-insensitively, array items exactly.
+        const container = arg(0);
+        const item = arg(1);
+        if (typeof container === 'string') return container.toLowerCase().includes(String(item).toLowerCase());
+        if (Array.isArray(container)) return container.some((v) => JSON.stringify(v) === JSON.stringify(item));
+        const key = String(item).toLowerCase();
+        return Object.keys((container ?? {}) as object).some((k) => k.toLowerCase() === key);
+      }
       case 'equals':
         return JSON.stringify(arg(0)) === JSON.stringify(arg(1));
       case 'not':

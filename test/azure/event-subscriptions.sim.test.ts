@@ -129,6 +129,50 @@ describe('EventSubscriptionPort on the simulator', () => {
     expect(new Set(wider.includedEventTypes)).toEqual(new Set([...SECRET_EVENTS, 'Microsoft.KeyVault.KeyNewVersionCreated']));
   });
 
+  it('sets the dead-letter container, adds it where missing, and the simulator refuses a malformed one', async () => {
+    const vault = await newVault();
+    const topic = await ports.eventSubscriptions.ensureVaultSystemTopic(vault);
+    const storageAccountId =
+      `/subscriptions/${vault.subscriptionId}/resourceGroups/rg-app` + '/providers/Microsoft.Storage/storageAccounts/stadeapp';
+    const spec = {
+      name: 'ade-secret-events-dl',
+      destination: { kind: 'webhook' as const, endpointUrl: webhookUrl },
+      includedEventTypes: SECRET_EVENTS,
+    };
+    expect((await ports.eventSubscriptions.ensureEventSubscription(topic, spec)).action).toBe('created');
+    const withDeadLetter = { ...spec, deadLetter: { storageAccountId, containerName: 'eventgrid-deadletter' } };
+    expect((await ports.eventSubscriptions.ensureEventSubscription(topic, withDeadLetter)).action).toBe('updated');
+    expect((await ports.eventSubscriptions.ensureEventSubscription(topic, withDeadLetter)).action).toBe('unchanged');
+
+    const { EventGridManagementClient } = await import('@azure/arm-eventgrid');
+    const { DefaultAzureCredential } = await import('@azure/identity');
+    const client = new EventGridManagementClient(new DefaultAzureCredential(), vault.subscriptionId);
+    const live = await client.systemTopicEventSubscriptions.get(topic.resourceGroup, topic.name, spec.name);
+    expect(live.deadLetterDestination).toEqual({
+      endpointType: 'StorageBlob',
+      resourceId: storageAccountId,
+      blobContainerName: 'eventgrid-deadletter',
+    });
+
+    const refused = await client.systemTopicEventSubscriptions
+      .beginCreateOrUpdateAndWait(
+        topic.resourceGroup,
+        topic.name,
+        'bad-dead-letter',
+        {
+          destination: { endpointType: 'WebHook', endpointUrl: webhookUrl },
+          deadLetterDestination: { endpointType: 'StorageBlob', resourceId: '/not/a/storage/account', blobContainerName: 'x' },
+        } as never,
+        { updateIntervalInMs: 100 },
+      )
+      .then(
+        () => undefined,
+        (e: { statusCode?: number; code?: string; message?: string }) => e,
+      );
+    expect(refused).toMatchObject({ statusCode: 400, code: 'InvalidRequest' });
+    expect(refused?.message).toContain('deadLetterDestination.properties.resourceId');
+  });
+
   it('rejects destinations Event Grid would refuse before calling Azure', async () => {
     const topic = { name: 't', resourceGroup: 'rg', subscriptionId: h.sim.seed.subscriptionId };
     await expect(

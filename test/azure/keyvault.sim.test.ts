@@ -56,6 +56,27 @@ afterAll(async () => {
 });
 
 describe('VaultManagementPort.ensureVault', () => {
+  it('creates a vault with network rules (trusted Azure services bypass them); the simulator refuses a malformed rule', async () => {
+    const name = uniqueName('kvn');
+    await ports.vaults.ensureVault(spec(name, { networkRules: { defaultAction: 'Deny', ipRules: ['20.1.2.3', '20.1.4.0/24'] } }));
+    const { KeyVaultManagementClient } = await import('@azure/arm-keyvault');
+    const { DefaultAzureCredential } = await import('@azure/identity');
+    const client = new KeyVaultManagementClient(new DefaultAzureCredential(), sub);
+    const live = await client.vaults.get(RG, name);
+    expect(live.properties.networkAcls).toMatchObject({
+      bypass: 'AzureServices',
+      defaultAction: 'Deny',
+      ipRules: [{ value: '20.1.2.3' }, { value: '20.1.4.0/24' }],
+    });
+    const refused = await ports.vaults
+      .ensureVault(spec(uniqueName('kvn'), { networkRules: { defaultAction: 'Deny', ipRules: ['not-an-ip'] } }))
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    expect(refused?.message).toContain("Invalid IP address or range 'not-an-ip'");
+  });
+
   it('creates a vault for ADE, then leaves it alone on the next call', async () => {
     const name = uniqueName('kva');
     const first = await ports.vaults.ensureVault(spec(name));

@@ -44,7 +44,11 @@ const FIXED_NAMES = [
   'ADE_OUTCOME_TOPIC_ENDPOINT',
   'ADE_HISTORY_RETENTION_DAYS',
   'ADE_HISTORY_PURGE_SCHEDULE',
+  'ADE_VAULT_NETWORK_DEFAULT_ACTION',
+  'ADE_VAULT_NETWORK_IP_RULES',
+  'ADE_VAULT_BACKUP_PRINCIPAL_ID',
   'ADE_FUNCTION_APP_RESOURCE_ID',
+  'ADE_DEAD_LETTER_CONTAINER_ID',
   'ADE_SECRET_EVENTS_WEBHOOK_URL',
   'ADE_LOCAL_POLL_SECONDS',
   'ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS',
@@ -176,6 +180,28 @@ describe('loadConfig: valid environments', () => {
   ])('ADE_FUNCTION_APP_RESOURCE_ID refused: %s', (_what, env, message) => {
     expect(configErrorOf({ ...SUBS, ...env }).message).toMatch(message);
   });
+
+  it.each([
+    ['five fields', '0 */5 * * *', 'has 5 field(s), not 6'],
+    ['an hour out of range', '0 0 24 * * *', 'Invalid value for hour'],
+    ['a zero step', '*/0 * * * * *', 'illegal stepping'],
+    ["croner's last-day extension", '0 0 12 L * *', "'L' is not an NCRONTAB month or day name"],
+    ['an nth-weekday extension', '0 0 12 * * 5#2', 'characters NCRONTAB does not know'],
+    ['a date that never comes', '0 0 0 31 2 *', 'never fires'],
+  ])('NCRONTAB settings are parsed (croner, as the local host does), not pattern-matched: %s', (_what, schedule, problem) => {
+    for (const setting of ['ADE_SWEEP_SCHEDULE', 'ADE_BEK_HEALTH_SCHEDULE']) {
+      const issue = configErrorOf({ ...SUBS, [setting]: schedule }).issues.find((i) => i.setting === setting);
+      expect(issue?.message).toContain('a six-field NCRONTAB expression');
+      expect(issue?.message).toContain(problem);
+    }
+  });
+
+  it.each(['0 0 */6 * * *', '0 30 2 * * Sat,Sun', '0 0 0 13 * FRI', '0 0 1 1 JAN-MAR *'])(
+    'accepts the NCRONTAB schedule %s',
+    (schedule) => {
+      expect(loadConfig({ ...SUBS, ADE_SWEEP_SCHEDULE: schedule }).remediation.sweepSchedule).toBe(schedule);
+    },
+  );
 
   it('remediation settings are plain JSON (heal settings travel as orchestration input)', () => {
     const { remediation } = loadConfig({

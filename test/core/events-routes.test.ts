@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EVENT_ROUTES, type EventRouteName, matchesRoute, parseDelivery } from '../../core/events';
+import { EVENT_ROUTES, advancedFilters, type EventRouteName, matchesRoute, parseDelivery } from '../../core/events';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'events');
 
@@ -34,10 +34,48 @@ describe('EVENT_ROUTES', () => {
           'Microsoft.KeyVault/vaults/write',
           'Microsoft.KeyVault/vaults/accessPolicies/write',
         ],
+        filters: [
+          {
+            operatorType: 'StringContains',
+            key: 'subject',
+            values: ['/providers/Microsoft.Compute/virtualMachines/', { configured: 'vaultResourceIdPart' }],
+          },
+        ],
       },
       secretEvents: { eventTypes: ['Microsoft.KeyVault.SecretNewVersionCreated'] },
-      policyStates: { eventTypes: ['Microsoft.PolicyInsights.PolicyStateCreated', 'Microsoft.PolicyInsights.PolicyStateChanged'] },
+      policyStates: {
+        eventTypes: ['Microsoft.PolicyInsights.PolicyStateCreated', 'Microsoft.PolicyInsights.PolicyStateChanged'],
+        filters: [
+          { operatorType: 'StringIn', key: 'data.complianceState', values: ['NonCompliant'] },
+          { operatorType: 'StringIn', key: 'data.policyDefinitionId', values: [{ configured: 'policyDefinitionIds' }] },
+        ],
+      },
     });
+  });
+
+  it('advancedFilters fills the configuration in: the policy definitions, the managed vaults only', () => {
+    const configuration = { policyDefinitionIds: ['/p/a', '/p/b'], vaultResourceGroup: 'rg-ade-vaults' };
+    expect(advancedFilters(EVENT_ROUTES.policyStates, configuration)).toEqual([
+      { operatorType: 'StringIn', key: 'data.complianceState', values: ['NonCompliant'] },
+      { operatorType: 'StringIn', key: 'data.policyDefinitionId', values: ['/p/a', '/p/b'] },
+    ]);
+    expect(advancedFilters(EVENT_ROUTES.armDrift, configuration)).toEqual([
+      {
+        operatorType: 'StringIn',
+        key: 'data.operationName',
+        values: [
+          'Microsoft.Compute/virtualMachines/extensions/delete',
+          'Microsoft.KeyVault/vaults/write',
+          'Microsoft.KeyVault/vaults/accessPolicies/write',
+        ],
+      },
+      {
+        operatorType: 'StringContains',
+        key: 'subject',
+        values: ['/providers/Microsoft.Compute/virtualMachines/', '/resourceGroups/rg-ade-vaults/providers/Microsoft.KeyVault/vaults/'],
+      },
+    ]);
+    expect(advancedFilters(EVENT_ROUTES.secretEvents, configuration)).toEqual([]);
   });
 
   // Rows: event, then whether each route accepts it.

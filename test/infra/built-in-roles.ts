@@ -51,6 +51,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, BuiltInRole>> = {
   },
   'f25e0fa2-a7c8-4377-a976-54943a77a395': { name: 'Key Vault Contributor', grantsAccessManagement: false, broaderThanContributor: false },
   '1e241071-0855-49ea-94dc-649edcd759de': { name: 'EventGrid Contributor', grantsAccessManagement: false, broaderThanContributor: false },
+  'd5a91429-5739-47e2-a06b-3470a27159e7': { name: 'EventGrid Data Sender', grantsAccessManagement: false, broaderThanContributor: false },
   '428e0ff0-5e57-4d9c-a221-2c70d0e0a443': {
     name: 'EventGrid EventSubscription Contributor',
     grantsAccessManagement: false,

@@ -255,6 +255,8 @@ export const SDK_BY_NAMESPACE: Readonly<Record<string, string>> = {
 export const SDK_BY_TYPE: Readonly<Record<string, string>> = {
   'microsoft.insights/metricalerts': '@azure/arm-monitor',
   'microsoft.insights/scheduledqueryrules': '@azure/arm-monitor',
+  // Management locks (ManagementLockClient).
+  'microsoft.authorization/locks': '@azure/arm-locks',
 };
 
 const knownVersionsCache = new Map<string, Set<string>>();
@@ -345,6 +347,7 @@ export type RoleScope =
   | 'storage account'
   | 'application insights'
   | 'function app'
+  | 'outcome topic'
   | 'resource group';
 
 export interface RoleAssignmentInfo {
@@ -364,6 +367,7 @@ function scopeOf(level: TemplateLevel, resource: ArmResource): RoleScope {
     if (scope.includes('Microsoft.Storage/storageAccounts/')) return 'storage account';
     if (scope.includes('Microsoft.Insights/components/')) return 'application insights';
     if (scope.includes('Microsoft.Web/sites/')) return 'function app';
+    if (scope.includes('Microsoft.EventGrid/topics/')) return 'outcome topic';
     throw new Error(`${level.label}: unrecognised role assignment scope ${scope}`);
   }
   if (level.template.$schema === SUBSCRIPTION_SCHEMA) return 'subscription';

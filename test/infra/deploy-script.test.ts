@@ -62,6 +62,10 @@ function planOf(stdout: string): string[] {
 
 const STEPS = {
   build: /^\+ npm --prefix \S+ run build$/,
+  package: /^\+ node \S+\/infra\/package\.cjs \S+\/app$/,
+  preflight:
+    /^\+ az rest --method GET --uri 'https:\/\/management\.azure\.com\/subscriptions\/[^/]+\/providers\/Microsoft\.Authorization\/permissions/,
+  topics: /^\+ az eventgrid system-topic list /,
   settingsCheck:
     /^\+ node \S+\/infra\/check-settings\.cjs \S+\/infra\/main\.json \S+\.parameters\.json \S+\/dist\/core\/config\.js '<subscription-id>'$/,
   validate: /^\+ az deployment sub validate .*--template-file \S+\/infra\/main\.json /,
@@ -101,7 +105,10 @@ describe('deploy.sh --dry-run', () => {
     const plan = planOf(result.stdout);
     const order = (
       [
+        'preflight',
+        'topics',
         'build',
+        'package',
         'settingsCheck',
         'validate',
         'infrastructure',
@@ -180,25 +187,30 @@ describe('deploy.sh against a stateful fake az', () => {
     return { env: { PATH: `${bin}:${process.env.PATH}`, FAKE_AZ_LOG: log, FAKE_AZ_STATE: path.join(dir, 'state.json') }, log, packageDir };
   }
 
-  function deploy(h: Harness, parameters = AAD_PARAMETERS): { stdout: string; calls: string[][] } {
+  function attempt(h: Harness, parameters = AAD_PARAMETERS, env: NodeJS.ProcessEnv = {}, extraArgs: string[] = []) {
     const before = readIfExists(h.log).split('\n').filter(Boolean).length;
     const result = runScript(
-      ['--location', 'westeurope', '--parameters', parameters, '--package-dir', h.packageDir, '--function-wait-seconds', '5'],
-      h.env,
+      ['--location', 'westeurope', '--parameters', parameters, '--package-dir', h.packageDir, '--function-wait-seconds', '5', ...extraArgs],
+      { ...h.env, ADE_DEPLOY_ROLE_POLL_SECONDS: '1', ...env },
     );
-    expect(result.stderr, result.stdout).toBe('');
-    expect(result.status).toBe(0);
     const calls = readIfExists(h.log)
       .split('\n')
       .filter(Boolean)
       .map((line) => JSON.parse(line) as string[]);
-    return { stdout: result.stdout, calls: calls.slice(before) };
+    return { result, stdout: result.stdout, stderr: result.stderr, calls: calls.slice(before) };
+  }
+
+  function deploy(h: Harness, parameters = AAD_PARAMETERS, env: NodeJS.ProcessEnv = {}): { stdout: string; calls: string[][] } {
+    const { result, stdout, calls } = attempt(h, parameters, env);
+    expect(result.stderr, result.stdout).toBe('');
+    expect(result.status).toBe(0);
+    return { stdout, calls };
   }
 
   const mutating = (calls: string[][]) =>
     calls
       .map((c) => c.join(' '))
-      .filter((c) => /^(deployment sub (create|validate)|functionapp deployment|resource tag|rest --method POST)/.test(c))
+      .filter((c) => /^(deployment sub (create|validate)|functionapp deployment|resource tag|rest --method (POST|PATCH))/.test(c))
       .map((c) =>
         c.startsWith('deployment sub create --name ade-autopilot-events')
           ? 'create events'
@@ -210,7 +222,9 @@ describe('deploy.sh against a stateful fake az', () => {
                 ? 'zip deploy'
                 : c.startsWith('resource tag')
                   ? 'tag package'
-                  : 'grant Graph permission',
+                  : c.startsWith('rest --method PATCH')
+                    ? 'add identity to topic'
+                    : 'grant Graph permission',
       );
 
   it('first run: infrastructure, Graph grant, code, then event subscriptions; second run changes nothing already right', () => {
@@ -244,8 +258,101 @@ describe('deploy.sh against a stateful fake az', () => {
   it('single-pass mode never touches Microsoft Graph', () => {
     const h = harness();
     const { calls } = deploy(h, SINGLE_PASS_PARAMETERS);
-    expect(calls.filter((c) => c[0] === 'ad' || c[0] === 'rest')).toEqual([]);
+    expect(calls.filter((c) => c[0] === 'ad' || (c[0] === 'rest' && c.some((a) => a.includes('graph.microsoft.com'))))).toEqual([]);
     expect(mutating(calls)).toEqual(['validate', 'create infrastructure', 'zip deploy', 'tag package', 'create events']);
+  }, 150_000);
+
+  it('a 403 on the code upload (role assignments propagating) is waited out and retried', () => {
+    const h = harness();
+    const { stdout, calls } = deploy(h, SINGLE_PASS_PARAMETERS, { FAKE_AZ_ZIP_FORBIDDEN: '2' });
+    expect(mutating(calls)).toEqual([
+      'validate',
+      'create infrastructure',
+      'zip deploy',
+      'zip deploy',
+      'zip deploy',
+      'tag package',
+      'create events',
+    ]);
+    expect(stdout.match(/refused for missing authorization \(attempt \d\): waiting 1s/g)).toHaveLength(2);
+    expect(stdout).toContain('accepted on attempt 3');
+  }, 150_000);
+
+  it('gives up with a clear message when the refusal outlasts --role-wait-seconds', () => {
+    const h = harness();
+    const { result, calls } = attempt(h, SINGLE_PASS_PARAMETERS, { FAKE_AZ_ZIP_FORBIDDEN: '1000' }, ['--role-wait-seconds', '2']);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('still refused for missing authorization after 2s');
+    expect(mutating(calls).filter((c) => c === 'zip deploy').length).toBeGreaterThanOrEqual(2);
+    expect(mutating(calls)).not.toContain('create events');
+  }, 150_000);
+
+  it('reuses an existing Microsoft.Resources.Subscriptions system topic and adds the app identity to it', () => {
+    const h = harness();
+    const env = { FAKE_AZ_EXISTING_TOPIC: 'rg-other-tool/other-tool-arm-events' };
+    const { stdout, calls } = deploy(h, SINGLE_PASS_PARAMETERS, env);
+    expect(stdout).toContain(
+      'reusing: {"00000000-1111-2222-3333-444444444444":{"resourceGroup":"rg-other-tool","name":"other-tool-arm-events"}}',
+    );
+    const infra = calls.find((c) => c.join(' ').startsWith('deployment sub create --name ade-autopilot '))!;
+    const reused = { '00000000-1111-2222-3333-444444444444': { resourceGroup: 'rg-other-tool', name: 'other-tool-arm-events' } };
+    expect(infra).toContain(`existingResourceEventsTopics=${JSON.stringify(reused)}`);
+    expect(stdout).toContain(`reusing: ${JSON.stringify(reused)}`);
+    expect(mutating(calls)).toEqual([
+      'validate',
+      'create infrastructure',
+      'zip deploy',
+      'tag package',
+      'add identity to topic',
+      'create events',
+    ]);
+    const patch = calls.find((c) => c[0] === 'rest' && c.includes('PATCH'))!;
+    const body = JSON.parse(patch[patch.indexOf('--body') + 1]!) as { identity: { type: string; userAssignedIdentities: object } };
+    // The topic keeps its own system-assigned identity.
+    expect(body.identity.type).toBe('SystemAssigned,UserAssigned');
+    expect(Object.keys(body.identity.userAssignedIdentities)).toEqual([expect.stringMatching(/userAssignedIdentities\/id-ade-autopilot$/)]);
+    // A second run finds the identity already there.
+    const second = deploy(h, SINGLE_PASS_PARAMETERS, env);
+    expect(mutating(second.calls)).toEqual(['validate', 'create infrastructure', 'create events']);
+    expect(second.stdout).toContain("already has the app's identity");
+  }, 150_000);
+
+  it("the app's own topic from an earlier run is not mistaken for an existing one", () => {
+    const h = harness();
+    deploy(h, SINGLE_PASS_PARAMETERS);
+    const second = deploy(h, SINGLE_PASS_PARAMETERS);
+    expect(second.stdout).toContain('none: main.json creates ade-autopilot-resource-events');
+  }, 150_000);
+
+  it.each([
+    [
+      'a Contributor cannot create the role assignments',
+      AAD_PARAMETERS,
+      { FAKE_AZ_RIGHTS: 'contributor' },
+      [
+        'may not create role assignments',
+        'az role assignment create --assignee deployer@contoso.example --role Owner --scope /subscriptions/',
+      ],
+    ],
+    [
+      'aad mode without an Entra role that may grant Graph permissions',
+      AAD_PARAMETERS,
+      { FAKE_AZ_GRAPH_ADMIN: '0' },
+      ['Application.ReadWrite.OwnedBy', 'a Privileged Role Administrator runs this same deployment', 'single-pass.parameters.json'],
+    ],
+  ])('pre-flight refuses before anything is created: %s', (_name, parameters, env, messages) => {
+    const h = harness();
+    const { result, calls } = attempt(h, parameters, env);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('pre-flight refused; nothing was created');
+    for (const message of messages) expect(result.stderr).toContain(message);
+    expect(mutating(calls)).toEqual([]);
+  });
+
+  it('single-pass mode needs no Graph role: the same caller passes the pre-flight', () => {
+    const h = harness();
+    const { calls } = deploy(h, SINGLE_PASS_PARAMETERS, { FAKE_AZ_GRAPH_ADMIN: '0' });
+    expect(mutating(calls)).toContain('create events');
   }, 150_000);
 
   it('the fake enforces the ordering rule: event subscriptions before code fail like Azure does', () => {

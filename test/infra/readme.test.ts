@@ -76,7 +76,7 @@ describe('infra/README.md', () => {
   });
 
   it('explains every role the templates assign', () => {
-    const explained = tableRows('Role').map((row) => row[0]!.replace(/\s*\(custom.*\)$/, ''));
+    const explained = tableRows('Role').map((row) => row[0]!.replace(/\s*\((custom|only with).*\)$/, ''));
     const assigned = [...new Set(roleAssignments(templateLevels('main.json')).map((a) => a.roleName))];
     expect([...assigned].sort()).toEqual([...explained].sort());
   });

@@ -4,10 +4,11 @@
  * what core/config.ts reads, Event Grid filters equal to core/events/routes.ts, and no secrets in outputs
  * or defaults. Each check also runs against a deliberately broken template to show it can fail.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_SETTINGS } from '../../core/config';
-import { EVENT_ROUTES } from '../../core/events/routes';
+import { EVENT_ROUTES, advancedFilters, type AdvancedFilter, type EventRoute } from '../../core/events/routes';
 import {
   INFRA_DIR,
   allResources,
@@ -95,6 +96,7 @@ describe('ARM template structure', () => {
       "main.json > format('ade-autopilot-target-{0}', variables('targetSubscriptionIds')[copyIndex()])",
       "main.json > format('ade-autopilot-target-{0}', variables('targetSubscriptionIds')[copyIndex()]) > ade-autopilot-vault-group",
       'main.json > ade-autopilot-operator',
+      'main.json > ade-autopilot-outcome-topic',
     ]);
   });
 
@@ -206,6 +208,7 @@ describe('role assignments: least privilege with real built-in role ids', () => 
         'ADE Autopilot VM encryption operator @ subscription',
         "ADE Autopilot VM restart @ subscription if [parameters('enableSelfHealingRestart')]",
         'EventGrid Contributor @ vault resource group',
+        'EventGrid Data Sender @ outcome topic',
         'Key Vault Contributor @ vault resource group',
         'Monitoring Metrics Publisher @ application insights',
         'Storage Blob Data Owner @ storage account',
@@ -214,6 +217,17 @@ describe('role assignments: least privilege with real built-in role ids', () => 
         'Website Contributor @ function app',
       ].sort(),
     );
+  });
+
+  it('EventGrid Data Sender on the outcome topic only, and only when outcomeTopicResourceId names one', () => {
+    const deployment = resourcesOf(main).find((r) => r.name === 'ade-autopilot-outcome-topic')!;
+    expect(deployment.condition).toBe("[not(empty(parameters('outcomeTopicResourceId')))]");
+    expect(deployment.subscriptionId).toContain("split(parameters('outcomeTopicResourceId'), '/')[2]");
+    expect(deployment.resourceGroup).toContain("split(parameters('outcomeTopicResourceId'), '/')[4]");
+    const sender = assignments.filter((a) => a.roleName === 'EventGrid Data Sender');
+    expect(sender.map((a) => [a.scope, String(a.resource.scope)])).toEqual([
+      ['outcome topic', "[format('Microsoft.EventGrid/topics/{0}', parameters('topicName'))]"],
+    ]);
   });
 
   it('no Owner, User Access Administrator or anything broader than Contributor; custom roles without wildcards; each justified', () => {
@@ -421,9 +435,23 @@ describe('app settings equal what core/config.ts reads', () => {
     );
   });
 
+  it("ADE_DEAD_LETTER_CONTAINER_ID is the app storage account's dead-letter container (the vault subscriptions the app creates)", () => {
+    expect(settings.values.get('ADE_DEAD_LETTER_CONTAINER_ID')).toBe(
+      "format('{0}/blobServices/default/containers/{1}', resourceid('Microsoft.Storage/storageAccounts', variables('storageName')), " +
+        "parameters('deadLetterContainerName'))",
+    );
+  });
+
   const parameterDriven = appScoped.filter(
     (s) =>
-      !['ADE_AUTH_MODE', 'AZURE_CLIENT_ID', 'ADE_SUBSCRIPTIONS', 'ADE_FUNCTION_APP_RESOURCE_ID', 'ADE_VAULT_NAME_SALT'].includes(s.name),
+      ![
+        'ADE_AUTH_MODE',
+        'AZURE_CLIENT_ID',
+        'ADE_SUBSCRIPTIONS',
+        'ADE_FUNCTION_APP_RESOURCE_ID',
+        'ADE_VAULT_NAME_SALT',
+        'ADE_DEAD_LETTER_CONTAINER_ID',
+      ].includes(s.name),
   );
 
   it.each(parameterDriven.map((s) => [s.name, s] as const))(
@@ -465,7 +493,7 @@ interface SubscriptionFilter {
   functionName: string;
   topicParameter: string;
   eventTypes: string[];
-  operationNames?: string[];
+  advancedFilters: JsonObject[];
   resource: JsonObject;
 }
 
@@ -478,17 +506,13 @@ function eventSubscriptions(levels: TemplateLevel[]): SubscriptionFilter[] {
       const target = String(objectOf(destination.properties).resourceId);
       const functionName = /\/functions\/([A-Za-z0-9]+)'/.exec(target)?.[1] ?? `unparsed: ${target}`;
       const filter = objectOf(properties.filter);
-      const advanced = (filter.advancedFilters ?? []) as JsonObject[];
-      const operation = advanced.find((f) => f.key === 'data.operationName');
-      if (operation) expect(operation.operatorType).toBe('StringIn');
-      expect(advanced.length).toBe(operation ? 1 : 0);
       const topicParameter = referencedParameters(parseExpression(String(resource.name)))[0]!;
       expect(destination.endpointType).toBe('AzureFunction');
       return {
         functionName,
         topicParameter,
         eventTypes: filter.includedEventTypes as string[],
-        operationNames: operation ? (operation.values as string[]) : undefined,
+        advancedFilters: (filter.advancedFilters ?? []) as JsonObject[],
         resource,
       };
     });
@@ -503,13 +527,49 @@ describe('Event Grid filters match the events each function accepts', () => {
     expect(templateRoutes).toHaveLength(Object.keys(EVENT_ROUTES).length - 1);
   });
 
-  it.each(templateRoutes)('%s: included event types and data.operationName values equal EVENT_ROUTES', (name) => {
-    const route = EVENT_ROUTES[name as keyof typeof EVENT_ROUTES] as { eventTypes: readonly string[]; operationNames?: readonly string[] };
+  // The configuration as event-subscriptions.json receives it: ARM expressions over its parameters.
+  const TEMPLATE_CONFIGURATION = {
+    policyDefinitionIds: ["[parameters('policyDefinitionIds')]"],
+    vaultResourceGroup: '{0}',
+  };
+  const templateForm = (filters: AdvancedFilter[]) =>
+    filters.map((f) => ({
+      ...f,
+      values:
+        f.key === 'data.policyDefinitionId'
+          ? TEMPLATE_CONFIGURATION.policyDefinitionIds[0]
+          : f.values.map((v) => (v.includes('{0}') ? `[format('${v}', parameters('vaultResourceGroupName'))]` : v)),
+    }));
+
+  it.each(templateRoutes)('%s: included event types and advanced filters equal EVENT_ROUTES', (name) => {
+    const route: EventRoute = EVENT_ROUTES[name as keyof typeof EVENT_ROUTES];
     const subscription = subscriptions.find((s) => s.functionName === name)!;
     expect([...subscription.eventTypes].sort()).toEqual([...route.eventTypes].sort());
-    expect(subscription.operationNames ? [...subscription.operationNames].sort() : undefined).toEqual(
-      route.operationNames ? [...route.operationNames].sort() : undefined,
-    );
+    expect(subscription.advancedFilters).toEqual(templateForm(advancedFilters(route, TEMPLATE_CONFIGURATION)));
+  });
+
+  it('policyStates gets only NonCompliant states of the configured definitions; armDrift only the managed vaults', () => {
+    const policy = subscriptions.find((s) => s.functionName === 'policyStates')!;
+    expect(policy.advancedFilters).toContainEqual({ operatorType: 'StringIn', key: 'data.complianceState', values: ['NonCompliant'] });
+    expect(policy.advancedFilters).toContainEqual({
+      operatorType: 'StringIn',
+      key: 'data.policyDefinitionId',
+      values: "[parameters('policyDefinitionIds')]",
+    });
+    // main.json hands ADE_POLICY_DEFINITION_IDS (a comma-separated string) on as an array.
+    expect(objectOf(objectOf(main.outputs).policyDefinitionIds)).toEqual({
+      type: 'array',
+      value: "[map(split(parameters('policyDefinitionIds'), ','), lambda('id', trim(lambdaVariables('id'))))]",
+    });
+    const drift = subscriptions.find((s) => s.functionName === 'armDrift')!;
+    expect(drift.advancedFilters).toContainEqual({
+      operatorType: 'StringContains',
+      key: 'subject',
+      values: [
+        '/providers/Microsoft.Compute/virtualMachines/',
+        "[format('/resourceGroups/{0}/providers/Microsoft.KeyVault/vaults/', parameters('vaultResourceGroupName'))]",
+      ],
+    });
   });
 
   it('Resource Manager functions listen on the subscription topic, policyStates on the Policy Insights topic', () => {
@@ -548,11 +608,86 @@ describe('Event Grid filters match the events each function accepts', () => {
     expect(objectOf(deadLetter.deadLetterDestination).endpointType).toBe('StorageBlob');
   });
 
+  it('a subscription that already has a Resource Manager system topic gets none: its subscriptions go on the existing one', () => {
+    // main.json: the topic is conditional on the subscription not being in existingResourceEventsTopics.
+    const topic = allResources(mainLevels).find(
+      ({ resource }) => resource.type === 'Microsoft.EventGrid/systemTopics' && resource.name === "[parameters('resourceEventsTopicName')]",
+    )!;
+    expect(topic.resource.condition).toBe("[parameters('createResourceEventsTopic')]");
+    const target = resourcesOf(main).find((r) => String(r.name).includes('ade-autopilot-target-'))!;
+    expect(objectOf(objectOf(objectOf(target.properties).parameters).createResourceEventsTopic).value).toBe(
+      "[not(contains(parameters('existingResourceEventsTopics'), variables('targetSubscriptionIds')[copyIndex()]))]",
+    );
+    expect(objectOf(objectOf(main.outputs).existingResourceEventsTopics).value).toBe("[parameters('existingResourceEventsTopics')]");
+    // event-subscriptions.json: vmWritten and armDrift live in a deployment to the topic's own resource group.
+    const perSubscription = resourcesOf(loadTemplate('event-subscriptions.json'))[0]!;
+    expect(objectOf(objectOf(objectOf(perSubscription.properties).parameters).resourceEventsTopic).value).toBe(
+      "[if(contains(parameters('existingResourceEventsTopics'), parameters('targetSubscriptionIds')[copyIndex()]), " +
+        "parameters('existingResourceEventsTopics')[parameters('targetSubscriptionIds')[copyIndex()]], " +
+        "createObject('resourceGroup', parameters('vaultResourceGroupName'), 'name', parameters('resourceEventsTopicName')))]",
+    );
+    const resourceEvents = eventLevels.find((level) => level.deployment?.name === 'ade-autopilot-resource-events')!;
+    expect(resourceEvents.deployment!.resourceGroup).toBe("[parameters('resourceEventsTopic').resourceGroup]");
+    expect(objectOf(objectOf(objectOf(resourceEvents.deployment!.properties).parameters).resourceEventsTopicName).value).toBe(
+      "[parameters('resourceEventsTopic').name]",
+    );
+    const inNested = eventSubscriptions([resourceEvents]).map((s) => s.functionName);
+    expect(inNested.sort()).toEqual(['armDrift', 'vmWritten']);
+  });
+
   it('the event-subscription parameters are exactly the main template outputs deploy.sh passes on', () => {
     const eventParameters = Object.keys(objectOf(loadTemplate('event-subscriptions.json').parameters));
     const withDefaults = ['maxDeliveryAttempts', 'eventTimeToLiveInMinutes'];
     const outputs = Object.keys(objectOf(main.outputs));
     for (const name of eventParameters.filter((n) => !withDefaults.includes(n))) expect(outputs).toContain(name);
+  });
+});
+
+describe('vault options', () => {
+  it('a CanNotDelete lock on the vault resource group, off by default', () => {
+    const locks = allResources(mainLevels).filter(({ resource }) => resource.type === 'Microsoft.Authorization/locks');
+    expect(
+      locks.map(({ level, resource }) => [level.label.split(' > ').pop(), resource.condition, objectOf(resource.properties).level]),
+    ).toEqual([['ade-autopilot-vault-group', "[parameters('lockVaultResourceGroup')]", 'CanNotDelete']]);
+    expect(objectOf(objectOf(main.parameters).lockVaultResourceGroup).defaultValue).toBe(false);
+  });
+});
+
+describe('runtime: Node 22 (Node 20 reached end of life on 2026-04-30)', () => {
+  const site = allResources(mainLevels).find(({ resource }) => resource.type === 'Microsoft.Web/sites')!;
+  const appLevel = site.level.template;
+
+  it('the app level pins one Node version, 22, for both plans', () => {
+    expect(objectOf(appLevel.variables).nodeVersion).toBe('22');
+    const properties = objectOf(site.resource.properties);
+    expect(objectOf(properties.siteConfig).linuxFxVersion).toBe(
+      "[if(variables('isFlex'), null(), format('Node|{0}', variables('nodeVersion')))]",
+    );
+    expect(String(properties.functionAppConfig)).toContain("'runtime', createObject('name', 'node', 'version', variables('nodeVersion'))");
+    expect(JSON.stringify(site.resource)).not.toMatch(/Node\|20|'version', '20'/);
+  });
+
+  it("package.json's engines accept Node 22 (and still Node 20 for local work)", () => {
+    const engines = (JSON.parse(readFileSync(path.join(INFRA_DIR, '..', 'package.json'), 'utf8')) as { engines: { node: string } }).engines
+      .node;
+    const ranges = engines.split('||').map((r) => r.trim());
+    const accepts = (major: number) =>
+      ranges.some((range) =>
+        range.split(/\s+/).every((c) => {
+          const m = /^(>=|<|>|<=)?(\d+)$/.exec(c)!;
+          const v = Number(m[2]);
+          return m[1] === '>='
+            ? major >= v
+            : m[1] === '<'
+              ? major < v
+              : m[1] === '>'
+                ? major > v
+                : m[1] === '<='
+                  ? major <= v
+                  : major === v;
+        }),
+      );
+    expect([20, 22].map(accepts)).toEqual([true, true]);
   });
 });
 

@@ -55,6 +55,8 @@ export interface PipelineOptions {
    * delivers AzureFunction destinations of that site to this host.
    */
   platform?: PlatformOptions;
+  /** The app directory the host loads (default: the repository, i.e. the unbundled dist/functions/*.js). */
+  appDir?: string;
 }
 
 export interface UserPrincipal {
@@ -225,7 +227,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     });
   }
   const host = await startHost({
-    appDir: REPO_ROOT,
+    appDir: options.appDir ?? REPO_ROOT,
     port,
     keys: HUB_KEYS,
     env: settings,

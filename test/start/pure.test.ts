@@ -141,8 +141,9 @@ describe('azure settings', () => {
 
 describe('planEventSubscriptions', () => {
   it('wires only registered functions, with the filters of EVENT_ROUTES', () => {
-    expect(planEventSubscriptions(['secretEvents', 'encryptVmHttp'])).toEqual([]);
-    const plan = planEventSubscriptions(['vmWritten', 'armDrift', 'policyStates']);
+    const configuration = { policyDefinitionIds: ['/providers/Microsoft.Authorization/policyDefinitions/p1'], vaultResourceGroup: 'rg-v' };
+    expect(planEventSubscriptions(['secretEvents', 'encryptVmHttp'], configuration)).toEqual([]);
+    const plan = planEventSubscriptions(['vmWritten', 'armDrift', 'policyStates'], configuration);
     expect(plan.map((p) => `${p.topic.name}/${p.name}`)).toEqual([
       'ade-autopilot-resource-events/vm-written',
       'ade-autopilot-resource-events/arm-drift',
@@ -152,8 +153,24 @@ describe('planEventSubscriptions', () => {
       const route = EVENT_ROUTES[p.functionName as keyof typeof EVENT_ROUTES];
       expect(p.includedEventTypes).toEqual(route.eventTypes);
       const ops = 'operationNames' in route ? route.operationNames : undefined;
-      expect(p.advancedFilters).toEqual(ops ? [{ operatorType: 'StringIn', key: 'data.operationName', values: ops }] : []);
+      expect(p.advancedFilters.filter((f) => f.key === 'data.operationName')).toEqual(
+        ops ? [{ operatorType: 'StringIn', key: 'data.operationName', values: ops }] : [],
+      );
     }
+    const filtersOf = (name: string) =>
+      plan.find((p) => p.functionName === name)!.advancedFilters.filter((f) => f.key !== 'data.operationName');
+    expect(filtersOf('policyStates')).toEqual([
+      { operatorType: 'StringIn', key: 'data.complianceState', values: ['NonCompliant'] },
+      { operatorType: 'StringIn', key: 'data.policyDefinitionId', values: ['/providers/Microsoft.Authorization/policyDefinitions/p1'] },
+    ]);
+    expect(filtersOf('armDrift')).toEqual([
+      {
+        operatorType: 'StringContains',
+        key: 'subject',
+        values: ['/providers/Microsoft.Compute/virtualMachines/', '/resourceGroups/rg-v/providers/Microsoft.KeyVault/vaults/'],
+      },
+    ]);
+    expect(filtersOf('vmWritten')).toEqual([]);
   });
 
   it('builds the host webhook URL with the key encoded', () => {

@@ -430,6 +430,9 @@ export class EventGridArm {
     }
     const problem = filterProblem(props.filter);
     if (problem) throw armError(400, 'InvalidRequest', problem);
+    deadLetterProblem(props.deadLetterDestination, 'deadLetterDestination');
+    if (isObject(props.deadLetterWithResourceIdentity))
+      deadLetterProblem(props.deadLetterWithResourceIdentity.deadLetterDestination, 'deadLetterWithResourceIdentity.deadLetterDestination');
     const retry = props.retryPolicy;
     if (isObject(retry)) {
       if (
@@ -446,6 +449,34 @@ export class EventGridArm {
       }
     }
   }
+}
+
+/**
+ * A dead-letter destination is a blob container of a storage account: endpointType StorageBlob with the account's
+ * resource id and a container name (https://learn.microsoft.com/azure/event-grid/manage-event-delivery).
+ */
+function deadLetterProblem(value: unknown, field: string): void {
+  if (value === undefined || value === null) return;
+  const d = isObject(value) ? value : {};
+  const p = isObject(d.properties) ? d.properties : {};
+  if (String(d.endpointType ?? '').toLowerCase() !== 'storageblob')
+    throw armError(400, 'InvalidRequest', `${field}.endpointType must be StorageBlob, got '${truncate(String(d.endpointType), 40)}'.`);
+  if (
+    !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[a-z0-9]{3,24}$/i.test(
+      String(p.resourceId ?? ''),
+    )
+  )
+    throw armError(
+      400,
+      'InvalidRequest',
+      `${field}.properties.resourceId '${truncate(String(p.resourceId ?? ''), 200)}' is not a storage account resource id.`,
+    );
+  if (!/^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/.test(String(p.blobContainerName ?? '')))
+    throw armError(
+      400,
+      'InvalidRequest',
+      `${field}.properties.blobContainerName '${truncate(String(p.blobContainerName ?? ''), 80)}' is not a valid container name.`,
+    );
 }
 
 function canonicalTopicType(type: string): string {

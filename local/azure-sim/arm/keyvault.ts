@@ -320,6 +320,9 @@ export class KeyVaultArm {
     if (props.accessPolicies !== undefined && props.accessPolicies !== null) {
       vault.accessPolicies = parsePolicies(props.accessPolicies, vault.tenantId);
     }
+    if (props.networkAcls !== undefined && props.networkAcls !== null) {
+      (vault as VaultRecord & { networkAcls?: unknown }).networkAcls = parseNetworkAcls(props.networkAcls);
+    }
   }
 
   private accessPolicies(scope: RequestScope, subscriptionId: string, resourceGroup: string, name: string, operation: string): SimResponse {
@@ -547,6 +550,40 @@ function policyJson(p: AccessPolicyEntry): Record<string, unknown> {
   };
 }
 
+/**
+ * Key Vault network rules (https://learn.microsoft.com/azure/key-vault/general/network-security): stored and returned;
+ * the data plane does not enforce them (README, known differences).
+ */
+function parseNetworkAcls(value: unknown): Record<string, unknown> {
+  if (!isObject(value)) throw armError(400, 'BadRequest', "The parameter 'networkAcls' must be an object.");
+  const defaultAction = String(value.defaultAction ?? 'Allow');
+  if (!['allow', 'deny'].includes(defaultAction.toLowerCase()))
+    throw armError(
+      400,
+      'BadRequest',
+      `The parameter 'networkAcls.defaultAction' must be 'Allow' or 'Deny', got '${defaultAction.slice(0, 40)}'.`,
+    );
+  const bypass = String(value.bypass ?? 'AzureServices');
+  if (!['azureservices', 'none'].includes(bypass.toLowerCase()))
+    throw armError(
+      400,
+      'BadRequest',
+      `The parameter 'networkAcls.bypass' must be 'AzureServices' or 'None', got '${bypass.slice(0, 40)}'.`,
+    );
+  const ipRules = Array.isArray(value.ipRules) ? value.ipRules : [];
+  for (const rule of ipRules) {
+    const ip = String(isObject(rule) ? rule.value : '');
+    if (!/^\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/.test(ip))
+      throw armError(400, 'BadRequest', `Invalid IP address or range '${ip.slice(0, 60)}' in 'networkAcls.ipRules'.`);
+  }
+  return {
+    bypass,
+    defaultAction,
+    ipRules: ipRules.map((r: Record<string, unknown>) => ({ value: String(r.value) })),
+    virtualNetworkRules: [],
+  };
+}
+
 export function vaultJson(v: VaultRecord): Record<string, unknown> {
   return {
     id: v.id,
@@ -569,6 +606,9 @@ export function vaultJson(v: VaultRecord): Record<string, unknown> {
       vaultUri: v.vaultUri,
       provisioningState: 'Succeeded',
       publicNetworkAccess: 'Enabled',
+      ...((v as VaultRecord & { networkAcls?: unknown }).networkAcls
+        ? { networkAcls: (v as VaultRecord & { networkAcls?: unknown }).networkAcls }
+        : {}),
     },
   };
 }

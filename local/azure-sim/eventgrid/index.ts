@@ -32,6 +32,11 @@ interface DeadLetter {
   lastError?: string;
   deliveryAttempts: number;
   deadLetteredAt: string;
+  /**
+   * `<storage account id>/<container>` from the subscription's deadLetterDestination (or deadLetterWithResourceIdentity):
+   * where Azure writes the blob. Absent: the subscription has no dead-letter destination and Azure drops the events.
+   */
+  destination?: string;
 }
 
 interface Stats {
@@ -209,6 +214,7 @@ export function createEventGrid(ctx: SimContext): EventGrid {
             lastError: last.text.slice(0, 500),
             deliveryAttempts: attempt,
             deadLetteredAt: new Date(ctx.clock.now()).toISOString(),
+            ...deadLetterDestinationOf(sub.properties),
           });
           if (deadLetters.length > 10_000) deadLetters.shift();
           ctx.log('warn', 'event grid dead-lettered events', { subscription: sub.id, status: last.status, attempts: attempt });
@@ -469,4 +475,12 @@ function fromCloudEvent(item: unknown, index: number, topicId: string): GridEven
     dataVersion: '',
     metadataVersion: '1',
   };
+}
+
+function deadLetterDestinationOf(properties: Record<string, any>): { destination?: string } {
+  const d = properties.deadLetterDestination ?? properties.deadLetterWithResourceIdentity?.deadLetterDestination;
+  const p = d?.properties;
+  return typeof p?.resourceId === 'string' && typeof p?.blobContainerName === 'string'
+    ? { destination: `${p.resourceId}/${p.blobContainerName}` }
+    : {};
 }

@@ -2,8 +2,32 @@
  * NCRONTAB schedules as the Functions timer trigger reads them: six fields, seconds first
  * (`{second} {minute} {hour} {day} {month} {day-of-week}`), five-field expressions (no seconds), and
  * TimeSpan intervals (`hh:mm:ss`, `d.hh:mm:ss`). Times are UTC. As in NCrontab, day-of-month and day-of-week
- * must both match when both are restricted.
+ * must both match when both are restricted. Cron expressions are parsed and stepped by croner (the parser the app's
+ * configuration validates its NCRONTAB settings with), with NCrontab's options.
  */
+import { Cron } from 'croner';
+
+const NAMES = new Set([
+  'JAN',
+  'FEB',
+  'MAR',
+  'APR',
+  'MAY',
+  'JUN',
+  'JUL',
+  'AUG',
+  'SEP',
+  'OCT',
+  'NOV',
+  'DEC',
+  'SUN',
+  'MON',
+  'TUE',
+  'WED',
+  'THU',
+  'FRI',
+  'SAT',
+]);
 
 export class ScheduleError extends Error {
   override name = 'ScheduleError';
@@ -13,50 +37,6 @@ export interface Schedule {
   expression: string;
   /** The first occurrence strictly after `afterMs` (epoch ms). */
   next(afterMs: number): number;
-}
-
-const monthNames = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
-const dayNames = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
-
-function parseField(
-  text: string,
-  min: number,
-  max: number,
-  names: string[] | undefined,
-  nameBase: number,
-  label: string,
-  expression: string,
-): Set<number> {
-  const values = new Set<number>();
-  const value = (token: string): number => {
-    const upper = token.toUpperCase();
-    const named = names && /^[A-Z]{3,}$/.test(upper) ? names.indexOf(upper.slice(0, 3)) : -1;
-    const n = named >= 0 ? named + nameBase : /^\d+$/.test(token) ? Number(token) : NaN;
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new ScheduleError(`Invalid ${label} '${token}' in schedule '${expression}' (allowed ${min}-${max})`);
-    return n;
-  };
-  for (const part of text.split(',')) {
-    const [range, stepText] = part.split('/');
-    const step = stepText === undefined ? 1 : Number(stepText);
-    if (!Number.isInteger(step) || step < 1) throw new ScheduleError(`Invalid step '${stepText}' in ${label} of schedule '${expression}'`);
-    let from: number;
-    let to: number;
-    if (range === '*') {
-      from = min;
-      to = max;
-    } else if (range.includes('-')) {
-      const [a, b] = range.split('-');
-      from = value(a);
-      to = value(b);
-      if (from > to) throw new ScheduleError(`Invalid range '${range}' in ${label} of schedule '${expression}'`);
-    } else {
-      from = value(range);
-      to = stepText === undefined ? from : max;
-    }
-    for (let v = from; v <= to; v += step) values.add(v);
-  }
-  return values;
 }
 
 const timeSpanPattern = /^(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?$/;
@@ -77,45 +57,25 @@ export function parseSchedule(expression: string): Schedule {
     );
   }
   if (fields.length === 5) fields.unshift('0');
-  const seconds = parseField(fields[0], 0, 59, undefined, 0, 'second', expression);
-  const minutes = parseField(fields[1], 0, 59, undefined, 0, 'minute', expression);
-  const hours = parseField(fields[2], 0, 23, undefined, 0, 'hour', expression);
-  const days = parseField(fields[3], 1, 31, undefined, 0, 'day', expression);
-  const months = parseField(fields[4], 1, 12, monthNames, 1, 'month', expression);
-  const weekdays = parseField(fields[5].replace(/\b7\b/g, '0'), 0, 6, dayNames, 0, 'day-of-week', expression);
-
+  const unknown = fields.flatMap((f) => f.match(/[A-Za-z]+/g) ?? []).find((word) => !NAMES.has(word.toUpperCase()));
+  if (unknown !== undefined)
+    throw new ScheduleError(`Invalid name '${unknown}' in schedule '${expression}' (NCRONTAB knows month and day names)`);
+  if (fields.some((f) => !/^[0-9A-Za-z*,/-]+$/.test(f)))
+    throw new ScheduleError(`Schedule '${expression}' uses characters NCRONTAB does not know`);
+  let cron: Cron;
+  try {
+    // NCrontab: seconds first, UTC, day-of-month AND day-of-week when both are restricted.
+    cron = new Cron(fields.join(' '), { timezone: 'UTC', mode: '6-part', domAndDow: true, paused: true });
+  } catch (error) {
+    const message = error instanceof Error ? error.message.replace(/^CronPattern: /, '') : String(error);
+    throw new ScheduleError(`Invalid schedule '${expression}': ${message}`);
+  }
   return {
     expression,
     next(afterMs) {
-      const t = new Date(Math.floor(afterMs / 1000) * 1000 + 1000);
-      // Bounded search: a valid expression matches within a few years (Feb 29 needs up to 8).
-      const limit = afterMs + 9 * 366 * 86_400_000;
-      while (t.getTime() <= limit) {
-        if (!months.has(t.getUTCMonth() + 1)) {
-          t.setUTCMonth(t.getUTCMonth() + 1, 1);
-          t.setUTCHours(0, 0, 0);
-          continue;
-        }
-        if (!days.has(t.getUTCDate()) || !weekdays.has(t.getUTCDay())) {
-          t.setUTCDate(t.getUTCDate() + 1);
-          t.setUTCHours(0, 0, 0);
-          continue;
-        }
-        if (!hours.has(t.getUTCHours())) {
-          t.setUTCHours(t.getUTCHours() + 1, 0, 0);
-          continue;
-        }
-        if (!minutes.has(t.getUTCMinutes())) {
-          t.setUTCMinutes(t.getUTCMinutes() + 1, 0);
-          continue;
-        }
-        if (!seconds.has(t.getUTCSeconds())) {
-          t.setUTCSeconds(t.getUTCSeconds() + 1);
-          continue;
-        }
-        return t.getTime();
-      }
-      throw new ScheduleError(`Schedule '${expression}' never fires`);
+      const next = cron.nextRun(new Date(afterMs));
+      if (!next) throw new ScheduleError(`Schedule '${expression}' never fires`);
+      return next.getTime();
     },
   };
 }

@@ -212,12 +212,17 @@ describe('Resource Manager events on a subscription system topic', () => {
     }
   });
 
-  it('dead-letters on 400 without retrying, visible through the control API', async () => {
+  it("dead-letters on 400 without retrying into the subscription's dead-letter container, visible through the control API", async () => {
+    const storageAccountId =
+      `/subscriptions/${sim.seed.subscriptionId}/resourceGroups/${RG}` + '/providers/Microsoft.Storage/storageAccounts/stdeadletters';
     await eg.systemTopicEventSubscriptions.beginCreateOrUpdateAndWait(
       RG,
       'sub-topic',
       'rejecting',
-      webhookSubscription('/bad', { filter: { includedEventTypes: ['Microsoft.Resources.ResourceDeleteSuccess'] } }),
+      webhookSubscription('/bad', {
+        filter: { includedEventTypes: ['Microsoft.Resources.ResourceDeleteSuccess'] },
+        deadLetterDestination: { endpointType: 'StorageBlob', resourceId: storageAccountId, blobContainerName: 'eventgrid-deadletter' },
+      } as Partial<EventSubscription>),
       FAST_POLL,
     );
     await control(sim, 'POST', '/_sim/arm/eventgrid/publish', {
@@ -248,6 +253,7 @@ describe('Resource Manager events on a subscription system topic', () => {
         deadLetterReason: 'NonRetriableError',
         deliveryAttempts: 1,
         lastHttpStatus: 400,
+        destination: `${storageAccountId}/eventgrid-deadletter`,
       }),
     ]);
     expect(notifications('/bad')).toHaveLength(1);

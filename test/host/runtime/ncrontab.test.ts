@@ -34,12 +34,14 @@ describe('NCRONTAB', () => {
 
   const invalid: [string, RegExp][] = [
     ['* * * *', /6 fields/],
-    ['60 * * * * *', /Invalid second '60'/],
-    ['* * 24 * * *', /Invalid hour '24'/],
-    ['* * * 0 * *', /Invalid day '0'/],
-    ['* * * * 13 *', /Invalid month '13'/],
-    ['* * * * * FOO', /Invalid day-of-week 'FOO'/],
-    ['*/0 * * * * *', /Invalid step/],
+    ['60 * * * * *', /Invalid schedule '60 \* \* \* \* \*': Invalid value for second/],
+    ['* * 24 * * *', /Invalid value for hour/],
+    ['* * * 0 * *', /Invalid value for day/],
+    ['* * * * 13 *', /Invalid value for month/],
+    ['* * * * * FOO', /Invalid name 'FOO'/],
+    ['0 0 12 L * *', /Invalid name 'L'/], // croner's last-day extension is not NCRONTAB
+    ['0 0 12 * * 5#2', /characters NCRONTAB does not know/],
+    ['*/0 * * * * *', /illegal stepping/],
     ['0 0 0 31 2 *', /never fires/],
     ['00:00:00', /positive interval/],
   ];
