@@ -130,6 +130,25 @@ export class DirectoryAdapter implements DirectoryPort {
   }
 
   /**
+   * Whether an application object exists at all (`GET /applications/{id}`): false only when Graph answers 404. A 403 (an
+   * application the automation may not read, i.e. not its own) counts as existing, so a foreign application is never
+   * mistaken for a deleted one.
+   */
+  async applicationExists(appObjectId: string): Promise<boolean> {
+    checkObjectId(appObjectId, 'appObjectId');
+    try {
+      const found = await callAzureOrUndefined(
+        `Read application ${appObjectId}`,
+        () => this.client.api(`/applications/${appObjectId}`).select('id').get() as Promise<unknown>,
+      );
+      return found !== undefined;
+    } catch (error) {
+      if (error instanceof AdeError && error.kind === 'permission') return true;
+      throw error;
+    }
+  }
+
+  /**
    * The tagged applications of that display name among those the automation's own service principal owns:
    * `GET /servicePrincipals/{self}/ownedObjects/microsoft.graph.application`, every page. An application someone
    * else created (even with the same name and tag, even older) is never considered.

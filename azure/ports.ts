@@ -424,6 +424,8 @@ export interface DirectoryPort {
    * Permission: Graph `Application.ReadWrite.OwnedBy` (its own `ownedObjects`).
    */
   ownsApplication(appObjectId: string, appId: string): Promise<boolean>;
+  /** Whether the application object exists (false only on 404; an application the automation may not read exists). */
+  applicationExists(appObjectId: string): Promise<boolean>;
 
   /**
    * The service principal for the app, created when missing.

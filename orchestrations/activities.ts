@@ -12,7 +12,7 @@
 import type { AzurePorts, EventDestination, EventSubscriptionSpec } from '../azure/ports';
 import { assessVm, describeAssessment } from '../core/eligibility';
 import { readVmEncryption } from '../core/encryption-state';
-import { AdeError, ConflictError, toActivityError, toErrorInfo, ValidationError } from '../core/errors';
+import { AdeError, ConflictError, NotFoundError, toActivityError, toErrorInfo, ValidationError } from '../core/errors';
 import { adeExtensionSpec, buildDualPassEncryptionSettings } from '../core/extension-settings';
 import type { VmSnapshot } from '../core/vm';
 import type { EncryptionPolicy } from '../core/policy';
@@ -400,12 +400,16 @@ export function createActivities(deps: ActivityDeps) {
         refuseForeignExtensionTarget(input);
         // The application (possibly from cached entity state) must be one the app owns, with the client id the extension names.
         const clientId = input.extension.settings.AADClientID ?? '';
-        if (!(await directory.ownsApplication(input.appObjectId, clientId)))
+        if (!(await directory.ownsApplication(input.appObjectId, clientId))) {
+          // Deleted (stale cached state: the run provisions again) is not the same as someone else's (refused).
+          if (!(await directory.applicationExists(input.appObjectId)))
+            throw new NotFoundError(`Application ${input.appObjectId} no longer exists (deleted since the vault state was cached)`);
           throw new ValidationError(
             `Refused to use application ${input.appObjectId} (client id ${clientId || 'none'}): not an application the app owns with ` +
               `that client id`,
             { field: 'appObjectId', code: 'ApplicationNotOwned' },
           );
+        }
         const credential = await directory.addPassword(input.appObjectId, {
           lifetimeMs: input.credentialLifetimeMs,
           displayName: credentialDisplayName(input.runId),

@@ -69,11 +69,12 @@ export function* encryptVmOrchestrator(context: OrchestrationContext): Step<Encr
 
 /** The outcome event a finished run publishes: successes and failures only (skips and dry runs say nothing). */
 /**
- * A deploy failure that says the cached vault state is stale: a vault, app or KEK not found, access refused, or the
- * cached application no longer one the app owns (deleted, or replaced).
+ * A deploy failure that says the cached vault state is stale: a vault, app or KEK not found (an application deleted
+ * since), or access refused. An application that exists but is not the app's own is not stale state but a forged one:
+ * the run fails with the reason (see the deploy loop).
  */
 function invalidatesVault(error: StepFailure): boolean {
-  return error.kind === 'not-found' || error.kind === 'permission' || error.code === 'ApplicationNotOwned';
+  return error.kind === 'not-found' || error.kind === 'permission';
 }
 
 function encryptOutcomeEventType(outcome: EncryptVmOutput['outcome']): OutcomeEventType | undefined {
@@ -222,6 +223,9 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
       } catch (error) {
         // The cached ready state promised a vault, app or KEK that Azure no longer has (not found / forbidden):
         // forget it, provision again (this run takes the lease), and deploy once more.
+        // Someone else's application in the cached state: refuse, and discard it so the next run provisions afresh.
+        if (error instanceof StepFailure && error.code === 'ApplicationNotOwned')
+          context.df.signalEntity(new df.EntityId(ENTITY.vault, vaultNames[0]!), 'discard');
         if (!(error instanceof StepFailure) || !invalidatesVault(error) || attempt > 1 || provisionedByThisRun) throw error;
         yield context.df.callEntity(new df.EntityId(ENTITY.vault, vaultNames[0]!), 'discard');
         setStatus({ phase: 'preparing-vault', vaultName, mode, detail: `cached vault state invalidated: ${error.reason}` });
