@@ -14,6 +14,7 @@
  */
 import type { DiskEncryptionSettings, ExtensionInstanceView, VmSnapshot } from '../core/vm';
 import type { SecretValue } from './secret-value';
+import type { ScaleSetPort } from './scale-sets';
 
 export type { DiskEncryptionSettings, ExtensionInstanceView, VmSnapshot } from '../core/vm';
 export type { SecretValue } from './secret-value';
@@ -532,6 +533,8 @@ export interface ResourceGraphPort {
 export interface AzurePorts {
   /** Azure Resource Graph; optional so that fakes without it fall back to ARM listing. */
   resourceGraph?: ResourceGraphPort;
+  /** Virtual machine scale sets (encryptVmss); optional so that fakes without scale sets need not provide it. */
+  scaleSets?: ScaleSetPort;
   compute: ComputePort;
   vaults: VaultManagementPort;
   keyVault: KeyVaultDataPort;

@@ -61,3 +61,11 @@ export function scaleSetProgress(instances: readonly ScaleSetInstanceStatus[], v
 export function needsManualUpgrade(mode: ScaleSetUpgradeMode, progress: ScaleSetProgress): boolean {
   return mode === 'Manual' && progress.stale.length > 0;
 }
+
+/**
+ * The volume type ADE gets on a scale set: Linux scale sets support data volumes only, so `All` (every volume ADE can
+ * encrypt) means the data volumes there; `OS` stays `OS` (and eligibility reports it unsupported). Windows: unchanged.
+ */
+export function scaleSetVolumeType(os: 'Windows' | 'Linux' | undefined, volumeType: 'All' | 'OS' | 'Data'): 'All' | 'OS' | 'Data' {
+  return os === 'Linux' && volumeType === 'All' ? 'Data' : volumeType;
+}

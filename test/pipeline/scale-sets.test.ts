@@ -1,0 +1,102 @@
+/**
+ * encryptVmss end to end over the local host and the simulator, with the app holding exactly the template's grants:
+ * a Uniform Windows scale set under a Manual upgrade policy (the run upgrades its instances) and a Uniform Linux set
+ * under Automatic (Azure upgrades them) end encrypted on every instance; a Flexible set is skipped with the reason.
+ * ADE_VOLUME_TYPE is All: every volume on Windows, the data volumes on Linux (Linux scale sets support nothing else,
+ * https://learn.microsoft.com/azure/virtual-machine-scale-sets/disk-encryption-overview).
+ */
+import type { VirtualMachineScaleSet } from '@azure/arm-compute';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, toEncryptionPolicy } from '../../core/config';
+import { scaleSetInstanceId } from '../../core/names';
+import { HUB_KEYS, startPipeline, type Pipeline } from './harness';
+import { appRequests, armWrites } from './checks';
+
+let p: Pipeline;
+const RG = 'rg-app';
+
+function uniform(os: 'Windows' | 'Linux', upgrade: 'Automatic' | 'Manual'): VirtualMachineScaleSet {
+  return {
+    location: 'westeurope',
+    sku: { name: 'Standard_D2s_v5', capacity: 2 },
+    orchestrationMode: 'Uniform',
+    upgradePolicy: { mode: upgrade },
+    virtualMachineProfile: {
+      osProfile: { computerNamePrefix: 'ss', adminUsername: 'azureuser', adminPassword: 'Not-Returned-1!' },
+      storageProfile: {
+        imageReference:
+          os === 'Windows'
+            ? { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter-azure-edition', version: 'latest' }
+            : { publisher: 'Canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts-gen2', version: 'latest' },
+        osDisk: { createOption: 'FromImage', osType: os, managedDisk: { storageAccountType: 'Premium_LRS' } },
+        dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 32 }],
+      },
+    },
+  };
+}
+
+async function startRun(scaleSetId: string): Promise<string> {
+  const appPolicy = toEncryptionPolicy(loadConfig(process.env));
+  const instanceId = scaleSetInstanceId(scaleSetId);
+  const res = await p.host.fetch(`/runtime/webhooks/durabletask/orchestrators/encryptVmss/${instanceId}?code=${HUB_KEYS.durable}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    // A start carrying another policy (no KEK, other volume type): the run follows the app's own.
+    body: JSON.stringify({ scaleSetId, policy: { ...appPolicy, kek: { ...appPolicy.kek, enabled: false }, volumeType: 'OS' } }),
+  });
+  expect(res.status).toBe(202);
+  return instanceId;
+}
+
+beforeAll(async () => {
+  p = await startPipeline({ mode: 'single-pass', kek: true, armEvents: false, settings: { ADE_VOLUME_TYPE: 'All' } });
+}, 180_000);
+afterAll(async () => {
+  await p?.stop();
+});
+
+describe('encryptVmss', () => {
+  it('Uniform Windows (Manual) and Linux (Automatic) scale sets end encrypted on every instance; a Flexible set is skipped', async () => {
+    const windows = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, 'ss-win', uniform('Windows', 'Manual'), {
+      updateIntervalInMs: 50,
+    });
+    const linux = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, 'ss-lnx', uniform('Linux', 'Automatic'), {
+      updateIntervalInMs: 50,
+    });
+    const flex = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(
+      RG,
+      'ss-flex',
+      { location: 'westeurope', orchestrationMode: 'Flexible', platformFaultDomainCount: 1, singlePlacementGroup: false },
+      { updateIntervalInMs: 50 },
+    );
+    const ids = await Promise.all([windows, linux, flex].map((s) => startRun(s.id!)));
+    const [w, l, f] = await Promise.all(ids.map((id) => p.waitForInstance(id, 90_000)));
+
+    expect(w!.output, JSON.stringify(w!.output)).toMatchObject({
+      outcome: 'encrypted',
+      osType: 'Windows',
+      instances: { '0': 'encrypted', '1': 'encrypted' },
+      upgraded: ['0', '1'],
+    });
+    expect(l!.output, JSON.stringify(l!.output)).toMatchObject({
+      outcome: 'encrypted',
+      osType: 'Linux',
+      instances: { '0': 'encrypted', '1': 'encrypted' },
+    });
+    expect(l!.output.upgraded).toBeUndefined(); // Automatic: Azure brought the instances to the model
+    expect(f!.output).toMatchObject({ outcome: 'skipped' });
+    expect(f!.output.reason).toMatch(/standard virtual machines/);
+    // The start's policy did not matter: the run followed the app's (KEK and volume type from the app's config).
+    const models = await Promise.all(['ss-win', 'ss-lnx'].map((n) => p.compute.virtualMachineScaleSets.get(RG, n)));
+    for (const [i, model] of models.entries()) {
+      const ade = model.virtualMachineProfile?.extensionProfile?.extensions?.[0];
+      expect(ade?.settings).toMatchObject({ VolumeType: i === 0 ? 'All' : 'Data', EncryptionOperation: 'EnableEncryption' });
+      expect((ade?.settings as Record<string, string>).KeyEncryptionKeyURL).toMatch(/\/keys\//);
+    }
+    // One vault for the region, shared through the vault entity; one model PUT per set; one upgrade request.
+    const writes = armWrites(await appRequests(p));
+    expect(writes.filter((x) => /virtualMachineScaleSets\/[^/]+\/extensions\//i.test(x.path))).toHaveLength(2);
+    expect(writes.filter((x) => /\/vaults\/[^/]+$/i.test(x.path))).toHaveLength(1);
+    expect((await appRequests(p)).filter((x) => /manualupgrade$/i.test(x.path) && x.status < 400)).toHaveLength(1);
+  }, 150_000);
+});
