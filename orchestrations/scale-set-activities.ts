@@ -12,7 +12,7 @@ import { adeExtensionSpec, isAdeExtension, type AdeExtension } from '../core/ext
 import { vaultNamesFor } from '../core/names';
 import type { EncryptionPolicy } from '../core/policy';
 import { parseResourceId } from '../core/resource-ids';
-import { scaleSetProgress, scaleSetVolumeType } from '../core/scale-set';
+import { scaleSetPolicy, scaleSetProgress, scaleSetVolumeType } from '../core/scale-set';
 import type { ScaleSetSnapshot } from '../core/vm';
 import { runActivity, type ActivityLog } from './activities';
 import type { ActivityResult } from './contracts';
@@ -38,11 +38,6 @@ function facts(set: ScaleSetSnapshot): ScaleSetFacts {
     upgradeMode: set.upgradeMode,
     capacity: set.capacity,
   };
-}
-
-/** The app's policy as it applies to this scale set (Linux sets: `All` means the data volumes). */
-export function scaleSetPolicy(policy: EncryptionPolicy, set: Pick<ScaleSetSnapshot, 'osType'>): EncryptionPolicy {
-  return { ...policy, volumeType: scaleSetVolumeType(set.osType, policy.volumeType) };
 }
 
 export function createScaleSetActivities(deps: ScaleSetActivityDeps) {
