@@ -74,7 +74,13 @@ function activitiesFor(context: InvocationContext, client?: df.DurableClient): A
       policy: app.policy,
       heal: healSettingsOf(app.config.remediation),
     }),
-    ...createScaleSetActivities({ ...(app.ports.scaleSets ? { scaleSets: app.ports.scaleSets } : {}), log, policy: app.policy }),
+    ...createScaleSetActivities({
+      ...(app.ports.scaleSets ? { scaleSets: app.ports.scaleSets } : {}),
+      ...(app.ports.resourceGraph ? { resourceGraph: app.ports.resourceGraph } : {}),
+      ...(client ? { orchestrations: orchestrationControl(client) } : {}),
+      log,
+      policy: app.policy,
+    }),
   };
 }
 

@@ -5,11 +5,12 @@
  * activity re-reads the scale set and re-assesses it first.
  * ADE on scale sets: https://learn.microsoft.com/azure/virtual-machine-scale-sets/disk-encryption-overview.
  */
+import type { ResourceGraphPort } from '../azure/ports';
 import type { ScaleSetPort } from '../azure/scale-sets';
 import { assessScaleSet, describeAssessment } from '../core/eligibility';
 import { PermissionError, ValidationError } from '../core/errors';
 import { adeExtensionSpec, isAdeExtension, type AdeExtension } from '../core/extension-settings';
-import { vaultNamesFor } from '../core/names';
+import { scaleSetInstanceId, vaultNamesFor } from '../core/names';
 import type { EncryptionPolicy } from '../core/policy';
 import { parseResourceId } from '../core/resource-ids';
 import { scaleSetPolicy, scaleSetProgress, scaleSetVolumeType } from '../core/scale-set';
@@ -17,10 +18,22 @@ import type { ScaleSetSnapshot } from '../core/vm';
 import { runActivity, type ActivityLog } from './activities';
 import type { ActivityResult } from './contracts';
 import { vaultReadyMismatch } from './entities';
-import type { ScaleSetFacts, ScaleSetInspectResult, ScaleSetProgressResult } from './scale-set-contracts';
+import type { OrchestrationControl } from './remediation-activities';
+import {
+  ENCRYPT_VMSS_ORCHESTRATOR,
+  type EncryptVmssInput,
+  type ScaleSetFacts,
+  type ScaleSetInspectResult,
+  type ScaleSetProgressResult,
+  type ScaleSetSweepResult,
+} from './scale-set-contracts';
 
 export interface ScaleSetActivityDeps {
   scaleSets?: ScaleSetPort;
+  /** The sweep lists scale sets through Resource Graph. */
+  resourceGraph?: ResourceGraphPort;
+  /** Starts encryptVmss runs (the sweep's activity only). */
+  orchestrations?: OrchestrationControl;
   log: ActivityLog;
   /** The app's own loaded policy. */
   policy: EncryptionPolicy;
@@ -131,6 +144,34 @@ export function createScaleSetActivities(deps: ScaleSetActivityDeps) {
         if (ids.length === 0) throw new ValidationError('No valid instance ids to upgrade', { field: 'instanceIds' });
         await port().beginUpdateInstances(set.id, ids);
         return { requested: ids };
+      }),
+
+    /**
+     * The backfill sweep's scale sets: every set in the app's subscriptions from one Resource Graph listing, judged
+     * by its model with the app's policy; encryptVmss starts (singleton per set) for those it would encrypt, unless
+     * the sweep or the app is a dry run.
+     */
+    scaleSetSweep: (input: { dryRun: boolean; publishOutcome?: boolean }): Promise<ActivityResult<ScaleSetSweepResult>> =>
+      runActivity(log, 'scaleSetSweep', async () => {
+        const result: ScaleSetSweepResult = { assessed: 0, byDecision: {}, started: 0 };
+        const subscriptions = policy.scope.subscriptions;
+        if (!deps.resourceGraph?.scaleSets || subscriptions.length === 0) return result;
+        for (const set of await deps.resourceGraph.scaleSets(subscriptions)) {
+          const assessment = assessScaleSet(set, scaleSetPolicy(policy, set));
+          result.assessed += 1;
+          result.byDecision[assessment.decision] = (result.byDecision[assessment.decision] ?? 0) + 1;
+          if (assessment.decision !== 'encrypt' || input.dryRun || policy.dryRun) continue;
+          if (!deps.orchestrations) throw new PermissionError('no Durable client was given to this activity');
+          const start: EncryptVmssInput = { scaleSetId: set.id, policy, ...(input.publishOutcome ? { publishOutcome: true } : {}) };
+          const started = await deps.orchestrations.startIfIdle({
+            orchestrator: ENCRYPT_VMSS_ORCHESTRATOR,
+            instanceId: scaleSetInstanceId(set.id),
+            input: start,
+          });
+          if (started.started) result.started += 1;
+        }
+        log('info', `sweep: ${result.assessed} scale set(s) assessed, ${result.started} encryptVmss run(s) started`, { ...result });
+        return result;
       }),
   };
 }

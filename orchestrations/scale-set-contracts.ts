@@ -14,6 +14,7 @@ export const SCALE_SET_ACTIVITY = {
   deployExtension: 'scaleSetDeployExtension',
   progress: 'scaleSetProgress',
   updateInstances: 'scaleSetUpdateInstances',
+  sweep: 'scaleSetSweep',
 } as const;
 
 export interface EncryptVmssInput {
@@ -81,4 +82,12 @@ export interface EncryptVmssStatus {
   detail?: string;
   checks?: number;
   instances?: Record<string, InstanceVerdict>;
+}
+
+/** What the backfill sweep did with the scale sets in scope (one Resource Graph listing, no ARM reads). */
+export interface ScaleSetSweepResult {
+  assessed: number;
+  byDecision: Record<string, number>;
+  /** encryptVmss runs started (none in a dry run). */
+  started: number;
 }
