@@ -14,7 +14,11 @@ export const EVENT_ROUTES = {
   vmWritten: {
     eventTypes: ['Microsoft.Resources.ResourceWriteSuccess', 'Microsoft.Resources.ResourceActionSuccess'],
     // VMs start encryptVm; scale sets (their model) start encryptVmss.
-    operationNames: ['Microsoft.Compute/virtualMachines/write', 'Microsoft.Compute/virtualMachines/start/action', 'Microsoft.Compute/virtualMachineScaleSets/write'],
+    operationNames: [
+      'Microsoft.Compute/virtualMachines/write',
+      'Microsoft.Compute/virtualMachines/start/action',
+      'Microsoft.Compute/virtualMachineScaleSets/write',
+    ],
   },
   armDrift: {
     eventTypes: ['Microsoft.Resources.ResourceDeleteSuccess', 'Microsoft.Resources.ResourceWriteSuccess'],

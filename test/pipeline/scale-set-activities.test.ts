@@ -92,7 +92,7 @@ describe('encryptVmss activities', () => {
     { name: 'the vault is not the app’s', env: {}, patch: {}, why: /not the app's own/, vault: foreign },
     { name: 'the volume type is not the app’s', env: {}, patch: {}, why: /^Refused volume type OS/, volumeType: 'OS' as const },
   ])('refuse every write when $name', async ({ env, patch, why, vault, volumeType }) => {
-    const { activities, writes, extension } = setup(env, patch);
+    const { activities, writes, extension } = setup(env as Record<string, string>, patch);
     const put = await activities.scaleSetDeployExtension({ scaleSetId: ID, extension: extension(vault, volumeType) });
     expect(put).toMatchObject({ ok: false, error: { message: expect.stringMatching(why) } });
     if (vault === undefined && volumeType === undefined)
