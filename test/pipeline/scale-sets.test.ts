@@ -95,6 +95,10 @@ describe('encryptVmss', () => {
       instances: { '0': 'encrypted', '1': 'encrypted' },
     });
     expect(l!.output.upgraded).toBeUndefined(); // Automatic: Azure brought the instances to the model
+    // The status API answers for the run under the function key.
+    const runStatus = await p.host.fetch(`/api/runs/${scaleSetInstanceId(windows.id!)}?code=${HUB_KEYS.function}`);
+    expect(runStatus.status).toBe(200);
+    expect(await runStatus.json()).toMatchObject({ name: 'encryptVmss', runtimeStatus: 'Completed' });
     expect(f!.output).toMatchObject({ outcome: 'skipped' });
     expect(f!.output.reason).toMatch(/standard virtual machines/);
     const models = await Promise.all(['ss-win', 'ss-lnx'].map((n) => p.compute.virtualMachineScaleSets.get(RG, n)));
