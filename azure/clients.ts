@@ -30,6 +30,7 @@ import type {
   VaultManagementPort,
 } from './ports';
 import { ResourceGraphAdapter } from './resource-graph';
+import { ScaleSetAdapter, type ScaleSetPort } from './scale-sets';
 import { VaultManagementAdapter } from './vault-management';
 
 export type AzureAuthConfig = Pick<AppConfig, 'auth'> & Partial<Pick<AppConfig, 'subscriptions'>>;
@@ -81,10 +82,14 @@ export function createAzurePorts(config: AzureAuthConfig, options: CreateAzurePo
   let directory: DirectoryPort | undefined;
   let eventSubscriptions: EventSubscriptionPort | undefined;
   let resourceGraph: ResourceGraphPort | undefined;
+  let scaleSets: ScaleSetPort | undefined;
 
   return {
     get resourceGraph() {
       return (resourceGraph ??= new ResourceGraphAdapter(getCredential()));
+    },
+    get scaleSets() {
+      return (scaleSets ??= new ScaleSetAdapter(getCredential()));
     },
     get compute() {
       return (compute ??= new ComputeAdapter(getCredential(), { pollIntervalMs }));

@@ -12,8 +12,9 @@
  * All methods throw core AdeErrors (see azure/errors.ts) with `retryable` set; getters documented
  * as "or undefined" turn a 404 into `undefined` instead.
  */
-import type { DiskEncryptionSettings, ExtensionInstanceView, VmSnapshot } from '../core/vm';
+import type { DiskEncryptionSettings, ExtensionInstanceView, ScaleSetSnapshot, VmSnapshot } from '../core/vm';
 import type { SecretValue } from './secret-value';
+import type { ScaleSetPort } from './scale-sets';
 
 export type { DiskEncryptionSettings, ExtensionInstanceView, VmSnapshot } from '../core/vm';
 export type { SecretValue } from './secret-value';
@@ -539,11 +540,16 @@ export interface ResourceGraphPort {
    * Resource Graph's `ResourceContainers` with the groups as the query's scope.
    */
   subscriptionsInManagementGroups(managementGroupIds: readonly string[]): Promise<string[]>;
+
+  /** Every scale set's model in the subscriptions (Resource Graph's Resources table). Optional: fakes may leave it out. */
+  scaleSets?(subscriptionIds: readonly string[]): Promise<ScaleSetSnapshot[]>;
 }
 
 export interface AzurePorts {
   /** Azure Resource Graph; optional so that fakes without it fall back to ARM listing. */
   resourceGraph?: ResourceGraphPort;
+  /** Virtual machine scale sets (encryptVmss); optional so that fakes without scale sets need not provide it. */
+  scaleSets?: ScaleSetPort;
   compute: ComputePort;
   vaults: VaultManagementPort;
   keyVault: KeyVaultDataPort;

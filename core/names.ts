@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { ValidationError } from './errors';
 import { VAULT_NAME_PREFIX } from './policy';
-import { isGuid, normaliseResourceId, parseResourceId, parseVmId } from './resource-ids';
+import { isGuid, isResourceType, normaliseResourceId, parseResourceId, parseVmId } from './resource-ids';
 
 /**
  * Durable instance ids may not contain these (docs/ade-behaviour.md#platform-limits-the-app-stays-under); ids stay far
@@ -64,6 +64,24 @@ export function orchestrationInstanceId(vmResourceId: string, purpose = 'encrypt
   return id;
 }
 
+/**
+ * The `encryptVmss` run of a scale set, e.g. `encrypt-vmss-0b1f6471-rg-app-web-3f9a0c1d2e4b`: one run per scale set at a
+ * time, whatever starts it (the write event, the sweep). The hash covers the normalised scale set id.
+ */
+export function scaleSetInstanceId(scaleSetId: string): string {
+  const id = parseResourceId(scaleSetId, 'scaleSetId');
+  if (!isResourceType(id, 'Microsoft.Compute/virtualMachineScaleSets') || id.resourceGroup === undefined)
+    throw new ValidationError(`scaleSetId is not a virtual machine scale set id: got ${quoted(String(scaleSetId).slice(0, 200))}`, {
+      field: 'scaleSetId',
+    });
+  const hash = sha256Hex(`encrypt-vmss|${normaliseResourceId(id)}`).slice(0, INSTANCE_HASH_LENGTH);
+  const sub8 = id.subscriptionId.slice(0, 8);
+  const room = MAX_INSTANCE_ID_LENGTH - ('encrypt-vmss-'.length + sub8.length + 2 + 1 + hash.length);
+  const rg = slug(id.resourceGroup, Math.min(30, Math.floor(room / 2)));
+  const name = slug(id.names[0] ?? 'x', room - rg.length);
+  return `encrypt-vmss-${sub8}-${rg}-${name}-${hash}`;
+}
+
 /** The remediation of one VM: two drift signals for the same VM find the same instance. */
 export function remediationInstanceId(vmId: string): string {
   return orchestrationInstanceId(vmId, 'remediate');
@@ -85,7 +103,7 @@ export const SWEEP_INSTANCE_ID = { backfill: 'sweep-backfill', 'bek-health': 'sw
 
 /** The ids this app gives its runs (above); anything else was never returned by a starter. */
 const APP_INSTANCE_ID =
-  /^(?:(?:encrypt|remediate|restore)-[0-9a-f]{8}-[a-z0-9-]+-[0-9a-f]{12}|remediate-vault-[a-z0-9-]{3,24}-[0-9a-f]{12}|sweep-backfill|sweep-bek-health)$/i;
+  /^(?:(?:encrypt|encrypt-vmss|remediate|restore)-[0-9a-f]{8}-[a-z0-9-]+-[0-9a-f]{12}|remediate-vault-[a-z0-9-]{3,24}-[0-9a-f]{12}|sweep-backfill|sweep-bek-health)$/i;
 
 export function isAppInstanceId(id: string): boolean {
   return id.length <= MAX_INSTANCE_ID_LENGTH && APP_INSTANCE_ID.test(id);

@@ -210,6 +210,16 @@ export function parseVmId(id: unknown, field = 'vmId'): VmId {
   return { subscriptionId: parsed.subscriptionId, resourceGroup: parsed.resourceGroup, name: parsed.names[0] };
 }
 
+/** Parses an id that must be a virtual machine or a virtual machine scale set (the two things the app encrypts). */
+export function parseEncryptionTargetId(id: unknown, field = 'vmId'): VmId {
+  const parsed = parseResourceId(id, field);
+  const ok =
+    isResourceType(parsed, 'Microsoft.Compute/virtualMachines') || isResourceType(parsed, 'Microsoft.Compute/virtualMachineScaleSets');
+  if (!ok || parsed.resourceGroup === undefined)
+    throw new ValidationError(`${field} is not a virtual machine or scale set id: got ${quote(String(id))}`, { field });
+  return { subscriptionId: parsed.subscriptionId, resourceGroup: parsed.resourceGroup, name: parsed.names[0] };
+}
+
 export function formatVmId(vm: VmId): string {
   return formatResourceId({
     subscriptionId: vm.subscriptionId,

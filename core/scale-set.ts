@@ -3,6 +3,7 @@
  * latest model applied, its ADE extension succeeded and its volumes reported encrypted
  * (https://learn.microsoft.com/azure/virtual-machine-scale-sets/disk-encryption-overview). Pure.
  */
+import type { EncryptionPolicy } from './policy';
 import type { ScaleSetUpgradeMode } from './vm';
 
 /** What one instance reports (`virtualMachineScaleSetVMs` list + instance view). */
@@ -60,4 +61,17 @@ export function scaleSetProgress(instances: readonly ScaleSetInstanceStatus[], v
  */
 export function needsManualUpgrade(mode: ScaleSetUpgradeMode, progress: ScaleSetProgress): boolean {
   return mode === 'Manual' && progress.stale.length > 0;
+}
+
+/**
+ * The volume type ADE gets on a scale set: Linux scale sets support data volumes only, so `All` (every volume ADE can
+ * encrypt) means the data volumes there; `OS` stays `OS` (and eligibility reports it unsupported). Windows: unchanged.
+ */
+export function scaleSetVolumeType(os: 'Windows' | 'Linux' | undefined, volumeType: 'All' | 'OS' | 'Data'): 'All' | 'OS' | 'Data' {
+  return os === 'Linux' && volumeType === 'All' ? 'Data' : volumeType;
+}
+
+/** The app's policy as it applies to a scale set (Linux sets: `All` means the data volumes). */
+export function scaleSetPolicy(policy: EncryptionPolicy, set: { osType?: 'Windows' | 'Linux' }): EncryptionPolicy {
+  return { ...policy, volumeType: scaleSetVolumeType(set.osType, policy.volumeType) };
 }

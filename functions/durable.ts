@@ -1,5 +1,5 @@
 /**
- * Every Durable registration of the app, in one place: the orchestrators (encryptVm, restoreBek,
+ * Every Durable registration of the app, in one place: the orchestrators (encryptVm, encryptVmss, restoreBek,
  * remediateVm, sweep), all activities (built per invocation over the process's Azure ports, logging
  * through the invocation context) and the `vault` / `vaultWaiters` entities.
  */
@@ -27,6 +27,9 @@ import { createRemediationActivities } from '../orchestrations/remediation-activ
 import { remediateVmOrchestrator } from '../orchestrations/remediateVm';
 import { restoreBekOrchestrator } from '../orchestrations/restoreBek';
 import { withOutcomeLog, type ActivityInput, type ActivityName, type ActivityTable } from '../orchestrations/steps';
+import { encryptVmssOrchestrator } from '../orchestrations/encrypt-vmss';
+import { createScaleSetActivities } from '../orchestrations/scale-set-activities';
+import { ENCRYPT_VMSS_ORCHESTRATOR, SCALE_SET_ACTIVITY } from '../orchestrations/scale-set-contracts';
 import { sweepOrchestrator } from '../orchestrations/sweep';
 import { appContext } from './lib/app';
 import { contextLog } from './lib/log';
@@ -41,6 +44,7 @@ df.app.orchestration(ENCRYPT_VM_ORCHESTRATOR, withOutcomeLog(ENCRYPT_VM_ORCHESTR
 df.app.orchestration(ENCRYPT_AT_HOST_ORCHESTRATOR, withOutcomeLog(ENCRYPT_AT_HOST_ORCHESTRATOR, encryptAtHostOrchestrator));
 df.app.orchestration(RESTORE_BEK_ORCHESTRATOR, withOutcomeLog(RESTORE_BEK_ORCHESTRATOR, restoreBekOrchestrator));
 df.app.orchestration(REMEDIATE_VM_ORCHESTRATOR, withOutcomeLog(REMEDIATE_VM_ORCHESTRATOR, remediateVmOrchestrator));
+df.app.orchestration(ENCRYPT_VMSS_ORCHESTRATOR, withOutcomeLog(ENCRYPT_VMSS_ORCHESTRATOR, encryptVmssOrchestrator));
 df.app.orchestration(SWEEP_ORCHESTRATOR, sweepOrchestrator);
 
 /** Every activity, over the process's ports; `client` for the ones that start or watch other runs. */
@@ -74,6 +78,13 @@ function activitiesFor(context: InvocationContext, client?: df.DurableClient): A
       policy: app.policy,
       heal: healSettingsOf(app.config.remediation),
     }),
+    ...createScaleSetActivities({
+      ...(app.ports.scaleSets ? { scaleSets: app.ports.scaleSets } : {}),
+      ...(app.ports.resourceGraph ? { resourceGraph: app.ports.resourceGraph } : {}),
+      ...(client ? { orchestrations: orchestrationControl(client) } : {}),
+      log,
+      policy: app.policy,
+    }),
   };
 }
 
@@ -89,7 +100,12 @@ function registerActivity<N extends ActivityName>(name: N): void {
   });
 }
 
-const ACTIVITY_NAMES = [...Object.values(ACTIVITY), ...Object.values(REMEDIATION_ACTIVITY), ...Object.values(EAH_ACTIVITY)];
+const ACTIVITY_NAMES = [
+  ...Object.values(ACTIVITY),
+  ...Object.values(REMEDIATION_ACTIVITY),
+  ...Object.values(EAH_ACTIVITY),
+  ...Object.values(SCALE_SET_ACTIVITY),
+];
 // Compile-time check: every activity the factories build has a registered name.
 const everyActivityNamed: Exclude<ActivityName, (typeof ACTIVITY_NAMES)[number]> extends never ? true : never = true;
 if (everyActivityNamed) for (const name of ACTIVITY_NAMES) registerActivity(name);

@@ -16,7 +16,7 @@ import { AdeError, ConflictError, NotFoundError, toActivityError, toErrorInfo, V
 import { adeExtensionSpec, buildDualPassEncryptionSettings } from '../core/extension-settings';
 import type { VmSnapshot } from '../core/vm';
 import type { EncryptionPolicy } from '../core/policy';
-import { keyVaultUrlOf, parseResourceId, parseVmId } from '../core/resource-ids';
+import { keyVaultUrlOf, parseEncryptionTargetId, parseResourceId, parseVmId } from '../core/resource-ids';
 import { credentialDisplayName, entraAppDisplayName, secretEventSubscriptionName, VAULT_KEY_TAG, vaultNamesFor } from '../core/names';
 import { isManagedVault } from '../core/remediation/vault-drift';
 import { vaultReadyMismatch } from './entities';
@@ -248,7 +248,8 @@ export function createActivities(deps: ActivityDeps) {
     ensureDiskEncryptionVault: (input: EnsureVaultInput): Promise<ActivityResult<VaultRef & { action: string }>> =>
       runActivity(log, 'ensureDiskEncryptionVault', async () => {
         refuseDryRun(`create or repair Key Vault ${input.name}`);
-        const vm = parseVmId(input.vmId, 'vmId');
+        // A VM, or a scale set (encryptVmss shares the vault flow).
+        const vm = parseEncryptionTargetId(input.vmId, 'vmId');
         // The names, group and settings come from the app's configuration; the input only says which VM.
         const names = vaultNamesFor(policy.vault, { id: input.vmId, subscriptionId: vm.subscriptionId, location: input.location });
         if (

@@ -72,7 +72,11 @@ export const REMEDIATION_ACTIVITY = {
 } as const;
 
 /** Activities that start or watch other orchestrations, so they are registered with a Durable client input. */
-export const CLIENT_ACTIVITIES: readonly string[] = [REMEDIATION_ACTIVITY.startOrchestrations, REMEDIATION_ACTIVITY.orchestrationStatuses];
+export const CLIENT_ACTIVITIES: readonly string[] = [
+  REMEDIATION_ACTIVITY.startOrchestrations,
+  REMEDIATION_ACTIVITY.orchestrationStatuses,
+  'scaleSetSweep',
+];
 
 export const ENTITY = {
   /** Keyed by vault name: the vault's ready state and its provisioning lease (see entities.ts). */

@@ -38,6 +38,7 @@ import {
 } from './contracts';
 import type { OrchestrationStart, OrchestrationStatusView } from './remediation-activities';
 import type { HealSettings, RestoreBekInput } from './restoreBek';
+import { SCALE_SET_ACTIVITY, type ScaleSetSweepResult } from './scale-set-contracts';
 import { callActivity, publishOutcome, setStatus, StepFailure, type Step } from './steps';
 
 /** Iterations per execution before continue-as-new keeps the history small. */
@@ -53,6 +54,8 @@ export interface SweepInput {
   readsPerSecond: number;
   /** Backfill: the encryptVm runs publish VmEncrypted / EncryptionFailed (the starter sets it when an outcome topic is configured). */
   publishOutcome?: boolean;
+  /** Backfill: also list scale sets through Resource Graph and start encryptVmss for those that need it (once per sweep). */
+  scaleSets?: boolean;
   /** How often in-flight work is checked (default 30 s). */
   pollSeconds?: number;
   /** Carried across continue-as-new; absent on the first execution. */
@@ -76,6 +79,8 @@ export interface SweepState {
   /** Finished runs by their outcome (`encrypted`, `skipped`, `restored`, …). */
   outcomes: Record<string, number>;
   startedAt: string;
+  /** Backfill with scaleSets: what the one scale set pass found and started. */
+  scaleSets?: ScaleSetSweepResult;
 }
 
 export interface SweepOutput {
@@ -91,6 +96,7 @@ export interface SweepOutput {
   reads: number;
   startedAt: string;
   finishedAt: string;
+  scaleSets?: ScaleSetSweepResult;
   error?: string;
 }
 
@@ -205,6 +211,11 @@ export function* sweepOrchestrator(context: OrchestrationContext): Step<SweepOut
 
   try {
     if (subscriptions.length === 0) state.listingDone = true;
+    if (input.kind === 'backfill' && input.scaleSets === true && state.scaleSets === undefined)
+      state.scaleSets = yield* callActivity(context, SCALE_SET_ACTIVITY.sweep, {
+        dryRun: input.dryRun,
+        ...(input.publishOutcome ? { publishOutcome: true } : {}),
+      });
     for (let iteration = 0; iteration < ITERATIONS_PER_EXECUTION; iteration++) {
       if (state.listingDone && state.queue.length === 0 && state.inFlight.length === 0) break;
       progress(state.listingDone ? 'encrypting' : 'listing');
@@ -268,6 +279,7 @@ export function* sweepOrchestrator(context: OrchestrationContext): Step<SweepOut
       reads: state.reads,
       startedAt: state.startedAt,
       finishedAt: now().toISOString(),
+      ...(state.scaleSets ? { scaleSets: state.scaleSets } : {}),
       ...(error ? { error } : {}),
     };
     yield* publishOutcome(context, 'sweep', OUTCOME_EVENT_TYPES.sweepCompleted, {

@@ -41,7 +41,12 @@ export const EVENT_ROUTES = {
   /** A VM created or updated, or started (a VM that was deallocated when first assessed is encrypted once it runs). */
   vmWritten: {
     eventTypes: ['Microsoft.Resources.ResourceWriteSuccess', 'Microsoft.Resources.ResourceActionSuccess'],
-    operationNames: ['Microsoft.Compute/virtualMachines/write', 'Microsoft.Compute/virtualMachines/start/action'],
+    // VMs start encryptVm; scale sets (their model) start encryptVmss.
+    operationNames: [
+      'Microsoft.Compute/virtualMachines/write',
+      'Microsoft.Compute/virtualMachines/start/action',
+      'Microsoft.Compute/virtualMachineScaleSets/write',
+    ],
   },
   armDrift: {
     eventTypes: ['Microsoft.Resources.ResourceDeleteSuccess', 'Microsoft.Resources.ResourceWriteSuccess'],

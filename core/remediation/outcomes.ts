@@ -25,7 +25,7 @@ export type OutcomeEventType = (typeof OUTCOME_EVENT_TYPES)[keyof typeof OUTCOME
 
 export const OUTCOME_DATA_VERSION = '1.0';
 
-export type OrchestrationName = 'encryptVm' | 'encryptAtHost' | 'restoreBek' | 'remediateVm' | 'sweep';
+export type OrchestrationName = 'encryptVm' | 'encryptAtHost' | 'encryptVmss' | 'restoreBek' | 'remediateVm' | 'sweep';
 
 export interface OutcomeData {
   orchestration: OrchestrationName;

@@ -126,7 +126,10 @@ function owningVm(id: ResourceId): string | undefined {
 
 const NON_VM_REASONS: Array<[string, string]> = [
   ['Microsoft.Compute/disks', 'a managed disk: remediation acts on the VM that uses it; target the alert rule at the VM'],
-  ['Microsoft.Compute/virtualMachineScaleSets', 'a virtual machine scale set: ADE on scale sets is not managed by this app'],
+  [
+    'Microsoft.Compute/virtualMachineScaleSets',
+    'a virtual machine scale set: the app encrypts scale sets from their write events (encryptVmss); alert remediation acts on VMs only',
+  ],
   ['Microsoft.KeyVault/vaults', 'a Key Vault: vault drift is repaired from its Resource Manager write events, not from alerts'],
   ['Microsoft.HybridCompute/machines', 'an Arc machine: ADE applies to Azure VMs only'],
 ];

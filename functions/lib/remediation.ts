@@ -187,6 +187,7 @@ export async function startSweep(kind: SweepInput['kind'], dryRun: boolean, deps
     concurrency: deps.settings.sweepConcurrency,
     readsPerSecond: deps.settings.sweepReadsPerSecond,
     ...(deps.settings.outcomeTopicEndpoint !== undefined ? { publishOutcome: true } : {}),
+    ...(kind === 'backfill' ? { scaleSets: true } : {}),
   };
   const result = await startSingleton(deps.client, { orchestrator: SWEEP_ORCHESTRATOR, instanceId: SWEEP_INSTANCE_ID[kind], input });
   deps.log('info', `sweep ${kind}${input.dryRun ? ' (dry run)' : ''}: ${describeStart(result)}`);

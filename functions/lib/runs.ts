@@ -17,6 +17,7 @@ import {
   RESTORE_BEK_ORCHESTRATOR,
   SWEEP_ORCHESTRATOR,
 } from '../../orchestrations/contracts';
+import { ENCRYPT_VMSS_ORCHESTRATOR } from '../../orchestrations/scale-set-contracts';
 import { isInstanceNotFound } from './start';
 
 /** The route of the status endpoint, under the host's routePrefix. */
@@ -24,6 +25,7 @@ export const RUNS_ROUTE = 'runs/{instanceId}';
 const APP_ORCHESTRATORS = new Set([
   ENCRYPT_VM_ORCHESTRATOR,
   ENCRYPT_AT_HOST_ORCHESTRATOR,
+  ENCRYPT_VMSS_ORCHESTRATOR,
   REMEDIATE_VM_ORCHESTRATOR,
   RESTORE_BEK_ORCHESTRATOR,
   SWEEP_ORCHESTRATOR,

@@ -5,12 +5,13 @@
  * without any Azure call, then re-read each VM by id, assess it, and start one orchestration per VM.
  */
 import { EVENT_ROUTES, matchesRoute, type AdeEvent, type ResourceEvent } from '../../core/events';
-import { assessVm, describeAssessment } from '../../core/eligibility';
+import { assessScaleSet, assessVm, describeAssessment } from '../../core/eligibility';
 import { toErrorInfo } from '../../core/errors';
 import { subscriptionScopeProblem, type EncryptionPolicy } from '../../core/policy';
 import { orchestrationInstanceId } from '../../core/names';
-import { normaliseResourceId, parseVmId } from '../../core/resource-ids';
-import type { VmSnapshot } from '../../core/vm';
+import { isResourceType, normaliseResourceId, parseResourceId, parseVmId } from '../../core/resource-ids';
+import { scaleSetPolicy } from '../../core/scale-set';
+import type { ScaleSetSnapshot, VmSnapshot } from '../../core/vm';
 import { eventsOf } from './delivery';
 import type { Log } from './log';
 import type { StartResult } from './start';
@@ -25,6 +26,12 @@ export interface VmWrittenDeps {
    * it completes) costs no ARM read. Optional: without it every event re-reads.
    */
   activeRun?(vmId: string): Promise<string | undefined>;
+  /**
+   * Scale set writes: re-read the model and start encryptVmss. Optional: without them a scale set write is dropped with
+   * the reason.
+   */
+  getScaleSet?(scaleSetId: string): Promise<ScaleSetSnapshot>;
+  startScaleSet?(scaleSetId: string): Promise<StartResult>;
   /** Object id of the app's own identity, to recognise writes the app made itself; undefined if unknown. */
   selfObjectId(): Promise<string | undefined>;
   log: Log;
@@ -54,6 +61,7 @@ export async function handleVmWritten(body: unknown, deps: VmWrittenDeps): Promi
   const { events, malformed } = eventsOf(body, 'vmWritten', deps.log);
   const report: VmWrittenReport = { dropped: malformed.map((reason) => ({ reason })), vms: [] };
   const vmIds = new Map<string, string>();
+  const scaleSetIds = new Map<string, string>();
   let self: string | undefined;
   let selfKnown = false;
   for (const event of events) {
@@ -66,14 +74,20 @@ export async function handleVmWritten(body: unknown, deps: VmWrittenDeps): Promi
       continue;
     }
     const vmId = event.data.resourceUri;
+    // A create may first report a temporary deployment URI: only real VM and scale set ids go on.
+    const scaleSet = isScaleSetId(vmId);
+    let subscriptionId: string;
     try {
-      // A create may first report a temporary deployment URI: only real VM ids go on.
-      parseVmId(vmId, 'data.resourceUri');
+      subscriptionId = scaleSet ? parseResourceId(vmId).subscriptionId : parseVmId(vmId, 'data.resourceUri').subscriptionId;
     } catch {
-      drop(`resourceUri is not a VM id: ${String(event.data.resourceUri).slice(0, 200)}`);
+      drop(`resourceUri is not a VM or scale set id: ${String(event.data.resourceUri).slice(0, 200)}`);
       continue;
     }
-    const outOfScope = subscriptionScopeProblem(deps.policy, parseVmId(vmId).subscriptionId);
+    if (scaleSet && (!deps.getScaleSet || !deps.startScaleSet)) {
+      drop(`${vmId} is a scale set and this handler has no scale set client`);
+      continue;
+    }
+    const outOfScope = subscriptionScopeProblem(deps.policy, subscriptionId);
     if (outOfScope) {
       drop(outOfScope);
       continue;
@@ -89,7 +103,8 @@ export async function handleVmWritten(body: unknown, deps: VmWrittenDeps): Promi
       continue;
     }
     const key = normaliseResourceId(vmId);
-    if (!vmIds.has(key)) vmIds.set(key, vmId);
+    const targets = scaleSet ? scaleSetIds : vmIds;
+    if (!targets.has(key)) targets.set(key, vmId);
   }
 
   const failed: Array<{ vmId: string; error: string }> = [];
@@ -101,6 +116,16 @@ export async function handleVmWritten(body: unknown, deps: VmWrittenDeps): Promi
       deps.log('error', `vmWritten: ${vmId}: ${message}`);
       failed.push({ vmId, error: message });
       report.vms.push({ vmId, action: 'failed', error: message });
+    }
+  }
+  for (const scaleSetId of scaleSetIds.values()) {
+    try {
+      report.vms.push(await handleScaleSet(scaleSetId, deps));
+    } catch (error) {
+      const message = toErrorInfo(error).message;
+      deps.log('error', `vmWritten: ${scaleSetId}: ${message}`);
+      failed.push({ vmId: scaleSetId, error: message });
+      report.vms.push({ vmId: scaleSetId, action: 'failed', error: message });
     }
   }
   if (failed.length > 0) throw new VmWrittenError(failed);
@@ -142,6 +167,47 @@ async function handleVm(vmId: string, deps: VmWrittenDeps): Promise<VmDecision> 
       : `vmWritten: encryptVm ${started.instanceId} for ${vm.id} is already ${started.runtimeStatus}`,
   );
   return { vmId: vm.id, action: started.started ? 'started' : 'already-running', instanceId: started.instanceId };
+}
+
+function isScaleSetId(id: unknown): boolean {
+  try {
+    return isResourceType(parseResourceId(id), 'Microsoft.Compute/virtualMachineScaleSets');
+  } catch {
+    return false;
+  }
+}
+
+/** A scale set write: re-read the model, judge it with the app's policy, start encryptVmss (its run checks instances). */
+async function handleScaleSet(scaleSetId: string, deps: VmWrittenDeps): Promise<VmDecision> {
+  let set: ScaleSetSnapshot;
+  try {
+    set = await deps.getScaleSet!(scaleSetId);
+  } catch (error) {
+    if (toErrorInfo(error).kind === 'not-found') {
+      deps.log('info', `vmWritten: scale set ${scaleSetId} no longer exists`);
+      return { vmId: scaleSetId, action: 'gone' };
+    }
+    throw error;
+  }
+  const assessment = assessScaleSet(set, scaleSetPolicy(deps.policy, set));
+  const summary = describeAssessment(assessment);
+  // already-encrypted: ADE is on the model, but a Manual set's instances may still be on an older one; the run checks.
+  if (assessment.decision !== 'encrypt' && assessment.decision !== 'already-encrypted') {
+    deps.log('info', `vmWritten: scale set ${set.id}: ${summary}`, { decision: assessment.decision });
+    return { vmId: set.id, action: 'not-encrypting', decision: assessment.decision, summary };
+  }
+  if (deps.policy.dryRun) {
+    deps.log('info', `vmWritten (dry run, nothing started): scale set ${set.id}: would ${summary}`, { decision: 'encrypt', dryRun: true });
+    return { vmId: set.id, action: 'planned', plan: summary };
+  }
+  const started = await deps.startScaleSet!(set.id);
+  deps.log(
+    'info',
+    started.started
+      ? `vmWritten: started encryptVmss ${started.instanceId} for ${set.id}`
+      : `vmWritten: encryptVmss ${started.instanceId} for ${set.id} is already ${started.runtimeStatus}`,
+  );
+  return { vmId: set.id, action: started.started ? 'started' : 'already-running', instanceId: started.instanceId };
 }
 
 /** The caller's Entra object id from the event's claims or RBAC evidence, when present. */

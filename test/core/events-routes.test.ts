@@ -25,7 +25,11 @@ describe('EVENT_ROUTES', () => {
     expect(EVENT_ROUTES).toEqual({
       vmWritten: {
         eventTypes: ['Microsoft.Resources.ResourceWriteSuccess', 'Microsoft.Resources.ResourceActionSuccess'],
-        operationNames: ['Microsoft.Compute/virtualMachines/write', 'Microsoft.Compute/virtualMachines/start/action'],
+        operationNames: [
+          'Microsoft.Compute/virtualMachines/write',
+          'Microsoft.Compute/virtualMachines/start/action',
+          'Microsoft.Compute/virtualMachineScaleSets/write',
+        ],
       },
       armDrift: {
         eventTypes: ['Microsoft.Resources.ResourceDeleteSuccess', 'Microsoft.Resources.ResourceWriteSuccess'],

@@ -251,7 +251,7 @@ describe('role assignments: least privilege with real built-in role ids', () => 
     expect(restartDefinition?.resource.condition).toBe("[parameters('enableSelfHealingRestart')]");
   });
 
-  it('the VM operator role reads VMs, writes the extension, updates the VM model; else only name checks and feature reads', () => {
+  it('the VM operator role reads VMs and scale sets, writes the extension, updates the VM model; one action: manual upgrade', () => {
     const operator = assignments.find((a) => a.roleName === 'ADE Autopilot VM encryption operator')!;
     expect(operator.actions).toEqual(
       expect.arrayContaining([
@@ -267,7 +267,10 @@ describe('role assignments: least privilege with real built-in role ids', () => 
         'Microsoft.Features/providers/features/read',
       ]).toContain(action);
     }
-    expect(operator.actions.filter((a) => /\/(delete|action)$/.test(a))).toEqual([]);
+    // The one action: bringing a Manual scale set's instances to the model (encryptVmss), no delete.
+    expect(operator.actions.filter((a) => /\/(delete|action)$/.test(a))).toEqual([
+      'Microsoft.Compute/virtualMachineScaleSets/manualUpgrade/action',
+    ]);
   });
 
   it.each([

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SCALE_SET_ACTIVITY } from '../../orchestrations/scale-set-contracts';
 import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../core/config';
 import {
@@ -251,9 +252,19 @@ describe('handler cores are free of the Functions runtime', () => {
       if (previous === undefined) delete process.env.ADE_SUBSCRIPTIONS;
       else process.env.ADE_SUBSCRIPTIONS = previous;
     }
-    expect(orchestration.mock.calls.map((c) => c[0]).sort()).toEqual(['encryptAtHost', 'encryptVm', 'remediateVm', 'restoreBek', 'sweep']);
+    expect(orchestration.mock.calls.map((c) => c[0]).sort()).toEqual([
+      'encryptAtHost',
+      'encryptVm',
+      'encryptVmss',
+      'remediateVm',
+      'restoreBek',
+      'sweep',
+    ]);
     expect(activity.mock.calls.length).toBe(
-      Object.keys(ACTIVITY).length + Object.keys(REMEDIATION_ACTIVITY).length + Object.keys(EAH_ACTIVITY).length,
+      Object.keys(ACTIVITY).length +
+        Object.keys(REMEDIATION_ACTIVITY).length +
+        Object.keys(EAH_ACTIVITY).length +
+        Object.keys(SCALE_SET_ACTIVITY).length,
     );
     expect(entity).toHaveBeenCalledTimes(2);
     vi.restoreAllMocks();

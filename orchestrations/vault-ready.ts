@@ -1,0 +1,128 @@
+/**
+ * The dedicated-vault lease flow as a step any encryption orchestrator can run (encryptVmss; the same protocol as
+ * encryptVm's): the vault (+ KEK, event subscription) is provisioned once per vault by the run holding the `vault`
+ * entity's lease (entities.ts). Cached state is verified before use; waiting is bounded by the lease and the run's
+ * deadline. Deterministic: time is context.df.currentUtcDateTime, everything that touches Azure is an activity.
+ */
+import * as df from 'durable-functions';
+import type { OrchestrationContext } from 'durable-functions';
+import { KEK_NAME } from '../core/names';
+import type { EncryptionPolicy } from '../core/policy';
+import { ACTIVITY, ENTITY, type VaultReady } from './contracts';
+import { vaultReadyMismatch, type AcquireVaultLease, type AcquireVaultLeaseResult, type SetVaultReady } from './entities';
+import { callActivity, StepFailure, type Step } from './steps';
+
+const VAULT_LEASE_MS = 10 * 60_000;
+const VAULT_WAIT_MAX_MS = 30 * 60_000;
+const VAULT_WAIT_FIRST_MS = 5_000;
+const VAULT_WAIT_MAX_INTERVAL_MS = 60_000;
+
+export interface VaultTarget {
+  /** The VM or scale set the vault is for (its names are computed from it). */
+  id: string;
+  subscriptionId: string;
+  location: string;
+}
+
+/** Single-pass only (scale sets support nothing else): vault, KEK when configured, and the secret event subscription. */
+export function* ensureSinglePassVault(
+  context: OrchestrationContext,
+  policy: EncryptionPolicy,
+  names: string[],
+  target: VaultTarget,
+  deadline: number,
+  onWait: (detail: string) => void,
+): Step<VaultReady> {
+  const now = (): number => context.df.currentUtcDateTime.getTime();
+  const expected = { subscriptionId: target.subscriptionId, resourceGroup: policy.vault.resourceGroup, names };
+  const entity = new df.EntityId(ENTITY.vault, names[0]!);
+  const holder = context.df.instanceId;
+  const verified = (ready: VaultReady | null | undefined, granted: boolean): VaultReady | undefined => {
+    if (!ready) return undefined;
+    const why = vaultReadyMismatch(ready, expected);
+    if (why === undefined) return ready;
+    context.df.signalEntity(entity, 'discard');
+    if (granted) context.df.signalEntity(entity, 'release', { holder });
+    throw new StepFailure(
+      `The vault entity ${names[0]} held state this run does not trust (${why}); nothing was written to that vault and the state ` +
+        `was discarded (the next run provisions afresh).`,
+    );
+  };
+  const satisfied = (ready: VaultReady | undefined): ready is VaultReady =>
+    Boolean(ready && (!policy.kek.enabled || ready.kekUrl) && ready.secretEvents);
+  const known = verified((yield context.df.callEntity(entity, 'get')) as VaultReady | null, false);
+  if (satisfied(known)) return known;
+
+  const waitStarted = now();
+  const waitUntil = Math.min(waitStarted + VAULT_WAIT_MAX_MS, deadline);
+  let interval = VAULT_WAIT_FIRST_MS;
+  for (;;) {
+    const request: AcquireVaultLease = {
+      holder,
+      now: new Date(now()).toISOString(),
+      until: new Date(now() + VAULT_LEASE_MS).toISOString(),
+    };
+    const leased = (yield context.df.callEntity(entity, 'acquire', request)) as AcquireVaultLeaseResult;
+    const ready = verified(leased.ready, leased.granted);
+    if (leased.granted) {
+      if (satisfied(ready)) {
+        context.df.signalEntity(entity, 'release', { holder });
+        return ready;
+      }
+      try {
+        const next = yield* provision(ready);
+        yield context.df.callEntity(entity, 'set', { holder, ready: next } satisfies SetVaultReady);
+        return next;
+      } catch (error) {
+        context.df.signalEntity(entity, 'release', { holder });
+        throw error;
+      }
+    }
+    if (satisfied(ready)) return ready;
+    if (now() >= waitUntil)
+      throw new StepFailure(
+        `Vault ${names[0]} was still being prepared by ${leased.lease.holder} (lease until ${leased.lease.until}); gave up waiting ` +
+          `after ${Math.round((now() - waitStarted) / 60_000)} min`,
+      );
+    onWait(`waiting for vault ${names[0]}, prepared by ${leased.lease.holder}`);
+    yield context.df.createTimer(new Date(Math.min(now() + interval, Date.parse(leased.lease.until), waitUntil)));
+    interval = Math.min(interval * 2, VAULT_WAIT_MAX_INTERVAL_MS);
+  }
+
+  function* provision(current: VaultReady | undefined): Step<VaultReady> {
+    const identity = yield* callActivity(context, ACTIVITY.resolveAutomationIdentity);
+    const vault = yield* callActivity(context, ACTIVITY.ensureDiskEncryptionVault, {
+      vmId: target.id,
+      subscriptionId: target.subscriptionId,
+      resourceGroup: policy.vault.resourceGroup,
+      name: names[0]!,
+      location: target.location,
+      softDeleteRetentionDays: policy.vault.softDeleteRetentionDays,
+      purgeProtection: policy.vault.purgeProtection,
+      automation: identity,
+    });
+    const sameVault = current?.vault.name.toLowerCase() === vault.name.toLowerCase();
+    const next: VaultReady = { ...(sameVault ? current : {}), vault: { id: vault.id, name: vault.name, url: vault.url } };
+    if (policy.kek.enabled && !next.kekUrl) {
+      const kek = yield* callActivity(context, ACTIVITY.ensureKek, {
+        vaultId: vault.id,
+        vaultUrl: vault.url,
+        keyName: KEK_NAME,
+        keySize: policy.kek.size,
+      });
+      next.kekUrl = kek.kekUrl;
+    }
+    if (!next.secretEvents) {
+      const wired = yield* callActivity(context, ACTIVITY.ensureSecretEventSubscription, {
+        vault: {
+          ...next.vault,
+          subscriptionId: target.subscriptionId,
+          resourceGroup: policy.vault.resourceGroup,
+          location: target.location,
+        },
+      });
+      next.secretEvents = wired.subscribed;
+    }
+    return next;
+  }
+}
