@@ -40,7 +40,8 @@ export type UnsupportedReason =
   | 'linux-distro-data-only'
   | 'linux-scale-set-os-disk'
   | 'scale-set-unmanaged-disks'
-  | 'scale-set-dual-pass';
+  | 'scale-set-dual-pass'
+  | 'scale-set-encryption-at-host-mode';
 
 export type AlreadyEncryptedEvidence = 'model-encryption-settings' | 'disk-encryption-state' | 'extension-enabled' | 'encryption-at-host';
 
@@ -150,6 +151,10 @@ export const UNSUPPORTED_REASONS: Readonly<Record<UnsupportedReason, ReasonInfo>
   'scale-set-unmanaged-disks': { text: 'ADE supports only scale sets with managed disks.', transient: false },
   'scale-set-dual-pass': {
     text: 'The scale set model carries a dual-pass (Entra app) ADE extension; on scale sets ADE runs single-pass only.',
+    transient: false,
+  },
+  'scale-set-encryption-at-host-mode': {
+    text: 'The app runs in encryption-at-host mode, which it applies to VMs only; it puts no scale set on ADE against that choice.',
     transient: false,
   },
 };
@@ -447,6 +452,15 @@ export function assessScaleSet(set: ScaleSetSnapshot, policy: EncryptionPolicy):
   if (scoped.decision === 'skip' && scoped.reason !== 'vm-busy') return scoped;
   if (set.orchestrationMode === 'Flexible')
     return { decision: 'skip', reason: 'scale-set-flexible', detail: `Scale set ${set.name}; ${set.capacity} instance(s).` };
+  // The operator chose encryption at host (ADE retires); the app does not put a scale set on ADE against that choice.
+  if (policy.mode === 'encryption-at-host')
+    return {
+      decision: 'unsupported',
+      reason: 'scale-set-encryption-at-host-mode',
+      detail:
+        `Scale set ${set.name}: ADE_ENCRYPTION_MODE=encryption-at-host and the app enables it on VMs only; ` +
+        'set securityProfile.encryptionAtHost on the scale set model.',
+    };
   const extension = findAdeExtension(asVm);
   if (extension && adeModeOfVersion(asVm.osType, extension.typeHandlerVersion) === 'dual-pass')
     return {

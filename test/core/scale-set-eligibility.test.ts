@@ -10,7 +10,8 @@ describe('assessScaleSet', () => {
   });
 
   it('the scale-set reasons have sentences and are permanent', () => {
-    for (const r of ['scale-set-unmanaged-disks', 'scale-set-dual-pass'] as const) expect(UNSUPPORTED_REASONS[r].transient).toBe(false);
+    for (const r of ['scale-set-unmanaged-disks', 'scale-set-dual-pass', 'scale-set-encryption-at-host-mode'] as const)
+      expect(UNSUPPORTED_REASONS[r].transient).toBe(false);
     expect(SKIP_REASONS['scale-set-flexible'].transient).toBe(false);
   });
 });
