@@ -9,7 +9,7 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import { buildAdeExtension, type AdeExtension } from '../core/extension-settings';
-import { KEK_NAME, vaultNamesFor } from '../core/names';
+import { vaultNamesFor } from '../core/names';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
 import { OUTCOME_EVENT_TYPES, type OutcomeEventType } from '../core/remediation/outcomes';
 import {
@@ -22,12 +22,11 @@ import {
   type EncryptVmInput,
   type EncryptVmOutput,
   type EncryptVmStatus,
-  type EntraAppInfo,
   type StatusCheck,
   type VaultReady,
   type VmFacts,
 } from './contracts';
-import { vaultReadyMismatch, waiterFor, type AcquireVaultLease, type AcquireVaultLeaseResult, type SetVaultReady } from './entities';
+import { waiterFor } from './entities';
 import {
   callActivity,
   inputOf,
@@ -38,6 +37,7 @@ import {
   type ActivityName,
   type Step,
 } from './steps';
+import { ensureVault } from './vault-ready';
 
 /** Re-check interval once the secret event arrived but Azure does not show the result yet. */
 const SETTLE_MS = 30_000;
@@ -54,10 +54,6 @@ export function backoffPollMs(baseMs: number, n: number): number {
 }
 
 /** Vault provisioning lease: how long a holder may take, and how long (at most) others wait for it. */
-const VAULT_LEASE_MS = 10 * 60_000;
-const VAULT_WAIT_MAX_MS = 30 * 60_000;
-const VAULT_WAIT_FIRST_MS = 5_000;
-const VAULT_WAIT_MAX_INTERVAL_MS = 60_000;
 
 /** Extra life of the short-lived password beyond the secret-event wait (the guest may retry a little). */
 const CREDENTIAL_MARGIN_MS = 15 * 60_000;
@@ -296,112 +292,16 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
 
   // --- steps -----------------------------------------------------------------------------------
 
-  /**
-   * The vault (+ KEK, event subscription, aad app), provisioned once per vault by the run holding the
-   * `vault` entity's lease (no critical sections in the bundled Durable extension; see entities.ts).
-   * Cached state is verified before use: it must name one of the vaults this run computed (in the managed
-   * vault group, KEK inside it); anything else fails the run with the reason, and the state is discarded
-   * so the next run provisions afresh. Waiting is bounded: a holder that died or overran loses the lease to
-   * the next run that asks, and a run gives up after VAULT_WAIT_MAX_MS (or at its own deadline) with the reason.
-   */
+  /** The dedicated-vault step (vault-ready.ts), for this VM and mode. */
   function* ensureVaultReady(names: string[], vm: VmFacts, mode: 'aad' | 'single-pass'): Step<VaultReady> {
-    const target = { subscriptionId: vm.subscriptionId, resourceGroup: policy.vault.resourceGroup, names };
-    const entity = new df.EntityId(ENTITY.vault, names[0]!);
-    const holder = context.df.instanceId;
-    const verified = (ready: VaultReady | null | undefined, granted: boolean): VaultReady | undefined => {
-      if (!ready) return undefined;
-      const why = vaultReadyMismatch(ready, target);
-      if (why === undefined) return ready;
-      context.df.signalEntity(entity, 'discard');
-      if (granted) context.df.signalEntity(entity, 'release', { holder });
-      throw new StepFailure(
-        `The vault entity ${names[0]} held state this run does not trust (${why}); nothing was written to that vault and the state ` +
-          `was discarded (the next run provisions afresh). Only a holder of the Durable system key can set entity state.`,
-      );
-    };
-    const satisfied = (ready: VaultReady | undefined): ready is VaultReady =>
-      Boolean(ready && (!policy.kek.enabled || ready.kekUrl) && (mode !== 'aad' || ready.app) && ready.secretEvents);
-    const known = verified((yield context.df.callEntity(entity, 'get')) as VaultReady | null, false);
-    if (satisfied(known)) return known;
-
-    const waitStarted = now();
-    const waitUntil = Math.min(waitStarted + VAULT_WAIT_MAX_MS, totalDeadline);
-    let interval = VAULT_WAIT_FIRST_MS;
-    for (;;) {
-      const request: AcquireVaultLease = {
-        holder,
-        now: new Date(now()).toISOString(),
-        until: new Date(now() + VAULT_LEASE_MS).toISOString(),
-      };
-      const leased = (yield context.df.callEntity(entity, 'acquire', request)) as AcquireVaultLeaseResult;
-      const ready = verified(leased.ready, leased.granted);
-      if (leased.granted) {
-        if (satisfied(ready)) {
-          context.df.signalEntity(entity, 'release', { holder });
-          return ready;
-        }
-        try {
-          const next = yield* provisionVault(names, vm, mode, ready);
-          yield context.df.callEntity(entity, 'set', { holder, ready: next } satisfies SetVaultReady);
-          return next;
-        } catch (error) {
-          // Let the next run take over at once instead of waiting for the deadline.
-          context.df.signalEntity(entity, 'release', { holder });
-          throw error;
-        }
-      }
-      if (satisfied(ready)) return ready;
-      if (now() >= waitUntil) {
-        throw new StepFailure(
-          `Vault ${names[0]} was still being prepared by ${leased.lease.holder} (lease until ${leased.lease.until}); gave up waiting ` +
-            `after ${Math.round((now() - waitStarted) / 60_000)} min`,
-        );
-      }
-      setStatus({ detail: `waiting for vault ${names[0]}, prepared by ${leased.lease.holder}` });
-      // Wake up no later than the lease deadline, so a dead holder's lease is taken over promptly.
-      yield context.df.createTimer(new Date(Math.min(now() + interval, Date.parse(leased.lease.until), waitUntil)));
-      interval = Math.min(interval * 2, VAULT_WAIT_MAX_INTERVAL_MS);
-    }
-  }
-
-  /** The provisioning steps themselves (idempotent activities), starting from what is already known. */
-  function* provisionVault(names: string[], vm: VmFacts, mode: 'aad' | 'single-pass', current: VaultReady | undefined): Step<VaultReady> {
-    provisionedByThisRun = true;
-    const identity = yield* call(ACTIVITY.resolveAutomationIdentity);
-    let app: EntraAppInfo | undefined = current?.app;
-    if (mode === 'aad' && !app) app = yield* call(ACTIVITY.ensureEntraApp, { vaultName: names[0]! });
-    const vault = yield* call(ACTIVITY.ensureDiskEncryptionVault, {
-      vmId: vm.id,
-      subscriptionId: vm.subscriptionId,
-      resourceGroup: policy.vault.resourceGroup,
-      name: names[0]!,
-      location: vm.location,
-      softDeleteRetentionDays: policy.vault.softDeleteRetentionDays,
-      purgeProtection: policy.vault.purgeProtection,
-      automation: identity,
-      ...(app ? { servicePrincipalObjectId: app.servicePrincipalObjectId, appId: app.appId } : {}),
+    return yield* ensureVault(context, policy, names, vm, {
+      mode,
+      deadline: totalDeadline,
+      onWait: (detail) => setStatus({ detail }),
+      onProvision: () => {
+        provisionedByThisRun = true;
+      },
     });
-    // A cached KEK or event subscription of another vault name (the first choice was taken since) does not carry over.
-    const sameVault = current?.vault.name.toLowerCase() === vault.name.toLowerCase();
-    const next: VaultReady = { ...(sameVault ? current : {}), vault: { id: vault.id, name: vault.name, url: vault.url } };
-    if (app) next.app = app;
-    if (policy.kek.enabled && !next.kekUrl) {
-      const kek = yield* call(ACTIVITY.ensureKek, {
-        vaultId: vault.id,
-        vaultUrl: vault.url,
-        keyName: KEK_NAME,
-        keySize: policy.kek.size,
-      });
-      next.kekUrl = kek.kekUrl;
-    }
-    if (!next.secretEvents) {
-      const wired = yield* call(ACTIVITY.ensureSecretEventSubscription, {
-        vault: { ...next.vault, subscriptionId: vm.subscriptionId, resourceGroup: policy.vault.resourceGroup, location: vm.location },
-      });
-      // Recorded only when the subscription exists; otherwise the next run tries again.
-      next.secretEvents = wired.subscribed;
-    }
-    return next;
   }
 
   function* waitForSecret(mode: 'aad' | 'single-pass'): Step<{ check: StatusCheck; completedBy: 'event' | 'polling' }> {

@@ -26,7 +26,7 @@ import {
   type ScaleSetProgressResult,
 } from './scale-set-contracts';
 import { callActivity, inputOf, publishOutcome, StepFailure, type ActivityArgs, type ActivityName, type Step } from './steps';
-import { ensureSinglePassVault } from './vault-ready';
+import { ensureVault } from './vault-ready';
 
 /** First instance check after the model update, and the longest interval checks back off to. */
 const FIRST_CHECK_MS = 5_000;
@@ -134,7 +134,11 @@ function* encryptVmssSteps(context: OrchestrationContext): Step<EncryptVmssOutpu
       if (assessment.decision !== 'encrypt') return;
       const names = vaultNamesFor(policy.vault, set);
       setStatus({ phase: 'preparing-vault', vaultName: names[0] });
-      const ready = yield* ensureSinglePassVault(context, policy, names, set, deadline, (detail) => setStatus({ detail }));
+      const ready = yield* ensureVault(context, policy, names, set, {
+        mode: 'single-pass',
+        deadline,
+        onWait: (detail) => setStatus({ detail }),
+      });
       output.vaultName = ready.vault.name;
       setStatus({ phase: 'deploying-extension', vaultName: ready.vault.name });
       const extension = buildAdeExtension({

@@ -1,14 +1,18 @@
 /**
- * The dedicated-vault lease flow as a step any encryption orchestrator can run (encryptVmss; the same protocol as
- * encryptVm's): the vault (+ KEK, event subscription) is provisioned once per vault by the run holding the `vault`
- * entity's lease (entities.ts). Cached state is verified before use; waiting is bounded by the lease and the run's
- * deadline. Deterministic: time is context.df.currentUtcDateTime, everything that touches Azure is an activity.
+ * The dedicated-vault lease flow, one step for every encryption orchestrator (encryptVm, encryptVmss): the vault (+ KEK,
+ * event subscription, and in aad mode the Entra app) is provisioned once per vault by the run holding the `vault`
+ * entity's lease (no critical sections in the bundled Durable extension; see entities.ts). Cached state is verified
+ * before use: it must name one of the vaults this run computed (in the managed vault group, KEK inside it); anything
+ * else fails the run with the reason, and the state is discarded so the next run provisions afresh. Waiting is bounded:
+ * a holder that died or overran loses the lease to the next run that asks, and a run gives up after VAULT_WAIT_MAX_MS
+ * (or at its own deadline) with the reason. Deterministic: time is context.df.currentUtcDateTime, everything that
+ * touches Azure is an activity.
  */
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import { KEK_NAME } from '../core/names';
 import type { EncryptionPolicy } from '../core/policy';
-import { ACTIVITY, ENTITY, type VaultReady } from './contracts';
+import { ACTIVITY, ENTITY, type EntraAppInfo, type VaultReady } from './contracts';
 import { vaultReadyMismatch, type AcquireVaultLease, type AcquireVaultLeaseResult, type SetVaultReady } from './entities';
 import { callActivity, StepFailure, type Step } from './steps';
 
@@ -24,15 +28,25 @@ export interface VaultTarget {
   location: string;
 }
 
-/** Single-pass only (scale sets support nothing else): vault, KEK when configured, and the secret event subscription. */
-export function* ensureSinglePassVault(
+export interface VaultStepOptions {
+  /** aad (dual-pass) also needs the per-vault Entra app; single-pass (scale sets support nothing else) does not. */
+  mode: 'aad' | 'single-pass';
+  /** The run's own deadline: waiting for another holder never goes past it. */
+  deadline: number;
+  /** Progress while another run holds the lease (the orchestrator's custom status). */
+  onWait: (detail: string) => void;
+  /** Called when this run provisions (it holds the lease): cached-state repairs then no longer apply. */
+  onProvision?: () => void;
+}
+
+export function* ensureVault(
   context: OrchestrationContext,
   policy: EncryptionPolicy,
   names: string[],
   target: VaultTarget,
-  deadline: number,
-  onWait: (detail: string) => void,
+  options: VaultStepOptions,
 ): Step<VaultReady> {
+  const { mode, deadline, onWait } = options;
   const now = (): number => context.df.currentUtcDateTime.getTime();
   const expected = { subscriptionId: target.subscriptionId, resourceGroup: policy.vault.resourceGroup, names };
   const entity = new df.EntityId(ENTITY.vault, names[0]!);
@@ -45,11 +59,11 @@ export function* ensureSinglePassVault(
     if (granted) context.df.signalEntity(entity, 'release', { holder });
     throw new StepFailure(
       `The vault entity ${names[0]} held state this run does not trust (${why}); nothing was written to that vault and the state ` +
-        `was discarded (the next run provisions afresh).`,
+        `was discarded (the next run provisions afresh). Only a holder of the Durable system key can set entity state.`,
     );
   };
   const satisfied = (ready: VaultReady | undefined): ready is VaultReady =>
-    Boolean(ready && (!policy.kek.enabled || ready.kekUrl) && ready.secretEvents);
+    Boolean(ready && (!policy.kek.enabled || ready.kekUrl) && (mode !== 'aad' || ready.app) && ready.secretEvents);
   const known = verified((yield context.df.callEntity(entity, 'get')) as VaultReady | null, false);
   if (satisfied(known)) return known;
 
@@ -70,10 +84,12 @@ export function* ensureSinglePassVault(
         return ready;
       }
       try {
+        options.onProvision?.();
         const next = yield* provision(ready);
         yield context.df.callEntity(entity, 'set', { holder, ready: next } satisfies SetVaultReady);
         return next;
       } catch (error) {
+        // Let the next run take over at once instead of waiting for the deadline.
         context.df.signalEntity(entity, 'release', { holder });
         throw error;
       }
@@ -85,12 +101,16 @@ export function* ensureSinglePassVault(
           `after ${Math.round((now() - waitStarted) / 60_000)} min`,
       );
     onWait(`waiting for vault ${names[0]}, prepared by ${leased.lease.holder}`);
+    // Wake up no later than the lease deadline, so a dead holder's lease is taken over promptly.
     yield context.df.createTimer(new Date(Math.min(now() + interval, Date.parse(leased.lease.until), waitUntil)));
     interval = Math.min(interval * 2, VAULT_WAIT_MAX_INTERVAL_MS);
   }
 
+  /** The provisioning steps themselves (idempotent activities), starting from what is already known. */
   function* provision(current: VaultReady | undefined): Step<VaultReady> {
     const identity = yield* callActivity(context, ACTIVITY.resolveAutomationIdentity);
+    let app: EntraAppInfo | undefined = current?.app;
+    if (mode === 'aad' && !app) app = yield* callActivity(context, ACTIVITY.ensureEntraApp, { vaultName: names[0]! });
     const vault = yield* callActivity(context, ACTIVITY.ensureDiskEncryptionVault, {
       vmId: target.id,
       subscriptionId: target.subscriptionId,
@@ -100,9 +120,12 @@ export function* ensureSinglePassVault(
       softDeleteRetentionDays: policy.vault.softDeleteRetentionDays,
       purgeProtection: policy.vault.purgeProtection,
       automation: identity,
+      ...(app ? { servicePrincipalObjectId: app.servicePrincipalObjectId, appId: app.appId } : {}),
     });
+    // A cached KEK or event subscription of another vault name (the first choice was taken since) does not carry over.
     const sameVault = current?.vault.name.toLowerCase() === vault.name.toLowerCase();
     const next: VaultReady = { ...(sameVault ? current : {}), vault: { id: vault.id, name: vault.name, url: vault.url } };
+    if (app) next.app = app;
     if (policy.kek.enabled && !next.kekUrl) {
       const kek = yield* callActivity(context, ACTIVITY.ensureKek, {
         vaultId: vault.id,
@@ -121,6 +144,7 @@ export function* ensureSinglePassVault(
           location: target.location,
         },
       });
+      // Recorded only when the subscription exists; otherwise the next run tries again.
       next.secretEvents = wired.subscribed;
     }
     return next;
