@@ -58,6 +58,12 @@ export const BUILT_IN_ROLES: Readonly<Record<string, BuiltInRole>> = {
     broaderThanContributor: false,
   },
   'de139f84-1756-47ae-9be6-808fbbe84772': { name: 'Website Contributor', grantsAccessManagement: false, broaderThanContributor: false },
+  // https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/integration#durable-task-data-contributor
+  '0ad04412-c4d5-4796-b79c-f76d14c8d402': {
+    name: 'Durable Task Data Contributor',
+    grantsAccessManagement: false,
+    broaderThanContributor: false,
+  },
 };
 
 /** "Storage Blob Data Owner" and "storageBlobDataOwner" both become "storageblobdataowner". */

@@ -259,6 +259,29 @@ export const SDK_BY_TYPE: Readonly<Record<string, string>> = {
   'microsoft.authorization/locks': '@azure/arm-locks',
 };
 
+/**
+ * Resource types whose provider publishes no JavaScript management SDK, so no installed @azure/arm-* package can
+ * vouch for their api-versions. Each is checked against this table instead: the versions listed, each read from
+ * the provider's ARM template reference (the URL), and nothing else. Only exact types are listed (another type of
+ * the same namespace still has no SDK mapped and is reported), and no namespace here may also be in
+ * SDK_BY_NAMESPACE (tested). `npm view @azure/arm-durabletask` answers 404 Not Found (checked 2026-12-02).
+ */
+export interface DocumentedApiVersions {
+  versions: readonly string[];
+  reference: string;
+}
+
+export const API_VERSIONS_WITHOUT_SDK: Readonly<Record<string, DocumentedApiVersions>> = {
+  'microsoft.durabletask/schedulers': {
+    versions: ['2025-11-01'],
+    reference: 'https://learn.microsoft.com/azure/templates/microsoft.durabletask/2025-11-01/schedulers',
+  },
+  'microsoft.durabletask/schedulers/taskhubs': {
+    versions: ['2025-11-01'],
+    reference: 'https://learn.microsoft.com/azure/templates/microsoft.durabletask/2025-11-01/schedulers/taskhubs',
+  },
+};
+
 const knownVersionsCache = new Map<string, Set<string>>();
 
 /** api-versions a package's compiled client sends (its `apiVersion` defaults and constant parameters). */
@@ -302,6 +325,15 @@ export function apiVersionProblems(levels: TemplateLevel[]): string[] {
   const problems: string[] = [];
   for (const { level, resource } of allResources(levels)) {
     const namespace = resource.type.split('/')[0]!.toLowerCase();
+    const documented = API_VERSIONS_WITHOUT_SDK[resource.type.toLowerCase()];
+    if (documented) {
+      if (!documented.versions.includes(resource.apiVersion))
+        problems.push(
+          `${level.label}: ${resource.type}@${resource.apiVersion} is not a documented api-version ` +
+            `(${documented.versions.join(', ')}; ${documented.reference})`,
+        );
+      continue;
+    }
     const pkg = SDK_BY_TYPE[resource.type.toLowerCase()] ?? SDK_BY_NAMESPACE[namespace];
     if (!pkg) {
       problems.push(`${level.label}: no SDK package mapped for ${resource.type}`);
@@ -348,6 +380,7 @@ export type RoleScope =
   | 'application insights'
   | 'function app'
   | 'outcome topic'
+  | 'durable task hub'
   | 'resource group';
 
 export interface RoleAssignmentInfo {
@@ -368,6 +401,7 @@ function scopeOf(level: TemplateLevel, resource: ArmResource): RoleScope {
     if (scope.includes('Microsoft.Insights/components/')) return 'application insights';
     if (scope.includes('Microsoft.Web/sites/')) return 'function app';
     if (scope.includes('Microsoft.EventGrid/topics/')) return 'outcome topic';
+    if (/Microsoft\.DurableTask\/schedulers\/[^/]+\/taskHubs\//.test(scope)) return 'durable task hub';
     throw new Error(`${level.label}: unrecognised role assignment scope ${scope}`);
   }
   if (level.template.$schema === SUBSCRIPTION_SCHEMA) return 'subscription';

@@ -31,7 +31,9 @@ import {
 } from './arm';
 import { BUILT_IN_ROLES } from './built-in-roles';
 import {
+  API_VERSIONS_WITHOUT_SDK,
   SDK_BY_NAMESPACE,
+  SDK_BY_TYPE,
   apiVersionProblems,
   installedVersion,
   knownApiVersions,
@@ -164,7 +166,11 @@ describe('parameters and variables', () => {
 
 describe('api-versions are known by the locked @azure/arm-* SDK of each resource provider', () => {
   const namespaces = [
-    ...new Set(allResources([...mainLevels, ...eventLevels]).map(({ resource }) => resource.type.split('/')[0]!.toLowerCase())),
+    ...new Set(
+      allResources([...mainLevels, ...eventLevels])
+        .filter(({ resource }) => !(resource.type.toLowerCase() in API_VERSIONS_WITHOUT_SDK))
+        .map(({ resource }) => resource.type.split('/')[0]!.toLowerCase()),
+    ),
   ].sort();
 
   it.each(namespaces)('%s maps to an installed SDK whose version matches the lock file', (namespace) => {
@@ -177,6 +183,42 @@ describe('api-versions are known by the locked @azure/arm-* SDK of each resource
 
   it.each(TEMPLATE_FILES)('%s uses only api-versions its SDKs know, also in reference()/listKeys()', (file) => {
     expect(apiVersionProblems(templateLevels(file))).toEqual([]);
+  });
+
+  it('the types without a JavaScript SDK are exact types of namespaces no SDK covers, each with its ARM template reference', () => {
+    const types = Object.keys(API_VERSIONS_WITHOUT_SDK);
+    expect(types.sort()).toEqual(['microsoft.durabletask/schedulers', 'microsoft.durabletask/schedulers/taskhubs']);
+    for (const type of types) {
+      const { versions, reference } = API_VERSIONS_WITHOUT_SDK[type]!;
+      expect(SDK_BY_NAMESPACE[type.split('/')[0]!], type).toBeUndefined();
+      expect(SDK_BY_TYPE[type], type).toBeUndefined();
+      expect(versions.length).toBeGreaterThan(0);
+      for (const version of versions) expect(version).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      expect(reference).toBe(
+        `https://learn.microsoft.com/azure/templates/${type.split('/')[0]}/${versions[0]}/${type.split('/').slice(1).join('/')}`,
+      );
+    }
+    // Every listed type is deployed by main.json, with a listed version.
+    const deployed = allResources(mainLevels).filter(({ resource }) => resource.type.toLowerCase() in API_VERSIONS_WITHOUT_SDK);
+    expect(deployed.map(({ resource }) => `${resource.type}@${resource.apiVersion}`).sort()).toEqual([
+      'Microsoft.DurableTask/schedulers/taskHubs@2025-11-01',
+      'Microsoft.DurableTask/schedulers@2025-11-01',
+    ]);
+  });
+
+  it.each([
+    ['an unlisted version of a listed type', 'Microsoft.DurableTask/schedulers', '2024-10-01-preview', 'is not a documented api-version'],
+    [
+      'a listed version of an unlisted type of the same namespace',
+      'Microsoft.DurableTask/schedulers/retentionPolicies',
+      '2025-11-01',
+      'no SDK package mapped for Microsoft.DurableTask/schedulers/retentionPolicies',
+    ],
+  ])('still reports %s', (_label, type, apiVersion, message) => {
+    const levels = brokenTemplate((t) => {
+      (t.resources as JsonObject[]).push({ type, apiVersion, name: 'x', properties: {} });
+    });
+    expect(apiVersionProblems(levels).join('\n')).toContain(message);
   });
 
   it('reports an api-version the SDK does not know and a reference() with a stray version', () => {
@@ -215,6 +257,7 @@ describe('role assignments: least privilege with real built-in role ids', () => 
         'Storage Queue Data Contributor @ storage account',
         'Storage Table Data Contributor @ storage account',
         'Website Contributor @ function app',
+        "Durable Task Data Contributor @ durable task hub if [variables('useScheduler')]",
       ].sort(),
     );
   });
@@ -328,6 +371,8 @@ const PLATFORM_SETTINGS: Readonly<Record<string, string>> = {
   WEBSITE_RUN_FROM_PACKAGE: 'Elastic Premium runs the zip-deployed package',
   WEBSITE_CONTENTSHARE: 'Elastic Premium content share',
   WEBSITE_CONTENTAZUREFILECONNECTIONSTRING: 'Elastic Premium content share (Azure Files needs a key)',
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Durable Task Scheduler endpoint and identity (durableBackend DurableTaskScheduler)',
+  TASKHUB_NAME: 'Durable Task Scheduler task hub, host.json hubName %TASKHUB_NAME% (durableBackend DurableTaskScheduler)',
 };
 
 interface AppSettings {
@@ -728,5 +773,61 @@ describe('no secret in outputs or defaults', () => {
     expect(problems).toContain('output storageKey looks like a secret');
     expect(problems).toContain('calls listkeys()');
     expect(problems).toContain('default of conn looks like a secret');
+  });
+});
+
+describe('Durable backend: Azure Storage by default, the Durable Task Scheduler on request', () => {
+  const parameters = objectOf(main.parameters);
+  const dts = allResources(mainLevels).filter(({ resource }) => resource.type.startsWith('Microsoft.DurableTask/'));
+  const settings = appSettingsOf(mainLevels);
+
+  it('durableBackend defaults to AzureStorage; the scheduler SKU and capacity are bounded', () => {
+    expect(objectOf(parameters.durableBackend)).toMatchObject({
+      defaultValue: 'AzureStorage',
+      allowedValues: ['AzureStorage', 'DurableTaskScheduler'],
+    });
+    expect(objectOf(parameters.durableTaskSchedulerSku)).toMatchObject({
+      defaultValue: 'Consumption',
+      allowedValues: ['Consumption', 'Dedicated'],
+    });
+    expect(objectOf(parameters.durableTaskSchedulerCapacity)).toMatchObject({ defaultValue: 1, minValue: 1, maxValue: 3 });
+  });
+
+  it('the scheduler, its task hub and the role on it exist only with DurableTaskScheduler', () => {
+    const appLevel = dts[0]!.level.template;
+    expect(objectOf(appLevel.variables).useScheduler).toBe("[equals(parameters('durableBackend'), 'DurableTaskScheduler')]");
+    expect(dts.map(({ resource }) => [resource.type, resource.condition])).toEqual([
+      ['Microsoft.DurableTask/schedulers', "[variables('useScheduler')]"],
+      ['Microsoft.DurableTask/schedulers/taskHubs', "[variables('useScheduler')]"],
+    ]);
+    const role = roleAssignments(mainLevels).find((a) => a.roleName === 'Durable Task Data Contributor')!;
+    expect(role.condition).toBe("[variables('useScheduler')]");
+    expect(role.resource.scope).toBe(
+      "[format('Microsoft.DurableTask/schedulers/{0}/taskHubs/{1}', variables('schedulerName'), variables('durableTaskHubName'))]",
+    );
+  });
+
+  it('the scheduler allows callers (an empty ipAllowlist refuses all) and takes capacity only on Dedicated', () => {
+    const properties = objectOf(dts[0]!.resource.properties);
+    expect(properties.ipAllowlist).toEqual(['0.0.0.0/0']);
+    expect(properties.sku).toBe(
+      "[if(equals(parameters('durableTaskSchedulerSku'), 'Dedicated'), createObject('name', 'Dedicated', 'capacity', " +
+        "parameters('durableTaskSchedulerCapacity')), createObject('name', 'Consumption'))]",
+    );
+  });
+
+  it('the app gets the scheduler connection with its user-assigned identity and the task hub name, nothing else new', () => {
+    expect(settings.values.get('DURABLE_TASK_SCHEDULER_CONNECTION_STRING')).toBe(
+      "format('Endpoint={0};Authentication=ManagedIdentity;ClientID={1}', reference(resourceid('Microsoft.DurableTask/schedulers', " +
+        "variables('schedulerName')), '2025-11-01').endpoint, reference(resourceid('Microsoft.ManagedIdentity/userAssignedIdentities', " +
+        "variables('identityName')), '2024-11-30').clientId)",
+    );
+    expect(settings.values.get('TASKHUB_NAME')).toBe("variables('durableTaskHubName')");
+    // The host's own storage stays: AzureWebJobsStorage is needed by the Functions host with either backend.
+    expect(settings.values.get('AzureWebJobsStorage__accountName')).toBe("variables('storageName')");
+    const site = allResources(mainLevels).find(({ resource }) => resource.type === 'Microsoft.Web/sites')!;
+    expect(String(objectOf(objectOf(site.resource.properties).siteConfig).appSettings)).toContain(
+      ", if(variables('useScheduler'), createObject('DURABLE_TASK_SCHEDULER_CONNECTION_STRING'",
+    );
   });
 });
