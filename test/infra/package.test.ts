@@ -1,7 +1,9 @@
 /**
  * infra/package.cjs builds what infra/deploy.sh ships: exactly host.json, package.json and one bundle, dist/main.js, of
- * every functions/*.ts; nothing from local/, test/ or bench/, no dev dependency, no node_modules, no stale file.
+ * every functions/*.ts; nothing from local/, test/ or bench/, no dev dependency, no node_modules, no stale file. The
+ * packaged host.json speaks the Durable backend the deployment chose.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -12,9 +14,17 @@ import { INFRA_DIR } from './arm';
 const REPO_ROOT = path.resolve(INFRA_DIR, '..');
 const packaging = createRequire(path.join(REPO_ROOT, 'package.json'))('./infra/package.cjs') as {
   PACKAGE_FILES: string[];
-  buildPackage(outDir: string): Promise<{ files: string[]; inputs: string[] }>;
+  DURABLE_BACKENDS: string[];
+  buildPackage(outDir: string, options?: { durableBackend?: string }): Promise<{ files: string[]; inputs: string[] }>;
+  hostJsonFor(hostJsonText: string, durableBackend?: string): string;
   functionEntryPoints(): string[];
 };
+const ROOT_HOST_JSON = readFileSync(path.join(REPO_ROOT, 'host.json'), 'utf8');
+
+interface HostJson {
+  extensionBundle: { id: string; version: string };
+  extensions: { durableTask: Record<string, unknown> & { storageProvider?: Record<string, unknown> } };
+}
 
 let outDir: string;
 let built: { files: string[]; inputs: string[] };
@@ -64,5 +74,79 @@ describe('the deployment package', () => {
     const builtins = new Set(createRequire(__filename)('node:module').builtinModules as string[]);
     const external = [...required].filter((id) => !id.startsWith('node:') && !builtins.has(id));
     expect(external).toEqual(['@azure/functions-core']);
+  });
+});
+
+describe('host.json per Durable backend', () => {
+  const root = JSON.parse(ROOT_HOST_JSON) as HostJson;
+
+  it('the repository host.json (what the local host speaks) is the Azure Storage one', () => {
+    expect(root.extensions.durableTask.storageProvider).toEqual({ partitionCount: 4 });
+    expect(root.extensions.durableTask.hubName).toBe('AdeAutopilot');
+  });
+
+  it.each([
+    ['AzureStorage', { partitionCount: 4 }, 'AdeAutopilot', root.extensionBundle.version],
+    [
+      'DurableTaskScheduler',
+      { type: 'azureManaged', connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING' },
+      '%TASKHUB_NAME%',
+      '[4.32.0, 5.0.0)',
+    ],
+  ])('%s: storageProvider, hubName and bundle range', (backend, storageProvider, hubName, bundle) => {
+    const packaged = JSON.parse(packaging.hostJsonFor(ROOT_HOST_JSON, backend)) as HostJson;
+    expect(packaged.extensions.durableTask.storageProvider).toEqual(storageProvider);
+    expect(packaged.extensions.durableTask.hubName).toBe(hubName);
+    expect(packaged.extensionBundle).toEqual({ id: 'Microsoft.Azure.Functions.ExtensionBundle', version: bundle });
+    // Every other setting is the repository's.
+    const strip = (h: HostJson) => ({
+      ...h,
+      extensionBundle: undefined,
+      extensions: { ...h.extensions, durableTask: { ...h.extensions.durableTask, storageProvider: undefined, hubName: undefined } },
+    });
+    expect(strip(packaged)).toEqual(strip(root));
+  });
+
+  it.each([
+    ['[4.*, 5.0.0)', '[4.32.0, 5.0.0)'],
+    ['[4.0.0, 5.0.0)', '[4.32.0, 5.0.0)'],
+    ['[4.35.0, 5.0.0)', '[4.35.0, 5.0.0)'],
+    ['[5.*, 6.0.0)', '[5.*, 6.0.0)'],
+  ])('the scheduler bundle range %s becomes %s (never below 4.32.0)', (range, expected) => {
+    const text = JSON.stringify({ extensionBundle: { id: 'Microsoft.Azure.Functions.ExtensionBundle', version: range } });
+    expect((JSON.parse(packaging.hostJsonFor(text, 'DurableTaskScheduler')) as HostJson).extensionBundle.version).toBe(expected);
+  });
+
+  it.each([
+    ['an unknown backend', ROOT_HOST_JSON, 'Netherite', 'unknown Durable backend "Netherite"'],
+    [
+      'a bundle range that cannot reach 4.32.0',
+      JSON.stringify({ extensionBundle: { id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[3.*, 4.0.0)' } }),
+      'DurableTaskScheduler',
+      'cannot reach 4.32.0',
+    ],
+  ])('refuses %s', (_label, text, backend, message) => {
+    expect(() => packaging.hostJsonFor(text, backend)).toThrow(message);
+  });
+
+  it('a DurableTaskScheduler build ships the azureManaged host.json and the same files', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ade-package-dts-'));
+    try {
+      const result = await packaging.buildPackage(dir, { durableBackend: 'DurableTaskScheduler' });
+      expect(result.files).toEqual([...packaging.PACKAGE_FILES].sort());
+      expect(readFileSync(path.join(dir, 'host.json'), 'utf8')).toBe(packaging.hostJsonFor(ROOT_HOST_JSON, 'DurableTaskScheduler'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('the command line refuses an unknown --durable-backend before building anything', () => {
+    const dir = path.join(tmpdir(), `ade-package-refused-${process.pid}`);
+    const result = spawnSync(process.execPath, [path.join(REPO_ROOT, 'infra', 'package.cjs'), dir, '--durable-backend', 'Netherite'], {
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('--durable-backend must be AzureStorage or DurableTaskScheduler, got "Netherite"');
+    expect(existsSync(dir)).toBe(false);
   });
 });
