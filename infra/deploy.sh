@@ -59,7 +59,9 @@ Usage: infra/deploy.sh --location <region> [options]
   --name <name>                  Deployment name (default: ade-autopilot; the event subscriptions use
                                  <name>-events).
   --package-dir <dir>            Deploy this already-built package (node infra/package.cjs <dir>: host.json,
-                                 package.json, dist/main.js) instead of building from the repository.
+                                 package.json, dist/main.js) instead of building from the repository. Its
+                                 host.json must speak the parameters' durableBackend (package.cjs
+                                 --durable-backend); a mismatch stops the script before anything is called.
   --function-wait-seconds <n>    How long to wait for the functions to be indexed after the code deploy
                                  (default: 600).
   --role-wait-seconds <n>        How long to keep retrying the code deploy and the event subscriptions while
@@ -242,9 +244,30 @@ case "$ENCRYPTION_MODE" in
   aad | single-pass | encryption-at-host) ;;
   *) die "encryptionMode must be aad, single-pass or encryption-at-host, got '$ENCRYPTION_MODE'" ;;
 esac
+# The Durable backend decides the packaged host.json (infra/package.cjs --durable-backend): the Azure Storage provider, or
+# the Durable Task Scheduler's azureManaged one, whose scheduler, task hub and settings main.json deploys.
+DURABLE_BACKEND="$(param_value durableBackend)"
+case "$DURABLE_BACKEND" in
+  AzureStorage | DurableTaskScheduler) ;;
+  *) die "durableBackend must be AzureStorage or DurableTaskScheduler, got '$DURABLE_BACKEND'" ;;
+esac
 if [[ -n "$PACKAGE_DIR" ]]; then
   [[ -d "$PACKAGE_DIR" ]] || die "--package-dir is not a directory: $PACKAGE_DIR"
   PACKAGE_DIR="$(cd "$PACKAGE_DIR" && pwd)"
+  # A prebuilt package must speak the chosen backend: a mismatch would start the app on the wrong (or no) task hub.
+  # shellcheck disable=SC2016 # JavaScript, not shell: nothing is meant to expand.
+  PACKAGED_BACKEND="$(node -e '
+    const fs = require("fs");
+    let host;
+    try { host = JSON.parse(fs.readFileSync(process.argv[1], "utf8").replace(/^\uFEFF/, "")); }
+    catch (error) { process.stdout.write(`unreadable (${error.message.split("\n")[0]})`); process.exit(0); }
+    const type = host?.extensions?.durableTask?.storageProvider?.type;
+    if (type === undefined || /^azurestorage$/i.test(type)) process.stdout.write("AzureStorage");
+    else if (/^azuremanaged$/i.test(type)) process.stdout.write("DurableTaskScheduler");
+    else process.stdout.write(`storageProvider.type ${JSON.stringify(type)}`);
+  ' "$PACKAGE_DIR/host.json")"
+  [[ "$PACKAGED_BACKEND" == "$DURABLE_BACKEND" ]] ||
+    die "--package-dir $PACKAGE_DIR: its host.json is $PACKAGED_BACKEND but the parameters choose durableBackend $DURABLE_BACKEND; rebuild it with: node infra/package.cjs <dir> --durable-backend $DURABLE_BACKEND"
 fi
 
 if [[ "$DRY_RUN" == true ]]; then
@@ -256,7 +279,7 @@ else
   done
 fi
 note "parameters: $PARAMETERS_FILE"
-note "location: $LOCATION, encryption mode: $ENCRYPTION_MODE, deployment: $DEPLOYMENT_NAME"
+note "location: $LOCATION, encryption mode: $ENCRYPTION_MODE, Durable backend: $DURABLE_BACKEND, deployment: $DEPLOYMENT_NAME"
 
 WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/ade-autopilot-deploy.XXXXXX")"
 trap 'rm -rf "$WORK_DIR"' EXIT
@@ -387,7 +410,8 @@ else
   run npm --prefix "$REPO_ROOT" ci --no-audit --no-fund
   run npm --prefix "$REPO_ROOT" run build
   # One esbuild bundle of every function plus host.json and package.json: no node_modules, nothing local or dev-only.
-  run node "$SCRIPT_DIR/package.cjs" "$STAGE_DIR"
+  # host.json speaks the chosen Durable backend.
+  run node "$SCRIPT_DIR/package.cjs" "$STAGE_DIR" --durable-backend "$DURABLE_BACKEND"
 fi
 printf '+ (cd %q && zip -qr %q .)\n' "$STAGE_DIR" "$ZIP_FILE"
 if [[ "$DRY_RUN" == false ]]; then

@@ -15,6 +15,15 @@ const SCRIPT = path.join(INFRA_DIR, 'deploy.sh');
 const AAD_PARAMETERS = path.join(INFRA_DIR, 'main.parameters.json');
 const SINGLE_PASS_PARAMETERS = path.join(INFRA_DIR, 'single-pass.parameters.json');
 
+/** A parameters file: single-pass.parameters.json with these values added or replaced. */
+function parametersWith(dir: string, values: Record<string, unknown>): string {
+  const base = JSON.parse(readFileSync(SINGLE_PASS_PARAMETERS, 'utf8')) as { parameters: Record<string, { value: unknown }> };
+  for (const [name, value] of Object.entries(values)) base.parameters[name] = { value };
+  const file = path.join(dir, 'durable.parameters.json');
+  writeFileSync(file, JSON.stringify(base));
+  return file;
+}
+
 let workDir: string;
 
 beforeAll(() => {
@@ -62,7 +71,7 @@ function planOf(stdout: string): string[] {
 
 const STEPS = {
   build: /^\+ npm --prefix \S+ run build$/,
-  package: /^\+ node \S+\/infra\/package\.cjs \S+\/app$/,
+  package: /^\+ node \S+\/infra\/package\.cjs \S+\/app --durable-backend AzureStorage$/,
   preflight:
     /^\+ az rest --method GET --uri 'https:\/\/management\.azure\.com\/subscriptions\/[^/]+\/providers\/Microsoft\.Authorization\/permissions/,
   topics: /^\+ az eventgrid system-topic list /,
@@ -154,6 +163,31 @@ describe('deploy.sh --dry-run', () => {
     const result = runScript(args, {});
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(message);
+  });
+
+  it('durableBackend DurableTaskScheduler: the package is built for it, and the same parameters file deploys the scheduler', () => {
+    const { bin, log } = tripwireBin();
+    const file = parametersWith(freshDir('params'), { durableBackend: 'DurableTaskScheduler' });
+    const result = runScript(['--dry-run', '-l', 'westeurope', '-p', file], { PATH: `${bin}:${process.env.PATH}` });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(readIfExists(log)).toBe('');
+    expect(result.stdout).toContain('Durable backend: DurableTaskScheduler');
+    const plan = planOf(result.stdout);
+    expect(plan.filter((line) => line.includes('/infra/package.cjs '))).toEqual([
+      expect.stringMatching(/^\+ node \S+\/infra\/package\.cjs \S+\/app --durable-backend DurableTaskScheduler$/),
+    ]);
+    expect(plan.filter((line) => /^\+ az deployment sub (validate|create) --name ade-autopilot /.test(line))).toEqual([
+      expect.stringContaining(`--parameters @${file} `),
+      expect.stringContaining(`--parameters @${file} `),
+    ]);
+  });
+
+  it('refuses a Durable backend main.json does not offer', () => {
+    const file = parametersWith(freshDir('params'), { durableBackend: 'Netherite' });
+    const result = runScript(['--dry-run', '-l', 'westeurope', '-p', file], {});
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("durableBackend must be AzureStorage or DurableTaskScheduler, got 'Netherite'");
   });
 
   it('refuses an encryption mode the app does not know', () => {
@@ -348,6 +382,52 @@ describe('deploy.sh against a stateful fake az', () => {
     for (const message of messages) expect(result.stderr).toContain(message);
     expect(mutating(calls)).toEqual([]);
   });
+
+  it.each([
+    ['an Azure Storage package for DurableTaskScheduler', 'DurableTaskScheduler', '{"version":"2.0"}', 'its host.json is AzureStorage'],
+    [
+      'a scheduler package for AzureStorage',
+      'AzureStorage',
+      '{"extensions":{"durableTask":{"storageProvider":{"type":"azureManaged","connectionStringName":"X"}}}}',
+      'its host.json is DurableTaskScheduler',
+    ],
+  ])(
+    'a prebuilt package whose host.json does not match durableBackend is refused before Azure is called: %s',
+    (_label, backend, hostJson, message) => {
+      const h = harness();
+      writeFileSync(path.join(h.packageDir, 'host.json'), hostJson);
+      const file = parametersWith(freshDir('params'), { durableBackend: backend });
+      const { result, calls } = attempt(h, file);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(message);
+      expect(result.stderr).toContain(`rebuild it with: node infra/package.cjs <dir> --durable-backend ${backend}`);
+      expect(calls).toEqual([]);
+    },
+  );
+
+  it('DurableTaskScheduler end to end: the matching package is deployed and the infrastructure gets the backend', () => {
+    const h = harness();
+    writeFileSync(
+      path.join(h.packageDir, 'host.json'),
+      JSON.stringify({
+        version: '2.0',
+        extensions: {
+          durableTask: {
+            hubName: '%TASKHUB_NAME%',
+            storageProvider: { type: 'azureManaged', connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING' },
+          },
+        },
+      }),
+    );
+    const file = parametersWith(freshDir('params'), { durableBackend: 'DurableTaskScheduler', durableTaskSchedulerSku: 'Dedicated' });
+    const { stdout, calls } = deploy(h, file);
+    expect(stdout).toContain('Durable backend: DurableTaskScheduler');
+    expect(mutating(calls)).toEqual(['validate', 'create infrastructure', 'zip deploy', 'tag package', 'create events']);
+    const infra = calls.find((c) => c.join(' ').startsWith('deployment sub create --name ade-autopilot '))!;
+    expect(infra).toContain(`@${file}`);
+    const sent = JSON.parse(readFileSync(file, 'utf8')) as { parameters: Record<string, { value: unknown }> };
+    expect(sent.parameters.durableBackend?.value).toBe('DurableTaskScheduler');
+  }, 150_000);
 
   it('single-pass mode needs no Graph role: the same caller passes the pre-flight', () => {
     const h = harness();
