@@ -66,6 +66,21 @@ describe('role assignments of the app identity, read from infra/main.json', () =
     expect(without.map((g) => g.customRole?.roleName).filter(Boolean)).toEqual([`ADE Autopilot VM encryption operator (${SUB})`]);
   });
 
+  it('Durable Task Data Contributor on the task hub only with durableBackend DurableTaskScheduler', () => {
+    const guid = '0ad04412-c4d5-4796-b79c-f76d14c8d402';
+    expect(byRole(guid)).toEqual([]);
+    const scheduler = templateRoleGrants({ subscriptionId: SUB, parameters: { durableBackend: 'DurableTaskScheduler' } });
+    expect(scheduler.filter((g) => g.roleDefinitionGuid === guid).map((g) => g.scope)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^/subscriptions/${SUB}/resourceGroups/rg-ade-autopilot/providers/` +
+            'Microsoft\\.DurableTask/schedulers/dts-ade-autopilot-\\w+/taskHubs/AdeAutopilot$',
+        ),
+      ),
+    ]);
+    expect(scheduler).toHaveLength(grants.length + 1);
+  });
+
   it('a new role assignment in the template is picked up; an expression it cannot evaluate fails loudly', () => {
     const extra = infraCopy((main) => {
       const inner = main.resources[2].properties.template.resources[5].properties.template;
@@ -82,7 +97,8 @@ describe('role assignments of the app identity, read from infra/main.json', () =
       'acdd72a7-3385-48ef-bd42-f606fba81ae7',
     );
     const odd = infraCopy((main) => {
-      main.resources[1].properties.template.resources[8].scope = "[someNewFunction('x')]";
+      const app = main.resources[1].properties.template;
+      app.resources.find((r: { type: string }) => r.type === 'Microsoft.Authorization/roleAssignments').scope = "[someNewFunction('x')]";
     });
     expect(() => templateRoleGrants({ subscriptionId: SUB, infraDir: odd })).toThrow(/someNewFunction\(\) is not supported/);
   });
