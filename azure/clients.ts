@@ -36,8 +36,11 @@ import { VaultManagementAdapter } from './vault-management';
 export type AzureAuthConfig = Pick<AppConfig, 'auth'> & Partial<Pick<AppConfig, 'subscriptions'>>;
 
 export interface CreateAzurePortsOptions {
-  /** Use this credential instead of building one from config (tests, custom hosts). */
-  credential?: TokenCredential;
+  /**
+   * Use this credential instead of building one from config (tests, custom hosts); a function returning it is called
+   * only when the first adapter is built.
+   */
+  credential?: TokenCredential | (() => TokenCredential);
   /** Environment to read AZURE_* variables from (default process.env). */
   env?: Record<string, string | undefined>;
   /** Poll interval for the short LROs the adapters wait on (default: what ARM suggests). */
@@ -71,8 +74,9 @@ export function createCredential(config: AzureAuthConfig, env: Record<string, st
  */
 export function createAzurePorts(config: AzureAuthConfig, options: CreateAzurePortsOptions = {}): AzurePorts {
   const env = options.env ?? process.env;
-  let credential: TokenCredential | undefined = options.credential;
-  const getCredential = (): TokenCredential => (credential ??= createCredential(config, env));
+  const given = options.credential;
+  let credential: TokenCredential | undefined = typeof given === 'function' ? undefined : given;
+  const getCredential = (): TokenCredential => (credential ??= typeof given === 'function' ? given() : createCredential(config, env));
   const defaultSubscriptionId = config.subscriptions?.[0] ?? env.AZURE_SUBSCRIPTION_ID;
   const pollIntervalMs = options.pollIntervalMs;
 

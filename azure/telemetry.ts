@@ -8,9 +8,9 @@
  * the trace's custom properties (https://learn.microsoft.com/azure/azure-monitor/app/opentelemetry-add-modify?tabs=nodejs).
  *
  * Records always go to the global OpenTelemetry logs API (`@opentelemetry/api-logs`, a no-op until a provider is
- * registered). `startAzureMonitor` registers the Azure Monitor log exporter once, only when
- * `APPLICATIONINSIGHTS_CONNECTION_STRING` is set, and loads it only then, so a run without Application Insights does not
- * pay for it at cold start.
+ * registered). `startAzureMonitor` turns on the Azure Monitor log exporter, only when
+ * `APPLICATIONINSIGHTS_CONNECTION_STRING` is set, and the exporter is loaded and registered just before the first
+ * record, so no start-up pays for it (cold start, bench/README.md): records are written by invocations, never at load.
  */
 import type { TokenCredential } from '@azure/core-auth';
 import { logs, SeverityNumber, type AnyValueMap } from '@opentelemetry/api-logs';
@@ -45,6 +45,7 @@ export function logAttributes(fields: Record<string, unknown>): AnyValueMap {
 
 /** Emits one record through the global OpenTelemetry logs API: body = message, attributes = fields. */
 export function emitLogRecord(level: TelemetryLevel, message: string, fields: Record<string, unknown>): void {
+  if (pendingExport) registerExporter(pendingExport);
   logs.getLogger(TELEMETRY_SCOPE).emit({
     severityNumber: severity[level].number,
     severityText: severity[level].text,
@@ -54,6 +55,8 @@ export function emitLogRecord(level: TelemetryLevel, message: string, fields: Re
 }
 
 let provider: { forceFlush(): Promise<void> } | undefined;
+/** What startAzureMonitor was given, until the first record registers the exporter. */
+let pendingExport: { connectionString: string; credential: TokenCredential | (() => TokenCredential) } | undefined;
 
 /**
  * Registers, once per process and only when `APPLICATIONINSIGHTS_CONNECTION_STRING` is set, an OpenTelemetry logger
@@ -61,22 +64,33 @@ let provider: { forceFlush(): Promise<void> } | undefined;
  * (https://learn.microsoft.com/azure/azure-functions/opentelemetry-howto, JavaScript), authenticating with the app's
  * credential (the component refuses local authentication, infra/main.json). Only logs: the Functions host already
  * records requests and dependencies, and the full distro (`@azure/monitor-opentelemetry`) costs about twice the start-up
- * time. Returns whether export is on.
+ * time. Returns whether export is on. The exporter is loaded and registered at the first record (emitLogRecord), and
+ * `credential` (or the function returning it) is used only then; an exporter that cannot be built (a malformed
+ * connection string) throws from that first record, and the next record tries again.
  */
-export function startAzureMonitor(credential: TokenCredential, env: Record<string, string | undefined>): boolean {
+export function startAzureMonitor(credential: TokenCredential | (() => TokenCredential), env: Record<string, string | undefined>): boolean {
   const connectionString = env.APPLICATIONINSIGHTS_CONNECTION_STRING;
-  if (provider || !connectionString) return provider !== undefined;
-  // Loaded here, not at module load: only a process that exports telemetry pays for the SDK.
+  if (provider || pendingExport) return true;
+  if (!connectionString) return false;
+  pendingExport = { connectionString, credential };
+  return true;
+}
+
+function registerExporter({ connectionString, credential }: NonNullable<typeof pendingExport>): void {
+  // Loaded here, not at module load: only a process that exports telemetry pays for the SDK, at its first record.
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { AzureMonitorLogExporter } =
     require('@azure/monitor-opentelemetry-exporter') as typeof import('@azure/monitor-opentelemetry-exporter');
   const { BatchLogRecordProcessor, LoggerProvider } = require('@opentelemetry/sdk-logs') as typeof import('@opentelemetry/sdk-logs');
   /* eslint-enable @typescript-eslint/no-require-imports */
-  const exporter = new AzureMonitorLogExporter({ connectionString, credential });
+  const exporter = new AzureMonitorLogExporter({
+    connectionString,
+    credential: typeof credential === 'function' ? credential() : credential,
+  });
   const sdk = new LoggerProvider({ processors: [new BatchLogRecordProcessor({ exporter })] });
   logs.setGlobalLoggerProvider(sdk);
   provider = sdk;
-  return true;
+  pendingExport = undefined;
 }
 
 /** Exports the records still batched (before the worker stops); nothing to do when export is off. */

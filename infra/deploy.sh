@@ -59,9 +59,10 @@ Usage: infra/deploy.sh --location <region> [options]
   --name <name>                  Deployment name (default: ade-autopilot; the event subscriptions use
                                  <name>-events).
   --package-dir <dir>            Deploy this already-built package (node infra/package.cjs <dir>: host.json,
-                                 package.json, dist/main.js) instead of building from the repository. Its
-                                 host.json must speak the parameters' durableBackend (package.cjs
-                                 --durable-backend); a mismatch stops the script before anything is called.
+                                 package.json, dist/main.js, dist/sdk.js) instead of building from the
+                                 repository. Its host.json must speak the parameters' durableBackend
+                                 (package.cjs --durable-backend); a mismatch stops the script before
+                                 anything is called.
   --function-wait-seconds <n>    How long to wait for the functions to be indexed after the code deploy
                                  (default: 600).
   --role-wait-seconds <n>        How long to keep retrying the code deploy and the event subscriptions while

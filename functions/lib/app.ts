@@ -3,6 +3,9 @@
  * (a bad setting fails start-up with the ConfigError message naming every problem), the
  * serialisable EncryptionPolicy, one credential and everything built on it (the Azure ports, the
  * outcome publisher, the OpenTelemetry log export to Application Insights).
+ *
+ * Module load registers the functions and nothing more (cold start, bench/README.md): the credential is built on
+ * first use, when a trigger or activity first calls Azure or the first log record starts the telemetry export.
  */
 import type { TokenCredential } from '@azure/core-auth';
 import type { InvocationContext } from '@azure/functions';
@@ -74,7 +77,8 @@ let current: AppContext | undefined;
 export function appContext(env: Record<string, string | undefined> = process.env): AppContext {
   if (current) return current;
   const config = loadConfig(env);
-  const credential = createCredential(config, env);
+  let built: TokenCredential | undefined;
+  const credential = (): TokenCredential => (built ??= createCredential(config, env));
   // OpenTelemetry log export to Application Insights (customDimensions), once, when the connection string is set.
   startAzureMonitor(credential, env);
   const ports = createAzurePorts(config, { credential, env });
@@ -91,9 +95,9 @@ export function appContext(env: Record<string, string | undefined> = process.env
     policy,
     scopeReady,
     ports,
-    outcomePublisher: () => (topic ? (publisher ??= createOutcomePublisher(topic, credential)) : undefined),
+    outcomePublisher: () => (topic ? (publisher ??= createOutcomePublisher(topic, credential())) : undefined),
     identity: () => {
-      identity ??= identityFromToken(credential).catch((error: unknown) => {
+      identity ??= identityFromToken(credential()).catch((error: unknown) => {
         identity = undefined; // try again next time
         throw error;
       });

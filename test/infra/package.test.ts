@@ -1,9 +1,10 @@
 /**
- * infra/package.cjs builds what infra/deploy.sh ships: exactly host.json, package.json and one bundle, dist/main.js, of
- * every functions/*.ts; nothing from local/, test/ or bench/, no dev dependency, no node_modules, no stale file. The
- * packaged host.json speaks the Durable backend the deployment chose.
+ * infra/package.cjs builds what infra/deploy.sh ships: exactly host.json, package.json and two bundles of every
+ * functions/*.ts: dist/main.js, what registers the functions, and dist/sdk.js, the packages main.js loads on first use;
+ * nothing from local/, test/ or bench/, no dev dependency, no node_modules, no stale file. The packaged host.json
+ * speaks the Durable backend the deployment chose.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -12,10 +13,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INFRA_DIR } from './arm';
 
 const REPO_ROOT = path.resolve(INFRA_DIR, '..');
+interface Built {
+  files: string[];
+  inputs: string[];
+  mainInputs: string[];
+  deferred: string[];
+}
 const packaging = createRequire(path.join(REPO_ROOT, 'package.json'))('./infra/package.cjs') as {
   PACKAGE_FILES: string[];
   DURABLE_BACKENDS: string[];
-  buildPackage(outDir: string, options?: { durableBackend?: string }): Promise<{ files: string[]; inputs: string[] }>;
+  REGISTRATION: string[];
+  buildPackage(outDir: string, options?: { durableBackend?: string }): Promise<Built>;
   hostJsonFor(hostJsonText: string, durableBackend?: string): string;
   functionEntryPoints(): string[];
 };
@@ -27,7 +35,7 @@ interface HostJson {
 }
 
 let outDir: string;
-let built: { files: string[]; inputs: string[] };
+let built: Built;
 
 beforeAll(async () => {
   outDir = mkdtempSync(path.join(tmpdir(), 'ade-package-test-'));
@@ -68,12 +76,59 @@ describe('the deployment package', () => {
     expect(readFileSync(path.join(outDir, 'host.json'), 'utf8')).toBe(readFileSync(path.join(REPO_ROOT, 'host.json'), 'utf8'));
   });
 
-  it('requires nothing at run time but Node built-ins and the worker-provided @azure/functions-core', () => {
-    const bundle = readFileSync(path.join(outDir, 'dist', 'main.js'), 'utf8');
+  it.each([
+    { file: 'main.js', external: ['./sdk.js', '@azure/functions-core'] },
+    { file: 'sdk.js', external: [] },
+  ])('$file requires nothing at run time but Node built-ins and $external', ({ file, external }) => {
+    const bundle = readFileSync(path.join(outDir, 'dist', file), 'utf8');
     const required = new Set([...bundle.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1]!));
     const builtins = new Set(createRequire(__filename)('node:module').builtinModules as string[]);
-    const external = [...required].filter((id) => !id.startsWith('node:') && !builtins.has(id));
-    expect(external).toEqual(['@azure/functions-core']);
+    expect([...required].filter((id) => !id.startsWith('node:') && !builtins.has(id)).sort()).toEqual(external);
+  });
+
+  it('main.js holds the registration packages and defers the Azure SDKs to sdk.js', () => {
+    const packageOf = (file: string) => /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1];
+    const inMain = new Set(built.mainInputs.map(packageOf));
+    for (const name of ['@azure/functions', 'durable-functions', 'zod']) expect(inMain).toContain(name);
+    for (const name of ['@azure/identity', '@azure/arm-compute', '@azure/core-rest-pipeline', '@azure/msal-node', 'undici', 'axios']) {
+      expect(inMain).not.toContain(name);
+      expect(built.inputs.some((f) => packageOf(f) === name)).toBe(true);
+    }
+    expect(built.deferred.map(packageOf)).toEqual(expect.arrayContaining(['@azure/identity', '@azure/arm-compute', 'undici', 'axios']));
+  });
+
+  it('main.js registers every function without loading sdk.js', () => {
+    // The worker's part: @azure/functions-core, recording what the app registers.
+    const child = `
+      const Module = require('node:module');
+      const names = [];
+      const core = {
+        registerFunction: (metadata) => (names.push(metadata.name), { dispose() {} }),
+        registerHook: () => ({ dispose() {} }),
+        setProgrammingModel() {},
+        getProgrammingModel() { return undefined; },
+        log() {},
+      };
+      const original = Module.prototype.require;
+      Module.prototype.require = function (id) { return id === '@azure/functions-core' ? core : original.apply(this, arguments); };
+      require(process.argv[1]);
+      const loaded = Object.keys(require.cache).map((f) => require('node:path').relative(process.argv[2], f)).sort();
+      process.stdout.write(JSON.stringify({ names, loaded }));`;
+    const out = execFileSync(process.execPath, ['-e', child, path.join(outDir, 'dist', 'main.js'), outDir], {
+      encoding: 'utf8',
+      // As in Azure: user-assigned managed identity and Application Insights on (infra/main.json).
+      env: {
+        PATH: process.env.PATH ?? '',
+        ADE_SUBSCRIPTIONS: '00000000-0000-0000-0000-000000000001',
+        ADE_AUTH_MODE: 'managed-identity',
+        AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000002',
+        APPLICATIONINSIGHTS_CONNECTION_STRING:
+          'InstrumentationKey=00000000-0000-0000-0000-000000000003;IngestionEndpoint=https://127.0.0.1:9/',
+      },
+    });
+    const { names, loaded } = JSON.parse(out) as { names: string[]; loaded: string[] };
+    expect(names).toEqual(expect.arrayContaining(['vmWritten', 'sweepHttp', 'encryptVm']));
+    expect(loaded).toEqual(['dist/main.js']);
   });
 });
 

@@ -1,8 +1,8 @@
 /**
- * The deployment package (infra/package.cjs: one esbuild bundle, dist/main.js, plus host.json and package.json; no
- * node_modules) is what Azure runs: the local host loads that directory, not the repository, and a new VM ends
- * encrypted through it, with every function registered from the one file; the vault subscription it creates at run time
- * dead-letters into ADE_DEAD_LETTER_CONTAINER_ID.
+ * The deployment package (infra/package.cjs: the esbuild bundle dist/main.js, which loads the Azure SDKs from
+ * dist/sdk.js on first use, plus host.json and package.json; no node_modules) is what Azure runs: the local host loads
+ * that directory, not the repository, and a new VM ends encrypted through it, with every function registered from
+ * main.js; the vault subscription it creates at run time dead-letters into ADE_DEAD_LETTER_CONTAINER_ID.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -3,6 +3,8 @@
  * what the Azure Monitor exporter turns into `customDimensions`. An in-memory exporter on the global logs API stands
  * in for Azure Monitor.
  */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { logs } from '@opentelemetry/api-logs';
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import type { OrchestrationContext } from 'durable-functions';
@@ -13,6 +15,7 @@ import { LOG_EVENTS } from '../../core/telemetry';
 import { contextLog } from '../../functions/lib/log';
 import { withOutcomeLog } from '../../orchestrations/steps';
 
+const REPO_ROOT = path.resolve(__dirname, '../..');
 const VM = '/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';
 const exporter = new InMemoryLogRecordExporter();
 const provider = new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter })] });
@@ -113,5 +116,29 @@ describe('startAzureMonitor', () => {
     const credential = { getToken: async () => null };
     expect(startAzureMonitor(credential, {})).toBe(false);
     expect(Object.keys(require.cache).some((file) => file.includes('@azure/monitor-opentelemetry-exporter'))).toBe(false);
+  });
+
+  it('with a connection string, loads the exporter and builds the credential at the first record, not at start-up', () => {
+    // A fresh process (the built module), so the exporter's global registration does not touch this file's provider.
+    const child = `
+      const telemetry = require(process.argv[1]);
+      const loaded = () => Object.keys(require.cache).some((f) => f.includes('monitor-opentelemetry-exporter'));
+      let credentialBuilt = false;
+      const credential = () => ((credentialBuilt = true), { getToken: async () => null });
+      const on = telemetry.startAzureMonitor(credential, {
+        APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:9/',
+      });
+      const atStart = { on, loaded: loaded(), credentialBuilt };
+      telemetry.emitLogRecord('info', 'first record', {});
+      process.stdout.write(JSON.stringify({ atStart, afterFirstRecord: { loaded: loaded(), credentialBuilt } }));
+      process.exit(0);`;
+    const out = execFileSync(process.execPath, ['-e', child, path.join(REPO_ROOT, 'dist', 'azure', 'telemetry.js')], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    expect(JSON.parse(out)).toEqual({
+      atStart: { on: true, loaded: false, credentialBuilt: false },
+      afterFirstRecord: { loaded: true, credentialBuilt: true },
+    });
   });
 });
