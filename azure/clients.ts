@@ -16,6 +16,7 @@ import { ClientSecretCredential, EnvironmentCredential, ManagedIdentityCredentia
 import type { AppConfig } from '../core/config';
 import { ValidationError } from '../core/errors';
 import { ComputeAdapter } from './compute';
+import { DiagnosticSettingsAdapter } from './diagnostic-settings';
 import { DirectoryAdapter } from './directory';
 import { SDK_RETRY_OPTIONS } from './errors';
 import { EventSubscriptionAdapter } from './event-subscriptions';
@@ -23,6 +24,7 @@ import { KeyVaultDataAdapter } from './keyvault-data';
 import type {
   AzurePorts,
   ComputePort,
+  DiagnosticSettingsPort,
   DirectoryPort,
   EventSubscriptionPort,
   KeyVaultDataPort,
@@ -87,6 +89,7 @@ export function createAzurePorts(config: AzureAuthConfig, options: CreateAzurePo
   let eventSubscriptions: EventSubscriptionPort | undefined;
   let resourceGraph: ResourceGraphPort | undefined;
   let scaleSets: ScaleSetPort | undefined;
+  let diagnostics: DiagnosticSettingsPort | undefined;
 
   return {
     get resourceGraph() {
@@ -109,6 +112,9 @@ export function createAzurePorts(config: AzureAuthConfig, options: CreateAzurePo
     },
     get eventSubscriptions() {
       return (eventSubscriptions ??= new EventSubscriptionAdapter(getCredential(), { pollIntervalMs }));
+    },
+    get diagnostics() {
+      return (diagnostics ??= new DiagnosticSettingsAdapter(getCredential()));
     },
   };
 }

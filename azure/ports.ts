@@ -515,6 +515,38 @@ export interface EventSubscriptionPort {
   ): Promise<EventSubscriptionInfo>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Azure Monitor diagnostic settings (Microsoft.Insights/diagnosticSettings on a resource)
+
+export interface DiagnosticSettingInfo {
+  id: string;
+  name: string;
+  /** Log Analytics workspace resource id, when the setting sends there. */
+  workspaceId?: string;
+  /** `Dedicated` (resource-specific tables) or absent (AzureDiagnostics). */
+  logAnalyticsDestinationType?: string;
+  logs: Array<{ category?: string; categoryGroup?: string; enabled: boolean }>;
+  metrics: Array<{ category?: string; enabled: boolean }>;
+}
+
+export interface EnsureDiagnosticSettingResult {
+  setting: DiagnosticSettingInfo;
+  action: 'created' | 'updated' | 'unchanged';
+}
+
+export interface DiagnosticSettingsPort {
+  /** The resource's setting of that name, or undefined. Permission: `Microsoft.Insights/diagnosticSettings/read` on the resource. */
+  getDiagnosticSetting(resourceId: string, name: string): Promise<DiagnosticSettingInfo | undefined>;
+
+  /**
+   * Idempotent: the vault's setting `name` sends the audit category group to the workspace (resource-specific table);
+   * written only when missing or different (core/vault-diagnostics.ts). Permissions: `Microsoft.Insights/diagnosticSettings/read`
+   * and `/write` on the vault, and `Microsoft.OperationalInsights/workspaces/sharedKeys/action` on the workspace (ARM's
+   * linked access check on the destination).
+   */
+  ensureVaultAuditLogs(resourceId: string, name: string, workspaceId: string): Promise<EnsureDiagnosticSettingResult>;
+}
+
 /** Everything azure/clients.ts builds. */
 /** Where the next Resource Graph page starts: the service's token, with the row offset that overrides its own. */
 export interface GraphCursor {
@@ -555,4 +587,6 @@ export interface AzurePorts {
   keyVault: KeyVaultDataPort;
   directory: DirectoryPort;
   eventSubscriptions: EventSubscriptionPort;
+  /** Azure Monitor diagnostic settings (ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID); optional so that fakes need not provide it. */
+  diagnostics?: DiagnosticSettingsPort;
 }

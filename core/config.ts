@@ -99,6 +99,11 @@ export interface AppConfig extends PolicyScope {
   vaultNetwork: { defaultAction: 'Allow' | 'Deny'; ipRules: string[] };
   /** Object id of the Backup Management Service principal that created vaults give Azure Backup's access policy. */
   vaultBackupPrincipalId?: string;
+  /**
+   * Log Analytics workspace (resource id) that every created vault's audit logs go to through a diagnostic setting
+   * (ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID); absent: no diagnostic setting (Azure's default).
+   */
+  vaultDiagnosticsWorkspaceId?: string;
   /** Dead-letter container of the Event Grid subscriptions the app creates (each vault's Key Vault events). */
   deadLetter?: DeadLetterContainer;
 }
@@ -440,6 +445,17 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
     default: '',
     required: false,
     values: 'GUID or empty',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID',
+    description:
+      "Log Analytics workspace that each created vault's audit logs (category group audit: AuditEvent) go to, through a " +
+      'diagnostic setting named ade-autopilot-audit (resource-specific table AZKVAuditLogs); empty = no diagnostic setting, ' +
+      "Azure's default (infra parameters vaultDiagnostics, vaultDiagnosticsWorkspaceId)",
+    default: '',
+    required: false,
+    values: 'Log Analytics workspace resource id or empty',
     scope: 'app',
   },
   {
@@ -805,6 +821,17 @@ const schema = z.object({
   ADE_VAULT_BACKUP_PRINCIPAL_ID: optional('ADE_VAULT_BACKUP_PRINCIPAL_ID', (raw, fail) =>
     isGuid(raw) ? raw.toLowerCase() : fail(`expected the object id (a GUID) of the Backup Management Service principal; got ${shown(raw)}`),
   ),
+  ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID: optional('ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID', (raw, fail) => {
+    const m =
+      /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.OperationalInsights\/workspaces\/([^/]+)\/?$/i.exec(raw);
+    // Workspace names: 4–63 letters, digits and hyphens, starting and ending with a letter or digit.
+    if (!m || !isGuid(m[1]!) || !isResourceGroupName(m[2]!) || !/^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$/.test(m[3]!))
+      return fail(
+        'expected a Log Analytics workspace resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/' +
+          `Microsoft.OperationalInsights/workspaces/<name>); got ${shown(raw)}`,
+      );
+    return `/subscriptions/${m[1]!.toLowerCase()}/resourceGroups/${m[2]}/providers/Microsoft.OperationalInsights/workspaces/${m[3]}`;
+  }),
   ADE_OUTCOME_TOPIC_ENDPOINT: optional('ADE_OUTCOME_TOPIC_ENDPOINT', (raw, fail) => {
     const url = urlOf(raw);
     // Only scheme, host and path are ever shown: a query string could carry a SAS token.
@@ -950,6 +977,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (s.ADE_FUNCTION_APP_RESOURCE_ID !== undefined) config.functionApp = s.ADE_FUNCTION_APP_RESOURCE_ID;
   if (s.ADE_DEAD_LETTER_CONTAINER_ID !== undefined) config.deadLetter = s.ADE_DEAD_LETTER_CONTAINER_ID;
   if (s.ADE_VAULT_BACKUP_PRINCIPAL_ID !== undefined) config.vaultBackupPrincipalId = s.ADE_VAULT_BACKUP_PRINCIPAL_ID;
+  if (s.ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID !== undefined) config.vaultDiagnosticsWorkspaceId = s.ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID;
   return config;
 }
 

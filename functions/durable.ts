@@ -59,6 +59,7 @@ function activitiesFor(context: InvocationContext, client?: df.DurableClient): A
       ...(app.config.deadLetter ? { deadLetter: app.config.deadLetter } : {}),
       ...(app.config.vaultBackupPrincipalId ? { backupPrincipalObjectId: app.config.vaultBackupPrincipalId } : {}),
       vaultNetwork: app.config.vaultNetwork,
+      ...(app.config.vaultDiagnosticsWorkspaceId ? { vaultDiagnosticsWorkspaceId: app.config.vaultDiagnosticsWorkspaceId } : {}),
       log,
       now: () => Date.now(),
       policy: app.policy, // eligibility is judged against the app's configuration, never the run's input
@@ -71,6 +72,7 @@ function activitiesFor(context: InvocationContext, client?: df.DurableClient): A
       log,
       policy: app.policy,
       ...(app.config.vaultBackupPrincipalId ? { backupPrincipalObjectId: app.config.vaultBackupPrincipalId } : {}),
+      ...(app.config.vaultDiagnosticsWorkspaceId ? { vaultDiagnosticsWorkspaceId: app.config.vaultDiagnosticsWorkspaceId } : {}),
     }),
     ...createEncryptAtHostActivities({
       compute: app.ports.compute,

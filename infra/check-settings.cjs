@@ -41,6 +41,13 @@ function evaluate(key, expression) {
     const targets = parameter('targetSubscriptionIds');
     return (Array.isArray(targets) && targets.length > 0 ? targets : [subscriptionId]).join(',');
   }
+  if (expression === "[variables('vaultDiagnosticsWorkspaceId')]") {
+    // The workspace the vaults' audit logs go to: the given one, else the template's own (log-<baseName>), when vaultDiagnostics.
+    if (parameter('vaultDiagnostics') !== true) return '';
+    const given = String(parameter('vaultDiagnosticsWorkspaceId'));
+    if (given !== '') return given;
+    return `/subscriptions/${subscriptionId}/resourceGroups/${parameter('appResourceGroupName')}/providers/Microsoft.OperationalInsights/workspaces/log-${parameter('baseName')}`;
+  }
   return fail(`cannot evaluate ${key} = ${expression}; teach check-settings.cjs this expression`, 2);
 }
 

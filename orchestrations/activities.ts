@@ -19,6 +19,7 @@ import type { EncryptionPolicy } from '../core/policy';
 import { keyVaultUrlOf, parseEncryptionTargetId, parseResourceId, parseVmId } from '../core/resource-ids';
 import { credentialDisplayName, entraAppDisplayName, secretEventSubscriptionName, VAULT_KEY_TAG, vaultNamesFor } from '../core/names';
 import { isManagedVault } from '../core/remediation/vault-drift';
+import { VAULT_DIAGNOSTIC_SETTING_NAME } from '../core/vault-diagnostics';
 import { vaultReadyMismatch } from './entities';
 import { EVENT_ROUTES } from '../core/events/routes';
 import type {
@@ -57,6 +58,11 @@ export interface ActivityDeps extends AzurePorts {
   backupPrincipalObjectId?: string;
   /** Network rules of the vaults the app creates (ADE_VAULT_NETWORK_*); undefined: Azure's default (Allow). */
   vaultNetwork?: { defaultAction: 'Allow' | 'Deny'; ipRules: readonly string[] };
+  /**
+   * Log Analytics workspace that every vault the app creates or repairs sends its audit logs to, through the diagnostic
+   * setting core/vault-diagnostics.ts describes (ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID); undefined: none (Azure's default).
+   */
+  vaultDiagnosticsWorkspaceId?: string;
   /** Dead-letter container of every event subscription the app creates (ADE_DEAD_LETTER_CONTAINER_ID). */
   deadLetter?: { storageAccountId: string; containerName: string };
   log: ActivityLog;
@@ -195,6 +201,25 @@ export function createActivities(deps: ActivityDeps) {
       throw new ValidationError(`Refused to point VM ${vm.name} at a vault that is not the app's own: ${why}`, { field: 'vault' });
   };
 
+  /**
+   * ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID: the vault's audit logs go to the workspace through the app's own diagnostic setting,
+   * converged on every vault step (created, recovered or already there). Callers have refused dry run already.
+   */
+  const ensureVaultDiagnostics = async (vaultId: string, vaultName: string): Promise<void> => {
+    const workspaceId = deps.vaultDiagnosticsWorkspaceId;
+    if (!workspaceId) return;
+    if (!deps.diagnostics)
+      throw new ValidationError('ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID is set but this host has no diagnostic settings client', {
+        field: 'ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID',
+      });
+    const result = await deps.diagnostics.ensureVaultAuditLogs(vaultId, VAULT_DIAGNOSTIC_SETTING_NAME, workspaceId);
+    log('info', `Key Vault ${vaultName}: diagnostic setting ${result.setting.name} ${result.action}`, {
+      vaultId,
+      action: result.action,
+      workspaceId,
+    });
+  };
+
   const refuseForeignExtensionTarget = (input: DeployExtensionInput): void => {
     const settings = input.extension.settings;
     refuseForeignVault(
@@ -306,6 +331,7 @@ export function createActivities(deps: ActivityDeps) {
               action: result.action,
               ...(taken.length > 0 ? { namesTakenElsewhere: taken } : {}),
             });
+            await ensureVaultDiagnostics(result.vault.id, result.vault.name);
             return {
               id: result.vault.id,
               name: result.vault.name,

@@ -7,6 +7,7 @@
  */
 import type {
   ComputePort,
+  DiagnosticSettingsPort,
   DiskEncryptionInfo,
   GraphCursor,
   KeyVaultDataPort,
@@ -31,6 +32,7 @@ import type { KeyCheck, SecretFinding, VaultFinding } from '../core/remediation/
 import { sweepRowOf, type SweepRow } from '../core/remediation/sweep';
 import { vaultDrift, type AccessPolicyLike, type VaultDriftIssue } from '../core/remediation/vault-drift';
 import { normaliseResourceId, parseKeyVaultObjectId, parseResourceId } from '../core/resource-ids';
+import { VAULT_DIAGNOSTIC_SETTING_NAME, vaultAuditSettingMismatch } from '../core/vault-diagnostics';
 import { findAdeExtension, type PowerState, type VmSnapshot } from '../core/vm';
 import { AUTOMATION_KEY_PERMISSIONS, AUTOMATION_SECRET_PERMISSIONS, runActivity, type ActivityLog } from './activities';
 import { REMEDIATION_ACTIVITY, type ActivityResult, type AutomationIdentity } from './contracts';
@@ -125,6 +127,10 @@ export interface RemediationActivityDeps {
   policy?: EncryptionPolicy;
   /** ADE_VAULT_BACKUP_PRINCIPAL_ID: Azure Backup's principal keeps its secrets get/list/backup on managed vaults. */
   backupPrincipalObjectId?: string;
+  /** ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID: the vault's audit-log diagnostic setting is part of the expected state. */
+  vaultDiagnosticsWorkspaceId?: string;
+  /** Azure Monitor diagnostic settings; needed only with vaultDiagnosticsWorkspaceId. */
+  diagnostics?: DiagnosticSettingsPort;
 }
 
 function keyParts(keyUrl: string): { vaultUrl: string; name: string; version?: string } | undefined {
@@ -208,17 +214,34 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
     return (await keyVault.getDeletedKey(key.vaultUrl, key.name)) ? 'soft-deleted' : 'purged';
   }
 
+  /** With ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID: the audit setting missing or different is repairable drift. */
+  async function diagnosticsDrift(vault: Pick<VaultInfo, 'id' | 'name'>): Promise<VaultDriftIssue[]> {
+    const workspaceId = deps.vaultDiagnosticsWorkspaceId;
+    if (!workspaceId) return [];
+    if (!deps.diagnostics)
+      throw new ValidationError('ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID is set but this host has no diagnostic settings client', {
+        field: 'ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID',
+      });
+    const why = vaultAuditSettingMismatch(
+      await deps.diagnostics.getDiagnosticSetting(vault.id, VAULT_DIAGNOSTIC_SETTING_NAME),
+      workspaceId,
+    );
+    return why === undefined ? [] : [{ kind: 'diagnostic-setting', detail: `vault ${vault.name}: ${why}`, repairable: true }];
+  }
+
+  async function driftOf(vault: VaultInfo, required: AccessPolicyLike[]): Promise<VaultDriftIssue[]> {
+    return [
+      ...vaultDrift(vault, required, { listAllowedFor: required.map((r) => r.objectId), readAllowedFor: backupReaders }),
+      ...(await diagnosticsDrift(vault)),
+    ];
+  }
+
   async function vaultCheck(vaultId: string): Promise<VaultCheck> {
     const name = parseResourceId(vaultId, 'vaultId').names[0] ?? '';
     const vault = await vaults.getVault(vaultId);
     if (!vault) return { vaultId, vaultName: name, exists: false, issues: [] };
     const required = await requiredPolicies(deps.identity);
-    return {
-      vaultId: vault.id,
-      vaultName: vault.name,
-      exists: true,
-      issues: vaultDrift(vault, required, { listAllowedFor: required.map((r) => r.objectId), readAllowedFor: backupReaders }),
-    };
+    return { vaultId: vault.id, vaultName: vault.name, exists: true, issues: await driftOf(vault, required) };
   }
 
   return {
@@ -278,8 +301,9 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
 
     /**
      * Repairs flags and the app's access policy with one idempotent ensureVault (patches only what
-     * differs, never removes entries others added), then re-checks. Permission: vaults/write,
-     * vaults/accessPolicies/write.
+     * differs, never removes entries others added), and with ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID the audit diagnostic
+     * setting, then re-checks. Permission: vaults/write, vaults/accessPolicies/write (diagnosticSettings/write and the
+     * workspace's sharedKeys/action for the setting).
      */
     [REMEDIATION_ACTIVITY.repairVault]: (input: {
       vaultId: string;
@@ -292,7 +316,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
         const vault: VaultInfo | undefined = await vaults.getVault(input.vaultId);
         if (!vault) throw new NotFoundError(`Key Vault ${input.vaultId} does not exist; nothing to repair`);
         const required = await requiredPolicies(deps.identity);
-        const before = vaultDrift(vault, required, { listAllowedFor: required.map((r) => r.objectId), readAllowedFor: backupReaders });
+        const before = await driftOf(vault, required);
         // Read grants first (each principal's entry narrowed in place: the reading permissions removed, the rest kept).
         for (const issue of before) {
           if (issue.kind !== 'secret-read-grant' || !issue.narrowed) continue;
@@ -313,7 +337,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
           );
           log('warn', `vault ${vault.name}: removed a secret read grant: ${issue.detail}`, { vaultId: vault.id, objectId });
         }
-        if (before.some((i) => i.repairable && i.kind !== 'secret-read-grant')) {
+        if (before.some((i) => i.repairable && i.kind !== 'secret-read-grant' && i.kind !== 'diagnostic-setting')) {
           await vaults.ensureVault({
             subscriptionId: vault.subscriptionId,
             resourceGroup: vault.resourceGroup,
@@ -325,6 +349,14 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
             tags: vault.tags,
             accessPolicies: required,
           });
+        }
+        if (before.some((i) => i.kind === 'diagnostic-setting')) {
+          const result = await deps.diagnostics!.ensureVaultAuditLogs(
+            vault.id,
+            VAULT_DIAGNOSTIC_SETTING_NAME,
+            deps.vaultDiagnosticsWorkspaceId!,
+          );
+          log('info', `vault ${vault.name}: diagnostic setting ${result.setting.name} ${result.action}`, { vaultId: vault.id });
         }
         const after = await vaultCheck(input.vaultId);
         const repaired = before.filter((b) => b.repairable && !after.issues.some((a) => a.kind === b.kind)).map((b) => b.kind);

@@ -28,7 +28,9 @@ export type VaultDriftKind =
   | 'purge-protection-disabled'
   | 'access-policy-missing'
   | 'rbac-authorization'
-  | 'secret-read-grant';
+  | 'secret-read-grant'
+  /** ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID: the vault's audit-log diagnostic setting is missing or differs (core/vault-diagnostics.ts). */
+  | 'diagnostic-setting';
 
 export interface VaultDriftIssue {
   kind: VaultDriftKind;

@@ -356,6 +356,12 @@ class Expression {
       }
       case 'join':
         return (arg(0) as unknown[]).join(String(arg(1)));
+      case 'split':
+        return String(arg(0)).split(String(arg(1)));
+      case 'last': {
+        const v = arg(0);
+        return typeof v === 'string' ? v.slice(-1) : (v as unknown[])[(v as unknown[]).length - 1];
+      }
       case 'length':
         return (arg(0) as unknown[] | string).length;
       case 'empty': {

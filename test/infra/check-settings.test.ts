@@ -13,6 +13,7 @@ import { INFRA_DIR, REPO_ROOT } from './arm';
 
 const CHECK = path.join(INFRA_DIR, 'check-settings.cjs');
 const SUBSCRIPTION = '00000000-1111-2222-3333-444444444444';
+const CENTRAL = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/central`;
 const PARAMETER_FILES = readdirSync(INFRA_DIR).filter((f) => f.endsWith('.parameters.json'));
 /**
  * What main.json sets from parameters: every app-scoped setting but those computed inside the app deployment
@@ -101,6 +102,40 @@ describe('check-settings.cjs with the real core/config.ts', () => {
     const result = check(writeParameters('heal.parameters.json', parameters));
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
+  });
+
+  it.each([
+    [{}, ''],
+    [{ vaultDiagnostics: false, vaultDiagnosticsWorkspaceId: '/ignored/when/off' }, ''],
+    [
+      { vaultDiagnostics: true },
+      `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-ade-autopilot/providers/Microsoft.OperationalInsights/workspaces/log-ade-autopilot`,
+    ],
+    [
+      { vaultDiagnostics: true, appResourceGroupName: 'rg-x', baseName: 'adeap-x' },
+      `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-x/providers/Microsoft.OperationalInsights/workspaces/log-adeap-x`,
+    ],
+    [{ vaultDiagnostics: true, vaultDiagnosticsWorkspaceId: CENTRAL }, CENTRAL],
+  ])('ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID from %j is %j, and the app accepts it', (parameters, expected) => {
+    const recorder = path.join(workDir, 'recording-diagnostics.js');
+    const recorded = path.join(workDir, 'recorded-diagnostics.json');
+    writeFileSync(
+      recorder,
+      `exports.loadConfig = (env) => require('fs').writeFileSync(${JSON.stringify(recorded)}, JSON.stringify(env));\n`,
+    );
+    const file = writeParameters('diagnostics.parameters.json', parameters);
+    expect(check(file, recorder).status).toBe(0);
+    expect((JSON.parse(readFileSync(recorded, 'utf8')) as Record<string, string>).ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID).toBe(expected);
+    const real = check(file);
+    expect([real.stderr, real.status]).toEqual(['', 0]);
+  });
+
+  it('a vaultDiagnosticsWorkspaceId that is no workspace id is refused before deployment', () => {
+    const result = check(
+      writeParameters('bad-diagnostics.parameters.json', { vaultDiagnostics: true, vaultDiagnosticsWorkspaceId: 'log-central' }),
+    );
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID: expected a Log Analytics workspace resource id');
   });
 
   it('passes every setting the config module reads, computed like main.json (AZURE_CLIENT_ID known only after deployment)', () => {

@@ -381,6 +381,7 @@ export type RoleScope =
   | 'function app'
   | 'outcome topic'
   | 'durable task hub'
+  | 'diagnostics workspace'
   | 'resource group';
 
 export interface RoleAssignmentInfo {
@@ -402,6 +403,7 @@ function scopeOf(level: TemplateLevel, resource: ArmResource): RoleScope {
     if (scope.includes('Microsoft.Web/sites/')) return 'function app';
     if (scope.includes('Microsoft.EventGrid/topics/')) return 'outcome topic';
     if (/Microsoft\.DurableTask\/schedulers\/[^/]+\/taskHubs\//.test(scope)) return 'durable task hub';
+    if (scope.includes('Microsoft.OperationalInsights/workspaces/')) return 'diagnostics workspace';
     throw new Error(`${level.label}: unrecognised role assignment scope ${scope}`);
   }
   if (level.template.$schema === SUBSCRIPTION_SCHEMA) return 'subscription';

@@ -98,6 +98,7 @@ describe('ARM template structure', () => {
       "main.json > format('ade-autopilot-target-{0}', variables('targetSubscriptionIds')[copyIndex()])",
       "main.json > format('ade-autopilot-target-{0}', variables('targetSubscriptionIds')[copyIndex()]) > ade-autopilot-vault-group",
       'main.json > ade-autopilot-operator',
+      'main.json > ade-autopilot-diagnostics-workspace',
       'main.json > ade-autopilot-outcome-topic',
     ]);
   });
@@ -249,6 +250,8 @@ describe('role assignments: least privilege with real built-in role ids', () => 
       [
         'ADE Autopilot VM encryption operator @ subscription',
         "ADE Autopilot VM restart @ subscription if [parameters('enableSelfHealingRestart')]",
+        "ADE Autopilot vault diagnostics @ vault resource group if [parameters('vaultDiagnostics')]",
+        'ADE Autopilot diagnostics destination @ diagnostics workspace',
         'EventGrid Contributor @ vault resource group',
         'EventGrid Data Sender @ outcome topic',
         'Key Vault Contributor @ vault resource group',
@@ -499,6 +502,7 @@ describe('app settings equal what core/config.ts reads', () => {
         'ADE_FUNCTION_APP_RESOURCE_ID',
         'ADE_VAULT_NAME_SALT',
         'ADE_DEAD_LETTER_CONTAINER_ID',
+        'ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID',
       ].includes(s.name),
   );
 
@@ -698,6 +702,64 @@ describe('vault options', () => {
       locks.map(({ level, resource }) => [level.label.split(' > ').pop(), resource.condition, objectOf(resource.properties).level]),
     ).toEqual([['ade-autopilot-vault-group', "[parameters('lockVaultResourceGroup')]", 'CanNotDelete']]);
     expect(objectOf(objectOf(main.parameters).lockVaultResourceGroup).defaultValue).toBe(false);
+  });
+
+  const mainParameters = objectOf(main.parameters);
+  const diagnostics = roleAssignments(mainLevels).filter((a) => /diagnostics/.test(a.roleName));
+
+  it("vault diagnostics: off by default; on, the app setting is the given workspace or the template's own", () => {
+    expect([
+      objectOf(mainParameters.vaultDiagnostics).defaultValue,
+      objectOf(mainParameters.vaultDiagnosticsWorkspaceId).defaultValue,
+    ]).toEqual([false, '']);
+    expect(objectOf(objectOf(main.variables).adeSettings).ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID).toBe(
+      "[variables('vaultDiagnosticsWorkspaceId')]",
+    );
+    const workspace = objectOf(main.variables).vaultDiagnosticsWorkspaceId;
+    expect(workspace).toBe(
+      "[if(parameters('vaultDiagnostics'), if(empty(parameters('vaultDiagnosticsWorkspaceId')), " +
+        "format('/subscriptions/{0}/resourceGroups/{1}/providers/Microsoft.OperationalInsights/workspaces/log-{2}', " +
+        "subscription().subscriptionId, parameters('appResourceGroupName'), parameters('baseName')), " +
+        "parameters('vaultDiagnosticsWorkspaceId')), '')]",
+    );
+    // The template's own workspace is the one the app deployment creates.
+    const app = mainLevels.find((l) => l.label === "main.json > variables('appDeploymentName')")!;
+    expect(objectOf(app.template.variables).workspaceName).toBe("[format('log-{0}', parameters('baseName'))]");
+  });
+
+  it('vault diagnostics: two custom roles, only when on, each at its one narrow scope with exactly its actions', () => {
+    expect(diagnostics.map((a) => [a.roleName, a.scope, a.condition, a.actions])).toEqual([
+      [
+        'ADE Autopilot vault diagnostics',
+        'vault resource group',
+        "[parameters('vaultDiagnostics')]",
+        ['Microsoft.Insights/diagnosticSettings/read', 'Microsoft.Insights/diagnosticSettings/write'],
+      ],
+      [
+        'ADE Autopilot diagnostics destination',
+        'diagnostics workspace',
+        undefined,
+        ['Microsoft.OperationalInsights/workspaces/sharedKeys/action'],
+      ],
+    ]);
+    // The destination role lives in a deployment that exists only when on, in the workspace's own subscription and group.
+    const deployment = resourcesOf(main).find((r) => r.name === 'ade-autopilot-diagnostics-workspace')!;
+    expect(deployment.condition).toBe("[parameters('vaultDiagnostics')]");
+    expect(deployment.subscriptionId).toContain("split(variables('vaultDiagnosticsWorkspaceId'), '/')[2]");
+    expect(deployment.resourceGroup).toContain("split(variables('vaultDiagnosticsWorkspaceId'), '/')[4]");
+    expect(String(diagnostics[1]!.resource.scope)).toBe(
+      "[format('Microsoft.OperationalInsights/workspaces/{0}', parameters('workspaceName'))]",
+    );
+    // The vault group's role is assignable there only; the flag reaches the vault group through the target deployment.
+    const vaultGroup = mainLevels.find((l) => l.label.endsWith('> ade-autopilot-vault-group'))!;
+    const definition = resourcesOf(vaultGroup.template).find((r) => r.type === 'Microsoft.Authorization/roleDefinitions')!;
+    expect([definition.condition, objectOf(definition.properties).assignableScopes]).toEqual([
+      "[parameters('vaultDiagnostics')]",
+      ['[resourceGroup().id]'],
+    ]);
+    expect(objectOf(objectOf(objectOf(vaultGroup.deployment!.properties).parameters).vaultDiagnostics).value).toBe(
+      "[parameters('vaultDiagnostics')]",
+    );
   });
 });
 

@@ -45,6 +45,8 @@ export interface PipelineOptions {
   kek: boolean;
   /** Extra app settings (ADE_*), applied last. */
   settings?: Record<string, string>;
+  /** Settings that name the simulator's (random) subscription, e.g. a resource id; applied after `settings`. */
+  settingsFor?: (subscriptionId: string) => Record<string, string>;
   /** Durations (ms) of the simulator's operations (speed 1: these are the real waits). Everything runs on real time. */
   durations?: Record<string, number>;
   /** Create the Resource Manager → vmWritten subscription (default true). */
@@ -217,6 +219,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       : { ADE_SECRET_EVENTS_WEBHOOK_URL: `${baseUrl}/runtime/webhooks/eventgrid?functionName=secretEvents&code=${HUB_KEYS.eventGrid}` }),
     ...sim.env,
     ...(options.settings ?? {}),
+    ...(options.settingsFor?.(subscriptionId) ?? {}),
   };
   for (const [k, v] of Object.entries(settings)) setEnv(k, v);
   if (options.platform) {

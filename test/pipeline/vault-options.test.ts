@@ -1,7 +1,8 @@
 /**
  * Vault options honoured at vault creation: the network rules (ADE_VAULT_NETWORK_*); with ADE_VAULT_BACKUP_PRINCIPAL_ID
  * the vault the app creates also gives the Backup Management Service keys and secrets get/list/backup (what Azure Backup
- * needs for encrypted VMs); without it, only the app's own (and, in aad mode, the Entra app's) policies.
+ * needs for encrypted VMs); without it, only the app's own (and, in aad mode, the Entra app's) policies; with
+ * ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID the vault gets the audit-log diagnostic setting to that workspace, never in dry run.
  */
 import { describe, expect, it } from 'vitest';
 import type { AzurePorts, VaultSpec } from '../../azure/ports';
@@ -17,7 +18,13 @@ const SUB = '11111111-2222-3333-4444-555555555555';
 const VM_ID = `/subscriptions/${SUB}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm1`;
 const POLICY = toEncryptionPolicy(loadConfig({ ADE_SUBSCRIPTIONS: SUB, ADE_DRY_RUN: 'false' }));
 
-async function createdVault(backupPrincipalObjectId?: string, vaultNetwork?: ActivityDeps['vaultNetwork']): Promise<VaultSpec> {
+const WORKSPACE = `/subscriptions/${SUB}/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/law-central`;
+
+async function createdVault(
+  backupPrincipalObjectId?: string,
+  vaultNetwork?: ActivityDeps['vaultNetwork'],
+  more: Partial<ActivityDeps> = {},
+): Promise<VaultSpec> {
   let spec: VaultSpec | undefined;
   const vaults = {
     ensureVault: async (s: VaultSpec) => {
@@ -40,6 +47,7 @@ async function createdVault(backupPrincipalObjectId?: string, vaultNetwork?: Act
     policy: POLICY,
     ...(backupPrincipalObjectId ? { backupPrincipalObjectId } : {}),
     ...(vaultNetwork ? { vaultNetwork } : {}),
+    ...more,
   } as unknown as ActivityDeps & AzurePorts;
   const result = await createActivities(deps).ensureDiskEncryptionVault({
     vmId: VM_ID,
@@ -92,6 +100,95 @@ describe('vault options at creation', () => {
     expect(loadConfig({ ...subs, ADE_VAULT_BACKUP_PRINCIPAL_ID: BACKUP.toUpperCase() }).vaultBackupPrincipalId).toBe(BACKUP);
     expect(() => loadConfig({ ...subs, ADE_VAULT_BACKUP_PRINCIPAL_ID: 'Backup Management Service' })).toThrow(
       /ADE_VAULT_BACKUP_PRINCIPAL_ID: expected the object id \(a GUID\)/,
+    );
+  });
+});
+
+describe('vault diagnostics (ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID)', () => {
+  const recorder = () => {
+    const calls: Array<[string, string, string]> = [];
+    const diagnostics = {
+      ensureVaultAuditLogs: async (vaultId: string, name: string, workspaceId: string) => {
+        calls.push([vaultId, name, workspaceId]);
+        return {
+          action: 'created',
+          setting: { id: `${vaultId}/providers/Microsoft.Insights/diagnosticSettings/${name}`, name, logs: [], metrics: [] },
+        };
+      },
+    };
+    return { calls, diagnostics };
+  };
+
+  it.each([
+    ['on: the created vault gets the audit setting to the workspace', { vaultDiagnosticsWorkspaceId: WORKSPACE }, 1],
+    ['off (the default): no diagnostic setting at all', {}, 0],
+  ])('%s', async (_what, deps, expected) => {
+    const { calls, diagnostics } = recorder();
+    const spec = await createdVault(undefined, undefined, { ...deps, diagnostics } as unknown as Partial<ActivityDeps>);
+    expect(calls).toEqual(
+      expected === 0
+        ? []
+        : [
+            [
+              `/subscriptions/s/resourceGroups/${spec.resourceGroup}/providers/Microsoft.KeyVault/vaults/${spec.name}`,
+              'ade-autopilot-audit',
+              WORKSPACE,
+            ],
+          ],
+    );
+  });
+
+  it('dry run: refused before any write, the vault included', async () => {
+    const { calls, diagnostics } = recorder();
+    let vaultWrites = 0;
+    const deps = {
+      vaults: { ensureVault: async () => void vaultWrites++ },
+      diagnostics,
+      vaultDiagnosticsWorkspaceId: WORKSPACE,
+      identity: async () => ({ tenantId: TENANT, objectId: APP }),
+      log: () => undefined,
+      now: () => Date.now(),
+      policy: toEncryptionPolicy(loadConfig({ ADE_SUBSCRIPTIONS: SUB, ADE_DRY_RUN: 'true' })),
+    } as unknown as ActivityDeps & AzurePorts;
+    const result = await createActivities(deps).ensureDiskEncryptionVault({
+      vmId: VM_ID,
+      subscriptionId: SUB,
+      resourceGroup: POLICY.vault.resourceGroup,
+      name: vaultNamesFor(POLICY.vault, { id: VM_ID, subscriptionId: SUB, location: 'westeurope' })[0]!,
+      location: 'westeurope',
+      softDeleteRetentionDays: 90,
+      purgeProtection: true,
+      automation: { tenantId: TENANT, objectId: APP },
+    });
+    expect(result).toMatchObject({ ok: false, error: { kind: 'validation', message: expect.stringContaining('ADE_DRY_RUN is on') } });
+    expect([vaultWrites, calls]).toEqual([0, []]);
+  });
+
+  it('on, without a diagnostic settings client: the step fails naming the setting instead of skipping it silently', async () => {
+    const failed = await createdVault(undefined, undefined, { vaultDiagnosticsWorkspaceId: WORKSPACE }).catch((e: Error) => e);
+    expect(String(failed)).toContain('ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID is set but this host has no diagnostic settings client');
+  });
+
+  const subs = { ADE_SUBSCRIPTIONS: SUB };
+  it.each([
+    ['', undefined],
+    [WORKSPACE, WORKSPACE],
+    [WORKSPACE.replace(SUB, SUB.toUpperCase()) + '/', WORKSPACE],
+  ])('ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID=%j → %j', (raw, expected) => {
+    expect(loadConfig({ ...subs, ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID: raw }).vaultDiagnosticsWorkspaceId).toBe(expected);
+  });
+
+  it.each([
+    ['a bare name', 'law-central'],
+    ['another resource type', `/subscriptions/${SUB}/resourceGroups/rg-logs/providers/Microsoft.Insights/components/appi`],
+    [
+      'a subscription that is no GUID',
+      '/subscriptions/prod/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/law-central',
+    ],
+    ['a workspace name too short', `/subscriptions/${SUB}/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/la`],
+  ])('refuses %s', (_what, raw) => {
+    expect(() => loadConfig({ ...subs, ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID: raw })).toThrow(
+      /ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID: expected a Log Analytics workspace resource id/,
     );
   });
 });

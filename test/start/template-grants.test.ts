@@ -81,6 +81,34 @@ describe('role assignments of the app identity, read from infra/main.json', () =
     expect(scheduler).toHaveLength(grants.length + 1);
   });
 
+  it('vaultDiagnostics (off by default): diagnostic settings read/write on the vault group, shared keys on the workspace only', () => {
+    const diagnosticRoles = (g: ReturnType<typeof templateRoleGrants>) =>
+      g.filter((x) => x.customRole?.permissions.some((p) => p.actions.some((a) => /diagnosticSettings|OperationalInsights/.test(a))));
+    expect(diagnosticRoles(grants)).toEqual([]);
+    const workspaces = '/providers/Microsoft.OperationalInsights/workspaces';
+    const workspace = `/subscriptions/${SUB}/resourceGroups/rg-ade-autopilot${workspaces}/log-ade-autopilot`;
+    const other = `/subscriptions/99999999-2222-3333-4444-555555555555/resourceGroups/rg-logs${workspaces}/law-central`;
+    for (const [given, scope, groupId] of [
+      ['', workspace, `/subscriptions/${SUB}/resourceGroups/rg-ade-autopilot`],
+      [other, other, '/subscriptions/99999999-2222-3333-4444-555555555555/resourceGroups/rg-logs'],
+    ] as const) {
+      const on = diagnosticRoles(
+        templateRoleGrants({
+          subscriptionId: SUB,
+          parameters: { vaultResourceGroupName: 'rg-v', vaultDiagnostics: true, vaultDiagnosticsWorkspaceId: given },
+        }),
+      );
+      expect(on.map((g) => [g.customRole!.permissions[0]!.actions, g.scope, g.customRole!.assignableScopes])).toEqual([
+        [
+          ['Microsoft.Insights/diagnosticSettings/read', 'Microsoft.Insights/diagnosticSettings/write'],
+          `/subscriptions/${SUB}/resourceGroups/rg-v`,
+          [`/subscriptions/${SUB}/resourceGroups/rg-v`],
+        ],
+        [['Microsoft.OperationalInsights/workspaces/sharedKeys/action'], scope, [groupId]],
+      ]);
+    }
+  });
+
   it('a new role assignment in the template is picked up; an expression it cannot evaluate fails loudly', () => {
     const extra = infraCopy((main) => {
       const inner = main.resources[2].properties.template.resources[5].properties.template;

@@ -9,6 +9,7 @@
  */
 import type { Principal, SimRequest } from '../contract';
 import { armError, eq, type ArmPath } from './http';
+import { DIAGNOSTIC_SETTINGS_PATH } from './insights';
 import { builtInRole, roleGrants, scopeCovers, type RoleDefinition } from './roles';
 import type { ArmState } from './state';
 
@@ -123,6 +124,10 @@ export function requirementOf(req: SimRequest, path: ArmPath): Requirement {
     if (scope === '/' && req.method === 'GET') return { kind: 'none' };
     return { kind: 'action', action: `Microsoft.Authorization/${type}/${verb}`, scope, list: authz[3] === undefined };
   }
+  // Diagnostic settings: an extension resource, authorized on the resource it watches
+  // (Microsoft.Insights/diagnosticSettings/read|write|delete; the destination's linked check is the provider's, see insights.ts).
+  const diagnostics = DIAGNOSTIC_SETTINGS_PATH.exec(req.path);
+  if (diagnostics) return { kind: 'action', action: `Microsoft.Insights/diagnosticSettings/${verb}`, scope: diagnostics[1]! };
   if (!sub) return { kind: 'none' }; // GET /subscriptions lists only visible ones; unknown paths 404
   const subScope = `/subscriptions/${sub}`;
   if (segs.length === 2) return { kind: 'member', subscriptionId: sub };

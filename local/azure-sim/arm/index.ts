@@ -19,6 +19,7 @@ import { handleFeatures } from './features';
 import { ArmCore } from './core';
 import { EventGridArm } from './eventgrid';
 import { ARM_HOST, armError, eq, errorBody, json, parseArmPath, requireApiVersion, truncate, type ArmPath } from './http';
+import { DIAGNOSTIC_SETTINGS_PATH, DiagnosticSettingsArm } from './insights';
 import { KeyVaultArm } from './keyvault';
 import { Resources } from './resources';
 import { ResourceGraph, type GraphRow } from './resource-graph';
@@ -55,6 +56,7 @@ export function createArmService(ctx: SimContext): ArmService {
   const compute = new Compute(core);
   const keyVault = new KeyVaultArm(core);
   const eventGrid = new EventGridArm(core);
+  const diagnosticSettings = new DiagnosticSettingsArm(core);
   const control = new ArmControl(core, resources, compute, keyVault);
   const resourceGraph = new ResourceGraph({
     authz: core.authz,
@@ -146,6 +148,9 @@ export function createArmService(ctx: SimContext): ArmService {
       if (authz[2]!.toLowerCase() === 'roledefinitions') return resources.roleDefinitions(scope, assignmentScope, authz[3]);
       return resources.roleAssignments(scope, assignmentScope, authz[3]);
     }
+    // Diagnostic settings are an extension resource of the resource they watch: {resource}/providers/Microsoft.Insights/….
+    const diagnostics = DIAGNOSTIC_SETTINGS_PATH.exec(req.path);
+    if (diagnostics) return diagnosticSettings.handle(scope, diagnostics[1]!, diagnostics[2]);
     if (/^\/providers\/Microsoft\.ResourceGraph\/resources\/?$/i.test(req.path)) {
       return resourceGraph.query(req, scope.principal.objectId, scope.principal.kind === 'platform');
     }
@@ -298,6 +303,7 @@ export function createArmService(ctx: SimContext): ArmService {
         if (eq(path.segments[2], 'resourcegroups')) return `Microsoft.Resources/subscriptions/resourceGroups/${verb}`;
         return `Microsoft.Resources/${path.segments[2] ?? 'unknown'}/${verb}`;
       }
+      if (DIAGNOSTIC_SETTINGS_PATH.test(req.path)) return `Microsoft.Insights/diagnosticSettings/${verb === 'action' ? 'write' : verb}`;
       if (/\/providers\/Microsoft\.Authorization\/roleAssignments/i.test(req.path))
         return `Microsoft.Authorization/roleAssignments/${verb}`;
       const types = path.types.filter((t) => !/^(operations|operationresults|operationsstatus)$/i.test(t) || true);

@@ -297,6 +297,8 @@ export interface ArmState {
   policyStates?: Record<string, PolicyStateRecord>;
   /** Keyed by lower-cased `subscriptionId|namespace/name`; optional so older snapshots restore. */
   features?: Record<string, FeatureRecord>;
+  /** Microsoft.Insights/diagnosticSettings keyed by lower-cased setting id; optional so older snapshots restore. */
+  diagnosticSettings?: Record<string, import('./insights').DiagnosticSettingRecord>;
   /** Per-size capability overrides (control API), keyed by lower-cased size name. */
   skuCapabilities?: Record<string, { encryptionAtHostSupported?: boolean }>;
 }
@@ -322,6 +324,7 @@ export function emptyState(): ArmState {
     policyStates: {},
     features: {},
     skuCapabilities: {},
+    diagnosticSettings: {},
   };
 }
 
