@@ -40,6 +40,8 @@ const ROUTES = [
   '/resourceGroups/rg-h/providers/Microsoft.Compute/disks/whatever',
   '/resourceGroups/rg-h/providers/Microsoft.KeyVault/vaults/kv-hostile',
   '/resourceGroups/rg-h/providers/Microsoft.KeyVault/vaults/kv-hostile/accessPolicies/add',
+  '/resourceGroups/rg-h/providers/Microsoft.KeyVault/vaults/kv-hostile/providers/Microsoft.Insights/diagnosticSettings/d1',
+  '/resourceGroups/rg-h/providers/Microsoft.KeyVault/vaults/kv-hostile/providers/Microsoft.Insights/diagnosticSettings',
   '/providers/Microsoft.KeyVault/checkNameAvailability',
   '/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/kv-none/purge',
   '/resourceGroups/rg-h/providers/Microsoft.EventGrid/systemTopics/t1',
