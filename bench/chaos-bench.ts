@@ -1,6 +1,6 @@
 /**
  * Chaos benchmark: `npm run chaos -- [--vms 200] [--modes aad,single-pass] [--fault-rate 0.1] [--copies 3] [--kills 5]
- * [--speed 60] [--timeout 3600] [--out FILE]`.
+ * [--speed 60] [--timeout 3600] [--seed N] [--out FILE] [--check]`.
  *
  * For each mode a fresh `npm start` stack (simulator in this process, host child on the built app) gets its share of
  * the VMs (half Windows, half Linux) created in one burst, while: every Event Grid event is delivered `--copies` times;
@@ -14,7 +14,9 @@
  * It reports, from the simulator's state: VMs encrypted (or skipped with a reason), VMs with more than one ADE extension
  * deployment (the app's successful extension PUTs, from the request log), live `ade-autopilot` passwords left, stuck runs,
  * secrets (issued passwords, BEK/passphrase values, client secrets) found in the host's log and durable store, and the
- * makespan. Figures, not pass/fail; not part of `npm test`.
+ * makespan. Figures, not pass/fail; not part of `npm test`. `--check` (the CI smoke, `npm run bench:smoke`) exits 1
+ * naming each goal a mode missed (`checkChaos`). `--seed` fixes the kill moments and the sequence of the simulator's fault
+ * draws (which request meets which draw still depends on timing); without it a random seed is drawn and reported.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -59,6 +61,52 @@ export interface ChaosResult {
   sweepRounds: number;
   secretsFound: number;
   makespanS: number;
+  /** The seed of the kill moments and the simulator's fault draws (`--seed`). */
+  seed: number;
+}
+
+/** A small seeded generator (mulberry32): uniform in [0, 1), the same sequence for the same 32-bit seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * What `--check` refuses, one line per goal a mode missed: a VM not encrypted (skipped counts as missed: every chaos VM
+ * is eligible), a VM with more than one extension deployment, a live password after the janitor, a run not terminal, a
+ * secret in durable history, and a run that injected no fault although faults were asked for (it would prove nothing).
+ */
+export function checkChaos(results: readonly ChaosResult[]): string[] {
+  return results.flatMap((r) => {
+    const at = `${r.mode} (${r.vms} VMs, seed ${r.seed})`;
+    const problems: string[] = [];
+    if (r.encrypted < r.vms) {
+      const skipped = Object.values(r.skipped).reduce((sum, n) => sum + n, 0);
+      const detail = [
+        r.notEncrypted.length > 0
+          ? `not encrypted: ${r.notEncrypted.slice(0, 5).join(' | ')}${r.notEncrypted.length > 5 ? ' | …' : ''}`
+          : '',
+        skipped > 0 ? `skipped ${JSON.stringify(r.skipped)}` : '',
+      ].filter(Boolean);
+      problems.push(`${at}: encrypted ${r.encrypted}/${r.vms} (goal 100 %)${detail.length ? `; ${detail.join('; ')}` : ''}`);
+    }
+    if (r.multipleExtensionDeployments > 0)
+      problems.push(
+        `${at}: ${r.multipleExtensionDeployments} VMs with more than one extension deployment ` +
+          `(up to ${r.maxExtensionDeploymentsPerVm}; goal 0)`,
+      );
+    if (r.livePasswordsLeft > 0) problems.push(`${at}: ${r.livePasswordsLeft} live passwords left after the janitor (goal 0)`);
+    if (r.stuckRuns > 0) problems.push(`${at}: ${r.stuckRuns} stuck runs (goal 0)`);
+    if (r.secretsFound > 0) problems.push(`${at}: ${r.secretsFound} secrets found in the host's log, durable store or runs (goal 0)`);
+    if (r.faultRate > 0 && r.faultsInjected === 0) problems.push(`${at}: no fault injected at a fault rate of ${r.faultRate}`);
+    return problems;
+  });
 }
 
 /** A run's output fields (the durable status API types it loosely). */
@@ -106,10 +154,13 @@ function textsUnder(dir: string): Array<{ where: string; text: string }> {
 export async function runChaos(
   mode: 'aad' | 'single-pass',
   vms: number,
-  options: { speed: number; faultRate: number; copies: number; kills: number; timeoutMs: number },
+  options: { speed: number; faultRate: number; copies: number; kills: number; timeoutMs: number; seed: number },
   log: (line: string) => void,
 ): Promise<ChaosResult> {
   const stateRoot = mkdtempSync(path.join(tmpdir(), `ade-chaos-${mode}-${vms}-`));
+  // Two streams from the seed: the kill moments here, the fault draws in the simulator.
+  const random = seededRandom(options.seed);
+  const faultRandom = seededRandom(Math.floor(random() * 4294967296));
   const stack: LocalStack = await startLocalStack({
     repoRoot: REPO_ROOT,
     stateRoot,
@@ -119,6 +170,7 @@ export async function runChaos(
     localSettingsFile: path.join(stateRoot, 'no-local-settings.json'),
     env: { ADE_ENCRYPTION_MODE: mode, ADE_TAG_OUTCOME: 'false', ADE_LOCAL_POLL_SECONDS: '10', ADE_SWEEP_SCHEDULE: 'off' },
     hostLogLevel: 'information',
+    faultRandom,
   });
   // Every password the directory issues, recorded in-process (Graph keeps only a hash).
   const issued: string[] = [];
@@ -174,7 +226,7 @@ export async function runChaos(
     }));
     const started = Date.now();
     // Kill moments: random within the first minutes of the run (where the work is).
-    const killAt = Array.from({ length: options.kills }, () => 3_000 + Math.random() * Math.max(20_000, vms * 400)).sort((a, b) => a - b);
+    const killAt = Array.from({ length: options.kills }, () => 3_000 + random() * Math.max(20_000, vms * 400)).sort((a, b) => a - b);
     let killed = 0;
     let killing: Promise<void> = Promise.resolve();
     const killer = setInterval(() => {
@@ -350,6 +402,7 @@ export async function runChaos(
       sweepRounds,
       secretsFound,
       makespanS,
+      seed: options.seed,
     };
   } finally {
     await stack.stop();
@@ -383,6 +436,8 @@ async function main(): Promise<void> {
       kills: { type: 'string' },
       timeout: { type: 'string' },
       out: { type: 'string' },
+      seed: { type: 'string' },
+      check: { type: 'boolean' },
       'one-run': { type: 'string' },
     },
     strict: true,
@@ -397,7 +452,10 @@ async function main(): Promise<void> {
     copies: Number(values.copies ?? 3),
     kills: Number(values.kills ?? 5),
     timeoutMs: Number(values.timeout ?? 3600) * 1000,
+    seed: values.seed === undefined ? Math.floor(Math.random() * 4294967296) : Number(values.seed),
   };
+  if (!Number.isInteger(options.seed) || options.seed < 0 || options.seed > 4294967295)
+    throw new Error(`--seed must be an integer 0–4294967295, got '${values.seed}'`);
   if (!(options.faultRate >= 0 && options.faultRate < 1)) throw new Error('--fault-rate must be in [0, 1)');
   const out = path.resolve(values.out ?? path.join(REPO_ROOT, '.state', 'bench-chaos.json'));
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -410,16 +468,25 @@ async function main(): Promise<void> {
   const results: ChaosResult[] = [];
   const share = Math.ceil(vms / modes.length);
   for (const mode of modes) {
-    log(`Chaos: ${mode}, ${share} VMs, ${options.faultRate * 100}% faults, ${options.copies}× delivery, ${options.kills} host kills…`);
+    log(
+      `Chaos: ${mode}, ${share} VMs, ${options.faultRate * 100}% faults, ${options.copies}× delivery, ` +
+        `${options.kills} host kills, seed ${options.seed}…`,
+    );
     // Each mode in its own process: a fresh simulator CA, proxy and SDK/MSAL connection pools (they are process-wide).
     const args = ['--vms', String(share), '--speed', String(options.speed), '--fault-rate', String(options.faultRate)];
     args.push('--copies', String(options.copies), '--kills', String(options.kills), '--timeout', String(options.timeoutMs / 1000));
+    args.push('--seed', String(options.seed));
     results.push(await inChild(mode, args));
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify({ measuredAt: new Date().toISOString(), node: process.version, results }, null, 2)}\n`);
   }
   for (const r of results) process.stdout.write(`${JSON.stringify(r)}\n`);
   process.stdout.write(`Raw figures: ${out}\n`);
+  if (values.check) {
+    const problems = checkChaos(results);
+    if (problems.length > 0) throw new Error(`--check: ${problems.length} goal(s) missed:\n  ${problems.join('\n  ')}`);
+    log(`--check: every goal met (seed ${options.seed})`);
+  }
 }
 
 if (require.main === module) {

@@ -53,6 +53,8 @@ export interface SimulatorOptions {
   createEventGrid?: ((ctx: SimContext) => EventGridParts) | null;
   /** Debug log sink (default: warnings and errors to stderr). */
   log?: SimContext['log'];
+  /** Random source of fault injection's error rates (default Math.random); a seeded one makes a benchmark reproducible. */
+  faultRandom?: () => number;
 }
 
 /** The seeded tenant, subscription and principals a fresh shell or test uses. */
@@ -102,7 +104,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const state = new SimState();
   const stateFile = new StateFile(stateDir);
   const requestLog = new RequestLog();
-  const faults = new FaultInjector();
+  const faults = new FaultInjector(options.faultRandom);
   const directory = new EntraDirectory(randomUUID(), () => clock.now());
   const seedState = { subscriptionId: randomUUID(), managedIdentityObjectId: '', automationAppId: '', seedCredentialKeyId: '' };
 

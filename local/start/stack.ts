@@ -55,6 +55,8 @@ export interface LocalStackOptions {
   /** Extra operation durations (Azure ms, before the speed-up) on top of LOCAL_DURATIONS (benchmark, tests). */
   durations?: Record<string, number>;
   hostLogLevel?: string;
+  /** Random source of the simulator's fault injection (default Math.random; the chaos benchmark seeds it). */
+  faultRandom?: () => number;
   /** Progress lines for the terminal. */
   progress?: (line: string) => void;
 }
@@ -175,6 +177,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     port: options.simPort,
     stateDir: simDir,
     speed: options.speed,
+    ...(options.faultRandom ? { faultRandom: options.faultRandom } : {}),
     log: (level, message, fields) => {
       if (level === 'warn' || level === 'error')
         process.stderr.write(`[azure-sim] ${level}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`);
