@@ -56,8 +56,10 @@ export type Assessment =
       /** An ADE extension already on the VM (failed or disabled run); reuse its name for the PUT. */
       existingExtension?: { name: string; typeHandlerVersion: string; provisioningState?: string };
       /**
-       * Single-pass VM already encrypted, but these data disks were attached afterwards and are not: the extension runs
-       * again with a new SequenceVersion (https://learn.microsoft.com/azure/virtual-machines/windows/disk-encryption-windows#add-a-new-data-disk-to-a-vm-encrypted-with-ade).
+       * VM already encrypted, but these data disks were attached afterwards and are not: the extension runs again with a
+       * new SequenceVersion (https://learn.microsoft.com/azure/virtual-machines/windows/disk-encryption-windows#add-a-new-data-disk-to-a-vm-encrypted-with-ade);
+       * dual-pass with the same Entra app and KEK settings
+       * (https://learn.microsoft.com/azure/virtual-machines/windows/disk-encryption-windows-aad).
        */
       newDataDisks?: string[];
     }
@@ -360,11 +362,17 @@ export function assessVm(vm: VmSnapshot, policy: EncryptionPolicy): Assessment {
         : extension && extension.provisioningState?.toLowerCase() === 'succeeded' && operation.startsWith('enableencryption')
           ? 'extension-enabled'
           : undefined;
-  // Single-pass stamps every disk it encrypts; a data disk without a stamp was attached after the last run.
-  const newDataDisks =
-    evidence && mode === 'single-pass' && policy.volumeType !== 'OS' && extensionVolumeType?.toLowerCase() !== 'os'
+  // Single-pass stamps every disk it encrypts; a data disk without a stamp was attached after the last run. Dual-pass keeps
+  // no per-disk state in Azure (the model holds the OS disk's settings only): the app's own run records the LUNs it
+  // covered in a tag, and a data disk at another LUN was attached afterwards.
+  const coversData = evidence !== undefined && policy.volumeType !== 'OS' && extensionVolumeType?.toLowerCase() !== 'os';
+  const newDataDisks = !coversData
+    ? []
+    : mode === 'single-pass'
       ? unstampedDataDisks(vm)
-      : [];
+      : vm.osDisk.encryptionSettings?.enabled === true
+        ? uncoveredDataDisks(vm)
+        : [];
   if (evidence && newDataDisks.length === 0) return already(evidence);
 
   // 4. Permanent: what ADE cannot do
@@ -498,6 +506,32 @@ export function adeEvidence(vm: VmSnapshot): string | undefined {
   const stamped = (vm.instanceView?.disks ?? []).find((d) => (d.encryptionSettings ?? []).length > 0);
   if (stamped) return `disk "${stamped.name ?? '?'}" carries ADE encryption settings`;
   return undefined;
+}
+
+/**
+ * Tag the app writes with the dual-pass second pass: the LUNs of the data disks that run encrypted (comma-separated,
+ * possibly empty). Dual-pass leaves no per-disk trace in Azure, so this is how a later VM write tells a data disk attached
+ * afterwards. Absent on VMs the app did not encrypt dual-pass: their data disks are not judged.
+ */
+export const DUAL_PASS_DATA_LUNS_TAG = 'ade-autopilot/encrypted-data-luns';
+
+/** The tag's value for these data disks. */
+export function dualPassDataLunsTag(luns: readonly number[]): string {
+  return [...new Set(luns)].sort((a, b) => a - b).join(',');
+}
+
+/** Dual-pass: model data disks at a LUN the app's run did not cover (DUAL_PASS_DATA_LUNS_TAG); none without the tag. */
+function uncoveredDataDisks(vm: VmSnapshot): string[] {
+  const tag = tagValue(vm.tags, DUAL_PASS_DATA_LUNS_TAG);
+  if (tag === undefined) return [];
+  const covered = new Set(
+    tag
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => /^\d+$/.test(part))
+      .map(Number),
+  );
+  return vm.dataDisks.filter((d) => !covered.has(d.lun)).map((d) => d.name);
 }
 
 /** Model data disks whose instance view shows neither an enabled encryption stamp nor `EncryptionState/encrypted`. */

@@ -158,6 +158,7 @@ function vmFacts(vm: VmSnapshot): VmFacts {
     osType: vm.osType,
     ...(vm.computerName ? { computerName: vm.computerName } : {}),
     osDiskName: vm.osDisk.name,
+    dataDiskLuns: vm.dataDisks.map((d) => d.lun),
   };
 }
 

@@ -185,6 +185,8 @@ export interface VmFacts {
   /** ARM's `osProfile.computerName` (the guest hostname, ADE's `MachineName` tag); absent without an OS profile. */
   computerName?: string;
   osDiskName: string;
+  /** LUNs of the model's data disks when inspected (the dual-pass run records them: DUAL_PASS_DATA_LUNS_TAG). */
+  dataDiskLuns?: number[];
 }
 
 export interface InspectVmResult {

@@ -8,6 +8,7 @@
  */
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
+import { DUAL_PASS_DATA_LUNS_TAG, dualPassDataLunsTag } from '../core/eligibility';
 import { buildAdeExtension, type AdeExtension } from '../core/extension-settings';
 import { vaultNamesFor } from '../core/names';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
@@ -236,9 +237,12 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     context.df.signalEntity(waitersEntity, 'unregister', { instanceId: context.df.instanceId });
     waitersEntity = undefined;
 
-    // 6. aad: second pass (model update, outcome tags folded in), then drop the credential.
+    // 6. aad: second pass (model update, outcome tags and the covered data disks folded in), then drop the credential.
     const tags = policy.tagOutcome ? outcomeTags('encrypted') : undefined;
     if (mode === 'aad') {
+      // Dual-pass leaves no per-disk trace in Azure: the tag tells a later VM write which data disks are new.
+      const covered = policy.volumeType === 'OS' ? undefined : { [DUAL_PASS_DATA_LUNS_TAG]: dualPassDataLunsTag(vm.dataDiskLuns ?? []) };
+      const modelTags = tags || covered ? { ...tags, ...covered } : undefined;
       setStatus({ phase: 'updating-vm-model' });
       const secretUrl = waited.check.secretUrl!;
       output.secretUrl = secretUrl;
@@ -248,7 +252,7 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
         secretUrl,
         vault: { url: ready.vault.url, resourceId: ready.vault.id },
         ...(ready.kekUrl ? { kek: { url: ready.kekUrl, vaultResourceId: ready.vault.id } } : {}),
-        ...(tags ? { tags } : {}),
+        ...(modelTags ? { tags: modelTags } : {}),
       });
       try {
         yield* removeCredential();

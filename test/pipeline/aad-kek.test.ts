@@ -8,9 +8,17 @@ import { ResourceManagementClient } from '@azure/arm-resources';
 import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { templateRoleGrants } from '../../local/start/template-grants';
+import { DUAL_PASS_DATA_LUNS_TAG } from '../../core/eligibility';
 import { orchestrationInstanceId, vaultName } from '../../core/names';
 import { eventually, HUB_KEYS, startPipeline, VAULT_RG, type Pipeline } from './harness';
-import { appRequests, expectEncrypted, issuedSecrets, observableText, recordIssuedPasswords, secretHits } from './checks';
+import { appRequests, expectEncrypted, issuedSecrets, observableText, recordIssuedPasswords, secretHits, vmParts } from './checks';
+
+/** The simulator's state, as much of it as these checks read. */
+async function simState(): Promise<{
+  arm: { vaults: Record<string, unknown>; disks: Record<string, { id: string; encryptionState?: string }> };
+}> {
+  return p.control('POST', '/_sim/state/snapshot');
+}
 
 let p: Pipeline;
 let recorded: string[] = [];
@@ -118,6 +126,77 @@ describe('aad + KEK', () => {
     const done = await p.waitForInstance(payload.instanceId);
     expect(done.output).toMatchObject({ outcome: 'already-encrypted' });
   }, 60_000);
+
+  it.each(['Windows', 'Linux'] as const)(
+    'a data disk attached later to the encrypted %s VM: the write event re-runs dual-pass, encrypts it; no new vault, app or password',
+    async (os) => {
+      const { resourceGroup, name } = vmParts(vms[os]);
+      const before = await p.compute.virtualMachines.get(resourceGroup, name);
+      // The second pass recorded the data disk the run covered.
+      expect(before.tags?.[DUAL_PASS_DATA_LUNS_TAG]).toBe('0');
+      const instanceId = orchestrationInstanceId(vms[os]);
+      const previous = (await p.getInstance(instanceId))!;
+      const vaultsBefore = Object.keys((await simState()).arm.vaults).sort();
+
+      await p.compute.virtualMachines.beginCreateOrUpdateAndWait(
+        resourceGroup,
+        name,
+        {
+          ...before,
+          storageProfile: {
+            ...before.storageProfile,
+            dataDisks: [...(before.storageProfile?.dataDisks ?? []), { lun: 1, createOption: 'Empty', diskSizeGB: 32 }],
+          },
+        },
+        { updateIntervalInMs: 50 },
+      );
+      const done = await eventually(
+        'the re-run for the attached disk',
+        async () => {
+          const s = await p.getInstance(instanceId);
+          return s && s.lastUpdatedTime !== previous.lastUpdatedTime && ['Completed', 'Failed'].includes(s.runtimeStatus) ? s : undefined;
+        },
+        120_000,
+      );
+      expect(done.output, JSON.stringify(done.output)).toMatchObject({
+        outcome: 'encrypted',
+        mode: 'aad',
+        // The vault the first run used (the model's secret URL names it).
+        vaultName: new URL(before.storageProfile!.osDisk!.encryptionSettings!.diskEncryptionKey!.secretUrl).hostname.split('.')[0],
+      });
+
+      const after = await p.compute.virtualMachines.get(resourceGroup, name);
+      expect(after.tags?.[DUAL_PASS_DATA_LUNS_TAG]).toBe('0,1');
+      const extension = (after.resources ?? []).find((r) => r.publisher === 'Microsoft.Azure.Security');
+      const settings = (extension?.settings ?? {}) as Record<string, string>;
+      // The same Entra app and KEK, volume type All, a new sequence version.
+      const beforeSettings = ((before.resources ?? []).find((r) => r.publisher === 'Microsoft.Azure.Security')?.settings ?? {}) as Record<
+        string,
+        string
+      >;
+      expect(settings).toMatchObject({
+        AADClientID: beforeSettings.AADClientID,
+        KeyEncryptionKeyURL: beforeSettings.KeyEncryptionKeyURL,
+        VolumeType: 'All',
+      });
+      expect(settings.SequenceVersion).not.toBe(beforeSettings.SequenceVersion);
+      expect(after.storageProfile?.osDisk?.encryptionSettings?.diskEncryptionKey?.secretUrl).toBe(done.output.secretUrl);
+
+      const state = await simState();
+      const newDiskId = after.storageProfile!.dataDisks!.find((d) => d.lun === 1)!.managedDisk!.id!.toLowerCase();
+      const disk = Object.values(state.arm.disks).find((d) => d.id.toLowerCase() === newDiskId);
+      expect(disk?.encryptionState).toBe('encrypted');
+      expect(Object.keys(state.arm.vaults).sort()).toEqual(vaultsBefore);
+      const principals = await p.control<{ value: Array<{ displayName: string; passwordCredentials: unknown[] }> }>(
+        'GET',
+        '/_sim/principals',
+      );
+      const apps = principals.value.filter((sp) => sp.displayName.startsWith('ade-autopilot-adeap-'));
+      expect(apps).toHaveLength(1);
+      expect(apps[0]!.passwordCredentials).toEqual([]);
+    },
+    150_000,
+  );
 
   it('leaves no secret the simulator issued in the history store, logs or status output', async () => {
     const secrets = await issuedSecrets(p, recorded);

@@ -137,7 +137,13 @@ export async function runAdeExtension(
     if (!current) return { error: { code: 'ResourceNotFound', message: 'The VM was deleted while the extension was running.' } };
     current.guest.adeFingerprint = fingerprint;
     current.guest.adeSequence = settings.sequence;
-    current.guest.bekFiles = written.map((w) => ({ name: w.fileName, secretUrl: w.secretUrl }));
+    const fresh = written.map((w) => ({ name: w.fileName, secretUrl: w.secretUrl }));
+    // Dual-pass: the model keeps naming the previous secret until the caller's second pass, and the BEK volume keeps its
+    // key until the platform rebuilds it at the next start; a re-run (a data disk added) adds to it.
+    current.guest.bekFiles =
+      mode === 'dual'
+        ? [...current.guest.bekFiles.filter((f) => !fresh.some((n) => n.secretUrl.toLowerCase() === f.secretUrl.toLowerCase())), ...fresh]
+        : fresh;
     current.guest.boot = 'ok';
     for (const w of written) {
       if (mode === 'single') {
