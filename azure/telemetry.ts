@@ -8,13 +8,14 @@
  * the trace's custom properties (https://learn.microsoft.com/azure/azure-monitor/app/opentelemetry-add-modify?tabs=nodejs).
  *
  * Records always go to the global OpenTelemetry logs API (`@opentelemetry/api-logs`, a no-op until a provider is
- * registered). `startAzureMonitor` turns on the Azure Monitor log exporter, only when
- * `APPLICATIONINSIGHTS_CONNECTION_STRING` is set, and the exporter is loaded and registered just before the first
- * record, so no start-up pays for it (cold start, bench/README.md): records are written by invocations, never at load.
+ * registered); the JSON console line only while the app exports nothing itself (`writeLogRecord`). `startAzureMonitor`
+ * turns on the Azure Monitor log exporter, only when `APPLICATIONINSIGHTS_CONNECTION_STRING` is set, and the exporter is
+ * loaded and registered just before the first record, so no start-up pays for it (cold start, bench/README.md): records
+ * are written by invocations, never at load.
  */
 import type { TokenCredential } from '@azure/core-auth';
 import { logs, SeverityNumber, type AnyValueMap } from '@opentelemetry/api-logs';
-import { MAX_LOG_FIELD } from '../core/telemetry';
+import { logLine, MAX_LOG_FIELD } from '../core/telemetry';
 
 export type TelemetryLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -41,6 +42,23 @@ export function logAttributes(fields: Record<string, unknown>): AnyValueMap {
     attributes[key] = typeof scalar === 'string' && scalar.length > MAX_LOG_FIELD ? `${scalar.slice(0, MAX_LOG_FIELD)}…` : scalar;
   }
   return attributes;
+}
+
+/** Where the JSON console line goes: `context.log`'s level methods (an InvocationContext or OrchestrationContext). */
+export type ConsoleLines = Record<TelemetryLevel, (line: string) => void>;
+
+/**
+ * Writes one record on one path to Application Insights. With the app's Azure Monitor exporter on (`startAzureMonitor`),
+ * the OpenTelemetry log record alone: it carries the fields as `customDimensions`, which the workbook and alert rules
+ * read, whereas the Functions host forwards `context.log` lines to Application Insights as `traces` too
+ * (https://learn.microsoft.com/azure/azure-functions/configure-monitoring), which would put every record
+ * into `traces` twice. Without the exporter (no Application Insights, or the local host): the JSON line through
+ * `context.log` (readable, the fields inside the message) and the OpenTelemetry record for whatever provider is
+ * registered (the local host writes it to its JSON log; otherwise the API is a no-op).
+ */
+export function writeLogRecord(console: ConsoleLines, level: TelemetryLevel, message: string, fields: Record<string, unknown>): void {
+  if (!provider && !pendingExport) console[level](logLine(message, fields));
+  emitLogRecord(level, message, fields);
 }
 
 /** Emits one record through the global OpenTelemetry logs API: body = message, attributes = fields. */

@@ -7,9 +7,9 @@
  */
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
-import { emitLogRecord } from '../azure/telemetry';
+import { writeLogRecord } from '../azure/telemetry';
 import { errorInfoOf, type ErrorKind } from '../core/errors';
-import { logLine, runOutcomeRecord } from '../core/telemetry';
+import { runOutcomeRecord } from '../core/telemetry';
 import { buildOutcomeEvent, type OrchestrationName, type OutcomeData, type OutcomeEventType } from '../core/remediation/outcomes';
 import type { Activities } from './activities';
 import { REMEDIATION_ACTIVITY, type ActivityResult, type OrchestrationStatus } from './contracts';
@@ -108,7 +108,7 @@ export function inputOf<T>(context: OrchestrationContext): Partial<T> {
 
 /**
  * Wraps an orchestrator so that it writes one structured outcome record (core/telemetry.ts) when it ends: on the
- * episode that completes it, never on replay: as a JSON message and as an OpenTelemetry log record (azure/telemetry.ts).
+ * episode that completes it, never on replay: on one path to Application Insights (azure/telemetry.ts `writeLogRecord`).
  * Logging is no Durable action, so replay is unaffected.
  */
 export function withOutcomeLog<T>(name: string, orchestrator: (context: OrchestrationContext) => Step<T>) {
@@ -118,8 +118,7 @@ export function withOutcomeLog<T>(name: string, orchestrator: (context: Orchestr
       const record = runOutcomeRecord(name, context.df.instanceId, output);
       if (record) {
         const level = record.fields.phase === 'failed' ? 'warn' : 'info';
-        (level === 'warn' ? context.warn : context.info).call(context, logLine(record.message, record.fields));
-        emitLogRecord(level, record.message, record.fields);
+        writeLogRecord(context, level, record.message, record.fields);
       }
     }
     return output;
