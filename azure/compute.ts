@@ -38,6 +38,8 @@ export interface ComputeAdapterOptions {
   featureClientOptions?: FeatureClientOptionalParams;
 }
 
+/** How old the adapter's own VM read may be to give the current tags a PATCH merges into (UpdateOsDiskEncryptionOptions). */
+const MERGE_TAGS_READ_MAX_AGE_MS = 60_000;
 /** How many recent VM reads the adapter keeps for GetVmOptions.maxAgeMs (oldest dropped first). */
 const RECENT_READS_KEPT = 5_000;
 const SKU_CACHE_MS = 60 * 60_000;
@@ -61,12 +63,13 @@ export class ComputeAdapter implements ComputePort {
   ) {}
 
   /** The adapter's own recent VM reads with instance view, for callers that accept one (GetVmOptions.maxAgeMs). */
-  private readonly recent = new Map<string, { at: number; vm: VmSnapshot }>();
+  private readonly recent = new Map<string, { at: number; vm: VmSnapshot; etag?: string }>();
 
-  private remember(vm: VmSnapshot): void {
+  /** `at`: when the read was sent, so that a read answered after a write but served before it never counts as newer. */
+  private remember(vm: VmSnapshot, at: number, etag: string | undefined): void {
     const key = vm.id.toLowerCase();
     this.recent.delete(key);
-    this.recent.set(key, { at: Date.now(), vm: structuredClone(vm) });
+    this.recent.set(key, { at, vm: structuredClone(vm), ...(etag ? { etag } : {}) });
     if (this.recent.size > RECENT_READS_KEPT) this.recent.delete(this.recent.keys().next().value!);
   }
 
@@ -88,11 +91,12 @@ export class ComputeAdapter implements ComputePort {
       const hit = this.recent.get(vmId.replace(/\/+$/, '').toLowerCase());
       if (hit && Date.now() - hit.at <= options.maxAgeMs) return structuredClone(hit.vm);
     }
+    const sentAt = Date.now();
     const vm = await callAzure(`Read VM ${vmId}`, () =>
       this.client(id.subscriptionId).virtualMachines.get(id.resourceGroup, id.name, options.instanceView ? { expand: 'instanceView' } : {}),
     );
     const snapshot = toVmSnapshot(vm);
-    if (options.instanceView) this.remember(snapshot);
+    if (options.instanceView) this.remember(snapshot, sentAt, vm.etag);
     return snapshot;
   }
 
@@ -168,6 +172,9 @@ export class ComputeAdapter implements ComputePort {
   ): Promise<VmSnapshot | undefined> {
     const id = parseVmId(vmId);
     const client = this.client(id.subscriptionId);
+    // The caller's status read moments ago (waiting for the secret) has the tags to merge into: no read of its own.
+    const recent = this.recent.get(vmId.replace(/\/+$/, '').toLowerCase());
+    const recentTags = recent && Date.now() - recent.at <= MERGE_TAGS_READ_MAX_AGE_MS ? recent : undefined;
     this.forget(vmId);
     const patch: VirtualMachineUpdate = {
       // Only the encryption settings: a rebuilt VM body would drop identity, zones, securityProfile
@@ -176,9 +183,12 @@ export class ComputeAdapter implements ComputePort {
     };
     let ifMatch: string | undefined;
     if (options.mergeTags && Object.keys(options.mergeTags).length > 0) {
-      const current = await callAzure(`Read VM ${vmId}`, () => client.virtualMachines.get(id.resourceGroup, id.name));
+      const current = recentTags
+        ? { tags: recentTags.vm.tags, etag: recentTags.etag }
+        : await callAzure(`Read VM ${vmId}`, () => client.virtualMachines.get(id.resourceGroup, id.name));
       patch.tags = mergeTags(current.tags ?? {}, options.mergeTags);
-      // Guard against a concurrent tag change between our read and write (412 → retryable conflict).
+      // Guard against a concurrent tag change between that read and this write (412 → retryable conflict; the retry reads,
+      // the recent read being forgotten).
       ifMatch = current.etag;
     }
     const update = () =>

@@ -66,7 +66,11 @@ export interface DeploymentStarted {
 }
 
 export interface UpdateOsDiskEncryptionOptions {
-  /** Tags merged into the VM's current tags in the same PATCH (no extra write). */
+  /**
+   * Tags merged into the VM's current tags in the same PATCH (no extra write). The current tags come from the adapter's
+   * own read of the VM in the last minute when there is one (the caller's status read), else from a read; the PATCH
+   * carries that read's ETag as If-Match.
+   */
   mergeTags?: Readonly<Record<string, string>>;
   /**
    * Return once Resource Manager accepted the PATCH (the model carries the settings from then on) instead of polling the
@@ -78,8 +82,9 @@ export interface UpdateOsDiskEncryptionOptions {
 export interface GetVmOptions {
   instanceView?: boolean;
   /**
-   * Accept a snapshot (with instance view) this adapter itself read at most this many milliseconds ago, instead of a new
-   * ARM read. A write through the adapter to the VM forgets it. Default 0: always read.
+   * Accept a snapshot (with instance view) this adapter itself read at most this many milliseconds ago (counted from when
+   * the read was sent), instead of a new ARM read. A write through the adapter to the VM forgets it. Default 0: always
+   * read.
    */
   maxAgeMs?: number;
 }

@@ -19,10 +19,11 @@ df.app.client.eventGrid('vmWritten', {
     await handleVmWritten(event, {
       policy: app.policy,
       getVm: (vmId) => app.ports.compute.getVm(vmId, { instanceView: true }),
-      start: (vmId) =>
+      start: (vmId, readSince) =>
         startEncryptVm(client, vmId, app.policy, {
           publishOutcome: app.config.remediation.outcomeTopicEndpoint !== undefined,
           heal: healSettingsOf(app.config.remediation),
+          ...(readSince !== undefined ? { readSince } : {}),
         }),
       activeRun: (vmId) => activeEncryptVm(client, vmId),
       ...(app.ports.scaleSets

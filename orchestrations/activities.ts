@@ -79,9 +79,21 @@ export interface ActivityDeps extends AzurePorts {
 export const AUTOMATION_KEY_PERMISSIONS = ['get', 'create', 'recover'];
 /**
  * How old a VM read (with instance view) inspectVm accepts when the app itself made it, typically vmWritten's re-read of
- * the same VM moments before: the same age a status poll at Azure's default fallback interval has.
+ * the same VM moments before: the same age a status poll at Azure's default fallback interval has. Only a read sent after
+ * the VM write that started the run counts (inspectReadMaxAgeMs): an older one, from another run or another event, may
+ * predate that write.
  */
 export const INSPECT_READ_MAX_AGE_MS = 5 * 60_000;
+
+/**
+ * The age of a VM read inspectVm may reuse: none without the triggering write's time (a run started by the HTTP starter,
+ * the sweep or remediation reads afresh), else at most INSPECT_READ_MAX_AGE_MS and never sent before that write.
+ */
+export function inspectReadMaxAgeMs(readSince: string | undefined, now: number): number {
+  const since = typeof readSince === 'string' ? Date.parse(readSince) : NaN;
+  if (!Number.isFinite(since)) return 0;
+  return Math.max(0, Math.min(INSPECT_READ_MAX_AGE_MS, now - since));
+}
 /** Secret permissions of the automation: list (tags of ADE's secrets) and recover. Never `get`. */
 export const AUTOMATION_SECRET_PERMISSIONS = ['list', 'recover'];
 /** The dual-pass Entra app: exactly what the ADE guest uses (docs/ade-behaviour.md#extension-versions-and-modes). */
@@ -242,10 +254,11 @@ export function createActivities(deps: ActivityDeps) {
 
   return {
     /** Step 1: re-read the VM (with instance view) and decide. Permission: virtualMachines/read. */
-    inspectVm: (input: Pick<EncryptVmInput, 'vmId' | 'policy'>): Promise<ActivityResult<InspectVmResult>> =>
+    inspectVm: (input: Pick<EncryptVmInput, 'vmId' | 'policy' | 'readSince'>): Promise<ActivityResult<InspectVmResult>> =>
       runActivity(log, 'inspectVm', async () => {
-        // The event's re-read (vmWritten) is this read when it is recent: one ARM read per VM for both.
-        const vm = await compute.getVm(input.vmId, { instanceView: true, maxAgeMs: INSPECT_READ_MAX_AGE_MS });
+        // The event's re-read (vmWritten) is this read when it is recent and sent after the write that started the run:
+        // one ARM read per VM for both, never a decision on state from before that write.
+        const vm = await compute.getVm(input.vmId, { instanceView: true, maxAgeMs: inspectReadMaxAgeMs(input.readSince, Date.now()) });
         const assessment = assessVm(vm, policy);
         return { vm: vmFacts(vm), assessment, summary: describeAssessment(assessment), policy };
       }),

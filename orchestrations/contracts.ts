@@ -100,6 +100,11 @@ export interface EncryptVmInput {
    * Absent = false: no publish call at all.
    */
   publishOutcome?: boolean;
+  /**
+   * ISO time of the VM write whose event started the run (Event Grid `eventTime`): inspectVm reuses the app's own read of
+   * the VM only when it was sent after it. Absent (HTTP starter, sweep): inspectVm reads afresh.
+   */
+  readSince?: string;
 }
 
 export type EncryptVmOutcome = 'encrypted' | 'skipped' | 'already-encrypted' | 'failed';

@@ -130,7 +130,11 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
   try {
     // 1. Inspect and decide.
     setStatus({ phase: 'inspecting' });
-    const inspected = yield* call(ACTIVITY.inspectVm, { vmId, policy });
+    const inspected = yield* call(ACTIVITY.inspectVm, {
+      vmId,
+      policy,
+      ...(typeof input.readSince === 'string' ? { readSince: input.readSince } : {}),
+    });
     const { vm, assessment } = inspected;
     const osType = vm.osType;
     status = { ...status, osType };

@@ -67,6 +67,8 @@ export interface StartOptions {
   publishOutcome?: boolean;
   /** ADE_HEAL_ACTION / ADE_MAINTENANCE_WINDOW, for encryption at host (which needs the VM deallocated). */
   heal?: EncryptAtHostInput['heal'];
+  /** The triggering VM write's time (EncryptVmInput.readSince). */
+  readSince?: string;
 }
 
 /**
@@ -84,6 +86,7 @@ export function startEncryptVm(
     policy,
     ...(options.publishOutcome ? { publishOutcome: true } : {}),
     ...(policy.mode === 'encryption-at-host' && options.heal ? { heal: options.heal } : {}),
+    ...(options.readSince !== undefined ? { readSince: options.readSince } : {}),
   };
   return startSingleton(client, { orchestrator: encryptionOrchestratorFor(policy.mode), instanceId: orchestrationInstanceId(vmId), input });
 }

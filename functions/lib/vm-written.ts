@@ -19,7 +19,8 @@ import type { StartResult } from './start';
 export interface VmWrittenDeps {
   policy: EncryptionPolicy;
   getVm(vmId: string): Promise<VmSnapshot>;
-  start(vmId: string): Promise<StartResult>;
+  /** `readSince`: the latest write event's time for the VM (EncryptVmInput.readSince), when the events carried one. */
+  start(vmId: string, readSince?: string): Promise<StartResult>;
   /**
    * The runtime status of the VM's encryptVm run when one is active (a Durable status query, no ARM read), else undefined.
    * An active run re-reads the VM itself, so a second event for it (Azure sends one when a write is accepted and another when
@@ -61,6 +62,8 @@ export async function handleVmWritten(body: unknown, deps: VmWrittenDeps): Promi
   const { events, malformed } = eventsOf(body, 'vmWritten', deps.log);
   const report: VmWrittenReport = { dropped: malformed.map((reason) => ({ reason })), vms: [] };
   const vmIds = new Map<string, string>();
+  /** Per VM, the latest eventTime of its write events: the run reuses no read sent before it. */
+  const writeTimes = new Map<string, string>();
   const scaleSetIds = new Map<string, string>();
   let self: string | undefined;
   let selfKnown = false;
@@ -105,12 +108,14 @@ export async function handleVmWritten(body: unknown, deps: VmWrittenDeps): Promi
     const key = normaliseResourceId(vmId);
     const targets = scaleSet ? scaleSetIds : vmIds;
     if (!targets.has(key)) targets.set(key, vmId);
+    const time = event.envelope.eventTime;
+    if (!scaleSet && time !== undefined && !(Date.parse(writeTimes.get(key) ?? '') >= Date.parse(time))) writeTimes.set(key, time);
   }
 
   const failed: Array<{ vmId: string; error: string }> = [];
-  for (const vmId of vmIds.values()) {
+  for (const [key, vmId] of vmIds) {
     try {
-      report.vms.push(await handleVm(vmId, deps));
+      report.vms.push(await handleVm(vmId, deps, writeTimes.get(key)));
     } catch (error) {
       const message = toErrorInfo(error).message;
       deps.log('error', `vmWritten: ${vmId}: ${message}`);
@@ -132,7 +137,7 @@ export async function handleVmWritten(body: unknown, deps: VmWrittenDeps): Promi
   return report;
 }
 
-async function handleVm(vmId: string, deps: VmWrittenDeps): Promise<VmDecision> {
+async function handleVm(vmId: string, deps: VmWrittenDeps, writtenAt: string | undefined): Promise<VmDecision> {
   const active = deps.policy.dryRun ? undefined : await deps.activeRun?.(vmId);
   if (active) {
     const instanceId = orchestrationInstanceId(vmId);
@@ -159,7 +164,7 @@ async function handleVm(vmId: string, deps: VmWrittenDeps): Promise<VmDecision> 
     deps.log('info', `vmWritten (dry run, nothing started): ${vm.id}: would ${summary}`, { decision: 'encrypt', dryRun: true });
     return { vmId: vm.id, action: 'planned', plan: summary };
   }
-  const started = await deps.start(vm.id);
+  const started = await deps.start(vm.id, writtenAt);
   deps.log(
     'info',
     started.started

@@ -8,6 +8,7 @@ import { createAzurePorts } from '../../azure/clients';
 import type { AzurePorts } from '../../azure/ports';
 import { buildAdeExtension } from '../../core/extension-settings';
 import { formatKeyVaultResourceId } from '../../core/resource-ids';
+import { inspectReadMaxAgeMs } from '../../orchestrations/activities';
 import { startSimHarness, type SimHarness } from './sim-harness';
 
 let h: SimHarness;
@@ -212,6 +213,39 @@ describe('ComputePort on the simulator', () => {
     const vm = await ports.compute.getVm(windowsVm, { instanceView: true, maxAgeMs: 60_000 });
     expect(await reads()).toBe(afterWrite + 1);
     expect(vm.tags).toMatchObject({ 'ade-autopilot/probe': '1' });
+  });
+
+  it("inspectVm's reuse ends at the write that started the run: a read sent before it (another run's) is not reused", async () => {
+    const before = await h.requests({ service: 'arm' });
+    const reads = async () =>
+      (await h.requests({ service: 'arm', sinceSeq: before.lastSeq })).value.filter(
+        (e) => e.principal === h.sim.seed.clientObjectId && e.method === 'GET',
+      ).length;
+    const otherWorker = createAzurePorts({ auth: { mode: 'environment' } }, { pollIntervalMs: 100 });
+    await ports.compute.getVm(windowsVm, { instanceView: true }); // e.g. an earlier run's last status read
+    await new Promise((r) => setTimeout(r, 5));
+    const writtenAt = new Date().toISOString();
+    await otherWorker.compute.setTags(windowsVm, { 'ade-autopilot/probe': 'after-the-read' }); // the write that starts a run
+    const beforeInspect = await reads();
+    const inspected = await ports.compute.getVm(windowsVm, {
+      instanceView: true,
+      maxAgeMs: inspectReadMaxAgeMs(writtenAt, Date.now()),
+    });
+    expect(await reads()).toBe(beforeInspect + 1);
+    expect(inspected.tags).toMatchObject({ 'ade-autopilot/probe': 'after-the-read' });
+    // A read sent after the write (vmWritten's re-read) is reused.
+    await ports.compute.getVm(windowsVm, { instanceView: true, maxAgeMs: inspectReadMaxAgeMs(writtenAt, Date.now()) });
+    expect(await reads()).toBe(beforeInspect + 1);
+  });
+
+  it.each([
+    { name: 'no write time (HTTP starter, sweep): no reuse', readSince: undefined, now: 1_000_000, expected: 0 },
+    { name: 'not a time', readSince: 'yesterday', now: 1_000_000, expected: 0 },
+    { name: 'written 2 s ago: reads sent since then', readSince: new Date(998_000).toISOString(), now: 1_000_000, expected: 2_000 },
+    { name: 'written an hour ago: at most 5 min', readSince: new Date(0).toISOString(), now: 3_600_000, expected: 300_000 },
+    { name: 'written "later" (clock skew): no reuse', readSince: new Date(1_001_000).toISOString(), now: 1_000_000, expected: 0 },
+  ])('inspectReadMaxAgeMs: $name', ({ readSince, now, expected }) => {
+    expect(inspectReadMaxAgeMs(readSince, now)).toBe(expected);
   });
 
   it('merges tags by default and replaces them on request', async () => {

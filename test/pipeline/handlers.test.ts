@@ -141,6 +141,18 @@ describe('vmWritten core', () => {
     expect(report.vms[0]).toMatchObject({ action: 'already-running' });
   });
 
+  it("starts the run with the VM's latest write time, so that its inspection reuses no read sent before that write", async () => {
+    const at = (id: string, eventTime: string) => ({ ...vmWriteEvent({ id }), eventTime });
+    const fake = vmDeps();
+    const times: Array<string | undefined> = [];
+    fake.deps.start = async (id, readSince) => {
+      times.push(readSince);
+      return { instanceId: `encrypt-${id.split('/').pop()}`, started: true };
+    };
+    await handleVmWritten([at('a', '2026-05-01T10:00:05Z'), at('b', '2026-05-01T10:00:09Z'), at('c', '2026-05-01T10:00:07Z')], fake.deps);
+    expect(times).toEqual(['2026-05-01T10:00:09Z']);
+  });
+
   it('dry run: logs the plan and starts nothing', async () => {
     const fake = vmDeps({ dryRun: true });
     const report = await handleVmWritten([vmWriteEvent()], fake.deps);
