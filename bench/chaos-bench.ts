@@ -18,20 +18,15 @@
  * naming each goal a mode missed (`checkChaos`). `--seed` fixes the kill moments and the sequence of the simulator's fault
  * draws (which request meets which draw still depends on timing); without it a random seed is drawn and reported.
  */
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { toVmSnapshot } from '../azure/compute-mapping';
 import { readVmEncryption } from '../core/encryption-state';
 import { orchestrationInstanceId } from '../core/names';
-import { Session, TERMINAL, type InstanceStatus, type OsKind } from '../local/demo/session';
-import { DEMO_RESOURCE_GROUP, startLocalStack, type LocalStack } from '../local/start/stack';
+import { Session, TERMINAL, type InstanceStatus } from '../local/demo/session';
 import { ENCRYPT_VM_ORCHESTRATOR } from '../orchestrations/contracts';
-
-const REPO_ROOT = path.resolve(__dirname, '../..');
-const REGIONS = ['westeurope', 'northeurope', 'eastus'];
+import { pool, REPO_ROOT, runInChild, runMain, startBenchStack, vmSpecs, writeRawFigures } from './stack-run';
 
 interface LogEntry {
   seq: number;
@@ -127,15 +122,6 @@ async function retrying<T>(what: () => Promise<T>, attempts = 40): Promise<T> {
   }
 }
 
-async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await work(items[next++]!);
-    }),
-  );
-}
-
 /** Every file under a folder, as text (binary files read as latin1 so any ASCII secret inside is still found). */
 function textsUnder(dir: string): Array<{ where: string; text: string }> {
   const out: Array<{ where: string; text: string }> = [];
@@ -157,17 +143,12 @@ export async function runChaos(
   options: { speed: number; faultRate: number; copies: number; kills: number; timeoutMs: number; seed: number },
   log: (line: string) => void,
 ): Promise<ChaosResult> {
-  const stateRoot = mkdtempSync(path.join(tmpdir(), `ade-chaos-${mode}-${vms}-`));
   // Two streams from the seed: the kill moments here, the fault draws in the simulator.
   const random = seededRandom(options.seed);
   const faultRandom = seededRandom(Math.floor(random() * 4294967296));
-  const stack: LocalStack = await startLocalStack({
-    repoRoot: REPO_ROOT,
-    stateRoot,
-    hostPort: 0,
-    simPort: 0,
+  const { stateRoot, stack } = await startBenchStack({
+    label: `ade-chaos-${mode}-${vms}`,
     speed: options.speed,
-    localSettingsFile: path.join(stateRoot, 'no-local-settings.json'),
     env: { ADE_ENCRYPTION_MODE: mode, ADE_TAG_OUTCOME: 'false', ADE_LOCAL_POLL_SECONDS: '10', ADE_SWEEP_SCHEDULE: 'off' },
     hostLogLevel: 'information',
     faultRandom,
@@ -218,12 +199,7 @@ export async function runChaos(
       since = Math.max(since, res.lastSeq);
     };
 
-    const specs = Array.from({ length: vms }, (_, i) => ({
-      name: `chaos-${i % 2 === 0 ? 'win' : 'lnx'}-${i}`,
-      os: (i % 2 === 0 ? 'Windows' : 'Linux') as OsKind,
-      location: REGIONS[i % REGIONS.length]!,
-      resourceGroup: DEMO_RESOURCE_GROUP,
-    }));
+    const specs = vmSpecs('chaos', vms);
     const started = Date.now();
     // Kill moments: random within the first minutes of the run (where the work is).
     const killAt = Array.from({ length: options.kills }, () => 3_000 + random() * Math.max(20_000, vms * 400)).sort((a, b) => a - b);
@@ -410,21 +386,6 @@ export async function runChaos(
   }
 }
 
-function inChild(mode: string, args: string[]): Promise<ChaosResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--enable-source-maps', __filename, '--one-run', mode, ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.once('exit', (code) => {
-      const last = stdout.trim().split('\n').pop() ?? '';
-      if (code === 0 && last.startsWith('{')) resolve(JSON.parse(last) as ChaosResult);
-      else reject(new Error(`chaos run ${mode} exited ${code}`));
-    });
-  });
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -476,9 +437,8 @@ async function main(): Promise<void> {
     const args = ['--vms', String(share), '--speed', String(options.speed), '--fault-rate', String(options.faultRate)];
     args.push('--copies', String(options.copies), '--kills', String(options.kills), '--timeout', String(options.timeoutMs / 1000));
     args.push('--seed', String(options.seed));
-    results.push(await inChild(mode, args));
-    mkdirSync(path.dirname(out), { recursive: true });
-    writeFileSync(out, `${JSON.stringify({ measuredAt: new Date().toISOString(), node: process.version, results }, null, 2)}\n`);
+    results.push(await runInChild<ChaosResult>(__filename, ['--one-run', mode, ...args], `chaos run ${mode}`));
+    writeRawFigures(out, results);
   }
   for (const r of results) process.stdout.write(`${JSON.stringify(r)}\n`);
   process.stdout.write(`Raw figures: ${out}\n`);
@@ -489,12 +449,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (require.main === module) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`chaos failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runMain('chaos', main);

@@ -12,19 +12,14 @@
  * while ARM's token buckets refill in real time. Ratios, not pass/fail; `--check` (the CI smoke size,
  * `npm run bench:smoke`) exits 1 unless every VM ends encrypted, so a broken benchmark fails CI. Not part of `npm test`.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { callsBy, percentile, perVm, ratio, type RequestCountsSnapshot } from '../local/demo/metrics';
-import { Session, TERMINAL, type InstanceStatus, type OsKind } from '../local/demo/session';
-import { DEMO_RESOURCE_GROUP, startLocalStack } from '../local/start/stack';
+import { Session, TERMINAL, type InstanceStatus } from '../local/demo/session';
 import { ENCRYPT_VM_ORCHESTRATOR } from '../orchestrations/contracts';
 import { bucketFloorS, READ_STEPS, readsByStep, type ArmLogEntry, type ReadStep } from './read-steps';
-
-const REPO_ROOT = path.resolve(__dirname, '../..');
-const REGIONS = ['westeurope', 'northeurope', 'eastus'];
+import { pool, REPO_ROOT, runInChild, runMain, startBenchStack, vmSpecs, writeRawFigures } from './stack-run';
 const CREATE_CONCURRENCY = 64;
 const BENCH_POLL_SECONDS = 30;
 
@@ -62,18 +57,6 @@ export interface RunResult {
   armWriteFloorS: number;
   armReadFloorS: number;
   throttling: { writes: { bucketSize: number; refillPerSecond: number }; reads: { bucketSize: number; refillPerSecond: number } };
-}
-
-async function pool<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await work(items[i]!, i);
-      }
-    }),
-  );
 }
 
 function vmNameOf(entryPath: string): string | undefined {
@@ -149,14 +132,9 @@ export async function runOnce(
   log: (line: string) => void,
   budget: ArmBudget = {},
 ): Promise<RunResult> {
-  const stateRoot = mkdtempSync(path.join(tmpdir(), `ade-bench-${mode}-${vms}-`));
-  const stack = await startLocalStack({
-    repoRoot: REPO_ROOT,
-    stateRoot,
-    hostPort: 0,
-    simPort: 0,
+  const { stateRoot, stack } = await startBenchStack({
+    label: `ade-bench-${mode}-${vms}`,
     speed,
-    localSettingsFile: path.join(stateRoot, 'no-local-settings.json'),
     // Polls at Azure's minimum interval (30 s), not npm start's 5 s: a fleet-sized burst is measured as in Azure.
     env: { ADE_ENCRYPTION_MODE: mode, ADE_TAG_OUTCOME: 'false', ADE_LOCAL_POLL_SECONDS: String(BENCH_POLL_SECONDS) },
     hostLogLevel: 'warning',
@@ -194,12 +172,7 @@ export async function runOnce(
       throttled.since = res.lastSeq;
     };
 
-    const specs = Array.from({ length: vms }, (_, i) => ({
-      name: `bench-${i % 2 === 0 ? 'win' : 'lnx'}-${i}`,
-      os: (i % 2 === 0 ? 'Windows' : 'Linux') as OsKind,
-      location: REGIONS[i % REGIONS.length]!,
-      resourceGroup: DEMO_RESOURCE_GROUP,
-    }));
+    const specs = vmSpecs('bench', vms);
     const burstStart = Date.now();
     await pool(specs, CREATE_CONCURRENCY, async (spec) => {
       // A tight --arm-budget throttles the user too; a user (or az) would retry, so the burst does.
@@ -395,35 +368,11 @@ export function readStepsTable(results: readonly RunResult[]): string {
   return [header, sep, ...rows].join('\n');
 }
 
-/**
- * Each run in its own process: a fresh simulator CA, proxy and SDK/MSAL connection pools (they are
- * process-wide), and memory that does not carry over from the previous run.
- */
-function runInChild(mode: string, vms: number, speed: number, timeoutMs: number, budgetText: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--enable-source-maps',
-        __filename,
-        '--one-run',
-        `${mode}:${vms}`,
-        '--speed',
-        String(speed),
-        '--timeout',
-        String(timeoutMs / 1000),
-        ...(budgetText ? ['--arm-budget', budgetText] : []),
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.once('exit', (code) => {
-      const last = stdout.trim().split('\n').pop() ?? '';
-      if (code === 0 && last.startsWith('{')) resolve(JSON.parse(last) as RunResult);
-      else reject(new Error(`run ${mode} N=${vms} exited ${code}`));
-    });
-  });
+/** One run in a child process (bench/stack-run.ts runInChild). */
+function runCaseInChild(mode: string, vms: number, speed: number, timeoutMs: number, budgetText: string): Promise<RunResult> {
+  const args = ['--one-run', `${mode}:${vms}`, '--speed', String(speed), '--timeout', String(timeoutMs / 1000)];
+  if (budgetText) args.push('--arm-budget', budgetText);
+  return runInChild<RunResult>(__filename, args, `run ${mode} N=${vms}`);
 }
 
 async function main(): Promise<void> {
@@ -466,9 +415,8 @@ async function main(): Promise<void> {
   for (const mode of modes as Array<'single-pass' | 'aad'>) {
     for (const n of counts) {
       log(`Running ${mode} with ${n} VM(s), slow operations ×${speed} faster, real-time clock…`);
-      results.push(await runInChild(mode, n, speed, timeoutMs, budgetText));
-      mkdirSync(path.dirname(out), { recursive: true });
-      writeFileSync(out, `${JSON.stringify({ measuredAt: new Date().toISOString(), node: process.version, results }, null, 2)}\n`);
+      results.push(await runCaseInChild(mode, n, speed, timeoutMs, budgetText));
+      writeRawFigures(out, results);
     }
   }
   process.stdout.write(`${markdownTable(results)}\n\n${readStepsTable(results)}\n\nRaw figures: ${out}\n`);
@@ -492,12 +440,4 @@ export function checkResults(results: readonly RunResult[]): string[] {
   });
 }
 
-if (require.main === module) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`bench:pipeline failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runMain('bench:pipeline', main);

@@ -28,6 +28,15 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
+/** Counts the app's ARM reads (GET) from now on. */
+async function appArmReadCounter(): Promise<() => Promise<number>> {
+  const before = await h.requests({ service: 'arm' });
+  return async () =>
+    (await h.requests({ service: 'arm', sinceSeq: before.lastSeq })).value.filter(
+      (e) => e.principal === h.sim.seed.clientObjectId && e.method === 'GET',
+    ).length;
+}
+
 beforeAll(async () => {
   h = await startSimHarness();
   await h.fastDurations(200);
@@ -198,11 +207,7 @@ describe('ComputePort on the simulator', () => {
   });
 
   it('maxAgeMs: a recent read with instance view is reused, a write through the adapter forgets it', async () => {
-    const before = await h.requests({ service: 'arm' });
-    const reads = async () =>
-      (await h.requests({ service: 'arm', sinceSeq: before.lastSeq })).value.filter(
-        (e) => e.principal === h.sim.seed.clientObjectId && e.method === 'GET',
-      ).length;
+    const reads = await appArmReadCounter();
     await ports.compute.getVm(windowsVm, { instanceView: true });
     await ports.compute.getVm(windowsVm, { instanceView: true, maxAgeMs: 60_000 });
     expect(await reads()).toBe(1);
@@ -216,11 +221,7 @@ describe('ComputePort on the simulator', () => {
   });
 
   it("inspectVm's reuse ends at the write that started the run: a read sent before it (another run's) is not reused", async () => {
-    const before = await h.requests({ service: 'arm' });
-    const reads = async () =>
-      (await h.requests({ service: 'arm', sinceSeq: before.lastSeq })).value.filter(
-        (e) => e.principal === h.sim.seed.clientObjectId && e.method === 'GET',
-      ).length;
+    const reads = await appArmReadCounter();
     const otherWorker = createAzurePorts({ auth: { mode: 'environment' } }, { pollIntervalMs: 100 });
     await ports.compute.getVm(windowsVm, { instanceView: true }); // e.g. an earlier run's last status read
     await new Promise((r) => setTimeout(r, 5));

@@ -10,8 +10,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { templateRoleGrants } from '../../local/start/template-grants';
 import { DUAL_PASS_DATA_LUNS_TAG } from '../../core/eligibility';
 import { orchestrationInstanceId, vaultName } from '../../core/names';
-import { eventually, HUB_KEYS, startPipeline, VAULT_RG, type Pipeline } from './harness';
-import { appRequests, expectEncrypted, issuedSecrets, observableText, recordIssuedPasswords, secretHits, vmParts } from './checks';
+import { eventually, startPipeline, VAULT_RG, type Pipeline } from './harness';
+import {
+  appRequests,
+  expectEncrypted,
+  expectOneVaultAppWithoutPasswords,
+  issuedSecrets,
+  observableText,
+  plantVaultState,
+  recordIssuedPasswords,
+  secretHits,
+  vmParts,
+  waitForStarted,
+} from './checks';
 
 /** The simulator's state, as much of it as these checks read. */
 async function simState(): Promise<{
@@ -45,13 +56,7 @@ describe('aad + KEK', () => {
   );
 
   it('removed the short-lived password: the vault app keeps no credential', async () => {
-    const principals = await p.control<{ value: Array<{ displayName: string; passwordCredentials: unknown[] }> }>(
-      'GET',
-      '/_sim/principals',
-    );
-    const apps = principals.value.filter((sp) => sp.displayName.startsWith('ade-autopilot-adeap-'));
-    expect(apps).toHaveLength(1); // one app for the region's vault, shared by both VMs
-    expect(apps[0]!.passwordCredentials).toEqual([]);
+    await expectOneVaultAppWithoutPasswords(p);
   });
 
   it('ran exactly one orchestration per VM despite duplicate and self-induced write events', async () => {
@@ -187,13 +192,7 @@ describe('aad + KEK', () => {
       const disk = Object.values(state.arm.disks).find((d) => d.id.toLowerCase() === newDiskId);
       expect(disk?.encryptionState).toBe('encrypted');
       expect(Object.keys(state.arm.vaults).sort()).toEqual(vaultsBefore);
-      const principals = await p.control<{ value: Array<{ displayName: string; passwordCredentials: unknown[] }> }>(
-        'GET',
-        '/_sim/principals',
-      );
-      const apps = principals.value.filter((sp) => sp.displayName.startsWith('ade-autopilot-adeap-'));
-      expect(apps).toHaveLength(1);
-      expect(apps[0]!.passwordCredentials).toEqual([]);
+      await expectOneVaultAppWithoutPasswords(p);
     },
     150_000,
   );
@@ -248,17 +247,10 @@ describe('aad + KEK', () => {
       app: { appObjectId: squatter.applicationObjectId, appId: squatter.appId, servicePrincipalObjectId: squatter.objectId },
       secretEvents: true,
     };
-    const res = await p.host.fetch(`/runtime/webhooks/durabletask/entities/vault/${name}?op=set&code=${HUB_KEYS.durable}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ holder: 'someone-else', ready: planted }),
-    });
-    expect(res.status).toBe(202);
-    await p.host.durable.idle();
-    const since = (await p.control<{ lastSeq: number }>('GET', '/_sim/requests?limit=1')).lastSeq;
+    const since = await plantVaultState(p, name, planted);
     const vmId = await p.createVm('aadkek-forged-app', { os: 'Linux', location: 'northeurope' });
     const instanceId = orchestrationInstanceId(vmId);
-    await eventually('the run', async () => ((await p.getInstance(instanceId)) ? true : undefined));
+    await waitForStarted(p, instanceId);
     const done = await p.waitForInstance(instanceId, 120_000);
     expect(done.output).toMatchObject({ outcome: 'failed' });
     expect(done.output.reason).toMatch(/Refused to use application .* not an application the app owns with that client id/);

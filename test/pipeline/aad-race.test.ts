@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPipeline, type Pipeline } from './harness';
-import { appRequests, armWrites, expectEncrypted } from './checks';
+import { appRequests, armWrites, expectEncrypted, expectOneVaultAppWithoutPasswords } from './checks';
 
 const COUNT = 20;
 let p: Pipeline;
@@ -58,13 +58,7 @@ describe('aad without KEK: vault-creation race across 20 VMs in one region', () 
 
     const keyCreates = requests.filter((r) => r.service === 'keyvault' && /\/keys\/[^/]+\/create$/i.test(r.path));
     expect(keyCreates).toHaveLength(0);
-    const principals = await p.control<{ value: Array<{ displayName: string; passwordCredentials: unknown[] }> }>(
-      'GET',
-      '/_sim/principals',
-    );
-    const apps = principals.value.filter((sp) => sp.displayName.startsWith('ade-autopilot-adeap-'));
-    expect(apps).toHaveLength(1);
-    expect(apps[0]!.passwordCredentials).toEqual([]);
+    await expectOneVaultAppWithoutPasswords(p);
     const graphWrites = requests.filter((r) => r.service === 'graph' && r.method !== 'GET');
     // 1 app + 1 service principal, then addPassword + removePassword per VM.
     expect(graphWrites.length).toBe(2 + 2 * COUNT);

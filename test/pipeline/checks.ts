@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { orchestrationInstanceId } from '../../core/names';
-import type { Pipeline, InstanceStatus } from './harness';
+import { HUB_KEYS, type Pipeline, type InstanceStatus } from './harness';
 
 export interface ExpectedRun {
   vmId: string;
@@ -54,7 +54,8 @@ export async function expectEncrypted(p: Pipeline, run: ExpectedRun, timeoutMs =
   return status;
 }
 
-async function waitForStarted(p: Pipeline, instanceId: string): Promise<void> {
+/** Waits until an orchestration with that id exists (the run was started). */
+export async function waitForStarted(p: Pipeline, instanceId: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (!(await p.getInstance(instanceId))) {
     if (Date.now() > deadline) throw new Error(`no orchestration ${instanceId} was started`);
@@ -162,4 +163,35 @@ export function secretHits(secrets: readonly string[], texts: ReadonlyArray<{ wh
     for (const { where, text } of texts) if (text.includes(secret)) hits.push(`${secret.slice(0, 3)}… in ${where}`);
   }
   return hits;
+}
+
+/**
+ * Signals the `vault` entity over the host's Durable HTTP API (what anyone holding the Durable system key can do) and
+ * waits until it is applied.
+ */
+export async function signalVaultEntity(p: Pipeline, name: string, operation: 'set' | 'acquire', input: unknown): Promise<void> {
+  const res = await p.host.fetch(`/runtime/webhooks/durabletask/entities/vault/${name}?op=${operation}&code=${HUB_KEYS.durable}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(input),
+  });
+  expect(res.status).toBe(202);
+  await p.host.durable.idle();
+}
+
+/**
+ * Plants forged ready state in the vault entity (a `set` by another holder) and returns the simulator's request-log
+ * position just after it, so the caller can look at what the app did from then on.
+ */
+export async function plantVaultState(p: Pipeline, name: string, ready: unknown): Promise<number> {
+  await signalVaultEntity(p, name, 'set', { holder: 'someone-else', ready });
+  return (await p.control<{ lastSeq: number }>('GET', '/_sim/requests?limit=1')).lastSeq;
+}
+
+/** The region vault's one dual-pass Entra app (shared by every VM there) keeps no password: each run removed its own. */
+export async function expectOneVaultAppWithoutPasswords(p: Pipeline): Promise<void> {
+  const principals = await p.control<{ value: Array<{ displayName: string; passwordCredentials: unknown[] }> }>('GET', '/_sim/principals');
+  const apps = principals.value.filter((sp) => sp.displayName.startsWith('ade-autopilot-adeap-'));
+  expect(apps).toHaveLength(1);
+  expect(apps[0]!.passwordCredentials).toEqual([]);
 }

@@ -12,7 +12,7 @@ import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orchestrationInstanceId, VAULT_KEY_TAG, vaultName, vaultNamesFor } from '../../core/names';
 import { HUB_KEYS, startPipeline, VAULT_RG, type Pipeline } from './harness';
-import { appRequests, expectEncrypted } from './checks';
+import { appRequests, expectEncrypted, plantVaultState, signalVaultEntity, waitForStarted } from './checks';
 
 let p: Pipeline;
 const SALT = 'lease-e2e-salt';
@@ -41,22 +41,8 @@ async function plantLease(p: Pipeline, location: string, holder: string, forSeco
   const name = namesFor(location)[0]!;
   const now = p.host.clock.now();
   const until = now + forSeconds * 1_000;
-  const res = await p.host.fetch(`/runtime/webhooks/durabletask/entities/vault/${name}?op=acquire&code=${HUB_KEYS.durable}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ holder, now: new Date(now).toISOString(), until: new Date(until).toISOString() }),
-  });
-  expect(res.status).toBe(202);
-  await p.host.durable.idle();
+  await signalVaultEntity(p, name, 'acquire', { holder, now: new Date(now).toISOString(), until: new Date(until).toISOString() });
   return { name, until };
-}
-
-async function waitForStart(instanceId: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await p.getInstance(instanceId))) {
-    if (Date.now() > deadline) throw new Error('no run started');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function vaultEntity(p: Pipeline, name: string): Promise<any> {
@@ -117,17 +103,10 @@ describe('vault lease (no critical sections in the bundled Durable extension)', 
       kekUrl: `${evil.properties!.vaultUri!}keys/ade-kek/0123456789abcdef`,
       secretEvents: true,
     };
-    const res = await p.host.fetch(`/runtime/webhooks/durabletask/entities/vault/${name}?op=set&code=${HUB_KEYS.durable}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ holder: 'someone-else', ready: planted }),
-    });
-    expect(res.status).toBe(202);
-    await p.host.durable.idle();
-    const since = (await p.control<{ lastSeq: number }>('GET', '/_sim/requests?limit=1')).lastSeq;
+    const since = await plantVaultState(p, name, planted);
     const vmId = await p.createVm('lease-untrusted', { os: 'Windows', location: 'uksouth' });
     const instanceId = orchestrationInstanceId(vmId);
-    await waitForStart(instanceId);
+    await waitForStarted(p, instanceId);
     const failed = await p.waitForInstance(instanceId, 120_000);
     expect(failed.output).toMatchObject({ outcome: 'failed' });
     expect(failed.output.reason).toMatch(

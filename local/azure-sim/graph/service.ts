@@ -273,31 +273,15 @@ export class GraphService implements Service {
         o.owners.includes(sp.id) &&
         (castType === undefined || (castType === 'microsoft.graph.application') === (entity === 'applications')),
     );
-    const topParam = req.query.get('$top');
-    const top = topParam === null ? DEFAULT_TOP : Number(topParam);
-    if (!Number.isInteger(top) || top < 1 || top > MAX_TOP)
-      throw new SimError(
-        400,
-        'Request_BadRequest',
-        `Invalid page size specified: '${topParam}'. Must be between 1 and ${MAX_TOP} inclusive.`,
-      );
-    const skipToken = req.query.get('$skiptoken');
-    const skip = skipToken ? Number(Buffer.from(skipToken, 'base64url').toString('utf8')) : 0;
-    if (!Number.isInteger(skip) || skip < 0) throw new SimError(400, 'Request_BadRequest', "The '$skiptoken' is invalid.");
-    const page = owned.slice(skip, skip + top);
-    const body: Record<string, unknown> = {
-      '@odata.context': `${BASE}/$metadata#directoryObjects`,
-      value: page.map(([entity, o]) => ({
-        '@odata.type': entity === 'applications' ? '#microsoft.graph.application' : '#microsoft.graph.servicePrincipal',
-        ...this.view(entity, o, req, false),
+    return ok(
+      page(req, owned, `${BASE}/servicePrincipals/${sp.id}/ownedObjects${cast ? `/${cast}` : ''}`, (items) => ({
+        '@odata.context': `${BASE}/$metadata#directoryObjects`,
+        value: items.map(([entity, o]) => ({
+          '@odata.type': entity === 'applications' ? '#microsoft.graph.application' : '#microsoft.graph.servicePrincipal',
+          ...this.view(entity, o, req, false),
+        })),
       })),
-    };
-    if (skip + top < owned.length) {
-      const q = new URLSearchParams(req.query);
-      q.set('$skiptoken', Buffer.from(String(skip + top)).toString('base64url'));
-      body['@odata.nextLink'] = `${BASE}/servicePrincipals/${sp.id}/ownedObjects${cast ? `/${cast}` : ''}?${q.toString()}`;
-    }
-    return ok(body);
+    );
   }
 
   // ------------------------------------------------------------------ list / filter
@@ -312,28 +296,11 @@ export class GraphService implements Service {
     const matching = all.filter((o) =>
       filter(entity === 'servicePrincipals' ? { ...o, servicePrincipalNames: [o.appId] } : (o as unknown as Record<string, unknown>)),
     );
-    const topParam = req.query.get('$top');
-    const top = topParam === null ? DEFAULT_TOP : Number(topParam);
-    if (!Number.isInteger(top) || top < 1 || top > MAX_TOP)
-      throw new SimError(
-        400,
-        'Request_BadRequest',
-        `Invalid page size specified: '${topParam}'. Must be between 1 and ${MAX_TOP} inclusive.`,
-      );
-    const skipToken = req.query.get('$skiptoken');
-    const skip = skipToken ? Number(Buffer.from(skipToken, 'base64url').toString('utf8')) : 0;
-    if (!Number.isInteger(skip) || skip < 0) throw new SimError(400, 'Request_BadRequest', "The '$skiptoken' is invalid.");
-    const page = matching.slice(skip, skip + top);
-    const body: Record<string, unknown> = {
+    const body = page(req, matching, `${BASE}/${entity}`, (items) => ({
       '@odata.context': `${BASE}/$metadata#${entity}`,
-      value: page.map((o) => this.view(entity, o, req, false)),
-    };
+      value: items.map((o) => this.view(entity, o, req, false)),
+    }));
     if (req.query.get('$count') === 'true') body['@odata.count'] = matching.length;
-    if (skip + top < matching.length) {
-      const q = new URLSearchParams(req.query);
-      q.set('$skiptoken', Buffer.from(String(skip + top)).toString('base64url'));
-      body['@odata.nextLink'] = `${BASE}/${entity}?${q.toString()}`;
-    }
     return ok(body);
   }
 
@@ -820,4 +787,29 @@ function parseClause(text: string): (obj: Record<string, unknown>) => boolean {
         String(obj[prop] ?? '')
           .toLowerCase()
           .startsWith(value);
+}
+
+/**
+ * One page of a Graph collection: `$top` (1..MAX_TOP, Graph's error otherwise), an opaque `$skiptoken`, and an
+ * `@odata.nextLink` to `base` with the request's query and the next token while more remain.
+ */
+function page<T>(req: SimRequest, all: T[], base: string, render: (items: T[]) => Record<string, unknown>): Record<string, unknown> {
+  const topParam = req.query.get('$top');
+  const top = topParam === null ? DEFAULT_TOP : Number(topParam);
+  if (!Number.isInteger(top) || top < 1 || top > MAX_TOP)
+    throw new SimError(
+      400,
+      'Request_BadRequest',
+      `Invalid page size specified: '${topParam}'. Must be between 1 and ${MAX_TOP} inclusive.`,
+    );
+  const skipToken = req.query.get('$skiptoken');
+  const skip = skipToken ? Number(Buffer.from(skipToken, 'base64url').toString('utf8')) : 0;
+  if (!Number.isInteger(skip) || skip < 0) throw new SimError(400, 'Request_BadRequest', "The '$skiptoken' is invalid.");
+  const body = render(all.slice(skip, skip + top));
+  if (skip + top < all.length) {
+    const q = new URLSearchParams(req.query);
+    q.set('$skiptoken', Buffer.from(String(skip + top)).toString('base64url'));
+    body['@odata.nextLink'] = `${base}?${q.toString()}`;
+  }
+  return body;
 }
