@@ -20,6 +20,7 @@ import { DiagnosticSettingsAdapter } from './diagnostic-settings';
 import { DirectoryAdapter } from './directory';
 import { SDK_RETRY_OPTIONS } from './errors';
 import { EventSubscriptionAdapter } from './event-subscriptions';
+import { SubscriptionEventWiringAdapter } from './subscription-event-wiring';
 import { KeyVaultDataAdapter } from './keyvault-data';
 import type {
   AzurePorts,
@@ -27,6 +28,7 @@ import type {
   DiagnosticSettingsPort,
   DirectoryPort,
   EventSubscriptionPort,
+  SubscriptionEventWiringPort,
   KeyVaultDataPort,
   ResourceGraphPort,
   VaultManagementPort,
@@ -90,6 +92,7 @@ export function createAzurePorts(config: AzureAuthConfig, options: CreateAzurePo
   let resourceGraph: ResourceGraphPort | undefined;
   let scaleSets: ScaleSetPort | undefined;
   let diagnostics: DiagnosticSettingsPort | undefined;
+  let subscriptionEvents: SubscriptionEventWiringPort | undefined;
 
   return {
     get resourceGraph() {
@@ -115,6 +118,9 @@ export function createAzurePorts(config: AzureAuthConfig, options: CreateAzurePo
     },
     get diagnostics() {
       return (diagnostics ??= new DiagnosticSettingsAdapter(getCredential()));
+    },
+    get subscriptionEvents() {
+      return (subscriptionEvents ??= new SubscriptionEventWiringAdapter(getCredential(), { pollIntervalMs }));
     },
   };
 }

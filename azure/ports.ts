@@ -12,6 +12,7 @@
  * All methods throw core AdeErrors (see azure/errors.ts) with `retryable` set; getters documented
  * as "or undefined" turn a 404 into `undefined` instead.
  */
+import type { PlannedEventSubscription } from '../core/events/subscription-wiring';
 import type { DiskEncryptionSettings, ExtensionInstanceView, ScaleSetSnapshot, VmSnapshot } from '../core/vm';
 import type { SecretValue } from './secret-value';
 import type { ScaleSetPort } from './scale-sets';
@@ -582,6 +583,33 @@ export interface ResourceGraphPort {
   scaleSets?(subscriptionIds: readonly string[]): Promise<ScaleSetSnapshot[]>;
 }
 
+/** One subscription's Resource Manager event wiring (azure/subscription-event-wiring.ts). */
+export interface WiringRequest {
+  subscriptionId: string;
+  /** Where a new topic goes (ADE_VAULT_RESOURCE_GROUP), created in `location` when missing. */
+  resourceGroup: string;
+  location: string;
+  /** User-assigned identity put on the topic; it writes the dead letters. */
+  identityResourceId: string;
+  subscriptions: PlannedEventSubscription[];
+  /** Report what would be written; write nothing. */
+  dryRun: boolean;
+}
+
+export type WiringAction = 'unchanged' | 'created' | 'updated' | 'would-create' | 'would-update';
+
+export interface WiringReport {
+  subscriptionId: string;
+  dryRun: boolean;
+  resourceGroup?: 'exists' | 'created' | 'would-create';
+  topic: { action: 'reused' | 'created' | 'would-create'; id?: string; identity?: 'added' | 'would-add' };
+  subscriptions: Array<{ name: string; action: WiringAction }>;
+}
+
+export interface SubscriptionEventWiringPort {
+  ensureResourceEventWiring(request: WiringRequest): Promise<WiringReport>;
+}
+
 export interface AzurePorts {
   /** Azure Resource Graph; optional so that fakes without it fall back to ARM listing. */
   resourceGraph?: ResourceGraphPort;
@@ -594,4 +622,6 @@ export interface AzurePorts {
   eventSubscriptions: EventSubscriptionPort;
   /** Azure Monitor diagnostic settings (ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID); optional so that fakes need not provide it. */
   diagnostics?: DiagnosticSettingsPort;
+  /** Resource Manager event wiring of discovered subscriptions (ADE_EVENT_WIRING=auto); optional for fakes. */
+  subscriptionEvents?: SubscriptionEventWiringPort;
 }

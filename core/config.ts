@@ -106,6 +106,19 @@ export interface AppConfig extends PolicyScope {
   vaultDiagnosticsWorkspaceId?: string;
   /** Dead-letter container of the Event Grid subscriptions the app creates (each vault's Key Vault events). */
   deadLetter?: DeadLetterContainer;
+  /**
+   * ADE_EVENT_WIRING=auto: the app wires Resource Manager events itself in subscriptions discovered under ADE_SCOPE's
+   * management groups (orchestrations/event-wiring.ts); absent when `off`.
+   */
+  eventWiring?: EventWiringSettings;
+}
+
+/** What the runtime event wiring needs, all from validated settings (never from orchestration input). */
+export interface EventWiringSettings {
+  /** ADE_EVENTS_IDENTITY_RESOURCE_ID: user-assigned identity put on created topics, which writes dead letters. */
+  identityResourceId: string;
+  /** ADE_EVENTS_LOCATION: region of the resource group the app creates for the topic when it does not exist. */
+  location: string;
 }
 
 export interface ConfigSetting {
@@ -477,6 +490,37 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
     default: '',
     required: false,
     values: '<storage account resource id>/blobServices/default/containers/<container> or empty',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_EVENT_WIRING',
+    description:
+      "auto: every 15 minutes the app gives each subscription discovered under ADE_SCOPE's management groups the Resource " +
+      'Manager system topic and the vm-written / arm-drift event subscriptions infra/event-subscriptions.json deploys (reusing ' +
+      "the subscription's existing topic; the topic goes in ADE_VAULT_RESOURCE_GROUP, created when missing). Needs a management " +
+      'group in ADE_SCOPE, ADE_FUNCTION_APP_RESOURCE_ID, ADE_DEAD_LETTER_CONTAINER_ID, ADE_EVENTS_IDENTITY_RESOURCE_ID, ' +
+      'ADE_EVENTS_LOCATION and the event wiring role (infra parameter enableEventWiring). off: an operator re-runs the templates',
+    default: 'off',
+    required: false,
+    values: '`off` | `auto`',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_EVENTS_IDENTITY_RESOURCE_ID',
+    description:
+      "With ADE_EVENT_WIRING=auto: the app's user-assigned identity, which the app puts on the system topics it creates and " +
+      'which writes their dead letters (as in infra/event-subscriptions.json)',
+    default: '',
+    required: false,
+    values: '/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name> or empty',
+    scope: 'app',
+  },
+  {
+    name: 'ADE_EVENTS_LOCATION',
+    description: 'With ADE_EVENT_WIRING=auto: region of the ADE_VAULT_RESOURCE_GROUP the app creates in a discovered subscription',
+    default: '',
+    required: false,
+    values: 'Azure region name (e.g. `westeurope`) or empty',
     scope: 'app',
   },
   {
@@ -853,6 +897,22 @@ const schema = z.object({
       );
     return { subscriptionId: m[1]!.toLowerCase(), resourceGroup: m[2]!, siteName: m[3]! };
   }),
+  ADE_EVENT_WIRING: oneOf<'off' | 'auto'>('ADE_EVENT_WIRING', ['off', 'auto']),
+  ADE_EVENTS_IDENTITY_RESOURCE_ID: optional('ADE_EVENTS_IDENTITY_RESOURCE_ID', (raw, fail): string => {
+    const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/([A-Za-z0-9][A-Za-z0-9_-]{2,127})\/?$/i.exec(
+      raw,
+    );
+    if (!m || !isGuid(m[1]!) || !isResourceGroupName(m[2]!))
+      return fail(
+        'expected a user-assigned identity resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/' +
+          `Microsoft.ManagedIdentity/userAssignedIdentities/<name>); got ${shown(raw)}`,
+      );
+    return raw.replace(/\/$/, '');
+  }),
+  ADE_EVENTS_LOCATION: optional('ADE_EVENTS_LOCATION', (raw, fail): string => {
+    if (!/^[a-z][a-z0-9]{1,39}$/i.test(raw)) return fail(`expected an Azure region name such as westeurope; got ${shown(raw)}`);
+    return raw.toLowerCase();
+  }),
   ADE_DEAD_LETTER_CONTAINER_ID: optional('ADE_DEAD_LETTER_CONTAINER_ID', (raw, fail): DeadLetterContainer => {
     const m =
       /^(\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Storage\/storageAccounts\/([a-z0-9]{3,24}))\/blobServices\/default\/containers\/([a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9])\/?$/i.exec(
@@ -919,6 +979,22 @@ function crossFieldIssues(s: Partial<Parsed>, env: Record<string, string | undef
     });
   }
   issues.push(...functionAppIssues(s, env));
+  if (s.ADE_EVENT_WIRING === 'auto') {
+    const needs: Array<[string, unknown]> = [
+      ['ADE_FUNCTION_APP_RESOURCE_ID', s.ADE_FUNCTION_APP_RESOURCE_ID],
+      ['ADE_DEAD_LETTER_CONTAINER_ID', s.ADE_DEAD_LETTER_CONTAINER_ID],
+      ['ADE_EVENTS_IDENTITY_RESOURCE_ID', s.ADE_EVENTS_IDENTITY_RESOURCE_ID],
+      ['ADE_EVENTS_LOCATION', s.ADE_EVENTS_LOCATION],
+    ];
+    for (const [name, value] of needs)
+      if (name in s && value === undefined)
+        issues.push({ setting: name, message: 'is required when ADE_EVENT_WIRING is "auto" (the event subscriptions it writes need it)' });
+    if (s.ADE_SCOPE !== undefined && s.ADE_SCOPE.managementGroups.length === 0)
+      issues.push({
+        setting: 'ADE_EVENT_WIRING',
+        message: '"auto" wires subscriptions discovered under ADE_SCOPE\'s management groups, but ADE_SCOPE names none',
+      });
+  }
   if (s.ADE_AUTH_MODE === 'environment') {
     // Presence only: the secret's value never goes into a message.
     const missing = ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'].filter((n) => (env[n]?.trim() ?? '') === '');
@@ -978,6 +1054,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (s.ADE_DEAD_LETTER_CONTAINER_ID !== undefined) config.deadLetter = s.ADE_DEAD_LETTER_CONTAINER_ID;
   if (s.ADE_VAULT_BACKUP_PRINCIPAL_ID !== undefined) config.vaultBackupPrincipalId = s.ADE_VAULT_BACKUP_PRINCIPAL_ID;
   if (s.ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID !== undefined) config.vaultDiagnosticsWorkspaceId = s.ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID;
+  if (s.ADE_EVENT_WIRING === 'auto' && s.ADE_EVENTS_IDENTITY_RESOURCE_ID !== undefined && s.ADE_EVENTS_LOCATION !== undefined)
+    config.eventWiring = { identityResourceId: s.ADE_EVENTS_IDENTITY_RESOURCE_ID, location: s.ADE_EVENTS_LOCATION };
   return config;
 }
 

@@ -31,7 +31,10 @@ import { encryptVmssOrchestrator } from '../orchestrations/encrypt-vmss';
 import { createScaleSetActivities } from '../orchestrations/scale-set-activities';
 import { ENCRYPT_VMSS_ORCHESTRATOR, SCALE_SET_ACTIVITY } from '../orchestrations/scale-set-contracts';
 import { sweepOrchestrator } from '../orchestrations/sweep';
-import { appContext } from './lib/app';
+import { wireSubscriptionEventsOrchestrator } from '../orchestrations/event-wiring';
+import { createEventWiringActivities } from '../orchestrations/event-wiring-activities';
+import { EVENT_WIRING_ACTIVITY, EVENT_WIRING_ORCHESTRATOR } from '../orchestrations/event-wiring-contracts';
+import { appContext, discoveredSubscriptions, eventWiringSettings } from './lib/app';
 import { contextLog } from './lib/log';
 import { secretEventsDestination } from './lib/secret-events-endpoint';
 import { healSettingsOf } from './lib/remediation';
@@ -39,6 +42,7 @@ import { orchestrationControl } from './lib/start';
 
 const app = appContext();
 const destination = secretEventsDestination(app.config);
+const wiringSettings = eventWiringSettings(app.config);
 
 df.app.orchestration(ENCRYPT_VM_ORCHESTRATOR, withOutcomeLog(ENCRYPT_VM_ORCHESTRATOR, encryptVmOrchestrator));
 df.app.orchestration(ENCRYPT_AT_HOST_ORCHESTRATOR, withOutcomeLog(ENCRYPT_AT_HOST_ORCHESTRATOR, encryptAtHostOrchestrator));
@@ -46,6 +50,7 @@ df.app.orchestration(RESTORE_BEK_ORCHESTRATOR, withOutcomeLog(RESTORE_BEK_ORCHES
 df.app.orchestration(REMEDIATE_VM_ORCHESTRATOR, withOutcomeLog(REMEDIATE_VM_ORCHESTRATOR, remediateVmOrchestrator));
 df.app.orchestration(ENCRYPT_VMSS_ORCHESTRATOR, withOutcomeLog(ENCRYPT_VMSS_ORCHESTRATOR, encryptVmssOrchestrator));
 df.app.orchestration(SWEEP_ORCHESTRATOR, sweepOrchestrator);
+df.app.orchestration(EVENT_WIRING_ORCHESTRATOR, wireSubscriptionEventsOrchestrator);
 
 /** Every activity, over the process's ports; `client` for the ones that start or watch other runs. */
 function activitiesFor(context: InvocationContext, client?: df.DurableClient): ActivityTable {
@@ -87,6 +92,13 @@ function activitiesFor(context: InvocationContext, client?: df.DurableClient): A
       log,
       policy: app.policy,
     }),
+    ...createEventWiringActivities({
+      ...(app.ports.subscriptionEvents ? { subscriptionEvents: app.ports.subscriptionEvents } : {}),
+      ...(wiringSettings ? { settings: wiringSettings } : {}),
+      discovered: () => discoveredSubscriptions(app),
+      dryRun: app.config.dryRun,
+      log,
+    }),
   };
 }
 
@@ -107,6 +119,7 @@ const ACTIVITY_NAMES = [
   ...Object.values(REMEDIATION_ACTIVITY),
   ...Object.values(EAH_ACTIVITY),
   ...Object.values(SCALE_SET_ACTIVITY),
+  ...Object.values(EVENT_WIRING_ACTIVITY),
 ];
 // Compile-time check: every activity the factories build has a registered name.
 const everyActivityNamed: Exclude<ActivityName, (typeof ACTIVITY_NAMES)[number]> extends never ? true : never = true;

@@ -14,13 +14,14 @@ import { buildOutcomeEvent, type OrchestrationName, type OutcomeData, type Outco
 import type { Activities } from './activities';
 import { REMEDIATION_ACTIVITY, type ActivityResult, type OrchestrationStatus } from './contracts';
 import type { EncryptAtHostActivities } from './encrypt-at-host-activities';
+import type { EventWiringActivities } from './event-wiring-activities';
 import type { RemediationActivities } from './remediation-activities';
 import type { ScaleSetActivities } from './scale-set-activities';
 
 export type Step<T> = Generator<df.Task, T, unknown>;
 
 /** Every activity of the app, by its registered name. */
-export type AppActivities = Activities & RemediationActivities & EncryptAtHostActivities & ScaleSetActivities;
+export type AppActivities = Activities & RemediationActivities & EncryptAtHostActivities & ScaleSetActivities & EventWiringActivities;
 export type ActivityName = keyof AppActivities & string;
 /** The activity's parameters: `[input]`, or `[]` for one that takes none. */
 export type ActivityArgs<N extends ActivityName> = Parameters<AppActivities[N]>;

@@ -14,6 +14,7 @@ import type { AzurePorts } from '../../azure/ports';
 import { startAzureMonitor } from '../../azure/telemetry';
 import { createOutcomePublisher, type OutcomePublisherPort } from '../../azure/remediation-outcomes';
 import { loadConfig, type AppConfig } from '../../core/config';
+import type { WiringSettings } from '../../core/events/subscription-wiring';
 import { PermissionError, toErrorInfo } from '../../core/errors';
 import type { EncryptionPolicy } from '../../core/policy';
 import { toEncryptionPolicy } from '../../core/config';
@@ -68,6 +69,30 @@ export function scopeDiscovery(
     if (discoveredAt === undefined) return run();
     // Stale: refresh in the background; a failed refresh keeps the last list.
     if (now() - discoveredAt > SCOPE_REFRESH_MS && !inFlight) void run().catch(() => undefined);
+  };
+}
+
+/** Subscriptions in scope only because discovery found them under ADE_SCOPE's management groups (lower case). */
+export function discoveredSubscriptions(app: Pick<AppContext, 'config' | 'policy'>): string[] {
+  const configured = new Set(app.config.subscriptions.map((s) => s.toLowerCase()));
+  return app.policy.scope.subscriptions.map((s) => s.toLowerCase()).filter((s) => !configured.has(s));
+}
+
+/**
+ * What ensureSubscriptionEvents writes, from validated settings only (core/config refuses ADE_EVENT_WIRING=auto without
+ * them); undefined when the option is off.
+ */
+export function eventWiringSettings(config: AppConfig): (WiringSettings & { resourceGroup: string; location: string }) | undefined {
+  const site = config.functionApp;
+  if (!config.eventWiring || !site || !config.deadLetter) return undefined;
+  return {
+    functionAppResourceId: `/subscriptions/${site.subscriptionId}/resourceGroups/${site.resourceGroup}/providers/Microsoft.Web/sites/${site.siteName}`,
+    identityResourceId: config.eventWiring.identityResourceId,
+    deadLetter: config.deadLetter,
+    vaultResourceGroup: config.vaultResourceGroup,
+    policyDefinitionIds: config.remediation.policyDefinitionIds,
+    resourceGroup: config.vaultResourceGroup,
+    location: config.eventWiring.location,
   };
 }
 

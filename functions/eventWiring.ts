@@ -1,0 +1,31 @@
+/**
+ * Timer (every 15 minutes, ADE_EVENT_WIRING=auto only): after the management groups' subscriptions are discovered
+ * (functions/lib/app.ts scopeDiscovery), starts `wireSubscriptionEvents` for the discovered subscriptions, which gives
+ * each one lacking it the Resource Manager event wiring infra/event-subscriptions.json deploys. One run at a time;
+ * a subscription already wired costs three reads.
+ */
+import * as df from 'durable-functions';
+import { EVENT_WIRING_INSTANCE_ID, EVENT_WIRING_ORCHESTRATOR, type EventWiringInput } from '../orchestrations/event-wiring-contracts';
+import { appContext, discoveredSubscriptions } from './lib/app';
+import { contextLog } from './lib/log';
+import { startSingleton } from './lib/start';
+
+/** Every 15 minutes, as often as the management groups' subscriptions are discovered again (SCOPE_REFRESH_MS). */
+export const EVENT_WIRING_SCHEDULE = '0 */15 * * * *';
+
+const app = appContext();
+if (app.config.eventWiring) {
+  df.app.client.timer('eventWiring', {
+    schedule: EVENT_WIRING_SCHEDULE,
+    handler: async (_timer, client, context) => {
+      await app.scopeReady();
+      const subscriptions = discoveredSubscriptions(app);
+      if (subscriptions.length === 0) return;
+      const input: EventWiringInput = { subscriptions, dryRun: app.config.dryRun };
+      const result = await startSingleton(client, { orchestrator: EVENT_WIRING_ORCHESTRATOR, instanceId: EVENT_WIRING_INSTANCE_ID, input });
+      contextLog(context)('info', `eventWiring: ${result.started ? 'started' : `already ${result.runtimeStatus}`} for ${subscriptions.length} discovered subscription(s)`, {
+        instanceId: EVENT_WIRING_INSTANCE_ID,
+      });
+    },
+  });
+}
