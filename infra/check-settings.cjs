@@ -34,6 +34,8 @@ function parameter(name) {
 function evaluate(key, expression) {
   if (typeof expression !== 'string' || !expression.startsWith('[')) return String(expression);
   let m;
+  // `location` defaults to the deployment's region, known only when deploying: a stand-in of the right shape.
+  if (expression === "[parameters('location')]" && parameter('location') === '[deployment().location]') return 'westeurope';
   if ((m = /^\[parameters\('(\w+)'\)\]$/.exec(expression))) return String(parameter(m[1]));
   if ((m = /^\[string\(parameters\('(\w+)'\)\)\]$/.exec(expression))) return String(parameter(m[1]));
   if ((m = /^\[toLower\(string\(parameters\('(\w+)'\)\)\)\]$/.exec(expression))) return String(parameter(m[1])).toLowerCase();
@@ -54,6 +56,14 @@ function evaluate(key, expression) {
 const env = {};
 for (const [key, expression] of Object.entries(template.variables?.adeSettings ?? {})) env[key] = evaluate(key, expression);
 if (Object.keys(env).length === 0) fail('main.json has no variables.adeSettings', 2);
+// ADE_EVENT_WIRING=auto needs settings the app deployment computes from its own resources (siteConfig.appSettings),
+// which exist only once deployed: stand-ins of the right shape, so that the rest of that rule is checked too.
+if (String(env.ADE_EVENT_WIRING ?? '').toLowerCase() === 'auto') {
+  const appRg = `/subscriptions/${subscriptionId}/resourceGroups/${parameter('appResourceGroupName')}/providers`;
+  env.ADE_FUNCTION_APP_RESOURCE_ID = `${appRg}/Microsoft.Web/sites/func-check`;
+  env.ADE_DEAD_LETTER_CONTAINER_ID = `${appRg}/Microsoft.Storage/storageAccounts/stcheck/blobServices/default/containers/eventgrid-deadletter`;
+  env.ADE_EVENTS_IDENTITY_RESOURCE_ID = `${appRg}/Microsoft.ManagedIdentity/userAssignedIdentities/id-check`;
+}
 
 let config;
 try {

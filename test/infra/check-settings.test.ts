@@ -18,13 +18,15 @@ const PARAMETER_FILES = readdirSync(INFRA_DIR).filter((f) => f.endsWith('.parame
 /**
  * What main.json sets from parameters: every app-scoped setting but those computed inside the app deployment
  * (AZURE_CLIENT_ID, known only after deployment; ADE_FUNCTION_APP_RESOURCE_ID, the site's own id; ADE_VAULT_NAME_SALT, from the
- * identity's principal id; ADE_DEAD_LETTER_CONTAINER_ID, the app storage account's dead-letter container).
+ * identity's principal id; ADE_DEAD_LETTER_CONTAINER_ID, the app storage account's dead-letter container;
+ * ADE_EVENTS_IDENTITY_RESOURCE_ID, the identity's own id).
  */
 const COMPUTED_IN_APP_DEPLOYMENT = [
   'AZURE_CLIENT_ID',
   'ADE_FUNCTION_APP_RESOURCE_ID',
   'ADE_VAULT_NAME_SALT',
   'ADE_DEAD_LETTER_CONTAINER_ID',
+  'ADE_EVENTS_IDENTITY_RESOURCE_ID',
 ];
 const DEPLOYED = CONFIG_SETTINGS.filter((s) => s.scope === 'app' && !COMPUTED_IN_APP_DEPLOYMENT.includes(s.name)).map((s) => s.name);
 

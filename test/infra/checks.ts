@@ -382,6 +382,7 @@ export type RoleScope =
   | 'outcome topic'
   | 'durable task hub'
   | 'diagnostics workspace'
+  | 'app identity'
   | 'resource group';
 
 export interface RoleAssignmentInfo {
@@ -404,6 +405,7 @@ function scopeOf(level: TemplateLevel, resource: ArmResource): RoleScope {
     if (scope.includes('Microsoft.EventGrid/topics/')) return 'outcome topic';
     if (/Microsoft\.DurableTask\/schedulers\/[^/]+\/taskHubs\//.test(scope)) return 'durable task hub';
     if (scope.includes('Microsoft.OperationalInsights/workspaces/')) return 'diagnostics workspace';
+    if (scope.includes('Microsoft.ManagedIdentity/userAssignedIdentities/')) return 'app identity';
     throw new Error(`${level.label}: unrecognised role assignment scope ${scope}`);
   }
   if (level.template.$schema === SUBSCRIPTION_SCHEMA) return 'subscription';

@@ -11,9 +11,11 @@ const FILE = 'management-group-roles.json';
 const template = loadTemplate(FILE);
 const levels = templateLevels(FILE);
 
+const EVENT_WIRING_ROLE = "[variables('eventWiringRoleName')]";
+
 function roleDefinitions(resources: JsonObject[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const r of resources.filter((x) => x.type === 'Microsoft.Authorization/roleDefinitions')) {
+  for (const r of resources.filter((x) => x.type === 'Microsoft.Authorization/roleDefinitions' && x.name !== EVENT_WIRING_ROLE)) {
     const props = objectOf(r.properties);
     out[String(props.description)] = { permissions: props.permissions, condition: r.condition ?? null };
   }
@@ -38,12 +40,38 @@ describe('management-group-roles.json', () => {
     for (const r of resources.filter((x) => x.type === 'Microsoft.Authorization/roleDefinitions'))
       expect(objectOf(r.properties).assignableScopes).toEqual(['[managementGroup().id]']);
     const assignments = resources.filter((x) => x.type === 'Microsoft.Authorization/roleAssignments');
-    expect(assignments).toHaveLength(2);
+    expect(assignments).toHaveLength(3);
     for (const a of assignments) {
       expect(String(objectOf(a.properties).roleDefinitionId)).toMatch(
         /^\[managementGroupResourceId\('Microsoft\.Authorization\/roleDefinitions'/,
       );
       expect(a.scope).toBeUndefined(); // at the deployment's scope: the management group
     }
+  });
+
+  it('the event wiring role exists only with enableEventWiring and holds only what the app\'s event wiring calls', () => {
+    const resources = resourcesOf(template) as JsonObject[];
+    const role = resources.find((r) => r.name === EVENT_WIRING_ROLE)!;
+    expect(role.condition).toBe("[parameters('enableEventWiring')]");
+    expect(objectOf(objectOf(template.parameters).enableEventWiring).defaultValue).toBe(false);
+    const assignment = resources.find(
+      (r) => r.type === 'Microsoft.Authorization/roleAssignments' && String(objectOf(r.properties).roleDefinitionId).includes('eventWiringRoleName'),
+    )!;
+    expect(assignment.condition).toBe("[parameters('enableEventWiring')]");
+    const permissions = objectOf(role.properties).permissions as JsonObject[];
+    expect(permissions).toHaveLength(1);
+    expect([...(permissions[0]!.actions as string[])].sort()).toEqual(
+      [
+        'Microsoft.EventGrid/eventSubscriptions/write',
+        'Microsoft.EventGrid/systemTopics/eventSubscriptions/read',
+        'Microsoft.EventGrid/systemTopics/eventSubscriptions/write',
+        'Microsoft.EventGrid/systemTopics/read',
+        'Microsoft.EventGrid/systemTopics/write',
+        'Microsoft.Resources/subscriptions/resourceGroups/read',
+        'Microsoft.Resources/subscriptions/resourceGroups/write',
+      ].sort(),
+    );
+    for (const key of ['notActions', 'dataActions', 'notDataActions']) expect(permissions[0]![key]).toEqual([]);
+    expect(JSON.stringify(permissions)).not.toMatch(/delete|\*|roleAssignments/i);
   });
 });

@@ -255,6 +255,7 @@ describe('role assignments: least privilege with real built-in role ids', () => 
         'EventGrid Contributor @ vault resource group',
         'EventGrid Data Sender @ outcome topic',
         'Key Vault Contributor @ vault resource group',
+        "Managed Identity Operator @ app identity if [equals(parameters('eventWiring'), 'auto')]",
         'Monitoring Metrics Publisher @ application insights',
         'Storage Blob Data Owner @ storage account',
         'Storage Queue Data Contributor @ storage account',
@@ -502,9 +503,21 @@ describe('app settings equal what core/config.ts reads', () => {
         'ADE_FUNCTION_APP_RESOURCE_ID',
         'ADE_VAULT_NAME_SALT',
         'ADE_DEAD_LETTER_CONTAINER_ID',
+<<<<<<< HEAD
         'ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID',
+=======
+        'ADE_EVENTS_IDENTITY_RESOURCE_ID',
+        'ADE_EVENTS_LOCATION',
+>>>>>>> 51e1428 (infra: eventWiring parameter (main.json: ADE_EVENT_WIRING/ADE_EVENTS_*, Managed Identity Operator on the app identity) and the event wiring custom role at the management group (enableEventWiring); simulator: system topic identities with the assign/action linked check, dead-letter identity must be the topic's, eventSubscriptions/write at the source)
       ].includes(s.name),
   );
+
+  it("ADE_EVENTS_IDENTITY_RESOURCE_ID is the app's identity and ADE_EVENTS_LOCATION the deployment's region", () => {
+    expect(settings.values.get('ADE_EVENTS_IDENTITY_RESOURCE_ID')).toBe(
+      "resourceid('Microsoft.ManagedIdentity/userAssignedIdentities', variables('identityName'))",
+    );
+    expect(settings.values.get('ADE_EVENTS_LOCATION')).toBe("[parameters('location')]");
+  });
 
   it.each(parameterDriven.map((s) => [s.name, s] as const))(
     '%s comes from one parameter with the same default and the same allowed values',

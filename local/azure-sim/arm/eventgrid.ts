@@ -4,7 +4,7 @@
  * retry policy). https://learn.microsoft.com/rest/api/eventgrid/controlplane/system-topics,
  * .../system-topic-event-subscriptions, .../topics, .../topic-event-subscriptions.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { SimResponse } from '../contract';
 import { filterProblem } from '../eventgrid/filters';
 import { eventGridLink } from '../eventgrid/link';
@@ -162,8 +162,11 @@ export class EventGridArm {
       case 'PATCH': {
         validateName(name, 'a system topic', NAME, 128);
         const body = bodyObject(req);
+        const identity = body.identity === undefined ? undefined : this.topicIdentity(scope, body.identity, existing?.identity);
         if (existing) {
           if (body.tags !== undefined) existing.tags = stringRecord(body.tags, 'tags');
+          if (identity !== undefined) existing.identity = identity ?? undefined;
+          if (identity === null) delete existing.identity;
           this.core.emit('Write', scope, subscriptionId, id, 'Microsoft.EventGrid/systemTopics/write', { existing: true });
           return json(200, systemTopicJson(existing));
         }
@@ -204,6 +207,7 @@ export class EventGridArm {
           source,
           topicType: canonicalTopicType(topicType),
           metricResourceId: crypto.randomUUID(),
+          ...(identity ? { identity } : {}),
         };
         this.state.systemTopics[key(id)] = record;
         this.core.emit('Write', scope, subscriptionId, id, 'Microsoft.EventGrid/systemTopics/write');
@@ -282,6 +286,59 @@ export class EventGridArm {
     }
   }
 
+  /**
+   * A topic's managed identity (https://learn.microsoft.com/azure/event-grid/enable-identity-system-topics): null for
+   * `None`. Putting a user-assigned identity on a resource is a linked access check on that identity
+   * (`Microsoft.ManagedIdentity/userAssignedIdentities/assign/action`), made for the ones the topic does not have yet.
+   */
+  private topicIdentity(
+    scope: RequestScope,
+    value: unknown,
+    current: SystemTopicRecord['identity'],
+  ): SystemTopicRecord['identity'] | null {
+    const body = isObject(value) ? value : {};
+    const type = String(body.type ?? '');
+    const known = ['None', 'SystemAssigned', 'UserAssigned', 'SystemAssigned, UserAssigned'].find((t) => eq(t, type.replace(/\s*,\s*/, ', ')));
+    if (!known) throw armError(400, 'InvalidRequest', `Identity type '${truncate(type, 40)}' is not valid.`);
+    if (known === 'None') return null;
+    const ids = Object.keys(isObject(body.userAssignedIdentities) ? body.userAssignedIdentities : {});
+    const userAssigned = known.includes('UserAssigned');
+    if (userAssigned && ids.length === 0)
+      throw armError(400, 'InvalidRequest', `Identity type '${known}' needs at least one user-assigned identity.`);
+    if (!userAssigned && ids.length > 0)
+      throw armError(400, 'InvalidRequest', `User-assigned identities are only allowed with identity type 'UserAssigned'.`);
+    for (const identityId of ids) {
+      if (!/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/[^/]+$/i.test(identityId))
+        throw armError(400, 'InvalidRequest', `'${truncate(identityId, 200)}' is not a user-assigned identity resource id.`);
+      if (!(current?.userAssignedIdentities ?? []).some((x) => eq(x, identityId)))
+        this.core.authz.demand(scope.principal, 'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action', identityId);
+    }
+    return { type: known, userAssignedIdentities: ids };
+  }
+
+  /**
+   * Dead-lettering (or delivering) with the resource's identity uses the topic's own managed identity
+   * (https://learn.microsoft.com/azure/event-grid/managed-service-identity): Azure refuses one the topic does not have.
+   */
+  private deliveryIdentityProblem(props: Record<string, any>, topicId: string): void {
+    const identity = isObject(props.deadLetterWithResourceIdentity) ? props.deadLetterWithResourceIdentity.identity : undefined;
+    if (!isObject(identity)) return;
+    const topic = this.state.systemTopics[key(topicId)] as SystemTopicRecord | undefined;
+    const type = String(identity.type ?? '');
+    if (eq(type, 'UserAssigned')) {
+      const wanted = String(identity.userAssignedIdentity ?? '');
+      if (!(topic?.identity?.userAssignedIdentities ?? []).some((u) => eq(u, wanted)))
+        throw armError(
+          400,
+          'InvalidRequest',
+          `The user-assigned identity '${truncate(wanted, 200)}' is not assigned to the topic '${truncate(topicId, 200)}'.`,
+        );
+    } else if (eq(type, 'SystemAssigned')) {
+      if (!topic?.identity?.type.includes('SystemAssigned'))
+        throw armError(400, 'InvalidRequest', `The topic '${truncate(topicId, 200)}' has no system-assigned identity.`);
+    } else throw armError(400, 'InvalidRequest', `Identity type '${truncate(type, 40)}' is not valid for dead-lettering.`);
+  }
+
   private deleteTopic(id: string): void {
     delete this.state.systemTopics[key(id)];
     delete this.state.customTopics[key(id)];
@@ -323,6 +380,10 @@ export class EventGridArm {
           props = { ...existing.properties, ...props };
         }
         this.validateSubscription(props);
+        this.deliveryIdentityProblem(props, topicId);
+        // Subscribing to a system topic is also checked at the source resource
+        // (https://learn.microsoft.com/azure/event-grid/security-authorization#permissions-for-event-subscriptions).
+        if (/\/systemTopics\//i.test(topicId)) this.core.authz.demand(scope.principal, 'Microsoft.EventGrid/eventSubscriptions/write', source);
         const count = Object.values(this.state.eventSubscriptions).filter((s) => eq(s.topicId, topicId)).length;
         if (!existing && count >= MAX_SUBSCRIPTIONS_PER_TOPIC)
           throw armError(
@@ -487,6 +548,12 @@ function canonicalTopicType(type: string): string {
   return 'Microsoft.KeyVault.vaults';
 }
 
+/** A stable GUID-shaped id derived from a resource id (the simulator has no managed identity service). */
+function principalIdOf(seed: string): string {
+  const h = createHash('sha256').update(seed.toLowerCase()).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
 function systemTopicJson(t: SystemTopicRecord): Record<string, unknown> {
   return {
     id: t.id,
@@ -494,6 +561,21 @@ function systemTopicJson(t: SystemTopicRecord): Record<string, unknown> {
     type: 'Microsoft.EventGrid/systemTopics',
     location: t.location,
     tags: t.tags,
+    ...(t.identity
+      ? {
+          identity: {
+            type: t.identity.type,
+            ...(t.identity.type.includes('SystemAssigned') ? { principalId: principalIdOf(t.id) } : {}),
+            ...(t.identity.userAssignedIdentities.length > 0
+              ? {
+                  userAssignedIdentities: Object.fromEntries(
+                    t.identity.userAssignedIdentities.map((u) => [u, { principalId: principalIdOf(u), clientId: principalIdOf(`${u}#client`) }]),
+                  ),
+                }
+              : {}),
+          },
+        }
+      : {}),
     properties: { source: t.source, topicType: t.topicType, metricResourceId: t.metricResourceId, provisioningState: 'Succeeded' },
   };
 }

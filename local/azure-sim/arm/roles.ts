@@ -283,6 +283,17 @@ export const BUILT_IN_ROLE_DEFINITIONS: readonly RoleDefinition[] = [
       ],
     },
   ),
+  builtIn('f1a07417-d97a-45cb-824c-7a7467783830', 'Managed Identity Operator', 'Read and Assign User Assigned Identity', {
+    actions: [
+      'Microsoft.ManagedIdentity/userAssignedIdentities/*/read',
+      'Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action',
+      'Microsoft.Authorization/*/read',
+      'Microsoft.Insights/alertRules/*',
+      'Microsoft.Resources/subscriptions/resourceGroups/read',
+      'Microsoft.Resources/deployments/*',
+      'Microsoft.Support/*',
+    ],
+  }),
   builtIn('3913510d-42f4-4e42-8a64-420c390055eb', 'Monitoring Metrics Publisher', 'Enables publishing metrics against Azure resources', {
     actions: ['Microsoft.Insights/Register/Action', 'Microsoft.Support/*', 'Microsoft.Resources/subscriptions/resourceGroups/read'],
     dataActions: ['Microsoft.Insights/Metrics/Write', 'Microsoft.Insights/Telemetry/Write'],
@@ -330,8 +341,14 @@ export function actionMatches(pattern: string, action: string): boolean {
   const p = pattern.toLowerCase();
   const a = action.toLowerCase();
   if (!p.includes('*')) return p === a;
-  const parts = p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${parts.join('.*')}$`).test(a);
+  // A `/*/` segment also matches no segment: Managed Identity Operator's `userAssignedIdentities/*/assign/action`
+  // grants `userAssignedIdentities/assign/action`.
+  const escape = (s: string) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+  const source = p
+    .split('/*/')
+    .map((segment) => segment.split('*').map(escape).join('.*'))
+    .join('/(?:.*/)?');
+  return new RegExp(`^${source}$`).test(a);
 }
 
 /**

@@ -193,6 +193,8 @@ export interface SystemTopicRecord {
   source: string;
   topicType: string;
   metricResourceId: string;
+  /** `SystemAssigned`, `UserAssigned` or both, with the user-assigned identities' resource ids; absent = none. */
+  identity?: { type: string; userAssignedIdentities: string[] };
 }
 
 export interface CustomTopicRecord {
