@@ -172,7 +172,10 @@ function toTopic(t: SystemTopic): LiveTopic | undefined {
 
 function hasIdentity(topic: LiveTopic, identityResourceId: string): boolean {
   const type = (topic.identity?.type ?? '').toLowerCase();
-  return type.includes('userassigned') && Object.keys(topic.identity?.userAssignedIdentities ?? {}).some((id) => sameResourceId(id, identityResourceId));
+  return (
+    type.includes('userassigned') &&
+    Object.keys(topic.identity?.userAssignedIdentities ?? {}).some((id) => sameResourceId(id, identityResourceId))
+  );
 }
 
 /** Adds the user-assigned identity, keeping a system-assigned one and any other user-assigned identities. */
@@ -235,7 +238,10 @@ export function sameSubscription(live: EventSubscription, wanted: EventSubscript
     retry.eventTimeToLiveInMinutes === wanted.retryPolicy.eventTimeToLiveInMinutes &&
     (live.eventDeliverySchema ?? 'EventGridSchema') === wanted.eventDeliverySchema;
   const dl = live.deadLetterWithResourceIdentity as
-    | { identity?: { type?: string; userAssignedIdentity?: string }; deadLetterDestination?: { endpointType?: string; resourceId?: string; blobContainerName?: string } }
+    | {
+        identity?: { type?: string; userAssignedIdentity?: string };
+        deadLetterDestination?: { endpointType?: string; resourceId?: string; blobContainerName?: string };
+      }
     | undefined;
   const wdl = wanted.deadLetterWithResourceIdentity;
   const sameDeadLetter =

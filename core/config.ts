@@ -899,9 +899,10 @@ const schema = z.object({
   }),
   ADE_EVENT_WIRING: oneOf<'off' | 'auto'>('ADE_EVENT_WIRING', ['off', 'auto']),
   ADE_EVENTS_IDENTITY_RESOURCE_ID: optional('ADE_EVENTS_IDENTITY_RESOURCE_ID', (raw, fail): string => {
-    const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/([A-Za-z0-9][A-Za-z0-9_-]{2,127})\/?$/i.exec(
-      raw,
-    );
+    const m =
+      /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/([A-Za-z0-9][A-Za-z0-9_-]{2,127})\/?$/i.exec(
+        raw,
+      );
     if (!m || !isGuid(m[1]!) || !isResourceGroupName(m[2]!))
       return fail(
         'expected a user-assigned identity resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/' +

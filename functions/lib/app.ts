@@ -37,6 +37,8 @@ export interface AppContext {
    * SCOPE_REFRESH_MS. A failed first discovery throws (Event Grid redelivers, HTTP answers 500) and is retried next call.
    */
   scopeReady(): Promise<void>;
+  /** Discovers the management groups' subscriptions now (the event wiring timer's own discovery); throws when it fails. */
+  refreshScope(): Promise<void>;
 }
 
 /** How often the subscriptions under ADE_SCOPE's management groups are discovered again. */
@@ -51,7 +53,7 @@ export function scopeDiscovery(
   configured: readonly string[],
   discover: (groups: readonly string[]) => Promise<string[]>,
   now: () => number = Date.now,
-): () => Promise<void> {
+): (() => Promise<void>) & { refresh(): Promise<void> } {
   const groups = policy.scope.managementGroups ?? [];
   let discoveredAt: number | undefined;
   let inFlight: Promise<void> | undefined;
@@ -64,12 +66,13 @@ export function scopeDiscovery(
       .finally(() => {
         inFlight = undefined;
       }));
-  return async () => {
+  const ready = async () => {
     if (groups.length === 0) return;
     if (discoveredAt === undefined) return run();
     // Stale: refresh in the background; a failed refresh keeps the last list.
     if (now() - discoveredAt > SCOPE_REFRESH_MS && !inFlight) void run().catch(() => undefined);
   };
+  return Object.assign(ready, { refresh: async () => (groups.length === 0 ? undefined : run()) });
 }
 
 /** Subscriptions in scope only because discovery found them under ADE_SCOPE's management groups (lower case). */
@@ -119,6 +122,7 @@ export function appContext(env: Record<string, string | undefined> = process.env
     config,
     policy,
     scopeReady,
+    refreshScope: scopeReady.refresh,
     ports,
     outcomePublisher: () => (topic ? (publisher ??= createOutcomePublisher(topic, credential())) : undefined),
     identity: () => {

@@ -64,7 +64,11 @@ export const BUILT_IN_ROLES: Readonly<Record<string, BuiltInRole>> = {
     grantsAccessManagement: false,
     broaderThanContributor: false,
   },
-  'f1a07417-d97a-45cb-824c-7a7467783830': { name: 'Managed Identity Operator', grantsAccessManagement: false, broaderThanContributor: false },
+  'f1a07417-d97a-45cb-824c-7a7467783830': {
+    name: 'Managed Identity Operator',
+    grantsAccessManagement: false,
+    broaderThanContributor: false,
+  },
 };
 
 /** "Storage Blob Data Owner" and "storageBlobDataOwner" both become "storageblobdataowner". */

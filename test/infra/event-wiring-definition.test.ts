@@ -8,8 +8,10 @@ import { resourceEventSubscriptions, type WiringSettings } from '../../core/even
 import { isExpression, objectOf, parseExpression, resourcesOf, templateLevels, type Expr, type Json, type JsonObject } from './arm';
 
 const FUNCTION_APP = '/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg-app/providers/Microsoft.Web/sites/func-ade';
-const IDENTITY = '/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg-app/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-ade';
-const STORAGE = '/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg-app/providers/Microsoft.Storage/storageAccounts/stade';
+const IDENTITY =
+  '/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg-app/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-ade';
+const STORAGE =
+  '/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg-app/providers/Microsoft.Storage/storageAccounts/stade';
 
 function evaluate(expr: Expr, parameters: Record<string, unknown>): unknown {
   switch (expr.kind) {
@@ -107,7 +109,10 @@ describe('the runtime event wiring and event-subscriptions.json share one defini
       storageAccountResourceId: STORAGE,
       vaultResourceGroupName: 'rg-vaults',
     });
-    for (const changed of [{ ...base, functionAppResourceId: `${FUNCTION_APP}x` }, { ...base, deadLetter: { ...base.deadLetter, containerName: 'other' } }]) {
+    for (const changed of [
+      { ...base, functionAppResourceId: `${FUNCTION_APP}x` },
+      { ...base, deadLetter: { ...base.deadLetter, containerName: 'other' } },
+    ]) {
       const runtime = Object.fromEntries(resourceEventSubscriptions(changed).map((s) => [s.name, s.properties]));
       expect(runtime).not.toEqual(fromTemplate);
     }

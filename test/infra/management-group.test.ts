@@ -49,13 +49,15 @@ describe('management-group-roles.json', () => {
     }
   });
 
-  it('the event wiring role exists only with enableEventWiring and holds only what the app\'s event wiring calls', () => {
+  it("the event wiring role exists only with enableEventWiring and holds only what the app's event wiring calls", () => {
     const resources = resourcesOf(template) as JsonObject[];
     const role = resources.find((r) => r.name === EVENT_WIRING_ROLE)!;
     expect(role.condition).toBe("[parameters('enableEventWiring')]");
     expect(objectOf(objectOf(template.parameters).enableEventWiring).defaultValue).toBe(false);
     const assignment = resources.find(
-      (r) => r.type === 'Microsoft.Authorization/roleAssignments' && String(objectOf(r.properties).roleDefinitionId).includes('eventWiringRoleName'),
+      (r) =>
+        r.type === 'Microsoft.Authorization/roleAssignments' &&
+        String(objectOf(r.properties).roleDefinitionId).includes('eventWiringRoleName'),
     )!;
     expect(assignment.condition).toBe("[parameters('enableEventWiring')]");
     const permissions = objectOf(role.properties).permissions as JsonObject[];

@@ -291,14 +291,12 @@ export class EventGridArm {
    * `None`. Putting a user-assigned identity on a resource is a linked access check on that identity
    * (`Microsoft.ManagedIdentity/userAssignedIdentities/assign/action`), made for the ones the topic does not have yet.
    */
-  private topicIdentity(
-    scope: RequestScope,
-    value: unknown,
-    current: SystemTopicRecord['identity'],
-  ): SystemTopicRecord['identity'] | null {
+  private topicIdentity(scope: RequestScope, value: unknown, current: SystemTopicRecord['identity']): SystemTopicRecord['identity'] | null {
     const body = isObject(value) ? value : {};
     const type = String(body.type ?? '');
-    const known = ['None', 'SystemAssigned', 'UserAssigned', 'SystemAssigned, UserAssigned'].find((t) => eq(t, type.replace(/\s*,\s*/, ', ')));
+    const known = ['None', 'SystemAssigned', 'UserAssigned', 'SystemAssigned, UserAssigned'].find((t) =>
+      eq(t, type.replace(/\s*,\s*/, ', ')),
+    );
     if (!known) throw armError(400, 'InvalidRequest', `Identity type '${truncate(type, 40)}' is not valid.`);
     if (known === 'None') return null;
     const ids = Object.keys(isObject(body.userAssignedIdentities) ? body.userAssignedIdentities : {});
@@ -308,7 +306,11 @@ export class EventGridArm {
     if (!userAssigned && ids.length > 0)
       throw armError(400, 'InvalidRequest', `User-assigned identities are only allowed with identity type 'UserAssigned'.`);
     for (const identityId of ids) {
-      if (!/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/[^/]+$/i.test(identityId))
+      if (
+        !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/[^/]+$/i.test(
+          identityId,
+        )
+      )
         throw armError(400, 'InvalidRequest', `'${truncate(identityId, 200)}' is not a user-assigned identity resource id.`);
       if (!(current?.userAssignedIdentities ?? []).some((x) => eq(x, identityId)))
         this.core.authz.demand(scope.principal, 'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action', identityId);
@@ -383,7 +385,8 @@ export class EventGridArm {
         this.deliveryIdentityProblem(props, topicId);
         // Subscribing to a system topic is also checked at the source resource
         // (https://learn.microsoft.com/azure/event-grid/security-authorization#permissions-for-event-subscriptions).
-        if (/\/systemTopics\//i.test(topicId)) this.core.authz.demand(scope.principal, 'Microsoft.EventGrid/eventSubscriptions/write', source);
+        if (/\/systemTopics\//i.test(topicId))
+          this.core.authz.demand(scope.principal, 'Microsoft.EventGrid/eventSubscriptions/write', source);
         const count = Object.values(this.state.eventSubscriptions).filter((s) => eq(s.topicId, topicId)).length;
         if (!existing && count >= MAX_SUBSCRIPTIONS_PER_TOPIC)
           throw armError(
@@ -569,7 +572,10 @@ function systemTopicJson(t: SystemTopicRecord): Record<string, unknown> {
             ...(t.identity.userAssignedIdentities.length > 0
               ? {
                   userAssignedIdentities: Object.fromEntries(
-                    t.identity.userAssignedIdentities.map((u) => [u, { principalId: principalIdOf(u), clientId: principalIdOf(`${u}#client`) }]),
+                    t.identity.userAssignedIdentities.map((u) => [
+                      u,
+                      { principalId: principalIdOf(u), clientId: principalIdOf(`${u}#client`) },
+                    ]),
                   ),
                 }
               : {}),
