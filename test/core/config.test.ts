@@ -50,6 +50,9 @@ const FIXED_NAMES = [
   'ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID',
   'ADE_FUNCTION_APP_RESOURCE_ID',
   'ADE_DEAD_LETTER_CONTAINER_ID',
+  'ADE_EVENT_WIRING',
+  'ADE_EVENTS_IDENTITY_RESOURCE_ID',
+  'ADE_EVENTS_LOCATION',
   'ADE_SECRET_EVENTS_WEBHOOK_URL',
   'ADE_LOCAL_POLL_SECONDS',
   'ADE_LOCAL_SECRET_EVENT_TIMEOUT_SECONDS',
@@ -422,6 +425,54 @@ describe('ADE_SCOPE', () => {
     ['a management group name too long', `/providers/Microsoft.Management/managementGroups/${'m'.repeat(91)}`],
   ])('refuses %s, naming ADE_SCOPE', (_, raw) => {
     expect(() => loadConfig({ ADE_SUBSCRIPTIONS: SUB, ADE_SCOPE: raw })).toThrow(/ADE_SCOPE/);
+  });
+});
+
+describe('ADE_EVENT_WIRING', () => {
+  const SUB = '11111111-2222-3333-4444-555555555555';
+  const APP = `/subscriptions/${SUB}/resourceGroups/rg-app/providers`;
+  const complete: Env = {
+    ADE_SUBSCRIPTIONS: SUB,
+    ADE_SCOPE: '/providers/Microsoft.Management/managementGroups/mg-fleet',
+    ADE_EVENT_WIRING: 'auto',
+    ADE_FUNCTION_APP_RESOURCE_ID: `${APP}/Microsoft.Web/sites/func-ade`,
+    ADE_DEAD_LETTER_CONTAINER_ID: `${APP}/Microsoft.Storage/storageAccounts/stade/blobServices/default/containers/eventgrid-deadletter`,
+    ADE_EVENTS_IDENTITY_RESOURCE_ID: `${APP}/Microsoft.ManagedIdentity/userAssignedIdentities/id-ade`,
+    ADE_EVENTS_LOCATION: 'WestEurope',
+  };
+
+  it('off by default; auto with every setting it needs', () => {
+    expect(loadConfig({ ADE_SUBSCRIPTIONS: SUB }).eventWiring).toBeUndefined();
+    expect(loadConfig(complete).eventWiring).toEqual({
+      identityResourceId: complete.ADE_EVENTS_IDENTITY_RESOURCE_ID,
+      location: 'westeurope',
+    });
+  });
+
+  it.each([
+    ['no management group in ADE_SCOPE', { ADE_SCOPE: '' }, 'ADE_EVENT_WIRING', /names none/],
+    ['no function app', { ADE_FUNCTION_APP_RESOURCE_ID: '' }, 'ADE_FUNCTION_APP_RESOURCE_ID', /required when ADE_EVENT_WIRING/],
+    ['no dead-letter container', { ADE_DEAD_LETTER_CONTAINER_ID: '' }, 'ADE_DEAD_LETTER_CONTAINER_ID', /required when ADE_EVENT_WIRING/],
+    ['no identity', { ADE_EVENTS_IDENTITY_RESOURCE_ID: '' }, 'ADE_EVENTS_IDENTITY_RESOURCE_ID', /required when ADE_EVENT_WIRING/],
+    ['no location', { ADE_EVENTS_LOCATION: '' }, 'ADE_EVENTS_LOCATION', /required when ADE_EVENT_WIRING/],
+    [
+      'an identity that is a storage account',
+      { ADE_EVENTS_IDENTITY_RESOURCE_ID: `${APP}/Microsoft.Storage/storageAccounts/x` },
+      'ADE_EVENTS_IDENTITY_RESOURCE_ID',
+      /user-assigned identity/,
+    ],
+    ['a location with spaces', { ADE_EVENTS_LOCATION: 'West Europe' }, 'ADE_EVENTS_LOCATION', /region name/],
+    ['an unknown mode', { ADE_EVENT_WIRING: 'on' }, 'ADE_EVENT_WIRING', /"off" or "auto"/],
+  ])('refuses %s, naming the setting', (_, change, setting, message) => {
+    let error: unknown;
+    try {
+      loadConfig({ ...complete, ...change });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const issue = (error as ConfigError).issues.find((i) => i.setting === setting);
+    expect(issue?.message, JSON.stringify((error as ConfigError).issues)).toMatch(message);
   });
 });
 

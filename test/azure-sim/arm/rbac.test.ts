@@ -25,7 +25,16 @@ describe('action matching (case-insensitive wildcards, notActions, data actions)
     ['Microsoft.Compute/*', 'microsoft.compute/virtualmachines/extensions/write', true],
     ['Microsoft.Compute/*/read', 'Microsoft.Compute/disks/read', true],
     ['Microsoft.Compute/*/read', 'Microsoft.Compute/disks/write', false],
-    ['Microsoft.KeyVault/vaults/*/read', 'Microsoft.KeyVault/vaults/read', false],
+    // A `/*/` segment also matches no segment: Managed Identity Operator (`userAssignedIdentities/*/assign/action`) is
+    // documented as granting `userAssignedIdentities/assign/action`.
+    ['Microsoft.KeyVault/vaults/*/read', 'Microsoft.KeyVault/vaults/read', true],
+    [
+      'Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action',
+      'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action',
+      true,
+    ],
+    ['Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action', 'Microsoft.ManagedIdentity/userAssignedIdentities/write', false],
+    ['Microsoft.KeyVault/vaults/*/read', 'Microsoft.KeyVault/vaultsx/read', false],
     ['Microsoft.Authorization/*/Write', 'Microsoft.Authorization/roleAssignments/write', true],
     ['Microsoft.Compute/virtualMachines/read', 'Microsoft.Compute/virtualMachines/read', true],
     ['Microsoft.Compute/virtualMachines/read', 'Microsoft.Compute/virtualMachines/readx', false],
