@@ -81,7 +81,9 @@ export class SubscriptionEventWiringAdapter implements SubscriptionEventWiringPo
         resources.resourceGroups.get(group),
       );
       report.resourceGroup = existingGroup ? 'exists' : dryRun ? 'would-create' : 'created';
-      const topicId = `/subscriptions/${subscriptionId}/resourceGroups/${group}/providers/Microsoft.EventGrid/systemTopics/${RESOURCE_EVENTS_TOPIC_NAME}`;
+      const topicId =
+        `/subscriptions/${subscriptionId}/resourceGroups/${group}` +
+        `/providers/Microsoft.EventGrid/systemTopics/${RESOURCE_EVENTS_TOPIC_NAME}`;
       report.topic = { action: dryRun ? 'would-create' : 'created', id: topicId };
       if (dryRun) {
         report.subscriptions = request.subscriptions.map((s) => ({ name: s.name, action: 'would-create' }));

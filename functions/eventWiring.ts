@@ -1,8 +1,8 @@
 /**
  * Timer (every 15 minutes, ADE_EVENT_WIRING=auto only): discovers the management groups' subscriptions again
- * (functions/lib/app.ts scopeDiscovery, which every trigger shares) and starts `wireSubscriptionEvents` for the discovered subscriptions, which gives
- * each one lacking it the Resource Manager event wiring infra/event-subscriptions.json deploys. One run at a time;
- * a subscription already wired costs three reads.
+ * (functions/lib/app.ts scopeDiscovery, which every trigger shares) and starts `wireSubscriptionEvents` for the
+ * discovered subscriptions, which gives each one lacking it the Resource Manager event wiring
+ * infra/event-subscriptions.json deploys. One run at a time; a subscription already wired costs three reads.
  */
 import * as df from 'durable-functions';
 import { EVENT_WIRING_INSTANCE_ID, EVENT_WIRING_ORCHESTRATOR, type EventWiringInput } from '../orchestrations/event-wiring-contracts';
@@ -26,7 +26,8 @@ if (app.config.eventWiring) {
       const result = await startSingleton(client, { orchestrator: EVENT_WIRING_ORCHESTRATOR, instanceId: EVENT_WIRING_INSTANCE_ID, input });
       contextLog(context)(
         'info',
-        `eventWiring: ${result.started ? 'started' : `already ${result.runtimeStatus}`} for ${subscriptions.length} discovered subscription(s)`,
+        `eventWiring: ${result.started ? 'started' : `already ${result.runtimeStatus}`} ` +
+          `for ${subscriptions.length} discovered subscription(s)`,
         {
           instanceId: EVENT_WIRING_INSTANCE_ID,
         },

@@ -89,7 +89,8 @@ export function eventWiringSettings(config: AppConfig): (WiringSettings & { reso
   const site = config.functionApp;
   if (!config.eventWiring || !site || !config.deadLetter) return undefined;
   return {
-    functionAppResourceId: `/subscriptions/${site.subscriptionId}/resourceGroups/${site.resourceGroup}/providers/Microsoft.Web/sites/${site.siteName}`,
+    functionAppResourceId:
+      `/subscriptions/${site.subscriptionId}/resourceGroups/${site.resourceGroup}` + `/providers/Microsoft.Web/sites/${site.siteName}`,
     identityResourceId: config.eventWiring.identityResourceId,
     deadLetter: config.deadLetter,
     vaultResourceGroup: config.vaultResourceGroup,

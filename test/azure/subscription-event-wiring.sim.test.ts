@@ -144,7 +144,7 @@ describe('event wiring of a discovered subscription', () => {
     expect(await groupExists(subs[0]!, VAULT_RG)).toBe(false);
   });
 
-  it("creates the group, the topic with the app's identity and both subscriptions as the template does; a second run changes nothing", async () => {
+  it("creates the group, the topic with the app's identity and the template's subscriptions; a second run changes nothing", async () => {
     const app = await appPrincipal({ eventWiringRole: true, identityOperator: true });
     const ensure = activityFor(app);
     const first = await ensure({ subscriptionId: subs[0]! });
@@ -183,7 +183,7 @@ describe('event wiring of a discovered subscription', () => {
     expect(second.ok && second.value.topic.identity).toBeUndefined();
   });
 
-  it("reuses the subscription's existing topic in another group, adds the app's identity to it and puts the subscriptions there", async () => {
+  it("reuses the subscription's topic in another group, adds the app's identity and puts the subscriptions there", async () => {
     const sub = subs[1]!;
     await new ResourceManagementClient(admin, sub).resourceGroups.createOrUpdate('rg-platform', { location: 'westeurope' });
     await new EventGridManagementClient(admin, sub).systemTopics.beginCreateOrUpdateAndWait(
@@ -211,7 +211,7 @@ describe('event wiring of a discovered subscription', () => {
     expect(sameSubscription(live, resourceEventSubscriptions(settings())[0]!.properties)).toBe(true);
   });
 
-  it('without Managed Identity Operator on its identity the topic is refused (assign/action); the next run, once granted, completes', async () => {
+  it('without Managed Identity Operator on its identity the topic is refused (assign/action); once granted, it completes', async () => {
     const sub = subs[2]!;
     const app = await appPrincipal({ eventWiringRole: true, identityOperator: false });
     const refused = await activityFor(app)({ subscriptionId: sub });

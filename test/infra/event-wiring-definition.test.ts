@@ -9,7 +9,8 @@ import { isExpression, objectOf, parseExpression, resourcesOf, templateLevels, t
 
 const FUNCTION_APP = '/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg-app/providers/Microsoft.Web/sites/func-ade';
 const IDENTITY =
-  '/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg-app/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-ade';
+  '/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg-app/providers/Microsoft.ManagedIdentity/' +
+  'userAssignedIdentities/id-ade';
 const STORAGE =
   '/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg-app/providers/Microsoft.Storage/storageAccounts/stade';
 

@@ -94,7 +94,9 @@ beforeAll(async () => {
     },
     settingsFor: (home) => ({
       ADE_EVENTS_IDENTITY_RESOURCE_ID: identityOf(home),
-      ADE_DEAD_LETTER_CONTAINER_ID: `/subscriptions/${home}/resourceGroups/rg-ade-app/providers/Microsoft.Storage/storageAccounts/stademg/blobServices/default/containers/eventgrid-deadletter`,
+      ADE_DEAD_LETTER_CONTAINER_ID:
+        `/subscriptions/${home}/resourceGroups/rg-ade-app/providers/Microsoft.Storage/storageAccounts/stademg` +
+        '/blobServices/default/containers/eventgrid-deadletter',
     }),
   });
   user = new ClientSecretCredential(p.user.tenantId, p.user.clientId, p.user.clientSecret);
