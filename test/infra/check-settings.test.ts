@@ -86,6 +86,16 @@ describe('check-settings.cjs with the real core/config.ts', () => {
   });
 
   it.each([
+    [{ eventWiring: 'auto', adeScope: '/providers/Microsoft.Management/managementGroups/mg-fleet' }, 0, ''],
+    [{ eventWiring: 'auto' }, 1, 'ADE_EVENT_WIRING: "auto" wires subscriptions discovered under ADE_SCOPE\'s management groups'],
+  ])('eventWiring=auto is checked with the settings the app deployment computes: %j', (parameters, status, message) => {
+    const result = check(writeParameters('event-wiring.parameters.json', parameters));
+    expect(result.status, result.stderr).toBe(status);
+    if (message) expect(result.stderr).toContain(message);
+    else expect(result.stderr).toBe('');
+  });
+
+  it.each([
     [{ enableSelfHealingRestart: false }, 'healAction "restart" deallocates and starts VMs, but enableSelfHealingRestart is false'],
     [
       { enableSelfHealingRestart: false, healAction: 'maintenance-window', maintenanceWindow: 'Sat 01:00-05:00' },
