@@ -503,12 +503,9 @@ describe('app settings equal what core/config.ts reads', () => {
         'ADE_FUNCTION_APP_RESOURCE_ID',
         'ADE_VAULT_NAME_SALT',
         'ADE_DEAD_LETTER_CONTAINER_ID',
-<<<<<<< HEAD
         'ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID',
-=======
         'ADE_EVENTS_IDENTITY_RESOURCE_ID',
         'ADE_EVENTS_LOCATION',
->>>>>>> 51e1428 (infra: eventWiring parameter (main.json: ADE_EVENT_WIRING/ADE_EVENTS_*, Managed Identity Operator on the app identity) and the event wiring custom role at the management group (enableEventWiring); simulator: system topic identities with the assign/action linked check, dead-letter identity must be the topic's, eventSubscriptions/write at the source)
       ].includes(s.name),
   );
 
