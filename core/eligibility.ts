@@ -102,8 +102,9 @@ export const SKIP_REASONS: Readonly<Record<SkipReason, ReasonInfo>> = {
   'vm-busy': { text: 'The VM is being created, updated or migrated; assess again when the operation has finished.', transient: true },
   'scale-set-flexible': {
     text:
-      'The scale set uses Flexible orchestration: its instances are standard virtual machines, which take VM extensions, so each ' +
-      'one is assessed and encrypted as a VM, not through the scale set model.',
+      'Handled per VM: the scale set uses Flexible orchestration, its instances are standard virtual machines that take VM ' +
+      'extensions (ADE for VMs applies to Flexible scale sets), so each one is assessed and encrypted as a VM, not through ' +
+      'the scale set model.',
     transient: false,
   },
   'vm-not-running': {
@@ -149,7 +150,12 @@ export const UNSUPPORTED_REASONS: Readonly<Record<UnsupportedReason, ReasonInfo>
     text: 'ADE supports only data-volume encryption on this Linux distribution, but the policy encrypts the OS volume.',
     transient: false,
   },
-  'linux-scale-set-os-disk': { text: 'ADE cannot encrypt the OS disk of Linux scale-set VMs.', transient: false },
+  'linux-scale-set-os-disk': {
+    text:
+      'ADE cannot encrypt the OS disk of Linux scale-set VMs (Uniform instances and Flexible members alike); ' +
+      'with ADE_VOLUME_TYPE=Data their data volumes are encrypted.',
+    transient: false,
+  },
   'scale-set-unmanaged-disks': { text: 'ADE supports only scale sets with managed disks.', transient: false },
   'scale-set-dual-pass': {
     text: 'The scale set model carries a dual-pass (Entra app) ADE extension; on scale sets ADE runs single-pass only.',
@@ -431,8 +437,12 @@ export function assessVm(vm: VmSnapshot, policy: EncryptionPolicy): Assessment {
  * A scale set, judged through its model. Azure supports ADE on scale sets with managed disks, OS and data volumes on
  * Windows, data volumes only on Linux, single-pass only
  * (https://learn.microsoft.com/azure/virtual-machine-scale-sets/disk-encryption-overview). A Flexible set's instances are
- * standard VMs that take VM extensions, so the VM pipeline assesses each one and the set itself is skipped
- * (https://learn.microsoft.com/azure/virtual-machine-scale-sets/virtual-machine-scale-sets-orchestration-modes).
+ * standard VMs that take VM extensions
+ * (https://learn.microsoft.com/azure/virtual-machine-scale-sets/virtual-machine-scale-sets-orchestration-modes), and ADE for
+ * VMs applies to Flexible scale sets ("Applies to: Flexible scale sets",
+ * https://learn.microsoft.com/azure/virtual-machines/windows/disk-encryption-windows), so the VM pipeline assesses and
+ * encrypts each member and the set itself is skipped as handled per VM. A Linux member is still a scale set VM: its OS
+ * volume is unsupported (`linux-scale-set-os-disk`), its data volumes are not.
  * The size, disk and image rules are the VM rules, applied to the model. An `encrypt` decision is always single-pass.
  */
 export function assessScaleSet(set: ScaleSetSnapshot, policy: EncryptionPolicy): Assessment {
@@ -459,7 +469,11 @@ export function assessScaleSet(set: ScaleSetSnapshot, policy: EncryptionPolicy):
   const scoped = assessVm(asVm, { ...policy, mode: 'single-pass' });
   if (scoped.decision === 'skip' && scoped.reason !== 'vm-busy') return scoped;
   if (set.orchestrationMode === 'Flexible')
-    return { decision: 'skip', reason: 'scale-set-flexible', detail: `Scale set ${set.name}; ${set.capacity} instance(s).` };
+    return {
+      decision: 'skip',
+      reason: 'scale-set-flexible',
+      detail: `Scale set ${set.name}; ${set.capacity} instance(s), each assessed by the VM pipeline.`,
+    };
   // The operator chose encryption at host (ADE retires); the app does not put a scale set on ADE against that choice.
   if (policy.mode === 'encryption-at-host')
     return {

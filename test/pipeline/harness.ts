@@ -89,6 +89,8 @@ export interface Pipeline {
       tags?: Record<string, string>;
       dataDisks?: number;
       vmSize?: string;
+      /** A Flexible scale set the VM joins (`virtualMachineScaleSet.id`). */
+      scaleSetId?: string;
     },
   ): Promise<string>;
   /** Polls the host's Durable API until the instance is terminal. */
@@ -289,6 +291,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         {
           location: vmOptions.location ?? 'westeurope',
           tags: vmOptions.tags ?? {},
+          ...(vmOptions.scaleSetId ? { virtualMachineScaleSet: { id: vmOptions.scaleSetId } } : {}),
           hardwareProfile: { vmSize: vmOptions.vmSize ?? 'Standard_D4s_v5' },
           storageProfile: {
             imageReference:

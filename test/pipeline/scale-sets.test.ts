@@ -2,14 +2,15 @@
  * encryptVmss end to end over the local host and the simulator, with the app holding exactly the template's grants:
  * a Uniform Windows scale set under a Manual upgrade policy (the run upgrades its instances) and a Uniform Linux set
  * under Automatic (Azure upgrades them), started by their write events, end encrypted on every instance; a Flexible set
- * gets no run from its write, and a run started for it anyway is skipped with the reason.
+ * gets no run from its write, and a run started for it anyway is skipped as handled per VM: its Windows and Linux
+ * members go through the VM pipeline (encryptVm) from their own writes.
  * ADE_VOLUME_TYPE is All: every volume on Windows, the data volumes on Linux (Linux scale sets support nothing else,
  * https://learn.microsoft.com/azure/virtual-machine-scale-sets/disk-encryption-overview).
  */
 import type { VirtualMachineScaleSet } from '@azure/arm-compute';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, toEncryptionPolicy } from '../../core/config';
-import { scaleSetInstanceId } from '../../core/names';
+import { orchestrationInstanceId, scaleSetInstanceId } from '../../core/names';
 import { EVENTS_RG, HUB_KEYS, startPipeline, type Pipeline } from './harness';
 import { appRequests, armWrites } from './checks';
 
@@ -64,7 +65,7 @@ afterAll(async () => {
 });
 
 describe('encryptVmss', () => {
-  it('Uniform Windows (Manual) and Linux (Automatic) scale sets end encrypted on every instance; a Flexible set is skipped', async () => {
+  it('Uniform Windows (Manual) and Linux (Automatic) sets end encrypted on every instance; a Flexible set is handled per VM', async () => {
     const windows = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, 'ss-win', uniform('Windows', 'Manual'), {
       updateIntervalInMs: 50,
     });
@@ -77,8 +78,13 @@ describe('encryptVmss', () => {
       { location: 'westeurope', orchestrationMode: 'Flexible', platformFaultDomainCount: 1, singlePlacementGroup: false },
       { updateIntervalInMs: 50 },
     );
+    // A Flexible set's members are standard VMs: their own writes start the VM pipeline (encryptVm), one run per member.
+    const members = await Promise.all(
+      (['Windows', 'Linux'] as const).map((os) => p.createVm(`flex-${os.toLowerCase()}`, { os, scaleSetId: flex.id! })),
+    );
     // The scale set writes started the Uniform runs (vmWritten); the Flexible set got none.
     const [w, l] = await Promise.all([windows, linux].map((s) => waitStarted(scaleSetInstanceId(s.id!))));
+    const fw = await waitStarted(orchestrationInstanceId(members[0]));
     expect(await p.getInstance(scaleSetInstanceId(flex.id!))).toBeUndefined();
     // Started by hand, its run says why it is skipped.
     const f = await p.waitForInstance(await startRun(flex.id!), 30_000);
@@ -100,7 +106,18 @@ describe('encryptVmss', () => {
     expect(runStatus.status).toBe(200);
     expect(await runStatus.json()).toMatchObject({ name: 'encryptVmss', runtimeStatus: 'Completed' });
     expect(f!.output).toMatchObject({ outcome: 'skipped' });
-    expect(f!.output.reason).toMatch(/standard virtual machines/);
+    expect(f!.output.reason).toMatch(/^Skipped: Handled per VM: .*standard virtual machines/);
+    // Its Windows member is encrypted as a VM (every volume, the VM extension); its Linux member is a scale set VM, whose
+    // OS volume ADE does not encrypt: under ADE_VOLUME_TYPE=All its write is judged unsupported and starts nothing.
+    expect(fw!.name).toBe('encryptVm');
+    expect(fw!.output, JSON.stringify(fw!.output)).toMatchObject({ outcome: 'encrypted', osType: 'Windows' });
+    expect(await p.getInstance(orchestrationInstanceId(members[1]))).toBeUndefined();
+    const [winMember, lnxMember] = await Promise.all(
+      ['flex-windows', 'flex-linux'].map((n) => p.compute.virtualMachines.get(RG, n, { expand: 'instanceView' })),
+    );
+    expect(winMember.virtualMachineScaleSet?.id).toBe(flex.id);
+    expect(winMember.resources?.map((e) => e.name)).toContain('AzureDiskEncryption');
+    expect(lnxMember.resources ?? []).toHaveLength(0);
     const models = await Promise.all(['ss-win', 'ss-lnx'].map((n) => p.compute.virtualMachineScaleSets.get(RG, n)));
     for (const [i, model] of models.entries()) {
       const ade = model.virtualMachineProfile?.extensionProfile?.extensions?.[0];
