@@ -343,7 +343,8 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
     name: 'ADE_HEAL_ACTION',
     description:
       'How BEK restore re-provisions key material once the secret is back: deallocate+start now, in the maintenance window, or only ' +
-      'notify (restart needs the VM restart role: infra parameter enableSelfHealingRestart)',
+      'notify (restart needs the VM restart role: infra parameter enableSelfHealingRestart); likewise when stale instances of a ' +
+      'Manual scale set are brought to its model (notify-only: ActionRequired, no instance upgrade)',
     default: 'restart',
     required: false,
     values: '`restart` | `maintenance-window` | `notify-only`',

@@ -91,6 +91,7 @@ function activitiesFor(context: InvocationContext, client?: df.DurableClient): A
       ...(client ? { orchestrations: orchestrationControl(client) } : {}),
       log,
       policy: app.policy,
+      heal: healSettingsOf(app.config.remediation),
     }),
     ...createEventWiringActivities({
       ...(app.ports.subscriptionEvents ? { subscriptionEvents: app.ports.subscriptionEvents } : {}),

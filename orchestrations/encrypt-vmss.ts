@@ -5,9 +5,12 @@
  *     unmanaged disks, dual-pass models and out-of-scope or excluded sets are skipped with the reason);
  *  2. the dedicated vault through the `vault` entity's lease (vault-ready.ts, the protocol encryptVm uses);
  *  3. the single-pass ADE extension on the scale set's model;
- *  4. timer-driven checks of every instance (core/scale-set.ts): under a Manual upgrade policy the run asks Azure to
- *     bring stale instances to the model (updateInstances); Automatic and Rolling sets upgrade themselves; bounded by
- *     the run's deadline (ADE_ORCHESTRATION_TIMEOUT_MINUTES).
+ *  4. timer-driven checks of every instance (core/scale-set.ts): under a Manual upgrade policy stale instances are
+ *     brought to the model as ADE_HEAL_ACTION says (`restart`: the run asks Azure now, updateInstances;
+ *     `maintenance-window`: when the window opens; `notify-only`: the run ends ActionRequired with the operator's next
+ *     step); Automatic and Rolling sets upgrade themselves; bounded by the run's deadline
+ *     (ADE_ORCHESTRATION_TIMEOUT_MINUTES). A run whose model already carries ADE (the backfill sweep starts one for
+ *     every Manual set in that state) skips straight to step 4.
  * Ends like encryptVm: VmEncrypted / EncryptionFailed with the scale set's id when publishOutcome is set.
  * Deterministic: no I/O, no Date.now, no environment; the SequenceVersion comes from newGuid.
  * https://learn.microsoft.com/azure/virtual-machine-scale-sets/disk-encryption-overview
@@ -16,6 +19,7 @@ import type { OrchestrationContext } from 'durable-functions';
 import { buildAdeExtension } from '../core/extension-settings';
 import { vaultNamesFor } from '../core/names';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
+import { nextWindowOpening } from '../core/remediation/maintenance-window';
 import { OUTCOME_EVENT_TYPES } from '../core/remediation/outcomes';
 import {
   ENCRYPT_VMSS_ORCHESTRATOR,
@@ -41,7 +45,9 @@ export function* encryptVmssOrchestrator(context: OrchestrationContext): Step<En
         ? OUTCOME_EVENT_TYPES.vmEncrypted
         : result.outcome === 'failed'
           ? OUTCOME_EVENT_TYPES.encryptionFailed
-          : undefined
+          : result.outcome === 'action-required'
+            ? OUTCOME_EVENT_TYPES.actionRequired
+            : undefined
       : undefined;
   if (!eventType) return result;
   const reason = result.reason ?? `scale set encrypted and verified on ${Object.keys(result.instances ?? {}).length} instance(s)`;
@@ -49,6 +55,7 @@ export function* encryptVmssOrchestrator(context: OrchestrationContext): Step<En
     vmId: result.scaleSetId,
     action: 'encrypt',
     reason,
+    ...(result.operatorAction ? { operatorAction: result.operatorAction } : {}),
   });
   return { ...result, outcomeEvent: { eventType, published } };
 }
@@ -79,7 +86,7 @@ function* encryptVmssSteps(context: OrchestrationContext): Step<EncryptVmssOutpu
     const inspected = yield* call(SCALE_SET_ACTIVITY.inspect, { scaleSetId });
     // From here on the run follows the app's own configuration, never its input.
     policy = inspected.policy;
-    const deadline = startedAt + policy.timeouts.orchestrationTimeoutMinutes * 60_000;
+    let deadline = startedAt + policy.timeouts.orchestrationTimeoutMinutes * 60_000;
     const { set, assessment } = inspected;
     output.osType = set.osType;
     if (assessment.decision === 'skip' || assessment.decision === 'unsupported') {
@@ -115,6 +122,32 @@ function* encryptVmssSteps(context: OrchestrationContext): Step<EncryptVmssOutpu
       if (progress.done) break;
       const pending = progress.stale.filter((id) => !upgraded.has(id));
       if (progress.upgradeMode === 'Manual' && progress.provisioningState.toLowerCase() === 'succeeded' && pending.length > 0) {
+        // Manual: the operator chose when instances take the model; ADE_HEAL_ACTION says whether the app may.
+        if (inspected.heal.action === 'notify-only') {
+          const operatorAction =
+            `bring the instances to the model (az vmss update-instances -g ${set.resourceGroup} -n ${set.name} ` +
+            `--instance-ids ${pending.join(' ')}); the next backfill sweep verifies them`;
+          setStatus({ phase: 'done', detail: `action required: ${operatorAction}` });
+          return {
+            ...output,
+            outcome: 'action-required',
+            reason:
+              `${pending.length} instance(s) not on the latest model (upgrade policy Manual) and ADE_HEAL_ACTION=notify-only ` +
+              `upgrades nothing: ${summary(progress)}`,
+            operatorAction,
+          };
+        }
+        if (inspected.heal.action === 'maintenance-window' && inspected.heal.window) {
+          const opens = nextWindowOpening(inspected.heal.window, context.df.currentUtcDateTime);
+          if (opens.getTime() > now()) {
+            setStatus({ phase: 'waiting-for-window', detail: `instance upgrade waits for the window (${opens.toISOString()})` });
+            yield context.df.createTimer(opens);
+            // The verification deadline counts from the window's opening.
+            deadline = opens.getTime() + policy.timeouts.orchestrationTimeoutMinutes * 60_000;
+            wait = FIRST_CHECK_MS;
+            continue; // look at the instances again before upgrading them
+          }
+        }
         setStatus({ phase: 'upgrading-instances' });
         const asked = yield* call(SCALE_SET_ACTIVITY.updateInstances, { scaleSetId: set.id, instanceIds: pending });
         for (const id of asked.requested) upgraded.add(id);

@@ -37,6 +37,8 @@ export interface ScaleSetActivityDeps {
   log: ActivityLog;
   /** The app's own loaded policy. */
   policy: EncryptionPolicy;
+  /** The app's own ADE_HEAL_ACTION / ADE_MAINTENANCE_WINDOW: how stale instances of a Manual set are upgraded. */
+  heal?: ScaleSetInspectResult['heal'];
 }
 
 function facts(set: ScaleSetSnapshot): ScaleSetFacts {
@@ -84,7 +86,14 @@ export function createScaleSetActivities(deps: ScaleSetActivityDeps) {
         const adeOnModel = set.extensions.some((e) => isAdeExtension(e) && e.provisioningState?.toLowerCase() === 'succeeded');
         if (assessment.decision === 'already-encrypted' || (assessment.decision === 'encrypt' && adeOnModel))
           alreadyEncrypted = scaleSetProgress(await port().instanceStatuses(input.scaleSetId), effective.volumeType).done;
-        return { set: facts(set), assessment, summary: describeAssessment(assessment), policy: effective, alreadyEncrypted };
+        return {
+          set: facts(set),
+          assessment,
+          summary: describeAssessment(assessment),
+          policy: effective,
+          alreadyEncrypted,
+          heal: deps.heal ?? { action: 'notify-only' },
+        };
       }),
 
     /** The single-pass ADE extension on the scale set's model (virtualMachineScaleSets/extensions/write). */
@@ -135,6 +144,10 @@ export function createScaleSetActivities(deps: ScaleSetActivityDeps) {
     scaleSetUpdateInstances: (input: { scaleSetId: string; instanceIds: string[] }): Promise<ActivityResult<{ requested: string[] }>> =>
       runActivity(log, 'scaleSetUpdateInstances', async () => {
         refuseDryRun(`upgrade instances of scale set ${input.scaleSetId}`);
+        if ((deps.heal?.action ?? 'notify-only') === 'notify-only')
+          throw new ValidationError(`ADE_HEAL_ACTION is notify-only in the app's configuration: refused to upgrade instances`, {
+            field: 'ADE_HEAL_ACTION',
+          });
         const set = await refuseUnlessEncrypting(input.scaleSetId, 'upgrade instances', true);
         if (set.upgradeMode !== 'Manual' || set.orchestrationMode !== 'Uniform')
           throw new ValidationError(`Refused to upgrade instances of scale set ${set.name}: its upgrade policy is ${set.upgradeMode}`, {
@@ -148,19 +161,24 @@ export function createScaleSetActivities(deps: ScaleSetActivityDeps) {
 
     /**
      * The backfill sweep's scale sets: every set in the app's subscriptions from one Resource Graph listing, judged
-     * by its model with the app's policy; encryptVmss starts (singleton per set) for those it would encrypt, unless
-     * the sweep or the app is a dry run.
+     * by its model with the app's policy; encryptVmss starts (singleton per set) for those it would encrypt and for
+     * Uniform Manual sets whose model already carries ADE (the run checks their instances and upgrades stale ones per
+     * ADE_HEAL_ACTION), unless the sweep or the app is a dry run.
      */
     scaleSetSweep: (input: { dryRun: boolean; publishOutcome?: boolean }): Promise<ActivityResult<ScaleSetSweepResult>> =>
       runActivity(log, 'scaleSetSweep', async () => {
-        const result: ScaleSetSweepResult = { assessed: 0, byDecision: {}, started: 0 };
+        const result: ScaleSetSweepResult = { assessed: 0, byDecision: {}, started: 0, manualChecks: 0 };
         const subscriptions = policy.scope.subscriptions;
         if (!deps.resourceGraph?.scaleSets || subscriptions.length === 0) return result;
         for (const set of await deps.resourceGraph.scaleSets(subscriptions)) {
           const assessment = assessScaleSet(set, scaleSetPolicy(policy, set));
           result.assessed += 1;
           result.byDecision[assessment.decision] = (result.byDecision[assessment.decision] ?? 0) + 1;
-          if (assessment.decision !== 'encrypt' || input.dryRun || policy.dryRun) continue;
+          // A Manual set whose model carries ADE may have instances never brought to it (latestModelApplied false);
+          // Resource Graph does not show instances, so a run reads them (two ARM reads when they are all encrypted).
+          const manualCheck =
+            assessment.decision === 'already-encrypted' && set.orchestrationMode === 'Uniform' && set.upgradeMode === 'Manual';
+          if ((assessment.decision !== 'encrypt' && !manualCheck) || input.dryRun || policy.dryRun) continue;
           if (!deps.orchestrations) throw new PermissionError('no Durable client was given to this activity');
           const start: EncryptVmssInput = { scaleSetId: set.id, policy, ...(input.publishOutcome ? { publishOutcome: true } : {}) };
           const started = await deps.orchestrations.startIfIdle({
@@ -169,6 +187,7 @@ export function createScaleSetActivities(deps: ScaleSetActivityDeps) {
             input: start,
           });
           if (started.started) result.started += 1;
+          if (started.started && manualCheck) result.manualChecks += 1;
         }
         log('info', `sweep: ${result.assessed} scale set(s) assessed, ${result.started} encryptVmss run(s) started`, { ...result });
         return result;

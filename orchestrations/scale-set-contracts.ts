@@ -4,6 +4,8 @@
  */
 import type { Assessment } from '../core/eligibility';
 import type { EncryptionPolicy } from '../core/policy';
+import type { MaintenanceWindow } from '../core/remediation/maintenance-window';
+import type { HealAction } from '../core/remediation/settings';
 import type { InstanceVerdict } from '../core/scale-set';
 import type { OsType, ScaleSetUpgradeMode } from '../core/vm';
 
@@ -49,6 +51,11 @@ export interface ScaleSetInspectResult {
    * the model is done but instances are not (a Manual set not yet upgraded); the run then upgrades and verifies them.
    */
   alreadyEncrypted: boolean;
+  /**
+   * How stale instances of a Manual set are brought to the model: the app's ADE_HEAL_ACTION (`restart`: upgrade now;
+   * `maintenance-window`: upgrade when the window opens; `notify-only`: upgrade nothing, end ActionRequired).
+   */
+  heal: { action: HealAction; window?: MaintenanceWindow };
 }
 
 export interface ScaleSetProgressResult {
@@ -63,7 +70,7 @@ export interface ScaleSetProgressResult {
 
 export interface EncryptVmssOutput {
   scaleSetId: string;
-  outcome: 'encrypted' | 'skipped' | 'already-encrypted' | 'failed';
+  outcome: 'encrypted' | 'skipped' | 'already-encrypted' | 'action-required' | 'failed';
   reason?: string;
   osType?: OsType;
   vaultName?: string;
@@ -71,12 +78,22 @@ export interface EncryptVmssOutput {
   instances?: Record<string, InstanceVerdict>;
   /** Instances this run asked to upgrade (Manual upgrade policy). */
   upgraded?: string[];
+  /** With `action-required`: what the operator does next. */
+  operatorAction?: string;
   outcomeEvent?: { eventType: string; published: boolean };
 }
 
 export interface EncryptVmssStatus {
   orchestration: typeof ENCRYPT_VMSS_ORCHESTRATOR;
-  phase: 'inspecting' | 'preparing-vault' | 'deploying-extension' | 'upgrading-instances' | 'verifying' | 'done' | 'failed';
+  phase:
+    | 'inspecting'
+    | 'preparing-vault'
+    | 'deploying-extension'
+    | 'waiting-for-window'
+    | 'upgrading-instances'
+    | 'verifying'
+    | 'done'
+    | 'failed';
   scaleSetId: string;
   vaultName?: string;
   detail?: string;
@@ -90,4 +107,9 @@ export interface ScaleSetSweepResult {
   byDecision: Record<string, number>;
   /** encryptVmss runs started (none in a dry run). */
   started: number;
+  /**
+   * Of those, runs for Uniform sets under a Manual upgrade policy whose model already carries ADE: the sweep cannot see
+   * their instances (Resource Graph lists models), so a run checks them and brings stale ones to the model.
+   */
+  manualChecks: number;
 }

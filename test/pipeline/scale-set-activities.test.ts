@@ -39,7 +39,8 @@ function model(patch: Partial<ScaleSetSnapshot> = {}): ScaleSetSnapshot {
 }
 
 function setup(env: Record<string, string> = {}, patch: Partial<ScaleSetSnapshot> = {}) {
-  const policy = toEncryptionPolicy(loadConfig({ ADE_SUBSCRIPTIONS: SUB, ...env }));
+  const config = loadConfig({ ADE_SUBSCRIPTIONS: SUB, ...env });
+  const policy = toEncryptionPolicy(config);
   const writes: string[] = [];
   const port: ScaleSetPort = {
     getScaleSet: async () => model(patch),
@@ -52,7 +53,8 @@ function setup(env: Record<string, string> = {}, patch: Partial<ScaleSetSnapshot
     },
     instanceStatuses: async () => [],
   };
-  const activities = createScaleSetActivities({ scaleSets: port, policy, log: () => undefined });
+  const heal = { action: config.remediation.healAction };
+  const activities = createScaleSetActivities({ scaleSets: port, policy, heal, log: () => undefined });
   const name = vaultNamesFor(policy.vault, { id: ID, subscriptionId: SUB, location: 'westeurope' })[0]!;
   const ownVault = { url: `https://${name}.vault.azure.net`, resourceId: formatKeyVaultResourceId(SUB, policy.vault.resourceGroup, name) };
   const extension = (vault = ownVault, volumeType = policy.volumeType) =>
@@ -98,6 +100,17 @@ describe('encryptVmss activities', () => {
     if (vault === undefined && volumeType === undefined)
       expect(await activities.scaleSetUpdateInstances({ scaleSetId: ID, instanceIds: ['0'] })).toMatchObject({ ok: false });
     expect(writes).toEqual([]);
+  });
+
+  it('ADE_HEAL_ACTION=notify-only: the extension goes on the model, no instance is upgraded; inspect tells the run', async () => {
+    const { activities, writes, extension } = setup({ ADE_HEAL_ACTION: 'notify-only' });
+    expect(await activities.scaleSetDeployExtension({ scaleSetId: ID, extension: extension() })).toMatchObject({ ok: true });
+    expect(await activities.scaleSetUpdateInstances({ scaleSetId: ID, instanceIds: ['0'] })).toMatchObject({
+      ok: false,
+      error: { message: expect.stringMatching(/notify-only/) },
+    });
+    expect(writes).toEqual(['put AzureDiskEncryption']);
+    expect(await activities.scaleSetInspect({ scaleSetId: ID })).toMatchObject({ ok: true, value: { heal: { action: 'notify-only' } } });
   });
 
   it('refuse to upgrade instances of an Automatic set (Azure does it)', async () => {

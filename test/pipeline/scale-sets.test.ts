@@ -16,6 +16,8 @@ import { appRequests, armWrites } from './checks';
 
 let p: Pipeline;
 const RG = 'rg-app';
+const windowsId = () =>
+  `/subscriptions/${p.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachineScaleSets/ss-win`;
 
 function uniform(os: 'Windows' | 'Linux', upgrade: 'Automatic' | 'Manual'): VirtualMachineScaleSet {
   return {
@@ -131,7 +133,7 @@ describe('encryptVmss', () => {
     expect((await appRequests(p)).filter((x) => /manualupgrade$/i.test(x.path) && x.status < 400)).toHaveLength(1);
   }, 150_000);
 
-  it('the backfill sweep lists scale sets through Resource Graph and starts encryptVmss for one no event reached', async () => {
+  it('the backfill sweep starts encryptVmss for a set no event reached and brings a Manual set up to its model', async () => {
     await p.eventGrid.systemTopicEventSubscriptions.beginDeleteAndWait(EVENTS_RG, 'subscription-events', 'vm-written', {
       updateIntervalInMs: 50,
     });
@@ -139,6 +141,26 @@ describe('encryptVmss', () => {
       updateIntervalInMs: 50,
     });
     expect(await p.getInstance(scaleSetInstanceId(set.id!))).toBeUndefined();
+    // A Manual set whose model got ADE from someone else (the app's extension, copied): its instances never took it.
+    const manual = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, 'ss-manual', uniform('Windows', 'Manual'), {
+      updateIntervalInMs: 50,
+    });
+    const ade = (await p.compute.virtualMachineScaleSets.get(RG, 'ss-win')).virtualMachineProfile!.extensionProfile!.extensions![0]!;
+    await p.compute.virtualMachineScaleSetExtensions.beginCreateOrUpdateAndWait(
+      RG,
+      'ss-manual',
+      ade.name!,
+      {
+        publisher: ade.publisher,
+        typePropertiesType: ade.typePropertiesType,
+        typeHandlerVersion: ade.typeHandlerVersion,
+        settings: ade.settings,
+      },
+      { updateIntervalInMs: 50 },
+    );
+    const stale = [];
+    for await (const vm of p.compute.virtualMachineScaleSetVMs.list(RG, 'ss-manual')) stale.push(vm.latestModelApplied);
+    expect(stale).toEqual([false, false]);
     const res = await p.host.fetch(`/api/sweep?code=${HUB_KEYS.function}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -146,9 +168,27 @@ describe('encryptVmss', () => {
     });
     expect(res.status).toBe(202);
     const sweep = await p.waitForInstance('sweep-backfill', 60_000);
-    // ss-win and ss-lnx are encrypted (their models carry ADE), ss-flex is skipped, ss-late needs work.
-    expect(sweep.output.scaleSets).toEqual({ assessed: 4, byDecision: { 'already-encrypted': 2, skip: 1, encrypt: 1 }, started: 1 });
+    // ss-win, ss-lnx and ss-manual carry ADE on their models, ss-flex is handled per VM, ss-late needs work; the two
+    // Manual sets with ADE on the model get a run that checks their instances.
+    expect(sweep.output.scaleSets).toEqual({
+      assessed: 5,
+      byDecision: { 'already-encrypted': 3, skip: 1, encrypt: 1 },
+      started: 3,
+      manualChecks: 2,
+    });
     const run = await waitStarted(scaleSetInstanceId(set.id!));
     expect(run.output).toMatchObject({ outcome: 'encrypted', instances: { '0': 'encrypted', '1': 'encrypted' } });
+    // ss-win's instances are all encrypted: nothing to do. ss-manual's are brought to the model (ADE_HEAL_ACTION=restart).
+    const again = await p.waitForInstance(scaleSetInstanceId(windowsId()), 60_000);
+    expect(again.output).toMatchObject({ outcome: 'already-encrypted' });
+    const fixed = await p.waitForInstance(scaleSetInstanceId(manual.id!), 90_000);
+    expect(fixed.output, JSON.stringify(fixed.output)).toMatchObject({
+      outcome: 'encrypted',
+      upgraded: ['0', '1'],
+      instances: { '0': 'encrypted', '1': 'encrypted' },
+    });
+    const upgradedNow = [];
+    for await (const vm of p.compute.virtualMachineScaleSetVMs.list(RG, 'ss-manual')) upgradedNow.push(vm.latestModelApplied);
+    expect(upgradedNow).toEqual([true, true]);
   }, 120_000);
 });
