@@ -2,21 +2,63 @@
  * The fleet view of the status API (`GET /api/vms`, `/api/vms/{subscription}/{resourceGroup}/{name}`,
  * `/api/summary`), derived from the orchestrations' own records: each VM's runs (encryptVm, remediateVm,
  * restoreBek under their deterministic instance ids), their typed custom status and their output. No second
- * store: Durable keeps the latest run per instance id, so a VM has at most one run of each kind.
+ * store: Durable keeps the latest run per instance id, so a VM has at most one run of each kind. Uniform scale sets
+ * are rows too (`kind: 'scaleSet'`), from their encryptVmss run (`encrypt-vmss-…` ids, the same `encrypt-` prefix).
  *
  * Pure: runs come in as plain JSON rows (what the Durable status API returns), times are passed in.
  */
 import { ValidationError } from './errors';
-import { formatVmId, isGuid, isResourceGroupName, isVmName, normaliseResourceId, parseVmId } from './resource-ids';
+import {
+  formatVmId,
+  isGuid,
+  isResourceGroupName,
+  isResourceType,
+  isVmName,
+  normaliseResourceId,
+  parseResourceId,
+  parseVmId,
+} from './resource-ids';
 
 /** The orchestrations that act on one VM, by the prefix of their instance ids (core/names.ts). */
 export const VM_RUN_PREFIXES = { encrypt: 'encryptVm', remediate: 'remediateVm', restore: 'restoreBek' } as const;
 /** ADE_ENCRYPTION_MODE=encryption-at-host runs under the same `encrypt-` instance ids as encryptVm. */
 export const ENCRYPT_AT_HOST_RUN = 'encryptAtHost';
-export type VmOrchestration = (typeof VM_RUN_PREFIXES)[keyof typeof VM_RUN_PREFIXES] | typeof ENCRYPT_AT_HOST_RUN;
+/** ADE on a Uniform scale set's model (orchestrations/encrypt-vmss.ts), under `encrypt-vmss-` instance ids. */
+export const ENCRYPT_VMSS_RUN = 'encryptVmss';
+export type VmOrchestration = (typeof VM_RUN_PREFIXES)[keyof typeof VM_RUN_PREFIXES] | typeof ENCRYPT_AT_HOST_RUN | typeof ENCRYPT_VMSS_RUN;
+const ORCHESTRATIONS: readonly string[] = [...Object.values(VM_RUN_PREFIXES), ENCRYPT_AT_HOST_RUN, ENCRYPT_VMSS_RUN];
 
-/** The runs that encrypt a VM (ADE, or encryption at host). */
-const isEncryptRun = (orchestration: VmOrchestration): boolean => orchestration === 'encryptVm' || orchestration === ENCRYPT_AT_HOST_RUN;
+/** What a fleet row is: a VM (standard, including a Flexible scale set's member) or a Uniform scale set. */
+export const TARGET_KINDS = ['vm', 'scaleSet'] as const;
+export type TargetKind = (typeof TARGET_KINDS)[number];
+
+/** The runs that encrypt a VM or a scale set (ADE, or encryption at host). */
+const isEncryptRun = (orchestration: VmOrchestration): boolean =>
+  orchestration === 'encryptVm' || orchestration === ENCRYPT_AT_HOST_RUN || orchestration === ENCRYPT_VMSS_RUN;
+
+interface Target {
+  kind: TargetKind;
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+}
+
+/** A VM id or a scale set id, parsed; undefined for anything else. */
+export function targetOf(id: string): Target | undefined {
+  try {
+    return { kind: 'vm', ...parseVmId(id) };
+  } catch {
+    // not a VM: maybe a scale set
+  }
+  try {
+    const parsed = parseResourceId(id, 'id');
+    if (isResourceType(parsed, 'Microsoft.Compute/virtualMachineScaleSets') && parsed.resourceGroup && parsed.names.length === 1)
+      return { kind: 'scaleSet', subscriptionId: parsed.subscriptionId, resourceGroup: parsed.resourceGroup, name: parsed.names[0]! };
+  } catch {
+    // neither
+  }
+  return undefined;
+}
 
 /** One orchestration instance as the Durable status API shows it (input left out). */
 export interface RunRecord {
@@ -61,7 +103,9 @@ export interface VmDisk {
 }
 
 export interface VmView {
+  /** The VM's id, or the scale set's for `kind: 'scaleSet'`. */
   vmId: string;
+  kind: TargetKind;
   subscriptionId: string;
   resourceGroup: string;
   name: string;
@@ -72,6 +116,8 @@ export interface VmView {
   mode?: string;
   vaultName?: string;
   disks?: VmDisk[];
+  /** Scale sets: each instance's last verdict (`encrypted`, `pending`, `stale`, `failed`). */
+  instances?: Record<string, string>;
   /** Newest first. */
   runs: RunView[];
   lastUpdated: string;
@@ -83,24 +129,21 @@ const obj = (v: unknown): Record<string, unknown> | undefined =>
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 function orchestrationOf(record: RunRecord): VmOrchestration | undefined {
-  return [...Object.values(VM_RUN_PREFIXES), ENCRYPT_AT_HOST_RUN].includes(record.name as VmOrchestration)
-    ? (record.name as VmOrchestration)
-    : undefined;
+  return ORCHESTRATIONS.includes(record.name) ? (record.name as VmOrchestration) : undefined;
 }
 
-/** The VM a run acts on: from its custom status or output (never from the instance id, which is a hash). */
+/** The VM (or scale set) a run acts on: from its custom status or output (never from the instance id, a hash). */
 export function vmIdOfRun(record: RunRecord): string | undefined {
   const status = obj(record.customStatus);
   const output = obj(record.output);
   const target = obj(status?.target) ?? obj(output?.target);
-  const candidate = str(status?.vmId) ?? str(output?.vmId) ?? (target?.kind === 'vm' ? str(target.vmId) : undefined);
+  const candidate =
+    record.name === ENCRYPT_VMSS_RUN
+      ? (str(status?.scaleSetId) ?? str(output?.scaleSetId))
+      : (str(status?.vmId) ?? str(output?.vmId) ?? (target?.kind === 'vm' ? str(target.vmId) : undefined));
   if (!candidate) return undefined;
-  try {
-    parseVmId(candidate);
-    return candidate;
-  } catch {
-    return undefined;
-  }
+  const parsed = targetOf(candidate);
+  return parsed && (parsed.kind === 'scaleSet') === (record.name === ENCRYPT_VMSS_RUN) ? candidate : undefined;
 }
 
 /**
@@ -113,7 +156,14 @@ export function nextStepFor(orchestration: VmOrchestration, reason: string, outp
     const action = problems.map((p) => str(obj(p)?.operatorAction)).find(Boolean);
     if (action) return action;
   }
-  const retry = isEncryptRun(orchestration) ? 'POST /api/vms/encrypt' : 'POST /api/vms/heal';
+  const own = str(obj(output)?.operatorAction);
+  if (own) return own;
+  const retry =
+    orchestration === ENCRYPT_VMSS_RUN
+      ? 'POST /api/sweep (the backfill sweep starts the scale set again)'
+      : isEncryptRun(orchestration)
+        ? 'POST /api/vms/encrypt'
+        : 'POST /api/vms/heal';
   if (/AuthorizationFailed|Forbidden|\b403\b|permission|not authori[sz]ed|does not have authorization/i.test(reason))
     return `Grant the app's managed identity the access named in the reason (see infra/README.md, role assignments), then ${retry}.`;
   if (/throttl|\b429\b|TooManyRequests/i.test(reason))
@@ -196,7 +246,8 @@ export function vmViews(records: readonly RunRecord[]): VmView[] {
     const key = normaliseResourceId(vmId);
     const entry = byVm.get(key) ?? { vmId, records: [] };
     entry.records.push(record);
-    if (record.name === VM_RUN_PREFIXES.encrypt || record.name === ENCRYPT_AT_HOST_RUN) entry.vmId = vmId;
+    if (record.name === VM_RUN_PREFIXES.encrypt || record.name === ENCRYPT_AT_HOST_RUN || record.name === ENCRYPT_VMSS_RUN)
+      entry.vmId = vmId;
     byVm.set(key, entry);
   }
   return [...byVm.entries()].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([, { vmId, records: rs }]) => vmView(vmId, rs));
@@ -209,7 +260,8 @@ export function vmView(vmId: string, records: readonly RunRecord[]): VmView {
     const run = runView(record);
     return run ? [{ run, record }] : [];
   });
-  const parsed = parseVmId(vmId);
+  const parsed = targetOf(vmId);
+  if (!parsed) throw new ValidationError(`not a virtual machine or scale set id: ${JSON.stringify(vmId)}`, { field: 'vmId' });
   const active = pairs.find((p) => p.run.inFlight);
   let state: VmState = 'pending';
   if (!active) {
@@ -227,6 +279,7 @@ export function vmView(vmId: string, records: readonly RunRecord[]): VmView {
   const eOutput = obj(encrypt?.record.output);
   const view: VmView = {
     vmId,
+    kind: parsed.kind,
     subscriptionId: parsed.subscriptionId,
     resourceGroup: parsed.resourceGroup,
     name: parsed.name,
@@ -247,6 +300,9 @@ export function vmView(vmId: string, records: readonly RunRecord[]): VmView {
       const disk = obj(d);
       return disk && str(disk.name) ? [{ name: str(disk.name)!, role: str(disk.role) ?? '', encryption: str(disk.encryption) ?? '' }] : [];
     });
+  const instances = obj(eStatus?.instances) ?? obj(eOutput?.instances);
+  if (parsed.kind === 'scaleSet' && instances)
+    view.instances = Object.fromEntries(Object.entries(instances).flatMap(([id, v]) => (str(v) ? [[id, str(v)!]] : [])));
   const lastFailed = pairs.find((p) => p.run.failed);
   if (lastFailed && state === 'failed')
     view.lastError = {
@@ -262,6 +318,7 @@ export function vmView(vmId: string, records: readonly RunRecord[]): VmView {
 
 export interface FleetQuery {
   state?: VmState;
+  kind?: TargetKind;
   subscription?: string;
   resourceGroup?: string;
   os?: 'Windows' | 'Linux';
@@ -290,6 +347,8 @@ export function parseFleetQuery(params: { get(name: string): string | null }): F
   const query: FleetQuery = { top: DEFAULT_PAGE_SIZE };
   const state = oneOf('state', VM_STATES);
   if (state) query.state = state;
+  const kind = oneOf('kind', TARGET_KINDS);
+  if (kind) query.kind = kind;
   const os = oneOf('os', ['Windows', 'Linux'] as const);
   if (os) query.os = os;
   const mode = oneOf('mode', ['aad', 'single-pass'] as const);
@@ -340,12 +399,7 @@ function encodeToken(vmId: string): string {
 function decodeToken(token: string): string | undefined {
   if (!/^[A-Za-z0-9_-]{1,3000}$/.test(token)) return undefined;
   const text = Buffer.from(token, 'base64url').toString('utf8');
-  try {
-    parseVmId(text);
-    return text;
-  } catch {
-    return undefined;
-  }
+  return targetOf(text) ? text : undefined;
 }
 
 export interface FleetPage {
@@ -363,7 +417,8 @@ export function fleetPage(all: readonly VmView[], query: FleetQuery): FleetPage 
       (!query.subscription || same(vm.subscriptionId, query.subscription)) &&
       (!query.resourceGroup || same(vm.resourceGroup, query.resourceGroup)) &&
       (!query.os || vm.os === query.os) &&
-      (!query.mode || vm.mode === query.mode),
+      (!query.mode || vm.mode === query.mode) &&
+      (!query.kind || vm.kind === query.kind),
   );
   const counts = { pending: 0, encrypted: 0, failed: 0, skipped: 0, total: matching.length };
   for (const vm of matching) counts[vm.state]++;
@@ -394,6 +449,8 @@ export function vmIdFromSegments(subscription: string | undefined, resourceGroup
 
 export interface FleetSummary {
   counts: Record<VmState, number> & { total: number };
+  /** Rows per kind: VMs and Uniform scale sets. */
+  byKind: Record<TargetKind, number>;
   /** Runs that failed in the 24 hours before `now`. */
   failuresLast24h: number;
   /** The oldest run still in flight. */
@@ -404,10 +461,12 @@ export interface FleetSummary {
 
 export function fleetSummary(vms: readonly VmView[], sweeps: readonly RunRecord[], now: number): FleetSummary {
   const counts = { pending: 0, encrypted: 0, failed: 0, skipped: 0, total: vms.length };
+  const byKind: Record<TargetKind, number> = { vm: 0, scaleSet: 0 };
   let failuresLast24h = 0;
   let oldest: FleetSummary['oldestInFlight'];
   for (const vm of vms) {
     counts[vm.state]++;
+    byKind[vm.kind]++;
     for (const run of vm.runs) {
       if (run.failed && run.endedAt && now - Date.parse(run.endedAt) <= 24 * 3600_000) failuresLast24h++;
       if (run.inFlight && (!oldest || Date.parse(run.startedAt) < Date.parse(oldest.startedAt)))
@@ -423,6 +482,7 @@ export function fleetSummary(vms: readonly VmView[], sweeps: readonly RunRecord[
   }
   return {
     counts,
+    byKind,
     failuresLast24h,
     ...(oldest ? { oldestInFlight: oldest } : {}),
     sweeps: sweeps.map((s) => ({ instanceId: s.instanceId, runtimeStatus: s.runtimeStatus, customStatus: s.customStatus ?? null })),

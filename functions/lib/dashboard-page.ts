@@ -68,9 +68,12 @@ export function dashboardPage(nonce: string): string {
       <label>OS <select id="f-os"><option value="">any</option><option>Windows</option><option>Linux</option></select></label>
       <label>Mode <select id="f-mode"><option value="">any</option><option>aad</option><option>single-pass</option>
         <option>encryption-at-host</option></select></label>
+      <label>Kind <select id="f-kind"><option value="">any</option><option value="vm">VM</option>
+        <option value="scaleSet">scale set</option></select></label>
       <button id="sweep-dry-run">Sweep dry run</button>
     </div>
-    <table><thead><tr><th>State</th><th>VM</th><th>Resource group</th><th>OS</th><th>Mode</th><th>Phase</th><th>Updated</th></tr></thead>
+    <table><thead><tr><th>State</th><th>Kind</th><th>Name</th><th>Resource group</th><th>OS</th><th>Mode</th><th>Phase</th>
+      <th>Updated</th></tr></thead>
       <tbody id="fleet-rows"></tbody></table>
     <div class="muted"><span id="page-info"></span> <button id="prev-page">Previous</button> <button id="next-page">Next</button></div>
     <h2>Migration off ADE</h2>
@@ -101,6 +104,8 @@ export function dashboardPage(nonce: string): string {
   const key = new URLSearchParams(location.search).get('code') || '';
   const base = location.pathname.replace(/\\/dashboard\\/?$/, '');
   const STATES = ['pending', 'encrypted', 'failed', 'skipped'];
+  const FILTERS = ['subscription', 'resourceGroup', 'os', 'mode', 'kind'];
+  const kindText = (kind) => (kind === 'scaleSet' ? 'scale set' : 'VM');
   const view = { state: '', pages: [undefined], page: 0, selected: undefined };
   const $ = (id) => document.getElementById(id);
   const el = (tag, text, cls) => {
@@ -123,7 +128,7 @@ export function dashboardPage(nonce: string): string {
   function query() {
     const p = new URLSearchParams({ top: '25' });
     if (view.state) p.set('state', view.state);
-    for (const f of ['subscription', 'resourceGroup', 'os', 'mode']) { const v = $('f-' + f).value.trim(); if (v) p.set(f, v); }
+    for (const f of FILTERS) { const v = $('f-' + f).value.trim(); if (v) p.set(f, v); }
     const token = view.pages[view.page]; if (token) p.set('continuationToken', token);
     return p;
   }
@@ -143,14 +148,16 @@ export function dashboardPage(nonce: string): string {
     const rows = $('fleet-rows'); rows.replaceChildren();
     for (const vm of page.vms) {
       const tr = el('tr', undefined, 'vm');
-      tr.dataset.vm = vm.name; tr.dataset.state = vm.state;
-      tr.append(el('td', vm.state, 'state state-' + vm.state), el('td', vm.name), el('td', vm.resourceGroup), el('td', vm.os || ''),
+      tr.dataset.vm = vm.name; tr.dataset.state = vm.state; tr.dataset.kind = vm.kind || 'vm';
+      if (view.selected && view.selected.kind === 'scaleSet' && view.selected.row.vmId === vm.vmId) view.selected.row = vm;
+      tr.append(el('td', vm.state, 'state state-' + vm.state), el('td', kindText(vm.kind)), el('td', vm.name), el('td', vm.resourceGroup),
+        el('td', vm.os || ''),
         el('td', vm.mode || ''), el('td', vm.phase, 'phase'), el('td', time(vm.lastUpdated)));
       tr.addEventListener('click', () => openVm(vm));
       rows.append(tr);
     }
     if (page.vms.length === 0) {
-      const tr = el('tr'); const td = el('td', 'No VMs match.', 'muted'); td.colSpan = 7; tr.append(td); rows.append(tr);
+      const tr = el('tr'); const td = el('td', 'No VMs match.', 'muted'); td.colSpan = 8; tr.append(td); rows.append(tr);
     }
     view.pages[view.page + 1] = page.continuationToken;
     $('page-info').textContent = 'page ' + (view.page + 1);
@@ -172,12 +179,35 @@ export function dashboardPage(nonce: string): string {
   }
 
   function openVm(vm) {
-    view.selected = { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name };
+    view.selected = { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name, kind: vm.kind || 'vm', row: vm };
     renderDetail();
+  }
+
+  function showError(body) {
+    const err = $('detail-error'); err.replaceChildren();
+    if (body.lastError) err.append(el('div', body.lastError.reason, 'reason'), el('div', 'Next step: ' + body.lastError.nextStep, 'next'));
+    err.querySelectorAll('.reason').forEach((e) => (e.id = 'detail-reason'));
+  }
+
+  /** A scale set has no detail endpoint: its fleet row says it all (state, instances, last error and next step). */
+  function renderScaleSet(body) {
+    $('detail').hidden = false;
+    $('detail-name').textContent = body.name;
+    const facts = $('detail-facts'); facts.replaceChildren();
+    const add = (k, v) => { if (v !== undefined && v !== '') facts.append(el('dt', k), el('dd', v)); };
+    add('State', body.state); add('Kind', 'scale set (Uniform)'); add('Phase', body.phase); add('OS', body.os);
+    add('Vault', body.vaultName); add('Scale set id', body.vmId);
+    add('Instances', Object.entries(body.instances || {}).map(([i, v]) => i + ': ' + v).join(', '));
+    facts.querySelectorAll('dd')[0].id = 'detail-state';
+    showError(body);
+    $('encrypt').hidden = true; $('heal').hidden = true;
+    $('detail-runs').closest('table').hidden = true; $('detail-disks').closest('table').hidden = true;
   }
 
   async function renderDetail() {
     const s = view.selected; if (!s) return;
+    if (s.kind === 'scaleSet') { renderScaleSet(s.row); return; }
+    $('encrypt').hidden = false; $('heal').hidden = false; $('detail-runs').closest('table').hidden = false;
     const { status, body } = await api('/vms/' + [s.subscriptionId, s.resourceGroup, s.name].map(encodeURIComponent).join('/'));
     if (status === 404) { say('No run for ' + s.name + ' (yet).'); return; }
     $('detail').hidden = false;
@@ -187,9 +217,7 @@ export function dashboardPage(nonce: string): string {
     add('State', body.state); add('Phase', body.phase); add('OS', body.os);
     add('Mode', body.mode); add('Vault', body.vaultName); add('VM id', body.vmId);
     facts.querySelectorAll('dd')[0].id = 'detail-state';
-    const err = $('detail-error'); err.replaceChildren();
-    if (body.lastError) err.append(el('div', body.lastError.reason, 'reason'), el('div', 'Next step: ' + body.lastError.nextStep, 'next'));
-    err.querySelectorAll('.reason').forEach((e) => (e.id = 'detail-reason'));
+    showError(body);
     const runs = $('detail-runs'); runs.replaceChildren();
     for (const r of body.runs) {
       const tr = el('tr');
@@ -240,7 +268,7 @@ export function dashboardPage(nonce: string): string {
   $('close-detail').addEventListener('click', () => { view.selected = undefined; $('detail').hidden = true; });
   $('prev-page').addEventListener('click', () => { view.page = Math.max(0, view.page - 1); refresh(); });
   $('next-page').addEventListener('click', () => { view.page++; refresh(); });
-  for (const f of ['subscription', 'resourceGroup', 'os', 'mode'])
+  for (const f of FILTERS)
     $('f-' + f).addEventListener('change', () => { view.pages = [undefined]; view.page = 0; refresh(); });
 
   let busy = false;

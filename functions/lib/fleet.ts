@@ -1,12 +1,13 @@
 /**
  * The fleet status API (function key), over the orchestrations' own records (core/fleet-status.ts):
  *
- * - `GET /api/vms?state=&subscription=&resourceGroup=&os=&mode=&top=&continuationToken=`: the fleet, paged, with
- *   counts per state;
+ * - `GET /api/vms?state=&kind=&subscription=&resourceGroup=&os=&mode=&top=&continuationToken=`: the fleet (VMs and
+ *   Uniform scale sets, `kind`), paged, with counts per state;
  * - `GET /api/vms/{subscription}/{resourceGroup}/{name}`: one VM, its runs, disks, vault and last error;
  * - `GET /api/summary`: counts, failures in the last 24 h, the oldest run in flight, running sweeps.
  *
- * Runs are found by instance-id prefix (`encrypt-`, `remediate-`, `restore-`, `sweep-`) through the Durable
+ * Runs are found by instance-id prefix (`encrypt-` (encryptVm, encryptAtHost and encryptVmss), `remediate-`, `restore-`,
+ * `sweep-`) through the Durable
  * extension's instance query (`GET instances?instanceIdPrefix=…&showInput=false`, the HTTP API the JS client itself
  * calls: https://learn.microsoft.com/azure/azure-functions/durable/durable-functions-http-api#get-all-instances-status).
  * durable-functions 3 does not pass a prefix or `showInput=false` through `getStatusBy`, so the query goes to the

@@ -1,7 +1,8 @@
 /**
  * The dashboard in a real browser: headless Chromium (Debian's `chromium`, driven by playwright-core) loads
  * `GET /api/dashboard` from the local host running the app against the Azure simulator, sees new VMs go from pending
- * to encrypted in the fleet table, and opens a failing VM to read its reason and next step.
+ * to encrypted in the fleet table, opens a failing VM to read its reason and next step, and sees a scale set as a
+ * scale set row.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -157,4 +158,48 @@ describe.runIf(thirdParty(CHROMIUM, 'the dashboard in headless Chromium'))('the 
     expect(await page.locator('#migration-csv').getAttribute('href')).toContain('/migration?format=csv');
     expect(consoleErrors).toEqual([]);
   }, 60_000);
+
+  it('lists a Uniform scale set as a scale set row, filters by kind and shows its instances', async () => {
+    await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(
+      'rg-app',
+      'ss-dash',
+      {
+        location: 'westeurope',
+        sku: { name: 'Standard_D2s_v5', capacity: 2 },
+        orchestrationMode: 'Uniform',
+        upgradePolicy: { mode: 'Automatic' },
+        virtualMachineProfile: {
+          osProfile: { computerNamePrefix: 'ss', adminUsername: 'azureuser', adminPassword: 'Not-Returned-1!' },
+          storageProfile: {
+            imageReference: { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter', version: 'latest' },
+            osDisk: { createOption: 'FromImage', osType: 'Windows', managedDisk: { storageAccountType: 'Premium_LRS' } },
+          },
+        },
+      },
+      { updateIntervalInMs: 50 },
+    );
+    await eventually(
+      'ss-dash to show as an encrypted scale set',
+      async () =>
+        (await row('ss-dash')
+          .getAttribute('data-state', { timeout: 200 })
+          .catch(() => null)) === 'encrypted'
+          ? true
+          : undefined,
+      90_000,
+    );
+    expect(await row('ss-dash').getAttribute('data-kind')).toBe('scaleSet');
+    expect(await row('ss-dash').locator('td').nth(1).textContent()).toBe('scale set');
+    expect(await row('vm-web-1').getAttribute('data-kind')).toBe('vm');
+    await page.selectOption('#f-kind', 'scaleSet');
+    await expect.poll(() => page.locator('#fleet-rows tr.vm').count(), { timeout: 15_000 }).toBe(1);
+    await row('ss-dash').click();
+    await expect.poll(() => page.locator('#detail-name').textContent(), { timeout: 15_000 }).toBe('ss-dash');
+    expect(await page.locator('#detail-state').textContent()).toBe('encrypted');
+    expect(await page.locator('#detail-facts').textContent()).toContain('0: encrypted, 1: encrypted');
+    expect(await page.locator('#encrypt').isHidden()).toBe(true);
+    await page.selectOption('#f-kind', '');
+    await expect.poll(() => page.locator('#fleet-rows tr.vm').count(), { timeout: 15_000 }).toBeGreaterThan(1);
+    expect(consoleErrors).toEqual([]);
+  }, 150_000);
 });

@@ -131,6 +131,21 @@ describe('encryptVmss', () => {
     expect(writes.filter((x) => /virtualMachineScaleSets\/[^/]+\/extensions\//i.test(x.path))).toHaveLength(2);
     expect(writes.filter((x) => /\/vaults\/[^/]+$/i.test(x.path))).toHaveLength(1);
     expect((await appRequests(p)).filter((x) => /manualupgrade$/i.test(x.path) && x.status < 400)).toHaveLength(1);
+
+    // The status API lists the scale sets beside the VMs (the Flexible set's Windows member is a VM row).
+    const list = await p.host.fetch(`/api/vms?kind=scaleSet&code=${HUB_KEYS.function}`);
+    expect(list.status).toBe(200);
+    const rows = ((await list.json()) as { vms: Array<Record<string, unknown>> }).vms;
+    expect(rows.map((r) => [r.name, r.kind, r.state])).toEqual([
+      ['ss-flex', 'scaleSet', 'skipped'],
+      ['ss-lnx', 'scaleSet', 'encrypted'],
+      ['ss-win', 'scaleSet', 'encrypted'],
+    ]);
+    expect(rows.find((r) => r.name === 'ss-win')).toMatchObject({ os: 'Windows', instances: { '0': 'encrypted', '1': 'encrypted' } });
+    const vmRows = await p.host.fetch(`/api/vms?kind=vm&code=${HUB_KEYS.function}`);
+    expect(((await vmRows.json()) as { vms: Array<{ name: string }> }).vms.map((r) => r.name)).toEqual(['flex-windows']);
+    const summary = await p.host.fetch(`/api/summary?code=${HUB_KEYS.function}`);
+    expect(await summary.json()).toMatchObject({ byKind: { vm: 1, scaleSet: 3 } });
   }, 150_000);
 
   it('the backfill sweep starts encryptVmss for a set no event reached and brings a Manual set up to its model', async () => {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../core/fleet-status';
-import { orchestrationInstanceId } from '../../core/names';
+import { orchestrationInstanceId, scaleSetInstanceId } from '../../core/names';
 import { durableRunStore, handleListVms, handleSummary, handleVmDetail, instancesUrl, type RunStore } from '../../functions/lib/fleet';
 
 const SUB_A = '00000000-0000-0000-0000-00000000000a';
@@ -321,7 +321,107 @@ describe('GET /api/summary', () => {
 
   it('an empty fleet', async () => {
     const answer = await handleSummary(store([]), NOW);
-    expect(answer.body).toEqual({ counts: { pending: 0, encrypted: 0, failed: 0, skipped: 0, total: 0 }, failuresLast24h: 0, sweeps: [] });
+    expect(answer.body).toEqual({
+      counts: { pending: 0, encrypted: 0, failed: 0, skipped: 0, total: 0 },
+      byKind: { vm: 0, scaleSet: 0 },
+      failuresLast24h: 0,
+      sweeps: [],
+    });
+  });
+});
+
+describe('scale sets in the fleet (kind: scaleSet)', () => {
+  const setId = (name: string) =>
+    `/subscriptions/${SUB_A}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachineScaleSets/${name}`;
+  const vmssRun = (name: string, output: Record<string, unknown>, minutesAgo: number): RunRecord => ({
+    instanceId: scaleSetInstanceId(setId(name)),
+    name: 'encryptVmss',
+    runtimeStatus: 'Completed',
+    customStatus: { orchestration: 'encryptVmss', phase: 'done', scaleSetId: setId(name), vaultName: 'adeap-weu-0123456789abc' },
+    output: { scaleSetId: setId(name), osType: 'Windows', ...output },
+    createdTime: at(minutesAgo + 5),
+    lastUpdatedTime: at(minutesAgo),
+  });
+  const ENCRYPTED = vmssRun(
+    'ss-web',
+    { outcome: 'encrypted', instances: { '0': 'encrypted', '1': 'encrypted' }, upgraded: ['0', '1'] },
+    30,
+  );
+  const ACTION = vmssRun(
+    'ss-api',
+    {
+      outcome: 'action-required',
+      reason: '2 instance(s) not on the latest model (upgrade policy Manual) and ADE_HEAL_ACTION=notify-only upgrades nothing',
+      operatorAction: 'bring the instances to the model (az vmss update-instances -g rg-app -n ss-api --instance-ids 0 1)',
+      instances: { '0': 'stale', '1': 'stale' },
+    },
+    10,
+  );
+  const FLEX = vmssRun('ss-flex', { outcome: 'skipped', reason: 'Skipped: Handled per VM: …' }, 20);
+  const withSets = () => store([...RECORDS, ENCRYPTED, ACTION, FLEX, SWEEP]);
+
+  it('lists every scale set run beside the VMs, each row with its kind, instances and next step', async () => {
+    const answer = await handleListVms(q({}), withSets());
+    expect(answer.status).toBe(200);
+    const rows = answer.body.vms as Array<Record<string, unknown>>;
+    expect(rows.filter((r) => r.kind === 'vm')).toHaveLength(6);
+    expect(rows.filter((r) => r.kind === 'scaleSet').map((r) => [r.name, r.state])).toEqual([
+      ['ss-api', 'failed'],
+      ['ss-flex', 'skipped'],
+      ['ss-web', 'encrypted'],
+    ]);
+    expect(rows.find((r) => r.name === 'ss-web')).toMatchObject({
+      vmId: setId('ss-web'),
+      kind: 'scaleSet',
+      os: 'Windows',
+      vaultName: 'adeap-weu-0123456789abc',
+      instances: { '0': 'encrypted', '1': 'encrypted' },
+    });
+    expect(rows.find((r) => r.name === 'ss-api')).toMatchObject({
+      instances: { '0': 'stale', '1': 'stale' },
+      lastError: {
+        reason: expect.stringMatching(/ADE_HEAL_ACTION=notify-only/),
+        nextStep: expect.stringMatching(/^bring the instances to the model \(az vmss update-instances/),
+      },
+    });
+    expect(answer.body.counts).toMatchObject({ total: 9, encrypted: 3, failed: 3, skipped: 2 });
+  });
+
+  it.each([
+    { kind: 'scaleSet', expected: ['ss-api', 'ss-flex', 'ss-web'] },
+    { kind: 'vm', expected: ['lnx-01', 'win-01', 'win-02', 'lnx-02', 'lnx-03', 'win-03'] },
+    { kind: 'SCALESET', expected: ['ss-api', 'ss-flex', 'ss-web'] },
+  ])('?kind=$kind', async ({ kind, expected }) => {
+    const answer = await handleListVms(q({ kind }), withSets());
+    expect(names(answer.body)).toEqual(expected);
+  });
+
+  it('?kind= with anything else is a 400 naming it', async () => {
+    const answer = await handleListVms(q({ kind: 'vmss' }), withSets());
+    expect(answer).toMatchObject({ status: 400, body: { field: 'kind' } });
+  });
+
+  it('pages across VMs and scale sets with the continuation token', async () => {
+    const seen: string[] = [];
+    let token: string | undefined;
+    do {
+      const answer = await handleListVms(q({ top: '4', ...(token ? { continuationToken: token } : {}) }), withSets());
+      seen.push(...names(answer.body));
+      token = answer.body.continuationToken as string | undefined;
+    } while (token);
+    expect(seen).toHaveLength(9);
+    expect(new Set(seen).size).toBe(9);
+  });
+
+  it('the summary counts rows by kind', async () => {
+    const answer = await handleSummary(withSets(), NOW);
+    expect(answer.body).toMatchObject({ counts: { total: 9 }, byKind: { vm: 6, scaleSet: 3 }, failuresLast24h: 3 });
+  });
+
+  it('a scale set run whose target is a VM id (or a VM run naming a scale set) is no row', async () => {
+    const forged = { ...ENCRYPTED, customStatus: { scaleSetId: WIN_ENC }, output: { scaleSetId: WIN_ENC, outcome: 'encrypted' } };
+    const answer = await handleListVms(q({ kind: 'scaleSet' }), store([forged]));
+    expect(names(answer.body)).toEqual([]);
   });
 });
 
