@@ -1,6 +1,7 @@
 /**
  * Pipeline benchmark on the simulator: `npm run bench:pipeline -- [--vms 1,100,1000] [--modes single-pass,aad]
- * [--speed 60] [--timeout 1800] [--arm-budget writes=50/1,reads=100/5] [--out FILE] [--check]`.
+ * [--scale-sets K --instances M] [--speed 60] [--timeout 1800] [--arm-budget writes=50/1,reads=100/5] [--out FILE]
+ * [--check]`.
  *
  * For each mode and N it starts a fresh `npm start` stack (simulator in this process, host child on the
  * built app, events wired through Event Grid), creates N VMs in one burst through @azure/arm-compute as
@@ -16,10 +17,12 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { callsBy, percentile, perVm, ratio, type RequestCountsSnapshot } from '../local/demo/metrics';
-import { Session, TERMINAL, type InstanceStatus } from '../local/demo/session';
+import { Session, TERMINAL, type InstanceStatus, type OsKind } from '../local/demo/session';
+import { DEMO_RESOURCE_GROUP } from '../local/start/stack';
 import { ENCRYPT_VM_ORCHESTRATOR } from '../orchestrations/contracts';
+import { ENCRYPT_VMSS_ORCHESTRATOR } from '../orchestrations/scale-set-contracts';
 import { bucketFloorS, READ_STEPS, readsByStep, type ArmLogEntry, type ReadStep } from './read-steps';
-import { pool, REPO_ROOT, runInChild, runMain, startBenchStack, vmSpecs, writeRawFigures } from './stack-run';
+import { pool, REGIONS, REPO_ROOT, runInChild, runMain, startBenchStack, vmSpecs, writeRawFigures } from './stack-run';
 const CREATE_CONCURRENCY = 64;
 const BENCH_POLL_SECONDS = 30;
 
@@ -307,6 +310,210 @@ export async function runOnce(
   }
 }
 
+/** One run of `--scale-sets K --instances M`: K Uniform scale sets of M instances each, encrypted by encryptVmss. */
+export interface ScaleSetRunResult {
+  scaleSets: number;
+  instancesPerSet: number;
+  speed: number;
+  encrypted: number;
+  otherOutcomes: Record<string, number>;
+  failed: number;
+  unfinished: number;
+  /** The app's accepted ARM calls per scale set and per instance (vault calls included, 429s not). */
+  perScaleSet: { armReads: number; armWrites: number };
+  perInstance: { armReads: number; armWrites: number };
+  /** Accepted ARM calls per scale set by what they touch. */
+  perScaleSetByTarget: Record<ScaleSetCallTarget, { reads: number; writes: number }>;
+  /** The `other` calls by ARM operation (totals over the run). */
+  otherOperations: Record<string, number>;
+  appThrottled429: number;
+  burstMs: number;
+  makespanMs: number;
+}
+
+export const SCALE_SET_CALL_TARGETS = ['scale set', 'instances', 'model extension', 'manualUpgrade', 'vault', 'other'] as const;
+export type ScaleSetCallTarget = (typeof SCALE_SET_CALL_TARGETS)[number];
+
+/** What an ARM call of a scale set run touches, from its path. */
+export function scaleSetCallTarget(entryPath: string): ScaleSetCallTarget {
+  const p = entryPath.split('?')[0]!.toLowerCase();
+  // The vault and its Event Grid subscription (the vault step shared with the VM path).
+  if (p.includes('/microsoft.keyvault/') || p.includes('/microsoft.eventgrid/')) return 'vault';
+  if (/\/virtualmachinescalesets\/[^/]+\/extensions\//.test(p)) return 'model extension';
+  if (/\/virtualmachinescalesets\/[^/]+\/manualupgrade$/.test(p)) return 'manualUpgrade';
+  if (/\/virtualmachinescalesets\/[^/]+\/virtualmachines(\/|$)/.test(p)) return 'instances';
+  if (/\/virtualmachinescalesets\/[^/]+$/.test(p)) return 'scale set';
+  return 'other';
+}
+
+export async function runScaleSets(
+  scaleSets: number,
+  instancesPerSet: number,
+  speed: number,
+  timeoutMs: number,
+  log: (line: string) => void,
+  budget: ArmBudget = {},
+): Promise<ScaleSetRunResult> {
+  const { stateRoot, stack } = await startBenchStack({
+    label: `ade-bench-vmss-${scaleSets}x${instancesPerSet}`,
+    speed,
+    env: { ADE_ENCRYPTION_MODE: 'single-pass', ADE_TAG_OUTCOME: 'false', ADE_LOCAL_POLL_SECONDS: String(BENCH_POLL_SECONDS) },
+    hostLogLevel: 'warning',
+  });
+  let succeeded = false;
+  try {
+    const session = await Session.connect(stateRoot);
+    const app = session.state.automationObjectId;
+    if (Object.keys(budget).length > 0) await session.control('PATCH', '/_sim/arm/config', { throttling: { enabled: true, ...budget } });
+    const armCalls = new ArmTail(session, app);
+    await armCalls.skipToNow();
+    const label = `scale sets ${scaleSets}×${instancesPerSet}`;
+    // Half Windows under a Manual upgrade policy (the app upgrades the instances), half Linux under Automatic.
+    const specs = Array.from({ length: scaleSets }, (_, i) => ({
+      name: `bench-ss-${i % 2 === 0 ? 'win' : 'lnx'}-${i}`,
+      os: (i % 2 === 0 ? 'Windows' : 'Linux') as OsKind,
+      location: REGIONS[i % REGIONS.length]!,
+    }));
+    const burstStart = Date.now();
+    await pool(specs, CREATE_CONCURRENCY, async (spec) => {
+      await session.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(
+        DEMO_RESOURCE_GROUP,
+        spec.name,
+        {
+          location: spec.location,
+          sku: { name: 'Standard_D2s_v5', capacity: instancesPerSet },
+          orchestrationMode: 'Uniform',
+          upgradePolicy: { mode: spec.os === 'Windows' ? 'Manual' : 'Automatic' },
+          virtualMachineProfile: {
+            osProfile: { computerNamePrefix: 'bss', adminUsername: 'azureuser', adminPassword: 'Bench-Passw0rd-not-secret' },
+            storageProfile: {
+              imageReference:
+                spec.os === 'Windows'
+                  ? { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter-azure-edition', version: 'latest' }
+                  : { publisher: 'Canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts-gen2', version: 'latest' },
+              osDisk: { createOption: 'FromImage', osType: spec.os, managedDisk: { storageAccountType: 'Premium_LRS' } },
+              dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 32 }],
+            },
+          },
+        },
+        { updateIntervalInMs: 250 },
+      );
+    });
+    const burstMs = Date.now() - burstStart;
+    log(`  ${label}: ${scaleSets} scale set PUTs done in ${(burstMs / 1000).toFixed(1)} s`);
+    const deadline = Date.now() + timeoutMs;
+    let statuses: InstanceStatus[] = [];
+    for (;;) {
+      await armCalls.poll();
+      statuses = (await session.instances()).filter((st) => st.name === ENCRYPT_VMSS_ORCHESTRATOR);
+      const terminal = statuses.filter((st) => TERMINAL.has(st.runtimeStatus)).length;
+      if (statuses.length >= scaleSets && terminal === statuses.length) break;
+      if (Date.now() > deadline) {
+        log(`  ${label}: timed out with ${terminal}/${scaleSets} finished`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const makespanMs = Date.now() - burstStart;
+    await armCalls.poll();
+    const otherOutcomes: Record<string, number> = {};
+    let encrypted = 0;
+    let failed = 0;
+    for (const st of statuses) {
+      const output = typeof st.output === 'object' && st.output ? st.output : undefined;
+      const outcome = st.runtimeStatus === 'Completed' ? (output?.outcome ?? 'completed') : 'failed';
+      if (outcome === 'encrypted') encrypted++;
+      else if (outcome === 'failed') {
+        failed++;
+        log(`  ${label}: failed: ${String(output?.reason ?? st.output ?? st.runtimeStatus).slice(0, 300)}`);
+      } else otherOutcomes[outcome] = (otherOutcomes[outcome] ?? 0) + 1;
+    }
+    const byTarget = Object.fromEntries(SCALE_SET_CALL_TARGETS.map((t) => [t, { reads: 0, writes: 0 }])) as Record<
+      ScaleSetCallTarget,
+      { reads: number; writes: number }
+    >;
+    const otherOperations: Record<string, number> = {};
+    let throttled = 0;
+    let reads = 0;
+    let writes = 0;
+    for (const e of armCalls.entries) {
+      if (e.operation.toLowerCase().startsWith('microsoft.resourcegraph/')) continue;
+      if (e.status === 429) {
+        throttled++;
+        continue;
+      }
+      const isRead = e.method === 'GET' || e.method === 'HEAD';
+      const target = scaleSetCallTarget(e.path);
+      const bucket = byTarget[target];
+      if (target === 'other') otherOperations[`${e.method} ${e.operation}`] = (otherOperations[`${e.method} ${e.operation}`] ?? 0) + 1;
+      if (isRead) {
+        reads++;
+        bucket.reads++;
+      } else {
+        writes++;
+        bucket.writes++;
+      }
+    }
+    const instances = scaleSets * instancesPerSet;
+    const result: ScaleSetRunResult = {
+      scaleSets,
+      instancesPerSet,
+      speed,
+      encrypted,
+      otherOutcomes,
+      failed,
+      unfinished: scaleSets - statuses.filter((st) => TERMINAL.has(st.runtimeStatus)).length,
+      perScaleSet: { armReads: perVm(reads, scaleSets), armWrites: perVm(writes, scaleSets) },
+      perInstance: { armReads: perVm(reads, instances), armWrites: perVm(writes, instances) },
+      perScaleSetByTarget: Object.fromEntries(
+        SCALE_SET_CALL_TARGETS.map((t) => [
+          t,
+          { reads: perVm(byTarget[t].reads, scaleSets), writes: perVm(byTarget[t].writes, scaleSets) },
+        ]),
+      ) as ScaleSetRunResult['perScaleSetByTarget'],
+      otherOperations,
+      appThrottled429: throttled,
+      burstMs,
+      makespanMs,
+    };
+    succeeded = true;
+    return result;
+  } finally {
+    await stack.stop();
+    if (succeeded) rmSync(stateRoot, { recursive: true, force: true });
+    else log(`  scale sets: state kept for inspection in ${stateRoot}`);
+  }
+}
+
+/** Per scale set and per instance, beside each other, and per scale set by what the calls touch. */
+export function scaleSetTable(results: readonly ScaleSetRunResult[]): string {
+  const targets = SCALE_SET_CALL_TARGETS.map((t) => `${t} R/W per set`);
+  const header =
+    '| Scale sets × instances | Encrypted | Failed / unfinished | ARM reads / set | ARM writes / set | ARM reads / instance | ' +
+    `ARM writes / instance | ${targets.join(' | ')} | App 429s | Makespan |`;
+  const sep = `|${header
+    .split('|')
+    .slice(1, -1)
+    .map(() => '---')
+    .join('|')}|`;
+  const rows = results.map(
+    (r) =>
+      `| ${[
+        `${r.scaleSets} × ${r.instancesPerSet}`,
+        `${r.encrypted}${Object.keys(r.otherOutcomes).length ? ` (+${JSON.stringify(r.otherOutcomes)})` : ''}`,
+        `${r.failed} / ${r.unfinished}`,
+        ratio(r.perScaleSet.armReads),
+        ratio(r.perScaleSet.armWrites),
+        ratio(r.perInstance.armReads),
+        ratio(r.perInstance.armWrites),
+        ...SCALE_SET_CALL_TARGETS.map((t) => `${ratio(r.perScaleSetByTarget[t].reads)} / ${ratio(r.perScaleSetByTarget[t].writes)}`),
+        r.appThrottled429,
+        `${fmt(r.makespanMs / 1000)} s`,
+      ].join(' | ')} |`,
+  );
+  return [header, sep, ...rows].join('\n');
+}
+
 function fmt(n: number | undefined, digits = 1): string {
   return n === undefined ? '–' : n.toFixed(digits);
 }
@@ -375,6 +582,13 @@ function runCaseInChild(mode: string, vms: number, speed: number, timeoutMs: num
   return runInChild<RunResult>(__filename, args, `run ${mode} N=${vms}`);
 }
 
+/** The `--scale-sets` run in a child process. */
+function runScaleSetsInChild(sets: number, instances: number, speed: number, timeoutMs: number, budgetText: string) {
+  const args = ['--one-run', `vmss:${sets}:${instances}`, '--speed', String(speed), '--timeout', String(timeoutMs / 1000)];
+  if (budgetText) args.push('--arm-budget', budgetText);
+  return runInChild<ScaleSetRunResult>(__filename, args, `run scale sets ${sets}×${instances}`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -386,6 +600,8 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       'one-run': { type: 'string' },
       'arm-budget': { type: 'string' },
+      'scale-sets': { type: 'string' },
+      instances: { type: 'string' },
       check: { type: 'boolean' },
     },
     strict: true,
@@ -403,6 +619,20 @@ async function main(): Promise<void> {
   const out = path.resolve(values.out ?? path.join(REPO_ROOT, '.state', 'bench-pipeline.json'));
   const log = (line: string) => process.stderr.write(`${line}\n`);
 
+  const scaleSets = values['scale-sets'] === undefined ? 0 : Number(values['scale-sets']);
+  const instances = Number(values.instances ?? 2);
+  if (!Number.isInteger(scaleSets) || scaleSets < 0 || scaleSets > 500)
+    throw new Error(`--scale-sets must be an integer 0-500, got '${values['scale-sets']}'`);
+  if (!Number.isInteger(instances) || instances < 1 || instances > 100)
+    throw new Error(`--instances must be an integer 1-100, got '${values.instances}'`);
+  if (values.instances !== undefined && scaleSets === 0) throw new Error('--instances goes with --scale-sets');
+
+  if (values['one-run']?.startsWith('vmss:')) {
+    const [, k, m] = values['one-run'].split(':');
+    const result = await runScaleSets(Number(k), Number(m), speed, timeoutMs, log, budget);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
   if (values['one-run']) {
     // Child mode: one run, the result as the last stdout line.
     const [mode, n] = values['one-run'].split(':') as ['single-pass' | 'aad', string];
@@ -412,16 +642,29 @@ async function main(): Promise<void> {
   }
 
   const results: RunResult[] = [];
+  const scaleSetResults: ScaleSetRunResult[] = [];
+  const save = () => writeRawFigures(out, results, scaleSets > 0 ? { scaleSetResults } : {});
+  // --scale-sets alone measures scale sets only; with --vms both.
+  const vmCounts = scaleSets > 0 && values.vms === undefined ? [] : counts;
   for (const mode of modes as Array<'single-pass' | 'aad'>) {
-    for (const n of counts) {
+    for (const n of vmCounts) {
       log(`Running ${mode} with ${n} VM(s), slow operations ×${speed} faster, real-time clock…`);
       results.push(await runCaseInChild(mode, n, speed, timeoutMs, budgetText));
-      writeRawFigures(out, results);
+      save();
     }
   }
-  process.stdout.write(`${markdownTable(results)}\n\n${readStepsTable(results)}\n\nRaw figures: ${out}\n`);
+  if (scaleSets > 0) {
+    log(`Running ${scaleSets} Uniform scale set(s) × ${instances} instance(s), slow operations ×${speed} faster, real-time clock…`);
+    scaleSetResults.push(await runScaleSetsInChild(scaleSets, instances, speed, timeoutMs, budgetText));
+    save();
+  }
+  const tables = [
+    ...(results.length > 0 ? [markdownTable(results), readStepsTable(results)] : []),
+    ...(scaleSetResults.length > 0 ? [scaleSetTable(scaleSetResults)] : []),
+  ];
+  process.stdout.write(`${tables.join('\n\n')}\n\nRaw figures: ${out}\n`);
   if (values.check) {
-    const problems = checkResults(results);
+    const problems = [...checkResults(results), ...checkScaleSetResults(scaleSetResults)];
     if (problems.length > 0) throw new Error(`--check: ${problems.join('; ')}`);
   }
 }
@@ -438,6 +681,15 @@ export function checkResults(results: readonly RunResult[]): string[] {
             `other ${JSON.stringify(r.otherOutcomes)}`,
         ];
   });
+}
+
+/** What `--check` refuses for scale sets: a set that did not end encrypted. */
+export function checkScaleSetResults(results: readonly ScaleSetRunResult[]): string[] {
+  return results.flatMap((r) =>
+    r.encrypted + (r.otherOutcomes['already-encrypted'] ?? 0) === r.scaleSets && r.failed === 0 && r.unfinished === 0
+      ? []
+      : [`scale sets ${r.scaleSets}×${r.instancesPerSet}: ${r.encrypted} encrypted, ${r.failed} failed, ${r.unfinished} unfinished`],
+  );
 }
 
 if (require.main === module) runMain('bench:pipeline', main);

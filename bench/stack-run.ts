@@ -80,10 +80,11 @@ export function runInChild<T>(script: string, args: readonly string[], label: st
   });
 }
 
-/** Writes the raw figures so far (after each case, so a later failure keeps them). */
-export function writeRawFigures(out: string, results: readonly unknown[]): void {
+/** Writes the raw figures so far (after each case, so a later failure keeps them); `extra` adds other result lists. */
+export function writeRawFigures(out: string, results: readonly unknown[], extra: Record<string, unknown> = {}): void {
   mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ measuredAt: new Date().toISOString(), node: process.version, results }, null, 2)}\n`);
+  const body = { measuredAt: new Date().toISOString(), node: process.version, results, ...extra };
+  writeFileSync(out, `${JSON.stringify(body, null, 2)}\n`);
 }
 
 /** Runs a benchmark's main and exits 0, or 1 with `<name> failed: <stack>` on stderr. */
