@@ -696,21 +696,7 @@ export class Compute {
       // (https://learn.microsoft.com/azure/virtual-machines/disks-enable-host-based-encryption-portal#restrictions).
       throw armError(409, 'Conflict', 'Azure Disk Encryption cannot be enabled on disks that have encryption at host enabled');
     }
-    const pick = <T>(field: string, fallback: T): T =>
-      props[field] !== undefined ? (props[field] as T) : isPatch || existing ? (((existing as any)?.[field] as T) ?? fallback) : fallback;
-    const publisher = pick<string>('publisher', '');
-    const type = pick<string>('type', '');
-    const typeHandlerVersion = pick<string>('typeHandlerVersion', '');
-    if (!publisher || !type || !typeHandlerVersion) {
-      throw armError(
-        400,
-        'InvalidParameter',
-        `Required parameter '${!publisher ? 'publisher' : !type ? 'type' : 'typeHandlerVersion'}' is missing (null).`,
-      );
-    }
-    if (existing && (!eq(existing.publisher, publisher) || !eq(existing.type, type))) {
-      throw armError(409, 'PropertyChangeNotAllowed', "Changing property 'publisher' or 'type' of an existing extension is not allowed.");
-    }
+    const { publisher, type, typeHandlerVersion } = extensionIdentity(props, existing);
     const settings = props.settings !== undefined ? props.settings : (existing?.settings ?? {});
     const protectedSettings = props.protectedSettings !== undefined ? props.protectedSettings : existing?.protectedSettings;
     const forceUpdateTag = props.forceUpdateTag !== undefined ? String(props.forceUpdateTag) : existing?.forceUpdateTag;
@@ -1083,6 +1069,30 @@ function defaultImage(osType: 'Windows' | 'Linux'): unknown {
 
 export function methodNotAllowed(method: string) {
   return armError(405, 'MethodNotAllowed', `The requested resource does not support http method '${truncate(method, 12)}'.`);
+}
+
+/**
+ * The publisher, type and version of an extension PUT/PATCH (a VM's or a scale set model's): a field left out keeps the
+ * existing extension's value; all three are required, and publisher and type never change on an existing extension.
+ */
+export function extensionIdentity(
+  props: Record<string, unknown>,
+  existing: Pick<ExtensionRecord, 'publisher' | 'type' | 'typeHandlerVersion'> | undefined,
+): { publisher: string; type: string; typeHandlerVersion: string } {
+  const pick = (field: 'publisher' | 'type' | 'typeHandlerVersion'): string =>
+    props[field] === undefined ? (existing?.[field] ?? '') : props[field] === null ? '' : String(props[field]);
+  const publisher = pick('publisher');
+  const type = pick('type');
+  const typeHandlerVersion = pick('typeHandlerVersion');
+  if (!publisher || !type || !typeHandlerVersion)
+    throw armError(
+      400,
+      'InvalidParameter',
+      `Required parameter '${!publisher ? 'publisher' : !type ? 'type' : 'typeHandlerVersion'}' is missing (null).`,
+    );
+  if (existing && (!eq(existing.publisher, publisher) || !eq(existing.type, type)))
+    throw armError(409, 'PropertyChangeNotAllowed', "Changing property 'publisher' or 'type' of an existing extension is not allowed.");
+  return { publisher, type, typeHandlerVersion };
 }
 
 export function invalidType(path: Pick<ArmPath, 'namespace' | 'types'>) {

@@ -11,7 +11,7 @@
 import type { SimResponse } from '../contract';
 import { adeKindOf, runAdeExtension } from '../guest';
 import type { Compute } from './compute';
-import { extensionJson, invalidType, memoryOf, methodNotAllowed, statusOf } from './compute';
+import { extensionIdentity, extensionJson, invalidType, memoryOf, methodNotAllowed, statusOf } from './compute';
 import type { ArmCore, RequestScope } from './core';
 import {
   armError,
@@ -398,18 +398,7 @@ export class ScaleSets {
     props: Record<string, any>,
     existing: ExtensionRecord | undefined,
   ): ExtensionRecord {
-    const publisher = typeof props.publisher === 'string' ? props.publisher : (existing?.publisher ?? '');
-    const type = typeof props.type === 'string' ? props.type : (existing?.type ?? '');
-    const typeHandlerVersion =
-      typeof props.typeHandlerVersion === 'string' ? props.typeHandlerVersion : (existing?.typeHandlerVersion ?? '');
-    if (!publisher || !type || !typeHandlerVersion)
-      throw armError(
-        400,
-        'InvalidParameter',
-        `Required parameter '${!publisher ? 'publisher' : !type ? 'type' : 'typeHandlerVersion'}' is missing (null).`,
-      );
-    if (existing && (!eq(existing.publisher, publisher) || !eq(existing.type, type)))
-      throw armError(409, 'PropertyChangeNotAllowed', "Changing property 'publisher' or 'type' of an existing extension is not allowed.");
+    const { publisher, type, typeHandlerVersion } = extensionIdentity(props, existing);
     return {
       id: `${set.id}/extensions/${name}`,
       name,
