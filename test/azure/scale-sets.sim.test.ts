@@ -3,7 +3,7 @@
  * scale set, put the single-pass extension on its model, upgrade instances per the upgrade policy (updateInstances
  * only under Manual), verify every instance; a Flexible set is skipped with the reason.
  */
-import { ComputeManagementClient, type VirtualMachineScaleSet } from '@azure/arm-compute';
+import { ComputeManagementClient } from '@azure/arm-compute';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import type { ClientSecretCredential } from '@azure/identity';
@@ -16,6 +16,7 @@ import { buildAdeExtension } from '../../core/extension-settings';
 import { needsManualUpgrade, scaleSetProgress, type ScaleSetProgress } from '../../core/scale-set';
 import type { Simulator } from '../../local/azure-sim/index';
 import { FAST_POLL, startArmSim } from '../azure-sim/arm/arm-helpers';
+import { flexibleScaleSet, uniformScaleSet } from '../fixtures/scale-set-bodies';
 
 let sim: Simulator;
 let credential: ClientSecretCredential;
@@ -23,26 +24,6 @@ let compute: ComputeManagementClient;
 let adapter: ScaleSetAdapter;
 let vault: { url: string; resourceId: string };
 const RG = 'rg-ss-e2e';
-
-function uniform(os: 'Windows' | 'Linux', upgrade: 'Automatic' | 'Manual'): VirtualMachineScaleSet {
-  return {
-    location: 'westeurope',
-    sku: { name: 'Standard_D2s_v5', capacity: 2 },
-    orchestrationMode: 'Uniform',
-    upgradePolicy: { mode: upgrade },
-    virtualMachineProfile: {
-      osProfile: { computerNamePrefix: 'ss', adminUsername: 'azureuser', adminPassword: 'Not-Returned-1!' },
-      storageProfile: {
-        imageReference:
-          os === 'Windows'
-            ? { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter-azure-edition', version: 'latest' }
-            : { publisher: 'Canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts-gen2', version: 'latest' },
-        osDisk: { createOption: 'FromImage', osType: os, managedDisk: { storageAccountType: 'Premium_LRS' } },
-        dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 32 }],
-      },
-    },
-  };
-}
 
 /** What an orchestration does for one scale set; returns the final per-instance progress and the calls it made. */
 async function encryptScaleSet(scaleSetId: string, env: Record<string, string>) {
@@ -106,7 +87,7 @@ describe('ADE on scale sets (adapter + core against the simulator)', () => {
     { os: 'Linux' as const, upgrade: 'Automatic' as const, env: { ADE_VOLUME_TYPE: 'Data', ADE_OS_FILTER: 'linux' }, manual: false },
   ])('Uniform $os set, $upgrade upgrade: every instance ends encrypted', async ({ os, upgrade, env, manual }) => {
     const name = `ss-${os.toLowerCase()}`;
-    const set = await compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, name, uniform(os, upgrade), FAST_POLL);
+    const set = await compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, name, uniformScaleSet(os, upgrade), FAST_POLL);
     const { assessment, progress, calls } = await encryptScaleSet(set.id!, env);
     expect(assessment).toMatchObject({ decision: 'encrypt', mode: 'single-pass' });
     expect(progress).toMatchObject({ done: true, byInstance: { '0': 'encrypted', '1': 'encrypted' }, failed: [] });
@@ -123,12 +104,7 @@ describe('ADE on scale sets (adapter + core against the simulator)', () => {
   });
 
   it('a Flexible set is skipped with the reason; its VMs are standard VMs', async () => {
-    const flex = await compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(
-      RG,
-      'ss-flex',
-      { location: 'westeurope', orchestrationMode: 'Flexible', platformFaultDomainCount: 1, singlePlacementGroup: false },
-      FAST_POLL,
-    );
+    const flex = await compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, 'ss-flex', flexibleScaleSet(), FAST_POLL);
     const { assessment, calls } = await encryptScaleSet(flex.id!, {});
     expect(assessment).toMatchObject({ decision: 'skip', reason: 'scale-set-flexible' });
     expect(describeAssessment(assessment)).toMatch(/standard virtual machines/);

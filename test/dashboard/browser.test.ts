@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM, onPath, thirdParty } from '../third-party';
+import { uniformScaleSet } from '../fixtures/scale-set-bodies';
 import { eventually, HUB_KEYS, startPipeline, type Pipeline } from '../pipeline/harness';
 
 const EXTENSION_WRITE = 'Microsoft.Compute/virtualMachines/extensions/write';
@@ -160,24 +161,9 @@ describe.runIf(thirdParty(CHROMIUM, 'the dashboard in headless Chromium'))('the 
   }, 60_000);
 
   it('lists a Uniform scale set as a scale set row, filters by kind and shows its instances', async () => {
-    await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(
-      'rg-app',
-      'ss-dash',
-      {
-        location: 'westeurope',
-        sku: { name: 'Standard_D2s_v5', capacity: 2 },
-        orchestrationMode: 'Uniform',
-        upgradePolicy: { mode: 'Automatic' },
-        virtualMachineProfile: {
-          osProfile: { computerNamePrefix: 'ss', adminUsername: 'azureuser', adminPassword: 'Not-Returned-1!' },
-          storageProfile: {
-            imageReference: { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter', version: 'latest' },
-            osDisk: { createOption: 'FromImage', osType: 'Windows', managedDisk: { storageAccountType: 'Premium_LRS' } },
-          },
-        },
-      },
-      { updateIntervalInMs: 50 },
-    );
+    await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait('rg-app', 'ss-dash', uniformScaleSet('Windows', 'Automatic'), {
+      updateIntervalInMs: 50,
+    });
     await eventually(
       'ss-dash to show as an encrypted scale set',
       async () =>

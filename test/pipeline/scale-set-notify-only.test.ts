@@ -4,34 +4,14 @@
  * (az vmss update-instances), the backfill sweep reports the same while the instances stay stale, and once the operator
  * has brought them to the model the sweep's run verifies them encrypted, with no manualUpgrade request from the app.
  */
-import type { VirtualMachineScaleSet } from '@azure/arm-compute';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaleSetInstanceId } from '../../core/names';
+import { uniformScaleSet } from '../fixtures/scale-set-bodies';
 import { HUB_KEYS, startPipeline, type Pipeline } from './harness';
 import { appRequests } from './checks';
 
 let p: Pipeline;
 const RG = 'rg-app';
-
-const manualWindowsSet: VirtualMachineScaleSet = {
-  location: 'westeurope',
-  sku: { name: 'Standard_D2s_v5', capacity: 2 },
-  orchestrationMode: 'Uniform',
-  upgradePolicy: { mode: 'Manual' },
-  virtualMachineProfile: {
-    osProfile: { computerNamePrefix: 'ss', adminUsername: 'azureuser', adminPassword: 'Not-Returned-1!' },
-    storageProfile: {
-      imageReference: {
-        publisher: 'MicrosoftWindowsServer',
-        offer: 'WindowsServer',
-        sku: '2022-datacenter-azure-edition',
-        version: 'latest',
-      },
-      osDisk: { createOption: 'FromImage', osType: 'Windows', managedDisk: { storageAccountType: 'Premium_LRS' } },
-      dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 32 }],
-    },
-  },
-};
 
 async function latestModelApplied(): Promise<Array<boolean | undefined>> {
   const out = [];
@@ -58,7 +38,7 @@ afterAll(async () => {
 
 describe('Manual scale set, ADE_HEAL_ACTION=notify-only', () => {
   it('ends ActionRequired with the next step, and the sweep verifies the set once the operator upgraded it', async () => {
-    const set = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, 'ss-notify', manualWindowsSet, {
+    const set = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, 'ss-notify', uniformScaleSet('Windows', 'Manual'), {
       updateIntervalInMs: 50,
     });
     const instanceId = scaleSetInstanceId(set.id!);

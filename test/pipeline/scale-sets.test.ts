@@ -7,10 +7,10 @@
  * ADE_VOLUME_TYPE is All: every volume on Windows, the data volumes on Linux (Linux scale sets support nothing else,
  * https://learn.microsoft.com/azure/virtual-machine-scale-sets/disk-encryption-overview).
  */
-import type { VirtualMachineScaleSet } from '@azure/arm-compute';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, toEncryptionPolicy } from '../../core/config';
 import { orchestrationInstanceId, scaleSetInstanceId } from '../../core/names';
+import { flexibleScaleSet, uniformScaleSet } from '../fixtures/scale-set-bodies';
 import { EVENTS_RG, HUB_KEYS, startPipeline, type Pipeline } from './harness';
 import { appRequests, armWrites } from './checks';
 
@@ -18,26 +18,6 @@ let p: Pipeline;
 const RG = 'rg-app';
 const windowsId = () =>
   `/subscriptions/${p.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachineScaleSets/ss-win`;
-
-function uniform(os: 'Windows' | 'Linux', upgrade: 'Automatic' | 'Manual'): VirtualMachineScaleSet {
-  return {
-    location: 'westeurope',
-    sku: { name: 'Standard_D2s_v5', capacity: 2 },
-    orchestrationMode: 'Uniform',
-    upgradePolicy: { mode: upgrade },
-    virtualMachineProfile: {
-      osProfile: { computerNamePrefix: 'ss', adminUsername: 'azureuser', adminPassword: 'Not-Returned-1!' },
-      storageProfile: {
-        imageReference:
-          os === 'Windows'
-            ? { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter-azure-edition', version: 'latest' }
-            : { publisher: 'Canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts-gen2', version: 'latest' },
-        osDisk: { createOption: 'FromImage', osType: os, managedDisk: { storageAccountType: 'Premium_LRS' } },
-        dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 32 }],
-      },
-    },
-  };
-}
 
 async function startRun(scaleSetId: string): Promise<string> {
   const appPolicy = toEncryptionPolicy(loadConfig(process.env));
@@ -68,18 +48,15 @@ afterAll(async () => {
 
 describe('encryptVmss', () => {
   it('Uniform Windows (Manual) and Linux (Automatic) sets end encrypted on every instance; a Flexible set is handled per VM', async () => {
-    const windows = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, 'ss-win', uniform('Windows', 'Manual'), {
+    const windows = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, 'ss-win', uniformScaleSet('Windows', 'Manual'), {
       updateIntervalInMs: 50,
     });
-    const linux = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, 'ss-lnx', uniform('Linux', 'Automatic'), {
+    const linux = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, 'ss-lnx', uniformScaleSet('Linux', 'Automatic'), {
       updateIntervalInMs: 50,
     });
-    const flex = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(
-      RG,
-      'ss-flex',
-      { location: 'westeurope', orchestrationMode: 'Flexible', platformFaultDomainCount: 1, singlePlacementGroup: false },
-      { updateIntervalInMs: 50 },
-    );
+    const flex = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, 'ss-flex', flexibleScaleSet(), {
+      updateIntervalInMs: 50,
+    });
     // A Flexible set's members are standard VMs: their own writes start the VM pipeline (encryptVm), one run per member.
     const members = await Promise.all(
       (['Windows', 'Linux'] as const).map((os) => p.createVm(`flex-${os.toLowerCase()}`, { os, scaleSetId: flex.id! })),
@@ -152,14 +129,19 @@ describe('encryptVmss', () => {
     await p.eventGrid.systemTopicEventSubscriptions.beginDeleteAndWait(EVENTS_RG, 'subscription-events', 'vm-written', {
       updateIntervalInMs: 50,
     });
-    const set = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, 'ss-late', uniform('Windows', 'Automatic'), {
+    const set = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, 'ss-late', uniformScaleSet('Windows', 'Automatic'), {
       updateIntervalInMs: 50,
     });
     expect(await p.getInstance(scaleSetInstanceId(set.id!))).toBeUndefined();
     // A Manual set whose model got ADE from someone else (the app's extension, copied): its instances never took it.
-    const manual = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, 'ss-manual', uniform('Windows', 'Manual'), {
-      updateIntervalInMs: 50,
-    });
+    const manual = await p.compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(
+      RG,
+      'ss-manual',
+      uniformScaleSet('Windows', 'Manual'),
+      {
+        updateIntervalInMs: 50,
+      },
+    );
     const ade = (await p.compute.virtualMachineScaleSets.get(RG, 'ss-win')).virtualMachineProfile!.extensionProfile!.extensions![0]!;
     await p.compute.virtualMachineScaleSetExtensions.beginCreateOrUpdateAndWait(
       RG,

@@ -3,39 +3,24 @@
  * virtualMachineScaleSetVMs: ADE on the model of a Uniform set, applied per the upgrade policy and visible per
  * instance; what Azure refuses (Linux OS volume, dual-pass versions, manual upgrade of a Flexible set).
  */
-import { ComputeManagementClient, type VirtualMachineScaleSet, type VirtualMachineScaleSetExtension } from '@azure/arm-compute';
+import { ComputeManagementClient, type VirtualMachineScaleSetExtension } from '@azure/arm-compute';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import type { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../../local/azure-sim/index';
+import { flexibleScaleSet, uniformScaleSet } from '../../fixtures/scale-set-bodies';
 import { FAST_POLL, startArmSim } from './arm-helpers';
+
+/** The fixture's Uniform set, with instance names telling the OS apart. */
+const setBody = (os: 'Windows' | 'Linux', upgrade: 'Automatic' | 'Rolling' | 'Manual', capacity = 2) =>
+  uniformScaleSet(os, upgrade, { capacity, computerNamePrefix: os === 'Windows' ? 'win' : 'lin' });
 
 let sim: Simulator;
 let credential: ClientSecretCredential;
 let compute: ComputeManagementClient;
 const RG = 'rg-vmss';
 let vaultId: string;
-
-function setBody(os: 'Windows' | 'Linux', upgrade: 'Automatic' | 'Rolling' | 'Manual', capacity = 2): VirtualMachineScaleSet {
-  return {
-    location: 'westeurope',
-    sku: { name: 'Standard_D2s_v5', capacity },
-    orchestrationMode: 'Uniform',
-    upgradePolicy: { mode: upgrade },
-    virtualMachineProfile: {
-      osProfile: { computerNamePrefix: os === 'Windows' ? 'win' : 'lin', adminUsername: 'azureuser', adminPassword: 'Not-Returned-1!' },
-      storageProfile: {
-        imageReference:
-          os === 'Windows'
-            ? { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter-azure-edition', version: 'latest' }
-            : { publisher: 'Canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts-gen2', version: 'latest' },
-        osDisk: { createOption: 'FromImage', osType: os, managedDisk: { storageAccountType: 'Premium_LRS' } },
-        dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 32 }],
-      },
-    },
-  };
-}
 
 function ade(os: 'Windows' | 'Linux', volumeType: string, version = os === 'Windows' ? '2.2' : '1.1'): VirtualMachineScaleSetExtension {
   return {
@@ -194,12 +179,7 @@ describe('Uniform scale sets', () => {
 
 describe('Flexible scale sets', () => {
   it('hold standard VMs; manual upgrade is refused; a Uniform set cannot take standard VMs', async () => {
-    await compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(
-      RG,
-      'ss-flex',
-      { location: 'westeurope', orchestrationMode: 'Flexible', platformFaultDomainCount: 1, singlePlacementGroup: false },
-      FAST_POLL,
-    );
+    await compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(RG, 'ss-flex', flexibleScaleSet(), FAST_POLL);
     const flex = await compute.virtualMachineScaleSets.get(RG, 'ss-flex');
     expect(flex.orchestrationMode).toBe('Flexible');
     const vmBody = {
