@@ -6,7 +6,8 @@
  * the VMs (half Windows, half Linux) created in one burst, while: every Event Grid event is delivered `--copies` times;
  * `--fault-rate` of the app's Resource Manager, Key Vault and Microsoft Graph calls are answered with 500, 503, 429 with
  * Retry-After, a reset connection or a connection that hangs and closes (the simulator's fault injection); and the host
- * is SIGKILLed `--kills` times at random moments and restarted on the same durable store. When every run is terminal,
+ * is SIGKILLed `--kills` times while runs are active (each kill at a seeded milestone of the first pass's progress, read
+ * from the Durable status API: `planKills`, `killDue`) and restarted on the same durable store. When every run is terminal,
  * the app's own repair path runs — the backfill sweep (daily by default; started at once here) — until a sweep changes
  * nothing (at most 3 rounds), then the credential janitor. Faults stay on throughout; they are removed only to read
  * the result.
@@ -15,8 +16,9 @@
  * deployment (the app's successful extension PUTs, from the request log), live `ade-autopilot` passwords left, stuck runs,
  * secrets (issued passwords, BEK/passphrase values, client secrets) found in the host's log and durable store, and the
  * makespan. Figures, not pass/fail; not part of `npm test`. `--check` (the CI smoke, `npm run bench:smoke`) exits 1
- * naming each goal a mode missed (`checkChaos`). `--seed` fixes the kill moments and the sequence of the simulator's fault
- * draws (which request meets which draw still depends on timing); without it a random seed is drawn and reported.
+ * naming each goal a mode missed (`checkChaos`), a kill that hit no active run among them. `--seed` fixes the kill
+ * milestones and the sequence of the simulator's fault draws (which request meets which draw, and so the moment a
+ * milestone is reached, still depends on timing); without it a random seed is drawn and reported.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -56,8 +58,55 @@ export interface ChaosResult {
   sweepRounds: number;
   secretsFound: number;
   makespanS: number;
-  /** The seed of the kill moments and the simulator's fault draws (`--seed`). */
+  /** The seed of the kill milestones and the simulator's fault draws (`--seed`). */
   seed: number;
+  /** Every planned kill: when it fired and how many runs it hit (`planKills`, `killDue`). */
+  killLog: KillRecord[];
+}
+
+/** Where the first pass stands: `encryptVm` runs listed by the Durable status API, and how many are terminal. */
+export interface RunProgress {
+  vms: number;
+  listed: number;
+  terminal: number;
+}
+
+/** One planned SIGKILL: its milestone, and when it fired (`atS` null: the first pass ended before it was due). */
+export interface KillRecord {
+  n: number;
+  milestone: number;
+  /** Seconds after the first VM PUT; null when it never fired. */
+  atS: number | null;
+  /** `encryptVm` runs not terminal (Pending or Running) at the status read the kill was decided on. */
+  activeRuns: number;
+  listedRuns: number;
+  terminalRuns: number;
+}
+
+/** Milestones are drawn in [KILL_FROM, KILL_TO) of the first pass's progress (`progressOf`). */
+export const KILL_FROM = 0.05;
+export const KILL_TO = 0.9;
+
+/**
+ * The kill plan: one progress milestone per kill, uniform in [KILL_FROM, KILL_TO) from the seeded generator, sorted, so
+ * the kills spread over the active phase (runs being started, then finishing) and the same seed gives the same plan.
+ */
+export function planKills(random: () => number, kills: number): number[] {
+  return Array.from({ length: kills }, () => KILL_FROM + random() * (KILL_TO - KILL_FROM)).sort((a, b) => a - b);
+}
+
+/**
+ * The first pass's progress in [0, 1]: half for runs started (listed), half for runs finished (terminal). It is 0.5
+ * when every VM has its run and none has finished, 1 when every run is terminal.
+ */
+export function progressOf(p: RunProgress): number {
+  if (p.vms <= 0) return 1;
+  return Math.min(1, (Math.min(p.listed, p.vms) + Math.min(p.terminal, p.vms)) / (2 * p.vms));
+}
+
+/** A kill is due once the progress reached its milestone while at least `minActive` runs are Pending or Running. */
+export function killDue(milestone: number, p: RunProgress, minActive = 1): boolean {
+  return progressOf(p) >= milestone && p.listed - p.terminal >= minActive;
 }
 
 /** A small seeded generator (mulberry32): uniform in [0, 1), the same sequence for the same 32-bit seed. */
@@ -100,6 +149,13 @@ export function checkChaos(results: readonly ChaosResult[]): string[] {
     if (r.stuckRuns > 0) problems.push(`${at}: ${r.stuckRuns} stuck runs (goal 0)`);
     if (r.secretsFound > 0) problems.push(`${at}: ${r.secretsFound} secrets found in the host's log, durable store or runs (goal 0)`);
     if (r.faultRate > 0 && r.faultsInjected === 0) problems.push(`${at}: no fault injected at a fault rate of ${r.faultRate}`);
+    for (const k of r.killLog) {
+      const due = `kill ${k.n}/${r.killLog.length} (milestone ${k.milestone.toFixed(2)})`;
+      if (k.atS === null)
+        problems.push(`${at}: ${due} never fired: the first pass ended first (${k.terminalRuns}/${k.listedRuns} runs terminal)`);
+      else if (k.activeRuns < 1)
+        problems.push(`${at}: ${due} at ${k.atS.toFixed(1)} s hit no active run (0 of ${k.listedRuns} non-terminal)`);
+    }
     return problems;
   });
 }
@@ -201,20 +257,45 @@ export async function runChaos(
 
     const specs = vmSpecs('chaos', vms);
     const started = Date.now();
-    // Kill moments: random within the first minutes of the run (where the work is).
-    const killAt = Array.from({ length: options.kills }, () => 3_000 + random() * Math.max(20_000, vms * 400)).sort((a, b) => a - b);
+    // Kills follow the work, not the clock: kill i fires at the first status read where the first pass's progress has
+    // reached its seeded milestone and a run is still Pending or Running; the next waits for the restart.
+    const milestones = planKills(random, options.kills);
+    const killLog: KillRecord[] = milestones.map((milestone, i) => ({
+      n: i + 1,
+      milestone,
+      atS: null,
+      activeRuns: 0,
+      listedRuns: 0,
+      terminalRuns: 0,
+    }));
     let killed = 0;
-    let killing: Promise<void> = Promise.resolve();
-    const killer = setInterval(() => {
-      if (killed < killAt.length && Date.now() - started >= killAt[killed]!) {
-        killed++;
-        const n = killed;
-        killing = killing.then(async () => {
-          log(`  ${mode}: SIGKILL ${n}/${options.kills} at ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    let firstPassDone = false;
+    const killer = (async () => {
+      while (killed < milestones.length && !firstPassDone && Date.now() < started + options.timeoutMs) {
+        let encrypts: InstanceStatus[];
+        try {
+          encrypts = (await session.instances()).filter((s) => s.name === ENCRYPT_VM_ORCHESTRATOR);
+        } catch {
+          await sleep(1000);
+          continue;
+        }
+        const progress = { vms, listed: encrypts.length, terminal: encrypts.filter((s) => TERMINAL.has(s.runtimeStatus)).length };
+        const record = killLog[killed]!;
+        record.listedRuns = progress.listed;
+        record.terminalRuns = progress.terminal;
+        if (!firstPassDone && killDue(record.milestone, progress)) {
+          record.atS = (Date.now() - started) / 1000;
+          record.activeRuns = progress.listed - progress.terminal;
+          killed++;
+          log(
+            `  ${mode}: SIGKILL ${record.n}/${options.kills} at ${record.atS.toFixed(1)} s ` +
+              `(milestone ${record.milestone.toFixed(2)}, progress ${progressOf(progress).toFixed(2)}, ` +
+              `${record.activeRuns} of ${progress.listed} runs active)`,
+          );
           await stack.killAndRestartHost();
-        });
+        } else await sleep(1000);
       }
-    }, 200);
+    })();
 
     // The user's own calls meet no faults (the rules name the app's principal); retried all the same.
     await pool(specs, 32, async (spec) => {
@@ -236,8 +317,7 @@ export async function runChaos(
         }
         const encrypts = runs.filter((s) => s.name === ENCRYPT_VM_ORCHESTRATOR);
         const active = runs.filter((s) => !TERMINAL.has(s.runtimeStatus));
-        const everyKillDone = killed >= killAt.length;
-        if (encrypts.length >= expectAtLeast && active.length === 0 && everyKillDone) return runs;
+        if (encrypts.length >= expectAtLeast && active.length === 0) return runs;
         if (Date.now() > deadline) {
           log(`  ${mode}: ${label}: timed out with ${active.length} runs active`);
           return runs;
@@ -253,8 +333,11 @@ export async function runChaos(
       }
     };
     let runs = await waitTerminal('first pass', vms);
-    clearInterval(killer);
-    await killing;
+    firstPassDone = true;
+    await killer;
+    // A kill can land just as the last runs finish: wait again after it (the restarted host replays nothing new then).
+    if (killed > 0) runs = await waitTerminal('first pass after the last kill', vms);
+    for (const k of killLog.filter((k) => k.atS === null)) log(`  ${mode}: kill ${k.n} never fired (milestone ${k.milestone.toFixed(2)})`);
     const failedOf = (list: InstanceStatus[]) =>
       list.filter((s) => s.name === ENCRYPT_VM_ORCHESTRATOR && (s.runtimeStatus !== 'Completed' || outputOf(s).outcome === 'failed'));
     const failedRunsBeforeRepair = failedOf(runs).length;
@@ -379,6 +462,7 @@ export async function runChaos(
       secretsFound,
       makespanS,
       seed: options.seed,
+      killLog,
     };
   } finally {
     await stack.stop();

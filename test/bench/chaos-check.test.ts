@@ -1,6 +1,27 @@
 // `npm run chaos -- --check` (the CI smoke size): a run passes only when every convergence goal is met.
 import { describe, expect, it } from 'vitest';
-import { checkChaos, seededRandom, type ChaosResult } from '../../bench/chaos-bench';
+import {
+  checkChaos,
+  KILL_FROM,
+  KILL_TO,
+  killDue,
+  planKills,
+  progressOf,
+  seededRandom,
+  type ChaosResult,
+  type KillRecord,
+  type RunProgress,
+} from '../../bench/chaos-bench';
+
+const kill = (overrides: Partial<KillRecord>): KillRecord => ({
+  n: 1,
+  milestone: 0.3,
+  atS: 21.5,
+  activeRuns: 3,
+  listedRuns: 4,
+  terminalRuns: 1,
+  ...overrides,
+});
 
 function result(overrides: Partial<ChaosResult>): ChaosResult {
   return {
@@ -24,6 +45,7 @@ function result(overrides: Partial<ChaosResult>): ChaosResult {
     secretsFound: 0,
     makespanS: 40,
     seed: 7,
+    killLog: [kill({})],
     ...overrides,
   };
 }
@@ -47,6 +69,17 @@ describe('chaos --check', () => {
     ['a stuck run', result({ stuckRuns: 2 }), [/: 2 stuck runs/]],
     ['a secret in durable history', result({ secretsFound: 1 }), [/: 1 secrets found/]],
     ['faults asked for, none injected', result({ faultsInjected: 0 }), [/no fault injected at a fault rate of 0.1/]],
+    ['no kills asked for', result({ kills: 0, killLog: [] }), []],
+    [
+      'a kill that never fired (the first pass ended first)',
+      result({ killLog: [kill({}), kill({ n: 2, milestone: 0.85, atS: null, activeRuns: 0, listedRuns: 4, terminalRuns: 4 })] }),
+      [/^aad \(4 VMs, seed 7\): kill 2\/2 \(milestone 0\.85\) never fired: the first pass ended first \(4\/4 runs terminal\)$/],
+    ],
+    [
+      'a kill that hit no active run',
+      result({ killLog: [kill({ atS: 9.25, activeRuns: 0, listedRuns: 0, terminalRuns: 0 })] }),
+      [/^aad \(4 VMs, seed 7\): kill 1\/1 \(milestone 0\.30\) at 9\.3 s hit no active run \(0 of 0 non-terminal\)$/],
+    ],
     [
       'several goals missed: each one named',
       result({ encrypted: 0, notEncrypted: ['a', 'b', 'c', 'd'], stuckRuns: 4, secretsFound: 3 }),
@@ -85,5 +118,64 @@ describe('chaos --seed', () => {
     const under = a.filter((x) => x < 0.1).length;
     expect(under).toBeGreaterThan(60);
     expect(under).toBeLessThan(140);
+  });
+});
+
+describe('chaos kill scheduling', () => {
+  const at = (vms: number, listed: number, terminal: number): RunProgress => ({ vms, listed, terminal });
+
+  it.each<[string, RunProgress, number]>([
+    ['nothing listed yet', at(100, 0, 0), 0],
+    ['half the runs started', at(100, 50, 0), 0.25],
+    ['every run started, none finished', at(100, 100, 0), 0.5],
+    ['every run started, 60 finished', at(100, 100, 60), 0.8],
+    ['every run finished', at(100, 100, 100), 1],
+    ['duplicate listings counted once per VM', at(4, 6, 5), 1],
+    ['no VMs', at(0, 0, 0), 1],
+  ])('progress: %s', (_, p, expected) => {
+    expect(progressOf(p)).toBeCloseTo(expected, 10);
+  });
+
+  it.each<[string, number, RunProgress, number, boolean]>([
+    ['before the host lists any run', 0.05, at(100, 0, 0), 1, false],
+    ['milestone not reached', 0.4, at(100, 60, 0), 1, false],
+    ['milestone reached, runs active', 0.3, at(100, 60, 0), 1, true],
+    ['exactly at the milestone', 0.5, at(100, 100, 0), 1, true],
+    ['late milestone, the last runs still active', 0.85, at(100, 100, 75), 1, true],
+    ['milestone reached but every listed run terminal', 0.3, at(100, 60, 60), 1, false],
+    ['fewer active runs than asked for', 0.3, at(100, 60, 58), 3, false],
+    ['as many active runs as asked for', 0.3, at(100, 60, 57), 3, true],
+    ['smoke size: three of four finished, one active', 0.85, at(4, 4, 3), 1, true],
+    ['smoke size: all four finished', 0.85, at(4, 4, 4), 1, false],
+  ])('kill due: %s', (_, milestone, p, minActive, expected) => {
+    expect(killDue(milestone, p, minActive)).toBe(expected);
+  });
+
+  it.each([1, 20, 92394623, 4294967295])('seed %i: the same sorted plan each time, inside the active phase', (seed) => {
+    const plan = planKills(seededRandom(seed), 5);
+    expect(planKills(seededRandom(seed), 5)).toEqual(plan);
+    expect(plan).toHaveLength(5);
+    expect([...plan].sort((a, b) => a - b)).toEqual(plan);
+    for (const m of plan) {
+      expect(m).toBeGreaterThanOrEqual(KILL_FROM);
+      expect(m).toBeLessThan(KILL_TO);
+      // Every milestone is reachable with a run still active: the first pass passes it before it ends.
+      expect(killDue(m, at(100, 100, 0))).toBe(m <= 0.5);
+      expect(killDue(m, at(100, 100, Math.max(0, Math.ceil(100 * (2 * m - 1)))))).toBe(true);
+    }
+  });
+
+  it('spreads the kills over the active phase across seeds, not only its start', () => {
+    const all = Array.from({ length: 200 }, (_, seed) => planKills(seededRandom(seed), 5)).flat();
+    const starting = all.filter((m) => m < 0.5).length / all.length;
+    // Uniform in [0.05, 0.9): about half while runs are being started, half while they finish.
+    expect(starting).toBeGreaterThan(0.45);
+    expect(starting).toBeLessThan(0.6);
+    expect(Math.min(...all)).toBeLessThan(0.1);
+    expect(Math.max(...all)).toBeGreaterThan(0.85);
+  });
+
+  it('gives another plan for another seed', () => {
+    expect(planKills(seededRandom(20), 2)).not.toEqual(planKills(seededRandom(21), 2));
   });
 });
