@@ -77,6 +77,8 @@ export interface KillRecord {
   milestone: number;
   /** Seconds after the first VM PUT; null when it never fired. */
   atS: number | null;
+  /** Seconds after the first VM PUT when the status read the kill was decided on began (null: never fired). */
+  readS: number | null;
   /** `encryptVm` runs not terminal (Pending or Running) at the status read the kill was decided on. */
   activeRuns: number;
   listedRuns: number;
@@ -85,14 +87,17 @@ export interface KillRecord {
 
 /** Milestones are drawn in [KILL_FROM, KILL_TO) of the first pass's progress (`progressOf`). */
 export const KILL_FROM = 0.05;
-export const KILL_TO = 0.9;
+export const KILL_TO = 0.8;
 
 /**
- * The kill plan: one progress milestone per kill, uniform in [KILL_FROM, KILL_TO) from the seeded generator, sorted, so
- * the kills spread over the active phase (runs being started, then finishing) and the same seed gives the same plan.
+ * The kill plan: one progress milestone per kill, kill i uniform in the i-th of `kills` equal slices of
+ * [KILL_FROM, KILL_TO) from the seeded generator, so the kills spread over the active phase (runs being started, then
+ * finishing) without clustering, and the same seed gives the same plan. KILL_TO stays below 1: the last runs finish in
+ * bursts, faster than a host restart (a milestone near 1 would often be passed with no run left to hit).
  */
 export function planKills(random: () => number, kills: number): number[] {
-  return Array.from({ length: kills }, () => KILL_FROM + random() * (KILL_TO - KILL_FROM)).sort((a, b) => a - b);
+  const slice = (KILL_TO - KILL_FROM) / Math.max(1, kills);
+  return Array.from({ length: kills }, (_, i) => KILL_FROM + (i + random()) * slice);
 }
 
 /**
@@ -264,6 +269,7 @@ export async function runChaos(
       n: i + 1,
       milestone,
       atS: null,
+      readS: null,
       activeRuns: 0,
       listedRuns: 0,
       terminalRuns: 0,
@@ -273,18 +279,27 @@ export async function runChaos(
     const killer = (async () => {
       while (killed < milestones.length && !firstPassDone && Date.now() < started + options.timeoutMs) {
         let encrypts: InstanceStatus[];
+        const readAt = Date.now();
         try {
           encrypts = (await session.instances()).filter((s) => s.name === ENCRYPT_VM_ORCHESTRATOR);
-        } catch {
+        } catch (error) {
+          log(
+            `  ${mode}: kill scheduler: status read at ${((readAt - started) / 1000).toFixed(1)} s failed: ${String(error).slice(0, 120)}`,
+          );
           await sleep(1000);
           continue;
         }
+        if (Date.now() - readAt > 3000)
+          log(
+            `  ${mode}: kill scheduler: status read at ${((readAt - started) / 1000).toFixed(1)} s took ${((Date.now() - readAt) / 1000).toFixed(1)} s`,
+          );
         const progress = { vms, listed: encrypts.length, terminal: encrypts.filter((s) => TERMINAL.has(s.runtimeStatus)).length };
         const record = killLog[killed]!;
         record.listedRuns = progress.listed;
         record.terminalRuns = progress.terminal;
         if (!firstPassDone && killDue(record.milestone, progress)) {
           record.atS = (Date.now() - started) / 1000;
+          record.readS = (readAt - started) / 1000;
           record.activeRuns = progress.listed - progress.terminal;
           killed++;
           log(
