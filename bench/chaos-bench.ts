@@ -280,19 +280,15 @@ export async function runChaos(
       while (killed < milestones.length && !firstPassDone && Date.now() < started + options.timeoutMs) {
         let encrypts: InstanceStatus[];
         const readAt = Date.now();
+        const readLabel = `  ${mode}: kill scheduler: status read at ${((readAt - started) / 1000).toFixed(1)} s`;
         try {
           encrypts = (await session.instances()).filter((s) => s.name === ENCRYPT_VM_ORCHESTRATOR);
         } catch (error) {
-          log(
-            `  ${mode}: kill scheduler: status read at ${((readAt - started) / 1000).toFixed(1)} s failed: ${String(error).slice(0, 120)}`,
-          );
+          log(`${readLabel} failed: ${String(error).slice(0, 120)}`);
           await sleep(1000);
           continue;
         }
-        if (Date.now() - readAt > 3000)
-          log(
-            `  ${mode}: kill scheduler: status read at ${((readAt - started) / 1000).toFixed(1)} s took ${((Date.now() - readAt) / 1000).toFixed(1)} s`,
-          );
+        if (Date.now() - readAt > 3000) log(`${readLabel} took ${((Date.now() - readAt) / 1000).toFixed(1)} s`);
         const progress = { vms, listed: encrypts.length, terminal: encrypts.filter((s) => TERMINAL.has(s.runtimeStatus)).length };
         const record = killLog[killed]!;
         record.listedRuns = progress.listed;
