@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SCALE_SET_ACTIVITY } from '../../orchestrations/scale-set-contracts';
+import { EVENT_WIRING_ACTIVITY } from '../../orchestrations/event-wiring-contracts';
 import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../core/config';
 import {
@@ -259,12 +260,14 @@ describe('handler cores are free of the Functions runtime', () => {
       'remediateVm',
       'restoreBek',
       'sweep',
+      'wireSubscriptionEvents',
     ]);
     expect(activity.mock.calls.length).toBe(
       Object.keys(ACTIVITY).length +
         Object.keys(REMEDIATION_ACTIVITY).length +
         Object.keys(EAH_ACTIVITY).length +
-        Object.keys(SCALE_SET_ACTIVITY).length,
+        Object.keys(SCALE_SET_ACTIVITY).length +
+        Object.keys(EVENT_WIRING_ACTIVITY).length,
     );
     expect(entity).toHaveBeenCalledTimes(2);
     vi.restoreAllMocks();
