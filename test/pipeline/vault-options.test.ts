@@ -18,6 +18,17 @@ const SUB = '11111111-2222-3333-4444-555555555555';
 const VM_ID = `/subscriptions/${SUB}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm1`;
 const POLICY = toEncryptionPolicy(loadConfig({ ADE_SUBSCRIPTIONS: SUB, ADE_DRY_RUN: 'false' }));
 
+/** The vault step's input for VM_ID: the first computed name in westeurope, the automation principal APP. */
+const VAULT_INPUT = {
+  vmId: VM_ID,
+  subscriptionId: SUB,
+  resourceGroup: POLICY.vault.resourceGroup,
+  name: vaultNamesFor(POLICY.vault, { id: VM_ID, subscriptionId: SUB, location: 'westeurope' })[0]!,
+  location: 'westeurope',
+  softDeleteRetentionDays: 90,
+  purgeProtection: true,
+  automation: { tenantId: TENANT, objectId: APP },
+};
 const WORKSPACE = `/subscriptions/${SUB}/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/law-central`;
 
 async function createdVault(
@@ -49,16 +60,7 @@ async function createdVault(
     ...(vaultNetwork ? { vaultNetwork } : {}),
     ...more,
   } as unknown as ActivityDeps & AzurePorts;
-  const result = await createActivities(deps).ensureDiskEncryptionVault({
-    vmId: VM_ID,
-    subscriptionId: SUB,
-    resourceGroup: POLICY.vault.resourceGroup,
-    name: vaultNamesFor(POLICY.vault, { id: VM_ID, subscriptionId: SUB, location: 'westeurope' })[0]!,
-    location: 'westeurope',
-    softDeleteRetentionDays: 90,
-    purgeProtection: true,
-    automation: { tenantId: TENANT, objectId: APP },
-  });
+  const result = await createActivities(deps).ensureDiskEncryptionVault(VAULT_INPUT);
   expect(result.ok, JSON.stringify(result)).toBe(true);
   return spec!;
 }
@@ -150,16 +152,7 @@ describe('vault diagnostics (ADE_VAULT_DIAGNOSTICS_WORKSPACE_ID)', () => {
       now: () => Date.now(),
       policy: toEncryptionPolicy(loadConfig({ ADE_SUBSCRIPTIONS: SUB, ADE_DRY_RUN: 'true' })),
     } as unknown as ActivityDeps & AzurePorts;
-    const result = await createActivities(deps).ensureDiskEncryptionVault({
-      vmId: VM_ID,
-      subscriptionId: SUB,
-      resourceGroup: POLICY.vault.resourceGroup,
-      name: vaultNamesFor(POLICY.vault, { id: VM_ID, subscriptionId: SUB, location: 'westeurope' })[0]!,
-      location: 'westeurope',
-      softDeleteRetentionDays: 90,
-      purgeProtection: true,
-      automation: { tenantId: TENANT, objectId: APP },
-    });
+    const result = await createActivities(deps).ensureDiskEncryptionVault(VAULT_INPUT);
     expect(result).toMatchObject({ ok: false, error: { kind: 'validation', message: expect.stringContaining('ADE_DRY_RUN is on') } });
     expect([vaultWrites, calls]).toEqual([0, []]);
   });
