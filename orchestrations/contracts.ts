@@ -107,12 +107,14 @@ export interface EncryptVmInput {
   readSince?: string;
 }
 
-export type EncryptVmOutcome = 'encrypted' | 'skipped' | 'already-encrypted' | 'failed';
+export type EncryptVmOutcome = 'encrypted' | 'skipped' | 'already-encrypted' | 'action-required' | 'failed';
 
 export interface EncryptVmOutput {
   vmId: string;
   outcome: EncryptVmOutcome;
   reason?: string;
+  /** With `action-required`: what the operator does next (also in the ActionRequired outcome event). */
+  operatorAction?: string;
   mode?: 'aad' | 'single-pass';
   /** The VM's OS, once inspected (the status API filters on it). */
   osType?: OsType;

@@ -13,6 +13,7 @@ import { buildAdeExtension, type AdeExtension } from '../core/extension-settings
 import { vaultNamesFor } from '../core/names';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
 import { OUTCOME_EVENT_TYPES, type OutcomeEventType } from '../core/remediation/outcomes';
+import { isVaultGroupRolesMissing, vaultGroupRolesNextStep } from '../core/remediation/vault-drift';
 import {
   ACTIVITY,
   ENCRYPT_VM_ORCHESTRATOR,
@@ -74,8 +75,19 @@ function invalidatesVault(error: StepFailure): boolean {
   return error.kind === 'not-found' || error.kind === 'permission';
 }
 
+/** The vault group's roles are missing in the VM's subscription: the run ends action-required with the next step. */
+class VaultRolesMissing extends StepFailure {
+  constructor(
+    reason: string,
+    readonly operatorAction: string,
+  ) {
+    super(reason, 'permission', 'AuthorizationFailed');
+  }
+}
+
 function encryptOutcomeEventType(outcome: EncryptVmOutput['outcome']): OutcomeEventType | undefined {
   if (outcome === 'encrypted') return OUTCOME_EVENT_TYPES.vmEncrypted;
+  if (outcome === 'action-required') return OUTCOME_EVENT_TYPES.actionRequired;
   if (outcome === 'failed') return OUTCOME_EVENT_TYPES.encryptionFailed;
   return undefined;
 }
@@ -91,7 +103,12 @@ function* withOutcomeEvent(context: OrchestrationContext, result: EncryptVmOutpu
   if (!eventType) return result;
   const how = [result.mode, result.vaultName && `vault ${result.vaultName}`, result.completedBy && `secret seen by ${result.completedBy}`];
   const reason = result.reason ?? `encrypted and verified (${how.filter(Boolean).join(', ')})`;
-  const published = yield* publishOutcome(context, 'encryptVm', eventType, { vmId: result.vmId, action: 'encrypt', reason });
+  const published = yield* publishOutcome(context, 'encryptVm', eventType, {
+    vmId: result.vmId,
+    action: 'encrypt',
+    reason,
+    ...(result.operatorAction ? { operatorAction: result.operatorAction } : {}),
+  });
   return { ...result, outcomeEvent: { eventType, published } };
 }
 
@@ -280,6 +297,15 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
     setStatus({ phase: 'done', detail: 'encrypted and verified' });
     return output;
   } catch (error) {
+    if (error instanceof VaultRolesMissing) {
+      // Nothing was written in the refused group; the vault entity's lease is released (vault-ready.ts).
+      output.outcome = 'action-required';
+      output.reason = error.reason;
+      output.operatorAction = error.operatorAction;
+      setStatus({ phase: 'done', detail: `action required: ${error.operatorAction}` });
+      yield* compensate();
+      return output;
+    }
     // Any failure (an activity's, or e.g. core rejecting the extension input) ends the run with a
     // reason and compensation, instead of a bare Failed status that leaves a credential behind.
     output.outcome = 'failed';
@@ -302,14 +328,26 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
 
   /** The dedicated-vault step (vault-ready.ts), for this VM and mode. */
   function* ensureVaultReady(names: string[], vm: VmFacts, mode: 'aad' | 'single-pass'): Step<VaultReady> {
-    return yield* ensureVault(context, policy, names, vm, {
-      mode,
-      deadline: totalDeadline,
-      onWait: (detail) => setStatus({ detail }),
-      onProvision: () => {
-        provisionedByThisRun = true;
-      },
-    });
+    try {
+      return yield* ensureVault(context, policy, names, vm, {
+        mode,
+        deadline: totalDeadline,
+        onWait: (detail) => setStatus({ detail }),
+        onProvision: () => {
+          provisionedByThisRun = true;
+        },
+      });
+    } catch (error) {
+      // Resource Manager refused the vault group: its roles are granted per subscription (infra/main.json), and this
+      // subscription (found under an ADE_SCOPE management group, say) has none yet. The operator's move, not a retry.
+      if (error instanceof StepFailure && isVaultGroupRolesMissing(error))
+        throw new VaultRolesMissing(
+          `The app holds no access to the vault group ${policy.vault.resourceGroup} in subscription ${vm.subscriptionId} ` +
+            `(${error.reason})`,
+          vaultGroupRolesNextStep(vm.subscriptionId, policy),
+        );
+      throw error;
+    }
   }
 
   function* waitForSecret(mode: 'aad' | 'single-pass'): Step<{ check: StatusCheck; completedBy: 'event' | 'polling' }> {

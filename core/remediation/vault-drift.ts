@@ -184,3 +184,23 @@ export function unmanagedVaultNextStep(vaultNames: readonly string[], policy: Pi
     `deallocate and start the VM; or re-encrypt the VM with ade-autopilot so its keys move to a managed vault`
   );
 }
+
+/**
+ * Resource Manager refused the app in the vault group of a subscription (403 `AuthorizationFailed`): the group's Key Vault
+ * Contributor and EventGrid Contributor assignments are deployed per subscription by infra/main.json (the subscription in
+ * `targetSubscriptionIds`), so a subscription found later under an `ADE_SCOPE` management group lacks them until the
+ * operator re-runs the deployment. Anything else (a refusal elsewhere, a Key Vault data-plane 403) is not this case.
+ */
+export function isVaultGroupRolesMissing(failure: { kind?: string; code?: string }): boolean {
+  return failure.kind === 'permission' && failure.code === 'AuthorizationFailed';
+}
+
+/** What the operator does when the vault group's roles are missing in a subscription (infra/README.md, "Management groups"). */
+export function vaultGroupRolesNextStep(subscriptionId: string, policy: Pick<EncryptionPolicy, 'vault'>): string {
+  return (
+    `grant the app's identity Key Vault Contributor and EventGrid Contributor on /subscriptions/${subscriptionId}/resourceGroups/` +
+    `${policy.vault.resourceGroup}: add ${subscriptionId} to targetSubscriptionIds in the parameters file and re-run ` +
+    `infra/deploy.sh (or az deployment sub create --name ade-autopilot --location <region> --template-file infra/main.json ` +
+    `--parameters @<parameters file>); the next sweep or VM write then encrypts the VM`
+  );
+}
