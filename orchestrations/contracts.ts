@@ -124,7 +124,7 @@ export interface EncryptVmOutput {
   /** Secret URL the disks reference (a URL, never a value). */
   secretUrl?: string;
   disks?: Array<{ name: string; role: 'os' | 'data'; encryption: string }>;
-  /** The outcome event this run sent (publishOutcome set, run encrypted or failed); `published` false = publishing failed. */
+  /** The outcome event this run sent (publishOutcome set, run encrypted, failed or action-required); false = publishing failed. */
   outcomeEvent?: { eventType: string; published: boolean };
   /** What went wrong without changing the outcome, e.g. a short-lived credential the run could not remove (the janitor will). */
   warnings?: string[];

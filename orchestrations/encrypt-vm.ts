@@ -4,7 +4,9 @@
  * Deterministic: no I/O, no Date.now, no environment. Time is context.df.currentUtcDateTime, the
  * SequenceVersion comes from newGuid, and everything that touches Azure is an activity (by name;
  * see ./activities.ts). Progress is in the custom status `{ phase, vmId, ... }`. When the input's
- * `publishOutcome` is set, the run ends by publishing AdeAutopilot.VmEncrypted / .EncryptionFailed.
+ * `publishOutcome` is set, the run ends by publishing AdeAutopilot.VmEncrypted / .EncryptionFailed, or .ActionRequired
+ * when Resource Manager refuses the vault group (its roles are granted per subscription: infra/README.md, "Management
+ * groups") with the operator's next step.
  */
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
@@ -65,7 +67,7 @@ export function* encryptVmOrchestrator(context: OrchestrationContext): Step<Encr
   return yield* withOutcomeEvent(context, result);
 }
 
-/** The outcome event a finished run publishes: successes and failures only (skips and dry runs say nothing). */
+/** The outcome event a finished run publishes: successes, failures and action required (skips and dry runs say nothing). */
 /**
  * A deploy failure that says the cached vault state is stale: a vault, app or KEK not found (an application deleted
  * since), or access refused. An application that exists but is not the app's own is not stale state but a forged one:

@@ -13,7 +13,7 @@ import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orchestrationInstanceId } from '../../core/names';
 import { grantManagementGroupRoles } from '../azure/management-group-grants';
-import { EVENTS_RG, HUB_KEYS, startPipeline, VAULT_RG, type Pipeline } from './harness';
+import { EVENTS_RG, HUB_KEYS, startPipeline, VAULT_RG, type InstanceStatus, type Pipeline } from './harness';
 
 const GROUP = 'mg-vault-roles';
 const TOPIC = 'ade-outcomes';
@@ -22,7 +22,10 @@ const TOPIC_ENDPOINT = `https://${TOPIC}.westeurope-1.eventgrid.azure.net/api/ev
 const EVENTGRID_DATA_SENDER = 'd5a91429-5739-47e2-a06b-3470a27159e7';
 let p: Pipeline;
 let user: ClientSecretCredential;
-/** [granted, missing]: the first holds main.json's vault-group roles, the second only the group's Compute roles. */
+/**
+ * [granted, missing, partial]: the first holds main.json's vault-group roles, the second only the group's Compute roles,
+ * the third Key Vault Contributor but not EventGrid Contributor (the vault is created, its event subscription refused).
+ */
 const subs: string[] = [];
 
 async function newSubscription(): Promise<string> {
@@ -33,8 +36,8 @@ async function newSubscription(): Promise<string> {
   return subscriptionId;
 }
 
-async function grantVaultGroupRoles(subscriptionId: string): Promise<void> {
-  for (const roleName of ['Key Vault Contributor', 'EventGrid Contributor'])
+async function grantVaultGroupRoles(subscriptionId: string, roles = ['Key Vault Contributor', 'EventGrid Contributor']): Promise<void> {
+  for (const roleName of roles)
     await p.control('POST', '/_sim/arm/roleassignments', {
       principalId: p.appObjectId,
       roleName,
@@ -62,8 +65,11 @@ async function createLinuxVm(subscriptionId: string, name: string): Promise<stri
   return vm.id!;
 }
 
-/** Runs the backfill sweep (POST /api/sweep, as an operator or the schedule would) and waits for the VM's run to end. */
-async function sweepAndWait(vmId: string, after?: string) {
+/**
+ * Runs the backfill sweep (POST /api/sweep, as an operator or the schedule would) and waits for each VM's run (a run newer
+ * than `after`, the previous run's createdTime) to end.
+ */
+async function sweepAndWait(vms: Array<{ vmId: string; after?: string }>): Promise<InstanceStatus[]> {
   const res = await p.host.fetch(`/api/sweep?code=${HUB_KEYS.master}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -72,15 +78,30 @@ async function sweepAndWait(vmId: string, after?: string) {
   expect(res.status, await res.clone().text()).toBe(202);
   const sweep = (await res.json()) as { instanceId: string };
   expect((await p.waitForInstance(sweep.instanceId, 60_000)).runtimeStatus).toBe('Completed');
-  const instanceId = orchestrationInstanceId(vmId);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const now = await p.getInstance(instanceId);
-    if (now && now.createdTime !== after) break;
-    if (Date.now() > deadline) throw new Error(`no run started for ${vmId}`);
-    await new Promise((r) => setTimeout(r, 200));
+  const out: InstanceStatus[] = [];
+  for (const { vmId, after } of vms) {
+    const instanceId = orchestrationInstanceId(vmId);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const now = await p.getInstance(instanceId);
+      if (now && now.createdTime !== after) break;
+      if (Date.now() > deadline) throw new Error(`no run started for ${vmId}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    out.push(await p.waitForInstance(instanceId, 120_000));
   }
-  return p.waitForInstance(instanceId, 120_000);
+  return out;
+}
+
+async function vaultsIn(subscriptionId: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const v of new KeyVaultManagementClient(user, subscriptionId).vaults.listByResourceGroup(VAULT_RG)) names.push(v.name!);
+  return names;
+}
+
+async function hasAdeExtension(subscriptionId: string, name: string): Promise<boolean> {
+  const vm = await new ComputeManagementClient(user, subscriptionId).virtualMachines.get('rg-work', name);
+  return (vm.resources ?? []).some((r) => r.typePropertiesType === 'AzureDiskEncryptionForLinux');
 }
 
 beforeAll(async () => {
@@ -106,7 +127,7 @@ beforeAll(async () => {
     principalId: p.appObjectId,
     principalType: 'ServicePrincipal',
   });
-  subs.push(await newSubscription(), await newSubscription());
+  subs.push(await newSubscription(), await newSubscription(), await newSubscription());
   await p.control('POST', '/_sim/arm/managementgroups', { name: GROUP, subscriptions: subs });
   await p.control('POST', '/_sim/arm/roleassignments', {
     principalId: p.user.objectId,
@@ -121,6 +142,7 @@ beforeAll(async () => {
     roles: ['vmOperatorRoleName'],
   });
   await grantVaultGroupRoles(subs[0]!);
+  await grantVaultGroupRoles(subs[2]!, ['Key Vault Contributor']);
 }, 180_000);
 
 afterAll(async () => {
@@ -128,37 +150,48 @@ afterAll(async () => {
 });
 
 describe('a subscription under the management group without the vault group roles', () => {
-  let vmId: string;
-  let first: Awaited<ReturnType<typeof sweepAndWait>>;
+  const vms: Record<'granted' | 'missing' | 'partial', string> = { granted: '', missing: '', partial: '' };
+  let first: InstanceStatus[];
 
   it('ends action-required naming the subscription and the grant, with nothing half-created', async () => {
-    await createLinuxVm(subs[0]!, 'vm-granted');
-    vmId = await createLinuxVm(subs[1]!, 'vm-missing');
-    first = await sweepAndWait(vmId);
-    expect(first.runtimeStatus).toBe('Completed');
-    expect(first.output, JSON.stringify(first.output)).toMatchObject({ vmId: vmId.toLowerCase(), outcome: 'action-required' });
-    expect(first.output.operatorAction).toContain(subs[1]);
-    expect(first.output.operatorAction).toContain('az deployment sub create');
-    expect(first.output.operatorAction).toContain('targetSubscriptionIds');
-    expect(first.customStatus).toMatchObject({ phase: 'done' });
-    expect(String(first.customStatus.detail)).toContain('action required');
-    // The ActionRequired outcome event went out with the same next step.
-    expect(first.output.outcomeEvent).toEqual({ eventType: 'AdeAutopilot.ActionRequired', published: true });
-    expect(String(first.output.reason)).toContain('AuthorizationFailed');
-    // No vault in the subscription (Resource Manager refused it), and the VM carries no ADE extension.
-    const vaults = [];
-    for await (const v of new KeyVaultManagementClient(user, subs[1]!).vaults.listByResourceGroup(VAULT_RG)) vaults.push(v);
-    expect(vaults).toEqual([]);
-    const vm = await new ComputeManagementClient(user, subs[1]!).virtualMachines.get('rg-work', 'vm-missing');
-    expect((vm.resources ?? []).some((r) => r.typePropertiesType === 'AzureDiskEncryptionForLinux')).toBe(false);
-  }, 240_000);
+    vms.granted = await createLinuxVm(subs[0]!, 'vm-granted');
+    vms.missing = await createLinuxVm(subs[1]!, 'vm-missing');
+    vms.partial = await createLinuxVm(subs[2]!, 'vm-partial');
+    first = await sweepAndWait([{ vmId: vms.granted }, { vmId: vms.missing }, { vmId: vms.partial }]);
+    // The subscription holding main.json's grants is encrypted as usual.
+    expect(first[0]!.output, JSON.stringify(first[0]!.output)).toMatchObject({ outcome: 'encrypted' });
+    for (const [i, sub] of [
+      [1, subs[1]!],
+      [2, subs[2]!],
+    ] as const) {
+      const run = first[i]!;
+      expect(run.runtimeStatus).toBe('Completed');
+      expect(run.output, JSON.stringify(run.output)).toMatchObject({ outcome: 'action-required' });
+      expect(String(run.output.reason)).toContain('AuthorizationFailed');
+      expect(run.output.operatorAction).toContain(`add ${sub} to targetSubscriptionIds`);
+      expect(run.output.operatorAction).toContain('az deployment sub create');
+      expect(run.customStatus).toMatchObject({ phase: 'done', detail: `action required: ${run.output.operatorAction}` });
+      // The ActionRequired outcome event went out (with the same next step).
+      expect(run.output.outcomeEvent).toEqual({ eventType: 'AdeAutopilot.ActionRequired', published: true });
+    }
+    // No vault where Resource Manager refused it, nowhere an ADE extension; the partial grant's vault stays for reuse.
+    expect(await vaultsIn(subs[1]!)).toEqual([]);
+    expect(await vaultsIn(subs[2]!)).toHaveLength(1);
+    expect(await hasAdeExtension(subs[1]!, 'vm-missing')).toBe(false);
+    expect(await hasAdeExtension(subs[2]!, 'vm-partial')).toBe(false);
+  }, 300_000);
 
-  it('encrypts the VM at the next sweep once the operator granted the roles', async () => {
+  it('encrypts the VMs at the next sweep once the operator granted the roles', async () => {
     await grantVaultGroupRoles(subs[1]!);
-    const second = await sweepAndWait(vmId, first.createdTime);
-    expect(second.runtimeStatus).toBe('Completed');
-    expect(second.output, JSON.stringify(second.output)).toMatchObject({ vmId: vmId.toLowerCase(), outcome: 'encrypted' });
-    const vm = await new ComputeManagementClient(user, subs[1]!).virtualMachines.get('rg-work', 'vm-missing');
-    expect((vm.resources ?? []).some((r) => r.typePropertiesType === 'AzureDiskEncryptionForLinux')).toBe(true);
-  }, 240_000);
+    await grantVaultGroupRoles(subs[2]!, ['EventGrid Contributor']);
+    const vaultBefore = await vaultsIn(subs[2]!);
+    const second = await sweepAndWait([
+      { vmId: vms.missing, after: first[1]!.createdTime },
+      { vmId: vms.partial, after: first[2]!.createdTime },
+    ]);
+    for (const run of second) expect(run.output, JSON.stringify(run.output)).toMatchObject({ outcome: 'encrypted' });
+    expect(second[1]!.output.vaultName).toBe(vaultBefore[0]);
+    expect(await hasAdeExtension(subs[1]!, 'vm-missing')).toBe(true);
+    expect(await hasAdeExtension(subs[2]!, 'vm-partial')).toBe(true);
+  }, 300_000);
 });
