@@ -15,7 +15,6 @@ import { buildAdeExtension, type AdeExtension } from '../core/extension-settings
 import { vaultNamesFor } from '../core/names';
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../core/policy';
 import { OUTCOME_EVENT_TYPES, type OutcomeEventType } from '../core/remediation/outcomes';
-import { isVaultGroupRolesMissing, vaultGroupRolesNextStep } from '../core/remediation/vault-drift';
 import {
   ACTIVITY,
   ENCRYPT_VM_ORCHESTRATOR,
@@ -41,7 +40,7 @@ import {
   type ActivityName,
   type Step,
 } from './steps';
-import { ensureVault } from './vault-ready';
+import { ensureVault, VaultRolesMissing } from './vault-ready';
 
 /** Re-check interval once the secret event arrived but Azure does not show the result yet. */
 const SETTLE_MS = 30_000;
@@ -75,16 +74,6 @@ export function* encryptVmOrchestrator(context: OrchestrationContext): Step<Encr
  */
 function invalidatesVault(error: StepFailure): boolean {
   return error.kind === 'not-found' || error.kind === 'permission';
-}
-
-/** The vault group's roles are missing in the VM's subscription: the run ends action-required with the next step. */
-class VaultRolesMissing extends StepFailure {
-  constructor(
-    reason: string,
-    readonly operatorAction: string,
-  ) {
-    super(reason, 'permission', 'AuthorizationFailed');
-  }
 }
 
 function encryptOutcomeEventType(outcome: EncryptVmOutput['outcome']): OutcomeEventType | undefined {
@@ -330,26 +319,15 @@ function* encryptVmSteps(context: OrchestrationContext): Step<EncryptVmOutput> {
 
   /** The dedicated-vault step (vault-ready.ts), for this VM and mode. */
   function* ensureVaultReady(names: string[], vm: VmFacts, mode: 'aad' | 'single-pass'): Step<VaultReady> {
-    try {
-      return yield* ensureVault(context, policy, names, vm, {
-        mode,
-        deadline: totalDeadline,
-        onWait: (detail) => setStatus({ detail }),
-        onProvision: () => {
-          provisionedByThisRun = true;
-        },
-      });
-    } catch (error) {
-      // Resource Manager refused the vault group: its roles are granted per subscription (infra/main.json), and this
-      // subscription (found under an ADE_SCOPE management group, say) has none yet. The operator's move, not a retry.
-      if (error instanceof StepFailure && isVaultGroupRolesMissing(error))
-        throw new VaultRolesMissing(
-          `The app holds no access to the vault group ${policy.vault.resourceGroup} in subscription ${vm.subscriptionId} ` +
-            `(${error.reason})`,
-          vaultGroupRolesNextStep(vm.subscriptionId, policy),
-        );
-      throw error;
-    }
+    // Resource Manager refusing the vault group throws VaultRolesMissing (the run ends action-required, above).
+    return yield* ensureVault(context, policy, names, vm, {
+      mode,
+      deadline: totalDeadline,
+      onWait: (detail) => setStatus({ detail }),
+      onProvision: () => {
+        provisionedByThisRun = true;
+      },
+    });
   }
 
   function* waitForSecret(mode: 'aad' | 'single-pass'): Step<{ check: StatusCheck; completedBy: 'event' | 'polling' }> {

@@ -11,7 +11,9 @@
  *     step); Automatic and Rolling sets upgrade themselves; bounded by the run's deadline
  *     (ADE_ORCHESTRATION_TIMEOUT_MINUTES). A run whose model already carries ADE (the backfill sweep starts one for
  *     every Manual set in that state) skips straight to step 4.
- * Ends like encryptVm: VmEncrypted / EncryptionFailed with the scale set's id when publishOutcome is set.
+ * Ends like encryptVm: VmEncrypted / EncryptionFailed / ActionRequired with the scale set's id when publishOutcome is set;
+ * like encryptVm, Resource Manager refusing the vault group in the set's subscription (its roles missing there, 403
+ * AuthorizationFailed) ends the run action-required with the grant as the next step, the model unchanged.
  * Deterministic: no I/O, no Date.now, no environment; the SequenceVersion comes from newGuid.
  * https://learn.microsoft.com/azure/virtual-machine-scale-sets/disk-encryption-overview
  */
@@ -30,7 +32,7 @@ import {
   type ScaleSetProgressResult,
 } from './scale-set-contracts';
 import { callActivity, inputOf, publishOutcome, StepFailure, type ActivityArgs, type ActivityName, type Step } from './steps';
-import { ensureVault } from './vault-ready';
+import { ensureVault, VaultRolesMissing } from './vault-ready';
 
 /** First instance check after the model update, and the longest interval checks back off to. */
 const FIRST_CHECK_MS = 5_000;
@@ -171,6 +173,7 @@ function* encryptVmssSteps(context: OrchestrationContext): Step<EncryptVmssOutpu
         mode: 'single-pass',
         deadline,
         onWait: (detail) => setStatus({ detail }),
+        targetKind: 'scale set',
       });
       output.vaultName = ready.vault.name;
       setStatus({ phase: 'deploying-extension', vaultName: ready.vault.name });
@@ -186,6 +189,12 @@ function* encryptVmssSteps(context: OrchestrationContext): Step<EncryptVmssOutpu
       yield* call(SCALE_SET_ACTIVITY.deployExtension, { scaleSetId: set.id, extension });
     }
   } catch (error) {
+    if (error instanceof VaultRolesMissing) {
+      // Before the model PUT: the model is unchanged and the vault's lease released (vault-ready.ts); a vault created before
+      // a refused event subscription stays for the next run.
+      setStatus({ phase: 'done', detail: `action required: ${error.operatorAction}` });
+      return { ...output, outcome: 'action-required', reason: error.reason, operatorAction: error.operatorAction };
+    }
     output.outcome = 'failed';
     output.reason =
       error instanceof StepFailure ? error.reason : `Unexpected error: ${error instanceof Error ? error.message : String(error)}`;

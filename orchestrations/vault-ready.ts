@@ -5,13 +5,16 @@
  * before use: it must name one of the vaults this run computed (in the managed vault group, KEK inside it); anything
  * else fails the run with the reason, and the state is discarded so the next run provisions afresh. Waiting is bounded:
  * a holder that died or overran loses the lease to the next run that asks, and a run gives up after VAULT_WAIT_MAX_MS
- * (or at its own deadline) with the reason. Deterministic: time is context.df.currentUtcDateTime, everything that
+ * (or at its own deadline) with the reason. Resource Manager refusing the vault group itself (403 AuthorizationFailed: the
+ * group's roles are granted per subscription by infra/main.json) throws VaultRolesMissing, which both orchestrators end
+ * `action-required` with the operator's next step. Deterministic: time is context.df.currentUtcDateTime, everything that
  * touches Azure is an activity.
  */
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import { KEK_NAME } from '../core/names';
 import type { EncryptionPolicy } from '../core/policy';
+import { isVaultGroupRolesMissing, vaultGroupRolesNextStep } from '../core/remediation/vault-drift';
 import { ACTIVITY, ENTITY, type EntraAppInfo, type VaultReady } from './contracts';
 import { vaultReadyMismatch, type AcquireVaultLease, type AcquireVaultLeaseResult, type SetVaultReady } from './entities';
 import { callActivity, StepFailure, type Step } from './steps';
@@ -37,6 +40,23 @@ export interface VaultStepOptions {
   onWait: (detail: string) => void;
   /** Called when this run provisions (it holds the lease): cached-state repairs then no longer apply. */
   onProvision?: () => void;
+  /** What the vault is for, as the operator's next step names it (VaultRolesMissing); default VM. */
+  targetKind?: 'VM' | 'scale set';
+}
+
+/**
+ * The vault group's roles are missing in the target's subscription (Resource Manager refused the vault step with 403
+ * AuthorizationFailed): the lease is released (a vault created before a refused event subscription stays for the next
+ * run); the run ends action-required with `operatorAction` (core/remediation/vault-drift.ts vaultGroupRolesNextStep), not
+ * failed, and retries nothing.
+ */
+export class VaultRolesMissing extends StepFailure {
+  constructor(
+    reason: string,
+    readonly operatorAction: string,
+  ) {
+    super(reason, 'permission', 'AuthorizationFailed');
+  }
 }
 
 export function* ensureVault(
@@ -91,6 +111,14 @@ export function* ensureVault(
       } catch (error) {
         // Let the next run take over at once instead of waiting for the deadline.
         context.df.signalEntity(entity, 'release', { holder });
+        // Resource Manager refused the vault group: its roles are granted per subscription (infra/main.json), and this
+        // subscription (found under an ADE_SCOPE management group, say) has none yet. The operator's move, not a retry.
+        if (error instanceof StepFailure && isVaultGroupRolesMissing(error))
+          throw new VaultRolesMissing(
+            `The app holds no access to the vault group ${policy.vault.resourceGroup} in subscription ${target.subscriptionId} ` +
+              `(${error.reason})`,
+            vaultGroupRolesNextStep(target.subscriptionId, policy, options.targetKind ?? 'VM'),
+          );
         throw error;
       }
     }

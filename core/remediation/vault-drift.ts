@@ -195,12 +195,19 @@ export function isVaultGroupRolesMissing(failure: { kind?: string; code?: string
   return failure.kind === 'permission' && failure.code === 'AuthorizationFailed';
 }
 
-/** What the operator does when the vault group's roles are missing in a subscription (infra/README.md, "Management groups"). */
-export function vaultGroupRolesNextStep(subscriptionId: string, policy: Pick<EncryptionPolicy, 'vault'>): string {
+/**
+ * What the operator does when the vault group's roles are missing in a subscription (infra/README.md, "Management groups"),
+ * for a VM (encryptVm) or a Uniform scale set (encryptVmss), whose own write events start the next run.
+ */
+export function vaultGroupRolesNextStep(
+  subscriptionId: string,
+  policy: Pick<EncryptionPolicy, 'vault'>,
+  target: 'VM' | 'scale set' = 'VM',
+): string {
   return (
     `grant the app's identity Key Vault Contributor and EventGrid Contributor on /subscriptions/${subscriptionId}/resourceGroups/` +
     `${policy.vault.resourceGroup}: add ${subscriptionId} to targetSubscriptionIds in the parameters file and re-run ` +
     `infra/deploy.sh (or az deployment sub create --name ade-autopilot --location <region> --template-file infra/main.json ` +
-    `--parameters @<parameters file>); the next sweep or VM write then encrypts the VM`
+    `--parameters @<parameters file>); the next sweep or ${target} write then encrypts the ${target}`
   );
 }

@@ -15,10 +15,15 @@ describe('vault group roles missing in a subscription', () => {
     expect(isVaultGroupRolesMissing(failure)).toBe(expected);
   });
 
-  it('names the subscription, the vault group, both roles and the deployment that grants them', () => {
+  it.each([
+    [undefined, 'the next sweep or VM write then encrypts the VM'],
+    ['VM', 'the next sweep or VM write then encrypts the VM'],
+    ['scale set', 'the next sweep or scale set write then encrypts the scale set'],
+  ] as const)('names the subscription, the vault group, both roles and the deployment that grants them (%s)', (target, retry) => {
     const sub = '11111111-2222-3333-4444-555555555555';
     const policy = basePolicy();
-    const step = vaultGroupRolesNextStep(sub, policy);
+    const step = vaultGroupRolesNextStep(sub, policy, target);
+    expect(step.endsWith(retry)).toBe(true);
     expect(step).toContain(`/subscriptions/${sub}/resourceGroups/${policy.vault.resourceGroup}`);
     expect(step).toContain(`add ${sub} to targetSubscriptionIds`);
     for (const part of ['Key Vault Contributor', 'EventGrid Contributor', 'infra/deploy.sh', 'az deployment sub create', 'infra/main.json'])
