@@ -583,7 +583,7 @@ export interface ResourceGraphPort {
   scaleSets?(subscriptionIds: readonly string[]): Promise<ScaleSetSnapshot[]>;
 }
 
-/** One subscription's Resource Manager event wiring (azure/subscription-event-wiring.ts). */
+/** One subscription's Resource Manager (and Policy Insights) event wiring (azure/subscription-event-wiring.ts). */
 export interface WiringRequest {
   subscriptionId: string;
   /** Where a new topic goes (ADE_VAULT_RESOURCE_GROUP), created in `location` when missing. */
@@ -592,18 +592,25 @@ export interface WiringRequest {
   /** User-assigned identity put on the topic; it writes the dead letters. */
   identityResourceId: string;
   subscriptions: PlannedEventSubscription[];
+  /** Event subscriptions on the `Microsoft.PolicyInsights.PolicyStates` topic; empty or absent: that topic is left alone. */
+  policySubscriptions?: PlannedEventSubscription[];
   /** Report what would be written; write nothing. */
   dryRun: boolean;
 }
 
 export type WiringAction = 'unchanged' | 'created' | 'updated' | 'would-create' | 'would-update';
 
-export interface WiringReport {
+export interface TopicWiringReport {
+  topic: { action: 'reused' | 'created' | 'would-create'; id?: string; identity?: 'added' | 'would-add' };
+  subscriptions: Array<{ name: string; action: WiringAction }>;
+}
+
+/** `topic` / `subscriptions`: the Resource Manager topic; `policy`: the Policy Insights topic, when requested. */
+export interface WiringReport extends TopicWiringReport {
   subscriptionId: string;
   dryRun: boolean;
   resourceGroup?: 'exists' | 'created' | 'would-create';
-  topic: { action: 'reused' | 'created' | 'would-create'; id?: string; identity?: 'added' | 'would-add' };
-  subscriptions: Array<{ name: string; action: WiringAction }>;
+  policy?: TopicWiringReport;
 }
 
 export interface SubscriptionEventWiringPort {

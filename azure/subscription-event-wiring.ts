@@ -1,12 +1,15 @@
 /**
  * SubscriptionEventWiringPort over @azure/arm-eventgrid and @azure/arm-resources: gives one subscription the Resource
- * Manager event wiring infra/event-subscriptions.json deploys (core/events/subscription-wiring.ts), for subscriptions
- * discovered under a management group after the templates ran.
+ * Manager and Policy Insights event wiring infra/main.json and infra/event-subscriptions.json deploy
+ * (core/events/subscription-wiring.ts), for subscriptions discovered under a management group after the templates ran.
+ * For the `Microsoft.Resources.Subscriptions` topic, then (when the request has policy subscriptions) the
+ * `Microsoft.PolicyInsights.PolicyStates` topic:
  *
- *  1. Find the subscription's `Microsoft.Resources.Subscriptions` system topic in any resource group (Azure allows one
- *     per source, https://learn.microsoft.com/azure/event-grid/system-topics) and reuse it; add the app's identity to it
- *     when missing (it writes the dead letters), as infra/deploy.sh does for a topic that existed before.
- *  2. Otherwise create the resource group when missing and the topic `ade-autopilot-resource-events` in it.
+ *  1. Find the subscription's system topic of that type in any resource group (Azure allows one per source and type,
+ *     https://learn.microsoft.com/azure/event-grid/system-topics) and reuse it; add the app's identity to it when
+ *     missing (it writes the dead letters), as infra/deploy.sh does for a topic that existed before.
+ *  2. Otherwise create the resource group when missing and the topic (`ade-autopilot-resource-events`,
+ *     `ade-autopilot-policy-events`) in it.
  *  3. Create or update each event subscription whose live properties differ.
  *
  * Every step reads first and writes only what differs, so a second run is read-only; with `dryRun` nothing is written
@@ -22,6 +25,8 @@ import { ResourceManagementClient } from '@azure/arm-resources';
 import type { TokenCredential } from '@azure/core-auth';
 import { ValidationError } from '../core/errors';
 import {
+  POLICY_EVENTS_TOPIC_NAME,
+  POLICY_EVENTS_TOPIC_TYPE,
   RESOURCE_EVENTS_TOPIC_NAME,
   RESOURCE_EVENTS_TOPIC_TYPE,
   type EventSubscriptionProperties,
@@ -30,7 +35,7 @@ import {
 import { parseResourceId, sameResourceId } from '../core/resource-ids';
 import { ClientsBySubscription, pollOptionsOf } from './arm-clients';
 import { callAzure, callAzureOrUndefined } from './errors';
-import type { SubscriptionEventWiringPort, WiringReport, WiringRequest } from './ports';
+import type { SubscriptionEventWiringPort, TopicWiringReport, WiringReport, WiringRequest } from './ports';
 
 export interface SubscriptionEventWiringOptions {
   clientOptions?: EventGridManagementClientOptionalParams;
@@ -53,11 +58,38 @@ export class SubscriptionEventWiringAdapter implements SubscriptionEventWiringPo
 
   async ensureResourceEventWiring(request: WiringRequest): Promise<WiringReport> {
     const { subscriptionId, dryRun } = request;
+    const group: GroupState = {};
+    const resources = await this.ensureTopic(request, group, {
+      topicType: RESOURCE_EVENTS_TOPIC_TYPE,
+      topicName: RESOURCE_EVENTS_TOPIC_NAME,
+      subscriptions: request.subscriptions,
+    });
+    const policySubscriptions = request.policySubscriptions ?? [];
+    const policy =
+      policySubscriptions.length > 0
+        ? await this.ensureTopic(request, group, {
+            topicType: POLICY_EVENTS_TOPIC_TYPE,
+            topicName: POLICY_EVENTS_TOPIC_NAME,
+            subscriptions: policySubscriptions,
+          })
+        : undefined;
+    return {
+      subscriptionId,
+      dryRun,
+      ...(group.state ? { resourceGroup: group.state } : {}),
+      ...resources,
+      ...(policy ? { policy } : {}),
+    };
+  }
+
+  /** One system topic of the subscription (reused or created) and its event subscriptions. */
+  private async ensureTopic(request: WiringRequest, group: GroupState, wanted: TopicDefinition): Promise<TopicWiringReport> {
+    const { subscriptionId, dryRun } = request;
     const client = this.eventGrid.get(subscriptionId);
     const poll = pollOptionsOf(this.options.pollIntervalMs);
-    const report: WiringReport = { subscriptionId, dryRun, topic: { action: 'reused' }, subscriptions: [] };
+    const report: TopicWiringReport = { topic: { action: 'reused' }, subscriptions: [] };
 
-    let topic = await this.findTopic(subscriptionId);
+    let topic = await this.findTopic(subscriptionId, wanted.topicType);
     if (topic) {
       report.topic = { action: 'reused', id: topic.id };
       if (!hasIdentity(topic, request.identityResourceId)) {
@@ -75,33 +107,37 @@ export class SubscriptionEventWiringAdapter implements SubscriptionEventWiringPo
         }
       }
     } else {
-      const group = request.resourceGroup;
+      const groupName = request.resourceGroup;
       const resources = this.resources.get(subscriptionId);
-      const existingGroup = await callAzureOrUndefined(`Read resource group ${group} in subscription ${subscriptionId}`, () =>
-        resources.resourceGroups.get(group),
-      );
-      report.resourceGroup = existingGroup ? 'exists' : dryRun ? 'would-create' : 'created';
+      if (!group.state) {
+        const existingGroup = await callAzureOrUndefined(`Read resource group ${groupName} in subscription ${subscriptionId}`, () =>
+          resources.resourceGroups.get(groupName),
+        );
+        group.state = existingGroup ? 'exists' : dryRun ? 'would-create' : 'created';
+        if (!existingGroup && !dryRun)
+          await callAzure(`Create resource group ${groupName} in subscription ${subscriptionId}`, () =>
+            resources.resourceGroups.createOrUpdate(groupName, {
+              location: request.location,
+              tags: { 'ade-autopilot': 'event-wiring' },
+            }),
+          );
+      }
       const topicId =
-        `/subscriptions/${subscriptionId}/resourceGroups/${group}` +
-        `/providers/Microsoft.EventGrid/systemTopics/${RESOURCE_EVENTS_TOPIC_NAME}`;
+        `/subscriptions/${subscriptionId}/resourceGroups/${groupName}` + `/providers/Microsoft.EventGrid/systemTopics/${wanted.topicName}`;
       report.topic = { action: dryRun ? 'would-create' : 'created', id: topicId };
       if (dryRun) {
-        report.subscriptions = request.subscriptions.map((s) => ({ name: s.name, action: 'would-create' }));
+        report.subscriptions = wanted.subscriptions.map((s) => ({ name: s.name, action: 'would-create' }));
         return report;
       }
-      if (!existingGroup)
-        await callAzure(`Create resource group ${group} in subscription ${subscriptionId}`, () =>
-          resources.resourceGroups.createOrUpdate(group, { location: request.location, tags: { 'ade-autopilot': 'event-wiring' } }),
-        );
       try {
         const created = await callAzure(`Create system topic ${topicId}`, () =>
           client.systemTopics.beginCreateOrUpdateAndWait(
-            group,
-            RESOURCE_EVENTS_TOPIC_NAME,
+            groupName,
+            wanted.topicName,
             {
               location: 'global',
               source: `/subscriptions/${subscriptionId}`,
-              topicType: RESOURCE_EVENTS_TOPIC_TYPE,
+              topicType: wanted.topicType,
               identity: withIdentity(undefined, request.identityResourceId),
             },
             poll,
@@ -109,8 +145,8 @@ export class SubscriptionEventWiringAdapter implements SubscriptionEventWiringPo
         );
         topic = toTopic(created);
       } catch (error) {
-        // Someone created the subscription's topic meanwhile (Azure allows one): reuse theirs on the next run.
-        const raced = await this.findTopic(subscriptionId);
+        // Someone created the subscription's topic meanwhile (Azure allows one per source and type): reuse theirs.
+        const raced = await this.findTopic(subscriptionId, wanted.topicType);
         if (!raced) throw error;
         topic = raced;
         report.topic = { action: 'reused', id: raced.id };
@@ -119,7 +155,7 @@ export class SubscriptionEventWiringAdapter implements SubscriptionEventWiringPo
     }
 
     const where = parseResourceId(topic!.id);
-    for (const planned of request.subscriptions) {
+    for (const planned of wanted.subscriptions) {
       const existing = await callAzureOrUndefined(`Read event subscription ${planned.name} on ${topic!.id}`, () =>
         client.systemTopicEventSubscriptions.get(where.resourceGroup!, topic!.name, planned.name),
       );
@@ -145,12 +181,12 @@ export class SubscriptionEventWiringAdapter implements SubscriptionEventWiringPo
     return report;
   }
 
-  /** The subscription's Resource Manager system topic, wherever it lives (needs systemTopics/read on the subscription). */
-  private async findTopic(subscriptionId: string): Promise<LiveTopic | undefined> {
+  /** The subscription's system topic of this type, wherever it lives (needs systemTopics/read on the subscription). */
+  private async findTopic(subscriptionId: string, topicType: string): Promise<LiveTopic | undefined> {
     return callAzure(`List Event Grid system topics in subscription ${subscriptionId}`, async () => {
       for await (const t of this.eventGrid.get(subscriptionId).systemTopics.listBySubscription()) {
         if (
-          (t.topicType ?? '').toLowerCase() === RESOURCE_EVENTS_TOPIC_TYPE.toLowerCase() &&
+          (t.topicType ?? '').toLowerCase() === topicType.toLowerCase() &&
           t.source !== undefined &&
           sameResourceId(t.source, `/subscriptions/${subscriptionId}`)
         )
@@ -159,6 +195,17 @@ export class SubscriptionEventWiringAdapter implements SubscriptionEventWiringPo
       return undefined;
     });
   }
+}
+
+/** The vault resource group, read (and created) at most once per subscription and run. */
+interface GroupState {
+  state?: 'exists' | 'created' | 'would-create';
+}
+
+interface TopicDefinition {
+  topicType: string;
+  topicName: string;
+  subscriptions: PlannedEventSubscription[];
 }
 
 interface LiveTopic {

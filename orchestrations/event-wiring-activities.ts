@@ -1,6 +1,7 @@
 /**
- * Activity `ensureSubscriptionEvents`: gives one discovered subscription the Resource Manager event wiring
- * infra/event-subscriptions.json deploys (core/events/subscription-wiring.ts), through SubscriptionEventWiringPort.
+ * Activity `ensureSubscriptionEvents`: gives one discovered subscription the Resource Manager event wiring and, with
+ * policy definitions configured (ADE_POLICY_DEFINITION_IDS), the Policy Insights event wiring infra/main.json and
+ * infra/event-subscriptions.json deploy (core/events/subscription-wiring.ts), through SubscriptionEventWiringPort.
  *
  * Everything that decides what is written comes from the app's validated configuration, never from the input: the
  * destination (ADE_FUNCTION_APP_RESOURCE_ID), the dead-letter container and identity, the topic's resource group
@@ -9,7 +10,7 @@
  */
 import type { SubscriptionEventWiringPort, WiringReport } from '../azure/ports';
 import { PermissionError, ValidationError } from '../core/errors';
-import { resourceEventSubscriptions, type WiringSettings } from '../core/events/subscription-wiring';
+import { policyEventSubscriptions, resourceEventSubscriptions, type WiringSettings } from '../core/events/subscription-wiring';
 import { isGuid } from '../core/resource-ids';
 import { runActivity, type ActivityLog } from './activities';
 import type { ActivityResult } from './contracts';
@@ -46,6 +47,7 @@ export function createEventWiringActivities(deps: EventWiringDeps) {
             location: settings.location,
             identityResourceId: settings.identityResourceId,
             subscriptions: resourceEventSubscriptions(settings),
+            policySubscriptions: policyEventSubscriptions(settings),
             dryRun,
           });
           deps.log('info', `Event wiring of subscription ${subscriptionId}: ${summary(report)}`, {
@@ -75,6 +77,12 @@ function summary(report: WiringReport): string {
     ...(report.resourceGroup && report.resourceGroup !== 'exists' ? [`resource group ${report.resourceGroup}`] : []),
     `topic ${report.topic.action}${report.topic.identity ? ` (identity ${report.topic.identity})` : ''}`,
     ...report.subscriptions.map((s) => `${s.name} ${s.action}`),
+    ...(report.policy
+      ? [
+          `policy topic ${report.policy.topic.action}${report.policy.topic.identity ? ` (identity ${report.policy.topic.identity})` : ''}`,
+          ...report.policy.subscriptions.map((s) => `${s.name} ${s.action}`),
+        ]
+      : []),
   ];
   return parts.join(', ');
 }

@@ -1,11 +1,31 @@
 /**
- * infra/event-subscriptions.json and the app's runtime event wiring (ADE_EVENT_WIRING=auto) write the same event
- * subscriptions: the template's `vm-written` / `arm-drift` properties, evaluated with sample parameters, equal
- * core/events/subscription-wiring.ts's bodies for the same settings. A change on either side fails here.
+ * infra/main.json + infra/event-subscriptions.json and the app's runtime event wiring (ADE_EVENT_WIRING=auto) write the
+ * same topics and event subscriptions: the template's `vm-written` / `arm-drift` / `policy-states` properties, evaluated
+ * with sample parameters, equal core/events/subscription-wiring.ts's bodies for the same settings, and main.json's
+ * system topics have the runtime's names and types. A change on either side fails here.
  */
 import { describe, expect, it } from 'vitest';
-import { resourceEventSubscriptions, type WiringSettings } from '../../core/events/subscription-wiring';
-import { isExpression, objectOf, parseExpression, resourcesOf, templateLevels, type Expr, type Json, type JsonObject } from './arm';
+import {
+  POLICY_EVENTS_TOPIC_NAME,
+  POLICY_EVENTS_TOPIC_TYPE,
+  policyEventSubscriptions,
+  RESOURCE_EVENTS_TOPIC_NAME,
+  RESOURCE_EVENTS_TOPIC_TYPE,
+  resourceEventSubscriptions,
+  type WiringSettings,
+} from '../../core/events/subscription-wiring';
+import {
+  allResources,
+  isExpression,
+  loadTemplate,
+  objectOf,
+  parseExpression,
+  resourcesOf,
+  templateLevels,
+  type Expr,
+  type Json,
+  type JsonObject,
+} from './arm';
 
 const FUNCTION_APP = '/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg-app/providers/Microsoft.Web/sites/func-ade';
 const IDENTITY =
@@ -44,7 +64,12 @@ function resolve(value: Json, parameters: Record<string, unknown>): unknown {
   return value;
 }
 
-/** The template's two subscriptions, with its outer parameters at their defaults plus the given values. */
+const POLICY_IDS = [
+  '/providers/Microsoft.Authorization/policyDefinitions/3dc5edcd-002d-444c-b216-e123bbfa37c0',
+  '/providers/Microsoft.Authorization/policyDefinitions/ca88aadc-6e2b-416c-9de2-5a0f01d1693f',
+];
+
+/** The template's three subscriptions, with its outer parameters at their defaults plus the given values. */
 function templateSubscriptions(values: Record<string, unknown>): Record<string, unknown> {
   const levels = templateLevels('event-subscriptions.json');
   const root = levels[0]!.template;
@@ -68,6 +93,17 @@ function templateSubscriptions(values: Record<string, unknown>): Record<string, 
     const name = String(r.name).replace("[format('{0}/", '').replace("', parameters('resourceEventsTopicName'))]", '');
     out[name] = resolve(r.properties as JsonObject, nestedParameters);
   }
+  // policy-states sits on the per-subscription level, next to the Resource Manager topic's nested deployment.
+  const perSubscriptionParameters = {
+    functionAppResourceId: values.functionAppResourceId,
+    policyEventsTopicName: 'policy-topic',
+    policyDefinitionIds: values.policyDefinitionIds,
+    deliveryPolicy,
+  };
+  for (const r of resourcesOf(levels[1]!.template).filter((r) => r.type === 'Microsoft.EventGrid/systemTopics/eventSubscriptions')) {
+    const name = String(r.name).replace("[format('{0}/", '').replace("', parameters('policyEventsTopicName'))]", '');
+    out[name] = resolve(r.properties as JsonObject, perSubscriptionParameters);
+  }
   return out;
 }
 
@@ -81,7 +117,7 @@ describe('the runtime event wiring and event-subscriptions.json share one defini
       identityResourceId: IDENTITY,
       deadLetter: { storageAccountId: STORAGE, containerName: 'eventgrid-deadletter' },
       vaultResourceGroup: 'rg-vaults',
-      policyDefinitionIds: [],
+      policyDefinitionIds: POLICY_IDS,
       ...retry,
     };
     const fromTemplate = templateSubscriptions({
@@ -89,10 +125,13 @@ describe('the runtime event wiring and event-subscriptions.json share one defini
       identityResourceId: IDENTITY,
       storageAccountResourceId: STORAGE,
       vaultResourceGroupName: 'rg-vaults',
+      policyDefinitionIds: POLICY_IDS,
       ...retry,
     });
-    const runtime = Object.fromEntries(resourceEventSubscriptions(settings).map((s) => [s.name, s.properties]));
-    expect(Object.keys(fromTemplate).sort()).toEqual(['arm-drift', 'vm-written']);
+    const runtime = Object.fromEntries(
+      [...resourceEventSubscriptions(settings), ...policyEventSubscriptions(settings)].map((s) => [s.name, s.properties]),
+    );
+    expect(Object.keys(fromTemplate).sort()).toEqual(['arm-drift', 'policy-states', 'vm-written']);
     expect(runtime).toEqual(fromTemplate);
   });
 
@@ -102,20 +141,50 @@ describe('the runtime event wiring and event-subscriptions.json share one defini
       identityResourceId: IDENTITY,
       deadLetter: { storageAccountId: STORAGE, containerName: 'eventgrid-deadletter' },
       vaultResourceGroup: 'rg-vaults',
-      policyDefinitionIds: [],
+      policyDefinitionIds: POLICY_IDS,
     };
     const fromTemplate = templateSubscriptions({
       functionAppResourceId: FUNCTION_APP,
       identityResourceId: IDENTITY,
       storageAccountResourceId: STORAGE,
       vaultResourceGroupName: 'rg-vaults',
+      policyDefinitionIds: POLICY_IDS,
     });
     for (const changed of [
       { ...base, functionAppResourceId: `${FUNCTION_APP}x` },
       { ...base, deadLetter: { ...base.deadLetter, containerName: 'other' } },
+      { ...base, policyDefinitionIds: POLICY_IDS.slice(1) },
     ]) {
-      const runtime = Object.fromEntries(resourceEventSubscriptions(changed).map((s) => [s.name, s.properties]));
+      const runtime = Object.fromEntries(
+        [...resourceEventSubscriptions(changed), ...policyEventSubscriptions(changed)].map((s) => [s.name, s.properties]),
+      );
       expect(runtime).not.toEqual(fromTemplate);
     }
+  });
+
+  it('no policy definition configured: no policy-states subscription (Event Grid refuses an empty StringIn)', () => {
+    const settings: WiringSettings = {
+      functionAppResourceId: FUNCTION_APP,
+      identityResourceId: IDENTITY,
+      deadLetter: { storageAccountId: STORAGE, containerName: 'eventgrid-deadletter' },
+      vaultResourceGroup: 'rg-vaults',
+      policyDefinitionIds: [],
+    };
+    expect(policyEventSubscriptions(settings)).toEqual([]);
+    expect(policyEventSubscriptions({ ...settings, policyDefinitionIds: POLICY_IDS }).map((s) => s.name)).toEqual(['policy-states']);
+  });
+
+  it("main.json's system topics have the names and types the runtime creates or looks for", () => {
+    const main = loadTemplate('main.json');
+    const variables = objectOf(main.variables);
+    const topics = allResources(templateLevels('main.json', main))
+      .map(({ resource }) => resource)
+      .filter((r) => r.type === 'Microsoft.EventGrid/systemTopics');
+    const typeOf = (nameParameter: string) =>
+      topics.filter((t) => t.name === `[parameters('${nameParameter}')]`).map((t) => objectOf(t.properties).topicType);
+    expect(variables.resourceEventsTopicName).toBe(RESOURCE_EVENTS_TOPIC_NAME);
+    expect(variables.policyEventsTopicName).toBe(POLICY_EVENTS_TOPIC_NAME);
+    expect(typeOf('resourceEventsTopicName')).toEqual([RESOURCE_EVENTS_TOPIC_TYPE]);
+    expect(typeOf('policyEventsTopicName')).toEqual([POLICY_EVENTS_TOPIC_TYPE]);
   });
 });
