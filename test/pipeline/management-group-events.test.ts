@@ -4,14 +4,16 @@
  * infra/management-group-roles.json (VM operator + event wiring roles at the group). The eventWiring timer wires both;
  * a third subscription moved into the group later gets its wiring at the next run, and a VM created there afterwards is
  * encrypted through the Resource Manager event → vmWritten (the sweep is off, and a VM created before the wiring is left
- * alone).
+ * alone until Azure Policy reports it NonCompliant: that event reaches policyStates through the Policy Insights topic the
+ * same wiring created, and the VM is encrypted).
  */
 import { randomUUID } from 'node:crypto';
 import { ClientSecretCredential } from '@azure/identity';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { EventGridManagementClient } from '@azure/arm-eventgrid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orchestrationInstanceId } from '../../core/names';
+import { orchestrationInstanceId, remediationInstanceId } from '../../core/names';
+import { DEFAULT_POLICY_DEFINITION_IDS } from '../../core/remediation/settings';
 import { templateRoleGrants } from '../../local/start/template-grants';
 import { platformSiteResourceId, type PlatformOptions } from '../../local/host/runtime/platform';
 import { EVENT_WIRING_INSTANCE_ID } from '../../orchestrations/event-wiring-contracts';
@@ -42,7 +44,10 @@ async function newSubscription(): Promise<string> {
 }
 
 /** Runs the eventWiring timer now (the host's admin API, as `func` would) and returns the wiring run's output. */
-async function runEventWiring(): Promise<{ reports: Array<{ subscriptionId: string; topic: { action: string } }>; failed: unknown[] }> {
+async function runEventWiring(): Promise<{
+  reports: Array<{ subscriptionId: string; topic: { action: string }; policy?: { topic: { action: string }; subscriptions: unknown[] } }>;
+  failed: unknown[];
+}> {
   const before = await p.getInstance(EVENT_WIRING_INSTANCE_ID);
   const res = await p.host.fetch(`/admin/functions/eventWiring?code=${HUB_KEYS.master}`, {
     method: 'POST',
@@ -139,7 +144,7 @@ describe('event wiring of subscriptions discovered under a management group', ()
     }
   }, 90_000);
 
-  it('a subscription moved into the group later is wired at the next run; its new VM is encrypted through the event', async () => {
+  it('a subscription moved into the group later is wired at the next run; its new VM is encrypted through the event, the older one through a policy NonCompliant event', async () => {
     const added = await newSubscription();
     await p.control('POST', '/_sim/arm/managementgroups', { name: GROUP, subscriptions: [added] });
     const before = await createLinuxVm(added, 'mg-before');
@@ -173,5 +178,22 @@ describe('event wiring of subscriptions discovered under a management group', ()
 
     // No event reached the VM created before the wiring, and nothing else (the sweep is off) started a run for it.
     expect(await p.getInstance(orchestrationInstanceId(before))).toBeUndefined();
-  }, 240_000);
+
+    // The wiring also gave the subscription its Policy Insights topic and policy-states subscription: Azure Policy
+    // finding that VM NonCompliant with a configured definition reaches policyStates, which encrypts it.
+    expect(report?.policy).toMatchObject({ topic: { action: 'created' }, subscriptions: [{ name: 'policy-states', action: 'created' }] });
+    const recorded = await p.control<{ published: string | null }>('POST', '/_sim/arm/policy/states', {
+      resourceId: before,
+      policyAssignmentId: `/subscriptions/${added}/providers/microsoft.authorization/policyassignments/ade-audit`,
+      policyDefinitionId: DEFAULT_POLICY_DEFINITION_IDS[1]!,
+      complianceState: 'NonCompliant',
+    });
+    expect(recorded.published).toBe('Microsoft.PolicyInsights.PolicyStateCreated');
+    const remediation = remediationInstanceId(before);
+    const until = Date.now() + 30_000;
+    while (!(await p.getInstance(remediation)) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+    const healed = await p.waitForInstance(remediation, 120_000);
+    expect(healed.runtimeStatus, JSON.stringify(healed.customStatus)).toBe('Completed');
+    expect(healed.output).toMatchObject({ action: 'encrypt', result: 'succeeded' });
+  }, 360_000);
 });
