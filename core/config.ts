@@ -497,8 +497,10 @@ export const CONFIG_SETTINGS: ReadonlyArray<ConfigSetting> = [
     name: 'ADE_EVENT_WIRING',
     description:
       "auto: every 15 minutes the app gives each subscription discovered under ADE_SCOPE's management groups the Resource " +
-      'Manager system topic and the vm-written / arm-drift event subscriptions infra/event-subscriptions.json deploys (reusing ' +
-      "the subscription's existing topic; the topic goes in ADE_VAULT_RESOURCE_GROUP, created when missing). Needs a management " +
+      'Manager system topic with the vm-written / arm-drift event subscriptions and the Policy Insights system topic with the ' +
+      'policy-states event subscription (NonCompliant states of ADE_POLICY_DEFINITION_IDS) that infra/main.json and ' +
+      "infra/event-subscriptions.json deploy (reusing the subscription's existing topics; new topics go in " +
+      'ADE_VAULT_RESOURCE_GROUP, created when missing). Needs a management ' +
       'group in ADE_SCOPE, ADE_FUNCTION_APP_RESOURCE_ID, ADE_DEAD_LETTER_CONTAINER_ID, ADE_EVENTS_IDENTITY_RESOURCE_ID, ' +
       'ADE_EVENTS_LOCATION and the event wiring role (infra parameter enableEventWiring). off: an operator re-runs the templates',
     default: 'off',
