@@ -4,6 +4,8 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { TokenCredential } from '@azure/core-auth';
+import { ComputeManagementClient } from '@azure/arm-compute';
 import { expect } from 'vitest';
 import { orchestrationInstanceId } from '../../core/names';
 import { HUB_KEYS, type Pipeline, type InstanceStatus } from './harness';
@@ -194,4 +196,25 @@ export async function expectOneVaultAppWithoutPasswords(p: Pipeline): Promise<vo
   const apps = principals.value.filter((sp) => sp.displayName.startsWith('ade-autopilot-adeap-'));
   expect(apps).toHaveLength(1);
   expect(apps[0]!.passwordCredentials).toEqual([]);
+}
+
+/** A Linux VM with one data disk in `rg-work` of `subscriptionId`, created by `credential` (the demo user) through the SDK. */
+export async function createLinuxVmIn(credential: TokenCredential, subscriptionId: string, name: string): Promise<string> {
+  const compute = new ComputeManagementClient(credential, subscriptionId);
+  const vm = await compute.virtualMachines.beginCreateOrUpdateAndWait(
+    'rg-work',
+    name,
+    {
+      location: 'westeurope',
+      hardwareProfile: { vmSize: 'Standard_D4s_v5' },
+      storageProfile: {
+        imageReference: { publisher: 'Canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts-gen2', version: 'latest' },
+        osDisk: { createOption: 'FromImage', osType: 'Linux' },
+        dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 64 }],
+      },
+      osProfile: { computerName: name, adminUsername: 'azureuser', linuxConfiguration: { disablePasswordAuthentication: true } },
+    },
+    { updateIntervalInMs: 50 },
+  );
+  return vm.id!;
 }

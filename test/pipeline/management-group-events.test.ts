@@ -19,6 +19,7 @@ import { platformSiteResourceId, type PlatformOptions } from '../../local/host/r
 import { EVENT_WIRING_INSTANCE_ID } from '../../orchestrations/event-wiring-contracts';
 import { grantManagementGroupRoles } from '../azure/management-group-grants';
 import { HUB_KEYS, startPipeline, VAULT_RG, type Pipeline } from './harness';
+import { createLinuxVmIn } from './checks';
 
 const PLATFORM: PlatformOptions = { plan: 'flex-consumption', resourceGroup: 'rg-ade-app', siteName: 'func-ade-mg' };
 const GROUP = 'mg-fleet';
@@ -65,25 +66,7 @@ async function runEventWiring(): Promise<{
   }
 }
 
-async function createLinuxVm(subscriptionId: string, name: string): Promise<string> {
-  const compute = new ComputeManagementClient(user, subscriptionId);
-  const vm = await compute.virtualMachines.beginCreateOrUpdateAndWait(
-    'rg-work',
-    name,
-    {
-      location: 'westeurope',
-      hardwareProfile: { vmSize: 'Standard_D4s_v5' },
-      storageProfile: {
-        imageReference: { publisher: 'Canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts-gen2', version: 'latest' },
-        osDisk: { createOption: 'FromImage', osType: 'Linux' },
-        dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 64 }],
-      },
-      osProfile: { computerName: name, adminUsername: 'azureuser', linuxConfiguration: { disablePasswordAuthentication: true } },
-    },
-    { updateIntervalInMs: 50 },
-  );
-  return vm.id!;
-}
+const createLinuxVm = (subscriptionId: string, name: string) => createLinuxVmIn(user, subscriptionId, name);
 
 beforeAll(async () => {
   p = await startPipeline({

@@ -19,6 +19,7 @@ import { orchestrationInstanceId, scaleSetInstanceId } from '../../core/names';
 import { grantManagementGroupRoles } from '../azure/management-group-grants';
 import { uniformScaleSet } from '../fixtures/scale-set-bodies';
 import { EVENTS_RG, HUB_KEYS, messageOf, startPipeline, VAULT_RG, type InstanceStatus, type Pipeline } from './harness';
+import { createLinuxVmIn } from './checks';
 
 const GROUP = 'mg-vault-roles';
 const TOPIC = 'ade-outcomes';
@@ -50,25 +51,7 @@ async function grantVaultGroupRoles(subscriptionId: string, roles = ['Key Vault 
     });
 }
 
-async function createLinuxVm(subscriptionId: string, name: string): Promise<string> {
-  const compute = new ComputeManagementClient(user, subscriptionId);
-  const vm = await compute.virtualMachines.beginCreateOrUpdateAndWait(
-    'rg-work',
-    name,
-    {
-      location: 'westeurope',
-      hardwareProfile: { vmSize: 'Standard_D4s_v5' },
-      storageProfile: {
-        imageReference: { publisher: 'Canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts-gen2', version: 'latest' },
-        osDisk: { createOption: 'FromImage', osType: 'Linux' },
-        dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 64 }],
-      },
-      osProfile: { computerName: name, adminUsername: 'azureuser', linuxConfiguration: { disablePasswordAuthentication: true } },
-    },
-    { updateIntervalInMs: 50 },
-  );
-  return vm.id!;
-}
+const createLinuxVm = (subscriptionId: string, name: string) => createLinuxVmIn(user, subscriptionId, name);
 
 /**
  * What infra/event-subscriptions.json deploys in a subscription in targetSubscriptionIds: its Resource Manager system topic
