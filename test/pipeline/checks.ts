@@ -8,7 +8,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { expect } from 'vitest';
 import { orchestrationInstanceId } from '../../core/names';
-import { HUB_KEYS, type Pipeline, type InstanceStatus } from './harness';
+import { HUB_KEYS, messageOf, type Pipeline, type InstanceStatus } from './harness';
 
 export interface ExpectedRun {
   vmId: string;
@@ -217,4 +217,17 @@ export async function createLinuxVmIn(credential: TokenCredential, subscriptionI
     { updateIntervalInMs: 50 },
   );
   return vm.id!;
+}
+
+/** The outcome events the publishing activity sent for a VM or scale set id, in order (its JSON log lines, not OpenTelemetry copies). */
+export function publishedOutcomes(p: Pipeline, id: string): string[] {
+  return p.host.logs
+    .filter(
+      (l) =>
+        String(l.category).startsWith('Function.remediationPublishOutcome') &&
+        l.source !== 'OpenTelemetry' &&
+        messageOf(l).startsWith('outcome ') &&
+        messageOf(l).toLowerCase().includes(`for ${id.toLowerCase()}:`),
+    )
+    .map((l) => messageOf(l).split(' ')[1]!);
 }

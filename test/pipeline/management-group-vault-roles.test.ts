@@ -18,8 +18,8 @@ import { EVENT_ROUTES } from '../../core/events/routes';
 import { orchestrationInstanceId, scaleSetInstanceId } from '../../core/names';
 import { grantManagementGroupRoles } from '../azure/management-group-grants';
 import { uniformScaleSet } from '../fixtures/scale-set-bodies';
-import { EVENTS_RG, HUB_KEYS, messageOf, startPipeline, VAULT_RG, type InstanceStatus, type Pipeline } from './harness';
-import { createLinuxVmIn } from './checks';
+import { EVENTS_RG, HUB_KEYS, startPipeline, VAULT_RG, type InstanceStatus, type Pipeline } from './harness';
+import { createLinuxVmIn, publishedOutcomes } from './checks';
 
 const GROUP = 'mg-vault-roles';
 const TOPIC = 'ade-outcomes';
@@ -128,18 +128,7 @@ async function hasAdeExtension(subscriptionId: string, name: string): Promise<bo
   return (vm.resources ?? []).some((r) => r.typePropertiesType === 'AzureDiskEncryptionForLinux');
 }
 
-/** The outcome events the publishing activity sent for a VM or scale set id, in order (as outcome-events.test.ts reads them). */
-function publishedFor(id: string): string[] {
-  return p.host.logs
-    .filter(
-      (l) =>
-        String(l.category).startsWith('Function.remediationPublishOutcome') &&
-        l.source !== 'OpenTelemetry' &&
-        messageOf(l).startsWith('outcome ') &&
-        messageOf(l).toLowerCase().includes(`for ${id.toLowerCase()}:`),
-    )
-    .map((l) => messageOf(l).split(' ')[1]!);
-}
+const publishedFor = (id: string) => publishedOutcomes(p, id);
 
 /** The extensions on a scale set's model. */
 async function scaleSetExtensions(subscriptionId: string, name: string): Promise<Array<string | undefined>> {

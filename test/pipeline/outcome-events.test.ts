@@ -18,7 +18,7 @@ import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orchestrationInstanceId, remediationInstanceId } from '../../core/names';
 import { EVENTS_RG, eventually, HUB_KEYS, startPipeline, VAULT_RG, type Pipeline, messageOf } from './harness';
-import { expectEncrypted } from './checks';
+import { expectEncrypted, publishedOutcomes } from './checks';
 
 const TOPIC = 'ade-outcomes';
 const TOPIC_ENDPOINT = `https://${TOPIC}.westeurope-1.eventgrid.azure.net/api/events`;
@@ -68,21 +68,7 @@ async function deliveriesFor(vmId: string): Promise<string[]> {
   return deliveredFor(vmId);
 }
 
-/**
- * The events the publishing activity sent for a VM, in order: "<eventType> from <orchestration>". One line per record:
- * the JSON-message copy (each record also has an OpenTelemetry copy, `source: 'OpenTelemetry'`).
- */
-function publishedFor(vmId: string): string[] {
-  return p.host.logs
-    .filter(
-      (l) =>
-        String(l.category).startsWith('Function.remediationPublishOutcome') &&
-        l.source !== 'OpenTelemetry' &&
-        messageOf(l).startsWith('outcome ') &&
-        messageOf(l).toLowerCase().includes(`for ${vmId.toLowerCase()}:`),
-    )
-    .map((l) => messageOf(l).split(' ')[1]!);
-}
+const publishedFor = (id: string) => publishedOutcomes(p, id);
 
 /** Built-in role id (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/integration#eventgrid-data-sender). */
 const EVENTGRID_DATA_SENDER = 'd5a91429-5739-47e2-a06b-3470a27159e7';
